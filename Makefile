@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first
+# (once; a second run reuses it) with the pinned versions in constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= virtual-biopsy-demo
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+# pyradiomics' sdist only builds without build isolation, with numpy and
+# versioneer already present (see ../shared/ENVIRONMENT.md).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) "setuptools>=77" wheel versioneer numpy
+	$(PIP) --no-build-isolation pyradiomics
+	$(PIP) --no-build-isolation -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/virtual-biopsy demo --out $(OUT)
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
+
+bench: setup
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

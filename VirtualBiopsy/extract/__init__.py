@@ -1,0 +1,1 @@
+"""Extraction: radiomics and other quantitative features of a segmented tumour."""

@@ -1,0 +1,1 @@
+"""Harmonization: make images from different scanners and sites comparable."""

@@ -1,0 +1,93 @@
+"""A headless MRML scene with the module logics Virtual Biopsy needs.
+
+Inside 3D Slicer the modules pass ``slicer.mrmlScene``; everywhere else
+:func:`createScene` builds an equivalent scene on the ``slicer-core`` wheel.
+:func:`moduleLogic` finds a module logic for either kind of scene.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+
+import slicer
+
+#: Module logics registered on a headless scene, by Slicer's module name.
+_LOGIC_CLASSES = {
+    "Volumes": "vtkSlicerVolumesLogic",
+    "Segmentations": "vtkSlicerSegmentationsModuleLogic",
+    "SubjectHierarchy": "vtkSlicerSubjectHierarchyModuleLogic",
+    "Transforms": "vtkSlicerTransformLogic",
+    "Tables": "vtkSlicerTablesLogic",
+    "Plots": "vtkSlicerPlotsLogic",
+}
+
+
+@dataclass
+class _SceneContext:
+    """Objects that must live as long as the scene (the scene does not own them)."""
+
+    applicationLogic: object
+    logics: dict = field(default_factory=dict)
+
+
+# The application logic must outlive the scene's use, or the next volume load
+# segfaults: keep it here, keyed weakly by the scene.
+_contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def createScene() -> "slicer.vtkMRMLScene":
+    """Create a headless scene with Colors, Volumes, Segmentations, SubjectHierarchy,
+    Transforms, Tables and Plots logics registered, able to read and write ``.mrb``.
+
+    :returns: a new, empty scene with default colour tables.
+    """
+    scene = slicer.vtkMRMLScene()
+    cacheManager = slicer.vtkCacheManager()
+    cacheManager.SetRemoteCacheDirectory(tempfile.gettempdir())
+    scene.SetCacheManager(cacheManager)
+    dataIOManager = slicer.vtkDataIOManager()
+    dataIOManager.SetCacheManager(cacheManager)
+    scene.SetDataIOManager(dataIOManager)
+
+    applicationLogic = slicer.vtkSlicerApplicationLogic()
+    applicationLogic.SetMRMLScene(scene)
+    context = _SceneContext(applicationLogic)
+
+    colorLogic = slicer.vtkSlicerColorLogic()
+    colorLogic.SetMRMLApplicationLogic(applicationLogic)
+    colorLogic.SetMRMLScene(scene)
+    applicationLogic.SetColorLogic(colorLogic)
+    applicationLogic.SetModuleLogic("Colors", colorLogic)
+    context.logics["Colors"] = colorLogic
+
+    for name, className in _LOGIC_CLASSES.items():
+        logic = getattr(slicer, className)()
+        logic.SetMRMLApplicationLogic(applicationLogic)
+        logic.SetMRMLScene(scene)
+        applicationLogic.SetModuleLogic(name, logic)
+        context.logics[name] = logic
+
+    _contexts[scene] = context
+    return scene
+
+
+def moduleLogic(scene: "slicer.vtkMRMLScene", name: str):
+    """Return the ``name`` module logic (``"Volumes"``, ``"Segmentations"``, …) for ``scene``.
+
+    Scenes from :func:`createScene` return their registered logic; for any other
+    scene (Slicer's own) a logic is created once, bound to that scene and kept.
+    """
+    context = _contexts.get(scene)
+    if context is None:
+        context = _SceneContext(applicationLogic=None)
+        _contexts[scene] = context
+    logic = context.logics.get(name)
+    if logic is None:
+        if name not in _LOGIC_CLASSES:
+            raise KeyError(f"Unknown module logic '{name}'; known: {', '.join(sorted(_LOGIC_CLASSES))}")
+        logic = getattr(slicer, _LOGIC_CLASSES[name])()
+        logic.SetMRMLScene(scene)
+        context.logics[name] = logic
+    return logic

@@ -1,0 +1,1 @@
+"""Outcome modelling: patient groups, survival analysis and predictions with their evidence."""

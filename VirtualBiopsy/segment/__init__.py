@@ -1,0 +1,1 @@
+"""Segmentation: tumour masks for the clinician to review in the Segment Editor."""
