@@ -18,7 +18,6 @@ class ExtractionConfig(StageConfig):
         z-score normalized images, 25 for raw MR).
     :ivar resampledPixelSpacing: resample to this spacing in mm first, or ``None``.
     :ivar interpolator: SimpleITK interpolator name used when resampling.
-    :ivar label: label value of the mask to use.
     :ivar geometryTolerance: tolerance of pyradiomics' image/mask geometry check.
     """
 
@@ -26,7 +25,6 @@ class ExtractionConfig(StageConfig):
     binWidth: float = 25.0
     resampledPixelSpacing: list[float] | None = None
     interpolator: str = "sitkBSpline"
-    label: int = 1
     geometryTolerance: float = 1e-5
 
     def validate(self) -> None:
@@ -38,7 +36,6 @@ class ExtractionConfig(StageConfig):
                 f"ExtractionConfig.featureClasses has {unknown or 'nothing'}; choose from: {', '.join(FEATURE_CLASSES)}."
             )
         requireRange(self, "binWidth", 1e-9)
-        requireRange(self, "label", 1, 65535)
         if self.resampledPixelSpacing is not None and (
             len(self.resampledPixelSpacing) != 3 or min(self.resampledPixelSpacing) <= 0
         ):
@@ -51,7 +48,6 @@ class ExtractionConfig(StageConfig):
         settings = {
             "binWidth": self.binWidth,
             "interpolator": self.interpolator,
-            "label": self.label,
             "geometryTolerance": self.geometryTolerance,
         }
         if self.resampledPixelSpacing is not None:

@@ -13,10 +13,12 @@ SEGMENTATION_METHODS = ("thresholdLargestIsland",)
 class SegmentationConfig(StageConfig):
     """How the tumour is segmented automatically.
 
-    ``thresholdLargestIsland`` keeps voxels brighter than ``threshold`` standard
-    deviations above the mean of the head (the input should be z-score
-    normalized), closes gaps of ``closingRadiusMm``, fills enclosed holes (the
-    necrotic core) and keeps the largest connected island.
+    ``thresholdLargestIsland`` works on a z-score normalized T1c volume whose
+    background is 0 (the output of the harmonization stage; raw volumes are
+    normalized on the fly). It keeps voxels above ``threshold`` that lie deeper
+    than ``headMarginMm`` inside the head (which leaves out bright scalp fat),
+    closes gaps of ``closingRadiusMm``, fills enclosed holes (the necrotic core)
+    and keeps the largest connected island.
 
     :ivar segmentName: name of the segment created in the segmentation node.
     :ivar minimumSizeMm3: islands smaller than this are an error (nothing found).
@@ -24,6 +26,7 @@ class SegmentationConfig(StageConfig):
 
     method: str = "thresholdLargestIsland"
     threshold: float = 1.5
+    headMarginMm: float = 10.0
     closingRadiusMm: float = 2.0
     fillHoles: bool = True
     minimumSizeMm3: float = 100.0
@@ -32,5 +35,6 @@ class SegmentationConfig(StageConfig):
     def validate(self) -> None:
         requireChoice(self, "method", SEGMENTATION_METHODS)
         requireRange(self, "threshold", -10.0, 10.0)
+        requireRange(self, "headMarginMm", 0.0, 100.0)
         requireRange(self, "closingRadiusMm", 0.0, 50.0)
         requireRange(self, "minimumSizeMm3", 0.0)

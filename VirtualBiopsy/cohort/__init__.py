@@ -1,0 +1,1 @@
+"""Headless runs over a cohort of patients."""

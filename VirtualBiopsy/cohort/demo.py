@@ -1,0 +1,136 @@
+"""``virtual-biopsy demo``: the walking pipeline over a virtual cohort.
+
+Generates the cohort, runs harmonize → segment → extract per patient on MRML
+nodes (one ``.mrb`` scene each), then clusters the patients on their standardized
+features and compares the clusters' survival (Kaplan–Meier, log-rank).
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+from VirtualBiopsy.cohort.casePipeline import runCase
+from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.data.manifest import readClinical, readManifest
+from VirtualBiopsy.data.virtualCohort import generateCohort
+from VirtualBiopsy.errors import InputError, VirtualBiopsyError
+from VirtualBiopsy.mrml.scene import createScene
+from VirtualBiopsy.mrml.storage import saveScene
+from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+from VirtualBiopsy.outcome.logic import OutcomeLogic
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.report.kaplanMeierFigure import saveKaplanMeierFigure
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoResult:
+    """Paths and headline numbers of a demo run."""
+
+    outDir: pathlib.Path
+    featuresCsv: pathlib.Path
+    clustersCsv: pathlib.Path
+    kaplanMeierPng: pathlib.Path
+    failuresCsv: pathlib.Path
+    scenes: list[pathlib.Path]
+    logRankPValue: float
+    meanDice: float
+    failures: int
+
+
+def runDemo(
+    outDir: str | pathlib.Path,
+    cases: int = 24,
+    seed: int = 0,
+    size: int = 128,
+    config: PipelineConfig | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> DemoResult:
+    """Generate a virtual cohort in ``outDir/cohort`` and run the walking pipeline on it.
+
+    Writes ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data
+    with the cluster), ``kaplan-meier.png``, ``failures.csv`` and
+    ``scenes/<patient>.mrb`` plus ``scenes/cohort-outcome.mrb``. A case that
+    fails is recorded in ``failures.csv`` and the run goes on.
+
+    :raises InputError: when ``outDir`` exists and is not empty (nothing is overwritten).
+    """
+    outDir = pathlib.Path(outDir)
+    if outDir.exists() and any(outDir.iterdir()):
+        raise InputError(f"Output folder {outDir} is not empty; choose a new --out folder or remove this one.")
+    config = config or PipelineConfig.preset("demo")
+    progress = progress or noProgress
+    progress(0.0, f"Generating {cases} virtual patients")
+    manifestPath = generateCohort(
+        outDir / "cohort", cases=cases, seed=seed, size=size,
+        progress=lambda fraction, message: progress(0.3 * fraction, message), cancel=cancel,
+    )
+    cohort = readManifest(manifestPath)
+    clinical = readClinical(manifestPath.parent / "clinical.csv").set_index("patient")
+
+    sceneFolder = outDir / "scenes"
+    sceneFolder.mkdir(parents=True)
+    results, failures = [], []
+    for index, case in enumerate(cohort.cases):
+        progress(0.3 + 0.6 * index / len(cohort.cases), f"Patient {index + 1}/{len(cohort.cases)}")
+        if cancel:
+            cancel.raiseIfCancelled()
+        try:
+            results.append(runCase(case.patient, case.sequences, case.mask, sceneFolder, config, cancel=cancel))
+        except VirtualBiopsyError as error:
+            logger.warning("Case %s failed: %s", case.patient, error)
+            failures.append({"patient": case.patient, "error": f"{type(error).__name__}: {error}"})
+    failuresCsv = outDir / "failures.csv"
+    pd.DataFrame(failures, columns=["patient", "error"]).to_csv(failuresCsv, index=False)
+    if len(results) < config.outcome.numberOfClusters:
+        raise InputError(
+            f"Only {len(results)} of {len(cohort.cases)} patients were processed (see {failuresCsv}); "
+            "the cohort analysis needs at least one per cluster."
+        )
+
+    progress(0.9, "Clustering patients and comparing survival")
+    features = pd.DataFrame([r.features for r in results], index=[r.patient for r in results]).rename_axis("patient")
+    featuresCsv = outDir / "features.csv"
+    features.to_csv(featuresCsv)
+    outcome = _analyzeCohort(features, clinical, config, sceneFolder).survival
+
+    clusters = clinical.loc[features.index].copy()
+    clusters["cluster"] = outcome.patients["cluster"]
+    clusters["dice"] = [r.dice for r in results]
+    clustersCsv = outDir / "clusters.csv"
+    clusters.reset_index().to_csv(clustersCsv, index=False)
+    kaplanMeierPng = saveKaplanMeierFigure(
+        outcome.curves, outcome.patients, outcome.logRankPValue, outDir / "kaplan-meier.png",
+        timeLabel=f"{config.outcome.timeColumn} (months)",
+        timeColumn=config.outcome.timeColumn, eventColumn=config.outcome.eventColumn,
+    )
+    progress(1.0, f"Done: log-rank p = {outcome.logRankPValue:.3g}")
+    dices = [r.dice for r in results if r.dice is not None]
+    return DemoResult(
+        outDir=outDir, featuresCsv=featuresCsv, clustersCsv=clustersCsv, kaplanMeierPng=kaplanMeierPng,
+        failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=outcome.logRankPValue,
+        meanDice=sum(dices) / len(dices) if dices else float("nan"), failures=len(failures),
+    )
+
+
+def _analyzeCohort(features: pd.DataFrame, clinical: pd.DataFrame, config: PipelineConfig, sceneFolder: pathlib.Path):
+    """Cluster and compare survival on table nodes of a cohort scene, saved as ``cohort-outcome.mrb``.
+
+    Features that are constant over the cohort carry no information and are left out.
+    """
+    informative = features.loc[:, features.std(ddof=0) > 0]
+    dropped = features.columns.difference(informative.columns)
+    if len(dropped):
+        logger.info("Left out %d features constant over the cohort: %s", len(dropped), ", ".join(dropped))
+    scene = createScene()
+    featuresTable = dataFrameToTableNode(informative.reset_index(), scene, "CohortFeatures")
+    clinicalTable = dataFrameToTableNode(clinical.reset_index(), scene, "CohortClinical")
+    outcome = OutcomeLogic(scene).run(featuresTable, clinicalTable, config.outcome)
+    saveScene(scene, sceneFolder / "cohort-outcome.mrb")
+    return outcome

@@ -1,0 +1,66 @@
+"""The settings of every stage of one pipeline run, loaded from one YAML file."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.extract.config import ExtractionConfig
+from VirtualBiopsy.harmonize.config import HarmonizationConfig
+from VirtualBiopsy.outcome.config import OutcomeConfig
+from VirtualBiopsy.segment.config import SegmentationConfig
+
+PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets"
+
+_SECTIONS = {
+    "harmonization": HarmonizationConfig,
+    "segmentation": SegmentationConfig,
+    "extraction": ExtractionConfig,
+    "outcome": OutcomeConfig,
+}
+
+
+@dataclass
+class PipelineConfig:
+    """One config per stage; a YAML file has one section per stage (all optional)."""
+
+    harmonization: HarmonizationConfig = field(default_factory=HarmonizationConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    extraction: ExtractionConfig = field(default_factory=ExtractionConfig)
+    outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+
+    @classmethod
+    def fromDict(cls, document: dict | None) -> "PipelineConfig":
+        """Build from ``{section: settings}``; unknown sections are an error."""
+        document = document or {}
+        unknown = [key for key in document if key not in _SECTIONS]
+        if unknown:
+            raise InputError(f"Unknown pipeline section(s) {unknown}; known: {', '.join(_SECTIONS)}.")
+        return cls(**{key: _SECTIONS[key].fromDict(values) for key, values in document.items()})
+
+    @classmethod
+    def fromYaml(cls, path: str | pathlib.Path) -> "PipelineConfig":
+        """Load a pipeline YAML file (see ``resources/presets/``)."""
+        import yaml
+
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise InputError(f"Pipeline settings file not found: {path}.")
+        try:
+            return cls.fromDict(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError as error:
+            raise InputError(f"Pipeline settings file {path} is not valid YAML: {error}") from error
+
+    @classmethod
+    def preset(cls, name: str) -> "PipelineConfig":
+        """Load a shipped preset by name, e.g. ``"demo"``."""
+        path = PRESETS / f"{name}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in PRESETS.glob("*.yaml"))
+            raise InputError(f"No preset named '{name}'; shipped presets: {', '.join(known)}.")
+        return cls.fromYaml(path)
+
+    def toDict(self) -> dict:
+        """``{section: settings}`` as plain values."""
+        return {key: getattr(self, key).toDict() for key in _SECTIONS}
