@@ -28,3 +28,13 @@ def ibsiData() -> pathlib.Path:
     if not folder.is_dir():
         pytest.skip(f"IBSI reference data not found at {folder} (only on machines that carry ../shared/data)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def sampleCases():
+    """pyradiomics' public sample cases (brain1, brain2, breast1, lung1, lung2) as
+    :class:`~VirtualBiopsy.data.sampleData.SampleCase` by name: fetched once through
+    pip from PyPI, verified by SHA-256 and cached (mark tests that use it ``network``)."""
+    from VirtualBiopsy.data.sampleData import fetchSampleData
+
+    return fetchSampleData()

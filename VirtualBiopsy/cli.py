@@ -109,10 +109,20 @@ def buildParser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configureLogging(verbose: bool) -> None:
+    """Log to the terminal at INFO (``--verbose``) or WARNING; pyradiomics' chatter only at ERROR."""
+    level = logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("radiomics").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = buildParser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configureLogging(arguments.verbose)
     try:
         return arguments.run(arguments)
     except VirtualBiopsyError as error:

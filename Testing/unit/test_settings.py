@@ -58,7 +58,7 @@ def test_optional_list_accepts_null_and_numbers():
 def test_replace_validates():
     config = SegmentationConfig()
     assert config.replace(threshold=2.5).threshold == 2.5
-    assert config.threshold == 1.5
+    assert config.threshold == SegmentationConfig().threshold == 2.0
     with pytest.raises(InputError):
         config.replace(closingRadiusMm=-1.0)
 

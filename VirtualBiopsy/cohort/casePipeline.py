@@ -46,39 +46,54 @@ def runCase(
     mask: pathlib.Path | None,
     sceneFolder: pathlib.Path,
     config: PipelineConfig,
-    sequence: str = "T1c",
     cancel: CancelToken | None = None,
 ) -> CaseResult:
-    """Run harmonize → segment → extract on ``sequence`` of one patient and save a ``.mrb``.
+    """Harmonize the sequences, segment the tumour, extract features and save ``<patient>.mrb``.
 
-    The scene holds every loaded sequence, the harmonized volume, the automatic
-    segmentation, the ground truth (when ``mask`` is given), the feature table and
-    the stage settings, under patient → study in the subject hierarchy.
+    The scene holds every loaded sequence, the harmonized ones, the automatic
+    segmentation, the ground truth (when ``mask`` is given), one feature table per
+    feature sequence and the stage settings, under patient → study "MR" in the
+    subject hierarchy.
 
     :returns: the features, the Dice coefficient against ``mask`` and the scene path.
+    :raises InputError: when a sequence the config names is missing for this patient.
     """
-    if sequence not in sequences:
+    cohortConfig = config.cohort
+    needed = [cohortConfig.segmentationSequence, *cohortConfig.featureSequences]
+    missing = [name for name in dict.fromkeys(needed) if name not in sequences]
+    if missing:
         raise InputError(
-            f"Patient {patient} has no {sequence} image (has: {', '.join(sequences)}); add a {sequence} column to the manifest."
+            f"Patient {patient} has no {', '.join(missing)} image (has: {', '.join(sequences) or 'none'}); "
+            "add the column to the manifest or change the cohort settings' sequences."
         )
     scene = createScene()
     volumes = {name: loadVolume(path, scene, name=f"{patient}_{name}") for name, path in sequences.items()}
-    source = volumes[sequence]
-    harmonized = HarmonizationLogic(scene).run(source, config.harmonization, cancel=cancel)
-    segmentation = SegmentationLogic(scene).run(harmonized, config.segmentation, cancel=cancel)
-    table = ExtractionLogic(scene).run(harmonized, segmentation, config.extraction, cancel=cancel)
-    frame = tableNodeToDataFrame(table)
-    features = dict(zip(frame["Feature"], frame["Value"].astype(float)))
+    harmonizer = HarmonizationLogic(scene)
+    harmonized = {name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)}
+    segmentation = SegmentationLogic(scene).run(
+        harmonized[cohortConfig.segmentationSequence], config.segmentation, cancel=cancel
+    )
+    nodes = [*volumes.values(), *harmonized.values(), segmentation]
 
-    nodes = [*volumes.values(), harmonized, segmentation, table]
+    features: dict[str, float] = {}
+    extractor = ExtractionLogic(scene)
+    for index, name in enumerate(cohortConfig.featureSequences):
+        extraction = config.extraction
+        if index > 0 and "shape" in extraction.featureClasses:
+            extraction = extraction.replace(featureClasses=[c for c in extraction.featureClasses if c != "shape"])
+        table = extractor.run(harmonized[name], segmentation, extraction, cancel=cancel)
+        frame = tableNodeToDataFrame(table)
+        features.update({f"{name}_{feature}": float(value) for feature, value in zip(frame["Feature"], frame["Value"])})
+        nodes.append(table)
+
     dice = None
     if mask is not None:
-        truth = loadSegmentation(mask, scene, referenceVolume=source, name=f"{patient}_groundTruth")
+        reference = volumes[cohortConfig.segmentationSequence]
+        truth = loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
         nodes.append(truth)
-        truthId = truth.GetSegmentation().GetNthSegmentID(0)
         dice = diceCoefficient(
-            segmentMaskImage(segmentation, segmentation.GetSegmentation().GetNthSegmentID(0), source),
-            segmentMaskImage(truth, truthId, source),
+            segmentMaskImage(segmentation, segmentation.GetSegmentation().GetNthSegmentID(0), reference),
+            segmentMaskImage(truth, truth.GetSegmentation().GetNthSegmentID(0), reference),
         )
     placeInSubjectHierarchy(scene, nodes, patient=patient, study="MR")
     for section, moduleName in STAGE_MODULES.items():

@@ -1,6 +1,6 @@
 """``virtual-biopsy demo``: the walking pipeline over a virtual cohort.
 
-Generates the cohort, runs harmonize → segment → extract per patient on MRML
+Generates the cohort (or takes a manifest), runs harmonize → segment → extract per patient on MRML
 nodes (one ``.mrb`` scene each), then clusters the patients on their standardized
 features and compares the clusters' survival (Kaplan–Meier, log-rank).
 """
@@ -17,7 +17,7 @@ from VirtualBiopsy.cohort.casePipeline import runCase
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.data.manifest import readClinical, readManifest
 from VirtualBiopsy.data.virtualCohort import generateCohort
-from VirtualBiopsy.errors import InputError, VirtualBiopsyError
+from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
@@ -52,38 +52,60 @@ def runDemo(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> DemoResult:
-    """Generate a virtual cohort in ``outDir/cohort`` and run the walking pipeline on it.
-
-    Writes ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data
-    with the cluster), ``kaplan-meier.png``, ``failures.csv`` and
-    ``scenes/<patient>.mrb`` plus ``scenes/cohort-outcome.mrb``. A case that
-    fails is recorded in ``failures.csv`` and the run goes on.
+    """Generate a virtual cohort in ``outDir/cohort`` and run :func:`runCohort` on it.
 
     :raises InputError: when ``outDir`` exists and is not empty (nothing is overwritten).
     """
-    outDir = pathlib.Path(outDir)
-    if outDir.exists() and any(outDir.iterdir()):
-        raise InputError(f"Output folder {outDir} is not empty; choose a new --out folder or remove this one.")
-    config = config or PipelineConfig.preset("demo")
+    outDir = _newFolder(outDir)
     progress = progress or noProgress
     progress(0.0, f"Generating {cases} virtual patients")
     manifestPath = generateCohort(
         outDir / "cohort", cases=cases, seed=seed, size=size,
         progress=lambda fraction, message: progress(0.3 * fraction, message), cancel=cancel,
     )
-    cohort = readManifest(manifestPath)
-    clinical = readClinical(manifestPath.parent / "clinical.csv").set_index("patient")
+    return runCohort(
+        manifestPath, outDir, config=config, cancel=cancel,
+        progress=lambda fraction, message: progress(0.3 + 0.7 * fraction, message),
+    )
 
-    sceneFolder = outDir / "scenes"
-    sceneFolder.mkdir(parents=True)
+
+def runCohort(
+    manifestPath: str | pathlib.Path,
+    outDir: str | pathlib.Path,
+    clinicalPath: str | pathlib.Path | None = None,
+    config: PipelineConfig | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> DemoResult:
+    """Run the walking pipeline on every patient of a cohort manifest, then the cohort analysis.
+
+    Writes into ``outDir``: ``scenes/<patient>.mrb`` and ``scenes/cohort-outcome.mrb``,
+    ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data with the
+    cluster and the Dice of the automatic segmentation), ``kaplan-meier.png`` and
+    ``failures.csv``. A patient that fails is recorded in ``failures.csv`` and the
+    run goes on.
+
+    :param clinicalPath: the clinical table; default ``clinical.csv`` beside the manifest.
+    :raises InputError: when ``outDir/scenes`` exists already, or too few patients succeed.
+    """
+    outDir = pathlib.Path(outDir)
+    manifestPath = pathlib.Path(manifestPath)
+    config = config or PipelineConfig.preset("demo")
+    progress = progress or noProgress
+    cohort = readManifest(manifestPath)
+    clinical = readClinical(pathlib.Path(clinicalPath or manifestPath.parent / "clinical.csv")).set_index("patient")
+    sceneFolder = _newFolder(outDir / "scenes")
+
     results, failures = [], []
     for index, case in enumerate(cohort.cases):
-        progress(0.3 + 0.6 * index / len(cohort.cases), f"Patient {index + 1}/{len(cohort.cases)}")
+        progress(0.85 * index / len(cohort.cases), f"Patient {index + 1}/{len(cohort.cases)}")
         if cancel:
             cancel.raiseIfCancelled()
         try:
             results.append(runCase(case.patient, case.sequences, case.mask, sceneFolder, config, cancel=cancel))
         except VirtualBiopsyError as error:
+            if isinstance(error, CancelledError):
+                raise
             logger.warning("Case %s failed: %s", case.patient, error)
             failures.append({"patient": case.patient, "error": f"{type(error).__name__}: {error}"})
     failuresCsv = outDir / "failures.csv"
@@ -91,10 +113,10 @@ def runDemo(
     if len(results) < config.outcome.numberOfClusters:
         raise InputError(
             f"Only {len(results)} of {len(cohort.cases)} patients were processed (see {failuresCsv}); "
-            "the cohort analysis needs at least one per cluster."
+            f"the cohort analysis needs at least {config.outcome.numberOfClusters}."
         )
 
-    progress(0.9, "Clustering patients and comparing survival")
+    progress(0.85, "Clustering patients and comparing survival")
     features = pd.DataFrame([r.features for r in results], index=[r.patient for r in results]).rename_axis("patient")
     featuresCsv = outDir / "features.csv"
     features.to_csv(featuresCsv)
@@ -117,6 +139,15 @@ def runDemo(
         failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=outcome.logRankPValue,
         meanDice=sum(dices) / len(dices) if dices else float("nan"), failures=len(failures),
     )
+
+
+def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
+    """Create ``folder``, refusing one that exists and is not empty."""
+    folder = pathlib.Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(f"Output folder {folder} is not empty; choose a new --out folder or remove this one.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _analyzeCohort(features: pd.DataFrame, clinical: pd.DataFrame, config: PipelineConfig, sceneFolder: pathlib.Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
+from VirtualBiopsy.cohort.config import CohortConfig
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
@@ -14,6 +15,7 @@ from VirtualBiopsy.segment.config import SegmentationConfig
 PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets"
 
 _SECTIONS = {
+    "cohort": CohortConfig,
     "harmonization": HarmonizationConfig,
     "segmentation": SegmentationConfig,
     "extraction": ExtractionConfig,
@@ -23,8 +25,9 @@ _SECTIONS = {
 
 @dataclass
 class PipelineConfig:
-    """One config per stage; a YAML file has one section per stage (all optional)."""
+    """One config per stage, and the cohort's; a YAML file has one section each (all optional)."""
 
+    cohort: CohortConfig = field(default_factory=CohortConfig)
     harmonization: HarmonizationConfig = field(default_factory=HarmonizationConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     extraction: ExtractionConfig = field(default_factory=ExtractionConfig)

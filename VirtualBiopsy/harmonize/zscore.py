@@ -18,7 +18,7 @@ def zScoreNormalize(image: sitk.Image, mask: sitk.Image | None = None, backgroun
     :raises InputError: when the mask is empty or the intensities in it are constant.
     :raises GeometryError: when the mask's size differs from the image's.
     """
-    voxels = sitk.GetArrayFromImage(image).astype(np.float64)
+    voxels = sitk.GetArrayViewFromImage(image)
     if mask is None:
         inside = np.ones(voxels.shape, dtype=bool)
     else:
@@ -28,18 +28,18 @@ def zScoreNormalize(image: sitk.Image, mask: sitk.Image | None = None, backgroun
                 "resample the mask onto the image grid."
             )
         inside = sitk.GetArrayViewFromImage(mask) > 0
-    values = voxels[inside]
+    values = voxels[inside].astype(np.float32, copy=False)
     if values.size == 0:
         raise InputError("The normalization mask is empty; choose a mask that covers the tissue to normalize.")
-    mean = float(values.mean())
-    standardDeviation = float(values.std())
+    mean = float(values.mean(dtype=np.float64))
+    standardDeviation = float(values.std(dtype=np.float64))
     if not np.isfinite(standardDeviation) or standardDeviation <= 0:
         raise InputError(
             f"The intensities inside the mask are constant ({mean}) or not finite; z-score normalization "
             "needs varying values. Check the input volume and mask."
         )
     normalized = np.full(voxels.shape, backgroundValue, dtype=np.float32)
-    normalized[inside] = ((values - mean) / standardDeviation).astype(np.float32)
+    normalized[inside] = (values - np.float32(mean)) / np.float32(standardDeviation)
     output = sitk.GetImageFromArray(normalized)
     output.CopyInformation(image)
     return output

@@ -55,10 +55,15 @@ def createScene() -> "slicer.vtkMRMLScene":
     applicationLogic.SetMRMLScene(scene)
     context = _SceneContext(applicationLogic)
 
-    colorLogic = slicer.vtkSlicerColorLogic()
+    # vtkSlicerColorLogic looks for Slicer's colour files and logs an error on
+    # every scene when, as in slicer-core, there are none; the base colour logic
+    # adds the same built-in colour nodes and defaults to existing ones.
+    colorLogic = slicer.vtkMRMLColorLogic()
     colorLogic.SetMRMLApplicationLogic(applicationLogic)
     colorLogic.SetMRMLScene(scene)
     applicationLogic.SetColorLogic(colorLogic)
+    if not scene.IsNodeClassRegistered("vtkMRMLColorLegendDisplayNode"):
+        scene.RegisterNodeClass(slicer.vtkMRMLColorLegendDisplayNode())
     applicationLogic.SetModuleLogic("Colors", colorLogic)
     context.logics["Colors"] = colorLogic
 

@@ -13,19 +13,20 @@ SEGMENTATION_METHODS = ("thresholdLargestIsland",)
 class SegmentationConfig(StageConfig):
     """How the tumour is segmented automatically.
 
-    ``thresholdLargestIsland`` works on a z-score normalized T1c volume whose
-    background is 0 (the output of the harmonization stage; raw volumes are
-    normalized on the fly). It keeps voxels above ``threshold`` that lie deeper
-    than ``headMarginMm`` inside the head (which leaves out bright scalp fat),
-    closes gaps of ``closingRadiusMm``, fills enclosed holes (the necrotic core)
-    and keeps the largest connected island.
+    ``thresholdLargestIsland`` segments the largest bright lesion: the whole
+    tumour on FLAIR, or the enhancing tumour on T1c. The volume is z-scored
+    inside the head (a no-op on the harmonization stage's output, whose
+    background is 0); voxels above ``threshold`` that lie deeper than
+    ``headMarginMm`` inside the head (which leaves out bright scalp fat) are
+    kept, gaps of ``closingRadiusMm`` closed, enclosed holes (a necrotic core)
+    filled, and the largest connected island kept.
 
     :ivar segmentName: name of the segment created in the segmentation node.
     :ivar minimumSizeMm3: islands smaller than this are an error (nothing found).
     """
 
     method: str = "thresholdLargestIsland"
-    threshold: float = 1.5
+    threshold: float = 2.0
     headMarginMm: float = 10.0
     closingRadiusMm: float = 2.0
     fillHoles: bool = True

@@ -1,7 +1,7 @@
 """Classical automatic tumour segmentation: threshold inside the head, then the largest island.
 
-A stand-in for the AI segmentation of a later stage: simple, deterministic and
-fast, good enough for enhancing tumours on T1c.
+A stand-in for AI segmentation: simple, deterministic and fast, good enough for
+the whole tumour on FLAIR or the enhancing tumour on T1c.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from VirtualBiopsy.harmonize.zscore import zScoreNormalize
 
 def segmentBrightLesion(
     image: sitk.Image,
-    threshold: float = 1.5,
+    threshold: float = 2.0,
     headMarginMm: float = 10.0,
     closingRadiusMm: float = 2.0,
     fillHoles: bool = True,
     minimumSizeMm3: float = 100.0,
 ) -> sitk.Image:
-    """Segment the largest bright lesion of a T1c-like volume.
+    """Segment the largest bright lesion of a volume (FLAIR, T1c).
 
     The image is z-scored inside its head mask (a no-op on harmonized input),
     thresholded at ``threshold``, restricted to voxels deeper than
@@ -53,6 +53,6 @@ def segmentBrightLesion(
         raise InputError(
             f"No lesion of at least {minimumSizeMm3} mm³ was found above a threshold of {threshold} "
             f"(largest island: {volumeMm3:.1f} mm³). Lower 'threshold' or 'minimumSizeMm3', or check that the "
-            "input is a contrast-enhanced T1 volume."
+            "input is a volume where the lesion is bright (FLAIR, contrast-enhanced T1)."
         )
     return largest

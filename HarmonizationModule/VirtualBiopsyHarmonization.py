@@ -1,0 +1,171 @@
+"""Virtual Biopsy Harmonization: intensity normalization of MR volumes (3D Slicer module)."""
+
+from typing import Annotated
+
+import slicer
+from slicer import vtkMRMLScalarVolumeNode
+from slicer.i18n import tr as _
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+)
+
+from VirtualBiopsy.harmonize.config import MASK_MODES, NORMALIZATION_METHODS, HarmonizationConfig
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsyWidgets import (
+    VirtualBiopsyModuleWidget,
+    addSyntheticTumourVolume,
+    configFromParameterNode,
+    describeModule,
+)
+
+#: Defaults of the parameter node come from the config dataclass.
+HARMONIZATION_DEFAULTS = HarmonizationConfig()
+
+
+class VirtualBiopsyHarmonization(ScriptedLoadableModule):
+    """Module description (see ``slicer.ScriptedLoadableModule``)."""
+
+    def __init__(self, parent) -> None:
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(
+            self.parent,
+            _("Virtual Biopsy Harmonization"),
+            _(
+                "Normalizes the intensities of an MR volume so that images from different "
+                "scanners and sites can be compared: z-score over the head (Otsu foreground) "
+                "or over every voxel. The input volume is not modified."
+            ),
+        )
+
+
+@parameterNodeWrapper
+class VirtualBiopsyHarmonizationParameterNode:
+    """The settings of :class:`VirtualBiopsy.harmonize.config.HarmonizationConfig`, field for
+    field, plus the input and output volumes.
+    """
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    outputVolume: vtkMRMLScalarVolumeNode
+    normalization: Annotated[str, Choice(NORMALIZATION_METHODS)] = HARMONIZATION_DEFAULTS.normalization
+    maskMode: Annotated[str, Choice(MASK_MODES)] = HARMONIZATION_DEFAULTS.maskMode
+    backgroundValue: Annotated[float, WithinRange(-1e6, 1e6)] = HARMONIZATION_DEFAULTS.backgroundValue
+
+
+class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
+    """Panel: input and output volume, normalization settings, Apply, progress and Cancel."""
+
+    def createLogic(self) -> "VirtualBiopsyHarmonizationLogic":
+        return VirtualBiopsyHarmonizationLogic()
+
+    def setupConnections(self) -> None:
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+
+    def selectDefaultInputs(self, parameterNode: VirtualBiopsyHarmonizationParameterNode) -> None:
+        if not parameterNode.inputVolume:
+            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+
+    def updateButtons(self) -> None:
+        ready = bool(self._parameterNode and self._parameterNode.inputVolume)
+        self.ui.applyButton.enabled = ready and not self.isRunning
+        self.ui.applyButton.toolTip = _("Normalize the input volume") if ready else _("Select an input volume")
+
+    def onApplyButton(self) -> None:
+        """Harmonize the input volume and show the result in the slice views."""
+        parameterNode = self._parameterNode
+        outputVolume = self.runStage(
+            _("Harmonization failed."),
+            lambda progress, cancel: self.logic.process(parameterNode, progress, cancel),
+        )
+        if outputVolume is not None:
+            slicer.util.setSliceViewerLayers(background=outputVolume, fit=True)
+
+
+class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
+    """Runs :class:`VirtualBiopsy.harmonize.logic.HarmonizationLogic` on the settings of a
+    parameter node; all computation lives in the library.
+    """
+
+    def getParameterNode(self) -> VirtualBiopsyHarmonizationParameterNode:
+        return VirtualBiopsyHarmonizationParameterNode(super().getParameterNode())
+
+    def process(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> vtkMRMLScalarVolumeNode:
+        """Normalize ``parameterNode.inputVolume`` into ``parameterNode.outputVolume``
+        (created and stored in the parameter node when empty).
+
+        :returns: the output volume.
+        """
+        from VirtualBiopsy.harmonize.logic import HarmonizationLogic
+
+        config = configFromParameterNode(HarmonizationConfig, parameterNode)
+        outputVolume = HarmonizationLogic(slicer.mrmlScene).run(
+            parameterNode.inputVolume,
+            config=config,
+            outputVolume=parameterNode.outputVolume,
+            progress=progress,
+            cancel=cancel,
+        )
+        parameterNode.outputVolume = outputVolume
+        return outputVolume
+
+
+class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
+    """Self-test: harmonize a synthetic volume through the module logic."""
+
+    def setUp(self) -> None:
+        slicer.mrmlScene.Clear()
+
+    def runTest(self) -> None:
+        self.setUp()
+        self.test_zScoreInHead()
+        self.setUp()
+        self.test_cancelLeavesNoOutput()
+
+    def test_zScoreInHead(self) -> None:
+        """The output has mean 0 and SD 1 inside the head, the background value outside."""
+        import numpy as np
+
+        self.delayDisplay("Harmonizing a synthetic volume")
+        inputVolume, head, _tumour = addSyntheticTumourVolume()
+        inputBefore = slicer.util.arrayFromVolume(inputVolume).copy()
+        logic = VirtualBiopsyHarmonizationLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.inputVolume = inputVolume
+        parameterNode.backgroundValue = -5.0
+        reports = []
+        outputVolume = logic.process(parameterNode, progress=lambda fraction, message: reports.append(fraction))
+
+        self.assertIsNotNone(outputVolume)
+        self.assertIs(parameterNode.outputVolume, outputVolume)
+        self.assertNotEqual(outputVolume.GetID(), inputVolume.GetID())
+        output = slicer.util.arrayFromVolume(outputVolume)
+        self.assertAlmostEqual(float(output[head].mean()), 0.0, delta=1e-2)
+        self.assertAlmostEqual(float(output[head].std()), 1.0, delta=1e-2)
+        self.assertTrue(np.all(output[~head] == -5.0))
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(inputVolume), inputBefore)
+        self.assertEqual(reports[-1], 1.0)
+        self.delayDisplay("Test passed")
+
+    def test_cancelLeavesNoOutput(self) -> None:
+        """A cancelled run raises CancelledError and adds no volume to the scene."""
+        from VirtualBiopsy.errors import CancelledError
+
+        inputVolume, _head, _tumour = addSyntheticTumourVolume(size=24)
+        logic = VirtualBiopsyHarmonizationLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.inputVolume = inputVolume
+        volumesBefore = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+        cancel = CancelToken()
+        cancel.cancel()
+        with self.assertRaises(CancelledError):
+            logic.process(parameterNode, cancel=cancel)
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
+        self.assertIsNone(parameterNode.outputVolume)
+        self.delayDisplay("Test passed")

@@ -1,0 +1,301 @@
+"""Virtual Biopsy Outcome: radiomics features of a segment, and survival of patient clusters
+(3D Slicer module)."""
+
+from typing import Annotated
+
+import qt
+
+import slicer
+from slicer import vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+from slicer.i18n import tr as _
+from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+)
+
+from VirtualBiopsy.extract.config import FEATURE_CLASSES, ExtractionConfig
+from VirtualBiopsy.outcome.config import OutcomeConfig
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsyWidgets import (
+    VirtualBiopsyModuleWidget,
+    addSyntheticTumourVolume,
+    configFromParameterNode,
+    describeModule,
+)
+
+#: Defaults of the parameter node come from the config dataclasses.
+EXTRACTION_DEFAULTS = ExtractionConfig()
+OUTCOME_DEFAULTS = OutcomeConfig()
+
+#: SimpleITK interpolators pyradiomics accepts for resampling.
+INTERPOLATORS = (
+    "sitkNearestNeighbor", "sitkLinear", "sitkBSpline", "sitkGaussian", "sitkLabelGaussian",
+    "sitkHammingWindowedSinc", "sitkCosineWindowedSinc", "sitkWelchWindowedSinc",
+    "sitkLanczosWindowedSinc", "sitkBlackmanWindowedSinc",
+)
+
+
+class VirtualBiopsyOutcome(ScriptedLoadableModule):
+    """Module description (see ``slicer.ScriptedLoadableModule``)."""
+
+    def __init__(self, parent) -> None:
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(
+            self.parent,
+            _("Virtual Biopsy Outcome"),
+            _(
+                "Features: computes pyradiomics features of a segment on a volume into a table. "
+                "Cohort outcome: groups the patients of a features table by k-means and compares "
+                "the survival of the groups (Kaplan-Meier curves, log-rank test)."
+            ),
+            dependencies=["Tables", "Plots"],
+        )
+
+
+@parameterNodeWrapper
+class VirtualBiopsyOutcomeParameterNode:
+    """The settings of :class:`VirtualBiopsy.extract.config.ExtractionConfig` and
+    :class:`VirtualBiopsy.outcome.config.OutcomeConfig`, field for field (their names do
+    not collide), plus the input and output nodes of both sections.
+    """
+
+    volume: vtkMRMLScalarVolumeNode
+    segmentation: vtkMRMLSegmentationNode
+    featuresOutputTable: vtkMRMLTableNode
+    featureClasses: list[str] = list(EXTRACTION_DEFAULTS.featureClasses)
+    binWidth: Annotated[float, Minimum(1e-9)] = EXTRACTION_DEFAULTS.binWidth
+    resampledPixelSpacing: list[float] | None = EXTRACTION_DEFAULTS.resampledPixelSpacing
+    interpolator: Annotated[str, Choice(INTERPOLATORS)] = EXTRACTION_DEFAULTS.interpolator
+    geometryTolerance: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.geometryTolerance
+
+    featuresTable: vtkMRMLTableNode
+    clinicalTable: vtkMRMLTableNode
+    outcomeTable: vtkMRMLTableNode
+    outcomeChart: vtkMRMLPlotChartNode
+    numberOfClusters: Annotated[int, WithinRange(2, 20)] = OUTCOME_DEFAULTS.numberOfClusters
+    randomSeed: Annotated[int, Minimum(0)] = OUTCOME_DEFAULTS.randomSeed
+    patientColumn: str = OUTCOME_DEFAULTS.patientColumn
+    timeColumn: str = OUTCOME_DEFAULTS.timeColumn
+    eventColumn: str = OUTCOME_DEFAULTS.eventColumn
+
+
+class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
+    """Panel: "Features" (extraction) and "Cohort outcome" (clusters and survival)."""
+
+    def createLogic(self) -> "VirtualBiopsyOutcomeLogic":
+        return VirtualBiopsyOutcomeLogic()
+
+    def setupConnections(self) -> None:
+        # One check box per feature class, made from the config so they cannot drift.
+        self._featureClassCheckBoxes = {}
+        layout = self.ui.featureClassesFrame.layout()
+        for index, name in enumerate(FEATURE_CLASSES):
+            checkBox = qt.QCheckBox(name)
+            checkBox.toolTip = _("Compute the {name} features").format(name=name)
+            checkBox.connect("toggled(bool)", self._onFeatureClassToggled)
+            layout.addWidget(checkBox, index // 4, index % 4)
+            self._featureClassCheckBoxes[name] = checkBox
+        self.ui.extractButton.connect("clicked(bool)", self.onExtractButton)
+        self.ui.outcomeButton.connect("clicked(bool)", self.onOutcomeButton)
+
+    def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
+        if not parameterNode.volume:
+            parameterNode.volume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not parameterNode.segmentation:
+            parameterNode.segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+
+    def updateGuiFromParameterNode(self) -> None:
+        if not self._parameterNode:
+            return
+        selected = set(self._parameterNode.featureClasses)
+        for name, checkBox in self._featureClassCheckBoxes.items():
+            wasBlocked = checkBox.blockSignals(True)
+            checkBox.checked = name in selected
+            checkBox.blockSignals(wasBlocked)
+
+    def updateButtons(self) -> None:
+        parameterNode = self._parameterNode
+        idle = bool(parameterNode) and not self.isRunning
+        canExtract = idle and bool(parameterNode.volume and parameterNode.segmentation and parameterNode.featureClasses)
+        canModel = idle and bool(parameterNode.featuresTable and parameterNode.clinicalTable)
+        self.ui.extractButton.enabled = canExtract
+        self.ui.extractButton.toolTip = (
+            _("Compute the features of the segment") if canExtract
+            else _("Select a volume, a segmentation and at least one feature class")
+        )
+        self.ui.outcomeButton.enabled = canModel
+        self.ui.outcomeButton.toolTip = (
+            _("Cluster the patients and compare their survival") if canModel
+            else _("Select a features table and a clinical table")
+        )
+
+    def _onFeatureClassToggled(self, checked: bool) -> None:
+        if self._parameterNode:
+            self._parameterNode.featureClasses = [
+                name for name, checkBox in self._featureClassCheckBoxes.items() if checkBox.checked
+            ]
+
+    def onExtractButton(self) -> None:
+        """Extract the features and show the table in the layout."""
+        parameterNode = self._parameterNode
+        table = self.runStage(
+            _("Feature extraction failed."),
+            lambda progress, cancel: self.logic.extractFeatures(parameterNode, progress, cancel),
+        )
+        if table is not None:
+            layoutManager = slicer.app.layoutManager()
+            layoutManager.setLayout(slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout))
+            slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
+            slicer.app.applicationLogic().PropagateTableSelection()
+
+    def onOutcomeButton(self) -> None:
+        """Cluster the patients, show the Kaplan-Meier chart and the log-rank p-value."""
+        parameterNode = self._parameterNode
+        self.ui.pValueLabel.text = "-"
+        result = self.runStage(
+            _("Outcome analysis failed."),
+            lambda progress, cancel: self.logic.analyzeCohort(parameterNode, progress, cancel),
+        )
+        if result is not None:
+            self.ui.pValueLabel.text = _("p = {pValue:.3g} ({count} clusters)").format(
+                pValue=result.logRankPValue, count=parameterNode.numberOfClusters
+            )
+            slicer.modules.plots.logic().ShowChartInLayout(result.chart)
+
+
+class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
+    """Runs :class:`VirtualBiopsy.extract.logic.ExtractionLogic` and
+    :class:`VirtualBiopsy.outcome.logic.OutcomeLogic` on the settings of a parameter node.
+    """
+
+    def getParameterNode(self) -> VirtualBiopsyOutcomeParameterNode:
+        return VirtualBiopsyOutcomeParameterNode(super().getParameterNode())
+
+    def extractFeatures(
+        self,
+        parameterNode: VirtualBiopsyOutcomeParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> vtkMRMLTableNode:
+        """Compute the features of the only segment of ``parameterNode.segmentation`` on
+        ``parameterNode.volume`` into ``parameterNode.featuresOutputTable`` (created when empty).
+        """
+        from VirtualBiopsy.extract.logic import ExtractionLogic
+
+        config = configFromParameterNode(ExtractionConfig, parameterNode)
+        table = ExtractionLogic(slicer.mrmlScene).run(
+            parameterNode.volume,
+            parameterNode.segmentation,
+            config=config,
+            outputTable=parameterNode.featuresOutputTable,
+            progress=progress,
+            cancel=cancel,
+        )
+        parameterNode.featuresOutputTable = table
+        return table
+
+    def analyzeCohort(
+        self,
+        parameterNode: VirtualBiopsyOutcomeParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
+        """Cluster the patients of ``parameterNode.featuresTable`` and compare their survival.
+
+        :returns: the library's ``OutcomeResult`` (``table``, ``chart``, ``logRankPValue``);
+            the table and chart are also stored in the parameter node.
+        """
+        from VirtualBiopsy.outcome.logic import OutcomeLogic
+
+        config = configFromParameterNode(OutcomeConfig, parameterNode)
+        result = OutcomeLogic(slicer.mrmlScene).run(
+            parameterNode.featuresTable,
+            parameterNode.clinicalTable,
+            config=config,
+            outputTable=parameterNode.outcomeTable,
+            progress=progress,
+            cancel=cancel,
+        )
+        parameterNode.outcomeTable = result.table
+        parameterNode.outcomeChart = result.chart
+        return result
+
+
+class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
+    """Self-test: features of a synthetic tumour, and survival of a synthetic cohort."""
+
+    def setUp(self) -> None:
+        slicer.mrmlScene.Clear()
+
+    def runTest(self) -> None:
+        self.setUp()
+        self.test_extractFeatures()
+        self.setUp()
+        self.test_cohortOutcome()
+
+    def test_extractFeatures(self) -> None:
+        """Only the chosen feature classes, and the tumour's voxel volume, appear in the table."""
+        import importlib.util
+
+        if importlib.util.find_spec("radiomics") is None:
+            self.delayDisplay("Skipped: pyradiomics is not installed")
+            return
+        self.delayDisplay("Extracting features of a synthetic tumour")
+        volume, _head, tumour = addSyntheticTumourVolume(size=48)
+        labelmap = slicer.util.addVolumeFromArray(tumour.astype("uint8"), nodeClassName="vtkMRMLLabelMapVolumeNode")
+        segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmap, segmentation)
+        logic = VirtualBiopsyOutcomeLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.volume, parameterNode.segmentation = volume, segmentation
+        parameterNode.featureClasses = ["shape", "firstorder"]
+        parameterNode.binWidth = 5.0
+
+        table = logic.extractFeatures(parameterNode)
+        self.assertIs(parameterNode.featuresOutputTable, table)
+        frame = slicer.util.dataframeFromTable(table)
+        features = dict(zip(frame["Feature"], frame["Value"]))
+        self.assertTrue(any(name.startswith("original_shape_") for name in features))
+        self.assertTrue(any(name.startswith("original_firstorder_") for name in features))
+        self.assertFalse(any("glcm" in name for name in features))
+        self.assertAlmostEqual(float(features["original_shape_VoxelVolume"]), float(tumour.sum()), delta=0.5)
+        self.delayDisplay("Test passed")
+
+    def test_cohortOutcome(self) -> None:
+        """Two well-separated groups with different survival give two clusters, two curves
+        and a small log-rank p-value.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+
+        self.delayDisplay("Comparing the survival of a synthetic cohort")
+        rng = np.random.default_rng(3)
+        group = np.repeat([0, 1], 15)
+        patients = [f"case{index:02d}" for index in range(group.size)]
+        features = pd.DataFrame({
+            "patient": patients,
+            "size": 5.0 * group + rng.normal(0, 0.5, group.size),
+            "contrast": -5.0 * group + rng.normal(0, 0.5, group.size),
+        })
+        clinical = pd.DataFrame({
+            "patient": patients,
+            "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
+            "event": np.ones(group.size, dtype=int),
+        })
+        logic = VirtualBiopsyOutcomeLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
+        parameterNode.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
+
+        result = logic.analyzeCohort(parameterNode)
+        self.assertIs(parameterNode.outcomeTable, result.table)
+        clusters = slicer.util.dataframeFromTable(result.table)["cluster"]
+        self.assertEqual(len(clusters), group.size)
+        self.assertEqual(len(set(clusters)), 2)
+        self.assertEqual(result.chart.GetNumberOfPlotSeriesNodes(), 2)
+        self.assertLess(result.logRankPValue, 0.01)
+        self.delayDisplay(f"Test passed (p = {result.logRankPValue:.2g})")

@@ -1,0 +1,197 @@
+"""Virtual Biopsy Segmentation: automatic tumour segmentation, reviewed in the Segment Editor
+(3D Slicer module)."""
+
+from typing import Annotated
+
+import slicer
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer.i18n import tr as _
+from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+)
+
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.segment.config import SEGMENTATION_METHODS, SegmentationConfig
+from VirtualBiopsyWidgets import (
+    VirtualBiopsyModuleWidget,
+    addSyntheticTumourVolume,
+    configFromParameterNode,
+    describeModule,
+)
+
+#: Defaults of the parameter node come from the config dataclass.
+SEGMENTATION_DEFAULTS = SegmentationConfig()
+
+
+class VirtualBiopsySegmentation(ScriptedLoadableModule):
+    """Module description (see ``slicer.ScriptedLoadableModule``)."""
+
+    def __init__(self, parent) -> None:
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(
+            self.parent,
+            _("Virtual Biopsy Segmentation"),
+            _(
+                "Segments the tumour of a harmonized FLAIR (whole tumour) or T1c (enhancing tumour) volume "
+                "automatically (threshold, closing, "
+                "hole filling, largest island), then opens the result in the Segment Editor for a "
+                "clinician to review and correct."
+            ),
+            dependencies=["Segmentations", "SegmentEditor"],
+        )
+
+
+@parameterNodeWrapper
+class VirtualBiopsySegmentationParameterNode:
+    """The settings of :class:`VirtualBiopsy.segment.config.SegmentationConfig`, field for
+    field, plus the input volume and the output segmentation.
+    """
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    outputSegmentation: vtkMRMLSegmentationNode
+    method: Annotated[str, Choice(SEGMENTATION_METHODS)] = SEGMENTATION_DEFAULTS.method
+    threshold: Annotated[float, WithinRange(-10.0, 10.0)] = SEGMENTATION_DEFAULTS.threshold
+    headMarginMm: Annotated[float, WithinRange(0.0, 100.0)] = SEGMENTATION_DEFAULTS.headMarginMm
+    closingRadiusMm: Annotated[float, WithinRange(0.0, 50.0)] = SEGMENTATION_DEFAULTS.closingRadiusMm
+    fillHoles: bool = SEGMENTATION_DEFAULTS.fillHoles
+    minimumSizeMm3: Annotated[float, Minimum(0.0)] = SEGMENTATION_DEFAULTS.minimumSizeMm3
+    segmentName: str = SEGMENTATION_DEFAULTS.segmentName
+
+
+class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
+    """Panel: input volume, output segmentation, settings, Apply, progress and Cancel, and
+    "Review in Segment Editor".
+    """
+
+    def createLogic(self) -> "VirtualBiopsySegmentationLogic":
+        return VirtualBiopsySegmentationLogic()
+
+    def setupConnections(self) -> None:
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.reviewButton.connect("clicked(bool)", self.onReviewButton)
+
+    def selectDefaultInputs(self, parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
+        if not parameterNode.inputVolume:
+            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+
+    def updateButtons(self) -> None:
+        parameterNode = self._parameterNode
+        ready = bool(parameterNode and parameterNode.inputVolume) and not self.isRunning
+        self.ui.applyButton.enabled = ready
+        self.ui.applyButton.toolTip = _("Segment the tumour") if ready else _("Select an input volume")
+        self.ui.reviewButton.enabled = ready and bool(parameterNode.outputSegmentation)
+
+    def onApplyButton(self) -> None:
+        """Segment the tumour and show the segmentation over the input volume."""
+        parameterNode = self._parameterNode
+        segmentation = self.runStage(
+            _("Segmentation failed."),
+            lambda progress, cancel: self.logic.process(parameterNode, progress, cancel),
+        )
+        if segmentation is not None:
+            segmentation.CreateDefaultDisplayNodes()
+            slicer.util.setSliceViewerLayers(background=parameterNode.inputVolume, fit=True)
+
+    def onReviewButton(self) -> None:
+        """Open the Segment Editor on the output segmentation and its source volume."""
+        with slicer.util.tryWithErrorDisplay(_("Could not open the Segment Editor."), waitCursor=True):
+            self.logic.reviewInSegmentEditor(self._parameterNode)
+
+
+class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
+    """Runs :class:`VirtualBiopsy.segment.logic.SegmentationLogic` on the settings of a
+    parameter node; all computation lives in the library.
+    """
+
+    def getParameterNode(self) -> VirtualBiopsySegmentationParameterNode:
+        return VirtualBiopsySegmentationParameterNode(super().getParameterNode())
+
+    def process(
+        self,
+        parameterNode: VirtualBiopsySegmentationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> vtkMRMLSegmentationNode:
+        """Segment ``parameterNode.inputVolume`` into ``parameterNode.outputSegmentation``
+        (created and stored in the parameter node when empty).
+
+        :returns: the segmentation node.
+        """
+        from VirtualBiopsy.segment.logic import SegmentationLogic
+
+        config = configFromParameterNode(SegmentationConfig, parameterNode)
+        segmentation = SegmentationLogic(slicer.mrmlScene).run(
+            parameterNode.inputVolume,
+            config=config,
+            outputSegmentation=parameterNode.outputSegmentation,
+            progress=progress,
+            cancel=cancel,
+        )
+        parameterNode.outputSegmentation = segmentation
+        return segmentation
+
+    @staticmethod
+    def reviewInSegmentEditor(parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
+        """Switch to the Segment Editor with the segmentation and its source volume selected
+        (Slicer 5.10+ editor API).
+        """
+        if not parameterNode.outputSegmentation or not parameterNode.inputVolume:
+            raise ValueError("Segment the tumour first: there is no output segmentation or input volume to review.")
+        slicer.util.selectModule("SegmentEditor")
+        editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+        editor.setSegmentationNode(parameterNode.outputSegmentation)
+        editor.setSourceVolumeNode(parameterNode.inputVolume)
+
+
+class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
+    """Self-test: segment a synthetic tumour through the module logic."""
+
+    def setUp(self) -> None:
+        slicer.mrmlScene.Clear()
+
+    def runTest(self) -> None:
+        self.setUp()
+        self.test_findsTumour()
+        self.setUp()
+        self.test_reviewInSegmentEditor()
+
+    def _segment(self, **settings) -> tuple:
+        inputVolume, _head, tumour = addSyntheticTumourVolume()
+        logic = VirtualBiopsySegmentationLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.inputVolume = inputVolume
+        for name, value in settings.items():
+            setattr(parameterNode, name, value)
+        return logic, parameterNode, logic.process(parameterNode), tumour
+
+    def test_findsTumour(self) -> None:
+        """One non-empty segment, named as set, that overlaps the synthetic tumour (Dice > 0.8)."""
+        import numpy as np
+
+        self.delayDisplay("Segmenting a synthetic tumour")
+        _logic, parameterNode, segmentation, tumour = self._segment(segmentName="Lesion")
+        self.assertIs(parameterNode.outputSegmentation, segmentation)
+        segments = segmentation.GetSegmentation()
+        self.assertEqual(segments.GetNumberOfSegments(), 1)
+        segmentId = segments.GetSegmentIdBySegmentName("Lesion")
+        self.assertTrue(segmentId)
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, parameterNode.inputVolume) > 0
+        self.assertGreater(int(mask.sum()), 0)
+        dice = 2.0 * np.logical_and(mask, tumour).sum() / (mask.sum() + tumour.sum())
+        self.assertGreater(dice, 0.8)
+        self.delayDisplay(f"Test passed (Dice {dice:.3f})")
+
+    def test_reviewInSegmentEditor(self) -> None:
+        """The Segment Editor opens with the segmentation and the source volume selected."""
+        if slicer.util.mainWindow() is None:
+            self.delayDisplay("Skipped: the Segment Editor review needs the main window")
+            return
+        _logic, parameterNode, segmentation, _tumour = self._segment()
+        VirtualBiopsySegmentationLogic.reviewInSegmentEditor(parameterNode)
+        editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+        self.assertEqual(editor.segmentationNode().GetID(), segmentation.GetID())
+        self.assertEqual(editor.sourceVolumeNode().GetID(), parameterNode.inputVolume.GetID())
+        self.delayDisplay("Test passed")

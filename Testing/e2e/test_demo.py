@@ -1,0 +1,96 @@
+"""The walking pipeline end to end, through the command line, on a small virtual cohort."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from VirtualBiopsy.cli import main
+from VirtualBiopsy.cohort.demo import runCohort
+from VirtualBiopsy.data.virtualCohort import generateCohort
+from VirtualBiopsy.mrml.storage import loadScene
+from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
+
+CASES = 8
+
+
+@pytest.fixture(scope="module")
+def demoRun(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    status = main(["demo", "--out", str(out), "--cases", str(CASES), "--seed", "11"])
+    return status, out
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output(demoRun):
+    status, out = demoRun
+    assert status == 0
+    features = pd.read_csv(out / "features.csv", index_col="patient")
+    clusters = pd.read_csv(out / "clusters.csv")
+    clinical = pd.read_csv(out / "cohort" / "clinical.csv")
+    assert len(features) == CASES and features.shape[1] >= 190
+    assert np.isfinite(features.to_numpy()).all()
+    assert list(clusters["patient"]) == list(features.index) == list(clinical["patient"])
+    assert set(clusters["cluster"]) == {0, 1}
+    pd.testing.assert_series_equal(clusters["time"], clinical["time"])
+    assert pd.read_csv(out / "failures.csv").empty
+    assert (out / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the automatic segmentation agrees with the ground truth it never saw
+    assert clusters["dice"].min() > 0.5 and clusters["dice"].mean() > 0.7
+
+
+@pytest.mark.slow
+def test_demo_scene_reopens_with_its_nodes(demoRun):
+    _, out = demoRun
+    patient = pd.read_csv(out / "features.csv")["patient"].iloc[0]
+    scene = loadScene(out / "scenes" / f"{patient}.mrb")
+    volumes = [scene.GetNthNodeByClass(i, "vtkMRMLScalarVolumeNode") for i in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"))]
+    assert {v.GetName() for v in volumes} >= {f"{patient}_T1c", f"{patient}_T2", f"{patient}_FLAIR"}
+    assert all(v.GetImageData() is not None for v in volumes)
+    assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2  # automatic and ground truth
+    saved = pd.read_csv(out / "features.csv", index_col="patient").loc[patient]
+    for sequence in ("T1c", "FLAIR"):
+        table = tableNodeToDataFrame(scene.GetFirstNodeByName(f"{patient}_{sequence}_harmonized_features"))
+        values = table.set_index("Feature")["Value"]
+        fromCsv = saved[saved.index.str.startswith(f"{sequence}_")]
+        assert len(fromCsv) >= 80
+        np.testing.assert_allclose(values.loc[fromCsv.index.str.removeprefix(f"{sequence}_")].to_numpy(), fromCsv.to_numpy(), rtol=1e-12)
+    assert not any("FLAIR_original_shape" in name for name in saved.index)  # shape comes once
+
+
+@pytest.mark.slow
+def test_demo_refuses_to_overwrite(demoRun, capsys):
+    _, out = demoRun
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["demo", "--out", str(out), "--cases", "2"]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_a_bad_case_is_recorded_and_the_batch_goes_on(tmp_path):
+    manifest = generateCohort(tmp_path / "cohort", cases=4, seed=5)
+    frame = pd.read_csv(manifest)
+    broken = manifest.parent / frame.loc[1, "T1c"]
+    broken.write_bytes(b"this is not an image")
+    result = runCohort(manifest, tmp_path / "run")
+    failures = pd.read_csv(result.failuresCsv)
+    assert list(failures["patient"]) == [frame.loc[1, "patient"]]
+    assert "InputError" in failures.loc[0, "error"]
+    assert len(pd.read_csv(result.featuresCsv)) == 3
+
+
+def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("segmentation: {threshhold: 2}\n")
+    assert main(["demo", "--out", str(tmp_path / "out"), "--config", str(bad)]) == 2
+    assert "Did you mean 'threshold'" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys):
+    for command in ([], ["demo"], ["synth"], ["sample-data"]):
+        with pytest.raises(SystemExit) as exit:
+            main([*command, "--help"])
+        assert exit.value.code == 0
+        assert "usage: virtual-biopsy" in capsys.readouterr().out

@@ -1,0 +1,29 @@
+"""Settings of a cohort run: which sequences each stage works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.settings import StageConfig
+
+
+@dataclass
+class CohortConfig(StageConfig):
+    """Which of a patient's sequences the pipeline uses.
+
+    :ivar segmentationSequence: the sequence the tumour is segmented on (FLAIR:
+        the whole tumour, as the manifest's ground truth ``mask`` draws it).
+    :ivar featureSequences: the sequences features are extracted from; feature
+        names get the sequence as prefix (``T1c_original_firstorder_Mean``), and
+        shape features, which depend only on the mask, come once, from the first.
+    """
+
+    segmentationSequence: str = "FLAIR"
+    featureSequences: list[str] = field(default_factory=lambda: ["T1c", "FLAIR"])
+
+    def validate(self) -> None:
+        if not self.featureSequences or len(set(self.featureSequences)) != len(self.featureSequences):
+            raise InputError(
+                f"CohortConfig.featureSequences is {self.featureSequences}; list each sequence once, at least one."
+            )

@@ -1,0 +1,263 @@
+"""Cohort manifests and clinical tables.
+
+A manifest is a CSV file with one row per patient: ``patient``, an optional
+``site``, one column per sequence (any other column: ``T1c``, ``T2``, ``FLAIR``,
+``DWI``, ``DCE``, ``ADC``, ``T1``, ...) and ``mask`` (the ground-truth label map).
+Paths are relative to the manifest's folder (absolute paths are kept as they
+are). An empty sequence cell means the patient has no such image; an empty
+``mask`` cell, no ground truth.
+
+Structural problems (missing file or columns, duplicate patients) raise
+:class:`~VirtualBiopsy.errors.InputError`. Files that a row names but that do
+not exist are recorded on the case (:attr:`CohortCase.problems`) so that a batch
+can skip that patient; :meth:`Cohort.validate` lists them all with the fix.
+:func:`readClinical` (from :mod:`.clinical`) reads the matching clinical table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import pathlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from VirtualBiopsy.data.atomicFiles import writeTextAtomically
+from VirtualBiopsy.data.clinical import readClinical
+from VirtualBiopsy.errors import InputError
+
+__all__ = ["Cohort", "CohortCase", "readClinical", "readManifest", "writeManifest"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns that are not sequences.
+PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN = "patient", "site", "mask"
+RESERVED_COLUMNS = (PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN)
+#: Sequence names the pipeline knows; other sequence columns are accepted with a log message.
+KNOWN_SEQUENCES = ("T1c", "T1", "T2", "FLAIR", "DWI", "ADC", "DCE")
+
+
+@dataclass
+class CohortCase:
+    """One patient of a manifest.
+
+    :ivar patient: patient identifier.
+    :ivar site: acquisition site, or ``None`` when the manifest has no ``site`` column or the cell is empty.
+    :ivar sequences: absolute image paths by sequence name (only the non-empty cells).
+    :ivar mask: absolute path of the ground-truth label map, or ``None``.
+    :ivar line: line of the manifest this case comes from (the header is line 1).
+    :ivar problems: what is wrong with this case (e.g. a file that does not exist); empty when usable.
+    """
+
+    patient: str
+    site: str | None
+    sequences: dict[str, pathlib.Path]
+    mask: pathlib.Path | None
+    line: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file the case names exists."""
+        return not self.problems
+
+
+@dataclass
+class Cohort:
+    """A manifest's patients.
+
+    :ivar path: the manifest file (absolute).
+    :ivar sequences: the sequence columns, in file order.
+    :ivar cases: one :class:`CohortCase` per row, in file order.
+    """
+
+    path: pathlib.Path
+    sequences: list[str]
+    cases: list[CohortCase]
+
+    @property
+    def root(self) -> pathlib.Path:
+        """The folder that relative paths are resolved against."""
+        return self.path.parent
+
+    @property
+    def patients(self) -> list[str]:
+        return [case.patient for case in self.cases]
+
+    @property
+    def validCases(self) -> list[CohortCase]:
+        """The cases without problems."""
+        return [case for case in self.cases if case.ok]
+
+    def case(self, patient: str) -> CohortCase:
+        """The case of ``patient``.
+
+        :raises InputError: if the manifest has no such patient.
+        """
+        for case in self.cases:
+            if case.patient == patient:
+                return case
+        raise InputError(f"Patient '{patient}' is not in manifest {self.path}; it lists: {', '.join(self.patients)}.")
+
+    def validate(self) -> list[str]:
+        """Every problem of every case, each with the fix (empty when the cohort is usable)."""
+        return [f"{self.path.name} line {case.line}, patient {case.patient}: {problem}"
+                for case in self.cases for problem in case.problems]
+
+    def requireValid(self) -> None:
+        """Raise :class:`InputError` listing every problem, if there is any."""
+        problems = self.validate()
+        if problems:
+            raise InputError(f"Manifest {self.path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def readManifest(path: str | os.PathLike) -> Cohort:
+    """Read and check a cohort manifest.
+
+    :raises InputError: if the file is missing or unreadable, lacks the ``patient`` or
+        ``mask`` column or any sequence column, repeats a column or a patient, or has
+        a row without a patient or with more cells than columns.
+    """
+    path = pathlib.Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise InputError(f"Cohort manifest not found: {path}. Give the path of an existing CSV file "
+                         "(columns: patient, site, one per sequence, mask).")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"Cohort manifest {path} could not be read as UTF-8 text: {error}") from error
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InputError(f"Cohort manifest {path} is empty; its first line must name the columns "
+                         "(patient, site, one per sequence, mask).")
+    header = [cell.strip() for cell in rows[0]]
+    _checkHeader(path, header)
+    sequences = [name for name in header if name not in RESERVED_COLUMNS]
+    unknown = [name for name in sequences if name not in KNOWN_SEQUENCES]
+    if unknown:
+        logger.info("Manifest %s has sequence columns the pipeline does not know: %s", path, ", ".join(unknown))
+
+    cases, seen = [], {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise InputError(f"Cohort manifest {path} line {line} has {len(row)} cells but the header names "
+                             f"{len(header)} columns; remove the extra cells or name their column.")
+        cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
+        patient = cells[PATIENT_COLUMN]
+        if not patient:
+            raise InputError(f"Cohort manifest {path} line {line} has no patient identifier; "
+                             "fill in its 'patient' cell.")
+        if patient in seen:
+            raise InputError(f"Cohort manifest {path} lists patient '{patient}' twice (lines {seen[patient]} and "
+                             f"{line}); give every patient one row with a unique identifier.")
+        seen[patient] = line
+        cases.append(_readCase(path.parent, line, cells, sequences))
+    if not cases:
+        raise InputError(f"Cohort manifest {path} has a header but no patients; add one row per patient.")
+    return Cohort(path=path, sequences=sequences, cases=cases)
+
+
+def _checkHeader(path: pathlib.Path, header: list[str]) -> None:
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise InputError(f"Cohort manifest {path} repeats column(s) {', '.join(duplicates)}; name every column once.")
+    if "" in header:
+        raise InputError(f"Cohort manifest {path} has a column without a name (column {header.index('') + 1}); "
+                         "name it or remove it.")
+    for required in (PATIENT_COLUMN, MASK_COLUMN):
+        if required not in header:
+            raise InputError(f"Cohort manifest {path} has no '{required}' column (columns: {', '.join(header)}); "
+                             f"add it: the header must name patient, one column per sequence and mask.")
+    if not [name for name in header if name not in RESERVED_COLUMNS]:
+        raise InputError(f"Cohort manifest {path} has no sequence column (columns: {', '.join(header)}); add one "
+                         f"column per image sequence, e.g. {', '.join(KNOWN_SEQUENCES[:4])}.")
+
+
+def _resolve(root: pathlib.Path, cell: str) -> pathlib.Path:
+    candidate = pathlib.Path(cell.replace("\\", "/")).expanduser() if os.sep == "/" else pathlib.Path(cell)
+    return (candidate if candidate.is_absolute() else root / candidate).resolve()
+
+
+def _readCase(root: pathlib.Path, line: int, cells: dict[str, str], sequences: list[str]) -> CohortCase:
+    problems = []
+    images = {}
+    for name in sequences:
+        if cells[name]:
+            images[name] = _resolve(root, cells[name])
+            if not images[name].is_file():
+                problems.append(f"{name} image not found: {images[name]}; "
+                                f"fix the path (relative to {root}) or add the file.")
+    if not images:
+        problems.append(f"no image in any sequence column ({', '.join(sequences)}); fill in at least one path.")
+    mask = _resolve(root, cells[MASK_COLUMN]) if cells[MASK_COLUMN] else None
+    if mask is not None and not mask.is_file():
+        problems.append(f"mask not found: {mask}; fix the path (relative to {root}) or add the file.")
+    return CohortCase(patient=cells[PATIENT_COLUMN], site=cells.get(SITE_COLUMN) or None,
+                      sequences=images, mask=mask, line=line, problems=problems)
+
+
+def writeManifest(
+    cohort: Cohort | Iterable[Mapping[str, object]],
+    path: str | os.PathLike,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Write a manifest, with paths relative to its folder where possible.
+
+    :param cohort: a :class:`Cohort`, or rows with ``patient``, optionally ``site``,
+        one key per sequence (path or empty) and ``mask`` (path, empty or ``None``).
+    :param overwrite: replace an existing file (otherwise refuse).
+    :returns: the manifest path.
+    :raises InputError: if the file exists (and ``overwrite`` is false), or for rows
+        without a patient, with duplicate patients or without any sequence.
+    """
+    path = pathlib.Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"Manifest {path} already exists; choose another path or pass overwrite=True.")
+    if isinstance(cohort, Cohort):
+        rows = [{PATIENT_COLUMN: case.patient, SITE_COLUMN: case.site, **case.sequences, MASK_COLUMN: case.mask}
+                for case in cohort.cases]
+    else:
+        rows = [dict(row) for row in cohort]
+    columns = [PATIENT_COLUMN]
+    if any(row.get(SITE_COLUMN) for row in rows):
+        columns.append(SITE_COLUMN)
+    for row in rows:
+        columns += [key for key in row if key not in RESERVED_COLUMNS and key not in columns]
+    columns.append(MASK_COLUMN)
+    if not [column for column in columns if column not in RESERVED_COLUMNS]:
+        raise InputError(f"Manifest rows for {path} have no sequence column; give each row at least one image path.")
+    seen = set()
+    for number, row in enumerate(rows, start=1):
+        patient = str(row.get(PATIENT_COLUMN) or "").strip()
+        if not patient:
+            raise InputError(f"Manifest row {number} has no 'patient'; give every row a patient identifier.")
+        if patient in seen:
+            raise InputError(f"Manifest rows repeat patient '{patient}'; give every patient one row.")
+        seen.add(patient)
+
+    root = path.resolve().parent
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(root, column, row.get(column)) for column in columns])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return writeTextAtomically(buffer.getvalue(), path)
+
+
+def _cell(root: pathlib.Path, column: str, value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if column in (PATIENT_COLUMN, SITE_COLUMN):
+        return str(value).strip()
+    target = pathlib.Path(value)
+    if target.is_absolute():
+        try:
+            target = pathlib.Path(os.path.relpath(target, root))
+        except ValueError:
+            return target.as_posix()
+    return target.as_posix()
