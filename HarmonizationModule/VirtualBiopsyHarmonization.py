@@ -1,5 +1,7 @@
 """Virtual Biopsy Harmonization: intensity normalization of MR volumes (3D Slicer module)."""
 
+import pathlib
+import sys
 from typing import Annotated
 
 import slicer
@@ -11,6 +13,13 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
+
+
+# From a source checkout ("Additional module paths"), the shared packages sit one
+# folder up; in a built extension they are on Slicer's Python path already.
+_CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
+if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
+    sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.harmonize.config import MASK_MODES, NORMALIZATION_METHODS, HarmonizationConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback

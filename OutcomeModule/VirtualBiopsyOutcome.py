@@ -1,6 +1,8 @@
 """Virtual Biopsy Outcome: radiomics features of a segment, and survival of patient clusters
 (3D Slicer module)."""
 
+import pathlib
+import sys
 from typing import Annotated
 
 import qt
@@ -14,6 +16,13 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
+
+
+# From a source checkout ("Additional module paths"), the shared packages sit one
+# folder up; in a built extension they are on Slicer's Python path already.
+_CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
+if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
+    sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.extract.config import FEATURE_CLASSES, ExtractionConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig

@@ -1,6 +1,8 @@
 """Virtual Biopsy Segmentation: automatic tumour segmentation, reviewed in the Segment Editor
 (3D Slicer module)."""
 
+import pathlib
+import sys
 from typing import Annotated
 
 import slicer
@@ -12,6 +14,13 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
+
+
+# From a source checkout ("Additional module paths"), the shared packages sit one
+# folder up; in a built extension they are on Slicer's Python path already.
+_CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
+if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
+    sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsy.segment.config import SEGMENTATION_METHODS, SegmentationConfig

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from VirtualBiopsy.cli import main
 from VirtualBiopsy.cohort.demo import runCohort
@@ -69,16 +70,32 @@ def test_demo_refuses_to_overwrite(demoRun, capsys):
 
 
 @pytest.mark.slow
-def test_a_bad_case_is_recorded_and_the_batch_goes_on(tmp_path):
-    manifest = generateCohort(tmp_path / "cohort", cases=4, seed=5)
+def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
+    manifest = generateCohort(tmp_path / "cohort", cases=6, seed=5)
     frame = pd.read_csv(manifest)
-    broken = manifest.parent / frame.loc[1, "T1c"]
-    broken.write_bytes(b"this is not an image")
+    files = {column: [manifest.parent / path for path in frame[column]] for column in frame.columns[2:]}
+    before = {path: path.read_bytes() for column in files.values() for path in column}
+    files["T1c"][0].write_bytes(b"this is not an image")
+    files["FLAIR"][1].unlink()
+    mask = sitk.ReadImage(str(files["mask"][2]))
+    sitk.WriteImage(sitk.Resample(mask, [64, 64, 64], sitk.Transform(), sitk.sitkNearestNeighbor,
+                                  mask.GetOrigin(), [3.75] * 3), str(files["mask"][2]))
+    t2 = sitk.ReadImage(str(files["T2"][3]))
+    sitk.WriteImage(sitk.JoinSeries([t2, t2]), str(files["T2"][3]))
+
     result = runCohort(manifest, tmp_path / "run")
-    failures = pd.read_csv(result.failuresCsv)
-    assert list(failures["patient"]) == [frame.loc[1, "patient"]]
-    assert "InputError" in failures.loc[0, "error"]
-    assert len(pd.read_csv(result.featuresCsv)) == 3
+
+    failures = pd.read_csv(result.failuresCsv).set_index("patient")["error"]
+    patients = list(frame["patient"])
+    assert list(failures.index) == patients[:4]
+    assert "Cannot read" in failures[patients[0]]
+    assert "FLAIR image not found" in failures[patients[1]]
+    assert "GeometryError" in failures[patients[2]] and "does not lie on the grid" in failures[patients[2]]
+    assert "4D" in failures[patients[3]]
+    assert list(pd.read_csv(result.featuresCsv)["patient"]) == patients[4:]
+    # inputs are never modified (apart from the damage done above)
+    for path in (files["T1c"][5], files["FLAIR"][5], files["mask"][5]):
+        assert path.read_bytes() == before[path]
 
 
 def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):

@@ -68,6 +68,8 @@ def runCase(
         )
     scene = createScene()
     volumes = {name: loadVolume(path, scene, name=f"{patient}_{name}") for name, path in sequences.items()}
+    reference = volumes[cohortConfig.segmentationSequence]
+    truth = None if mask is None else loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
     harmonizer = HarmonizationLogic(scene)
     harmonized = {name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)}
     segmentation = SegmentationLogic(scene).run(
@@ -87,9 +89,7 @@ def runCase(
         nodes.append(table)
 
     dice = None
-    if mask is not None:
-        reference = volumes[cohortConfig.segmentationSequence]
-        truth = loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
+    if truth is not None:
         nodes.append(truth)
         dice = diceCoefficient(
             segmentMaskImage(segmentation, segmentation.GetSegmentation().GetNthSegmentID(0), reference),

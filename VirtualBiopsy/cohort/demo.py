@@ -101,6 +101,10 @@ def runCohort(
         progress(0.85 * index / len(cohort.cases), f"Patient {index + 1}/{len(cohort.cases)}")
         if cancel:
             cancel.raiseIfCancelled()
+        if not case.ok:
+            logger.warning("Case %s skipped: %s", case.patient, "; ".join(case.problems))
+            failures.append({"patient": case.patient, "error": "InputError: " + "; ".join(case.problems)})
+            continue
         try:
             results.append(runCase(case.patient, case.sequences, case.mask, sceneFolder, config, cancel=cancel))
         except VirtualBiopsyError as error:
@@ -129,7 +133,7 @@ def runCohort(
     clusters.reset_index().to_csv(clustersCsv, index=False)
     kaplanMeierPng = saveKaplanMeierFigure(
         outcome.curves, outcome.patients, outcome.logRankPValue, outDir / "kaplan-meier.png",
-        timeLabel=f"{config.outcome.timeColumn} (months)",
+        timeLabel=config.outcome.timeColumn,
         timeColumn=config.outcome.timeColumn, eventColumn=config.outcome.eventColumn,
     )
     progress(1.0, f"Done: log-rank p = {outcome.logRankPValue:.3g}")
