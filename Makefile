@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OUT ?= virtual-biopsy-demo
+# Each demo run writes a new folder, so nothing is overwritten and a second run works.
+OUT ?= virtual-biopsy-demo/run-$(shell date +%Y%m%d-%H%M%S)
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt
 
 .PHONY: setup demo test bench clean

@@ -1,5 +1,7 @@
 """The walking pipeline end to end, through the command line, on a small virtual cohort."""
 
+import hashlib
+import json
 import shutil
 
 import numpy as np
@@ -36,6 +38,11 @@ def test_demo_writes_every_output(demoRun):
     assert set(clusters["cluster"]) == {0, 1}
     pd.testing.assert_series_equal(clusters["time"], clinical["time"])
     assert pd.read_csv(out / "failures.csv").empty
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["settings"]["segmentation"]["threshold"] == 2.0
+    assert provenance["versions"]["pyradiomics"] == "3.0.1"
+    firstT1c = out / "cohort" / pd.read_csv(out / "cohort" / "manifest.csv")["T1c"][0]
+    assert provenance["inputs"][clinical["patient"][0]]["T1c"] == hashlib.sha256(firstT1c.read_bytes()).hexdigest()
     assert (out / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the automatic segmentation agrees with the ground truth it never saw
     assert clusters["dice"].min() > 0.5 and clusters["dice"].mean() > 0.7

@@ -7,6 +7,7 @@ features and compares the clusters' survival (Kaplan–Meier, log-rank).
 
 from __future__ import annotations
 
+import json
 import logging
 import pathlib
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ import pandas as pd
 
 from VirtualBiopsy.cohort.casePipeline import runCase
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.cohort.provenance import cohortProvenance
+from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.data.manifest import readClinical, readManifest
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
@@ -81,8 +84,8 @@ def runCohort(
 
     Writes into ``outDir``: ``scenes/<patient>.mrb`` and ``scenes/cohort-outcome.mrb``,
     ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data with the
-    cluster and the Dice of the automatic segmentation), ``kaplan-meier.png`` and
-    ``failures.csv``. A patient that fails is recorded in ``failures.csv`` and the
+    cluster and the Dice of the automatic segmentation), ``kaplan-meier.png``,
+    ``failures.csv`` and ``provenance.json`` (versions, settings, input hashes). A patient that fails is recorded in ``failures.csv`` and the
     run goes on.
 
     :param clinicalPath: the clinical table; default ``clinical.csv`` beside the manifest.
@@ -95,6 +98,8 @@ def runCohort(
     cohort = readManifest(manifestPath)
     clinical = readClinical(pathlib.Path(clinicalPath or manifestPath.parent / "clinical.csv")).set_index("patient")
     sceneFolder = _newFolder(outDir / "scenes")
+    provenance = cohortProvenance(cohort, config.toDict())
+    writeTextAtomically(json.dumps(provenance, indent=2), outDir / "provenance.json")
 
     results, failures = [], []
     for index, case in enumerate(cohort.cases):
