@@ -2,7 +2,6 @@
 
 Inside 3D Slicer the modules pass ``slicer.mrmlScene``; everywhere else
 :func:`createScene` builds an equivalent scene on the ``slicer-core`` wheel.
-:func:`moduleLogic` finds a module logic for either kind of scene.
 """
 
 from __future__ import annotations
@@ -76,23 +75,3 @@ def createScene() -> "slicer.vtkMRMLScene":
 
     _contexts[scene] = context
     return scene
-
-
-def moduleLogic(scene: "slicer.vtkMRMLScene", name: str):
-    """Return the ``name`` module logic (``"Volumes"``, ``"Segmentations"``, …) for ``scene``.
-
-    Scenes from :func:`createScene` return their registered logic; for any other
-    scene (Slicer's own) a logic is created once, bound to that scene and kept.
-    """
-    context = _contexts.get(scene)
-    if context is None:
-        context = _SceneContext(applicationLogic=None)
-        _contexts[scene] = context
-    logic = context.logics.get(name)
-    if logic is None:
-        if name not in _LOGIC_CLASSES:
-            raise KeyError(f"Unknown module logic '{name}'; known: {', '.join(sorted(_LOGIC_CLASSES))}")
-        logic = getattr(slicer, _LOGIC_CLASSES[name])()
-        logic.SetMRMLScene(scene)
-        context.logics[name] = logic
-    return logic
