@@ -1,4 +1,4 @@
-"""Stage configs ⇄ scripted-module parameter nodes, in ``slicer.parameterNodeWrapper``'s format.
+"""Stage configs ⇄ scripted-module parameter nodes, in the format of Slicer's parameter node wrapper.
 
 A headless run saves its settings where the module's GUI looks for them: the
 parameter node of module ``moduleName`` (singleton tag and ``ModuleName``
@@ -12,7 +12,7 @@ the wrapper's serializers (Slicer 5.4 and newer) write the field's type:
 - ``T | None`` (any union): ``<name>.<k>`` written as member ``k`` of the union,
   ``None`` as ``"True"``.
 
-So a GUI ``@parameterNodeWrapper`` class that declares the same fields with the
+So a GUI parameter node wrapper class that declares the same fields with the
 same types reads the values written here, and the other way round.
 """
 
@@ -94,7 +94,7 @@ def _parameterNode(scene: "slicer.vtkMRMLScene", moduleName: str) -> "slicer.vtk
 
 
 def _newParameterNode(scene: "slicer.vtkMRMLScene", moduleName: str) -> "slicer.vtkMRMLScriptedModuleNode":
-    """A parameter node like ``ScriptedLoadableModuleLogic.createParameterNode`` makes."""
+    """A parameter node like the one a scripted module's logic creates."""
     node = slicer.vtkMRMLScriptedModuleNode()
     node.SetSingletonTag(moduleName)
     node.SetAttribute("ModuleName", moduleName)

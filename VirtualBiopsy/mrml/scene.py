@@ -1,6 +1,6 @@
 """A headless MRML scene with the module logics Virtual Biopsy needs.
 
-Inside 3D Slicer the modules pass ``slicer.mrmlScene``; everywhere else
+Inside 3D Slicer the modules pass the application's scene; everywhere else
 :func:`createScene` builds an equivalent scene on the ``slicer-core`` wheel.
 """
 

@@ -1,7 +1,7 @@
 """Read and write volumes, segmentations, tables and scenes through Slicer's storage nodes.
 
 Works on a scene from :func:`~VirtualBiopsy.mrml.scene.createScene` and on
-Slicer's own scene alike (no ``slicer.util``, no ``slicer.app``).  Every write
+Slicer's own scene alike (no Slicer application helpers).  Every write
 is all-or-nothing: files are written in a hidden staging folder beside the
 target and moved into place only when complete.  :func:`loadScene` and
 :func:`saveScene` live in :mod:`~VirtualBiopsy.mrml.sceneFiles` and are
