@@ -27,6 +27,7 @@ def buildParser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to the terminal")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.addParser(commands)
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return arguments.run(arguments)
     except VirtualBiopsyError as error:
+        if arguments.debug:
+            raise
         print(f"virtual-biopsy {arguments.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
