@@ -2,6 +2,7 @@
 (3D Slicer module)."""
 
 import pathlib
+import re
 import sys
 from typing import Annotated
 
@@ -25,6 +26,7 @@ if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.extract.config import FEATURE_CLASSES, ExtractionConfig
+from VirtualBiopsy.extract.radiomicsSettings import presetNames
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsyWidgets import (
@@ -38,12 +40,8 @@ from VirtualBiopsyWidgets import (
 EXTRACTION_DEFAULTS = ExtractionConfig()
 OUTCOME_DEFAULTS = OutcomeConfig()
 
-#: SimpleITK interpolators pyradiomics accepts for resampling.
-INTERPOLATORS = (
-    "sitkNearestNeighbor", "sitkLinear", "sitkBSpline", "sitkGaussian", "sitkLabelGaussian",
-    "sitkHammingWindowedSinc", "sitkCosineWindowedSinc", "sitkWelchWindowedSinc",
-    "sitkLanczosWindowedSinc", "sitkBlackmanWindowedSinc",
-)
+#: The shipped radiomics presets (``VirtualBiopsy/resources/presets/radiomics``).
+RADIOMICS_PRESETS = tuple(presetNames())
 
 
 class VirtualBiopsyOutcome(ScriptedLoadableModule):
@@ -55,7 +53,8 @@ class VirtualBiopsyOutcome(ScriptedLoadableModule):
             self.parent,
             _("Virtual Biopsy Outcome"),
             _(
-                "Features: computes pyradiomics features of a segment on a volume into a table. "
+                "Features: computes pyradiomics features of segments on one or more volumes into a table, "
+                "with a radiomics preset or a pyradiomics parameter file. "
                 "Cohort outcome: groups the patients of a features table by k-means and compares "
                 "the survival of the groups (Kaplan-Meier curves, log-rank test)."
             ),
@@ -73,11 +72,15 @@ class VirtualBiopsyOutcomeParameterNode:
     volume: vtkMRMLScalarVolumeNode
     segmentation: vtkMRMLSegmentationNode
     featuresOutputTable: vtkMRMLTableNode
+    preset: Annotated[str, Choice(RADIOMICS_PRESETS)] = EXTRACTION_DEFAULTS.preset
+    parameterFile: str = EXTRACTION_DEFAULTS.parameterFile
     featureClasses: list[str] = list(EXTRACTION_DEFAULTS.featureClasses)
-    binWidth: Annotated[float, Minimum(1e-9)] = EXTRACTION_DEFAULTS.binWidth
+    binWidth: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.binWidth
     resampledPixelSpacing: list[float] | None = EXTRACTION_DEFAULTS.resampledPixelSpacing
-    interpolator: Annotated[str, Choice(INTERPOLATORS)] = EXTRACTION_DEFAULTS.interpolator
-    geometryTolerance: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.geometryTolerance
+    label: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.label
+    minimumRoiVoxels: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.minimumRoiVoxels
+    resampleMaskToImage: bool = EXTRACTION_DEFAULTS.resampleMaskToImage
+    cropToRoi: bool = EXTRACTION_DEFAULTS.cropToRoi
 
     featuresTable: vtkMRMLTableNode
     clinicalTable: vtkMRMLTableNode
@@ -102,11 +105,14 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
         layout = self.ui.featureClassesFrame.layout()
         for index, name in enumerate(FEATURE_CLASSES):
             checkBox = qt.QCheckBox(name)
-            checkBox.toolTip = _("Compute the {name} features").format(name=name)
+            checkBox.toolTip = _("Compute only the checked classes ({name}: all its features); none checked: the preset's").format(name=name)
             checkBox.connect("toggled(bool)", self._onFeatureClassToggled)
             layout.addWidget(checkBox, index // 4, index % 4)
             self._featureClassCheckBoxes[name] = checkBox
         self.ui.extractButton.connect("clicked(bool)", self.onExtractButton)
+        self.ui.parameterFileBrowseButton.connect("clicked(bool)", self.onBrowseParameterFile)
+        self.ui.segmentSelector.multiSelection = True
+        self.ui.segmentSelector.segmentationNodeSelectorVisible = False
         self.ui.outcomeButton.connect("clicked(bool)", self.onOutcomeButton)
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
@@ -118,6 +124,8 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
     def updateGuiFromParameterNode(self) -> None:
         if not self._parameterNode:
             return
+        if self.ui.segmentSelector.currentNode() is not self._parameterNode.segmentation:
+            self.ui.segmentSelector.setCurrentNode(self._parameterNode.segmentation)
         selected = set(self._parameterNode.featureClasses)
         for name, checkBox in self._featureClassCheckBoxes.items():
             wasBlocked = checkBox.blockSignals(True)
@@ -127,12 +135,12 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
     def updateButtons(self) -> None:
         parameterNode = self._parameterNode
         idle = bool(parameterNode) and not self.isRunning
-        canExtract = idle and bool(parameterNode.volume and parameterNode.segmentation and parameterNode.featureClasses)
+        canExtract = idle and bool(parameterNode.volume and parameterNode.segmentation)
         canModel = idle and bool(parameterNode.featuresTable and parameterNode.clinicalTable)
         self.ui.extractButton.enabled = canExtract
         self.ui.extractButton.toolTip = (
             _("Compute the features of the segment") if canExtract
-            else _("Select a volume, a segmentation and at least one feature class")
+            else _("Select a volume and a segmentation")
         )
         self.ui.outcomeButton.enabled = canModel
         self.ui.outcomeButton.toolTip = (
@@ -146,12 +154,24 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
                 name for name, checkBox in self._featureClassCheckBoxes.items() if checkBox.checked
             ]
 
+    def onBrowseParameterFile(self) -> None:
+        """Pick a pyradiomics parameter file (or radiomics preset file)."""
+        path = qt.QFileDialog.getOpenFileName(
+            self.parent, _("pyradiomics parameter file"), "", _("Parameter files (*.yaml *.yml *.json)")
+        )
+        if path and self._parameterNode:
+            self._parameterNode.parameterFile = path
+
     def onExtractButton(self) -> None:
         """Extract the features and show the table in the layout."""
         parameterNode = self._parameterNode
+        additionalVolumes = list(self.ui.additionalVolumesSelector.checkedNodes())
+        segmentIds = list(self.ui.segmentSelector.selectedSegmentIDs()) or None
         table = self.runStage(
             _("Feature extraction failed."),
-            lambda progress, cancel: self.logic.extractFeatures(parameterNode, progress, cancel),
+            lambda progress, cancel: self.logic.extractFeatures(
+                parameterNode, progress, cancel, additionalVolumes=additionalVolumes, segmentIds=segmentIds
+            ),
         )
         if table is not None:
             layoutManager = slicer.app.layoutManager()
@@ -187,17 +207,27 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         parameterNode: VirtualBiopsyOutcomeParameterNode,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        additionalVolumes: list | None = None,
+        segmentIds: list[str] | None = None,
     ) -> vtkMRMLTableNode:
-        """Compute the features of the only segment of ``parameterNode.segmentation`` on
-        ``parameterNode.volume`` into ``parameterNode.featuresOutputTable`` (created when empty).
+        """Compute the features of segments of ``parameterNode.segmentation`` (``segmentIds``,
+        default all) on ``parameterNode.volume`` into ``parameterNode.featuresOutputTable``
+        (created when empty).
+
+        :param additionalVolumes: more sequences; features are then prefixed by each volume's name.
         """
         from VirtualBiopsy.extract.logic import ExtractionLogic
 
         config = configFromParameterNode(ExtractionConfig, parameterNode)
+        volumes = parameterNode.volume
+        others = [node for node in additionalVolumes or [] if node is not parameterNode.volume]
+        if others:
+            volumes = {_sequenceName(node): node for node in [parameterNode.volume, *others]}
         table = ExtractionLogic(slicer.mrmlScene).run(
-            parameterNode.volume,
+            volumes,
             parameterNode.segmentation,
             config=config,
+            segmentIds=segmentIds,
             outputTable=parameterNode.featuresOutputTable,
             progress=progress,
             cancel=cancel,
@@ -230,6 +260,11 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         parameterNode.outcomeTable = result.table
         parameterNode.outcomeChart = result.chart
         return result
+
+
+def _sequenceName(volumeNode) -> str:
+    """A volume's name as a feature prefix: letters, digits, '.' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9.\-]+", "-", volumeNode.GetName()).strip("-") or volumeNode.GetID()
 
 
 class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
@@ -265,11 +300,21 @@ class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
         table = logic.extractFeatures(parameterNode)
         self.assertIs(parameterNode.featuresOutputTable, table)
         frame = slicer.util.dataframeFromTable(table)
+        self.assertEqual(list(frame.columns), ["Segment", "Feature", "Value"])
+        self.assertEqual(len(set(frame["Segment"])), 1)
         features = dict(zip(frame["Feature"], frame["Value"]))
         self.assertTrue(any(name.startswith("original_shape_") for name in features))
         self.assertTrue(any(name.startswith("original_firstorder_") for name in features))
         self.assertFalse(any("glcm" in name for name in features))
         self.assertAlmostEqual(float(features["original_shape_VoxelVolume"]), float(tumour.sum()), delta=0.5)
+
+        self.delayDisplay("Two sequences: features prefixed by the volume names, shape once")
+        second = slicer.util.addVolumeFromArray(slicer.util.arrayFromVolume(volume) * 2.0, name="Second")
+        second.CopyOrientation(volume)
+        table = logic.extractFeatures(parameterNode, additionalVolumes=[second])
+        names = set(slicer.util.dataframeFromTable(table)["Feature"])
+        self.assertIn("Second_original_firstorder_Mean", names)
+        self.assertFalse(any(name.startswith("Second_original_shape") for name in names))
         self.delayDisplay("Test passed")
 
     def test_cohortOutcome(self) -> None:

@@ -79,10 +79,11 @@ def runCase(
 
     features: dict[str, float] = {}
     extractor = ExtractionLogic(scene)
+    # One table per sequence (pyradiomics' names); shape features, which depend only on the mask, once.
+    classes = config.extraction.featureClasses or config.extraction.settings().featureClasses()
+    withoutShape = config.extraction.replace(featureClasses=[c for c in classes if c != "shape"])
     for index, name in enumerate(cohortConfig.featureSequences):
-        extraction = config.extraction
-        if index > 0 and "shape" in extraction.featureClasses:
-            extraction = extraction.replace(featureClasses=[c for c in extraction.featureClasses if c != "shape"])
+        extraction = config.extraction if index == 0 else withoutShape
         table = extractor.run(harmonized[name], segmentation, extraction, cancel=cancel)
         frame = tableNodeToDataFrame(table)
         features.update({f"{name}_{feature}": float(value) for feature, value in zip(frame["Feature"], frame["Value"])})

@@ -40,7 +40,9 @@ class PipelineConfig:
         unknown = [key for key in document if key not in _SECTIONS]
         if unknown:
             raise InputError(f"Unknown pipeline section(s) {unknown}; known: {', '.join(_SECTIONS)}.")
-        return cls(**{key: _SECTIONS[key].fromDict(values) for key, values in document.items()})
+        config = cls(**{key: _SECTIONS[key].fromDict(values) for key, values in document.items()})
+        config.extraction.settings()  # the radiomics preset or parameter file is valid before any case runs
+        return config
 
     @classmethod
     def fromYaml(cls, path: str | pathlib.Path) -> "PipelineConfig":

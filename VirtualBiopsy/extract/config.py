@@ -1,55 +1,99 @@
-"""Settings of the feature extraction stage (pyradiomics' own names)."""
+"""Settings of the feature extraction stage: a radiomics preset (or parameter file),
+a few overrides, and the input checks' parameters."""
 
 from __future__ import annotations
 
+import pathlib
 from dataclasses import dataclass, field
 
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
+from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings, presetNames
 from VirtualBiopsy.settings import StageConfig, requireRange
 
+#: pyradiomics' 3D feature classes, in its order.
 FEATURE_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 
 
 @dataclass
 class ExtractionConfig(StageConfig):
-    """pyradiomics settings for one extraction.
+    """What to extract and how: the radiomics settings come from ``preset`` (or
+    ``parameterFile``), optionally overridden.
 
-    :ivar featureClasses: pyradiomics feature classes to compute on the original image.
-    :ivar binWidth: width of the grey-level bins (in image units; about 0.1 for
-        z-score normalized images, 25 for raw MR).
-    :ivar resampledPixelSpacing: resample to this spacing in mm first, or ``None``.
-    :ivar interpolator: SimpleITK interpolator name used when resampling.
-    :ivar geometryTolerance: tolerance of pyradiomics' image/mask geometry check.
+    :ivar preset: a shipped radiomics preset (``mr-default``, ``full``, ``ibsi-*``; see
+        ``resources/presets/radiomics``).
+    :ivar parameterFile: a preset-format or pyradiomics parameter file (YAML); when set,
+        it replaces ``preset``.
+    :ivar featureClasses: compute only these feature classes (all features of each);
+        empty keeps the preset's.
+    :ivar binWidth: grey-level bin width override, in image units (about 0.1 for z-scored
+        images); 0 keeps the preset's.
+    :ivar resampledPixelSpacing: pyradiomics resampling spacing override in mm (x, y, z);
+        ``None`` keeps the preset's.
+    :ivar label: label of the ROI in a labelmap file (segmentation nodes give each
+        segment its own mask, so it does not apply to them).
+    :ivar minimumRoiVoxels: refuse ROIs with fewer voxels.
+    :ivar resampleMaskToImage: resample a mask that lies on another grid (nearest
+        neighbour) instead of refusing it; recorded in the provenance.
+    :ivar cropToRoi: crop around the ROI before filtering (much faster; filtered features
+        stay within 1e-6 of uncropped extraction, see ``extract/cropping.py``); turn it off
+        to reproduce pyradiomics on the whole image bit for bit.
     """
 
-    featureClasses: list[str] = field(default_factory=lambda: list(FEATURE_CLASSES))
-    binWidth: float = 25.0
+    preset: str = "mr-default"
+    parameterFile: str = ""
+    featureClasses: list[str] = field(default_factory=list)
+    binWidth: float = 0.0
     resampledPixelSpacing: list[float] | None = None
-    interpolator: str = "sitkBSpline"
-    geometryTolerance: float = 1e-5
+    label: int = 1
+    minimumRoiVoxels: int = DEFAULT_MINIMUM_ROI_VOXELS
+    resampleMaskToImage: bool = False
+    cropToRoi: bool = True
 
     def validate(self) -> None:
-        from VirtualBiopsy.errors import InputError
-
         unknown = [name for name in self.featureClasses if name not in FEATURE_CLASSES]
-        if unknown or not self.featureClasses:
+        if unknown:
             raise InputError(
-                f"ExtractionConfig.featureClasses has {unknown or 'nothing'}; choose from: {', '.join(FEATURE_CLASSES)}."
+                f"ExtractionConfig.featureClasses has {unknown}; choose from: {', '.join(FEATURE_CLASSES)} "
+                "(or leave it empty for the preset's)."
             )
-        requireRange(self, "binWidth", 1e-9)
+        requireRange(self, "binWidth", 0.0)
         if self.resampledPixelSpacing is not None and (
             len(self.resampledPixelSpacing) != 3 or min(self.resampledPixelSpacing) <= 0
         ):
             raise InputError(
-                f"ExtractionConfig.resampledPixelSpacing is {self.resampledPixelSpacing}; give three positive spacings in mm or null."
+                f"ExtractionConfig.resampledPixelSpacing is {self.resampledPixelSpacing}; give three positive "
+                "spacings in mm or null."
+            )
+        requireRange(self, "label", 1)
+        requireRange(self, "minimumRoiVoxels", 1)
+        if self.parameterFile:
+            if not pathlib.Path(self.parameterFile).is_file():
+                raise InputError(
+                    f"ExtractionConfig.parameterFile {self.parameterFile} does not exist; give an existing YAML "
+                    "parameter file, or leave it empty to use the preset."
+                )
+        elif self.preset not in presetNames():
+            raise InputError(
+                f"ExtractionConfig.preset is '{self.preset}'; choose one of: {', '.join(presetNames())} "
+                "(or give a parameterFile)."
             )
 
+    def settings(self) -> RadiomicsSettings:
+        """The validated radiomics settings: the parameter file or preset, with the overrides applied.
+
+        :raises InputError: for an unknown preset, a missing or invalid parameter file.
+        """
+        if self.parameterFile:
+            base = RadiomicsSettings.fromFile(self.parameterFile)
+        else:
+            base = RadiomicsSettings.fromPreset(self.preset)
+        return base.replaced(
+            featureClasses=list(self.featureClasses) or None,
+            binWidth=self.binWidth or None,
+            resampledPixelSpacing=self.resampledPixelSpacing,
+        )
+
     def pyradiomicsSettings(self) -> dict:
-        """The settings dictionary passed to ``RadiomicsFeatureExtractor``."""
-        settings = {
-            "binWidth": self.binWidth,
-            "interpolator": self.interpolator,
-            "geometryTolerance": self.geometryTolerance,
-        }
-        if self.resampledPixelSpacing is not None:
-            settings["resampledPixelSpacing"] = list(self.resampledPixelSpacing)
-        return settings
+        """The ``setting`` section that pyradiomics receives (for plain ``RadiomicsFeatureExtractor(**...)``)."""
+        return self.settings().setting

@@ -21,7 +21,7 @@ import vtk
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.mrml._files import atomicOutput, extensionOf, messageText, requireExisting, requireExtension
-from VirtualBiopsy.mrml.images import requireNoTransform, volumeNodeToImage
+from VirtualBiopsy.mrml.images import gridDifferences, nodeGrid, requireNoTransform, setNodeGrid, volumeNodeToImage
 from VirtualBiopsy.mrml.sceneFiles import SCENE_EXTENSIONS, loadScene, saveScene
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation, requireLabelmapOnGrid
 from VirtualBiopsy.mrml.tables import inferNumericColumns, requireStorableText, writeAllDigits
@@ -198,8 +198,29 @@ def _readVolumeNode(files: list[pathlib.Path], scene: "slicer.vtkMRMLScene", nam
         except RuntimeError as readError:
             raise InputError(f"Cannot read {files[0]}: {_readerComplaint(readError)}. {_CHECK_FILE}") from error
         raise
+    if len(files) == 1:
+        _restoreHeaderGeometry(node, files[0])
     node.CreateDefaultDisplayNodes()
     return node
+
+
+def _restoreHeaderGeometry(node, fileName: pathlib.Path) -> None:
+    """Give ``node`` the file header's spacing, origin and directions to the last digit.
+
+    Slicer's reader rounds them slightly (brain1's 6.4999999999999982 mm slices
+    become 6.499999999999999), which moves features by up to 1e-9; the voxel order
+    is the file's (no right-handed flip), so the header's grid applies as it is.
+    """
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(fileName))
+    reader.ReadImageInformation()
+    if reader.GetDimension() != 3:
+        return
+    header = (tuple(reader.GetSize()), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
+    if gridDifferences(nodeGrid(node), header, tolerance=1e-6):
+        logger.debug("Kept Slicer's geometry for %s: it differs from the header beyond rounding", fileName)
+        return
+    setNodeGrid(node, header)
 
 
 def _readWithStorageNode(node, storageNode, path: pathlib.Path):

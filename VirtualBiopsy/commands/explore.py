@@ -1,0 +1,76 @@
+"""``virtual-biopsy explore``: features against a two-class outcome — tables and figures."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from VirtualBiopsy.commands.progressBar import progressBar
+from VirtualBiopsy.errors import InputError
+
+
+def addParser(commands) -> None:
+    """Add the ``explore`` parser."""
+    parser = commands.add_parser(
+        "explore", help="explore features against a two-class outcome (statistics, tests, AUC, correlations)",
+        description="Missing values, basic statistics (CSV and xlsx), Mann–Whitney U with Bonferroni correction, "
+        "univariate ROC AUC, Spearman correlation heatmap, correlation with tumour volume and per-class "
+        "distributions of a features table against a binary outcome of a clinical table.",
+    )
+    parser.add_argument("--features", type=pathlib.Path, required=True, help="features CSV (patients × features)")
+    parser.add_argument("--clinical", type=pathlib.Path, required=True, help="clinical CSV with the outcome column")
+    parser.add_argument("--outcome", required=True, help="the clinical column with the two outcome classes")
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty output folder")
+    parser.add_argument("--patient-column", default="patient", help="id column of both tables (default: %(default)s)")
+    parser.add_argument("--positive-class", help="outcome class AUCs refer to (default: the larger sorted value)")
+    parser.add_argument("--max-missing", type=float, default=0.2,
+                        help="drop features missing in more than this fraction of patients (default: %(default)s)")
+    parser.add_argument("--imputation", choices=("median", "none"), default="median",
+                        help="fill remaining gaps with the feature's median, or leave them (default: %(default)s)")
+    parser.add_argument("--volume-column", help="tumour-volume feature (default: *original_shape_MeshVolume, "
+                        "else *VoxelVolume)")
+    parser.add_argument("--volume-threshold", type=float, default=0.75,
+                        help="flag features whose |Spearman ρ| with volume exceeds this (default: %(default)s)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level after Bonferroni correction (default: %(default)s)")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Run the exploration and print what it found."""
+    from VirtualBiopsy.extract.exploration import ExplorationOptions, exploreFeatures
+    from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+
+    requireNewFolder(arguments.out, "Exploration folder")
+    features = readTable(arguments.features, "Features", arguments.patient_column)
+    clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
+    options = ExplorationOptions(maxMissingFraction=arguments.max_missing, imputation=arguments.imputation,
+                                 positiveClass=arguments.positive_class, volumeColumn=arguments.volume_column,
+                                 volumeThreshold=arguments.volume_threshold, alpha=arguments.alpha)
+    with progressBar("explore") as progress:
+        result = exploreFeatures(features, clinical, arguments.outcome, arguments.out, options,
+                                 arguments.patient_column, progress=progress)
+    summary = result.summary
+    print(f"Classes: {summary['patients']} (positive: {summary['positiveClass']}); "
+          f"features analysed: {summary['featuresAnalysed']} of {summary['featuresIn']}")
+    print(f"Significant after Bonferroni (α = {arguments.alpha}): {len(summary['significantFeatures'])}; "
+          f"correlated with volume: {len(summary['volumeCorrelatedFeatures'])}")
+    for note in summary["notes"]:
+        print(f"Note: {note}")
+    print(f"Results: {arguments.out}")
+    return 0
+
+
+def readTable(path: pathlib.Path, what: str, patientColumn: str):
+    """Read a CSV with the patient ids as text.
+
+    :raises InputError: when the file is missing or not a readable CSV.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputError(f"{what} table not found: {path}; give the path of an existing CSV file.")
+    try:
+        return pd.read_csv(path, dtype={patientColumn: str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise InputError(f"{what} table {path} is not a readable CSV file: {error}") from error

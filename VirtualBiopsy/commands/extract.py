@@ -1,0 +1,166 @@
+"""``virtual-biopsy extract``: radiomics features of one case (image files and a mask file).
+
+Writes ``FEATURES.csv`` (one row per (patient, label): columns ``patient``, ``label``,
+then the features; an undefined feature is an empty cell) and, next to it,
+``FEATURES.provenance.json`` (settings, versions, input hashes, pyradiomics'
+diagnostics and the undefined features with their reasons). Nothing is overwritten
+and nothing is written when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+
+#: ``NAME=PATH`` of ``--image``: a sequence name, then the path.
+_NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.\-]*)=(.+)$")
+
+
+def addParser(commands) -> None:
+    """Add the ``extract`` parser."""
+    parser = commands.add_parser(
+        "extract", help="extract radiomics features of one case into a CSV file",
+        description="Extract pyradiomics features of a mask's label(s) on one or more images of one patient. "
+        "With --image NAME=PATH (repeatable) features are prefixed by the sequence name (T1c_original_glcm_Contrast); "
+        "with a single --image PATH they keep pyradiomics' names. Diagnostics and provenance go to "
+        "FEATURES.provenance.json next to the CSV.",
+    )
+    parser.add_argument("--image", action="append", required=True, metavar="PATH|NAME=PATH",
+                        help="image file (NRRD, NIfTI, MHA, ...); NAME=PATH names a sequence (repeatable)")
+    parser.add_argument("--mask", type=pathlib.Path, required=True, help="labelmap file on the image grid")
+    parser.add_argument("--label", type=int, action="append", metavar="N",
+                        help="label of the region of interest (repeatable: one row each; default: 1)")
+    settings = parser.add_mutually_exclusive_group()
+    settings.add_argument("--params", type=pathlib.Path, metavar="YAML",
+                          help="pyradiomics parameter file or radiomics preset file")
+    settings.add_argument("--preset", default=None, metavar="NAME",
+                          help="shipped radiomics preset (default: mr-default)")
+    parser.add_argument("--patient", help="patient ID in the CSV (default: the first image's file name)")
+    parser.add_argument("--min-voxels", type=int, default=None, metavar="N",
+                        help="refuse ROIs with fewer voxels (default: %(default)s → the library's default)")
+    parser.add_argument("--resample-mask", action="store_true",
+                        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it")
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="new CSV file to write")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Extract the features and write the CSV and its provenance sidecar."""
+    import pandas as pd
+
+    from VirtualBiopsy.data.atomicFiles import writeTextAtomically
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS, extractFeatures
+    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+
+    out = pathlib.Path(arguments.out)
+    sidecar = provenancePath(out)
+    for path in (out, sidecar):
+        if path.exists():
+            raise InputError(f"Output file {path} exists already; nothing is overwritten. Choose a new --out or remove it.")
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"--out {out} must name a .csv file, e.g. features.csv.")
+    images = parseImages(arguments.image)
+    mask = readImage(arguments.mask, "mask")
+    settings = (RadiomicsSettings.fromFile(arguments.params) if arguments.params
+                else RadiomicsSettings.fromPreset(arguments.preset or "mr-default"))
+    labels = list(dict.fromkeys(arguments.label or [1]))
+    patient = arguments.patient or _stem(next(iter(images.values()))[0])
+    minimum = DEFAULT_MINIMUM_ROI_VOXELS if arguments.min_voxels is None else arguments.min_voxels
+    if minimum < 1:
+        raise InputError(f"--min-voxels is {minimum}; give a positive number of voxels.")
+
+    loaded = {name: readImage(path, f"image '{name}'" if name else "image") for name, (path, _) in images.items()}
+    rows, records = [], {}
+    # One case takes seconds: no progress bar, so that a failure prints exactly one line on stderr.
+    for label in labels:
+        result = extractFeatures(loaded, mask, settings, label=label, minimumRoiVoxels=minimum,
+                                 resampleMaskToImage=arguments.resample_mask)
+        rows.append({"patient": patient, "label": label, **result.features,
+                     **{name: None for name in result.undefined}})
+        records[str(label)] = {"provenance": result.provenance, "undefined": result.reasons,
+                               "diagnostics": result.diagnostics}
+    provenance = {
+        "patient": patient,
+        "inputs": {"images": {str(name or ""): str(path) for name, (path, _) in images.items()},
+                   "mask": str(arguments.mask)},
+        "settingsName": settings.name,
+        "labels": records,
+    }
+    table = pd.DataFrame(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writeTextAtomically(table.to_csv(index=False), out)
+    try:
+        writeTextAtomically(json.dumps(provenance, indent=2, default=str), sidecar)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    undefined = sum(len(record["undefined"]) for record in records.values())
+    print(f"Features: {out} ({len(rows)} row(s), {table.shape[1] - 2} features"
+          + (f", {undefined} undefined" if undefined else "") + ")")
+    print(f"Provenance and diagnostics: {sidecar}")
+    return 0
+
+
+def provenancePath(out: pathlib.Path) -> pathlib.Path:
+    """The sidecar of ``FEATURES.csv``: ``FEATURES.provenance.json``."""
+    return out.with_name(f"{out.stem}.provenance.json")
+
+
+def parseImages(values: list[str]) -> dict[str | None, tuple[pathlib.Path, None]]:
+    """``{sequence name or None: (path, None)}`` from the ``--image`` arguments.
+
+    :raises InputError: for a mix of named and unnamed images, several unnamed ones or a repeated name.
+    """
+    from VirtualBiopsy.errors import InputError
+
+    images: dict[str | None, tuple[pathlib.Path, None]] = {}
+    for value in values:
+        match = _NAMED.match(value)
+        if match and not pathlib.Path(value).exists():
+            name, path = match.group(1), pathlib.Path(match.group(2))
+        else:
+            name, path = None, pathlib.Path(value)
+        if name in images:
+            raise InputError(
+                f"--image {value}: {'sequence ' + repr(name) if name else 'an unnamed image'} is given twice; "
+                "give each sequence once, as NAME=PATH when there are several."
+            )
+        images[name] = (path, None)
+    if len(images) > 1 and None in images:
+        raise InputError(
+            "Several --image values were given but not all are named; name every sequence: --image T1c=t1c.nrrd "
+            "--image FLAIR=flair.nrrd."
+        )
+    return images
+
+
+def readImage(path: pathlib.Path, what: str):
+    """Read an image file with SimpleITK, keeping its voxel order.
+
+    :raises InputError: for a missing or unreadable file.
+    """
+    import SimpleITK as sitk
+
+    from VirtualBiopsy.errors import InputError
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"The {what} file {path} was not found; check the path.")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
+        raise InputError(
+            f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads (NRRD, NIfTI, MHA/MHD)."
+        ) from error
+
+
+def _stem(path: pathlib.Path) -> str:
+    name = pathlib.Path(path).name
+    for suffix in (".nii.gz", ".seg.nrrd"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return pathlib.Path(name).stem

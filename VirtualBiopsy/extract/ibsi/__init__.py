@@ -1,0 +1,1 @@
+"""IBSI 1 conformance: reference values, pyradiomics ⇄ IBSI feature names, pass counts."""
