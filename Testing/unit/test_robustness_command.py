@@ -42,7 +42,8 @@ def test_robustness_writes_stability_and_perturbed_features(cohort, tmp_path, ca
     assert list(perturbed["patient"].unique()) == ["VB0001", "VB0002", "VB0003"]
     provenance = json.loads((out / "robustness.json").read_text())
     assert provenance["sequence"] == "T2" and provenance["seed"] == 4
-    assert provenance["extractor"]["settings"]["setting"]["binWidth"] == 25.0
+    assert provenance["extractor"]["settings"]["pyradiomics"]["setting"]["binWidth"] == 25
+    assert len(provenance["extractor"]["settingsSha256"]) == 64
     assert len(provenance["inputs"]["VB0002"]["maskSha256"]) == 64
     assert "ICC bands: excellent" in capsys.readouterr().out
 
@@ -64,6 +65,8 @@ def test_bad_inputs_raise_before_anything_is_written(cohort, tmp_path):
         runCommand(robustness, ["robustness", "--manifest", str(cohort), "--out", str(out), "--perturbations", "spin"])
     with pytest.raises(InputError, match="Bin width is -1"):
         runCommand(robustness, ["robustness", "--manifest", str(cohort), "--out", str(out), "--bin-width", "-1"])
+    with pytest.raises(InputError, match="nope"):
+        runCommand(robustness, ["robustness", "--manifest", str(cohort), "--out", str(out), "--preset", "nope"])
     with pytest.raises(InputError, match="--threshold is 2.0"):
         runCommand(robustness, ["robustness", "--manifest", str(cohort), "--out", str(out), "--threshold", "2"])
     with pytest.raises(InputError, match="Only 0 of 3 patients.*no voxel with label 2"):

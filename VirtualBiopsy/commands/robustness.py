@@ -27,7 +27,10 @@ def addParser(commands) -> None:
     parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty output folder")
     parser.add_argument("--sequence", help="sequence column to perturb (default: the manifest's first)")
     parser.add_argument("--label", type=int, default=1, help="tumour label in the masks (default: %(default)s)")
-    parser.add_argument("--bin-width", type=float, default=25.0, help="pyradiomics binWidth (default: %(default)s)")
+    settings = parser.add_mutually_exclusive_group()
+    settings.add_argument("--preset", default="mr-default", help="radiomics preset (default: %(default)s)")
+    settings.add_argument("--params", type=pathlib.Path, help="pyradiomics parameter file (YAML or JSON) instead of a preset")
+    parser.add_argument("--bin-width", type=float, help="override the preset's bin width (e.g. 0.1 for z-scored images)")
     parser.add_argument("--perturbations", default=",".join(DEFAULT_PERTURBATIONS),
                         help=f"comma-separated chain from {', '.join(PERTURBATIONS)} (default: %(default)s)")
     parser.add_argument("--count", type=int, default=8, help="perturbed copies per case (default: %(default)s)")
@@ -85,18 +88,17 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def buildExtractFunction(arguments: argparse.Namespace):
-    """The feature extractor to assess, and its description for the provenance record.
+    """The feature extractor to assess (the extraction engine with the chosen preset or
+    parameter file) and its description for the provenance record."""
+    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+    from VirtualBiopsy.extract.robustness.extractorAdapter import engineExtractFunction
 
-    The one place to swap for the extraction engine's presets: today plain pyradiomics,
-    original features of every class, ``binWidth`` from ``--bin-width``.
-    """
-    from VirtualBiopsy.extract.robustness.pyradiomicsAdapter import originalFeatureSettings, pyradiomicsExtractFunction
-
-    settings = originalFeatureSettings(arguments.bin_width)
-    extractFunction = pyradiomicsExtractFunction(settings)  # raises DependencyError without pyradiomics
-    import radiomics
-
-    return extractFunction, {"pyradiomicsVersion": radiomics.__version__, "settings": settings}
+    settings = RadiomicsSettings.fromFile(arguments.params) if arguments.params else RadiomicsSettings.fromPreset(arguments.preset)
+    if arguments.bin_width is not None:
+        if not arguments.bin_width > 0:
+            raise InputError(f"Bin width is {arguments.bin_width}; give a positive intensity step per bin (e.g. 25).")
+        settings = settings.replaced(binWidth=arguments.bin_width)
+    return engineExtractFunction(settings), {"settings": settings.toDict(), "settingsSha256": settings.sha256()}
 
 
 def _loader(imagePath: pathlib.Path, maskPath: pathlib.Path):
