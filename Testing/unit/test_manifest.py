@@ -41,6 +41,15 @@ def test_paths_are_resolved_relative_to_the_manifest(folder, monkeypatch):
     assert cohort.case("P2") is second
 
 
+def test_optional_label_column_is_not_a_sequence(folder):
+    path = write(folder, "patient,T1c,mask,label\nP1,P1/T1c.nrrd,P1/mask.nrrd,2\nP2,P2/T1c.nrrd,P2/mask.nrrd,\n")
+    cohort = readManifest(path)
+    assert cohort.sequences == ["T1c"]
+    assert [case.label for case in cohort.cases] == [2, None]
+    bad = readManifest(write(folder, "patient,T1c,mask,label\nP1,P1/T1c.nrrd,P1/mask.nrrd,two\n", "bad.csv"))
+    assert not bad.cases[0].ok and "label 'two' is not a positive whole number" in bad.cases[0].problems[0]
+
+
 def test_missing_files_are_reported_per_case(folder):
     path = write(folder, "patient,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd\nP2,P2/T2.nrrd,P2/missing.nrrd\nP3,,\n")
     cohort = readManifest(path)

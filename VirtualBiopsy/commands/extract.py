@@ -1,10 +1,19 @@
-"""``virtual-biopsy extract``: radiomics features of one case (image files and a mask file).
+"""``virtual-biopsy extract``: radiomics features of one case (image files and a mask file),
+or of a cohort (``--manifest``).
 
-Writes ``FEATURES.csv`` (one row per (patient, label): columns ``patient``, ``label``,
+One case writes ``FEATURES.csv`` (one row per (patient, label): columns ``patient``, ``label``,
 then the features; an undefined feature is an empty cell) and, next to it,
 ``FEATURES.provenance.json`` (settings, versions, input hashes, pyradiomics'
 diagnostics and the undefined features with their reasons). Nothing is overwritten
 and nothing is written when the input is bad.
+
+A cohort (``--manifest COHORT.csv --out DIR``) writes the new folder ``DIR`` with
+``features.csv`` (wide), ``features_long.csv``, ``failures.csv``, ``diagnostics.json`` and
+``provenance.json`` (see :mod:`VirtualBiopsy.extract.cohortTables`); cases run on a local
+Dask cluster with ``--workers N``, on an existing one with ``--scheduler ADDRESS``, else
+one after the other. Results are cached by input hashes and settings in ``--cache DIR``
+(default: :func:`defaultCohortCache`, shared by every run of this user, so a re-run or a
+resumed run into a new ``--out`` skips the cases already done; ``--no-cache`` turns it off).
 """
 
 from __future__ import annotations
@@ -21,17 +30,23 @@ _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.\-]*)=(.+)$")
 def addParser(commands) -> None:
     """Add the ``extract`` parser."""
     parser = commands.add_parser(
-        "extract", help="extract radiomics features of one case into a CSV file",
+        "extract", help="extract radiomics features of one case into a CSV file, or of a cohort into a folder",
         description="Extract pyradiomics features of a mask's label(s) on one or more images of one patient. "
         "With --image NAME=PATH (repeatable) features are prefixed by the sequence name (T1c_original_glcm_Contrast); "
         "with a single --image PATH they keep pyradiomics' names. Diagnostics and provenance go to "
-        "FEATURES.provenance.json next to the CSV.",
+        "FEATURES.provenance.json next to the CSV. With --manifest COHORT.csv, every case of the cohort is extracted "
+        "into the new folder --out (features.csv, features_long.csv, failures.csv, diagnostics.json, "
+        "provenance.json); features are prefixed by sequence when the manifest has several sequence columns.",
     )
-    parser.add_argument("--image", action="append", required=True, metavar="PATH|NAME=PATH",
+    parser.add_argument("--image", action="append", metavar="PATH|NAME=PATH",
                         help="image file (NRRD, NIfTI, MHA, ...); NAME=PATH names a sequence (repeatable)")
-    parser.add_argument("--mask", type=pathlib.Path, required=True, help="labelmap file on the image grid")
+    parser.add_argument("--mask", type=pathlib.Path, help="labelmap file on the image grid")
+    parser.add_argument("--manifest", type=pathlib.Path, metavar="COHORT.csv",
+                        help="cohort manifest (patient, site, one column per sequence, mask, optional label) "
+                        "instead of --image/--mask; --out is then a new folder")
     parser.add_argument("--label", type=int, action="append", metavar="N",
-                        help="label of the region of interest (repeatable: one row each; default: 1)")
+                        help="label of the region of interest (repeatable: one row each; default: 1; with "
+                        "--manifest: once, for cases without a 'label' cell)")
     settings = parser.add_mutually_exclusive_group()
     settings.add_argument("--params", type=pathlib.Path, metavar="YAML",
                           help="pyradiomics parameter file or radiomics preset file")
@@ -42,13 +57,28 @@ def addParser(commands) -> None:
                         help="refuse ROIs with fewer voxels (default: %(default)s → the library's default)")
     parser.add_argument("--resample-mask", action="store_true",
                         help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it")
-    parser.add_argument("--out", type=pathlib.Path, required=True, help="new CSV file to write")
+    parser.add_argument("--out", type=pathlib.Path, required=True,
+                        help="new CSV file to write (with --manifest: new or empty folder)")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N", help="with --manifest: run cases on a local Dask "
+                         "cluster of N worker processes (default: one after the other in this process)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="with --manifest: run cases on an existing Dask "
+                         "cluster (tcp://HOST:PORT; its workers need Virtual Biopsy installed)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache", type=pathlib.Path, metavar="DIR",
+                       help="with --manifest: result cache folder, shared by re-runs (default: "
+                       "$VIRTUAL_BIOPSY_CACHE/radiomics or ~/.cache/virtual-biopsy/radiomics)")
+    cache.add_argument("--no-cache", action="store_true", help="with --manifest: neither read nor write the cache")
     parser.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Extract the features and write the CSV and its provenance sidecar."""
+    """Extract the features and write the CSV and its provenance sidecar (or, with ``--manifest``, the cohort folder)."""
     import pandas as pd
+
+    if arguments.manifest is not None:
+        return runCohort(arguments)
+    _requireSingleCaseArguments(arguments)
 
     from VirtualBiopsy.data.atomicFiles import writeTextAtomically
     from VirtualBiopsy.errors import InputError
@@ -102,6 +132,79 @@ def run(arguments: argparse.Namespace) -> int:
           + (f", {undefined} undefined" if undefined else "") + ")")
     print(f"Provenance and diagnostics: {sidecar}")
     return 0
+
+
+def runCohort(arguments: argparse.Namespace) -> int:
+    """``--manifest``: extract every case of the cohort into the new folder ``--out``."""
+    from VirtualBiopsy.cohort.executors import makeExecutor
+    from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.data.manifest import readManifest
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.extract.cohortExtraction import extractCohort
+    from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+    from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
+    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+
+    singleCase = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask),
+                                               ("--patient", arguments.patient)) if value]
+    if singleCase:
+        raise InputError(f"--manifest extracts the cases the manifest lists; {', '.join(singleCase)} only apply to one "
+                         "case only. Drop them, or drop --manifest to extract one case.")
+    labels = list(dict.fromkeys(arguments.label or [1]))
+    if len(labels) > 1:
+        raise InputError(f"--manifest takes one --label (got {', '.join(map(str, labels))}); give each case its own "
+                         "label in the manifest's 'label' column instead.")
+    if labels[0] < 1:
+        raise InputError(f"--label is {labels[0]}; give a positive whole number (the tumour's value in the masks).")
+    minimum = DEFAULT_MINIMUM_ROI_VOXELS if arguments.min_voxels is None else arguments.min_voxels
+    if minimum < 1:
+        raise InputError(f"--min-voxels is {minimum}; give a positive number of voxels.")
+    if arguments.workers is not None and arguments.workers < 1:
+        raise InputError(f"--workers is {arguments.workers}; give at least 1 worker process.")
+    out = requireNewFolder(arguments.out, "Extraction folder")
+    settings = (RadiomicsSettings.fromFile(arguments.params) if arguments.params
+                else RadiomicsSettings.fromPreset(arguments.preset or "mr-default"))
+    cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
+    readManifest(arguments.manifest)  # bad input: one line on stderr, before the progress bar appears
+    with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
+        result = extractCohort(arguments.manifest, out, settings, executor, label=labels[0], cacheFolder=cache,
+                               minimumRoiVoxels=minimum, resampleMaskToImage=arguments.resample_mask,
+                               progress=progress)
+    features = result.wide().shape[1] - 2
+    print(f"Cases: {len(result.cases)}: {len(result.succeeded)} extracted ({result.cacheHits} from the cache), "
+          f"{len(result.failed)} failed" + (" (see failures.csv)" if result.failed else ""))
+    print(f"Features: {out / 'features.csv'} ({len(result.succeeded)} row(s), {features} features); "
+          f"long table: {out / 'features_long.csv'}")
+    print(f"Failures: {out / 'failures.csv'}; diagnostics: {out / 'diagnostics.json'}; "
+          f"provenance: {out / 'provenance.json'}" + (f"; cache: {cache}" if cache else ""))
+    return 0
+
+
+def defaultCohortCache() -> pathlib.Path:
+    """The default result cache of ``--manifest`` runs: ``$VIRTUAL_BIOPSY_CACHE/radiomics`` or
+    ``~/.cache/virtual-biopsy/radiomics`` (``$XDG_CACHE_HOME`` respected). Entries are keyed by
+    content (input hashes, settings, versions), so every run may share it."""
+    import os
+
+    root = os.environ.get("VIRTUAL_BIOPSY_CACHE")
+    if not root:
+        root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "virtual-biopsy"
+    return pathlib.Path(root).expanduser() / "radiomics"
+
+
+def _requireSingleCaseArguments(arguments: argparse.Namespace) -> None:
+    """One case needs ``--image`` and ``--mask``; the cohort options do not apply."""
+    from VirtualBiopsy.errors import InputError
+
+    missing = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask)) if not value]
+    if missing:
+        raise InputError(f"Missing {' and '.join(missing)}: give --image PATH and --mask PATH for one case, "
+                         "or --manifest COHORT.csv for a cohort.")
+    cohortOnly = [option for option, value in (("--workers", arguments.workers), ("--scheduler", arguments.scheduler),
+                                               ("--cache", arguments.cache), ("--no-cache", arguments.no_cache))
+                  if value]
+    if cohortOnly:
+        raise InputError(f"{', '.join(cohortOnly)} apply to --manifest (a cohort) only; drop them for one case.")
 
 
 def provenancePath(out: pathlib.Path) -> pathlib.Path:

@@ -33,8 +33,8 @@ __all__ = ["Cohort", "CohortCase", "readClinical", "readManifest", "writeManifes
 logger = logging.getLogger(__name__)
 
 #: Columns that are not sequences.
-PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN = "patient", "site", "mask"
-RESERVED_COLUMNS = (PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN)
+PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN, LABEL_COLUMN = "patient", "site", "mask", "label"
+RESERVED_COLUMNS = (PATIENT_COLUMN, SITE_COLUMN, MASK_COLUMN, LABEL_COLUMN)
 #: Sequence names the pipeline knows; other sequence columns are accepted with a log message.
 KNOWN_SEQUENCES = ("T1c", "T1", "T2", "FLAIR", "DWI", "ADC", "DCE")
 
@@ -47,6 +47,7 @@ class CohortCase:
     :ivar site: acquisition site, or ``None`` when the manifest has no ``site`` column or the cell is empty.
     :ivar sequences: absolute image paths by sequence name (only the non-empty cells).
     :ivar mask: absolute path of the ground-truth label map, or ``None``.
+    :ivar label: the tumour's value in the mask from the optional ``label`` column, or ``None``.
     :ivar line: line of the manifest this case comes from (the header is line 1).
     :ivar problems: what is wrong with this case (e.g. a file that does not exist); empty when usable.
     """
@@ -55,6 +56,7 @@ class CohortCase:
     site: str | None
     sequences: dict[str, pathlib.Path]
     mask: pathlib.Path | None
+    label: int | None = None
     line: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -196,8 +198,14 @@ def _readCase(root: pathlib.Path, line: int, cells: dict[str, str], sequences: l
     mask = _resolve(root, cells[MASK_COLUMN]) if cells[MASK_COLUMN] else None
     if mask is not None and not mask.is_file():
         problems.append(f"mask not found: {mask}; fix the path (relative to {root}) or add the file.")
+    label = None
+    labelCell = cells.get(LABEL_COLUMN) or ""
+    if labelCell.isdigit() and int(labelCell) >= 1:
+        label = int(labelCell)
+    elif labelCell:
+        problems.append(f"label '{labelCell}' is not a positive whole number; fix the 'label' cell (e.g. 1).")
     return CohortCase(patient=cells[PATIENT_COLUMN], site=cells.get(SITE_COLUMN) or None,
-                      sequences=images, mask=mask, line=line, problems=problems)
+                      sequences=images, mask=mask, label=label, line=line, problems=problems)
 
 
 def writeManifest(
