@@ -70,7 +70,7 @@ def test_written_cohort_round_trips_through_manifest_and_clinical(written):
 def test_existing_non_empty_folder_is_never_overwritten(written):
     manifest, _ = written
     before = {p: p.stat().st_mtime_ns for p in manifest.parent.rglob("*")}
-    with pytest.raises(InputError, match="already exists and is not empty.*Choose a new folder"):
+    with pytest.raises(InputError, match="Cohort folder .* is not empty.*Choose a new folder"):
         generateCohort(manifest.parent, cases=1, size=SIZE)
     assert {p: p.stat().st_mtime_ns for p in manifest.parent.rglob("*")} == before
 

@@ -25,6 +25,7 @@ from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.logic import OutcomeLogic
+from VirtualBiopsy.outputFolders import requireNewFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.report.kaplanMeierFigure import saveKaplanMeierFigure
 
@@ -152,9 +153,7 @@ def runCohort(
 
 def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
     """Create ``folder``, refusing one that exists and is not empty."""
-    folder = pathlib.Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InputError(f"Output folder {folder} is not empty; choose a new --out folder or remove this one.")
+    folder = requireNewFolder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

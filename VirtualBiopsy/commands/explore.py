@@ -39,7 +39,7 @@ def addParser(commands) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """Run the exploration and print what it found."""
     from VirtualBiopsy.extract.exploration import ExplorationOptions, exploreFeatures
-    from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+    from VirtualBiopsy.outputFolders import requireNewFolder
 
     requireNewFolder(arguments.out, "Exploration folder")
     features = readTable(arguments.features, "Features", arguments.patient_column)

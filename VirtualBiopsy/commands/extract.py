@@ -141,7 +141,7 @@ def runCohort(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.extract.cohortExtraction import extractCohort
-    from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+    from VirtualBiopsy.outputFolders import requireNewFolder
     from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
     from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 

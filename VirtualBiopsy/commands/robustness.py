@@ -44,7 +44,7 @@ def run(arguments: argparse.Namespace) -> int:
     """Assess the cohort's features, write the tables and print the band counts."""
     from VirtualBiopsy.data.atomicFiles import sha256File
     from VirtualBiopsy.data.manifest import readManifest
-    from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+    from VirtualBiopsy.outputFolders import requireNewFolder
     from VirtualBiopsy.extract.robustness import assessRobustness, stableFeatures
     from VirtualBiopsy.extract.robustness.outputs import writeRobustnessResult
     from VirtualBiopsy.extract.robustness.perturbations import PerturbationRanges, describe

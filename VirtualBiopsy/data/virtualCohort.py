@@ -22,8 +22,6 @@ import json
 import logging
 import os
 import pathlib
-import shutil
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -36,6 +34,7 @@ from VirtualBiopsy.data.randomFields import Grid
 from VirtualBiopsy.data.scanner import SEQUENCES, SITES
 from VirtualBiopsy.data.virtualCase import GENERATOR_VERSION, VirtualCase, checkArguments, generateCase, patientId
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 __all__ = ["VirtualCase", "generateCase", "generateCohort", "writeCase"]
@@ -84,12 +83,8 @@ def generateCohort(
     checkArguments(seed, size)
     if isinstance(cases, bool) or not isinstance(cases, (int, np.integer)) or cases < 1:
         raise InputError(f"Virtual cohort cases is {cases!r}; give a whole number of patients, at least 1.")
-    outDir = pathlib.Path(outDir).expanduser()
-    _requireNewFolder(outDir)
     progress = progress or noProgress
-    outDir.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{outDir.name}.", suffix=".partial", dir=outDir.parent))
-    try:
+    with stagedOutputFolder(outDir, "Cohort folder") as staging:
         rows, clinical, latent = [], [], []
         for index in range(cases):
             if cancel is not None:
@@ -107,35 +102,10 @@ def generateCohort(
         pd.DataFrame(clinical).to_csv(staging / "clinical.csv", index=False, lineterminator="\n")
         pd.DataFrame(latent).to_csv(staging / "latent.csv", index=False, lineterminator="\n")
         writeTextAtomically(json.dumps(_provenance(cases, seed, size), indent=2) + "\n", staging / "provenance.json")
-        _publish(staging, outDir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    outDir = pathlib.Path(outDir).expanduser()
     logger.info("Wrote a virtual cohort of %d patients (seed %d, %d³) to %s", cases, seed, size, outDir)
     progress(1.0, f"Wrote {cases} virtual patients to {outDir}")
     return outDir / manifest.name
-
-
-def _requireNewFolder(outDir: pathlib.Path) -> None:
-    if outDir.exists() and not outDir.is_dir():
-        raise InputError(f"Cohort output {outDir} is a file; give the path of a new or empty folder.")
-    if outDir.is_dir():
-        entries = sorted(entry.name for entry in outDir.iterdir())
-        if entries:
-            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-            raise InputError(f"Cohort folder {outDir} already exists and is not empty ({len(entries)} entries: "
-                             f"{shown}); nothing was written. Choose a new folder or remove this one first.")
-
-
-def _publish(staging: pathlib.Path, outDir: pathlib.Path) -> None:
-    """Move the finished cohort into place (``outDir`` is absent or an empty folder)."""
-    if outDir.is_dir():
-        try:
-            outDir.rmdir()
-        except OSError as error:
-            raise InputError(f"Cohort folder {outDir} was filled by something else while the cohort was being "
-                             f"generated ({error}); nothing was written there. Choose a new folder.") from error
-    os.replace(staging, outDir)
 
 
 def _provenance(cases: int, seed: int, size: int) -> dict:

@@ -63,7 +63,7 @@ def extractCohort(
     """
     _requireOptions(settings, label, minimumRoiVoxels)
     if outDir is not None:
-        from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+        from VirtualBiopsy.outputFolders import requireNewFolder
 
         requireNewFolder(outDir, "Extraction folder")
     cohort = readManifest(manifestPath)
@@ -108,7 +108,7 @@ def extractSceneCohort(
 
     _requireOptions(settings, label=1, minimumRoiVoxels=minimumRoiVoxels)
     if outDir is not None:
-        from VirtualBiopsy.extract.exploration.outputFolder import requireNewFolder
+        from VirtualBiopsy.outputFolders import requireNewFolder
 
         requireNewFolder(outDir, "Extraction folder")
     names = list(dict.fromkeys(str(name) for _, volumes, _ in cases for name in volumes))

@@ -27,7 +27,7 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.exploration.correlation import findVolumeColumn, spearmanMatrix, volumeCorrelationTable
 from VirtualBiopsy.extract.exploration.figures import saveCorrelationHeatmap, saveDistributionsFigure
 from VirtualBiopsy.extract.exploration.missingValues import constantFeatures, handleMissingValues, missingValueReport
-from VirtualBiopsy.extract.exploration.outputFolder import stagedOutputFolder
+from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.extract.exploration.statistics import basicStatistics, writeStatistics
 from VirtualBiopsy.extract.exploration.tables import PATIENT_COLUMN, prepareExploration
 from VirtualBiopsy.extract.exploration.univariate import univariateTable

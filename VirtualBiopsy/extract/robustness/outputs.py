@@ -11,7 +11,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.extract.exploration.outputFolder import stagedOutputFolder
+from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.extract.robustness.assess import RobustnessResult
 
 #: Files written into the output folder.
