@@ -8,6 +8,7 @@ test runner's ``sys.path``, which holds this folder.
 from __future__ import annotations
 
 import os
+import pathlib
 import time
 
 import numpy as np
@@ -38,6 +39,14 @@ def sleepFor(seconds: float) -> int:
     """Sleep ``seconds`` and return the worker's process id."""
     time.sleep(seconds)
     return os.getpid()
+
+
+def sleepThenMark(arguments: tuple[float, str]) -> str:
+    """Sleep, then create the marker file: it exists only if the case ran to its end."""
+    seconds, marker = arguments
+    time.sleep(seconds)
+    pathlib.Path(marker).touch()
+    return marker
 
 
 def threadSettings(_: object) -> dict[str, object]:
