@@ -34,6 +34,20 @@ def pyradiomicsOnFiles(case, settings: RadiomicsSettings) -> dict[str, float]:
 
 
 @pytest.mark.network
+@pytest.mark.parametrize("caseName", ["brain1", "brain2", "breast1", "lung1", "lung2"])
+def test_original_features_through_nodes_equal_pyradiomics_on_every_sample_case(scene, sampleCases, caseName):
+    """``mr-default`` (original image, every class), cropped as the engine does by default: bit for bit."""
+    case = sampleCases[caseName]
+    config = ExtractionConfig(preset="mr-default")
+    onFiles = pyradiomicsOnFiles(case, config.settings())
+    volume = loadVolume(case.image, scene)
+    segmentation = loadSegmentation(case.label, scene, referenceVolume=volume)
+    (result,) = ExtractionLogic(scene).computeFeatures(volume, segmentation, config).values()
+    assert len(onFiles) == 107 and set(result.features) == set(onFiles)
+    assert {name: value for name, value in result.features.items() if value != onFiles[name]} == {}
+
+
+@pytest.mark.network
 @pytest.mark.slow
 @pytest.mark.parametrize("caseName", ["brain1", "breast1"])
 def test_features_through_nodes_equal_pyradiomics_on_the_files(scene, sampleCases, caseName):
