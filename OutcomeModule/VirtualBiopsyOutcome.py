@@ -77,7 +77,6 @@ class VirtualBiopsyOutcomeParameterNode:
     featureClasses: list[str] = list(EXTRACTION_DEFAULTS.featureClasses)
     binWidth: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.binWidth
     resampledPixelSpacing: list[float] | None = EXTRACTION_DEFAULTS.resampledPixelSpacing
-    label: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.label
     minimumRoiVoxels: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.minimumRoiVoxels
     resampleMaskToImage: bool = EXTRACTION_DEFAULTS.resampleMaskToImage
     cropToRoi: bool = EXTRACTION_DEFAULTS.cropToRoi

@@ -52,30 +52,34 @@ class StageConfig:
         """Return the settings as a plain dictionary (lists for sequences), ready for YAML or JSON."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    @classmethod
-    def fromYaml(cls: type[ConfigT], path: str | pathlib.Path, section: str | None = None) -> ConfigT:
-        """Load a config from a YAML file, optionally from one top-level ``section`` of it."""
-        import yaml
-
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise InputError(f"Settings file not found: {path}. Give the path of an existing YAML file.")
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise InputError(f"Settings file {path} is not valid YAML: {error}") from error
-        if section is not None:
-            if section not in document:
-                raise InputError(f"Settings file {path} has no section '{section}'; it has: {', '.join(document)}.")
-            document = document[section] or {}
-        return cls.fromDict(document)
-
     def validate(self) -> None:
         """Check ranges and choices; raise :class:`InputError` naming the bad value."""
 
     def replace(self: ConfigT, **changes: Any) -> ConfigT:
         """Return a validated copy with some settings changed."""
         return type(self).fromDict({**self.toDict(), **changes})
+
+
+def readYamlFile(path: str | pathlib.Path, what: str) -> dict[str, Any]:
+    """Read a YAML (or JSON) file whose top level is a mapping; an empty file gives ``{}``.
+
+    :param what: what the file is, for messages (e.g. ``"Pipeline settings file"``).
+    :raises InputError: when the file is missing, not valid YAML, or not a mapping.
+    """
+    import yaml
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}. Give the path of an existing YAML file.")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{what} {path} is not valid YAML: {error}") from error
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise InputError(f"{what} {path} must hold a mapping of names to settings, not a {type(document).__name__}.")
+    return document
 
 
 def requireChoice(config: object, name: str, choices: typing.Iterable[str]) -> None:

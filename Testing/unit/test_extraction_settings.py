@@ -130,7 +130,6 @@ def test_extraction_config_builds_the_settings(tmp_path):
         ({"featureClasses": ["glcm", "texture"]}, r"featureClasses has \['texture'\]"),
         ({"binWidth": -0.5}, r"binWidth is -0.5"),
         ({"resampledPixelSpacing": [1, 1]}, r"three positive spacings"),
-        ({"label": 0}, r"label is 0"),
         ({"minimumRoiVoxels": 0}, r"minimumRoiVoxels is 0"),
         ({"cropToRoi": "yes"}, r"cropToRoi must be of type bool"),
     ],

@@ -11,6 +11,7 @@ from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.segment.config import SegmentationConfig
+from VirtualBiopsy.settings import readYamlFile
 
 PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets"
 
@@ -47,15 +48,7 @@ class PipelineConfig:
     @classmethod
     def fromYaml(cls, path: str | pathlib.Path) -> "PipelineConfig":
         """Load a pipeline YAML file (see ``resources/presets/``)."""
-        import yaml
-
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise InputError(f"Pipeline settings file not found: {path}.")
-        try:
-            return cls.fromDict(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except yaml.YAMLError as error:
-            raise InputError(f"Pipeline settings file {path} is not valid YAML: {error}") from error
+        return cls.fromDict(readYamlFile(path, "Pipeline settings file"))
 
     @classmethod
     def preset(cls, name: str) -> "PipelineConfig":

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import pathlib
 
 from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.data.manifest import Cohort
+from VirtualBiopsy.extract.provenance import packageVersions
 
 #: Distributions whose versions change results.
 PACKAGES = ("virtual-biopsy", "pyradiomics", "SimpleITK", "numpy", "scipy", "scikit-learn", "lifelines", "slicer-core", "vtk")
-
-
-def packageVersions() -> dict[str, str]:
-    """Installed version of every package in :data:`PACKAGES` (``"not installed"`` if absent)."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def cohortProvenance(cohort: Cohort, settings: dict) -> dict:
@@ -36,7 +25,7 @@ def cohortProvenance(cohort: Cohort, settings: dict) -> dict:
         }
     return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": packageVersions(),
+        "versions": packageVersions(PACKAGES),
         "settings": settings,
         "manifest": {"path": cohort.path.name, "sha256": sha256File(cohort.path)},
         "inputs": inputs,

@@ -30,8 +30,6 @@ class ExtractionConfig(StageConfig):
         images); 0 keeps the preset's.
     :ivar resampledPixelSpacing: pyradiomics resampling spacing override in mm (x, y, z);
         ``None`` keeps the preset's.
-    :ivar label: label of the ROI in a labelmap file (segmentation nodes give each
-        segment its own mask, so it does not apply to them).
     :ivar minimumRoiVoxels: refuse ROIs with fewer voxels.
     :ivar resampleMaskToImage: resample a mask that lies on another grid (nearest
         neighbour) instead of refusing it; recorded in the provenance.
@@ -45,7 +43,6 @@ class ExtractionConfig(StageConfig):
     featureClasses: list[str] = field(default_factory=list)
     binWidth: float = 0.0
     resampledPixelSpacing: list[float] | None = None
-    label: int = 1
     minimumRoiVoxels: int = DEFAULT_MINIMUM_ROI_VOXELS
     resampleMaskToImage: bool = False
     cropToRoi: bool = True
@@ -65,7 +62,6 @@ class ExtractionConfig(StageConfig):
                 f"ExtractionConfig.resampledPixelSpacing is {self.resampledPixelSpacing}; give three positive "
                 "spacings in mm or null."
             )
-        requireRange(self, "label", 1)
         requireRange(self, "minimumRoiVoxels", 1)
         if self.parameterFile:
             if not pathlib.Path(self.parameterFile).is_file():

@@ -31,6 +31,7 @@ from VirtualBiopsy.errors import DependencyError, InputError, requirePackage
 from VirtualBiopsy.extract import cropping, inputChecks
 from VirtualBiopsy.extract.provenance import imageRecord, packageVersions
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+from VirtualBiopsy.imageChecks import requireScalar3D
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ def extractFeatures(
     constant: list[str | None] = []
     for name, image in images.items():
         what = f"image '{name}'" if name else "image"
-        inputChecks.requireScalar3D(image, what)
-        maskImage = inputChecks.integerMask(inputChecks.requireScalar3D(masks[name], "mask"))
+        requireScalar3D(image, what)
+        maskImage = inputChecks.integerMask(requireScalar3D(masks[name], "mask"))
         maskImage, wasResampled = inputChecks.maskOnImageGrid(image, maskImage, what, resampleMaskToImage)
         inputChecks.requireLabel(maskImage, int(label), minimumRoiVoxels)
         roi = sitk.GetArrayViewFromImage(maskImage) == label

@@ -18,27 +18,6 @@ from VirtualBiopsy.errors import GeometryError, InputError
 GRID_TOLERANCE = 1e-4
 
 
-def requireScalar3D(image: object, what: str) -> sitk.Image:
-    """Raise unless ``image`` is a 3D single-component SimpleITK image.
-
-    :raises InputError: for something that is not a SimpleITK image.
-    :raises GeometryError: for a 2D/4D image or a vector (multi-component) image.
-    """
-    if not isinstance(image, sitk.Image):
-        raise InputError(f"The {what} must be a SimpleITK.Image, got {type(image).__name__}.")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise GeometryError(
-            f"The {what} has {image.GetNumberOfComponentsPerPixel()} components per voxel (a vector image); "
-            "a 3D scalar volume is needed. Select one component first, e.g. SimpleITK.VectorIndexSelectionCast(image, 0)."
-        )
-    if image.GetDimension() != 3:
-        raise GeometryError(
-            f"The {what} is {image.GetDimension()}D (size {image.GetSize()}); a 3D scalar volume is needed. "
-            "Extract one 3D volume first (e.g. image[:, :, :, 0] of a 4D series)."
-        )
-    return image
-
-
 def integerMask(mask: sitk.Image, what: str = "mask") -> sitk.Image:
     """The mask as an integer image; a real-typed mask is accepted only when every value is an integer.
 

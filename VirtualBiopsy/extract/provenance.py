@@ -40,10 +40,10 @@ def imageRecord(image: sitk.Image) -> dict[str, Any]:
     }
 
 
-def packageVersions() -> dict[str, str | None]:
-    """Installed versions of :data:`PACKAGES` (``None`` when one is missing)."""
+def packageVersions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``packages`` (``None`` when one is missing)."""
     versions = {}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

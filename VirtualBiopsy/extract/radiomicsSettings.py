@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.settings import readYamlFile
 
 #: Folder of the shipped radiomics presets.
 PRESET_FOLDER = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets" / "radiomics"
@@ -89,15 +90,8 @@ class RadiomicsSettings:
     @classmethod
     def fromFile(cls, path: str | pathlib.Path) -> "RadiomicsSettings":
         """Load a preset-format or pyradiomics parameter file (YAML or JSON)."""
-        import yaml
-
         path = pathlib.Path(path)
-        if not path.is_file():
-            raise InputError(f"Radiomics parameter file not found: {path}. Give the path of an existing YAML file.")
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise InputError(f"Radiomics parameter file {path} is not valid YAML: {error}") from error
+        document = readYamlFile(path, "Radiomics parameter file")
         return cls.fromDict(document, name=path.stem)
 
     @classmethod

@@ -18,6 +18,7 @@ import vtk
 from vtk.util import numpy_support
 
 from VirtualBiopsy.errors import GeometryError, InputError
+from VirtualBiopsy.imageChecks import requireScalar3D
 
 logger = logging.getLogger(__name__)
 
@@ -178,22 +179,6 @@ def gridDifferences(grid: Grid, other: Grid, tolerance: float, what: str = "mask
         if not same:
             differences.append(f"{label} {_format(mine)} (image) vs {_format(theirs)} ({what})")
     return differences
-
-
-def requireScalar3D(image: sitk.Image, what: str) -> None:
-    """Raise :class:`GeometryError` unless ``image`` is a 3D single-component image."""
-    if not isinstance(image, sitk.Image):
-        raise InputError(f"The {what} must be a SimpleITK.Image, got {type(image).__name__}.")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise GeometryError(
-            f"The {what} has {image.GetNumberOfComponentsPerPixel()} components per voxel; a 3D scalar volume is needed. "
-            "Select one component first, e.g. SimpleITK.VectorIndexSelectionCast(image, 0)."
-        )
-    if image.GetDimension() != 3:
-        raise GeometryError(
-            f"The {what} is {image.GetDimension()}D (size {image.GetSize()}); a 3D scalar volume is needed. "
-            "Extract one 3D volume first (e.g. image[:, :, :, 0] of a 4D series) or stack 2D slices with SimpleITK.JoinSeries."
-        )
 
 
 def requireNoTransform(node: "slicer.vtkMRMLTransformableNode") -> None:

@@ -18,6 +18,7 @@ import SimpleITK as sitk
 import slicer
 
 from VirtualBiopsy.errors import GeometryError, InputError
+from VirtualBiopsy.imageChecks import requireScalar3D
 from VirtualBiopsy.mrml._files import messageText
 from VirtualBiopsy.mrml.images import (
     gridDifferences,
@@ -25,7 +26,6 @@ from VirtualBiopsy.mrml.images import (
     imageToVolumeNode,
     nodeGrid,
     requireNoTransform,
-    requireScalar3D,
     volumeNodeToImage,
 )
 
