@@ -1,0 +1,1 @@
+"""Segmentation models: the manifest, import and verification of model files, safe checkpoint loading."""

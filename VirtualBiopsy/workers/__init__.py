@@ -1,0 +1,1 @@
+"""Worker processes for heavy work (network inference, training): progress, cancel, fallbacks."""
