@@ -23,7 +23,7 @@ from VirtualBiopsy.extract.preprocessing import RadiomicsPreprocessing
 
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # pykwalify loading schemaFuncs
 
-MEASURED_PASS_COUNTS = {"digital": 100, "A": 102, "B": 102, "C": 80, "D": 102, "E": 102}
+MEASURED_PASS_COUNTS = {"digital": 100, "A": 102, "B": 102, "C": 102, "D": 102, "E": 102}
 UNMAPPED = {"shape_Maximum2DDiameterSlice", "shape_Maximum2DDiameterColumn", "shape_Maximum2DDiameterRow",
             "firstorder_TotalEnergy", "glcm_MCC"}
 
@@ -110,22 +110,31 @@ def test_digital_phantom_deviations_are_the_axis_lengths(ibsiData):
 
 
 @pytest.mark.slow
-def test_configuration_c_deviations_are_the_fixed_bin_size_origin(ibsiData, monkeypatch):
-    """With bins anchored at the re-segmentation range's lower bound (-1000 HU, as
-    IBSI defines fixed bin size) instead of pyradiomics' multiple of the bin width
-    below the ROI minimum, every mapped feature of configuration C passes."""
-    from radiomics import imageoperations
+def test_configuration_c_needs_the_ibsi_bin_origin(ibsiData):
+    """With pyradiomics' own bin origin (the largest multiple of 25 HU below the ROI
+    minimum, -950 HU) instead of IBSI's (the re-segmentation bound, -1000 HU), the 22
+    features that use the absolute grey-level index fail; nothing else changes."""
+    preset = readPreset(presetPath("C"))
+    assert preset["preprocessing"].fixedBinOrigin == -1000
+    withoutOrigin = {**preset, "preprocessing": preset["preprocessing"].replace(fixedBinOrigin=None)}
+    frame = evaluateConformance("C", ibsiData, withoutOrigin)
+    failing = frame.loc[~frame["pass"], "pyradiomics"]
+    assert passCount(frame) == 80
+    assert failing.str.contains("GrayLevel|Average|Autocorrelation|Busyness").all()
 
-    original = imageoperations.getBinEdges
 
-    def ibsiBinEdges(values, **settings):
-        if settings.get("binCount") is None:
-            width = settings["binWidth"]
-            return np.arange(-1000.0, np.max(values) + 2 * width, width)
-        return original(values, **settings)
+@pytest.mark.slow
+def test_the_extraction_engine_reproduces_configuration_c(ibsiData):
+    """The engine (checks, IBSI preprocessing, cropping, bin origin) gives the conformance harness' values."""
+    import SimpleITK as sitk
 
-    before = evaluateConformance("C", ibsiData)
-    monkeypatch.setattr(imageoperations, "getBinEdges", ibsiBinEdges)
-    after = evaluateConformance("C", ibsiData)
-    assert passCount(after) == 102
-    assert before.loc[~before["pass"], "pyradiomics"].str.contains("GrayLevel|Average|Autocorrelation|Busyness").all()
+    from VirtualBiopsy.extract.extraction import extractFeatures
+    from VirtualBiopsy.extract.ibsi.conformance import phantomFiles
+    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+
+    frame = evaluateConformance("C", ibsiData).set_index("pyradiomics")
+    imagePath, maskPath = phantomFiles("C", ibsiData)
+    result = extractFeatures(sitk.ReadImage(str(imagePath)), sitk.ReadImage(str(maskPath)),
+                             RadiomicsSettings.fromPreset("ibsi-C"))
+    for name, value in frame["pyradiomicsValue"].items():
+        assert result.features[f"original_{name}"] == value, name

@@ -29,6 +29,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import DependencyError, InputError, requirePackage
 from VirtualBiopsy.extract import cropping, inputChecks
+from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
 from VirtualBiopsy.extract.provenance import imageRecord, packageVersions
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 from VirtualBiopsy.imageChecks import requireScalar3D
@@ -235,7 +236,8 @@ def _runPyradiomics(
                 name: value for name, value in extractor.enabledFeatures.items() if name not in SHAPE_CLASSES
             }
         try:
-            values = extractor.execute(image, mask, label=1)
+            with fixedBinOrigin(getattr(settings.preprocessing, "fixedBinOrigin", None)):
+                values = extractor.execute(image, mask, label=1)
         except (ValueError, AssertionError, RuntimeError, IndexError, ZeroDivisionError) as error:
             raise InputError(
                 f"pyradiomics could not extract features with settings '{settings.name}': {str(error).rstrip('.')}. "

@@ -50,6 +50,11 @@ class RadiomicsPreprocessing(StageConfig):
         (inclusive); either bound may be ``null`` (unbounded).
     :ivar outlierSigma: drop mask voxels outside mean ± this many standard
         deviations (computed after range re-segmentation), or ``None``.
+    :ivar fixedBinOrigin: first edge of pyradiomics' fixed-width bins (``binWidth``);
+        IBSI puts it at the lower bound of the re-segmentation range. ``None`` keeps
+        pyradiomics' origin (the largest multiple of ``binWidth`` not above the ROI
+        minimum). It changes no image: it applies during pyradiomics' discretisation
+        (see :mod:`VirtualBiopsy.extract.binOrigin`).
     """
 
     resampledSpacingMm: list[float | None] | None = None
@@ -60,6 +65,7 @@ class RadiomicsPreprocessing(StageConfig):
     maskPartialVolumeThreshold: float = 0.5
     resegmentationRange: list[float | None] | None = None
     outlierSigma: float | None = None
+    fixedBinOrigin: float | None = None
 
     def validate(self) -> None:
         name = type(self).__name__

@@ -63,6 +63,11 @@ class RadiomicsSettings:
         self.name = name
         self.description = description
         self.preprocessing = preprocessing
+        if getattr(preprocessing, "fixedBinOrigin", None) is not None and "binCount" in self.setting:
+            raise InputError(
+                f"Radiomics settings '{name}' set preprocessing.fixedBinOrigin, which only applies to fixed-width "
+                "bins, together with binCount; use binWidth, or remove fixedBinOrigin."
+            )
 
     @classmethod
     def fromDict(cls, document: dict[str, Any] | None, name: str = "custom") -> "RadiomicsSettings":

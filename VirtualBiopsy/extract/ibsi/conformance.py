@@ -11,6 +11,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
 from VirtualBiopsy.extract.ibsi.referenceValues import CONFIGURATIONS, readReferenceTable, referenceValues
 from VirtualBiopsy.extract.preprocessing import RadiomicsPreprocessing, preprocess
 
@@ -80,7 +81,8 @@ def computePresetFeatures(
     radiomics.setVerbosity(logging.ERROR)
     image, mask, record = preprocess(image, mask, preprocessing)
     extractor = featureextractor.RadiomicsFeatureExtractor(dict(pyradiomicsParameters))
-    result = extractor.execute(image, mask)
+    with fixedBinOrigin(preprocessing.fixedBinOrigin):
+        result = extractor.execute(image, mask)
     features = {
         name[len("original_"):]: float(value) for name, value in result.items() if name.startswith("original_")
     }
