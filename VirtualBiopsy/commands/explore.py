@@ -7,6 +7,10 @@ import pathlib
 
 from VirtualBiopsy.commands.progressBar import progressBar
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.extract.exploration.config import IMPUTATIONS, ExplorationConfig
+
+#: The options' defaults are the config's.
+DEFAULTS = ExplorationConfig()
 
 
 def addParser(commands) -> None:
@@ -23,30 +27,35 @@ def addParser(commands) -> None:
     parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty output folder")
     parser.add_argument("--patient-column", default="patient", help="id column of both tables (default: %(default)s)")
     parser.add_argument("--positive-class", help="outcome class AUCs refer to (default: the larger sorted value)")
-    parser.add_argument("--max-missing", type=float, default=0.2,
+    parser.add_argument("--max-missing", type=float, default=DEFAULTS.maxMissingFraction,
                         help="drop features missing in more than this fraction of patients (default: %(default)s)")
-    parser.add_argument("--imputation", choices=("median", "none"), default="median",
+    parser.add_argument("--imputation", choices=IMPUTATIONS, default=DEFAULTS.imputation,
                         help="fill remaining gaps with the feature's median, or leave them (default: %(default)s)")
     parser.add_argument("--volume-column", help="tumour-volume feature (default: *original_shape_MeshVolume, "
                         "else *VoxelVolume)")
-    parser.add_argument("--volume-threshold", type=float, default=0.75,
+    parser.add_argument("--volume-threshold", type=float, default=DEFAULTS.volumeThreshold,
                         help="flag features whose |Spearman ρ| with volume exceeds this (default: %(default)s)")
-    parser.add_argument("--alpha", type=float, default=0.05,
+    parser.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
                         help="significance level after Bonferroni correction (default: %(default)s)")
     parser.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     """Run the exploration and print what it found."""
-    from VirtualBiopsy.extract.exploration import ExplorationOptions, exploreFeatures
+    from VirtualBiopsy.extract.exploration import exploreFeatures
     from VirtualBiopsy.outputFolders import requireNewFolder
 
+    config = ExplorationConfig.fromDict({
+        "outcomeColumn": arguments.outcome, "positiveClass": arguments.positive_class or "",
+        "maxMissingFraction": arguments.max_missing, "imputation": arguments.imputation,
+        "volumeColumn": arguments.volume_column or "", "volumeThreshold": arguments.volume_threshold,
+        "alpha": arguments.alpha, "outputFolder": str(arguments.out),
+    })
     requireNewFolder(arguments.out, "Exploration folder")
     features = readTable(arguments.features, "Features", arguments.patient_column)
     clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
-    options = ExplorationOptions(maxMissingFraction=arguments.max_missing, imputation=arguments.imputation,
-                                 positiveClass=arguments.positive_class, volumeColumn=arguments.volume_column,
-                                 volumeThreshold=arguments.volume_threshold, alpha=arguments.alpha)
+    classValues = clinical[arguments.outcome] if arguments.outcome in clinical.columns else None
+    options = config.explorationOptions(classValues)
     with progressBar("explore") as progress:
         result = exploreFeatures(features, clinical, arguments.outcome, arguments.out, options,
                                  arguments.patient_column, progress=progress)

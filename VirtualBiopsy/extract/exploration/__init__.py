@@ -1,19 +1,35 @@
 """Feature exploration against a two-class outcome (the analyses of precision-medicine-toolbox):
 missing values, distributions, Spearman correlation, Mann–Whitney U with Bonferroni correction,
-univariate ROC AUC, correlation with tumour volume and a basic statistics table."""
+univariate ROC AUC, correlation with tumour volume and a basic statistics table.
 
-from VirtualBiopsy.extract.exploration.correlation import findVolumeColumn, spearmanMatrix, volumeCorrelationTable
-from VirtualBiopsy.extract.exploration.figures import saveCorrelationHeatmap, saveDistributionsFigure
-from VirtualBiopsy.extract.exploration.missingValues import (
-    MissingValueResult, constantFeatures, handleMissingValues, missingValueReport)
-from VirtualBiopsy.extract.exploration.report import ExplorationOptions, ExplorationResult, exploreFeatures
-from VirtualBiopsy.extract.exploration.statistics import basicStatistics, writeStatistics
-from VirtualBiopsy.extract.exploration.tables import ExplorationData, prepareExploration
-from VirtualBiopsy.extract.exploration.univariate import univariateTable
+The names below are imported on first use, so that the Slicer module can import
+:mod:`.config` at start-up without pandas, scipy or matplotlib.
+"""
 
-__all__ = [
-    "ExplorationData", "ExplorationOptions", "ExplorationResult", "MissingValueResult", "basicStatistics",
-    "constantFeatures", "exploreFeatures", "findVolumeColumn", "handleMissingValues", "missingValueReport",
-    "prepareExploration", "saveCorrelationHeatmap", "saveDistributionsFigure", "spearmanMatrix", "univariateTable",
-    "volumeCorrelationTable", "writeStatistics",
-]
+import importlib
+
+_SOURCES = {
+    "ExplorationConfig": "config",
+    "findVolumeColumn": "correlation", "spearmanMatrix": "correlation", "volumeCorrelationTable": "correlation",
+    "saveCorrelationHeatmap": "figures", "saveDistributionsFigure": "figures",
+    "MissingValueResult": "missingValues", "constantFeatures": "missingValues",
+    "handleMissingValues": "missingValues", "missingValueReport": "missingValues",
+    "ExplorationOptions": "report", "ExplorationResult": "report", "exploreFeatures": "report",
+    "basicStatistics": "statistics", "writeStatistics": "statistics",
+    "ExplorationData": "tables", "prepareExploration": "tables",
+    "univariateTable": "univariate",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
-
-IMPUTATIONS = ("median", "none")
+from VirtualBiopsy.extract.exploration.config import IMPUTATIONS
 
 
 @dataclass
