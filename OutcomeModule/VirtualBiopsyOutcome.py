@@ -1,11 +1,12 @@
-"""Virtual Biopsy Outcome: radiomics features of a segment, and survival of patient clusters
-(3D Slicer module)."""
+"""Virtual Biopsy Outcome: radiomics features of a segment, survival of patient clusters, and
+exploration of a cohort's features against a two-class outcome (3D Slicer module)."""
 
 import pathlib
 import re
 import sys
 from typing import Annotated
 
+import ctk
 import qt
 
 import slicer
@@ -26,6 +27,7 @@ if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.extract.config import FEATURE_CLASSES, ExtractionConfig
+from VirtualBiopsy.extract.exploration.config import IMPUTATIONS, MAXIMUM_DISTRIBUTION_FEATURES, ExplorationConfig
 from VirtualBiopsy.extract.radiomicsSettings import presetNames
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
@@ -39,6 +41,7 @@ from VirtualBiopsyWidgets import (
 #: Defaults of the parameter node come from the config dataclasses.
 EXTRACTION_DEFAULTS = ExtractionConfig()
 OUTCOME_DEFAULTS = OutcomeConfig()
+EXPLORATION_DEFAULTS = ExplorationConfig()
 
 #: The shipped radiomics presets (``VirtualBiopsy/resources/presets/radiomics``).
 RADIOMICS_PRESETS = tuple(presetNames())
@@ -56,7 +59,10 @@ class VirtualBiopsyOutcome(ScriptedLoadableModule):
                 "Features: computes pyradiomics features of segments on one or more volumes into a table, "
                 "with a radiomics preset or a pyradiomics parameter file. "
                 "Cohort outcome: groups the patients of a features table by k-means and compares "
-                "the survival of the groups (Kaplan-Meier curves, log-rank test)."
+                "the survival of the groups (Kaplan-Meier curves, log-rank test). "
+                "Feature exploration: compares the features of the same tables between two classes of an outcome "
+                "column (missing values, statistics, Mann-Whitney U with Bonferroni correction, ROC AUC, Spearman "
+                "correlation, correlation with tumour volume) and writes tables and figures into a new folder."
             ),
             dependencies=["Tables", "Plots"],
         )
@@ -64,9 +70,11 @@ class VirtualBiopsyOutcome(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class VirtualBiopsyOutcomeParameterNode:
-    """The settings of :class:`VirtualBiopsy.extract.config.ExtractionConfig` and
-    :class:`VirtualBiopsy.outcome.config.OutcomeConfig`, field for field (their names do
-    not collide), plus the input and output nodes of both sections.
+    """The settings of :class:`VirtualBiopsy.extract.config.ExtractionConfig`,
+    :class:`VirtualBiopsy.outcome.config.OutcomeConfig` and
+    :class:`VirtualBiopsy.extract.exploration.config.ExplorationConfig`, field for field (their
+    names do not collide), plus the input and output nodes of the sections. Feature exploration
+    uses the tables and the patient column of the cohort section.
     """
 
     volume: vtkMRMLScalarVolumeNode
@@ -91,9 +99,23 @@ class VirtualBiopsyOutcomeParameterNode:
     timeColumn: str = OUTCOME_DEFAULTS.timeColumn
     eventColumn: str = OUTCOME_DEFAULTS.eventColumn
 
+    explorationTable: vtkMRMLTableNode
+    outcomeColumn: str = EXPLORATION_DEFAULTS.outcomeColumn
+    positiveClass: str = EXPLORATION_DEFAULTS.positiveClass
+    maxMissingFraction: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.maxMissingFraction
+    imputation: Annotated[str, Choice(IMPUTATIONS)] = EXPLORATION_DEFAULTS.imputation
+    volumeColumn: str = EXPLORATION_DEFAULTS.volumeColumn
+    volumeThreshold: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.volumeThreshold
+    alpha: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.alpha
+    distributionFeatures: Annotated[int, WithinRange(1, MAXIMUM_DISTRIBUTION_FEATURES)] = (
+        EXPLORATION_DEFAULTS.distributionFeatures
+    )
+    outputFolder: str = EXPLORATION_DEFAULTS.outputFolder
+
 
 class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
-    """Panel: "Features" (extraction) and "Cohort outcome" (clusters and survival)."""
+    """Panel: "Features" (extraction), "Cohort outcome" (clusters and survival) and "Feature
+    exploration" (two-class comparison of a features table)."""
 
     def createLogic(self) -> "VirtualBiopsyOutcomeLogic":
         return VirtualBiopsyOutcomeLogic()
@@ -113,6 +135,12 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
         self.ui.segmentSelector.multiSelection = True
         self.ui.segmentSelector.segmentationNodeSelectorVisible = False
         self.ui.outcomeButton.connect("clicked(bool)", self.onOutcomeButton)
+        self.ui.exploreButton.connect("clicked(bool)", self.onExploreButton)
+        # Set here, not in the .ui file: the offscreen .ui test loads it without CTK's enums.
+        pathFilters = ctk.ctkPathLineEdit
+        self.ui.outputFolderPathLineEdit.filters = (
+            pathFilters.Dirs | pathFilters.Drives | pathFilters.NoDot | pathFilters.NoDotDot
+        )
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
         if not parameterNode.volume:
@@ -146,6 +174,11 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
             _("Cluster the patients and compare their survival") if canModel
             else _("Select a features table and a clinical table")
         )
+        self.ui.exploreButton.enabled = canModel
+        self.ui.exploreButton.toolTip = (
+            _("Compare the features between the two classes of the outcome column") if canModel
+            else _("Select a features table and a clinical table in Cohort outcome")
+        )
 
     def _onFeatureClassToggled(self, checked: bool) -> None:
         if self._parameterNode:
@@ -173,10 +206,7 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
             ),
         )
         if table is not None:
-            layoutManager = slicer.app.layoutManager()
-            layoutManager.setLayout(slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout))
-            slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
-            slicer.app.applicationLogic().PropagateTableSelection()
+            _showTable(table)
 
     def onOutcomeButton(self) -> None:
         """Cluster the patients, show the Kaplan-Meier chart and the log-rank p-value."""
@@ -191,6 +221,29 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
                 pValue=result.logRankPValue, count=parameterNode.numberOfClusters
             )
             slicer.modules.plots.logic().ShowChartInLayout(result.chart)
+
+    def onExploreButton(self) -> None:
+        """Explore the features against the outcome, show the univariate tests and a summary."""
+        parameterNode = self._parameterNode
+        self.ui.explorationSummaryLabel.text = "-"
+        result = self.runStage(
+            _("Feature exploration failed."),
+            lambda progress, cancel: self.logic.exploreFeatures(parameterNode, progress, cancel),
+        )
+        if result is not None:
+            summary = result.summary
+            volume = (
+                _("{count} flagged for correlation with volume").format(count=len(summary["volumeCorrelatedFeatures"]))
+                if result.volumeCorrelation is not None else _("no volume feature found")
+            )
+            self.ui.explorationSummaryLabel.text = _(
+                "{analysed} features analysed, {significant} significant after Bonferroni (alpha = {alpha}), "
+                "{volume}.\nFiles: {folder}"
+            ).format(
+                analysed=summary["featuresAnalysed"], significant=len(summary["significantFeatures"]),
+                alpha=parameterNode.alpha, volume=volume, folder=result.outputFolder,
+            )
+            _showTable(result.univariate)
 
 
 class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
@@ -260,6 +313,41 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         parameterNode.outcomeChart = result.chart
         return result
 
+    def exploreFeatures(
+        self,
+        parameterNode: VirtualBiopsyOutcomeParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
+        """Compare the features of ``parameterNode.featuresTable`` between the two classes of
+        ``parameterNode.outcomeColumn`` in ``parameterNode.clinicalTable``.
+
+        :returns: the library's ``ExplorationNodes`` (``univariate``, ``statistics`` and
+            ``volumeCorrelation`` table nodes, ``summary``, ``outputFolder``); the univariate
+            table is also stored in the parameter node.
+        """
+        from VirtualBiopsy.extract.exploration.logic import ExplorationLogic
+
+        config = configFromParameterNode(ExplorationConfig, parameterNode)
+        result = ExplorationLogic(slicer.mrmlScene).run(
+            parameterNode.featuresTable,
+            parameterNode.clinicalTable,
+            config,
+            patientColumn=parameterNode.patientColumn,
+            progress=progress,
+            cancel=cancel,
+        )
+        parameterNode.explorationTable = result.univariate
+        return result
+
+
+def _showTable(table) -> None:
+    """Switch to a layout with a table view and show ``table`` in it."""
+    layoutManager = slicer.app.layoutManager()
+    layoutManager.setLayout(slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout))
+    slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
+    slicer.app.applicationLogic().PropagateTableSelection()
+
 
 def _sequenceName(volumeNode) -> str:
     """A volume's name as a feature prefix: letters, digits, '.' and '-' only."""
@@ -267,7 +355,8 @@ def _sequenceName(volumeNode) -> str:
 
 
 class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
-    """Self-test: features of a synthetic tumour, and survival of a synthetic cohort."""
+    """Self-test: features of a synthetic tumour, survival of a synthetic cohort, and exploration
+    of a synthetic cohort's features."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
@@ -277,6 +366,8 @@ class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
         self.test_extractFeatures()
         self.setUp()
         self.test_cohortOutcome()
+        self.setUp()
+        self.test_featureExploration()
 
     def test_extractFeatures(self) -> None:
         """Only the chosen feature classes, and the tumour's voxel volume, appear in the table."""
@@ -352,3 +443,48 @@ class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
         self.assertEqual(result.chart.GetNumberOfPlotSeriesNodes(), 2)
         self.assertLess(result.logRankPValue, 0.01)
         self.delayDisplay(f"Test passed (p = {result.logRankPValue:.2g})")
+
+    def test_featureExploration(self) -> None:
+        """A feature that separates the classes is the only significant one, a volume surrogate
+        is flagged, and the files land in the chosen folder.
+        """
+        import tempfile
+
+        import numpy as np
+        import pandas as pd
+
+        from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+
+        self.delayDisplay("Exploring the features of a synthetic cohort")
+        rng = np.random.default_rng(5)
+        highGrade = np.arange(30) % 2
+        volume = rng.lognormal(8.0, 0.5, highGrade.size)
+        patients = [f"case{index:02d}" for index in range(highGrade.size)]
+        features = pd.DataFrame({
+            "patient": patients,
+            "original_shape_MeshVolume": volume,
+            "original_shape_SurfaceArea": volume ** (2 / 3) * (1 + rng.normal(0, 0.02, highGrade.size)),
+            "original_firstorder_Mean": 4.0 * highGrade + rng.normal(0, 1, highGrade.size),
+            "original_glcm_Contrast": rng.normal(0, 1, highGrade.size),
+        })
+        clinical = pd.DataFrame({"patient": patients, "highGrade": highGrade})
+        logic = VirtualBiopsyOutcomeLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
+        parameterNode.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
+        parameterNode.outcomeColumn = "highGrade"
+        parameterNode.positiveClass = "1"
+
+        with tempfile.TemporaryDirectory() as folder:
+            parameterNode.outputFolder = str(pathlib.Path(folder) / "exploration")
+            result = logic.exploreFeatures(parameterNode)
+            self.assertEqual(result.outputFolder, pathlib.Path(folder) / "exploration")
+            self.assertTrue((result.outputFolder / "univariate.csv").is_file())
+            self.assertTrue((result.outputFolder / "statistics.xlsx").is_file())
+        self.assertIs(parameterNode.explorationTable, result.univariate)
+        univariate = slicer.util.dataframeFromTable(result.univariate)
+        self.assertEqual(len(univariate), 4)
+        self.assertEqual(result.significantFeatures, ["original_firstorder_Mean"])
+        self.assertIn("original_shape_SurfaceArea", result.volumeCorrelatedFeatures)
+        self.assertEqual(result.summary["positiveClass"], 1)
+        self.delayDisplay("Test passed")
