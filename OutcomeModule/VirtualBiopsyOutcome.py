@@ -234,7 +234,7 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
             summary = result.summary
             volume = (
                 _("{count} flagged for correlation with volume").format(count=len(summary["volumeCorrelatedFeatures"]))
-                if result.volumeCorrelation is not None else _("no volume feature found")
+                if result.volumeCorrelation is not None else _("volume correlation skipped (no usable volume feature)")
             )
             self.ui.explorationSummaryLabel.text = _(
                 "{analysed} features analysed, {significant} significant after Bonferroni (alpha = {alpha}), "
