@@ -6,7 +6,6 @@ import re
 import sys
 from typing import Annotated
 
-import ctk
 import qt
 
 import slicer
@@ -136,11 +135,7 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
         self.ui.segmentSelector.segmentationNodeSelectorVisible = False
         self.ui.outcomeButton.connect("clicked(bool)", self.onOutcomeButton)
         self.ui.exploreButton.connect("clicked(bool)", self.onExploreButton)
-        # Set here, not in the .ui file: the offscreen .ui test loads it without CTK's enums.
-        pathFilters = ctk.ctkPathLineEdit
-        self.ui.outputFolderPathLineEdit.filters = (
-            pathFilters.Dirs | pathFilters.Drives | pathFilters.NoDot | pathFilters.NoDotDot
-        )
+        self.ui.outputFolderBrowseButton.connect("clicked(bool)", self.onBrowseOutputFolder)
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
         if not parameterNode.volume:
@@ -193,6 +188,12 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
         )
         if path and self._parameterNode:
             self._parameterNode.parameterFile = path
+
+    def onBrowseOutputFolder(self) -> None:
+        """Pick the folder that receives the exploration's tables and figures."""
+        path = qt.QFileDialog.getExistingDirectory(self.parent, _("Exploration output folder"))
+        if path and self._parameterNode:
+            self._parameterNode.outputFolder = path
 
     def onExtractButton(self) -> None:
         """Extract the features and show the table in the layout."""

@@ -1,7 +1,6 @@
 """Helpers shared by the Virtual Biopsy module widgets (3D Slicer only: qt, slicer.util).
 
 The Qt-free library is :mod:`VirtualBiopsy`; nothing in it may import this package.
-Importing it registers :class:`PathLineEditToStrConnector` with the parameter node wrapper.
 """
 
 from VirtualBiopsyWidgets.moduleSupport import (
@@ -13,10 +12,8 @@ from VirtualBiopsyWidgets.moduleSupport import (
     ensureRequirements,
     readRequirements,
 )
-from VirtualBiopsyWidgets.pathConnector import PathLineEditToStrConnector
 
 __all__ = [
-    "PathLineEditToStrConnector",
     "ProgressRunner",
     "VirtualBiopsyModuleWidget",
     "addSyntheticTumourVolume",

@@ -45,7 +45,6 @@ CONNECTABLE = {
     "QLineEdit": {"str"},
     "QLabel": {"str"},
     # Slicer's own connector takes pathlib.Path; VirtualBiopsyWidgets registers one for str.
-    "ctkPathLineEdit": {"str"},
 }
 
 
@@ -181,24 +180,6 @@ def test_parameter_names_bind_to_connectable_fields(source):
         ):
             problems.append(f"{where}: a slider needs a bounded field (WithinRange)")
     assert not problems, f"{source.uiPath.name}: " + "; ".join(problems)
-
-
-def test_path_line_edit_connector_for_text_is_registered_on_import():
-    """``ctkPathLineEdit`` -> ``str`` in :data:`CONNECTABLE` relies on the connector of
-    ``VirtualBiopsyWidgets`` (Slicer's takes ``pathlib.Path``); it must exist and be imported."""
-    tree = ast.parse((WIDGET_HELPERS / "pathConnector.py").read_text(encoding="utf-8"))
-    connectors = [
-        node for node in tree.body
-        if isinstance(node, ast.ClassDef)
-        and any(getattr(d, "id", None) == "parameterNodeGuiConnector" for d in node.decorator_list)
-    ]
-    assert len(connectors) == 1
-    canRepresent = next(f for f in connectors[0].body if isinstance(f, ast.FunctionDef) and f.name == "canRepresent")
-    text = ast.unparse(canRepresent)
-    assert "ctk.ctkPathLineEdit" in text and "is str" in text
-    package = ast.parse((WIDGET_HELPERS / "__init__.py").read_text(encoding="utf-8"))
-    imported = {node.module for node in package.body if isinstance(node, ast.ImportFrom)}
-    assert "VirtualBiopsyWidgets.pathConnector" in imported
 
 
 def test_fallback_filter_rejects_undeclared_and_missing_widgets():
