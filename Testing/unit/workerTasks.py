@@ -106,3 +106,18 @@ def outOfMemoryOnGpu(arguments: dict, progress) -> dict:
 def outOfMemoryAlways(arguments: dict, progress) -> dict:
     """Raise the CUDA out-of-memory error of older torch versions (a RuntimeError) on every device."""
     raise RuntimeError("CUDA out of memory. Tried to allocate 512.00 MiB (GPU 0; 7.79 GiB total capacity)")
+
+
+def readEnvironment(arguments: dict, progress) -> dict:
+    """Return the worker's values of the environment variables named in ``arguments``, and its process group."""
+    return {"values": {name: os.environ.get(name) for name in arguments["names"]},
+            "pid": os.getpid(), "processGroup": os.getpgid(0)}
+
+
+def failAfterLogging(arguments: dict, progress) -> dict:
+    """Log an exception with its traceback, then fail with a bug."""
+    try:
+        {}["missing"]
+    except KeyError:
+        logger.exception("lookup failed while preparing")
+    raise ValueError("weights have the wrong shape (3, 3) for layer conv1")
