@@ -121,3 +121,21 @@ def failAfterLogging(arguments: dict, progress) -> dict:
     except KeyError:
         logger.exception("lookup failed while preparing")
     raise ValueError("weights have the wrong shape (3, 3) for layer conv1")
+
+
+def spawnStubborn(arguments: dict, progress) -> dict:
+    """Start a grandchild that ignores SIGTERM, report its pid, then sleep."""
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(120)"
+    grandchild = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    grandchild.stdout.readline()  # its handler is installed
+    progress(0.1, f"grandchild {grandchild.pid}")
+    time.sleep(120)
+    return {}
+
+
+def lingerAfterResult(arguments: dict, progress) -> dict:
+    """Return at once but leave a non-daemon thread that keeps the worker from exiting."""
+    import threading
+
+    threading.Thread(target=time.sleep, args=(120,), daemon=False).start()
+    return {"answer": 42}
