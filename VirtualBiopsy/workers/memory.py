@@ -72,7 +72,8 @@ def estimateInferenceBytes(
 
 
 def availableMemoryBytes(device: str = "cpu") -> int:
-    """Memory free for new work on ``device``: the system's available memory for ``"cpu"``, the GPU's free memory for CUDA."""
+    """Memory free for new work on ``device``: the system's available memory for ``"cpu"``,
+    the GPU's free memory for ``"cuda"`` or ``"cuda:N"``."""
     if device.startswith("cuda"):
         torch = requirePackage("torch")
         index = int(device.partition(":")[2] or 0)
