@@ -166,9 +166,11 @@ class _WorkerSession:
                     f"Task {self.task} was cancelled; its worker process and every process it started were stopped."
                 )
             try:
-                self._handle(self.messages.get(timeout=POLL_SECONDS))
+                message = self.messages.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                pass
+                message = None
+            if message is not None:
+                self._handle(message)
             if self.tree.hasExited():
                 return
             now = time.monotonic()
@@ -194,11 +196,8 @@ class _WorkerSession:
 
     def outcome(self, status: int) -> dict[str, Any]:
         """The task's result after the worker has ended, or the error it reported or died of."""
-        while True:
-            try:
-                self._handle(self.messages.get_nowait())
-            except queue.Empty:
-                break
+        while not self.messages.empty():
+            self._handle(self.messages.get_nowait())
         if self.final is None:
             raise ModelError(
                 f"The worker process of task {self.task} {describeStatus(status)} without reporting a result. "
