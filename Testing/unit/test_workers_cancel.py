@@ -154,3 +154,25 @@ def test_idle_callback_runs_often_on_the_calling_thread_and_can_cancel():
     gaps = [later - earlier for (earlier, _), (later, _) in zip(calls, calls[1:])]
     assert sorted(gaps)[len(gaps) // 2] < 0.1 and max(gaps) < 0.5  # slack for a loaded machine
     assert time.monotonic() - started < 3.0
+
+
+def test_worker_tree_ends_when_the_process_that_started_it_dies():
+    """If the application crashes (or is killed), its worker and the worker's children do not live on."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from VirtualBiopsy.workers.processRunner import ProcessRunner\n"
+        f"ProcessRunner(extraPythonPath=[{TASKS!r}]).run('workerTasks:spawnAndSleep', {{}},\n"
+        "    lambda fraction, message: print(message, flush=True))\n"
+    )
+    repository = str(pathlib.Path(__file__).resolve().parents[2])
+    application = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=repository)
+    try:
+        grandchild = psutil.Process(int(application.stdout.readline().split()[1]))
+        identities = [processIdentity(grandchild.ppid()), processIdentity(grandchild.pid)]
+        application.kill()
+    finally:
+        application.wait()
+        application.stdout.close()
+    assert waitUntilGone(identities, seconds=5.0)
