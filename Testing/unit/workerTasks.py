@@ -179,3 +179,11 @@ def measureSlidingWindowPeak(arguments: dict, progress) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
     return {"peakIncrease": peak - before, "highWaterBefore": highWaterBefore - before,
             "modelBytes": sum(parameter.numel() * 4 for parameter in network.parameters()), "voxels": int(labels.numel())}
+
+
+def warnDeprecated(arguments: dict, progress) -> dict:
+    """Issue a Python warning, as libraries do."""
+    import warnings
+
+    warnings.warn("spacing argument is deprecated; pass pixdim", FutureWarning, stacklevel=1)
+    return {}

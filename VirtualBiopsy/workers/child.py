@@ -70,7 +70,8 @@ def takeProtocolChannel() -> TextIO:
 
 
 def configureLogging(channel: ProtocolChannel, levels: dict[str, int]) -> None:
-    """Send log records to the parent, with the levels its loggers have (``""`` is the root)."""
+    """Send log records, and Python warnings as records of ``py.warnings``, to the parent,
+    with the levels its loggers have (``""`` is the root)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -78,6 +79,7 @@ def configureLogging(channel: ProtocolChannel, levels: dict[str, int]) -> None:
     root.setLevel(logging.WARNING)
     for name, level in levels.items():
         logging.getLogger(name or None).setLevel(int(level))
+    logging.captureWarnings(True)
 
 
 def watchParent() -> None:
