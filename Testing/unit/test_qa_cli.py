@@ -2,6 +2,7 @@
 manifest with bad cases recorded in failures.csv, and bad input answered with exit status 2, one line
 on stderr and nothing written."""
 
+import json
 import math
 import re
 
@@ -12,6 +13,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import qa
+from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
 
 from qaMasks import blob, maskImage
@@ -62,7 +64,11 @@ def test_one_case_with_two_raters_and_probabilities(files, tmp_path, capsys):
                                      "--prediction", paths["model"], "--probabilities", paths["probabilities"],
                                      "--tolerance", 2, "--out", out], capsys)
     assert status == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "summary.csv"] and "metrics.csv" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "provenance.json", "summary.csv"]
+    assert "metrics.csv" in stdout
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["settings"]["toleranceMm"] == 2.0
+    assert provenance["inputs"]["case7_pred"]["reference:bob"]["sha256"] == sha256File(paths["bob"])
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["pair"]) == ["model vs alice", "model vs bob", "bob vs alice"]
     assert set(metrics["patient"]) == {"case7_pred"}
@@ -155,6 +161,7 @@ def test_cohort_records_bad_cases_and_goes_on(files, tmp_path, capsys):
     failures = pd.read_csv(out / "failures.csv")
     assert list(failures["patient"]) == ["P2", "P3"]
     assert "reference file not found" in failures.loc[0, "error"] and "GeometryError" in failures.loc[1, "error"]
+    assert set(json.loads((out / "provenance.json").read_text())["inputs"]) == {"P1", "P2", "P3", "P4"}
     summary = pd.read_csv(out / "summary.csv")
     row = summary[(summary["pair"] == "model vs reference_bob") & (summary["metric"] == "dsc")].iloc[0]
     assert row["n"] == 2 and row["median"] == pytest.approx(metrics["dsc"][[1, 3]].median())

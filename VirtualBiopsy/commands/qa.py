@@ -7,7 +7,8 @@ the new folder ``--out`` with ``metrics.csv`` (one row per pair: ``patient``,
 :mod:`VirtualBiopsy.segment.qa.metrics`; ``inf`` is a distance to an empty mask and
 an empty cell an undefined value, explained in the ``undefined`` column) and
 ``summary.csv`` (median, Q1, Q3, IQR, mean, SD and n per pair and metric, see
-:mod:`VirtualBiopsy.segment.qa.cohortTables`). A cohort also writes ``failures.csv``
+:mod:`VirtualBiopsy.segment.qa.cohortTables`) and ``provenance.json`` (settings,
+versions, the SHA-256 of every input). A cohort also writes ``failures.csv``
 (``patient``, ``error``): a case that cannot be compared is recorded there and the
 others go on (exit status 1 when no case could be compared). The folder appears
 complete or not at all; bad input writes nothing.
@@ -36,7 +37,7 @@ def addParser(commands) -> None:
         "sensitivity, specificity, FPR/FNR (standard and PRIMAGE forms) and, with --probabilities, the voxel-wise AUC; "
         "distances in mm, volumes in ml. With several references every rater is also compared with every other "
         "(inter-observer agreement). With --manifest, every case of a cohort. Writes the new folder --out: "
-        "metrics.csv, summary.csv (median, IQR, mean, SD per metric) and, for a cohort, failures.csv.",
+        "metrics.csv, summary.csv (median, IQR, mean, SD per metric), provenance.json and, for a cohort, failures.csv.",
     )
     parser.add_argument("--reference", action="append", metavar="[NAME=]PATH",
                         help="reference mask; NAME=PATH names the rater (repeatable: one per rater)")
@@ -88,15 +89,17 @@ def _runCase(arguments: argparse.Namespace) -> int:
     probabilities = _readProbabilities(arguments.probabilities) if arguments.probabilities else None
     patient = arguments.patient or _stem(arguments.prediction)
     rows = caseMetricRows(patient, masks, prediction, probabilities, arguments.tolerance)
-    _write(arguments.out, metricsTable(rows), failures=None)
+    inputs = {patient: {"prediction": arguments.prediction, "probabilities": arguments.probabilities,
+                        **{f"reference:{rater}": path for rater, path in references.items()}}}
+    _write(arguments.out, metricsTable(rows), None, _provenance(arguments, inputs))
     _report(arguments.out, metricsTable(rows), [])
     return 0
 
 
 def _runCohort(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.errors import InputError, VirtualBiopsyError
-    from VirtualBiopsy.segment.qa.cohortTables import caseMetricRows, metricsTable
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.segment.qa.cohortQa import compareCohort
     from VirtualBiopsy.segment.qa.qaManifest import readQaManifest
 
     singleCase = [option for option, value in (("--reference", arguments.reference), ("--prediction", arguments.prediction),
@@ -107,26 +110,15 @@ def _runCohort(arguments: argparse.Namespace) -> int:
                          "only. Drop them, or drop --manifest to compare one case.")
     cases = readQaManifest(arguments.manifest)
     reader = _MaskReader(arguments.label, arguments.segment)
-    rows, failures = [], []
     with progressBar("qa") as progress:
-        for index, case in enumerate(cases):
-            progress(index / len(cases), f"case {index + 1}/{len(cases)}")
-            if case.problems:
-                failures.append({"patient": case.patient, "error": "InputError: " + " ".join(case.problems)})
-                continue
-            try:
-                masks = {rater: reader.read(path, f"reference '{rater}'") for rater, path in case.references.items()}
-                prediction = reader.read(case.prediction, "prediction")
-                probabilities = _readProbabilities(case.probabilities) if case.probabilities else None
-                rows += caseMetricRows(case.patient, masks, prediction, probabilities, arguments.tolerance)
-            except (VirtualBiopsyError, RuntimeError, OSError) as error:
-                logger.info("Case %d of %d failed: %s", index + 1, len(cases), type(error).__name__)
-                failures.append({"patient": case.patient, "error": f"{type(error).__name__}: {error}"})
-        progress(1.0, "done")
-    metrics = metricsTable(rows)
-    _write(arguments.out, metrics, failures)
-    _report(arguments.out, metrics, failures)
-    return 0 if rows else 1
+        result = compareCohort(cases, reader.read, _readProbabilities, arguments.tolerance, progress=progress)
+    failures = result.failures.to_dict("records")
+    inputs = {case.patient: {"prediction": case.prediction, "probabilities": case.probabilities,
+                             **{f"reference:{rater}": path for rater, path in case.references.items()}}
+              for case in cases}
+    _write(arguments.out, result.metrics, failures, _provenance(arguments, inputs))
+    _report(arguments.out, result.metrics, failures)
+    return 0 if len(result.metrics) else 1
 
 
 def parseReferences(values: list[str]) -> dict[str, pathlib.Path]:
@@ -173,7 +165,28 @@ def _readProbabilities(path: pathlib.Path):
     return readImage(path, "probability map")
 
 
-def _write(out: pathlib.Path, metrics, failures: list[dict] | None) -> None:
+def _provenance(arguments: argparse.Namespace, inputs: dict[str, dict[str, pathlib.Path | None]]) -> dict:
+    """Settings, package versions and the path and SHA-256 of every input file that exists."""
+    from VirtualBiopsy.data.atomicFiles import sha256File
+    from VirtualBiopsy.extract.provenance import packageVersions
+
+    def record(path: pathlib.Path) -> dict:
+        path = pathlib.Path(path)
+        return {"path": str(path), "sha256": sha256File(path) if path.is_file() else None}
+
+    return {
+        "command": "qa",
+        "settings": {"toleranceMm": arguments.tolerance, "label": arguments.label, "segment": arguments.segment,
+                     "manifest": str(arguments.manifest) if arguments.manifest else None},
+        "versions": packageVersions(("virtual-biopsy", "SimpleITK", "numpy", "scipy", "pandas", "slicer-core")),
+        "inputs": {patient: {role: record(path) for role, path in files.items() if path is not None}
+                   for patient, files in inputs.items()},
+    }
+
+
+def _write(out: pathlib.Path, metrics, failures: list[dict] | None, provenance: dict) -> None:
+    import json
+
     import pandas as pd
 
     from VirtualBiopsy.outputFolders import stagedOutputFolder
@@ -185,6 +198,7 @@ def _write(out: pathlib.Path, metrics, failures: list[dict] | None) -> None:
         summary.to_csv(staging / "summary.csv", index=False)
         if failures is not None:
             pd.DataFrame(failures, columns=["patient", "error"]).to_csv(staging / "failures.csv", index=False)
+        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
 
 
 def _report(out: pathlib.Path, metrics, failures: list[dict]) -> None:
