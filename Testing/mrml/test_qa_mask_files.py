@@ -47,3 +47,11 @@ def test_cli_compares_a_seg_nrrd_with_a_labelmap(segFile, tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     metrics = pd.read_csv(tmp_path / "qa" / "metrics.csv")
     assert metrics.loc[0, "dsc"] == 1.0 and metrics.loc[0, "hd95_mm"] == 0.0
+
+
+def test_seg_nrrd_without_segments_is_refused(scene, labelmapImage, tmp_path):
+    node = labelmapImageToSegmentation(labelmapImage, scene, "seg")
+    node.GetSegmentation().RemoveAllSegments()
+    path = saveNode(node, tmp_path / "empty.seg.nrrd")
+    with pytest.raises(InputError, match="has no segments"):
+        readMaskFile(path, "prediction", scene=scene)

@@ -52,6 +52,8 @@ def files(tmp_path_factory):
     moved.SetOrigin((0.0, 0.0, 0.0))
     paths["moved"] = folder / "moved.nrrd"
     sitk.WriteImage(moved, str(paths["moved"]))
+    paths["garbage"] = folder / "garbage.nrrd"
+    paths["garbage"].write_text("not an image")
     paths["empty"] = folder / "empty.nrrd"
     sitk.WriteImage(maskImage(np.zeros(blob().shape, bool)), str(paths["empty"]))
     return paths, masks, probabilities
@@ -112,6 +114,9 @@ def test_an_empty_prediction_gives_infinite_distances_in_the_csv(files, tmp_path
     (["--reference", "a={alice}", "--reference", "a={bob}", "--prediction", "{model}"], "rater 'a' is given twice"),
     (["--reference", "model={alice}", "--prediction", "{model}"], "named 'model'"),
     (["--prediction", "{model}"], "Missing --reference"),
+    (["--reference", "{garbage}", "--prediction", "{model}"], "Cannot read the reference 'reference' file .*garbage.nrrd"),
+    (["--reference", "{alice}", "--prediction", "{model}", "--probabilities", "{missing}"], "probability map file .*not found"),
+    (["--manifest", "{missing}"], "QA manifest not found"),
     (["--manifest", "{alice}", "--reference", "{alice}"], "--manifest compares the cases"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, capsys, arguments, message):
@@ -181,6 +186,8 @@ def test_cohort_where_every_case_fails_exits_1_with_the_failures(files, tmp_path
     ("patient,prediction,reference\nP1,a,b\nP1,a,b\n", "patient 'P1' twice"),
     ("patient,prediction,reference\n", "no cases"),
     ("patient,prediction,reference\n,a,b\n", "no patient identifier"),
+    ("patient,prediction,reference\nP1,a,b,c\n", "has 4 cells but the header names 3"),
+    ("patient,prediction,reference,reference\nP1,a,b,c\n", "repeats column(s) reference"),
 ])
 def test_bad_manifests_exit_2(tmp_path, capsys, text, message):
     status, _, stderr = runCli(["--manifest", _manifest(tmp_path, text), "--out", tmp_path / "cohort"], capsys)

@@ -115,3 +115,5 @@ def test_bad_cases_are_refused():
         caseMetricRows("P1", {"a": mask, "b": other}, mask)
     with pytest.raises(InputError, match="'pair'"):
         summarizeMetrics(pd.DataFrame({"dsc": [1.0]}))
+    with pytest.raises(InputError, match="none of the metric columns"):
+        summarizeMetrics(pd.DataFrame({"pair": ["model vs a"], "volume": [1.0]}))

@@ -217,6 +217,9 @@ def test_masks_on_different_grids_are_refused_naming_both_grids():
         computeMetrics(reference, resized)
     with pytest.raises(GeometryError, match="spacing"):
         computeMetrics(reference, maskImage(box(SHAPE, (2, 2, 2), (4, 5, 5)), spacing=(0.5, 1.0, 2.0)))
+    turned = maskImage(box(SHAPE, (2, 2, 2), (4, 5, 5)), direction=(0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    with pytest.raises(GeometryError, match=r"direction \(0, 1, 0, 1, 0, 0, 0, 0, 1\)"):
+        computeMetrics(reference, turned)
     with pytest.raises(GeometryError, match="probability map"):
         computeMetrics(reference, reference, sitk.Cast(moved, sitk.sitkFloat32))
 
