@@ -17,12 +17,9 @@ complete or not at all; bad input writes nothing.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import pathlib
 import re
-
-logger = logging.getLogger(__name__)
 
 #: ``NAME=PATH`` of ``--reference``.
 _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)=(.+)$")

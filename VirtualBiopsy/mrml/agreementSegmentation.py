@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
-import slicer
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation

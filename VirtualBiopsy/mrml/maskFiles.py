@@ -14,7 +14,6 @@ import pathlib
 
 import numpy as np
 import SimpleITK as sitk
-import slicer
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.imageChecks import requireScalar3D
