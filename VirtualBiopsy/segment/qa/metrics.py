@@ -38,6 +38,7 @@ Empty masks, never a silent NaN:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -139,7 +140,7 @@ def computeMetrics(
     :raises GeometryError: if the masks (or the probabilities) are not on one grid, naming both grids.
     :raises InputError: for a negative or non-finite tolerance, or NaN voxels.
     """
-    if not isinstance(toleranceMm, (int, float)) or not math.isfinite(toleranceMm) or toleranceMm < 0:
+    if not isinstance(toleranceMm, numbers.Real) or not math.isfinite(toleranceMm) or toleranceMm < 0:
         raise InputError(f"The surface-DSC tolerance is {toleranceMm!r} mm; give a finite distance ≥ 0 mm, e.g. 1.0.")
     truth = maskArray(reference, "reference mask")
     predicted = maskArray(prediction, "prediction mask")
@@ -185,7 +186,7 @@ def computeMetrics(
         toleranceMm=float(toleranceMm),
         referenceMl=referenceMl,
         predictionMl=predictionMl,
-        volumeDiffMl=predictionMl - referenceMl,
+        volumeDiffMl=(fp - fn) * voxelMl,
         volumeDiffRelative=(fp - fn) / float(tp + fn) if tp + fn > 0 else ratio("volume_diff_rel", fp, 0, noReference),
         sensitivity=ratio("sensitivity", tp, tp + fn, noReference),
         specificity=ratio("specificity", tn, tn + fp, "the reference fills the whole image (0/0)"),
