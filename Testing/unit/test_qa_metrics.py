@@ -115,6 +115,7 @@ def _oneHot(mask: np.ndarray):
     return torch.cat([1 - voxels, voxels], dim=1)
 
 
+@pytest.mark.slow  # importing MONAI and torch takes seconds
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_surface_metrics_agree_with_monai(seed):
     monai = pytest.importorskip("monai.metrics")
