@@ -152,7 +152,8 @@ def test_restart_replaces_the_reference_and_the_review_record(scene, aiSegmentat
     first = logic.startReview(aiSegmentation)
     setSegmentMask(aiSegmentation, "Tumor", _image(np.zeros_like(_mask(labels, 1)), labels))
     logic.compare(aiSegmentation)
+    firstDisplay = first.GetDisplayNode().GetID()
     second = logic.startReview(aiSegmentation, restart=True)
-    assert second is not first and scene.GetNodeByID(first.GetID()) is None
+    assert second is not first and scene.GetNodeByID(first.GetID()) is None and scene.GetNodeByID(firstDisplay) is None
     assert "changes" not in json.loads(aiSegmentation.GetAttribute(PROVENANCE_ATTRIBUTE))["review"]
     assert set(_frame(logic.compare(aiSegmentation))["Change"]) == {"unchanged"}

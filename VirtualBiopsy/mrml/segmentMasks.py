@@ -100,8 +100,7 @@ def _geometryVolume(scene: "slicer.vtkMRMLScene", geometry: sitk.Image | None) -
 
 
 def _removeNode(scene: "slicer.vtkMRMLScene", node: object) -> None:
-    for index in range(node.GetNumberOfDisplayNodes()):
-        displayNode = node.GetNthDisplayNode(index)
+    for displayNode in [node.GetNthDisplayNode(index) for index in range(node.GetNumberOfDisplayNodes())]:
         if displayNode is not None:
             scene.RemoveNode(displayNode)
     scene.RemoveNode(node)

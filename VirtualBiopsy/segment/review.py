@@ -70,6 +70,8 @@ class ReviewLogic:
             logger.info("The review of '%s' was started already; its AI reference is kept.", segmentationNode.GetName())
             return existing
         if existing is not None:
+            for displayNode in [existing.GetNthDisplayNode(i) for i in range(existing.GetNumberOfDisplayNodes())]:
+                self.scene.RemoveNode(displayNode)
             self.scene.RemoveNode(existing)
         reference = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{segmentationNode.GetName()} (AI reference)")
         reference.GetSegmentation().DeepCopy(segmentationNode.GetSegmentation())
@@ -102,7 +104,7 @@ class ReviewLogic:
 
         Table columns (:data:`COLUMNS`): ``Segment``; ``Change`` (``unchanged``, ``edited``, ``added``: a segment
         the AI result lacks, ``removed``: one the clinician deleted); ``DSC`` and ``HD95 (mm)`` against the AI
-        segment (an added or removed segment: DSC 0, HD95 inf, see
+        segment (a non-empty segment added or removed: DSC 0, HD95 inf, see
         :mod:`VirtualBiopsy.segment.qa.metrics`); ``Added (ml)``, ``Removed (ml)``; the two volumes.
 
         :param outputTable: table node to fill instead of creating one.
