@@ -151,10 +151,11 @@ def test_metrics_do_not_depend_on_orientation_or_voxel_order():
     oblique = sitk.VersorTransform((0.2, -0.4, 0.5), 0.9).GetMatrix()
     rotated = computeMetrics(maskImage(truth, direction=oblique), maskImage(predicted, direction=oblique),
                              toleranceMm=1.0).toDict()
-    # The same physical masks with the i and k axes stored in reverse order.
-    flip = (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
-    flipped = computeMetrics(maskImage(truth[::-1, :, ::-1], direction=flip), maskImage(predicted[::-1, :, ::-1], direction=flip),
-                             toleranceMm=1.0).toDict()
+    # The same physical masks with the i and k axes stored in reverse order (sitk.Flip keeps world positions).
+    flippedTruth, flippedPrediction = (sitk.Flip(maskImage(m), (True, False, True)) for m in (truth, predicted))
+    assert flippedTruth.GetDirection()[0] == -1.0
+    assert not np.array_equal(sitk.GetArrayFromImage(flippedTruth), truth.astype(np.uint8))
+    flipped = computeMetrics(flippedTruth, flippedPrediction, toleranceMm=1.0).toDict()
     for other in (rotated, flipped):
         for column, value in plain.items():
             if isinstance(value, float):
