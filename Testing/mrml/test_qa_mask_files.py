@@ -55,3 +55,14 @@ def test_seg_nrrd_without_segments_is_refused(scene, labelmapImage, tmp_path):
     path = saveNode(node, tmp_path / "empty.seg.nrrd")
     with pytest.raises(InputError, match="has no segments"):
         readMaskFile(path, "prediction", scene=scene)
+
+
+def test_cli_refuses_a_label_for_seg_nrrd_files_only(segFile, tmp_path, capsys):
+    segPath, _labelPath = segFile
+    status = cli.main(["qa", "--reference", str(segPath), "--prediction", str(segPath), "--label", "2",
+                       "--out", str(tmp_path / "qa")])
+    stderr = capsys.readouterr().err
+    assert status == 2 and "use --segment NAME" in stderr and not (tmp_path / "qa").exists()
+    status = cli.main(["qa", "--reference", str(segPath), "--prediction", str(segPath), "--segment", "Cyst",
+                       "--out", str(tmp_path / "qa")])
+    assert status == 0 and pd.read_csv(tmp_path / "qa" / "metrics.csv").loc[0, "dsc"] == 1.0

@@ -117,6 +117,7 @@ def test_an_empty_prediction_gives_infinite_distances_in_the_csv(files, tmp_path
     (["--reference", "{garbage}", "--prediction", "{model}"], "Cannot read the reference 'reference' file .*garbage.nrrd"),
     (["--reference", "{alice}", "--prediction", "{model}", "--probabilities", "{missing}"], "probability map file .*not found"),
     (["--manifest", "{missing}"], "QA manifest not found"),
+    (["--reference", "{alice}", "--prediction", "{model}", "--segment", "Tumor"], "every mask here is a labelmap"),
     (["--manifest", "{alice}", "--reference", "{alice}"], "--manifest compares the cases"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, capsys, arguments, message):

@@ -80,6 +80,7 @@ def _runCase(arguments: argparse.Namespace) -> int:
         raise InputError(f"Missing {' and '.join(singleMissing)}: give --reference PATH and --prediction PATH for one "
                          "case, or --manifest CSV for a cohort.")
     references = parseReferences(arguments.reference)
+    _requireApplicableSelectors(arguments, [*references.values(), arguments.prediction])
     reader = _MaskReader(arguments.label, arguments.segment)
     masks = {rater: reader.read(path, f"reference '{rater}'") for rater, path in references.items()}
     prediction = reader.read(arguments.prediction, "prediction")
@@ -138,6 +139,20 @@ def parseReferences(values: list[str]) -> dict[str, pathlib.Path]:
                              "(--reference alice=a.nrrd --reference bob=b.nrrd).")
         references[name] = path
     return references
+
+
+def _requireApplicableSelectors(arguments: argparse.Namespace, paths: list[pathlib.Path]) -> None:
+    """``--segment`` needs a .seg.nrrd input and ``--label`` a labelmap input; otherwise it would be ignored."""
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.mrml._files import extensionOf
+
+    segmentations = [extensionOf(pathlib.Path(path)) == ".seg.nrrd" for path in paths]
+    if arguments.segment is not None and not any(segmentations):
+        raise InputError(f"--segment {arguments.segment} picks a segment of .seg.nrrd files, but every mask here is a "
+                         "labelmap; use --label N for labelmaps.")
+    if arguments.label is not None and all(segmentations):
+        raise InputError(f"--label {arguments.label} picks a value of labelmap files, but every mask here is a "
+                         ".seg.nrrd; use --segment NAME for those.")
 
 
 class _MaskReader:
