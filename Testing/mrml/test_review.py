@@ -110,6 +110,21 @@ def test_known_edit_reports_exact_added_and_removed_volume(scene, aiSegmentation
     assert review["changes"]["Tumor"]["addedMl"] == pytest.approx(30 * VOXEL_ML)
 
 
+def test_show_changes_marks_added_and_erased_voxels(scene, aiSegmentation, labels):
+    logic = ReviewLogic(scene)
+    logic.startReview(aiSegmentation)
+    edited = _mask(labels, 1).copy()
+    edited[6, 3:8, 4:10] = True  # 30 voxels added
+    edited[2:6, 3:8, 4:6] = False  # 40 voxels erased
+    setSegmentMask(aiSegmentation, "Tumor", _image(edited, labels))
+    changes = logic.showChanges(aiSegmentation, "Tumor")
+    masks = segmentMasksByName(changes, labels)
+    assert list(masks) == ["Agreement", "False positive", "False negative"]
+    assert [int(sitk.GetArrayFromImage(masks[name]).sum()) for name in masks] == [80, 30, 40]
+    with pytest.raises(InputError, match="a segment named 'Liver' .segments: Tumor, Edema."):
+        logic.showChanges(aiSegmentation, "Liver")
+
+
 def test_deleted_and_new_segments_are_matched_by_name(scene, aiSegmentation, labels):
     logic = ReviewLogic(scene)
     logic.startReview(aiSegmentation)

@@ -5,7 +5,8 @@ segmentation node linked to it (node reference :data:`REFERENCE_ROLE`; the copy
 carries :data:`REFERENCE_OF_ATTRIBUTE`). After the clinician has edited the
 segmentation (Segment Editor), :meth:`ReviewLogic.compare` matches segments by
 name and reports, per segment, the DSC and HD95 against the AI result and the
-added and removed volume, in a table node; it records the outcome under
+added and removed volume, in a table node (:meth:`ReviewLogic.showChanges` shows one
+segment's edit as agreement / false-positive / false-negative segments); it records the outcome under
 ``"review"`` in the segmentation's provenance (JSON in :data:`PROVENANCE_ATTRIBUTE`,
 other keys kept), with ``"edited": true`` when anything changed.
 """
@@ -21,9 +22,11 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.mrml.agreementSegmentation import agreementMapToSegmentation
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName, segmentNames
 from VirtualBiopsy.mrml.tables import COLUMN_PROPERTIES, dataFrameToTableNode
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.qa.agreement import agreementMap
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
 
 logger = logging.getLogger(__name__)
@@ -144,6 +147,31 @@ class ReviewLogic:
         })
         progress(1.0, "Edited" if edited else "Unchanged")
         return table
+
+
+    def showChanges(self, segmentationNode, segmentName: str, outputSegmentation=None):
+        """A segmentation that shows one segment's edit: "Agreement" (kept), "False positive" (drawn by the
+        clinician only: added) and "False negative" (AI only: removed), on the AI reference's grid.
+
+        :param outputSegmentation: segmentation node to fill instead of creating one.
+        :raises InputError: if no review was started or neither segmentation has ``segmentName``.
+        """
+        reference = self.referenceOf(segmentationNode)
+        if reference is None:
+            raise InputError(f"No review was started on '{segmentationNode.GetName()}'; call startReview first.")
+        aiMasks = segmentMasksByName(reference)
+        geometry = next(iter(aiMasks.values()), None)
+        reviewedMasks = segmentMasksByName(segmentationNode, geometry)
+        if segmentName not in aiMasks and segmentName not in reviewedMasks:
+            known = ", ".join(dict.fromkeys([*aiMasks, *reviewedMasks])) or "none"
+            raise InputError(f"Neither '{segmentationNode.GetName()}' nor its AI reference has a segment named "
+                             f"'{segmentName}' (segments: {known}); pick one of these.")
+        geometry = geometry if geometry is not None else next(iter(reviewedMasks.values()))
+        empty = sitk.Image(geometry.GetSize(), sitk.sitkUInt8)
+        empty.CopyInformation(geometry)
+        changes = agreementMap(aiMasks.get(segmentName, empty), reviewedMasks.get(segmentName, empty))
+        name = outputSegmentation.GetName() if outputSegmentation else f"{segmentationNode.GetName()} {segmentName} changes"
+        return agreementMapToSegmentation(changes, self.scene, name, segmentationNode=outputSegmentation)
 
 
 def _compareSegment(name: str, ai: sitk.Image | None, reviewed: sitk.Image | None, geometry: sitk.Image) -> dict:
