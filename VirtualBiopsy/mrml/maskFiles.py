@@ -1,0 +1,101 @@
+"""Mask files for segmentation QA: labelmaps (any format SimpleITK reads) or Slicer ``.seg.nrrd`` files,
+read as binary masks (UInt8, 0/1).
+
+A labelmap keeps its file's voxel order and grid; ``label`` picks one value
+(default: every non-zero voxel). A ``.seg.nrrd`` is read through Slicer's
+segmentation storage node and exported on its own reference geometry;
+``segment`` picks a segment by name (default: all segments together).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import SimpleITK as sitk
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.mrml._files import extensionOf
+from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName
+from VirtualBiopsy.mrml.storage import SEGMENTATION_EXTENSIONS, loadSegmentation
+
+_READ_FIX = "give a labelmap SimpleITK reads (NRRD, NIfTI, MHA/MHD) or a Slicer .seg.nrrd file"
+
+
+def readMaskFile(
+    path: str | os.PathLike,
+    what: str,
+    label: int | None = None,
+    segment: str | None = None,
+    scene: "slicer.vtkMRMLScene | None" = None,
+) -> sitk.Image:
+    """Read a mask file as a 0/1 UInt8 image.
+
+    :param what: what the file is, for messages (e.g. ``"reference 'rater2'"``).
+    :param label: labelmaps only: the value to keep. A file that has other labels but not this
+        one is refused (an all-zero file is an empty mask).
+    :param segment: ``.seg.nrrd`` only: the segment name to keep.
+    :param scene: scene to read ``.seg.nrrd`` files in (needed for those; nodes are removed afterwards).
+    :raises InputError: for a missing or unreadable file, a non-integer labelmap, an absent label or segment.
+    :raises GeometryError: for a file that is not 3D scalar.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"The {what} file {path} was not found; check the path.")
+    if extensionOf(path) in SEGMENTATION_EXTENSIONS:
+        return _readSegmentationFile(path, what, segment, scene)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
+        raise InputError(f"Cannot read the {what} file {path} ({reason}); {_READ_FIX}.") from error
+    requireScalar3D(image, f"{what} file {path.name}")
+    voxels = sitk.GetArrayViewFromImage(image)
+    if not np.issubdtype(voxels.dtype, np.integer):
+        fractional = voxels[~np.isfinite(voxels) | (voxels != np.round(voxels))]
+        if fractional.size:
+            raise InputError(
+                f"The {what} file {path} is not a labelmap: it has non-integer values such as {fractional.flat[0]:g}. "
+                "Threshold a probability map first (give it as --probabilities), or give the labelmap file."
+            )
+    if label is None:
+        inside = voxels != 0
+    else:
+        inside = voxels == label
+        if not inside.any() and voxels.any():
+            present = [int(value) for value in np.unique(voxels) if value != 0]
+            shown = ", ".join(map(str, present[:10])) + (", ..." if len(present) > 10 else "")
+            raise InputError(f"Label {label} is not in the {what} file {path} (its labels: {shown}); "
+                             "give the tumour's label with --label, or leave --label out to use every non-zero voxel.")
+    mask = sitk.GetImageFromArray(inside.astype(np.uint8))
+    mask.CopyInformation(image)
+    return mask
+
+
+def _readSegmentationFile(path: pathlib.Path, what: str, segment: str | None, scene) -> sitk.Image:
+    if scene is None:
+        raise InputError(f"The {what} file {path} is a Slicer segmentation; reading it needs a scene (createScene()).")
+    node = loadSegmentation(path, scene)
+    try:
+        masks = segmentMasksByName(node)
+    finally:
+        for helper in (node.GetDisplayNode(), node.GetStorageNode()):
+            if helper is not None:
+                scene.RemoveNode(helper)
+        scene.RemoveNode(node)
+    if not masks:
+        raise InputError(f"The {what} file {path} has no segments, so it has no geometry to compare on; "
+                         "save the empty mask as a labelmap instead, or add a segment.")
+    if segment is not None:
+        if segment not in masks:
+            raise InputError(f"The {what} file {path} has no segment named '{segment}' (its segments: "
+                             f"{', '.join(masks)}); give one of these with --segment.")
+        return masks[segment]
+    union = sitk.GetArrayFromImage(next(iter(masks.values())))
+    for mask in list(masks.values())[1:]:
+        union |= sitk.GetArrayViewFromImage(mask)
+    image = sitk.GetImageFromArray(union.astype(np.uint8))
+    image.CopyInformation(next(iter(masks.values())))
+    return image
