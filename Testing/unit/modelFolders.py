@@ -9,6 +9,7 @@ import io
 import json
 import pathlib
 import stat
+import warnings
 import zipfile
 
 TRAINED = "nnUNetTrainer__nnUNetPlans__3d_fullres"
@@ -93,7 +94,9 @@ def writeTorchScriptModel(folder: pathlib.Path, name: str = "net") -> pathlib.Pa
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(1)
-    torch.jit.save(torch.jit.script(torch.nn.Conv3d(1, 2, 1)), str(folder / f"{name}.pt"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated but TorchScript files abound
+        torch.jit.save(torch.jit.script(torch.nn.Conv3d(1, 2, 1)), str(folder / f"{name}.pt"))
     (folder / f"{name}.json").write_text(json.dumps({
         "version": "2.1", "inputs": ["FLAIR"], "labels": {"1": "tumour"}, "roiSize": [32, 32, 32],
         "licence": "CC-BY-4.0"}))

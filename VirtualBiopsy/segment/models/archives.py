@@ -9,12 +9,14 @@ bytes than each declares, and never over an existing file.
 
 from __future__ import annotations
 
+import lzma
 import os
 import pathlib
 import shutil
 import stat
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from VirtualBiopsy.errors import InputError
@@ -132,7 +134,7 @@ def extractArchive(path: pathlib.Path, destination: pathlib.Path, limits: Import
                             raise InputError(f"Zip archive {path}: entry '{entry.filename}' holds more data than "
                                              f"it declares ({entry.file_size} bytes); refused.")
                         sink.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError) as error:
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, NotImplementedError) as error:
                 raise InputError(f"Zip archive {path}: entry '{entry.filename}' is corrupt ({error}); "
                                  "get a new copy of the archive.") from error
             done += entry.file_size

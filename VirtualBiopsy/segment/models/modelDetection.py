@@ -92,12 +92,13 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"Model path {path} " + ("is a symbolic link; give the real file or folder."
                                                    if path.is_symlink() else "does not exist; check the path."))
     if path.is_file():
+        if path.suffix.lower() == ".zip":
+            raise InputError(f"{path} is a zip archive; import it first: virtual-biopsy models import {path}")
         if isTorchScript(path):
             return _torchScriptLayout(path)
-        if zipfile.is_zipfile(path):
-            raise InputError(f"{path} is a zip archive; import it first: virtual-biopsy models import {path}")
         raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
-                         "an nnU-Net trained-model folder or a MONAI network folder.")
+                         "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
+                         "torch.save need one, with a metadata .json naming the network).")
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)

@@ -12,15 +12,14 @@ import os
 import pathlib
 import shutil
 import tempfile
-import zipfile
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.models.archives import (ImportLimits, checkFolder, extractArchive, requireFreeSpace,
                                                    wrappedRoot)
 from VirtualBiopsy.segment.models.hashing import fileSha256
-from VirtualBiopsy.segment.models.modelDetection import (defaultModelId, detectModel, entryFromPath,
-                                                         isTorchScript, layoutEntry, requireModelId)
+from VirtualBiopsy.segment.models.modelDetection import (defaultModelId, detectModel, entryFromPath, layoutEntry,
+                                                         requireModelId)
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
 __all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId"]
@@ -55,7 +54,7 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
     modelsFolder.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{modelId}.", suffix=".partial", dir=modelsFolder))
     try:
-        archive = source.is_file() and zipfile.is_zipfile(source) and not isTorchScript(source)
+        archive = source.is_file() and source.suffix.lower() == ".zip"
         if archive:
             extracted = staging / "extracted"
             extracted.mkdir()
