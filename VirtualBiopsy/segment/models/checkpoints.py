@@ -105,8 +105,11 @@ def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathL
 
 
 def _refusedContent(error: BaseException) -> str:
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
-    return f"it needs {match.group(1)}" if match else "it needs objects beyond the allowed types"
+    text = str(error)
+    if match := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text):
+        return f"it needs {match.group(1)}"
+    detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines() if "WeightsUnpickler error:" in text else []
+    return f"torch's safe loader says: {detail[0]}" if detail else "it needs objects beyond the allowed types"
 
 
 def _firstLine(error: BaseException) -> str:
