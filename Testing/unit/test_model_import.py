@@ -116,7 +116,7 @@ def test_hostile_archives_are_refused_before_anything_is_written(tmp_path, regis
         archive = writeZip(tmp_path / "hostile.zip", entries)
     with pytest.raises(InputError, match=message):
         registry.importModel(archive, modelId="hostile")
-    assert userFolderContents(registry) == []
+    assert not registry.userFolder.exists()  # refused before anything was made
     assert not (tmp_path / "x").exists() and not (tmp_path.parent / "x").exists()
 
 
@@ -159,7 +159,7 @@ def test_folders_with_links_or_special_files_are_refused(tmp_path, registry, kin
         os.mkfifo(source / "fold_0" / "pipe")
     with pytest.raises(InputError, match="link\\(s\\) or special file\\(s\\)"):
         registry.importModel(source)
-    assert userFolderContents(registry) == []
+    assert not registry.userFolder.exists()
 
 
 def test_unrecognised_and_missing_sources(tmp_path, registry):
