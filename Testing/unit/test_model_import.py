@@ -102,7 +102,8 @@ HOSTILE = {
     "symlink entry": ([("model/plans.json", b"/etc/passwd", LINK)], r"'model/plans.json' is a symbolic link"),
     "device entry": ([("model/dev", b"", CHARACTER_DEVICE)], r"is a device, pipe or socket"),
     "duplicate": ([("model/a.json", b"1", FILE), ("model/a.json", b"2", FILE)], r"'model/a.json' repeats"),
-    "case duplicate": ([("model/A.json", b"1", 0), ("model/a.json", b"2", 0)], r"'model/a.json' repeats the entry 'model/A.json'"),
+    "case duplicate": ([("model/A.json", b"1", 0), ("model/a.json", b"2", 0)],
+                       r"'model/a.json' repeats the entry 'model/A.json'"),
     "file and folder": ([("model/a", b"1", 0), ("model/a/b", b"2", 0)], r"'model/a' is a file whose name"),
     "bomb": ([("model/zeros.pth", bytes(50 << 20), 0)], r"expands \d+-fold.*zip bomb"),
 }

@@ -76,7 +76,8 @@ def test_verify_reports_changed_missing_extra_and_linked_files(tmp_path):
     os.symlink(tmp_path, root / "link")
     report = registry.verify(entry)
     assert not report.ok and report.checked == 4
-    assert [(c.path, c.expected) for c in report.changed] == [("fold_0/checkpoint_final.pth", entry.files["fold_0/checkpoint_final.pth"])]
+    name = "fold_0/checkpoint_final.pth"
+    assert [(c.path, c.expected) for c in report.changed] == [(name, entry.files[name])]
     assert report.changed[0].actual != report.changed[0].expected
     assert report.missing == ("fold_1/checkpoint_final.pth",) and report.extra == ("fold_1/extra.pkl",)
     assert report.unsafe == ("link",)

@@ -108,8 +108,9 @@ def _refusedContent(error: BaseException) -> str:
     text = str(error)
     if match := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text):
         return f"it needs {match.group(1)}"
-    detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines() if "WeightsUnpickler error:" in text else []
-    return f"torch's safe loader says: {detail[0]}" if detail else "it needs objects beyond the allowed types"
+    _, marker, detail = text.partition("WeightsUnpickler error:")
+    lines = detail.strip().splitlines() if marker else []
+    return f"torch's safe loader says: {lines[0]}" if lines else "it needs objects beyond the allowed types"
 
 
 def _firstLine(error: BaseException) -> str:

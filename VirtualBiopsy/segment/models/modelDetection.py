@@ -104,8 +104,8 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         return _nnunetLayout(nnunetFolder)
     metadata = [child for child in sorted(path.glob("*.json")) if _isNetworkMetadata(child)]
     if len(metadata) > 1:
-        raise InputError(f"Model folder {path} has several network metadata files ({', '.join(m.name for m in metadata)}); "
-                         "keep one.")
+        names = ", ".join(m.name for m in metadata)
+        raise InputError(f"Model folder {path} has several network metadata files ({names}); keep one.")
     if metadata:
         return _networkLayout(metadata[0])
     scripts = [child for child in sorted(path.iterdir()) if child.suffix in TORCHSCRIPT_SUFFIXES
@@ -203,8 +203,9 @@ def _nnunetLayout(folder: pathlib.Path) -> ModelLayout:
         files=("dataset.json", "plans.json", *(f"fold_{fold}/{checkpoint}" for fold in folds)),
         inputs=parseInputs(channels, folder / "dataset.json", "channel_names"),
         labels=_nnunetLabels(dataset, folder / "dataset.json"),
-        version=str(dataset.get("release") or "unversioned"), licence=str(dataset.get("licence") or dataset.get("license") or ""),
-        source=str(dataset.get("reference") or ""), description=str(dataset.get("description") or dataset.get("name") or ""),
+        version=str(dataset.get("release") or "unversioned"),
+        licence=str(dataset.get("licence") or dataset.get("license") or ""), source=str(dataset.get("reference") or ""),
+        description=str(dataset.get("description") or dataset.get("name") or ""),
         options=options)
 
 

@@ -87,8 +87,8 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
         try:
             os.rename(model, final)
         except OSError as error:
-            raise InputError(f"Cannot move the imported model into {final} ({error.strerror}); nothing was "
-                             f"imported. Check that the folder is writable and that '{modelId}' is not in use.") from error
+            raise InputError(f"Cannot move the imported model into {final} ({error.strerror}); nothing was imported. "
+                             f"Check that the folder is writable and that '{modelId}' is not in use.") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress(1.0, f"imported {modelId}")
