@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from VirtualBiopsy.errors import ModelError
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, loadTorchScript
 from VirtualBiopsy.segment.models.modelImport import entryFromPath
 from VirtualBiopsy.segment.models.registry import ModelRegistry
 
-from modelFolders import TRAINED, plainConvUNet, stateDictBytes, writeNetworkModel, writeNnunetModel
+from modelFolders import (TRAINED, plainConvUNet, stateDictBytes, writeNetworkModel, writeNnunetModel,
+                          writeTorchScriptModel)
 
 CHECKPOINT = "fold_0/checkpoint_final.pth"
 
@@ -132,3 +133,19 @@ def test_damaged_files_and_bare_pickles_are_model_errors(tmp_path):
     (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"a": 1}, protocol=4))  # not written by torch.save
     with pytest.raises(ModelError, match="holds more than tensors.*safe loader says: Unsupported operand"):
         loadCheckpoint(tmp_path / "pickle.pth")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_torchscript_loads_from_checked_bytes(tmp_path):
+    registry = ModelRegistry(tmp_path / "user")
+    entry = registry.importModel(writeTorchScriptModel(tmp_path / "ts"))
+    path = registry.modelPath(entry)
+    module = loadTorchScript(path, entry, path)
+    image = torch.randn(1, 1, 4, 4, 4)
+    assert torch.equal(module(image), torch.jit.load(tmp_path / "ts" / "net.pt")(image))
+    path.write_bytes(path.read_bytes() + b"\x00")
+    with pytest.raises(ModelError, match="'net.pt' of model 'net' does not match its manifest"):
+        loadTorchScript(path, entry, path)
+    (tmp_path / "state.pt").write_bytes(stateDictBytes())
+    with pytest.raises(ModelError, match="Cannot load TorchScript model"):
+        loadTorchScript(tmp_path / "state.pt")

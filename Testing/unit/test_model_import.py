@@ -62,6 +62,8 @@ def test_torchscript_and_monai_network_imports(tmp_path, registry):
     assert script.path == "net/net.pt" and script.backend == "monai-torchscript"
     assert (registry.userFolder / "net" / "net.json").is_file()  # the sidecar travels with it
     assert registry.verify(script).ok and registry.modelPath(script).is_file()
+    zipped = registry.importModel(zipFolder(tmp_path / "ts", tmp_path / "ts.zip"), modelId="zipped")
+    assert zipped.path == "zipped/net.pt" and zipped.files == script.files and registry.verify(zipped).ok
     network = registry.importModel(writeNetworkModel(tmp_path / "unet"), modelId="unet")
     assert sorted(network.files) == ["model.json", "weights.pth"] and registry.verify(network).ok
 

@@ -1,4 +1,4 @@
-"""Load PyTorch checkpoints safely.
+"""Load PyTorch checkpoints and TorchScript files safely.
 
 A checkpoint is read into memory once, hashed, checked against its model's manifest entry, and unpickled from
 those same bytes (so the file cannot change between the check and the load) with ``weights_only=True``:
@@ -16,6 +16,7 @@ import pathlib
 import pickle
 import re
 import stat
+import warnings
 from typing import Any
 
 from VirtualBiopsy.errors import ModelError, requirePackage
@@ -39,16 +40,8 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
     """
     torch = requirePackage("torch")
     path = pathlib.Path(path)
-    data = _readBytes(path)
-    name = str(path)
-    if entry is not None:
-        name = _listedName(path, entry, modelRoot)
-        expected, actual = entry.files[name], bytesSha256(data)
-        if actual != expected:
-            raise ModelError(
-                f"Checkpoint '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, "
-                f"manifest {expected}. The file was changed or damaged and is not loaded; restore it or import the "
-                f"model again, and check it with 'virtual-biopsy models verify {entry.id}'.")
+    data = verifiedBytes(path, entry, modelRoot)
+    name = _listedName(path, entry, modelRoot) if entry is not None else str(path)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -70,6 +63,44 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
     except Exception as error:
         raise ModelError(f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
                          "the model may need code that is not installed (an nnU-Net trainer class?).") from error
+
+
+def loadTorchScript(path: str | os.PathLike, entry: ModelEntry | None = None,
+                    modelRoot: str | os.PathLike | None = None) -> Any:
+    """A TorchScript module (``torch.jit.load``) on the CPU, from bytes checked as in :func:`loadCheckpoint`.
+
+    :raises ModelError: for a missing, changed or unlisted file, or one that is not TorchScript.
+    """
+    torch = requirePackage("torch")
+    data = verifiedBytes(path, entry, modelRoot)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+            return torch.jit.load(io.BytesIO(data), map_location="cpu")
+    except Exception as error:  # torch raises RuntimeError for anything it cannot read
+        raise ModelError(f"Cannot load TorchScript model {path} ({_firstLine(error)}); give a file written by "
+                         "torch.jit.save.") from error
+
+
+def verifiedBytes(path: str | os.PathLike, entry: ModelEntry | None = None,
+                  modelRoot: str | os.PathLike | None = None) -> bytes:
+    """The bytes of a model file, after checking (when ``entry`` is given) that they match ``entry.files``.
+
+    Load from these bytes, not from the file again, so that the file cannot change after the check.
+
+    :raises ModelError: for a missing file, a link, a file ``entry`` does not list, or a changed file.
+    """
+    path = pathlib.Path(path)
+    data = _readBytes(path)
+    if entry is not None:
+        name = _listedName(path, entry, modelRoot)
+        expected, actual = entry.files[name], bytesSha256(data)
+        if actual != expected:
+            raise ModelError(
+                f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, "
+                f"manifest {expected}. The file was changed or damaged and is not loaded; restore it or import the "
+                f"model again, and check it with 'virtual-biopsy models verify {entry.id}'.")
+    return data
 
 
 def _readBytes(path: pathlib.Path) -> bytes:
