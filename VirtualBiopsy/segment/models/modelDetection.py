@@ -213,6 +213,7 @@ def _nnunetLabels(dataset: dict[str, Any], where: pathlib.Path) -> tuple[ModelLa
     labels = dataset.get("labels")
     if not isinstance(labels, dict) or not labels:
         raise InputError(f"{where} has no 'labels' mapping (e.g. {{\"background\": 0, \"tumour\": 1}}); fix the file.")
+    labels = {name: value for name, value in labels.items() if name != "ignore"}  # nnU-Net never predicts it
     if any(isinstance(value, list) for value in labels.values()):
         order = dataset.get("regions_class_order")
         regions = [name for name, value in labels.items() if value not in (0, [0])]
@@ -220,7 +221,11 @@ def _nnunetLabels(dataset: dict[str, Any], where: pathlib.Path) -> tuple[ModelLa
             raise InputError(f"{where} defines regions but 'regions_class_order' ({order!r}) does not give one label "
                              f"value per region ({len(regions)}); fix the file.")
         return parseLabels([{"name": name, "value": value} for name, value in zip(regions, order)], where)
-    return parseLabels(labels, where)
+    parsed = parseLabels(labels, where)
+    if sorted(label.value for label in parsed) != list(range(1, len(parsed) + 1)):
+        raise InputError(f"{where}: nnU-Net labels must be consecutive (0, 1, 2, …); got {labels!r}. nnU-Net's "
+                         "output value is the class index, so fix the file to the labels the model was trained with.")
+    return parsed
 
 
 def _torchScriptLayout(path: pathlib.Path) -> ModelLayout:
