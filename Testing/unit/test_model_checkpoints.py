@@ -117,12 +117,20 @@ def test_only_the_models_own_regular_files(tmp_path):
     os.symlink(folder / "weights.pth", tmp_path / "alias.pth")
     with pytest.raises(ModelError, match="is a link or not a regular file"):
         loadCheckpoint(tmp_path / "alias.pth")
-    with pytest.raises(ModelError, match="not found"):
+    with pytest.raises(ModelError, match="not one of the files"):
         loadCheckpoint(folder / "absent.pth", entry)
+    with pytest.raises(ModelError, match="cannot be opened"):
+        loadCheckpoint(folder / "absent.pth")
+    os.mkfifo(tmp_path / "pipe.pth")
+    with pytest.raises(ModelError, match="is a link or not a regular file"):  # refused without blocking on it
+        loadCheckpoint(tmp_path / "pipe.pth")
     relative = type(entry)(**{**entry.__dict__, "path": "unet"})
     with pytest.raises(ModelError, match="relative path 'unet'; pass modelRoot"):
         loadCheckpoint(folder / "weights.pth", relative)
     assert loadCheckpoint(folder / "weights.pth", relative, modelRoot=folder).keys()
+    (folder / "weights.pth").unlink()
+    with pytest.raises(ModelError, match="weights.pth cannot be opened"):
+        loadCheckpoint(folder / "weights.pth", entry)
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
