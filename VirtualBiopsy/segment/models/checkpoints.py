@@ -45,12 +45,10 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
     with openVerified(path, entry, modelRoot) as handle:
         try:
             return torch.load(handle, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
-            if _WEIGHTS_ONLY_REFUSAL not in str(error):
+        except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
+            if not (isinstance(error, pickle.UnpicklingError) and _WEIGHTS_ONLY_REFUSAL in str(error)):
                 raise ModelError(f"Cannot read checkpoint {path} ({_firstLine(error)}); get a new copy of it.") from error
             needs = _refusedContent(error)
-        except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
-            raise ModelError(f"Cannot read checkpoint {path} ({_firstLine(error)}); get a new copy of it.") from error
         if entry is None or not entry.trusted:
             owner = f"model '{entry.id}'" if entry is not None else "a model given by path"
             raise ModelError(
