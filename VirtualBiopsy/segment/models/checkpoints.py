@@ -47,7 +47,8 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
             return torch.load(handle, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
             if not (isinstance(error, pickle.UnpicklingError) and _WEIGHTS_ONLY_REFUSAL in str(error)):
-                raise ModelError(f"Cannot read checkpoint {path} ({_firstLine(error)}); get a new copy of it.") from error
+                reason = _firstLine(error)
+                raise ModelError(f"Cannot read checkpoint {path} ({reason}); get a new copy of it.") from error
             needs = _refusedContent(error)
         if entry is None or not entry.trusted:
             owner = f"model '{entry.id}'" if entry is not None else "a model given by path"
