@@ -5,6 +5,8 @@ import pytest
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import models
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint
+from VirtualBiopsy.segment.models.registry import ModelRegistry
 
 from modelFolders import TRAINED, writeNnunetModel, writeTorchScriptModel, writeZip
 
@@ -43,6 +45,9 @@ def test_import_list_verify_and_tamper(tmp_path, capsys):
     assert lines[2].split() == ["net", "2.1", "monai-torchscript", "FLAIR", "1:tumour", "no", "user"]
     status, out, _ = runCli(["verify", "brain", "--models-dir", user], capsys)
     assert status == 0 and out.startswith("brain: OK (3 file(s) match the manifest)")
+    registry = ModelRegistry(user)  # --trust reached the manifest: nnU-Net's checkpoint now loads
+    brain, root = registry.get("brain"), registry.modelPath(registry.get("brain"))
+    assert loadCheckpoint(root / "fold_0" / "checkpoint_final.pth", brain, root)["trainer_name"] == "nnUNetTrainer"
     (user / "brain" / "plans.json").write_text('{"plans_name": "tampered"}')
     status, out, _ = runCli(["verify", "brain", "--models-dir", user], capsys)
     assert status == 1 and "brain: FAILED" in out and "changed  plans.json: sha256 " in out
