@@ -103,8 +103,9 @@ def openVerified(path: str | os.PathLike, entry: ModelEntry | None = None,
             if actual != expected:
                 raise ModelError(
                     f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, manifest "
-                    f"{expected}. The file was changed or damaged and is not loaded; restore it from the model's source "
-                    f"(or import that again under a new --id) and check with 'virtual-biopsy models verify {entry.id}'.")
+                    f"{expected}. The file was changed or damaged and is not loaded; restore it from the model's "
+                    "source (or import that again under a new --id) and check with "
+                    f"'virtual-biopsy models verify {entry.id}'.")
             handle.seek(0)
         yield handle
 
