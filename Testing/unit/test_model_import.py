@@ -175,6 +175,9 @@ def test_unrecognised_and_missing_sources(tmp_path, registry):
         registry.importModel(archive)
     with pytest.raises(InputError, match="does not exist"):
         registry.importModel(tmp_path / "absent")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match="neither a regular file nor a folder"):
+        registry.importModel(tmp_path / "pipe")
     os.symlink(tmp_path / "notes", tmp_path / "alias")
     with pytest.raises(InputError, match="symbolic link"):
         registry.importModel(tmp_path / "alias", modelId="alias")

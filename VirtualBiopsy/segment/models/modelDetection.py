@@ -99,6 +99,8 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
                          "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
                          "torch.save need one, with a metadata .json naming the network).")
+    if not path.is_dir():
+        raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)
