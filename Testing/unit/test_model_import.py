@@ -101,6 +101,8 @@ HOSTILE = {
     "absolute": ([("/x", b"evil", 0)], r"'/x' has an unsafe path"),
     "drive letter": ([("C:/x", b"evil", 0)], r"unsafe path"),
     "backslash": ([("model\\..\\x", b"evil", 0)], r"unsafe path"),
+    "windows stream": ([("model/plans.json:payload", b"evil", 0)], r"holds a colon"),
+    "control character": ([("model/a\x07.json", b"evil", 0)], r"control characters"),
     "symlink entry": ([("model/plans.json", b"/etc/passwd", LINK)], r"'model/plans.json' is a symbolic link"),
     "device entry": ([("model/dev", b"", CHARACTER_DEVICE)], r"is a device, pipe or socket"),
     "duplicate": ([("model/a.json", b"1", FILE), ("model/a.json", b"2", FILE)], r"'model/a.json' repeats"),
