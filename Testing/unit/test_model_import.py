@@ -177,6 +177,9 @@ def test_unrecognised_and_missing_sources(tmp_path, registry):
         registry.importModel(archive)
     with pytest.raises(InputError, match="does not exist"):
         registry.importModel(tmp_path / "absent")
+    (tmp_path / "con").mkdir()
+    with pytest.raises(InputError, match="'con' is a reserved device name on Windows; choose another --id"):
+        registry.importModel(tmp_path / "con")
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(InputError, match="neither a regular file nor a folder"):
         registry.importModel(tmp_path / "pipe")
