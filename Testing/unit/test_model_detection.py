@@ -97,6 +97,7 @@ def test_a_plain_state_dict_is_not_torchscript(tmp_path):
         entryFromPath(tmp_path)
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_monai_network_folder(tmp_path):
     folder = writeNetworkModel(tmp_path / "unet")
     entry = entryFromPath(folder)

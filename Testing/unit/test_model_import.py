@@ -57,6 +57,7 @@ def test_zip_import_gives_the_same_model_as_the_folder(tmp_path, registry):
     assert registry.verify(fromZip).ok and registry.verify(fromFolder).ok
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_torchscript_and_monai_network_imports(tmp_path, registry):
     script = registry.importModel(writeTorchScriptModel(tmp_path / "ts"))
     assert script.path == "net/net.pt" and script.backend == "monai-torchscript"
@@ -86,7 +87,7 @@ def test_an_existing_id_is_never_replaced(tmp_path, registry):
     registry.importModel(source)
     manifest = registry.userManifest.read_bytes()
     with pytest.raises(InputError, match=r"id 'net' exists already.*--id net-2"):
-        registry.importModel(writeNetworkModel(tmp_path / "net"))
+        registry.importModel(writeNnunetModel(tmp_path / "net"))
     with pytest.raises(InputError, match="id 'net' exists already"):
         registry.importModel(source, modelId="NET")
     (registry.userFolder / "orphan").mkdir()  # a folder no manifest lists
