@@ -32,6 +32,7 @@ class ComBatModel:
     ``z = (y − m) / s`` with ``m = grandMean + x·covariateCoefficients`` and
     ``s = √pooledVariance``, and becomes ``s·(z − γ*_b) / √δ*_b + m``.
 
+    :ivar batchName: the name of the batch variable (e.g. the clinical column ``site``), or ``None``.
     :ivar method: ``"parametric"``, ``"nonparametric"`` or ``"meanonly"``.
     :ivar features: the feature names, in the fitted order.
     :ivar batches: the batch labels (text), sorted.
@@ -60,6 +61,7 @@ class ComBatModel:
     iterations: np.ndarray
     inputHash: str
     libraryVersion: str
+    batchName: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("grandMean", "pooledVariance", "covariateCoefficients", "gammaStar", "deltaStar", "iterations"):
@@ -220,6 +222,7 @@ def fitAndHarmonize(
         grandMean=fit.grandMean, pooledVariance=fit.pooledVariance, covariateCoefficients=fit.covariateCoefficients,
         gammaStar=fit.gammaStar, deltaStar=fit.deltaStar, iterations=fit.iterations,
         inputHash=inputHash(values, names, labels, covariates), libraryVersion=__version__,
+        batchName=None if batch.name is None else str(batch.name),
     )
     scale = np.sqrt(fit.pooledVariance)
     standMean = fit.grandMean + design @ fit.covariateCoefficients

@@ -4,7 +4,7 @@ Numbers are written with Python's shortest round-trip text, so a saved and loade
 holds the same float64 values bit for bit.  Layout (``schemaVersion`` 1)::
 
     {"format": "VirtualBiopsy.ComBatModel", "schemaVersion": 1, "libraryVersion": "...",
-     "method": "parametric", "referenceBatch": null, "features": [...],
+     "method": "parametric", "batchName": "site", "referenceBatch": null, "features": [...],
      "batches": [{"name": "A", "cases": 20}, ...],
      "covariates": [{"name": "age", "kind": "numeric", "levels": []},
                     {"name": "sex", "kind": "categorical", "levels": ["F", "M"]}],
@@ -43,6 +43,7 @@ def modelToDict(model) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "libraryVersion": model.libraryVersion,
         "method": model.method,
+        "batchName": model.batchName,
         "referenceBatch": model.referenceBatch,
         "features": list(model.features),
         "batches": [{"name": name, "cases": count} for name, count in zip(model.batches, model.batchCounts)],
@@ -70,15 +71,27 @@ def saveModel(model, path: str | os.PathLike) -> pathlib.Path:
         raise InputError(f"ComBat model file {path} exists already; nothing is overwritten. Choose a new name.")
     if not path.parent.is_dir():
         raise InputError(f"The folder of {path} does not exist; create it first.")
-    text = json.dumps(modelToDict(model), indent=1, allow_nan=False) + "\n"
+    return writeNewText(json.dumps(modelToDict(model), indent=1, allow_nan=False) + "\n", path)
+
+
+def writeNewText(text: str, path: str | os.PathLike) -> pathlib.Path:
+    """Write ``text`` (UTF-8) to the new file ``path`` atomically: complete under its name or absent.
+
+    :raises InputError: when ``path`` exists, appears meanwhile (it is left as it is) or has no folder.
+    """
+    path = pathlib.Path(path)
+    if path.exists():
+        raise InputError(f"Output file {path} exists already; nothing is overwritten. Choose a new name.")
+    if not path.parent.is_dir():
+        raise InputError(f"The folder of {path} does not exist; create it first.")
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     temporary = pathlib.Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
-        os.link(temporary, path)  # fails if a file appeared meanwhile: never replaces one
+        os.link(temporary, path)  # unlike a rename, a link never replaces a file that appeared meanwhile
     except FileExistsError as error:
-        raise InputError(f"ComBat model file {path} appeared while writing; it was left as it is.") from error
+        raise InputError(f"Output file {path} appeared while writing; it was left as it is.") from error
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -145,6 +158,7 @@ def _modelFromDict(data: dict[str, Any], modelClass):
         deltaStar=np.array([_vector(parameters["deltaStar"][b], p, f"deltaStar {b}") for b in batches]),
         iterations=np.array([int(parameters["iterations"][b]) for b in batches], dtype=np.int64),
         inputHash=str(data["inputHash"]), libraryVersion=str(data["libraryVersion"]),
+        batchName=None if data["batchName"] is None else str(data["batchName"]),
     )
     if len(set(features)) != p or len(set(batches)) != len(batches) or len(batches) < 2:
         raise ValueError("features or batches are repeated, or fewer than 2 batches")
