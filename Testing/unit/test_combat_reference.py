@@ -1,0 +1,77 @@
+"""ComBat against independent implementations: R's sva::ComBat (fixtures made by
+scripts/combatReference.py) and combatlearn 2.3.0 where its estimator is the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from combatCohort import SVA_VARIANTS, referenceCohort, svaResult
+
+from VirtualBiopsy.harmonize.combat import fitAndHarmonize
+
+
+def _relative(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.max(np.abs(ours - reference) / np.abs(reference)))
+
+
+@pytest.mark.parametrize("variant", SVA_VARIANTS)
+def test_fit_matches_sva(variant):
+    features, site, covariates = referenceCohort()
+    method, reference = SVA_VARIANTS[variant]
+    _, harmonized = fitAndHarmonize(features, site, covariates, method, reference)
+    expected = svaResult(variant)
+    assert list(harmonized.columns) == list(expected.columns) and harmonized.index.equals(expected.index)
+    assert _relative(harmonized.to_numpy(), expected.to_numpy()) <= 1e-9  # the issue asks for 1e-6
+    assert _relative(harmonized.to_numpy(), features.to_numpy()) > 1e-2  # and the data did change
+
+
+@pytest.mark.parametrize("variant", SVA_VARIANTS)
+def test_one_patient_at_a_time_reproduces_the_fit(variant):
+    features, site, covariates = referenceCohort()
+    model, harmonized = fitAndHarmonize(features, site, covariates, *SVA_VARIANTS[variant])
+    onePerCall = pd.concat([model.apply(features.iloc[[row]], site.iloc[[row]], covariates.iloc[[row]])
+                            for row in range(len(features))])
+    np.testing.assert_allclose(onePerCall.to_numpy(), harmonized.to_numpy(), rtol=1e-10, atol=0)
+    reversedRows = model.apply(features.iloc[::-1], site.iloc[::-1], covariates.iloc[::-1])
+    np.testing.assert_allclose(reversedRows.loc[features.index].to_numpy(), harmonized.to_numpy(), rtol=1e-10, atol=0)
+
+
+def test_reference_batch_is_returned_unchanged_bit_for_bit():
+    features, site, covariates = referenceCohort()
+    model, harmonized = fitAndHarmonize(features, site, covariates, "parametric", "B")
+    inB = (site == "B").to_numpy()
+    assert np.array_equal(harmonized[inB].to_numpy(), features[inB].to_numpy())
+    assert np.array_equal(model.apply(features[inB], site[inB], covariates[inB]).to_numpy(), features[inB].to_numpy())
+    assert np.all(model.gammaStar[model.batches.index("B")] == 0) and np.all(model.deltaStar[1] == 1)
+
+
+@pytest.mark.parametrize("reference", [None, "B"])
+def test_standardization_matches_combatlearn(reference):
+    """combatlearn's 'fortin' engine fits the same OLS standardization (grand mean, pooled variance,
+    covariate coefficients). Its empirical Bayes step pools the priors across batches for each feature,
+    not across features within a batch as Johnson et al. and sva do, so γ* and δ* differ by design
+    (up to 22% on this cohort) and are compared with sva only."""
+    from combatlearn.core import ComBatModel as CombatlearnModel
+
+    features, site, covariates = referenceCohort()
+    theirs = CombatlearnModel(method="fortin", reference_batch=reference, eps=0.0)
+    theirs.fit(features, batch=site, discrete_covariates=covariates[["grade"]],
+               continuous_covariates=covariates[["age"]])
+    ours, _ = fitAndHarmonize(features, site, covariates, "parametric", reference)
+    assert theirs._nonbatch_columns == ["grade_low", "age"] and ours.designColumns == ["age", "grade=low"]
+    assert _relative(ours.grandMean, theirs._grand_mean.to_numpy()) < 1e-9
+    assert _relative(ours.pooledVariance, theirs._pooled_var.to_numpy()) < 1e-9
+    assert _relative(ours.covariateCoefficients, theirs._beta_hat_nonbatch[::-1]) < 1e-9
+
+
+def test_fit_is_equivariant_to_feature_units_and_batch_names():
+    """Rescaling or shifting a feature rescales or shifts its harmonized values; renaming batches changes nothing."""
+    features, site, covariates = referenceCohort()
+    _, base = fitAndHarmonize(features, site, covariates, "nonparametric")
+    scaled = features * 1000.0 + 5.0
+    _, harmonizedScaled = fitAndHarmonize(scaled, site, covariates, "nonparametric")
+    np.testing.assert_allclose(harmonizedScaled.to_numpy(), base.to_numpy() * 1000.0 + 5.0, rtol=1e-9)
+    renamed = site.map({"A": "z-site", "B": "a-site", "C": "m-site"})
+    _, harmonizedRenamed = fitAndHarmonize(features, renamed, covariates, "nonparametric")
+    np.testing.assert_allclose(harmonizedRenamed.to_numpy(), base.to_numpy(), rtol=1e-12)
