@@ -8,6 +8,7 @@ input's order; only the model's feature columns change.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
@@ -81,7 +82,11 @@ def harmonizeTable(
     result = featureTable.copy()
     for name in model.features:
         column = next(c for c in featureTable.columns if str(c) == name)
-        result[column] = harmonized[name].to_numpy()
+        values = harmonized[name].to_numpy()
+        if featureTable[column].dtype == object:  # text cells of unchanged values are kept as written
+            unchanged = values == features[name].to_numpy()
+            values = np.where(unchanged, featureTable[column].to_numpy(), values.astype(object))
+        result[column] = values
     return result
 
 
