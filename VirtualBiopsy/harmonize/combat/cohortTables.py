@@ -71,7 +71,8 @@ def harmonizeTable(
     if not batchColumn:
         raise InputError("The ComBat model does not name its batch column; give it (--batch COLUMN).")
     index = patientIndex(featureTable, "feature table")
-    missing = [name for name in model.features if name not in map(str, featureTable.columns)]
+    columns = {str(column): column for column in featureTable.columns}
+    missing = [name for name in model.features if name not in columns]
     if missing:
         raise InputError(f"The feature table lacks the model's feature(s) {listed(missing)}; give a table with every "
                          "feature the model was fitted on.")
@@ -81,7 +82,7 @@ def harmonizeTable(
     harmonized = model.apply(features, rows[batchColumn], _covariateFrame(rows, kinds), unseenBatch)
     result = featureTable.copy()
     for name in model.features:
-        column = next(c for c in featureTable.columns if str(c) == name)
+        column = columns[name]
         values = harmonized[name].to_numpy()
         if featureTable[column].dtype == object:  # text cells of unchanged values are kept as written
             unchanged = values == features[name].to_numpy()
@@ -115,9 +116,9 @@ def numericFeatures(table: pd.DataFrame, names: list[str], index: pd.Index) -> p
     if not names:
         raise InputError(f"The feature table has no feature columns besides '{PATIENT}' and the pass-through columns; "
                          "give a table of numeric features.")
-    columns = {}
+    columns, byName = {}, {str(column): column for column in table.columns}
     for name in names:
-        raw = table[next(c for c in table.columns if str(c) == name)]
+        raw = table[byName[name]]
         text = raw.map(lambda value: value.strip() if isinstance(value, str) else value)
         values = pd.to_numeric(text.replace("", float("nan")), errors="coerce")
         bad = text[values.isna() & text.notna() & (text != "")]

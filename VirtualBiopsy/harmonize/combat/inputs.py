@@ -81,20 +81,21 @@ def checkFeatures(features: pd.DataFrame, expected: tuple[str, ...] | None = Non
     if features.empty or features.shape[0] == 0:
         raise InputError(f"The feature table has no rows or no columns (shape {features.shape}); give one row per case.")
     names = [str(column) for column in features.columns]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
     if duplicates:
         raise InputError(f"The feature table repeats column(s) {listed(duplicates)}; give each feature once.")
     if expected is not None:
-        missing = [name for name in expected if name not in names]
-        extra = [name for name in names if name not in expected]
+        given, wanted = set(names), set(expected)
+        missing = [name for name in expected if name not in given]
+        extra = [name for name in names if name not in wanted]
         if missing or extra:
             raise InputError(
                 "The feature table's columns are not the ComBat model's features: "
                 + (f"missing {listed(missing)}" if missing else "")
                 + ("; " if missing and extra else "") + (f"not in the model {listed(extra)}" if extra else "")
                 + ". Pass exactly the features the model was fitted on (drop id and label columns).")
-    nonNumeric = [name for name, column in zip(names, features.columns)
-                  if not (pd.api.types.is_numeric_dtype(features[column]) and not pd.api.types.is_bool_dtype(features[column]))]
+    nonNumeric = [name for name, dtype in zip(names, features.dtypes)
+                  if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))]
     if nonNumeric:
         raise InputError(f"Feature column(s) {listed(nonNumeric)} are not numeric; ComBat harmonizes numbers only. "
                          "Drop them or keep them aside as pass-through columns (e.g. patient, label).")

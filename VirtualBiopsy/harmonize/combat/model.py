@@ -104,7 +104,8 @@ class ComBatModel:
         if unseenBatch not in UNSEEN_BATCH_CHOICES:
             raise InputError(f"unseenBatch is '{unseenBatch}'; choose one of {', '.join(UNSEEN_BATCH_CHOICES)}.")
         values = checkFeatures(features, self.features)
-        order = [list(map(str, features.columns)).index(name) for name in self.features]
+        position = {str(column): index for index, column in enumerate(features.columns)}
+        order = [position[name] for name in self.features]
         values = values[:, order]
         labels = checkBatch(batch, features.index)
         unseen = sorted(set(labels) - set(self.batches))
@@ -120,7 +121,7 @@ class ComBatModel:
         unchanged = labels.isin(unseen).to_numpy()
         if self.referenceBatch is not None:
             unchanged |= (labels == self.referenceBatch).to_numpy()
-        codes = np.array([self.batches.index(label) if label in self.batches else -1 for label in labels])
+        codes = labels.map({name: code for code, name in enumerate(self.batches)}).fillna(-1).to_numpy(dtype=int)
         result = values.copy()
         adjusted = ~unchanged
         if adjusted.any():
