@@ -167,3 +167,30 @@ def test_help(words, capsys):
     with pytest.raises(SystemExit) as stop:
         main(words)
     assert stop.value.code == 0 and "--" in capsys.readouterr().out
+
+
+def test_typed_tables_and_csv_text_name_batches_alike():
+    """A table node's numbers (field strength 3.0) and a CSV file's text ('3') are the same batch."""
+    from VirtualBiopsy.harmonize.combat.cohortTables import fitTables, harmonizeTable
+
+    features = pd.read_csv(DATA / "features.csv", dtype={"patient": str})
+    clinical = pd.read_csv(DATA / "clinical.csv", dtype={"patient": str})
+    clinical["tesla"] = clinical.site.map({"A": 1.5, "B": 3.0, "C": 3.0})
+    model = fitTables(features, clinical, "tesla", ["age", "grade"])
+    assert model.batches == ("1.5", "3") and model.batchName == "tesla"
+    asText = clinical.astype(str).assign(tesla=clinical.tesla.map({1.5: "1.5", 3.0: "3"}))
+    fromText = harmonizeTable(model, features.astype(str), asText)
+    fromNumbers = harmonizeTable(model, features, clinical)
+    np.testing.assert_array_equal(fromText.iloc[:, 1:].astype(float).to_numpy(), fromNumbers.iloc[:, 1:].to_numpy())
+
+
+def test_numbers_read_from_text_are_exact_and_non_numbers_named():
+    from VirtualBiopsy.harmonize.combat.cohortTables import parseNumbers
+
+    generator = np.random.default_rng(1)
+    exact = generator.normal(0, 1e3, 2000)
+    numbers, bad = parseNumbers(pd.Series([repr(value) for value in exact]))
+    assert np.array_equal(numbers, exact) and bad.empty  # pandas.to_numeric misses some by one ulp
+    numbers, bad = parseNumbers(pd.Series([" 2.5 ", "", None, "1_000", "abc", True, 7, np.nan]))
+    assert numbers[0] == 2.5 and numbers[6] == 7.0 and np.isnan(numbers[[1, 2, 3, 4, 5, 7]]).all()
+    assert bad.index.tolist() == [3, 4, 5]

@@ -122,3 +122,9 @@ def test_numeric_covariate_treated_as_categorical_on_request(cohort):
     reference = fitComBat(features, site, covariates)
     np.testing.assert_allclose(model.apply(features, site, coded).to_numpy(),
                                reference.apply(features, site, covariates).to_numpy(), rtol=1e-10)
+
+
+def test_clashing_design_column_names(cohort):
+    features, site, covariates = cohort
+    with pytest.raises(InputError, match=r"design columns grade=low clash"):
+        fitComBat(features, site, covariates.assign(**{"grade=low": covariates.age * 0.5 + 1}))

@@ -142,3 +142,17 @@ def test_input_hash_depends_on_the_data():
     changed.iloc[0, 0] = np.nextafter(changed.iloc[0, 0], np.inf)
     assert fitComBat(changed, site, covariates).inputHash != base
     assert fitComBat(features, site, covariates.assign(age=covariates.age + 1)).inputHash != base
+
+
+def test_fit_reports_progress_and_can_be_cancelled():
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    features, site, covariates = referenceCohort()
+    fractions = []
+    fitComBat(features, site, covariates, "nonparametric", progress=lambda fraction, _: fractions.append(fraction))
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions) and len(fractions) >= 4
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        fitComBat(features, site, covariates, cancel=token)

@@ -49,7 +49,7 @@ def fitTables(
     kinds = {name: "categorical" if name in categorical or not _allNumeric(rows[name]) else "numeric"
              for name in covariates}
     covariateFrame = _covariateFrame(rows, kinds) if covariates else None
-    return fitComBat(features, rows[batchColumn].rename(batchColumn), covariateFrame, method,
+    return fitComBat(features, _batchLabels(rows[batchColumn], batchColumn), covariateFrame, method,
                      None if referenceBatch is None else str(referenceBatch),
                      [name for name, kind in kinds.items() if kind == "categorical"], progress, cancel)
 
@@ -79,7 +79,8 @@ def harmonizeTable(
     features = numericFeatures(featureTable, list(model.features), index)
     rows = clinicalRows(clinical, featureTable[PATIENT], index, [batchColumn, *model.covariateNames])
     kinds = {encoding.name: encoding.kind for encoding in model.covariates}
-    harmonized = model.apply(features, rows[batchColumn], _covariateFrame(rows, kinds), unseenBatch)
+    harmonized = model.apply(features, _batchLabels(rows[batchColumn], batchColumn), _covariateFrame(rows, kinds),
+                             unseenBatch)
     result = featureTable.copy()
     for name in model.features:
         column = columns[name]
@@ -118,15 +119,43 @@ def numericFeatures(table: pd.DataFrame, names: list[str], index: pd.Index) -> p
                          "give a table of numeric features.")
     columns, byName = {}, {str(column): column for column in table.columns}
     for name in names:
-        raw = table[byName[name]]
-        text = raw.map(lambda value: value.strip() if isinstance(value, str) else value)
-        values = pd.to_numeric(text.replace("", float("nan")), errors="coerce")
-        bad = text[values.isna() & text.notna() & (text != "")]
+        values, bad = parseNumbers(table[byName[name]])
         if len(bad):
             raise InputError(f"Feature column '{name}' holds text that is not a number ({listed(bad.unique()[:3])}); "
                              "drop that column or name it as a pass-through column.")
-        columns[name] = values.to_numpy(dtype=float)
+        columns[name] = values
     return pd.DataFrame(columns, index=index)
+
+
+def parseNumbers(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(float64 array, the cells that are not numbers)``; empty cells become NaN.
+
+    Text is parsed with Python's correctly rounded ``float`` (``pandas.to_numeric`` can be
+    one unit in the last place off), so a number read from text equals the number written.
+    """
+    numbers = np.array([_number(value) for value in values], dtype=np.float64)
+    bad = np.isnan(numbers) & ~values.map(_isEmpty).to_numpy(dtype=bool)
+    return numbers, values[bad]
+
+
+def _number(value) -> float:
+    """``value`` as a float; NaN for empty cells and for anything that is not a number."""
+    if isinstance(value, (bool, np.bool_)):
+        return float("nan")
+    if isinstance(value, str):
+        value = value.strip()
+        if not value or "_" in value:  # float() accepts 1_000; a CSV reader does not
+            return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _isEmpty(value) -> bool:
+    if isinstance(value, str):
+        return not value.strip() or value.strip().lower() == "nan"
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def clinicalRows(clinical: pd.DataFrame, patients: pd.Series, index: pd.Index, columns: list[str]) -> pd.DataFrame:
@@ -160,8 +189,8 @@ def _covariateFrame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame(index=rows.index)
     for name, kind in kinds.items():
         if kind == "numeric":
-            frame[name] = pd.to_numeric(rows[name], errors="coerce").where(rows[name].notna())
-            text = rows[name][frame[name].isna() & rows[name].notna()]
+            numbers, text = parseNumbers(rows[name])
+            frame[name] = numbers
             if len(text):
                 raise InputError(f"Covariate '{name}' is numeric in the ComBat model but has text "
                                  f"({listed(text.unique()[:3])}) in row(s) {listed(text.index)}; give numbers.")
@@ -170,10 +199,14 @@ def _covariateFrame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def _batchLabels(values: pd.Series, batchColumn: str) -> pd.Series:
+    """Batch labels as text, named after their column (a typed table's 3.0 reads as 3, as in a CSV file)."""
+    return values.map(lambda value: value if pd.isna(value) else _text(value)).rename(batchColumn)
+
+
 def _allNumeric(values: pd.Series) -> bool:
     present = values.dropna()
-    return bool(len(present)) and pd.to_numeric(present, errors="coerce").notna().all() and \
-        not pd.api.types.is_bool_dtype(values)
+    return bool(len(present)) and not len(parseNumbers(present)[1]) and not pd.api.types.is_bool_dtype(values)
 
 
 def _text(value) -> str:

@@ -128,7 +128,7 @@ def estimate(
             gammaStar[b], deltaStar[b] = nonParametricSolution(batchData, gammaHat[b], deltaHat[b], cancel)
         else:
             raise InputError(f"ComBat method '{method}' is unknown; choose one of {', '.join(METHODS)}.")
-        progress(0.2 + 0.8 * (b + 1) / nBatch, f"ComBat: batch {b + 1} of {nBatch}")
+        progress(0.2 + 0.75 * (b + 1) / nBatch, f"ComBat: batch {b + 1} of {nBatch}")
     if reference is not None:
         gammaStar[reference], deltaStar[reference] = 0.0, 1.0
     return Estimates(grandMean, pooledVariance, covariateCoefficients, gammaStar, deltaStar, iterations, standardized)

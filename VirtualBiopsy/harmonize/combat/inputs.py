@@ -180,6 +180,11 @@ def encodingsFor(covariates: pd.DataFrame, categorical: list[str] | tuple[str, .
                 raise InputError(f"Categorical covariate '{name}' has a single level ({levels[0]}) in the cohort; "
                                  "it cannot be adjusted for. Drop it from the covariates.")
             encodings.append(CovariateEncoding(name, "categorical", levels))
+    columns = [column for encoding in encodings for column in encoding.columns]
+    clashes = sorted({column for column in columns if columns.count(column) > 1})
+    if clashes:
+        raise InputError(f"The covariates' design columns {listed(clashes)} clash (a covariate is named like another's "
+                         "'name=level' column); rename that covariate.")
     return encodings
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.harmonize.combat import estimation
 from VirtualBiopsy.harmonize.combat.inputs import (
     CovariateEncoding, checkBatch, checkCovariates, checkFeatures, covariateDesign, encodingsFor, listed,
@@ -217,6 +217,10 @@ def fitAndHarmonize(
         cancel.raiseIfCancelled()
     reference = None if referenceBatch is None else batches.index(str(referenceBatch))
     fit = estimation.estimate(values, codes, list(batches), design, method, reference, progress, cancel, names)
+    parameters = (fit.grandMean, fit.pooledVariance, fit.covariateCoefficients, fit.gammaStar, fit.deltaStar)
+    if not all(np.all(np.isfinite(array)) for array in parameters):
+        raise ModelError("ComBat produced non-finite estimates (features on extreme scales?); rescale the features "
+                         "(e.g. log of volumes) and refit.")
     model = ComBatModel(
         method=method, features=tuple(names), batches=batches, batchCounts=tuple(int(counts[b]) for b in batches),
         referenceBatch=None if reference is None else batches[reference], covariates=tuple(encodings),
