@@ -189,7 +189,7 @@ def test_numbers_read_from_text_are_exact_and_non_numbers_named():
 
     generator = np.random.default_rng(1)
     exact = generator.normal(0, 1e3, 2000)
-    numbers, bad = parseNumbers(pd.Series([repr(value) for value in exact]))
+    numbers, bad = parseNumbers(pd.Series([repr(float(value)) for value in exact]))
     assert np.array_equal(numbers, exact) and bad.empty  # pandas.to_numeric misses some by one ulp
     numbers, bad = parseNumbers(pd.Series([" 2.5 ", "", None, "1_000", "abc", True, 7, np.nan]))
     assert numbers[0] == 2.5 and numbers[6] == 7.0 and np.isnan(numbers[[1, 2, 3, 4, 5, 7]]).all()
