@@ -75,3 +75,18 @@ def test_fit_is_equivariant_to_feature_units_and_batch_names():
     renamed = site.map({"A": "z-site", "B": "a-site", "C": "m-site"})
     _, harmonizedRenamed = fitAndHarmonize(features, renamed, covariates, "nonparametric")
     np.testing.assert_allclose(harmonizedRenamed.to_numpy(), base.to_numpy(), rtol=1e-12)
+
+
+def test_fixture_inputs_are_what_the_reference_script_makes():
+    """The committed inputs come from scripts/combatReference.py (its seed), so the fixtures can be remade."""
+    import importlib.util
+
+    from combatCohort import DATA
+
+    path = DATA.parents[2] / "scripts" / "combatReference.py"
+    spec = importlib.util.spec_from_file_location("combatReference", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    features, clinical = script.syntheticCohort()
+    pd.testing.assert_frame_equal(features, pd.read_csv(DATA / "features.csv", dtype={"patient": str}))
+    pd.testing.assert_frame_equal(clinical, pd.read_csv(DATA / "clinical.csv", dtype={"patient": str, "site": str}))
