@@ -16,7 +16,8 @@ variants <- list(
   nonparametric = list(par.prior = FALSE, mean.only = FALSE, ref.batch = NULL),
   meanonly = list(par.prior = TRUE, mean.only = TRUE, ref.batch = NULL),
   reference = list(par.prior = TRUE, mean.only = FALSE, ref.batch = "B"),
-  reference_nonparametric = list(par.prior = FALSE, mean.only = FALSE, ref.batch = "B")
+  reference_nonparametric = list(par.prior = FALSE, mean.only = FALSE, ref.batch = "B"),
+  reference_meanonly = list(par.prior = TRUE, mean.only = TRUE, ref.batch = "B")
 )
 for (name in names(variants)) {
   v <- variants[[name]]

@@ -15,6 +15,7 @@ SVA_VARIANTS = {
     "meanonly": ("meanonly", None),
     "reference": ("parametric", "B"),
     "reference_nonparametric": ("nonparametric", "B"),
+    "reference_meanonly": ("meanonly", "B"),
 }
 
 
