@@ -90,3 +90,35 @@ def test_fixture_inputs_are_what_the_reference_script_makes():
     features, clinical = script.syntheticCohort()
     pd.testing.assert_frame_equal(features, pd.read_csv(DATA / "features.csv", dtype={"patient": str}))
     pd.testing.assert_frame_equal(clinical, pd.read_csv(DATA / "clinical.csv", dtype={"patient": str, "site": str}))
+
+
+def _svaIntegration(batchData: np.ndarray, gammaHat: np.ndarray, deltaHat: np.ndarray, dtype) -> np.ndarray:
+    """sva's int.eprior as written (products of densities, no logarithms), in ``dtype``."""
+    batchData, gammaHat, deltaHat = (np.asarray(a, dtype=dtype) for a in (batchData, gammaHat, deltaHat))
+    n = batchData.shape[0]
+    stars = []
+    for feature in range(batchData.shape[1]):
+        others = np.arange(len(gammaHat)) != feature
+        g, d = gammaHat[others], deltaHat[others]
+        sumSquares = np.sum((batchData[:, feature][:, None] - g[None, :]) ** 2, axis=0)
+        with np.errstate(all="ignore"):
+            likelihood = 1 / (2 * np.pi * d) ** (n / 2) * np.exp(-sumSquares / (2 * d))
+            stars.append((np.sum(g * likelihood) / np.sum(likelihood), np.sum(d * likelihood) / np.sum(likelihood)))
+    return np.array(stars, dtype=np.float64).T
+
+
+def test_nonparametric_integration_survives_where_svas_products_underflow():
+    """With 600 cases sva's density products underflow to 0/0 in float64; in 80-bit long double
+    they do not, and the logarithmic form used here agrees with them."""
+    from VirtualBiopsy.harmonize.combat.estimation import nonParametricSolution
+
+    if np.finfo(np.longdouble).maxexp <= np.finfo(np.float64).maxexp:
+        pytest.skip("long double is not wider than double on this platform")
+    generator = np.random.default_rng(5)
+    batchData = generator.normal(0.3, 1.2, (600, 12)) + generator.normal(0, 0.2, 12)
+    gammaHat, deltaHat = batchData.mean(axis=0), batchData.var(axis=0, ddof=1)
+    assert np.isnan(_svaIntegration(batchData, gammaHat, deltaHat, np.float64)).all()
+    wide = _svaIntegration(batchData, gammaHat, deltaHat, np.longdouble)
+    ours = np.array(nonParametricSolution(batchData, gammaHat, deltaHat))
+    assert np.isfinite(wide).all()
+    np.testing.assert_allclose(ours, wide, rtol=1e-12)
