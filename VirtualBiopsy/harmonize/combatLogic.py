@@ -1,0 +1,111 @@
+"""ComBat on table nodes: a cohort feature table and a clinical table of one scene."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.harmonize.combat import ComBatModel
+from VirtualBiopsy.harmonize.combat.cohortTables import DEFAULT_PASS_THROUGH, fitTables, harmonizeTable
+from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+
+logger = logging.getLogger(__name__)
+
+#: Attribute of a harmonized table node: the model's method, batches, reference batch and input hash (JSON).
+MODEL_ATTRIBUTE = "VirtualBiopsy.combat"
+
+
+class ComBatLogic:
+    """Fit ComBat on a cohort table node and harmonize table nodes with it.
+
+    :param scene: the MRML scene that holds the input tables and receives the outputs.
+    """
+
+    def __init__(self, scene) -> None:
+        self.scene = scene
+
+    def fit(
+        self,
+        featureTableNode,
+        clinicalTableNode,
+        batchColumn: str,
+        covariates: list[str] | tuple[str, ...] = (),
+        method: str = "parametric",
+        referenceBatch: str | None = None,
+        categorical: list[str] | tuple[str, ...] = (),
+        passThrough: list[str] | tuple[str, ...] = DEFAULT_PASS_THROUGH,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ComBatModel:
+        """Fit ComBat on the features of ``featureTableNode`` (every column but ``patient`` and ``passThrough``).
+
+        :raises InputError: see :func:`~VirtualBiopsy.harmonize.combat.cohortTables.fitTables`.
+        """
+        features = tableNodeToDataFrame(featureTableNode)
+        clinical = tableNodeToDataFrame(clinicalTableNode)
+        return fitTables(features, clinical, batchColumn, covariates, method, referenceBatch, categorical,
+                         passThrough, progress or noProgress, cancel)
+
+    def apply(
+        self,
+        model: ComBatModel,
+        featureTableNode,
+        clinicalTableNode,
+        outputTableNode=None,
+        batchColumn: str | None = None,
+        unseenBatch: str = "error",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
+        """Write ``featureTableNode`` with the model's features harmonized into ``outputTableNode``.
+
+        :param outputTableNode: the table to fill (replaced), or ``None`` for a new node named
+            ``<input>_combat``; never one of the inputs.
+        :returns: the output table node; same columns and rows as the input, other columns unchanged.
+        :raises InputError: when the output is an input node, or for anything
+            :func:`~VirtualBiopsy.harmonize.combat.cohortTables.harmonizeTable` refuses.
+        """
+        progress = progress or noProgress
+        if outputTableNode is not None and outputTableNode in (featureTableNode, clinicalTableNode):
+            raise InputError(f"The output table '{outputTableNode.GetName()}' is an input table; inputs are never "
+                             "modified. Choose another output table or none (a new one is made).")
+        progress(0.0, "ComBat: reading tables")
+        features = tableNodeToDataFrame(featureTableNode)
+        clinical = tableNodeToDataFrame(clinicalTableNode)
+        if cancel:
+            cancel.raiseIfCancelled()
+        harmonized = harmonizeTable(model, features, clinical, batchColumn, unseenBatch)
+        if cancel:
+            cancel.raiseIfCancelled()
+        name = outputTableNode.GetName() if outputTableNode else f"{featureTableNode.GetName()}_combat"
+        outputTableNode = dataFrameToTableNode(harmonized, self.scene, name, tableNode=outputTableNode)
+        outputTableNode.SetAttribute(MODEL_ATTRIBUTE, json.dumps({
+            "method": model.method, "batchName": model.batchName, "batches": list(model.batches),
+            "referenceBatch": model.referenceBatch, "unseenBatch": unseenBatch, "inputHash": model.inputHash}))
+        progress(1.0, "ComBat done")
+        return outputTableNode
+
+    def harmonize(
+        self,
+        featureTableNode,
+        clinicalTableNode,
+        batchColumn: str,
+        covariates: list[str] | tuple[str, ...] = (),
+        method: str = "parametric",
+        referenceBatch: str | None = None,
+        outputTableNode=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
+        """Fit ComBat on a cohort and harmonize that cohort (the module's one-click use).
+
+        :returns: ``(model, output table node)``.
+        """
+        progress = progress or noProgress
+        model = self.fit(featureTableNode, clinicalTableNode, batchColumn, covariates, method, referenceBatch,
+                         progress=lambda fraction, message: progress(0.8 * fraction, message), cancel=cancel)
+        output = self.apply(model, featureTableNode, clinicalTableNode, outputTableNode, batchColumn,
+                            progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message), cancel=cancel)
+        return model, output
