@@ -28,6 +28,7 @@ def _adapter(array):
     return NumpyImageAdapter(array)
 
 
+@pytest.mark.slow  # imports torch (TorchIO)
 def test_zscore_equals_intensity_normalization_and_torchio():
     """intensity-normalization divides by the population SD (ddof 0), as we do: equal to float32 precision.
     TorchIO's ZNormalization uses torch's unbiased SD (ddof 1): it equals ours times sqrt((n - 1) / n)."""
@@ -89,6 +90,7 @@ def _nyulCohort():
     return [case.images["T1c"] for case, _ in cases], [head for _, head in cases]
 
 
+@pytest.mark.slow  # imports torch (TorchIO)
 def test_nyul_equals_torchio_histogram_standardization(tmp_path):
     """TorchIO trains on the deciles, quartiles and 1st/99th percentiles and applies the deciles and the
     1st/99th only: with our default percentiles its applied map is ours. It reads the images as float32."""
@@ -155,6 +157,7 @@ def test_histogram_matching_with_masks_is_simpleitk_on_the_masked_voxels():
                                rtol=0.02)
 
 
+@pytest.mark.slow  # imports torch (TorchIO)
 def test_percentile_rescale_equals_torchio_rescale_intensity():
     torchio = pytest.importorskip("torchio")
     case, head = cohortCase(3)

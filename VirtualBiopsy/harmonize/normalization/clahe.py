@@ -45,6 +45,7 @@ def clahe(
     low, high = float(masked.values.min()), float(masked.values.max())
     exposure = requirePackage("skimage.exposure", "scikit-image")
     unit = np.clip((masked.voxels.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+    unit[np.isnan(unit)] = 0.0  # outside the mask only (inside is checked); they get the background value
     equalized = exposure.equalize_adapthist(unit, kernel_size=kernelSize, clip_limit=clipLimit, nbins=int(bins))
     return _withBackground(masked, equalized, backgroundValue)
 
