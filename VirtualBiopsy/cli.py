@@ -12,11 +12,11 @@ import logging
 import sys
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.commands import demo, explore, extract, qa, register, robustness, sampleData, synth
+from VirtualBiopsy.commands import demo, explore, extract, harmonize, nyul, qa, register, robustness, sampleData, synth
 from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo, synth, sampleData, extract, robustness, explore, qa, register]
+COMMANDS = [demo, synth, sampleData, harmonize, nyul, extract, robustness, explore, qa, register]
 
 
 def buildParser() -> argparse.ArgumentParser:

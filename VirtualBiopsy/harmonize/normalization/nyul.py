@@ -55,9 +55,7 @@ def fitNyulLandmarks(
     masks = [None] * len(images) if masks is None else list(masks)
     if len(masks) != len(images):
         raise InputError(f"{METHOD}: {len(images)} images but {len(masks)} masks; give one mask (or None) per image.")
-    percentiles = tuple(float(p) for p in percentiles)
-    standardRange = (float(standardRange[0]), float(standardRange[1]))
-    checkScale(percentiles, np.linspace(0.0, 1.0, len(percentiles)), standardRange)
+    percentiles, standardRange = checkPercentiles(percentiles, standardRange)
     progress = progress or noProgress
     low, high = standardRange
     scaled, hashes = [], []
@@ -73,6 +71,18 @@ def fitNyulLandmarks(
     return NyulModel(percentiles=percentiles, standardLandmarks=tuple(float(v) for v in standard),
                      standardRange=standardRange, sequence=sequence, fittedOnCount=len(images),
                      fittedOnHashes=tuple(hashes))
+
+
+def checkPercentiles(percentiles: Sequence[float], standardRange: Sequence[float]) -> tuple[tuple, tuple]:
+    """The percentiles and standard range as float tuples, after checking them.
+
+    :raises InputError: for percentiles that are not strictly increasing in (0, 100), or a range
+        that is not two finite numbers, low < high.
+    """
+    percentiles = tuple(float(p) for p in percentiles)
+    standardRange = tuple(float(value) for value in standardRange)
+    checkScale(percentiles, np.linspace(0.0, 1.0, len(percentiles)), standardRange)
+    return percentiles, standardRange
 
 
 def applyNyul(
