@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.normalization.maskedImage import maskedImage, mappedImage, requireFraction, requireSpread
@@ -125,5 +124,9 @@ def smoothedHistogram(values: np.ndarray, bins: int = GRID_BINS) -> tuple[np.nda
     counts = np.bincount(left, weights=1.0 - fraction, minlength=bins) + np.bincount(left + 1, weights=fraction,
                                                                                      minlength=bins)
     bandwidth = float(values.std(ddof=1)) * values.size ** (-1.0 / 5.0)
-    density = ndimage.gaussian_filter1d(counts, max(bandwidth / step, 1e-3), mode="constant", truncate=5.0)
+    sigma = max(bandwidth / step, 1e-3)
+    radius = int(np.ceil(5.0 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(counts, radius)
+    density = np.convolve(padded, kernel / kernel.sum(), mode="valid")
     return grid, density / (values.size * step)
