@@ -137,3 +137,27 @@ def test_bad_inputs_get_clear_errors_and_add_no_volume(scene, volumes, tmp_path)
     with pytest.raises(CancelledError):
         logic.run(node, HarmonizationConfig(), cancel=cancel)
     assert not [name for name in _volumeNames(scene) if name.endswith("_harmonized")]  # no output was made
+
+
+def test_nyul_model_fitted_on_nodes_equals_the_library_and_applies(scene, tmp_path):
+    images = [headWithLesion(size=24, seed=seed)[0] * (1 + seed) for seed in range(3)]
+    lesion = headWithLesion(size=24)[1]
+    nodes = [imageToVolumeNode(image, scene, f"T1c{index}") for index, image in enumerate(images)]
+    logic = HarmonizationLogic(scene)
+    path = tmp_path / "landmarks.json"
+    model = logic.fitNyulModel(nodes, str(path), sequence="T1c")
+    expected = fitNyulLandmarks(images, [foregroundMask(image) for image in images])
+    np.testing.assert_allclose(model.standardLandmarks, expected.standardLandmarks)
+    assert path.is_file() and model.sequence == "T1c"
+    labelmaps = [imageToVolumeNode(lesion, scene, f"lesion{index}", labelmap=True) for index in range(3)]
+    masked = logic.fitNyulModel(nodes, str(tmp_path / "lesion.json"), maskNodes=labelmaps)
+    np.testing.assert_allclose(masked.standardLandmarks, fitNyulLandmarks(images, [lesion] * 3).standardLandmarks)
+    output = logic.run(nodes[1], HarmonizationConfig(normalization="nyul", nyulModelFile=str(path)))
+    assert np.isfinite(sitk.GetArrayFromImage(volumeNodeToImage(output))).all()
+    with pytest.raises(InputError, match="exists already"):
+        logic.fitNyulModel(nodes, str(path))
+    with pytest.raises(InputError, match="3 volumes but 1 mask nodes"):
+        logic.fitNyulModel(nodes, str(tmp_path / "other.json"), maskNodes=labelmaps[:1])
+    with pytest.raises(InputError, match="no images"):
+        logic.fitNyulModel([], str(tmp_path / "none.json"))
+    assert not (tmp_path / "other.json").exists() and not (tmp_path / "none.json").exists()

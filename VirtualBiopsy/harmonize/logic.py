@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pathlib
 
 import SimpleITK as sitk
 
@@ -10,9 +11,11 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.normalization import (
+    DEFAULT_PERCENTILES,
     NyulModel,
     applyNyul,
     clahe,
+    fitNyulLandmarks,
     histogramEqualization,
     histogramMatching,
     percentileRescale,
@@ -75,6 +78,39 @@ class HarmonizationLogic:
         progress(1.0, "Harmonization done")
         return outputVolume
 
+    def fitNyulModel(
+        self,
+        volumes,
+        modelFile: str,
+        maskNodes=None,
+        sequence: str = "",
+        percentiles=DEFAULT_PERCENTILES,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> NyulModel:
+        """Fit a Nyúl standard scale on volume nodes of one sequence and save it to the new file ``modelFile``.
+
+        :param volumes: scalar volume nodes (a cohort's images of one sequence).
+        :param maskNodes: one segmentation or labelmap node per volume; ``None``: each volume's head
+            (Otsu foreground).
+        :returns: the model (set ``nyulModelFile`` to ``modelFile`` to apply it).
+        :raises InputError: for no volumes, a mask count that differs, an existing ``modelFile``, or
+            any check of the fit.
+        """
+        volumes = list(volumes)
+        if pathlib.Path(modelFile).expanduser().exists():
+            raise InputError(f"Nyúl model file {modelFile} exists already; nothing is overwritten. Choose a new path.")
+        if maskNodes is not None and len(maskNodes) != len(volumes):
+            raise InputError(f"{len(volumes)} volumes but {len(maskNodes)} mask nodes; give one mask per volume.")
+        images = [volumeNodeToImage(volume) for volume in volumes]
+        if maskNodes is None:
+            masks = [foregroundMask(image) for image in images]
+        else:
+            masks = [self._maskOfNode(node, volume) for node, volume in zip(maskNodes, volumes)]
+        model = fitNyulLandmarks(images, masks, percentiles, sequence=sequence, progress=progress, cancel=cancel)
+        model.save(modelFile)
+        return model
+
     @staticmethod
     def _requireInputs(config: HarmonizationConfig, maskNode, referenceVolume) -> None:
         if config.maskMode == "mask" and maskNode is None:
@@ -92,6 +128,10 @@ class HarmonizationLogic:
             return None
         if config.maskMode == "foreground":
             return foregroundMask(image)
+        return self._maskOfNode(maskNode, inputVolume)
+
+    @staticmethod
+    def _maskOfNode(maskNode, inputVolume) -> sitk.Image:
         if maskNode.IsA("vtkMRMLSegmentationNode"):
             labelmap, _segments = segmentationToLabelmapImage(maskNode, inputVolume)
             return labelmap
