@@ -220,3 +220,15 @@ def test_histogram_matching_recovers_an_affine_change():
         histogramMatching(image, head, target, matchPoints=0)
     with pytest.raises(InputError, match="reference"):
         histogramMatching(image, head, target, head * 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.int32, np.uint8])
+def test_zscore_is_precise_for_every_voxel_type_even_with_a_large_offset(dtype):
+    """Mean and SD equal numpy's float64 ones (SD relative 1e-6), including a tiny spread on a large offset."""
+    rng = np.random.default_rng(3)
+    offset, spread = {np.float32: (1e4, 0.5), np.float64: (1e6, 0.01), np.int16: (-2000, 300),
+                      np.int32: (1e8, 1000), np.uint8: (100, 20)}[dtype]
+    voxels = (offset + spread * rng.standard_normal((16, 16, 16))).astype(dtype)
+    output = sitk.GetArrayFromImage(zScoreNormalize(sitk.GetImageFromArray(voxels), None)).astype(np.float64)
+    exact = voxels.astype(np.float64)
+    np.testing.assert_allclose(output, (exact - exact.mean()) / exact.std(), rtol=0, atol=2e-3)

@@ -64,7 +64,7 @@ def kernelVoxels(image: sitk.Image, kernelSizeMm: float) -> tuple[int, int, int]
 
 def _withBackground(masked: MaskedImage, equalized: np.ndarray, backgroundValue: float | None) -> sitk.Image:
     output = equalized.astype(np.float32)
-    if backgroundValue is not None:
+    if backgroundValue is not None and masked.inside is not None:
         output[~masked.inside] = backgroundValue
     result = sitk.GetImageFromArray(output)
     result.CopyInformation(masked.image)

@@ -63,6 +63,7 @@ def histogramMatching(
     matched = _row(matcher.Execute(_rowImage(masked.values), _rowImage(referenceVoxels.values)))
     source, first = np.unique(masked.values, return_index=True)
     mapped = matched[first]
+    source = source.astype(np.float64)
     return mappedImage(masked, lambda x: piecewiseLinear(x, source, mapped), backgroundValue)
 
 

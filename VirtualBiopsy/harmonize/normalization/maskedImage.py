@@ -26,13 +26,13 @@ class MaskedImage:
 
     :ivar image: the input image (never modified).
     :ivar voxels: its voxels, in their own type.
-    :ivar inside: ``True`` where the mask is non-zero (everywhere without a mask).
-    :ivar values: the voxels inside the mask, as float64.
+    :ivar inside: ``True`` where the mask is non-zero; ``None`` without a mask (every voxel).
+    :ivar values: the voxels inside the mask, in their own type (all of them, flat, without a mask).
     """
 
     image: sitk.Image
     voxels: np.ndarray
-    inside: np.ndarray
+    inside: np.ndarray | None
     values: np.ndarray
 
 
@@ -51,7 +51,7 @@ def maskedImage(image: sitk.Image, mask: sitk.Image | None, backgroundValue: flo
         raise InputError(f"{method}: the background value is {backgroundValue}; give a finite number (e.g. 0).")
     voxels = sitk.GetArrayViewFromImage(image)
     if mask is None:
-        inside = np.ones(voxels.shape, dtype=bool)
+        inside = None
     else:
         requireScalar3D(mask, f"mask ({method})")
         differences = gridDifferences(image, mask)
@@ -61,33 +61,34 @@ def maskedImage(image: sitk.Image, mask: sitk.Image | None, backgroundValue: flo
                 "the image grid (nearest neighbour) or use the mask made for this image."
             )
         maskVoxels = sitk.GetArrayViewFromImage(mask)
-        if np.issubdtype(maskVoxels.dtype, np.floating) and not np.all(np.isfinite(maskVoxels)):
+        if np.issubdtype(maskVoxels.dtype, np.floating) and not np.isfinite(maskVoxels.sum(dtype=np.float64)):
             raise InputError(
                 f"{method}: the mask has {int(np.count_nonzero(~np.isfinite(maskVoxels)))} NaN or Inf voxels; a mask "
                 "holds labels (0 outside). Threshold it first, e.g. SimpleITK.BinaryThreshold(mask, 0.5, 1e9)."
             )
         inside = maskVoxels != 0
-    count = int(np.count_nonzero(inside))
-    if count == 0:
-        raise InputError(f"{method}: the mask is empty (every voxel is 0); choose a mask that covers the tissue to "
-                         "normalize.")
+        if not inside.any():
+            raise InputError(f"{method}: the mask is empty (every voxel is 0); choose a mask that covers the tissue "
+                             "to normalize.")
+    values = voxels.ravel() if inside is None else voxels[inside]
     if np.issubdtype(voxels.dtype, np.floating):
-        finite = np.isfinite(voxels)
-        badInside = count - int(np.count_nonzero(finite[inside]))
-        badOutside = int(voxels.size - np.count_nonzero(finite)) - badInside
-        if badInside or (badOutside and backgroundValue is None):
+        # A sum is finite exactly when every term is (float32 sums cannot overflow float64).
+        insideFinite = np.isfinite(values.sum(dtype=np.float64)) or bool(np.isfinite(values).all())
+        outsideFinite = backgroundValue is not None or inside is None or bool(np.isfinite(voxels[~inside]).all())
+        if not (insideFinite and outsideFinite):
+            badInside = int(values.size - np.count_nonzero(np.isfinite(values)))
+            badOutside = int(voxels.size - np.count_nonzero(np.isfinite(voxels))) - badInside
             raise InputError(
                 f"{method}: the image has {badInside} NaN or Inf voxels inside the mask and {badOutside} outside; "
                 "normalization needs finite intensities. Replace them first (e.g. numpy.nan_to_num), or, when they "
                 "lie outside the mask only, write a background value there instead of normalizing every voxel."
             )
-    values = voxels[inside].astype(np.float64)
     return MaskedImage(image=image, voxels=voxels, inside=inside, values=values)
 
 
 def requireSpread(values: np.ndarray, method: str, what: str = "the intensities inside the mask") -> None:
     """Raise :class:`InputError` when ``values`` are all equal (a normalization would divide by zero)."""
-    low, high = float(values.min()), float(values.max())
+    low, high = float(np.min(values)), float(np.max(values))
     if low == high:
         raise InputError(
             f"{method}: {what} are constant (every one is {low}); there is no scale to normalize. Check that the "
@@ -106,8 +107,8 @@ def mappedImage(
 
     :param mapping: maps an array of intensities (of ``dtype``) to the normalized intensities.
     """
-    if backgroundValue is None:
-        output = np.asarray(mapping(masked.voxels.astype(dtype)), dtype=np.float32)
+    if backgroundValue is None or masked.inside is None:
+        output = np.asarray(mapping(masked.voxels.astype(dtype, copy=False)), dtype=np.float32)
     else:
         output = np.full(masked.voxels.shape, backgroundValue, dtype=np.float32)
         output[masked.inside] = mapping(masked.values.astype(dtype, copy=False))
