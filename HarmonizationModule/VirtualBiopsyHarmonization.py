@@ -197,6 +197,8 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
         self.test_zScoreInHead()
         self.setUp()
         self.test_cancelLeavesNoOutput()
+        self.setUp()
+        self.test_percentileInSegmentation()
 
     def test_zScoreInHead(self) -> None:
         """The output has mean 0 and SD 1 inside the head, the background value outside."""
@@ -238,4 +240,27 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
             logic.process(parameterNode, cancel=cancel)
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
         self.assertIsNone(parameterNode.outputVolume)
+        self.delayDisplay("Test passed")
+
+    def test_percentileInSegmentation(self) -> None:
+        """Percentile rescaling with statistics from a segmentation: the tumour spans [0, 1], 0 outside."""
+        import numpy as np
+        import SimpleITK as sitk
+
+        from VirtualBiopsy.mrml import labelmapImageToSegmentation, volumeNodeToImage
+
+        inputVolume, _head, tumour = addSyntheticTumourVolume(size=32)
+        tumourImage = sitk.GetImageFromArray(tumour.astype(np.uint8))
+        tumourImage.CopyInformation(volumeNodeToImage(inputVolume))
+        segmentation = labelmapImageToSegmentation(tumourImage, slicer.mrmlScene, "Tumour", referenceVolume=inputVolume)
+        logic = VirtualBiopsyHarmonizationLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.inputVolume = inputVolume
+        parameterNode.normalization = "percentile"
+        parameterNode.maskMode = "mask"
+        parameterNode.maskSegmentation = segmentation
+        output = slicer.util.arrayFromVolume(logic.process(parameterNode))
+        self.assertAlmostEqual(float(output[tumour].min()), 0.0, delta=1e-6)
+        self.assertAlmostEqual(float(output[tumour].max()), 1.0, delta=1e-6)
+        self.assertTrue(np.all(output[~tumour] == 0.0))
         self.delayDisplay("Test passed")
