@@ -41,7 +41,8 @@ def stableTimeStep(image: sitk.Image) -> float:
 def denoiseImage(image: sitk.Image, method: str = "nlm", **options) -> sitk.Image:
     """Denoise a 3D scalar image.
 
-    :param image: any pixel type; the result is Float32 on the same grid (the input is not modified).
+    :param image: any pixel type; the result is Float32 on the same grid (the input is not modified;
+        ``curvatureFlow`` computes in Float64 and is cast).
     :param method: one of :data:`DENOISING_METHODS`.
     :param options: the method's options (see :data:`DENOISING_METHODS` for names and defaults).
         ``nlm``: ``patchRadius`` (voxels), ``iterations``, ``noiseModel`` (``none``, ``gaussian``,
@@ -61,6 +62,10 @@ def denoiseImage(image: sitk.Image, method: str = "nlm", **options) -> sitk.Imag
     image = requireUsableImage(image, "image to denoise")
     settings = {**DENOISING_METHODS[method], **options}
     logger.info("Denoising with %s %s", method, settings)
+    return sitk.Cast(_denoise(image, method, settings), sitk.sitkFloat32)
+
+
+def _denoise(image: sitk.Image, method: str, settings: dict) -> sitk.Image:
     if method == "nlm":
         return _nonLocalMeans(image, settings)
     if method == "bilateral":

@@ -9,9 +9,11 @@ so it suits T1c against T2 or FLAIR.
 
 A registration passes QC when its NMI after registration is at least
 :data:`MINIMUM_NMI` and not lower than before registration (minus :data:`NMI_SLACK`).
-:data:`MINIMUM_NMI` was measured on the virtual cohort (64³, T2 fixed, T1c moving,
-head region): aligned pairs give NMI 1.20–1.25, pairs misaligned by 4 mm and 4° give
-1.10–1.13 and pairs off by one head-width about 1.02; 1.15 lies between.
+The threshold catches gross failures (the head off by centimetres), not millimetre
+errors. Measured on the virtual cohort (64³, 3.75 mm, T2 fixed, T1c moving, head
+region, cases 0–2): aligned pairs give NMI 1.11–1.23, the same pairs misaligned by
+about 6 mm and 7° give 1.05–1.09, and pairs 120 mm apart 1.005–1.011; after
+registration from the misaligned start 1.14–1.23 (cases 0–3).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 
 #: Lowest NMI after registration that passes QC (see the module docstring for how it was chosen).
-MINIMUM_NMI = 1.15
+MINIMUM_NMI = 1.05
 #: How much lower than before registration the NMI after it may be and still pass (numerical noise).
 NMI_SLACK = 1e-3
 #: Histogram bins per image of the NMI.
