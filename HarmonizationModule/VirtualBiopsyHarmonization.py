@@ -137,6 +137,8 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
             missing = _("Select a mask segmentation, or take the statistics from the foreground")
         elif parameterNode.normalization == "histmatch" and not parameterNode.referenceVolume:
             missing = _("Select the reference volume to match")
+        elif parameterNode.normalization == "nyul" and not parameterNode.nyulModelFile.strip():
+            missing = _("Choose the Nyúl model file (written by virtual-biopsy nyul fit) under Options")
         self.ui.applyButton.enabled = missing is None and not self.isRunning
         self.ui.applyButton.toolTip = missing or _("Normalize the input volume")
 

@@ -203,3 +203,16 @@ def test_nyul_fit_bad_input(files, tmp_path, capsys):
     files["image1"].unlink()
     status, _, err = runCli([*base, "--sequence", "T1c", "--out", out], capsys)
     assert status == 2 and "patient P1: T1c image not found" in err and not out.exists()
+
+
+def test_parser_choices_follow_the_library():
+    from VirtualBiopsy.commands import harmonize
+    from VirtualBiopsy.harmonize.config import NORMALIZATION_METHODS
+    from VirtualBiopsy.harmonize.normalization.whiteStripe import CONTRASTS
+
+    parser = cli.buildParser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    options = {action.dest: action for action in subparsers.choices["harmonize"]._actions}
+    assert tuple(options["contrast"].choices) == tuple(CONTRASTS)
+    assert harmonize.NORMALIZATIONS == NORMALIZATION_METHODS
+    assert set(harmonize.METHOD_OPTIONS) | {"help", "image", "mask", "method", "out"} == set(options)
