@@ -103,7 +103,14 @@ def _normalize(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.I
                                background), options
 
 
-def _histogramMatching(image, mask, maskMode, background, arguments, options):
+def _histogramMatching(
+    image: sitk.Image,
+    mask: sitk.Image | None,
+    maskMode: str,
+    background: float | None,
+    arguments: argparse.Namespace,
+    options: dict[str, Any],
+) -> tuple[sitk.Image, dict[str, Any]]:
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.harmonize.foreground import foregroundMask
     from VirtualBiopsy.harmonize.normalization import histogramMatching
