@@ -67,7 +67,8 @@ def test_each_method_on_nodes_equals_the_pure_function(scene, volumes, method):
     config = HarmonizationConfig(normalization=method, backgroundValue=-2.0, nyulModelFile=volumes["modelFile"])
     before = volumeNodeToImage(volumes["inputNode"])
     reports = []
-    output = HarmonizationLogic(scene).run(volumes["inputNode"], config, referenceVolume=volumes["referenceNode"],
+    reference = volumes["referenceNode"] if method == "histmatch" else None
+    output = HarmonizationLogic(scene).run(volumes["inputNode"], config, referenceVolume=reference,
                                            progress=lambda fraction, message: reports.append(fraction))
     image = volumes["image"]
     expected = _expected(method, image, foregroundMask(image), volumes["reference"], volumes["modelFile"], -2.0)
@@ -76,6 +77,10 @@ def test_each_method_on_nodes_equals_the_pure_function(scene, volumes, method):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(volumes["inputNode"])),
                                   sitk.GetArrayFromImage(before))
     assert reports[0] == 0.0 and reports[-1] == 1.0
+    if method == "nyul":
+        from VirtualBiopsy.data.atomicFiles import sha256File
+
+        assert output.GetAttribute("VirtualBiopsy.nyulModelSha256") == sha256File(volumes["modelFile"])
 
 
 def test_mask_from_a_segmentation_or_a_labelmap_and_normalizing_outside(scene, volumes):
@@ -108,6 +113,8 @@ def test_bad_inputs_get_clear_errors_and_add_no_volume(scene, volumes, tmp_path)
         logic.run(node, HarmonizationConfig(), maskNode=labelmap)
     with pytest.raises(InputError, match="needs a reference volume"):
         logic.run(node, HarmonizationConfig(normalization="histmatch"))
+    with pytest.raises(InputError, match="only 'histmatch' uses one"):
+        logic.run(node, HarmonizationConfig(), referenceVolume=volumes["referenceNode"])
     with pytest.raises(InputError, match="nyulModelFile is empty"):
         logic.run(node, HarmonizationConfig(normalization="nyul"))
     with pytest.raises(InputError, match="Nyúl model file not found"):

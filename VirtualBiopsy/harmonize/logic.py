@@ -7,6 +7,7 @@ import pathlib
 
 import SimpleITK as sitk
 
+from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.harmonize.foreground import foregroundMask
@@ -75,6 +76,8 @@ class HarmonizationLogic:
         name = outputVolume.GetName() if outputVolume else f"{inputVolume.GetName()}_harmonized"
         outputVolume = imageToVolumeNode(normalized, self.scene, name, volumeNode=outputVolume)
         outputVolume.SetAttribute("VirtualBiopsy.harmonization", str(config.toDict()))
+        if config.normalization == "nyul":
+            outputVolume.SetAttribute("VirtualBiopsy.nyulModelSha256", sha256File(pathlib.Path(config.nyulModelFile).expanduser()))
         progress(1.0, "Harmonization done")
         return outputVolume
 
@@ -122,6 +125,9 @@ class HarmonizationLogic:
         if config.normalization == "histmatch" and referenceVolume is None:
             raise InputError("Histogram matching needs a reference volume; select the volume whose histogram the "
                              "input should take.")
+        if config.normalization != "histmatch" and referenceVolume is not None:
+            raise InputError(f"A reference volume was given but normalization is '{config.normalization}'; only "
+                             "'histmatch' uses one. Leave it out or choose histogram matching.")
 
     def _mask(self, config: HarmonizationConfig, image: sitk.Image, inputVolume, maskNode) -> sitk.Image | None:
         if config.maskMode == "none":
