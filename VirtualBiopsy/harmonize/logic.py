@@ -77,7 +77,8 @@ class HarmonizationLogic:
         outputVolume = imageToVolumeNode(normalized, self.scene, name, volumeNode=outputVolume)
         outputVolume.SetAttribute("VirtualBiopsy.harmonization", str(config.toDict()))
         if config.normalization == "nyul":
-            outputVolume.SetAttribute("VirtualBiopsy.nyulModelSha256", sha256File(pathlib.Path(config.nyulModelFile).expanduser()))
+            modelHash = sha256File(pathlib.Path(config.nyulModelFile).expanduser())
+            outputVolume.SetAttribute("VirtualBiopsy.nyulModelSha256", modelHash)
         progress(1.0, "Harmonization done")
         return outputVolume
 
