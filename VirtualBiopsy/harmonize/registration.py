@@ -48,7 +48,7 @@ class RegistrationSettings:
     :ivar histogramBins: Mattes mutual information histogram bins.
     :ivar bsplineMeshSizeMm: approximate B-spline control point spacing (mm).
     :ivar bsplineIterations: maximum L-BFGS-B iterations of the B-spline stage per level.
-    :ivar seed: seed of the metric's random sampling.
+    :ivar seed: seed of the metric's random sampling (≥ 0; the same seed gives the same result).
     """
 
     shrinkFactors: Sequence[int] = (4, 2, 1)
@@ -85,11 +85,13 @@ class RegistrationResult:
 
     :ivar transform: maps fixed-image points to moving-image points (LPS, mm; ITK's convention).
     :ivar resampled: the moving image resampled onto the fixed grid (Float32, linear, 0 outside).
-    :ivar metrics: ``nmiBefore`` / ``nmiAfter`` (QC region), ``mattesBefore`` / ``mattesAfter``
-        (Mattes MI of the last run's metric, negative: lower is better).
+    :ivar metrics: ``nmiBefore`` / ``nmiAfter`` (QC region, identity vs final transform), ``mattesBefore`` /
+        ``mattesAfter`` (Mattes MI at full resolution on the seeded sample, centred initial vs final transform;
+        negative, lower is better).
     :ivar qcPassed: whether the returned run passed QC.
     :ivar retried: whether the registration was run again because the first run failed QC.
     :ivar metricMask: the metric's mask in the returned run (``none``, ``tumour``, ``head``).
+    :ivar stagesKept: the stages whose result was kept (a refinement that worsened the metric is dropped).
     :ivar attempts: metrics and QC of every run, in order.
     """
 
@@ -99,6 +101,7 @@ class RegistrationResult:
     qcPassed: bool
     retried: bool
     metricMask: str
+    stagesKept: list[str] = field(default_factory=list)
     attempts: list[dict] = field(default_factory=list)
 
 
@@ -175,7 +178,7 @@ def registerImages(
     progress(1.0, "Registration done")
     metrics = {key: chosen[key] for key in ("nmiBefore", "nmiAfter", "mattesBefore", "mattesAfter")}
     return RegistrationResult(transform, resampled, metrics, chosen["qcPassed"], len(attempts) > 1,
-                              chosen["metricMask"], attempts)
+                              chosen["metricMask"], list(chosen["stagesKept"]), attempts)
 
 
 def dilateMm(mask: sitk.Image, radiusMm: float) -> sitk.Image:
@@ -193,40 +196,26 @@ def _initialTransform(fixed: sitk.Image, fixedHead: sitk.Image, moving: sitk.Ima
 
 
 def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, progress, span, cancel):
-    """Run the stages from ``initial``; returns the final transform and the Mattes values before and after."""
+    """Run the stages from ``initial``; returns the final transform and the metric record.
+
+    Refinement stages (affine, B-spline) start from the previous result, skip the coarsest
+    resolution level (their start is already close) and are kept only when they lower the
+    full-resolution Mattes value; a refinement that makes it worse is dropped.
+    """
     transform: sitk.Transform = sitk.Euler3DTransform(initial)
-    count = len(stages) + int(bspline)
-    mattes = {}
-    for position, stage in enumerate((*stages, *(("bspline",) if bspline else ()))):
+    allStages = (*stages, *(("bspline",) if bspline else ()))
+    record: dict = {"mattesBefore": _evaluate(fixed, moving, transform, metricMask, settings), "stagesKept": []}
+    current = record["mattesBefore"]
+    for position, stage in enumerate(allStages):
         if cancel is not None:
             cancel.raiseIfCancelled()
-        low = span[0] + (span[1] - span[0]) * position / count
-        high = span[0] + (span[1] - span[0]) * (position + 1) / count
-        method = _method(fixed, metricMask, settings)
-        if stage == "bspline":
-            mesh = [max(1, round(size * spacing / settings.bsplineMeshSizeMm))
-                    for size, spacing in zip(fixed.GetSize(), fixed.GetSpacing())]
-            deformable = sitk.BSplineTransformInitializer(fixed, mesh, order=3)
-            method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5, numberOfIterations=settings.bsplineIterations,
-                                        maximumNumberOfCorrections=5, maximumNumberOfFunctionEvaluations=1000,
-                                        costFunctionConvergenceFactor=1e7)
-            method.SetMovingInitialTransform(transform)
-            method.SetInitialTransform(deformable, inPlace=True)
-        else:
-            if stage == "affine":
-                affine = sitk.AffineTransform(3)
-                affine.SetCenter(transform.GetCenter())
-                affine.SetMatrix(transform.GetMatrix())
-                affine.SetTranslation(transform.GetTranslation())
-                transform = affine
-            method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4, numberOfIterations=settings.iterations,
-                                                            relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
-            method.SetOptimizerScalesFromPhysicalShift()
-            transform = sitk.Euler3DTransform(transform) if stage == "rigid" else transform
-            method.SetInitialTransform(transform, inPlace=True)
-        _observe(method, stage, progress, low, high, settings, cancel)
-        if "mattesBefore" not in mattes:
-            mattes["mattesBefore"] = _metricValue(method, fixed, moving)
+        low = span[0] + (span[1] - span[0]) * position / len(allStages)
+        high = span[0] + (span[1] - span[0]) * (position + 1) / len(allStages)
+        refinement = position > 0
+        levels = slice(1, None) if refinement and len(settings.shrinkFactors) > 1 else slice(None)
+        method = _method(metricMask, settings, levels)
+        candidate = _stageTransform(stage, transform, fixed, settings, method)
+        _observe(method, stage, progress, low, high, len(settings.shrinkFactors[levels]), settings, cancel)
         try:
             method.Execute(fixed, moving)
         except RuntimeError as error:
@@ -236,29 +225,74 @@ def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, pr
         if cancel is not None:
             cancel.raiseIfCancelled()
         if stage == "bspline":
-            transform = sitk.CompositeTransform([transform, deformable])
-        logger.info("Registration stage %s: %d iterations, Mattes MI %.5f (%s)", stage, method.GetOptimizerIteration(),
-                    method.GetMetricValue(), method.GetOptimizerStopConditionDescription())
-    mattes["mattesAfter"] = float(method.GetMetricValue())
-    return transform, mattes
+            candidate = sitk.CompositeTransform([transform, candidate])
+        value = _evaluate(fixed, moving, candidate, metricMask, settings)
+        logger.info("Registration stage %s: %d iterations, Mattes MI %.5f → %.5f (%s)", stage, method.GetOptimizerIteration(),
+                    current, value, method.GetOptimizerStopConditionDescription())
+        if not refinement or value <= current:
+            transform, current = candidate, value
+            record["stagesKept"].append(stage)
+        else:
+            logger.info("Registration stage %s dropped: it raised the Mattes value from %.5f to %.5f", stage, current, value)
+    record["mattesAfter"] = current
+    return transform, record
 
 
-def _method(fixed, metricMask, settings) -> sitk.ImageRegistrationMethod:
+def _stageTransform(stage: str, transform: sitk.Transform, fixed: sitk.Image, settings: RegistrationSettings,
+                    method: sitk.ImageRegistrationMethod) -> sitk.Transform:
+    """The transform a stage optimises (set on ``method``), started from the previous stage's ``transform``."""
+    if stage == "bspline":
+        mesh = [max(1, round(size * spacing / settings.bsplineMeshSizeMm))
+                for size, spacing in zip(fixed.GetSize(), fixed.GetSpacing())]
+        deformable = sitk.BSplineTransformInitializer(fixed, mesh, order=3)
+        method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5, numberOfIterations=settings.bsplineIterations,
+                                    maximumNumberOfCorrections=5, maximumNumberOfFunctionEvaluations=1000,
+                                    costFunctionConvergenceFactor=1e7)
+        method.SetMovingInitialTransform(transform)
+        method.SetInitialTransform(deformable, inPlace=True)
+        return deformable
+    if stage == "affine":
+        linear = sitk.AffineTransform(3)
+        linear.SetCenter(transform.GetCenter())
+        linear.SetMatrix(transform.GetMatrix())
+        linear.SetTranslation(transform.GetTranslation())
+    else:
+        linear = sitk.Euler3DTransform(transform)
+    method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4, numberOfIterations=settings.iterations,
+                                                    relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
+    method.SetOptimizerScalesFromPhysicalShift()
+    method.SetInitialTransform(linear, inPlace=True)
+    return linear
+
+
+def _evaluate(fixed, moving, transform, metricMask, settings) -> float:
+    """Mattes MI of ``transform`` at full resolution on the seeded sample (negative: lower is better)."""
+    method = _method(metricMask, settings, slice(-1, None))
+    method.SetMovingInitialTransform(transform)
+    method.SetInitialTransform(sitk.TranslationTransform(3), inPlace=False)
+    value = float(method.MetricEvaluate(fixed, moving))
+    if not np.isfinite(value):
+        raise InputError(f"The Mattes mutual information is {value}: the images do not overlap under the current transform. "
+                         "Check that the fixed and moving images show the same body part.")
+    return value
+
+
+def _method(metricMask, settings, levels: slice) -> sitk.ImageRegistrationMethod:
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogramBins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(settings.samplingPercentage, settings.seed)
+    # ITK reads seed 0 as "seed from the wall clock", so every seed is shifted by one.
+    method.SetMetricSamplingPercentage(settings.samplingPercentage, settings.seed + 1)
     if metricMask is not None:
         method.SetMetricFixedMask(metricMask)
     method.SetInterpolator(sitk.sitkLinear)
-    method.SetShrinkFactorsPerLevel(list(settings.shrinkFactors))
-    method.SetSmoothingSigmasPerLevel(list(settings.smoothingSigmas))
+    method.SetShrinkFactorsPerLevel(list(settings.shrinkFactors)[levels])
+    method.SetSmoothingSigmasPerLevel(list(settings.smoothingSigmas)[levels])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
     return method
 
 
-def _observe(method, stage, progress, low, high, settings, cancel) -> None:
-    levels = len(settings.shrinkFactors)
+def _observe(method, stage, progress, low, high, levels, settings, cancel) -> None:
     maximum = settings.bsplineIterations if stage == "bspline" else settings.iterations
 
     def onIteration() -> None:
@@ -269,11 +303,6 @@ def _observe(method, stage, progress, low, high, settings, cancel) -> None:
             method.Abort()
 
     method.AddCommand(sitk.sitkIterationEvent, onIteration)
-
-
-def _metricValue(method: sitk.ImageRegistrationMethod, fixed: sitk.Image, moving: sitk.Image) -> float:
-    value = float(method.MetricEvaluate(fixed, moving))
-    return value if np.isfinite(value) else float("nan")
 
 
 def _resample(moving: sitk.Image, fixed: sitk.Image, transform: sitk.Transform) -> sitk.Image:
