@@ -4,8 +4,9 @@ import pathlib
 import sys
 from typing import Annotated
 
+import qt
 import slicer
-from slicer import vtkMRMLScalarVolumeNode
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -21,7 +22,12 @@ _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
 if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
-from VirtualBiopsy.harmonize.config import MASK_MODES, NORMALIZATION_METHODS, HarmonizationConfig
+from VirtualBiopsy.harmonize.config import (
+    MASK_MODES,
+    NORMALIZATION_METHODS,
+    WHITE_STRIPE_CONTRASTS,
+    HarmonizationConfig,
+)
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
@@ -44,8 +50,10 @@ class VirtualBiopsyHarmonization(ScriptedLoadableModule):
             _("Virtual Biopsy Harmonization"),
             _(
                 "Normalizes the intensities of an MR volume so that images from different "
-                "scanners and sites can be compared: z-score over the head (Otsu foreground) "
-                "or over every voxel. The input volume is not modified."
+                "scanners and sites can be compared: z-score, WhiteStripe, Nyúl standardization "
+                "(a cohort's standard scale), histogram matching to a reference volume, percentile "
+                "rescaling, histogram equalization or CLAHE, with statistics from the head "
+                "(Otsu foreground), a segmentation or every voxel. The input volume is not modified."
             ),
         )
 
@@ -58,9 +66,34 @@ class VirtualBiopsyHarmonizationParameterNode:
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputVolume: vtkMRMLScalarVolumeNode
+    maskSegmentation: vtkMRMLSegmentationNode
+    referenceVolume: vtkMRMLScalarVolumeNode
     normalization: Annotated[str, Choice(NORMALIZATION_METHODS)] = HARMONIZATION_DEFAULTS.normalization
     maskMode: Annotated[str, Choice(MASK_MODES)] = HARMONIZATION_DEFAULTS.maskMode
     backgroundValue: Annotated[float, WithinRange(-1e6, 1e6)] = HARMONIZATION_DEFAULTS.backgroundValue
+    normalizeOutsideMask: bool = HARMONIZATION_DEFAULTS.normalizeOutsideMask
+    whiteStripeContrast: Annotated[str, Choice(WHITE_STRIPE_CONTRASTS)] = HARMONIZATION_DEFAULTS.whiteStripeContrast
+    whiteStripeWidth: Annotated[float, WithinRange(0.001, 0.49)] = HARMONIZATION_DEFAULTS.whiteStripeWidth
+    nyulModelFile: str = HARMONIZATION_DEFAULTS.nyulModelFile
+    histogramLevels: Annotated[int, WithinRange(2, 65536)] = HARMONIZATION_DEFAULTS.histogramLevels
+    histogramMatchPoints: Annotated[int, WithinRange(1, 1000)] = HARMONIZATION_DEFAULTS.histogramMatchPoints
+    percentileLow: Annotated[float, WithinRange(0.0, 100.0)] = HARMONIZATION_DEFAULTS.percentileLow
+    percentileHigh: Annotated[float, WithinRange(0.0, 100.0)] = HARMONIZATION_DEFAULTS.percentileHigh
+    percentileClip: bool = HARMONIZATION_DEFAULTS.percentileClip
+    equalizationBins: Annotated[int, WithinRange(2, 65536)] = HARMONIZATION_DEFAULTS.equalizationBins
+    claheClipLimit: Annotated[float, WithinRange(0.0001, 1.0)] = HARMONIZATION_DEFAULTS.claheClipLimit
+    claheKernelSizeMm: Annotated[float, WithinRange(0.0, 1000.0)] = HARMONIZATION_DEFAULTS.claheKernelSizeMm
+
+
+#: Normalization → the widgets of its options (the others are disabled).
+METHOD_OPTION_WIDGETS = {
+    "whitestripe": ("whiteStripeContrastComboBox", "whiteStripeWidthSpinBox"),
+    "nyul": ("nyulModelFileLineEdit", "nyulModelFileBrowseButton"),
+    "histmatch": ("histogramLevelsSpinBox", "histogramMatchPointsSpinBox"),
+    "percentile": ("percentileLowSpinBox", "percentileHighSpinBox", "percentileClipCheckBox"),
+    "histeq": ("equalizationBinsSpinBox",),
+    "clahe": ("equalizationBinsSpinBox", "claheClipLimitSpinBox", "claheKernelSizeMmSpinBox"),
+}
 
 
 class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
@@ -71,15 +104,43 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
 
     def setupConnections(self) -> None:
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.nyulModelFileBrowseButton.connect("clicked(bool)", self.onBrowseNyulModelFile)
+
+    def updateGuiFromParameterNode(self) -> None:
+        """Enable the options of the chosen method, the mask selector with maskMode 'mask' and the
+        reference selector with histogram matching."""
+        parameterNode = self._parameterNode
+        if not parameterNode:
+            return
+        enabled = set(METHOD_OPTION_WIDGETS.get(parameterNode.normalization, ()))
+        for name in {widget for widgets in METHOD_OPTION_WIDGETS.values() for widget in widgets}:
+            getattr(self.ui, name).enabled = name in enabled
+        self.ui.maskSelector.enabled = parameterNode.maskMode == "mask"
+        self.ui.referenceSelector.enabled = parameterNode.normalization == "histmatch"
+
+    def onBrowseNyulModelFile(self) -> None:
+        """Pick the Nyúl standard scale written by ``virtual-biopsy nyul fit``."""
+        path = qt.QFileDialog.getOpenFileName(self.parent, _("Nyúl standard scale"), "", _("Nyúl models (*.json)"))
+        if path and self._parameterNode:
+            self._parameterNode.nyulModelFile = path
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyHarmonizationParameterNode) -> None:
         if not parameterNode.inputVolume:
             parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def updateButtons(self) -> None:
-        ready = bool(self._parameterNode and self._parameterNode.inputVolume)
-        self.ui.applyButton.enabled = ready and not self.isRunning
-        self.ui.applyButton.toolTip = _("Normalize the input volume") if ready else _("Select an input volume")
+        parameterNode = self._parameterNode
+        missing = None
+        if not (parameterNode and parameterNode.inputVolume):
+            missing = _("Select an input volume")
+        elif parameterNode.maskMode == "mask" and not parameterNode.maskSegmentation:
+            missing = _("Select a mask segmentation, or take the statistics from the foreground")
+        elif parameterNode.normalization == "histmatch" and not parameterNode.referenceVolume:
+            missing = _("Select the reference volume to match")
+        elif parameterNode.normalization == "nyul" and not parameterNode.nyulModelFile.strip():
+            missing = _("Choose the Nyúl model file (written by virtual-biopsy nyul fit) under Options")
+        self.ui.applyButton.enabled = missing is None and not self.isRunning
+        self.ui.applyButton.toolTip = missing or _("Normalize the input volume")
 
     def onApplyButton(self) -> None:
         """Harmonize the input volume and show the result in the slice views."""
@@ -120,6 +181,8 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
             outputVolume=parameterNode.outputVolume,
             progress=progress,
             cancel=cancel,
+            maskNode=parameterNode.maskSegmentation if config.maskMode == "mask" else None,
+            referenceVolume=parameterNode.referenceVolume if config.normalization == "histmatch" else None,
         )
         parameterNode.outputVolume = outputVolume
         return outputVolume
@@ -136,6 +199,8 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
         self.test_zScoreInHead()
         self.setUp()
         self.test_cancelLeavesNoOutput()
+        self.setUp()
+        self.test_percentileInSegmentation()
 
     def test_zScoreInHead(self) -> None:
         """The output has mean 0 and SD 1 inside the head, the background value outside."""
@@ -177,4 +242,27 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
             logic.process(parameterNode, cancel=cancel)
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
         self.assertIsNone(parameterNode.outputVolume)
+        self.delayDisplay("Test passed")
+
+    def test_percentileInSegmentation(self) -> None:
+        """Percentile rescaling with statistics from a segmentation: the tumour spans [0, 1], 0 outside."""
+        import numpy as np
+        import SimpleITK as sitk
+
+        from VirtualBiopsy.mrml import labelmapImageToSegmentation, volumeNodeToImage
+
+        inputVolume, _head, tumour = addSyntheticTumourVolume(size=32)
+        tumourImage = sitk.GetImageFromArray(tumour.astype(np.uint8))
+        tumourImage.CopyInformation(volumeNodeToImage(inputVolume))
+        segmentation = labelmapImageToSegmentation(tumourImage, slicer.mrmlScene, "Tumour", referenceVolume=inputVolume)
+        logic = VirtualBiopsyHarmonizationLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.inputVolume = inputVolume
+        parameterNode.normalization = "percentile"
+        parameterNode.maskMode = "mask"
+        parameterNode.maskSegmentation = segmentation
+        output = slicer.util.arrayFromVolume(logic.process(parameterNode))
+        self.assertAlmostEqual(float(output[tumour].min()), 0.0, delta=1e-6)
+        self.assertAlmostEqual(float(output[tumour].max()), 1.0, delta=1e-6)
+        self.assertTrue(np.all(output[~tumour] == 0.0))
         self.delayDisplay("Test passed")

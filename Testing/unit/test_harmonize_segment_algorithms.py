@@ -54,7 +54,7 @@ def test_zscore_errors():
         zScoreNormalize(image, head * 0)
     with pytest.raises(InputError, match="constant"):
         zScoreNormalize(sitk.Image(8, 8, 8, sitk.sitkFloat32) + 1.0)
-    with pytest.raises(GeometryError, match="resample the mask"):
+    with pytest.raises(GeometryError, match="Resample the mask"):
         zScoreNormalize(image, sitk.Image(8, 8, 8, sitk.sitkUInt8))
 
 

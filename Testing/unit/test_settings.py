@@ -42,8 +42,8 @@ def test_integer_is_accepted_for_float_but_bool_is_not_an_int():
 def test_out_of_range_and_bad_choice_are_rejected():
     with pytest.raises(InputError, match=r"numberOfClusters is 1; it must lie in \[2, 20\]"):
         OutcomeConfig.fromDict({"numberOfClusters": 1})
-    with pytest.raises(InputError, match="normalization is 'whitestripe'; choose one of: zscore"):
-        HarmonizationConfig.fromDict({"normalization": "whitestripe"})
+    with pytest.raises(InputError, match="normalization is 'wavelet'; choose one of: zscore, whitestripe"):
+        HarmonizationConfig.fromDict({"normalization": "wavelet"})
     with pytest.raises(InputError, match="featureClasses"):
         ExtractionConfig.fromDict({"featureClasses": ["glcm", "texture"]})
     with pytest.raises(InputError, match="three positive spacings"):

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import logging
+import pathlib
 
+import SimpleITK as sitk
+
+from VirtualBiopsy.data.atomicFiles import sha256File
+from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.zscore import zScoreNormalize
+from VirtualBiopsy.harmonize.normalization import (
+    DEFAULT_PERCENTILES,
+    NyulModel,
+    applyNyul,
+    clahe,
+    fitNyulLandmarks,
+    histogramEqualization,
+    histogramMatching,
+    percentileRescale,
+    whiteStripeNormalize,
+    zScoreNormalize,
+)
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
+from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -29,23 +46,126 @@ class HarmonizationLogic:
         outputVolume=None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        maskNode=None,
+        referenceVolume=None,
     ):
         """Normalize ``inputVolume``'s intensities into ``outputVolume`` (created when ``None``).
 
-        :returns: the output scalar volume node; the input node is not modified.
+        :param maskNode: with ``maskMode`` ``"mask"``: a segmentation node (its segments together, on the
+            input's grid) or a labelmap volume node on the input's grid.
+        :param referenceVolume: with ``"histmatch"``: the scalar volume whose histogram is matched (masked
+            by its own foreground unless ``maskMode`` is ``"none"``).
+        :returns: the output scalar volume node; the input nodes are not modified.
+        :raises InputError: for a missing or unexpected mask or reference, or any normalization error.
+        :raises GeometryError: for a labelmap on another grid or a transformed node.
+        :raises CancelledError: when cancelled; no output node is created.
         """
         config = config or HarmonizationConfig()
+        config.validate()
         progress = progress or noProgress
+        self._requireInputs(config, maskNode, referenceVolume)
         progress(0.0, f"Harmonizing {inputVolume.GetName()}")
         image = volumeNodeToImage(inputVolume)
+        mask = self._mask(config, image, inputVolume, maskNode)
         if cancel:
             cancel.raiseIfCancelled()
-        mask = foregroundMask(image) if config.maskMode == "foreground" else None
-        normalized = zScoreNormalize(image, mask, config.backgroundValue)
+        progress(0.2, f"Normalization: {config.normalization}")
+        normalized = self._normalize(config, image, mask, referenceVolume)
         if cancel:
             cancel.raiseIfCancelled()
         name = outputVolume.GetName() if outputVolume else f"{inputVolume.GetName()}_harmonized"
         outputVolume = imageToVolumeNode(normalized, self.scene, name, volumeNode=outputVolume)
         outputVolume.SetAttribute("VirtualBiopsy.harmonization", str(config.toDict()))
+        if config.normalization == "nyul":
+            modelHash = sha256File(pathlib.Path(config.nyulModelFile).expanduser())
+            outputVolume.SetAttribute("VirtualBiopsy.nyulModelSha256", modelHash)
         progress(1.0, "Harmonization done")
         return outputVolume
+
+    def fitNyulModel(
+        self,
+        volumes,
+        modelFile: str,
+        maskNodes=None,
+        sequence: str = "",
+        percentiles=DEFAULT_PERCENTILES,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> NyulModel:
+        """Fit a Nyúl standard scale on volume nodes of one sequence and save it to the new file ``modelFile``.
+
+        :param volumes: scalar volume nodes (a cohort's images of one sequence).
+        :param maskNodes: one segmentation or labelmap node per volume; ``None``: each volume's head
+            (Otsu foreground).
+        :returns: the model (set ``nyulModelFile`` to ``modelFile`` to apply it).
+        :raises InputError: for no volumes, a mask count that differs, an existing ``modelFile``, or
+            any check of the fit.
+        """
+        volumes = list(volumes)
+        if pathlib.Path(modelFile).expanduser().exists():
+            raise InputError(f"Nyúl model file {modelFile} exists already; nothing is overwritten. Choose a new path.")
+        if maskNodes is not None and len(maskNodes) != len(volumes):
+            raise InputError(f"{len(volumes)} volumes but {len(maskNodes)} mask nodes; give one mask per volume.")
+        images = [volumeNodeToImage(volume) for volume in volumes]
+        if maskNodes is None:
+            masks = [foregroundMask(image) for image in images]
+        else:
+            masks = [self._maskOfNode(node, volume) for node, volume in zip(maskNodes, volumes)]
+        model = fitNyulLandmarks(images, masks, percentiles, sequence=sequence, progress=progress, cancel=cancel)
+        model.save(modelFile)
+        return model
+
+    @staticmethod
+    def _requireInputs(config: HarmonizationConfig, maskNode, referenceVolume) -> None:
+        if config.maskMode == "mask" and maskNode is None:
+            raise InputError("maskMode is 'mask' but no mask node was given; select a segmentation or labelmap, or "
+                             "use maskMode 'foreground'.")
+        if config.maskMode != "mask" and maskNode is not None:
+            raise InputError(f"A mask node was given but maskMode is '{config.maskMode}'; set maskMode to 'mask' to "
+                             "use it, or leave the mask out.")
+        if config.normalization == "histmatch" and referenceVolume is None:
+            raise InputError("Histogram matching needs a reference volume; select the volume whose histogram the "
+                             "input should take.")
+        if config.normalization != "histmatch" and referenceVolume is not None:
+            raise InputError(f"A reference volume was given but normalization is '{config.normalization}'; only "
+                             "'histmatch' uses one. Leave it out or choose histogram matching.")
+
+    def _mask(self, config: HarmonizationConfig, image: sitk.Image, inputVolume, maskNode) -> sitk.Image | None:
+        if config.maskMode == "none":
+            return None
+        if config.maskMode == "foreground":
+            return foregroundMask(image)
+        return self._maskOfNode(maskNode, inputVolume)
+
+    @staticmethod
+    def _maskOfNode(maskNode, inputVolume) -> sitk.Image:
+        if maskNode.IsA("vtkMRMLSegmentationNode"):
+            labelmap, _segments = segmentationToLabelmapImage(maskNode, inputVolume)
+            return labelmap
+        if maskNode.IsA("vtkMRMLLabelMapVolumeNode"):
+            return volumeNodeToImage(maskNode)
+        raise InputError(f"The mask node '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation "
+                         "or a labelmap volume.")
+
+    def _normalize(self, config: HarmonizationConfig, image: sitk.Image, mask: sitk.Image | None,
+                   referenceVolume) -> sitk.Image:
+        background = None if config.normalizeOutsideMask or mask is None else config.backgroundValue
+        method = config.normalization
+        if method == "zscore":
+            return zScoreNormalize(image, mask, background)
+        if method == "whitestripe":
+            return whiteStripeNormalize(image, mask, config.whiteStripeContrast, config.whiteStripeWidth, background)
+        if method == "nyul":
+            return applyNyul(image, mask, NyulModel.load(config.nyulModelFile), background)
+        if method == "histmatch":
+            reference = volumeNodeToImage(referenceVolume)
+            referenceMask = None if config.maskMode == "none" else foregroundMask(reference)
+            return histogramMatching(image, mask, reference, referenceMask, config.histogramLevels,
+                                     config.histogramMatchPoints, backgroundValue=background)
+        if method == "percentile":
+            return percentileRescale(image, mask, config.percentileLow, config.percentileHigh, (0.0, 1.0),
+                                     config.percentileClip, background)
+        if method == "histeq":
+            return histogramEqualization(image, mask, config.equalizationBins, background)
+        kernel = config.claheKernelSizeMm or None
+        return clahe(image, mask, config.claheClipLimit, kernel, config.equalizationBins, background)
