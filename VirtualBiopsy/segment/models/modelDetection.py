@@ -99,6 +99,10 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
                          "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
                          "torch.save need one, with a metadata .json naming the network).")
+    from VirtualBiopsy.harmonize.styleTransfer.modelFolder import cycleGanLayout, isCycleGanFolder
+
+    if isCycleGanFolder(path):
+        return cycleGanLayout(path)
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)
