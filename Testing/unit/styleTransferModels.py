@@ -45,7 +45,8 @@ def trainTiny(out: pathlib.Path, source: list[str], target: list[str], epochs: i
     from VirtualBiopsy.progress import noProgress
 
     arguments = trainingArguments(source, target, str(out), "T2", "SiteA", "SiteB",
-                                  CycleGanConfig.fromDict({**TINY_CONFIG, **changes}), epochs, iterations, "cpu", seed)
+                                  CycleGanConfig.fromDict({**TINY_CONFIG, **changes}), epochs, iterations, "cpu", seed,
+                                  threads=1)
     return trainCycleGan(arguments, noProgress)
 
 

@@ -39,6 +39,8 @@ def addParser(commands) -> None:
                        help="networks and training settings: small (CPU: 16 filters, 3 residual blocks, 64×64 "
                        "slices), full (GPU: 64 filters, 9 blocks, 256×256), or a YAML file of CycleGanConfig "
                        "settings (default: %(default)s)")
+    train.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     train.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: %(default)s)")
     train.add_argument("--id", dest="modelId", metavar="ID", help="the registered model's id (default: MODELDIR's name)")
     train.add_argument("--models-dir", type=pathlib.Path, metavar="DIR",
@@ -74,7 +76,7 @@ def runTrain(arguments: argparse.Namespace) -> int:
                                                         arguments.source_site, arguments.target_site)
     task = trainingArguments(source, target, str(arguments.out), arguments.sequence, sourceSite, targetSite,
                              _config(arguments.config), arguments.epochs,
-                             arguments.iterations_per_epoch, arguments.device, arguments.seed)
+                             arguments.iterations_per_epoch, arguments.device, arguments.seed, arguments.threads)
     modelId = requireModelId(arguments.modelId) if arguments.modelId else defaultModelId(arguments.out)
     registry = ModelRegistry(arguments.models_dir)
     taken = [entry.id for entry in registry.list() if entry.id.lower() == modelId.lower()]

@@ -10,6 +10,7 @@ import tempfile
 
 import SimpleITK as sitk
 
+from VirtualBiopsy.errors import ModelError
 from VirtualBiopsy.harmonize.styleTransfer.tasks import APPLY_TASK
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
@@ -58,6 +59,11 @@ class StyleTransferLogic:
                 "modelsFolder": str(self.modelsFolder) if self.modelsFolder else None,
                 "device": device, "batchSize": batchSize}, progress, cancel)
             translated = sitk.ReadImage(str(target))
+        if translated.GetSize() != image.GetSize():
+            raise ModelError(f"The style-transfer worker returned an image of size {translated.GetSize()} for an input "
+                             f"of size {image.GetSize()}; this is a bug, please report it.")
+        # NRRD stores spacing times direction, which does not round-trip bit for bit: keep the input's geometry.
+        translated.CopyInformation(image)
         name = outputName or f"{volumeNode.GetName()}_{result['targetDomain']}"
         outputNode = imageToVolumeNode(translated, self.scene, name)
         provenance = {key: result[key] for key in ("modelId", "sha256", "sequence", "sourceDomain", "targetDomain",
