@@ -66,7 +66,8 @@ def main() -> None:
                                  arguments.device, arguments.seed, threads=arguments.threads)
         started = time.perf_counter()
         result = trainCycleGan(task, lambda fraction, message: None)
-        print(f"training: {arguments.epochs * arguments.iterations} iterations in {time.perf_counter() - started:.1f} s "
+        steps = arguments.epochs * arguments.iterations
+        print(f"training: {steps} iterations in {time.perf_counter() - started:.1f} s "
               f"({result['iterationsPerSecond']:.3f} iterations/s, {arguments.config} configuration, "
               f"{arguments.threads} thread(s), {result['device']})")
         for epoch in result["history"]:

@@ -42,7 +42,8 @@ def addParser(commands) -> None:
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     train.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: %(default)s)")
-    train.add_argument("--id", dest="modelId", metavar="ID", help="the registered model's id (default: MODELDIR's name)")
+    train.add_argument("--id", dest="modelId", metavar="ID",
+                       help="the registered model's id (default: MODELDIR's name)")
     train.add_argument("--models-dir", type=pathlib.Path, metavar="DIR",
                        help="the user's models folder to register in (default: the platform's data folder)")
     train.set_defaults(run=runTrain)

@@ -90,7 +90,8 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
         generator.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as error:
         raise ModelError(f"The weights of model '{entry.id}' do not fit the generator its config.json describes "
-                         f"({str(error).splitlines()[0]}); the folder is inconsistent. Train the model again.") from error
+                         f"({str(error).splitlines()[0]}); the folder is inconsistent. Train the model again."
+                         ) from error
     return StyleModel(entry=entry, root=root, document=document, generator=generator.eval())
 
 
