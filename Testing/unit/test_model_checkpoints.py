@@ -94,6 +94,7 @@ def test_pickle_payload_never_runs_unless_trusted_and_unchanged(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_plain_state_dict_loads_without_trust(tmp_path):
     folder = writeNetworkModel(tmp_path / "unet")
     entry = entryFromPath(folder)
@@ -105,6 +106,7 @@ def test_plain_state_dict_loads_without_trust(tmp_path):
     plainConvUNet().load_state_dict(state)  # every key and shape fits the network
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_only_the_models_own_regular_files(tmp_path):
     folder = writeNetworkModel(tmp_path / "unet")
     entry = entryFromPath(folder)

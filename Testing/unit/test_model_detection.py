@@ -97,6 +97,7 @@ def test_a_plain_state_dict_is_not_torchscript(tmp_path):
         entryFromPath(tmp_path)
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_monai_network_folder(tmp_path):
     folder = writeNetworkModel(tmp_path / "unet")
     entry = entryFromPath(folder)
@@ -134,10 +135,10 @@ def test_zip_archives_must_be_imported(tmp_path):
 def test_ids():
     assert defaultModelId("/x/Dataset 001: Brain!.zip") == "Dataset-001-Brain"
     assert defaultModelId("/x/...") == "model"
-    for bad in ("../x", "", "a/b", ".hidden", "x" * 65, "con", "demo.partial"):
+    for bad in ("../x", "", "a/b", ".hidden", "x" * 65, "con", "demo.partial", "demo."):
         with pytest.raises(InputError, match="Model id"):
             requireModelId(bad)
-    assert requireModelId("brain-tumour_v1.2") == "brain-tumour_v1.2"
+    assert requireModelId("brain-tumour_v1.2") == "brain-tumour_v1.2" and requireModelId("x" * 64) == "x" * 64
 
 
 @pytest.mark.parametrize("labels, order", [

@@ -57,6 +57,7 @@ def test_zip_import_gives_the_same_model_as_the_folder(tmp_path, registry):
     assert registry.verify(fromZip).ok and registry.verify(fromFolder).ok
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_torchscript_and_monai_network_imports(tmp_path, registry):
     script = registry.importModel(writeTorchScriptModel(tmp_path / "ts"))
     assert script.path == "net/net.pt" and script.backend == "monai-torchscript"
@@ -86,7 +87,7 @@ def test_an_existing_id_is_never_replaced(tmp_path, registry):
     registry.importModel(source)
     manifest = registry.userManifest.read_bytes()
     with pytest.raises(InputError, match=r"id 'net' exists already.*--id net-2"):
-        registry.importModel(writeNetworkModel(tmp_path / "net"))
+        registry.importModel(writeNnunetModel(tmp_path / "net"))
     with pytest.raises(InputError, match="id 'net' exists already"):
         registry.importModel(source, modelId="NET")
     (registry.userFolder / "orphan").mkdir()  # a folder no manifest lists
@@ -101,6 +102,8 @@ HOSTILE = {
     "absolute": ([("/x", b"evil", 0)], r"'/x' has an unsafe path"),
     "drive letter": ([("C:/x", b"evil", 0)], r"unsafe path"),
     "backslash": ([("model\\..\\x", b"evil", 0)], r"unsafe path"),
+    "windows stream": ([("model/plans.json:payload", b"evil", 0)], r"holds a colon"),
+    "control character": ([("model/a\x07.json", b"evil", 0)], r"control characters"),
     "symlink entry": ([("model/plans.json", b"/etc/passwd", LINK)], r"'model/plans.json' is a symbolic link"),
     "device entry": ([("model/dev", b"", CHARACTER_DEVICE)], r"is a device, pipe or socket"),
     "duplicate": ([("model/a.json", b"1", FILE), ("model/a.json", b"2", FILE)], r"'model/a.json' repeats"),
@@ -175,6 +178,12 @@ def test_unrecognised_and_missing_sources(tmp_path, registry):
         registry.importModel(archive)
     with pytest.raises(InputError, match="does not exist"):
         registry.importModel(tmp_path / "absent")
+    (tmp_path / "con").mkdir()
+    with pytest.raises(InputError, match="'con' is a reserved device name on Windows; choose another --id"):
+        registry.importModel(tmp_path / "con")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match="neither a regular file nor a folder"):
+        registry.importModel(tmp_path / "pipe")
     os.symlink(tmp_path / "notes", tmp_path / "alias")
     with pytest.raises(InputError, match="symbolic link"):
         registry.importModel(tmp_path / "alias", modelId="alias")

@@ -8,7 +8,7 @@ import pytest
 
 from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
-from VirtualBiopsy.segment.models.modelImport import entryFromPath
+from VirtualBiopsy.segment.models.modelImport import entryFromPath, installModel
 from VirtualBiopsy.segment.models.registry import ModelRegistry, defaultUserFolder
 
 from modelFolders import writeNnunetModel, writeTorchScriptModel
@@ -28,8 +28,11 @@ def test_default_folder_honours_xdg_data_home_and_the_argument_wins(tmp_path, mo
 
 
 def test_shipped_models_come_first_and_resolve_next_to_their_manifest(tmp_path):
-    shippedFolder = tmp_path / "shipped"
-    ModelRegistry(shippedFolder).importModel(writeNnunetModel(tmp_path / "demo"))  # as a release would ship it
+    shippedFolder = tmp_path / "shipped"  # filled as docs/models.md says a release ships a model
+    shippedFolder.mkdir()
+    writeManifest(shippedFolder / "models.json", [])
+    entry = installModel(writeNnunetModel(tmp_path / "demo"), shippedFolder, "demo", trust=True)
+    writeManifest(shippedFolder / "models.json", [*readManifest(shippedFolder / "models.json"), entry])
     registry = ModelRegistry(tmp_path / "user", shippedManifest=shippedFolder / "models.json")
     user = registry.importModel(writeTorchScriptModel(tmp_path / "ts"))
     assert [e.id for e in registry.list()] == ["demo", "net"]

@@ -54,8 +54,8 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
             owner = f"model '{entry.id}'" if entry is not None else "a model given by path"
             raise ModelError(
                 f"Checkpoint {path} ({owner}) holds more than tensors and plain values ({needs}); unpickling it could "
-                "run code, so it was not loaded. If you checked where the model came from, trust it: "
-                "virtual-biopsy models import PATH --trust, then use it by its id.")
+                "run code, so it was not loaded. If you checked where the model came from, import it as trusted: "
+                "virtual-biopsy models import PATH --trust (with a new --id if its id is taken), then use it by id.")
         logger.warning("Fully unpickling checkpoint %s of trusted model '%s' (SHA-256 matches the manifest; it "
                        "needs %s).", _listedName(path, entry, modelRoot), entry.id, needs)
         handle.seek(0)
@@ -102,9 +102,10 @@ def openVerified(path: str | os.PathLike, entry: ModelEntry | None = None,
             expected, actual = entry.files[name], digest.hexdigest()
             if actual != expected:
                 raise ModelError(
-                    f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, "
-                    f"manifest {expected}. The file was changed or damaged and is not loaded; restore it or import "
-                    f"the model again, and check it with 'virtual-biopsy models verify {entry.id}'.")
+                    f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, manifest "
+                    f"{expected}. The file was changed or damaged and is not loaded; restore it from the model's "
+                    "source (or import that again under a new --id) and check with "
+                    f"'virtual-biopsy models verify {entry.id}'.")
             handle.seek(0)
         yield handle
 

@@ -70,7 +70,7 @@ def entryFromPath(path: str | os.PathLike, modelId: str | None = None) -> ModelE
     """
     layout = detectModel(path)
     hashes = {name: fileSha256(_plainFile(layout.root, name)) for name in layout.files}
-    return layoutEntry(layout, requireModelId(modelId) if modelId else defaultModelId(path),
+    return layoutEntry(layout, requireModelId(modelId or defaultModelId(path)),
                        str(layout.root.resolve()), hashes, trusted=False)
 
 
@@ -99,6 +99,8 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
                          "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
                          "torch.save need one, with a metadata .json naming the network).")
+    if not path.is_dir():
+        raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
     from VirtualBiopsy.harmonize.styleTransfer.modelFolder import cycleGanLayout, isCycleGanFolder
 
     if isCycleGanFolder(path):
@@ -151,9 +153,10 @@ def requireModelId(modelId: str) -> str:
 
     :raises InputError: otherwise.
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", modelId or "") or modelId.endswith(".partial"):
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?", modelId or "") \
+            or modelId.endswith(".partial"):
         raise InputError(f"Model id '{modelId}' is not valid; use up to 64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit (e.g. --id brain-tumour).")
+                         "starting with a letter or digit and not ending with '.' (e.g. --id brain-tumour).")
     if modelId.split(".")[0].upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
                                           *(f"LPT{i}" for i in range(10))}:
         raise InputError(f"Model id '{modelId}' is a reserved device name on Windows; choose another --id.")

@@ -27,7 +27,7 @@ __all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId"]
 
 def importedId(source: str | os.PathLike, modelId: str | None = None) -> str:
     """The id an import of ``source`` gets: ``modelId`` (checked) or one made from the source's name."""
-    return requireModelId(modelId) if modelId else defaultModelId(source)
+    return requireModelId(modelId or defaultModelId(source))
 
 
 def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, modelId: str, trust: bool = False,
