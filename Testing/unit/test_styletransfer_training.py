@@ -206,3 +206,11 @@ def test_style_transfer_effect_on_head_intensities(registry, capsys):
     assert all(0.0 <= value["histogramL1"] <= 1.0 and np.isfinite(value["wasserstein"])
                for value in distances.values())
     assert intensityDistances(reference, reference) == {"wasserstein": 0.0, "histogramL1": 0.0}
+
+
+def test_an_unreadable_volume_is_an_input_error(tmp_path):
+    broken = tmp_path / "broken.nrrd"
+    broken.write_text("not an image")
+    with pytest.raises(InputError, match="Cannot read the target image"):
+        trainTiny(tmp_path / "m", siteImages("SiteA"), [str(broken)])
+    assert not (tmp_path / "m").exists()

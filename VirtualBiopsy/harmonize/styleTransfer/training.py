@@ -83,7 +83,11 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
     paths = [("source", p) for p in arguments["sourceImages"]] + [("target", p) for p in arguments["targetImages"]]
     for index, (domain, path) in enumerate(paths):
         progress(0.05 * index / len(paths), f"reading {domain} volume {index + 1} of {len(paths)}")
-        image = sitk.ReadImage(str(path))
+        try:
+            image = sitk.ReadImage(str(path))
+        except RuntimeError as error:
+            raise InputError(f"Cannot read the {domain} image {path}; give volumes SimpleITK reads (NRRD, NIfTI, "
+                             "MHA).") from error
         domains.setdefault(domain, []).append(scaleVolume(image, config.lowerPercentile, config.upperPercentile,
                                                           f"{domain} image {pathlib.Path(path).name}"))
     rng = np.random.default_rng([seed, 0])
