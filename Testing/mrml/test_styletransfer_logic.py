@@ -76,3 +76,20 @@ def test_cancel_and_bad_model_leave_no_node(scene, obliqueNode, modelsFolder):
     with pytest.raises(InputError, match="Device"):
         logic.run(obliqueNode, "tiny", device="tpu")
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == count
+
+
+def test_cancel_during_the_translation_stops_it_and_adds_no_node(scene, obliqueNode, modelsFolder):
+    count = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    token = CancelToken()
+    seen = []
+
+    def progress(fraction: float, message: str) -> None:
+        seen.append(message)
+        if "translated" in message:
+            token.cancel()
+
+    logic = StyleTransferLogic(scene, runner=InlineRunner(), modelsFolder=modelsFolder)
+    with pytest.raises(CancelledError):
+        logic.run(obliqueNode, "tiny", device="cpu", batchSize=2, progress=progress, cancel=token)
+    assert sum("translated" in message for message in seen) == 1
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == count

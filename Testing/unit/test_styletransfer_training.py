@@ -214,3 +214,26 @@ def test_an_unreadable_volume_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="Cannot read the target image"):
         trainTiny(tmp_path / "m", siteImages("SiteA"), [str(broken)])
     assert not (tmp_path / "m").exists()
+
+
+def test_cancelled_training_in_a_worker_leaves_no_model_folder(tmp_path):
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.harmonize.styleTransfer.training import TRAIN_TASK, trainingArguments
+    from VirtualBiopsy.progress import CancelToken
+    from VirtualBiopsy.workers.processRunner import ProcessRunner
+
+    arguments = trainingArguments(siteImages("SiteA"), siteImages("SiteB"), str(tmp_path / "model"), "T2", "SiteA",
+                                  "SiteB", CycleGanConfig.fromDict(TINY_CONFIG), epochs=50, iterationsPerEpoch=100,
+                                  device="cpu", threads=1)
+    token = CancelToken()
+    messages = []
+
+    def progress(fraction: float, message: str) -> None:
+        messages.append(message)
+        if message.startswith("epoch 1/50, iteration 2/"):
+            token.cancel()
+
+    with pytest.raises(CancelledError):
+        ProcessRunner().run(TRAIN_TASK, arguments, progress, token)
+    assert any(message.startswith("epoch 1/50") for message in messages)
+    assert list(tmp_path.iterdir()) == []
