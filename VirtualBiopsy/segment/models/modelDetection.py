@@ -101,6 +101,10 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
                          "torch.save need one, with a metadata .json naming the network).")
     if not path.is_dir():
         raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
+    from VirtualBiopsy.harmonize.styleTransfer.modelFolder import cycleGanLayout, isCycleGanFolder
+
+    if isCycleGanFolder(path):
+        return cycleGanLayout(path)
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)
