@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ class CoxResult:
         percentile of the prognostic index is high risk.
     :ivar riskKaplanMeier: Kaplan–Meier curves and log-rank test of the risk groups (on the
         same patients the model was fitted on, so the separation is optimistic).
-    :ivar warnings: lifelines' convergence warnings, verbatim.
+    :ivar penalizer: the penalizer the model was fitted with.
     """
 
     coefficients: pd.DataFrame
@@ -47,7 +47,6 @@ class CoxResult:
     riskGroups: pd.Series
     riskKaplanMeier: KaplanMeierResult
     penalizer: float = 0.0
-    warnings: list[str] = field(default_factory=list)
 
 
 def fitCox(
@@ -99,12 +98,11 @@ def fitCox(
         try:
             fitter.fit(data, duration_col="_time", event_col="_event")
         except (ConvergenceError, np.linalg.LinAlgError) as error:
-            firstLine = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(
-                f"The Cox model did not converge (lifelines: {firstLine}). Covariates that separate events perfectly, "
-                "are collinear or nearly constant cause this; use a penalizer (e.g. --penalizer 0.1) or fewer "
-                "covariates.") from error
-    messages = [str(w.message).strip() for w in caught if issubclass(w.category, ConvergenceWarning)]
+            _raiseNotConverged(str(error) or type(error).__name__, penalizer, error)
+    # lifelines only warns on separation or non-unique solutions; its coefficients are then meaningless.
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if messages:
+        _raiseNotConverged(messages[0], penalizer)
     summary = fitter.summary
     coefficients = pd.DataFrame({
         "covariate": [str(c) for c in summary.index], "coef": summary["coef"].to_numpy(float),
@@ -123,7 +121,7 @@ def fitCox(
     progress(1.0, "Done")
     return CoxResult(coefficients=coefficients, concordance=concordance, phTest=phTest, prognosticIndex=index,
                      riskGroups=riskGroups, riskKaplanMeier=kaplanMeier(time, event, riskGroups),
-                     penalizer=penalizer, warnings=messages)
+                     penalizer=penalizer)
 
 
 def concordanceWithBootstrap(time: pd.Series, event: pd.Series, prognosticIndex: pd.Series, resamples: int = 1000,
@@ -172,6 +170,14 @@ def proportionalHazardsTest(fitter, data: pd.DataFrame) -> pd.DataFrame:
     names = [name[0] if isinstance(name, tuple) else name for name in summary.index]
     return pd.DataFrame({"covariate": [str(n) for n in names], "statistic": summary["test_statistic"].to_numpy(float),
                          "p": summary["p"].to_numpy(float)})
+
+
+def _raiseNotConverged(message: str, penalizer: float, cause: BaseException | None = None) -> None:
+    firstLine = " ".join(message.split())[:300]
+    fix = ("use a larger penalizer (e.g. --penalizer 1)" if penalizer > 0 else "use a penalizer (e.g. --penalizer 0.1)")
+    raise InputError(
+        f"The Cox model did not converge to a unique fit (lifelines: {firstLine}). Covariates that separate events "
+        f"perfectly, collinear or nearly constant covariates cause this; {fix} or use fewer covariates.") from cause
 
 
 def _checkedCovariates(covariates: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
