@@ -123,4 +123,4 @@ def _logistic(standardized: pd.DataFrame, target: pd.Series, C: float):
     from sklearn.linear_model import LogisticRegression
 
     _binaryTarget(target)
-    return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear").fit(standardized.to_numpy(), target.to_numpy())
+    return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", random_state=0).fit(standardized.to_numpy(), target.to_numpy())
