@@ -115,7 +115,28 @@ def test_signature_then_cluster(tables, tmp_path, capsys):
     assert {"km.png", "km.svg", "median.csv", "silhouette.csv"} <= {p.name for p in out.iterdir()}
 
 
+def test_signature_with_lasso_and_rfe(tables, tmp_path, capsys):
+    base = ["signature", "--features", tables / "features.csv", "--factors", "0", "--clinical", tables / "clinical.csv"]
+    status, printed, _ = _run([*base, "--select", "rfe", "--keep", "1", "--target", "highGrade",
+                               "--out", tmp_path / "rfe"], capsys)
+    assert status == 0 and "by rfe, 1 kept" in printed
+    selection = pd.read_csv(tmp_path / "rfe" / "selection.csv").set_index("feature")
+    assert sorted(selection.loc[selection["step"].isin(["kept", "rfe"]), "supervised"]) == [1, 2, 3]
+    assert not (tmp_path / "rfe" / "loadings.csv").exists()
+    status, printed, _ = _run([*base, "--select", "lasso", "--time", "time", "--event", "event", "--penalizer", "0.05",
+                               "--out", tmp_path / "lasso"], capsys)
+    assert status == 0 and "by lasso" in printed
+    selection = pd.read_csv(tmp_path / "lasso" / "selection.csv").set_index("feature")
+    assert set(selection["step"]) <= {"kept", "lasso", "variance", "correlation"}
+    assert (selection.loc[selection["step"] == "kept", "supervised"].abs() >= 1e-3).all()
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["signature", "--features", "{t}/features.csv", "--target", "grade"], "only apply with --select"),
+    (["signature", "--features", "{t}/features.csv", "--select", "rfe", "--clinical", "{t}/clinical.csv",
+      "--target", "highGrade"], "needs --keep N"),
+    (["signature", "--features", "{t}/features.csv", "--select", "lasso", "--clinical", "{t}/clinical.csv",
+      "--time", "time"], "either --time and --event"),
     (["km", "--table", "{t}/clinical.csv", "--time", "months", "--event", "event"], "no --time column 'months'"),
     (["km", "--table", "{t}/nope.csv", "--time", "time", "--event", "event"], "Survival table not found"),
     (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "age"], "0 \\(censored\\) or 1"),
