@@ -116,3 +116,21 @@ def test_bad_events_and_groups_refused():
         kaplanMeier(time, event.replace(0, 2), group)
     with pytest.raises(InputError, match="group is missing for 1 patient"):
         kaplanMeier(time, event, group.where(group.index != "P0"))
+
+
+def test_figure_png_and_svg_with_at_risk_table(tmp_path):
+    from VirtualBiopsy.report.survivalFigure import atRiskTimes, saveKaplanMeierFigure
+
+    time, event, group = _cohort()
+    result = kaplanMeier(time, event, group)
+    paths = saveKaplanMeierFigure(result, tmp_path / "km", title="by group", timeLabel="months")
+    assert [p.name for p in paths] == ["km.png", "km.svg"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG"
+    svg = paths[1].read_text()
+    times = atRiskTimes(result)
+    assert times[0] == 0.0 and times[-1] <= time.max()
+    # every at-risk count of the table is drawn as text (matplotlib's SVG keeps text as comments)
+    first = result.atRiskTable(times).loc["A"].tolist()
+    assert first[0] == (group == "A").sum() and "Number at risk" in svg
+    with pytest.raises(InputError, match="exist\\(s\\) already"):
+        saveKaplanMeierFigure(result, tmp_path / "km")

@@ -145,6 +145,12 @@ def test_signature_with_lasso_and_rfe(tables, tmp_path, capsys):
     (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "weight"],
      "no covariate column\\(s\\) weight"),
     (["signature", "--features", "{t}/features.csv", "--factors", "9"], "9 factors asked for but only"),
+    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--bootstrap", "-1"],
+     "--bootstrap is -1"),
+    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--l1-ratio", "2"],
+     "--l1-ratio is 2.0"),
+    (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--group", "stage"],
+     "no --group column 'stage'"),
     (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
       "--event", "event"], "constant over the 60 patients: T1c_shape_Flat"),
     (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
@@ -178,3 +184,14 @@ def test_existing_output_folder_is_not_touched(tables, tmp_path, capsys):
     status, _, error = _run(["km", "--table", tables / "clinical.csv", "--time", "time", "--event", "event",
                              "--out", out], capsys)
     assert status == 2 and "is not empty" in error and [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_one_patient_per_cluster_silhouette_undefined(tmp_path, capsys):
+    clinical, latent = virtualClinical(4)
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    syntheticFeatures(clinical, latent).drop(columns="T1c_shape_Flat").to_csv(tmp_path / "f.csv", index=False)
+    status, printed, _ = _run(["cluster", "--features", tmp_path / "f.csv", "--clinical", tmp_path / "c.csv",
+                               "--time", "time", "--event", "event", "--k", "4", "--out", tmp_path / "out"], capsys)
+    assert status == 0 and "silhouette undefined" in printed
+    silhouette = pd.read_csv(tmp_path / "out" / "silhouette.csv").iloc[0]
+    assert np.isnan(silhouette["mean_silhouette"]) and "one patient per cluster" in silhouette["note"]

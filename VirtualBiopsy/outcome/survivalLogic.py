@@ -97,7 +97,8 @@ class SurvivalLogic:
                             timeColumn, eventColumn)
         clusters = clusterCohort(cohort.features, numberOfClusters, seed, cohort.time, cohort.event)
         extra = {"clusters": clusters.table().reset_index()}
-        title = f"Kaplan–Meier by cluster (k = {numberOfClusters}, silhouette {clusters.meanSilhouette:.2f})"
+        silhouette = f"silhouette {clusters.meanSilhouette:.2f}" if not clusters.note else "silhouette undefined"
+        title = f"Kaplan–Meier by cluster (k = {numberOfClusters}, {silhouette})"
         return self._kaplanMeierNodes(clusters.survival, name, title, timeColumn, extra, clusters, subject)
 
     def _kaplanMeierNodes(self, km: KaplanMeierResult, name: str, title: str, timeLabel: str, extra: dict,

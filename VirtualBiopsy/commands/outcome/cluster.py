@@ -58,6 +58,7 @@ def run(arguments: argparse.Namespace) -> int:
                          timeLabel=arguments.time)
     sizes = clusters.clusters.value_counts().sort_index()
     print(f"{len(cohort.patients)} patients in {arguments.k} clusters ({', '.join(map(str, sizes))} patients), "
-          f"mean silhouette {clusters.meanSilhouette:.3f}; {describeLogRank(clusters.survival)}")
+          + (f"mean silhouette {clusters.meanSilhouette:.3f}" if clusters.note == "" else clusters.note)
+          + f"; {describeLogRank(clusters.survival)}")
     print(f"Written to {arguments.out}: clusters.csv, silhouette.csv, km.csv, logrank.csv, median.csv, km.png, km.svg")
     return 0
