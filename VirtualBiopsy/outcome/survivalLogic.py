@@ -79,7 +79,8 @@ class SurvivalLogic:
         result = fitCox(frame[list(covariates)], frame[timeColumn], frame[eventColumn], penalizer=penalizer,
                         riskPercentile=riskPercentile, bootstrap=bootstrap, seed=seed, progress=progress,
                         cancel=cancel)
-        risk = pd.DataFrame({patientColumn: frame.index.astype(str), "prognostic_index": result.prognosticIndex.to_numpy(),
+        risk = pd.DataFrame({patientColumn: frame.index.astype(str),
+                             "prognostic_index": result.prognosticIndex.to_numpy(),
                              "risk_group": result.riskGroups.to_numpy()})
         extra = {"coefficients": result.coefficients, "cindex": result.concordance, "phTest": result.phTest,
                  "riskGroups": risk}

@@ -23,7 +23,8 @@ def addParser(actions) -> None:
     parser.add_argument("--covariates", metavar="A,B,...",
                         help="numeric covariate columns (default: every numeric column but time, event and patient)")
     parser.add_argument("--penalizer", type=float, default=0.0, metavar="X",
-                        help="lifelines penalizer; e.g. 0.1 when the plain fit does not converge (default: %(default)s)")
+                        help="lifelines penalizer; e.g. 0.1 when the plain fit does not converge "
+                        "(default: %(default)s)")
     parser.add_argument("--l1-ratio", type=float, default=0.0, metavar="R",
                         help="share of L1 in the penalty, 1 = LASSO (default: %(default)s)")
     parser.add_argument("--risk-percentile", type=float, default=50.0, metavar="P",

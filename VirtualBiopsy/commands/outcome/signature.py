@@ -1,4 +1,4 @@
-"""``virtual-biopsy outcome signature``: a radiomic signature — variance filter, correlation pruning, varimax factors."""
+"""``virtual-biopsy outcome signature``: variance filter, correlation pruning, optional LASSO/RFE, varimax factors."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def _checkSelectionOptions(arguments: argparse.Namespace) -> None:
                               ("--clinical", arguments.clinical), ("--keep", arguments.keep)) if v is not None]
     if arguments.select == "none":
         if outcome:
-            raise InputError(f"{', '.join(outcome)} only apply with --select lasso or --select rfe; add one or drop them.")
+            raise InputError(f"{', '.join(outcome)} only apply with --select lasso or --select rfe; "
+                             "add one or drop them.")
         return
     survival = arguments.time is not None and arguments.event is not None
     if arguments.clinical is None or survival == (arguments.target is not None) or (

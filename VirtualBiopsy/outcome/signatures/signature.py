@@ -73,7 +73,8 @@ def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, vari
         selection.loc[dropped, "step"] = selectionMethod
         kept = [f for f in kept if f not in dropped]
         if not kept:
-            raise InputError(f"{selectionMethod.upper()} kept no feature; lower the penalizer (e.g. {penalizer / 10:g}).")
+            raise InputError(f"{selectionMethod.upper()} kept no feature; "
+                             f"lower the penalizer (e.g. {penalizer / 10:g}).")
     model = None
     if factors is None or factors > 0:
         if factors is not None and factors > len(kept):
