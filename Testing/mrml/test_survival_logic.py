@@ -89,3 +89,16 @@ def test_cluster_nodes_and_refusals(scene):
         logic.cox(censored, "time", "event", ["age"])
     undefined = logic.kaplanMeier(censored, "time", "event", "grade")
     assert "undefined: no events" in undefined.chart.GetTitle()
+
+
+def test_chart_refuses_curves_without_columns_and_draws_without_bands(scene):
+    from VirtualBiopsy.mrml.survivalPlots import kaplanMeierChart
+
+    result = kaplanMeier(pd.Series([1.0, 2, 3]), pd.Series([1, 0, 1]))
+    with pytest.raises(InputError, match="missing: ci_lower, ci_upper"):
+        kaplanMeierChart(scene, result.curves.drop(columns=["ci_lower", "ci_upper"]), result.censoring, "km")
+    chart, made = kaplanMeierChart(scene, result.curves, result.censoring, "km", showBands=False)
+    names = [chart.GetNthPlotSeriesNode(i).GetName() for i in range(chart.GetNumberOfPlotSeriesNodes())]
+    assert names == ["all", "all censored"] and made[-1] is chart
+    marks = tableNodeToDataFrame(chart.GetNthPlotSeriesNode(1).GetTableNode())
+    assert marks["time"].tolist() == [2.0] and marks["survival"].tolist() == pytest.approx([2 / 3])

@@ -89,3 +89,24 @@ def test_separation_refused_and_penalizer_fixes_it():
         fitCox(separating, time, event * 0 + 1, bootstrap=0)
     result = fitCox(separating, time, event * 0 + 1, penalizer=0.1, bootstrap=0)
     assert result.coefficients["hr"].iloc[0] > 1 and np.isfinite(result.coefficients["ci_upper"].iloc[0])
+
+
+def test_progress_reported_and_cancel_honoured():
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    covariates, time, event = _cohort()
+    reports = []
+    fitCox(covariates, time, event, bootstrap=10, progress=lambda fraction, message: reports.append(fraction))
+    assert reports == sorted(reports) and reports[0] == 0.0 and reports[-1] == 1.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        fitCox(covariates, time, event, bootstrap=10, cancel=token)
+
+
+def test_one_risk_group_when_the_index_is_flat():
+    covariates, time, event = _cohort()
+    result = fitCox(covariates, time, event, riskPercentile=100, bootstrap=0)
+    assert set(result.riskGroups) == {LOW_RISK}
+    assert result.riskKaplanMeier.logRank["note"].iloc[0].startswith("undefined: one group only")
