@@ -33,8 +33,9 @@ def untrainedModel() -> ClassifierModel:
     config = {"network": "DenseNet", "networkArgs": arguments, "channels": ["T1c", "FLAIR"], "classes": ["HGG", "LGG"],
               "crop": {"size": CROP_SIZE, "spacing": CROP_SPACING}, "target": "grade",
               "targetLayer": targetLayer("DenseNet", arguments), "featureLayer": featureLayer("DenseNet")}
-    entry = ModelEntry("untrained", "0", "monai-classifier", "/untrained", (ModelInput("T1c", 0), ModelInput("FLAIR", 1)),
-                       (ModelLabel(1, "HGG", (1, 0, 0)), ModelLabel(2, "LGG", (0, 0, 1))), "0" * 64)
+    inputs = (ModelInput("T1c", 0), ModelInput("FLAIR", 1))
+    labels = (ModelLabel(1, "HGG", (1, 0, 0)), ModelLabel(2, "LGG", (0, 0, 1)))
+    entry = ModelEntry("untrained", "0", "monai-classifier", "/untrained", inputs, labels, "0" * 64)
     return ClassifierModel(buildNetwork("DenseNet", arguments).eval(), config, entry)
 
 

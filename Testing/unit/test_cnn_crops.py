@@ -99,7 +99,8 @@ def test_crop_channels_are_the_head_z_scores_sampled_on_the_crop_grid(case):
         mean, sd = values.astype(np.float32).mean(dtype=np.float64), values.astype(np.float32).std(dtype=np.float64)
         scale = 2.0 if channel == 0 else 1.0
         offset = 7.0 if channel == 0 else 0.0
-        expected = (scale * (100.0 + 2.0 * cropPoints[0] - 1.5 * cropPoints[1] + 0.5 * cropPoints[2]) + offset - mean) / sd
+        intensity = 100.0 + 2.0 * cropPoints[0] - 1.5 * cropPoints[1] + 0.5 * cropPoints[2]
+        expected = (scale * intensity + offset - mean) / sd
         np.testing.assert_allclose(crop.array[channel], expected, rtol=0, atol=2e-3)
 
 
