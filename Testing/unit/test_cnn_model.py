@@ -157,3 +157,46 @@ def test_gradcam_refuses_hostile_inputs(trained, patient):
         gradCam(model, images, mask, method="cam")
     with pytest.raises(ModelError, match="no layer 'features.nothing'"):
         gradCam(model, images, mask, layer="features.nothing")
+
+
+def test_resnet_layers_serve_gradcam_and_features(trained, patient):
+    from VirtualBiopsy.outcome.deep.modelFolder import ClassifierModel
+    from VirtualBiopsy.outcome.deep.networks import buildNetwork, featureLayer, networkArguments, targetLayer
+
+    images, mask = patient
+    torch.manual_seed(1)
+    arguments = networkArguments("ResNet", "small", 2, 2)
+    config = {**loadClassifier(trained.modelId, trained.registry).config, "network": "ResNet", "networkArgs": arguments,
+              "targetLayer": targetLayer("ResNet", arguments), "featureLayer": featureLayer("ResNet")}
+    model = ClassifierModel(buildNetwork("ResNet", arguments).eval(), config, trained.registry.get(trained.modelId))
+    crop = makeCrop(images, mask, ["T1c", "FLAIR"], CROP_SIZE, CROP_SPACING)
+    features = cropFeatures(model, crop)
+    with torch.no_grad():
+        logits = model.network(torch.from_numpy(crop.array)[None])[0].numpy()
+    fc = model.network.fc
+    assert features.shape == (fc.in_features,)
+    np.testing.assert_allclose(features @ fc.weight.detach().numpy().T + fc.bias.detach().numpy(), logits, atol=1e-5)
+    result = gradCam(model, images, mask)
+    assert result.layer == "layer4" and result.cropMap.shape == (CROP_SIZE,) * 3
+
+
+def test_cancelled_training_leaves_no_model_folder(trained, tmp_path):
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.outcome.deep.trainingTask import TASK
+    from VirtualBiopsy.progress import CancelToken
+    from VirtualBiopsy.workers.inlineRunner import InlineRunner
+
+    cancel = CancelToken()
+    seen = []
+
+    def progress(fraction, message):
+        seen.append(message)
+        if message.startswith("epoch 1/"):
+            cancel.cancel()
+
+    arguments = {"manifest": str(trained.manifest), "clinical": str(trained.clinical), "target": "grade",
+                 "out": str(tmp_path / "model"), "sequences": ["FLAIR"], "cropSize": 16, "cropSpacing": 5.0,
+                 "epochs": 5, "device": "cpu"}
+    with pytest.raises(CancelledError):
+        InlineRunner().run(TASK, arguments, progress, cancel)
+    assert seen[-1].startswith("epoch 1/") and list(tmp_path.iterdir()) == []
