@@ -137,3 +137,17 @@ def test_deep_feature_table_node_holds_the_libraries_table(scene):
     expected = deepFeatureTable(model, crops)
     assert list(table.columns) == list(expected.columns) and table["patient"].tolist() == ["VB0001", "VB0002"]
     np.testing.assert_allclose(table.iloc[:, 1:].to_numpy(float), expected.iloc[:, 1:].to_numpy(float), rtol=1e-6)
+
+
+def test_cancelled_deep_features_add_no_table(scene):
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    t1c, flair, mask = patientImages()
+    cases = {"VB0001": ({"T1c": imageToVolumeNode(t1c, scene, "T1c"), "FLAIR": imageToVolumeNode(flair, scene, "FLAIR")},
+                        imageToVolumeNode(mask, scene, "tumour", labelmap=True))}
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(CancelledError):
+        DeepOutcomeLogic(scene).deepFeatureTableNode(untrainedModel(), cases, cancel=cancel)
+    assert scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 
 _IMAGE_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha", ".mhd")
 
@@ -166,9 +167,15 @@ def runGradCam(arguments: argparse.Namespace) -> int:
     if arguments.png is not None:
         reference = images[next(k for k in images if k.lower() == model.channels[0].lower())]
         pngs = writeOverlayPngs(reference, result.map, tumourCentre(mask), arguments.png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writeImageAtomically(result.map, out)
-    writeTextAtomically(json.dumps(record, indent=2) + "\n", sidecar)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writeImageAtomically(result.map, out)
+        writeTextAtomically(json.dumps(record, indent=2) + "\n", sidecar)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        if pngs:
+            shutil.rmtree(arguments.png, ignore_errors=True)
+        raise
     shown = ", ".join(f"{name} {p:.3f}" for name, p in zip(model.classes, result.probabilities))
     print(f"Grad-CAM ({result.method}, class {result.className}; probabilities {shown}): {out}; details: {sidecar}")
     print("Mean map inside the tumour over outside: "

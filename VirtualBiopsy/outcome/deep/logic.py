@@ -20,6 +20,7 @@ from VirtualBiopsy.outcome.deep.crops import makeCrop
 from VirtualBiopsy.outcome.deep.features import deepFeatureTable
 from VirtualBiopsy.outcome.deep.gradcam import GradCamResult, gradCam
 from VirtualBiopsy.outcome.deep.modelFolder import ClassifierModel
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +67,25 @@ class DeepOutcomeLogic:
         return node, result
 
     def deepFeatureTableNode(self, model: ClassifierModel, cases: Mapping[str, tuple[Mapping[str, Any], Any]],
-                             name: str = "Deep features") -> Any:
-        """A table node with ``patient``, ``deep_0000``, … for ``{patient: (imageNodes, maskNode)}``."""
+                             name: str = "Deep features", progress: ProgressCallback | None = None,
+                             cancel: CancelToken | None = None) -> Any:
+        """A table node with ``patient``, ``deep_0000``, … for ``{patient: (imageNodes, maskNode)}``.
+
+        :raises CancelledError: when ``cancel`` is set (checked between patients; no node is added).
+        """
+        progress = progress or noProgress
         crops = {}
-        for patient, (imageNodes, maskNode) in cases.items():
+        for index, (patient, (imageNodes, maskNode)) in enumerate(cases.items()):
+            if cancel is not None:
+                cancel.raiseIfCancelled()
+            progress(index / max(len(cases), 1), f"crop of {patient}")
             reference = _referenceNode(imageNodes, model.channels[0])
             images = {key: volumeNodeToImage(node) for key, node in imageNodes.items()}
             crops[patient] = makeCrop(images, self._maskImage(maskNode, reference, None), model.channels,
                                       model.cropSize, model.cropSpacing)
-        return dataFrameToTableNode(deepFeatureTable(model, crops), self.scene, name)
+        table = deepFeatureTable(model, crops)
+        progress(1.0, f"deep features of {len(crops)} patients")
+        return dataFrameToTableNode(table, self.scene, name)
 
     def _maskImage(self, maskNode: Any, reference: Any, segment: str | None):
         if maskNode is None:
