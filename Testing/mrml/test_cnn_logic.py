@@ -144,8 +144,8 @@ def test_cancelled_deep_features_add_no_table(scene):
     from VirtualBiopsy.progress import CancelToken
 
     t1c, flair, mask = patientImages()
-    cases = {"VB0001": ({"T1c": imageToVolumeNode(t1c, scene, "T1c"), "FLAIR": imageToVolumeNode(flair, scene, "FLAIR")},
-                        imageToVolumeNode(mask, scene, "tumour", labelmap=True))}
+    images = {"T1c": imageToVolumeNode(t1c, scene, "T1c"), "FLAIR": imageToVolumeNode(flair, scene, "FLAIR")}
+    cases = {"VB0001": (images, imageToVolumeNode(mask, scene, "tumour", labelmap=True))}
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(CancelledError):
