@@ -82,6 +82,7 @@ def runTrain(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.outcome.deep.cohortData import readTargets
     from VirtualBiopsy.outcome.deep.modelFolder import registerModel
+    from VirtualBiopsy.outcome.deep.networks import checkCrop
     from VirtualBiopsy.outcome.deep.trainingTask import TASK
     from VirtualBiopsy.outcome.deep.training import TrainingSettings
     from VirtualBiopsy.data.manifest import readManifest
@@ -96,6 +97,7 @@ def runTrain(arguments: argparse.Namespace) -> int:
     if any(entry.id.lower() == modelId.lower() for entry in registry.list()):
         raise InputError(f"A model with id '{modelId}' exists already; choose another --id (e.g. --id {modelId}-2).")
     checkDevice(arguments.device)
+    checkCrop(arguments.crop_size, arguments.crop_spacing)
     cohort = readManifest(arguments.manifest)
     cohort.requireValid()
     sequences = [s.strip() for s in arguments.sequences.split(",")] if arguments.sequences else cohort.sequences

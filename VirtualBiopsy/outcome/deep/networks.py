@@ -7,6 +7,7 @@ default) and :func:`featureLayer` the module whose output is the pooled penultim
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
@@ -23,6 +24,20 @@ NETWORKS: dict[str, dict[str, dict[str, Any]]] = {
         "full": {"block": "basic", "layers": [1, 1, 1, 1], "block_inplanes": [64, 128, 256, 512]},  # resnet10
     },
 }
+
+
+#: Smallest crop side, in voxels: the networks downsample by 8 to 32 before their last block.
+MIN_CROP_SIZE = 16
+
+
+def checkCrop(size: int, spacing: float) -> None:
+    """Raise :class:`InputError` unless ``size`` (voxels per side) and ``spacing`` (mm) suit the networks."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < MIN_CROP_SIZE:
+        raise InputError(f"Crop size {size!r} is too small for the CNN; give at least {MIN_CROP_SIZE} voxels per side "
+                         "(the networks downsample by 8 to 32), e.g. 32.")
+    if not (isinstance(spacing, (int, float)) and not isinstance(spacing, bool) and math.isfinite(spacing)
+            and spacing > 0):
+        raise InputError(f"Crop spacing {spacing!r} is not valid; give a positive number of mm, e.g. 2.")
 
 
 def checkNetwork(network: str, size: str) -> None:

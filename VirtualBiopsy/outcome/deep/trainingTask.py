@@ -17,7 +17,7 @@ from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError, requirePackage
 from VirtualBiopsy.outcome.deep.cohortData import cohortCrops, cohortSequences, readTargets
 from VirtualBiopsy.outcome.deep.modelFolder import writeModelFiles
-from VirtualBiopsy.outcome.deep.networks import buildNetwork, featureLayer, networkArguments, targetLayer
+from VirtualBiopsy.outcome.deep.networks import buildNetwork, checkCrop, featureLayer, networkArguments, targetLayer
 from VirtualBiopsy.outcome.deep.training import TrainingSettings, trainNetwork
 from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.progress import ProgressCallback
@@ -47,7 +47,8 @@ def trainClassifier(arguments: dict[str, Any], progress: ProgressCallback) -> di
         raise InputError(f"Training needs the argument {error}; give manifest, clinical, target and out.") from None
     out = requireNewFolder(out, "Model folder")
     channels = list(arguments.pop("sequences", None) or cohortSequences(manifest))
-    size, spacing = int(arguments.pop("cropSize", 32)), float(arguments.pop("cropSpacing", 2.0))
+    size, spacing = arguments.pop("cropSize", 32), arguments.pop("cropSpacing", 2.0)
+    checkCrop(size, spacing)
     device = resolveDevice(arguments.pop("device", "auto"))
     settings = TrainingSettings.fromDict(arguments)
 
