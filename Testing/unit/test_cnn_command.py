@@ -77,6 +77,7 @@ def test_train_gradcam_and_features_from_the_command_line(cohort, tmp_path, caps
     (lambda a: a.__setitem__(a.index("cpu"), "tpu"), "Device 'tpu' is not known"),
     (lambda a: a.__setitem__(a.index("--epochs") + 1, "0"), "epochs is 0"),
     (lambda a: a.__setitem__(a.index("--crop-size") + 1, "8"), "Crop size 8 is too small"),
+    (lambda a: a.extend(["--seed", "-1"]), "seed is -1"),
     (lambda a: a.__setitem__(a.index("--crop-spacing") + 1, "nan"), "Crop spacing nan is not valid"),
     (lambda a: a.extend(["--id", "../x"]), "Model id '../x' is not valid"),
 ])

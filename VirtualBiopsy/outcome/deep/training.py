@@ -57,6 +57,8 @@ class TrainingSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"Training setting {name} is {value!r}; give a whole number, at least 1.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+            raise InputError(f"Training setting seed is {self.seed!r}; give a whole number from 0 to 2**63 - 1.")
         if not 0.0 < self.validationFraction < 1.0:
             raise InputError(f"validationFraction is {self.validationFraction}; give a fraction between 0 and 1.")
         for name in ("learningRate", "flipProbability", "intensityScale", "intensityShift"):
