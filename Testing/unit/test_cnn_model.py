@@ -200,3 +200,14 @@ def test_cancelled_training_leaves_no_model_folder(trained, tmp_path):
     with pytest.raises(CancelledError):
         InlineRunner().run(TASK, arguments, progress, cancel)
     assert seen[-1].startswith("epoch 1/") and list(tmp_path.iterdir()) == []
+
+
+def test_diverged_training_is_a_model_error_not_a_nan_auc():
+    from VirtualBiopsy.outcome.deep.networks import buildNetwork, networkArguments
+    from VirtualBiopsy.outcome.deep.training import TrainingSettings, trainNetwork
+
+    network = buildNetwork("DenseNet", networkArguments("DenseNet", "small", 1, 2))
+    crops = np.random.default_rng(0).normal(size=(8, 1, 16, 16, 16)).astype(np.float32)
+    crops[:, 0, 0, 0, 0] = np.inf
+    with pytest.raises(ModelError, match="Training diverged"):
+        trainNetwork(network, crops, np.array([0, 0, 0, 0, 1, 1, 1, 1]), list("abcdefgh"), TrainingSettings(epochs=1))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.errors import InputError, ModelError, requirePackage
 from VirtualBiopsy.outcome.deep.networks import checkNetwork
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
@@ -175,4 +175,7 @@ def _validate(network, data, target, lossFunction, device, metrics) -> tuple[flo
         logits = network(data.to(device))
         loss = float(lossFunction(logits, target.to(device)))
         probabilities = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
+    if not (np.isfinite(probabilities).all() and math.isfinite(loss)):
+        raise ModelError(f"Training diverged: the validation loss is {loss} and some predictions are not finite. "
+                         "Lower the learning rate (e.g. 1e-4) or check the crops for extreme values.")
     return float(metrics.roc_auc_score(target.numpy(), probabilities)), loss
