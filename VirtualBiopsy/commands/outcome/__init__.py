@@ -6,10 +6,10 @@ Each action lives in its own module of this package with ``addParser(actions)``
 
 from __future__ import annotations
 
-from VirtualBiopsy.commands.outcome import cluster, cox, km, signature
+from VirtualBiopsy.commands.outcome import cluster, cnn, cox, km, signature
 
 #: Action modules of ``virtual-biopsy outcome``, in the order ``--help`` lists them.
-ACTIONS: list = [km, cox, signature, cluster]
+ACTIONS: list = [km, cox, signature, cluster, cnn]
 
 
 def addParser(commands) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Backends that can run a model.
-MODEL_BACKENDS = ("nnunet", "monai-torchscript", "monai-network", "cyclegan")
+MODEL_BACKENDS = ("nnunet", "monai-torchscript", "monai-network", "cyclegan", "monai-classifier")
 
 
 @dataclass(frozen=True)
