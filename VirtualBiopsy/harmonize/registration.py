@@ -90,7 +90,8 @@ class RegistrationResult:
         negative, lower is better).
     :ivar qcPassed: whether the returned run passed QC.
     :ivar retried: whether the registration was run again because the first run failed QC.
-    :ivar metricMask: the metric's mask in the returned run (``none``, ``tumour``, ``head``).
+    :ivar metricMask: the metric's mask in the returned run: ``none``, ``tumour`` (the dilated mask),
+        ``tumourWide`` (dilated twice as far, the retry of ``focusOnMask``) or ``head`` (the fixed head).
     :ivar stagesKept: the stages whose result was kept (a refinement that worsened the metric is dropped).
     :ivar attempts: metrics and QC of every run, in order.
     """
@@ -137,7 +138,8 @@ def registerImages(
     fixed = requireUsableImage(fixed, "fixed image")
     moving = requireUsableImage(moving, "moving image")
     stages = tuple(stages)
-    if not stages or any(stage not in LINEAR_STAGES for stage in stages) or list(stages) != sorted(set(stages), key=LINEAR_STAGES.index):
+    ordered = sorted(set(stages), key=lambda stage: LINEAR_STAGES.index(stage) if stage in LINEAR_STAGES else -1)
+    if not stages or any(stage not in LINEAR_STAGES for stage in stages) or list(stages) != ordered:
         raise InputError(f"Registration stages are {stages!r}; give 'rigid', 'affine' or both in that order.")
     settings = settings or RegistrationSettings()
     settings.validate()
@@ -147,9 +149,10 @@ def registerImages(
     if mask is not None:
         tumour = requireMaskOnGrid(mask, fixed, "registration mask")
         region = dilateMm(tumour, dilation)
-        masks = [("tumour", region if focusOnMask else None), ("tumour", dilateMm(tumour, 2 * dilation) if focusOnMask else region)]
-        if not focusOnMask:
-            masks[0] = ("none", None)
+        if focusOnMask:
+            masks = [("tumour", region), ("tumourWide", dilateMm(tumour, 2 * dilation))]
+        else:
+            masks = [("none", None), ("tumour", region)]
     else:
         region = fixedHead
         masks = [("none", None), ("head", fixedHead)]
