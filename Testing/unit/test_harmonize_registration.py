@@ -116,6 +116,18 @@ def test_cancel_stops_the_registration(pair):
     token.cancel()
     with pytest.raises(CancelledError):
         registerImages(fixed, moving, cancel=token)
+    # cancelled while running: the current stage ends, no later stage runs
+    midway, messages = CancelToken(), []
+
+    def progress(fraction, message):
+        messages.append(message)
+        if len(messages) == 3:
+            midway.cancel()
+
+    with pytest.raises(CancelledError):
+        registerImages(fixed, moving, progress=progress, cancel=midway, settings=RegistrationSettings(
+            shrinkFactors=(4, 2), smoothingSigmas=(2.0, 1.0)))
+    assert not any("affine" in message for message in messages)
 
 
 def test_registration_bad_input(pair):

@@ -130,7 +130,9 @@ def registerImages(
     :param bspline: add a deformable B-spline stage after the linear ones.
     :param retry: run again with a metric mask when QC fails.
     :param qcMinimumNmi: lowest NMI after registration that passes QC.
-    :param progress: ``progress(fraction, message)``; ``cancel`` is checked at every optimiser iteration.
+    :param progress: ``progress(fraction, message)`` at every optimiser iteration.
+    :param cancel: when set, the optimiser is asked to stop (``Abort``; SimpleITK 2.5 lets the current
+        stage finish, measured) and :class:`CancelledError` is raised before any further stage.
     :raises InputError: NaN/Inf voxels, a constant image, an empty mask, bad stages or settings.
     :raises GeometryError: a 2D/4D image or a mask on another grid than ``fixed``.
     :raises CancelledError: when cancelled.
