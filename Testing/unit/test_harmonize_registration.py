@@ -177,22 +177,23 @@ def test_bspline_stage_gives_a_composite_transform_that_resamples_like_the_resul
 
 @pytest.mark.slow
 def test_virtual_cohort_t1c_onto_t2_recovers_a_known_rigid_transform():
-    """Realistic MR-like data (64³, 3.75 mm voxels). Measured on cases 0–6: mean error over the head
-    0.3–2.0 mm, rotation error 0.3–2.6° (rigid; the affine refinement was dropped every time)."""
+    """Realistic MR-like data (64³, 3.75 mm voxels), default stages. Measured on cases 0–6: mean error over
+    the head 0.18–0.75 mm, rotation error 0.16–1.13° (case 0 is the worst; the affine refinement was dropped
+    every time as it did not lower the metric)."""
     from VirtualBiopsy.data.virtualCohort import generateCase
     from VirtualBiopsy.harmonize.foreground import foregroundMask
 
     truth = knownRigidTransform()
-    for index in (1, 2):
+    for index in (0, 2):
         case = generateCase(index, 0, 64)
         fixed = case.images["T2"]
         t1c = sitk.Cast(case.images["T1c"], sitk.sitkFloat32)
         moving = sitk.Resample(t1c, t1c, truth.GetInverse(), sitk.sitkLinear, 0.0)
-        result = registerImages(fixed, moving, stages=("rigid",))
+        result = registerImages(fixed, moving)
         head = np.argwhere(sitk.GetArrayFromImage(foregroundMask(fixed)) > 0)[::97, ::-1]
-        points = [fixed.TransformIndexToPhysicalPoint([int(v) for v in index]) for index in head]
+        points = [fixed.TransformIndexToPhysicalPoint([int(v) for v in voxel]) for voxel in head]
         meanError = np.mean([np.linalg.norm(np.subtract(result.transform.TransformPoint(p), truth.TransformPoint(p)))
                              for p in points])
         _, angle = transformErrors(result.transform, truth)
-        assert meanError < 1.0 and angle < 1.0, (index, meanError, angle)  # measured: 0.30 / 0.28°, 0.75 / 0.84°
+        assert meanError < 1.0 and angle < 1.5, (index, meanError, angle)  # measured: 0.75 / 1.13°, 0.36 / 0.34°
         assert result.qcPassed
