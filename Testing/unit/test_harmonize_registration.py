@@ -99,6 +99,16 @@ def test_nmi_and_qc_rule_known_answers():
     assert passesQc(1.20, 1.1995)  # numerical slack
 
 
+def test_settings_round_trip_and_refuse_unknown_keys():
+    settings = RegistrationSettings.fromDict({"shrinkFactors": [2, 1], "smoothingSigmas": [1, 0], "seed": 4})
+    assert settings.shrinkFactors == (2, 1) and settings.smoothingSigmas == (1.0, 0.0)
+    assert RegistrationSettings.fromDict(settings.toDict()) == settings
+    with pytest.raises(InputError, match="Did you mean 'seed'"):
+        RegistrationSettings.fromDict({"sed": 1})
+    with pytest.raises(InputError, match="same length"):
+        RegistrationSettings.fromDict({"shrinkFactors": [2, 1]})
+
+
 def test_dilation_is_in_millimetres():
     mask = sitk.Image(21, 21, 21, sitk.sitkUInt8)
     mask.SetSpacing((1.0, 2.0, 4.0))

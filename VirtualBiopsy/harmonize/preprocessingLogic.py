@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 
 import SimpleITK as sitk
 
@@ -147,7 +146,7 @@ class RegistrationLogic:
         record = json.dumps({
             "fixed": fixedVolume.GetName(), "moving": movingVolume.GetName(), "stages": list(stages), "bspline": bspline,
             "focusOnMask": focusOnMask, "mask": maskSegmentationOrLabelmap.GetName() if maskSegmentationOrLabelmap else None,
-            "settings": asdict(settings), "options": options, "qcPassed": result.qcPassed, "retried": result.retried,
+            "settings": settings.toDict(), "options": options, "qcPassed": result.qcPassed, "retried": result.retried,
             "metricMask": result.metricMask, "metrics": result.metrics, "virtualBiopsyVersion": __version__,
             "simpleItkVersion": sitk.Version.VersionString()}, default=str)
         for node in (transformNode, resampled):

@@ -31,6 +31,7 @@ from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.imageInputs import requireMaskOnGrid, requirePositiveInt, requirePositiveReal, requireUsableImage
 from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, normalizedMutualInformation, passesQc
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.settings import StageConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ LINEAR_STAGES = ("rigid", "affine")
 
 
 @dataclass
-class RegistrationSettings:
+class RegistrationSettings(StageConfig):
     """How each stage optimises (defaults suit head MR at 1–4 mm).
 
     :ivar shrinkFactors: image shrink factor per resolution level.
@@ -52,8 +53,8 @@ class RegistrationSettings:
     :ivar seed: seed of the metric's random sampling (≥ 0; the same seed gives the same result).
     """
 
-    shrinkFactors: Sequence[int] = (4, 2, 1)
-    smoothingSigmas: Sequence[float] = (2.0, 1.0, 0.0)
+    shrinkFactors: tuple[int, ...] = (4, 2, 1)
+    smoothingSigmas: tuple[float, ...] = (2.0, 1.0, 0.0)
     iterations: int = 200
     samplingPercentage: float = 0.25
     histogramBins: int = 32
