@@ -16,6 +16,7 @@ import vtk
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
+from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.preprocessingLogic import (PREPROCESSING_ATTRIBUTE, REGISTRATION_ATTRIBUTE,
                                                          PreprocessingLogic, RegistrationLogic)
 from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
@@ -68,6 +69,15 @@ def test_masks_as_labelmap_or_segmentation_give_the_same_result(scene, volumes):
     for mask in (labelmapNode, segmentation):
         output = logic.correctBiasField(volume, mask, shrinkFactor=1, iterations=(5,))
         np.testing.assert_array_equal(_array(volumeNodeToImage(output)), _array(expected))
+
+
+def test_head_mask_node_equals_the_foreground_function(scene, volumes):
+    volume, _, image, _ = volumes
+    head = PreprocessingLogic(scene).headMask(volume)
+    assert head.IsA("vtkMRMLLabelMapVolumeNode") and head.GetName() == "T1_head"
+    got = volumeNodeToImage(head)
+    np.testing.assert_array_equal(_array(got), _array(foregroundMask(image)))
+    np.testing.assert_allclose(got.GetDirection(), image.GetDirection(), atol=1e-12)
 
 
 def test_mask_on_another_grid_and_output_onto_input_are_refused(scene, volumes):

@@ -35,6 +35,9 @@ def addParser(commands) -> None:
     parser.add_argument("--bspline", action="store_true", help="add a deformable B-spline stage")
     parser.add_argument("--focus-on-mask", action="store_true", help="restrict the metric to the dilated mask at once")
     parser.add_argument("--seed", type=int, default=0, help="seed of the metric's sampling (default: %(default)s)")
+    parser.add_argument("--qc-minimum-nmi", type=float, default=None, metavar="NMI",
+                        help="lowest normalized mutual information after registration that passes QC (default: 1.05, "
+                        "see VirtualBiopsy.harmonize.registrationQuality)")
     parser.add_argument("--accept-failed-qc", action="store_true", help="write the outputs even when QC fails")
     parser.add_argument("--out-transform", type=pathlib.Path, required=True, metavar="T.tfm",
                         help="new transform file (.tfm, .h5 or .txt)")
@@ -53,6 +56,7 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.data.atomicFiles import temporarySibling, writeImageAtomically
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
+    from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI
 
     outTransform, outImage = pathlib.Path(arguments.out_transform), pathlib.Path(arguments.out_image)
     for path in (outTransform, outImage):
@@ -67,11 +71,14 @@ def run(arguments: argparse.Namespace) -> int:
     stages = tuple(stage.strip() for stage in arguments.stages.split(",") if stage.strip())
     if arguments.seed < 0:
         raise InputError(f"--seed is {arguments.seed}; give a whole number ≥ 0.")
+    minimumNmi = MINIMUM_NMI if arguments.qc_minimum_nmi is None else arguments.qc_minimum_nmi
+    if not 1.0 <= minimumNmi <= 2.0:
+        raise InputError(f"--qc-minimum-nmi is {minimumNmi}; normalized mutual information lies in [1, 2].")
     fixed = readImage(arguments.fixed, "fixed image")
     moving = readImage(arguments.moving, "moving image")
     mask = readImage(arguments.mask, "mask") if arguments.mask else None
     result = registerImages(fixed, moving, mask, stages, arguments.bspline, arguments.focus_on_mask,
-                            settings=RegistrationSettings(seed=arguments.seed))
+                            qcMinimumNmi=minimumNmi, settings=RegistrationSettings(seed=arguments.seed))
     metrics = result.metrics
     print(f"QC: {'passed' if result.qcPassed else 'FAILED'}; NMI {metrics['nmiBefore']:.4f} → {metrics['nmiAfter']:.4f}; "
           f"Mattes MI {metrics['mattesBefore']:.4f} → {metrics['mattesAfter']:.4f}; metric mask {result.metricMask}"

@@ -83,6 +83,8 @@ def correctBiasField(
             corrector.Abort()
 
     corrector.AddCommand(sitk.sitkIterationEvent, onIteration)
+    if cancel is not None:
+        cancel.raiseIfCancelled()
     progress(0.0, f"N4 bias-field correction (shrink {shrinkFactor}, {len(levels)} levels)")
     try:
         corrector.Execute(shrunkImage, shrunkMask)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 
 import SimpleITK as sitk
 
@@ -19,6 +18,7 @@ from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
+from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.registration import LINEAR_STAGES, RegistrationResult, RegistrationSettings, registerImages
 from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
@@ -33,7 +33,7 @@ REGISTRATION_ATTRIBUTE = "VirtualBiopsy.registration"
 
 
 class PreprocessingLogic:
-    """N4, denoising and resampling of the volumes of one scene.
+    """N4, denoising, resampling and the head mask of the volumes of one scene.
 
     :param scene: the MRML scene that holds the inputs and receives the outputs.
     """
@@ -80,6 +80,20 @@ class PreprocessingLogic:
         settings = {"method": "resample", "preset": preset, "spacingMm": spacingMm, "interpolator": interpolator,
                     "reference": referenceVolume.GetName() if referenceVolume is not None else None}
         return self._output(resampled, volumeNode, outputVolume, "resampled", settings)
+
+    def headMask(self, volumeNode, outputLabelmap=None):
+        """The head (foreground) of ``volumeNode`` as a labelmap node (1: head), on the volume's grid.
+
+        See :func:`~VirtualBiopsy.harmonize.foreground.foregroundMask`.
+
+        :returns: the labelmap volume node (``<name>_head`` when created).
+        """
+        mask = foregroundMask(volumeNodeToImage(volumeNode))
+        name = outputLabelmap.GetName() if outputLabelmap is not None else f"{volumeNode.GetName()}_head"
+        output = imageToVolumeNode(mask, self.scene, name, volumeNode=outputLabelmap, labelmap=True)
+        output.SetAttribute(PREPROCESSING_ATTRIBUTE, json.dumps({"method": "headMask", "input": volumeNode.GetName(),
+                                                                  "virtualBiopsyVersion": __version__}))
+        return output
 
     def _output(self, image: sitk.Image, volumeNode, outputVolume, suffix: str, settings: dict):
         if outputVolume is volumeNode:
@@ -132,7 +146,7 @@ class RegistrationLogic:
         record = json.dumps({
             "fixed": fixedVolume.GetName(), "moving": movingVolume.GetName(), "stages": list(stages), "bspline": bspline,
             "focusOnMask": focusOnMask, "mask": maskSegmentationOrLabelmap.GetName() if maskSegmentationOrLabelmap else None,
-            "settings": asdict(settings), "options": options, "qcPassed": result.qcPassed, "retried": result.retried,
+            "settings": settings.toDict(), "options": options, "qcPassed": result.qcPassed, "retried": result.retried,
             "metricMask": result.metricMask, "metrics": result.metrics, "virtualBiopsyVersion": __version__,
             "simpleItkVersion": sitk.Version.VersionString()}, default=str)
         for node in (transformNode, resampled):

@@ -1,9 +1,10 @@
 """Intra-patient multimodal registration (e.g. T1c onto T2) with SimpleITK.
 
 Pipeline: centred rigid initialisation from the moments of the two head masks →
-``rigid`` (Euler 3D) → ``affine`` → optional B-spline, each stage multi-resolution with
-Mattes mutual information on a seeded random sample of voxels (deterministic for a
-given seed and thread count). The returned transform follows ITK's resampling
+``rigid`` (versor: rotation as a unit quaternion) → ``affine`` → optional B-spline,
+each stage multi-resolution with Mattes mutual information on a seeded random sample
+of voxels (the same seed gives the same result up to the order of ITK's multi-threaded
+sums, ~1e-6 mm). The returned transform follows ITK's resampling
 convention: it maps points of the fixed image (LPS, mm) to points of the moving image.
 
 An optional tumour mask, dilated by ``maskDilationMm``, focuses the metric on the
@@ -30,6 +31,7 @@ from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.imageInputs import requireMaskOnGrid, requirePositiveInt, requirePositiveReal, requireUsableImage
 from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, normalizedMutualInformation, passesQc
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.settings import StageConfig
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ LINEAR_STAGES = ("rigid", "affine")
 
 
 @dataclass
-class RegistrationSettings:
+class RegistrationSettings(StageConfig):
     """How each stage optimises (defaults suit head MR at 1–4 mm).
 
     :ivar shrinkFactors: image shrink factor per resolution level.
@@ -51,8 +53,8 @@ class RegistrationSettings:
     :ivar seed: seed of the metric's random sampling (≥ 0; the same seed gives the same result).
     """
 
-    shrinkFactors: Sequence[int] = (4, 2, 1)
-    smoothingSigmas: Sequence[float] = (2.0, 1.0, 0.0)
+    shrinkFactors: tuple[int, ...] = (4, 2, 1)
+    smoothingSigmas: tuple[float, ...] = (2.0, 1.0, 0.0)
     iterations: int = 200
     samplingPercentage: float = 0.25
     histogramBins: int = 32
@@ -90,7 +92,8 @@ class RegistrationResult:
         negative, lower is better).
     :ivar qcPassed: whether the returned run passed QC.
     :ivar retried: whether the registration was run again because the first run failed QC.
-    :ivar metricMask: the metric's mask in the returned run (``none``, ``tumour``, ``head``).
+    :ivar metricMask: the metric's mask in the returned run: ``none``, ``tumour`` (the dilated mask),
+        ``tumourWide`` (dilated twice as far, the retry of ``focusOnMask``) or ``head`` (the fixed head).
     :ivar stagesKept: the stages whose result was kept (a refinement that worsened the metric is dropped).
     :ivar attempts: metrics and QC of every run, in order.
     """
@@ -129,7 +132,9 @@ def registerImages(
     :param bspline: add a deformable B-spline stage after the linear ones.
     :param retry: run again with a metric mask when QC fails.
     :param qcMinimumNmi: lowest NMI after registration that passes QC.
-    :param progress: ``progress(fraction, message)``; ``cancel`` is checked at every optimiser iteration.
+    :param progress: ``progress(fraction, message)`` at every optimiser iteration.
+    :param cancel: when set, the optimiser is asked to stop (``Abort``; SimpleITK 2.5 lets the current
+        stage finish, measured) and :class:`CancelledError` is raised before any further stage.
     :raises InputError: NaN/Inf voxels, a constant image, an empty mask, bad stages or settings.
     :raises GeometryError: a 2D/4D image or a mask on another grid than ``fixed``.
     :raises CancelledError: when cancelled.
@@ -137,7 +142,8 @@ def registerImages(
     fixed = requireUsableImage(fixed, "fixed image")
     moving = requireUsableImage(moving, "moving image")
     stages = tuple(stages)
-    if not stages or any(stage not in LINEAR_STAGES for stage in stages) or list(stages) != sorted(set(stages), key=LINEAR_STAGES.index):
+    ordered = sorted(set(stages), key=lambda stage: LINEAR_STAGES.index(stage) if stage in LINEAR_STAGES else -1)
+    if not stages or any(stage not in LINEAR_STAGES for stage in stages) or list(stages) != ordered:
         raise InputError(f"Registration stages are {stages!r}; give 'rigid', 'affine' or both in that order.")
     settings = settings or RegistrationSettings()
     settings.validate()
@@ -147,9 +153,10 @@ def registerImages(
     if mask is not None:
         tumour = requireMaskOnGrid(mask, fixed, "registration mask")
         region = dilateMm(tumour, dilation)
-        masks = [("tumour", region if focusOnMask else None), ("tumour", dilateMm(tumour, 2 * dilation) if focusOnMask else region)]
-        if not focusOnMask:
-            masks[0] = ("none", None)
+        if focusOnMask:
+            masks = [("tumour", region), ("tumourWide", dilateMm(tumour, 2 * dilation))]
+        else:
+            masks = [("none", None), ("tumour", region)]
     else:
         region = fixedHead
         masks = [("none", None), ("head", fixedHead)]
@@ -187,12 +194,12 @@ def dilateMm(mask: sitk.Image, radiusMm: float) -> sitk.Image:
     return sitk.BinaryDilate(sitk.Cast(mask > 0, sitk.sitkUInt8), radius, sitk.sitkBall, 0, 1)
 
 
-def _initialTransform(fixed: sitk.Image, fixedHead: sitk.Image, moving: sitk.Image) -> sitk.Euler3DTransform:
+def _initialTransform(fixed: sitk.Image, fixedHead: sitk.Image, moving: sitk.Image) -> sitk.VersorRigid3DTransform:
     """Rigid transform that maps the centre of mass of the fixed head onto that of the moving head."""
     movingHead = foregroundMask(moving)
     transform = sitk.CenteredTransformInitializer(sitk.Cast(fixedHead, sitk.sitkFloat32), sitk.Cast(movingHead, sitk.sitkFloat32),
-                                                  sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS)
-    return sitk.Euler3DTransform(transform)
+                                                  sitk.VersorRigid3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS)
+    return sitk.VersorRigid3DTransform(transform)
 
 
 def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, progress, span, cancel):
@@ -202,7 +209,7 @@ def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, pr
     resolution level (their start is already close) and are kept only when they lower the
     full-resolution Mattes value; a refinement that makes it worse is dropped.
     """
-    transform: sitk.Transform = sitk.Euler3DTransform(initial)
+    transform: sitk.Transform = sitk.VersorRigid3DTransform(initial)
     allStages = (*stages, *(("bspline",) if bspline else ()))
     record: dict = {"mattesBefore": _evaluate(fixed, moving, transform, metricMask, settings), "stagesKept": []}
     current = record["mattesBefore"]
@@ -257,9 +264,9 @@ def _stageTransform(stage: str, transform: sitk.Transform, fixed: sitk.Image, se
         linear.SetMatrix(transform.GetMatrix())
         linear.SetTranslation(transform.GetTranslation())
     else:
-        linear = sitk.Euler3DTransform(transform)
+        linear = sitk.VersorRigid3DTransform(transform)
     method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4, numberOfIterations=settings.iterations,
-                                                    relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
+                                                    relaxationFactor=0.8, gradientMagnitudeTolerance=1e-8)
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetInitialTransform(linear, inPlace=True)
     return linear
