@@ -1,0 +1,59 @@
+"""A radiomic signature the PRIMAGE DIPG way: variance filter, correlation pruning, varimax factors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.outcome.signatures.factors import FactorResult, varimaxFactors
+from VirtualBiopsy.outcome.signatures.filters import correlationPruning, varianceFilter
+
+
+@dataclass
+class Signature:
+    """The features a signature keeps and its factors.
+
+    :ivar selection: per input feature (input order): ``variance``, ``step`` (where it was dropped:
+        ``variance``, ``correlation`` or ``kept``), ``correlated_with``, ``r``.
+    :ivar factors: the varimax factor model of the kept features, or None when not asked for.
+    """
+
+    selection: pd.DataFrame
+    factors: FactorResult | None
+
+    @property
+    def kept(self) -> list[str]:
+        """Names of the kept features, in input order."""
+        return list(self.selection.index[self.selection["step"] == "kept"])
+
+
+def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, varianceScaling: str = "minmax",
+                   correlationThreshold: float = 0.9, factors: int | None = 0, seed: int = 0) -> Signature:
+    """Filter low-variance features, prune correlated ones, then fit varimax factors on the rest.
+
+    :param varianceThreshold: see :func:`~VirtualBiopsy.outcome.signatures.filters.varianceFilter`.
+    :param correlationThreshold: |r| above which one feature of a pair is dropped (1 = no pruning).
+    :param factors: number of varimax factors; None = Kaiser's rule; 0 = no factor analysis.
+    :raises InputError: when no feature survives a step, or for invalid settings or values.
+    """
+    variance = varianceFilter(features, varianceThreshold, varianceScaling)
+    selection = pd.DataFrame({"variance": variance["variance"], "step": "variance", "correlated_with": "",
+                              "r": float("nan")}, index=features.columns)
+    passed = list(variance.index[variance["kept"]])
+    if not passed:
+        raise InputError(f"No feature has a ({varianceScaling}) variance above {varianceThreshold} (largest: "
+                         f"{variance['variance'].max():.3g}); lower the variance threshold.")
+    pruning = correlationPruning(features[passed], correlationThreshold)
+    selection.loc[passed, "step"] = ["kept" if k else "correlation" for k in pruning["kept"]]
+    selection.loc[passed, "correlated_with"] = pruning["correlated_with"].to_numpy()
+    selection.loc[passed, "r"] = pruning["r"].to_numpy()
+    kept = list(selection.index[selection["step"] == "kept"])
+    model = None
+    if factors is None or factors > 0:
+        if factors is not None and factors > len(kept):
+            raise InputError(f"{factors} factors asked for but only {len(kept)} feature(s) remain after filtering; "
+                             f"ask for at most {len(kept)} factors or relax the thresholds.")
+        model = varimaxFactors(features[kept], factors, seed)
+    return Signature(selection=selection, factors=model)
