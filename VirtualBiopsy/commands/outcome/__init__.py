@@ -6,8 +6,10 @@ Each action lives in its own module of this package with ``addParser(actions)``
 
 from __future__ import annotations
 
+from VirtualBiopsy.commands.outcome import classify, explain
+
 #: Action modules of ``virtual-biopsy outcome``, in the order ``--help`` lists them.
-ACTIONS: list = []
+ACTIONS: list = [classify, explain]
 
 
 def addParser(commands) -> None:

@@ -66,6 +66,7 @@ def saveWaterfallFigure(explanation: ShapleyExplanation, patient: str, stem: str
         axes.text(start + value, index, f" {value:+.3g}", va="center", ha="left" if value >= 0 else "right", fontsize=7)
         start += value
     axes.set_yticks(range(len(contributions)), [name for name, _ in contributions], fontsize=7)
+    axes.margins(x=0.12)
     axes.axvline(explanation.baseValue, color="grey", linestyle="--", linewidth=0.8)
     axes.axvline(position, color="black", linewidth=0.8)
     axes.set(xlabel=explanation.quantity,

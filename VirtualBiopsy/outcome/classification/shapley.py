@@ -63,11 +63,13 @@ def shapleyValues(
     randomSeed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    allowMissing: bool = False,
 ) -> ShapleyExplanation:
     """Shapley values of ``score`` for every patient of ``features`` (see the module docstring).
 
     :param score: maps an ``(rows, features)`` array to one number per row.
     :param background: reference patients (same columns); their mean score is the base value.
+    :param allowMissing: accept missing values (for a score whose model imputes them).
     :raises InputError: for mismatched columns, missing values, an empty background or a budget below 2.
     """
     shapiq = requirePackage("shapiq")
@@ -78,7 +80,7 @@ def shapleyValues(
         raise InputError(f"Shapley values need patients to explain ({len(features)}) and background patients "
                          f"({len(background)}); give at least one of each.")
     for what, frame in (("explained", features), ("background", background)):
-        if frame.isna().to_numpy().any():
+        if not allowMissing and frame.isna().to_numpy().any():
             raise InputError(f"The {what} patients have missing feature values; Shapley values need complete rows. "
                              "Impute or remove them first.")
     if budget < 2:
