@@ -110,7 +110,10 @@ def _save(figure, stem: str | os.PathLike) -> list[pathlib.Path]:
     for path in paths:
         if path.exists():
             raise InputError(f"{path} exists already; nothing is overwritten. Choose another output folder.")
-    for path in paths:
-        with temporarySibling(path) as temporary:
-            figure.savefig(temporary, format=path.suffix[1:])
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text, editable for papers
+        for path in paths:
+            with temporarySibling(path) as temporary:
+                figure.savefig(temporary, format=path.suffix[1:])
     return paths
