@@ -76,6 +76,7 @@ def test_scores_are_the_named_quantity_and_point_to_the_positive_class(name):
     assert np.array_equal(modelScore(buildPipeline(name, 0, trees=30).fit(x, y), name, x), score)  # seeded
 
 
+@pytest.mark.slow
 def test_comparison_finds_the_signal_and_not_in_noise():
     features, grade = twoFeatureCohort(60, noise=3, separation=2.0)
     config = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=["lr", "rf"], **FAST)

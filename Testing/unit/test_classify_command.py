@@ -33,6 +33,7 @@ def classified(tables):
     return out
 
 
+@pytest.mark.slow
 def test_classify_writes_the_comparison_and_the_models(classified):
     names = {path.name for path in classified.iterdir()}
     assert names == {"performance.csv", "folds.csv", "predictions.csv", "roc.csv", "roc.png", "roc.svg",
@@ -52,6 +53,7 @@ def test_classify_writes_the_comparison_and_the_models(classified):
     assert not [p for p in classified.parent.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.slow
 def test_explain_writes_values_that_sum_to_the_output(classified, tables, capsys):
     out = tables / "explain"
     status = main(["outcome", "explain", "--model", str(classified / "models" / "lr"), "--features",
@@ -120,6 +122,7 @@ def test_classify_refusals(tables, tmp_path, capsys):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_explain_refusals(classified, tables, tmp_path, capsys):
     out = tmp_path / "out"
     features = pd.read_csv(tables / "features.csv")
