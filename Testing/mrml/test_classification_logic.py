@@ -3,6 +3,8 @@ series per model, and the Shapley-value table of a saved model."""
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ import slicer
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
-from VirtualBiopsy.outcome.classification.outputs import rocTable, writeComparison
+from VirtualBiopsy.outcome.classification.outputs import rocTable
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 
 
@@ -54,8 +56,11 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     featuresNode, clinicalNode = _tables(scene)
     logic = ClassificationLogic(scene)
     result = logic.run(featuresNode, clinicalNode, CONFIG)
-    writeComparison(result.comparison, tmp_path)
-    explained = logic.explain(tmp_path / "models" / "svm", featuresNode, backgroundSize=12, randomSeed=1)
+    written = logic.saveResults(result, tmp_path / "out")
+    assert {pathlib.Path(p).name for p in written} >= {"performance.csv", "roc.png", "roc.svg", "svm", "lr"}
+    with pytest.raises(InputError, match="not empty"):
+        logic.saveResults(result, tmp_path / "out")
+    explained = logic.explain(tmp_path / "out" / "models" / "svm", featuresNode, backgroundSize=12, randomSeed=1)
     shap = tableNodeToDataFrame(explained.shapTable)
     assert list(shap.columns) == ["patient", "a", "b", "c", "base_value", "model_output"] and len(shap) == 36
     assert np.allclose(shap[["a", "b", "c", "base_value"]].sum(axis=1), shap["model_output"], rtol=0, atol=1e-10)

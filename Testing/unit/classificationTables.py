@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 
-def twoFeatureCohort(patients: int = 60, noise: int = 4, seed: int = 0, separation: float = 1.0) -> tuple[pd.DataFrame, pd.Series]:
+def twoFeatureCohort(patients: int = 60, noise: int = 4, seed: int = 0,
+                     separation: float = 1.0) -> tuple[pd.DataFrame, pd.Series]:
     """Features ``signal1``, ``signal2`` decide the class (with logistic noise); ``noise1``... do not.
 
     :returns: features (index = patient ``P000``...) and the class (``HGG``/``LGG``).

@@ -42,7 +42,8 @@ def test_round_trip_gives_the_same_scores_and_records_the_schema(tmp_path, fitte
     assert card["modelSha256"] == hashlib.sha256((folder / "model.skops").read_bytes()).hexdigest()
     assert len(card["trainingData"]["sha256"]) == 64 and card["versions"]["scikit-learn"]
     assert card["performance"]["auc_mean"] == pytest.approx(model.performance["auc_mean"])
-    assert np.allclose(loaded.score(features), modelScore(model.pipeline, name, features[model.features]), rtol=0, atol=1e-12)
+    expectedScores = modelScore(model.pipeline, name, features[model.features])
+    assert np.allclose(loaded.score(features), expectedScores, rtol=0, atol=1e-12)
 
 
 def test_changed_file_or_schema_version_is_refused(tmp_path, fitted):

@@ -15,7 +15,7 @@ from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.explanation import ClassifierExplanation, explainClassifier
 from VirtualBiopsy.outcome.classification.figures import COLORS
 from VirtualBiopsy.outcome.classification.models import MODEL_TITLES
-from VirtualBiopsy.outcome.classification.outputs import rocTable
+from VirtualBiopsy.outcome.classification.outputs import rocTable, writeComparison
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -90,11 +90,24 @@ class ClassificationLogic:
             series.append(plotSeriesFromTable(
                 tables[name], "fpr", "tpr_mean", f"{MODEL_TITLES[name]} (AUC {row.auc_mean:.2f})",
                 color=_rgb(COLORS[index % len(COLORS)])))
+        target = comparison.target
         chart = plotChart(self.scene, series, "ClassifierROC",
-                          title=f"Cross-validated ROC: {comparison.target.positiveClass} vs {comparison.target.negativeLabel}",
+                          title=f"Cross-validated ROC: {target.positiveClass} vs {target.negativeLabel}",
                           xAxisTitle="False-positive rate", yAxisTitle="True-positive rate")
         progress(1.0, "Classifiers compared")
         return ClassificationResult(performance, chart, tables, comparison)
+
+    def saveResults(self, result: ClassificationResult, folder: str | os.PathLike) -> list:
+        """Write the comparison's tables, ROC figure and saved models into the new or empty ``folder``
+        (all at once: see :func:`~VirtualBiopsy.outcome.classification.outputs.writeComparison`).
+
+        :raises InputError: when ``folder`` is a file or not empty.
+        """
+        from VirtualBiopsy.outputFolders import stagedOutputFolder
+
+        with stagedOutputFolder(folder, "Classification folder") as staging:
+            names = [path.relative_to(staging) for path in writeComparison(result.comparison, staging)]
+        return [os.path.join(folder, name) for name in names]
 
     def explain(
         self,

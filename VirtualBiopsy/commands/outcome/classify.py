@@ -36,7 +36,8 @@ def addParser(actions) -> None:
                         help="comma-separated models among %(default)s")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of splits, models and bootstrap (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of splits, models and bootstrap (default: %(default)s)")
     parser.add_argument("--impute", choices=IMPUTATIONS, default="none",
                         help="missing feature values: refuse (none) or impute inside each training fold")
     parser.add_argument("--l1", action="store_true", help="L1 instead of L2 penalty for logistic regression")

@@ -31,10 +31,13 @@ def addParser(actions) -> None:
                         help="clinical table with the model's target column: permutation importance as AUC drop")
     parser.add_argument("--background", type=int, default=50, metavar="N",
                         help="background (reference) patients drawn from the table (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the background and sampling (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the background and sampling (default: %(default)s)")
     parser.add_argument("--budget", type=int, default=2048, metavar="N",
-                        help="coalitions per patient: exact when 2**features <= N, else KernelSHAP (default: %(default)s)")
-    parser.add_argument("--patients", metavar="LIST", help="comma-separated patients to draw waterfalls for (default: all)")
+                        help="coalitions per patient: exact when 2**features <= N, else KernelSHAP "
+                        "(default: %(default)s)")
+    parser.add_argument("--patients", metavar="LIST",
+                        help="comma-separated patients to draw waterfalls for (default: all)")
     parser.add_argument("--patient-column", default="patient", help="patient id column")
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR2", help="new or empty output folder")
     parser.set_defaults(run=run)

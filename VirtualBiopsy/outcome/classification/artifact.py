@@ -104,7 +104,8 @@ def requireMatchingFeatures(given: list[str], expected: list[str], where: object
                  for position, name in enumerate(expected) if given[position] != name]
         problems.append(f"{len(moved)} reordered ({_listed(moved)})")
     raise InputError(f"The feature table does not match the features of the model {where}: {'; '.join(problems)}. "
-                     f"Give a table with exactly the model's {len(expected)} features in its order (see its model.json), "
+                     f"Give a table with exactly the model's {len(expected)} features in its order (see its "
+                     "model.json), "
                      "e.g. one extracted with the same settings.")
 
 
@@ -183,7 +184,8 @@ def loadClassifier(folder: str | os.PathLike) -> SavedClassifier:
                          "loaded. Retrain the model with Virtual Biopsy.")
     pipeline = sio.load(modelPath, trusted=list(TRUSTED_TYPES))
     if not hasattr(pipeline, "steps"):
-        raise ModelError(f"{modelPath} holds a {type(pipeline).__name__}, not a scikit-learn pipeline; retrain the model.")
+        raise ModelError(f"{modelPath} holds a {type(pipeline).__name__}, not a scikit-learn pipeline; "
+                         "retrain the model.")
     return SavedClassifier(folder, pipeline, card)
 
 

@@ -38,7 +38,8 @@ def featureColumns(features: pd.DataFrame, patientColumn: str = "patient") -> pd
     """
     if patientColumn not in features.columns:
         raise InputError(f"The features table has no patient column '{patientColumn}'; it has: "
-                         f"{', '.join(map(str, features.columns[:10]))}. Give the table 'virtual-biopsy extract' wrote.")
+                         f"{', '.join(map(str, features.columns[:10]))}. Give the table 'virtual-biopsy extract' "
+                         "wrote.")
     ids = features[patientColumn]
     if ids.isna().any() or ids.astype(str).str.strip().eq("").any():
         raise InputError(f"The features table has rows without a patient id in '{patientColumn}'; fill them in.")

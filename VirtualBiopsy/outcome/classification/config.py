@@ -31,6 +31,7 @@ class ClassificationConfig(StageConfig):
     :ivar confidenceLevel: level of the AUC confidence interval.
     :ivar thresholdFolds: inner folds on the training part that give the Youden threshold.
     :ivar trees: trees of the random forest and boosting stages of gradient boosting.
+    :ivar patientColumn: the column that names patients in both tables.
     """
 
     targetColumn: str = "grade"

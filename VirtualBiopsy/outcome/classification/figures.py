@@ -34,7 +34,8 @@ def saveRocFigure(validations: dict[str, CrossValidation], performance: pd.DataF
         mean = validation.rocTruePositive.mean(axis=0)
         spread = validation.rocTruePositive.std(axis=0)
         mean[-1] = 1.0
-        label = f"{MODEL_TITLES.get(name, name)}: AUC {table.at[name, 'auc_mean']:.2f} ± {table.at[name, 'auc_sd']:.2f}"
+        auc, spread = table.at[name, "auc_mean"], table.at[name, "auc_sd"]
+        label = f"{MODEL_TITLES.get(name, name)}: AUC {auc:.2f} ± {spread:.2f}"
         axes.plot(ROC_GRID, mean, color=color, label=label)
         axes.fill_between(ROC_GRID, np.clip(mean - spread, 0, 1), np.clip(mean + spread, 0, 1), color=color, alpha=0.15)
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="Chance")
@@ -70,11 +71,13 @@ def saveWaterfallFigure(explanation: ShapleyExplanation, patient: str, stem: str
     axes.axvline(explanation.baseValue, color="grey", linestyle="--", linewidth=0.8)
     axes.axvline(position, color="black", linewidth=0.8)
     axes.set(xlabel=explanation.quantity,
-             title=f"{patient}: base {explanation.baseValue:.3g} → output {float(explanation.modelOutput[patient]):.3g}")
+             title=f"{patient}: base {explanation.baseValue:.3g} → output "
+                   f"{float(explanation.modelOutput[patient]):.3g}")
     return _save(figure, stem)
 
 
-def saveSummaryFigure(explanation: ShapleyExplanation, features: pd.DataFrame, stem: str | os.PathLike) -> list[pathlib.Path]:
+def saveSummaryFigure(explanation: ShapleyExplanation, features: pd.DataFrame,
+                      stem: str | os.PathLike) -> list[pathlib.Path]:
     """Cohort summary (beeswarm-like): per feature, each patient's Shapley value as a dot coloured
     by the feature's value (rank within the cohort), features by mean |value|."""
     values = explanation.values

@@ -40,7 +40,8 @@ def predictionTable(comparison: ClassifierComparison) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def writeComparison(comparison: ClassifierComparison, folder: pathlib.Path, inputs: dict | None = None) -> list[pathlib.Path]:
+def writeComparison(comparison: ClassifierComparison, folder: pathlib.Path,
+                    inputs: dict | None = None) -> list[pathlib.Path]:
     """Write ``performance.csv``, ``folds.csv``, ``predictions.csv``, ``roc.csv``, ``roc.png``/``.svg``,
     ``provenance.json`` and ``models/<name>/`` into the (staging) folder ``folder``.
 

@@ -72,8 +72,9 @@ def binaryTarget(values: pd.Series, positiveClass: str = "", column: str = "targ
     text = _asText(values)
     classes = sorted(text.unique())
     if len(classes) < 2:
-        raise InputError(f"The target column '{column}' has one class only ({classes[0] if classes else 'none'} for all "
-                         f"{len(text)} patients); a classifier needs patients of two classes.")
+        only = classes[0] if classes else "none"
+        raise InputError(f"The target column '{column}' has one class only ({only} for all {len(text)} patients); "
+                         "a classifier needs patients of two classes.")
     positive = str(positiveClass).strip()
     if positive and positive not in classes:
         raise InputError(f"The positive class '{positive}' does not occur in the target column '{column}' "

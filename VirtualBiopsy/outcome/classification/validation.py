@@ -39,7 +39,8 @@ class CrossValidation:
     rocTruePositive: np.ndarray
 
 
-def requireEnoughPerClass(labels: np.ndarray, folds: int, classNames: tuple[str, str] = ("negative", "positive")) -> None:
+def requireEnoughPerClass(labels: np.ndarray, folds: int,
+                          classNames: tuple[str, str] = ("negative", "positive")) -> None:
     """Raise :class:`InputError` unless each class has at least ``folds`` patients (every test fold needs both).
 
     :param classNames: names of class 0 and class 1 for the message.
