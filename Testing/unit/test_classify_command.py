@@ -95,6 +95,41 @@ def test_virtual_cohort_grade(tmp_path):
     assert np.allclose(shap[features + ["base_value"]].sum(axis=1), shap["model_output"], atol=1e-10)
 
 
+@pytest.mark.slow
+def test_explain_one_new_patient_against_the_training_cohort(classified, tables, capsys):
+    features = pd.read_csv(tables / "features.csv", dtype={"patient": str})
+    features.iloc[[3]].assign(patient="NEW01").to_csv(tables / "one.csv", index=False)
+    out = tables / "explain-one"
+    status = main(["outcome", "explain", "--model", str(classified / "models" / "rf"), "--features",
+                   str(tables / "one.csv"), "--reference", str(tables / "features.csv"), "--background", "15",
+                   "--out", str(out)])
+    assert status == 0
+    shap = pd.read_csv(out / "shap.csv")
+    assert shap["patient"].tolist() == ["NEW01"] and shap["base_value"][0] != shap["model_output"][0]
+    values = shap[["signal1", "signal2", "noise1", "noise2"]]
+    assert values.abs().to_numpy().max() > 0
+    assert values.sum(axis=1)[0] + shap["base_value"][0] == pytest.approx(shap["model_output"][0], abs=1e-10)
+    assert json.loads((out / "explanation.json").read_text())["quantity"].startswith("probability")
+    assert sorted(p.name for p in (out / "waterfall").iterdir()) == ["NEW01.png", "NEW01.svg"]
+
+
+def test_missing_values_refused_or_imputed_inside_the_folds(tables, tmp_path, capsys):
+    features = pd.read_csv(tables / "features.csv")
+    features.loc[::5, "noise1"] = np.nan
+    features["empty"] = np.nan
+    features.to_csv(tmp_path / "gaps.csv", index=False)
+    base = ["outcome", "classify", "--features", str(tmp_path / "gaps.csv"), "--clinical",
+            str(tables / "clinical.csv"), "--target", "grade", "--positive-class", "HGG", "--models", "lr",
+            "--folds", "3", "--repeats", "1", "--bootstrap", "100"]
+    _refused([*base, "--out", str(tmp_path / "refused")], "noise1 (9). Impute them inside the training folds "
+             "(--impute median", capsys, tmp_path / "refused")
+    assert main([*base, "--impute", "median", "--out", str(tmp_path / "imputed")]) == 0
+    card = json.loads((tmp_path / "imputed" / "models" / "lr" / "model.json").read_text())
+    assert card["droppedFeatures"] == {"empty": "no values"} and "empty" not in card["modelFeatures"]
+    assert [f["name"] for f in card["features"]][-1] == "empty"  # still part of the table schema
+    assert "1 constant or empty dropped: empty" in capsys.readouterr().out
+
+
 def _refused(arguments, message, capsys, out):
     assert main(arguments) == 2
     error = capsys.readouterr().err.strip()
@@ -135,3 +170,8 @@ def test_explain_refusals(classified, tables, tmp_path, capsys):
              capsys, out)
     _refused(["outcome", "explain", "--model", str(tables), "--features", str(tables / "features.csv"), "--out",
               str(out)], "not a saved classifier", capsys, out)
+    clinical = pd.read_csv(tables / "clinical.csv")
+    clinical.loc[0, "grade"] = "GBM"
+    clinical.to_csv(tmp_path / "gbm.csv", index=False)
+    _refused([*base, "--features", str(tables / "features.csv"), "--clinical", str(tmp_path / "gbm.csv")],
+             "value(s) GBM the model was not trained on", capsys, out)

@@ -6,6 +6,7 @@ Writes the new folder ``--out``: ``shap.csv`` (``patient``, one column per model
 ``model_output``, the model's score named in ``explanation.json``: log-odds for lr and gb,
 the probability for rf, the decision value for svm), ``permutation_importance.csv``,
 ``summary.png``/``.svg``, ``waterfall/<patient>.png``/``.svg`` and ``explanation.json``.
+The background (base value) is drawn from ``--reference`` (default: the explained table).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def addParser(actions) -> None:
     parser.add_argument("--clinical", type=pathlib.Path, metavar="C.csv",
                         help="clinical table with the model's target column: permutation importance as AUC drop")
     parser.add_argument("--background", type=int, default=50, metavar="N",
-                        help="background (reference) patients drawn from the table (default: %(default)s)")
+                        help="background patients drawn from the reference table (default: %(default)s)")
+    parser.add_argument("--reference", type=pathlib.Path, metavar="R.csv",
+                        help="features table the background is drawn from, e.g. the training cohort's "
+                        "(default: --features; needed to explain a single new patient)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the background and sampling (default: %(default)s)")
     parser.add_argument("--budget", type=int, default=2048, metavar="N",
@@ -49,11 +53,10 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
-    from VirtualBiopsy.outcome.classification.cohortInput import featureColumns
+    from VirtualBiopsy.outcome.classification.cohortInput import cohortTarget, featureColumns
     from VirtualBiopsy.outcome.classification.explanation import explainClassifier
     from VirtualBiopsy.outcome.classification.outputs import writeExplanation
     from VirtualBiopsy.outcome.classification.trainingData import binaryTarget
-    from VirtualBiopsy.outcome.cohortTable import joinCohort
     from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     for option, value in (("--background", arguments.background), ("--budget", arguments.budget)):
@@ -68,15 +71,19 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.clinical is not None:
         target = model.target
         clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
-        cohort = joinCohort(table, clinical, arguments.patient_column, targetColumn=target.column,
-                            missingFeatures="median", constantFeatures="keep")
+        values = cohortTarget(table, clinical, arguments.patient_column, target.column)
         known = [target.positiveClass, *target.negativeClasses]
-        labels, _ = binaryTarget(cohort.target, target.positiveClass, target.column)
-        unknown = sorted(set(cohort.target.astype(str)) - set(known))
+        unknown = sorted(set(values.astype(str)) - set(known))
         if unknown:
             raise InputError(f"The target column '{target.column}' has value(s) {', '.join(unknown[:5])} the model was "
                              f"not trained on (it knows {', '.join(known)}); remove those patients.")
+        labels, _ = binaryTarget(values, target.positiveClass, target.column)
         labels = labels.reindex(features.index)
+    reference = features
+    if arguments.reference is not None:
+        reference = featureColumns(readTable(arguments.reference, "Reference", arguments.patient_column),
+                                   arguments.patient_column)
+        model.modelInput(reference)
     patients = None
     if arguments.patients:
         patients = [p.strip() for p in arguments.patients.split(",") if p.strip()]
@@ -86,7 +93,7 @@ def run(arguments: argparse.Namespace) -> int:
     with stagedOutputFolder(arguments.out, "Explanation folder") as staging:
         with progressBar("explain") as progress:
             explanation = explainClassifier(model, features, arguments.background, arguments.seed, arguments.budget,
-                                            labels, progress)
+                                            labels, progress, reference=reference)
         details = {"model": str(arguments.model), "modelName": model.name, "modelSha256": model.card["modelSha256"],
                    "seed": arguments.seed, "budget": arguments.budget}
         writeExplanation(explanation.shapley, explanation.importance, explanation.modelInput, staging, patients,

@@ -14,20 +14,31 @@ def classificationInput(features: pd.DataFrame, clinical: pd.DataFrame,
                         config: ClassificationConfig) -> tuple[pd.DataFrame, pd.Series]:
     """Join the tables and return the features (index = patient) and ``config.targetColumn``.
 
-    Missing feature values are kept for imputation inside the training folds when
-    ``config.imputation`` asks for it (the cohort table's checks run on a median-filled copy);
-    otherwise they are refused. Constant features are left to
-    :func:`~VirtualBiopsy.outcome.classification.trainingData.prepareFeatures` (dropped with a note).
+    The cohort table checks the ids, the target and the feature types; missing and constant
+    feature values are left to
+    :func:`~VirtualBiopsy.outcome.classification.trainingData.prepareFeatures`, which refuses
+    missing values unless ``config.imputation`` imputes them inside the training folds, and drops
+    constant or empty features with a note.
 
     :raises InputError: for the cohort table's problems (ids, missing target, non-numeric features, ...).
     """
-    inFolds = config.imputation != "none"
-    cohort = joinCohort(features, clinical, config.patientColumn, targetColumn=config.targetColumn,
-                        missingFeatures="median" if inFolds else "error", constantFeatures="keep")
-    frame = cohort.features
-    if inFolds:  # put back the missing values: they are imputed inside each training fold, not over the cohort
-        frame = featureColumns(features, config.patientColumn).loc[cohort.patients, frame.columns].astype(float)
-    return frame, cohort.target
+    raw = featureColumns(features, config.patientColumn)
+    target = cohortTarget(features, clinical, config.patientColumn, config.targetColumn)
+    return raw.loc[target.index].astype(float), target
+
+
+def cohortTarget(features: pd.DataFrame, clinical: pd.DataFrame, patientColumn: str, targetColumn: str) -> pd.Series:
+    """The target of each patient of ``features`` (index = patient, in the features' order), after the
+    cohort table's checks of ids, feature types and target; missing and constant feature values are
+    not its business here (the classifiers handle them).
+
+    :raises InputError: for unmatched or repeated ids, non-numeric features or a missing target.
+    """
+    columns = [column for column in features.columns if column != patientColumn]
+    filled = features.fillna({column: 0 for column in columns})
+    cohort = joinCohort(filled, clinical, patientColumn, targetColumn=targetColumn, missingFeatures="error",
+                        constantFeatures="drop")
+    return cohort.target
 
 
 def featureColumns(features: pd.DataFrame, patientColumn: str = "patient") -> pd.DataFrame:

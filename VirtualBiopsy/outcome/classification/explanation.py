@@ -31,13 +31,15 @@ def explainClassifier(
     labels: pd.Series | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> ClassifierExplanation:
     """Shapley values of ``model``'s score (:attr:`SavedClassifier.explainedQuantity`) for every patient.
 
-    The background (reference) patients are ``backgroundSize`` patients of ``features`` drawn with
-    ``randomSeed`` (all of them when there are fewer).
+    The background patients are ``backgroundSize`` patients of ``reference`` (default: ``features``)
+    drawn with ``randomSeed`` (all of them when there are fewer).
 
     :param features: feature columns matching the model's schema, index = patient.
+    :param reference: feature table the background is drawn from (e.g. the training cohort's).
     :param labels: 0/1 per patient (1 = the model's positive class): importance as AUC drop; else as output change.
     :raises InputError: when the features do not match the model.
     """
@@ -49,7 +51,8 @@ def explainClassifier(
 
         return modelScore(model.pipeline, model.name, values)
 
-    background = chooseBackground(modelInput, backgroundSize, randomSeed)
+    source = modelInput if reference is None else model.modelInput(reference)
+    background = chooseBackground(source, backgroundSize, randomSeed)
     shapley = shapleyValues(score, modelInput, background, model.explainedQuantity, budget, randomSeed,
                             lambda fraction, message: progress(0.9 * fraction, message), cancel,
                             allowMissing="impute" in dict(model.pipeline.steps))
