@@ -67,6 +67,13 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     assert explained.shapTable.GetAttribute("VirtualBiopsy.ExplainedQuantity").startswith("SVM decision value")
     importance = tableNodeToDataFrame(explained.importanceTable)
     assert set(importance["feature"].head(2)) == {"a", "b"}
+    newPatient = dataFrameToTableNode(tableNodeToDataFrame(featuresNode).iloc[[4]].reset_index(drop=True), scene, "new")
+    single = logic.explain(tmp_path / "out" / "models" / "lr", newPatient, backgroundSize=12, referenceTable=featuresNode)
+    row = tableNodeToDataFrame(single.shapTable).iloc[0]
+    cohort = tableNodeToDataFrame(logic.explain(tmp_path / "out" / "models" / "lr", featuresNode, 12).shapTable)
+    assert row["base_value"] == pytest.approx(cohort["base_value"][0], abs=1e-12)  # same seed, same background
+    assert row["model_output"] == pytest.approx(cohort["model_output"][4], abs=1e-12)
+    assert row[["a", "b", "c"]].sum() + row["base_value"] == pytest.approx(row["model_output"], abs=1e-10)
 
 
 def test_bad_tables_add_nothing(scene):

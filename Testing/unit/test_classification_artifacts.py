@@ -80,6 +80,11 @@ def test_untrusted_types_are_not_loaded(tmp_path, fitted):
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not trusted \\(.*system"):
         loadClassifier(folder)
+    (folder / "model.skops").write_bytes(b"not a zip file")
+    card["modelSha256"] = hashlib.sha256(b"not a zip file").hexdigest()
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="could not be read by skops"):
+        loadClassifier(folder)
 
 
 def test_tables_whose_features_differ_are_refused_by_name(tmp_path, fitted):

@@ -116,18 +116,26 @@ class ClassificationLogic:
         backgroundSize: int = 50,
         randomSeed: int = 0,
         patientColumn: str = "patient",
+        referenceTable=None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> ExplanationResult:
         """Shapley values and permutation importance of a saved classifier on ``featuresTable``.
 
         :param model: a loaded classifier or its folder.
-        :raises InputError: when the table's features do not match the model's.
+        :param referenceTable: table node the background patients are drawn from (default: ``featuresTable``),
+            e.g. the training cohort's features when explaining new patients.
+        :raises InputError: when a table's features do not match the model's.
+        :raises ModelError: when the saved model is changed or unreadable.
         """
         if not isinstance(model, SavedClassifier):
             model = loadClassifier(model)
         features = featureColumns(tableNodeToDataFrame(featuresTable), patientColumn)
-        explanation = explainClassifier(model, features, backgroundSize, randomSeed, progress=progress, cancel=cancel)
+        reference = None
+        if referenceTable is not None:
+            reference = featureColumns(tableNodeToDataFrame(referenceTable), patientColumn)
+        explanation = explainClassifier(model, features, backgroundSize, randomSeed, progress=progress, cancel=cancel,
+                                        reference=reference)
         shap = dataFrameToTableNode(explanation.shapley.table(patientColumn), self.scene, f"SHAP_{model.name}")
         shap.SetAttribute("VirtualBiopsy.ExplainedQuantity", explanation.shapley.quantity)
         importance = dataFrameToTableNode(explanation.importance, self.scene, f"PermutationImportance_{model.name}")

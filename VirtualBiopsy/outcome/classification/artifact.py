@@ -178,11 +178,16 @@ def loadClassifier(folder: str | os.PathLike) -> SavedClassifier:
     if digest != card["modelSha256"]:
         raise ModelError(f"{modelPath} has SHA-256 {digest} but {CARD_FILE} records {card['modelSha256']}: the file "
                          "changed after it was saved. Restore it or retrain the model.")
-    untrusted = [name for name in sio.get_untrusted_types(file=modelPath) if name not in TRUSTED_TYPES]
+    try:
+        untrusted = [name for name in sio.get_untrusted_types(file=modelPath) if name not in TRUSTED_TYPES]
+        if not untrusted:
+            pipeline = sio.load(modelPath, trusted=list(TRUSTED_TYPES))
+    except Exception as error:  # skops raises many kinds (zip, JSON, type) on a damaged file
+        raise ModelError(f"{modelPath} could not be read by skops ({type(error).__name__}: {error}); retrain the "
+                         "model or restore the file.") from error
     if untrusted:
         raise ModelError(f"{modelPath} holds types that are not trusted ({', '.join(untrusted[:_LISTED])}); it was not "
                          "loaded. Retrain the model with Virtual Biopsy.")
-    pipeline = sio.load(modelPath, trusted=list(TRUSTED_TYPES))
     if not hasattr(pipeline, "steps"):
         raise ModelError(f"{modelPath} holds a {type(pipeline).__name__}, not a scikit-learn pipeline; "
                          "retrain the model.")
