@@ -68,7 +68,8 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     importance = tableNodeToDataFrame(explained.importanceTable)
     assert set(importance["feature"].head(2)) == {"a", "b"}
     newPatient = dataFrameToTableNode(tableNodeToDataFrame(featuresNode).iloc[[4]].reset_index(drop=True), scene, "new")
-    single = logic.explain(tmp_path / "out" / "models" / "lr", newPatient, backgroundSize=12, referenceTable=featuresNode)
+    single = logic.explain(tmp_path / "out" / "models" / "lr", newPatient, backgroundSize=12,
+                           referenceTable=featuresNode)
     row = tableNodeToDataFrame(single.shapTable).iloc[0]
     cohort = tableNodeToDataFrame(logic.explain(tmp_path / "out" / "models" / "lr", featuresNode, 12).shapTable)
     assert row["base_value"] == pytest.approx(cohort["base_value"][0], abs=1e-12)  # same seed, same background
