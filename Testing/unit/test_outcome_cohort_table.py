@@ -88,7 +88,8 @@ def test_missing_features_reported_per_column_and_options():
     assert list(dropped.features.columns) == ["b_feature"]
     assert dropped.missing.set_index("column").loc["a_feature", "missing"] == 2
     byPatient = joinCohort(features, clinical, missingFeatures="dropPatients", timeColumn="time")
-    assert list(byPatient.patients) == ["P0", "P2", "P4", "P5"] and list(byPatient.time.index) == list(byPatient.patients)
+    assert list(byPatient.patients) == ["P0", "P2", "P4", "P5"]
+    assert list(byPatient.time.index) == list(byPatient.patients)
     assert list(byPatient.dropped["name"]) == ["P1", "P3"]
     imputed = joinCohort(features, clinical, missingFeatures="median")
     assert imputed.features.loc["P1", "a_feature"] == pytest.approx(features["a_feature"].median())

@@ -229,7 +229,7 @@ def _handleConstantFeatures(features: pd.DataFrame, option: str, dropped: list[d
     constant = list(features.columns[spread <= 1e-12 * np.maximum(1.0, np.abs(values).max(axis=0, initial=0))])
     if not constant or option == "keep":
         if constant:
-            logger.warning("%d feature(s) are constant over the patients and were kept", len(constant))
+            logger.info("%d feature(s) are constant over the patients and were kept", len(constant))
         return features
     if option == "error":
         raise InputError(f"{len(constant)} feature column(s) are constant over the {len(features)} patients: "

@@ -32,7 +32,8 @@ class KaplanMeierResult:
         ``note`` (why a test is undefined; its statistic and p are then empty).
     :ivar summary: per group: ``n``, ``events``, ``median`` with its 95 % CI, ``q1``/``q3`` (times at
         which survival falls to 75 % and 25 %: the interquartile range of survival time), ``rmst``
-        and ``rmst_se`` (restricted mean survival up to ``rmst_horizon``) and ``note``. A quantile
+        (restricted mean survival time: the area under the curve up to ``rmst_horizon``, the
+        shortest of the groups' longest follow-ups, so that groups compare) and ``note``. A quantile
         that the curve never reaches is ``inf`` ("not reached").
     """
 
@@ -124,14 +125,14 @@ def kaplanMeier(time: pd.Series, event: pd.Series, groups: pd.Series | None = No
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # lifelines' ApproximationWarning: exact on a KM step function
             medianCi = median_survival_times(fitter.confidence_interval_)
-            rmst, variance = restricted_mean_survival_time(fitter, t=horizon, return_variance=True)
+            rmst = restricted_mean_survival_time(fitter, t=horizon)
             quartiles = float(fitter.percentile(0.75)), float(fitter.percentile(0.25))
         events = int(event[members].sum())
         summary.append({
             "group": group, "n": int(members.sum()), "events": events,
             "median": float(fitter.median_survival_time_), "median_ci_lower": float(medianCi.iloc[0, 0]),
             "median_ci_upper": float(medianCi.iloc[0, 1]), "q1": quartiles[0], "q3": quartiles[1],
-            "rmst": float(rmst), "rmst_se": float(np.sqrt(variance)), "rmst_horizon": float(horizon),
+            "rmst": float(rmst), "rmst_horizon": float(horizon),
             "note": "no events: every patient censored, survival never falls" if events == 0 else
             ("median not reached" if np.isinf(fitter.median_survival_time_) else ""),
         })

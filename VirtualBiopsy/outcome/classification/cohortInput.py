@@ -37,7 +37,7 @@ def cohortTarget(features: pd.DataFrame, clinical: pd.DataFrame, patientColumn: 
     columns = [column for column in features.columns if column != patientColumn]
     filled = features.fillna({column: 0 for column in columns})
     cohort = joinCohort(filled, clinical, patientColumn, targetColumn=targetColumn, missingFeatures="error",
-                        constantFeatures="drop")
+                        constantFeatures="keep")
     return cohort.target
 
 

@@ -86,5 +86,6 @@ def _finiteValues(features: pd.DataFrame) -> np.ndarray:
     values = features.to_numpy(dtype=float)
     bad = [str(c) for c, ok in zip(features.columns, np.isfinite(values).all(axis=0)) if not ok]
     if bad:
-        raise InputError(f"Feature column(s) {', '.join(bad[:10])} have missing or infinite values; impute or drop them.")
+        raise InputError(f"Feature column(s) {', '.join(bad[:10])} have missing or infinite values; "
+                         "impute or drop them.")
     return values

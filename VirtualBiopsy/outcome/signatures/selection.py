@@ -58,7 +58,8 @@ def recursiveElimination(features: pd.DataFrame, keep: int, time: pd.Series | No
                          f"{features.shape[1]}.")
     standardized = _standardized(features)
     if (time is None) == (target is None):
-        raise InputError("Recursive elimination needs exactly one outcome: survival (time and event) or a binary target.")
+        raise InputError("Recursive elimination needs exactly one outcome: survival (time and event) "
+                         "or a binary target.")
     if target is not None:
         from sklearn.feature_selection import RFE
         from sklearn.linear_model import LogisticRegression
@@ -123,4 +124,5 @@ def _logistic(standardized: pd.DataFrame, target: pd.Series, C: float):
     from sklearn.linear_model import LogisticRegression
 
     _binaryTarget(target)
-    return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear").fit(standardized.to_numpy(), target.to_numpy())
+    model = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", random_state=0)
+    return model.fit(standardized.to_numpy(), target.to_numpy())

@@ -1,0 +1,64 @@
+"""``virtual-biopsy outcome cluster``: k-means patient clusters and their survival."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from VirtualBiopsy.commands.outcome.survivalOutputs import MISSING_CHOICES, addSurvivalArguments, readCsv
+
+
+def addParser(actions) -> None:
+    """Add the ``cluster`` action."""
+    parser = actions.add_parser(
+        "cluster", help="k-means clusters of patients with silhouette, Kaplan–Meier and log-rank per cluster",
+        description="Cluster the patients with k-means on the z-scored features (e.g. a signature's scores.csv) "
+        "and compare the clusters' survival: clusters.csv (patient, cluster, silhouette), silhouette.csv, "
+        "km.csv, logrank.csv, median.csv and km.png/svg, written together into the new or empty folder --out. "
+        "Clusters are numbered by decreasing size.")
+    parser.add_argument("--features", type=pathlib.Path, required=True, metavar="F.csv",
+                        help="features CSV: patient column, numeric features ('label' is ignored)")
+    parser.add_argument("--clinical", type=pathlib.Path, required=True, metavar="C.csv",
+                        help="clinical CSV: patient, time and event columns")
+    parser.add_argument("--k", type=int, default=2, help="number of clusters (default: %(default)s)")
+    addSurvivalArguments(parser)
+    parser.add_argument("--missing", choices=MISSING_CHOICES, default="error",
+                        help="features with missing values (default: %(default)s)")
+    parser.add_argument("--drop-constant", action="store_true", help="drop constant features instead of refusing")
+    parser.add_argument("--seed", type=int, default=0, help="k-means seed (default: %(default)s)")
+    parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="new or empty output folder")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Cluster, estimate, write."""
+    import pandas as pd
+
+    from VirtualBiopsy.commands.outcome.survivalOutputs import describeLogRank, writeCsv, writeKaplanMeier
+    from VirtualBiopsy.outcome.cohortTable import joinCohort
+    from VirtualBiopsy.outcome.patientClusters import clusterCohort
+    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
+
+    requireNewFolder(arguments.out, "Cluster folder")
+    features = readCsv(arguments.features, "Features", arguments.patient_column)
+    clinical = readCsv(arguments.clinical, "Clinical", arguments.patient_column)
+    cohort = joinCohort(features, clinical, arguments.patient_column, arguments.time, arguments.event,
+                        missingFeatures=arguments.missing,
+                        constantFeatures="drop" if arguments.drop_constant else "error")
+    clusters = clusterCohort(cohort.features, arguments.k, arguments.seed, cohort.time, cohort.event)
+    silhouette = pd.DataFrame([{"k": arguments.k, "patients": len(cohort.patients),
+                                "features": cohort.features.shape[1], "mean_silhouette": clusters.meanSilhouette,
+                                "seed": arguments.seed, "note": clusters.note}])
+    with stagedOutputFolder(arguments.out, "Cluster folder") as staging:
+        writeCsv(clusters.table().reset_index(), staging, "clusters.csv")
+        writeCsv(silhouette, staging, "silhouette.csv")
+        if len(cohort.dropped):
+            writeCsv(cohort.dropped, staging, "dropped.csv")
+        writeKaplanMeier(clusters.survival, staging, title=f"Kaplan–Meier by cluster (k = {arguments.k})",
+                         timeLabel=arguments.time)
+    sizes = clusters.clusters.value_counts().sort_index()
+    print(f"{len(cohort.patients)} patients in {arguments.k} clusters ({', '.join(map(str, sizes))} patients), "
+          + (f"mean silhouette {clusters.meanSilhouette:.3f}" if clusters.note == "" else clusters.note)
+          + f"; {describeLogRank(clusters.survival)}")
+    print(f"Written to {arguments.out}: clusters.csv, silhouette.csv, km.csv, logrank.csv, median.csv, km.png, km.svg")
+    return 0

@@ -1,0 +1,125 @@
+"""Survival analysis on table nodes: Kaplan–Meier, Cox and patient clusters as table and plot nodes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
+from VirtualBiopsy.mrml.survivalPlots import kaplanMeierChart
+from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
+from VirtualBiopsy.outcome.cohortTable import joinCohort
+from VirtualBiopsy.outcome.cox import fitCox
+from VirtualBiopsy.outcome.kaplanMeier import KaplanMeierResult, kaplanMeier
+from VirtualBiopsy.outcome.patientClusters import clusterCohort
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
+
+logger = logging.getLogger(__name__)
+
+#: Study folder of the outputs under the cohort or patient item of the subject hierarchy.
+OUTCOME_STUDY = "Outcome"
+
+
+@dataclass
+class SurvivalNodes:
+    """What a :class:`SurvivalLogic` call made.
+
+    :ivar tables: table nodes by role (``km``, ``logrank``, ``median``, ``coefficients``, ``cindex``, …).
+    :ivar chart: the Kaplan–Meier plot chart node.
+    :ivar result: the analysis behind them (``KaplanMeierResult``, ``CoxResult`` or ``PatientClusters``).
+    :ivar nodes: every node made, in the order made.
+    """
+
+    tables: dict
+    chart: object
+    result: object
+    nodes: list = field(default_factory=list)
+
+
+class SurvivalLogic:
+    """Kaplan–Meier curves, Cox models and patient clusters of a cohort, from and to table nodes.
+
+    :param scene: the MRML scene that holds the input tables and receives the outputs.
+    """
+
+    def __init__(self, scene) -> None:
+        self.scene = scene
+
+    def kaplanMeier(self, table, timeColumn: str, eventColumn: str, groupColumn: str | None = None,
+                    subject: str | None = None, name: str = "KaplanMeier") -> SurvivalNodes:
+        """Kaplan–Meier curves (per ``groupColumn``) of a clinical table node with log-rank tests.
+
+        :param subject: cohort or patient name to put the outputs under (study ``Outcome``); none if None.
+        :returns: tables ``km``, ``logrank``, ``median`` and the chart.
+        :raises InputError: for absent columns or invalid survival data.
+        """
+        frame = tableNodeToDataFrame(table)
+        _requireColumns(frame, [timeColumn, eventColumn] + ([groupColumn] if groupColumn else []), table.GetName())
+        result = kaplanMeier(frame[timeColumn], frame[eventColumn], frame[groupColumn] if groupColumn else None)
+        title = f"Kaplan–Meier by {groupColumn}" if groupColumn else "Kaplan–Meier"
+        return self._kaplanMeierNodes(result, name, title, timeColumn, {}, result, subject)
+
+    def cox(self, table, timeColumn: str, eventColumn: str, covariates: Sequence[str], penalizer: float = 0.0,
+            riskPercentile: float = 50.0, bootstrap: int = 1000, seed: int = 0, patientColumn: str = "patient",
+            subject: str | None = None, name: str = "Cox", progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None) -> SurvivalNodes:
+        """A Cox model of a clinical table node; risk groups of its prognostic index as Kaplan–Meier curves.
+
+        :returns: tables ``coefficients``, ``cindex``, ``phTest``, ``riskGroups``, ``km``, ``logrank``,
+            ``median`` (of the risk groups) and the chart.
+        """
+        frame = tableNodeToDataFrame(table)
+        _requireColumns(frame, [timeColumn, eventColumn, *covariates], table.GetName())
+        if patientColumn in frame.columns:
+            frame = frame.set_index(patientColumn)
+        result = fitCox(frame[list(covariates)], frame[timeColumn], frame[eventColumn], penalizer=penalizer,
+                        riskPercentile=riskPercentile, bootstrap=bootstrap, seed=seed, progress=progress,
+                        cancel=cancel)
+        risk = pd.DataFrame({patientColumn: frame.index.astype(str),
+                             "prognostic_index": result.prognosticIndex.to_numpy(),
+                             "risk_group": result.riskGroups.to_numpy()})
+        extra = {"coefficients": result.coefficients, "cindex": result.concordance, "phTest": result.phTest,
+                 "riskGroups": risk}
+        title = f"Cox risk groups (split at the {riskPercentile:g}th percentile)"
+        return self._kaplanMeierNodes(result.riskKaplanMeier, name, title, timeColumn, extra, result, subject)
+
+    def cluster(self, featuresTable, clinicalTable, timeColumn: str, eventColumn: str, numberOfClusters: int = 2,
+                seed: int = 0, patientColumn: str = "patient", subject: str | None = None,
+                name: str = "Clusters") -> SurvivalNodes:
+        """k-means clusters of the patients of a features table node and their survival.
+
+        :returns: tables ``clusters`` (patient, cluster, silhouette), ``km``, ``logrank``, ``median`` and the chart.
+        """
+        cohort = joinCohort(tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable), patientColumn,
+                            timeColumn, eventColumn)
+        clusters = clusterCohort(cohort.features, numberOfClusters, seed, cohort.time, cohort.event)
+        extra = {"clusters": clusters.table().reset_index()}
+        silhouette = f"silhouette {clusters.meanSilhouette:.2f}" if not clusters.note else "silhouette undefined"
+        title = f"Kaplan–Meier by cluster (k = {numberOfClusters}, {silhouette})"
+        return self._kaplanMeierNodes(clusters.survival, name, title, timeColumn, extra, clusters, subject)
+
+    def _kaplanMeierNodes(self, km: KaplanMeierResult, name: str, title: str, timeLabel: str, extra: dict,
+                          result: object, subject: str | None) -> SurvivalNodes:
+        overall = km.logRank.iloc[0]
+        if len(km.groups) > 1:
+            title += f", log-rank p = {overall['p']:.3g}" if pd.notna(overall["p"]) else f", log-rank {overall['note']}"
+        frames = {**extra, "km": km.curves, "logrank": km.logRank, "median": km.summary}
+        tables = {role: dataFrameToTableNode(frame.reset_index(drop=True), self.scene, f"{name} {role}")
+                  for role, frame in frames.items()}
+        chart, made = kaplanMeierChart(self.scene, km.curves, km.censoring, f"{name} Kaplan–Meier", title, timeLabel)
+        nodes = [*tables.values(), *made]
+        if subject:
+            placeInSubjectHierarchy(self.scene, nodes, subject, OUTCOME_STUDY)
+        logger.info("%s: %d table(s) and a chart with %d group(s)", name, len(tables), len(km.groups))
+        return SurvivalNodes(tables=tables, chart=chart, result=result, nodes=nodes)
+
+
+def _requireColumns(frame: pd.DataFrame, columns: Sequence[str], tableName: str) -> None:
+    absent = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    if absent:
+        raise InputError(f"Table '{tableName}' has no column(s) {', '.join(map(repr, absent))}; it has: "
+                         f"{', '.join(map(str, frame.columns[:20]))}. Give the right column names.")
