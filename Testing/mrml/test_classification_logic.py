@@ -34,7 +34,8 @@ CONFIG = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=
 def test_run_adds_the_comparison_table_and_one_roc_series_per_model(scene):
     featuresNode, clinicalNode = _tables(scene)
     reports = []
-    result = ClassificationLogic(scene).run(featuresNode, clinicalNode, CONFIG, progress=lambda f, m: reports.append(f))
+    result = ClassificationLogic(scene).run(featuresNode, clinicalNode, CONFIG, progress=lambda f, m: reports.append(f),
+                                            subject="Cohort A")
     performance = tableNodeToDataFrame(result.performanceTable)
     assert performance["model"].tolist() == ["lr", "svm"]
     assert np.allclose(performance["auc_mean"], result.comparison.performance["auc_mean"])
@@ -49,6 +50,11 @@ def test_run_adds_the_comparison_table_and_one_roc_series_per_model(scene):
         plotted = tableNodeToDataFrame(result.rocTables[name])
         assert np.allclose(plotted["tpr_mean"], curves[curves["model"] == name]["tpr_mean"])
     assert reports[-1] == 1.0 and reports == sorted(reports)
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    study = hierarchy.GetItemParent(hierarchy.GetItemByDataNode(chart))
+    assert hierarchy.GetItemName(study) == "Outcome"
+    assert hierarchy.GetItemName(hierarchy.GetItemParent(study)) == "Cohort A"
+    assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(result.performanceTable)) == study
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.classification.artifact import SavedClassifier, loadClassifier
@@ -16,6 +17,7 @@ from VirtualBiopsy.outcome.classification.explanation import ClassifierExplanati
 from VirtualBiopsy.outcome.classification.figures import COLORS
 from VirtualBiopsy.outcome.classification.models import MODEL_TITLES
 from VirtualBiopsy.outcome.classification.outputs import rocTable, writeComparison
+from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -66,11 +68,14 @@ class ClassificationLogic:
         config: ClassificationConfig | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        subject: str | None = None,
     ) -> ClassificationResult:
         """Cross-validate ``config.models`` on the features and the clinical target; add the outputs to the scene.
 
         :param featuresTable: one row per patient: the patient column and numeric feature columns.
         :param clinicalTable: one row per patient: the patient column and ``config.targetColumn``.
+        :param subject: when given, the output nodes go under this subject (e.g. the cohort's name),
+            study ``Outcome``, in the subject hierarchy.
         :raises InputError: for unusable tables (nothing is added to the scene).
         """
         config = config or ClassificationConfig()
@@ -94,6 +99,8 @@ class ClassificationLogic:
         chart = plotChart(self.scene, series, "ClassifierROC",
                           title=f"Cross-validated ROC: {target.positiveClass} vs {target.negativeLabel}",
                           xAxisTitle="False-positive rate", yAxisTitle="True-positive rate")
+        if subject:
+            placeInSubjectHierarchy(self.scene, [performance, *tables.values(), *series, chart], subject, OUTCOME_STUDY)
         progress(1.0, "Classifiers compared")
         return ClassificationResult(performance, chart, tables, comparison)
 
@@ -119,12 +126,14 @@ class ClassificationLogic:
         referenceTable=None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        subject: str | None = None,
     ) -> ExplanationResult:
         """Shapley values and permutation importance of a saved classifier on ``featuresTable``.
 
         :param model: a loaded classifier or its folder.
         :param referenceTable: table node the background patients are drawn from (default: ``featuresTable``),
             e.g. the training cohort's features when explaining new patients.
+        :param subject: when given, the tables go under this subject, study ``Outcome``.
         :raises InputError: when a table's features do not match the model's.
         :raises ModelError: when the saved model is changed or unreadable.
         """
@@ -139,6 +148,8 @@ class ClassificationLogic:
         shap = dataFrameToTableNode(explanation.shapley.table(patientColumn), self.scene, f"SHAP_{model.name}")
         shap.SetAttribute("VirtualBiopsy.ExplainedQuantity", explanation.shapley.quantity)
         importance = dataFrameToTableNode(explanation.importance, self.scene, f"PermutationImportance_{model.name}")
+        if subject:
+            placeInSubjectHierarchy(self.scene, [shap, importance], subject, OUTCOME_STUDY)
         return ExplanationResult(shap, importance, explanation)
 
 
