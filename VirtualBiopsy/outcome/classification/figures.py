@@ -67,7 +67,10 @@ def saveWaterfallFigure(explanation: ShapleyExplanation, patient: str, stem: str
         axes.text(start + value, index, f" {value:+.3g}", va="center", ha="left" if value >= 0 else "right", fontsize=7)
         start += value
     axes.set_yticks(range(len(contributions)), [name for name, _ in contributions], fontsize=7)
-    axes.margins(x=0.12)
+    ends = np.cumsum([explanation.baseValue] + [value for _, value in contributions])
+    low, high = float(ends.min()), float(ends.max())
+    pad = 0.18 * (high - low) or 1.0
+    axes.set_xlim(low - pad, high + pad)  # room for the value labels (bars' sticky edges defeat margins)
     axes.axvline(explanation.baseValue, color="grey", linestyle="--", linewidth=0.8)
     axes.axvline(position, color="black", linewidth=0.8)
     axes.set(xlabel=explanation.quantity,
