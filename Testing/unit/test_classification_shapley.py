@@ -129,3 +129,14 @@ def test_waterfall_and_summary_figures(tmp_path):
         saveWaterfallFigure(explanation, "P001", tmp_path / "P001")
     with pytest.raises(InputError, match="'nobody' is not among"):
         saveWaterfallFigure(explanation, "nobody", tmp_path / "x")
+
+
+def test_cancel_stops_between_patients():
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    features, _ = twoFeatureCohort(10, noise=1)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        shapleyValues(lambda values: values.sum(axis=1), features, features, cancel=token)

@@ -93,3 +93,20 @@ def test_fewer_patients_per_class_than_folds_is_refused_with_counts():
     with pytest.raises(InputError, match="at least 5 patients"):
         crossValidate("lr", lambda: buildPipeline("lr"), np.zeros((13, 2)), labels, folds=5, repeats=1)
     requireEnoughPerClass(labels, 3)
+
+
+def test_cancel_stops_before_the_next_fold():
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    x, y = _data()
+    token, seen = CancelToken(), []
+
+    def progress(fraction, message):
+        seen.append(message)
+        if len(seen) == 2:
+            token.cancel()
+
+    with pytest.raises(CancelledError):
+        crossValidate("lr", lambda: buildPipeline("lr"), x, y, 4, 3, progress=progress, cancel=token)
+    assert seen == ["lr: repeat 1/3, fold 1/4", "lr: repeat 1/3, fold 2/4"]

@@ -151,6 +151,8 @@ def test_classify_refusals(tables, tmp_path, capsys):
     clinical["grade"] = np.resize(["A", "B", "C"], len(clinical))
     clinical.to_csv(tmp_path / "three.csv", index=False)
     _refused([*base[:5], str(tmp_path / "three.csv"), *base[6:], "--target", "grade"], "3 classes", capsys, out)
+    _refused([*base[:3], str(tmp_path / "nope.csv"), *base[4:], "--target", "grade"], "Features table not found",
+             capsys, out)
     out.mkdir()
     (out / "keep.txt").write_text("x")
     assert main([*base, "--target", "grade"]) == 2 and "is not empty" in capsys.readouterr().err
