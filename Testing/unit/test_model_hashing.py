@@ -17,7 +17,7 @@ def tree(tmp_path):
     (root / "fold_0").mkdir(parents=True)
     (root / "dataset.json").write_bytes(b'{"a": 1}')
     (root / "fold_0" / "checkpoint final.pth").write_bytes(bytes(range(256)) * 1000)
-    (root / "fold_0" / "résumé.txt").write_text("é")
+    (root / "fold_0" / "résumé.txt").write_text("é", encoding="utf-8")
     (root / "empty").mkdir()
     return root
 
