@@ -40,6 +40,9 @@ def applyPlanOverrides(plans: dict, configuration: str, overrides: Mapping[str, 
         features = overrides["featuresPerStage"]
         stages = len(features) if isinstance(features, (list, tuple)) else 0
         features = _positiveNumbers("featuresPerStage", features, stages, int)
+        if stages < 3:
+            raise InputError(f"Plan override featuresPerStage={features} has {stages} stage(s); nnU-Net's deep "
+                             "supervision needs at least 3 (with 2 its loss weights are all zero).")
         kernels, strides = list(arch["kernel_sizes"]), list(arch["strides"])
         while len(kernels) < stages:
             kernels.append([3] * dimension)
@@ -68,3 +71,18 @@ def _positiveNumbers(name: str, values: Any, count: int, kind: type) -> list:
         what = "whole numbers" if kind is int else "numbers"
         raise InputError(f"Plan override {name}={values!r} must be {count or 'one or more'} positive {what}.")
     return [kind(v) for v in values]
+
+
+def keepConfiguration(plans: dict, configuration: str) -> dict:
+    """``plans`` with only ``configuration`` (and the configurations it inherits from) left.
+
+    :raises InputError: when the plans have no such configuration.
+    """
+    configurations = plans.get("configurations", {})
+    keep, name = [], configuration
+    while name is not None:
+        if name not in configurations or name in keep:
+            raise InputError(f"The plans have no configuration {name!r} (they have {', '.join(configurations)}).")
+        keep.append(name)
+        name = configurations[name].get("inherits_from")
+    return {**plans, "configurations": {name: configurations[name] for name in configurations if name in keep}}
