@@ -17,7 +17,7 @@ from VirtualBiopsy.errors import CancelledError
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase
 from VirtualBiopsy.segment.training.modelTraining import trainModel
-from VirtualBiopsy.segment.training.nnunetTraining import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.training.nnunetTraining import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 from VirtualBiopsy.segment.training.planOverrides import applyPlanOverrides, keepConfiguration
 
 

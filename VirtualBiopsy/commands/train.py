@@ -54,7 +54,7 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.outputFolders import requireNewFolder
     from VirtualBiopsy.segment.training.datasetExport import casesFromCohort
     from VirtualBiopsy.segment.training.modelTraining import ModelDescription, registerModel, trainModel
-    from VirtualBiopsy.segment.training.nnunetTraining import NnunetTrainingSettings
+    from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
     out = requireNewFolder(arguments.out, "Trained-model folder (--out)")
     fold = arguments.fold if arguments.fold == "all" else _wholeNumber(arguments.fold, "--fold")

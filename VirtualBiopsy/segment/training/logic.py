@@ -11,7 +11,7 @@ from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsy.segment.training.datasetExport import DatasetExport, TrainingCase, exportDataset
 from VirtualBiopsy.segment.training.modelTraining import ModelDescription, TrainingOutcome, trainModel
-from VirtualBiopsy.segment.training.nnunetTraining import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 
 @dataclass

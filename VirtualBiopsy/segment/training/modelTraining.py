@@ -22,7 +22,8 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outputFolders import requireNewFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
-from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK, NnunetTrainingSettings
+from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 from VirtualBiopsy.segment.training.planOverrides import keepConfiguration
 
 logger = logging.getLogger(__name__)
