@@ -71,7 +71,7 @@ def run(arguments: argparse.Namespace) -> int:
     if unknown or not all(sequences):
         raise InputError(f"--sequences {arguments.sequences}: {', '.join(unknown) or 'an empty name'} is not a "
                          f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)}).")
-    description = ModelDescription(name=arguments.manifest.stem.replace("_", "-") or "VirtualBiopsy",
+    description = ModelDescription(name=arguments.manifest.stem,
                                    description=f"nnU-Net {settings.configuration} trained on {arguments.manifest.name}",
                                    source=f"virtual-biopsy train --manifest {arguments.manifest.name}, "
                                           f"seed {settings.seed}")

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -99,8 +100,9 @@ def trainModel(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".training", dir=out.parent))
     try:
-        export = exportDataset(cases, work / "raw", datasetId, description.name.replace("_", "-") or "VirtualBiopsy",
-                               sequences, labels, lambda f, m: progress(_EXPORT_SHARE * f, m), cancel)
+        datasetName = re.sub(r"[^A-Za-z0-9-]+", "-", description.name).strip("-") or "VirtualBiopsy"
+        export = exportDataset(cases, work / "raw", datasetId, datasetName, sequences, labels,
+                               lambda f, m: progress(_EXPORT_SHARE * f, m), cancel)
         result = runner.run(TRAIN_TASK, {"dataset": str(export.folder), "workFolder": str(work / "nnunet"),
                                          "out": str(out), "settings": settings.toDict()},
                             lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m), cancel)
