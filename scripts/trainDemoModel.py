@@ -150,6 +150,7 @@ def register(modelFolder: pathlib.Path) -> int:
     import dataclasses
 
     from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
+    from VirtualBiopsy.segment.models.hashing import fileSha256, treeDigest
     from VirtualBiopsy.segment.models.modelDetection import entryFromPath
 
     evaluation = json.loads((modelFolder / "evaluation.json").read_text(encoding="utf-8"))
@@ -159,7 +160,10 @@ def register(modelFolder: pathlib.Path) -> int:
     entry = entryFromPath(modelFolder, "demo")
     relative = pathlib.Path(modelFolder).resolve().relative_to(SHIPPED_MANIFEST.parent.resolve()).as_posix()
     options = {**entry.options, "configuration": "3d_fullres", "folds": ["all"]}
-    entry = dataclasses.replace(entry, path=relative, options=options)
+    # The training record and the held-out evaluation ship with the weights, under the same tree hash.
+    files = {**entry.files, **{name: fileSha256(modelFolder / name) for name in ("training.json", "evaluation.json")}}
+    entry = dataclasses.replace(entry, path=relative, options=options, files=dict(sorted(files.items())),
+                                sha256=treeDigest(files))
     others = [item for item in readManifest(SHIPPED_MANIFEST) if item.id != "demo"]
     writeManifest(SHIPPED_MANIFEST, [*others, entry])
     print(f"Registered 'demo' in {SHIPPED_MANIFEST} (sha256 {entry.sha256})")
