@@ -91,3 +91,17 @@ def test_bad_settings_name_the_field(field, value):
 def test_unknown_setting_is_refused():
     with pytest.raises(InputError, match="learningRate"):
         NnunetTrainingSettings.fromDict({"learningRate": 0.1})
+
+
+@pytest.mark.parametrize("name", ["Dataset007_Tiny", "NotADataset", "Dataset7_Short"])
+def test_train_task_refuses_a_folder_that_is_not_a_raw_dataset(tmp_path, name):
+    from VirtualBiopsy.segment.training.nnunetTraining import trainTask
+
+    folder = tmp_path / name
+    folder.mkdir()
+    if name != "Dataset007_Tiny":
+        (folder / "dataset.json").write_text("{}")
+    with pytest.raises(InputError, match="not an nnU-Net raw dataset folder"):
+        trainTask({"dataset": str(folder), "workFolder": str(tmp_path / "work"), "out": str(tmp_path / "model"),
+                   "settings": {}}, lambda fraction, message: None)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "work").exists()

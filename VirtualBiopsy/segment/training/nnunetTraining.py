@@ -24,10 +24,10 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from VirtualBiopsy.errors import InputError, ModelError, requirePackage
+from VirtualBiopsy.errors import InputError, ModelError, VirtualBiopsyError, requirePackage
 from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.progress import ProgressCallback
-from VirtualBiopsy.segment.training.planOverrides import applyPlanOverrides
+from VirtualBiopsy.segment.training.planOverrides import applyPlanOverrides, keepConfiguration
 from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -67,9 +67,15 @@ def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str
             (work / folder).mkdir(parents=True, exist_ok=True)
         torch = requirePackage("torch")
         _seed(settings.seed, torch)
-        plansFile = _planAndPreprocess(datasetId, settings, progress)
-        trainer = _trainer(plansFile, work / "preprocessed" / dataset.name / "dataset.json", settings, torch)
-        history = _train(trainer, settings, progress, torch)
+        try:
+            plansFile = _planAndPreprocess(datasetId, settings, progress)
+            trainer = _trainer(plansFile, work / "preprocessed" / dataset.name / "dataset.json", settings, torch)
+            history = _train(trainer, settings, progress, torch)
+        except (VirtualBiopsyError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - nnU-Net raises plain exceptions of many types
+            raise ModelError(f"nnU-Net training failed on {dataset.name}: {type(error).__name__}: {error}. "
+                             "Check the dataset (run with --debug for the traceback).") from error
         checkpoint = _writeModelFolder(trainer, staging, settings, torch)
         seconds = time.monotonic() - started
         _writeJson(staging / "training.json", {
@@ -209,7 +215,7 @@ def _writeModelFolder(trainer, staging: pathlib.Path, settings: NnunetTrainingSe
         "inference_allowed_mirroring_axes": tuple(int(axis) for axis in mirroring) if mirroring is not None else None,
     }
     _writeJson(staging / "dataset.json", trainer.dataset_json)
-    _writeJson(staging / "plans.json", trainer.plans_manager.plans)
+    _writeJson(staging / "plans.json", keepConfiguration(trainer.plans_manager.plans, settings.configuration))
     fold = staging / f"fold_{settings.fold}"
     fold.mkdir()
     path = fold / "checkpoint_final.pth"
