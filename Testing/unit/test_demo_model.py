@@ -4,7 +4,6 @@ it was never trained on (scripts/trainDemoModel.py trains on indices 0–39 and 
 from __future__ import annotations
 
 import pathlib
-import tomllib
 
 import numpy as np
 import pytest
@@ -31,6 +30,7 @@ def test_demo_model_is_listed_with_its_files_and_ships_in_the_package():
     files = [folder / name for name in entry.files]
     assert all(path.is_file() for path in files)
     assert sum(path.stat().st_size for path in files) < 10 * 2**20
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     packaged = {path for pattern in patterns["VirtualBiopsy"] for path in PACKAGE.glob(pattern)}
     assert set(files) <= packaged
