@@ -160,7 +160,8 @@ def register(modelFolder: pathlib.Path) -> int:
 
     evaluation = json.loads((modelFolder / "evaluation.json").read_text(encoding="utf-8"))
     if evaluation["medianDsc"] < TARGET_MEDIAN_DSC:
-        print(f"{modelFolder} has median held-out DSC {evaluation['medianDsc']:.3f} < {TARGET_MEDIAN_DSC}; not registered.")
+        print(f"{modelFolder} has median held-out DSC {evaluation['medianDsc']:.3f} < {TARGET_MEDIAN_DSC}; "
+              "not registered.")
         return 1
     entry = entryFromPath(modelFolder, "demo")
     relative = pathlib.Path(modelFolder).resolve().relative_to(SHIPPED_MANIFEST.parent.resolve()).as_posix()

@@ -43,7 +43,8 @@ def test_train_command_writes_a_weights_only_model_that_registers_and_predicts(t
     assert status == 0
     assert {name: os.environ.get(name) for name in NNUNET_VARIABLES} == before
     dataset = json.loads((out / "dataset.json").read_text())
-    assert dataset["channel_names"] == {"0": "FLAIR", "1": "T1c"} and dataset["labels"] == {"background": 0, "tumour": 1}
+    assert dataset["channel_names"] == {"0": "FLAIR", "1": "T1c"}
+    assert dataset["labels"] == {"background": 0, "tumour": 1}
     assert dataset["numTraining"] == 4 and dataset["name"] == "manifest"
     assert list(json.loads((out / "plans.json").read_text())["configurations"]) == ["3d_fullres"]
     checkpoint = torch.load(out / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=True)

@@ -21,7 +21,8 @@ def planned() -> dict:
         "2d": {"patch_size": [64, 64], "batch_size": 12, "architecture": {"arch_kwargs": copy.deepcopy(arch)}},
         "3d_fullres": {"patch_size": [40, 80, 80], "batch_size": 2, "spacing": [1.0, 1.0, 1.0],
                        "architecture": {"arch_kwargs": arch}},
-        "3d_lowres": {"patch_size": [40, 80, 80], "batch_size": 2, "architecture": {"arch_kwargs": copy.deepcopy(arch)}},
+        "3d_lowres": {"patch_size": [40, 80, 80], "batch_size": 2,
+                      "architecture": {"arch_kwargs": copy.deepcopy(arch)}},
         "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
     }}
 

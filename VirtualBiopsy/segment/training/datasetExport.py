@@ -160,7 +160,8 @@ def datasetJson(sequences: Sequence[str], labels: Mapping[str, int], numTraining
     }
 
 
-def checkedCase(case: TrainingCase, sequences: Sequence[str], labelValues: set[int]) -> tuple[list[sitk.Image], sitk.Image]:
+def checkedCase(case: TrainingCase, sequences: Sequence[str],
+                labelValues: set[int]) -> tuple[list[sitk.Image], sitk.Image]:
     """The case's images (in ``sequences`` order) and mask (UInt8/UInt16), after every check.
 
     :raises InputError: for a missing sequence or mask, a reported problem, unknown or non-integer mask values.

@@ -64,7 +64,8 @@ class TrainingLogic:
               settings: NnunetTrainingSettings | None = None, labels: dict[str, int] | None = None,
               description: ModelDescription | None = None, runner=None,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrainingOutcome:
-        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out`` (see :func:`trainModel`)."""
+        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
+        (see :func:`trainModel`)."""
         return trainModel(self.trainingCases(cases, sequences), out, sequences, settings, labels, description,
                           runner, progress, cancel)
 

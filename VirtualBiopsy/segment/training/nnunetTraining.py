@@ -139,7 +139,8 @@ def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progres
             api.plan_experiment_dataset(datasetId, ExperimentPlanner, overwrite_target_spacing=spacing)
         finally:
             torch.set_num_threads(threads)
-    plansFile = pathlib.Path(str(nnUNet_preprocessed)) / convert_id_to_dataset_name(datasetId) / f"{PLANS_IDENTIFIER}.json"
+    datasetName = convert_id_to_dataset_name(datasetId)
+    plansFile = pathlib.Path(str(nnUNet_preprocessed)) / datasetName / f"{PLANS_IDENTIFIER}.json"
     plans = json.loads(plansFile.read_text(encoding="utf-8"))
     if settings.configuration not in plans["configurations"]:
         raise InputError(f"nnU-Net planned no {settings.configuration!r} configuration for this dataset (planned: "

@@ -50,7 +50,8 @@ def applyPlanOverrides(plans: dict, configuration: str, overrides: Mapping[str, 
         arch["n_stages"] = stages
         arch["features_per_stage"] = features
         arch["kernel_sizes"], arch["strides"] = kernels[:stages], strides[:stages]
-        arch["n_conv_per_stage"] = list(arch["n_conv_per_stage"])[:stages] + [2] * max(0, stages - len(arch["n_conv_per_stage"]))
+        encoder = list(arch["n_conv_per_stage"])
+        arch["n_conv_per_stage"] = encoder[:stages] + [2] * max(0, stages - len(encoder))
         decoder = list(arch["n_conv_per_stage_decoder"])
         arch["n_conv_per_stage_decoder"] = decoder[:stages - 1] + [2] * max(0, stages - 1 - len(decoder))
     if "convolutionsPerStage" in overrides:
