@@ -1,0 +1,58 @@
+"""``virtual-biopsy train``: bad input exits with 2, one line naming the problem, and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+import SimpleITK as sitk
+
+from VirtualBiopsy.cli import main
+from VirtualBiopsy.data.manifest import writeManifest
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    image = sitk.Image(4, 4, 4, sitk.sitkInt16)
+    for name in ("FLAIR", "T1c", "mask"):
+        sitk.WriteImage(image, str(folder / f"{name}.nrrd"))
+    return writeManifest([{"patient": "P1", "FLAIR": folder / "FLAIR.nrrd", "T1c": folder / "T1c.nrrd",
+                           "mask": folder / "mask.nrrd"}], folder / "manifest.csv")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--sequences", "FLAIR,DWI"], "DWI is not a sequence column"),
+    (["--sequences", "FLAIR,"], "empty name"),
+    (["--epochs", "0"], "epochs must be"),
+    (["--iterations-per-epoch", "-3"], "iterationsPerEpoch must be"),
+    (["--fold", "first"], "--fold 'first'"),
+    (["--fold", "7"], "fold must be 0–4"),
+    (["--configuration", "3d"], "configuration '3d'"),
+    (["--id", "../escape"], "escape"),
+])
+def test_bad_options_exit_2_and_write_nothing(manifest, tmp_path, capsys, extra, message):
+    out = tmp_path / "model"
+    status = main(["train", "--manifest", str(manifest), "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_missing_manifest_and_non_empty_output_are_refused(manifest, tmp_path, capsys):
+    assert main(["train", "--manifest", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m")]) == 2
+    assert "none.csv" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    assert main(["train", "--manifest", str(manifest), "--out", str(taken)]) == 2
+    assert "not empty" in capsys.readouterr().err and [p.name for p in taken.iterdir()] == ["keep.txt"]
+
+
+def test_help_names_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--manifest", "--out", "--epochs", "--iterations-per-epoch", "--configuration", "--device",
+                   "--sequences", "--id", "--fold", "--seed", "--models-dir"):
+        assert option in text

@@ -1,0 +1,200 @@
+"""The inference task: image files in, label map / probability / uncertainty files out.
+
+A worker task (see :mod:`VirtualBiopsy.workers.runner`): plain JSON arguments, so the same
+call runs in this process (``InlineRunner``) or in a child process. Arguments:
+
+``images``
+    ``{sequence name: image file}`` (one unnamed image: name ``""``).
+``model``
+    the model entry as a dictionary (``dataclasses.asdict(ModelEntry)``); ``modelPath``: its resolved path.
+``device``, ``testTimeAugmentation``, ``folds``, ``keepLargestComponent``, ``fillHoles``
+    as in :class:`~VirtualBiopsy.segment.config.SegmentationConfig` (``folds``: a list, or ``None`` for all).
+``outputs``
+    ``{"labelMap": path, "probabilities": path or None, "uncertainty": path or None, "variance": path or None}``.
+
+Outputs are written only when everything succeeded, none over an existing file. The label map
+lies on the first mapped image's grid; probabilities are one vector image (one component per
+class, background first); ``uncertainty`` is the normalised softmax entropy, ``variance`` the
+variance across folds (nnU-Net with two or more folds only).
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from VirtualBiopsy.data.atomicFiles import sha256File, writeImageAtomically
+from VirtualBiopsy.errors import InputError, ModelError
+from VirtualBiopsy.progress import ProgressCallback
+from VirtualBiopsy.segment.backends.channels import mapChannels
+from VirtualBiopsy.segment.backends.result import BackendResult
+from VirtualBiopsy.segment.backends.torchSupport import loadCheckpointSafely
+from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
+from VirtualBiopsy.segment.uncertainty import memberVariance, normalizedEntropy
+
+logger = logging.getLogger(__name__)
+
+TASK = "VirtualBiopsy.segment.inferenceTask:runInference"
+
+
+def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
+    """Segment one case with a model and write the requested files.
+
+    :returns: ``{"outputs": {kind: path}, "labelValues": [...], "foundLabels": [...], "provenance": {...}}``.
+    :raises InputError: for missing images, a missing sequence or an existing output.
+    :raises ModelError: for a model that cannot be loaded or run.
+    """
+    entry = entryFromDict(arguments["model"])
+    modelPath = pathlib.Path(arguments.get("modelPath") or entry.path)
+    outputs = {kind: pathlib.Path(path) for kind, path in (arguments.get("outputs") or {}).items() if path}
+    if "labelMap" not in outputs:
+        raise InputError("The inference task needs outputs['labelMap'], the label map file to write.")
+    for kind, path in outputs.items():
+        if path.exists():
+            raise InputError(f"Output {kind} file {path} exists already; nothing is overwritten. Choose a new path.")
+        if not path.parent.is_dir():
+            raise InputError(f"The folder of output {kind} file {path} does not exist; create it first.")
+    progress(0.0, "Reading images")
+    images = {name: _readImage(path, name) for name, path in arguments["images"].items()}
+    channels = mapChannels(images, entry.inputs)
+    inputs = list(channels.images)
+    orientation = entry.options.get("orientation")
+    if orientation:
+        from VirtualBiopsy.segment.backends.orientation import reorient
+
+        inputs = [reorient(image, orientation) for image in inputs]
+
+    folds = arguments.get("folds")
+    result = _predict(entry, modelPath, inputs, arguments, folds, "variance" in outputs, progress)
+    labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
+    if orientation:
+        from VirtualBiopsy.segment.backends.orientation import arrayBackOnGrid, imageBackOnGrid
+
+        original = channels.images[0]
+        labelMap = imageBackOnGrid(labelMap, inputs[0], original)
+        probabilities = arrayBackOnGrid(probabilities, inputs[0], original)
+        members = [arrayBackOnGrid(member, inputs[0], original) for member in members] if members else None
+
+    if arguments.get("keepLargestComponent"):
+        labelMap = keepLargestComponent(labelMap)
+    if arguments.get("fillHoles"):
+        labelMap = fillHoles(labelMap)
+    reference = channels.images[0]
+    products = {"labelMap": labelMap}
+    if "probabilities" in outputs:
+        products["probabilities"] = _vectorImage(probabilities, reference)
+    if "uncertainty" in outputs:
+        products["uncertainty"] = _scalarImage(normalizedEntropy(probabilities), reference)
+    if "variance" in outputs:
+        if not members or len(members) < 2:
+            raise InputError(f"The variance across folds needs an nnU-Net model run with two or more folds (this run "
+                             f"used {result.provenance.get('folds', 'one network')}); drop the variance output.")
+        products["variance"] = _scalarImage(memberVariance(members), reference)
+    progress(0.97, "Writing results")
+    _writeAll(products, outputs)
+    found = sorted(int(v) for v in np.unique(sitk.GetArrayViewFromImage(labelMap)) if v != 0)
+    if not found:
+        logger.warning("Model '%s' found nothing: the label map is empty.", entry.id)
+    provenance = {
+        "modelId": entry.id, "modelVersion": entry.version, "modelSha256": entry.sha256, "backend": entry.backend,
+        "channelMapping": channels.mapping, "ignoredImages": list(channels.ignored),
+        "orientation": orientation or None, "keepLargestComponent": bool(arguments.get("keepLargestComponent")),
+        "fillHoles": bool(arguments.get("fillHoles")), **result.provenance,
+    }
+    progress(1.0, "Segmentation written")
+    return {"outputs": {kind: str(path) for kind, path in outputs.items()}, "labelValues": list(result.labelValues),
+            "foundLabels": found, "provenance": provenance}
+
+
+def entryFromDict(values: dict[str, Any]) -> ModelEntry:
+    """A :class:`ModelEntry` from its dictionary form (``dataclasses.asdict``)."""
+    try:
+        return ModelEntry(
+            **{**values,
+               "inputs": tuple(ModelInput(**i) if isinstance(i, dict) else i for i in values.get("inputs", ())),
+               "labels": tuple(ModelLabel(**{**label, "color": tuple(label["color"])}) if isinstance(label, dict)
+                               else label for label in values.get("labels", ())),
+               "files": dict(values.get("files") or {}), "options": dict(values.get("options") or {})})
+    except (TypeError, KeyError) as error:
+        raise ModelError(f"Model entry {values.get('id', '?')!r} is malformed ({error}); fix the manifest.") from error
+
+
+def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], arguments: dict[str, Any],
+             folds, perFold: bool, progress: ProgressCallback) -> BackendResult:
+    device = arguments.get("device", "auto")
+    tta = bool(arguments.get("testTimeAugmentation", True))
+    if entry.backend == "nnunet":
+        from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
+
+        options = NnunetOptions(configuration=entry.options.get("configuration"),
+                                folds=tuple(folds) if folds else (tuple(entry.options["folds"])
+                                                                  if entry.options.get("folds") else None),
+                                checkpointName=entry.options.get("checkpointName"), useMirroring=tta, device=device,
+                                tileStepSize=float(entry.options.get("tileStepSize", 0.5)), perFold=perFold)
+        return predictNnunet(inputs, modelPath, options, progress, loadCheckpoint=_checkpointLoader(entry, modelPath))
+    if entry.backend in ("monai-torchscript", "monai-network"):
+        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
+
+        if folds:
+            raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
+        settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
+        expected = entry.files.get(modelPath.name) or entry.sha256
+        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, _checkpointLoader(entry, modelPath))
+        return predictMonai(inputs, network, settings, device, tta, progress)
+    raise ModelError(f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
+                     "(nnunet, monai-torchscript, monai-network).")
+
+
+def _checkpointLoader(entry: ModelEntry, modelPath: pathlib.Path):
+    """Checks a file's SHA-256 against the entry when it lists the file, then loads it with ``weights_only=True``."""
+
+    def load(path: pathlib.Path):
+        path = pathlib.Path(path)
+        relative = path.name if modelPath.is_file() else path.relative_to(modelPath).as_posix()
+        expected = entry.files.get(relative)
+        if expected and sha256File(path) != expected:
+            raise ModelError(f"{path} does not match the SHA-256 model '{entry.id}' records for it; the file changed "
+                             "since the model was imported. Restore it or re-import the model.")
+        return loadCheckpointSafely(path)
+
+    return load
+
+
+def _readImage(path: str, name: str) -> sitk.Image:
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"Image file {path} (sequence '{name}') was not found; check the path.")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputError(f"Cannot read image file {path} (sequence '{name}'): {str(error).strip()[-200:]}") from error
+
+
+def _vectorImage(probabilities: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(np.moveaxis(probabilities.astype(np.float32), 0, -1), isVector=True)
+    image.CopyInformation(reference)
+    return image
+
+
+def _scalarImage(voxels: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(voxels.astype(np.float32))
+    image.CopyInformation(reference)
+    return image
+
+
+def _writeAll(products: dict[str, sitk.Image], outputs: dict[str, pathlib.Path]) -> None:
+    """Write every product, or none: files already written are removed if a later one fails."""
+    written = []
+    try:
+        for kind, image in products.items():
+            writeImageAtomically(image, outputs[kind])
+            written.append(outputs[kind])
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise

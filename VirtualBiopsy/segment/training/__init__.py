@@ -1,0 +1,1 @@
+"""Training segmentation models: nnU-Net raw-dataset export, planning, preprocessing and training."""

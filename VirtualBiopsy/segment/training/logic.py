@@ -1,0 +1,78 @@
+"""Training from the scene: volumes and reviewed segmentation nodes → nnU-Net raw dataset → trained model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from VirtualBiopsy.mrml.images import volumeNodeToImage
+from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.segment.training.datasetExport import DatasetExport, TrainingCase, exportDataset
+from VirtualBiopsy.segment.training.modelTraining import ModelDescription, TrainingOutcome, trainModel
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
+
+
+@dataclass
+class NodeCase:
+    """One case in the scene.
+
+    :ivar caseId: the case's identifier (written only to the export's ``cases.csv``).
+    :ivar volumes: volume node by sequence name.
+    :ivar segmentation: the reviewed segmentation node.
+    :ivar segmentIds: segments (IDs or names) exported as labels 1, 2, … in this order; all by default.
+    """
+
+    caseId: str
+    volumes: Mapping[str, object]
+    segmentation: object | None
+    segmentIds: Sequence[str] | None = None
+
+
+class TrainingLogic:
+    """Export reviewed cases of a scene to nnU-Net and train on them.
+
+    :param scene: the MRML scene that holds the nodes.
+    """
+
+    def __init__(self, scene) -> None:
+        self.scene = scene
+
+    def trainingCases(self, cases: Sequence[NodeCase], sequences: Sequence[str]) -> list[TrainingCase]:
+        """:class:`TrainingCase` objects that convert the nodes when exported.
+
+        The mask is the segmentation exported on the first sequence's volume grid; a
+        conversion problem (a node under a transform, an empty segmentation) skips that case.
+        """
+        converted = []
+        for case in cases:
+            images = {name: _imageOf(node) for name, node in case.volumes.items() if node is not None}
+            reference = case.volumes.get(sequences[0]) if sequences else None
+            mask = _maskOf(case.segmentation, reference, case.segmentIds) if case.segmentation is not None else None
+            converted.append(TrainingCase(case.caseId, images, mask))
+        return converted
+
+    def exportDataset(self, cases: Sequence[NodeCase], outRoot: str | os.PathLike, datasetId: int, name: str,
+                      sequences: Sequence[str], labels: dict[str, int] | None = None,
+                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> DatasetExport:
+        """Write the cases as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name`` (see :func:`exportDataset`)."""
+        return exportDataset(self.trainingCases(cases, sequences), outRoot, datasetId, name, sequences, labels,
+                             progress, cancel, caseCount=len(cases))
+
+    def train(self, cases: Sequence[NodeCase], out: str | os.PathLike, sequences: Sequence[str],
+              settings: NnunetTrainingSettings | None = None, labels: dict[str, int] | None = None,
+              description: ModelDescription | None = None, runner=None,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrainingOutcome:
+        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
+        (see :func:`trainModel`)."""
+        return trainModel(self.trainingCases(cases, sequences), out, sequences, settings, labels, description,
+                          runner, progress, cancel)
+
+
+def _imageOf(volumeNode) -> Callable:
+    return lambda: volumeNodeToImage(volumeNode)
+
+
+def _maskOf(segmentationNode, referenceVolume, segmentIds) -> Callable:
+    return lambda: segmentationToLabelmapImage(segmentationNode, referenceVolume, segmentIds)[0]

@@ -1,0 +1,153 @@
+"""Train an nnU-Net model from training cases: export, train in a worker, describe, optionally register.
+
+This is the caller's side of :mod:`.nnunetTraining`: it never imports nnU-Net and never
+changes this process's environment; the work happens in the runner's worker (a child
+process by default). Scratch data (the raw and preprocessed datasets) lives in a hidden
+sibling of the output folder and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.outputFolders import requireNewFolder
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
+from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.planOverrides import keepConfiguration
+
+logger = logging.getLogger(__name__)
+
+#: Share of the progress bar taken by the dataset export.
+_EXPORT_SHARE = 0.05
+
+
+@dataclass
+class ModelDescription:
+    """What the trained model's ``dataset.json`` says about it (read by the model manifest).
+
+    :ivar name: short name of the model.
+    :ivar description: one sentence for the model list.
+    :ivar licence: licence of the weights (SPDX identifier).
+    :ivar source: where the model comes from (data, script, seed).
+    :ivar version: the model's version.
+    """
+
+    name: str = "VirtualBiopsy"
+    description: str = "nnU-Net model trained with virtual-biopsy train"
+    licence: str = ""
+    source: str = ""
+    version: str = "1"
+
+
+@dataclass
+class TrainingOutcome:
+    """What :func:`trainModel` produced.
+
+    :ivar modelFolder: the trained-model folder.
+    :ivar cases: ``(case number name, case id)`` of the cases trained on.
+    :ivar skipped: ``(case id, reason)`` of the cases left out.
+    :ivar result: the worker task's result (losses, pseudo Dice, time).
+    :ivar entry: the registered :class:`~VirtualBiopsy.segment.models.modelEntry.ModelEntry`, or ``None``.
+    """
+
+    modelFolder: pathlib.Path
+    cases: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
+    result: dict[str, Any] = field(default_factory=dict)
+    entry: Any = None
+
+
+def trainModel(
+    cases: Sequence[TrainingCase],
+    out: str | os.PathLike,
+    sequences: Sequence[str],
+    settings: NnunetTrainingSettings | None = None,
+    labels: dict[str, int] | None = None,
+    description: ModelDescription | None = None,
+    runner=None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    datasetId: int = 500,
+) -> TrainingOutcome:
+    """Export ``cases``, train nnU-Net on them in ``runner`` and write the trained-model folder ``out``.
+
+    :param runner: a :class:`~VirtualBiopsy.workers.runner.WorkerRunner`; a new
+        :class:`~VirtualBiopsy.workers.processRunner.ProcessRunner` by default.
+    :raises InputError: for bad settings, an existing non-empty ``out`` or no usable case (nothing is written).
+    :raises CancelledError: when cancelled (nothing is written).
+    :raises ModelError: when training fails.
+    """
+    settings = (settings or NnunetTrainingSettings()).validate()
+    description = description or ModelDescription()
+    out = requireNewFolder(out, "Trained-model folder").absolute()
+    progress = progress or noProgress
+    if runner is None:
+        from VirtualBiopsy.workers.processRunner import ProcessRunner
+
+        runner = ProcessRunner()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".training", dir=out.parent))
+    try:
+        datasetName = re.sub(r"[^A-Za-z0-9-]+", "-", description.name).strip("-") or "VirtualBiopsy"
+        export = exportDataset(cases, work / "raw", datasetId, datasetName, sequences, labels,
+                               lambda f, m: progress(_EXPORT_SHARE * f, m), cancel)
+        result = runner.run(TRAIN_TASK, {"dataset": str(export.folder), "workFolder": str(work / "nnunet"),
+                                         "out": str(out), "settings": settings.toDict()},
+                            lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m), cancel)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    describeModelFolder(out, description)
+    return TrainingOutcome(out, export.cases, export.skipped, result)
+
+
+def describeModelFolder(folder: str | os.PathLike, description: ModelDescription) -> None:
+    """Write the model's description into its ``dataset.json`` (``name``, ``description``, ``licence``,
+    ``reference``, ``release``), and keep only the trained configuration in ``plans.json``.
+
+    The model folder never lists the training cases' identifiers (the export's ``cases.csv`` does).
+    """
+    folder = pathlib.Path(folder)
+    path = folder / "dataset.json"
+    dataset = json.loads(path.read_text(encoding="utf-8"))
+    dataset.update({"name": description.name, "description": description.description,
+                    "licence": description.licence, "reference": description.source,
+                    "release": description.version})
+    path.write_text(json.dumps(dataset, indent=2) + "\n", encoding="utf-8")
+    plansPath = folder / "plans.json"
+    configuration = _trainedConfiguration(folder)
+    plans = keepConfiguration(json.loads(plansPath.read_text(encoding="utf-8")), configuration)
+    plansPath.write_text(json.dumps(plans, indent=2) + "\n", encoding="utf-8")
+
+
+def registerModel(folder: str | os.PathLike, modelId: str, registry=None):
+    """Import the trained-model folder into the user's models (see ``ModelRegistry.importModel``).
+
+    :returns: the new manifest entry.
+    :raises InputError: for an id in use or an unrecognised folder.
+    """
+    if registry is None:
+        from VirtualBiopsy.segment.models.registry import ModelRegistry
+
+        registry = ModelRegistry()
+    if not pathlib.Path(folder).is_dir():
+        raise InputError(f"Trained-model folder {folder} does not exist; train first.")
+    return registry.importModel(folder, modelId=modelId)
+
+
+def _trainedConfiguration(folder: pathlib.Path) -> str:
+    training = folder / "training.json"
+    if not training.is_file():
+        raise InputError(f"{folder} has no training.json; describe only folders written by the nnU-Net training.")
+    return json.loads(training.read_text(encoding="utf-8"))["settings"]["configuration"]

@@ -1,0 +1,73 @@
+"""How nnU-Net training runs: configuration, schedule, fold, device, seed and plan changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from VirtualBiopsy.errors import InputError
+
+CONFIGURATIONS = ("2d", "3d_fullres", "3d_lowres")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class NnunetTrainingSettings:
+    """How to plan and train.
+
+    :ivar configuration: nnU-Net configuration (``3d_fullres``, ``2d``, ``3d_lowres``).
+    :ivar epochs: number of epochs.
+    :ivar iterationsPerEpoch: training iterations (batches) per epoch.
+    :ivar validationIterationsPerEpoch: batches of the per-epoch pseudo-Dice check.
+    :ivar fold: cross-validation fold 0–4, or ``"all"`` (train on every case).
+    :ivar device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    :ivar seed: seed of Python's, NumPy's and torch's generators.
+    :ivar augmentationProcesses: data-augmentation worker processes (0: in the training process).
+    :ivar planOverrides: changes to nnU-Net's plan, see :func:`applyPlanOverrides`
+        (``targetSpacing``, ``patchSize``, ``batchSize``, ``featuresPerStage``, ``convolutionsPerStage``).
+    """
+
+    configuration: str = "3d_fullres"
+    epochs: int = 100
+    iterationsPerEpoch: int = 250
+    validationIterationsPerEpoch: int = 10
+    fold: int | str = "all"
+    device: str = "auto"
+    seed: int = 0
+    augmentationProcesses: int = 0
+    planOverrides: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "NnunetTrainingSettings":
+        """Return ``self`` after checking every field.
+
+        :raises InputError: naming the bad field, its value and the allowed values.
+        """
+        if self.configuration not in CONFIGURATIONS:
+            raise InputError(f"nnU-Net configuration {self.configuration!r} is not one of {', '.join(CONFIGURATIONS)}.")
+        for name in ("epochs", "iterationsPerEpoch", "validationIterationsPerEpoch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a whole number ≥ 1, got {value!r}.")
+        if self.fold != "all" and (isinstance(self.fold, bool) or self.fold not in range(5)):
+            raise InputError(f"fold must be 0–4 or 'all', got {self.fold!r}.")
+        if self.device not in DEVICES:
+            raise InputError(f"device {self.device!r} is not one of {', '.join(DEVICES)}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a whole number ≥ 0, got {self.seed!r}.")
+        if isinstance(self.augmentationProcesses, bool) or self.augmentationProcesses not in range(65):
+            raise InputError(f"augmentationProcesses must be 0–64, got {self.augmentationProcesses!r}.")
+        return self
+
+    @classmethod
+    def fromDict(cls, values: Mapping[str, Any]) -> "NnunetTrainingSettings":
+        """Settings from a dict of field values (unknown keys are an :class:`InputError`)."""
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"Unknown training setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(cls.__dataclass_fields__)}.")
+        return cls(**dict(values)).validate()
+
+    def toDict(self) -> dict[str, Any]:
+        """The settings as plain JSON values."""
+        return asdict(self)
