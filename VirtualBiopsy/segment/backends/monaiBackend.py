@@ -191,10 +191,17 @@ def predictMonai(
 
 
 def _resampled(image: sitk.Image, spacing: tuple[float, float, float]) -> sitk.Image:
-    """``image`` resampled (linear) to ``spacing`` on a grid of the same origin and direction covering its extent."""
+    """``image`` resampled (linear) to ``spacing`` on a grid of the same origin and direction covering its extent.
+
+    Zero voxels stay exactly zero (the non-zero mask is resampled nearest-neighbour), so the non-zero
+    z-score sees the same background as on the input grid.
+    """
     size = [max(1, int(round(n * s / t))) for n, s, t in zip(image.GetSize(), image.GetSpacing(), spacing)]
-    return sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), size, sitk.Transform(), sitk.sitkLinear,
-                         image.GetOrigin(), spacing, image.GetDirection(), 0.0, sitk.sitkFloat32)
+    grid = (size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), spacing, image.GetDirection())
+    resampled = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), *grid, 0.0, sitk.sitkFloat32)
+    nonZero = sitk.Resample(sitk.Cast(image != 0, sitk.sitkFloat32), size, sitk.Transform(), sitk.sitkNearestNeighbor,
+                            *grid[3:], 0.0, sitk.sitkFloat32)
+    return resampled * nonZero
 
 
 def _backOnGrid(probabilities: np.ndarray, working: sitk.Image, reference: sitk.Image) -> np.ndarray:
