@@ -1,0 +1,105 @@
+"""Import a model folder, TorchScript file or ``.zip`` archive into a models folder.
+
+The source is checked first (see :mod:`~VirtualBiopsy.segment.models.archives`), then only the files the
+model needs are copied into a hidden staging folder, hashed there, and the folder is renamed to
+``<models folder>/<id>``: a model appears whole or not at all, and an existing one is never replaced.
+Recording the entry in a manifest is the registry's job (:meth:`ModelRegistry.importModel`).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.models.archives import (ImportLimits, checkFolder, extractArchive, requireFreeSpace,
+                                                   wrappedRoot)
+from VirtualBiopsy.segment.models.hashing import fileSha256
+from VirtualBiopsy.segment.models.modelDetection import (defaultModelId, detectModel, entryFromPath, layoutEntry,
+                                                         requireModelId)
+from VirtualBiopsy.segment.models.modelEntry import ModelEntry
+
+__all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId"]
+
+
+def importedId(source: str | os.PathLike, modelId: str | None = None) -> str:
+    """The id an import of ``source`` gets: ``modelId`` (checked) or one made from the source's name."""
+    return requireModelId(modelId) if modelId else defaultModelId(source)
+
+
+def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, modelId: str, trust: bool = False,
+                 limits: ImportLimits = ImportLimits(), progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> ModelEntry:
+    """Copy the model at ``source`` into ``modelsFolder/modelId`` and describe it.
+
+    :param source: an nnU-Net or MONAI model folder, a TorchScript file (with its ``<name>.json``) or a ``.zip``
+        holding one of them.
+    :param trust: record the model as trusted (its checkpoints may be fully unpickled once their hash matches).
+    :returns: the entry, with ``path`` relative to ``modelsFolder`` (``<id>`` or ``<id>/<file>``).
+    :raises InputError: for an unsafe or unrecognised source, or when ``modelsFolder/modelId`` exists.
+    :raises CancelledError: when cancelled; nothing is left behind.
+    """
+    source = pathlib.Path(source)
+    modelsFolder = pathlib.Path(modelsFolder)
+    progress = progress or noProgress
+    requireModelId(modelId)
+    final = modelsFolder / modelId
+    _requireAbsent(final, modelId)
+    if not source.exists() or source.is_symlink():
+        raise InputError(f"Model source {source} " + ("is a symbolic link; give the real file or folder."
+                                                      if source.is_symlink() else "does not exist; check the path."))
+    modelsFolder.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{modelId}.", suffix=".partial", dir=modelsFolder))
+    try:
+        archive = source.is_file() and source.suffix.lower() == ".zip"
+        if archive:
+            extracted = staging / "extracted"
+            extracted.mkdir()
+            extractArchive(source, extracted, limits, lambda f, m: progress(0.5 * f, m), cancel)
+            origin = wrappedRoot(extracted)
+        else:
+            origin = source
+            if source.is_dir():
+                checkFolder(source)
+        layout = detectModel(origin)
+        model = staging / "model"
+        model.mkdir()
+        pairs = _copies(layout, model)
+        if not archive:
+            requireFreeSpace(modelsFolder, sum(src.stat().st_size for src, _ in pairs))
+        for index, (src, dst) in enumerate(pairs):
+            if cancel is not None:
+                cancel.raiseIfCancelled()
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if archive:  # extracted into the staging folder already: move
+                os.replace(src, dst)
+            else:
+                shutil.copyfile(src, dst, follow_symlinks=False)
+            progress(0.5 + 0.4 * (index + 1) / len(pairs), f"copying {dst.relative_to(model).as_posix()}")
+        hashes = {name: fileSha256(model / name) for name in layout.files}
+        progress(0.95, "hashing")
+        fileRoot = not layout.root.is_dir()
+        _requireAbsent(final, modelId)
+        os.rename(model, final)
+        entry = layoutEntry(layout, modelId, f"{modelId}/{layout.files[0]}" if fileRoot else modelId, hashes, trust)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    progress(1.0, f"imported {modelId}")
+    return entry
+
+
+def _copies(layout, model: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
+    """(source, destination) of every file to copy: the model's files, and a file model's companions."""
+    if not layout.root.is_dir():
+        return [(layout.root, model / layout.root.name),
+                *((companion, model / companion.name) for companion in layout.companions)]
+    return [(layout.root / name, model / name) for name in layout.files]
+
+
+def _requireAbsent(final: pathlib.Path, modelId: str) -> None:
+    if final.exists() or final.is_symlink():
+        raise InputError(f"A model folder '{modelId}' exists already in {final.parent}; nothing is replaced. "
+                         f"Import under another id (--id {modelId}-2), or remove the old model first.")

@@ -1,0 +1,86 @@
+"""Check a model's files against the SHA-256 its manifest records."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.progress import ProgressCallback, noProgress
+from VirtualBiopsy.segment.models.hashing import fileSha256, scanTree, treeDigest
+from VirtualBiopsy.segment.models.modelEntry import ModelEntry
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file whose SHA-256 differs from the manifest's."""
+
+    path: str
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """What :func:`verifyModel` found.
+
+    :ivar changed: files whose hash differs.
+    :ivar missing: listed files that are absent.
+    :ivar extra: files in the model that the manifest does not list.
+    :ivar unsafe: links and special files in the model.
+    :ivar manifestProblem: non-empty when the entry's tree hash does not match its own file hashes.
+    """
+
+    modelId: str
+    root: pathlib.Path
+    checked: int = 0
+    changed: tuple[FileChange, ...] = ()
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()
+    manifestProblem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the model's files are exactly those the manifest records."""
+        return not (self.changed or self.missing or self.extra or self.unsafe or self.manifestProblem)
+
+    def lines(self) -> list[str]:
+        """One line per problem (or one line saying all is well), for people."""
+        if self.ok:
+            return [f"{self.modelId}: OK ({self.checked} file(s) match the manifest) at {self.root}"]
+        lines = [f"{self.modelId}: FAILED at {self.root}"]
+        lines += [f"  changed  {c.path}: sha256 {c.actual}, manifest {c.expected}" for c in self.changed]
+        lines += [f"  missing  {name}" for name in self.missing]
+        lines += [f"  extra    {name} (not in the manifest)" for name in self.extra]
+        lines += [f"  unsafe   {name} (a link or special file)" for name in self.unsafe]
+        lines += [f"  manifest {self.manifestProblem}"] if self.manifestProblem else []
+        lines.append("  Restore the model's files, or remove the model and import it again.")
+        return lines
+
+
+def verifyModel(entry: ModelEntry, root: pathlib.Path, progress: ProgressCallback | None = None) -> VerificationReport:
+    """Compare the files at ``root`` (the model's folder or file) with ``entry.files``."""
+    progress = progress or noProgress
+    problem = "" if treeDigest(entry.files) == entry.sha256 else (
+        f"tree hash {entry.sha256} does not match the listed files ({treeDigest(entry.files)})")
+    if root.is_symlink():
+        return VerificationReport(entry.id, root, missing=tuple(sorted(entry.files)), unsafe=(root.name,),
+                                  manifestProblem=problem)
+    try:
+        found, unsafe = scanTree(root)
+    except InputError:
+        found, unsafe = [], []
+    present = set(found)
+    changed, missing = [], []
+    for index, name in enumerate(sorted(entry.files)):
+        if name not in present:
+            missing.append(name)
+            continue
+        actual = fileSha256(root / name if root.is_dir() else root)
+        if actual != entry.files[name]:
+            changed.append(FileChange(name, entry.files[name], actual))
+        progress((index + 1) / len(entry.files), f"checked {name}")
+    return VerificationReport(entry.id, root, checked=len(entry.files), changed=tuple(changed),
+                              missing=tuple(missing), extra=tuple(sorted(present - set(entry.files))),
+                              unsafe=tuple(unsafe), manifestProblem=problem)
