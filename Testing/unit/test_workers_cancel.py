@@ -1,0 +1,136 @@
+"""Cancel stops the worker and every process it started, within seconds; a crashed worker leaves no
+orphans either. Checked on real processes with psutil.
+"""
+
+import os
+import pathlib
+import re
+import threading
+import time
+
+import psutil
+import pytest
+
+from VirtualBiopsy.errors import CancelledError, ModelError
+from VirtualBiopsy.progress import CancelToken
+from VirtualBiopsy.workers.processRunner import ProcessRunner
+
+TASKS = str(pathlib.Path(__file__).resolve().parent)
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process groups as on Linux and macOS")
+
+
+def processIdentity(pid: int) -> tuple[int, float]:
+    return pid, psutil.Process(pid).create_time()
+
+
+def isGone(identity: tuple[int, float]) -> bool:
+    pid, created = identity
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() != created or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def waitUntilGone(identities, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(isGone(identity) for identity in identities):
+            return True
+        time.sleep(0.02)
+    return all(isGone(identity) for identity in identities)
+
+
+class CancelOnGrandchild:
+    """Progress callback that records the worker and grandchild processes, then cancels."""
+
+    def __init__(self) -> None:
+        self.token = CancelToken()
+        self.identities: list[tuple[int, float]] = []
+        self.cancelledAt = 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        match = re.fullmatch(r"grandchild (\d+)", message)
+        if match and not self.identities:
+            grandchild = psutil.Process(int(match.group(1)))
+            self.identities = [processIdentity(grandchild.ppid()), processIdentity(grandchild.pid)]
+            self.cancelledAt = time.monotonic()
+            self.token.cancel()
+
+
+@pytest.mark.parametrize("ownSession", [False, True], ids=["sameGroup", "grandchildInOwnSession"])
+def test_cancel_kills_the_worker_and_its_grandchild(ownSession):
+    watcher = CancelOnGrandchild()
+    with pytest.raises(CancelledError, match=r"workerTasks:spawnAndSleep was cancelled"):
+        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {"ownSession": ownSession},
+                                                   watcher, watcher.token)
+    assert time.monotonic() - watcher.cancelledAt < 3.0
+    assert len(watcher.identities) == 2
+    assert waitUntilGone(watcher.identities), "the worker or its grandchild outlived the cancel"
+
+
+def test_cancel_from_another_thread_while_the_worker_sleeps():
+    token = CancelToken()
+    reports = []
+    timer = threading.Timer(0.8, token.cancel)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(CancelledError):
+            ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {}, lambda f, m: reports.append(m), token)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 4.0
+    grandchild = int(reports[0].split()[1])
+    assert waitUntilGone([(grandchild, psutil.Process(grandchild).create_time())] if psutil.pid_exists(grandchild) else [])
+
+
+def test_grandchild_that_ignores_sigterm_is_killed_after_the_grace():
+    watcher = CancelOnGrandchild()
+    runner = ProcessRunner(extraPythonPath=[TASKS], terminateGraceSeconds=0.3)
+    with pytest.raises(CancelledError):
+        runner.run("workerTasks:spawnStubborn", {}, watcher, watcher.token)
+    assert waitUntilGone(watcher.identities)
+
+
+def test_cancel_before_the_start_starts_nothing():
+    token = CancelToken()
+    token.cancel()
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    with pytest.raises(CancelledError):
+        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {}, None, token)
+    assert {child.pid for child in psutil.Process().children(recursive=True)} <= before
+
+
+def test_a_crashed_worker_leaves_no_orphaned_grandchild():
+    seen = []
+
+    def progress(fraction, message):
+        seen.append(processIdentity(int(message.split()[1])))
+
+    with pytest.raises(ModelError, match=r"exited with status 5"):
+        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnThenCrash", {}, progress)
+    assert len(seen) == 1
+    assert waitUntilGone(seen)
+
+
+def test_an_error_in_the_progress_callback_stops_the_worker_and_propagates():
+    seen = []
+
+    def progress(fraction, message):
+        grandchild = psutil.Process(int(message.split()[1]))
+        seen.extend([processIdentity(grandchild.ppid()), processIdentity(grandchild.pid)])
+        raise RuntimeError("the progress bar's window was closed")
+
+    with pytest.raises(RuntimeError, match="window was closed"):
+        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {}, progress)
+    assert waitUntilGone(seen)
+
+
+def test_a_worker_that_does_not_exit_after_its_result_is_stopped_and_the_result_kept(caplog):
+    runner = ProcessRunner(extraPythonPath=[TASKS], exitGraceSeconds=0.5)
+    started = time.monotonic()
+    assert runner.run("workerTasks:lingerAfterResult", {}) == {"answer": 42}
+    assert time.monotonic() - started < 5.0
+    assert any("did not exit within 0.5 s" in record.getMessage() for record in caplog.records)
