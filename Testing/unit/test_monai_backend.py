@@ -17,6 +17,7 @@ from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import ModelError
 from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
 from VirtualBiopsy.segment.inferenceTask import TASK
+from VirtualBiopsy.segment.models.manifest import entryToDict
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
@@ -125,7 +126,7 @@ class Payload:
         return (os.mkdir, (str(self.marker),))
 
 
-def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path):
+def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path, caplog):
     with pytest.raises(ModelError, match="not in monai.networks.nets"):
         loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None)
     wrong = dataclasses.replace(SETTINGS, networkArgs={**NETWORK_ARGS, "channels": [8, 16]})
@@ -133,22 +134,26 @@ def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path)
         loadMonaiNetwork("monai-network", savedModels["state"], wrong, None)
     marker = tmp_path / "payload-ran"
     torch.save({"weight": Payload(marker)}, tmp_path / "evil.pt")
-    with pytest.raises(ModelError, match="refused"):
+    with pytest.raises(ModelError, match="not loaded"):
         loadMonaiNetwork("monai-network", tmp_path / "evil.pt", SETTINGS, None)
     assert not marker.exists()
     with pytest.raises(ModelError, match="roiSize"):
         MonaiSettings.fromOptions({"roiSize": [16, 16]})
-    with pytest.raises(ModelError, match="Unknown MONAI model option"):
-        MonaiSettings.fromOptions({"roisize": [16, 16, 16]})
+    MonaiSettings.fromOptions({"roisize": [16, 16, 16], "metadata": "model.json"})
+    assert "['roisize'] are not used" in caplog.text and "metadata" not in caplog.text
+    with pytest.raises(ModelError, match="not in monai.networks.nets"):
+        loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os.path"), None)
+    assert loadMonaiNetwork("monai-network", savedModels["state"],
+                            dataclasses.replace(SETTINGS, network="monai.networks.nets.UNet"), None) is not None
 
 
 def monaiEntry(path: pathlib.Path, **options) -> dict:
     entry = ModelEntry(id="unet", version="1", backend="monai-network", path=str(path),
                        inputs=(ModelInput("T2", 0), ModelInput("FLAIR", 1)),
                        labels=(ModelLabel(1, "Tumor", (1.0, 0.0, 0.0)), ModelLabel(2, "Edema", (0.0, 1.0, 0.0))),
-                       sha256=sha256File(path), options={"network": "UNet", "networkArgs": NETWORK_ARGS,
+                       sha256=sha256File(path), files={path.name: sha256File(path)}, options={"network": "UNet", "networkArgs": NETWORK_ARGS,
                                                          "roiSize": [16, 16, 8], **options})
-    return dataclasses.asdict(entry)
+    return entryToDict(entry)
 
 
 def test_permuted_and_flipped_storage_gives_the_same_physical_segmentation(savedModels, tmp_path):

@@ -4,7 +4,8 @@ A trained-model folder holds ``dataset.json``, ``plans.json`` and ``fold_N/check
 (or ``checkpoint_best.pth``); a folder of such folders (``Trainer__Plans__configuration``) is
 accepted with the configuration chosen in the options. nnU-Net's
 ``initialize_from_trained_model_folder`` unpickles every checkpoint in full; here each is loaded
-with ``weights_only=True`` (or by the caller's loader, which may trust a known hash), the network
+by :func:`~VirtualBiopsy.segment.models.checkpoints.loadCheckpoint` (``weights_only=True``; full unpickling
+only for a trusted model whose hash matches), the network
 is built as nnU-Net builds it, and ``nnUNetPredictor.manual_initialization`` takes over:
 preprocessing, sliding window, test-time mirroring, fold averaging and resampling back are nnU-Net's.
 """
@@ -24,7 +25,8 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, loadCheckpointSafely, torchDevice
+from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, torchDevice
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +87,12 @@ def predictNnunet(
     options: NnunetOptions = NnunetOptions(),
     progress: ProgressCallback = noProgress,
     cancel: CancelToken | None = None,
-    loadCheckpoint: Callable[[pathlib.Path], dict] = loadCheckpointSafely,
+    loadCheckpoint: Callable[[pathlib.Path], dict] = loadCheckpointFile,
 ) -> BackendResult:
     """Segment one case (channels in the model's order, on one grid) with an nnU-Net model.
+
+    :param loadCheckpoint: reads one checkpoint file; pass one bound to the model's manifest entry
+        (``lambda path: loadCheckpoint(path, entry, modelRoot)``) so hashes are checked and trust applies.
 
     Voxels go to nnU-Net as SimpleITK arrays (z, y, x) with the spacing reversed, as nnU-Net's
     ``SimpleITKIO`` reads files, so the result equals nnU-Net on the same files.
