@@ -12,11 +12,11 @@ import logging
 import sys
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.commands import demo, explore, extract, models, robustness, sampleData, synth
+from VirtualBiopsy.commands import demo, explore, extract, models, robustness, sampleData, segment, synth
 from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo, synth, sampleData, extract, robustness, explore, models]
+COMMANDS = [demo, synth, sampleData, extract, robustness, explore, models, segment]
 
 
 def buildParser() -> argparse.ArgumentParser:
