@@ -14,7 +14,7 @@ from monai.networks.nets import UNet
 from monai.transforms import NormalizeIntensity
 
 from VirtualBiopsy.data.atomicFiles import sha256File
-from VirtualBiopsy.errors import ModelError
+from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
 from VirtualBiopsy.segment.inferenceTask import TASK
 from VirtualBiopsy.segment.models.manifest import entryToDict
@@ -173,3 +173,16 @@ def test_permuted_and_flipped_storage_gives_the_same_physical_segmentation(saved
     onFirstGrid = sitk.Resample(labelMaps[1], labelMaps[0], sitk.Transform(), sitk.sitkNearestNeighbor)
     assert np.array_equal(sitk.GetArrayFromImage(onFirstGrid), sitk.GetArrayFromImage(labelMaps[0]))
     assert len(np.unique(sitk.GetArrayFromImage(labelMaps[0]))) > 1
+
+
+def test_an_input_too_large_for_memory_is_refused_before_any_work(savedModels, tmp_path):
+    images = obliqueCase()
+    paths = {}
+    for name, image in zip(("T2", "FLAIR"), images):
+        paths[name] = str(tmp_path / f"{name}.nrrd")
+        sitk.WriteImage(image, paths[name])
+    entry = monaiEntry(savedModels["state"], spacing=[0.001, 0.001, 0.001])  # 10^13 voxels after resampling
+    outputs = {"labelMap": str(tmp_path / "labels.nrrd")}
+    with pytest.raises(InputError, match=r"needs an estimated [0-9.]+ GiB"):
+        InlineRunner().run(TASK, {"images": paths, "model": entry, "device": "cpu", "outputs": outputs})
+    assert not (tmp_path / "labels.nrrd").exists()

@@ -179,3 +179,13 @@ def test_numpy_values_in_a_checkpoint_need_a_trusted_model(modelFolder, case, tm
     (copy / "fold_0" / "checkpoint_final.pth").write_bytes(b"changed")
     with pytest.raises(ModelError, match="does not match its manifest"):
         InlineRunner().run(TASK, {**arguments, "model": trusted, "outputs": {"labelMap": str(tmp_path / "c.nrrd")}})
+
+
+def test_working_grid_follows_the_plans(modelFolder, case):
+    from VirtualBiopsy.segment.backends.nnunetBackend import nnunetWorkingGrid
+
+    shape, patch = nnunetWorkingGrid(modelFolder, None, case[0])
+    assert shape == [11, 17, 23] and patch == [8, 16, 16]  # same spacing as planned: no resampling
+    coarse = sitk.Image(case[0])
+    coarse.SetSpacing((1.8, 2.0, 5.0))
+    assert nnunetWorkingGrid(modelFolder, "3d_fullres", coarse)[0] == [22, 34, 46]

@@ -73,6 +73,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         inputs = [reorient(image, orientation) for image in inputs]
 
     folds = arguments.get("folds")
+    _requireMemory(entry, modelPath, inputs, folds)
     result = _predict(entry, modelPath, inputs, arguments, folds, "variance" in outputs, progress)
     labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
     if orientation:
@@ -154,6 +155,29 @@ def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image
         return predictMonai(inputs, network, settings, device, tta, progress)
     raise ModelError(f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
                      "(nnunet, monai-torchscript, monai-network).")
+
+
+def _requireMemory(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], folds) -> None:
+    """Refuse up front, with the estimate, an input too large for the memory available."""
+    from VirtualBiopsy.workers.memory import estimateInferenceBytes, requireMemory
+
+    classes = max([label.value for label in entry.labels] + [1]) + 1
+    if entry.backend == "nnunet":
+        from VirtualBiopsy.segment.backends.nnunetBackend import nnunetWorkingGrid
+
+        shape, patch = nnunetWorkingGrid(modelPath, entry.options.get("configuration") or None, inputs[0])
+        batch = 1
+    else:
+        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, monaiWorkingGrid
+
+        settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
+        shape, patch = monaiWorkingGrid(settings, inputs[0])
+        batch = settings.swBatchSize
+        classes = int((settings.networkArgs or {}).get("out_channels", classes))
+    patch = patch if len(patch) == len(shape) else None
+    estimate = estimateInferenceBytes(shape, len(inputs), classes, patchSize=patch, batchSize=batch)
+    size = "×".join(str(n) for n in inputs[0].GetSize())
+    requireMemory(estimate, f"Segmenting a {size} image with model '{entry.id}'")
 
 
 def _readImage(path: str, name: str) -> sitk.Image:

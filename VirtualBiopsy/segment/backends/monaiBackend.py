@@ -201,6 +201,14 @@ def predictMonai(
                          tuple(range(probabilities.shape[0])), None, provenance)
 
 
+def monaiWorkingGrid(settings: MonaiSettings, image: sitk.Image) -> tuple[list[int], list[int]]:
+    """The voxel shape ``(x, y, z)`` the network sees after resampling, and the window (for the memory check)."""
+    size = list(image.GetSize())
+    if settings.spacing:
+        size = [max(1, int(round(n * s / t))) for n, s, t in zip(size, image.GetSpacing(), settings.spacing)]
+    return size, list(settings.roiSize)
+
+
 def _resampled(image: sitk.Image, spacing: tuple[float, float, float]) -> sitk.Image:
     """``image`` resampled (linear) to ``spacing`` on a grid of the same origin and direction covering its extent.
 

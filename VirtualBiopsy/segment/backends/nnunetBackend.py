@@ -147,6 +147,31 @@ def predictNnunet(
     return BackendResult(labelMap, probabilities, tuple(int(v) for v in labelManager.all_labels), members, provenance)
 
 
+def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, image: sitk.Image
+                      ) -> tuple[list[int], list[int]]:
+    """The voxel shape the network sees after nnU-Net's resampling, and its patch size (for the memory check).
+
+    :raises ModelError: for an incomplete folder or an unknown configuration.
+    """
+    folder = findTrainedModelFolder(modelFolder, configuration)
+    plans = _readJson(folder / "plans.json")
+    configurations = plans.get("configurations", {})
+    name = configuration or folder.name.split("__")[-1]
+    if name not in configurations:
+        name = next(iter(configurations), None) if len(configurations) == 1 else None
+    if name is None:
+        raise ModelError(f"Cannot tell which configuration of {folder / 'plans.json'} to run; set the model's "
+                         "configuration option.")
+    target = configurations[name].get("spacing") or []
+    patch = [int(v) for v in configurations[name].get("patch_size") or []]
+    order = plans.get("transpose_forward", [0, 1, 2])
+    size, spacing = image.GetSize()[::-1], image.GetSpacing()[::-1]
+    shape = [max(1, round(size[axis] * spacing[axis] / t)) for axis, t in zip(order, target)] or list(size)
+    if len(patch) < len(shape):  # a 2D configuration runs slice by slice
+        patch = [1] * (len(shape) - len(patch)) + patch
+    return shape, patch or list(shape)
+
+
 def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCount: int):
     """An ``nnUNetPredictor`` initialised manually from safely loaded checkpoints, mirroring
     ``initialize_from_trained_model_folder``."""
