@@ -46,8 +46,8 @@ class VirtualBiopsySegmentation(ScriptedLoadableModule):
             _(
                 "Segments the tumour of a harmonized FLAIR (whole tumour) or T1c (enhancing tumour) volume "
                 "automatically (threshold, closing, "
-                "hole filling, largest island), then opens the result in the Segment Editor for a "
-                "clinician to review and correct."
+                "hole filling, largest island), or with an AI model (nnU-Net, MONAI) of the model registry, "
+                "then opens the result in the Segment Editor for a clinician to review and correct."
             ),
             dependencies=["Segmentations", "SegmentEditor"],
         )
