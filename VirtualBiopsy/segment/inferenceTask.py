@@ -93,6 +93,9 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     if "probabilities" in outputs:
         products["probabilities"] = _vectorImage(probabilities, reference)
     if "uncertainty" in outputs:
+        if result.provenance.get("regions"):
+            raise InputError(f"Model '{entry.id}' predicts overlapping regions (sigmoids), for which the softmax "
+                             "entropy is not defined; drop the uncertainty output.")
         products["uncertainty"] = _scalarImage(normalizedEntropy(probabilities), reference)
     if "variance" in outputs:
         if not members or len(members) < 2:

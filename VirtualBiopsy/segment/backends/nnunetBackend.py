@@ -94,6 +94,9 @@ def predictNnunet(
     :param loadCheckpoint: reads one checkpoint file; pass one bound to the model's manifest entry
         (``lambda path: loadCheckpoint(path, entry, modelRoot)``) so hashes are checked and trust applies.
 
+    For a region-based model the "probabilities" are nnU-Net's per-region sigmoids (no background channel),
+    flagged ``regions`` in the provenance.
+
     Voxels go to nnU-Net as SimpleITK arrays (z, y, x) with the spacing reversed, as nnU-Net's
     ``SimpleITKIO`` reads files, so the result equals nnU-Net on the same files.
 
@@ -136,7 +139,10 @@ def predictNnunet(
     labelMap = sitk.GetImageFromArray(labels)
     labelMap.CopyInformation(images[0])
     labelManager = predictor.label_manager
+    regions = bool(labelManager.has_regions)
+    values = tuple(int(v) for v in (labelManager.regions_class_order if regions else labelManager.all_labels))
     provenance = {
+        "regions": regions,
         "backend": "nnunet", "configuration": configuration,
         "trainer": predictor.trainer_name, "folds": [str(f) for f in folds], "device": str(predictor.device),
         "testTimeAugmentation": bool(options.useMirroring and predictor.allowed_mirroring_axes),
@@ -144,7 +150,7 @@ def predictNnunet(
         "nnunetVersion": _version("nnunetv2"), "torchVersion": torch.__version__,
     }
     progress(1.0, "nnU-Net inference done")
-    return BackendResult(labelMap, probabilities, tuple(int(v) for v in labelManager.all_labels), members, provenance)
+    return BackendResult(labelMap, probabilities, values[-len(probabilities):], members, provenance)
 
 
 def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, image: sitk.Image
