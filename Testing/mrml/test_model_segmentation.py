@@ -155,3 +155,23 @@ def test_default_runner_is_a_worker_process_with_the_same_result(scene, registry
     first, _ = segmentationToLabelmapImage(inline, volumes["T2"])
     second, _ = segmentationToLabelmapImage(worker, volumes["T2"])
     assert np.array_equal(sitk.GetArrayFromImage(first), sitk.GetArrayFromImage(second))
+
+
+def test_empty_prediction_gives_named_empty_segments(scene, registry, volumes, tmp_path, caplog):
+    torch.manual_seed(5)
+    network = UNet(**NETWORK_ARGS)
+    with torch.no_grad():
+        last = [m for m in network.modules() if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))
+                and m.out_channels == 3][-1]
+        last.bias[0] += 1000.0  # background everywhere
+    torch.save(network.state_dict(), tmp_path / "weights.pt")
+    source = registry.modelPath(registry.get("unet")) / "model.json"
+    (tmp_path / "model.json").write_text(source.read_text())
+    registry.importModel(tmp_path, "empty")
+    made = logic(scene, registry).runModel(volumes, config(modelId="empty", uncertainty=True))
+    segments = made.segmentation.GetSegmentation()
+    assert [segments.GetNthSegment(i).GetName() for i in range(segments.GetNumberOfSegments())] == ["Tumor", "Edema"]
+    labelMap, _ = segmentationToLabelmapImage(made.segmentation, volumes["T2"])
+    assert not sitk.GetArrayFromImage(labelMap).any()
+    assert "found no Tumor or Edema" in caplog.text
+    assert sitk.GetArrayFromImage(volumeNodeToImage(made.uncertainty)).max() < 1e-3
