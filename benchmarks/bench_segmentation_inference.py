@@ -1,7 +1,8 @@
 """Overhead of our inference paths over calling nnU-Net's predictor and MONAI's sliding window directly.
 
 nnU-Net: a small trained-model folder planned by nnU-Net (two folds, random weights, patch 16×32×32)
-on a 64×64×40 two-channel case, test-time mirroring on: ``predictNnunet`` (safe checkpoint loading,
+on a 64×64×40 two-channel case, test-time mirroring off (it multiplies the network passes, the same in
+both paths): ``predictNnunet`` (safe checkpoint loading,
 manual initialisation, progress hook) against ``initialize_from_trained_model_folder`` +
 ``predict_single_npy_array``. MONAI: a 4-level UNet on a 96×96×64 two-channel case, window 64³:
 ``loadMonaiNetwork`` + ``predictMonai`` against ``NormalizeIntensity`` + ``sliding_window_inference``
@@ -57,10 +58,10 @@ def runVariant(variant: str, folder: pathlib.Path) -> dict:
         images = case((64, 64, 40))
 
         def ours():
-            predictNnunet(images, model, NnunetOptions(device="cpu"))
+            predictNnunet(images, model, NnunetOptions(device="cpu", useMirroring=False))
 
         def direct():
-            predictor = nnUNetPredictor(device=torch.device("cpu"), allow_tqdm=False)
+            predictor = nnUNetPredictor(use_mirroring=False, device=torch.device("cpu"), allow_tqdm=False)
             predictor.initialize_from_trained_model_folder(str(model), (0, 1))
             voxels = np.stack([sitk.GetArrayFromImage(image) for image in images])
             predictor.predict_single_npy_array(voxels, {"spacing": list(images[0].GetSpacing())[::-1]}, None, None, True)

@@ -13,7 +13,8 @@ import SimpleITK as sitk
 from nnunetModelFolder import CHANNELS, LABELS, buildModelFolder, syntheticCase
 from VirtualBiopsy.errors import CancelledError, InputError, ModelError
 from VirtualBiopsy.progress import CancelToken
-from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, findTrainedModelFolder, predictNnunet
+from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
+from VirtualBiopsy.segment.backends.nnunetFolder import findTrainedModelFolder
 from VirtualBiopsy.segment.inferenceTask import TASK
 from VirtualBiopsy.segment.models.manifest import entryToDict
 from VirtualBiopsy.segment.models.modelDetection import entryFromPath
@@ -182,7 +183,7 @@ def test_numpy_values_in_a_checkpoint_need_a_trusted_model(modelFolder, case, tm
 
 
 def test_working_grid_follows_the_plans(modelFolder, case):
-    from VirtualBiopsy.segment.backends.nnunetBackend import nnunetWorkingGrid
+    from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
 
     shape, patch = nnunetWorkingGrid(modelFolder, None, case[0])
     assert shape == [11, 17, 23] and patch == [8, 16, 16]  # same spacing as planned: no resampling

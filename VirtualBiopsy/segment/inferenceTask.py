@@ -62,6 +62,9 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
             raise InputError(f"Output {kind} file {path} exists already; nothing is overwritten. Choose a new path.")
         if not path.parent.is_dir():
             raise InputError(f"The folder of output {kind} file {path} does not exist; create it first.")
+    if "variance" in outputs and entry.backend != "nnunet":
+        raise InputError(f"The variance across folds needs an nnU-Net model run with two or more folds; model "
+                         f"'{entry.id}' is {entry.backend}. Drop the variance output.")
     progress(0.0, "Reading images")
     images = {name: _readImage(path, name) for name, path in arguments["images"].items()}
     channels = mapChannels(images, entry.inputs)
@@ -166,7 +169,7 @@ def _requireMemory(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk
 
     classes = max([label.value for label in entry.labels] + [1]) + 1
     if entry.backend == "nnunet":
-        from VirtualBiopsy.segment.backends.nnunetBackend import nnunetWorkingGrid
+        from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
 
         shape, patch = nnunetWorkingGrid(modelPath, entry.options.get("configuration") or None, inputs[0])
         batch = 1
