@@ -105,18 +105,28 @@ def writeTorchScriptModel(folder: pathlib.Path, name: str = "net") -> pathlib.Pa
 
 def writeNetworkModel(folder: pathlib.Path) -> pathlib.Path:
     """A MONAI network folder: metadata ``model.json`` and state-dict weights ``weights.pth``."""
-    import torch
-    from monai.networks.nets import UNet
-
     folder.mkdir(parents=True, exist_ok=True)
-    arguments = {"spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [4, 8], "strides": [2]}
-    torch.manual_seed(2)
-    torch.save(UNet(**arguments).state_dict(), folder / "weights.pth")
+    (folder / "weights.pth").write_bytes(monaiUNetBytes())
     (folder / "model.json").write_text(json.dumps({
-        "network": "monai.networks.nets.UNet", "networkArgs": arguments, "spacing": [1, 1, 1],
+        "network": "monai.networks.nets.UNet", "networkArgs": UNET_ARGUMENTS, "spacing": [1, 1, 1],
         "inputs": [{"sequence": "T2", "channel": 1}, {"sequence": "T1c", "channel": 0}],
         "labels": [{"value": 1, "name": "tumour", "color": [1, 0, 0], "terminology": "SCT^108369006^Neoplasm"}]}))
     return folder
+
+
+UNET_ARGUMENTS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [4, 8], "strides": [2]}
+
+
+@functools.cache
+def monaiUNetBytes() -> bytes:
+    """``torch.save`` bytes of a small MONAI UNet's state dict."""
+    import torch
+    from monai.networks.nets import UNet
+
+    torch.manual_seed(2)
+    stream = io.BytesIO()
+    torch.save(UNet(**UNET_ARGUMENTS).state_dict(), stream)
+    return stream.getvalue()
 
 
 def zipFolder(folder: pathlib.Path, archive: pathlib.Path, prefix: str = "") -> pathlib.Path:

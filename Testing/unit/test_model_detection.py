@@ -41,8 +41,8 @@ def test_nested_results_folder_and_best_checkpoints(tmp_path):
         entryFromPath(tmp_path / "Dataset001_Tiny")
 
 
-def test_region_labels_and_legacy_modality_key(tmp_path):
-    dataset = {"modality": {"0": "FLAIR"}, "labels": {"background": 0, "whole": [1, 2], "core": 2},
+def test_region_labels_ignore_label_and_legacy_modality_key(tmp_path):
+    dataset = {"modality": {"0": "FLAIR"}, "labels": {"background": 0, "whole": [1, 2], "core": 2, "ignore": 3},
                "regions_class_order": [1, 2]}
     entry = entryFromPath(writeNnunetModel(tmp_path / "m", dataset=dataset))
     assert [(label.value, label.name) for label in entry.labels] == [(1, "whole"), (2, "core")]
@@ -68,6 +68,7 @@ def test_incomplete_nnunet_folders_name_what_is_missing(tmp_path, remove, messag
     ({"channel_names": {"0": "T1c"}, "labels": {"a": 1, "b": 1}}, "must give each foreground label"),
     ({"channel_names": {"0": "T1c"}}, "has no 'labels' mapping"),
     ({"channel_names": {"0": "T1c"}, "labels": {"whole": [1, 2]}}, "regions_class_order"),
+    ({"channel_names": {"0": "T1c"}, "labels": {"background": 0, "a": 1, "b": 3}}, "must be consecutive"),
 ])
 def test_bad_dataset_json_is_named(tmp_path, dataset, message):
     with pytest.raises(InputError, match=message):
@@ -96,6 +97,7 @@ def test_a_plain_state_dict_is_not_torchscript(tmp_path):
         entryFromPath(tmp_path)
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_monai_network_folder(tmp_path):
     folder = writeNetworkModel(tmp_path / "unet")
     entry = entryFromPath(folder)
@@ -133,7 +135,34 @@ def test_zip_archives_must_be_imported(tmp_path):
 def test_ids():
     assert defaultModelId("/x/Dataset 001: Brain!.zip") == "Dataset-001-Brain"
     assert defaultModelId("/x/...") == "model"
-    for bad in ("../x", "", "a/b", ".hidden", "x" * 65, "con", "demo.partial"):
+    for bad in ("../x", "", "a/b", ".hidden", "x" * 65, "con", "demo.partial", "demo."):
         with pytest.raises(InputError, match="Model id"):
             requireModelId(bad)
-    assert requireModelId("brain-tumour_v1.2") == "brain-tumour_v1.2"
+    assert requireModelId("brain-tumour_v1.2") == "brain-tumour_v1.2" and requireModelId("x" * 64) == "x" * 64
+
+
+@pytest.mark.parametrize("labels, order", [
+    ({"background": 0, "tumour": 1, "oedema": 2, "ignore": 3}, None),
+    ({"background": 0, "oedema": 2, "tumour": 1}, None),
+    ({"background": 0, "whole": [1, 2, 3], "core": [2, 3], "enhancing": 3}, [1, 2, 3]),
+    ({"background": 0, "whole": [1, 2], "core": 2}, [4, 2]),
+])
+def test_label_values_are_those_nnunets_label_manager_writes(tmp_path, labels, order):
+    import numpy as np
+    from nnunetv2.utilities.label_handling.label_handling import LabelManager
+
+    dataset = {"channel_names": {"0": "T2"}, "labels": labels, **({"regions_class_order": order} if order else {})}
+    entry = entryFromPath(writeNnunetModel(tmp_path / "m", dataset=dataset))
+    manager = LabelManager(labels, order)
+    written = []
+    for head in range(manager.num_segmentation_heads):  # one head on at a time: the value nnU-Net writes for it
+        probabilities = np.zeros((manager.num_segmentation_heads, 1, 1, 1), dtype=np.float32)
+        probabilities[head] = 1
+        written.append(int(manager.convert_probabilities_to_segmentation(probabilities).ravel()[0]))
+    names = [name for name in labels if name not in ("background", "ignore")]
+    if order is None:  # softmax heads are the label values in order; head 0 is background
+        expected = sorted((labels[name], name) for name in names)
+        assert sorted(set(written) - {0}) == [value for value, _ in expected]
+    else:  # sigmoid heads are the regions in the file's order
+        expected = sorted(zip(written, names))
+    assert sorted((label.value, label.name) for label in entry.labels) == expected

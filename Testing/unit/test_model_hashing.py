@@ -31,7 +31,8 @@ def test_file_hash_is_sha256_of_the_bytes(tmp_path):
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs coreutils' sha256sum")
 def test_tree_hash_equals_the_documented_sha256sum_pipeline(tree):
     pipeline = "find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
-    expected = subprocess.run(pipeline, shell=True, cwd=tree, capture_output=True, text=True, check=True).stdout.split()[0]
+    result = subprocess.run(pipeline, shell=True, cwd=tree, capture_output=True, text=True, check=True)
+    expected = result.stdout.split()[0]
     digest, files = treeHashes(tree)
     assert digest == expected
     assert files == {name: hashlib.sha256((tree / name).read_bytes()).hexdigest()

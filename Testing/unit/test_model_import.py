@@ -57,11 +57,14 @@ def test_zip_import_gives_the_same_model_as_the_folder(tmp_path, registry):
     assert registry.verify(fromZip).ok and registry.verify(fromFolder).ok
 
 
+@pytest.mark.slow  # imports MONAI (5–10 s on a busy 2-core machine)
 def test_torchscript_and_monai_network_imports(tmp_path, registry):
     script = registry.importModel(writeTorchScriptModel(tmp_path / "ts"))
     assert script.path == "net/net.pt" and script.backend == "monai-torchscript"
     assert (registry.userFolder / "net" / "net.json").is_file()  # the sidecar travels with it
     assert registry.verify(script).ok and registry.modelPath(script).is_file()
+    zipped = registry.importModel(zipFolder(tmp_path / "ts", tmp_path / "ts.zip"), modelId="zipped")
+    assert zipped.path == "zipped/net.pt" and zipped.files == script.files and registry.verify(zipped).ok
     network = registry.importModel(writeNetworkModel(tmp_path / "unet"), modelId="unet")
     assert sorted(network.files) == ["model.json", "weights.pth"] and registry.verify(network).ok
 
@@ -84,7 +87,7 @@ def test_an_existing_id_is_never_replaced(tmp_path, registry):
     registry.importModel(source)
     manifest = registry.userManifest.read_bytes()
     with pytest.raises(InputError, match=r"id 'net' exists already.*--id net-2"):
-        registry.importModel(writeNetworkModel(tmp_path / "net"))
+        registry.importModel(writeNnunetModel(tmp_path / "net"))
     with pytest.raises(InputError, match="id 'net' exists already"):
         registry.importModel(source, modelId="NET")
     (registry.userFolder / "orphan").mkdir()  # a folder no manifest lists
@@ -99,10 +102,13 @@ HOSTILE = {
     "absolute": ([("/x", b"evil", 0)], r"'/x' has an unsafe path"),
     "drive letter": ([("C:/x", b"evil", 0)], r"unsafe path"),
     "backslash": ([("model\\..\\x", b"evil", 0)], r"unsafe path"),
+    "windows stream": ([("model/plans.json:payload", b"evil", 0)], r"holds a colon"),
+    "control character": ([("model/a\x07.json", b"evil", 0)], r"control characters"),
     "symlink entry": ([("model/plans.json", b"/etc/passwd", LINK)], r"'model/plans.json' is a symbolic link"),
     "device entry": ([("model/dev", b"", CHARACTER_DEVICE)], r"is a device, pipe or socket"),
     "duplicate": ([("model/a.json", b"1", FILE), ("model/a.json", b"2", FILE)], r"'model/a.json' repeats"),
-    "case duplicate": ([("model/A.json", b"1", 0), ("model/a.json", b"2", 0)], r"'model/a.json' repeats the entry 'model/A.json'"),
+    "case duplicate": ([("model/A.json", b"1", 0), ("model/a.json", b"2", 0)],
+                       r"'model/a.json' repeats the entry 'model/A.json'"),
     "file and folder": ([("model/a", b"1", 0), ("model/a/b", b"2", 0)], r"'model/a' is a file whose name"),
     "bomb": ([("model/zeros.pth", bytes(50 << 20), 0)], r"expands \d+-fold.*zip bomb"),
 }
@@ -116,7 +122,7 @@ def test_hostile_archives_are_refused_before_anything_is_written(tmp_path, regis
         archive = writeZip(tmp_path / "hostile.zip", entries)
     with pytest.raises(InputError, match=message):
         registry.importModel(archive, modelId="hostile")
-    assert userFolderContents(registry) == []
+    assert not registry.userFolder.exists()  # refused before anything was made
     assert not (tmp_path / "x").exists() and not (tmp_path.parent / "x").exists()
 
 
@@ -159,7 +165,7 @@ def test_folders_with_links_or_special_files_are_refused(tmp_path, registry, kin
         os.mkfifo(source / "fold_0" / "pipe")
     with pytest.raises(InputError, match="link\\(s\\) or special file\\(s\\)"):
         registry.importModel(source)
-    assert userFolderContents(registry) == []
+    assert not registry.userFolder.exists()
 
 
 def test_unrecognised_and_missing_sources(tmp_path, registry):
@@ -172,6 +178,12 @@ def test_unrecognised_and_missing_sources(tmp_path, registry):
         registry.importModel(archive)
     with pytest.raises(InputError, match="does not exist"):
         registry.importModel(tmp_path / "absent")
+    (tmp_path / "con").mkdir()
+    with pytest.raises(InputError, match="'con' is a reserved device name on Windows; choose another --id"):
+        registry.importModel(tmp_path / "con")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match="neither a regular file nor a folder"):
+        registry.importModel(tmp_path / "pipe")
     os.symlink(tmp_path / "notes", tmp_path / "alias")
     with pytest.raises(InputError, match="symbolic link"):
         registry.importModel(tmp_path / "alias", modelId="alias")

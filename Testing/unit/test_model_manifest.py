@@ -18,7 +18,8 @@ FILES = {"dataset.json": "a" * 64, "fold_0/checkpoint_final.pth": "b" * 64}
 def entry(**changes) -> ModelEntry:
     values = dict(id="brain", version="1.0", backend="nnunet", path="brain",
                   inputs=(ModelInput("T1c", 0), ModelInput("FLAIR", 1)),
-                  labels=(ModelLabel(1, "tumour", (1.0, 0.5, 0.0), "SCT^108369006^Neoplasm"), ModelLabel(2, "oedema", (0.0, 0.0, 1.0))),
+                  labels=(ModelLabel(1, "tumour", (1.0, 0.5, 0.0), "SCT^108369006^Neoplasm"),
+                          ModelLabel(2, "oedema", (0.0, 0.0, 1.0))),
                   sha256=treeDigest(FILES), files=dict(FILES), trusted=True, licence="CC-BY-4.0", source="test",
                   description="a model", options={"configuration": "3d_fullres", "folds": [0]})
     values.update(changes)
@@ -70,12 +71,14 @@ def write(tmp_path, models, top=None):
     ({"unknown": 1}, r"models\[0\] \('brain'\): Additional properties are not allowed \('unknown'"),
     ({"inputs": [{"sequence": "T1c", "channel": 0}, {"sequence": "FLAIR", "channel": 2}]},
      r"\.inputs: channels are \[0, 2\]; number them 0 to 1"),
-    ({"inputs": [{"sequence": "T1c", "channel": 0}, {"sequence": "t1C", "channel": 1}]}, r"\.inputs: a sequence name is repeated"),
+    ({"inputs": [{"sequence": "T1c", "channel": 0}, {"sequence": "t1C", "channel": 1}]},
+     r"\.inputs: a sequence name is repeated"),
     ({"labels": [{"value": 1, "name": "a", "color": [0, 0, 0]}, {"value": 1, "name": "b", "color": [0, 0, 0]}]},
      r"\.labels: a label value is repeated"),
     ({"path": "../../elsewhere"}, r"\.path: '../../elsewhere' is unsafe"),
     ({"files": {"../x": "a" * 64}, "sha256": treeDigest({"../x": "a" * 64})}, r"\.files: '../x' is unsafe"),
-    ({"files": {"/etc/passwd": "a" * 64}, "sha256": treeDigest({"/etc/passwd": "a" * 64})}, r"\.files: '/etc/passwd' is unsafe"),
+    ({"files": {"/etc/passwd": "a" * 64}, "sha256": treeDigest({"/etc/passwd": "a" * 64})},
+     r"\.files: '/etc/passwd' is unsafe"),
     ({"files": {"C:/x": "a" * 64}, "sha256": treeDigest({"C:/x": "a" * 64})}, r"\.files: 'C:/x' is unsafe"),
     ({"sha256": "c" * 64}, r"\.sha256: c{64} is not the tree hash of its files"),
 ])

@@ -55,7 +55,8 @@ def runList(arguments: argparse.Namespace) -> int:
     registry = _registry(arguments)
     entries = registry.list()
     if not entries:
-        print(f"No models yet. Import one with: virtual-biopsy models import PATH (models folder: {registry.userFolder})")
+        print("No models yet. Import one with: virtual-biopsy models import PATH "
+              f"(models folder: {registry.userFolder})")
         return 0
     rows = [("ID", "VERSION", "BACKEND", "INPUTS", "LABELS", "TRUSTED", "ORIGIN")]
     for entry in entries:

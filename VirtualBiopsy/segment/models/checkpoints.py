@@ -1,30 +1,33 @@
-"""Load PyTorch checkpoints safely.
+"""Load PyTorch checkpoints and TorchScript files safely.
 
-A checkpoint is read into memory once, hashed, checked against its model's manifest entry, and unpickled from
-those same bytes (so the file cannot change between the check and the load) with ``weights_only=True``:
-tensors, containers and plain values only. A checkpoint that needs more (nnU-Net's hold NumPy scalars in their
-training log) is fully unpickled only when its model is trusted and its hash matched; full unpickling can run
-code, so it is otherwise refused with the way to trust the model.
+A model file is opened once, hashed through that handle, checked against its model's manifest entry, and loaded
+from the same handle (so a file swapped in after the check is not the one loaded, and the file is not held in
+memory twice) with ``weights_only=True``: tensors, containers and plain values only. A checkpoint that needs more
+(nnU-Net's hold NumPy scalars in their training log) is fully unpickled only when its model is trusted and its
+hash matched; full unpickling can run code, so it is otherwise refused with the way to trust the model.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
+import hashlib
 import logging
 import os
 import pathlib
 import pickle
 import re
 import stat
-from typing import Any
+import warnings
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from VirtualBiopsy.errors import ModelError, requirePackage
-from VirtualBiopsy.segment.models.hashing import bytesSha256
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
 _WEIGHTS_ONLY_REFUSAL = "Weights only load failed"
+_CHUNK = 1 << 20
 
 
 def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
@@ -39,48 +42,87 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
     """
     torch = requirePackage("torch")
     path = pathlib.Path(path)
-    data = _readBytes(path)
-    name = str(path)
-    if entry is not None:
-        name = _listedName(path, entry, modelRoot)
-        expected, actual = entry.files[name], bytesSha256(data)
-        if actual != expected:
+    with openVerified(path, entry, modelRoot) as handle:
+        try:
+            return torch.load(handle, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
+            if not (isinstance(error, pickle.UnpicklingError) and _WEIGHTS_ONLY_REFUSAL in str(error)):
+                reason = _firstLine(error)
+                raise ModelError(f"Cannot read checkpoint {path} ({reason}); get a new copy of it.") from error
+            needs = _refusedContent(error)
+        if entry is None or not entry.trusted:
+            owner = f"model '{entry.id}'" if entry is not None else "a model given by path"
             raise ModelError(
-                f"Checkpoint '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, "
-                f"manifest {expected}. The file was changed or damaged and is not loaded; restore it or import the "
-                f"model again, and check it with 'virtual-biopsy models verify {entry.id}'.")
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if _WEIGHTS_ONLY_REFUSAL not in str(error):
-            raise ModelError(f"Cannot read checkpoint {path} ({_firstLine(error)}); get a new copy of it.") from error
-        needs = _refusedContent(error)
-    except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
-        raise ModelError(f"Cannot read checkpoint {path} ({_firstLine(error)}); get a new copy of it.") from error
-    if entry is None or not entry.trusted:
-        owner = f"model '{entry.id}'" if entry is not None else "a model given by path"
-        raise ModelError(
-            f"Checkpoint {path} ({owner}) holds more than tensors and plain values ({needs}); unpickling it could run "
-            "code, so it was not loaded. If you checked where the model came from, trust it: "
-            "virtual-biopsy models import PATH --trust, then use it by its id.")
-    logger.warning("Fully unpickling checkpoint %s of trusted model '%s' (SHA-256 matches the manifest; it needs %s).",
-                   name, entry.id, needs)
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise ModelError(f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
-                         "the model may need code that is not installed (an nnU-Net trainer class?).") from error
+                f"Checkpoint {path} ({owner}) holds more than tensors and plain values ({needs}); unpickling it could "
+                "run code, so it was not loaded. If you checked where the model came from, import it as trusted: "
+                "virtual-biopsy models import PATH --trust (with a new --id if its id is taken), then use it by id.")
+        logger.warning("Fully unpickling checkpoint %s of trusted model '%s' (SHA-256 matches the manifest; it "
+                       "needs %s).", _listedName(path, entry, modelRoot), entry.id, needs)
+        handle.seek(0)
+        try:
+            return torch.load(handle, map_location="cpu", weights_only=False)
+        except Exception as error:
+            raise ModelError(f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
+                             "the model may need code that is not installed (an nnU-Net trainer class?).") from error
 
 
-def _readBytes(path: pathlib.Path) -> bytes:
+def loadTorchScript(path: str | os.PathLike, entry: ModelEntry | None = None,
+                    modelRoot: str | os.PathLike | None = None) -> Any:
+    """A TorchScript module (``torch.jit.load``) on the CPU, from a file checked as in :func:`loadCheckpoint`.
+
+    :raises ModelError: for a missing, changed or unlisted file, or one that is not TorchScript.
+    """
+    torch = requirePackage("torch")
+    with openVerified(path, entry, modelRoot) as handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+                return torch.jit.load(handle, map_location="cpu")
+        except Exception as error:  # torch raises RuntimeError for anything it cannot read
+            raise ModelError(f"Cannot load TorchScript model {path} ({_firstLine(error)}); give a file written by "
+                             "torch.jit.save.") from error
+
+
+@contextlib.contextmanager
+def openVerified(path: str | os.PathLike, entry: ModelEntry | None = None,
+                 modelRoot: str | os.PathLike | None = None) -> Iterator[BinaryIO]:
+    """An open binary handle on a model file, at its start, after checking (when ``entry`` is given) that its
+    SHA-256 matches ``entry.files``. Load from this handle, not from the path, so that the file checked is the
+    file loaded.
+
+    :raises ModelError: for a missing file, a link or special file, a file ``entry`` does not list, or a changed file.
+    """
+    path = pathlib.Path(path)
+    name = _listedName(path, entry, modelRoot) if entry is not None else ""
+    with _openRegular(path) as handle:
+        if entry is not None:
+            digest = hashlib.sha256()
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+            expected, actual = entry.files[name], digest.hexdigest()
+            if actual != expected:
+                raise ModelError(
+                    f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, manifest "
+                    f"{expected}. The file was changed or damaged and is not loaded; restore it from the model's "
+                    "source (or import that again under a new --id) and check with "
+                    f"'virtual-biopsy models verify {entry.id}'.")
+            handle.seek(0)
+        yield handle
+
+
+def _openRegular(path: pathlib.Path) -> BinaryIO:
     try:
-        mode = path.lstat().st_mode
+        if not stat.S_ISREG(path.lstat().st_mode):  # before opening: a pipe would block
+            raise ModelError(f"Model file {path} is a link or not a regular file; models must be plain files.")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
-        raise ModelError(f"Checkpoint {path} not found ({error.strerror}); check the model's files "
+        raise ModelError(f"Model file {path} cannot be opened ({error.strerror}); check the model's files "
                          "('virtual-biopsy models verify ID').") from error
-    if not stat.S_ISREG(mode):
-        raise ModelError(f"Checkpoint {path} is a link or not a regular file; models must be plain files.")
-    return path.read_bytes()
+    handle = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise ModelError(f"Model file {path} is not a regular file; models must be plain files.")
+    return handle
 
 
 def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathLike | None) -> str:
@@ -105,8 +147,12 @@ def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathL
 
 
 def _refusedContent(error: BaseException) -> str:
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
-    return f"it needs {match.group(1)}" if match else "it needs objects beyond the allowed types"
+    text = str(error)
+    if match := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text):
+        return f"it needs {match.group(1)}"
+    _, marker, detail = text.partition("WeightsUnpickler error:")
+    lines = detail.strip().splitlines() if marker else []
+    return f"torch's safe loader says: {lines[0]}" if lines else "it needs objects beyond the allowed types"
 
 
 def _firstLine(error: BaseException) -> str:

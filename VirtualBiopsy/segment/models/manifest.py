@@ -114,6 +114,8 @@ def unsafeRelativePath(name: str) -> str | None:
     """Why ``name`` is not a safe relative POSIX path inside a model (``None`` when it is)."""
     if not name or name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
         return "it is empty, absolute or uses backslashes or a drive letter"
+    if ":" in name or any(ord(character) < 32 for character in name):
+        return "it holds a colon (a Windows stream or drive) or control characters"
     parts = name.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "it has an empty, '.' or '..' component"

@@ -70,7 +70,7 @@ def entryFromPath(path: str | os.PathLike, modelId: str | None = None) -> ModelE
     """
     layout = detectModel(path)
     hashes = {name: fileSha256(_plainFile(layout.root, name)) for name in layout.files}
-    return layoutEntry(layout, requireModelId(modelId) if modelId else defaultModelId(path),
+    return layoutEntry(layout, requireModelId(modelId or defaultModelId(path)),
                        str(layout.root.resolve()), hashes, trusted=False)
 
 
@@ -99,13 +99,15 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
                          "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
                          "torch.save need one, with a metadata .json naming the network).")
+    if not path.is_dir():
+        raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)
     metadata = [child for child in sorted(path.glob("*.json")) if _isNetworkMetadata(child)]
     if len(metadata) > 1:
-        raise InputError(f"Model folder {path} has several network metadata files ({', '.join(m.name for m in metadata)}); "
-                         "keep one.")
+        names = ", ".join(m.name for m in metadata)
+        raise InputError(f"Model folder {path} has several network metadata files ({names}); keep one.")
     if metadata:
         return _networkLayout(metadata[0])
     scripts = [child for child in sorted(path.iterdir()) if child.suffix in TORCHSCRIPT_SUFFIXES
@@ -147,9 +149,10 @@ def requireModelId(modelId: str) -> str:
 
     :raises InputError: otherwise.
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", modelId or "") or modelId.endswith(".partial"):
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?", modelId or "") \
+            or modelId.endswith(".partial"):
         raise InputError(f"Model id '{modelId}' is not valid; use up to 64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit (e.g. --id brain-tumour).")
+                         "starting with a letter or digit and not ending with '.' (e.g. --id brain-tumour).")
     if modelId.split(".")[0].upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
                                           *(f"LPT{i}" for i in range(10))}:
         raise InputError(f"Model id '{modelId}' is a reserved device name on Windows; choose another --id.")
@@ -203,8 +206,9 @@ def _nnunetLayout(folder: pathlib.Path) -> ModelLayout:
         files=("dataset.json", "plans.json", *(f"fold_{fold}/{checkpoint}" for fold in folds)),
         inputs=parseInputs(channels, folder / "dataset.json", "channel_names"),
         labels=_nnunetLabels(dataset, folder / "dataset.json"),
-        version=str(dataset.get("release") or "unversioned"), licence=str(dataset.get("licence") or dataset.get("license") or ""),
-        source=str(dataset.get("reference") or ""), description=str(dataset.get("description") or dataset.get("name") or ""),
+        version=str(dataset.get("release") or "unversioned"),
+        licence=str(dataset.get("licence") or dataset.get("license") or ""), source=str(dataset.get("reference") or ""),
+        description=str(dataset.get("description") or dataset.get("name") or ""),
         options=options)
 
 
@@ -212,6 +216,7 @@ def _nnunetLabels(dataset: dict[str, Any], where: pathlib.Path) -> tuple[ModelLa
     labels = dataset.get("labels")
     if not isinstance(labels, dict) or not labels:
         raise InputError(f"{where} has no 'labels' mapping (e.g. {{\"background\": 0, \"tumour\": 1}}); fix the file.")
+    labels = {name: value for name, value in labels.items() if name != "ignore"}  # nnU-Net never predicts it
     if any(isinstance(value, list) for value in labels.values()):
         order = dataset.get("regions_class_order")
         regions = [name for name, value in labels.items() if value not in (0, [0])]
@@ -219,7 +224,11 @@ def _nnunetLabels(dataset: dict[str, Any], where: pathlib.Path) -> tuple[ModelLa
             raise InputError(f"{where} defines regions but 'regions_class_order' ({order!r}) does not give one label "
                              f"value per region ({len(regions)}); fix the file.")
         return parseLabels([{"name": name, "value": value} for name, value in zip(regions, order)], where)
-    return parseLabels(labels, where)
+    parsed = parseLabels(labels, where)
+    if sorted(label.value for label in parsed) != list(range(1, len(parsed) + 1)):
+        raise InputError(f"{where}: nnU-Net labels must be consecutive (0, 1, 2, …); got {labels!r}. nnU-Net's "
+                         "output value is the class index, so fix the file to the labels the model was trained with.")
+    return parsed
 
 
 def _torchScriptLayout(path: pathlib.Path) -> ModelLayout:

@@ -15,8 +15,8 @@ import tempfile
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.models.archives import (ImportLimits, checkFolder, extractArchive, requireFreeSpace,
-                                                   wrappedRoot)
+from VirtualBiopsy.segment.models.archives import (ImportLimits, checkArchive, checkFolder, extractArchive,
+                                                   requireFreeSpace, wrappedRoot)
 from VirtualBiopsy.segment.models.hashing import fileSha256
 from VirtualBiopsy.segment.models.modelDetection import (defaultModelId, detectModel, entryFromPath, layoutEntry,
                                                          requireModelId)
@@ -27,7 +27,7 @@ __all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId"]
 
 def importedId(source: str | os.PathLike, modelId: str | None = None) -> str:
     """The id an import of ``source`` gets: ``modelId`` (checked) or one made from the source's name."""
-    return requireModelId(modelId) if modelId else defaultModelId(source)
+    return requireModelId(modelId or defaultModelId(source))
 
 
 def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, modelId: str, trust: bool = False,
@@ -51,20 +51,21 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
     if not source.exists() or source.is_symlink():
         raise InputError(f"Model source {source} " + ("is a symbolic link; give the real file or folder."
                                                       if source.is_symlink() else "does not exist; check the path."))
+    archive = source.is_file() and source.suffix.lower() == ".zip"
+    if archive:
+        checkArchive(source, limits)
+    else:
+        if source.is_dir():
+            checkFolder(source)
+        layout = detectModel(source)
     modelsFolder.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{modelId}.", suffix=".partial", dir=modelsFolder))
     try:
-        archive = source.is_file() and source.suffix.lower() == ".zip"
         if archive:
             extracted = staging / "extracted"
             extracted.mkdir()
             extractArchive(source, extracted, limits, lambda f, m: progress(0.5 * f, m), cancel)
-            origin = wrappedRoot(extracted)
-        else:
-            origin = source
-            if source.is_dir():
-                checkFolder(source)
-        layout = detectModel(origin)
+            layout = detectModel(wrappedRoot(extracted))
         model = staging / "model"
         model.mkdir()
         pairs = _copies(layout, model)
@@ -78,13 +79,16 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
                 os.replace(src, dst)
             else:
                 shutil.copyfile(src, dst, follow_symlinks=False)
-            progress(0.5 + 0.4 * (index + 1) / len(pairs), f"copying {dst.relative_to(model).as_posix()}")
+            progress(0.5 + 0.4 * (index + 1) / len(pairs), f"copied {dst.relative_to(model).as_posix()}")
         hashes = {name: fileSha256(model / name) for name in layout.files}
-        progress(0.95, "hashing")
-        fileRoot = not layout.root.is_dir()
+        path = f"{modelId}/{layout.files[0]}" if not layout.root.is_dir() else modelId
+        entry = layoutEntry(layout, modelId, path, hashes, trust)
         _requireAbsent(final, modelId)
-        os.rename(model, final)
-        entry = layoutEntry(layout, modelId, f"{modelId}/{layout.files[0]}" if fileRoot else modelId, hashes, trust)
+        try:
+            os.rename(model, final)
+        except OSError as error:
+            raise InputError(f"Cannot move the imported model into {final} ({error.strerror}); nothing was imported. "
+                             f"Check that the folder is writable and that '{modelId}' is not in use.") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress(1.0, f"imported {modelId}")

@@ -31,7 +31,8 @@ def parseInputs(value: Any, where: pathlib.Path, key: str) -> tuple[ModelInput, 
         else:
             raise TypeError(type(value).__name__)
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{where}: '{key}' ({value!r}) does not name the input sequences ({error}); {example}.") from error
+        raise InputError(f"{where}: '{key}' ({value!r}) does not name the input sequences ({error}); "
+                         f"{example}.") from error
     channels = sorted(channel for channel, _ in pairs)
     if not pairs or channels != list(range(len(pairs))) or len({n.lower() for _, n in pairs}) != len(pairs):
         raise InputError(f"{where}: '{key}' ({value!r}) must name each channel 0…n-1 once with distinct sequence "

@@ -74,7 +74,8 @@ class ModelRegistry:
             if entry.id == modelId:
                 return entry
         ids = [entry.id for entry in entries]
-        close = difflib.get_close_matches(modelId, ids, n=1, cutoff=0.5) or [i for i in ids if i.lower() == modelId.lower()]
+        close = ([i for i in ids if i.lower() == modelId.lower()]
+                 or difflib.get_close_matches(modelId, ids, n=1, cutoff=0.5))
         hint = f" Did you mean '{close[0]}'?" if close else ""
         known = ", ".join(ids) if ids else "none yet (import one with 'virtual-biopsy models import PATH')"
         raise InputError(f"No model with id '{modelId}'.{hint} Known models: {known}.")

@@ -55,7 +55,7 @@ class VerificationReport:
         lines += [f"  extra    {name} (not in the manifest)" for name in self.extra]
         lines += [f"  unsafe   {name} (a link or special file)" for name in self.unsafe]
         lines += [f"  manifest {self.manifestProblem}"] if self.manifestProblem else []
-        lines.append("  Restore the model's files, or remove the model and import it again.")
+        lines.append("  Restore the model's files from its source, or import the source again under a new --id.")
         return lines
 
 
