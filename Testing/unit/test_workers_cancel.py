@@ -134,3 +134,45 @@ def test_a_worker_that_does_not_exit_after_its_result_is_stopped_and_the_result_
     assert runner.run("workerTasks:lingerAfterResult", {}) == {"answer": 42}
     assert time.monotonic() - started < 5.0
     assert any("did not exit within 0.5 s" in record.getMessage() for record in caplog.records)
+
+
+def test_idle_callback_runs_often_on_the_calling_thread_and_can_cancel():
+    """As Slicer's processEvents: a Cancel button clicked during a silent stretch is seen within 0.1 s."""
+    token = CancelToken()
+    calls = []
+
+    def idle():
+        calls.append((time.monotonic(), threading.get_ident()))
+        if len(calls) == 10:
+            token.cancel()
+
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        ProcessRunner(extraPythonPath=[TASKS], idle=idle).run("workerTasks:spawnAndSleep", {}, None, token)
+    assert len(calls) == 10
+    assert {thread for _, thread in calls} == {threading.get_ident()}
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(calls, calls[1:])]
+    assert sorted(gaps)[len(gaps) // 2] < 0.1 and max(gaps) < 0.5  # slack for a loaded machine
+    assert time.monotonic() - started < 3.0
+
+
+def test_worker_tree_ends_when_the_process_that_started_it_dies():
+    """If the application crashes (or is killed), its worker and the worker's children do not live on."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from VirtualBiopsy.workers.processRunner import ProcessRunner\n"
+        f"ProcessRunner(extraPythonPath=[{TASKS!r}]).run('workerTasks:spawnAndSleep', {{}},\n"
+        "    lambda fraction, message: print(message, flush=True))\n"
+    )
+    repository = str(pathlib.Path(__file__).resolve().parents[2])
+    application = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=repository)
+    try:
+        grandchild = psutil.Process(int(application.stdout.readline().split()[1]))
+        identities = [processIdentity(grandchild.ppid()), processIdentity(grandchild.pid)]
+        application.kill()
+    finally:
+        application.wait()
+        application.stdout.close()
+    assert waitUntilGone(identities, seconds=5.0)

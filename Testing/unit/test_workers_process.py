@@ -169,3 +169,20 @@ def test_worker_uses_the_given_python_executable(tmp_path):
                                               (-15, "was killed by signal SIGTERM (15)")])
 def test_describe_status(status, text):
     assert describeStatus(status) == text
+
+
+def test_prints_of_the_task_and_its_subprocesses_go_to_stderr_not_the_protocol(runner, caplog):
+    caplog.set_level(logging.DEBUG, logger="VirtualBiopsy.workers.processRunner")
+    runner.run("workerTasks:countSteps", {"steps": 1, "name": "printing"})
+    texts = [record.getMessage() for record in caplog.records if record.name == "VirtualBiopsy.workers.processRunner"]
+    assert not [text for text in texts if text.startswith("Ignored a line")]
+    for printed in ("a print from the task that is not protocol JSON", "{raw bytes on file descriptor 1",
+                    "a grandchild writing to its stdout"):
+        assert any(text.endswith(printed) for text in texts), printed
+
+
+def test_python_warnings_in_the_worker_reach_this_process_logging(runner, caplog):
+    runner.run("workerTasks:warnDeprecated", {})
+    [record] = [record for record in caplog.records if record.name == "py.warnings"]
+    assert record.levelno == logging.WARNING
+    assert "FutureWarning: spacing argument is deprecated; pass pixdim" in record.getMessage()

@@ -139,3 +139,51 @@ def lingerAfterResult(arguments: dict, progress) -> dict:
 
     threading.Thread(target=time.sleep, args=(120,), daemon=False).start()
     return {"answer": 42}
+
+
+def measureSlidingWindowPeak(arguments: dict, progress) -> dict:
+    """Peak resident memory that sliding-window softmax inference adds, measured in this worker.
+
+    ``network`` is ``"monaiUNet"`` (MONAI's UNet, 16 base channels) or ``"plainConvUNet"``
+    (nnU-Net's default 3D U-Net, 32 base features, 5 stages).
+    """
+    import resource
+
+    import psutil
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    torch.set_num_threads(1)
+    inputChannels, classes = int(arguments["inputChannels"]), int(arguments["classes"])
+    if arguments["network"] == "monaiUNet":
+        from monai.networks.nets import UNet
+
+        network = UNet(3, inputChannels, classes, channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=2)
+    else:
+        from dynamic_network_architectures.architectures.unet import PlainConvUNet
+
+        network = PlainConvUNet(
+            inputChannels, 5, (32, 64, 128, 256, 320), torch.nn.Conv3d, 3, (1, 2, 2, 2, 2), (2, 2, 2, 2, 2), classes,
+            (2, 2, 2, 2), conv_bias=True, norm_op=torch.nn.InstanceNorm3d, norm_op_kwargs={"eps": 1e-5, "affine": True},
+            nonlin=torch.nn.LeakyReLU, nonlin_kwargs={"inplace": True})
+    network.eval()
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
+    before = psutil.Process().memory_info().rss
+    highWaterBefore = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randn((1, inputChannels, *arguments["shape"]), generator=generator)
+    with torch.inference_mode():
+        logits = sliding_window_inference(image, tuple(arguments["patchSize"]), 1, network, overlap=0.25, mode="gaussian")
+        probabilities = torch.softmax(logits, 1)
+        labels = torch.argmax(probabilities, 1).to(torch.uint8)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    return {"peakIncrease": peak - before, "highWaterBefore": highWaterBefore - before,
+            "modelBytes": sum(parameter.numel() * 4 for parameter in network.parameters()), "voxels": int(labels.numel())}
+
+
+def warnDeprecated(arguments: dict, progress) -> dict:
+    """Issue a Python warning, as libraries do."""
+    import warnings
+
+    warnings.warn("spacing argument is deprecated; pass pixdim", FutureWarning, stacklevel=1)
+    return {}

@@ -13,6 +13,7 @@ import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -69,7 +70,8 @@ def takeProtocolChannel() -> TextIO:
 
 
 def configureLogging(channel: ProtocolChannel, levels: dict[str, int]) -> None:
-    """Send log records to the parent, with the levels its loggers have (``""`` is the root)."""
+    """Send log records, and Python warnings as records of ``py.warnings``, to the parent,
+    with the levels its loggers have (``""`` is the root)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -77,6 +79,7 @@ def configureLogging(channel: ProtocolChannel, levels: dict[str, int]) -> None:
     root.setLevel(logging.WARNING)
     for name, level in levels.items():
         logging.getLogger(name or None).setLevel(int(level))
+    logging.captureWarnings(True)
 
 
 def watchParent() -> None:
@@ -87,7 +90,7 @@ def watchParent() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
         if os.name == "posix":
-            os.killpg(0, 9)
+            os.killpg(0, signal.SIGKILL)
         os._exit(1)
 
     threading.Thread(target=watch, name="parentWatch", daemon=True).start()
@@ -100,11 +103,15 @@ def runRequest(request: dict[str, Any], channel: ProtocolChannel) -> dict[str, A
         function = resolveTask(task)
         result = function(request.get("arguments") or {}, channel.progress)
         if not isinstance(result, dict):
-            raise ModelError(f"Task {task} returned a {type(result).__name__}, not a dict; a task returns a JSON object.")
+            raise ModelError(
+                f"Task {task} returned a {type(result).__name__}, not a dict; a task returns a JSON object."
+            )
         try:
             json.dumps(result)
         except (TypeError, ValueError) as error:
-            raise ModelError(f"Task {task} returned a result that is not JSON ({error}); return paths, numbers and strings.") from error
+            raise ModelError(
+                f"Task {task} returned a result that is not JSON ({error}); return paths, numbers and strings."
+            ) from error
         return {"kind": "result", "result": result}
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         return encodeError(error)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from VirtualBiopsy.errors import CancelledError, InputError, ModelError
@@ -45,6 +45,8 @@ class ProcessRunner:
     :param environment: variables set for the worker on top of this process's environment (``None`` removes one).
     :param terminateGraceSeconds: how long processes get to end after being asked before they are killed.
     :param exitGraceSeconds: how long the worker gets to exit after reporting its outcome.
+    :param idle: called on the calling thread at every poll (at least every 0.1 s) while the worker runs;
+        inside 3D Slicer pass ``slicer.app.processEvents`` so that the GUI and its Cancel button stay responsive.
     """
 
     def __init__(
@@ -54,12 +56,14 @@ class ProcessRunner:
         environment: Mapping[str, str | None] | None = None,
         terminateGraceSeconds: float = 1.0,
         exitGraceSeconds: float = 10.0,
+        idle: Callable[[], None] | None = None,
     ) -> None:
         self.pythonExecutable = str(pythonExecutable or sys.executable)
         self.extraPythonPath = [str(path) for path in extraPythonPath]
         self.environment = dict(environment or {})
         self.terminateGraceSeconds = float(terminateGraceSeconds)
         self.exitGraceSeconds = float(exitGraceSeconds)
+        self.idle = idle
 
     def run(
         self,
@@ -82,7 +86,7 @@ class ProcessRunner:
         worker = _WorkerSession(process, task, progress or noProgress)
         try:
             worker.send(request)
-            worker.follow(cancel, self.exitGraceSeconds)
+            worker.follow(cancel, self.exitGraceSeconds, self.idle)
         finally:
             status = worker.finish(self.terminateGraceSeconds)
         return worker.outcome(status)
@@ -156,19 +160,23 @@ class _WorkerSession:
         except (BrokenPipeError, OSError):
             pass
 
-    def follow(self, cancel: CancelToken | None, exitGraceSeconds: float) -> None:
+    def follow(self, cancel: CancelToken | None, exitGraceSeconds: float, idle: Callable[[], None] | None) -> None:
         """Relay messages until the worker exits (or lingers after its outcome); raise on cancel."""
         nextSnapshot = 0.0
         deadline: float | None = None
         while True:
+            if idle is not None:
+                idle()
             if cancel is not None and cancel.cancelled:
                 raise CancelledError(
                     f"Task {self.task} was cancelled; its worker process and every process it started were stopped."
                 )
             try:
-                self._handle(self.messages.get(timeout=POLL_SECONDS))
+                message = self.messages.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                pass
+                message = None
+            if message is not None:
+                self._handle(message)
             if self.tree.hasExited():
                 return
             now = time.monotonic()
@@ -194,11 +202,8 @@ class _WorkerSession:
 
     def outcome(self, status: int) -> dict[str, Any]:
         """The task's result after the worker has ended, or the error it reported or died of."""
-        while True:
-            try:
-                self._handle(self.messages.get_nowait())
-            except queue.Empty:
-                break
+        while not self.messages.empty():
+            self._handle(self.messages.get_nowait())
         if self.final is None:
             raise ModelError(
                 f"The worker process of task {self.task} {describeStatus(status)} without reporting a result. "
