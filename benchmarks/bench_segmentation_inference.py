@@ -7,7 +7,8 @@ manual initialisation, progress hook) against ``initialize_from_trained_model_fo
 ``predict_single_npy_array``. MONAI: a 4-level UNet on a 96×96×64 two-channel case, window 64³:
 ``loadMonaiNetwork`` + ``predictMonai`` against ``NormalizeIntensity`` + ``sliding_window_inference``
 + softmax + argmax. Each variant runs in its own process (best of three wall times of loading and
-predicting, imports excluded; peak resident memory of the process).
+predicting, imports excluded; peak resident memory of the process). Variants run one after the other, so
+on a machine shared with other work the wall times swing widely: compare them on an idle machine.
 
 Run with ``.venv/bin/python benchmarks/bench_segmentation_inference.py``.
 """
