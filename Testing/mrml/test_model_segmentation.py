@@ -23,6 +23,8 @@ from VirtualBiopsy.segment.modelLogic import PROBABILITY_ROLE, PROVENANCE_ATTRIB
 from VirtualBiopsy.segment.models.registry import ModelRegistry
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
+pytestmark = pytest.mark.slow  # MONAI and torch imports, a network per test
+
 NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
                 "num_res_units": 1}
 NEOPLASM = "SCT^108369006^Neoplasm"

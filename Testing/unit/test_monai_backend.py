@@ -21,7 +21,7 @@ from VirtualBiopsy.segment.models.manifest import entryToDict
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")]
 
 NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
                 "num_res_units": 1}
