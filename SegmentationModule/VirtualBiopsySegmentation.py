@@ -23,7 +23,7 @@ if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
-from VirtualBiopsy.segment.config import SEGMENTATION_METHODS, SegmentationConfig
+from VirtualBiopsy.segment.config import INFERENCE_DEVICES, SEGMENTATION_METHODS, SegmentationConfig
 from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
     addSyntheticTumourVolume,
@@ -46,8 +46,8 @@ class VirtualBiopsySegmentation(ScriptedLoadableModule):
             _(
                 "Segments the tumour of a harmonized FLAIR (whole tumour) or T1c (enhancing tumour) volume "
                 "automatically (threshold, closing, "
-                "hole filling, largest island), then opens the result in the Segment Editor for a "
-                "clinician to review and correct."
+                "hole filling, largest island), or with an AI model (nnU-Net, MONAI) of the model registry, "
+                "then opens the result in the Segment Editor for a clinician to review and correct."
             ),
             dependencies=["Segmentations", "SegmentEditor"],
         )
@@ -68,6 +68,13 @@ class VirtualBiopsySegmentationParameterNode:
     fillHoles: bool = SEGMENTATION_DEFAULTS.fillHoles
     minimumSizeMm3: Annotated[float, Minimum(0.0)] = SEGMENTATION_DEFAULTS.minimumSizeMm3
     segmentName: str = SEGMENTATION_DEFAULTS.segmentName
+    modelId: str = SEGMENTATION_DEFAULTS.modelId
+    device: Annotated[str, Choice(INFERENCE_DEVICES)] = SEGMENTATION_DEFAULTS.device
+    testTimeAugmentation: bool = SEGMENTATION_DEFAULTS.testTimeAugmentation
+    folds: str = SEGMENTATION_DEFAULTS.folds
+    keepLargestComponent: bool = SEGMENTATION_DEFAULTS.keepLargestComponent
+    probabilities: bool = SEGMENTATION_DEFAULTS.probabilities
+    uncertainty: bool = SEGMENTATION_DEFAULTS.uncertainty
 
 
 class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):

@@ -12,11 +12,11 @@ import logging
 import sys
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.commands import combat, demo, explore, extract, harmonize, models, nyul, outcome, qa, register, robustness, sampleData, styletransfer, synth, train
+from VirtualBiopsy.commands import combat, demo, explore, extract, harmonize, models, nyul, outcome, qa, register, robustness, sampleData, segment, styletransfer, synth, train
 from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo, synth, sampleData, extract, robustness, explore, qa, models, outcome, combat, harmonize, nyul, register, styletransfer, train]
+COMMANDS = [demo, synth, sampleData, extract, robustness, explore, qa, models, outcome, combat, harmonize, nyul, register, styletransfer, train, segment]
 
 
 def buildParser() -> argparse.ArgumentParser:

@@ -44,8 +44,11 @@ def syntheticCase(seed: int, size: tuple[int, int, int] = (20, 18, 9)) -> tuple[
     return images, labelImage
 
 
-def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: int = 0) -> pathlib.Path:
+def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: int = 0,
+                     patch: tuple[int, int, int] = PATCH, maxFeatures: int = 16) -> pathlib.Path:
     """Plan a tiny raw dataset with nnU-Net and write a trained-model folder under ``root``.
+
+    :param patch: the patch size (z, y, x) written into the plans; ``maxFeatures``: the widest stage.
 
     :returns: the model folder (``dataset.json``, ``plans.json``, ``fold_N/checkpoint_final.pth``).
     """
@@ -82,10 +85,10 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
 
     plans = json.loads((preprocessed / name / "nnUNetPlans.json").read_text())
     configuration = plans["configurations"]["3d_fullres"]
-    configuration["patch_size"] = list(PATCH)
+    configuration["patch_size"] = list(patch)
     architecture = configuration["architecture"]["arch_kwargs"]
     stages = len(architecture["features_per_stage"])
-    architecture["features_per_stage"] = [min(4 * 2**i, 16) for i in range(stages)]
+    architecture["features_per_stage"] = [min(4 * 2**i, maxFeatures) for i in range(stages)]
 
     model = root / "Dataset991_Tiny" / "nnUNetTrainer__nnUNetPlans__3d_fullres"
     model.mkdir(parents=True)

@@ -13,9 +13,11 @@ import SimpleITK as sitk
 from nnunetModelFolder import CHANNELS, LABELS, buildModelFolder, syntheticCase
 from VirtualBiopsy.errors import CancelledError, InputError, ModelError
 from VirtualBiopsy.progress import CancelToken
-from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, findTrainedModelFolder, predictNnunet
+from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
+from VirtualBiopsy.segment.backends.nnunetFolder import findTrainedModelFolder
 from VirtualBiopsy.segment.inferenceTask import TASK
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.segment.models.manifest import entryToDict
+from VirtualBiopsy.segment.models.modelDetection import entryFromPath
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow
@@ -106,17 +108,13 @@ def test_pickle_payload_in_a_checkpoint_does_not_run(modelFolder, tmp_path):
     checkpoint["logging"] = {"payload": Payload(marker)}
     torch.save(checkpoint, copy / "fold_0" / "checkpoint_final.pth")
     assert not marker.exists()
-    with pytest.raises(ModelError, match="refused.*--trust"):
+    with pytest.raises(ModelError, match="not loaded.*--trust"):
         predictNnunet([sitk.Image(4, 4, 4, sitk.sitkFloat32)] * 2, copy, CPU)
     assert not marker.exists()
 
 
-def nnunetEntry(folder: pathlib.Path) -> dict:
-    entry = ModelEntry(
-        id="tiny", version="1", backend="nnunet", path=str(folder),
-        inputs=tuple(ModelInput(name, index) for index, name in enumerate(CHANNELS)),
-        labels=(ModelLabel(1, "Tumor", (1.0, 0.0, 0.0)), ModelLabel(2, "Edema", (0.0, 1.0, 0.0))), sha256="0" * 64)
-    return dataclasses.asdict(entry)
+def nnunetEntry(folder: pathlib.Path, trusted: bool = False) -> dict:
+    return entryToDict(dataclasses.replace(entryFromPath(folder, "tiny"), trusted=trusted))
 
 
 def writeCase(images, folder: pathlib.Path, names) -> dict:
@@ -158,3 +156,37 @@ def test_cancelled_task_leaves_no_output(modelFolder, case, tmp_path):
         InlineRunner().run(TASK, {"images": images, "model": nnunetEntry(modelFolder), "device": "cpu",
                                   "outputs": outputs}, progress, cancel)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["FLAIR.nrrd", "T1c.nrrd"]
+
+
+def test_numpy_values_in_a_checkpoint_need_a_trusted_model(modelFolder, case, tmp_path):
+    """nnU-Net's trainer logs NumPy scalars: such a checkpoint loads only for a trusted entry whose hashes match."""
+    import torch
+
+    copy = shutil.copytree(modelFolder, tmp_path / "model" / modelFolder.name)
+    for fold in (0, 1):
+        path = copy / f"fold_{fold}" / "checkpoint_final.pth"
+        checkpoint = torch.load(path, weights_only=False)
+        checkpoint["logging"] = {"mean_fg_dice": [np.float64(0.5)]}
+        torch.save(checkpoint, path)
+    images = writeCase(case, tmp_path, CHANNELS)
+    arguments = {"images": images, "device": "cpu", "testTimeAugmentation": False, "folds": [0]}
+    with pytest.raises(ModelError, match="--trust"):
+        InlineRunner().run(TASK, {**arguments, "model": nnunetEntry(copy), "outputs": {"labelMap": str(tmp_path / "a.nrrd")}})
+    assert not (tmp_path / "a.nrrd").exists()
+    trusted = nnunetEntry(copy, trusted=True)
+    InlineRunner().run(TASK, {**arguments, "model": trusted, "outputs": {"labelMap": str(tmp_path / "b.nrrd")}})
+    labels, _probabilities = reference(modelFolder, case, (0,), mirroring=False)
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "b.nrrd"))), labels)
+    (copy / "fold_0" / "checkpoint_final.pth").write_bytes(b"changed")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        InlineRunner().run(TASK, {**arguments, "model": trusted, "outputs": {"labelMap": str(tmp_path / "c.nrrd")}})
+
+
+def test_working_grid_follows_the_plans(modelFolder, case):
+    from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
+
+    shape, patch = nnunetWorkingGrid(modelFolder, None, case[0])
+    assert shape == [11, 17, 23] and patch == [8, 16, 16]  # same spacing as planned: no resampling
+    coarse = sitk.Image(case[0])
+    coarse.SetSpacing((1.8, 2.0, 5.0))
+    assert nnunetWorkingGrid(modelFolder, "3d_fullres", coarse)[0] == [22, 34, 46]

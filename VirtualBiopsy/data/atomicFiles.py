@@ -16,12 +16,13 @@ _CHUNK = 1 << 20
 
 @contextlib.contextmanager
 def temporarySibling(path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """A temporary path next to ``path`` (same suffix) that is moved onto ``path`` on success.
+    """A temporary path next to ``path`` (same suffix, ``.nii.gz`` whole) that is moved onto ``path`` on success.
 
     The temporary file is removed if the block raises.
     """
     path = pathlib.Path(path)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix}", dir=path.parent)
     os.close(handle)
     temporary = pathlib.Path(name)
     try:

@@ -6,7 +6,9 @@ call runs in this process (``InlineRunner``) or in a child process. Arguments:
 ``images``
     ``{sequence name: image file}`` (one unnamed image: name ``""``).
 ``model``
-    the model entry as a dictionary (``dataclasses.asdict(ModelEntry)``); ``modelPath``: its resolved path.
+    the model entry in its manifest form (``entryToDict``); ``modelPath``: the model's absolute folder or file
+    (``ModelRegistry.modelPath``). Checkpoints load through ``loadCheckpoint`` with this entry: hashes checked,
+    full unpickling only for a trusted model.
 ``device``, ``testTimeAugmentation``, ``folds``, ``keepLargestComponent``, ``fillHoles``
     as in :class:`~VirtualBiopsy.segment.config.SegmentationConfig` (``folds``: a list, or ``None`` for all).
 ``outputs``
@@ -27,13 +29,14 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.data.atomicFiles import sha256File, writeImageAtomically
+from VirtualBiopsy.data.atomicFiles import writeImageAtomically
 from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.progress import ProgressCallback
 from VirtualBiopsy.segment.backends.channels import mapChannels
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.backends.torchSupport import loadCheckpointSafely
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint
+from VirtualBiopsy.segment.models.manifest import entryFromDict
+from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
 from VirtualBiopsy.segment.uncertainty import memberVariance, normalizedEntropy
 
@@ -49,7 +52,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     :raises InputError: for missing images, a missing sequence or an existing output.
     :raises ModelError: for a model that cannot be loaded or run.
     """
-    entry = entryFromDict(arguments["model"])
+    entry = entryFromArguments(arguments["model"])
     modelPath = pathlib.Path(arguments.get("modelPath") or entry.path)
     outputs = {kind: pathlib.Path(path) for kind, path in (arguments.get("outputs") or {}).items() if path}
     if "labelMap" not in outputs:
@@ -59,6 +62,9 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
             raise InputError(f"Output {kind} file {path} exists already; nothing is overwritten. Choose a new path.")
         if not path.parent.is_dir():
             raise InputError(f"The folder of output {kind} file {path} does not exist; create it first.")
+    if "variance" in outputs and entry.backend != "nnunet":
+        raise InputError(f"The variance across folds needs an nnU-Net model run with two or more folds; model "
+                         f"'{entry.id}' is {entry.backend}. Drop the variance output.")
     progress(0.0, "Reading images")
     images = {name: _readImage(path, name) for name, path in arguments["images"].items()}
     channels = mapChannels(images, entry.inputs)
@@ -70,6 +76,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         inputs = [reorient(image, orientation) for image in inputs]
 
     folds = arguments.get("folds")
+    _requireMemory(entry, modelPath, inputs, folds)
     result = _predict(entry, modelPath, inputs, arguments, folds, "variance" in outputs, progress)
     labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
     if orientation:
@@ -89,6 +96,9 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     if "probabilities" in outputs:
         products["probabilities"] = _vectorImage(probabilities, reference)
     if "uncertainty" in outputs:
+        if result.provenance.get("regions"):
+            raise InputError(f"Model '{entry.id}' predicts overlapping regions (sigmoids), for which the softmax "
+                             "entropy is not defined; drop the uncertainty output.")
         products["uncertainty"] = _scalarImage(normalizedEntropy(probabilities), reference)
     if "variance" in outputs:
         if not members or len(members) < 2:
@@ -111,58 +121,69 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
             "foundLabels": found, "provenance": provenance}
 
 
-def entryFromDict(values: dict[str, Any]) -> ModelEntry:
-    """A :class:`ModelEntry` from its dictionary form (``dataclasses.asdict``)."""
+def entryFromArguments(values: dict[str, Any]) -> ModelEntry:
+    """The :class:`ModelEntry` of the task's ``model`` argument (its manifest form, ``entryToDict``).
+
+    :raises ModelError: for a malformed entry.
+    """
     try:
-        return ModelEntry(
-            **{**values,
-               "inputs": tuple(ModelInput(**i) if isinstance(i, dict) else i for i in values.get("inputs", ())),
-               "labels": tuple(ModelLabel(**{**label, "color": tuple(label["color"])}) if isinstance(label, dict)
-                               else label for label in values.get("labels", ())),
-               "files": dict(values.get("files") or {}), "options": dict(values.get("options") or {})})
-    except (TypeError, KeyError) as error:
-        raise ModelError(f"Model entry {values.get('id', '?')!r} is malformed ({error}); fix the manifest.") from error
+        return entryFromDict(values)
+    except (TypeError, KeyError, ValueError) as error:
+        raise ModelError(f"Model entry {values.get('id', '?')!r} is malformed ({error!r}); fix the manifest.") from error
 
 
 def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], arguments: dict[str, Any],
              folds, perFold: bool, progress: ProgressCallback) -> BackendResult:
     device = arguments.get("device", "auto")
     tta = bool(arguments.get("testTimeAugmentation", True))
+
+    def load(path: pathlib.Path):
+        return loadCheckpoint(path, entry, modelPath)  # hashes and trust of this entry
+
     if entry.backend == "nnunet":
         from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
 
-        options = NnunetOptions(configuration=entry.options.get("configuration"),
-                                folds=tuple(folds) if folds else (tuple(entry.options["folds"])
-                                                                  if entry.options.get("folds") else None),
-                                checkpointName=entry.options.get("checkpointName"), useMirroring=tta, device=device,
-                                tileStepSize=float(entry.options.get("tileStepSize", 0.5)), perFold=perFold)
-        return predictNnunet(inputs, modelPath, options, progress, loadCheckpoint=_checkpointLoader(entry, modelPath))
+        chosen = folds or entry.options.get("folds") or None
+        options = NnunetOptions(configuration=entry.options.get("configuration") or None,
+                                folds=tuple(chosen) if chosen else None,
+                                checkpointName=entry.options.get("checkpoint") or None, useMirroring=tta,
+                                device=device, tileStepSize=float(entry.options.get("tileStepSize", 0.5)),
+                                perFold=perFold)
+        return predictNnunet(inputs, modelPath, options, progress, loadCheckpoint=load)
     if entry.backend in ("monai-torchscript", "monai-network"):
         from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
 
         if folds:
             raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
         settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
-        expected = entry.files.get(modelPath.name) or entry.sha256
-        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, _checkpointLoader(entry, modelPath))
+        expected = entry.files.get(modelPath.name)
+        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, load)
         return predictMonai(inputs, network, settings, device, tta, progress)
     raise ModelError(f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
                      "(nnunet, monai-torchscript, monai-network).")
 
 
-def _checkpointLoader(entry: ModelEntry, modelPath: pathlib.Path):
-    """Checks a file's SHA-256 against the entry when it lists the file, then loads it with ``weights_only=True``."""
+def _requireMemory(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], folds) -> None:
+    """Refuse up front, with the estimate, an input too large for the memory available."""
+    from VirtualBiopsy.workers.memory import estimateInferenceBytes, requireMemory
 
-    def load(path: pathlib.Path):
-        path = pathlib.Path(path)
-        relative = path.name if modelPath.is_file() else path.relative_to(modelPath).as_posix()
-        expected = entry.files.get(relative)
-        if expected and sha256File(path) != expected:
-            raise ModelError(f"{path} does not match the SHA-256 model '{entry.id}' records for it; the file changed "
-                             "since the model was imported. Restore it or re-import the model.")
-        return loadCheckpointSafely(path)
+    classes = max([label.value for label in entry.labels] + [1]) + 1
+    if entry.backend == "nnunet":
+        from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
 
-    return load
+        shape, patch = nnunetWorkingGrid(modelPath, entry.options.get("configuration") or None, inputs[0])
+        batch = 1
+    else:
+        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, monaiWorkingGrid
+
+        settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
+        shape, patch = monaiWorkingGrid(settings, inputs[0])
+        batch = settings.swBatchSize
+        classes = int((settings.networkArgs or {}).get("out_channels", classes))
+    patch = patch if len(patch) == len(shape) else None
+    estimate = estimateInferenceBytes(shape, len(inputs), classes, patchSize=patch, batchSize=batch)
+    size = "×".join(str(n) for n in inputs[0].GetSize())
+    requireMemory(estimate, f"Segmenting a {size} image with model '{entry.id}'")
 
 
 def _readImage(path: str, name: str) -> sitk.Image:

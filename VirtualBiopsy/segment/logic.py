@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.config import SegmentationConfig
 from VirtualBiopsy.segment.thresholdSegmentation import segmentBrightLesion
+
+if TYPE_CHECKING:
+    from VirtualBiopsy.segment.modelLogic import ModelSegmentation
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +24,15 @@ class SegmentationLogic:
     """Segment tumours of one scene, ready for review in the Segment Editor.
 
     :param scene: the MRML scene that holds the input nodes and receives the outputs.
+    :param runner: where AI models run (a :class:`~VirtualBiopsy.workers.runner.WorkerRunner`; default: a
+        child process, see :class:`~VirtualBiopsy.segment.modelLogic.ModelSegmentationLogic`).
+    :param registry: where model ids are looked up (default: the shipped and the user's models).
     """
 
-    def __init__(self, scene) -> None:
+    def __init__(self, scene, runner=None, registry=None) -> None:
         self.scene = scene
+        self.runner = runner
+        self.registry = registry
 
     def run(
         self,
@@ -38,9 +47,15 @@ class SegmentationLogic:
         The segmentation's reference geometry is the input volume's, so the
         Segment Editor edits it on the volume's grid.
 
-        :returns: the segmentation node with one segment named ``config.segmentName``.
+        With ``config.method == "model"``, ``inputVolume`` may be ``{sequence: volume node}`` (T1c, FLAIR, …)
+        and the segmentation gets one segment per model label; probability and uncertainty volumes, when
+        asked for, are referenced from it (see :meth:`runModel`).
+
+        :returns: the segmentation node (threshold method: one segment named ``config.segmentName``).
         """
         config = config or SegmentationConfig()
+        if config.method == "model":
+            return self.runModel(inputVolume, config, outputSegmentation, progress, cancel).segmentation
         progress = progress or noProgress
         progress(0.0, f"Segmenting {inputVolume.GetName()}")
         image = volumeNodeToImage(inputVolume)
@@ -68,3 +83,18 @@ class SegmentationLogic:
         )
         progress(1.0, "Segmentation done")
         return outputSegmentation
+
+    def runModel(
+        self,
+        inputVolumes,
+        config: SegmentationConfig,
+        outputSegmentation=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> "ModelSegmentation":
+        """Segment with the AI model ``config.modelId``: the segmentation and the probability / uncertainty
+        volumes (see :meth:`VirtualBiopsy.segment.modelLogic.ModelSegmentationLogic.run`)."""
+        from VirtualBiopsy.segment.modelLogic import ModelSegmentationLogic
+
+        logic = ModelSegmentationLogic(self.scene, self.runner, self.registry)
+        return logic.run(inputVolumes, config, outputSegmentation, progress, cancel)

@@ -11,7 +11,9 @@ Channel ``c`` of the output is label value ``c``.
 
 from __future__ import annotations
 
+import io
 import itertools
+import logging
 import math
 import pathlib
 from collections.abc import Callable, Sequence
@@ -24,16 +26,23 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import ModelError, requirePackage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.backends.torchSupport import loadCheckpointSafely, torchDevice
+from VirtualBiopsy.segment.backends.torchSupport import torchDevice
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
+
+logger = logging.getLogger(__name__)
 
 NORMALIZATIONS = ("zscoreNonzero", "zscore", "none")
+#: Options of a model entry that are not MONAI settings (the model's metadata file, its orientation).
+_OTHER_OPTIONS = {"metadata", "orientation"}
+_NETS_PREFIX = "monai.networks.nets."
 
 
 @dataclass(frozen=True)
 class MonaiSettings:
     """The MONAI options of a model entry (``ModelEntry.options``).
 
-    :ivar network: class name in ``monai.networks.nets`` (network definitions only).
+    :ivar network: class name in ``monai.networks.nets`` (``UNet`` or ``monai.networks.nets.UNet``; network
+        definitions only).
     :ivar networkArgs: its keyword arguments.
     :ivar weights: state-dict file inside a model folder (when the entry's path is a folder).
     :ivar roiSize: sliding-window size ``(x, y, z)`` in voxels.
@@ -58,9 +67,9 @@ class MonaiSettings:
     def fromOptions(cls, options: dict[str, Any]) -> MonaiSettings:
         """Read and check the options; :class:`ModelError` names a bad one."""
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known - {"configuration", "folds"})
+        unknown = sorted(set(options) - known - _OTHER_OPTIONS)
         if unknown:
-            raise ModelError(f"Unknown MONAI model option(s) {unknown}; known: {', '.join(sorted(known))}.")
+            logger.warning("MONAI model options %s are not used (known: %s).", unknown, ", ".join(sorted(known)))
         values = {key: options[key] for key in known if key in options}
         try:
             if "roiSize" in values:
@@ -85,7 +94,7 @@ class MonaiSettings:
 
 
 def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSettings, expectedSha256: str | None,
-                     loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointSafely):
+                     loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointFile):
     """The network of a ``monai-torchscript`` file (hash checked first) or a ``monai-network`` definition.
 
     :raises ModelError: for a hash mismatch, a missing or unknown network, or weights that do not fit it.
@@ -93,19 +102,21 @@ def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSetti
     torch = requirePackage("torch")
     modelPath = pathlib.Path(modelPath)
     if backend == "monai-torchscript":
-        from VirtualBiopsy.data.atomicFiles import sha256File
+        import hashlib
 
-        if not modelPath.is_file():
-            raise ModelError(f"TorchScript file {modelPath} was not found.")
-        actual = sha256File(modelPath)
+        if not modelPath.is_file() or modelPath.is_symlink():
+            raise ModelError(f"TorchScript file {modelPath} was not found (or is a link); check the model's path.")
+        data = modelPath.read_bytes()  # hashed and loaded from the same bytes
+        actual = hashlib.sha256(data).hexdigest()
         if not expectedSha256 or actual != expectedSha256:
             raise ModelError(f"TorchScript file {modelPath} has SHA-256 {actual} but the model entry records "
                              f"{expectedSha256 or 'none'}; it is not loaded. Re-import the model if the file is trusted.")
-        return torch.jit.load(str(modelPath), map_location="cpu")
+        return torch.jit.load(io.BytesIO(data), map_location="cpu")
     if backend != "monai-network":
         raise ModelError(f"Backend '{backend}' is not a MONAI backend (monai-torchscript, monai-network).")
     nets = requirePackage("monai.networks.nets", "monai")
-    networkClass = getattr(nets, settings.network, None) if settings.network else None
+    name = settings.network[len(_NETS_PREFIX):] if settings.network.startswith(_NETS_PREFIX) else settings.network
+    networkClass = getattr(nets, name, None) if name and "." not in name else None
     if not isinstance(networkClass, type):
         raise ModelError(f"Network '{settings.network}' is not in monai.networks.nets; set the entry's 'network' "
                          "option to a class name such as UNet, SegResNet or SwinUNETR.")
@@ -190,11 +201,26 @@ def predictMonai(
                          tuple(range(probabilities.shape[0])), None, provenance)
 
 
+def monaiWorkingGrid(settings: MonaiSettings, image: sitk.Image) -> tuple[list[int], list[int]]:
+    """The voxel shape ``(x, y, z)`` the network sees after resampling, and the window (for the memory check)."""
+    size = list(image.GetSize())
+    if settings.spacing:
+        size = [max(1, int(round(n * s / t))) for n, s, t in zip(size, image.GetSpacing(), settings.spacing)]
+    return size, list(settings.roiSize)
+
+
 def _resampled(image: sitk.Image, spacing: tuple[float, float, float]) -> sitk.Image:
-    """``image`` resampled (linear) to ``spacing`` on a grid of the same origin and direction covering its extent."""
+    """``image`` resampled (linear) to ``spacing`` on a grid of the same origin and direction covering its extent.
+
+    Zero voxels stay exactly zero (the non-zero mask is resampled nearest-neighbour), so the non-zero
+    z-score sees the same background as on the input grid.
+    """
     size = [max(1, int(round(n * s / t))) for n, s, t in zip(image.GetSize(), image.GetSpacing(), spacing)]
-    return sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), size, sitk.Transform(), sitk.sitkLinear,
-                         image.GetOrigin(), spacing, image.GetDirection(), 0.0, sitk.sitkFloat32)
+    grid = (size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), spacing, image.GetDirection())
+    resampled = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), *grid, 0.0, sitk.sitkFloat32)
+    nonZero = sitk.Resample(sitk.Cast(image != 0, sitk.sitkFloat32), size, sitk.Transform(), sitk.sitkNearestNeighbor,
+                            *grid[3:], 0.0, sitk.sitkFloat32)
+    return resampled * nonZero
 
 
 def _backOnGrid(probabilities: np.ndarray, working: sitk.Image, reference: sitk.Image) -> np.ndarray:

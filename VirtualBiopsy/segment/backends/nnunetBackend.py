@@ -4,7 +4,8 @@ A trained-model folder holds ``dataset.json``, ``plans.json`` and ``fold_N/check
 (or ``checkpoint_best.pth``); a folder of such folders (``Trainer__Plans__configuration``) is
 accepted with the configuration chosen in the options. nnU-Net's
 ``initialize_from_trained_model_folder`` unpickles every checkpoint in full; here each is loaded
-with ``weights_only=True`` (or by the caller's loader, which may trust a known hash), the network
+by :func:`~VirtualBiopsy.segment.models.checkpoints.loadCheckpoint` (``weights_only=True``; full unpickling
+only for a trusted model whose hash matches), the network
 is built as nnU-Net builds it, and ``nnUNetPredictor.manual_initialization`` takes over:
 preprocessing, sliding window, test-time mirroring, fold averaging and resampling back are nnU-Net's.
 """
@@ -12,7 +13,6 @@ preprocessing, sliding window, test-time mirroring, fold averaging and resamplin
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import pathlib
 from collections.abc import Callable, Sequence
@@ -23,13 +23,12 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.backends.nnunetFolder import chooseCheckpoints, findTrainedModelFolder, readJson
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, loadCheckpointSafely, torchDevice
+from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, torchDevice
+from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_NAMES = ("checkpoint_final.pth", "checkpoint_best.pth")
-
 
 @dataclass(frozen=True)
 class NnunetOptions:
@@ -53,41 +52,21 @@ class NnunetOptions:
     perFold: bool = False
 
 
-def findTrainedModelFolder(path: pathlib.Path, configuration: str | None) -> pathlib.Path:
-    """The folder with ``plans.json``: ``path`` itself or its one ``*__*__<configuration>`` subfolder.
-
-    :raises ModelError: when ``dataset.json``/``plans.json`` are missing or the configuration is ambiguous.
-    """
-    path = pathlib.Path(path)
-    if not path.is_dir():
-        raise ModelError(f"nnU-Net model folder {path} does not exist or is not a folder.")
-    if not (path / "plans.json").is_file():
-        candidates = sorted(p for p in path.iterdir() if p.is_dir() and (p / "plans.json").is_file())
-        if configuration:
-            candidates = [p for p in candidates if p.name.split("__")[-1] == configuration]
-        if len(candidates) != 1:
-            found = ", ".join(p.name for p in candidates) or "none"
-            raise ModelError(
-                f"{path} has no plans.json and {len(candidates)} trained-model subfolders match configuration "
-                f"{configuration!r} (found: {found}). Give the folder that holds dataset.json, plans.json and "
-                "fold_N/, or set the configuration."
-            )
-        path = candidates[0]
-    for required in ("dataset.json", "plans.json"):
-        if not (path / required).is_file():
-            raise ModelError(f"nnU-Net model folder {path} has no {required}; it is not a complete trained model.")
-    return path
-
-
 def predictNnunet(
     images: Sequence[sitk.Image],
     modelFolder: pathlib.Path,
     options: NnunetOptions = NnunetOptions(),
     progress: ProgressCallback = noProgress,
     cancel: CancelToken | None = None,
-    loadCheckpoint: Callable[[pathlib.Path], dict] = loadCheckpointSafely,
+    loadCheckpoint: Callable[[pathlib.Path], dict] = loadCheckpointFile,
 ) -> BackendResult:
     """Segment one case (channels in the model's order, on one grid) with an nnU-Net model.
+
+    :param loadCheckpoint: reads one checkpoint file; pass one bound to the model's manifest entry
+        (``lambda path: loadCheckpoint(path, entry, modelRoot)``) so hashes are checked and trust applies.
+
+    For a region-based model the "probabilities" are nnU-Net's per-region sigmoids (no background channel),
+    flagged ``regions`` in the provenance.
 
     Voxels go to nnU-Net as SimpleITK arrays (z, y, x) with the spacing reversed, as nnU-Net's
     ``SimpleITKIO`` reads files, so the result equals nnU-Net on the same files.
@@ -131,7 +110,10 @@ def predictNnunet(
     labelMap = sitk.GetImageFromArray(labels)
     labelMap.CopyInformation(images[0])
     labelManager = predictor.label_manager
+    regions = bool(labelManager.has_regions)
+    values = tuple(int(v) for v in (labelManager.regions_class_order if regions else labelManager.all_labels))
     provenance = {
+        "regions": regions,
         "backend": "nnunet", "configuration": configuration,
         "trainer": predictor.trainer_name, "folds": [str(f) for f in folds], "device": str(predictor.device),
         "testTimeAugmentation": bool(options.useMirroring and predictor.allowed_mirroring_axes),
@@ -139,7 +121,7 @@ def predictNnunet(
         "nnunetVersion": _version("nnunetv2"), "torchVersion": torch.__version__,
     }
     progress(1.0, "nnU-Net inference done")
-    return BackendResult(labelMap, probabilities, tuple(int(v) for v in labelManager.all_labels), members, provenance)
+    return BackendResult(labelMap, probabilities, values[-len(probabilities):], members, provenance)
 
 
 def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCount: int):
@@ -151,10 +133,9 @@ def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCo
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     folder = findTrainedModelFolder(modelFolder, options.configuration)
-    datasetJson = _readJson(folder / "dataset.json")
-    plansManager = PlansManager(_readJson(folder / "plans.json"))
-    folds = _chooseFolds(folder, options)
-    checkpoints = [_checkpointOf(folder, fold, options.checkpointName) for fold in folds]
+    datasetJson = readJson(folder / "dataset.json")
+    plansManager = PlansManager(readJson(folder / "plans.json"))
+    folds, checkpoints = chooseCheckpoints(folder, options.folds, options.checkpointName)
     loaded = [loadCheckpoint(path) for path in checkpoints]
     weights = [_requireKey(checkpoint, "network_weights", path) for checkpoint, path in zip(loaded, checkpoints)]
     first = loaded[0]
@@ -206,31 +187,6 @@ def _buildNetwork(trainerName: str, plansManager, configurationManager, inputs: 
         configurationManager.network_arch_init_kwargs_req_import, inputs, heads, enable_deep_supervision=False)
 
 
-def _chooseFolds(folder: pathlib.Path, options: NnunetOptions) -> list[int | str]:
-    available = sorted((p.name[len("fold_"):] for p in folder.glob("fold_*") if p.is_dir()
-                        and any((p / name).is_file() for name in CHECKPOINT_NAMES)), key=_foldKey)
-    if options.folds is None:
-        numbered = [fold for fold in available if fold != "all"]
-        chosen = numbered or available
-    else:
-        chosen = [str(fold) for fold in options.folds]
-        missing = [fold for fold in chosen if fold not in available]
-        if missing:
-            raise ModelError(f"Fold(s) {', '.join(missing)} have no checkpoint in {folder} (available: "
-                             f"{', '.join(available) or 'none'}); choose among the available folds.")
-    if not chosen:
-        raise ModelError(f"{folder} has no fold_N/{CHECKPOINT_NAMES[0]}; the model was not trained or not copied whole.")
-    return [int(fold) if fold != "all" else fold for fold in chosen]
-
-
-def _checkpointOf(folder: pathlib.Path, fold: int | str, name: str | None) -> pathlib.Path:
-    for candidate in ((name,) if name else CHECKPOINT_NAMES):
-        path = folder / f"fold_{fold}" / candidate
-        if path.is_file():
-            return path
-    raise ModelError(f"fold_{fold} of {folder} has no {name or ' or '.join(CHECKPOINT_NAMES)}.")
-
-
 def _forwardPasses(predictor, shape: Sequence[int]) -> int:
     """Forward passes of one fold: sliding-window tiles times mirrored copies."""
     from nnunetv2.inference.sliding_window_prediction import compute_steps_for_sliding_window
@@ -252,21 +208,10 @@ def _toInputGrid(predictor, logits, properties) -> tuple[np.ndarray, np.ndarray]
     return np.ascontiguousarray(labels), np.ascontiguousarray(probabilities, dtype=np.float32)
 
 
-def _readJson(path: pathlib.Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path} is not readable JSON ({error}); restore it from the model's source.") from error
-
-
 def _requireKey(checkpoint: object, key: str, path: pathlib.Path):
     if not isinstance(checkpoint, dict) or key not in checkpoint:
         raise ModelError(f"Checkpoint {path} has no '{key}'; it is not an nnU-Net v2 training checkpoint.")
     return checkpoint[key]
-
-
-def _foldKey(fold: str) -> tuple[int, int | str]:
-    return (0, int(fold)) if fold.isdigit() else (1, fold)
 
 
 def _version(package: str) -> str:
