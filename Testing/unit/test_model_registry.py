@@ -55,7 +55,7 @@ def test_the_library_registry_reads_the_shipped_manifest(tmp_path):
 
 def test_unknown_ids_list_the_known_ones_and_the_closest(tmp_path):
     registry = ModelRegistry(tmp_path / "user")
-    with pytest.raises(InputError, match=r"No model with id 'brain'\. Known models: none yet"):
+    with pytest.raises(InputError, match=r"No model with id 'brain'\. Known models: demo\."):
         registry.get("brain")
     registry.importModel(writeTorchScriptModel(tmp_path / "ts", name="brain-tumour"))
     with pytest.raises(InputError, match=r"Did you mean 'brain-tumour'\? Known models: .*brain-tumour"):
@@ -116,4 +116,4 @@ def test_concurrent_imports_keep_every_entry(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and sorted(e.id for e in registry.list()) == ["net0", "net1", "net2", "net3"]
+    assert errors == [] and sorted(e.id for e in registry.list()) == ["demo", "net0", "net1", "net2", "net3"]

@@ -31,7 +31,7 @@ def test_help(action, capsys):
 def test_import_list_verify_and_tamper(tmp_path, capsys):
     user = tmp_path / "user"
     status, out, _ = runCli(["list", "--models-dir", user], capsys)
-    assert status == 0 and "No models yet" in out
+    assert status == 0 and out.splitlines()[1].split()[0] == "demo" and len(out.splitlines()) == 2  # the shipped one
     source = writeNnunetModel(tmp_path / "Dataset002_Brain" / TRAINED)
     status, out, _ = runCli(["import", tmp_path / "Dataset002_Brain", "--id", "brain", "--trust", "--models-dir", user],
                             capsys)
@@ -41,6 +41,8 @@ def test_import_list_verify_and_tamper(tmp_path, capsys):
     status, out, _ = runCli(["list", "--models-dir", user], capsys)
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "VERSION", "BACKEND", "INPUTS", "LABELS", "TRUSTED", "ORIGIN"]
+    assert lines[1].split()[0] == "demo" and lines[1].split()[-1] == "shipped"
+    lines = [lines[0], *lines[2:]]
     assert lines[1].split() == ["brain", "unversioned", "nnunet", "T1c,FLAIR", "1:tumour,2:oedema", "yes", "user"]
     assert lines[2].split() == ["net", "2.1", "monai-torchscript", "FLAIR", "1:tumour", "no", "user"]
     status, out, _ = runCli(["verify", "brain", "--models-dir", user], capsys)
