@@ -146,3 +146,13 @@ def test_bad_values_are_refused_with_the_setting_and_value(configClass, values, 
 
 def test_cuda_index_is_accepted():
     assert StyleTransferConfig.fromDict({"styleDevice": "cuda:1"}).styleDevice == "cuda:1"
+
+
+def test_qc_line_states_the_verdict_and_metrics():
+    from VirtualBiopsy.harmonize.registrationQuality import qcLine
+
+    metrics = {"nmiBefore": 1.07, "nmiAfter": 1.21234, "mattesBefore": -0.3, "mattesAfter": -0.61}
+    assert qcLine(metrics, True, "none", False) == (
+        "QC: passed; NMI 1.0700 → 1.2123; Mattes MI -0.3000 → -0.6100; metric mask none")
+    assert qcLine(metrics, False, "head", True).startswith("QC: FAILED;")
+    assert qcLine(metrics, False, "head", True).endswith("metric mask head; retried")

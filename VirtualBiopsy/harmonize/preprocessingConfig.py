@@ -59,7 +59,7 @@ class PreprocessingConfig(StageConfig):
         requireRange(self, "n4Levels", 1, 10)
         requireRange(self, "n4Iterations", 1, 10000)
         _requireFinite(self, "n4ConvergenceThreshold")
-        requireRange(self, "n4ConvergenceThreshold", 1e-12, 1.0)
+        requireRange(self, "n4ConvergenceThreshold", 1e-9, 1.0)
         requireChoice(self, "denoisingMethod", DENOISING_METHOD_NAMES)
         requireChoice(self, "resamplingPreset", RESAMPLING_PRESETS)
         _requireFinite(self, "resamplingSpacingMm")
