@@ -237,8 +237,12 @@ class VirtualBiopsyHarmonizationWidget(HarmonizationSectionsMixin, VirtualBiopsy
 
 
 class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
-    """Runs :class:`VirtualBiopsy.harmonize.logic.HarmonizationLogic` on the settings of a
-    parameter node; all computation lives in the library.
+    """Runs the library's harmonization logics on the settings of a parameter node: preprocessing and
+    registration (:mod:`VirtualBiopsy.harmonize.preprocessingLogic`), intensity normalization
+    (:class:`VirtualBiopsy.harmonize.logic.HarmonizationLogic`), ComBat
+    (:class:`VirtualBiopsy.harmonize.combatLogic.ComBatLogic`) and style transfer
+    (:class:`VirtualBiopsy.harmonize.styleTransfer.logic.StyleTransferLogic`). All computation lives in
+    the library; every method takes ``progress`` and ``cancel`` and makes new nodes.
     """
 
     def getParameterNode(self) -> VirtualBiopsyHarmonizationParameterNode:
