@@ -280,8 +280,9 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         """N4-correct ``preprocessingInputVolume`` (fitted in ``n4MaskSegmentation``, default the head) into a
         new volume, stored as ``preprocessingOutputVolume``."""
         logic, config = self._preprocessing(parameterNode)
-        output = logic.correctBiasField(parameterNode.preprocessingInputVolume, maskNode=parameterNode.n4MaskSegmentation,
-                                        progress=progress, cancel=cancel, **config.biasFieldArguments())
+        output = logic.correctBiasField(parameterNode.preprocessingInputVolume,
+                                        maskNode=parameterNode.n4MaskSegmentation, progress=progress,
+                                        cancel=cancel, **config.biasFieldArguments())
         parameterNode.preprocessingOutputVolume = output
         return output
 
@@ -365,7 +366,8 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         progress = progress or noProgress
         modelPath = config.modelPath
         if modelPath is not None and modelPath.exists():
-            raise InputError(f"ComBat model file {modelPath} exists already; nothing is overwritten. Choose a new name.")
+            raise InputError(f"ComBat model file {modelPath} exists already; nothing is overwritten. "
+                             "Choose a new name.")
         if modelPath is not None and not modelPath.parent.is_dir():
             raise InputError(f"The folder of the ComBat model file {modelPath} does not exist; create it first.")
         features, clinical = parameterNode.combatFeaturesTable, parameterNode.combatClinicalTable

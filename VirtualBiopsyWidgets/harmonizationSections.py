@@ -56,7 +56,8 @@ class HarmonizationSectionsMixin:
         volume = parameterNode.preprocessingInputVolume if parameterNode else None
         noVolume = _("Select the input volume of Preprocessing") if volume is None else None
         noReference = noVolume
-        if noReference is None and parameterNode.resamplingPreset == "reference" and not parameterNode.resamplingReferenceVolume:
+        onReference = parameterNode is not None and parameterNode.resamplingPreset == "reference"
+        if noReference is None and onReference and not parameterNode.resamplingReferenceVolume:
             noReference = _("Select the reference volume whose grid the input is resampled onto")
         _enable(self.ui.n4Button, idle, noVolume, _("Correct the bias field (N4) into a new volume"))
         _enable(self.ui.denoiseButton, idle, noVolume, _("Denoise into a new volume"))
@@ -102,7 +103,8 @@ class HarmonizationSectionsMixin:
         labelmap = self.runStage(_("Head mask failed."),
                                  lambda progress, cancel: self.logic.headMask(parameterNode, progress, cancel))
         if labelmap is not None:
-            slicer.util.setSliceViewerLayers(background=parameterNode.preprocessingInputVolume, label=labelmap, fit=True)
+            slicer.util.setSliceViewerLayers(background=parameterNode.preprocessingInputVolume, label=labelmap,
+                                             fit=True)
 
     def onRegisterButton(self) -> None:
         """Register, show the registered volume over the fixed one and the QC line."""

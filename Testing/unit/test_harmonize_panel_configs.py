@@ -71,7 +71,8 @@ def test_registration_defaults_equal_the_library_calls():
     assert arguments["settings"] == RegistrationSettings()
     bindable(RegistrationLogic(None).run, arguments, "fixed", "moving")
     # The options RegistrationLogic.run passes on must be registerImages' own.
-    options = {key: value for key, value in arguments.items() if key not in inspect.signature(RegistrationLogic.run).parameters}
+    runParameters = inspect.signature(RegistrationLogic.run).parameters
+    options = {key: value for key, value in arguments.items() if key not in runParameters}
     assert set(options) <= set(inspect.signature(registerImages).parameters)
 
 

@@ -39,7 +39,8 @@ class PreprocessingConfig(StageConfig):
     :ivar n4ConvergenceThreshold: N4 stops a level when the field changes less than this.
     :ivar denoisingMethod: ``nlm`` (patch-based non-local means), ``gradientAnisotropicDiffusion``,
         ``curvatureFlow`` or ``bilateral``, each with its default options.
-    :ivar resamplingPreset: ``isotropic``, ``inPlane`` (slice axis kept) or ``reference`` (onto a reference volume's grid).
+    :ivar resamplingPreset: ``isotropic``, ``inPlane`` (slice axis kept) or ``reference`` (onto a reference
+        volume's grid).
     :ivar resamplingSpacingMm: new spacing of the changed axes (``isotropic``, ``inPlane``).
     :ivar resamplingInterpolator: ``nearest``, ``linear``, ``bspline`` or ``lanczos``.
     """
