@@ -121,3 +121,29 @@ def test_every_action_runs_through_run_stage():
     assert actions <= {name for name, *_ in referenced}, "actions that no button runs"
     unguarded = sorted(name for name, *where in referenced - guarded if name in actions)
     assert not unguarded, f"actions called outside runStage: {unguarded}"
+
+
+def test_parameter_node_attributes_the_code_reads_exist():
+    """Every ``parameterNode.<name>`` (and ``self._parameterNode.<name>``) in the module, its section glue
+    and its self-tests is a field of the parameter node (a typo would only fail inside Slicer)."""
+    from moduleSources import helperFiles, parameterFields, parameterNodeClass
+
+    fields = set(parameterFields(parameterNodeClass(SOURCE.tree)))
+    wrapperMethods = {"connectGui", "disconnectGui", "parameterNode", "default"}
+    trees = {SOURCE.pyPath.name: SOURCE.tree}
+    trees |= {path.name: ast.parse(path.read_text(encoding="utf-8")) for path in helperFiles(SOURCE.tree)}
+    assert {"harmonizationSections.py", "harmonizationSelfTests.py"} <= set(trees)
+    unknown = set()
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value
+            isParameterNode = (isinstance(owner, ast.Name) and owner.id == "parameterNode") or (
+                isinstance(owner, ast.Attribute) and owner.attr == "_parameterNode")
+            if isParameterNode and node.attr not in fields | wrapperMethods:
+                unknown.add(f"{name}: {node.attr}")
+        for node in tree.body:  # field names given as text (setattr)
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DEFAULT_VOLUME_FIELDS":
+                unknown |= {f"{name}: {field}" for field in ast.literal_eval(node.value) if field not in fields}
+    assert not unknown, sorted(unknown)
