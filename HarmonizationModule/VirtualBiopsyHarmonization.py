@@ -1,4 +1,5 @@
-"""Virtual Biopsy Harmonization: intensity normalization of MR volumes (3D Slicer module)."""
+"""Virtual Biopsy Harmonization: preprocessing, registration and intensity normalization of MR volumes,
+ComBat on feature tables and deep style transfer (3D Slicer module)."""
 
 import pathlib
 import sys
@@ -6,7 +7,13 @@ from typing import Annotated
 
 import qt
 import slicer
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer import (
+    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+    vtkMRMLTableNode,
+    vtkMRMLTransformNode,
+)
 from slicer.i18n import tr as _
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -22,22 +29,37 @@ _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
 if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
+from VirtualBiopsy.harmonize.combatConfig import COMBAT_METHODS, ComBatConfig
 from VirtualBiopsy.harmonize.config import (
     MASK_MODES,
     NORMALIZATION_METHODS,
     WHITE_STRIPE_CONTRASTS,
     HarmonizationConfig,
 )
-from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.harmonize.preprocessingConfig import (
+    DENOISING_METHOD_NAMES,
+    INTERPOLATOR_NAMES,
+    REGISTRATION_STAGE_CHOICES,
+    PreprocessingConfig,
+    RegistrationConfig,
+)
+from VirtualBiopsy.harmonize.resampling import RESAMPLING_PRESETS
+from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import STYLE_DEVICES, StyleTransferConfig
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
-    addSyntheticTumourVolume,
     configFromParameterNode,
     describeModule,
 )
+from VirtualBiopsyWidgets import harmonizationSelfTests
+from VirtualBiopsyWidgets.harmonizationSections import HarmonizationSectionsMixin
 
-#: Defaults of the parameter node come from the config dataclass.
+#: Defaults of the parameter node come from the config dataclasses.
+PREPROCESSING_DEFAULTS = PreprocessingConfig()
+REGISTRATION_DEFAULTS = RegistrationConfig()
 HARMONIZATION_DEFAULTS = HarmonizationConfig()
+COMBAT_DEFAULTS = ComBatConfig()
+STYLE_TRANSFER_DEFAULTS = StyleTransferConfig()
 
 
 class VirtualBiopsyHarmonization(ScriptedLoadableModule):
@@ -49,20 +71,59 @@ class VirtualBiopsyHarmonization(ScriptedLoadableModule):
             self.parent,
             _("Virtual Biopsy Harmonization"),
             _(
-                "Normalizes the intensities of an MR volume so that images from different "
-                "scanners and sites can be compared: z-score, WhiteStripe, Nyúl standardization "
-                "(a cohort's standard scale), histogram matching to a reference volume, percentile "
-                "rescaling, histogram equalization or CLAHE, with statistics from the head "
-                "(Otsu foreground), a segmentation or every voxel. The input volume is not modified."
+                "Makes MR images from different scanners and sites comparable, in pipeline order. "
+                "Preprocessing: N4 bias-field correction, denoising, resampling (isotropic, in-plane or onto "
+                "a reference volume) and a head mask. Registration: aligns a moving volume of the patient onto "
+                "a fixed one (rigid, affine, optional B-spline; an optional tumour mask) into a transform and a "
+                "resampled volume, with a quality-control line. Intensity normalization: z-score, WhiteStripe, "
+                "Nyúl standardization (a cohort's standard scale), histogram matching to a reference volume, "
+                "percentile rescaling, histogram equalization or CLAHE, with statistics from the head (Otsu "
+                "foreground), a segmentation or every voxel. ComBat: fits ComBat on a cohort's features table "
+                "with a clinical table (batch column, covariates to preserve) and writes a harmonized table, "
+                "optionally saving the model for new patients. Style transfer: translates a volume into another "
+                "site's appearance with a trained CycleGAN. Every action makes new nodes; inputs are never "
+                "modified. Long actions show progress and can be cancelled."
             ),
+            dependencies=["Tables"],
         )
 
 
 @parameterNodeWrapper
 class VirtualBiopsyHarmonizationParameterNode:
-    """The settings of :class:`VirtualBiopsy.harmonize.config.HarmonizationConfig`, field for
-    field, plus the input and output volumes.
+    """The settings of :class:`~VirtualBiopsy.harmonize.preprocessingConfig.PreprocessingConfig`,
+    :class:`~VirtualBiopsy.harmonize.preprocessingConfig.RegistrationConfig`,
+    :class:`~VirtualBiopsy.harmonize.config.HarmonizationConfig`,
+    :class:`~VirtualBiopsy.harmonize.combatConfig.ComBatConfig` and
+    :class:`~VirtualBiopsy.harmonize.styleTransfer.applicationConfig.StyleTransferConfig`, field for
+    field (their names do not collide), plus the input and output nodes of each section.
     """
+
+    preprocessingInputVolume: vtkMRMLScalarVolumeNode
+    n4MaskSegmentation: vtkMRMLSegmentationNode
+    resamplingReferenceVolume: vtkMRMLScalarVolumeNode
+    preprocessingOutputVolume: vtkMRMLScalarVolumeNode
+    headMaskLabelmap: vtkMRMLLabelMapVolumeNode
+    n4ShrinkFactor: Annotated[int, WithinRange(1, 16)] = PREPROCESSING_DEFAULTS.n4ShrinkFactor
+    n4Levels: Annotated[int, WithinRange(1, 10)] = PREPROCESSING_DEFAULTS.n4Levels
+    n4Iterations: Annotated[int, WithinRange(1, 10000)] = PREPROCESSING_DEFAULTS.n4Iterations
+    n4ConvergenceThreshold: Annotated[float, WithinRange(1e-9, 1.0)] = PREPROCESSING_DEFAULTS.n4ConvergenceThreshold
+    denoisingMethod: Annotated[str, Choice(DENOISING_METHOD_NAMES)] = PREPROCESSING_DEFAULTS.denoisingMethod
+    resamplingPreset: Annotated[str, Choice(RESAMPLING_PRESETS)] = PREPROCESSING_DEFAULTS.resamplingPreset
+    resamplingSpacingMm: Annotated[float, WithinRange(0.01, 100.0)] = PREPROCESSING_DEFAULTS.resamplingSpacingMm
+    resamplingInterpolator: Annotated[str, Choice(INTERPOLATOR_NAMES)] = PREPROCESSING_DEFAULTS.resamplingInterpolator
+
+    fixedVolume: vtkMRMLScalarVolumeNode
+    movingVolume: vtkMRMLScalarVolumeNode
+    registrationMaskSegmentation: vtkMRMLSegmentationNode
+    registrationTransform: vtkMRMLTransformNode
+    registeredVolume: vtkMRMLScalarVolumeNode
+    registrationStages: Annotated[str, Choice(REGISTRATION_STAGE_CHOICES)] = REGISTRATION_DEFAULTS.registrationStages
+    registrationBspline: bool = REGISTRATION_DEFAULTS.registrationBspline
+    focusOnMask: bool = REGISTRATION_DEFAULTS.focusOnMask
+    maskDilationMm: Annotated[float, WithinRange(0.1, 100.0)] = REGISTRATION_DEFAULTS.maskDilationMm
+    registrationRetry: bool = REGISTRATION_DEFAULTS.registrationRetry
+    qcMinimumNmi: Annotated[float, WithinRange(1.0, 2.0)] = REGISTRATION_DEFAULTS.qcMinimumNmi
+    registrationSeed: Annotated[int, WithinRange(0, 2**31 - 2)] = REGISTRATION_DEFAULTS.registrationSeed
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputVolume: vtkMRMLScalarVolumeNode
@@ -84,6 +145,21 @@ class VirtualBiopsyHarmonizationParameterNode:
     claheClipLimit: Annotated[float, WithinRange(0.0001, 1.0)] = HARMONIZATION_DEFAULTS.claheClipLimit
     claheKernelSizeMm: Annotated[float, WithinRange(0.0, 1000.0)] = HARMONIZATION_DEFAULTS.claheKernelSizeMm
 
+    combatFeaturesTable: vtkMRMLTableNode
+    combatClinicalTable: vtkMRMLTableNode
+    combatOutputTable: vtkMRMLTableNode
+    batchColumn: str = COMBAT_DEFAULTS.batchColumn
+    combatCovariates: str = COMBAT_DEFAULTS.combatCovariates
+    combatMethod: Annotated[str, Choice(COMBAT_METHODS)] = COMBAT_DEFAULTS.combatMethod
+    referenceBatch: str = COMBAT_DEFAULTS.referenceBatch
+    combatModelFile: str = COMBAT_DEFAULTS.combatModelFile
+
+    styleInputVolume: vtkMRMLScalarVolumeNode
+    styleOutputVolume: vtkMRMLScalarVolumeNode
+    styleModel: str = STYLE_TRANSFER_DEFAULTS.styleModel
+    styleDevice: Annotated[str, Choice(STYLE_DEVICES)] = STYLE_TRANSFER_DEFAULTS.styleDevice
+    styleBatchSize: Annotated[int, WithinRange(1, 1024)] = STYLE_TRANSFER_DEFAULTS.styleBatchSize
+
 
 #: Normalization → the widgets of its options (the others are disabled).
 METHOD_OPTION_WIDGETS = {
@@ -96,8 +172,11 @@ METHOD_OPTION_WIDGETS = {
 }
 
 
-class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
-    """Panel: input and output volume, normalization settings, Apply, progress and Cancel."""
+class VirtualBiopsyHarmonizationWidget(HarmonizationSectionsMixin, VirtualBiopsyModuleWidget):
+    """Panel, in pipeline order: Preprocessing, Registration, Intensity normalization, ComBat and
+    Style transfer (their glue: :class:`~VirtualBiopsyWidgets.harmonizationSections.HarmonizationSectionsMixin`),
+    one progress bar and Cancel button for all.
+    """
 
     def createLogic(self) -> "VirtualBiopsyHarmonizationLogic":
         return VirtualBiopsyHarmonizationLogic()
@@ -105,10 +184,11 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
     def setupConnections(self) -> None:
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.nyulModelFileBrowseButton.connect("clicked(bool)", self.onBrowseNyulModelFile)
+        self.setupSectionConnections()
 
     def updateGuiFromParameterNode(self) -> None:
         """Enable the options of the chosen method, the mask selector with maskMode 'mask' and the
-        reference selector with histogram matching."""
+        reference selector with histogram matching (and the other sections' dependent widgets)."""
         parameterNode = self._parameterNode
         if not parameterNode:
             return
@@ -117,6 +197,7 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
             getattr(self.ui, name).enabled = name in enabled
         self.ui.maskSelector.enabled = parameterNode.maskMode == "mask"
         self.ui.referenceSelector.enabled = parameterNode.normalization == "histmatch"
+        self.updateSectionsFromParameterNode()
 
     def onBrowseNyulModelFile(self) -> None:
         """Pick the Nyúl standard scale written by ``virtual-biopsy nyul fit``."""
@@ -127,6 +208,7 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyHarmonizationParameterNode) -> None:
         if not parameterNode.inputVolume:
             parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        self.selectSectionDefaults(parameterNode)
 
     def updateButtons(self) -> None:
         parameterNode = self._parameterNode
@@ -141,6 +223,7 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
             missing = _("Choose the Nyúl model file (written by virtual-biopsy nyul fit) under Options")
         self.ui.applyButton.enabled = missing is None and not self.isRunning
         self.ui.applyButton.toolTip = missing or _("Normalize the input volume")
+        self.updateSectionButtons()
 
     def onApplyButton(self) -> None:
         """Harmonize the input volume and show the result in the slice views."""
@@ -154,8 +237,12 @@ class VirtualBiopsyHarmonizationWidget(VirtualBiopsyModuleWidget):
 
 
 class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
-    """Runs :class:`VirtualBiopsy.harmonize.logic.HarmonizationLogic` on the settings of a
-    parameter node; all computation lives in the library.
+    """Runs the library's harmonization logics on the settings of a parameter node: preprocessing and
+    registration (:mod:`VirtualBiopsy.harmonize.preprocessingLogic`), intensity normalization
+    (:class:`VirtualBiopsy.harmonize.logic.HarmonizationLogic`), ComBat
+    (:class:`VirtualBiopsy.harmonize.combatLogic.ComBatLogic`) and style transfer
+    (:class:`VirtualBiopsy.harmonize.styleTransfer.logic.StyleTransferLogic`). All computation lives in
+    the library; every method takes ``progress`` and ``cancel`` and makes new nodes.
     """
 
     def getParameterNode(self) -> VirtualBiopsyHarmonizationParameterNode:
@@ -188,81 +275,163 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         return outputVolume
 
 
+    def correctBiasField(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                         progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """N4-correct ``preprocessingInputVolume`` (fitted in ``n4MaskSegmentation``, default the head) into a
+        new volume, stored as ``preprocessingOutputVolume``."""
+        logic, config = self._preprocessing(parameterNode)
+        output = logic.correctBiasField(parameterNode.preprocessingInputVolume,
+                                        maskNode=parameterNode.n4MaskSegmentation, progress=progress,
+                                        cancel=cancel, **config.biasFieldArguments())
+        parameterNode.preprocessingOutputVolume = output
+        return output
+
+    def denoise(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Denoise ``preprocessingInputVolume`` into a new volume, stored as ``preprocessingOutputVolume``.
+
+        The filters report no progress of their own; ``cancel`` is checked before they start.
+        """
+        logic, config = self._preprocessing(parameterNode)
+        if cancel is not None:
+            cancel.raiseIfCancelled()
+        (progress or noProgress)(0.0, _("Denoising ({method})").format(method=config.denoisingMethod))
+        output = logic.denoise(parameterNode.preprocessingInputVolume, **config.denoisingArguments())
+        (progress or noProgress)(1.0, _("Denoising done"))
+        parameterNode.preprocessingOutputVolume = output
+        return output
+
+    def resample(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Resample ``preprocessingInputVolume`` (onto ``resamplingReferenceVolume`` with preset ``reference``)
+        into a new volume, stored as ``preprocessingOutputVolume``."""
+        logic, config = self._preprocessing(parameterNode)
+        if cancel is not None:
+            cancel.raiseIfCancelled()
+        reference = parameterNode.resamplingReferenceVolume if config.resamplingPreset == "reference" else None
+        output = logic.resample(parameterNode.preprocessingInputVolume, referenceVolume=reference,
+                                **config.resamplingArguments())
+        (progress or noProgress)(1.0, _("Resampling done"))
+        parameterNode.preprocessingOutputVolume = output
+        return output
+
+    def headMask(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """The head of ``preprocessingInputVolume`` as a new labelmap, stored as ``headMaskLabelmap``."""
+        from VirtualBiopsy.harmonize.preprocessingLogic import PreprocessingLogic
+
+        if cancel is not None:
+            cancel.raiseIfCancelled()
+        labelmap = PreprocessingLogic(slicer.mrmlScene).headMask(parameterNode.preprocessingInputVolume)
+        (progress or noProgress)(1.0, _("Head mask done"))
+        parameterNode.headMaskLabelmap = labelmap
+        return labelmap
+
+    def _preprocessing(self, parameterNode: VirtualBiopsyHarmonizationParameterNode):
+        from VirtualBiopsy.harmonize.preprocessingLogic import PreprocessingLogic
+
+        return PreprocessingLogic(slicer.mrmlScene), configFromParameterNode(PreprocessingConfig, parameterNode)
+
+    def register(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Register ``movingVolume`` onto ``fixedVolume`` (focused by ``registrationMaskSegmentation`` if set).
+
+        :returns: ``(transformNode, registeredVolume, result)``; the nodes are new and stored in the
+            parameter node, ``result`` is the library's ``RegistrationResult`` (metrics and QC).
+        """
+        from VirtualBiopsy.harmonize.preprocessingLogic import RegistrationLogic
+
+        config = configFromParameterNode(RegistrationConfig, parameterNode)
+        logic = RegistrationLogic(slicer.mrmlScene)
+        transformNode, registeredVolume = logic.run(
+            parameterNode.fixedVolume, parameterNode.movingVolume, parameterNode.registrationMaskSegmentation,
+            progress=progress, cancel=cancel, **config.registrationArguments())
+        parameterNode.registrationTransform = transformNode
+        parameterNode.registeredVolume = registeredVolume
+        return transformNode, registeredVolume, logic.result
+
+    def harmonizeFeatures(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                          progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Fit ComBat on ``combatFeaturesTable`` with ``combatClinicalTable`` and harmonize that table into
+        ``combatOutputTable`` (a new table when empty); save the model when ``combatModelFile`` is set.
+
+        :returns: ``(model, outputTable)``.
+        :raises InputError: when the model file exists already or has no folder (checked before fitting;
+            nothing is added).
+        """
+        from VirtualBiopsy.errors import InputError
+        from VirtualBiopsy.harmonize.combatLogic import ComBatLogic
+
+        config = configFromParameterNode(ComBatConfig, parameterNode)
+        progress = progress or noProgress
+        modelPath = config.modelPath
+        if modelPath is not None and modelPath.exists():
+            raise InputError(f"ComBat model file {modelPath} exists already; nothing is overwritten. "
+                             "Choose a new name.")
+        if modelPath is not None and not modelPath.parent.is_dir():
+            raise InputError(f"The folder of the ComBat model file {modelPath} does not exist; create it first.")
+        features, clinical = parameterNode.combatFeaturesTable, parameterNode.combatClinicalTable
+        logic = ComBatLogic(slicer.mrmlScene)
+        arguments = config.fitArguments()
+        model = logic.fit(features, clinical, progress=lambda fraction, message: progress(0.8 * fraction, message),
+                          cancel=cancel, **arguments)
+        requested = parameterNode.combatOutputTable
+        output = logic.apply(model, features, clinical, requested, arguments["batchColumn"],
+                             progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message), cancel=cancel)
+        if modelPath is not None:
+            try:
+                model.save(modelPath)
+            except BaseException:
+                if requested is None:
+                    slicer.mrmlScene.RemoveNode(output)
+                raise
+        parameterNode.combatOutputTable = output
+        return model, output
+
+    def transferStyle(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
+                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Translate ``styleInputVolume`` with the style-transfer model ``styleModel`` into a new volume,
+        stored as ``styleOutputVolume``."""
+        from VirtualBiopsy.harmonize.styleTransfer.logic import StyleTransferLogic
+
+        config = configFromParameterNode(StyleTransferConfig, parameterNode)
+        output = StyleTransferLogic(slicer.mrmlScene).run(parameterNode.styleInputVolume, progress=progress,
+                                                          cancel=cancel, **config.runArguments())
+        parameterNode.styleOutputVolume = output
+        return output
+
+
 class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
-    """Self-test: harmonize a synthetic volume through the module logic."""
+    """Self-test: each section of the panel through the module logic, on synthetic data (the bodies of
+    the non-normalization tests are in :mod:`VirtualBiopsyWidgets.harmonizationSelfTests`)."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
-        self.setUp()
-        self.test_zScoreInHead()
-        self.setUp()
-        self.test_cancelLeavesNoOutput()
-        self.setUp()
-        self.test_percentileInSegmentation()
+        for test in (self.test_preprocessing, self.test_registration, self.test_zScoreInHead,
+                     self.test_cancelLeavesNoOutput, self.test_percentileInSegmentation, self.test_comBat,
+                     self.test_styleTransfer):
+            self.setUp()
+            test()
+
+    def test_preprocessing(self) -> None:
+        harmonizationSelfTests.testPreprocessing(self, VirtualBiopsyHarmonizationLogic())
+
+    def test_registration(self) -> None:
+        harmonizationSelfTests.testRegistration(self, VirtualBiopsyHarmonizationLogic())
+
+    def test_comBat(self) -> None:
+        harmonizationSelfTests.testComBat(self, VirtualBiopsyHarmonizationLogic())
+
+    def test_styleTransfer(self) -> None:
+        harmonizationSelfTests.testStyleTransfer(self, VirtualBiopsyHarmonizationLogic())
 
     def test_zScoreInHead(self) -> None:
-        """The output has mean 0 and SD 1 inside the head, the background value outside."""
-        import numpy as np
-
-        self.delayDisplay("Harmonizing a synthetic volume")
-        inputVolume, head, _tumour = addSyntheticTumourVolume()
-        inputBefore = slicer.util.arrayFromVolume(inputVolume).copy()
-        logic = VirtualBiopsyHarmonizationLogic()
-        parameterNode = logic.getParameterNode()
-        parameterNode.inputVolume = inputVolume
-        parameterNode.backgroundValue = -5.0
-        reports = []
-        outputVolume = logic.process(parameterNode, progress=lambda fraction, message: reports.append(fraction))
-
-        self.assertIsNotNone(outputVolume)
-        self.assertIs(parameterNode.outputVolume, outputVolume)
-        self.assertNotEqual(outputVolume.GetID(), inputVolume.GetID())
-        output = slicer.util.arrayFromVolume(outputVolume)
-        self.assertAlmostEqual(float(output[head].mean()), 0.0, delta=1e-2)
-        self.assertAlmostEqual(float(output[head].std()), 1.0, delta=1e-2)
-        self.assertTrue(np.all(output[~head] == -5.0))
-        np.testing.assert_array_equal(slicer.util.arrayFromVolume(inputVolume), inputBefore)
-        self.assertEqual(reports[-1], 1.0)
-        self.delayDisplay("Test passed")
+        harmonizationSelfTests.testZScoreInHead(self, VirtualBiopsyHarmonizationLogic())
 
     def test_cancelLeavesNoOutput(self) -> None:
-        """A cancelled run raises CancelledError and adds no volume to the scene."""
-        from VirtualBiopsy.errors import CancelledError
-
-        inputVolume, _head, _tumour = addSyntheticTumourVolume(size=24)
-        logic = VirtualBiopsyHarmonizationLogic()
-        parameterNode = logic.getParameterNode()
-        parameterNode.inputVolume = inputVolume
-        volumesBefore = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
-        cancel = CancelToken()
-        cancel.cancel()
-        with self.assertRaises(CancelledError):
-            logic.process(parameterNode, cancel=cancel)
-        self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
-        self.assertIsNone(parameterNode.outputVolume)
-        self.delayDisplay("Test passed")
+        harmonizationSelfTests.testCancelLeavesNoOutput(self, VirtualBiopsyHarmonizationLogic())
 
     def test_percentileInSegmentation(self) -> None:
-        """Percentile rescaling with statistics from a segmentation: the tumour spans [0, 1], 0 outside."""
-        import numpy as np
-        import SimpleITK as sitk
-
-        from VirtualBiopsy.mrml import labelmapImageToSegmentation, volumeNodeToImage
-
-        inputVolume, _head, tumour = addSyntheticTumourVolume(size=32)
-        tumourImage = sitk.GetImageFromArray(tumour.astype(np.uint8))
-        tumourImage.CopyInformation(volumeNodeToImage(inputVolume))
-        segmentation = labelmapImageToSegmentation(tumourImage, slicer.mrmlScene, "Tumour", referenceVolume=inputVolume)
-        logic = VirtualBiopsyHarmonizationLogic()
-        parameterNode = logic.getParameterNode()
-        parameterNode.inputVolume = inputVolume
-        parameterNode.normalization = "percentile"
-        parameterNode.maskMode = "mask"
-        parameterNode.maskSegmentation = segmentation
-        output = slicer.util.arrayFromVolume(logic.process(parameterNode))
-        self.assertAlmostEqual(float(output[tumour].min()), 0.0, delta=1e-6)
-        self.assertAlmostEqual(float(output[tumour].max()), 1.0, delta=1e-6)
-        self.assertTrue(np.all(output[~tumour] == 0.0))
-        self.delayDisplay("Test passed")
+        harmonizationSelfTests.testPercentileInSegmentation(self, VirtualBiopsyHarmonizationLogic())

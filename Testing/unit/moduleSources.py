@@ -120,11 +120,37 @@ def uiReferences(tree: ast.AST) -> set[str]:
     return names
 
 
+def helperFiles(tree: ast.Module) -> list[pathlib.Path]:
+    """The ``VirtualBiopsyWidgets`` files a module imports by name (``from VirtualBiopsyWidgets.x import ...``
+    or ``from VirtualBiopsyWidgets import x``): its own section glue."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.startswith("VirtualBiopsyWidgets."):
+                names.add(node.module.split(".", 1)[1])
+            elif node.module == "VirtualBiopsyWidgets":
+                names |= {alias.name for alias in node.names}
+    return [WIDGET_HELPERS / f"{name}.py" for name in sorted(names) if (WIDGET_HELPERS / f"{name}.py").is_file()]
+
+
+def moduleUiReferences(tree: ast.Module) -> set[str]:
+    """``self.ui.<name>`` used by a module file and by the helper files it imports by name."""
+    names = uiReferences(tree)
+    for path in helperFiles(tree):
+        names |= uiReferences(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    return names
+
+
 def sharedUiReferences() -> set[str]:
-    """``self.ui.<name>`` used by the shared widget base class: every ``.ui`` needs them."""
+    """``self.ui.<name>`` used by the shared widget helpers (the base class): every ``.ui`` needs them.
+
+    Helper files that a module imports by name are that module's own and left out.
+    """
+    ownHelpers = {path for source in moduleSources() if source.tree is not None for path in helperFiles(source.tree)}
     names = set()
     for path in sorted(WIDGET_HELPERS.glob("*.py")):
-        names |= uiReferences(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if path not in ownHelpers:
+            names |= uiReferences(ast.parse(path.read_text(encoding="utf-8"), str(path)))
     return names
 
 

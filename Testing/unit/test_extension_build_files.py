@@ -39,3 +39,11 @@ def test_module_build_file_names_existing_files_and_its_self_test(folder):
 def test_library_is_built_with_subdir_like_dicomlib():
     text = (REPOSITORY / "VirtualBiopsy" / "CMakeLists.txt").read_text()
     assert "WITH_SUBDIR" in text and "set(MODULE_NAME VirtualBiopsy)" in text
+
+
+def test_widget_helpers_build_file_lists_exactly_the_helper_files():
+    """VirtualBiopsyWidgets names its files one by one (it is not globbed): a new helper must be added."""
+    folder = REPOSITORY / "VirtualBiopsyWidgets"
+    listed = set(_listed((folder / "CMakeLists.txt").read_text(), "MODULE_PYTHON_SCRIPTS"))
+    assert listed == {path.name for path in folder.glob("*.py")}
+    assert "WITH_SUBDIR" in (folder / "CMakeLists.txt").read_text()

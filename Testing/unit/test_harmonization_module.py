@@ -1,5 +1,7 @@
-"""The Harmonization panel: every method-specific option sits in the "Options" section, and the widgets
-the module enables per method exist and cover each option of that method (read statically)."""
+"""The Harmonization panel (read statically): the sections follow the pipeline and each binds every
+setting of its config; every parameter-node field has a widget; every action runs through ``runStage``;
+every method-specific normalization option sits in the "Options" section, and the widgets the module
+enables per method exist and cover each option of that method."""
 
 import ast
 import dataclasses
@@ -52,3 +54,96 @@ def test_enabled_widgets_exist_and_cover_each_methods_options():
     for method, prefix in prefixes.items():
         fields = [field for field in bound if field.startswith(prefix)]
         assert fields and all(bound[field] in widgets[method] for field in fields), (method, fields)
+
+
+#: The panel's sections, in pipeline order: (collapsible button, title, the config its widgets bind).
+SECTIONS = [
+    ("preprocessingCollapsibleButton", "Preprocessing", "PreprocessingConfig"),
+    ("registrationCollapsibleButton", "Registration", "RegistrationConfig"),
+    ("normalizationCollapsibleButton", "Intensity normalization", "HarmonizationConfig"),
+    ("combatCollapsibleButton", "ComBat", "ComBatConfig"),
+    ("styleTransferCollapsibleButton", "Style transfer", "StyleTransferConfig"),
+]
+
+
+def test_sections_follow_the_pipeline_and_each_binds_its_config():
+    from moduleSources import configClassesUsed
+
+    root = ElementTree.parse(SOURCE.uiPath).getroot()
+    top = root.find("widget").find("layout")
+    sections = [item.find("widget") for item in top.findall("item") if item.find("widget") is not None
+                and item.find("widget").get("class") == "ctkCollapsibleButton"]
+    assert [(w.get("name"), w.find("property/string").text) for w in sections] == [s[:2] for s in SECTIONS]
+    configs = {configClass.__name__: configClass for configClass in configClassesUsed(SOURCE.tree)}
+    assert set(configs) == {s[2] for s in SECTIONS}
+    for widget, (_name, title, configName) in zip(sections, SECTIONS):
+        bound = set(_boundWidgets(widget))
+        fields = {field.name for field in dataclasses.fields(configs[configName])}
+        assert fields <= bound, f"{title}: settings without a widget: {sorted(fields - bound)}"
+
+
+def test_every_parameter_node_field_has_a_widget():
+    from moduleSources import parameterFields, parameterNodeClass
+
+    bound = set(_boundWidgets(ElementTree.parse(SOURCE.uiPath).getroot()))
+    fields = set(parameterFields(parameterNodeClass(SOURCE.tree)))
+    assert fields == bound, (sorted(fields - bound), sorted(bound - fields))
+
+
+def _logicMethodsWithCancel() -> set[str]:
+    (logic,) = [node for node in SOURCE.tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Logic")]
+    return {node.name for node in logic.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+            and "cancel" in [argument.arg for argument in node.args.args]}
+
+
+def test_every_action_runs_through_run_stage():
+    """Each logic action (a method taking ``cancel``) has a button, and the widget code refers to it only
+    inside ``self.runStage(...)`` (progress bar, Cancel, error display), directly or through
+    ``self._runVolumeAction(...)``, which hands it to ``runStage``."""
+    from moduleSources import helperFiles
+
+    actions = _logicMethodsWithCancel()
+    assert {"correctBiasField", "denoise", "resample", "headMask", "register", "process", "harmonizeFeatures",
+            "transferStyle"} <= actions
+    trees = [SOURCE.tree] + [ast.parse(path.read_text(encoding="utf-8")) for path in helperFiles(SOURCE.tree)]
+    referenced, guarded = set(), set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "logic":
+                referenced.add((node.attr, node.lineno, node.col_offset))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("runStage", "_runVolumeAction"):
+                guarded |= {(inner.attr, inner.lineno, inner.col_offset) for inner in ast.walk(node)
+                            if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute)
+                            and inner.value.attr == "logic"}
+            if isinstance(node, ast.FunctionDef) and node.name == "_runVolumeAction":
+                assert any(getattr(call.func, "attr", None) == "runStage" for call in ast.walk(node)
+                           if isinstance(call, ast.Call))
+    assert actions <= {name for name, *_ in referenced}, "actions that no button runs"
+    unguarded = sorted(name for name, *where in referenced - guarded if name in actions)
+    assert not unguarded, f"actions called outside runStage: {unguarded}"
+
+
+def test_parameter_node_attributes_the_code_reads_exist():
+    """Every ``parameterNode.<name>`` (and ``self._parameterNode.<name>``) in the module, its section glue
+    and its self-tests is a field of the parameter node (a typo would only fail inside Slicer)."""
+    from moduleSources import helperFiles, parameterFields, parameterNodeClass
+
+    fields = set(parameterFields(parameterNodeClass(SOURCE.tree)))
+    wrapperMethods = {"connectGui", "disconnectGui", "parameterNode", "default"}
+    trees = {SOURCE.pyPath.name: SOURCE.tree}
+    trees |= {path.name: ast.parse(path.read_text(encoding="utf-8")) for path in helperFiles(SOURCE.tree)}
+    assert {"harmonizationSections.py", "harmonizationSelfTests.py"} <= set(trees)
+    unknown = set()
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value
+            isParameterNode = (isinstance(owner, ast.Name) and owner.id == "parameterNode") or (
+                isinstance(owner, ast.Attribute) and owner.attr == "_parameterNode")
+            if isParameterNode and node.attr not in fields | wrapperMethods:
+                unknown.add(f"{name}: {node.attr}")
+        for node in tree.body:  # field names given as text (setattr)
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DEFAULT_VOLUME_FIELDS":
+                unknown |= {f"{name}: {field}" for field in ast.literal_eval(node.value) if field not in fields}
+    assert not unknown, sorted(unknown)

@@ -23,10 +23,10 @@ from PySide6.QtUiTools import QUiLoader  # noqa: E402
 from moduleSources import (  # noqa: E402
     WIDGET_HELPERS,
     moduleSources,
+    moduleUiReferences,
     parameterFields,
     parameterNodeClass,
     sharedUiReferences,
-    uiReferences,
 )
 
 MODULES = moduleSources()
@@ -143,7 +143,7 @@ def test_ui_file_loads_without_unexpected_messages(source, application):
 def test_widgets_the_module_uses_exist(source, application):
     assert source.tree is not None, f"{source.uiPath} has no module file {source.pyPath}"
     widget, _messages = loadUi(source.uiPath, application)
-    needed = uiReferences(source.tree) | sharedUiReferences()
+    needed = moduleUiReferences(source.tree) | sharedUiReferences()
     missing = sorted(name for name in needed if widget.findChild(QtCore.QObject, name) is None)
     assert not missing, f"{source.uiPath.name} lacks widgets that the module code uses: {missing}"
 
@@ -192,3 +192,12 @@ def test_fallback_filter_rejects_undeclared_and_missing_widgets():
         "Empty widget item in QFormLayout 'formLayout'.",
     ]
     assert unexpectedMessages(messages, declared) == messages[1:]
+
+
+def test_section_helpers_count_for_their_module_only():
+    """Self-check: widgets used by a module's own helper (``VirtualBiopsyWidgets.harmonizationSections``)
+    are required of that module's ``.ui`` and not of the others'."""
+    (source,) = [source for source in MODULES if source.name == "VirtualBiopsyHarmonization"]
+    assert {"n4Button", "registrationQcLabel", "combatButton", "styleTransferButton"} <= moduleUiReferences(source.tree)
+    assert {"progressBar", "cancelButton"} <= sharedUiReferences()
+    assert "n4Button" not in sharedUiReferences()

@@ -56,7 +56,7 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.data.atomicFiles import temporarySibling, writeImageAtomically
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
-    from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI
+    from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, qcLine
 
     outTransform, outImage = pathlib.Path(arguments.out_transform), pathlib.Path(arguments.out_image)
     for path in (outTransform, outImage):
@@ -79,10 +79,7 @@ def run(arguments: argparse.Namespace) -> int:
     mask = readImage(arguments.mask, "mask") if arguments.mask else None
     result = registerImages(fixed, moving, mask, stages, arguments.bspline, arguments.focus_on_mask,
                             qcMinimumNmi=minimumNmi, settings=RegistrationSettings(seed=arguments.seed))
-    metrics = result.metrics
-    print(f"QC: {'passed' if result.qcPassed else 'FAILED'}; NMI {metrics['nmiBefore']:.4f} → {metrics['nmiAfter']:.4f}; "
-          f"Mattes MI {metrics['mattesBefore']:.4f} → {metrics['mattesAfter']:.4f}; metric mask {result.metricMask}"
-          + ("; retried" if result.retried else ""))
+    print(qcLine(result.metrics, result.qcPassed, result.metricMask, result.retried))
     if not result.qcPassed and not arguments.accept_failed_qc:
         print("virtual-biopsy register: registration failed QC; nothing was written. Check that the images belong to "
               "the same patient, give a --mask around the tumour, or pass --accept-failed-qc.", file=sys.stderr)

@@ -53,3 +53,14 @@ def passesQc(nmiBefore: float, nmiAfter: float, minimumNmi: float = MINIMUM_NMI)
 def _entropy(probabilities: np.ndarray) -> float:
     p = probabilities[probabilities > 0]
     return float(-(p * np.log(p)).sum())
+
+
+def qcLine(metrics: dict[str, float], passed: bool, metricMask: str, retried: bool) -> str:
+    """One line on a registration's QC, as ``virtual-biopsy register`` prints it and the module shows it.
+
+    :param metrics: ``nmiBefore``, ``nmiAfter``, ``mattesBefore``, ``mattesAfter`` (see
+        :class:`~VirtualBiopsy.harmonize.registration.RegistrationResult`).
+    """
+    return (f"QC: {'passed' if passed else 'FAILED'}; NMI {metrics['nmiBefore']:.4f} → {metrics['nmiAfter']:.4f}; "
+            f"Mattes MI {metrics['mattesBefore']:.4f} → {metrics['mattesAfter']:.4f}; metric mask {metricMask}"
+            + ("; retried" if retried else ""))
