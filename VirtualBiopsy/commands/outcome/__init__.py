@@ -6,10 +6,10 @@ Each action lives in its own module of this package with ``addParser(actions)``
 
 from __future__ import annotations
 
-from VirtualBiopsy.commands.outcome import cluster, cnn, cox, km, signature
+from VirtualBiopsy.commands.outcome import classify, cluster, cnn, cox, explain, km, signature
 
 #: Action modules of ``virtual-biopsy outcome``, in the order ``--help`` lists them.
-ACTIONS: list = [km, cox, signature, cluster, cnn]
+ACTIONS: list = [km, cox, signature, cluster, classify, explain, cnn]
 
 
 def addParser(commands) -> None:
