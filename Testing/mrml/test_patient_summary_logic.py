@@ -4,11 +4,14 @@ under the patient, and a Grad-CAM volume node gives a thumbnail of its source vo
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
 import slicer
+from matplotlib import image as mpimg
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
@@ -80,3 +83,24 @@ def test_thumbnail_of_a_map_node_and_refusals(scene):
         from VirtualBiopsy.outcome.patientSummary import summarizePatient
 
         logic.contributionsChart(summarizePatient("P1", pd.Series({"P1": 0.2}), 0.0, "1", "0", "logOdds"))
+
+
+@pytest.mark.slow
+def test_thumbnail_of_a_real_grad_cam_node_shows_its_heaviest_slice(scene):
+    pytest.importorskip("monai")
+    from test_cnn_logic import patientImages, untrainedModel
+
+    from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic
+    from VirtualBiopsy.outcome.deep.thumbnail import thumbnailSlice
+
+    t1c, flair, mask = patientImages()
+    t1cNode, flairNode = imageToVolumeNode(t1c, scene, "T1c"), imageToVolumeNode(flair, scene, "FLAIR")
+    maskNode = imageToVolumeNode(mask, scene, "tumour", labelmap=True)
+    node, result = DeepOutcomeLogic(scene).gradCamNode(untrainedModel(), {"T1c": t1cNode, "FLAIR": flairNode},
+                                                       maskNode, patient="VB0001")
+    assert result.defined
+    camMap = sitk.GetArrayFromImage(result.map)
+    heaviest = int(np.argmax(np.clip(camMap, 0, None).sum(axis=(1, 2))))
+    assert thumbnailSlice(camMap) == heaviest
+    png = PatientSummaryLogic(scene).thumbnail(node, size=80)
+    assert mpimg.imread(io.BytesIO(png)).shape[:2] == (80, 80)

@@ -121,10 +121,25 @@ def uiReferences(tree: ast.AST) -> set[str]:
 
 
 def sharedUiReferences() -> set[str]:
-    """``self.ui.<name>`` used by the shared widget base class: every ``.ui`` needs them."""
+    """``self.ui.<name>`` used by the shared widget code (what ``VirtualBiopsyWidgets/__init__.py``
+    re-exports, e.g. the base class): every ``.ui`` needs them."""
+    init = ast.parse((WIDGET_HELPERS / "__init__.py").read_text(encoding="utf-8"))
+    return _helperReferences(init)
+
+
+def helperUiReferences(tree: ast.Module) -> set[str]:
+    """``self.ui.<name>`` used by the ``VirtualBiopsyWidgets.<helper>`` files a module file
+    imports by name (its section glue, e.g. ``outcomeSections``): its ``.ui`` needs them."""
+    return _helperReferences(tree)
+
+
+def _helperReferences(tree: ast.Module) -> set[str]:
     names = set()
-    for path in sorted(WIDGET_HELPERS.glob("*.py")):
-        names |= uiReferences(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    for node in tree.body:
+        module = node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else None
+        if module and module.startswith("VirtualBiopsyWidgets."):
+            path = WIDGET_HELPERS / f"{module.split('.', 1)[1]}.py"
+            names |= uiReferences(ast.parse(path.read_text(encoding="utf-8"), str(path)))
     return names
 
 

@@ -22,6 +22,7 @@ from PySide6.QtUiTools import QUiLoader  # noqa: E402
 
 from moduleSources import (  # noqa: E402
     WIDGET_HELPERS,
+    helperUiReferences,
     moduleSources,
     parameterFields,
     parameterNodeClass,
@@ -143,7 +144,7 @@ def test_ui_file_loads_without_unexpected_messages(source, application):
 def test_widgets_the_module_uses_exist(source, application):
     assert source.tree is not None, f"{source.uiPath} has no module file {source.pyPath}"
     widget, _messages = loadUi(source.uiPath, application)
-    needed = uiReferences(source.tree) | sharedUiReferences()
+    needed = uiReferences(source.tree) | helperUiReferences(source.tree) | sharedUiReferences()
     missing = sorted(name for name in needed if widget.findChild(QtCore.QObject, name) is None)
     assert not missing, f"{source.uiPath.name} lacks widgets that the module code uses: {missing}"
 

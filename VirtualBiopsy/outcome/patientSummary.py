@@ -137,8 +137,8 @@ def summarizePatient(patient: str, scores: pd.Series, threshold: float, positive
         raise InputError(f"Patient '{patient}' has no score (the cohort has {len(scores)} patients, e.g. "
                          f"{', '.join(list(scores.index[:3]))}); choose a patient of the features table.")
     if scores.index.duplicated().any():
-        raise InputError(f"Patients appear twice in the scores: {', '.join(scores.index[scores.index.duplicated()][:5])}; "
-                         "give each patient once.")
+        twice = ", ".join(scores.index[scores.index.duplicated()][:5])
+        raise InputError(f"Patients appear twice in the scores: {twice}; give each patient once.")
     score = float(scores[patient])
     percentile = cohortPercentile(scores, score)
     probability = scoreProbability(score, scoreKind)
