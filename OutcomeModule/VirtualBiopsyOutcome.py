@@ -29,7 +29,7 @@ from VirtualBiopsy.extract.radiomicsSettings import presetNames
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS, DeepOutcomeConfig
-from VirtualBiopsy.outcome.patientSummary import PatientSummaryConfig
+from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsyWidgets import VirtualBiopsyModuleWidget, configFromParameterNode, describeModule
@@ -286,11 +286,15 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
                            cancel: CancelToken | None = None):
         """Cross-validated classifiers on the cohort tables: the library's ``ClassificationResult``."""
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
+        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
+        from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
         panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
         config = panel.classificationConfig(parameterNode.patientColumn, parameterNode.randomSeed)
         result = ClassificationLogic(slicer.mrmlScene).run(
             parameterNode.featuresTable, parameterNode.clinicalTable, config, progress, cancel)
+        outputs = [result.performanceTable, result.rocChart, *result.rocTables.values()]
+        placeInSubjectHierarchy(slicer.mrmlScene, outputs, parameterNode.featuresTable.GetName(), OUTCOME_STUDY)
         parameterNode.performanceTable, parameterNode.rocChart = result.performanceTable, result.rocChart
         return result
 
@@ -303,6 +307,8 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         """
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
         from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
+        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
+        from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
         panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
         summaryConfig = configFromParameterNode(PatientSummaryConfig, parameterNode)
@@ -314,6 +320,8 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
                                          summaryConfig.summaryPatient, explanation.shapTable, None,
                                          summaryConfig.topContributions, parameterNode.patientColumn)
         _table, chart = summaryLogic.contributionsChart(summary)
+        placeInSubjectHierarchy(slicer.mrmlScene, [explanation.shapTable, explanation.importanceTable],
+                                parameterNode.featuresTable.GetName(), OUTCOME_STUDY)
         parameterNode.shapTable, parameterNode.contributionsChart = explanation.shapTable, chart
         return explanation, chart
 

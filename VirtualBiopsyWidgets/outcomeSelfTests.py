@@ -205,6 +205,9 @@ def testClassifiersAndSummary(case, logic) -> None:
         parameterNode.summaryPatient, parameterNode.shapBackgroundSize = "case20", 10
         _explanation, chart = logic.explainPatient(parameterNode)
         case.assertIs(parameterNode.contributionsChart, chart)
+        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
+        study = shNode.GetItemParent(shNode.GetItemByDataNode(chart))
+        case.assertEqual(shNode.GetItemName(shNode.GetItemParent(study)), "case20")
         summary = logic.summarizePatient(parameterNode)
     case.assertEqual(summary.prediction, "HGG")
     case.assertGreater(summary.confidence, 0.5)

@@ -10,7 +10,7 @@ from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS, DeepOutcomeConfig
-from VirtualBiopsy.outcome.patientSummary import PatientSummaryConfig
+from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.extract.exploration.config import ExplorationConfig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.settings import StageConfig, requireRange
+from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig  # noqa: F401 (re-exported)
 
 #: What each saved classifier's score is (see ``classification.models.EXPLAINED_QUANTITY``).
 SCORE_KINDS = {"lr": "logOdds", "gb": "logOdds", "rf": "probability", "svm": "decision"}
@@ -21,21 +21,6 @@ SCORE_KINDS = {"lr": "logOdds", "gb": "logOdds", "rf": "probability", "svm": "de
 SHAP_EXTRA_COLUMNS = ("base_value", "model_output")
 #: A Shapley row whose ``model_output`` differs from the score by more than this (relative) is refused.
 OUTPUT_TOLERANCE = 1e-6
-
-
-@dataclass
-class PatientSummaryConfig(StageConfig):
-    """What the patient summary shows.
-
-    :ivar summaryPatient: the patient (as in the tables' patient column).
-    :ivar topContributions: how many Shapley contributions are listed, largest magnitude first.
-    """
-
-    summaryPatient: str = ""
-    topContributions: int = 5
-
-    def validate(self) -> None:
-        requireRange(self, "topContributions", 1, 50)
 
 
 @dataclass
