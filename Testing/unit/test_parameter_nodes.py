@@ -81,10 +81,11 @@ def test_parameter_node_mirrors_the_configs(source):
     assert not problems, f"{source.pyPath.name}: " + "; ".join(problems)
 
 
-def test_outcome_module_holds_extraction_outcome_and_exploration_settings():
+def test_outcome_module_holds_the_settings_of_its_seven_sections():
     (source,) = [source for source in MODULES if source.name == "VirtualBiopsyOutcome"]
     names = [configClass.__name__ for configClass in configClassesUsed(source.tree)]
-    assert names == ["ExtractionConfig", "OutcomeConfig", "ExplorationConfig"]
+    assert sorted(names) == sorted(["ExtractionConfig", "OutcomeConfig", "ExplorationConfig", "SurvivalConfig",
+                                    "ClassifierPanelConfig", "DeepOutcomeConfig", "PatientSummaryConfig"])
 
 
 PLANTED = """

@@ -72,9 +72,7 @@ def runCase(
     truth = None if mask is None else loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
     harmonizer = HarmonizationLogic(scene)
     harmonized = {name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)}
-    segmentation = SegmentationLogic(scene).run(
-        harmonized[cohortConfig.segmentationSequence], config.segmentation, cancel=cancel
-    )
+    segmentation = _segment(scene, volumes, harmonized[cohortConfig.segmentationSequence], config, cancel)
     nodes = [*volumes.values(), *harmonized.values(), segmentation]
 
     features: dict[str, float] = {}
@@ -102,3 +100,19 @@ def runCase(
     scenePath = saveScene(scene, sceneFolder / f"{patient}.mrb")
     scene.Clear(True)
     return CaseResult(patient=patient, features=features, dice=dice, scenePath=scenePath)
+
+
+def _segment(scene, volumes: dict, harmonizedReference, config: PipelineConfig, cancel: CancelToken | None):
+    """The threshold method segments the harmonized reference sequence; an AI model gets the
+    sequences it was trained on, as acquired (it normalizes them itself), and runs in this
+    process: a batch already runs outside the user's application."""
+    if config.segmentation.method != "model":
+        return SegmentationLogic(scene).run(harmonizedReference, config.segmentation, cancel=cancel)
+    from VirtualBiopsy.segment.backends.channels import canonicalSequence
+    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.workers.inlineRunner import InlineRunner
+
+    registry = ModelRegistry()
+    wanted = {canonicalSequence(modelInput.sequence) for modelInput in registry.get(config.segmentation.modelId).inputs}
+    inputs = {name: node for name, node in volumes.items() if canonicalSequence(name) in wanted}
+    return SegmentationLogic(scene, runner=InlineRunner(), registry=registry).run(inputs, config.segmentation, cancel=cancel)
