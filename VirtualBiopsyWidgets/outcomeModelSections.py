@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import qt
 
-import slicer
 from slicer.i18n import tr as _
 
 from VirtualBiopsy.outcome.classification.config import MODEL_NAMES

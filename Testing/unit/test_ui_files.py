@@ -8,7 +8,6 @@ MRML widgets do not exist there: they must be declared in ``<customwidgets>`` wi
 base classes, so they are checked statically and left out of the load.
 """
 
-import ast
 import os
 import re
 import xml.etree.ElementTree as ElementTree
@@ -21,7 +20,6 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 from PySide6.QtUiTools import QUiLoader  # noqa: E402
 
 from moduleSources import (  # noqa: E402
-    WIDGET_HELPERS,
     moduleSources,
     moduleUiReferences,
     parameterFields,
