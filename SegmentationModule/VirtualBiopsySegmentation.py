@@ -6,7 +6,7 @@ import sys
 from typing import Annotated
 
 import slicer
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -56,11 +56,12 @@ class VirtualBiopsySegmentation(ScriptedLoadableModule):
 @parameterNodeWrapper
 class VirtualBiopsySegmentationParameterNode:
     """The settings of :class:`VirtualBiopsy.segment.config.SegmentationConfig`, field for
-    field, plus the input volume and the output segmentation.
+    field, plus the input volume, the output segmentation and the table of the review's changes.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
+    reviewChangesTable: vtkMRMLTableNode
     method: Annotated[str, Choice(SEGMENTATION_METHODS)] = SEGMENTATION_DEFAULTS.method
     threshold: Annotated[float, WithinRange(-10.0, 10.0)] = SEGMENTATION_DEFAULTS.threshold
     headMarginMm: Annotated[float, WithinRange(0.0, 100.0)] = SEGMENTATION_DEFAULTS.headMarginMm
@@ -78,8 +79,8 @@ class VirtualBiopsySegmentationParameterNode:
 
 
 class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
-    """Panel: input volume, output segmentation, settings, Apply, progress and Cancel, and
-    "Review in Segment Editor".
+    """Panel: input volume, output segmentation, settings, Apply, progress and Cancel,
+    "Review in Segment Editor" and "Compare with the AI result".
     """
 
     def createLogic(self) -> "VirtualBiopsySegmentationLogic":
@@ -88,6 +89,7 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
     def setupConnections(self) -> None:
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.reviewButton.connect("clicked(bool)", self.onReviewButton)
+        self.ui.compareButton.connect("clicked(bool)", self.onCompareButton)
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
         if not parameterNode.inputVolume:
@@ -99,6 +101,7 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Segment the tumour") if ready else _("Select an input volume")
         self.ui.reviewButton.enabled = ready and bool(parameterNode.outputSegmentation)
+        self.ui.compareButton.enabled = ready and self.logic.isUnderReview(parameterNode)
 
     def onApplyButton(self) -> None:
         """Segment the tumour and show the segmentation over the input volume."""
@@ -112,9 +115,24 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
             slicer.util.setSliceViewerLayers(background=parameterNode.inputVolume, fit=True)
 
     def onReviewButton(self) -> None:
-        """Open the Segment Editor on the output segmentation and its source volume."""
+        """Keep the AI result as the review's hidden reference and open the Segment Editor."""
         with slicer.util.tryWithErrorDisplay(_("Could not open the Segment Editor."), waitCursor=True):
             self.logic.reviewInSegmentEditor(self._parameterNode)
+        self.updateButtons()
+
+    def onCompareButton(self) -> None:
+        """Show what the clinician changed against the AI result, per segment."""
+        parameterNode = self._parameterNode
+        table = self.runStage(
+            _("Comparison with the AI result failed."),
+            lambda progress, cancel: self.logic.compareWithAiResult(parameterNode, progress, cancel),
+        )
+        if table is not None:
+            self.ui.reviewSummaryLabel.text = reviewSummary(table)
+            layoutManager = slicer.app.layoutManager()
+            layoutManager.setLayout(slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout))
+            slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
+            slicer.app.applicationLogic().PropagateTableSelection()
 
 
 class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
@@ -151,15 +169,59 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def reviewInSegmentEditor(parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
-        """Switch to the Segment Editor with the segmentation and its source volume selected
-        (Slicer 5.10+ editor API).
+        """Keep a hidden copy of the AI result as the review's reference (a review already started keeps
+        its reference), then switch to the Segment Editor with the segmentation and its source volume
+        selected (Slicer 5.10+ editor API).
         """
+        from VirtualBiopsy.segment.review import ReviewLogic
+
         if not parameterNode.outputSegmentation or not parameterNode.inputVolume:
             raise ValueError("Segment the tumour first: there is no output segmentation or input volume to review.")
+        ReviewLogic(slicer.mrmlScene).startReview(parameterNode.outputSegmentation)
         slicer.util.selectModule("SegmentEditor")
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
         editor.setSegmentationNode(parameterNode.outputSegmentation)
         editor.setSourceVolumeNode(parameterNode.inputVolume)
+
+
+    @staticmethod
+    def isUnderReview(parameterNode: VirtualBiopsySegmentationParameterNode) -> bool:
+        """Whether a review of the output segmentation was started (its AI reference exists)."""
+        from VirtualBiopsy.segment.review import ReviewLogic
+
+        segmentation = parameterNode.outputSegmentation if parameterNode else None
+        return bool(segmentation) and ReviewLogic(slicer.mrmlScene).referenceOf(segmentation) is not None
+
+    def compareWithAiResult(
+        self,
+        parameterNode: VirtualBiopsySegmentationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> vtkMRMLTableNode:
+        """What the clinician changed in ``parameterNode.outputSegmentation`` since the review started,
+        into ``parameterNode.reviewChangesTable`` (created when empty); the segmentation's provenance
+        records that it was edited.
+        """
+        from VirtualBiopsy.segment.review import ReviewLogic
+
+        table = ReviewLogic(slicer.mrmlScene).compare(
+            parameterNode.outputSegmentation, outputTable=parameterNode.reviewChangesTable,
+            progress=progress, cancel=cancel,
+        )
+        parameterNode.reviewChangesTable = table
+        return table
+
+
+def reviewSummary(table: vtkMRMLTableNode) -> str:
+    """One line per segment: its change, DSC and the volume added and removed."""
+    frame = slicer.util.dataframeFromTable(table)
+    return "\n".join(
+        _("{segment}: {change}, DSC {dsc:.3f}, +{added:.2f} ml / -{removed:.2f} ml").format(
+            segment=row["Segment"], change=row["Change"], dsc=float(row["DSC"]),
+            added=float(row["Added (ml)"]), removed=float(row["Removed (ml)"]),
+        )
+        for _index, row in frame.iterrows()
+    )
 
 
 class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
@@ -173,6 +235,8 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         self.test_findsTumour()
         self.setUp()
         self.test_reviewInSegmentEditor()
+        self.setUp()
+        self.test_compareWithAiResult()
 
     def _segment(self, **settings) -> tuple:
         inputVolume, _head, tumour = addSyntheticTumourVolume()
@@ -211,3 +275,29 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         self.assertEqual(editor.segmentationNode().GetID(), segmentation.GetID())
         self.assertEqual(editor.sourceVolumeNode().GetID(), parameterNode.inputVolume.GetID())
         self.delayDisplay("Test passed")
+
+    def test_compareWithAiResult(self) -> None:
+        """Erasing one slice of the reviewed tumour shows up as that slice's volume removed."""
+        import numpy as np
+
+        from VirtualBiopsy.segment.review import ReviewLogic
+
+        self.delayDisplay("Comparing a corrected segmentation with the AI result")
+        logic, parameterNode, segmentation, _tumour = self._segment()
+        ReviewLogic(slicer.mrmlScene).startReview(segmentation)
+        self.assertTrue(logic.isUnderReview(parameterNode))
+        segmentId = segmentation.GetSegmentation().GetNthSegmentID(0)
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, parameterNode.inputVolume)
+        erased = mask.copy()
+        erasedSlice = int(mask.any(axis=(1, 2)).nonzero()[0].mean())
+        erased[erasedSlice] = 0
+        slicer.util.updateSegmentBinaryLabelmapFromArray(erased, segmentation, segmentId, parameterNode.inputVolume)
+
+        table = logic.compareWithAiResult(parameterNode)
+        self.assertIs(parameterNode.reviewChangesTable, table)
+        row = slicer.util.dataframeFromTable(table).iloc[0]
+        voxelMl = float(np.prod(parameterNode.inputVolume.GetSpacing())) / 1000.0
+        self.assertEqual(row["Change"], "edited")
+        self.assertAlmostEqual(float(row["Removed (ml)"]), int(mask[erasedSlice].sum()) * voxelMl, places=6)
+        self.assertAlmostEqual(float(row["Added (ml)"]), 0.0)
+        self.delayDisplay(f"Test passed ({reviewSummary(table)})")

@@ -38,13 +38,13 @@ def test_demo_writes_every_output(demoRun):
     pd.testing.assert_series_equal(clusters["time"], clinical["time"])
     assert pd.read_csv(out / "failures.csv").empty
     provenance = json.loads((out / "provenance.json").read_text())
-    assert provenance["settings"]["segmentation"]["threshold"] == 2.0
+    assert provenance["settings"]["segmentation"]["modelId"] == "demo"
     assert provenance["versions"]["pyradiomics"] == "3.0.1"
     firstT1c = out / "cohort" / pd.read_csv(out / "cohort" / "manifest.csv")["T1c"][0]
     assert provenance["inputs"][clinical["patient"][0]]["T1c"] == hashlib.sha256(firstT1c.read_bytes()).hexdigest()
     assert (out / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the automatic segmentation agrees with the ground truth it never saw
-    assert clusters["dice"].min() > 0.5 and clusters["dice"].mean() > 0.7
+    # the demo model segments cases of a cohort it never saw (another seed) as its held-out evaluation did
+    assert clusters["dice"].median() > 0.85
 
 
 @pytest.mark.slow

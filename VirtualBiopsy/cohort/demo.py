@@ -12,6 +12,7 @@ import logging
 import pathlib
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.cohort.casePipeline import runCase
@@ -44,6 +45,7 @@ class DemoResult:
     scenes: list[pathlib.Path]
     logRankPValue: float
     meanDice: float
+    medianDice: float
     failures: int
 
 
@@ -147,7 +149,8 @@ def runCohort(
     return DemoResult(
         outDir=outDir, featuresCsv=featuresCsv, clustersCsv=clustersCsv, kaplanMeierPng=kaplanMeierPng,
         failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=outcome.logRankPValue,
-        meanDice=sum(dices) / len(dices) if dices else float("nan"), failures=len(failures),
+        meanDice=float(np.mean(dices)) if dices else float("nan"),
+        medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures),
     )
 
 

@@ -34,7 +34,7 @@ def run(arguments: argparse.Namespace) -> int:
         result = runDemo(arguments.out, cases=arguments.cases, seed=arguments.seed, size=arguments.size,
                          config=config, progress=progress)
     print(f"Patients processed: {len(result.scenes)} ({result.failures} failed, see {result.failuresCsv})")
-    print(f"Automatic vs ground-truth segmentation: mean Dice {result.meanDice:.3f}")
+    print(f"Automatic vs ground-truth segmentation: Dice median {result.medianDice:.3f}, mean {result.meanDice:.3f}")
     print(f"Clusters' survival, log-rank p = {result.logRankPValue:.3g}")
     print(f"Features: {result.featuresCsv}\nClusters: {result.clustersCsv}\nKaplan–Meier: {result.kaplanMeierPng}")
     print(f"Scenes (open in 3D Slicer): {result.outDir / 'scenes'}")
