@@ -35,6 +35,7 @@ DEMO_SEED = 2026
 SEQUENCES = ["FLAIR", "T1c"]
 DEFAULT_OUT = REPOSITORY / "VirtualBiopsy" / "resources" / "models" / "demo"
 TARGET_MEDIAN_DSC = 0.85
+TUMOUR_TERMINOLOGY = "SCT^108369006^Neoplasm"
 PLAN_OVERRIDES = {"targetSpacing": [3.0, 3.0, 3.0], "patchSize": [48, 48, 48], "batchSize": 2,
                   "featuresPerStage": [8, 16, 32, 64]}
 
@@ -168,8 +169,10 @@ def register(modelFolder: pathlib.Path) -> int:
     options = {**entry.options, "configuration": "3d_fullres", "folds": ["all"]}
     # The training record and the held-out evaluation ship with the weights, under the same tree hash.
     files = {**entry.files, **{name: fileSha256(modelFolder / name) for name in ("training.json", "evaluation.json")}}
+    # The whole tumour is tagged as Slicer's "Tumor" type (SNOMED CT 108369006, Neoplasm).
+    labels = tuple(dataclasses.replace(label, terminology=TUMOUR_TERMINOLOGY) for label in entry.labels)
     entry = dataclasses.replace(entry, path=relative, options=options, files=dict(sorted(files.items())),
-                                sha256=treeDigest(files))
+                                sha256=treeDigest(files), labels=labels)
     others = [item for item in readManifest(SHIPPED_MANIFEST) if item.id != "demo"]
     writeManifest(SHIPPED_MANIFEST, [*others, entry])
     print(f"Registered 'demo' in {SHIPPED_MANIFEST} (sha256 {entry.sha256})")
