@@ -106,9 +106,10 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
     def onApplyButton(self) -> None:
         """Segment the tumour and show the segmentation over the input volume."""
         parameterNode = self._parameterNode
+        otherVolumes = list(self.ui.additionalVolumesSelector.checkedNodes())
         segmentation = self.runStage(
             _("Segmentation failed."),
-            lambda progress, cancel: self.logic.process(parameterNode, progress, cancel),
+            lambda progress, cancel: self.logic.process(parameterNode, progress, cancel, otherVolumes=otherVolumes),
         )
         if segmentation is not None:
             segmentation.CreateDefaultDisplayNodes()
@@ -148,17 +149,23 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         parameterNode: VirtualBiopsySegmentationParameterNode,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        otherVolumes: list | None = None,
     ) -> vtkMRMLSegmentationNode:
         """Segment ``parameterNode.inputVolume`` into ``parameterNode.outputSegmentation``
         (created and stored in the parameter node when empty).
 
+        :param otherVolumes: the patient's other sequences, for an AI model with several inputs; each
+            volume's name must name its sequence (``VB0001_FLAIR``).
         :returns: the segmentation node.
         """
         from VirtualBiopsy.segment.logic import SegmentationLogic
 
         config = configFromParameterNode(SegmentationConfig, parameterNode)
+        inputs = parameterNode.inputVolume
+        if config.method == "model" and otherVolumes:
+            inputs = _namedSequences(config.modelId, [parameterNode.inputVolume, *otherVolumes])
         segmentation = SegmentationLogic(slicer.mrmlScene).run(
-            parameterNode.inputVolume,
+            inputs,
             config=config,
             outputSegmentation=parameterNode.outputSegmentation,
             progress=progress,
@@ -210,6 +217,27 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         )
         parameterNode.reviewChangesTable = table
         return table
+
+
+def _namedSequences(modelId: str, volumes: list) -> dict:
+    """``{sequence: volume}`` for the model's inputs, each sequence recognised from the volume's name."""
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.segment.backends.channels import sequenceFromName
+    from VirtualBiopsy.segment.models.registry import ModelRegistry
+
+    inputs = ModelRegistry().get(modelId).inputs
+    named = {}
+    for volume in dict.fromkeys(volumes):
+        sequence = sequenceFromName(volume.GetName(), inputs)
+        if sequence is None or sequence in named:
+            expected = ", ".join(modelInput.sequence for modelInput in inputs)
+            raise InputError(
+                f"Cannot tell which of the model's sequences ({expected}) the volume '{volume.GetName()}' is"
+                + (f" ('{named[sequence].GetName()}' is {sequence} already)" if sequence in named else "")
+                + "; rename the volumes so that each name contains its sequence, e.g. 'patient_FLAIR'."
+            )
+        named[sequence] = volume
+    return named
 
 
 def reviewSummary(table: vtkMRMLTableNode) -> str:

@@ -8,7 +8,7 @@ import scipy.ndimage
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError, ModelError
-from VirtualBiopsy.segment.backends.channels import canonicalSequence, mapChannels
+from VirtualBiopsy.segment.backends.channels import canonicalSequence, mapChannels, sequenceFromName
 from VirtualBiopsy.segment.backends.orientation import arrayBackOnGrid, imageBackOnGrid, reorient
 from VirtualBiopsy.segment.models.modelEntry import ModelInput
 from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
@@ -176,3 +176,12 @@ def test_reorient_and_back_is_exact_on_oblique_left_handed_grids(code):
 def test_bad_orientation_codes_are_refused():
     with pytest.raises(ModelError, match="axis code"):
         reorient(image(1), "RAR")
+
+
+@pytest.mark.parametrize("name, sequence", [
+    ("VB0001_FLAIR", "FLAIR"), ("VB0001_T1c", "T1c"), ("flair", "FLAIR"), ("T1 Gd", "T1c"), ("t1ce brain", "T1c"),
+    ("T2-FLAIR", "FLAIR"), ("pat_T2", None), ("FLAIR_T1c", None), ("", None),
+])
+def test_sequence_is_recognised_from_a_volume_name(name, sequence):
+    inputs = [ModelInput("FLAIR", 0), ModelInput("T1c", 1)]
+    assert sequenceFromName(name, inputs) == sequence

@@ -145,3 +145,20 @@ def _aliasesOf(sequences: list[str]) -> str:
         group = next((g for g in SEQUENCE_ALIASES if _normalize(g[0]) == key), (sequence,))
         parts.append(f"{sequence}: {', '.join(group)}")
     return "; ".join(parts)
+
+
+def sequenceFromName(volumeName: str, inputs: Sequence[ModelInput]) -> str | None:
+    """The model input sequence that a volume's name names, or ``None``.
+
+    The whole name, then each of its parts split at spaces, ``_``, ``-`` and ``.`` (``VB0001_FLAIR``,
+    ``t1 gd``), is compared through :data:`SEQUENCE_ALIASES`; a name that names no input, or more than
+    one, gives ``None``.
+    """
+    wanted = {canonicalSequence(modelInput.sequence): modelInput.sequence for modelInput in inputs}
+    if canonicalSequence(volumeName) in wanted:
+        return wanted[canonicalSequence(volumeName)]
+    parts = [part for part in re.split(r"[\s_.\-]+", volumeName) if part]
+    candidates = {canonicalSequence(" ".join(parts[start:end]))
+                  for start in range(len(parts)) for end in range(start + 1, len(parts) + 1)}
+    found = {wanted[key] for key in candidates if key in wanted}
+    return found.pop() if len(found) == 1 else None
