@@ -158,9 +158,10 @@ def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCo
         raise ModelError(f"The weights of {checkpoints[0]} do not fit the network its plans describe: "
                          f"{str(error).splitlines()[0]}. The checkpoint and plans.json belong to different models.") from error
     mirrorAxes = first.get("inference_allowed_mirroring_axes")
+    device = torchDevice(options.device)
     predictor = nnUNetPredictor(tile_step_size=options.tileStepSize, use_gaussian=True,
-                                use_mirroring=options.useMirroring, perform_everything_on_device=True,
-                                device=torchDevice(options.device), verbose=False, allow_tqdm=False)
+                                use_mirroring=options.useMirroring, perform_everything_on_device=device.type == "cuda",
+                                device=device, verbose=False, allow_tqdm=False)
     predictor.manual_initialization(network, plansManager, configurationManager, weights, datasetJson, trainerName,
                                     tuple(mirrorAxes) if mirrorAxes is not None else None)
     return predictor, configuration, folds, weights
