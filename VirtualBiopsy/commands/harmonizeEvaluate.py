@@ -62,7 +62,7 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.combat import _names, readCsv
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.harmonize.evaluation import (
-        MODELS, EvaluationSettings, evaluateHarmonization, prepareTables, writeEvaluation,
+        MODELS, EvaluationSettings, evaluateHarmonization, methodTables, parseMethods, prepareTables, writeEvaluation,
     )
     from VirtualBiopsy.outputFolders import requireNewFolder
 
@@ -85,9 +85,16 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     tables = {name: readCsv(path, f"Feature table '{name}'") for name, path in specs.items()}
     clinical = readCsv(arguments.clinical, "Clinical")
     data = prepareTables(tables, clinical, arguments.batch, arguments.task, _names(arguments.covariates))
+    methods = parseMethods(arguments.methods, data)
+    pairs = parsePairs(arguments.pairs)
+    unknown = sorted({name for pair in pairs or () for name in pair} - set(data.batches))
+    if unknown:
+        raise InputError(f"--pairs names batch(es) {', '.join(unknown)} that column '{arguments.batch}' does not "
+                         f"have ({', '.join(data.batches)}).")
+    methodTables(data, methods, arguments.combat_method)  # ComBat's refusals come before any progress output
     settings = EvaluationSettings(
-        methods=arguments.methods, combatMethod=arguments.combat_method, models=tuple(models),
-        repeats=arguments.repeats, folds=arguments.folds, alpha=arguments.alpha, pairs=parsePairs(arguments.pairs),
+        methods=methods, combatMethod=arguments.combat_method, models=tuple(models),
+        repeats=arguments.repeats, folds=arguments.folds, alpha=arguments.alpha, pairs=pairs,
         topFeatures=arguments.top_features, seed=arguments.seed)
     with progressBar("harmonize evaluate") as progress:
         result = evaluateHarmonization(data, settings, progress)

@@ -3,12 +3,15 @@
 For each ordered pair (training batch, test batch) and each model (the pipelines of
 :func:`~VirtualBiopsy.harmonize.evaluation.sitePredictability.makeClassifier`):
 
-1. the decision threshold is chosen on the training batch alone: the probabilities of its
-   cases out of a stratified cross-validation inside it (up to 5 folds, seeded) and the
-   threshold that maximizes Youden's J = sensitivity + specificity − 1 on them;
+1. the decision threshold is chosen on the training batch alone: the scores of its cases
+   out of a stratified cross-validation inside it (up to 5 folds, seeded) and the threshold
+   that maximizes Youden's J = sensitivity + specificity − 1 on them;
 2. the model is fitted on every case of the training batch;
-3. on the test batch: the AUC of its probabilities (threshold-free) and the accuracy of
-   "probability ≥ threshold".
+3. on the test batch: the AUC of its scores (threshold-free) and the accuracy of
+   "score ≥ threshold".
+
+Scores are log-odds for the logistic regression (probabilities of cases far from the
+training batch round to exactly 0 or 1 and would tie) and probabilities for the forest.
 
 The positive class is the second task class in sorted order; the AUC does not depend on
 that choice. No case of the test batch is seen before step 3.
@@ -87,7 +90,7 @@ def downstreamTask(
                 cancel.raiseIfCancelled()
             threshold = trainingThreshold(values[trainRows], positive[trainRows], model, seed)
             pipeline = makeClassifier(model, seed).fit(values[trainRows], positive[trainRows])
-            scores = pipeline.predict_proba(values[testRows])[:, list(pipeline.classes_).index(True)]
+            scores = positiveScores(pipeline, values[testRows])
             rows.append({"train": train, "test": test, "model": model,
                          "auc": _auc(positive[testRows], scores),
                          "accuracy": float(np.mean((scores >= threshold) == positive[testRows])),
@@ -96,13 +99,25 @@ def downstreamTask(
     return pd.DataFrame(rows)
 
 
+def positiveScores(pipeline, values: np.ndarray) -> np.ndarray:
+    """The positive class's score: the decision function (log-odds) where the model has one, else its probability.
+
+    Log-odds keep their order where probabilities round to exactly 0 or 1 (cases far from the training batch).
+    """
+    if hasattr(pipeline, "decision_function"):
+        return pipeline.decision_function(values)
+    return pipeline.predict_proba(values)[:, list(pipeline.classes_).index(True)]
+
+
 def trainingThreshold(values: np.ndarray, positive: np.ndarray, model: str, seed: int) -> float:
-    """Youden threshold on out-of-fold probabilities inside the training batch."""
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    """Youden threshold on out-of-fold scores (:func:`positiveScores`) inside the training batch."""
+    from sklearn.model_selection import StratifiedKFold
 
     folds = min(INNER_FOLDS, int(positive.sum()), int((~positive).sum()))
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = cross_val_predict(makeClassifier(model, seed), values, positive, cv=split, method="predict_proba")[:, 1]
+    scores = np.empty(len(positive))
+    for train, test in split.split(values, positive):
+        scores[test] = positiveScores(makeClassifier(model, seed).fit(values[train], positive[train]), values[test])
     return youdenThreshold(positive, scores)
 
 
