@@ -11,7 +11,9 @@
 
 3. Run ``virtual-biopsy harmonize evaluate`` with the methods ``none`` and ``combat`` (the raw
    features, as given and ComBat-harmonized), ``zscore``, ``nyul`` and ``nyul+combat``, site as the
-   batch and grade (LGG/HGG) as the downstream task, and print its ``summary.md``.
+   batch and grade (LGG/HGG) as the downstream task, and print its ``summary.md``: once on every
+   feature (``evaluation-seedS``) and once without the shape features (``evaluation-noshape-seedS``),
+   which come from the ground-truth mask alone, carry no scanner effect and separate the grades.
 
 The feature tables are kept in ``--work`` (``features_raw.csv``, ``features_zscore.csv``,
 ``features_nyul.csv``, ``clinical.csv``) and reused when present, so the evaluation can be rerun
@@ -28,6 +30,8 @@ import sys
 import time
 
 import pandas as pd
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # this checkout's VirtualBiopsy, not an installed one
 
 VARIANTS = {"raw": 25.0, "zscore": 0.1, "nyul": 2.0}  # variant → radiomics bin width
 SEQUENCES = ("T1c", "FLAIR")
@@ -86,23 +90,34 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     if not all((work / f"features_{variant}.csv").is_file() for variant in VARIANTS):
         extractTables(work, arguments.cases, arguments.seed, arguments.size)
+    for variant in VARIANTS:
+        table = pd.read_csv(work / f"features_{variant}.csv")
+        table.drop(columns=[c for c in table.columns if "_shape_" in c]).to_csv(
+            work / f"features_{variant}_noshape.csv", index=False)
+    for suffix, name in (("", "evaluation"), ("_noshape", "evaluation-noshape")):
+        status = evaluate(work, suffix, work / f"{name}-seed{arguments.seed}", arguments.seed)
+        if status != 0:
+            return status
+    return 0
+
+
+def evaluate(work: pathlib.Path, suffix: str, out: pathlib.Path, seed: int) -> int:
+    """Run ``harmonize evaluate`` on the tables ``features_<variant><suffix>.csv`` and print the summary."""
     from VirtualBiopsy import cli
 
-    out = work / f"evaluation-seed{arguments.seed}"
     start = time.perf_counter()
     status = cli.main([
         "harmonize", "evaluate",
-        "--features", str(work / "features_raw.csv"),
-        "--features", f"zscore={work / 'features_zscore.csv'}",
-        "--features", f"nyul={work / 'features_nyul.csv'}",
+        "--features", str(work / f"features_raw{suffix}.csv"),
+        "--features", f"zscore={work / f'features_zscore{suffix}.csv'}",
+        "--features", f"nyul={work / f'features_nyul{suffix}.csv'}",
         "--clinical", str(work / "clinical.csv"), "--batch", "site", "--task", "grade",
-        "--methods", "none,combat,zscore,nyul,nyul+combat", "--seed", str(arguments.seed), "--out", str(out),
+        "--methods", "none,combat,zscore,nyul,nyul+combat", "--seed", str(seed), "--out", str(out),
     ])
-    if status != 0:
-        return status
-    print(f"evaluation took {time.perf_counter() - start:.0f} s\n")
-    print((out / "summary.md").read_text())
-    return 0
+    if status == 0:
+        print(f"evaluation took {time.perf_counter() - start:.0f} s\n")
+        print((out / "summary.md").read_text())
+    return status
 
 
 if __name__ == "__main__":

@@ -80,8 +80,8 @@ def _downstreamSection(result: HarmonizationEvaluation) -> list[str]:
     table = result.downstream
     positive = table["positiveClass"].iloc[0]
     lines = ["", f"## Downstream task: '{result.data.task.name}' trained on one batch, tested on another", "",
-             f"Positive class {positive}; threshold (Youden) chosen on out-of-fold probabilities inside the training "
-             "batch. Mean over the pairs, then each pair.", ""]
+             f"Positive class {positive}; threshold (Youden) chosen on out-of-fold scores inside the training batch "
+             "(log-odds for the logistic regression, probabilities for the forest). Mean over the pairs, then each pair.", ""]
     mean = table.groupby(["method", "model"], sort=False)[["auc", "accuracy"]].mean().reset_index()
     lines += markdownTable(["method", "model", "AUC", "accuracy"], [
         [row.method, row.model, f"{row.auc:.3f}", f"{row.accuracy:.3f}"] for row in mean.itertuples()])
