@@ -155,3 +155,31 @@ def test_named_tables_methods_and_their_order():
     assert site["none"] == pytest.approx(site["scaled"], abs=1e-9)  # standardization inside the folds
     assert list(result.downstream["method"].unique()) == ["none", "scaled"]
     assert len(result.topFeatures) == 4
+
+
+def test_combat_inside_the_folds_equals_a_hand_made_loop():
+    from VirtualBiopsy.harmonize.combat import fitComBat
+
+    data = _data(casesPerSite=10, features=4, shift=1.0, scale=0.3, seed=10)
+    table, labels = data.tables["raw"], data.batch
+    probabilities = np.zeros((len(labels), 3))
+    for train, test in StratifiedKFold(n_splits=5, shuffle=True, random_state=2).split(table, labels):
+        model = fitComBat(table.iloc[train], labels.iloc[train])
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=10000))
+        pipeline.fit(model.apply(table.iloc[train], labels.iloc[train]).to_numpy(), labels.to_numpy()[train])
+        probabilities[test] = pipeline.predict_proba(model.apply(table.iloc[test], labels.iloc[test]).to_numpy())
+    expected = roc_auc_score(labels, probabilities, multi_class="ovr", average="macro")
+    result = sitePredictability(table, labels, LOGISTIC, repeats=1, seed=2, harmonizer=HarmonizerSpec())
+    assert result["auc"].iloc[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_without_a_task_there_is_no_downstream_table(tmp_path):
+    from VirtualBiopsy.harmonize.evaluation import writeEvaluation
+
+    features, clinical = siteTables(casesPerSite=6, sites=2, features=3, seed=11)
+    data = prepareTables({"raw": features}, clinical, "site")
+    result = evaluateHarmonization(data, EvaluationSettings(models=LOGISTIC, repeats=1, topFeatures=2))
+    assert result.downstream.empty and list(result.kruskalSummary["method"]) == ["none", "combat"]
+    names = {path.name for path in writeEvaluation(result, tmp_path / "out")}
+    assert "downstream.csv" not in names and "summary.md" in names
+    assert "Downstream" not in (tmp_path / "out" / "summary.md").read_text()
