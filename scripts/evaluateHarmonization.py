@@ -31,7 +31,8 @@ import time
 
 import pandas as pd
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # this checkout's VirtualBiopsy, not an installed one
+# this checkout's VirtualBiopsy, not an installed one
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 VARIANTS = {"raw": 25.0, "zscore": 0.1, "nyul": 2.0}  # variant → radiomics bin width
 SEQUENCES = ("T1c", "FLAIR")

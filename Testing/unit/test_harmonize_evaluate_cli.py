@@ -22,7 +22,7 @@ def runCli(arguments, capsys) -> tuple[int, str, str]:
 @pytest.fixture
 def cohort(tmp_path):
     features, clinical = siteTables(casesPerSite=8, sites=2, features=4, seed=9)
-    paths = {"features": tmp_path / "features.csv", "scaled": tmp_path / "scaled.csv", "clinical": tmp_path / "clinical.csv"}
+    paths = {name: tmp_path / f"{name}.csv" for name in ("features", "scaled", "clinical")}
     features.to_csv(paths["features"], index=False)
     features.assign(f0=features["f0"] * 2).to_csv(paths["scaled"], index=False)
     clinical.to_csv(paths["clinical"], index=False)

@@ -93,7 +93,8 @@ def evaluateHarmonization(
         tests.append(test.reset_index().assign(method=method))
         summaries.append({"method": method, **kruskalSummary(test, settings.alpha)})
         if data.task is not None:
-            result = downstreamTask(table, data.batch, data.task, settings.pairs, settings.models, settings.seed, cancel)
+            result = downstreamTask(table, data.batch, data.task, settings.pairs, settings.models, settings.seed,
+                                    cancel)
             downstream.append(result.assign(method=method))
     progress(1.0, "Evaluation done")
     first = tests[0].sort_values("H", ascending=False, kind="stable")

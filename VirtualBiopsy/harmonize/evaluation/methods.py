@@ -84,7 +84,8 @@ def methodSources(data: EvaluationData, methods: Sequence[str]) -> dict[str, tup
         name = method[: -len(SUFFIX)] if method.endswith(SUFFIX) else method
         name = base if name in (NONE, COMBAT) else name
         if name not in data.tables:
-            raise InputError(f"Method '{method}' needs the feature table '{name}'; give it with --features {name}=PATH.")
+            raise InputError(f"Method '{method}' needs the feature table '{name}'; give it with "
+                             f"--features {name}=PATH.")
         sources[method] = (data.tables[name], method == COMBAT or method.endswith(SUFFIX))
     return sources
 

@@ -56,10 +56,11 @@ def summaryMarkdown(result: HarmonizationEvaluation) -> str:
     site = result.sitePredictability.pivot(index="method", columns="model", values="auc").loc[list(result.tables)]
     sd = result.sitePredictability.pivot(index="method", columns="model", values="aucSd").loc[list(result.tables)]
     first = result.sitePredictability.iloc[0]
-    lines += ["", "## Site predictability (cross-validated AUC of the batch; lower is better, 0.5 = not predictable)", "",
-              f"ComBat (where used), standardization and classifier refitted in each training fold; {int(first['repeats'])} × stratified "
-              f"{int(first['folds'])}-fold; {'one-vs-rest macro ' if first['batches'] > 2 else ''}AUC of the pooled "
-              "out-of-fold probabilities, mean ± SD over the repeats.", ""]
+    kind = "one-vs-rest macro AUC" if first["batches"] > 2 else "AUC"
+    lines += ["", "## Site predictability (cross-validated AUC of the batch; lower is better, 0.5 = not predictable)",
+              "", "ComBat (where used), standardization and classifier refitted in each training fold; "
+              f"{int(first['repeats'])} × stratified {int(first['folds'])}-fold; {kind} of the pooled out-of-fold "
+              "probabilities, mean ± SD over the repeats.", ""]
     lines += markdownTable(["method", *site.columns], [
         [method, *(f"{site.loc[method, m]:.3f} ± {sd.loc[method, m]:.3f}" for m in site.columns)]
         for method in site.index])
@@ -81,7 +82,8 @@ def _downstreamSection(result: HarmonizationEvaluation) -> list[str]:
     positive = table["positiveClass"].iloc[0]
     lines = ["", f"## Downstream task: '{result.data.task.name}' trained on one batch, tested on another", "",
              f"Positive class {positive}; threshold (Youden) chosen on out-of-fold scores inside the training batch "
-             "(log-odds for the logistic regression, probabilities for the forest). Mean over the pairs, then each pair.", ""]
+             "(log-odds for the logistic regression, probabilities for the forest). Mean over the pairs, then each "
+             "pair.", ""]
     mean = table.groupby(["method", "model"], sort=False)[["auc", "accuracy"]].mean().reset_index()
     lines += markdownTable(["method", "model", "AUC", "accuracy"], [
         [row.method, row.model, f"{row.auc:.3f}", f"{row.accuracy:.3f}"] for row in mean.itertuples()])

@@ -82,7 +82,8 @@ def prepareTables(
     for name in (batchColumn, taskColumn):
         if name is not None and name in covariates:
             raise InputError(f"'{name}' is the batch or task column and is also listed as a covariate; a covariate "
-                             "to preserve can be neither (the task would leak into ComBat). Drop it from the covariates.")
+                             "to preserve can be neither (the task would leak into ComBat). Drop it from the "
+                             "covariates.")
     if taskColumn is not None and taskColumn == batchColumn:
         raise InputError(f"The task column and the batch column are both '{batchColumn}'; give a task other than "
                          "the batch (e.g. grade).")
@@ -101,7 +102,8 @@ def prepareTables(
             onlyHere = sorted(set(index) - set(patients))
             onlyFirst = sorted(set(patients) - set(index))
             raise InputError(f"Feature table '{name}' does not hold the same patients as the first table (only in "
-                             f"'{name}': {listed(onlyHere) or 'none'}; only in the first: {listed(onlyFirst) or 'none'})"
+                             f"'{name}': {listed(onlyHere) or 'none'}; only in the first: "
+                             f"{listed(onlyFirst) or 'none'})"
                              "; give tables of the same patients.")
         values = values.loc[patients]
         constant = [column for column in values.columns if np.ptp(values[column].to_numpy()) == 0]
