@@ -183,3 +183,19 @@ def test_without_a_task_there_is_no_downstream_table(tmp_path):
     names = {path.name for path in writeEvaluation(result, tmp_path / "out")}
     assert "downstream.csv" not in names and "summary.md" in names
     assert "Downstream" not in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_progress_reaches_one_and_cancel_stops_the_evaluation():
+    from VirtualBiopsy.errors import CancelledError
+    from VirtualBiopsy.progress import CancelToken
+
+    features, clinical = siteTables(casesPerSite=6, sites=2, features=3, seed=12)
+    data = prepareTables({"raw": features}, clinical, "site", "grade")
+    settings = EvaluationSettings(models=LOGISTIC, repeats=1, topFeatures=1)
+    reports = []
+    evaluateHarmonization(data, settings, progress=lambda fraction, message: reports.append(fraction))
+    assert reports[-1] == 1.0 and reports == sorted(reports) and min(reports) >= 0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        evaluateHarmonization(data, settings, cancel=token)

@@ -1,6 +1,9 @@
 """``virtual-biopsy harmonize evaluate`` on CSV files: the folder holds the library's numbers, bad input exits 2
 with one line on stderr and writes nothing, and ``harmonize --image ...`` still answers as before."""
 
+import hashlib
+import json
+
 import pandas as pd
 import pytest
 
@@ -10,7 +13,7 @@ from VirtualBiopsy.harmonize.evaluation import EvaluationSettings, evaluateHarmo
 from harmonizationTables import siteTables
 
 FILES = {"site_predictability.csv", "kruskal_wallis.csv", "kruskal_wallis_summary.csv", "downstream.csv", "summary.md",
-         "feature_distributions.png", "feature_distributions.svg"}
+         "feature_distributions.png", "feature_distributions.svg", "provenance.json"}
 
 
 def runCli(arguments, capsys) -> tuple[int, str, str]:
@@ -56,6 +59,10 @@ def test_evaluate_writes_the_library_results(cohort, tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "| scaled+combat |" in summary and "SiteA → SiteB" in summary and "## Kruskal–Wallis" in summary
     assert (out / "feature_distributions.png").read_bytes().startswith(b"\x89PNG")
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["settings"]["seed"] == 3 and provenance["methods"] == ["none", "combat", "scaled+combat"]
+    assert provenance["inputs"]["clinical"]["sha256"] == hashlib.sha256(cohort["clinical"].read_bytes()).hexdigest()
+    assert provenance["batch"]["counts"] == {"SiteA": 8, "SiteB": 8}
 
 
 @pytest.mark.parametrize("change, message", [

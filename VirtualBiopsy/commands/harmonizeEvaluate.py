@@ -30,7 +30,7 @@ def addEvaluateParser(actions) -> None:
         "on another (AUC, and accuracy at a threshold chosen on the training batch). ComBat is fitted on every "
         "patient with the batch and --covariates, never with the task. Writes site_predictability.csv, "
         "kruskal_wallis.csv, kruskal_wallis_summary.csv, downstream.csv, summary.md and "
-        "feature_distributions.png/.svg.")
+        "feature_distributions.png/.svg and provenance.json.")
     parser.add_argument("--features", action="append", required=True, metavar="[NAME=]F.csv",
                         help="feature table ('patient', then features); the first without NAME is the features as "
                         "given (methods none, combat); NAME=F.csv adds method NAME (and NAME+combat). Repeatable.")
@@ -61,6 +61,7 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     """Check every input, evaluate, and write the folder."""
     from VirtualBiopsy.commands.combat import _names, readCsv
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.data.atomicFiles import sha256File
     from VirtualBiopsy.harmonize.evaluation import (
         MODELS, EvaluationSettings, evaluateHarmonization, methodTables, parseMethods, prepareTables, writeEvaluation,
     )
@@ -98,7 +99,9 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
         topFeatures=arguments.top_features, seed=arguments.seed)
     with progressBar("harmonize evaluate") as progress:
         result = evaluateHarmonization(data, settings, progress)
-    paths = writeEvaluation(result, arguments.out)
+    files = {**{f"features:{name}": path for name, path in specs.items()}, "clinical": arguments.clinical}
+    inputs = {name: {"path": str(path), "sha256": sha256File(path)} for name, path in files.items()}
+    paths = writeEvaluation(result, arguments.out, {"inputs": inputs})
     for row in result.sitePredictability.itertuples():
         print(f"site AUC {row.method} ({row.model}): {row.auc:.3f} ± {row.aucSd:.3f}")
     print(f"Evaluation of {len(result.tables)} method(s) on {len(data.batch)} patients: {arguments.out} "

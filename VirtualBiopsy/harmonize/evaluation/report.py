@@ -2,11 +2,14 @@
 
 Files: ``site_predictability.csv``, ``kruskal_wallis.csv``, ``kruskal_wallis_summary.csv``,
 ``downstream.csv`` (with a task), ``summary.md`` (the tables in Markdown, and how they were
-made), ``feature_distributions.png`` / ``.svg``.
+made), ``feature_distributions.png`` / ``.svg`` and ``provenance.json`` (settings, seed,
+versions, and what the caller adds, e.g. the input files' SHA-256).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import pathlib
 
@@ -15,9 +18,11 @@ from VirtualBiopsy.harmonize.evaluation.figures import saveDistributionFigure
 from VirtualBiopsy.outputFolders import stagedOutputFolder
 
 
-def writeEvaluation(result: HarmonizationEvaluation, outDir: str | os.PathLike) -> list[pathlib.Path]:
+def writeEvaluation(result: HarmonizationEvaluation, outDir: str | os.PathLike,
+                    provenance: dict | None = None) -> list[pathlib.Path]:
     """Write every file into the new or empty folder ``outDir`` (staged, then moved into place).
 
+    :param provenance: more entries for ``provenance.json`` (e.g. ``{"inputs": {...}}``).
     :returns: the paths written, inside ``outDir``.
     :raises InputError: when ``outDir`` is a file or a folder with entries.
     """
@@ -30,8 +35,28 @@ def writeEvaluation(result: HarmonizationEvaluation, outDir: str | os.PathLike) 
             result.downstream.to_csv(staging / "downstream.csv", index=False)
         (staging / "summary.md").write_text(summaryMarkdown(result), encoding="utf-8")
         saveDistributionFigure(result.tables, result.data.batch, result.topFeatures, staging / "feature_distributions")
+        record = {**evaluationProvenance(result), **(provenance or {})}
+        (staging / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
         names = sorted(path.name for path in staging.iterdir())
     return [outDir / name for name in names]
+
+
+def evaluationProvenance(result: HarmonizationEvaluation) -> dict:
+    """Settings, methods, cohort counts, dropped features and package versions."""
+    from VirtualBiopsy import __version__
+    from VirtualBiopsy.extract.provenance import packageVersions
+
+    data = result.data
+    return {
+        "settings": dataclasses.asdict(result.settings), "methods": list(result.tables),
+        "batch": {"column": data.batch.name, "counts": data.batch.value_counts().sort_index().to_dict()},
+        "task": None if data.task is None else {"column": data.task.name,
+                                                "counts": data.task.value_counts().sort_index().to_dict()},
+        "covariates": [] if data.covariates is None else list(data.covariates.columns),
+        "droppedConstantFeatures": data.dropped,
+        "versions": {"virtualBiopsy": __version__,
+                     **packageVersions(("numpy", "pandas", "scipy", "scikit-learn", "matplotlib"))},
+    }
 
 
 def summaryMarkdown(result: HarmonizationEvaluation) -> str:
