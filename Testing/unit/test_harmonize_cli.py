@@ -215,4 +215,6 @@ def test_parser_choices_follow_the_library():
     options = {action.dest: action for action in subparsers.choices["harmonize"]._actions}
     assert tuple(options["contrast"].choices) == tuple(CONTRASTS)
     assert harmonize.NORMALIZATIONS == NORMALIZATION_METHODS
-    assert set(harmonize.METHOD_OPTIONS) | {"help", "image", "mask", "method", "out"} == set(options)
+    # "action": the optional 'evaluate' subcommand (harmonize evaluate ...)
+    assert set(harmonize.METHOD_OPTIONS) | {"help", "image", "mask", "method", "out", "action"} == set(options)
+    assert list(options["action"].choices) == ["evaluate"]

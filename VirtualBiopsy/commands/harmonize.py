@@ -9,12 +9,17 @@ by Otsu's threshold, or every voxel with ``--mask-mode none``): ``zscore``,
 Writes the new image ``--out`` and ``OUT.provenance.json`` beside it (method,
 options, input and model hashes, versions). An option of another method, a
 missing input or an existing output: exit 2, one line on stderr, nothing written.
+
+``virtual-biopsy harmonize evaluate ...`` measures harmonization on feature tables instead
+(:mod:`VirtualBiopsy.commands.harmonizeEvaluate`); the image options then do not apply.
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
+
+from VirtualBiopsy.commands.harmonizeEvaluate import addEvaluateParser
 
 PREPROCESSING = ("n4", "denoise", "resample")
 NORMALIZATIONS = ("zscore", "whitestripe", "nyul", "histmatch", "percentile", "histeq", "clahe")
@@ -42,13 +47,15 @@ def addParser(commands) -> None:
         description="Preprocess or normalize one image. Normalizations take their statistics from the voxels in "
         "--mask (non-zero), else from the head (Otsu foreground) or, with --mask-mode none, from every voxel; "
         "outside the mask they write --background unless --normalize-outside-mask. Writes --out and "
-        "OUT.provenance.json. Options of other methods are refused.",
+        "OUT.provenance.json. Options of other methods are refused. 'harmonize evaluate --help': measure the "
+        "effect of harmonization on a cohort's feature tables.",
     )
-    parser.add_argument("--image", type=pathlib.Path, required=True, help="image file (NRRD, NIfTI, MHA, ...)")
+    # --image, --method and --out are required unless the action 'evaluate' is given (checked in run).
+    parser.add_argument("--image", type=pathlib.Path, help="image file (NRRD, NIfTI, MHA, ...) (required)")
     parser.add_argument("--mask", type=pathlib.Path, help="labelmap on the image grid: where the statistics come from "
                         "(n4: where the bias field is fitted)")
-    parser.add_argument("--method", required=True, choices=PREPROCESSING + NORMALIZATIONS)
-    parser.add_argument("--out", type=pathlib.Path, required=True, help=f"new image file ({', '.join(OUTPUT_SUFFIXES)})")
+    parser.add_argument("--method", choices=PREPROCESSING + NORMALIZATIONS, help="(required)")
+    parser.add_argument("--out", type=pathlib.Path, help=f"new image file ({', '.join(OUTPUT_SUFFIXES)}) (required)")
     normalization = parser.add_argument_group("normalization (every normalization method)")
     normalization.add_argument("--mask-mode", choices=("foreground", "none"), help="without --mask: the head "
                                "(default) or every voxel")
@@ -83,6 +90,8 @@ def addParser(commands) -> None:
     methods.add_argument("--interpolator", choices=("nearest", "linear", "bspline", "lanczos"),
                          help="resample: interpolator (default: bspline)")
     parser.set_defaults(run=run)
+    actions = parser.add_subparsers(dest="action", required=False, metavar="[evaluate]")
+    addEvaluateParser(actions)
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -94,6 +103,10 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.data.atomicFiles import sha256File, writeTextAtomically
     from VirtualBiopsy.errors import InputError
 
+    missing = [f"--{name}" for name in ("image", "method", "out") if getattr(arguments, name) is None]
+    if missing:
+        raise InputError(f"{', '.join(missing)} missing: harmonizing an image needs --image, --method and --out "
+                         "(or run 'harmonize evaluate' on feature tables; see --help).")
     out = pathlib.Path(arguments.out)
     sidecar = out.with_name(f"{_stem(out)}.provenance.json")
     for path in (out, sidecar):
