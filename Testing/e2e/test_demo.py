@@ -37,7 +37,7 @@ def test_demo_writes_every_output(demoRun):
     assert set(clusters["cluster"]) == {0, 1}
     pd.testing.assert_series_equal(clusters["time"], clinical["time"])
     assert pd.read_csv(out / "failures.csv").empty
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["settings"]["segmentation"]["modelId"] == "demo"
     assert provenance["versions"]["pyradiomics"] == "3.0.1"
     firstT1c = out / "cohort" / pd.read_csv(out / "cohort" / "manifest.csv")["T1c"][0]

@@ -42,7 +42,7 @@ def test_cohort_folder_and_cache_reused_by_a_rerun(manifest, params, tmp_path, c
     status, out, _ = runCli(["--manifest", manifest, "--params", params, "--out", tmp_path / "run2",
                              "--cache", cache], capsys)
     assert status == 0 and "2 extracted (2 from the cache)" in out
-    provenance = json.loads((tmp_path / "run2" / "provenance.json").read_text())
+    provenance = json.loads((tmp_path / "run2" / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["cache"] == {"folder": str(cache), "hits": 2, "computed": 0}
     assert provenance["settingsName"] == "params"
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "run2" / "features.csv"), wide)
@@ -54,7 +54,7 @@ def test_no_cache_and_label_option(manifest, params, tmp_path, capsys):
     assert status == 0 and "0 extracted" in out and "2 failed" in out
     failures = pd.read_csv(tmp_path / "run" / "failures.csv")
     assert failures["error"].str.contains("Label 3 is not in the mask").all()
-    assert json.loads((tmp_path / "run" / "provenance.json").read_text())["cache"]["folder"] is None
+    assert json.loads((tmp_path / "run" / "provenance.json").read_text(encoding="utf-8"))["cache"]["folder"] is None
 
 
 def test_default_cache_follows_the_environment(monkeypatch, tmp_path):
@@ -87,4 +87,4 @@ def test_non_empty_out_is_refused(manifest, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("keep")
     status, _, err = runCli(["--manifest", manifest, "--out", tmp_path / "out", "--no-cache"], capsys)
-    assert status == 2 and "is not empty" in err and (tmp_path / "out" / "keep.txt").read_text() == "keep"
+    assert status == 2 and "is not empty" in err and (tmp_path / "out" / "keep.txt").read_text(encoding="utf-8") == "keep"

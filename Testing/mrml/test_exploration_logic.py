@@ -145,7 +145,7 @@ def test_non_empty_output_folder_and_wrong_tables_are_refused(scene, tables, tmp
     before = tableCount(scene)
     with pytest.raises(InputError, match=r"is not empty \(1 entries: notes.txt\)"):
         ExplorationLogic(scene).run(*tables, config)
-    assert [path.name for path in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "keep me"
+    assert [path.name for path in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text(encoding="utf-8") == "keep me"
     assert [path.name for path in tmp_path.iterdir()] == ["out"]
 
     fresh = config.replace(outputFolder=str(tmp_path / "fresh"))

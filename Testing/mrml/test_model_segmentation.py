@@ -168,7 +168,7 @@ def test_empty_prediction_gives_named_empty_segments(scene, registry, volumes, t
         last.bias[0] += 1000.0  # background everywhere
     torch.save(network.state_dict(), tmp_path / "weights.pt")
     source = registry.modelPath(registry.get("unet")) / "model.json"
-    (tmp_path / "model.json").write_text(source.read_text())
+    (tmp_path / "model.json").write_text(source.read_text(encoding="utf-8"))
     registry.importModel(tmp_path, "empty")
     made = logic(scene, registry).runModel(volumes, config(modelId="empty", uncertainty=True))
     segments = made.segmentation.GetSegmentation()

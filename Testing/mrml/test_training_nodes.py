@@ -37,7 +37,7 @@ def test_scene_cases_export_with_their_voxels_and_geometry(scene, makeImage, tmp
         assert np.allclose(written.GetDirection(), images[name].GetDirection(), atol=1e-5)
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(export.folder / "labelsTr" / "case_0000.nii.gz")))
     assert np.array_equal(label, (sitk.GetArrayFromImage(mask) == 1).astype(np.uint8))  # only the chosen segment
-    assert json.loads((export.folder / "dataset.json").read_text())["channel_names"] == {"0": "FLAIR", "1": "T1c"}
+    assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8"))["channel_names"] == {"0": "FLAIR", "1": "T1c"}
 
 
 def test_cases_that_cannot_be_converted_are_skipped(scene, makeImage, tmp_path):

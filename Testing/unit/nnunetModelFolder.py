@@ -83,7 +83,7 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
             else:
                 os.environ[key] = value
 
-    plans = json.loads((preprocessed / name / "nnUNetPlans.json").read_text())
+    plans = json.loads((preprocessed / name / "nnUNetPlans.json").read_text(encoding="utf-8"))
     configuration = plans["configurations"]["3d_fullres"]
     configuration["patch_size"] = list(patch)
     architecture = configuration["architecture"]["arch_kwargs"]

@@ -32,7 +32,7 @@ def test_round_trip_gives_the_same_scores_and_records_the_schema(tmp_path, fitte
     loaded = loadClassifier(folder)
     expected = model.pipeline.predict_proba(features[model.features].to_numpy())[:, 1]
     assert np.array_equal(loaded.pipeline.predict_proba(features[model.features].to_numpy())[:, 1], expected)
-    card = json.loads((folder / "model.json").read_text())
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     assert card["schemaVersion"] == 1 and card["model"] == name
     assert [f["name"] for f in card["features"]] == list(features.columns)
     assert {f["dtype"] for f in card["features"]} == {"float64"}
@@ -50,7 +50,7 @@ def test_changed_file_or_schema_version_is_refused(tmp_path, fitted):
     folder = saveClassifier(fitted[1].models["lr"], tmp_path / "lr")
     with pytest.raises(InputError, match="exists already"):
         saveClassifier(fitted[1].models["lr"], folder)
-    card = json.loads((folder / "model.json").read_text())
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     (folder / "model.json").write_text(json.dumps({**card, "schemaVersion": 99}))
     with pytest.raises(ModelError, match="schema version 99"):
         loadClassifier(folder)
@@ -75,7 +75,7 @@ def test_untrusted_types_are_not_loaded(tmp_path, fitted):
     hostile = Pipeline([("step", FunctionTransformer(os.system))])
     (folder / "model.skops").unlink()
     sio.dump(hostile, folder / "model.skops")
-    card = json.loads((folder / "model.json").read_text())
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     card["modelSha256"] = hashlib.sha256((folder / "model.skops").read_bytes()).hexdigest()
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not trusted \\(.*system"):

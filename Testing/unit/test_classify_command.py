@@ -46,9 +46,9 @@ def test_classify_writes_the_comparison_and_the_models(classified):
     predictions = pd.read_csv(classified / "predictions.csv")
     assert len(predictions) == 2 * 2 * 45 and predictions["score"].notna().all()
     for name in ("lr", "rf"):
-        card = json.loads((classified / "models" / name / "model.json").read_text())
+        card = json.loads((classified / "models" / name / "model.json").read_text(encoding="utf-8"))
         assert [f["name"] for f in card["features"]] == ["signal1", "signal2", "noise1", "noise2"]  # not 'label'
-    provenance = json.loads((classified / "provenance.json").read_text())
+    provenance = json.loads((classified / "provenance.json").read_text(encoding="utf-8"))
     assert len(provenance["inputs"]["features"]["sha256"]) == 64 and provenance["target"]["positiveClass"] == "HGG"
     assert not [p for p in classified.parent.iterdir() if p.name.endswith(".partial")]
 
@@ -68,7 +68,7 @@ def test_explain_writes_values_that_sum_to_the_output(classified, tables, capsys
     importance = pd.read_csv(out / "permutation_importance.csv")
     assert set(importance["feature"].head(2)) == {"signal1", "signal2"} and importance["scoring"][0] == "auc"
     assert sorted(p.name for p in (out / "waterfall").iterdir()) == ["P001.png", "P001.svg", "P002.png", "P002.svg"]
-    record = json.loads((out / "explanation.json").read_text())
+    record = json.loads((out / "explanation.json").read_text(encoding="utf-8"))
     assert record["quantity"] == "log-odds of the positive class" and record["method"] == "exact"
     assert len(record["backgroundPatients"]) == 20
     assert "Shapley values (exact) of the log-odds" in capsys.readouterr().out
@@ -109,7 +109,7 @@ def test_explain_one_new_patient_against_the_training_cohort(classified, tables,
     values = shap[["signal1", "signal2", "noise1", "noise2"]]
     assert values.abs().to_numpy().max() > 0
     assert values.sum(axis=1)[0] + shap["base_value"][0] == pytest.approx(shap["model_output"][0], abs=1e-10)
-    assert json.loads((out / "explanation.json").read_text())["quantity"].startswith("probability")
+    assert json.loads((out / "explanation.json").read_text(encoding="utf-8"))["quantity"].startswith("probability")
     assert sorted(p.name for p in (out / "waterfall").iterdir()) == ["NEW01.png", "NEW01.svg"]
 
 
@@ -124,7 +124,7 @@ def test_missing_values_refused_or_imputed_inside_the_folds(tables, tmp_path, ca
     _refused([*base, "--out", str(tmp_path / "refused")], "noise1 (9). Impute them inside the training folds "
              "(--impute median", capsys, tmp_path / "refused")
     assert main([*base, "--impute", "median", "--out", str(tmp_path / "imputed")]) == 0
-    card = json.loads((tmp_path / "imputed" / "models" / "lr" / "model.json").read_text())
+    card = json.loads((tmp_path / "imputed" / "models" / "lr" / "model.json").read_text(encoding="utf-8"))
     assert card["droppedFeatures"] == {"empty": "no values"} and "empty" not in card["modelFeatures"]
     assert [f["name"] for f in card["features"]][-1] == "empty"  # still part of the table schema
     assert "1 constant or empty dropped: empty" in capsys.readouterr().out

@@ -49,7 +49,7 @@ def test_train_gradcam_and_features_from_the_command_line(cohort, tmp_path, caps
     assert 0.0 <= values.min() and values.max() <= 1.0 + 1e-6
     assert sorted(p.name for p in png.iterdir()) == ["axial.png", "coronal.png", "sagittal.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in png.iterdir())
-    record = json.loads((tmp_path / "maps" / "VB0002_gradcam.json").read_text())
+    record = json.loads((tmp_path / "maps" / "VB0002_gradcam.json").read_text(encoding="utf-8"))
     assert record["model"] == "grade-cnn" and record["modelSha256"] == entry.sha256
     assert record["class"] in ("HGG", "LGG") and sum(record["probabilities"].values()) == pytest.approx(1.0)
     assert "inside the tumour over outside" in capsys.readouterr().out

@@ -71,7 +71,7 @@ def test_bad_cases_fail_alone_with_their_own_error(cohort, tmp_path):
 
 
 def test_manifest_problems_are_failures_that_never_run(cohort, tmp_path):
-    lines = cohort["manifest"].read_text().splitlines()
+    lines = cohort["manifest"].read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2].replace("VB0002/mask.nrrd", "VB0002/nowhere.nrrd")
     manifest = cohort["folder"] / "missing.csv"
     manifest.write_text("\n".join(lines[:3]) + "\n")
@@ -109,11 +109,11 @@ def test_wide_long_diagnostics_and_provenance(cohort, tmp_path):
     row = long[(long.patient == "VB0003") & (long.sequence == "FLAIR") & (long.feature == "original_glcm_Contrast")]
     assert row["value"].item() == wide.set_index("patient").loc["VB0003", "FLAIR_original_glcm_Contrast"]
     assert len(long) == 4 * (wide.shape[1] - 2)
-    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    diagnostics = json.loads((out / "diagnostics.json").read_text(encoding="utf-8"))
     assert sorted(diagnostics) == ["VB0001", "VB0002", "VB0003", "VB0004"]
     assert any(key.startswith("T1c_diagnostics_") for key in diagnostics["VB0001"])
     assert not any("diagnostics" in column for column in wide.columns)
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["settingsSha256"] == FAST.sha256() and provenance["versions"]["pyradiomics"]
     assert provenance["executor"] == {"kind": "SerialExecutor", "workers": 1, "scheduler": None}
     case = cohort["cases"][0]
@@ -133,7 +133,7 @@ def test_refuses_a_non_empty_folder_before_any_work(cohort, tmp_path):
     (tmp_path / "out" / "old.csv").write_text("keep me")
     with pytest.raises(InputError, match="is not empty"):
         extractCohort(cohort["manifest"], tmp_path / "out", FAST, cacheFolder=tmp_path / "cache")
-    assert not (tmp_path / "cache").exists() and (tmp_path / "out" / "old.csv").read_text() == "keep me"
+    assert not (tmp_path / "cache").exists() and (tmp_path / "out" / "old.csv").read_text(encoding="utf-8") == "keep me"
 
 
 def test_cache_skips_done_cases_and_a_changed_setting_misses(cohort, tmp_path):
@@ -143,7 +143,7 @@ def test_cache_skips_done_cases_and_a_changed_setting_misses(cohort, tmp_path):
     assert (first.cacheHits, first.computed) == (0, 4) and len(list(cache.glob("*.json"))) == 4
     second = extractCohort(manifest, tmp_path / "two", FAST, cacheFolder=cache)
     assert (second.cacheHits, second.computed) == (4, 0)
-    assert json.loads((tmp_path / "two" / "provenance.json").read_text())["cache"]["hits"] == 4
+    assert json.loads((tmp_path / "two" / "provenance.json").read_text(encoding="utf-8"))["cache"]["hits"] == 4
     assert (tmp_path / "one" / "features.csv").read_bytes() == (tmp_path / "two" / "features.csv").read_bytes()
     changed = extractCohort(manifest, None, FAST.replaced(binWidth=10), cacheFolder=cache)
     assert (changed.cacheHits, changed.computed) == (0, 4)

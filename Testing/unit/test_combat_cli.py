@@ -159,7 +159,7 @@ def test_apply_bad_input_exits_2_with_one_line_and_writes_nothing(tables, tmp_pa
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and re.search(message, error), error
         assert sorted(p.name for p in tmp_path.iterdir()) == listing
-    assert (tmp_path / "exists.csv").read_text() == "keep me"
+    assert (tmp_path / "exists.csv").read_text(encoding="utf-8") == "keep me"
 
 
 @pytest.mark.parametrize("words", [["combat", "--help"], ["combat", "fit", "--help"], ["combat", "apply", "--help"]])

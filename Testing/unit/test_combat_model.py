@@ -128,7 +128,7 @@ def test_save_and_load_round_trip_bit_for_bit(tmp_path, method, reference):
     assert np.array_equal(loaded.apply(features, site, covariates).to_numpy(),
                           model.apply(features, site, covariates).to_numpy())
     assert loaded.save(tmp_path / "again.json").read_bytes() == path.read_bytes()
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     assert data["schemaVersion"] == 1 and data["features"] == list(features.columns)
     assert data["covariates"][1] == {"name": "grade", "kind": "categorical", "levels": ["high", "low"]}
     assert data["inputHash"].startswith("sha256:") and data["batchName"] == "site"

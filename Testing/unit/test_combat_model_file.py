@@ -24,7 +24,7 @@ def test_save_never_overwrites_and_leaves_no_partial_file(tmp_path, model):
     path.write_text("precious")
     with pytest.raises(InputError, match="exists already; nothing is overwritten"):
         model.save(path)
-    assert path.read_text() == "precious"
+    assert path.read_text(encoding="utf-8") == "precious"
     with pytest.raises(InputError, match="does not exist; create it first"):
         model.save(tmp_path / "absent" / "model.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
@@ -42,12 +42,12 @@ def test_write_new_text_refuses_a_file_that_appears_meanwhile(tmp_path, monkeypa
     monkeypatch.setattr(os, "link", racingLink)
     with pytest.raises(InputError, match="appeared while writing"):
         writeNewText("mine", path)
-    assert path.read_text() == "someone else" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    assert path.read_text(encoding="utf-8") == "someone else" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
 def _damaged(tmp_path, model, edit) -> str:
     path = model.save(tmp_path / "model.json")
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     edit(data)
     damaged = tmp_path / "damaged.json"
     damaged.write_text(json.dumps(data))
@@ -75,9 +75,9 @@ def test_damaged_files_are_refused(tmp_path, model, edit, message):
 def test_unreadable_files_are_refused(tmp_path, model):
     with pytest.raises(InputError, match="not found"):
         ComBatModel.load(tmp_path / "absent.json")
-    text = model.save(tmp_path / "model.json").read_text()
+    text = model.save(tmp_path / "model.json").read_text(encoding="utf-8")
     (tmp_path / "nan.json").write_text(text.replace('"grandMean": [\n  ', '"grandMean": [\n  NaN, ', 1))
-    assert "NaN" in (tmp_path / "nan.json").read_text()
+    assert "NaN" in (tmp_path / "nan.json").read_text(encoding="utf-8")
     with pytest.raises(InputError, match="not valid JSON"):
         ComBatModel.load(tmp_path / "nan.json")
     (tmp_path / "cut.json").write_text(text[: len(text) // 2])

@@ -31,7 +31,7 @@ def test_demo_model_is_listed_with_its_files_and_ships_in_the_package():
     assert all(path.is_file() for path in files)
     assert sum(path.stat().st_size for path in files) < 10 * 2**20
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
     packaged = {path for pattern in patterns["VirtualBiopsy"] for path in PACKAGE.glob(pattern)}
     assert set(files) <= packaged
 

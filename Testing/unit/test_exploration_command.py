@@ -28,7 +28,7 @@ def test_explore_writes_the_tables_and_figures(tables, tmp_path, capsys):
     names = {path.name for path in out.iterdir()}
     assert {"statistics.csv", "statistics.xlsx", "univariate.csv", "spearman_heatmap.png", "distributions.png",
             "volume_correlation.csv", "missing_values.csv", "summary.json"} <= names
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["positiveClass"] == 1 and summary["patients"] == {"0": 20, "1": 20}
     assert summary["significantFeatures"] == ["T1c_original_firstorder_Mean"]
     assert summary["droppedForMissingValues"] == ["T1c_original_glcm_MostlyMissing", "T1c_original_glcm_Empty"]

@@ -25,7 +25,7 @@ def test_exploration_writes_tables_figures_and_summary(tmp_path):
     assert all(path.parent == out and path.is_file() for path in result.files.values())
     for name in ("spearman_heatmap.png", "distributions.png"):
         assert (out / name).read_bytes()[:8] == PNG
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["patients"] == {"HGG": 20, "LGG": 20} and summary["positiveClass"] == "LGG"
     assert summary["droppedForMissingValues"] == ["T1c_original_glcm_MostlyMissing", "T1c_original_glcm_Empty"]
     assert summary["constantFeatures"] == ["T1c_original_firstorder_Constant"]

@@ -16,7 +16,7 @@ def _listed(text: str, variable: str) -> list[str]:
 
 
 def test_top_level_build_file_adds_every_part_and_depends_on_pytorch():
-    text = (REPOSITORY / "CMakeLists.txt").read_text()
+    text = (REPOSITORY / "CMakeLists.txt").read_text(encoding="utf-8")
     subdirectories = re.findall(r"add_subdirectory\((\w+)\)", text)
     assert subdirectories == ["VirtualBiopsy", "VirtualBiopsyWidgets", *MODULE_FOLDERS]
     assert "PyTorch" in re.search(r"set\(EXTENSION_DEPENDS ([^)]*)\)", text).group(1).split()
@@ -26,7 +26,7 @@ def test_top_level_build_file_adds_every_part_and_depends_on_pytorch():
 
 @pytest.mark.parametrize("folder", MODULE_FOLDERS)
 def test_module_build_file_names_existing_files_and_its_self_test(folder):
-    text = (REPOSITORY / folder / "CMakeLists.txt").read_text()
+    text = (REPOSITORY / folder / "CMakeLists.txt").read_text(encoding="utf-8")
     moduleName = re.search(r"set\(MODULE_NAME (\w+)\)", text).group(1)
     assert moduleName == "VirtualBiopsy" + folder.removesuffix("Module")
     for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
@@ -37,13 +37,13 @@ def test_module_build_file_names_existing_files_and_its_self_test(folder):
 
 
 def test_library_is_built_with_subdir_like_dicomlib():
-    text = (REPOSITORY / "VirtualBiopsy" / "CMakeLists.txt").read_text()
+    text = (REPOSITORY / "VirtualBiopsy" / "CMakeLists.txt").read_text(encoding="utf-8")
     assert "WITH_SUBDIR" in text and "set(MODULE_NAME VirtualBiopsy)" in text
 
 
 def test_widget_helpers_build_file_lists_exactly_the_helper_files():
     """VirtualBiopsyWidgets names its files one by one (it is not globbed): a new helper must be added."""
     folder = REPOSITORY / "VirtualBiopsyWidgets"
-    listed = set(_listed((folder / "CMakeLists.txt").read_text(), "MODULE_PYTHON_SCRIPTS"))
+    listed = set(_listed((folder / "CMakeLists.txt").read_text(encoding="utf-8"), "MODULE_PYTHON_SCRIPTS"))
     assert listed == {path.name for path in folder.glob("*.py")}
-    assert "WITH_SUBDIR" in (folder / "CMakeLists.txt").read_text()
+    assert "WITH_SUBDIR" in (folder / "CMakeLists.txt").read_text(encoding="utf-8")

@@ -45,7 +45,7 @@ def test_one_image_keeps_pyradiomics_names(files, tmp_path, capsys):
     assert list(table.columns[:2]) == ["patient", "label"] and table.shape == (1, 2 + 107)
     assert table["patient"][0] == "case7_t1" and table["label"][0] == 2
     assert "original_glcm_Contrast" in table.columns
-    provenance = json.loads((tmp_path / "features.provenance.json").read_text())
+    provenance = json.loads((tmp_path / "features.provenance.json").read_text(encoding="utf-8"))
     record = provenance["labels"]["2"]
     assert record["provenance"]["settingsName"] == "mr-default" and record["undefined"] == {}
     assert any(key.startswith("diagnostics_") for key in record["diagnostics"])
@@ -77,7 +77,7 @@ def test_params_file_and_undefined_features_as_empty_cells(files, tmp_path, caps
     assert status == 0 and "24 undefined" in stdout
     table = pd.read_csv(out)
     assert table["original_glcm_Contrast"].isna().all() and table["original_firstorder_Mean"][0] == 7.0
-    undefined = json.loads((tmp_path / "flat.provenance.json").read_text())["labels"]["2"]["undefined"]
+    undefined = json.loads((tmp_path / "flat.provenance.json").read_text(encoding="utf-8"))["labels"]["2"]["undefined"]
     assert "constant ROI" in undefined["original_glcm_Contrast"]
 
 
@@ -85,7 +85,7 @@ def test_refuses_to_overwrite(files, tmp_path, capsys):
     out = tmp_path / "features.csv"
     out.write_text("precious")
     status, _, err = runCli(["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--out", out], capsys)
-    assert status == 2 and "exists already" in err and out.read_text() == "precious"
+    assert status == 2 and "exists already" in err and out.read_text(encoding="utf-8") == "precious"
     other = tmp_path / "other.csv"
     (tmp_path / "other.provenance.json").write_text("{}")
     status, _, err = runCli(["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--out", other], capsys)
@@ -149,7 +149,7 @@ def test_resample_mask_when_asked(files, tmp_path, capsys):
     status, _, _ = runCli(["--image", files["t1"], "--mask", tmp_path / "coarse.nrrd", "--label", 2,
                            "--resample-mask", "--out", out], capsys)
     assert status == 0
-    provenance = json.loads((tmp_path / "features.provenance.json").read_text())
+    provenance = json.loads((tmp_path / "features.provenance.json").read_text(encoding="utf-8"))
     assert provenance["labels"]["2"]["provenance"]["maskResampledToImage"] == ["image"]
 
 

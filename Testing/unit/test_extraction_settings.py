@@ -24,7 +24,7 @@ def test_every_shipped_preset_validates_against_pyradiomics_schema(name):
     featureextractor = pytest.importorskip("radiomics.featureextractor")
     settings = RadiomicsSettings.fromPreset(name)
     assert settings.name == name and settings.description
-    document = yaml.safe_load((PRESET_FOLDER / f"{name}.yaml").read_text())
+    document = yaml.safe_load((PRESET_FOLDER / f"{name}.yaml").read_text(encoding="utf-8"))
     assert set(document) <= {"description", "preprocessing", "pyradiomics"}
     # pyradiomics itself accepts the parameters (it validates them with the same schema)
     with warnings.catch_warnings():

@@ -182,7 +182,7 @@ def test_without_a_task_there_is_no_downstream_table(tmp_path):
     assert result.downstream.empty and list(result.kruskalSummary["method"]) == ["none", "combat"]
     names = {path.name for path in writeEvaluation(result, tmp_path / "out")}
     assert "downstream.csv" not in names and "summary.md" in names
-    assert "Downstream" not in (tmp_path / "out" / "summary.md").read_text()
+    assert "Downstream" not in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
 
 
 def test_progress_reaches_one_and_cancel_stops_the_evaluation():

@@ -62,7 +62,7 @@ def test_nyul_fit_then_apply_equals_the_library(files, tmp_path, capsys):
     assert status == 0, err
     library = normalization.applyNyul(images[1], _image(files, "head1"), loaded)
     np.testing.assert_array_equal(_read(output), sitk.GetArrayFromImage(library))
-    provenance = json.loads((tmp_path / "nyul.provenance.json").read_text())
+    provenance = json.loads((tmp_path / "nyul.provenance.json").read_text(encoding="utf-8"))
     assert provenance["method"] == "nyul" and len(provenance["inputs"]["model"]["sha256"]) == 64
     assert not list(tmp_path.glob(".*partial*"))
 
@@ -179,7 +179,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, cap
         assert status == 2, (arguments, err)
         assert message in err and len(err.strip().splitlines()) == 1, (message, err)
         assert not out.exists() and not (tmp_path / "out.provenance.json").exists()
-    assert existing.read_text() == "keep"
+    assert existing.read_text(encoding="utf-8") == "keep"
     assert not list(tmp_path.glob(".*partial*"))
 
 

@@ -56,10 +56,10 @@ def test_evaluate_writes_the_library_results(cohort, tmp_path, capsys):
     downstream = pd.read_csv(out / "downstream.csv")
     pd.testing.assert_series_equal(downstream["accuracy"], expected.downstream["accuracy"], rtol=1e-12)
     assert len(pd.read_csv(out / "kruskal_wallis.csv")) == 3 * 4
-    summary = (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "| scaled+combat |" in summary and "SiteA → SiteB" in summary and "## Kruskal–Wallis" in summary
     assert (out / "feature_distributions.png").read_bytes().startswith(b"\x89PNG")
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["settings"]["seed"] == 3 and provenance["methods"] == ["none", "combat", "scaled+combat"]
     assert provenance["inputs"]["clinical"]["sha256"] == hashlib.sha256(cohort["clinical"].read_bytes()).hexdigest()
     assert provenance["batch"]["counts"] == {"SiteA": 8, "SiteB": 8}

@@ -90,7 +90,7 @@ def test_write_manifest_round_trip_and_refusal_to_overwrite(folder):
              "mask": folder / "P1/mask.nrrd"},
             {"patient": "P2", "site": "B", "T1c": folder / "P2/T1c.nrrd", "mask": None}]
     path = writeManifest(rows, folder / "manifest.csv")
-    assert path.read_text().splitlines() == [
+    assert path.read_text(encoding="utf-8").splitlines() == [
         "patient,site,T1c,FLAIR,mask", "P1,A,P1/T1c.nrrd,P1/FLAIR.nrrd,P1/mask.nrrd", "P2,B,P2/T1c.nrrd,,"]
     cohort = readManifest(path)
     assert cohort.cases[1].mask is None and cohort.validate() == []
@@ -98,7 +98,7 @@ def test_write_manifest_round_trip_and_refusal_to_overwrite(folder):
         writeManifest(rows, path)
     copy = writeManifest(cohort, folder / "sub" / "copy.csv")
     assert readManifest(copy).cases[0].sequences == cohort.cases[0].sequences
-    assert "../P1/T1c.nrrd" in copy.read_text()
+    assert "../P1/T1c.nrrd" in copy.read_text(encoding="utf-8")
     assert isinstance(readManifest(writeManifest(cohort, path, overwrite=True)), Cohort)
 
 

@@ -109,7 +109,7 @@ def test_monai_network_folder(tmp_path):
     (folder / "other.pth").write_bytes(b"")
     with pytest.raises(InputError, match="has 2 weights files"):
         entryFromPath(folder)
-    metadata = json.loads((folder / "model.json").read_text())
+    metadata = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     (folder / "model.json").write_text(json.dumps({**metadata, "weights": "../weights.pth"}))
     with pytest.raises(InputError, match="is not a file inside"):
         entryFromPath(folder)

@@ -27,7 +27,7 @@ def entry(**changes) -> ModelEntry:
 
 
 def test_schema_is_valid_and_names_the_backends():
-    schema = json.loads(SCHEMA_PATH.read_text())
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     assert tuple(schema["$defs"]["model"]["properties"]["backend"]["enum"]) == MODEL_BACKENDS
 
@@ -41,7 +41,7 @@ def test_round_trip_keeps_every_field(tmp_path):
                               inputs=(ModelInput("FLAIR", 0),), labels=(ModelLabel(1, "tumour", (0.2, 0.4, 0.6)),))]
     path = writeManifest(tmp_path / "models.json", entries)
     assert readManifest(path) == entries
-    assert json.loads(path.read_text())["schemaVersion"] == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["schemaVersion"] == 1
 
 
 def test_a_refused_write_leaves_the_old_manifest_whole(tmp_path):

@@ -41,15 +41,15 @@ def test_train_command_writes_a_weights_only_model_that_registers_and_predicts(t
 
     assert status == 0
     assert {name: os.environ.get(name) for name in NNUNET_VARIABLES} == before
-    dataset = json.loads((out / "dataset.json").read_text())
+    dataset = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert dataset["channel_names"] == {"0": "FLAIR", "1": "T1c"}
     assert dataset["labels"] == {"background": 0, "tumour": 1}
     assert dataset["numTraining"] == 4 and dataset["name"] == "manifest"
-    assert list(json.loads((out / "plans.json").read_text())["configurations"]) == ["3d_fullres"]
+    assert list(json.loads((out / "plans.json").read_text(encoding="utf-8"))["configurations"]) == ["3d_fullres"]
     checkpoint = torch.load(out / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=True)
     assert set(checkpoint) == CHECKPOINT_KEYS and checkpoint["trainer_name"] == "nnUNetTrainer"
     assert checkpoint["init_args"]["configuration"] == "3d_fullres"
-    training = json.loads((out / "training.json").read_text())
+    training = json.loads((out / "training.json").read_text(encoding="utf-8"))
     assert training["settings"]["epochs"] == 1 and len(training["trainLosses"]) == 1
     assert np.isfinite(training["trainLosses"][0])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch folders are gone

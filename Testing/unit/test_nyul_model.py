@@ -35,7 +35,7 @@ def test_model_round_trips_through_json(tmp_path, fitted):
     path = model.save(tmp_path / "landmarks.json")
     loaded = NyulModel.load(path)
     assert loaded == model
-    document = json.loads(path.read_text())
+    document = json.loads(path.read_text(encoding="utf-8"))
     assert document["schemaVersion"] == SCHEMA_VERSION and document["format"] == "VirtualBiopsy.NyulModel"
     assert document["sequence"] == "T1c" and document["fittedOn"]["count"] == 3
     assert document["fittedOn"]["sha256"] == [voxelHash(image) for image in images]

@@ -126,7 +126,7 @@ def test_figure_png_and_svg_with_at_risk_table(tmp_path):
     paths = saveKaplanMeierFigure(result, tmp_path / "km", title="by group", timeLabel="months")
     assert [p.name for p in paths] == ["km.png", "km.svg"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG"
-    svg = paths[1].read_text()
+    svg = paths[1].read_text(encoding="utf-8")
     times = atRiskTimes(result)
     assert times[0] == 0.0 and times[-1] <= time.max()
     # every at-risk count of the table is drawn as text (matplotlib's SVG keeps text as comments)

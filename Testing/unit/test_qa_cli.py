@@ -68,7 +68,7 @@ def test_one_case_with_two_raters_and_probabilities(files, tmp_path, capsys):
     assert status == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "provenance.json", "summary.csv"]
     assert "metrics.csv" in stdout
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["settings"]["toleranceMm"] == 2.0
     assert provenance["inputs"]["case7_pred"]["reference:bob"]["sha256"] == sha256File(paths["bob"])
     metrics = pd.read_csv(out / "metrics.csv")
@@ -138,7 +138,7 @@ def test_an_existing_output_folder_is_not_overwritten(files, tmp_path, capsys):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     status, _, stderr = runCli(["--reference", paths["alice"], "--prediction", paths["model"], "--out", out], capsys)
-    assert status == 2 and "not empty" in stderr and (out / "keep.txt").read_text() == "mine"
+    assert status == 2 and "not empty" in stderr and (out / "keep.txt").read_text(encoding="utf-8") == "mine"
 
 
 def _manifest(folder, text: str):
@@ -167,7 +167,7 @@ def test_cohort_records_bad_cases_and_goes_on(files, tmp_path, capsys):
     failures = pd.read_csv(out / "failures.csv")
     assert list(failures["patient"]) == ["P2", "P3"]
     assert "reference file not found" in failures.loc[0, "error"] and "GeometryError" in failures.loc[1, "error"]
-    assert set(json.loads((out / "provenance.json").read_text())["inputs"]) == {"P1", "P2", "P3", "P4"}
+    assert set(json.loads((out / "provenance.json").read_text(encoding="utf-8"))["inputs"]) == {"P1", "P2", "P3", "P4"}
     summary = pd.read_csv(out / "summary.csv")
     row = summary[(summary["pair"] == "model vs reference_bob") & (summary["metric"] == "dsc")].iloc[0]
     assert row["n"] == 2 and row["median"] == pytest.approx(metrics["dsc"][[1, 3]].median())

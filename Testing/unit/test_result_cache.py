@@ -112,7 +112,7 @@ def test_corrupt_entry_is_missing_and_logged(cache, caplog, content):
 def test_entry_under_the_wrong_key_is_missing(cache):
     key, other = cache.key("a"), cache.key("b")
     cache.put(key, {"v": 1})
-    cache.path(other).write_text(cache.path(key).read_text())  # a copied or renamed file
+    cache.path(other).write_text(cache.path(key).read_text(encoding="utf-8"))  # a copied or renamed file
     assert cache.get(other) is None
 
 
@@ -136,4 +136,4 @@ def test_folder_that_cannot_be_created_is_an_input_error(tmp_path):
 def test_entries_are_json_files(cache):
     key = cache.key("case")
     cache.put(key, {"v": 1})
-    assert json.loads(cache.path(key).read_text()) == {"format": 1, "key": key, "value": {"v": 1}}
+    assert json.loads(cache.path(key).read_text(encoding="utf-8")) == {"format": 1, "key": key, "value": {"v": 1}}

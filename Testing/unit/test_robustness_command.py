@@ -40,7 +40,7 @@ def test_robustness_writes_stability_and_perturbed_features(cohort, tmp_path, ca
     perturbed = pd.read_csv(out / "perturbed_features.csv")
     assert len(perturbed) == 3 * 2 and list(perturbed["perturbation"]) == [0, 1] * 3
     assert list(perturbed["patient"].unique()) == ["VB0001", "VB0002", "VB0003"]
-    provenance = json.loads((out / "robustness.json").read_text())
+    provenance = json.loads((out / "robustness.json").read_text(encoding="utf-8"))
     assert provenance["sequence"] == "T2" and provenance["seed"] == 4
     assert provenance["extractor"]["settings"]["pyradiomics"]["setting"]["binWidth"] == 25
     assert len(provenance["extractor"]["settingsSha256"]) == 64

@@ -70,7 +70,7 @@ def test_label_map_by_path_and_segmentation_by_id(model, images, tmp_path, capsy
     labels = sitk.ReadImage(str(out))
     assert np.array_equal(sitk.GetArrayFromImage(labels), expected(model, images))
     assert labels.GetDirection() == sitk.ReadImage(str(images["t1c"])).GetDirection()
-    provenance = json.loads((tmp_path / "labels.provenance.json").read_text())
+    provenance = json.loads((tmp_path / "labels.provenance.json").read_text(encoding="utf-8"))
     assert provenance["channelMapping"] == {"T1c": "T1Gd", "FLAIR": "FLAIR"} and provenance["device"] == "cpu"
     assert (tmp_path / "entropy.nrrd").is_file()
 

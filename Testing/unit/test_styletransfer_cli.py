@@ -91,7 +91,7 @@ def test_apply_refuses_bad_input(tmp_path, capsys):
     _refused([*base, "--model", "x", "--out", str(tmp_path / "exists.nrrd")], capsys, "exists already")
     _refused(["styletransfer", "apply", "--image", str(tmp_path / "absent.nrrd"), "--model", "x", "--out",
               str(tmp_path / "o.nrrd")], capsys, "was not found")
-    assert not (tmp_path / "o.nrrd").exists() and (tmp_path / "exists.nrrd").read_text() == "x"
+    assert not (tmp_path / "o.nrrd").exists() and (tmp_path / "exists.nrrd").read_text(encoding="utf-8") == "x"
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_model_folder_loads_with_weights_only_and_records_its_training():
     state = torch.load(folder / "generator.pt", map_location="cpu", weights_only=True)
     expected = buildGenerator(CycleGanConfig.fromDict(TINY_CONFIG)).state_dict()
     assert list(state) == list(expected) and all(state[k].shape == expected[k].shape for k in expected)
-    document = json.loads((folder / "config.json").read_text())
+    document = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     assert document["weights"] == {"generator.pt": sha256File(folder / "generator.pt")}
     assert (document["sequence"], document["sourceDomain"], document["targetDomain"]) == ("T2", "SiteA", "SiteB")
     assert document["config"] == CycleGanConfig.fromDict(TINY_CONFIG).toDict()
@@ -74,7 +74,7 @@ def test_model_folder_loads_with_weights_only_and_records_its_training():
 def test_training_is_seeded(tmp_path):
     folder, _ = trainedTinyModel()
     again = trainTiny(tmp_path / "again", siteImages("SiteA"), siteImages("SiteB"), epochs=1, iterations=2)
-    first = json.loads((folder / "config.json").read_text())["losses"][0]
+    first = json.loads((folder / "config.json").read_text(encoding="utf-8"))["losses"][0]
     assert again["history"][0]["cycle"] != first["cycle"]  # fewer steps: other losses, same start
     repeat = trainTiny(tmp_path / "repeat", siteImages("SiteA"), siteImages("SiteB"), epochs=1, iterations=2)
     assert repeat["history"][0]["cycle"] == again["history"][0]["cycle"]
@@ -167,7 +167,7 @@ def test_training_refuses_bad_arguments_before_starting(tmp_path):
     (tmp_path / "full" / "x").write_text("keep")
     with pytest.raises(InputError, match="not empty"):
         trainingArguments(source, target, str(tmp_path / "full"), "T2", "A", "B")
-    assert (tmp_path / "full" / "x").read_text() == "keep"
+    assert (tmp_path / "full" / "x").read_text(encoding="utf-8") == "keep"
 
 
 def test_with_equal_domains_the_cycle_and_identity_losses_fall(tmp_path):

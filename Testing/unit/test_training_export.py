@@ -57,7 +57,7 @@ def test_files_are_numbered_and_dataset_json_names_the_sequences(tmp_path):
     assert sorted(p.name for p in (export.folder / "imagesTr").iterdir()) == [
         f"case_{c:04d}_{k:04d}.nii.gz" for c in range(3) for k in range(2)]
     assert sorted(p.name for p in (export.folder / "labelsTr").iterdir()) == [f"case_{c:04d}.nii.gz" for c in range(3)]
-    assert json.loads((export.folder / "dataset.json").read_text()) == {
+    assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8")) == {
         "channel_names": {"0": "FLAIR", "1": "T1c"}, "labels": {"background": 0, "tumour": 1},
         "numTraining": 3, "file_ending": ".nii.gz"}
     assert readCasesCsv(export.folder) == [["case", "source"], ["case_0000", "PATIENT-0"], ["case_0001", "PATIENT-1"],
@@ -112,7 +112,7 @@ def test_bad_cases_are_reported_and_skipped_and_the_others_numbered_without_gaps
     assert "components" in reasons["vector"]
     assert "non-integer" in reasons["fractional-mask"]
     assert "/nowhere/flair.nrrd" in reasons["reported"]
-    assert json.loads((export.folder / "dataset.json").read_text())["numTraining"] == 2
+    assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8"))["numTraining"] == 2
     assert len(list((export.folder / "imagesTr").iterdir())) == 4
 
 
@@ -149,7 +149,7 @@ def test_existing_dataset_folder_is_never_overwritten(tmp_path):
     (folder / "keep.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
         exportDataset([makeCase("a", 1)], tmp_path, 12, "Taken", SEQUENCES)
-    assert (folder / "keep.txt").read_text() == "mine" and len(list(folder.iterdir())) == 1
+    assert (folder / "keep.txt").read_text(encoding="utf-8") == "mine" and len(list(folder.iterdir())) == 1
 
 
 @pytest.mark.parametrize("datasetId, name", [(0, "Ok"), (1000, "Ok"), (True, "Ok"), ("5", "Ok"), (5, "has space"),

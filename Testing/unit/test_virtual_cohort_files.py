@@ -39,7 +39,7 @@ def test_cohort_files_are_written_with_relative_paths(written):
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == ["patient", "site", "T1c", "T2", "FLAIR", "mask"]
     assert rows[0]["T1c"] == "VB0001/T1c.nrrd" and rows[0]["mask"] == "VB0001/mask.nrrd"
-    provenance = json.loads((folder / "provenance.json").read_text())
+    provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["seed"] == 5 and provenance["size"] == SIZE and len(provenance["sites"]) == 3
     assert [fraction for fraction, _ in reports] == [0.0, 1 / 3, 2 / 3, 1.0]
     assert "VB0002" in reports[1][1]
@@ -83,7 +83,7 @@ def test_empty_folder_is_used_and_a_file_is_refused(tmp_path):
     aFile.write_text("keep me")
     with pytest.raises(InputError, match="is a file"):
         generateCohort(aFile, cases=1, size=32)
-    assert aFile.read_text() == "keep me"
+    assert aFile.read_text(encoding="utf-8") == "keep me"
     with pytest.raises(InputError, match="cases is 0"):
         generateCohort(tmp_path / "none", cases=0, size=32)
 

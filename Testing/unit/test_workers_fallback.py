@@ -15,7 +15,7 @@ TASKS = str(pathlib.Path(__file__).resolve().parent)
 
 
 def attemptsOf(path: pathlib.Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
+    return path.read_text(encoding="utf-8").split() if path.exists() else []
 
 
 def test_out_of_memory_in_a_worker_is_retried_once_on_cpu_with_a_warning(tmp_path, caplog):

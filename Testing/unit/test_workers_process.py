@@ -161,7 +161,7 @@ def test_worker_uses_the_given_python_executable(tmp_path):
     result = ProcessRunner(pythonExecutable=str(launcher), extraPythonPath=[TASKS]).run(
         "workerTasks:countSteps", {"steps": 3, "name": "launched"})
     assert result["steps"] == [0, 1, 2]
-    assert marker.read_text().strip() == "-m VirtualBiopsy.workers.child"
+    assert marker.read_text(encoding="utf-8").strip() == "-m VirtualBiopsy.workers.child"
 
 
 @pytest.mark.parametrize(("status", "text"), [(0, "exited with status 0"), (3, "exited with status 3"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -141,14 +142,26 @@ def lingerAfterResult(arguments: dict, progress) -> dict:
     return {"answer": 42}
 
 
+def _highWaterMark() -> int:
+    """Peak resident memory of this process in bytes. Linux's ``VmHWM`` starts anew at ``exec``;
+    ``ru_maxrss`` (the fallback elsewhere) keeps the high-water mark of the process that forked it."""
+    import resource
+
+    status = pathlib.Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+
+
 def measureSlidingWindowPeak(arguments: dict, progress) -> dict:
     """Peak resident memory that sliding-window softmax inference adds, measured in this worker.
 
     ``network`` is ``"monaiUNet"`` (MONAI's UNet, 16 base channels) or ``"plainConvUNet"``
     (nnU-Net's default 3D U-Net, 32 base features, 5 stages).
     """
-    import resource
-
     import psutil
     import torch
     from monai.inferers import sliding_window_inference
@@ -167,16 +180,15 @@ def measureSlidingWindowPeak(arguments: dict, progress) -> dict:
             (2, 2, 2, 2), conv_bias=True, norm_op=torch.nn.InstanceNorm3d, norm_op_kwargs={"eps": 1e-5, "affine": True},
             nonlin=torch.nn.LeakyReLU, nonlin_kwargs={"inplace": True})
     network.eval()
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
     before = psutil.Process().memory_info().rss
-    highWaterBefore = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    highWaterBefore = _highWaterMark()
     generator = torch.Generator().manual_seed(0)
     image = torch.randn((1, inputChannels, *arguments["shape"]), generator=generator)
     with torch.inference_mode():
         logits = sliding_window_inference(image, tuple(arguments["patchSize"]), 1, network, overlap=0.25, mode="gaussian")
         probabilities = torch.softmax(logits, 1)
         labels = torch.argmax(probabilities, 1).to(torch.uint8)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    peak = _highWaterMark()
     return {"peakIncrease": peak - before, "highWaterBefore": highWaterBefore - before,
             "modelBytes": sum(parameter.numel() * 4 for parameter in network.parameters()), "voxels": int(labels.numel())}
 
