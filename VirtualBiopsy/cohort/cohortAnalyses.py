@@ -187,10 +187,15 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
 
 
 def waterfallPatients(inputs: CohortInputs, config: PipelineConfig) -> list[str]:
-    """The Grad-CAM patients (:func:`gradCamPatients`) among those with features."""
+    """The Grad-CAM patients (:func:`~VirtualBiopsy.cohort.deepAnalysis.gradCamPatients`) that have features,
+    or else the first patient: the waterfall does not depend on the CNN's settings being usable."""
     from VirtualBiopsy.cohort.deepAnalysis import gradCamPatients
 
-    return [p for p in gradCamPatients(inputs.clinical, config.deepLearning) if p in inputs.features.index]
+    try:
+        chosen = gradCamPatients(inputs.clinical, config.deepLearning)
+    except InputError:
+        chosen = []
+    return [p for p in chosen if p in inputs.features.index] or [str(inputs.features.index[0])]
 
 
 def _modelHash(folder: pathlib.Path, name: str) -> str:
