@@ -68,10 +68,10 @@ def runAnalyses(scene, inputs: CohortInputs, config: PipelineConfig, outDir: pat
     from VirtualBiopsy.cohort.deepAnalysis import runDeepLearning
 
     steps: dict[str, Callable[[], dict]] = {
-        "cox": lambda: runCox(scene, inputs, config, outDir / "cox"),
-        "classification": lambda: runClassification(scene, inputs, config, outDir / "classification", state),
-        "explanation": lambda: runExplanation(scene, inputs, config, outDir / "classification", state),
-        "deepLearning": lambda: runDeepLearning(inputs, config, outDir / "gradcam", outDir / "cnn"),
+        "cox": lambda: runCox(scene, inputs, config, outDir / "cox", cancel),
+        "classification": lambda: runClassification(scene, inputs, config, outDir / "classification", state, cancel),
+        "explanation": lambda: runExplanation(scene, inputs, config, outDir / "classification", state, cancel),
+        "deepLearning": lambda: runDeepLearning(inputs, config, outDir / "gradcam", outDir / "cnn", cancel),
     }
     state: dict = {}
     records = []
@@ -87,7 +87,7 @@ def runAnalyses(scene, inputs: CohortInputs, config: PipelineConfig, outDir: pat
             records.append(AnalysisRecord(name, "done", time.perf_counter() - start, summary=summary))
         except CancelledError:
             raise
-        except (VirtualBiopsyError, ValueError, RuntimeError, ArithmeticError) as error:
+        except (VirtualBiopsyError, ValueError, RuntimeError, ArithmeticError, LookupError, OSError) as error:
             logger.warning("Cohort analysis %s failed: %s", name, error)
             records.append(AnalysisRecord(name, "failed", time.perf_counter() - start, f"{type(error).__name__}: {error}"))
         logger.info("Cohort analysis %s: %s in %.1f s", name, records[-1].status, records[-1].seconds)
@@ -97,7 +97,8 @@ def runAnalyses(scene, inputs: CohortInputs, config: PipelineConfig, outDir: pat
     return records
 
 
-def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path) -> dict:
+def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path,
+           cancel: CancelToken | None = None) -> dict:
     """Cox model of survival on ``config.cox.covariates`` (clinical columns or the cluster), through
     :class:`~VirtualBiopsy.outcome.survivalLogic.SurvivalLogic`.
 
@@ -114,7 +115,7 @@ def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.
     table = dataFrameToTableNode(frame, scene, "CoxCovariates")
     nodes = SurvivalLogic(scene).cox(table, outcome.timeColumn, outcome.eventColumn, cox.covariates, cox.penalizer,
                                      cox.riskPercentile, cox.cindexBootstrap, outcome.randomSeed,
-                                     outcome.patientColumn, subject=COHORT_SUBJECT)
+                                     outcome.patientColumn, subject=COHORT_SUBJECT, cancel=cancel)
     result = nodes.result
     with stagedOutputFolder(folder, "Cox folder") as staging:
         for name, data in (("coefficients", result.coefficients), ("cindex", result.concordance),
@@ -135,11 +136,12 @@ def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.
 
 
 def runClassification(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path,
-                      state: dict) -> dict:
+                      state: dict, cancel: CancelToken | None = None) -> dict:
     """Compare ``config.classification.models`` on the radiomics features (ClassificationLogic) and write
     ``performance.csv``, ``roc.png``/``.svg``, ``models/<name>/`` … into the new folder."""
     logic = ClassificationLogic(scene)
-    result = logic.run(inputs.featuresTable, inputs.clinicalTable, config.classification, subject=COHORT_SUBJECT)
+    result = logic.run(inputs.featuresTable, inputs.clinicalTable, config.classification, cancel=cancel,
+                       subject=COHORT_SUBJECT)
     logic.saveResults(result, folder)
     state["result"] = result
     performance = result.comparison.performance.set_index("model")
@@ -152,7 +154,8 @@ def runClassification(scene, inputs: CohortInputs, config: PipelineConfig, folde
             "ciLevel": float(row["ci_level"]), "models": models, "randomSeed": config.classification.randomSeed}
 
 
-def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path, state: dict) -> dict:
+def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path, state: dict,
+                   cancel: CancelToken | None = None) -> dict:
     """Shapley values of the chosen saved classifier for every patient; ``shap.csv``, ``summary.png``/``.svg``,
     one waterfall per Grad-CAM patient and ``explanation.json`` are added to the classification folder."""
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
@@ -165,7 +168,7 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
     model = loadClassifier(folder / MODELS_FOLDER / name)
     nodes = ClassificationLogic(scene).explain(model, inputs.featuresTable, config.explanation.backgroundSize,
                                                config.classification.randomSeed, config.outcome.patientColumn,
-                                               subject=COHORT_SUBJECT)
+                                               cancel=cancel, subject=COHORT_SUBJECT)
     explanation = nodes.explanation
     patients = waterfallPatients(inputs, config)
     details = {"model": name, "modelSha256": model.card["modelSha256"], "seed": config.classification.randomSeed}

@@ -24,6 +24,7 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml.segmentations import segmentMaskImage
 from VirtualBiopsy.mrml.storage import loadScene, saveScene
 from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
+from VirtualBiopsy.progress import CancelToken
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ def gradCamPatients(clinical: pd.DataFrame, config: DeepLearningConfig) -> list[
     return [str(p) for p in first.iloc[:, 0]]
 
 
-def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path, cnnFolder: pathlib.Path) -> dict:
-    """Train the CNN into ``cnnFolder/model`` and map the Grad-CAM patients into ``gradCamFolder``.
+def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path, cnnFolder: pathlib.Path,
+                    cancel: CancelToken | None = None) -> dict:
+    """Train the CNN into the new folder ``cnnFolder`` (``manifest.csv``: the patients trained on; ``model/``)
+    and map the Grad-CAM patients into the new folder ``gradCamFolder``.
 
     :returns: the training figures, the model's SHA-256 and the maps' inside/outside ratios.
     """
@@ -58,15 +61,15 @@ def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path,
     deep = config.deepLearning
     requireNewFolder(gradCamFolder, "Grad-CAM folder")
     patients = gradCamPatients(inputs.clinical, deep)
-    cnnFolder = requireNewFolder(cnnFolder, "CNN folder")
-    cnnFolder.mkdir(parents=True)
     cohort = readManifest(inputs.manifestPath)
     processed = set(map(str, inputs.features.index))
-    manifest = writeManifest([{"patient": c.patient, "site": c.site, **c.sequences, "mask": c.mask}
-                              for c in cohort.cases if c.patient in processed], cnnFolder / "manifest.csv")
-    task = {"manifest": str(manifest.absolute()), "clinical": str(pathlib.Path(inputs.clinicalPath).absolute()),
-            "target": deep.targetColumn, "out": str((cnnFolder / "model").absolute()), **deep.trainingArguments()}
-    training = InlineRunner().run(TASK, task)
+    with stagedOutputFolder(cnnFolder, "CNN folder") as cnnStaging:
+        manifest = writeManifest([{"patient": c.patient, "site": c.site, **c.sequences, "mask": c.mask}
+                                  for c in cohort.cases if c.patient in processed], cnnStaging / "manifest.csv")
+        task = {"manifest": str(manifest.absolute()), "clinical": str(pathlib.Path(inputs.clinicalPath).absolute()),
+                "target": deep.targetColumn, "out": str((cnnStaging / "model").absolute()),
+                **deep.trainingArguments()}
+        training = InlineRunner().run(TASK, task, cancel=cancel)
     model = loadClassifier(cnnFolder / "model")
     rows = []
     with stagedOutputFolder(gradCamFolder, "Grad-CAM folder") as staging:
