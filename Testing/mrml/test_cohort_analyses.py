@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy.cohort.cohortAnalyses import CohortInputs, runAnalyses
-from VirtualBiopsy.cohort.demo import _cohortScene
+from VirtualBiopsy.cohort.demo import cohortScene
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.outcome.classification.artifact import loadClassifier
 
@@ -36,7 +36,7 @@ def settings(**sections) -> PipelineConfig:
 
 def run(tmp_path, config: PipelineConfig):
     features, clinical = cohort()
-    scene, featuresTable, clinicalTable = _cohortScene(features, clinical)
+    scene, featuresTable, clinicalTable = cohortScene(features, clinical)
     inputs = CohortInputs(features, clinical, featuresTable, clinicalTable, tmp_path / "manifest.csv",
                           tmp_path / "clinical.csv", tmp_path / "scenes")
     return runAnalyses(scene, inputs, config, tmp_path), features, clinical, scene

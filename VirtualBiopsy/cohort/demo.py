@@ -144,7 +144,7 @@ def runCohort(
     features = pd.DataFrame([r.features for r in results], index=[r.patient for r in results]).rename_axis("patient")
     featuresCsv = outDir / "features.csv"
     features.to_csv(featuresCsv)
-    scene, featuresTable, clinicalTable = _cohortScene(features, clinical.loc[features.index])
+    scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
     outcome = OutcomeLogic(scene).run(featuresTable, clinicalTable, config.outcome).survival
 
     clusters = clinical.loc[features.index].copy()
@@ -184,7 +184,7 @@ def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def _cohortScene(features: pd.DataFrame, clinical: pd.DataFrame):
+def cohortScene(features: pd.DataFrame, clinical: pd.DataFrame) -> tuple[object, object, object]:
     """A cohort scene with the features and clinical table nodes (the same patients), under subject ``Cohort``.
 
     Features that are constant over the cohort carry no information and are left out.
