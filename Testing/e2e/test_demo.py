@@ -1,16 +1,22 @@
 """The walking pipeline end to end, through the command line, on a small virtual cohort."""
 
+import contextlib
 import hashlib
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+import slicer
+import yaml
 
 from VirtualBiopsy.cli import main
+from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.cohort.demo import runCohort
 from VirtualBiopsy.data.virtualCohort import generateCohort
+from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.storage import loadScene
 from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
 
@@ -19,14 +25,22 @@ CASES = 8
 
 @pytest.fixture(scope="module")
 def demoRun(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "run"
-    status = main(["demo", "--out", str(out), "--cases", str(CASES), "--seed", "11"])
-    return status, out
+    folder = tmp_path_factory.mktemp("demo")
+    out = folder / "run"
+    # the shipped demo settings, with 3 folds: 8 patients of seed 11 have 3 low-grade tumours
+    settings = PipelineConfig.preset("demo").toDict()
+    settings["classification"]["folds"] = 3
+    (folder / "demo.yaml").write_text(yaml.safe_dump(settings))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["demo", "--out", str(out), "--cases", str(CASES), "--seed", "11",
+                       "--config", str(folder / "demo.yaml")])
+    return status, out, printed.getvalue()
 
 
 @pytest.mark.slow
 def test_demo_writes_every_output(demoRun):
-    status, out = demoRun
+    status, out, _ = demoRun
     assert status == 0
     features = pd.read_csv(out / "features.csv", index_col="patient")
     clusters = pd.read_csv(out / "clusters.csv")
@@ -49,7 +63,7 @@ def test_demo_writes_every_output(demoRun):
 
 @pytest.mark.slow
 def test_demo_scene_reopens_with_its_nodes(demoRun):
-    _, out = demoRun
+    _, out, _ = demoRun
     patient = pd.read_csv(out / "features.csv")["patient"].iloc[0]
     scene = loadScene(out / "scenes" / f"{patient}.mrb")
     volumes = [scene.GetNthNodeByClass(i, "vtkMRMLScalarVolumeNode") for i in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"))]
@@ -67,8 +81,70 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
 
 
 @pytest.mark.slow
+def test_demo_cohort_analyses(demoRun):
+    status, out, printed = demoRun
+    assert status == 0
+    analyses = pd.read_csv(out / "analyses.csv")
+    assert list(analyses["analysis"]) == ["cox", "classification", "explanation", "deepLearning"]
+    assert list(analyses["status"]) == ["done"] * 4, analyses["error"].tolist()
+    patients = list(pd.read_csv(out / "features.csv")["patient"].astype(str))
+
+    cindex = pd.read_csv(out / "cox" / "cindex.csv").iloc[0]
+    assert 0.0 <= cindex["ci_lower"] <= cindex["cindex"] <= cindex["ci_upper"] <= 1.0
+    assert list(pd.read_csv(out / "cox" / "coefficients.csv")["covariate"]) == ["age", "cluster"]
+    for name in ("cox/risk_km", "classification/roc", "classification/summary"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+
+    performance = pd.read_csv(out / "classification" / "performance.csv")
+    assert list(performance["model"]) == ["lr", "rf"] and (performance["patients"] == CASES).all()
+    assert performance["auc_pooled"].between(0, 1).all()
+    assert (performance["auc_ci_lower"] <= performance["auc_pooled"]).all()
+    assert (performance["auc_pooled"] <= performance["auc_ci_upper"]).all()
+    for model in ("lr", "rf"):
+        card = json.loads((out / "classification" / "models" / model / "model.json").read_text())
+        skops = (out / "classification" / "models" / model / "model.skops").read_bytes()
+        assert card["modelSha256"] == hashlib.sha256(skops).hexdigest()
+
+    shap = pd.read_csv(out / "classification" / "shap.csv", dtype={"patient": str})
+    assert list(shap["patient"]) == patients
+    contributions = shap.drop(columns=["patient", "base_value", "model_output"]).sum(axis=1)
+    np.testing.assert_allclose(contributions + shap["base_value"], shap["model_output"], atol=1e-6)
+    assert len(list((out / "classification" / "waterfall").glob("*.png"))) >= 1
+
+    maps = pd.read_csv(out / "gradcam" / "gradcam.csv", dtype={"patient": str})
+    clinical = pd.read_csv(out / "cohort" / "clinical.csv", dtype={"patient": str}).set_index("patient")
+    assert set(clinical.loc[maps["patient"], "grade"]) == {"HGG", "LGG"}  # the first patient of each grade
+    for row in maps.itertuples():
+        camMap = sitk.ReadImage(str(out / "gradcam" / row.map))
+        image = sitk.ReadImage(str(out / "cohort" / row.patient / "T1c.nrrd"))
+        assert camMap.GetSize() == image.GetSize()
+        np.testing.assert_allclose(camMap.GetOrigin(), image.GetOrigin(), atol=1e-6)
+        np.testing.assert_allclose(camMap.GetSpacing(), image.GetSpacing(), rtol=1e-9)
+        np.testing.assert_allclose(camMap.GetDirection(), image.GetDirection(), atol=1e-9)
+        values = sitk.GetArrayViewFromImage(camMap)
+        assert values.min() >= 0.0 and values.max() <= 1.0 and values.max() > 0.5
+        assert row.inside_over_outside > 0 and row.inside_over_outside_within_crop > 0
+        assert {p.name for p in (out / "gradcam" / row.patient).iterdir()} == {"axial.png", "coronal.png", "sagittal.png"}
+        scene = loadScene(out / "scenes" / f"{row.patient}.mrb")
+        node = scene.GetFirstNodeByName(f"{row.patient}_gradcam")
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(node)), values)
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+        item = hierarchy.GetItemByDataNode(node)
+        assert hierarchy.GetItemName(hierarchy.GetItemParent(hierarchy.GetItemParent(item))) == row.patient
+        scene.Clear(True)
+
+    provenance = json.loads((out / "provenance.json").read_text())
+    recorded = {entry["name"]: entry for entry in provenance["analyses"]}
+    assert recorded["deepLearning"]["summary"]["settings"]["cropSize"] == 32
+    assert recorded["explanation"]["summary"]["modelSha256"] == recorded["classification"]["summary"]["models"]["lr"]["modelSha256"]
+    assert "Cox model (age, cluster): C-index" in printed and "Best classifier of grade" in printed
+    assert "Grad-CAM mean inside the tumour over outside" in printed
+
+
+@pytest.mark.slow
 def test_demo_refuses_to_overwrite(demoRun, capsys):
-    _, out = demoRun
+    _, out, _ = demoRun
     before = sorted(p.name for p in out.iterdir())
     assert main(["demo", "--out", str(out), "--cases", "2"]) == 2
     assert "is not empty" in capsys.readouterr().err
@@ -99,6 +175,12 @@ def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
     assert "GeometryError" in failures[patients[2]] and "does not lie on the grid" in failures[patients[2]]
     assert "4D" in failures[patients[3]]
     assert list(pd.read_csv(result.featuresCsv)["patient"]) == patients[4:]
+    # the cohort analyses that cannot run on 2 patients are recorded, and write nothing
+    analyses = pd.read_csv(tmp_path / "run" / "analyses.csv").set_index("analysis")
+    assert analyses.loc["classification", "status"] == "failed" and "InputError" in analyses.loc["classification", "error"]
+    assert analyses.loc["explanation", "status"] == "skipped"
+    assert not (tmp_path / "run" / "classification").exists()
+    assert (tmp_path / "run" / "scenes" / "cohort-outcome.mrb").is_file()
     # inputs are never modified (apart from the damage done above)
     for path in (files["T1c"][5], files["FLAIR"][5], files["mask"][5]):
         assert path.read_bytes() == before[path]

@@ -2,7 +2,9 @@
 
 Generates the cohort (or takes a manifest), runs harmonize → segment → extract per patient on MRML
 nodes (one ``.mrb`` scene each), then clusters the patients on their standardized
-features and compares the clusters' survival (Kaplan–Meier, log-rank).
+features and compares the clusters' survival (Kaplan–Meier, log-rank), and runs the optional
+cohort analyses (:mod:`~VirtualBiopsy.cohort.cohortAnalyses`): Cox model, classifier comparison,
+Shapley values, a small CNN and its Grad-CAM maps.
 """
 
 from __future__ import annotations
@@ -10,18 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.cohort.casePipeline import runCase
+from VirtualBiopsy.cohort.cohortAnalyses import COHORT_SUBJECT, AnalysisRecord, CohortInputs, runAnalyses
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.cohort.provenance import cohortProvenance
 from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.data.manifest import readClinical, readManifest
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
+from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
@@ -47,6 +51,12 @@ class DemoResult:
     meanDice: float
     medianDice: float
     failures: int
+    analyses: list[AnalysisRecord] = field(default_factory=list)
+
+    def summary(self, analysis: str) -> dict | None:
+        """The key numbers of an analysis that ran (see :func:`~VirtualBiopsy.cohort.cohortAnalyses.runAnalyses`)."""
+        return next((record.summary for record in self.analyses if record.name == analysis and record.status == "done"),
+                    None)
 
 
 def runDemo(
@@ -88,8 +98,10 @@ def runCohort(
     Writes into ``outDir``: ``scenes/<patient>.mrb`` and ``scenes/cohort-outcome.mrb``,
     ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data with the
     cluster and the Dice of the automatic segmentation), ``kaplan-meier.png``,
-    ``failures.csv`` and ``provenance.json`` (versions, settings, input hashes). A patient that fails is recorded in ``failures.csv`` and the
-    run goes on.
+    ``failures.csv`` and ``provenance.json`` (versions, settings, input hashes, and each analysis' status,
+    seeds, model hashes and key numbers), ``analyses.csv`` and the folders of the optional analyses
+    (``cox/``, ``classification/``, ``cnn/``, ``gradcam/``). A patient that fails is recorded in
+    ``failures.csv`` and the run goes on; so does a failing optional analysis (in ``analyses.csv``).
 
     :param clinicalPath: the clinical table; default ``clinical.csv`` beside the manifest.
     :raises InputError: when ``outDir/scenes`` exists already, or too few patients succeed.
@@ -132,7 +144,8 @@ def runCohort(
     features = pd.DataFrame([r.features for r in results], index=[r.patient for r in results]).rename_axis("patient")
     featuresCsv = outDir / "features.csv"
     features.to_csv(featuresCsv)
-    outcome = _analyzeCohort(features, clinical, config, sceneFolder).survival
+    scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
+    outcome = OutcomeLogic(scene).run(featuresTable, clinicalTable, config.outcome).survival
 
     clusters = clinical.loc[features.index].copy()
     clusters["cluster"] = outcome.patients["cluster"]
@@ -144,13 +157,23 @@ def runCohort(
         timeLabel=config.outcome.timeColumn,
         timeColumn=config.outcome.timeColumn, eventColumn=config.outcome.eventColumn,
     )
+    progress(0.9, "Cohort analyses: " + ", ".join(config.cohort.analyses))
+    inputs = CohortInputs(features=features, clinical=clusters, featuresTable=featuresTable,
+                          clinicalTable=clinicalTable, manifestPath=manifestPath,
+                          clinicalPath=pathlib.Path(clinicalPath or manifestPath.parent / "clinical.csv"),
+                          sceneFolder=sceneFolder)
+    analyses = runAnalyses(scene, inputs, config, outDir, cancel)
+    saveScene(scene, sceneFolder / "cohort-outcome.mrb")
+    scene.Clear(True)
+    provenance["analyses"] = [asdict(record) for record in analyses]
+    writeTextAtomically(json.dumps(provenance, indent=2, default=str), outDir / "provenance.json")
     progress(1.0, f"Done: log-rank p = {outcome.logRankPValue:.3g}")
     dices = [r.dice for r in results if r.dice is not None]
     return DemoResult(
         outDir=outDir, featuresCsv=featuresCsv, clustersCsv=clustersCsv, kaplanMeierPng=kaplanMeierPng,
         failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=outcome.logRankPValue,
         meanDice=float(np.mean(dices)) if dices else float("nan"),
-        medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures),
+        medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures), analyses=analyses,
     )
 
 
@@ -161,8 +184,8 @@ def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def _analyzeCohort(features: pd.DataFrame, clinical: pd.DataFrame, config: PipelineConfig, sceneFolder: pathlib.Path):
-    """Cluster and compare survival on table nodes of a cohort scene, saved as ``cohort-outcome.mrb``.
+def cohortScene(features: pd.DataFrame, clinical: pd.DataFrame) -> tuple[object, object, object]:
+    """A cohort scene with the features and clinical table nodes (the same patients), under subject ``Cohort``.
 
     Features that are constant over the cohort carry no information and are left out.
     """
@@ -173,6 +196,5 @@ def _analyzeCohort(features: pd.DataFrame, clinical: pd.DataFrame, config: Pipel
     scene = createScene()
     featuresTable = dataFrameToTableNode(informative.reset_index(), scene, "CohortFeatures")
     clinicalTable = dataFrameToTableNode(clinical.reset_index(), scene, "CohortClinical")
-    outcome = OutcomeLogic(scene).run(featuresTable, clinicalTable, config.outcome)
-    saveScene(scene, sceneFolder / "cohort-outcome.mrb")
-    return outcome
+    placeInSubjectHierarchy(scene, [featuresTable, clinicalTable], COHORT_SUBJECT)
+    return scene, featuresTable, clinicalTable

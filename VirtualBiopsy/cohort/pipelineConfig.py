@@ -5,10 +5,12 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
+from VirtualBiopsy.cohort.analysisConfig import CoxAnalysisConfig, DeepLearningConfig, ExplanationConfig
 from VirtualBiopsy.cohort.config import CohortConfig
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
+from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.segment.config import SegmentationConfig
 from VirtualBiopsy.settings import readYamlFile
@@ -21,18 +23,26 @@ _SECTIONS = {
     "segmentation": SegmentationConfig,
     "extraction": ExtractionConfig,
     "outcome": OutcomeConfig,
+    "cox": CoxAnalysisConfig,
+    "classification": ClassificationConfig,
+    "explanation": ExplanationConfig,
+    "deepLearning": DeepLearningConfig,
 }
 
 
 @dataclass
 class PipelineConfig:
-    """One config per stage, and the cohort's; a YAML file has one section each (all optional)."""
+    """One config per stage, the cohort's and the cohort analyses'; a YAML file has one section each (all optional)."""
 
     cohort: CohortConfig = field(default_factory=CohortConfig)
     harmonization: HarmonizationConfig = field(default_factory=HarmonizationConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     extraction: ExtractionConfig = field(default_factory=ExtractionConfig)
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    cox: CoxAnalysisConfig = field(default_factory=CoxAnalysisConfig)
+    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
+    explanation: ExplanationConfig = field(default_factory=ExplanationConfig)
+    deepLearning: DeepLearningConfig = field(default_factory=DeepLearningConfig)
 
     @classmethod
     def fromDict(cls, document: dict | None) -> "PipelineConfig":
@@ -43,6 +53,10 @@ class PipelineConfig:
             raise InputError(f"Unknown pipeline section(s) {unknown}; known: {', '.join(_SECTIONS)}.")
         config = cls(**{key: _SECTIONS[key].fromDict(values) for key, values in document.items()})
         config.extraction.settings()  # the radiomics preset or parameter file is valid before any case runs
+        explained = config.explanation.model
+        if "explanation" in config.cohort.analyses and explained != "best" and explained not in config.classification.models:
+            raise InputError(f"explanation.model is '{explained}' but classification.models is "
+                             f"{config.classification.models}; explain one of those, or 'best'.")
         return config
 
     @classmethod

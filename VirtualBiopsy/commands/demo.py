@@ -13,7 +13,9 @@ def addParser(commands) -> None:
     parser = commands.add_parser(
         "demo", help="run the walking pipeline on a generated virtual cohort",
         description="Run the walking pipeline on a virtual cohort: generate it, harmonize, segment and extract "
-        "per patient (one .mrb each), then cluster the patients and compare their survival.",
+        "per patient (one .mrb each), then cluster the patients and compare their survival, fit a Cox model, compare "
+        "grade classifiers, explain one with Shapley values, and train a small 3D CNN whose Grad-CAM maps are added "
+        "to a few patients' scenes (cohort.analyses in the settings chooses which run).",
     )
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("virtual-biopsy-demo"),
                         help="new or empty output folder (default: %(default)s)")
@@ -37,5 +39,38 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"Automatic vs ground-truth segmentation: Dice median {result.medianDice:.3f}, mean {result.meanDice:.3f}")
     print(f"Clusters' survival, log-rank p = {result.logRankPValue:.3g}")
     print(f"Features: {result.featuresCsv}\nClusters: {result.clustersCsv}\nKaplan–Meier: {result.kaplanMeierPng}")
+    for line in analysisLines(result):
+        print(line)
     print(f"Scenes (open in 3D Slicer): {result.outDir / 'scenes'}")
     return 0
+
+
+def analysisLines(result) -> list[str]:
+    """The key numbers of the cohort analyses, one line each; a failed analysis says so."""
+    lines = []
+    for record in result.analyses:
+        summary = record.summary
+        if record.status != "done":
+            lines.append(f"{record.name}: {record.status} ({record.error or 'see analyses.csv'})")
+        elif record.name == "cox":
+            lines.append(f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
+                         f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cox'}")
+        elif record.name == "classification":
+            lines.append(f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
+                         f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
+                         f"{summary['bestAucUpper']:.3f}); {result.outDir / 'classification' / 'performance.csv'}")
+        elif record.name == "explanation":
+            lines.append(f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
+                         f"{result.outDir / 'classification' / 'shap.csv'}")
+        elif record.name == "deepLearning":
+            ratios = ", ".join(f"{row['patient']} {_ratio(row['inside_over_outside'])} (whole image), "
+                               f"{_ratio(row['inside_over_outside_within_crop'])} (within the crop)"
+                               for row in summary["maps"])
+            lines.append(f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
+                         f"outside: {ratios}; {result.outDir / 'gradcam'}")
+        lines[-1] += f" [{record.seconds:.0f} s]"
+    return lines
+
+
+def _ratio(value) -> str:
+    return "undefined" if value is None or value != value else f"{value:.2f}"
