@@ -165,8 +165,8 @@ def runCohort(
     analyses = runAnalyses(scene, inputs, config, outDir, cancel)
     saveScene(scene, sceneFolder / "cohort-outcome.mrb")
     scene.Clear(True)
-    provenance["analyses"] = [asdict(record) for record in analyses]
-    writeTextAtomically(json.dumps(provenance, indent=2, default=str), outDir / "provenance.json")
+    provenance["analyses"] = _finiteOrNull([asdict(record) for record in analyses])
+    writeTextAtomically(json.dumps(provenance, indent=2, default=str, allow_nan=False), outDir / "provenance.json")
     progress(1.0, f"Done: log-rank p = {outcome.logRankPValue:.3g}")
     dices = [r.dice for r in results if r.dice is not None]
     return DemoResult(
@@ -175,6 +175,17 @@ def runCohort(
         meanDice=float(np.mean(dices)) if dices else float("nan"),
         medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures), analyses=analyses,
     )
+
+
+def _finiteOrNull(value):
+    """``value`` with every NaN or infinite number (an undefined statistic) as ``None``: strict JSON."""
+    if isinstance(value, dict):
+        return {key: _finiteOrNull(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finiteOrNull(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
