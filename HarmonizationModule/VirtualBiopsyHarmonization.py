@@ -45,7 +45,7 @@ from VirtualBiopsy.harmonize.preprocessingConfig import (
 )
 from VirtualBiopsy.harmonize.resampling import RESAMPLING_PRESETS
 from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import STYLE_DEVICES, StyleTransferConfig
-from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
     configFromParameterNode,
@@ -288,16 +288,10 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
 
     def denoise(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
-        """Denoise ``preprocessingInputVolume`` into a new volume, stored as ``preprocessingOutputVolume``.
-
-        The filters report no progress of their own; ``cancel`` is checked before they start.
-        """
+        """Denoise ``preprocessingInputVolume`` into a new volume, stored as ``preprocessingOutputVolume``."""
         logic, config = self._preprocessing(parameterNode)
-        if cancel is not None:
-            cancel.raiseIfCancelled()
-        (progress or noProgress)(0.0, _("Denoising ({method})").format(method=config.denoisingMethod))
-        output = logic.denoise(parameterNode.preprocessingInputVolume, **config.denoisingArguments())
-        (progress or noProgress)(1.0, _("Denoising done"))
+        output = logic.denoise(parameterNode.preprocessingInputVolume, progress=progress, cancel=cancel,
+                               **config.denoisingArguments())
         parameterNode.preprocessingOutputVolume = output
         return output
 
@@ -306,24 +300,17 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         """Resample ``preprocessingInputVolume`` (onto ``resamplingReferenceVolume`` with preset ``reference``)
         into a new volume, stored as ``preprocessingOutputVolume``."""
         logic, config = self._preprocessing(parameterNode)
-        if cancel is not None:
-            cancel.raiseIfCancelled()
         reference = parameterNode.resamplingReferenceVolume if config.resamplingPreset == "reference" else None
-        output = logic.resample(parameterNode.preprocessingInputVolume, referenceVolume=reference,
-                                **config.resamplingArguments())
-        (progress or noProgress)(1.0, _("Resampling done"))
+        output = logic.resample(parameterNode.preprocessingInputVolume, referenceVolume=reference, progress=progress,
+                                cancel=cancel, **config.resamplingArguments())
         parameterNode.preprocessingOutputVolume = output
         return output
 
     def headMask(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
         """The head of ``preprocessingInputVolume`` as a new labelmap, stored as ``headMaskLabelmap``."""
-        from VirtualBiopsy.harmonize.preprocessingLogic import PreprocessingLogic
-
-        if cancel is not None:
-            cancel.raiseIfCancelled()
-        labelmap = PreprocessingLogic(slicer.mrmlScene).headMask(parameterNode.preprocessingInputVolume)
-        (progress or noProgress)(1.0, _("Head mask done"))
+        logic, _config = self._preprocessing(parameterNode)
+        labelmap = logic.headMask(parameterNode.preprocessingInputVolume, progress=progress, cancel=cancel)
         parameterNode.headMaskLabelmap = labelmap
         return labelmap
 
@@ -359,32 +346,13 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         :raises InputError: when the model file exists already or has no folder (checked before fitting;
             nothing is added).
         """
-        from VirtualBiopsy.errors import InputError
         from VirtualBiopsy.harmonize.combatLogic import ComBatLogic
 
         config = configFromParameterNode(ComBatConfig, parameterNode)
-        progress = progress or noProgress
-        modelPath = config.modelPath
-        if modelPath is not None and modelPath.exists():
-            raise InputError(f"ComBat model file {modelPath} exists already; nothing is overwritten. "
-                             "Choose a new name.")
-        if modelPath is not None and not modelPath.parent.is_dir():
-            raise InputError(f"The folder of the ComBat model file {modelPath} does not exist; create it first.")
-        features, clinical = parameterNode.combatFeaturesTable, parameterNode.combatClinicalTable
-        logic = ComBatLogic(slicer.mrmlScene)
-        arguments = config.fitArguments()
-        model = logic.fit(features, clinical, progress=lambda fraction, message: progress(0.8 * fraction, message),
-                          cancel=cancel, **arguments)
-        requested = parameterNode.combatOutputTable
-        output = logic.apply(model, features, clinical, requested, arguments["batchColumn"],
-                             progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message), cancel=cancel)
-        if modelPath is not None:
-            try:
-                model.save(modelPath)
-            except BaseException:
-                if requested is None:
-                    slicer.mrmlScene.RemoveNode(output)
-                raise
+        model, output = ComBatLogic(slicer.mrmlScene).harmonize(
+            parameterNode.combatFeaturesTable, parameterNode.combatClinicalTable,
+            outputTableNode=parameterNode.combatOutputTable, progress=progress, cancel=cancel,
+            modelFile=config.modelPath, **config.fitArguments())
         parameterNode.combatOutputTable = output
         return model, output
 
@@ -409,29 +377,9 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
-        for test in (self.test_preprocessing, self.test_registration, self.test_zScoreInHead,
-                     self.test_cancelLeavesNoOutput, self.test_percentileInSegmentation, self.test_comBat,
-                     self.test_styleTransfer):
+        selfTests = harmonizationSelfTests
+        for test in (selfTests.testPreprocessing, selfTests.testRegistration, selfTests.testZScoreInHead,
+                     selfTests.testCancelLeavesNoOutput, selfTests.testPercentileInSegmentation,
+                     selfTests.testComBat, selfTests.testStyleTransfer):
             self.setUp()
-            test()
-
-    def test_preprocessing(self) -> None:
-        harmonizationSelfTests.testPreprocessing(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_registration(self) -> None:
-        harmonizationSelfTests.testRegistration(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_comBat(self) -> None:
-        harmonizationSelfTests.testComBat(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_styleTransfer(self) -> None:
-        harmonizationSelfTests.testStyleTransfer(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_zScoreInHead(self) -> None:
-        harmonizationSelfTests.testZScoreInHead(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_cancelLeavesNoOutput(self) -> None:
-        harmonizationSelfTests.testCancelLeavesNoOutput(self, VirtualBiopsyHarmonizationLogic())
-
-    def test_percentileInSegmentation(self) -> None:
-        harmonizationSelfTests.testPercentileInSegmentation(self, VirtualBiopsyHarmonizationLogic())
+            test(self, VirtualBiopsyHarmonizationLogic())

@@ -10,8 +10,10 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import SimpleITK as sitk
 
+from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.combat import ComBatModel
 from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
@@ -83,15 +85,12 @@ def test_registration_settings_reach_the_registration(scene):
 
 
 def test_combat_settings_reproduce_sva_and_save_the_model(scene, tmp_path):
-    """The panel's sequence (fit, apply, save) with ComBatConfig equals R's sva with a reference batch."""
+    """The panel's call (fit, apply, save) with ComBatConfig equals R's sva with a reference batch."""
     features, clinical = loadTable(DATA / "features.csv", scene), loadTable(DATA / "clinical.csv", scene)
     config = ComBatConfig.fromDict({"batchColumn": "site", "combatCovariates": "age, grade", "referenceBatch": "B",
                                     "combatModelFile": str(tmp_path / "combat.json")})
-    logic = ComBatLogic(scene)
-    arguments = config.fitArguments()
-    model = logic.fit(features, clinical, **arguments)
-    output = logic.apply(model, features, clinical, None, arguments["batchColumn"])
-    model.save(config.modelPath)
+    model, output = ComBatLogic(scene).harmonize(features, clinical, modelFile=config.modelPath,
+                                                 **config.fitArguments())
 
     result = tableNodeToDataFrame(output)
     expected = pd.read_csv(DATA / "sva_reference.csv", dtype={"patient": str})
@@ -100,3 +99,16 @@ def test_combat_settings_reproduce_sva_and_save_the_model(scene, tmp_path):
     loaded = ComBatModel.load(config.modelPath)
     assert loaded.referenceBatch == "B" and loaded.covariateNames == ["age", "grade"]
     np.testing.assert_array_equal(loaded.gammaStar, model.gammaStar)
+
+
+@pytest.mark.parametrize("problem", ["exists", "noFolder"])
+def test_a_refused_model_file_stops_combat_before_it_adds_anything(scene, tmp_path, problem):
+    features, clinical = loadTable(DATA / "features.csv", scene), loadTable(DATA / "clinical.csv", scene)
+    modelFile = tmp_path / ("combat.json" if problem == "exists" else "missing/combat.json")
+    if problem == "exists":
+        modelFile.write_text("{}", encoding="utf-8")
+    tables = scene.GetNumberOfNodesByClass("vtkMRMLTableNode")
+    with pytest.raises(InputError, match="exists already" if problem == "exists" else "does not exist"):
+        ComBatLogic(scene).harmonize(features, clinical, "site", modelFile=modelFile)
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == tables
+    assert problem != "exists" or modelFile.read_text(encoding="utf-8") == "{}"

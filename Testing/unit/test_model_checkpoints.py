@@ -56,7 +56,8 @@ def test_trusted_nnunet_checkpoint_loads_and_rebuilds_the_network(imported, capl
     assert checkpoint["trainer_name"] == "nnUNetTrainer" and checkpoint["init_args"]["configuration"] == "3d_fullres"
     assert checkpoint["inference_allowed_mirroring_axes"] == (0, 1, 2)
     assert float(checkpoint["logging"]["mean_fg_dice"][0]) == 0.5
-    reference = torch.load(root / CHECKPOINT, map_location="cpu", weights_only=False)  # as nnU-Net loads it
+    # nnU-Net's own (unsafe) way of loading, on the file this test wrote: the reference to compare with
+    reference = torch.load(root / CHECKPOINT, map_location="cpu", weights_only=False)
     network = plainConvUNet()
     network.load_state_dict(checkpoint["network_weights"])
     expected = plainConvUNet()

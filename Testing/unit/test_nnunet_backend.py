@@ -104,7 +104,7 @@ def test_pickle_payload_in_a_checkpoint_does_not_run(modelFolder, tmp_path):
 
     copy = shutil.copytree(modelFolder, tmp_path / modelFolder.name)
     marker = tmp_path / "payload-ran"
-    checkpoint = torch.load(copy / "fold_0" / "checkpoint_final.pth", weights_only=False)
+    checkpoint = torch.load(copy / "fold_0" / "checkpoint_final.pth", weights_only=True)
     checkpoint["logging"] = {"payload": Payload(marker)}
     torch.save(checkpoint, copy / "fold_0" / "checkpoint_final.pth")
     assert not marker.exists()
@@ -165,7 +165,7 @@ def test_numpy_values_in_a_checkpoint_need_a_trusted_model(modelFolder, case, tm
     copy = shutil.copytree(modelFolder, tmp_path / "model" / modelFolder.name)
     for fold in (0, 1):
         path = copy / f"fold_{fold}" / "checkpoint_final.pth"
-        checkpoint = torch.load(path, weights_only=False)
+        checkpoint = torch.load(path, weights_only=True)
         checkpoint["logging"] = {"mean_fg_dice": [np.float64(0.5)]}
         torch.save(checkpoint, path)
     images = writeCase(case, tmp_path, CHANNELS)

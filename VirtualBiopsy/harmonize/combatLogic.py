@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pathlib
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.combat import ComBatModel
@@ -98,14 +100,31 @@ class ComBatLogic:
         outputTableNode=None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        modelFile: str | os.PathLike | None = None,
     ):
         """Fit ComBat on a cohort and harmonize that cohort (the module's one-click use).
 
+        :param modelFile: also save the fitted model there, for new patients; it must not exist yet
+            (checked before fitting, so a refused file adds nothing to the scene).
         :returns: ``(model, output table node)``.
         """
+        if modelFile is not None:
+            modelFile = pathlib.Path(modelFile)
+            if modelFile.exists():
+                raise InputError(f"ComBat model file {modelFile} exists already; nothing is overwritten. "
+                                 "Choose a new name.")
+            if not modelFile.parent.is_dir():
+                raise InputError(f"The folder of the ComBat model file {modelFile} does not exist; create it first.")
         progress = progress or noProgress
         model = self.fit(featureTableNode, clinicalTableNode, batchColumn, covariates, method, referenceBatch,
                          progress=lambda fraction, message: progress(0.8 * fraction, message), cancel=cancel)
         output = self.apply(model, featureTableNode, clinicalTableNode, outputTableNode, batchColumn,
                             progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message), cancel=cancel)
+        if modelFile is not None:
+            try:
+                model.save(modelFile)
+            except BaseException:
+                if outputTableNode is None:
+                    self.scene.RemoveNode(output)
+                raise
         return model, output

@@ -24,7 +24,7 @@ from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.mrml.transforms import transformToNode
-from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
 
@@ -60,34 +60,43 @@ class PreprocessingLogic:
             imageToVolumeNode(bias, self.scene, biasFieldVolume.GetName(), volumeNode=biasFieldVolume)
         return self._output(corrected, volumeNode, outputVolume, "n4", settings)
 
-    def denoise(self, volumeNode, method: str = "nlm", outputVolume=None, **options):
+    def denoise(self, volumeNode, method: str = "nlm", outputVolume=None, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None, **options):
         """Denoise ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage`).
+
+        The filters report no progress of their own: ``cancel`` is checked before they start.
 
         :returns: the denoised volume node (``<name>_denoised`` when created).
         """
+        _starting(progress, cancel, f"Denoising ({method})")
         denoised = denoiseImage(volumeNodeToImage(volumeNode), method, **options)
         return self._output(denoised, volumeNode, outputVolume, "denoised", {"method": method, **options})
 
     def resample(self, volumeNode, preset: str = "isotropic", spacingMm: float = 1.0, interpolator: str = "bspline",
-                 referenceVolume=None, outputVolume=None):
-        """Resample ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.resampling.resampleImage`).
+                 referenceVolume=None, outputVolume=None, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None):
+        """Resample ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.resampling.resampleImage`);
+        ``cancel`` is checked before it starts.
 
         :param referenceVolume: the volume whose grid preset ``reference`` resamples onto.
         :returns: the resampled volume node (``<name>_resampled`` when created).
         """
+        _starting(progress, cancel, f"Resampling ({preset})")
         reference = volumeNodeToImage(referenceVolume) if referenceVolume is not None else None
         resampled = resampleImage(volumeNodeToImage(volumeNode), preset, spacingMm, interpolator, reference)
         settings = {"method": "resample", "preset": preset, "spacingMm": spacingMm, "interpolator": interpolator,
                     "reference": referenceVolume.GetName() if referenceVolume is not None else None}
         return self._output(resampled, volumeNode, outputVolume, "resampled", settings)
 
-    def headMask(self, volumeNode, outputLabelmap=None):
+    def headMask(self, volumeNode, outputLabelmap=None, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None):
         """The head (foreground) of ``volumeNode`` as a labelmap node (1: head), on the volume's grid.
 
         See :func:`~VirtualBiopsy.harmonize.foreground.foregroundMask`.
 
         :returns: the labelmap volume node (``<name>_head`` when created).
         """
+        _starting(progress, cancel, "Finding the head")
         mask = foregroundMask(volumeNodeToImage(volumeNode))
         name = outputLabelmap.GetName() if outputLabelmap is not None else f"{volumeNode.GetName()}_head"
         output = imageToVolumeNode(mask, self.scene, name, volumeNode=outputLabelmap, labelmap=True)
@@ -168,3 +177,10 @@ def maskImage(maskNode, volumeNode) -> sitk.Image | None:
         return volumeNodeToImage(maskNode)
     raise InputError(f"The mask '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation or a "
                      "labelmap volume node.")
+
+
+def _starting(progress: ProgressCallback | None, cancel: CancelToken | None, message: str) -> None:
+    """For steps whose filters report no progress: stop now if cancelled, else say what starts."""
+    if cancel is not None:
+        cancel.raiseIfCancelled()
+    (progress or noProgress)(0.0, message)

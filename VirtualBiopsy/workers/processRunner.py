@@ -46,7 +46,7 @@ class ProcessRunner:
     :param terminateGraceSeconds: how long processes get to end after being asked before they are killed.
     :param exitGraceSeconds: how long the worker gets to exit after reporting its outcome.
     :param idle: called on the calling thread at every poll (at least every 0.1 s) while the worker runs;
-        inside 3D Slicer pass ``slicer.app.processEvents`` so that the GUI and its Cancel button stay responsive.
+        inside 3D Slicer pass the application's processEvents so that the GUI and its Cancel button stay responsive.
     """
 
     def __init__(
