@@ -177,3 +177,19 @@ def test_empty_prediction_gives_named_empty_segments(scene, registry, volumes, t
     assert not sitk.GetArrayFromImage(labelMap).any()
     assert "found no Tumor or Edema" in caplog.text
     assert sitk.GetArrayFromImage(volumeNodeToImage(made.uncertainty)).max() < 1e-3
+
+
+def test_a_model_file_changed_after_import_is_refused_on_nodes_and_nothing_is_made(scene, registry, volumes, tmp_path):
+    """The panel's and the pipeline's path: a metadata file swapped after import (now naming ``os.system``) is
+    refused by the hash check before anything is read, and the scene is unchanged."""
+    from VirtualBiopsy.errors import ModelError
+
+    copy = ModelRegistry(userFolder=tmp_path / "models")
+    copy.importModel(registry.modelPath(registry.get("unet")), "unet")
+    metadata = copy.modelPath(copy.get("unet")) / "model.json"
+    document = json.loads(metadata.read_text(encoding="utf-8"))
+    metadata.write_text(json.dumps({**document, "network": "os.system"}), encoding="utf-8")
+    count = nodeCount(scene)
+    with pytest.raises(ModelError, match=r"(?s)Model 'unet' .* does not match its manifest.*changed  model\.json"):
+        logic(scene, copy).run(volumes, config())
+    assert nodeCount(scene) == count

@@ -16,6 +16,8 @@ from monai.transforms import NormalizeIntensity
 from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
+from VirtualBiopsy.segment.models.allowList import UnsafeModelError
+from VirtualBiopsy.segment.models.hashing import treeDigest
 from VirtualBiopsy.segment.inferenceTask import TASK
 from VirtualBiopsy.segment.models.manifest import entryToDict
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
@@ -127,8 +129,11 @@ class Payload:
 
 
 def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path, caplog):
-    with pytest.raises(ModelError, match="not in monai.networks.nets"):
+    with pytest.raises(UnsafeModelError, match="field 'network' holds 'os', which an untrusted model may not name"):
         loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None)
+    with pytest.raises(ModelError, match="not in monai.networks.nets"):  # trusted: no allow-list, still no import
+        loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None,
+                         trusted=True)
     wrong = dataclasses.replace(SETTINGS, networkArgs={**NETWORK_ARGS, "channels": [8, 16]})
     with pytest.raises(ModelError, match="do not fit"):
         loadMonaiNetwork("monai-network", savedModels["state"], wrong, None)
@@ -141,8 +146,12 @@ def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path,
         MonaiSettings.fromOptions({"roiSize": [16, 16]})
     MonaiSettings.fromOptions({"roisize": [16, 16, 16], "metadata": "model.json"})
     assert "['roisize'] are not used" in caplog.text and "metadata" not in caplog.text
-    with pytest.raises(ModelError, match="not in monai.networks.nets"):
+    with pytest.raises(UnsafeModelError, match="'os.path'"):
         loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os.path"), None)
+    payload = {**NETWORK_ARGS, "act": "$__import__('os').mkdir('" + str(marker) + "')"}
+    with pytest.raises(UnsafeModelError, match=r"field 'network arguments.act' holds .*no expressions"):
+        loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, networkArgs=payload), None)
+    assert not marker.exists()
     assert loadMonaiNetwork("monai-network", savedModels["state"],
                             dataclasses.replace(SETTINGS, network="monai.networks.nets.UNet"), None) is not None
 
@@ -151,7 +160,7 @@ def monaiEntry(path: pathlib.Path, **options) -> dict:
     entry = ModelEntry(id="unet", version="1", backend="monai-network", path=str(path),
                        inputs=(ModelInput("T2", 0), ModelInput("FLAIR", 1)),
                        labels=(ModelLabel(1, "Tumor", (1.0, 0.0, 0.0)), ModelLabel(2, "Edema", (0.0, 1.0, 0.0))),
-                       sha256=sha256File(path), files={path.name: sha256File(path)}, options={"network": "UNet", "networkArgs": NETWORK_ARGS,
+                       sha256=treeDigest({path.name: sha256File(path)}), files={path.name: sha256File(path)}, options={"network": "UNet", "networkArgs": NETWORK_ARGS,
                                                          "roiSize": [16, 16, 8], **options})
     return entryToDict(entry)
 

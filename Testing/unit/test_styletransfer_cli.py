@@ -103,5 +103,6 @@ def test_apply_with_tampered_weights_fails_in_the_worker_and_writes_nothing(tmp_
     weights.write_bytes(bytes(data))
     assert cli.main(["styletransfer", "apply", "--model", "tiny", "--image", siteImages("SiteA")[0], "--out",
                      str(tmp_path / "o.nrrd"), "--models-dir", str(tmp_path / "models"), "--device", "cpu"]) == 2
-    assert "does not match its manifest" in capsys.readouterr().err.strip().splitlines()[-1]
+    message = capsys.readouterr().err
+    assert "Model 'tiny'" in message and "does not match its manifest" in message and "changed  generator.pt" in message
     assert not (tmp_path / "o.nrrd").exists()

@@ -2,9 +2,10 @@
 
 - ``models list``: the shipped and the user's models (id, version, backend, inputs, labels, trust, origin).
 - ``models import PATH [--id ID] [--trust]``: copy a model folder, TorchScript file or ``.zip`` into the
-  user's models folder after checking it (no links, no paths leaving the folder, no zip bombs) and record
-  its SHA-256. ``--trust`` lets its checkpoints be fully unpickled once their hash matches: only for models
-  whose origin you checked.
+  user's models folder after checking it (no links, no paths leaving the folder, no zip bombs, only
+  allow-listed classes in its configuration) and record its SHA-256. ``--trust`` lets its checkpoints be fully
+  unpickled and its configuration name any class, once its files' hashes match: only for models whose origin
+  you checked.
 - ``models verify ID``: compare the model's files with the recorded hashes; exit status 1 and a per-file
   report when they differ.
 
@@ -36,12 +37,14 @@ def addParser(commands) -> None:
         description="Copy a model into the models folder and record its SHA-256: an nnU-Net trained-model folder "
         "(dataset.json, plans.json, fold_N/checkpoint_final.pth), a TorchScript .pt with its <name>.json "
         "(inputs, labels), a MONAI network folder (metadata .json with 'network' and the weights), or a .zip of "
-        "one of them. Links, paths leaving the folder and zip bombs are refused before anything is written.")
+        "one of them. Links, paths leaving the folder, zip bombs and configurations naming classes outside the "
+        "allow-list are refused before anything is written.")
     importing.add_argument("path", type=pathlib.Path, metavar="PATH", help="model folder, file or .zip archive")
     importing.add_argument("--id", dest="modelId", metavar="ID", help="the model's id (default: from PATH's name)")
     importing.add_argument("--trust", action="store_true",
-                           help="allow its checkpoints to be fully unpickled once their hash matches (this can run "
-                           "code: only for models whose origin you checked)")
+                           help="allow its checkpoints to be fully unpickled and its configuration to name any class "
+                           "once its files' hashes match (this can run code: only for models whose origin you "
+                           "checked)")
     importing.set_defaults(run=runImport)
     verifying = actions.add_parser("verify", parents=[common], help="check a model's files against their hashes",
                                    description="Compare a model's files with the SHA-256 its manifest records; "
@@ -87,7 +90,8 @@ def runImport(arguments: argparse.Namespace) -> int:
     print(f"Imported model '{entry.id}' ({entry.backend}, inputs {', '.join(i.sequence for i in entry.inputs)}; "
           f"{len(entry.files)} file(s), sha256 {entry.sha256}) into {registry.modelPath(entry)}")
     if entry.trusted:
-        print(f"Model '{entry.id}' is trusted: its checkpoints may be fully unpickled when their hash matches.")
+        print(f"Model '{entry.id}' is trusted: when its files' hashes match, its checkpoints may be fully unpickled "
+              "and its configuration may name any class (both can run code).")
     return 0
 
 

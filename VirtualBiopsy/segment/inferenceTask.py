@@ -7,8 +7,9 @@ call runs in this process (``InlineRunner``) or in a child process. Arguments:
     ``{sequence name: image file}`` (one unnamed image: name ``""``).
 ``model``
     the model entry in its manifest form (``entryToDict``); ``modelPath``: the model's absolute folder or file
-    (``ModelRegistry.modelPath``). Checkpoints load through ``loadCheckpoint`` with this entry: hashes checked,
-    full unpickling only for a trusted model.
+    (``ModelRegistry.modelPath``). Before anything is read, every file of the model is checked against this entry
+    (:meth:`ModelFiles.checked`); checkpoints load weights-only (full unpickling only for a trusted model), and an
+    untrusted model's configuration may name only allow-listed classes (:mod:`~VirtualBiopsy.segment.models.allowList`).
 ``device``, ``testTimeAugmentation``, ``folds``, ``keepLargestComponent``, ``fillHoles``
     as in :class:`~VirtualBiopsy.segment.config.SegmentationConfig` (``folds``: a list, or ``None`` for all).
 ``outputs``
@@ -34,9 +35,9 @@ from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.progress import ProgressCallback
 from VirtualBiopsy.segment.backends.channels import mapChannels
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint
 from VirtualBiopsy.segment.models.manifest import entryFromDict
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry
+from VirtualBiopsy.segment.models.modelFiles import ModelFiles
 from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
 from VirtualBiopsy.segment.uncertainty import memberVariance, normalizedEntropy
 
@@ -50,10 +51,12 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
 
     :returns: ``{"outputs": {kind: path}, "labelValues": [...], "foundLabels": [...], "provenance": {...}}``.
     :raises InputError: for missing images, a missing sequence or an existing output.
-    :raises ModelError: for a model that cannot be loaded or run.
+    :raises ModelError: for a model that cannot be loaded or run, or whose files differ from its entry.
+    :raises UnsafeModelError: when an untrusted model names a class or expression outside the allow-list.
     """
     entry = entryFromArguments(arguments["model"])
     modelPath = pathlib.Path(arguments.get("modelPath") or entry.path)
+    files = ModelFiles.checked(entry, modelPath)
     outputs = {kind: pathlib.Path(path) for kind, path in (arguments.get("outputs") or {}).items() if path}
     if "labelMap" not in outputs:
         raise InputError("The inference task needs outputs['labelMap'], the label map file to write.")
@@ -76,8 +79,8 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         inputs = [reorient(image, orientation) for image in inputs]
 
     folds = arguments.get("folds")
-    _requireMemory(entry, modelPath, inputs, folds)
-    result = _predict(entry, modelPath, inputs, arguments, folds, "variance" in outputs, progress)
+    _requireMemory(entry, files, inputs, folds)
+    result = _predict(entry, files, inputs, arguments, folds, "variance" in outputs, progress)
     labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
     if orientation:
         from VirtualBiopsy.segment.backends.orientation import arrayBackOnGrid, imageBackOnGrid
@@ -132,14 +135,11 @@ def entryFromArguments(values: dict[str, Any]) -> ModelEntry:
         raise ModelError(f"Model entry {values.get('id', '?')!r} is malformed ({error!r}); fix the manifest.") from error
 
 
-def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], arguments: dict[str, Any],
+def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arguments: dict[str, Any],
              folds, perFold: bool, progress: ProgressCallback) -> BackendResult:
     device = arguments.get("device", "auto")
     tta = bool(arguments.get("testTimeAugmentation", True))
-
-    def load(path: pathlib.Path):
-        return loadCheckpoint(path, entry, modelPath)  # hashes and trust of this entry
-
+    modelPath = files.root
     if entry.backend == "nnunet":
         from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
 
@@ -149,7 +149,7 @@ def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image
                                 checkpointName=entry.options.get("checkpoint") or None, useMirroring=tta,
                                 device=device, tileStepSize=float(entry.options.get("tileStepSize", 0.5)),
                                 perFold=perFold)
-        return predictNnunet(inputs, modelPath, options, progress, loadCheckpoint=load)
+        return predictNnunet(inputs, modelPath, options, progress, files=files)
     if entry.backend in ("monai-torchscript", "monai-network"):
         from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
 
@@ -157,13 +157,14 @@ def _predict(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image
             raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
         settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
         expected = entry.files.get(modelPath.name)
-        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, load)
+        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, files.loadCheckpoint,
+                                   trusted=files.trusted)
         return predictMonai(inputs, network, settings, device, tta, progress)
     raise ModelError(f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
                      "(nnunet, monai-torchscript, monai-network).")
 
 
-def _requireMemory(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk.Image], folds) -> None:
+def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], folds) -> None:
     """Refuse up front, with the estimate, an input too large for the memory available."""
     from VirtualBiopsy.workers.memory import estimateInferenceBytes, requireMemory
 
@@ -171,7 +172,8 @@ def _requireMemory(entry: ModelEntry, modelPath: pathlib.Path, inputs: list[sitk
     if entry.backend == "nnunet":
         from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
 
-        shape, patch = nnunetWorkingGrid(modelPath, entry.options.get("configuration") or None, inputs[0])
+        shape, patch = nnunetWorkingGrid(files.root, entry.options.get("configuration") or None, inputs[0],
+                                         files.readJson)
         batch = 1
     else:
         from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, monaiWorkingGrid

@@ -54,12 +54,14 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
     :param registry: the :class:`~VirtualBiopsy.segment.models.registry.ModelRegistry` for ids and entries
         (default: the user's).
     :raises InputError: for an unknown id or a folder that is not a CycleGAN model.
-    :raises ModelError: for a file whose hash differs from the manifest (or, by path, from ``config.json``),
+    :raises ModelError: for any file that differs from the manifest (checked before anything is read; by path, the
+        weights also against ``config.json``),
         a model of another backend, or weights that do not fit the recorded networks.
     """
     from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, openVerified
     from VirtualBiopsy.segment.models.modelDetection import entryFromPath
     from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.segment.models.verification import requireIntact
 
     byPath = not isinstance(model, ModelEntry) and pathlib.Path(model).is_dir()
     if byPath:
@@ -72,6 +74,7 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
     if entry.backend != KIND:
         raise ModelError(f"Model '{entry.id}' is a {entry.backend} model, not a style-transfer ({KIND}) model; "
                          "choose a model trained with 'virtual-biopsy styletransfer train'.")
+    requireIntact(entry, root)
     with openVerified(root / CONFIG_NAME, entry, root) as handle:
         try:
             document = parseConfigDocument(json.loads(handle.read().decode("utf-8")), str(root / CONFIG_NAME))

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
+from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork
 from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, openVerified
 from VirtualBiopsy.segment.models.hashing import treeHashes
 from VirtualBiopsy.segment.models.manifest import readManifest, writeManifest
 from VirtualBiopsy.segment.models.modelDetection import requireModelId
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 from VirtualBiopsy.segment.models.registry import ModelRegistry, _locked
+from VirtualBiopsy.segment.models.verification import requireIntact
 from VirtualBiopsy.outcome.deep.networks import buildNetwork
 
 logger = logging.getLogger(__name__)
@@ -132,15 +134,17 @@ def resolveModel(model: str | os.PathLike, registry: ModelRegistry | None = None
 
 
 def loadClassifier(model: str | os.PathLike, registry: ModelRegistry | None = None) -> ClassifierModel:
-    """Load a classifier by folder or id, after checking its files' SHA-256.
+    """Load a classifier by folder or id, after checking every file's SHA-256 against its manifest entry.
 
-    :raises ModelError: for changed files or weights that do not fit the network.
+    :raises ModelError: for changed, missing or extra files, or weights that do not fit the network.
     :raises InputError: for an unknown model.
     """
     torch = requirePackage("torch")
     entry, root = resolveModel(model, registry)
+    requireIntact(entry, root)
     with openVerified(root / CONFIG_NAME, entry, root) as handle:
         config = _parseConfig(handle.read(), root / CONFIG_NAME)
+    checkMonaiNetwork(config["network"], config["networkArgs"], str(root / CONFIG_NAME))
     network = buildNetwork(config["network"], config["networkArgs"])
     state = loadCheckpoint(root / WEIGHTS_NAME, entry, root)
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):

@@ -27,6 +27,7 @@ from VirtualBiopsy.errors import ModelError, requirePackage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.backends.result import BackendResult
 from VirtualBiopsy.segment.backends.torchSupport import torchDevice
+from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork
 from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
 
 logger = logging.getLogger(__name__)
@@ -94,10 +95,13 @@ class MonaiSettings:
 
 
 def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSettings, expectedSha256: str | None,
-                     loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointFile):
+                     loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointFile, trusted: bool = False):
     """The network of a ``monai-torchscript`` file (hash checked first) or a ``monai-network`` definition.
 
+    :param trusted: whether the model was imported with ``--trust``; otherwise the network must be one of
+        :data:`~VirtualBiopsy.segment.models.allowList.MONAI_NETWORKS` with plain arguments.
     :raises ModelError: for a hash mismatch, a missing or unknown network, or weights that do not fit it.
+    :raises UnsafeModelError: for an untrusted model naming another network or an expression in its arguments.
     """
     torch = requirePackage("torch")
     modelPath = pathlib.Path(modelPath)
@@ -114,10 +118,12 @@ def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSetti
         return torch.jit.load(io.BytesIO(data), map_location="cpu")
     if backend != "monai-network":
         raise ModelError(f"Backend '{backend}' is not a MONAI backend (monai-torchscript, monai-network).")
+    if not trusted:
+        checkMonaiNetwork(settings.network, settings.networkArgs, f"the model options of {modelPath}")
     nets = requirePackage("monai.networks.nets", "monai")
     name = settings.network[len(_NETS_PREFIX):] if settings.network.startswith(_NETS_PREFIX) else settings.network
     networkClass = getattr(nets, name, None) if name and "." not in name else None
-    if not isinstance(networkClass, type):
+    if not (isinstance(networkClass, type) and issubclass(networkClass, torch.nn.Module)):
         raise ModelError(f"Network '{settings.network}' is not in monai.networks.nets; set the entry's 'network' "
                          "option to a class name such as UNet, SegResNet or SwinUNETR.")
     try:

@@ -3,11 +3,13 @@
 A trained-model folder holds ``dataset.json``, ``plans.json`` and ``fold_N/checkpoint_final.pth``
 (or ``checkpoint_best.pth``); a folder of such folders (``Trainer__Plans__configuration``) is
 accepted with the configuration chosen in the options. nnU-Net's
-``initialize_from_trained_model_folder`` unpickles every checkpoint in full; here each is loaded
-by :func:`~VirtualBiopsy.segment.models.checkpoints.loadCheckpoint` (``weights_only=True``; full unpickling
-only for a trusted model whose hash matches), the network
-is built as nnU-Net builds it, and ``nnUNetPredictor.manual_initialization`` takes over:
-preprocessing, sliding window, test-time mirroring, fold averaging and resampling back are nnU-Net's.
+``initialize_from_trained_model_folder`` unpickles every checkpoint in full and imports whatever class
+paths ``plans.json`` names; here every file is read through :class:`~VirtualBiopsy.segment.models.modelFiles.ModelFiles`
+(hash-checked; checkpoints ``weights_only=True``, full unpickling only for a trusted model whose hash matches),
+every name the plans and the checkpoint make nnU-Net resolve is checked against
+:mod:`~VirtualBiopsy.segment.models.allowList` (unless the model is trusted), the trainer is looked up in the
+installed nnU-Net alone, the network is built as nnU-Net builds it, and ``nnUNetPredictor.manual_initialization``
+takes over: preprocessing, sliding window, test-time mirroring, fold averaging and resampling back are nnU-Net's.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import pathlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +25,11 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.backends.nnunetFolder import chooseCheckpoints, findTrainedModelFolder, readJson
+from VirtualBiopsy.segment.backends.nnunetFolder import chooseCheckpoints, findTrainedModelFolder
 from VirtualBiopsy.segment.backends.result import BackendResult
 from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, torchDevice
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
+from VirtualBiopsy.segment.models.allowList import checkNnunetPlans, checkNnunetTrainerName, refuse
+from VirtualBiopsy.segment.models.modelFiles import ModelFiles
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +61,12 @@ def predictNnunet(
     options: NnunetOptions = NnunetOptions(),
     progress: ProgressCallback = noProgress,
     cancel: CancelToken | None = None,
-    loadCheckpoint: Callable[[pathlib.Path], dict] = loadCheckpointFile,
+    files: ModelFiles | None = None,
 ) -> BackendResult:
     """Segment one case (channels in the model's order, on one grid) with an nnU-Net model.
 
-    :param loadCheckpoint: reads one checkpoint file; pass one bound to the model's manifest entry
-        (``lambda path: loadCheckpoint(path, entry, modelRoot)``) so hashes are checked and trust applies.
+    :param files: the model's files as checked against its manifest entry (:meth:`ModelFiles.checked`), so
+        hashes are checked and trust applies; default: the folder's files unchecked and untrusted.
 
     For a region-based model the "probabilities" are nnU-Net's per-region sigmoids (no background channel),
     flagged ``regions`` in the provenance.
@@ -72,11 +75,13 @@ def predictNnunet(
     ``SimpleITKIO`` reads files, so the result equals nnU-Net on the same files.
 
     :raises ModelError: for an incomplete model folder or unusable checkpoints.
+    :raises UnsafeModelError: when an untrusted model names a class or function outside the allow-list.
     :raises InputError: for a channel count the model does not take.
     :raises CancelledError: when ``cancel`` is set.
     """
     torch = requirePackage("torch")
-    predictor, configuration, folds, weights = _predictorFor(modelFolder, options, loadCheckpoint, len(images))
+    files = files or ModelFiles(None, modelFolder)
+    predictor, configuration, folds, weights = _predictorFor(modelFolder, options, files, len(images))
     if cancel:
         cancel.raiseIfCancelled()
     progress(0.05, "Preprocessing (nnU-Net)")
@@ -124,8 +129,8 @@ def predictNnunet(
     return BackendResult(labelMap, probabilities, values[-len(probabilities):], members, provenance)
 
 
-def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCount: int):
-    """An ``nnUNetPredictor`` initialised manually from safely loaded checkpoints, mirroring
+def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channelCount: int):
+    """An ``nnUNetPredictor`` initialised manually from checked files and safely loaded checkpoints, mirroring
     ``initialize_from_trained_model_folder``."""
     requirePackage("nnunetv2")
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
@@ -133,13 +138,17 @@ def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCo
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     folder = findTrainedModelFolder(modelFolder, options.configuration)
-    datasetJson = readJson(folder / "dataset.json")
-    plansManager = PlansManager(readJson(folder / "plans.json"))
+    datasetJson = files.readJson(folder / "dataset.json")
+    plans = files.readJson(folder / "plans.json")
+    if not files.trusted:
+        checkNnunetPlans(plans, str(folder / "plans.json"))
+    plansManager = PlansManager(plans)
     folds, checkpoints = chooseCheckpoints(folder, options.folds, options.checkpointName)
-    loaded = [loadCheckpoint(path) for path in checkpoints]
+    loaded = [files.loadCheckpoint(path) for path in checkpoints]
     weights = [_requireKey(checkpoint, "network_weights", path) for checkpoint, path in zip(loaded, checkpoints)]
     first = loaded[0]
     trainerName = _requireKey(first, "trainer_name", checkpoints[0])
+    trainerClass = _trainerClass(trainerName, files.trusted, str(checkpoints[0]))
     initArguments = first.get("init_args") or {}
     configuration = options.configuration or initArguments.get("configuration") or folder.name.split("__")[-1]
     if configuration not in plansManager.available_configurations:
@@ -151,7 +160,7 @@ def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCo
         raise InputError(f"The nnU-Net model in {folder} takes {inputs} input channel(s) but {channelCount} image(s) "
                          "were given; give one image per channel of its dataset.json.")
     heads = plansManager.get_label_manager(datasetJson).num_segmentation_heads
-    network = _buildNetwork(trainerName, plansManager, configurationManager, inputs, heads)
+    network = _buildNetwork(trainerClass, plansManager, configurationManager, inputs, heads)
     try:
         network.load_state_dict(weights[0])
     except RuntimeError as error:
@@ -167,19 +176,37 @@ def _predictorFor(modelFolder, options: NnunetOptions, loadCheckpoint, channelCo
     return predictor, configuration, folds, weights
 
 
-def _buildNetwork(trainerName: str, plansManager, configurationManager, inputs: int, heads: int):
+def _trainerClass(trainerName: str, trusted: bool, where: str) -> type:
+    """The nnU-Net trainer class a checkpoint names: for an untrusted model only a subclass of ``nnUNetTrainer``
+    defined in the installed nnU-Net (nnU-Net's own lookup also imports ``nnUNet_extTrainer`` folders)."""
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
     if trainerName == "nnUNetTrainer":
-        trainerClass = nnUNetTrainer
-    else:
+        return nnUNetTrainer
+    if trusted:
         from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
         try:
-            trainerClass = recursive_find_trainer_class_by_name(trainerName)
+            return recursive_find_trainer_class_by_name(trainerName)
         except Exception as error:
             raise ModelError(f"nnU-Net trainer '{trainerName}' named in the checkpoint is not installed ({error}); "
                              "install the package that defines it.") from error
+    import nnunetv2
+    from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
+
+    checkNnunetTrainerName(trainerName, where)
+    try:
+        found = recursive_find_python_class(str(pathlib.Path(nnunetv2.__path__[0]) / "training" / "nnUNetTrainer"),
+                                            trainerName, "nnunetv2.training.nnUNetTrainer")
+    except Exception as error:  # an nnU-Net module that fails to import (a missing optional package)
+        raise ModelError(f"Cannot look up nnU-Net trainer '{trainerName}' named in {where} ({error}).") from error
+    if not (inspect.isclass(found) and issubclass(found, nnUNetTrainer) and found.__module__.startswith("nnunetv2.")):
+        raise refuse(where, "trainer_name", trainerName, "a trainer class (nnUNetTrainer or a subclass) of the "
+                     "installed nnU-Net")
+    return found
+
+
+def _buildNetwork(trainerClass: type, plansManager, configurationManager, inputs: int, heads: int):
     if "plans_manager" in inspect.signature(trainerClass.build_network_architecture).parameters:
         return trainerClass.build_network_architecture(plansManager, configurationManager, inputs, heads,
                                                        enable_deep_supervision=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import SimpleITK as sitk
 
@@ -39,14 +40,15 @@ def findTrainedModelFolder(path: pathlib.Path, configuration: str | None) -> pat
     return path
 
 
-def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, image: sitk.Image
-                      ) -> tuple[list[int], list[int]]:
+def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, image: sitk.Image,
+                      readPlans: Callable[[pathlib.Path], Any] | None = None) -> tuple[list[int], list[int]]:
     """The voxel shape the network sees after nnU-Net's resampling, and its patch size (for the memory check).
 
+    :param readPlans: reads ``plans.json`` (default: unchecked; pass ``ModelFiles.readJson`` for a model's files).
     :raises ModelError: for an incomplete folder or an unknown configuration.
     """
     folder = findTrainedModelFolder(modelFolder, configuration)
-    plans = readJson(folder / "plans.json")
+    plans = (readPlans or readJson)(folder / "plans.json")
     configurations = plans.get("configurations", {})
     name = configuration or folder.name.split("__")[-1]
     if name not in configurations:

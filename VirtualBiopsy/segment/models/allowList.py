@@ -69,6 +69,8 @@ NNUNET_NAMED_FIELDS: dict[str, frozenset[str]] = {
     "resampling_fn_data": frozenset({"resample_data_or_seg_to_shape", "resample_data_or_seg_to_spacing",
                                      "resample_torch_fornnunet", "resample_torch_simple", "no_resampling_hack"}),
     "label_manager": frozenset({"LabelManager"}),
+    "image_reader_writer": frozenset({"SimpleITKIO", "SimpleITKIOWithReorient", "NibabelIO", "NibabelIOWithReorient",
+                                      "Tiff3DIO", "NaturalImage2DIO"}),
 }
 NNUNET_NAMED_FIELDS["resampling_fn_seg"] = NNUNET_NAMED_FIELDS["resampling_fn_data"]
 NNUNET_NAMED_FIELDS["resampling_fn_probabilities"] = NNUNET_NAMED_FIELDS["resampling_fn_data"]
@@ -94,10 +96,13 @@ class UnsafeModelError(ModelError):
     """A model's configuration names a class, function or expression outside the allow-list."""
 
 
-def refuse(where: str, field: str, value: Any, allowed: str) -> UnsafeModelError:
-    """The error for ``field`` of ``where`` holding ``value``; ``allowed`` says what may stand there."""
+def refuse(where: str, field: str, value: Any, allowed: str, hint: str = _TRUST_HINT) -> UnsafeModelError:
+    """The error for ``field`` of ``where`` holding ``value``; ``allowed`` says what may stand there.
+
+    :param hint: the fix offered (default: import the model as trusted).
+    """
     return UnsafeModelError(f"{where}: field '{field}' holds {value!r}, which an untrusted model may not name "
-                            f"(allowed: {allowed}); the model was not loaded and nothing of it ran. {_TRUST_HINT}")
+                            f"(allowed: {allowed}); the model was not loaded and nothing of it ran. {hint}")
 
 
 def checkNnunetPlans(plans: Any, where: str) -> None:
@@ -109,13 +114,14 @@ def checkNnunetPlans(plans: Any, where: str) -> None:
     """
     if not isinstance(plans, Mapping) or not isinstance(plans.get("configurations"), Mapping):
         raise ModelError(f"{where} is not an nnU-Net plans file (no 'configurations'); restore it from the model.")
-    _checkName(plans, "label_manager", where, required=False)
+    _checkName(plans, "label_manager", where)
+    _checkName(plans, "image_reader_writer", where)
     for name, configuration in plans["configurations"].items():
         if not isinstance(configuration, Mapping):
             raise ModelError(f"{where}: configuration '{name}' is not a mapping; restore the file.")
         prefix = f"configurations.{name}"
         for field in NNUNET_NAMED_FIELDS:
-            if field != "label_manager":
+            if field not in ("label_manager", "image_reader_writer"):
                 _checkName(configuration, field, where, prefix)
         legacy = configuration.get("UNet_class_name")
         if legacy is not None and legacy not in NNUNET_NETWORKS:
@@ -135,35 +141,40 @@ def checkNnunetTrainerName(name: Any, where: str) -> str:
     return name
 
 
-def checkMonaiNetwork(network: Any, arguments: Any, where: str, field: str = "network") -> str:
+def checkMonaiNetwork(network: Any, arguments: Any, where: str, field: str = "network",
+                      hint: str = _TRUST_HINT) -> str:
     """The class name in ``monai.networks.nets`` of an allowed ``network`` (``UNet`` or
     ``monai.networks.nets.UNet``) whose ``arguments`` are plain values.
 
+    :param hint: the fix a refusal offers (see :func:`refuse`).
     :raises UnsafeModelError: for another network or an argument MONAI's config parser would evaluate.
     """
     name = network[len(MONAI_NETS_PREFIX):] if isinstance(network, str) and network.startswith(MONAI_NETS_PREFIX) \
         else network
     if name not in MONAI_NETWORKS:
-        raise refuse(where, field, network, ", ".join(sorted(MONAI_NETWORKS)) + " (of monai.networks.nets)")
+        raise refuse(where, field, network, ", ".join(sorted(MONAI_NETWORKS)) + " (of monai.networks.nets)", hint)
     if arguments is not None and not isinstance(arguments, Mapping):
         raise ModelError(f"{where}: the arguments of {network} must be a mapping, not {type(arguments).__name__}.")
-    checkPlainValues(arguments or {}, where, f"{field} arguments")
+    checkPlainValues(arguments or {}, where, f"{field} arguments", hint)
     return str(name)
 
 
-def checkPlainValues(value: Any, where: str, field: str) -> None:
+def checkPlainValues(value: Any, where: str, field: str, hint: str = _TRUST_HINT) -> None:
     """Refuse anything in ``value`` that MONAI's config parser would import, evaluate or resolve: ``_target_``
     (and its companion keys), and strings starting with ``$`` (a Python expression), ``@`` or ``%`` (references).
 
+    :param hint: the fix a refusal offers (see :func:`refuse`).
     :raises UnsafeModelError: naming the first such entry.
     """
     for path, item in _walk(value, field):
         if isinstance(item, str) and item.startswith(_EXPRESSION_PREFIXES):
-            raise refuse(where, path, item, "plain numbers, strings, lists and mappings; no expressions or references")
+            raise refuse(where, path, item, "plain numbers, strings, lists and mappings; no expressions or references",
+                         hint)
         if isinstance(item, Mapping):
             for key in _PARSER_KEYS:
                 if key in item:
-                    raise refuse(where, f"{path}.{key}", item[key], "plain values; no objects built from class paths")
+                    raise refuse(where, f"{path}.{key}", item[key], "plain values; no objects built from class paths",
+                                 hint)
 
 
 def _checkArchitecture(architecture: Any, where: str, prefix: str) -> None:
@@ -197,7 +208,7 @@ def _checkNoClassPaths(value: Any, where: str, field: str) -> None:
             raise refuse(where, path, item, "numbers, sizes and flags; no class or function paths")
 
 
-def _checkName(section: Mapping, field: str, where: str, prefix: str = "", required: bool = False) -> None:
+def _checkName(section: Mapping, field: str, where: str, prefix: str = "") -> None:
     if field not in section:
         return
     values = section[field]

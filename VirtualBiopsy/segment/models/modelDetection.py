@@ -102,9 +102,12 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
     if not path.is_dir():
         raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
     from VirtualBiopsy.harmonize.styleTransfer.modelFolder import cycleGanLayout, isCycleGanFolder
+    from VirtualBiopsy.segment.models.monaiBundle import bundleLayout, isMonaiBundle
 
     if isCycleGanFolder(path):
         return cycleGanLayout(path)
+    if isMonaiBundle(path):
+        return bundleLayout(path)
     nnunetFolder = _nnunetFolder(path)
     if nnunetFolder is not None:
         return _nnunetLayout(nnunetFolder)

@@ -18,11 +18,13 @@ from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.models.archives import (ImportLimits, checkArchive, checkFolder, extractArchive,
                                                    requireFreeSpace, wrappedRoot)
 from VirtualBiopsy.segment.models.hashing import fileSha256
-from VirtualBiopsy.segment.models.modelDetection import (defaultModelId, detectModel, entryFromPath, layoutEntry,
-                                                         requireModelId)
+from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork, checkNnunetPlans
+from VirtualBiopsy.segment.models.modelDetection import (ModelLayout, defaultModelId, detectModel, entryFromPath,
+                                                         layoutEntry, requireModelId)
+from VirtualBiopsy.segment.models.modelMetadata import readJsonObject
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
-__all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId"]
+__all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId", "requireAllowedConfiguration"]
 
 
 def importedId(source: str | os.PathLike, modelId: str | None = None) -> str:
@@ -40,6 +42,8 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
     :param trust: record the model as trusted (its checkpoints may be fully unpickled once their hash matches).
     :returns: the entry, with ``path`` relative to ``modelsFolder`` (``<id>`` or ``<id>/<file>``).
     :raises InputError: for an unsafe or unrecognised source, or when ``modelsFolder/modelId`` exists.
+    :raises UnsafeModelError: when an untrusted model's configuration names a class or expression outside the
+        allow-list (:mod:`~VirtualBiopsy.segment.models.allowList`); nothing is written.
     :raises CancelledError: when cancelled; nothing is left behind.
     """
     source = pathlib.Path(source)
@@ -80,6 +84,8 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
             else:
                 shutil.copyfile(src, dst, follow_symlinks=False)
             progress(0.5 + 0.4 * (index + 1) / len(pairs), f"copied {dst.relative_to(model).as_posix()}")
+        if not trust:  # the copies: the files that will be hashed and loaded
+            requireAllowedConfiguration(layout, model)
         hashes = {name: fileSha256(model / name) for name in layout.files}
         path = f"{modelId}/{layout.files[0]}" if not layout.root.is_dir() else modelId
         entry = layoutEntry(layout, modelId, path, hashes, trust)
@@ -93,6 +99,21 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
         shutil.rmtree(staging, ignore_errors=True)
     progress(1.0, f"imported {modelId}")
     return entry
+
+
+def requireAllowedConfiguration(layout: ModelLayout, root: pathlib.Path | None = None) -> None:
+    """Check every class path and importable name the model's configuration would make a library resolve.
+
+    :param root: where the model's files are (default: ``layout.root``), e.g. a copy of them.
+    :raises UnsafeModelError: naming the file, the field and the value outside the allow-list.
+    """
+    root = root or layout.root
+    if layout.backend == "nnunet":
+        plans = root / "plans.json"
+        checkNnunetPlans(readJsonObject(plans), str(plans))
+    elif layout.backend == "monai-network":
+        where = root / str(layout.options.get("metadata", ""))
+        checkMonaiNetwork(layout.options.get("network"), layout.options.get("networkArgs"), str(where))
 
 
 def _copies(layout, model: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass
 
-from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.progress import ProgressCallback, noProgress
 from VirtualBiopsy.segment.models.hashing import fileSha256, scanTree, treeDigest
 from VirtualBiopsy.segment.models.modelEntry import ModelEntry
@@ -84,3 +84,15 @@ def verifyModel(entry: ModelEntry, root: pathlib.Path, progress: ProgressCallbac
     return VerificationReport(entry.id, root, checked=len(entry.files), changed=tuple(changed),
                               missing=tuple(missing), extra=tuple(sorted(present - set(entry.files))),
                               unsafe=tuple(unsafe), manifestProblem=problem)
+
+
+def requireIntact(entry: ModelEntry, root: pathlib.Path) -> None:
+    """Refuse a model whose files differ from its manifest entry in any way, before any of them is used.
+
+    :raises ModelError: listing every changed, missing, extra or unsafe file.
+    """
+    report = verifyModel(entry, pathlib.Path(root))
+    if not report.ok:
+        problems = "\n".join(report.lines()[1:])
+        raise ModelError(f"Model '{entry.id}' at {root} does not match its manifest, so none of its files is used:\n"
+                         f"{problems}\nCheck with 'virtual-biopsy models verify {entry.id}'.")
