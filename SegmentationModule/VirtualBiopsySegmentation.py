@@ -223,7 +223,7 @@ def _namedSequences(modelId: str, volumes: list) -> dict:
     """``{sequence: volume}`` for the model's inputs, each sequence recognised from the volume's name."""
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.segment.backends.channels import sequenceFromName
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     inputs = ModelRegistry().get(modelId).inputs
     named = {}

@@ -12,7 +12,24 @@ import logging
 import sys
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.commands import combat, demo, explore, extract, harmonize, models, nyul, outcome, qa, register, robustness, sampleData, segment, styletransfer, synth, train
+from VirtualBiopsy.commands import (
+    combat,
+    demo,
+    explore,
+    extract,
+    harmonize,
+    models,
+    nyul,
+    outcome,
+    qa,
+    register,
+    robustness,
+    sampleData,
+    segment,
+    styletransfer,
+    synth,
+    train,
+)
 from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from VirtualBiopsy.cohort.executors import DaskExecutor
+from VirtualBiopsy.executors import DaskExecutor
 from VirtualBiopsy.data.manifest import readManifest, writeManifest
 from VirtualBiopsy.data.sampleData import fetchSampleData
 from VirtualBiopsy.data.virtualCohort import generateCohort

@@ -27,7 +27,7 @@ import time
 
 import SimpleITK as sitk
 
-from VirtualBiopsy.cohort.executors import DaskExecutor, SerialExecutor
+from VirtualBiopsy.executors import DaskExecutor, SerialExecutor
 from VirtualBiopsy.data.virtualCase import generateCase
 
 CASES = int(os.environ.get("BENCH_CASES", "8"))

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.register_only:
         return register(arguments.out)
-    from VirtualBiopsy.outputFolders import requireNewFolder
+    from VirtualBiopsy.files import requireNewFolder
 
     work = requireNewFolder(arguments.work, "Work folder")
     work.mkdir(parents=True, exist_ok=True)
@@ -155,9 +155,9 @@ def register(modelFolder: pathlib.Path) -> int:
     """Record the model in the shipped manifest as ``demo`` (path relative to the manifest, file hashes)."""
     import dataclasses
 
-    from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
-    from VirtualBiopsy.segment.models.hashing import fileSha256, treeDigest
-    from VirtualBiopsy.segment.models.modelDetection import entryFromPath
+    from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
+    from VirtualBiopsy.models.hashing import fileSha256, treeDigest
+    from VirtualBiopsy.models.modelDetection import entryFromPath
 
     evaluation = json.loads((modelFolder / "evaluation.json").read_text(encoding="utf-8"))
     if evaluation["medianDsc"] < TARGET_MEDIAN_DSC:

@@ -13,8 +13,8 @@ import slicer
 import yaml
 
 from VirtualBiopsy.cli import main
-from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.cohort.demo import runCohort
+from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.storage import loadScene

@@ -7,11 +7,11 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
-from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToImage
+from VirtualBiopsy.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
+from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
 from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 
 pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
@@ -21,7 +21,12 @@ from VirtualBiopsy.outcome.deep.features import deepFeatureTable  # noqa: E402
 from VirtualBiopsy.outcome.deep.gradcam import gradCam  # noqa: E402
 from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE, DeepOutcomeLogic  # noqa: E402
 from VirtualBiopsy.outcome.deep.modelFolder import ClassifierModel  # noqa: E402
-from VirtualBiopsy.outcome.deep.networks import buildNetwork, featureLayer, networkArguments, targetLayer  # noqa: E402
+from VirtualBiopsy.outcome.deep.networks import (  # noqa: E402
+    buildNetwork,
+    featureLayer,
+    networkArguments,
+    targetLayer,
+)
 
 CROP_SIZE, CROP_SPACING = 24, 3.0
 

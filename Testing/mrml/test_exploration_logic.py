@@ -11,7 +11,10 @@ import pytest
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.extract.exploration import ExplorationConfig, exploreFeatures
-from VirtualBiopsy.extract.exploration.logic import OUTPUT_FOLDER_ATTRIBUTE, ExplorationLogic
+from VirtualBiopsy.extract.exploration.logic import (
+    OUTPUT_FOLDER_ATTRIBUTE,
+    ExplorationLogic,
+)
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.progress import CancelToken
 

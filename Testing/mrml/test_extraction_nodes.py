@@ -13,9 +13,18 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import CancelledError, GeometryError, InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.extract.logic import PROVENANCE_ATTRIBUTE, UNDEFINED_ATTRIBUTE, ExtractionLogic
+from VirtualBiopsy.extract.logic import (
+    PROVENANCE_ATTRIBUTE,
+    UNDEFINED_ATTRIBUTE,
+    ExtractionLogic,
+)
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-from VirtualBiopsy.mrml import imageToVolumeNode, labelmapImageToSegmentation, loadSegmentation, loadVolume
+from VirtualBiopsy.mrml import (
+    imageToVolumeNode,
+    labelmapImageToSegmentation,
+    loadSegmentation,
+    loadVolume,
+)
 from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
 from VirtualBiopsy.progress import CancelToken
 

@@ -24,7 +24,11 @@ from VirtualBiopsy.harmonize.normalization import (
     whiteStripeNormalize,
     zScoreNormalize,
 )
-from VirtualBiopsy.mrml import imageToVolumeNode, labelmapImageToSegmentation, volumeNodeToImage
+from VirtualBiopsy.mrml import (
+    imageToVolumeNode,
+    labelmapImageToSegmentation,
+    volumeNodeToImage,
+)
 from VirtualBiopsy.progress import CancelToken
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "unit"))
@@ -78,7 +82,7 @@ def test_each_method_on_nodes_equals_the_pure_function(scene, volumes, method):
                                   sitk.GetArrayFromImage(before))
     assert reports[0] == 0.0 and reports[-1] == 1.0
     if method == "nyul":
-        from VirtualBiopsy.data.atomicFiles import sha256File
+        from VirtualBiopsy.files import sha256File
 
         assert output.GetAttribute("VirtualBiopsy.nyulModelSha256") == sha256File(volumes["modelFile"])
 

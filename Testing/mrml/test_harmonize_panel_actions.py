@@ -19,12 +19,24 @@ from VirtualBiopsy.harmonize.combat import ComBatModel
 from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 from VirtualBiopsy.harmonize.combatLogic import ComBatLogic
 from VirtualBiopsy.harmonize.denoising import denoiseImage
-from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig, RegistrationConfig
-from VirtualBiopsy.harmonize.preprocessingLogic import REGISTRATION_ATTRIBUTE, PreprocessingLogic, RegistrationLogic
+from VirtualBiopsy.harmonize.preprocessingConfig import (
+    PreprocessingConfig,
+    RegistrationConfig,
+)
+from VirtualBiopsy.harmonize.preprocessingLogic import (
+    REGISTRATION_ATTRIBUTE,
+    PreprocessingLogic,
+    RegistrationLogic,
+)
 from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
 from VirtualBiopsy.harmonize.registrationQuality import qcLine
 from VirtualBiopsy.harmonize.resampling import resampleImage
-from VirtualBiopsy.mrml import imageToVolumeNode, loadTable, tableNodeToDataFrame, volumeNodeToImage
+from VirtualBiopsy.mrml import (
+    imageToVolumeNode,
+    loadTable,
+    tableNodeToDataFrame,
+    volumeNodeToImage,
+)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
 from harmonizePhantoms import knownRigidTransform, smoothBias, twoContrastHead  # noqa: E402

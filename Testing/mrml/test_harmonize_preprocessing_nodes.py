@@ -4,8 +4,8 @@ transform nodes in Slicer's RAS convention (checked by points, Slicer's own read
 from __future__ import annotations
 
 import json
-import sys
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -17,11 +17,19 @@ from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.preprocessingLogic import (PREPROCESSING_ATTRIBUTE, REGISTRATION_ATTRIBUTE,
-                                                         PreprocessingLogic, RegistrationLogic)
+from VirtualBiopsy.harmonize.preprocessingLogic import (
+    PREPROCESSING_ATTRIBUTE,
+    REGISTRATION_ATTRIBUTE,
+    PreprocessingLogic,
+    RegistrationLogic,
+)
 from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
 from VirtualBiopsy.harmonize.resampling import resampleImage
-from VirtualBiopsy.mrml import imageToVolumeNode, labelmapImageToSegmentation, volumeNodeToImage
+from VirtualBiopsy.mrml import (
+    imageToVolumeNode,
+    labelmapImageToSegmentation,
+    volumeNodeToImage,
+)
 from VirtualBiopsy.mrml.transforms import linearMatrixRas, transformToNode
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))

@@ -9,7 +9,11 @@ import slicer
 import vtk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.mrml import dataFrameToTableNode, imageToVolumeNode, placeInSubjectHierarchy
+from VirtualBiopsy.mrml import (
+    dataFrameToTableNode,
+    imageToVolumeNode,
+    placeInSubjectHierarchy,
+)
 
 
 def test_patientStudyAndNodesAreCreatedAndReused(scene):

@@ -9,7 +9,8 @@ import slicer
 import vtk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.mrml import imageToVolumeNode, requireSameGrid, volumeNodeToImage
+from VirtualBiopsy.imageGeometry import requireSameGrid
+from VirtualBiopsy.mrml import imageToVolumeNode, volumeNodeToImage
 
 DTYPES = [np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64, np.float32, np.float64]
 

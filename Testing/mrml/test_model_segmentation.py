@@ -13,14 +13,18 @@ import vtk
 from monai.networks.nets import UNet
 
 from VirtualBiopsy.errors import CancelledError, InputError
+from VirtualBiopsy.models.registry import ModelRegistry
 from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, predictMonai
 from VirtualBiopsy.segment.config import SegmentationConfig
 from VirtualBiopsy.segment.logic import SegmentationLogic
-from VirtualBiopsy.segment.modelLogic import PROBABILITY_ROLE, PROVENANCE_ATTRIBUTE, UNCERTAINTY_ROLE
-from VirtualBiopsy.segment.models.registry import ModelRegistry
+from VirtualBiopsy.segment.modelLogic import (
+    PROBABILITY_ROLE,
+    PROVENANCE_ATTRIBUTE,
+    UNCERTAINTY_ROLE,
+)
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow  # MONAI and torch imports, a network per test

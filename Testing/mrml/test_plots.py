@@ -8,7 +8,12 @@ import pytest
 import slicer
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.mrml import dataFrameToTableNode, plotChart, plotSeriesFromTable, tableNodeToDataFrame
+from VirtualBiopsy.mrml import (
+    dataFrameToTableNode,
+    plotChart,
+    plotSeriesFromTable,
+    tableNodeToDataFrame,
+)
 from VirtualBiopsy.mrml.plots import STEP_SOURCE_ATTRIBUTE
 
 

@@ -5,11 +5,18 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.mrml.agreementSegmentation import agreementMapToSegmentation
 from VirtualBiopsy.mrml.images import imageToVolumeNode
+from VirtualBiopsy.mrml.segmentations import (
+    labelmapImageToSegmentation,
+    segmentationToLabelmapImage,
+)
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName, setSegmentMask
-from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation, segmentationToLabelmapImage
-from VirtualBiopsy.segment.qa.agreement import AGREEMENT_COLORS, AGREEMENT_NAMES, agreementMap
+from VirtualBiopsy.segment.qa.agreement import (
+    AGREEMENT_COLORS,
+    AGREEMENT_NAMES,
+    agreementMap,
+)
+from VirtualBiopsy.segment.qa.agreementSegmentation import agreementMapToSegmentation
 
 
 def _masks(like: sitk.Image):

@@ -9,8 +9,8 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import CancelledError, InputError
-from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName, setSegmentMask
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
+from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName, setSegmentMask
 from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.segment.review import (

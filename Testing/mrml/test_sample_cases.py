@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf
 from VirtualBiopsy.mrml import (
     loadSegmentation,
     loadVolume,
@@ -17,7 +18,6 @@ from VirtualBiopsy.mrml import (
     segmentMaskImage,
     volumeNodeToImage,
 )
-from VirtualBiopsy.mrml.images import gridDifferences, gridOf
 
 pytestmark = pytest.mark.network  # the shared sampleCases fixture fetches the files through pip once
 

@@ -14,6 +14,7 @@ import vtk
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf
 from VirtualBiopsy.mrml import (
     createScene,
     dataFrameToTableNode,
@@ -30,7 +31,6 @@ from VirtualBiopsy.mrml import (
     tableNodeToDataFrame,
     volumeNodeToImage,
 )
-from VirtualBiopsy.mrml.images import gridDifferences, gridOf
 
 CONFIG = ExtractionConfig(binWidth=0.25, resampledPixelSpacing=[1.0, 1.0, 1.5], featureClasses=["shape", "glcm"])
 FRAME = pd.DataFrame({"patient": ["VB001"], "volumeMm3": [1520.5123456789012], "adc": [np.nan], "event": [True]})

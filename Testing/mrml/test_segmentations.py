@@ -7,6 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf
 from VirtualBiopsy.mrml import (
     SegmentInfo,
     imageToVolumeNode,
@@ -16,7 +17,6 @@ from VirtualBiopsy.mrml import (
     segmentationToLabelmapImage,
     segmentMaskImage,
 )
-from VirtualBiopsy.mrml.images import gridDifferences, gridOf
 
 NAMES = ["Tumor", "Edema", "Necrosis"]
 COLORS = [(1.0, 0.0, 0.0), (0.0, 0.5, 1.0), (0.25, 0.75, 0.125)]

@@ -9,9 +9,14 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.mrml import imageToVolumeNode, loadVolume, saveNode, volumeNodeToImage
-from VirtualBiopsy.mrml._files import atomicOutput
-from VirtualBiopsy.mrml.images import gridDifferences, gridOf
+from VirtualBiopsy.files import atomicOutput
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf
+from VirtualBiopsy.mrml import (
+    imageToVolumeNode,
+    loadVolume,
+    saveNode,
+    volumeNodeToImage,
+)
 
 #: Largest geometry error each format's header allows (NIfTI keeps float32 in its header).
 FORMAT_TOLERANCE = {".nrrd": 1e-12, ".nhdr": 1e-12, ".mha": 1e-12, ".mhd": 1e-12, ".nii": 1e-5, ".nii.gz": 1e-5}

@@ -14,17 +14,19 @@ import SimpleITK as sitk
 pytest.importorskip("torch")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
 
+from conftest import obliqueDirection  # noqa: E402
 from styleTransferModels import siteImages, trainedTinyModel  # noqa: E402
 
 from VirtualBiopsy.errors import CancelledError, InputError  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.application import applyStyleTransfer  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.logic import PROVENANCE_ATTRIBUTE, StyleTransferLogic  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import registerStyleModel  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.logic import (  # noqa: E402
+    PROVENANCE_ATTRIBUTE,
+    StyleTransferLogic,
+)
+from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel  # noqa: E402
 from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToImage  # noqa: E402
 from VirtualBiopsy.progress import CancelToken  # noqa: E402
 from VirtualBiopsy.workers.inlineRunner import InlineRunner  # noqa: E402
-
-from conftest import obliqueDirection  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +58,7 @@ def test_logic_makes_a_new_node_on_the_input_grid_with_provenance(scene, oblique
     np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(obliqueNode)),
                                   sitk.GetArrayFromImage(before))
     provenance = json.loads(output.GetAttribute(PROVENANCE_ATTRIBUTE))
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     entry = ModelRegistry(modelsFolder).get("tiny")
     assert provenance == {"modelId": "tiny", "sha256": entry.sha256, "device": "cpu", "sequence": "T2",

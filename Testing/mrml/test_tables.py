@@ -8,7 +8,12 @@ import pytest
 import vtk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.mrml import dataFrameToTableNode, loadTable, saveNode, tableNodeToDataFrame
+from VirtualBiopsy.mrml import (
+    dataFrameToTableNode,
+    loadTable,
+    saveNode,
+    tableNodeToDataFrame,
+)
 from VirtualBiopsy.mrml.tables import COLUMN_PROPERTIES
 
 

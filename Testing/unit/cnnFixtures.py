@@ -4,9 +4,9 @@ import pathlib
 from dataclasses import dataclass
 
 from VirtualBiopsy.data.virtualCohort import generateCohort
+from VirtualBiopsy.models.registry import ModelRegistry
 from VirtualBiopsy.outcome.deep.modelFolder import registerModel
 from VirtualBiopsy.outcome.deep.trainingTask import TASK
-from VirtualBiopsy.segment.models.registry import ModelRegistry
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 CASES, SIZE, CROP_SIZE, CROP_SPACING, EPOCHS = 8, 48, 24, 4.0, 3

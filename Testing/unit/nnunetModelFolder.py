@@ -53,9 +53,14 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
     :returns: the model folder (``dataset.json``, ``plans.json``, ``fold_N/checkpoint_final.pth``).
     """
     import torch
-    from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprints, plan_experiments
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+        extract_fingerprints,
+        plan_experiments,
+    )
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-    from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+    from nnunetv2.utilities.label_handling.label_handling import (
+        determine_num_input_channels,
+    )
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     name = "Dataset991_Tiny"

@@ -41,7 +41,10 @@ def trainTiny(out: pathlib.Path, source: list[str], target: list[str], epochs: i
               seed: int = 0, **changes) -> dict:
     """Train the tiny configuration in this process; returns the task's result."""
     from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
-    from VirtualBiopsy.harmonize.styleTransfer.training import trainCycleGan, trainingArguments
+    from VirtualBiopsy.harmonize.styleTransfer.training import (
+        trainCycleGan,
+        trainingArguments,
+    )
     from VirtualBiopsy.progress import noProgress
 
     arguments = trainingArguments(source, target, str(out), "T2", "SiteA", "SiteB",

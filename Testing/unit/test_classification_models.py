@@ -9,7 +9,10 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.classification.comparison import compareClassifiers
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.models import buildPipeline, modelScore
-from VirtualBiopsy.outcome.classification.trainingData import binaryTarget, prepareFeatures
+from VirtualBiopsy.outcome.classification.trainingData import (
+    binaryTarget,
+    prepareFeatures,
+)
 
 FAST = dict(folds=3, repeats=2, trees=20, bootstrapSamples=200, thresholdFolds=2)
 

@@ -10,9 +10,16 @@ import pytest
 from classificationTables import twoFeatureCohort
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.outcome.classification.figures import saveSummaryFigure, saveWaterfallFigure
+from VirtualBiopsy.outcome.classification.figures import (
+    saveSummaryFigure,
+    saveWaterfallFigure,
+)
 from VirtualBiopsy.outcome.classification.models import buildPipeline, modelScore
-from VirtualBiopsy.outcome.classification.shapley import chooseBackground, permutationImportance, shapleyValues
+from VirtualBiopsy.outcome.classification.shapley import (
+    chooseBackground,
+    permutationImportance,
+    shapleyValues,
+)
 
 
 def _fitted(name, features, grade, trees=30):

@@ -7,9 +7,18 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.outcome.classification.metrics import bootstrapAuc, rankAuc, sensitivitySpecificity, youdenThreshold
+from VirtualBiopsy.outcome.classification.metrics import (
+    bootstrapAuc,
+    rankAuc,
+    sensitivitySpecificity,
+    youdenThreshold,
+)
 from VirtualBiopsy.outcome.classification.models import buildPipeline, modelScore
-from VirtualBiopsy.outcome.classification.validation import crossValidate, requireEnoughPerClass, trainingThreshold
+from VirtualBiopsy.outcome.classification.validation import (
+    crossValidate,
+    requireEnoughPerClass,
+    trainingThreshold,
+)
 
 
 def _data(patients=40, seed=0):

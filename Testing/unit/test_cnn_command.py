@@ -10,8 +10,8 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.cli import main
 from VirtualBiopsy.data.virtualCohort import generateCohort
-from VirtualBiopsy.segment.models.hashing import treeHashes
-from VirtualBiopsy.segment.models.registry import ModelRegistry
+from VirtualBiopsy.models.hashing import treeHashes
+from VirtualBiopsy.models.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("monai")

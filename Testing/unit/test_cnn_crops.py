@@ -6,7 +6,13 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.outcome.deep.cohortData import readTargets
-from VirtualBiopsy.outcome.deep.crops import cropGrid, cropMapToImage, insideCrop, makeCrop, tumourCentre
+from VirtualBiopsy.outcome.deep.crops import (
+    cropGrid,
+    cropMapToImage,
+    insideCrop,
+    makeCrop,
+    tumourCentre,
+)
 from VirtualBiopsy.outcome.deep.training import splitPatients
 
 

@@ -7,15 +7,15 @@ import shutil
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from cnnFixtures import CROP_SIZE, CROP_SPACING, trainedCohort
+
 from VirtualBiopsy.errors import GeometryError, InputError, ModelError
+from VirtualBiopsy.models.hashing import treeHashes
 from VirtualBiopsy.outcome.deep.cohortData import cohortCrops
 from VirtualBiopsy.outcome.deep.crops import insideCrop, makeCrop
 from VirtualBiopsy.outcome.deep.features import cropFeatures, deepFeatureTable
 from VirtualBiopsy.outcome.deep.gradcam import gradCam, insideOutsideRatio
 from VirtualBiopsy.outcome.deep.modelFolder import loadClassifier, registerModel
-from VirtualBiopsy.segment.models.hashing import treeHashes
 
 pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
@@ -161,7 +161,12 @@ def test_gradcam_refuses_hostile_inputs(trained, patient):
 
 def test_resnet_layers_serve_gradcam_and_features(trained, patient):
     from VirtualBiopsy.outcome.deep.modelFolder import ClassifierModel
-    from VirtualBiopsy.outcome.deep.networks import buildNetwork, featureLayer, networkArguments, targetLayer
+    from VirtualBiopsy.outcome.deep.networks import (
+        buildNetwork,
+        featureLayer,
+        networkArguments,
+        targetLayer,
+    )
 
     images, mask = patient
     torch.manual_seed(1)

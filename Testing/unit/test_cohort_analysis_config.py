@@ -3,7 +3,11 @@
 import pandas as pd
 import pytest
 
-from VirtualBiopsy.cohort.analysisConfig import CoxAnalysisConfig, DeepLearningConfig, ExplanationConfig
+from VirtualBiopsy.cohort.analysisConfig import (
+    CoxAnalysisConfig,
+    DeepLearningConfig,
+    ExplanationConfig,
+)
 from VirtualBiopsy.cohort.config import ANALYSES, CohortConfig
 from VirtualBiopsy.cohort.deepAnalysis import gradCamPatients
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig

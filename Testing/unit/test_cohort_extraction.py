@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from VirtualBiopsy.cohort.executors import DaskExecutor, SerialExecutor
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.data.manifest import readManifest, writeManifest
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.errors import CancelledError, InputError
+from VirtualBiopsy.executors import DaskExecutor, SerialExecutor
 from VirtualBiopsy.extract.cohortExtraction import extractCohort, extractSceneCohort
 from VirtualBiopsy.extract.extraction import extractFeatures
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.progress import CancelToken
 
 #: Small and fast: first order and GLCM of the original image (shape once).

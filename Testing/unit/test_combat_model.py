@@ -11,7 +11,12 @@ import pytest
 from combatCohort import gradeCohort, referenceCohort
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.combat import METHODS, ComBatModel, fitAndHarmonize, fitComBat
+from VirtualBiopsy.harmonize.combat import (
+    METHODS,
+    ComBatModel,
+    fitAndHarmonize,
+    fitComBat,
+)
 
 OTHERS = ["f1", "f2", "f3", "f4", "f5"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest
+from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "VirtualBiopsy"
 UNSEEN_INDICES = (200, 201, 202)
@@ -41,8 +41,11 @@ def test_demo_model_verifies_loads_weights_only_and_segments_unseen_cases(tmp_pa
     import torch
 
     from VirtualBiopsy.data.virtualCohort import generateCase
-    from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
+    from VirtualBiopsy.segment.backends.nnunetBackend import (
+        NnunetOptions,
+        predictNnunet,
+    )
 
     registry = ModelRegistry(tmp_path / "user")
     entry = registry.get("demo")

@@ -10,11 +10,12 @@ import socket
 import threading
 import time
 
+import executorTasks as tasks
 import psutil
 import pytest
 
-import executorTasks as tasks
-from VirtualBiopsy.cohort.executors import (
+from VirtualBiopsy.errors import CancelledError, InputError
+from VirtualBiopsy.executors import (
     CaseExecutor,
     CaseOutcome,
     DaskExecutor,
@@ -22,7 +23,6 @@ from VirtualBiopsy.cohort.executors import (
     caseKeys,
     makeExecutor,
 )
-from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.progress import CancelToken
 
 SEEDS = list(range(6))

@@ -3,12 +3,11 @@
 import json
 
 import pytest
+from test_exploration_tables import syntheticTables
+from test_robustness_command import runCommand
 
 from VirtualBiopsy.commands import explore
 from VirtualBiopsy.errors import InputError
-
-from test_exploration_tables import syntheticTables
-from test_robustness_command import runCommand
 
 
 @pytest.fixture

@@ -4,12 +4,15 @@ import json
 
 import pandas as pd
 import pytest
+from test_exploration_tables import syntheticTables
 
 from VirtualBiopsy.errors import CancelledError, InputError
-from VirtualBiopsy.extract.exploration import ExplorationOptions, exploreFeatures, saveCorrelationHeatmap
+from VirtualBiopsy.extract.exploration import (
+    ExplorationOptions,
+    exploreFeatures,
+    saveCorrelationHeatmap,
+)
 from VirtualBiopsy.progress import CancelToken
-
-from test_exploration_tables import syntheticTables
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EXPECTED_FILES = {"missing_values.csv", "features_prepared.csv", "statistics.csv", "statistics.xlsx", "univariate.csv",

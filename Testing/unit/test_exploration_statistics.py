@@ -5,13 +5,20 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
+from test_exploration_tables import syntheticTables
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.exploration import (
-    basicStatistics, constantFeatures, findVolumeColumn, handleMissingValues, prepareExploration, spearmanMatrix, univariateTable,
-    volumeCorrelationTable, writeStatistics)
-
-from test_exploration_tables import syntheticTables
+    basicStatistics,
+    constantFeatures,
+    findVolumeColumn,
+    handleMissingValues,
+    prepareExploration,
+    spearmanMatrix,
+    univariateTable,
+    volumeCorrelationTable,
+    writeStatistics,
+)
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.exploration import constantFeatures, handleMissingValues, missingValueReport, prepareExploration
+from VirtualBiopsy.extract.exploration import (
+    constantFeatures,
+    handleMissingValues,
+    missingValueReport,
+    prepareExploration,
+)
 
 
 def syntheticTables(patients: int = 40, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import extract
-
-from syntheticImages import headWithLesion
 
 
 def test_extract_is_a_registered_command():

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from VirtualBiopsy.extract.cropping import LOG_MARGIN_SIGMAS, cropBox, cropMargin, waveletSupport
+from VirtualBiopsy.extract.cropping import (
+    LOG_MARGIN_SIGMAS,
+    cropBox,
+    cropMargin,
+    waveletSupport,
+)
 from VirtualBiopsy.extract.extraction import extractFeatures
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 

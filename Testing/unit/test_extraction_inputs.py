@@ -7,13 +7,12 @@ import pickle
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.extract.extraction import ExtractionResult, extractFeatures
-from VirtualBiopsy.extract.provenance import imageSha256
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-
-from syntheticImages import headWithLesion
+from VirtualBiopsy.provenance import imageSha256
 
 SETTINGS = RadiomicsSettings.fromPreset("mr-default").replaced(binWidth=25.0)
 

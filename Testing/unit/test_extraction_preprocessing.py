@@ -7,11 +7,10 @@ import warnings
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy.extract.extraction import extractFeatures
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-
-from syntheticImages import headWithLesion
 
 preprocessingModule = pytest.importorskip("VirtualBiopsy.extract.preprocessing")
 

@@ -10,7 +10,11 @@ import yaml
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.extract.radiomicsSettings import PRESET_FOLDER, RadiomicsSettings, presetNames
+from VirtualBiopsy.extract.radiomicsSettings import (
+    PRESET_FOLDER,
+    RadiomicsSettings,
+    presetNames,
+)
 
 PRESETS = sorted(path.stem for path in PRESET_FOLDER.glob("*.yaml"))
 

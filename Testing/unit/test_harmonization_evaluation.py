@@ -4,6 +4,7 @@ chance, the numbers equal SciPy's and scikit-learn's, and the downstream task gi
 import numpy as np
 import pandas as pd
 import pytest
+from harmonizationTables import siteTables
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -12,12 +13,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from VirtualBiopsy.harmonize.evaluation import (
-    EvaluationSettings, downstreamTask, evaluateHarmonization, kruskalSummary, kruskalWallis, methodTables,
-    prepareTables, sitePredictability, youdenThreshold,
+    EvaluationSettings,
+    downstreamTask,
+    evaluateHarmonization,
+    kruskalSummary,
+    kruskalWallis,
+    methodTables,
+    prepareTables,
+    sitePredictability,
+    youdenThreshold,
 )
 from VirtualBiopsy.harmonize.evaluation.sitePredictability import HarmonizerSpec
-
-from harmonizationTables import siteTables
 
 LOGISTIC = ("logisticRegression",)
 

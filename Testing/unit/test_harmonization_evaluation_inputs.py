@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+from harmonizationTables import siteTables
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.evaluation import downstreamTask, parseMethods, prepareTables, sitePredictability
-
-from harmonizationTables import siteTables
+from VirtualBiopsy.harmonize.evaluation import (
+    downstreamTask,
+    parseMethods,
+    prepareTables,
+    sitePredictability,
+)
 
 
 @pytest.fixture

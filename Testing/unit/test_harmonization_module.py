@@ -7,9 +7,9 @@ import ast
 import dataclasses
 import xml.etree.ElementTree as ElementTree
 
-from VirtualBiopsy.harmonize.config import NORMALIZATION_METHODS, HarmonizationConfig
-
 from moduleSources import moduleSources
+
+from VirtualBiopsy.harmonize.config import NORMALIZATION_METHODS, HarmonizationConfig
 
 (SOURCE,) = [source for source in moduleSources() if source.name == "VirtualBiopsyHarmonization"]
 #: Config fields that belong to one method (the others apply to every method).

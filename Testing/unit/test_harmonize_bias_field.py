@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from harmonizePhantoms import smoothBias, twoContrastHead
 
 from VirtualBiopsy.errors import CancelledError, GeometryError, InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField, fittingMask
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.progress import CancelToken
-
-from harmonizePhantoms import smoothBias, twoContrastHead
 
 SETTINGS = {"shrinkFactor": 2, "iterations": (20, 20, 20), "convergenceThreshold": 1e-6}
 

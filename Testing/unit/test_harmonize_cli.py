@@ -6,13 +6,12 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.data.manifest import writeManifest
 from VirtualBiopsy.harmonize import normalization
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-
-from syntheticImages import headWithLesion
 
 
 def runCli(arguments, capsys) -> tuple[int, str, str]:

@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from harmonizePhantoms import twoContrastHead
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.harmonize.denoising import DENOISING_METHODS, denoiseImage, stableTimeStep
-
-from harmonizePhantoms import twoContrastHead
+from VirtualBiopsy.harmonize.denoising import (
+    DENOISING_METHODS,
+    denoiseImage,
+    stableTimeStep,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,14 @@ import json
 
 import pandas as pd
 import pytest
+from harmonizationTables import siteTables
 
 from VirtualBiopsy import cli
-from VirtualBiopsy.harmonize.evaluation import EvaluationSettings, evaluateHarmonization, prepareTables
-
-from harmonizationTables import siteTables
+from VirtualBiopsy.harmonize.evaluation import (
+    EvaluationSettings,
+    evaluateHarmonization,
+    prepareTables,
+)
 
 FILES = {"site_predictability.csv", "kruskal_wallis.csv", "kruskal_wallis_summary.csv", "downstream.csv", "summary.md",
          "feature_distributions.png", "feature_distributions.svg", "provenance.json"}

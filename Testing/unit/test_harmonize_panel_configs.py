@@ -12,8 +12,14 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 from VirtualBiopsy.harmonize.combatLogic import ComBatLogic
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
-from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig, RegistrationConfig
-from VirtualBiopsy.harmonize.preprocessingLogic import PreprocessingLogic, RegistrationLogic
+from VirtualBiopsy.harmonize.preprocessingConfig import (
+    PreprocessingConfig,
+    RegistrationConfig,
+)
+from VirtualBiopsy.harmonize.preprocessingLogic import (
+    PreprocessingLogic,
+    RegistrationLogic,
+)
 from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
 from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import StyleTransferConfig
 from VirtualBiopsy.harmonize.styleTransfer.logic import StyleTransferLogic

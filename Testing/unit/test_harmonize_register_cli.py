@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from harmonizePhantoms import knownRigidTransform, twoContrastHead
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import register
-
-from harmonizePhantoms import knownRigidTransform, twoContrastHead
 
 
 def test_register_is_a_registered_command():

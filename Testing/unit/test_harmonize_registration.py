@@ -6,13 +6,19 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from harmonizePhantoms import knownRigidTransform, twoContrastHead
 
 from VirtualBiopsy.errors import CancelledError, GeometryError, InputError
-from VirtualBiopsy.harmonize.registration import RegistrationSettings, dilateMm, registerImages
-from VirtualBiopsy.harmonize.registrationQuality import normalizedMutualInformation, passesQc
+from VirtualBiopsy.harmonize.registration import (
+    RegistrationSettings,
+    dilateMm,
+    registerImages,
+)
+from VirtualBiopsy.harmonize.registrationQuality import (
+    normalizedMutualInformation,
+    passesQc,
+)
 from VirtualBiopsy.progress import CancelToken
-
-from harmonizePhantoms import knownRigidTransform, twoContrastHead
 
 #: Points spread over the head (LPS, mm) where the recovered transform is compared with the true one.
 HEAD_POINTS = [(x, y, z) for x in (-40.0, 0.0, 40.0) for y in (-45.0, 0.0, 45.0) for z in (-35.0, 0.0, 35.0)]

@@ -5,11 +5,15 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from harmonizePhantoms import twoContrastHead
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.harmonize.resampling import INTERPOLATORS, RESAMPLING_PRESETS, presetGrid, resampleImage
-
-from harmonizePhantoms import twoContrastHead
+from VirtualBiopsy.harmonize.resampling import (
+    INTERPOLATORS,
+    RESAMPLING_PRESETS,
+    presetGrid,
+    resampleImage,
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.zscore import zScoreNormalize
 from VirtualBiopsy.segment.overlap import diceCoefficient
 from VirtualBiopsy.segment.thresholdSegmentation import segmentBrightLesion
-
-from syntheticImages import headWithLesion
 
 
 def _array(image):

@@ -11,8 +11,18 @@ import numpy as np
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.ibsi.conformance import evaluateConformance, passCount, presetPath, readPreset
-from VirtualBiopsy.extract.ibsi.featureNames import FEATURE_NAMES, aggregation, byIbsiCode, byPyradiomicsName
+from VirtualBiopsy.extract.ibsi.conformance import (
+    evaluateConformance,
+    passCount,
+    presetPath,
+    readPreset,
+)
+from VirtualBiopsy.extract.ibsi.featureNames import (
+    FEATURE_NAMES,
+    aggregation,
+    byIbsiCode,
+    byPyradiomicsName,
+)
 from VirtualBiopsy.extract.ibsi.referenceValues import (
     CONFIGURATIONS,
     readReferenceTable,

@@ -6,7 +6,12 @@ import pathlib
 
 import pytest
 
-from VirtualBiopsy.data.manifest import Cohort, readClinical, readManifest, writeManifest
+from VirtualBiopsy.data.manifest import (
+    Cohort,
+    readClinical,
+    readManifest,
+    writeManifest,
+)
 from VirtualBiopsy.errors import InputError
 
 

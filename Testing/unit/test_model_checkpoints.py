@@ -7,14 +7,19 @@ import pickle
 
 import pytest
 import torch
+from modelFolders import (
+    TRAINED,
+    plainConvUNet,
+    stateDictBytes,
+    writeNetworkModel,
+    writeNnunetModel,
+    writeTorchScriptModel,
+)
 
 from VirtualBiopsy.errors import ModelError
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, loadTorchScript
-from VirtualBiopsy.segment.models.modelImport import entryFromPath
-from VirtualBiopsy.segment.models.registry import ModelRegistry
-
-from modelFolders import (TRAINED, plainConvUNet, stateDictBytes, writeNetworkModel, writeNnunetModel,
-                          writeTorchScriptModel)
+from VirtualBiopsy.models.checkpoints import loadCheckpoint, loadTorchScript
+from VirtualBiopsy.models.modelImport import entryFromPath
+from VirtualBiopsy.models.registry import ModelRegistry
 
 CHECKPOINT = "fold_0/checkpoint_final.pth"
 

@@ -5,15 +5,24 @@ import json
 import os
 
 import pytest
+from modelFolders import (
+    TRAINED,
+    stateDictBytes,
+    writeNetworkModel,
+    writeNnunetModel,
+    writeTorchScriptModel,
+)
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.hashing import fileSha256, treeDigest
-from VirtualBiopsy.segment.models.modelDetection import defaultModelId, isTorchScript, requireModelId
-from VirtualBiopsy.segment.models.modelImport import entryFromPath
-from VirtualBiopsy.segment.models.modelMetadata import PALETTE
-from VirtualBiopsy.segment.models.modelEntry import ModelInput, ModelLabel
-
-from modelFolders import TRAINED, stateDictBytes, writeNetworkModel, writeNnunetModel, writeTorchScriptModel
+from VirtualBiopsy.models.hashing import fileSha256, treeDigest
+from VirtualBiopsy.models.modelDetection import (
+    defaultModelId,
+    isTorchScript,
+    requireModelId,
+)
+from VirtualBiopsy.models.modelEntry import ModelInput, ModelLabel
+from VirtualBiopsy.models.modelImport import entryFromPath
+from VirtualBiopsy.models.modelMetadata import PALETTE
 
 
 def test_nnunet_folder_entry_has_named_inputs_labels_and_the_needed_files_only(tmp_path):

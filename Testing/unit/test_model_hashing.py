@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.hashing import fileSha256, scanTree, treeDigest, treeHashes
+from VirtualBiopsy.models.hashing import fileSha256, scanTree, treeDigest, treeHashes
 
 
 @pytest.fixture

@@ -7,17 +7,25 @@ import sys
 import warnings
 
 import pytest
+from modelFolders import (
+    CHARACTER_DEVICE,
+    FILE,
+    LINK,
+    TRAINED,
+    writeNetworkModel,
+    writeNnunetModel,
+    writeTorchScriptModel,
+    writeZip,
+    zipFolder,
+)
 
 from VirtualBiopsy.errors import CancelledError, InputError
+from VirtualBiopsy.models.archives import ImportLimits
+from VirtualBiopsy.models.hashing import treeHashes
+from VirtualBiopsy.models.manifest import readManifest
+from VirtualBiopsy.models.modelImport import entryFromPath
+from VirtualBiopsy.models.registry import ModelRegistry
 from VirtualBiopsy.progress import CancelToken
-from VirtualBiopsy.segment.models.archives import ImportLimits
-from VirtualBiopsy.segment.models.hashing import treeHashes
-from VirtualBiopsy.segment.models.manifest import readManifest
-from VirtualBiopsy.segment.models.modelImport import entryFromPath
-from VirtualBiopsy.segment.models.registry import ModelRegistry
-
-from modelFolders import (CHARACTER_DEVICE, FILE, LINK, TRAINED, writeNetworkModel, writeNnunetModel,
-                          writeTorchScriptModel, writeZip, zipFolder)
 
 
 @pytest.fixture

@@ -7,10 +7,20 @@ import jsonschema
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.hashing import treeDigest
-from VirtualBiopsy.segment.models.manifest import (SCHEMA_PATH, SHIPPED_MANIFEST, entryToDict, readManifest,
-                                                   writeManifest)
-from VirtualBiopsy.segment.models.modelEntry import MODEL_BACKENDS, ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.models.hashing import treeDigest
+from VirtualBiopsy.models.manifest import (
+    SCHEMA_PATH,
+    SHIPPED_MANIFEST,
+    entryToDict,
+    readManifest,
+    writeManifest,
+)
+from VirtualBiopsy.models.modelEntry import (
+    MODEL_BACKENDS,
+    ModelEntry,
+    ModelInput,
+    ModelLabel,
+)
 
 FILES = {"dataset.json": "a" * 64, "fold_0/checkpoint_final.pth": "b" * 64}
 

@@ -5,13 +5,12 @@ import os
 import threading
 
 import pytest
+from modelFolders import writeNnunetModel, writeTorchScriptModel
 
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
-from VirtualBiopsy.segment.models.modelImport import entryFromPath, installModel
-from VirtualBiopsy.segment.models.registry import ModelRegistry, defaultUserFolder
-
-from modelFolders import writeNnunetModel, writeTorchScriptModel
+from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
+from VirtualBiopsy.models.modelImport import entryFromPath, installModel
+from VirtualBiopsy.models.registry import ModelRegistry, defaultUserFolder
 
 
 def test_default_folder_honours_xdg_data_home_and_the_argument_wins(tmp_path, monkeypatch):

@@ -13,14 +13,14 @@ import shutil
 import pytest
 import SimpleITK as sitk
 import torch
-
 from nnunetModelFolder import buildModelFolder, syntheticCase
+
 from VirtualBiopsy import cli
 from VirtualBiopsy.errors import ModelError
+from VirtualBiopsy.models.allowList import UnsafeModelError, checkNnunetPlans
+from VirtualBiopsy.models.modelFiles import ModelFiles
+from VirtualBiopsy.models.registry import ModelRegistry
 from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
-from VirtualBiopsy.segment.models.allowList import UnsafeModelError, checkNnunetPlans
-from VirtualBiopsy.segment.models.modelFiles import ModelFiles
-from VirtualBiopsy.segment.models.registry import ModelRegistry
 
 CPU = NnunetOptions(device="cpu", useMirroring=False)
 
@@ -141,12 +141,16 @@ def test_every_allowed_name_is_what_nnunet_and_torch_really_resolve():
 
     import nnunetv2
     from nnunetv2.imageio.base_reader_writer import BaseReaderWriter
-    from nnunetv2.preprocessing.normalization.default_normalization_schemes import ImageNormalization
-    from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
+    from nnunetv2.preprocessing.normalization.default_normalization_schemes import (
+        ImageNormalization,
+    )
+    from nnunetv2.preprocessing.preprocessors.default_preprocessor import (
+        DefaultPreprocessor,
+    )
     from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
     from nnunetv2.utilities.label_handling.label_handling import LabelManager
 
-    from VirtualBiopsy.segment.models import allowList
+    from VirtualBiopsy.models import allowList
 
     for paths in allowList.NNUNET_IMPORTED_KEYWORDS.values():
         for path in paths:

@@ -2,13 +2,12 @@
 exit status 2, one line on stderr and nothing written."""
 
 import pytest
+from modelFolders import TRAINED, writeNnunetModel, writeTorchScriptModel, writeZip
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import models
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint
-from VirtualBiopsy.segment.models.registry import ModelRegistry
-
-from modelFolders import TRAINED, writeNnunetModel, writeTorchScriptModel, writeZip
+from VirtualBiopsy.models.checkpoints import loadCheckpoint
+from VirtualBiopsy.models.registry import ModelRegistry
 
 
 def runCli(arguments, capsys) -> tuple[int, str, str]:

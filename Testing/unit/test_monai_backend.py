@@ -13,14 +13,18 @@ from monai.inferers import sliding_window_inference
 from monai.networks.nets import UNet
 from monai.transforms import NormalizeIntensity
 
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
-from VirtualBiopsy.segment.models.allowList import UnsafeModelError
-from VirtualBiopsy.segment.models.hashing import treeDigest
+from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.models.allowList import UnsafeModelError
+from VirtualBiopsy.models.hashing import treeDigest
+from VirtualBiopsy.models.manifest import entryToDict
+from VirtualBiopsy.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.segment.backends.monaiBackend import (
+    MonaiSettings,
+    loadMonaiNetwork,
+    predictMonai,
+)
 from VirtualBiopsy.segment.inferenceTask import TASK
-from VirtualBiopsy.segment.models.manifest import entryToDict
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")]

@@ -12,11 +12,11 @@ import SimpleITK as sitk
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.segment.models.allowList import UnsafeModelError
-from VirtualBiopsy.segment.models.modelDetection import detectModel, entryFromPath
-from VirtualBiopsy.segment.models.modelEntry import ModelInput
-from VirtualBiopsy.segment.models.monaiBundle import isMonaiBundle
-from VirtualBiopsy.segment.models.registry import ModelRegistry
+from VirtualBiopsy.models.allowList import UnsafeModelError
+from VirtualBiopsy.models.modelDetection import detectModel, entryFromPath
+from VirtualBiopsy.models.modelEntry import ModelInput
+from VirtualBiopsy.models.monaiBundle import isMonaiBundle
+from VirtualBiopsy.models.registry import ModelRegistry
 
 NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
                 "num_res_units": 0}
@@ -114,7 +114,7 @@ def test_non_literal_roi_size_and_spacing_are_not_used(tmp_path, marker, caplog)
     config = inferenceConfig(marker)
     config["inferer"]["roi_size"] = "@roi_size"
     config["preprocessing"]["transforms"][2]["pixdim"] = f"$[1.0, 1.0, 2.0] if {touch(marker)} else []"
-    caplog.set_level("INFO", "VirtualBiopsy.segment.models.monaiBundle")
+    caplog.set_level("INFO", "VirtualBiopsy.models.monaiBundle")
     options = detectModel(writeBundle(tmp_path / "b", config)).options
     assert "roiSize" not in options and "spacing" not in options
     assert "inferer.roi_size ('@roi_size')" in caplog.text and "pixdim" in caplog.text
@@ -240,8 +240,8 @@ def test_imported_bundle_segments_like_monais_sliding_window_inference(tmp_path,
     from monai.networks.nets import UNet
     from monai.transforms import NormalizeIntensity
 
+    from VirtualBiopsy.models.manifest import entryToDict
     from VirtualBiopsy.segment.inferenceTask import runInference
-    from VirtualBiopsy.segment.models.manifest import entryToDict
 
     torch.manual_seed(5)
     network = UNet(**NETWORK_ARGS).eval()

@@ -9,15 +9,15 @@ import shutil
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from nnunetModelFolder import CHANNELS, LABELS, buildModelFolder, syntheticCase
+
 from VirtualBiopsy.errors import CancelledError, InputError, ModelError
+from VirtualBiopsy.models.manifest import entryToDict
+from VirtualBiopsy.models.modelDetection import entryFromPath
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
 from VirtualBiopsy.segment.backends.nnunetFolder import findTrainedModelFolder
 from VirtualBiopsy.segment.inferenceTask import TASK
-from VirtualBiopsy.segment.models.manifest import entryToDict
-from VirtualBiopsy.segment.models.modelDetection import entryFromPath
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow

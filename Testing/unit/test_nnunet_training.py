@@ -28,8 +28,11 @@ NNUNET_VARIABLES = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUN
 def test_train_command_writes_a_weights_only_model_that_registers_and_predicts(tmp_path):
     import torch
 
-    from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
+    from VirtualBiopsy.segment.backends.nnunetBackend import (
+        NnunetOptions,
+        predictNnunet,
+    )
 
     manifest = generateCohort(tmp_path / "cohort", cases=4, seed=3, size=32)
     before = {name: os.environ.get(name) for name in NNUNET_VARIABLES}

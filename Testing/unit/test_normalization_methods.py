@@ -4,6 +4,8 @@ hostile input (NaN/Inf voxels, a non-finite or empty mask, a constant image, a m
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from normalizationCases import arrays, cohortCase
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.normalization import (
@@ -17,9 +19,6 @@ from VirtualBiopsy.harmonize.normalization import (
     zScoreNormalize,
 )
 from VirtualBiopsy.harmonize.normalization.whiteStripe import findWhiteStripe
-
-from normalizationCases import arrays, cohortCase
-from syntheticImages import headWithLesion
 
 
 def _nyulModel():

@@ -4,6 +4,7 @@ intensity-normalization 3.0.1, TorchIO 1.2.1, SimpleITK and scikit-image."""
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from normalizationCases import arrays, cohortCase, writeImage
 
 from VirtualBiopsy.harmonize.normalization import (
     applyNyul,
@@ -15,9 +16,11 @@ from VirtualBiopsy.harmonize.normalization import (
     whiteStripeNormalize,
     zScoreNormalize,
 )
-from VirtualBiopsy.harmonize.normalization.whiteStripe import findWhiteStripe, smoothedHistogram, stripeAroundMode
-
-from normalizationCases import arrays, cohortCase, writeImage
+from VirtualBiopsy.harmonize.normalization.whiteStripe import (
+    findWhiteStripe,
+    smoothedHistogram,
+    stripeAroundMode,
+)
 
 intensityNormalization = pytest.importorskip("intensity_normalization")
 from intensity_normalization.adapters.images import NumpyImageAdapter  # noqa: E402
@@ -55,7 +58,9 @@ def test_whitestripe_agrees_with_intensity_normalization(sequence, contrast, mod
     differ by less than one step of its density grid: it evaluates the KDE at 80 points from the minimum to
     the maximum; we evaluate the same KDE (Scott's bandwidth) binned on 2048 points, so our mode is the
     finer one. The difference is bounded here by that step."""
-    from intensity_normalization.normalizers.individual.whitestripe import WhiteStripeNormalizer
+    from intensity_normalization.normalizers.individual.whitestripe import (
+        WhiteStripeNormalizer,
+    )
 
     case, head = cohortCase(1)
     voxels, inside = arrays(case.images[sequence], head)

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from normalizationCases import arrays, caseAtSite, cohortCase
+from syntheticImages import headWithLesion
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
@@ -19,9 +21,6 @@ from VirtualBiopsy.harmonize.normalization import (
 from VirtualBiopsy.harmonize.normalization.nyul import piecewiseLinear, voxelHash
 from VirtualBiopsy.harmonize.normalization.nyulModel import SCHEMA_VERSION
 from VirtualBiopsy.progress import CancelToken
-
-from normalizationCases import arrays, caseAtSite, cohortCase
-from syntheticImages import headWithLesion
 
 
 @pytest.fixture

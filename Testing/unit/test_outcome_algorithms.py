@@ -7,8 +7,8 @@ from scipy import stats
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.clustering import clusterPatients, standardizeFeatures
-from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.clusterSurvival import analyzeClusterSurvival
+from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.survival import kaplanMeierCurve, logRankPValue
 
 

@@ -6,14 +6,14 @@ import dataclasses
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.extract.config import ExtractionConfig
+from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS, DeepOutcomeConfig
 from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
-from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 
 PANEL_CONFIGS = [SurvivalConfig, ClassifierPanelConfig, DeepOutcomeConfig, PatientSummaryConfig]
 

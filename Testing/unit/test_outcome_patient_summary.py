@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from classificationTables import twoFeatureCohort
 from scipy import stats
 
-from classificationTables import twoFeatureCohort
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.deep.thumbnail import gradCamThumbnail, thumbnailSlice
 from VirtualBiopsy.outcome.patientSummary import (

@@ -7,7 +7,11 @@ import pytest
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.signatures.factors import kaiserFactorCount, varimaxFactors
 from VirtualBiopsy.outcome.signatures.filters import correlationPruning, varianceFilter
-from VirtualBiopsy.outcome.signatures.selection import COX_ZERO, lassoSelection, recursiveElimination
+from VirtualBiopsy.outcome.signatures.selection import (
+    COX_ZERO,
+    lassoSelection,
+    recursiveElimination,
+)
 from VirtualBiopsy.outcome.signatures.signature import buildSignature
 
 

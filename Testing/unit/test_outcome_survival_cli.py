@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy import cli
-from VirtualBiopsy.data.survival import samplePatient, sampleOutcome
+from VirtualBiopsy.data.survival import sampleOutcome, samplePatient
 
 
 def virtualClinical(n=60, seed=11):

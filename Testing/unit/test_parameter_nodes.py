@@ -8,7 +8,6 @@ import ast
 import dataclasses
 
 import pytest
-
 from moduleSources import (
     configClassesUsed,
     dataclassFieldType,

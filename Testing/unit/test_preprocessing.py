@@ -10,7 +10,11 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.extract.preprocessing import RadiomicsPreprocessing, preprocess, resampledGrid
+from VirtualBiopsy.extract.preprocessing import (
+    RadiomicsPreprocessing,
+    preprocess,
+    resampledGrid,
+)
 
 
 def makeImage(values: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None) -> sitk.Image:

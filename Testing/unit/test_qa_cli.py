@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from qaMasks import blob, maskImage
 
 from VirtualBiopsy import cli
 from VirtualBiopsy.commands import qa
-from VirtualBiopsy.data.atomicFiles import sha256File
+from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
-
-from qaMasks import blob, maskImage
 
 
 def test_qa_is_a_registered_command():

@@ -4,14 +4,13 @@ import pathlib
 
 import pytest
 import SimpleITK as sitk
+from qaMasks import blob, maskImage
 
 from VirtualBiopsy.errors import CancelledError
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.segment.qa.cohortQa import compareCohort
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
 from VirtualBiopsy.segment.qa.qaManifest import readQaManifest
-
-from qaMasks import blob, maskImage
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from qaMasks import blob, box, maskImage
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.segment.qa.cohortTables import (
@@ -20,8 +21,6 @@ from VirtualBiopsy.segment.qa.cohortTables import (
     summarizeValues,
 )
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
-
-from qaMasks import blob, box, maskImage
 
 
 def _raters(seed: int) -> dict[str, sitk.Image]:

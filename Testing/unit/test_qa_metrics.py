@@ -6,11 +6,10 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from qaMasks import SPACING, blob, box, maskImage
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.segment.qa.metrics import COLUMNS, UNDEFINED_COLUMN, computeMetrics
-
-from qaMasks import SPACING, blob, box, maskImage
 
 SHAPE = (12, 16, 20)  # k, j, i
 BOX_SIZE = (5, 8, 10)

@@ -25,7 +25,11 @@ def _secondRater(label: sitk.Image) -> sitk.Image:
 @pytest.mark.parametrize("caseName", ["brain1", "brain2", "breast1", "lung1", "lung2"])
 def test_real_masks_agree_with_monai_and_simpleitk(sampleCases, caseName):
     import torch
-    from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
+    from monai.metrics import (
+        compute_average_surface_distance,
+        compute_hausdorff_distance,
+        compute_surface_dice,
+    )
 
     label = sitk.ReadImage(str(sampleCases[caseName].label))
     reference = sitk.Cast(label != 0, sitk.sitkUInt8)

@@ -8,9 +8,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from VirtualBiopsy.cohort.resultCache import ResultCache
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.executors.resultCache import ResultCache
+from VirtualBiopsy.files import sha256File
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_unstorable_value_is_an_input_error_and_writes_nothing(cache):
 def test_corrupt_entry_is_missing_and_logged(cache, caplog, content):
     key = cache.key("case")
     cache.path(key).write_bytes(content.replace(b"K", key.encode()))
-    with caplog.at_level(logging.WARNING, logger="VirtualBiopsy.cohort.resultCache"):
+    with caplog.at_level(logging.WARNING, logger="VirtualBiopsy.executors.resultCache"):
         assert cache.get(key) is None
         assert key not in cache
     assert key[:16] in caplog.text and "computing the case again" in caplog.text

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.robustness.icc import IccUndefinedError, icc11, icc11Interval, iccBand
+from VirtualBiopsy.extract.robustness.icc import (
+    IccUndefinedError,
+    icc11,
+    icc11Interval,
+    iccBand,
+)
 
 #: Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; their ICC(1,1) is .17.
 SHROUT_FLEISS = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)

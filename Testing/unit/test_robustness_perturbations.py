@@ -6,7 +6,12 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.extract.robustness.perturbations import (
-    PERTURBATIONS, PerturbationRanges, adaptVolume, estimateNoiseSigma, perturbCase)
+    PERTURBATIONS,
+    PerturbationRanges,
+    adaptVolume,
+    estimateNoiseSigma,
+    perturbCase,
+)
 
 
 def blob(size=32, spacing=(1.5, 1.5, 2.0), direction=None, shape="sphere", noise=0.0, seed=0):

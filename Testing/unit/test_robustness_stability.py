@@ -6,13 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from test_robustness_icc import SHROUT_FLEISS
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.extract.robustness import (
-    assessRobustness, featureStability, filterStableFeatures, icc11, stableFeatures)
+    assessRobustness,
+    featureStability,
+    filterStableFeatures,
+    icc11,
+    stableFeatures,
+)
 from VirtualBiopsy.progress import CancelToken
-
-from test_robustness_icc import SHROUT_FLEISS
 
 
 def pyradiomicsExtract(image: sitk.Image, mask: sitk.Image) -> dict:

@@ -12,9 +12,14 @@ import pytest
 import SimpleITK as sitk
 
 from VirtualBiopsy.data import sampleData
-from VirtualBiopsy.data.atomicFiles import sha256File
-from VirtualBiopsy.data.sampleData import SAMPLE_CASES, SAMPLE_FILES, extractSampleFiles, fetchSampleData
+from VirtualBiopsy.data.sampleData import (
+    SAMPLE_CASES,
+    SAMPLE_FILES,
+    extractSampleFiles,
+    fetchSampleData,
+)
 from VirtualBiopsy.errors import DependencyError, InputError
+from VirtualBiopsy.files import sha256File
 
 FAKE_FILES = {"brain1_image.nrrd": b"fake image bytes", "brain1_label.nrrd": b"fake label bytes"}
 

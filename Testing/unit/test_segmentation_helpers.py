@@ -8,9 +8,17 @@ import scipy.ndimage
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError, ModelError
-from VirtualBiopsy.segment.backends.channels import canonicalSequence, mapChannels, sequenceFromName
-from VirtualBiopsy.segment.backends.orientation import arrayBackOnGrid, imageBackOnGrid, reorient
-from VirtualBiopsy.segment.models.modelEntry import ModelInput
+from VirtualBiopsy.models.modelEntry import ModelInput
+from VirtualBiopsy.segment.backends.channels import (
+    canonicalSequence,
+    mapChannels,
+    sequenceFromName,
+)
+from VirtualBiopsy.segment.backends.orientation import (
+    arrayBackOnGrid,
+    imageBackOnGrid,
+    reorient,
+)
 from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
 from VirtualBiopsy.segment.uncertainty import memberVariance, normalizedEntropy
 

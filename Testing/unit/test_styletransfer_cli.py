@@ -14,9 +14,9 @@ pytest.importorskip("torch")
 from styleTransferModels import TINY_CONFIG, siteImages, tinyCohort, trainedTinyModel  # noqa: E402
 
 from VirtualBiopsy import cli  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import registerStyleModel  # noqa: E402
-from VirtualBiopsy.segment.models.hashing import treeHashes  # noqa: E402
-from VirtualBiopsy.segment.models.manifest import readManifest  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel  # noqa: E402
+from VirtualBiopsy.models.hashing import treeHashes  # noqa: E402
+from VirtualBiopsy.models.manifest import readManifest  # noqa: E402
 
 
 def _train(tmp_path, *extra: str) -> list[str]:

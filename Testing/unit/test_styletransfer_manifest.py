@@ -8,10 +8,14 @@ import json
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import FORMAT_VERSION, isCycleGanFolder, registerStyleModel
-from VirtualBiopsy.segment.models.hashing import treeHashes
-from VirtualBiopsy.segment.models.manifest import entryToDict, validateManifest
-from VirtualBiopsy.segment.models.modelDetection import entryFromPath
+from VirtualBiopsy.models.cycleGanFolder import (
+    FORMAT_VERSION,
+    isCycleGanFolder,
+    registerStyleModel,
+)
+from VirtualBiopsy.models.hashing import treeHashes
+from VirtualBiopsy.models.manifest import entryToDict, validateManifest
+from VirtualBiopsy.models.modelDetection import entryFromPath
 
 
 def fakeModelFolder(folder, **changes):

@@ -11,9 +11,14 @@ torch = pytest.importorskip("torch")
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.cycleGan import linearDecayFactor  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.imagePool import ImagePool  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.networks import (PatchDiscriminator, ResnetGenerator,  # noqa: E402
-                                                            buildDiscriminator, buildGenerator, patchOutputSize,
-                                                            patchReceptiveField)
+from VirtualBiopsy.harmonize.styleTransfer.networks import (  # noqa: E402
+    PatchDiscriminator,
+    ResnetGenerator,
+    buildDiscriminator,
+    buildGenerator,
+    patchOutputSize,
+    patchReceptiveField,
+)
 
 
 @pytest.mark.parametrize("shape", [(2, 1, 64, 64), (1, 1, 36, 44)])

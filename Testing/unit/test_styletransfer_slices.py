@@ -8,9 +8,17 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
-from VirtualBiopsy.harmonize.styleTransfer.slices import (IntensityRange, SliceSampler, domainRange, fromUnitRange,
-                                                          paddedSize, requireFiniteVolume, robustRange, scaleVolume,
-                                                          toUnitRange)
+from VirtualBiopsy.harmonize.styleTransfer.slices import (
+    IntensityRange,
+    SliceSampler,
+    domainRange,
+    fromUnitRange,
+    paddedSize,
+    requireFiniteVolume,
+    robustRange,
+    scaleVolume,
+    toUnitRange,
+)
 
 
 def headImage(size: int = 24, seed: int = 0) -> sitk.Image:

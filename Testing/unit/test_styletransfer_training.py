@@ -16,16 +16,19 @@ torch = pytest.importorskip("torch")
 
 from styleTransferModels import TINY_CONFIG, siteImages, trainedTinyModel, trainTiny  # noqa: E402
 
-from VirtualBiopsy.data.atomicFiles import sha256File  # noqa: E402
 from VirtualBiopsy.errors import GeometryError, InputError, ModelError  # noqa: E402
+from VirtualBiopsy.files import sha256File  # noqa: E402
 from VirtualBiopsy.harmonize.foreground import foregroundMask  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.application import applyStyleTransfer, loadStyleModel  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.application import (  # noqa: E402
+    applyStyleTransfer,
+    loadStyleModel,
+)
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import registerStyleModel  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.networks import buildGenerator  # noqa: E402
-from VirtualBiopsy.segment.models.hashing import treeHashes  # noqa: E402
-from VirtualBiopsy.segment.models.manifest import readManifest  # noqa: E402
-from VirtualBiopsy.segment.models.registry import ModelRegistry  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel  # noqa: E402
+from VirtualBiopsy.models.hashing import treeHashes  # noqa: E402
+from VirtualBiopsy.models.manifest import readManifest  # noqa: E402
+from VirtualBiopsy.models.registry import ModelRegistry  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -184,8 +187,15 @@ def test_style_transfer_effect_on_head_intensities(registry, capsys):
     learning) and translated by the tiny model. Printed, not asserted: 6 training steps are far too few for a
     learned effect (benchmarks/styleTransferEffect.py measures a real run). What is asserted is that the
     measurement sees the sites' difference of scale, which the linear rescaling removes."""
-    from VirtualBiopsy.harmonize.styleTransfer.evaluation import headIntensities, intensityDistances
-    from VirtualBiopsy.harmonize.styleTransfer.slices import fromUnitRange, robustRange, toUnitRange
+    from VirtualBiopsy.harmonize.styleTransfer.evaluation import (
+        headIntensities,
+        intensityDistances,
+    )
+    from VirtualBiopsy.harmonize.styleTransfer.slices import (
+        fromUnitRange,
+        robustRange,
+        toUnitRange,
+    )
 
     model = loadStyleModel("tiny", registry)
     sources = [sitk.ReadImage(path) for path in siteImages("SiteA")]
@@ -218,7 +228,10 @@ def test_an_unreadable_volume_is_an_input_error(tmp_path):
 
 def test_cancelled_training_in_a_worker_leaves_no_model_folder(tmp_path):
     from VirtualBiopsy.errors import CancelledError
-    from VirtualBiopsy.harmonize.styleTransfer.training import TRAIN_TASK, trainingArguments
+    from VirtualBiopsy.harmonize.styleTransfer.training import (
+        TRAIN_TASK,
+        trainingArguments,
+    )
     from VirtualBiopsy.progress import CancelToken
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 

@@ -7,8 +7,11 @@ import copy
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.segment.training.planOverrides import (
+    applyPlanOverrides,
+    keepConfiguration,
+)
 from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
-from VirtualBiopsy.segment.training.planOverrides import applyPlanOverrides, keepConfiguration
 
 
 def planned() -> dict:

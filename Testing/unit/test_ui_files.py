@@ -16,9 +16,6 @@ import pytest
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
-from PySide6 import QtCore, QtWidgets  # noqa: E402
-from PySide6.QtUiTools import QUiLoader  # noqa: E402
-
 from moduleSources import (  # noqa: E402
     moduleSources,
     moduleUiReferences,
@@ -26,6 +23,8 @@ from moduleSources import (  # noqa: E402
     parameterNodeClass,
     sharedUiReferences,
 )
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6.QtUiTools import QUiLoader  # noqa: E402
 
 MODULES = moduleSources()
 MODULE_IDS = [source.name for source in MODULES]

@@ -6,7 +6,11 @@ import pathlib
 import pytest
 
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.workers.deviceFallback import checkDevice, resolveDevice, runWithDeviceFallback
+from VirtualBiopsy.workers.deviceFallback import (
+    checkDevice,
+    resolveDevice,
+    runWithDeviceFallback,
+)
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 from VirtualBiopsy.workers.processRunner import ProcessRunner
 from VirtualBiopsy.workers.protocol import DeviceMemoryError, isCudaOutOfMemory

@@ -9,7 +9,11 @@ import psutil
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.workers.memory import availableMemoryBytes, estimateInferenceBytes, requireMemory
+from VirtualBiopsy.workers.memory import (
+    availableMemoryBytes,
+    estimateInferenceBytes,
+    requireMemory,
+)
 from VirtualBiopsy.workers.processRunner import ProcessRunner
 
 TASKS = str(pathlib.Path(__file__).resolve().parent)

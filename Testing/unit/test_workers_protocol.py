@@ -7,7 +7,14 @@ import logging
 import pytest
 
 from VirtualBiopsy import errors
-from VirtualBiopsy.errors import CancelledError, DependencyError, GeometryError, InputError, ModelError, VirtualBiopsyError
+from VirtualBiopsy.errors import (
+    CancelledError,
+    DependencyError,
+    GeometryError,
+    InputError,
+    ModelError,
+    VirtualBiopsyError,
+)
 from VirtualBiopsy.workers.protocol import (
     DeviceMemoryError,
     decodeError,

@@ -108,8 +108,8 @@ def _segment(scene, volumes: dict, harmonizedReference, config: PipelineConfig, 
     process: a batch already runs outside the user's application."""
     if config.segmentation.method != "model":
         return SegmentationLogic(scene).run(harmonizedReference, config.segmentation, cancel=cancel)
+    from VirtualBiopsy.models.registry import ModelRegistry
     from VirtualBiopsy.segment.backends.channels import canonicalSequence
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
     from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
     registry = ModelRegistry()

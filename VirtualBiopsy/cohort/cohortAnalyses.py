@@ -20,12 +20,11 @@ import pandas as pd
 
 from VirtualBiopsy.cohort.analysisConfig import CLUSTER_COVARIATE
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
+from VirtualBiopsy.files import stagedOutputFolder, writeTextAtomically
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
-from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.progress import CancelToken
 from VirtualBiopsy.report.survivalFigure import saveKaplanMeierFigure
 
@@ -159,7 +158,10 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
     """Shapley values of the chosen saved classifier for every patient; ``shap.csv``, ``summary.png``/``.svg``,
     one waterfall per Grad-CAM patient and ``explanation.json`` are added to the classification folder."""
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
-    from VirtualBiopsy.outcome.classification.outputs import MODELS_FOLDER, writeExplanation
+    from VirtualBiopsy.outcome.classification.outputs import (
+        MODELS_FOLDER,
+        writeExplanation,
+    )
 
     performance = state["result"].comparison.performance.set_index("model")
     name = config.explanation.model

@@ -18,12 +18,15 @@ import pandas as pd
 
 from VirtualBiopsy.cohort.analysisConfig import DeepLearningConfig
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
-from VirtualBiopsy.data.atomicFiles import writeImageAtomically
 from VirtualBiopsy.data.manifest import readManifest, writeManifest
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import (
+    requireNewFolder,
+    stagedOutputFolder,
+    writeImageAtomically,
+)
 from VirtualBiopsy.mrml.segmentations import segmentMaskImage
 from VirtualBiopsy.mrml.storage import loadScene, saveScene
-from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.progress import CancelToken
 
 logger = logging.getLogger(__name__)

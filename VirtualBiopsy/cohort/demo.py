@@ -18,19 +18,23 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.cohort.casePipeline import runCase
-from VirtualBiopsy.cohort.cohortAnalyses import COHORT_SUBJECT, AnalysisRecord, CohortInputs, runAnalyses
+from VirtualBiopsy.cohort.cohortAnalyses import (
+    COHORT_SUBJECT,
+    AnalysisRecord,
+    CohortInputs,
+    runAnalyses,
+)
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.cohort.provenance import cohortProvenance
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.data.manifest import readClinical, readManifest
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
+from VirtualBiopsy.files import requireNewFolder, writeTextAtomically
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.logic import OutcomeLogic
-from VirtualBiopsy.outputFolders import requireNewFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.report.kaplanMeierFigure import saveKaplanMeierFigure
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
-from VirtualBiopsy.cohort.analysisConfig import CoxAnalysisConfig, DeepLearningConfig, ExplanationConfig
+from VirtualBiopsy.cohort.analysisConfig import (
+    CoxAnalysisConfig,
+    DeepLearningConfig,
+    ExplanationConfig,
+)
 from VirtualBiopsy.cohort.config import CohortConfig
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig

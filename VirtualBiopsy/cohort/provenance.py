@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 import pathlib
 
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.data.manifest import Cohort
-from VirtualBiopsy.extract.provenance import packageVersions
+from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.provenance import packageVersions
 
 #: Distributions whose versions change results.
 PACKAGES = ("virtual-biopsy", "pyradiomics", "SimpleITK", "numpy", "scipy", "scikit-learn", "lifelines", "slicer-core", "vtk")

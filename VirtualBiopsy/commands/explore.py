@@ -43,7 +43,7 @@ def addParser(commands) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """Run the exploration and print what it found."""
     from VirtualBiopsy.extract.exploration import exploreFeatures
-    from VirtualBiopsy.outputFolders import requireNewFolder
+    from VirtualBiopsy.files import requireNewFolder
 
     config = ExplorationConfig.fromDict({
         "outcomeColumn": arguments.outcome, "positiveClass": arguments.positive_class or "",

@@ -80,10 +80,13 @@ def run(arguments: argparse.Namespace) -> int:
         return runCohort(arguments)
     _requireSingleCaseArguments(arguments)
 
-    from VirtualBiopsy.data.atomicFiles import writeTextAtomically
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS, extractFeatures
+    from VirtualBiopsy.extract.extraction import (
+        DEFAULT_MINIMUM_ROI_VOXELS,
+        extractFeatures,
+    )
     from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+    from VirtualBiopsy.files import writeTextAtomically
 
     out = pathlib.Path(arguments.out)
     sidecar = provenancePath(out)
@@ -136,14 +139,14 @@ def run(arguments: argparse.Namespace) -> int:
 
 def runCohort(arguments: argparse.Namespace) -> int:
     """``--manifest``: extract every case of the cohort into the new folder ``--out``."""
-    from VirtualBiopsy.cohort.executors import makeExecutor
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.executors import makeExecutor
     from VirtualBiopsy.extract.cohortExtraction import extractCohort
-    from VirtualBiopsy.outputFolders import requireNewFolder
     from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
     from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+    from VirtualBiopsy.files import requireNewFolder
 
     singleCase = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask),
                                                ("--patient", arguments.patient)) if value]

@@ -100,8 +100,8 @@ def run(arguments: argparse.Namespace) -> int:
 
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.commands.harmonizeMethods import harmonizeImage
-    from VirtualBiopsy.data.atomicFiles import sha256File, writeTextAtomically
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import sha256File, writeTextAtomically
 
     missing = [f"--{name}" for name in ("image", "method", "out") if getattr(arguments, name) is None]
     if missing:

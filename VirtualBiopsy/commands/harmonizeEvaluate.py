@@ -61,11 +61,16 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     """Check every input, evaluate, and write the folder."""
     from VirtualBiopsy.commands.combat import _names, readCsv
     from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.data.atomicFiles import sha256File
+    from VirtualBiopsy.files import requireNewFolder, sha256File
     from VirtualBiopsy.harmonize.evaluation import (
-        MODELS, EvaluationSettings, evaluateHarmonization, methodTables, parseMethods, prepareTables, writeEvaluation,
+        MODELS,
+        EvaluationSettings,
+        evaluateHarmonization,
+        methodTables,
+        parseMethods,
+        prepareTables,
+        writeEvaluation,
     )
-    from VirtualBiopsy.outputFolders import requireNewFolder
 
     imageOptions = [f"--{name}" for name in ("image", "mask", "method") if getattr(arguments, name, None) is not None]
     if imageOptions:

@@ -104,6 +104,6 @@ def runVerify(arguments: argparse.Namespace) -> int:
 
 
 def _registry(arguments: argparse.Namespace):
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     return ModelRegistry(arguments.models_dir)

@@ -58,7 +58,7 @@ def addParser(commands) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """Compute the metrics and write the tables; with ``--manifest``, of every case."""
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.outputFolders import requireNewFolder
+    from VirtualBiopsy.files import requireNewFolder
 
     if not math.isfinite(arguments.tolerance) or arguments.tolerance < 0:
         raise InputError(f"--tolerance is {arguments.tolerance:g} mm; give a finite distance ≥ 0 mm, e.g. 1.")
@@ -144,7 +144,7 @@ def parseReferences(values: list[str]) -> dict[str, pathlib.Path]:
 def _requireApplicableSelectors(arguments: argparse.Namespace, paths: list[pathlib.Path]) -> None:
     """``--segment`` needs a .seg.nrrd input and ``--label`` a labelmap input; otherwise it would be ignored."""
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.mrml._files import extensionOf
+    from VirtualBiopsy.files import extensionOf
 
     segmentations = [extensionOf(pathlib.Path(path)) == ".seg.nrrd" for path in paths]
     if arguments.segment is not None and not any(segmentations):
@@ -162,7 +162,7 @@ class _MaskReader:
         self.label, self.segment, self._scene = label, segment, None
 
     def read(self, path: pathlib.Path, what: str):
-        from VirtualBiopsy.mrml._files import extensionOf
+        from VirtualBiopsy.files import extensionOf
         from VirtualBiopsy.mrml.maskFiles import readMaskFile
         from VirtualBiopsy.mrml.scene import createScene
 
@@ -179,8 +179,8 @@ def _readProbabilities(path: pathlib.Path):
 
 def _provenance(arguments: argparse.Namespace, inputs: dict[str, dict[str, pathlib.Path | None]]) -> dict:
     """Settings, package versions and the path and SHA-256 of every input file that exists."""
-    from VirtualBiopsy.data.atomicFiles import sha256File
-    from VirtualBiopsy.extract.provenance import packageVersions
+    from VirtualBiopsy.files import sha256File
+    from VirtualBiopsy.provenance import packageVersions
 
     def record(path: pathlib.Path) -> dict:
         path = pathlib.Path(path)
@@ -201,7 +201,7 @@ def _write(out: pathlib.Path, metrics, failures: list[dict] | None, provenance: 
 
     import pandas as pd
 
-    from VirtualBiopsy.outputFolders import stagedOutputFolder
+    from VirtualBiopsy.files import stagedOutputFolder
     from VirtualBiopsy.segment.qa.cohortTables import SUMMARY_COLUMNS, summarizeMetrics
 
     summary = summarizeMetrics(metrics) if len(metrics) else pd.DataFrame(columns=list(SUMMARY_COLUMNS))

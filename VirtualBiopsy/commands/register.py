@@ -53,9 +53,12 @@ def run(arguments: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
     from VirtualBiopsy.commands.extract import readImage
-    from VirtualBiopsy.data.atomicFiles import temporarySibling, writeImageAtomically
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
+    from VirtualBiopsy.files import temporarySibling, writeImageAtomically
+    from VirtualBiopsy.harmonize.registration import (
+        RegistrationSettings,
+        registerImages,
+    )
     from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, qcLine
 
     outTransform, outImage = pathlib.Path(arguments.out_transform), pathlib.Path(arguments.out_image)

@@ -42,12 +42,14 @@ def addParser(commands) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Assess the cohort's features, write the tables and print the band counts."""
-    from VirtualBiopsy.data.atomicFiles import sha256File
     from VirtualBiopsy.data.manifest import readManifest
-    from VirtualBiopsy.outputFolders import requireNewFolder
     from VirtualBiopsy.extract.robustness import assessRobustness, stableFeatures
     from VirtualBiopsy.extract.robustness.outputs import writeRobustnessResult
-    from VirtualBiopsy.extract.robustness.perturbations import PerturbationRanges, describe
+    from VirtualBiopsy.extract.robustness.perturbations import (
+        PerturbationRanges,
+        describe,
+    )
+    from VirtualBiopsy.files import requireNewFolder, sha256File
 
     requireNewFolder(arguments.out, "Robustness folder")
     if not -1.0 <= arguments.threshold <= 1.0:

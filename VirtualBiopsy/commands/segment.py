@@ -59,10 +59,10 @@ def run(arguments: argparse.Namespace) -> int:
 
     from VirtualBiopsy.commands.extract import parseImages, readImage
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.models.manifest import entryToDict
     from VirtualBiopsy.segment.backends.channels import mapChannels
     from VirtualBiopsy.segment.config import SegmentationConfig
     from VirtualBiopsy.segment.inferenceTask import TASK
-    from VirtualBiopsy.segment.models.manifest import entryToDict
     from VirtualBiopsy.workers.deviceFallback import checkDevice, runWithDeviceFallback
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 
@@ -92,7 +92,7 @@ def run(arguments: argparse.Namespace) -> int:
             if segmentationFile:
                 _writeSegmentation(labelMapFile, out, entry, result["foundLabels"])
                 written.append(out)
-            from VirtualBiopsy.data.atomicFiles import writeTextAtomically
+            from VirtualBiopsy.files import writeTextAtomically
 
             writeTextAtomically(json.dumps(result["provenance"], indent=2, default=str), sidecar)
         except BaseException:
@@ -111,8 +111,8 @@ def run(arguments: argparse.Namespace) -> int:
 
 def _model(model: str, modelsDir: pathlib.Path | None):
     """The entry and path of a registry id, or of a model folder/file given by path (used in place, untrusted)."""
-    from VirtualBiopsy.segment.models.modelDetection import entryFromPath
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.modelDetection import entryFromPath
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     path = pathlib.Path(model)
     if path.exists():

@@ -65,10 +65,13 @@ def runTrain(arguments: argparse.Namespace) -> int:
     """Train in a worker, then register the model folder."""
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.harmonize.styleTransfer.modelFolder import registerStyleModel
-    from VirtualBiopsy.harmonize.styleTransfer.training import TRAIN_TASK, trainingArguments
-    from VirtualBiopsy.segment.models.modelDetection import defaultModelId, requireModelId
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel
+    from VirtualBiopsy.harmonize.styleTransfer.training import (
+        TRAIN_TASK,
+        trainingArguments,
+    )
+    from VirtualBiopsy.models.modelDetection import defaultModelId, requireModelId
+    from VirtualBiopsy.models.registry import ModelRegistry
     from VirtualBiopsy.workers.deviceFallback import checkDevice, runWithDeviceFallback
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 
@@ -177,7 +180,7 @@ def _config(value: str):
 
 def _requireModel(model: str, modelsDir: pathlib.Path | None) -> None:
     """Fail before the worker starts when ``model`` is neither a folder nor a registered id."""
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     if not pathlib.Path(model).is_dir():
         ModelRegistry(modelsDir).get(model)

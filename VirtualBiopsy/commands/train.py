@@ -51,9 +51,13 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.outputFolders import requireNewFolder
+    from VirtualBiopsy.files import requireNewFolder
     from VirtualBiopsy.segment.training.datasetExport import casesFromCohort
-    from VirtualBiopsy.segment.training.modelTraining import ModelDescription, registerModel, trainModel
+    from VirtualBiopsy.segment.training.modelTraining import (
+        ModelDescription,
+        registerModel,
+        trainModel,
+    )
     from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
     out = requireNewFolder(arguments.out, "Trained-model folder (--out)")
@@ -62,7 +66,7 @@ def run(arguments: argparse.Namespace) -> int:
                                       iterationsPerEpoch=arguments.iterations_per_epoch, fold=fold,
                                       device=arguments.device, seed=arguments.seed).validate()
     if arguments.modelId:
-        from VirtualBiopsy.segment.models.modelDetection import requireModelId
+        from VirtualBiopsy.models.modelDetection import requireModelId
 
         requireModelId(arguments.modelId)
     cohort = readManifest(arguments.manifest)
@@ -84,7 +88,7 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"Trained on {len(outcome.cases)} case(s) ({len(outcome.skipped)} skipped) in "
           f"{outcome.result.get('seconds', 0):.0f} s; final training loss {losses[-1]:.4f}. Model: {out}")
     if arguments.modelId:
-        from VirtualBiopsy.segment.models.registry import ModelRegistry
+        from VirtualBiopsy.models.registry import ModelRegistry
 
         entry = registerModel(out, arguments.modelId, ModelRegistry(arguments.models_dir))
         print(f"Imported as '{entry.id}' (sha256 {entry.sha256[:12]}…); see: virtual-biopsy models list")

@@ -24,9 +24,9 @@ import pathlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import writeTextAtomically
 
 __all__ = ["Cohort", "CohortCase", "readClinical", "readManifest", "writeManifest"]
 

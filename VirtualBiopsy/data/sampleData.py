@@ -26,8 +26,8 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from VirtualBiopsy.data.atomicFiles import sha256File, temporarySibling
 from VirtualBiopsy.errors import DependencyError, InputError
+from VirtualBiopsy.files import sha256File, temporarySibling
 from VirtualBiopsy.progress import ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)

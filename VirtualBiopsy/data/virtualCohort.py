@@ -28,13 +28,18 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.data.manifest import MASK_COLUMN, writeManifest
 from VirtualBiopsy.data.randomFields import Grid
 from VirtualBiopsy.data.scanner import SEQUENCES, SITES
-from VirtualBiopsy.data.virtualCase import GENERATOR_VERSION, VirtualCase, checkArguments, generateCase, patientId
+from VirtualBiopsy.data.virtualCase import (
+    GENERATOR_VERSION,
+    VirtualCase,
+    checkArguments,
+    generateCase,
+    patientId,
+)
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.outputFolders import stagedOutputFolder
+from VirtualBiopsy.files import stagedOutputFolder, writeTextAtomically
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 __all__ = ["VirtualCase", "generateCase", "generateCohort", "writeCase"]

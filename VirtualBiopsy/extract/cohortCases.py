@@ -6,7 +6,7 @@ scene), so it pickles to Dask workers; :func:`extractCase` is a top-level functi
 (sent by reference) that loads the images with SimpleITK (the file's voxel order, as
 pyradiomics on the file sees it) and calls
 :func:`~VirtualBiopsy.extract.extraction.extractFeatures`. It returns plain JSON-able
-values, which is what the :class:`~VirtualBiopsy.cohort.resultCache.ResultCache` stores.
+values, which is what the :class:`~VirtualBiopsy.executors.resultCache.ResultCache` stores.
 
 Feature names: when the cohort has **more than one sequence** (manifest columns, or
 sequence names over the scene's cases) every feature is prefixed by its sequence
@@ -26,10 +26,10 @@ from typing import Any, Union
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.provenance import imageSha256, packageVersions
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.provenance import imageSha256, packageVersions
 
 #: Bumped when the per-case computation or its stored value changes, so old cache entries stop matching.
 CASE_FORMAT = 1
@@ -93,7 +93,7 @@ def extractCase(task: CaseTask) -> dict[str, Any]:
                                    "order": [*result.features, *result.reasons],
                                    "diagnostics": result.diagnostics, "provenance": result.provenance}, default=str))
     if task.cacheFolder and task.cacheKey:
-        from VirtualBiopsy.cohort.resultCache import ResultCache
+        from VirtualBiopsy.executors.resultCache import ResultCache
 
         ResultCache(task.cacheFolder).put(task.cacheKey, value)
     return value
@@ -124,7 +124,7 @@ def inputHashes(task: CaseTask) -> dict[str, str]:
 def cacheKey(task: CaseTask, hashes: dict[str, str]) -> str:
     """The cache key of a case: its input hashes, label, settings hash, naming, checks, cropping,
     the extraction code version and the versions of the packages that compute the values."""
-    from VirtualBiopsy.cohort.resultCache import ResultCache
+    from VirtualBiopsy.executors.resultCache import ResultCache
 
     options = {"label": int(task.label), "prefix": task.prefix, "sequences": list(task.images),
                "minimumRoiVoxels": int(task.minimumRoiVoxels), "resampleMaskToImage": bool(task.resampleMaskToImage),

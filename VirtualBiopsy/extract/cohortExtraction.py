@@ -2,12 +2,12 @@
 nodes of a scene; serially or on Dask; with a result cache so re-runs skip done cases.
 
 Each case is one task (:mod:`~VirtualBiopsy.extract.cohortCases`) run by a
-:class:`~VirtualBiopsy.cohort.executors.CaseExecutor`; results come back in input order,
+:class:`~VirtualBiopsy.executors.CaseExecutor`; results come back in input order,
 so the tables do not depend on the executor or the number of workers. A case that fails
 (unreadable image, empty mask, mask on another grid, ...) is recorded in ``failures.csv``
 and the others go on. Feature names follow the rule in :mod:`.cohortCases`.
 
-The cache (:class:`~VirtualBiopsy.cohort.resultCache.ResultCache`) is keyed by the input
+The cache (:class:`~VirtualBiopsy.executors.resultCache.ResultCache`) is keyed by the input
 hashes, the label, ``settings.sha256()``, the options, the extraction code version and the
 package versions; a worker that can reach the cache folder stores each result as soon as it
 has it, so an interrupted run resumes where it stopped.
@@ -24,18 +24,27 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from VirtualBiopsy.cohort.executors import CaseExecutor, DaskExecutor, SerialExecutor
-from VirtualBiopsy.cohort.resultCache import ResultCache
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.data.manifest import readManifest
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
-from VirtualBiopsy.extract.cohortCases import CaseTask, cacheKey, extractCase, inPyradiomicsOrder, inputHashes
-from VirtualBiopsy.extract.cohortTables import CaseResult, CohortExtractionResult, writeCohortTables
+from VirtualBiopsy.executors import CaseExecutor, DaskExecutor, SerialExecutor
+from VirtualBiopsy.executors.resultCache import ResultCache
+from VirtualBiopsy.extract.cohortCases import (
+    CaseTask,
+    cacheKey,
+    extractCase,
+    inputHashes,
+    inPyradiomicsOrder,
+)
+from VirtualBiopsy.extract.cohortTables import (
+    CaseResult,
+    CohortExtractionResult,
+    writeCohortTables,
+)
 from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
-from VirtualBiopsy.extract.provenance import packageVersions
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-
+from VirtualBiopsy.provenance import packageVersions
 
 
 def extractCohort(
@@ -63,7 +72,7 @@ def extractCohort(
     """
     _requireOptions(settings, label, minimumRoiVoxels)
     if outDir is not None:
-        from VirtualBiopsy.outputFolders import requireNewFolder
+        from VirtualBiopsy.files import requireNewFolder
 
         requireNewFolder(outDir, "Extraction folder")
     cohort = readManifest(manifestPath)
@@ -108,7 +117,7 @@ def extractSceneCohort(
 
     _requireOptions(settings, label=1, minimumRoiVoxels=minimumRoiVoxels)
     if outDir is not None:
-        from VirtualBiopsy.outputFolders import requireNewFolder
+        from VirtualBiopsy.files import requireNewFolder
 
         requireNewFolder(outDir, "Extraction folder")
     names = list(dict.fromkeys(str(name) for _, volumes, _ in cases for name in volumes))

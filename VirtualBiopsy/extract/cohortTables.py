@@ -126,7 +126,7 @@ def writeCohortTables(result: CohortExtractionResult, outDir: str | os.PathLike)
     :returns: the written paths by file name.
     :raises InputError: when ``outDir`` is a file or a non-empty folder (nothing is written).
     """
-    from VirtualBiopsy.outputFolders import stagedOutputFolder
+    from VirtualBiopsy.files import stagedOutputFolder
 
     diagnostics = {case.patient: case.value["diagnostics"] for case in result.succeeded}
     texts = {

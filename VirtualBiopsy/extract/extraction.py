@@ -30,9 +30,9 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import DependencyError, InputError, requirePackage
 from VirtualBiopsy.extract import cropping, inputChecks
 from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
-from VirtualBiopsy.extract.provenance import imageRecord, packageVersions
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
+from VirtualBiopsy.provenance import imageRecord, packageVersions
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-
-#: Largest difference in spacing and origin (mm) and direction cosines of "the same grid".
-GRID_TOLERANCE = 1e-4
+from VirtualBiopsy.imageGeometry import gridDifferences
 
 
 def integerMask(mask: sitk.Image, what: str = "mask") -> sitk.Image:
@@ -38,21 +36,6 @@ def integerMask(mask: sitk.Image, what: str = "mask") -> sitk.Image:
     if voxels.size and (voxels.min() < 0 or voxels.max() > np.iinfo(np.uint32).max):
         raise InputError(f"The {what} has labels outside [0, 2^32): {voxels.min()}..{voxels.max()}; use labels 1..n.")
     return sitk.Cast(mask, sitk.sitkUInt32)
-
-
-def gridDifferences(image: sitk.Image, mask: sitk.Image, tolerance: float = GRID_TOLERANCE) -> list[str]:
-    """How the grid of ``mask`` differs from the grid of ``image`` (empty when it matches)."""
-    differences = []
-    if image.GetSize() != mask.GetSize():
-        differences.append(f"size {image.GetSize()} (image) vs {mask.GetSize()} (mask)")
-    for name, mine, theirs in (
-        ("spacing", image.GetSpacing(), mask.GetSpacing()),
-        ("origin", image.GetOrigin(), mask.GetOrigin()),
-        ("direction", image.GetDirection(), mask.GetDirection()),
-    ):
-        if not np.allclose(mine, theirs, rtol=0.0, atol=tolerance):
-            differences.append(f"{name} {_format(mine)} (image) vs {_format(theirs)} (mask)")
-    return differences
 
 
 def maskOnImageGrid(image: sitk.Image, mask: sitk.Image, what: str, resample: bool) -> tuple[sitk.Image, bool]:
@@ -118,7 +101,3 @@ def isConstantRoi(image: sitk.Image, roi: np.ndarray) -> bool:
     """Whether every ROI voxel of ``image`` has the same value (texture features are then undefined)."""
     values = sitk.GetArrayViewFromImage(image)[roi]
     return bool(values.size) and bool(values.min() == values.max())
-
-
-def _format(values: tuple) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"

@@ -16,7 +16,12 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.imageInputs import requireMaskOnGrid, requirePositiveInt, requirePositiveReal, requireUsableImage
+from VirtualBiopsy.harmonize.imageInputs import (
+    requireMaskOnGrid,
+    requirePositiveInt,
+    requirePositiveReal,
+    requireUsableImage,
+)
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,11 @@ import pathlib
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.combat import ComBatModel
-from VirtualBiopsy.harmonize.combat.cohortTables import DEFAULT_PASS_THROUGH, fitTables, harmonizeTable
+from VirtualBiopsy.harmonize.combat.cohortTables import (
+    DEFAULT_PASS_THROUGH,
+    fitTables,
+    harmonizeTable,
+)
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

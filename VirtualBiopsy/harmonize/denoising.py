@@ -16,7 +16,11 @@ import logging
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.imageInputs import requirePositiveInt, requirePositiveReal, requireUsableImage
+from VirtualBiopsy.harmonize.imageInputs import (
+    requirePositiveInt,
+    requirePositiveReal,
+    requireUsableImage,
+)
 
 logger = logging.getLogger(__name__)
 

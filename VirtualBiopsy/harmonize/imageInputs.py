@@ -6,10 +6,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-
-#: Largest difference in spacing, origin (mm) and direction cosines for two grids to be the same.
-GRID_TOLERANCE = 1e-4
+from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 
 
 def requireUsableImage(image: object, what: str = "image") -> sitk.Image:
@@ -44,17 +41,10 @@ def requireMaskOnGrid(mask: object, image: sitk.Image, what: str = "mask") -> si
     :raises InputError: for an empty mask or one with non-finite values.
     """
     requireScalar3D(mask, what)
-    differences = []
-    if mask.GetSize() != image.GetSize():
-        differences.append(f"size {mask.GetSize()} vs {image.GetSize()}")
-    for label, mine, theirs in (("spacing", mask.GetSpacing(), image.GetSpacing()),
-                                ("origin", mask.GetOrigin(), image.GetOrigin()),
-                                ("direction", mask.GetDirection(), image.GetDirection())):
-        if not np.allclose(mine, theirs, rtol=0.0, atol=GRID_TOLERANCE):
-            differences.append(f"{label} {tuple(round(v, 6) for v in mine)} vs {tuple(round(v, 6) for v in theirs)}")
+    differences = gridDifferences(image, mask, what=what)
     if differences:
         raise GeometryError(
-            f"The {what} does not lie on the image grid ({what} vs image: {'; '.join(differences)}). Resample the "
+            f"The {what} does not lie on the image grid ({'; '.join(differences)}). Resample the "
             f"{what} onto the image (SimpleITK.Resample({what}, image, SimpleITK.Transform(), "
             "SimpleITK.sitkNearestNeighbor)) or use the one drawn on this image."
         )

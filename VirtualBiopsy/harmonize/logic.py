@@ -7,8 +7,8 @@ import pathlib
 
 import SimpleITK as sitk
 
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.normalization import (

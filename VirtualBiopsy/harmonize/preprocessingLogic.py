@@ -19,7 +19,12 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.registration import LINEAR_STAGES, RegistrationResult, RegistrationSettings, registerImages
+from VirtualBiopsy.harmonize.registration import (
+    LINEAR_STAGES,
+    RegistrationResult,
+    RegistrationSettings,
+    registerImages,
+)
 from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage

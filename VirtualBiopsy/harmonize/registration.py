@@ -28,8 +28,17 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.imageInputs import requireMaskOnGrid, requirePositiveInt, requirePositiveReal, requireUsableImage
-from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, normalizedMutualInformation, passesQc
+from VirtualBiopsy.harmonize.imageInputs import (
+    requireMaskOnGrid,
+    requirePositiveInt,
+    requirePositiveReal,
+    requireUsableImage,
+)
+from VirtualBiopsy.harmonize.registrationQuality import (
+    MINIMUM_NMI,
+    normalizedMutualInformation,
+    passesQc,
+)
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.settings import StageConfig
 

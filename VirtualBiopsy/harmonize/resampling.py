@@ -22,7 +22,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.imageInputs import requirePositiveReal, requireUsableImage
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
 
 #: Presets: ``isotropic`` (every axis to ``spacingMm``), ``inPlane`` (the two in-plane axes to ``spacingMm``,
 #: the slice axis kept) and ``reference`` (onto another image's grid).

@@ -15,7 +15,10 @@ Decisions every caller should know:
 """
 
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
-from VirtualBiopsy.mrml.images import imageToVolumeNode, requireSameGrid, volumeNodeToImage
+from VirtualBiopsy.mrml.images import (
+    imageToVolumeNode,
+    volumeNodeToImage,
+)
 from VirtualBiopsy.mrml.parameters import loadStageConfig, saveStageConfig
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.scene import createScene
@@ -25,7 +28,14 @@ from VirtualBiopsy.mrml.segmentations import (
     segmentationToLabelmapImage,
     segmentMaskImage,
 )
-from VirtualBiopsy.mrml.storage import loadScene, loadSegmentation, loadTable, loadVolume, saveNode, saveScene
+from VirtualBiopsy.mrml.storage import (
+    loadScene,
+    loadSegmentation,
+    loadTable,
+    loadVolume,
+    saveNode,
+    saveScene,
+)
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 
 __all__ = [
@@ -42,7 +52,6 @@ __all__ = [
     "placeInSubjectHierarchy",
     "plotChart",
     "plotSeriesFromTable",
-    "requireSameGrid",
     "saveNode",
     "saveScene",
     "saveStageConfig",

@@ -18,7 +18,7 @@ import vtk
 from vtk.util import numpy_support
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import Grid, gridOf, requireScalar3D
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 #: A grid: size (i, j, k), spacing, origin and row-major direction, in LPS.
-Grid = tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]
 
 
 def volumeNodeToImage(volumeNode: "slicer.vtkMRMLScalarVolumeNode") -> sitk.Image:
@@ -110,34 +109,6 @@ def imageToVolumeNode(
     return volumeNode
 
 
-def requireSameGrid(image: sitk.Image, other: sitk.Image, what: str = "mask", tolerance: float = 1e-4) -> None:
-    """Raise :class:`GeometryError` unless ``other`` lies on the grid of ``image``.
-
-    :param image: the reference image.
-    :param other: the image (a mask, usually) that must share its grid.
-    :param what: what ``other`` is, for the message.
-    :param tolerance: largest difference allowed in spacing and origin (mm) and in direction cosines.
-    :raises GeometryError: listing every difference in size, spacing, origin and direction, and the fix.
-    """
-    differences = gridDifferences(gridOf(image), gridOf(other), tolerance, what)
-    if differences:
-        raise GeometryError(
-            f"The {what} does not lie on the image grid: {'; '.join(differences)}. "
-            f"Resample the {what} onto the image grid (e.g. SimpleITK.Resample({what}, image, "
-            f"SimpleITK.Transform(), SimpleITK.sitkNearestNeighbor)) or use the {what} that belongs to this image."
-        )
-
-
-def gridOf(image: sitk.Image) -> Grid:
-    """The size, spacing, origin and direction of a SimpleITK image (LPS)."""
-    return (
-        tuple(image.GetSize()),
-        tuple(image.GetSpacing()),
-        tuple(image.GetOrigin()),
-        tuple(image.GetDirection()),
-    )
-
-
 def nodeGrid(volumeNode: "slicer.vtkMRMLVolumeNode") -> Grid:
     """The grid of a volume node in LPS, exactly as :func:`volumeNodeToImage` gives it."""
     imageData = volumeNode.GetImageData()
@@ -164,21 +135,6 @@ def setNodeGrid(volumeNode: "slicer.vtkMRMLVolumeNode", grid: Grid) -> None:
     volumeNode.SetSpacing(*spacing)
     volumeNode.SetOrigin(*(float(v) for v in _RAS_TO_LPS @ np.array(origin, dtype=float)))
     volumeNode.SetIJKToRASDirections(directionRas.tolist())
-
-
-def gridDifferences(grid: Grid, other: Grid, tolerance: float, what: str = "mask") -> list[str]:
-    """Human-readable differences between two grids (empty when they match within ``tolerance``)."""
-    names = ("size", "spacing", "origin", "direction")
-    differences = []
-    for index, label in enumerate(names):
-        mine, theirs = grid[index], other[index]
-        if index == 0:
-            same = tuple(mine) == tuple(theirs)
-        else:
-            same = len(mine) == len(theirs) and np.allclose(mine, theirs, rtol=0.0, atol=tolerance)
-        if not same:
-            differences.append(f"{label} {_format(mine)} (image) vs {_format(theirs)} ({what})")
-    return differences
 
 
 def requireNoTransform(node: "slicer.vtkMRMLTransformableNode") -> None:
@@ -216,7 +172,3 @@ def _requireScalarVolume(volumeNode: object) -> "vtk.vtkImageData":
             "Extract one component first (Vector to Scalar Volume module)."
         )
     return imageData
-
-
-def _format(values: tuple) -> str:
-    return "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + ")"

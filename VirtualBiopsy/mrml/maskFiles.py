@@ -16,8 +16,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-from VirtualBiopsy.mrml._files import extensionOf
+from VirtualBiopsy.files import extensionOf
+from VirtualBiopsy.imageGeometry import requireScalar3D
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName
 from VirtualBiopsy.mrml.storage import SEGMENTATION_EXTENSIONS, loadSegmentation
 

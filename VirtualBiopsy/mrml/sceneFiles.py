@@ -21,7 +21,8 @@ import slicer
 import vtk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.mrml._files import atomicOutput, messageText, requireExisting, requireExtension
+from VirtualBiopsy.files import atomicOutput, requireExisting, requireExtension
+from VirtualBiopsy.mrml.messages import messageText
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.tables import writeAllDigits
 

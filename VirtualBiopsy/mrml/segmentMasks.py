@@ -14,9 +14,13 @@ import SimpleITK as sitk
 import slicer
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
 from VirtualBiopsy.mrml.images import imageToVolumeNode
-from VirtualBiopsy.mrml.segmentations import _requireSegmentation, segmentationToLabelmapImage, segmentIdOf
+from VirtualBiopsy.mrml.segmentations import (
+    _requireSegmentation,
+    segmentationToLabelmapImage,
+    segmentIdOf,
+)
 
 
 def segmentNames(segmentationNode: "slicer.vtkMRMLSegmentationNode") -> dict[str, str]:

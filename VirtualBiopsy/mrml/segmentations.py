@@ -18,16 +18,14 @@ import SimpleITK as sitk
 import slicer
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-from VirtualBiopsy.mrml._files import messageText
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf, requireScalar3D
 from VirtualBiopsy.mrml.images import (
-    gridDifferences,
-    gridOf,
     imageToVolumeNode,
     nodeGrid,
     requireNoTransform,
     volumeNodeToImage,
 )
+from VirtualBiopsy.mrml.messages import messageText
 
 logger = logging.getLogger(__name__)
 

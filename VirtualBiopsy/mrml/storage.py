@@ -20,11 +20,30 @@ import slicer
 import vtk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.mrml._files import atomicOutput, extensionOf, messageText, requireExisting, requireExtension
-from VirtualBiopsy.mrml.images import gridDifferences, nodeGrid, requireNoTransform, setNodeGrid, volumeNodeToImage
+from VirtualBiopsy.files import (
+    atomicOutput,
+    extensionOf,
+    requireExisting,
+    requireExtension,
+)
+from VirtualBiopsy.imageGeometry import gridDifferences
+from VirtualBiopsy.mrml.images import (
+    nodeGrid,
+    requireNoTransform,
+    setNodeGrid,
+    volumeNodeToImage,
+)
+from VirtualBiopsy.mrml.messages import messageText
 from VirtualBiopsy.mrml.sceneFiles import SCENE_EXTENSIONS, loadScene, saveScene
-from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation, requireLabelmapOnGrid
-from VirtualBiopsy.mrml.tables import inferNumericColumns, requireStorableText, writeAllDigits
+from VirtualBiopsy.mrml.segmentations import (
+    labelmapImageToSegmentation,
+    requireLabelmapOnGrid,
+)
+from VirtualBiopsy.mrml.tables import (
+    inferNumericColumns,
+    requireStorableText,
+    writeAllDigits,
+)
 
 __all__ = [
     "SCENE_EXTENSIONS",

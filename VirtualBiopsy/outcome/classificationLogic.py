@@ -9,11 +9,23 @@ from dataclasses import dataclass
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
-from VirtualBiopsy.outcome.classification.artifact import SavedClassifier, loadClassifier
-from VirtualBiopsy.outcome.classification.cohortInput import classificationInput, featureColumns
-from VirtualBiopsy.outcome.classification.comparison import ClassifierComparison, compareClassifiers
+from VirtualBiopsy.outcome.classification.artifact import (
+    SavedClassifier,
+    loadClassifier,
+)
+from VirtualBiopsy.outcome.classification.cohortInput import (
+    classificationInput,
+    featureColumns,
+)
+from VirtualBiopsy.outcome.classification.comparison import (
+    ClassifierComparison,
+    compareClassifiers,
+)
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
-from VirtualBiopsy.outcome.classification.explanation import ClassifierExplanation, explainClassifier
+from VirtualBiopsy.outcome.classification.explanation import (
+    ClassifierExplanation,
+    explainClassifier,
+)
 from VirtualBiopsy.outcome.classification.figures import COLORS
 from VirtualBiopsy.outcome.classification.models import MODEL_TITLES
 from VirtualBiopsy.outcome.classification.outputs import rocTable, writeComparison
@@ -110,7 +122,7 @@ class ClassificationLogic:
 
         :raises InputError: when ``folder`` is a file or not empty.
         """
-        from VirtualBiopsy.outputFolders import stagedOutputFolder
+        from VirtualBiopsy.files import stagedOutputFolder
 
         with stagedOutputFolder(folder, "Classification folder") as staging:
             names = [path.relative_to(staging) for path in writeComparison(result.comparison, staging)]

@@ -10,7 +10,11 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError, requirePackage
-from VirtualBiopsy.outcome.kaplanMeier import KaplanMeierResult, checkSurvival, kaplanMeier
+from VirtualBiopsy.outcome.kaplanMeier import (
+    KaplanMeierResult,
+    checkSurvival,
+    kaplanMeier,
+)
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)

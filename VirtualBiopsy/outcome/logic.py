@@ -10,7 +10,10 @@ import pandas as pd
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
-from VirtualBiopsy.outcome.clusterSurvival import ClusterSurvival, analyzeClusterSurvival
+from VirtualBiopsy.outcome.clusterSurvival import (
+    ClusterSurvival,
+    analyzeClusterSurvival,
+)
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -17,7 +17,11 @@ from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE
 from VirtualBiopsy.outcome.deep.thumbnail import gradCamThumbnail
-from VirtualBiopsy.outcome.patientSummary import SCORE_KINDS, PatientSummary, summarizePatient
+from VirtualBiopsy.outcome.patientSummary import (
+    SCORE_KINDS,
+    PatientSummary,
+    summarizePatient,
+)
 from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
 logger = logging.getLogger(__name__)
@@ -41,7 +45,10 @@ class PatientSummaryLogic:
         :raises InputError: for an unknown patient, a table that does not match the model, or a map
             without its source volume.
         """
-        from VirtualBiopsy.outcome.classification.artifact import SavedClassifier, loadClassifier
+        from VirtualBiopsy.outcome.classification.artifact import (
+            SavedClassifier,
+            loadClassifier,
+        )
         from VirtualBiopsy.outcome.classification.cohortInput import featureColumns
 
         if not isinstance(model, SavedClassifier):

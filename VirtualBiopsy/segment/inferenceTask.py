@@ -9,7 +9,7 @@ call runs in this process (``InlineRunner``) or in a child process. Arguments:
     the model entry in its manifest form (``entryToDict``); ``modelPath``: the model's absolute folder or file
     (``ModelRegistry.modelPath``). Before anything is read, every file of the model is checked against this entry
     (:meth:`ModelFiles.checked`); checkpoints load weights-only (full unpickling only for a trusted model), and an
-    untrusted model's configuration may name only allow-listed classes (:mod:`~VirtualBiopsy.segment.models.allowList`).
+    untrusted model's configuration may name only allow-listed classes (:mod:`~VirtualBiopsy.models.allowList`).
 ``device``, ``testTimeAugmentation``, ``folds``, ``keepLargestComponent``, ``fillHoles``
     as in :class:`~VirtualBiopsy.segment.config.SegmentationConfig` (``folds``: a list, or ``None`` for all).
 ``outputs``
@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.data.atomicFiles import writeImageAtomically
 from VirtualBiopsy.errors import InputError, ModelError
+from VirtualBiopsy.files import writeImageAtomically
+from VirtualBiopsy.models.manifest import entryFromDict
+from VirtualBiopsy.models.modelEntry import ModelEntry
+from VirtualBiopsy.models.modelFiles import ModelFiles
 from VirtualBiopsy.progress import ProgressCallback
 from VirtualBiopsy.segment.backends.channels import mapChannels
 from VirtualBiopsy.segment.backends.result import BackendResult
-from VirtualBiopsy.segment.models.manifest import entryFromDict
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
-from VirtualBiopsy.segment.models.modelFiles import ModelFiles
 from VirtualBiopsy.segment.postprocess import fillHoles, keepLargestComponent
 from VirtualBiopsy.segment.uncertainty import memberVariance, normalizedEntropy
 
@@ -83,7 +83,10 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     result = _predict(entry, files, inputs, arguments, folds, "variance" in outputs, progress)
     labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
     if orientation:
-        from VirtualBiopsy.segment.backends.orientation import arrayBackOnGrid, imageBackOnGrid
+        from VirtualBiopsy.segment.backends.orientation import (
+            arrayBackOnGrid,
+            imageBackOnGrid,
+        )
 
         original = channels.images[0]
         labelMap = imageBackOnGrid(labelMap, inputs[0], original)
@@ -141,7 +144,10 @@ def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arg
     tta = bool(arguments.get("testTimeAugmentation", True))
     modelPath = files.root
     if entry.backend == "nnunet":
-        from VirtualBiopsy.segment.backends.nnunetBackend import NnunetOptions, predictNnunet
+        from VirtualBiopsy.segment.backends.nnunetBackend import (
+            NnunetOptions,
+            predictNnunet,
+        )
 
         chosen = folds or entry.options.get("folds") or None
         options = NnunetOptions(configuration=entry.options.get("configuration") or None,
@@ -151,7 +157,11 @@ def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arg
                                 perFold=perFold)
         return predictNnunet(inputs, modelPath, options, progress, files=files)
     if entry.backend in ("monai-torchscript", "monai-network"):
-        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, loadMonaiNetwork, predictMonai
+        from VirtualBiopsy.segment.backends.monaiBackend import (
+            MonaiSettings,
+            loadMonaiNetwork,
+            predictMonai,
+        )
 
         if folds:
             raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
@@ -176,7 +186,10 @@ def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image
                                          files.readJson)
         batch = 1
     else:
-        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, monaiWorkingGrid
+        from VirtualBiopsy.segment.backends.monaiBackend import (
+            MonaiSettings,
+            monaiWorkingGrid,
+        )
 
         settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
         shape, patch = monaiWorkingGrid(settings, inputs[0])

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.mrml.images import gridDifferences, gridOf, imageToVolumeNode, nodeGrid, volumeNodeToImage
+from VirtualBiopsy.imageGeometry import gridDifferences, gridOf
+from VirtualBiopsy.models.manifest import entryToDict
+from VirtualBiopsy.models.modelEntry import ModelEntry
+from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
 from VirtualBiopsy.mrml.segmentLabels import completeModelSegments
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.backends.channels import canonicalSequence
 from VirtualBiopsy.segment.config import SegmentationConfig
 from VirtualBiopsy.segment.inferenceTask import TASK
-from VirtualBiopsy.segment.models.manifest import entryToDict
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class ModelSegmentationLogic:
             raise InputError("No model was chosen: set SegmentationConfig.modelId (see 'virtual-biopsy models list').")
         registry = self.registry
         if registry is None:
-            from VirtualBiopsy.segment.models.registry import ModelRegistry
+            from VirtualBiopsy.models.registry import ModelRegistry
 
             registry = ModelRegistry()
         entry = registry.get(config.modelId)

@@ -8,7 +8,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
 
 
 def keepLargestComponent(labelMap: sitk.Image, labels: Iterable[int] | None = None) -> sitk.Image:

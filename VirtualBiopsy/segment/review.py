@@ -22,11 +22,11 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.mrml.agreementSegmentation import agreementMapToSegmentation
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName, segmentNames
 from VirtualBiopsy.mrml.tables import COLUMN_PROPERTIES, dataFrameToTableNode
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.qa.agreement import agreementMap
+from VirtualBiopsy.segment.qa.agreementSegmentation import agreementMapToSegmentation
 from VirtualBiopsy.segment.qa.metrics import computeMetrics
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,15 @@ Each action lives in its own module of this package with ``addParser(actions)``
 
 from __future__ import annotations
 
-from VirtualBiopsy.commands.outcome import classify, cluster, cnn, cox, explain, km, signature
+from VirtualBiopsy.commands.outcome import (
+    classify,
+    cluster,
+    cnn,
+    cox,
+    explain,
+    km,
+    signature,
+)
 
 #: Action modules of ``virtual-biopsy outcome``, in the order ``--help`` lists them.
 ACTIONS: list = [km, cox, signature, cluster, classify, explain, cnn]

@@ -53,14 +53,16 @@ def run(arguments: argparse.Namespace) -> int:
     """Cross-validate, write the tables and the ROC figure, save the models."""
     from VirtualBiopsy.commands.explore import readTable
     from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.data.atomicFiles import sha256File
+    from VirtualBiopsy.files import requireNewFolder, sha256File, stagedOutputFolder
     from VirtualBiopsy.outcome.classification.cohortInput import classificationInput
     from VirtualBiopsy.outcome.classification.comparison import compareClassifiers
     from VirtualBiopsy.outcome.classification.config import ClassificationConfig
     from VirtualBiopsy.outcome.classification.outputs import writeComparison
-    from VirtualBiopsy.outcome.classification.trainingData import binaryTarget, prepareFeatures
+    from VirtualBiopsy.outcome.classification.trainingData import (
+        binaryTarget,
+        prepareFeatures,
+    )
     from VirtualBiopsy.outcome.classification.validation import requireEnoughPerClass
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     config = ClassificationConfig.fromDict({
         "targetColumn": arguments.target, "positiveClass": arguments.positive_class,

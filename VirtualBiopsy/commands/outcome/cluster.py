@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from VirtualBiopsy.commands.outcome.survivalOutputs import MISSING_CHOICES, addSurvivalArguments, readCsv
+from VirtualBiopsy.commands.outcome.survivalOutputs import (
+    MISSING_CHOICES,
+    addSurvivalArguments,
+    readCsv,
+)
 
 
 def addParser(actions) -> None:
@@ -34,10 +38,14 @@ def run(arguments: argparse.Namespace) -> int:
     """Cluster, estimate, write."""
     import pandas as pd
 
-    from VirtualBiopsy.commands.outcome.survivalOutputs import describeLogRank, writeCsv, writeKaplanMeier
+    from VirtualBiopsy.commands.outcome.survivalOutputs import (
+        describeLogRank,
+        writeCsv,
+        writeKaplanMeier,
+    )
+    from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.cohortTable import joinCohort
     from VirtualBiopsy.outcome.patientClusters import clusterCohort
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     requireNewFolder(arguments.out, "Cluster folder")
     features = readCsv(arguments.features, "Features", arguments.patient_column)

@@ -79,15 +79,15 @@ def addParser(actions) -> None:
 def runTrain(arguments: argparse.Namespace) -> int:
     """Check the inputs, train in a worker process, register the model."""
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import requireNewFolder
+    from VirtualBiopsy.models.modelDetection import requireModelId
     from VirtualBiopsy.outcome.deep.cohortData import readTargets
     from VirtualBiopsy.outcome.deep.modelFolder import registerModel
     from VirtualBiopsy.outcome.deep.networks import checkCrop
-    from VirtualBiopsy.outcome.deep.trainingTask import TASK
     from VirtualBiopsy.outcome.deep.training import TrainingSettings
-    from VirtualBiopsy.data.manifest import readManifest
-    from VirtualBiopsy.outputFolders import requireNewFolder
-    from VirtualBiopsy.segment.models.modelDetection import requireModelId
+    from VirtualBiopsy.outcome.deep.trainingTask import TASK
     from VirtualBiopsy.workers.deviceFallback import checkDevice, runWithDeviceFallback
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 
@@ -128,13 +128,16 @@ def runGradCam(arguments: argparse.Namespace) -> int:
     import sys
 
     from VirtualBiopsy.commands.extract import parseImages, readImage
-    from VirtualBiopsy.data.atomicFiles import writeImageAtomically, writeTextAtomically
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import (
+        requireNewFolder,
+        writeImageAtomically,
+        writeTextAtomically,
+    )
     from VirtualBiopsy.outcome.deep.crops import insideCrop, tumourCentre
     from VirtualBiopsy.outcome.deep.gradcam import gradCam, insideOutsideRatio
     from VirtualBiopsy.outcome.deep.modelFolder import loadClassifier
     from VirtualBiopsy.outcome.deep.slicePngs import writeOverlayPngs
-    from VirtualBiopsy.outputFolders import requireNewFolder
 
     out = pathlib.Path(arguments.out)
     sidecar = out.with_name(f"{_stem(out)}.json")
@@ -191,9 +194,9 @@ def runGradCam(arguments: argparse.Namespace) -> int:
 def runFeatures(arguments: argparse.Namespace) -> int:
     """Write the deep-feature table of a cohort."""
     from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.data.atomicFiles import writeTextAtomically
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import writeTextAtomically
     from VirtualBiopsy.outcome.deep.cohortData import cohortCrops
     from VirtualBiopsy.outcome.deep.features import deepFeatureTable
     from VirtualBiopsy.outcome.deep.modelFolder import loadClassifier
@@ -215,7 +218,7 @@ def runFeatures(arguments: argparse.Namespace) -> int:
 
 
 def _registry(arguments: argparse.Namespace):
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.models.registry import ModelRegistry
 
     return ModelRegistry(arguments.models_dir)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from VirtualBiopsy.commands.outcome.survivalOutputs import addSurvivalArguments, readCsv, survivalColumns
+from VirtualBiopsy.commands.outcome.survivalOutputs import (
+    addSurvivalArguments,
+    readCsv,
+    survivalColumns,
+)
 
 
 def addParser(actions) -> None:
@@ -41,10 +45,14 @@ def run(arguments: argparse.Namespace) -> int:
     """Fit, check, write."""
     import pandas as pd
 
-    from VirtualBiopsy.commands.outcome.survivalOutputs import describeLogRank, writeCsv, writeKaplanMeier
+    from VirtualBiopsy.commands.outcome.survivalOutputs import (
+        describeLogRank,
+        writeCsv,
+        writeKaplanMeier,
+    )
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.cox import fitCox
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     requireNewFolder(arguments.out, "Cox folder")
     if arguments.bootstrap < 0:

@@ -52,12 +52,15 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.explore import readTable
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
-    from VirtualBiopsy.outcome.classification.cohortInput import cohortTarget, featureColumns
+    from VirtualBiopsy.outcome.classification.cohortInput import (
+        cohortTarget,
+        featureColumns,
+    )
     from VirtualBiopsy.outcome.classification.explanation import explainClassifier
     from VirtualBiopsy.outcome.classification.outputs import writeExplanation
     from VirtualBiopsy.outcome.classification.trainingData import binaryTarget
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     for option, value in (("--background", arguments.background), ("--budget", arguments.budget)):
         if value < (1 if option == "--background" else 2):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from VirtualBiopsy.commands.outcome.survivalOutputs import addSurvivalArguments, readCsv, survivalColumns
+from VirtualBiopsy.commands.outcome.survivalOutputs import (
+    addSurvivalArguments,
+    readCsv,
+    survivalColumns,
+)
 
 
 def addParser(actions) -> None:
@@ -26,10 +30,13 @@ def addParser(actions) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Estimate, test, write."""
-    from VirtualBiopsy.commands.outcome.survivalOutputs import describeLogRank, writeKaplanMeier
+    from VirtualBiopsy.commands.outcome.survivalOutputs import (
+        describeLogRank,
+        writeKaplanMeier,
+    )
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     requireNewFolder(arguments.out, "Kaplan–Meier folder")
     table = readCsv(arguments.table, "Survival", arguments.patient_column)

@@ -54,9 +54,9 @@ def run(arguments: argparse.Namespace) -> int:
 
     from VirtualBiopsy.commands.outcome.survivalOutputs import writeCsv
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.cohortTable import joinCohort
     from VirtualBiopsy.outcome.signatures.signature import buildSignature
-    from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 
     requireNewFolder(arguments.out, "Signature folder")
     if arguments.factors is not None and arguments.factors < 0:

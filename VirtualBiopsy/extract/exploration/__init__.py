@@ -6,7 +6,7 @@ The names below are imported on first use, so that the Slicer module can import
 :mod:`.config` at start-up without pandas, scipy or matplotlib.
 """
 
-import importlib
+from VirtualBiopsy.lazyExports import lazyExports
 
 _SOURCES = {
     "ExplorationConfig": "config",
@@ -14,7 +14,7 @@ _SOURCES = {
     "saveCorrelationHeatmap": "figures", "saveDistributionsFigure": "figures",
     "MissingValueResult": "missingValues", "constantFeatures": "missingValues",
     "handleMissingValues": "missingValues", "missingValueReport": "missingValues",
-    "ExplorationOptions": "report", "ExplorationResult": "report", "exploreFeatures": "report",
+    "ExplorationOptions": "config", "ExplorationResult": "report", "exploreFeatures": "report",
     "basicStatistics": "statistics", "writeStatistics": "statistics",
     "ExplorationData": "tables", "prepareExploration": "tables",
     "univariateTable": "univariate",
@@ -22,14 +22,4 @@ _SOURCES = {
 
 __all__ = sorted(_SOURCES)
 
-
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__ = lazyExports(__name__, _SOURCES)

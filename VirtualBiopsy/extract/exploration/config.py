@@ -11,15 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.settings import StageConfig, requireChoice, requireRange
-
-if TYPE_CHECKING:
-    from VirtualBiopsy.extract.exploration.report import ExplorationOptions
 
 #: Ways to fill the gaps left after dropping mostly-missing features (see :mod:`.missingValues`).
 IMPUTATIONS = ("median", "none")
@@ -29,8 +25,31 @@ MAXIMUM_DISTRIBUTION_FEATURES = 64
 
 
 @dataclass
+class ExplorationOptions:
+    """Choices of an exploration run (recorded in ``summary.json``).
+
+    :ivar maxMissingFraction: drop features missing in more than this fraction of patients.
+    :ivar imputation: ``median`` or ``none`` (see :func:`~.missingValues.handleMissingValues`).
+    :ivar positiveClass: the outcome class AUCs refer to (default: the larger sorted value).
+    :ivar volumeColumn: the tumour-volume feature (default: auto-detected, see :func:`~.correlation.findVolumeColumn`).
+    :ivar volumeThreshold: flag features whose |ρ| with volume exceeds it.
+    :ivar alpha: family-wise significance level of the Bonferroni-corrected tests.
+    :ivar distributionFeatures: how many features (smallest p first) the distributions figure shows.
+    """
+
+    maxMissingFraction: float = 0.2
+    imputation: str = "median"
+    positiveClass: object = None
+    volumeColumn: str | None = None
+    volumeThreshold: float = 0.75
+    alpha: float = 0.05
+    distributionFeatures: int = 16
+
+
+
+@dataclass
 class ExplorationConfig(StageConfig):
-    """What to compare and how (see :class:`~VirtualBiopsy.extract.exploration.report.ExplorationOptions`).
+    """What to compare and how (see :class:`ExplorationOptions`).
 
     :ivar outcomeColumn: the clinical column with the two outcome classes; empty means not chosen
         yet (a run then refuses to start).
@@ -73,7 +92,7 @@ class ExplorationConfig(StageConfig):
             if value != value.strip():
                 raise InputError(f"ExplorationConfig.{name} is {value!r}, with spaces around it; remove them.")
 
-    def explorationOptions(self, classValues: Iterable | None = None) -> "ExplorationOptions":
+    def explorationOptions(self, classValues: Iterable | None = None) -> ExplorationOptions:
         """The library's options for :func:`~VirtualBiopsy.extract.exploration.report.exploreFeatures`.
 
         :param classValues: the values of the outcome column; when given, :attr:`positiveClass` is
@@ -82,8 +101,6 @@ class ExplorationConfig(StageConfig):
         :raises InputError: for an empty :attr:`outcomeColumn`, or a :attr:`positiveClass` that names
             none of ``classValues``.
         """
-        from VirtualBiopsy.extract.exploration.report import ExplorationOptions
-
         if not self.outcomeColumn:
             raise InputError("No outcome column was chosen (ExplorationConfig.outcomeColumn is empty); name the "
                              "clinical column that holds the two outcome classes.")

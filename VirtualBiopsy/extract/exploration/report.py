@@ -24,36 +24,29 @@ import pandas as pd
 
 from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.exploration.correlation import findVolumeColumn, spearmanMatrix, volumeCorrelationTable
-from VirtualBiopsy.extract.exploration.figures import saveCorrelationHeatmap, saveDistributionsFigure
-from VirtualBiopsy.extract.exploration.missingValues import constantFeatures, handleMissingValues, missingValueReport
-from VirtualBiopsy.outputFolders import stagedOutputFolder
-from VirtualBiopsy.extract.exploration.statistics import basicStatistics, writeStatistics
+from VirtualBiopsy.extract.exploration.config import ExplorationOptions
+from VirtualBiopsy.extract.exploration.correlation import (
+    findVolumeColumn,
+    spearmanMatrix,
+    volumeCorrelationTable,
+)
+from VirtualBiopsy.extract.exploration.figures import (
+    saveCorrelationHeatmap,
+    saveDistributionsFigure,
+)
+from VirtualBiopsy.extract.exploration.missingValues import (
+    constantFeatures,
+    handleMissingValues,
+    missingValueReport,
+)
+from VirtualBiopsy.extract.exploration.statistics import (
+    basicStatistics,
+    writeStatistics,
+)
 from VirtualBiopsy.extract.exploration.tables import PATIENT_COLUMN, prepareExploration
 from VirtualBiopsy.extract.exploration.univariate import univariateTable
+from VirtualBiopsy.files import stagedOutputFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-
-
-@dataclass
-class ExplorationOptions:
-    """Choices of an exploration run (recorded in ``summary.json``).
-
-    :ivar maxMissingFraction: drop features missing in more than this fraction of patients.
-    :ivar imputation: ``median`` or ``none`` (see :func:`~.missingValues.handleMissingValues`).
-    :ivar positiveClass: the outcome class AUCs refer to (default: the larger sorted value).
-    :ivar volumeColumn: the tumour-volume feature (default: auto-detected, see :func:`~.correlation.findVolumeColumn`).
-    :ivar volumeThreshold: flag features whose |ρ| with volume exceeds it.
-    :ivar alpha: family-wise significance level of the Bonferroni-corrected tests.
-    :ivar distributionFeatures: how many features (smallest p first) the distributions figure shows.
-    """
-
-    maxMissingFraction: float = 0.2
-    imputation: str = "median"
-    positiveClass: object = None
-    volumeColumn: str | None = None
-    volumeThreshold: float = 0.75
-    alpha: float = 0.05
-    distributionFeatures: int = 16
 
 
 @dataclass

@@ -12,7 +12,11 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, requirePackage
 from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
-from VirtualBiopsy.extract.ibsi.referenceValues import CONFIGURATIONS, readReferenceTable, referenceValues
+from VirtualBiopsy.extract.ibsi.referenceValues import (
+    CONFIGURATIONS,
+    readReferenceTable,
+    referenceValues,
+)
 from VirtualBiopsy.extract.preprocessing import RadiomicsPreprocessing, preprocess
 
 PRESETS_FOLDER = pathlib.Path(__file__).resolve().parents[2] / "resources" / "presets" / "radiomics"

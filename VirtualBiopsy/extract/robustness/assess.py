@@ -13,7 +13,11 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
 from VirtualBiopsy.extract.robustness.perturbations import (
-    DEFAULT_PERTURBATIONS, PerturbationRanges, binaryRoi, perturbCase)
+    DEFAULT_PERTURBATIONS,
+    PerturbationRanges,
+    binaryRoi,
+    perturbCase,
+)
 from VirtualBiopsy.extract.robustness.stability import featureStability
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -11,8 +11,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.outputFolders import stagedOutputFolder
 from VirtualBiopsy.extract.robustness.assess import RobustnessResult
+from VirtualBiopsy.files import stagedOutputFolder
 
 #: Files written into the output folder.
 STABILITY_CSV, PERTURBED_CSV, FAILURES_CSV, PROVENANCE_JSON = (

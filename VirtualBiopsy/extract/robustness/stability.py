@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.robustness.icc import IccUndefinedError, icc11Interval, iccBand
+from VirtualBiopsy.extract.robustness.icc import (
+    IccUndefinedError,
+    icc11Interval,
+    iccBand,
+)
 
 #: Columns of :func:`featureStability`'s table (its index is the feature name).
 STABILITY_COLUMNS = ("icc", "iccLower", "iccUpper", "band", "patients", "repeats", "reason")

@@ -7,6 +7,11 @@ Pure numpy / pandas: :func:`fitComBat` fits, :meth:`ComBatModel.apply` harmonize
 
 from VirtualBiopsy.harmonize.combat.estimation import METHODS
 from VirtualBiopsy.harmonize.combat.inputs import CovariateEncoding
-from VirtualBiopsy.harmonize.combat.model import UNSEEN_BATCH_CHOICES, ComBatModel, fitAndHarmonize, fitComBat
+from VirtualBiopsy.harmonize.combat.model import (
+    UNSEEN_BATCH_CHOICES,
+    ComBatModel,
+    fitAndHarmonize,
+    fitComBat,
+)
 
 __all__ = ["METHODS", "UNSEEN_BATCH_CHOICES", "ComBatModel", "CovariateEncoding", "fitAndHarmonize", "fitComBat"]

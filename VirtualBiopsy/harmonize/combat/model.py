@@ -14,8 +14,15 @@ import pandas as pd
 from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.harmonize.combat import estimation
 from VirtualBiopsy.harmonize.combat.inputs import (
-    CovariateEncoding, checkBatch, checkCovariates, checkFeatures, covariateDesign, encodingsFor, listed,
+    CovariateEncoding,
+    checkBatch,
+    checkCovariates,
+    checkFeatures,
+    covariateDesign,
+    encodingsFor,
+    listed,
 )
+from VirtualBiopsy.harmonize.combat.modelFile import loadModel, saveModel
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -136,8 +143,6 @@ class ComBatModel:
 
         :raises InputError: when ``path`` exists.
         """
-        from VirtualBiopsy.harmonize.combat.modelFile import saveModel
-
         return saveModel(self, path)
 
     @classmethod
@@ -146,9 +151,7 @@ class ComBatModel:
 
         :raises InputError: for a missing, malformed or newer-schema file.
         """
-        from VirtualBiopsy.harmonize.combat.modelFile import loadModel
-
-        return loadModel(path)
+        return loadModel(path, cls)
 
 
 def fitComBat(

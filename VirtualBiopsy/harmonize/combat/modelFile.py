@@ -97,14 +97,14 @@ def writeNewText(text: str, path: str | os.PathLike) -> pathlib.Path:
     return path
 
 
-def loadModel(path: str | os.PathLike):
+def loadModel(path: str | os.PathLike, modelClass: type):
     """Read and check a model file.
+
+    :param modelClass: the class to build (:class:`~VirtualBiopsy.harmonize.combat.model.ComBatModel`).
 
     :raises InputError: for a missing file, invalid JSON, another format, a newer schema version,
         or parameters whose sizes or values do not fit the model (non-finite, variances ≤ 0).
     """
-    from VirtualBiopsy.harmonize.combat.model import ComBatModel
-
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"ComBat model file {path} not found; give a file written by 'virtual-biopsy combat fit'.")
@@ -120,7 +120,7 @@ def loadModel(path: str | os.PathLike):
         raise InputError(f"ComBat model file {path} has schema version {version!r}; this Virtual Biopsy reads version "
                          f"{SCHEMA_VERSION} and older. Update Virtual Biopsy or refit the model.")
     try:
-        model = _modelFromDict(data, ComBatModel)
+        model = _modelFromDict(data, modelClass)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"ComBat model file {path} is damaged ({type(error).__name__}: {error}); refit the model.") \
             from error

@@ -12,14 +12,31 @@ those with ComBat; see :mod:`.methods`):
 and :func:`writeEvaluation` writes the tables, ``summary.md`` and the figures.
 """
 
-from VirtualBiopsy.harmonize.evaluation.downstream import downstreamTask, youdenThreshold
-from VirtualBiopsy.harmonize.evaluation.evaluate import (
-    EvaluationSettings, HarmonizationEvaluation, evaluateHarmonization,
+from VirtualBiopsy.harmonize.evaluation.downstream import (
+    downstreamTask,
+    youdenThreshold,
 )
-from VirtualBiopsy.harmonize.evaluation.kruskalWallis import kruskalSummary, kruskalWallis
-from VirtualBiopsy.harmonize.evaluation.methods import availableMethods, methodTables, parseMethods
+from VirtualBiopsy.harmonize.evaluation.evaluate import (
+    EvaluationSettings,
+    HarmonizationEvaluation,
+    evaluateHarmonization,
+)
+from VirtualBiopsy.harmonize.evaluation.kruskalWallis import (
+    kruskalSummary,
+    kruskalWallis,
+)
+from VirtualBiopsy.harmonize.evaluation.methods import (
+    availableMethods,
+    methodTables,
+    parseMethods,
+)
 from VirtualBiopsy.harmonize.evaluation.report import summaryMarkdown, writeEvaluation
-from VirtualBiopsy.harmonize.evaluation.sitePredictability import MODELS, batchAuc, makeClassifier, sitePredictability
+from VirtualBiopsy.harmonize.evaluation.sitePredictability import (
+    MODELS,
+    batchAuc,
+    makeClassifier,
+    sitePredictability,
+)
 from VirtualBiopsy.harmonize.evaluation.tables import EvaluationData, prepareTables
 
 __all__ = [

@@ -9,9 +9,20 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from VirtualBiopsy.harmonize.evaluation.downstream import downstreamTask
-from VirtualBiopsy.harmonize.evaluation.kruskalWallis import kruskalSummary, kruskalWallis
-from VirtualBiopsy.harmonize.evaluation.methods import methodSources, methodTables, parseMethods
-from VirtualBiopsy.harmonize.evaluation.sitePredictability import MODELS, HarmonizerSpec, sitePredictability
+from VirtualBiopsy.harmonize.evaluation.kruskalWallis import (
+    kruskalSummary,
+    kruskalWallis,
+)
+from VirtualBiopsy.harmonize.evaluation.methods import (
+    methodSources,
+    methodTables,
+    parseMethods,
+)
+from VirtualBiopsy.harmonize.evaluation.sitePredictability import (
+    MODELS,
+    HarmonizerSpec,
+    sitePredictability,
+)
 from VirtualBiopsy.harmonize.evaluation.tables import EvaluationData
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

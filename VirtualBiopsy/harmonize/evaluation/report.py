@@ -13,9 +13,9 @@ import json
 import os
 import pathlib
 
+from VirtualBiopsy.files import stagedOutputFolder
 from VirtualBiopsy.harmonize.evaluation.evaluate import HarmonizationEvaluation
 from VirtualBiopsy.harmonize.evaluation.figures import saveDistributionFigure
-from VirtualBiopsy.outputFolders import stagedOutputFolder
 
 
 def writeEvaluation(result: HarmonizationEvaluation, outDir: str | os.PathLike,
@@ -44,7 +44,7 @@ def writeEvaluation(result: HarmonizationEvaluation, outDir: str | os.PathLike,
 def evaluationProvenance(result: HarmonizationEvaluation) -> dict:
     """Settings, methods, cohort counts, dropped features and package versions."""
     from VirtualBiopsy import __version__
-    from VirtualBiopsy.extract.provenance import packageVersions
+    from VirtualBiopsy.provenance import packageVersions
 
     data = result.data
     return {

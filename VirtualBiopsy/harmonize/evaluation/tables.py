@@ -19,7 +19,12 @@ import pandas as pd
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.combat.cohortTables import (
-    DEFAULT_PASS_THROUGH, PATIENT, clinicalRows, numericFeatures, parseNumbers, patientIndex,
+    DEFAULT_PASS_THROUGH,
+    PATIENT,
+    clinicalRows,
+    numericFeatures,
+    parseNumbers,
+    patientIndex,
 )
 from VirtualBiopsy.harmonize.combat.inputs import listed
 

@@ -7,9 +7,15 @@ or maps every voxel when that is ``None``.
 """
 
 from VirtualBiopsy.harmonize.normalization.clahe import clahe
-from VirtualBiopsy.harmonize.normalization.histogramEqualization import histogramEqualization
+from VirtualBiopsy.harmonize.normalization.histogramEqualization import (
+    histogramEqualization,
+)
 from VirtualBiopsy.harmonize.normalization.histogramMatching import histogramMatching
-from VirtualBiopsy.harmonize.normalization.nyul import DEFAULT_PERCENTILES, applyNyul, fitNyulLandmarks
+from VirtualBiopsy.harmonize.normalization.nyul import (
+    DEFAULT_PERCENTILES,
+    applyNyul,
+    fitNyulLandmarks,
+)
 from VirtualBiopsy.harmonize.normalization.nyulModel import NyulModel
 from VirtualBiopsy.harmonize.normalization.percentileRescale import percentileRescale
 from VirtualBiopsy.harmonize.normalization.whiteStripe import whiteStripeNormalize

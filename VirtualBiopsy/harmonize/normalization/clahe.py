@@ -11,7 +11,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, requirePackage
-from VirtualBiopsy.harmonize.normalization.maskedImage import MaskedImage, maskedImage, requireFraction, requireSpread
+from VirtualBiopsy.harmonize.normalization.maskedImage import (
+    MaskedImage,
+    maskedImage,
+    requireFraction,
+    requireSpread,
+)
 
 METHOD = "CLAHE"
 

@@ -16,8 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.extract.inputChecks import gridDifferences
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.normalization.maskedImage import maskedImage, mappedImage, requireSpread
+from VirtualBiopsy.harmonize.normalization.maskedImage import (
+    mappedImage,
+    maskedImage,
+    requireSpread,
+)
 from VirtualBiopsy.harmonize.normalization.nyulModel import NyulModel, checkScale
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -18,8 +18,8 @@ import pathlib
 from typing import Any
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import writeTextAtomically
 
 #: What the ``format`` key of every model file says.
 MODEL_FORMAT = "VirtualBiopsy.NyulModel"

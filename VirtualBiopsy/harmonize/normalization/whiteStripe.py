@@ -21,7 +21,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.normalization.maskedImage import maskedImage, mappedImage, requireFraction, requireSpread
+from VirtualBiopsy.harmonize.normalization.maskedImage import (
+    mappedImage,
+    maskedImage,
+    requireFraction,
+    requireSpread,
+)
 
 METHOD = "WhiteStripe normalization"
 #: Contrast → which mode of the smoothed histogram is the white matter.

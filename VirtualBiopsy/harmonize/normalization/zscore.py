@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.harmonize.normalization.maskedImage import maskedImage, mappedImage, requireSpread
+from VirtualBiopsy.harmonize.normalization.maskedImage import (
+    mappedImage,
+    maskedImage,
+    requireSpread,
+)
 
 METHOD = "Z-score normalization"
 

@@ -20,11 +20,22 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import CONFIG_NAME, KIND, WEIGHTS_NAME, parseConfigDocument
-from VirtualBiopsy.harmonize.styleTransfer.slices import (IntensityRange, fromUnitRange, paddedSize,
-                                                          requireFiniteVolume, robustRange, toUnitRange)
+from VirtualBiopsy.harmonize.styleTransfer.slices import (
+    IntensityRange,
+    fromUnitRange,
+    paddedSize,
+    requireFiniteVolume,
+    robustRange,
+    toUnitRange,
+)
+from VirtualBiopsy.models.cycleGanFolder import (
+    CONFIG_NAME,
+    KIND,
+    WEIGHTS_NAME,
+    parseConfigDocument,
+)
+from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 from VirtualBiopsy.workers.deviceFallback import resolveDevice
 
 
@@ -51,17 +62,17 @@ class StyleModel:
 def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> StyleModel:
     """Load a model folder (by path), a registered model (by id) or a manifest entry, checking its files' SHA-256.
 
-    :param registry: the :class:`~VirtualBiopsy.segment.models.registry.ModelRegistry` for ids and entries
+    :param registry: the :class:`~VirtualBiopsy.models.registry.ModelRegistry` for ids and entries
         (default: the user's).
     :raises InputError: for an unknown id or a folder that is not a CycleGAN model.
     :raises ModelError: for any file that differs from the manifest (checked before anything is read; by path, the
         weights also against ``config.json``),
         a model of another backend, or weights that do not fit the recorded networks.
     """
-    from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, openVerified
-    from VirtualBiopsy.segment.models.modelDetection import entryFromPath
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
-    from VirtualBiopsy.segment.models.verification import requireIntact
+    from VirtualBiopsy.models.checkpoints import loadCheckpoint, openVerified
+    from VirtualBiopsy.models.modelDetection import entryFromPath
+    from VirtualBiopsy.models.registry import ModelRegistry
+    from VirtualBiopsy.models.verification import requireIntact
 
     byPath = not isinstance(model, ModelEntry) and pathlib.Path(model).is_dir()
     if byPath:

@@ -15,7 +15,11 @@ import numpy as np
 from VirtualBiopsy.errors import requirePackage
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
 from VirtualBiopsy.harmonize.styleTransfer.imagePool import ImagePool
-from VirtualBiopsy.harmonize.styleTransfer.networks import buildDiscriminator, buildGenerator, initializeWeights
+from VirtualBiopsy.harmonize.styleTransfer.networks import (
+    buildDiscriminator,
+    buildGenerator,
+    initializeWeights,
+)
 
 torch = requirePackage("torch")
 

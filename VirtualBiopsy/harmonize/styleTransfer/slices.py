@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
 
 
 @dataclass(frozen=True)

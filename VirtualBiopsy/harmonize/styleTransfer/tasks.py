@@ -7,8 +7,8 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from VirtualBiopsy.data.atomicFiles import writeImageAtomically
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import writeImageAtomically
 from VirtualBiopsy.progress import ProgressCallback
 
 #: The task's name for :meth:`WorkerRunner.run`.
@@ -23,8 +23,11 @@ def applyStyleTransferTask(arguments: dict[str, Any], progress: ProgressCallback
     :returns: the model's ``modelId``, tree hash ``sha256``, ``sequence``, ``sourceDomain`` and ``targetDomain``,
         the ``device`` used and the ``out`` path.
     """
-    from VirtualBiopsy.harmonize.styleTransfer.application import applyStyleTransfer, loadStyleModel
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
+    from VirtualBiopsy.harmonize.styleTransfer.application import (
+        applyStyleTransfer,
+        loadStyleModel,
+    )
+    from VirtualBiopsy.models.registry import ModelRegistry
     from VirtualBiopsy.workers.deviceFallback import resolveDevice
 
     out = pathlib.Path(arguments["out"])

@@ -18,13 +18,21 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
-from VirtualBiopsy.data.atomicFiles import sha256File
 from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.files import requireNewFolder, sha256File, stagedOutputFolder
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
-from VirtualBiopsy.harmonize.styleTransfer.modelFolder import (CONFIG_NAME, FORMAT_VERSION, KIND, LOSSES_NAME,
-                                                              WEIGHTS_NAME)
-from VirtualBiopsy.harmonize.styleTransfer.slices import SliceSampler, domainRange, scaleVolume
-from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
+from VirtualBiopsy.harmonize.styleTransfer.slices import (
+    SliceSampler,
+    domainRange,
+    scaleVolume,
+)
+from VirtualBiopsy.models.cycleGanFolder import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    KIND,
+    LOSSES_NAME,
+    WEIGHTS_NAME,
+)
 from VirtualBiopsy.progress import ProgressCallback
 from VirtualBiopsy.workers.deviceFallback import resolveDevice
 

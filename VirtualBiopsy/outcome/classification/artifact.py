@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from VirtualBiopsy.data.atomicFiles import sha256File, writeTextAtomically
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
+from VirtualBiopsy.files import sha256File, writeTextAtomically
 from VirtualBiopsy.outcome.classification.comparison import FittedClassifier
 from VirtualBiopsy.outcome.classification.models import EXPLAINED_QUANTITY, modelScore
 from VirtualBiopsy.outcome.classification.trainingData import BinaryTarget

@@ -12,12 +12,21 @@ import pandas as pd
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.metrics import bootstrapAuc
-from VirtualBiopsy.outcome.classification.models import EXPLAINED_QUANTITY, buildPipeline
+from VirtualBiopsy.outcome.classification.models import (
+    EXPLAINED_QUANTITY,
+    buildPipeline,
+)
 from VirtualBiopsy.outcome.classification.trainingData import (
-    BinaryTarget, PreparedFeatures, binaryTarget, prepareFeatures,
+    BinaryTarget,
+    PreparedFeatures,
+    binaryTarget,
+    prepareFeatures,
 )
 from VirtualBiopsy.outcome.classification.validation import (
-    CrossValidation, crossValidate, requireEnoughPerClass, trainingThreshold,
+    CrossValidation,
+    crossValidate,
+    requireEnoughPerClass,
+    trainingThreshold,
 )
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -8,7 +8,11 @@ import pandas as pd
 
 from VirtualBiopsy.outcome.classification.artifact import SavedClassifier
 from VirtualBiopsy.outcome.classification.shapley import (
-    DEFAULT_BUDGET, ShapleyExplanation, chooseBackground, permutationImportance, shapleyValues,
+    DEFAULT_BUDGET,
+    ShapleyExplanation,
+    chooseBackground,
+    permutationImportance,
+    shapleyValues,
 )
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -9,8 +9,8 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from VirtualBiopsy.data.atomicFiles import temporarySibling
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import temporarySibling
 from VirtualBiopsy.outcome.classification.models import MODEL_TITLES
 from VirtualBiopsy.outcome.classification.shapley import ShapleyExplanation
 from VirtualBiopsy.outcome.classification.validation import ROC_GRID, CrossValidation

@@ -7,10 +7,17 @@ import pathlib
 
 import pandas as pd
 
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
-from VirtualBiopsy.outcome.classification.artifact import libraryVersions, saveClassifier
+from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.outcome.classification.artifact import (
+    libraryVersions,
+    saveClassifier,
+)
 from VirtualBiopsy.outcome.classification.comparison import ClassifierComparison
-from VirtualBiopsy.outcome.classification.figures import saveRocFigure, saveSummaryFigure, saveWaterfallFigure
+from VirtualBiopsy.outcome.classification.figures import (
+    saveRocFigure,
+    saveSummaryFigure,
+    saveWaterfallFigure,
+)
 from VirtualBiopsy.outcome.classification.shapley import ShapleyExplanation
 from VirtualBiopsy.outcome.classification.validation import ROC_GRID
 

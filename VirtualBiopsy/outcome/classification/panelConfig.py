@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from VirtualBiopsy.outcome.classification.config import MODEL_NAMES, ClassificationConfig
+from VirtualBiopsy.outcome.classification.config import (
+    MODEL_NAMES,
+    ClassificationConfig,
+)
 from VirtualBiopsy.settings import StageConfig, requireRange
 
 

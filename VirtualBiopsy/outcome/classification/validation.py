@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.outcome.classification.metrics import rankAuc, sensitivitySpecificity, youdenThreshold
+from VirtualBiopsy.outcome.classification.metrics import (
+    rankAuc,
+    sensitivitySpecificity,
+    youdenThreshold,
+)
 from VirtualBiopsy.outcome.classification.models import modelScore
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 

@@ -19,7 +19,7 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.foreground import foregroundMask
 from VirtualBiopsy.harmonize.zscore import zScoreNormalize
-from VirtualBiopsy.imageChecks import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireScalar3D
 from VirtualBiopsy.segment.qa.masks import requireSameGrid
 
 

@@ -15,7 +15,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
-from VirtualBiopsy.outcome.deep.crops import Crop, CropGrid, cropMapToImage, makeCrop, selectSequence
+from VirtualBiopsy.outcome.deep.crops import (
+    Crop,
+    CropGrid,
+    cropMapToImage,
+    makeCrop,
+    selectSequence,
+)
 from VirtualBiopsy.outcome.deep.features import cropTensor, predictProbabilities
 from VirtualBiopsy.outcome.deep.modelFolder import ClassifierModel
 

@@ -12,9 +12,9 @@ from typing import Any
 import slicer
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentMaskImage
-from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.deep.crops import makeCrop
 from VirtualBiopsy.outcome.deep.features import deepFeatureTable

@@ -1,7 +1,7 @@
 """A trained CNN classifier's folder: ``weights.pt`` (a ``torch.save``'d state dict) and ``config.json``.
 
 The folder is registered in the model manifest (backend ``monai-classifier``) with the SHA-256 of both files;
-loading checks them (:func:`~VirtualBiopsy.segment.models.checkpoints.openVerified`) and reads the weights with
+loading checks them (:func:`~VirtualBiopsy.models.checkpoints.openVerified`) and reads the weights with
 ``weights_only=True``. Manifest labels are the classes, numbered from 1 in the config's class order.
 """
 
@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
-from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, openVerified
-from VirtualBiopsy.segment.models.hashing import treeHashes
-from VirtualBiopsy.segment.models.manifest import readManifest, writeManifest
-from VirtualBiopsy.segment.models.modelDetection import requireModelId
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
-from VirtualBiopsy.segment.models.registry import ModelRegistry, _locked
-from VirtualBiopsy.segment.models.verification import requireIntact
+from VirtualBiopsy.files import exclusiveLock
+from VirtualBiopsy.models.allowList import checkMonaiNetwork
+from VirtualBiopsy.models.checkpoints import loadCheckpoint, openVerified
+from VirtualBiopsy.models.hashing import treeHashes
+from VirtualBiopsy.models.manifest import readManifest, writeManifest
+from VirtualBiopsy.models.modelDetection import requireModelId
+from VirtualBiopsy.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.models.registry import ModelRegistry
+from VirtualBiopsy.models.verification import requireIntact
 from VirtualBiopsy.outcome.deep.networks import buildNetwork
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def registerModel(modelDir: str | os.PathLike, registry: ModelRegistry, modelId:
     """
     modelDir = pathlib.Path(modelDir).absolute()
     entry = folderEntry(modelDir, modelId or modelDir.name)
-    with _locked(registry.userFolder / ".models.lock"):
+    with exclusiveLock(registry.userFolder / ".models.lock"):
         taken = [item.id for item in registry.list() if item.id.lower() == entry.id.lower()]
         if taken:
             raise InputError(f"A model with id '{taken[0]}' exists already; the classifier was not registered. "

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.outputFolders import stagedOutputFolder
+from VirtualBiopsy.files import stagedOutputFolder
 
 #: Slice name → NumPy axis of the ``(k, j, i)`` array it is taken across.
 PLANES = {"axial": 0, "coronal": 1, "sagittal": 2}

@@ -15,11 +15,21 @@ import numpy as np
 
 from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError, requirePackage
-from VirtualBiopsy.outcome.deep.cohortData import cohortCrops, cohortSequences, readTargets
+from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
+from VirtualBiopsy.outcome.deep.cohortData import (
+    cohortCrops,
+    cohortSequences,
+    readTargets,
+)
 from VirtualBiopsy.outcome.deep.modelFolder import writeModelFiles
-from VirtualBiopsy.outcome.deep.networks import buildNetwork, checkCrop, featureLayer, networkArguments, targetLayer
+from VirtualBiopsy.outcome.deep.networks import (
+    buildNetwork,
+    checkCrop,
+    featureLayer,
+    networkArguments,
+    targetLayer,
+)
 from VirtualBiopsy.outcome.deep.training import TrainingSettings, trainNetwork
-from VirtualBiopsy.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.progress import ProgressCallback
 from VirtualBiopsy.workers.deviceFallback import resolveDevice
 from VirtualBiopsy.workers.memory import availableMemoryBytes, requireMemory

@@ -9,7 +9,10 @@ import pandas as pd
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.signatures.factors import FactorResult, varimaxFactors
 from VirtualBiopsy.outcome.signatures.filters import correlationPruning, varianceFilter
-from VirtualBiopsy.outcome.signatures.selection import lassoSelection, recursiveElimination
+from VirtualBiopsy.outcome.signatures.selection import (
+    lassoSelection,
+    recursiveElimination,
+)
 
 #: Supervised selection steps of :func:`buildSignature`.
 SELECTIONS = ("none", "lasso", "rfe")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-from VirtualBiopsy.segment.models.modelEntry import ModelInput
+from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
+from VirtualBiopsy.models.modelEntry import ModelInput
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,6 @@ SEQUENCE_ALIASES: tuple[tuple[str, ...], ...] = (
     ("ADC",),
     ("DWI", "DW", "Diffusion", "Trace"),
 )
-
-#: Largest difference in spacing and origin (mm) and direction cosines between channels.
-GRID_TOLERANCE = 1e-4
-
 
 @dataclass(frozen=True)
 class ChannelMapping:
@@ -119,14 +115,7 @@ def mapChannels(images: Mapping[str | None, sitk.Image], inputs: Sequence[ModelI
 def _requireOneGrid(images: list[sitk.Image], names: list[str]) -> None:
     first = images[0]
     for image, name in zip(images[1:], names[1:]):
-        problems = []
-        if image.GetSize() != first.GetSize():
-            problems.append(f"size {image.GetSize()} vs {first.GetSize()}")
-        for what, mine, theirs in (("spacing", image.GetSpacing(), first.GetSpacing()),
-                                   ("origin", image.GetOrigin(), first.GetOrigin()),
-                                   ("direction", image.GetDirection(), first.GetDirection())):
-            if max(abs(a - b) for a, b in zip(mine, theirs)) > GRID_TOLERANCE:
-                problems.append(f"{what} {tuple(round(v, 6) for v in mine)} vs {tuple(round(v, 6) for v in theirs)}")
+        problems = gridDifferences(first, image, what=f"image '{name}'")
         if problems:
             raise GeometryError(
                 f"Image '{name}' is not on the grid of image '{names[0]}': {'; '.join(problems)}. "

@@ -24,11 +24,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import ModelError, requirePackage
+from VirtualBiopsy.models.allowList import checkMonaiNetwork
+from VirtualBiopsy.models.checkpoints import loadCheckpoint as loadCheckpointFile
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.backends.result import BackendResult
 from VirtualBiopsy.segment.backends.torchSupport import torchDevice
-from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint as loadCheckpointFile
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSetti
     """The network of a ``monai-torchscript`` file (hash checked first) or a ``monai-network`` definition.
 
     :param trusted: whether the model was imported with ``--trust``; otherwise the network must be one of
-        :data:`~VirtualBiopsy.segment.models.allowList.MONAI_NETWORKS` with plain arguments.
+        :data:`~VirtualBiopsy.models.allowList.MONAI_NETWORKS` with plain arguments.
     :raises ModelError: for a hash mismatch, a missing or unknown network, or weights that do not fit it.
     :raises UnsafeModelError: for an untrusted model naming another network or an expression in its arguments.
     """

@@ -4,10 +4,10 @@ A trained-model folder holds ``dataset.json``, ``plans.json`` and ``fold_N/check
 (or ``checkpoint_best.pth``); a folder of such folders (``Trainer__Plans__configuration``) is
 accepted with the configuration chosen in the options. nnU-Net's
 ``initialize_from_trained_model_folder`` unpickles every checkpoint in full and imports whatever class
-paths ``plans.json`` names; here every file is read through :class:`~VirtualBiopsy.segment.models.modelFiles.ModelFiles`
+paths ``plans.json`` names; here every file is read through :class:`~VirtualBiopsy.models.modelFiles.ModelFiles`
 (hash-checked; checkpoints ``weights_only=True``, full unpickling only for a trusted model whose hash matches),
 every name the plans and the checkpoint make nnU-Net resolve is checked against
-:mod:`~VirtualBiopsy.segment.models.allowList` (unless the model is trusted), the trainer is looked up in the
+:mod:`~VirtualBiopsy.models.allowList` (unless the model is trusted), the trainer is looked up in the
 installed nnU-Net alone, the network is built as nnU-Net builds it, and ``nnUNetPredictor.manual_initialization``
 takes over: preprocessing, sliding window, test-time mirroring, fold averaging and resampling back are nnU-Net's.
 """
@@ -24,12 +24,19 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError, requirePackage
+from VirtualBiopsy.models.allowList import (
+    checkNnunetPlans,
+    checkNnunetTrainerName,
+    refuse,
+)
+from VirtualBiopsy.models.modelFiles import ModelFiles
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.backends.nnunetFolder import chooseCheckpoints, findTrainedModelFolder
+from VirtualBiopsy.segment.backends.nnunetFolder import (
+    chooseCheckpoints,
+    findTrainedModelFolder,
+)
 from VirtualBiopsy.segment.backends.result import BackendResult
 from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, torchDevice
-from VirtualBiopsy.segment.models.allowList import checkNnunetPlans, checkNnunetTrainerName, refuse
-from VirtualBiopsy.segment.models.modelFiles import ModelFiles
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +141,9 @@ def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channe
     ``initialize_from_trained_model_folder``."""
     requirePackage("nnunetv2")
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
-    from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+    from nnunetv2.utilities.label_handling.label_handling import (
+        determine_num_input_channels,
+    )
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     folder = findTrainedModelFolder(modelFolder, options.configuration)
@@ -217,7 +226,9 @@ def _buildNetwork(trainerClass: type, plansManager, configurationManager, inputs
 
 def _forwardPasses(predictor, shape: Sequence[int]) -> int:
     """Forward passes of one fold: sliding-window tiles times mirrored copies."""
-    from nnunetv2.inference.sliding_window_prediction import compute_steps_for_sliding_window
+    from nnunetv2.inference.sliding_window_prediction import (
+        compute_steps_for_sliding_window,
+    )
 
     patch = predictor.configuration_manager.patch_size
     padded = [max(s, p) for s, p in zip(shape[-len(patch):], patch)]
@@ -228,7 +239,9 @@ def _forwardPasses(predictor, shape: Sequence[int]) -> int:
 
 
 def _toInputGrid(predictor, logits, properties) -> tuple[np.ndarray, np.ndarray]:
-    from nnunetv2.inference.export_prediction import convert_predicted_logits_to_segmentation_with_correct_shape
+    from nnunetv2.inference.export_prediction import (
+        convert_predicted_logits_to_segmentation_with_correct_shape,
+    )
 
     labels, probabilities = convert_predicted_logits_to_segmentation_with_correct_shape(
         logits, predictor.plans_manager, predictor.configuration_manager, predictor.label_manager, properties,

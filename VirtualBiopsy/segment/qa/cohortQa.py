@@ -17,7 +17,12 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import VirtualBiopsyError
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.qa.cohortTables import SUMMARY_COLUMNS, caseMetricRows, metricsTable, summarizeMetrics
+from VirtualBiopsy.segment.qa.cohortTables import (
+    SUMMARY_COLUMNS,
+    caseMetricRows,
+    metricsTable,
+    summarizeMetrics,
+)
 from VirtualBiopsy.segment.qa.metrics import DEFAULT_TOLERANCE_MM
 from VirtualBiopsy.segment.qa.qaManifest import QaCase
 

@@ -11,10 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-
-#: Largest difference in spacing and origin (mm) and direction cosines still taken for the same grid.
-GRID_TOLERANCE = 1e-4
+from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 
 
 def describeGrid(image: sitk.Image) -> str:
@@ -32,13 +29,7 @@ def requireSameGrid(image: sitk.Image, other: sitk.Image, imageName: str, otherN
     :param imageName: what ``image`` is, for the message (e.g. ``"reference mask"``).
     :param otherName: what ``other`` is.
     """
-    same = (
-        image.GetSize() == other.GetSize()
-        and np.allclose(image.GetSpacing(), other.GetSpacing(), rtol=0.0, atol=GRID_TOLERANCE)
-        and np.allclose(image.GetOrigin(), other.GetOrigin(), rtol=0.0, atol=GRID_TOLERANCE)
-        and np.allclose(image.GetDirection(), other.GetDirection(), rtol=0.0, atol=GRID_TOLERANCE)
-    )
-    if not same:
+    if gridDifferences(image, other):
         raise GeometryError(
             f"The {otherName} and the {imageName} are not on one grid: {otherName}: {describeGrid(other)}; "
             f"{imageName}: {describeGrid(image)}. Resample the {otherName} onto the {imageName}'s grid "

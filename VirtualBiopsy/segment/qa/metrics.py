@@ -45,8 +45,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.imageChecks import requireScalar3D
-from VirtualBiopsy.segment.qa.masks import arraySpacing, maskArray, requireSameGrid, voxelVolumeMl
+from VirtualBiopsy.imageGeometry import requireScalar3D
+from VirtualBiopsy.segment.qa.masks import (
+    arraySpacing,
+    maskArray,
+    requireSameGrid,
+    voxelVolumeMl,
+)
 from VirtualBiopsy.segment.qa.roc import rocAuc
 from VirtualBiopsy.segment.qa.surfaceDistances import surfaceDistances, surfaceVoxels
 

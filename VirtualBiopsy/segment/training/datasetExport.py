@@ -28,8 +28,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError, VirtualBiopsyError
-from VirtualBiopsy.imageChecks import requireScalar3D
-from VirtualBiopsy.outputFolders import stagedOutputFolder
+from VirtualBiopsy.files import stagedOutputFolder
+from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 FILE_ENDING = ".nii.gz"
 #: Largest distance (mm) or direction-cosine difference accepted between an image's and the mask's grid.
-GRID_TOLERANCE = 1e-4
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
 _SEQUENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 
@@ -195,19 +194,6 @@ def checkedCase(case: TrainingCase, sequences: Sequence[str],
         images.append(image)
     labelType = sitk.sitkUInt8 if max(labelValues) < 256 else sitk.sitkUInt16
     return images, sitk.Cast(mask, labelType)
-
-
-def gridDifferences(image: sitk.Image, mask: sitk.Image, tolerance: float = GRID_TOLERANCE) -> list[str]:
-    """How ``image``'s grid differs from ``mask``'s (size, spacing, origin, direction); empty when they match."""
-    differences = []
-    if image.GetSize() != mask.GetSize():
-        differences.append(f"size {image.GetSize()} vs {mask.GetSize()}")
-    for what, mine, theirs in (("spacing", image.GetSpacing(), mask.GetSpacing()),
-                               ("origin", image.GetOrigin(), mask.GetOrigin()),
-                               ("direction", image.GetDirection(), mask.GetDirection())):
-        if not np.allclose(mine, theirs, rtol=0.0, atol=tolerance):
-            differences.append(f"{what} {tuple(round(v, 6) for v in mine)} vs {tuple(round(v, 6) for v in theirs)}")
-    return differences
 
 
 def casesFromCohort(cohort: "Cohort", sequences: Sequence[str] | None = None) -> list[TrainingCase]:

@@ -9,8 +9,16 @@ from dataclasses import dataclass
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
-from VirtualBiopsy.segment.training.datasetExport import DatasetExport, TrainingCase, exportDataset
-from VirtualBiopsy.segment.training.modelTraining import ModelDescription, TrainingOutcome, trainModel
+from VirtualBiopsy.segment.training.datasetExport import (
+    DatasetExport,
+    TrainingCase,
+    exportDataset,
+)
+from VirtualBiopsy.segment.training.modelTraining import (
+    ModelDescription,
+    TrainingOutcome,
+    trainModel,
+)
 from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 

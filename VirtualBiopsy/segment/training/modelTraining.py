@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.outputFolders import requireNewFolder
+from VirtualBiopsy.files import requireNewFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
 from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
-from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 from VirtualBiopsy.segment.training.planOverrides import keepConfiguration
+from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class TrainingOutcome:
     :ivar cases: ``(case number name, case id)`` of the cases trained on.
     :ivar skipped: ``(case id, reason)`` of the cases left out.
     :ivar result: the worker task's result (losses, pseudo Dice, time).
-    :ivar entry: the registered :class:`~VirtualBiopsy.segment.models.modelEntry.ModelEntry`, or ``None``.
+    :ivar entry: the registered :class:`~VirtualBiopsy.models.modelEntry.ModelEntry`, or ``None``.
     """
 
     modelFolder: pathlib.Path
@@ -138,7 +138,7 @@ def registerModel(folder: str | os.PathLike, modelId: str, registry=None):
     :raises InputError: for an id in use or an unrecognised folder.
     """
     if registry is None:
-        from VirtualBiopsy.segment.models.registry import ModelRegistry
+        from VirtualBiopsy.models.registry import ModelRegistry
 
         registry = ModelRegistry()
     if not pathlib.Path(folder).is_dir():

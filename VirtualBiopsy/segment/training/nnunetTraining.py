@@ -24,10 +24,18 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from VirtualBiopsy.errors import InputError, ModelError, VirtualBiopsyError, requirePackage
-from VirtualBiopsy.outputFolders import stagedOutputFolder
+from VirtualBiopsy.errors import (
+    InputError,
+    ModelError,
+    VirtualBiopsyError,
+    requirePackage,
+)
+from VirtualBiopsy.files import stagedOutputFolder
 from VirtualBiopsy.progress import ProgressCallback
-from VirtualBiopsy.segment.training.planOverrides import applyPlanOverrides, keepConfiguration
+from VirtualBiopsy.segment.training.planOverrides import (
+    applyPlanOverrides,
+    keepConfiguration,
+)
 from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -121,7 +129,9 @@ def _seed(seed: int, torch) -> None:
 
 def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progress: ProgressCallback) -> pathlib.Path:
     api = requirePackage("nnunetv2.experiment_planning.plan_and_preprocess_api", "nnunetv2")
-    from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
+    from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import (
+        ExperimentPlanner,
+    )
     from nnunetv2.paths import nnUNet_preprocessed
     from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
 

@@ -2,7 +2,7 @@
 
 A result is stored under the SHA-256 of what determines it (e.g. image hash,
 mask hash, settings hash, code version: see :meth:`ResultCache.key`; file hashes
-come from :func:`VirtualBiopsy.data.atomicFiles.sha256File`) as one JSON file,
+come from :func:`VirtualBiopsy.files.sha256File`) as one JSON file,
 written atomically. An unreadable or corrupt entry is logged and treated as
 missing, so the case is simply computed again.
 """
@@ -17,8 +17,8 @@ import pathlib
 import re
 from typing import Any
 
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import writeTextAtomically
 
 logger = logging.getLogger(__name__)
 

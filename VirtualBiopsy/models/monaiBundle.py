@@ -7,9 +7,9 @@ never hands a bundle config to it: the files are read as plain JSON or with ``ya
 each), and only these fields are used:
 
 - ``network_def``: its ``_target_`` must name an allow-listed network of ``monai.networks.nets`` and its other
-  keys must be plain values (:func:`~VirtualBiopsy.segment.models.allowList.checkMonaiNetwork`,
-  :func:`~VirtualBiopsy.segment.models.allowList.checkPlainValues`); anything else is refused with an
-  :class:`~VirtualBiopsy.segment.models.allowList.UnsafeModelError` naming the file, the field and the value;
+  keys must be plain values (:func:`~VirtualBiopsy.models.allowList.checkMonaiNetwork`,
+  :func:`~VirtualBiopsy.models.allowList.checkPlainValues`); anything else is refused with an
+  :class:`~VirtualBiopsy.models.allowList.UnsafeModelError` naming the file, the field and the value;
 - ``inferer.roi_size`` and the ``pixdim`` of a ``Spacingd``/``Spacing`` transform in ``preprocessing``, when they
   are literal lists of numbers (otherwise they are not used);
 - ``postprocessing``, only looked at for a sigmoid activation (overlapping regions), which the softmax MONAI
@@ -34,14 +34,12 @@ import os
 import pathlib
 import stat
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork, checkPlainValues, refuse
-from VirtualBiopsy.segment.models.modelMetadata import parseInputs, parseLabels
-
-if TYPE_CHECKING:
-    from VirtualBiopsy.segment.models.modelDetection import ModelLayout
+from VirtualBiopsy.models.allowList import checkMonaiNetwork, checkPlainValues, refuse
+from VirtualBiopsy.models.modelLayout import ModelLayout
+from VirtualBiopsy.models.modelMetadata import parseInputs, parseLabels
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +63,13 @@ def isMonaiBundle(path: pathlib.Path) -> bool:
 
 
 def bundleLayout(path: pathlib.Path) -> ModelLayout:
-    """The :class:`~VirtualBiopsy.segment.models.modelDetection.ModelLayout` (backend ``monai-network``) of a
+    """The :class:`~VirtualBiopsy.models.modelLayout.ModelLayout` (backend ``monai-network``) of a
     MONAI bundle folder, read without evaluating any of it.
 
     :raises UnsafeModelError: for a ``network_def`` outside the allow-list (trusted or not).
     :raises InputError: for a missing, linked, oversized or malformed file, a sigmoid (multi-label) bundle, or
         metadata that do not name the input channels and output labels.
     """
-    from VirtualBiopsy.segment.models.modelDetection import ModelLayout  # noqa: F811 (a cycle at import)
-
     root = pathlib.Path(path)
     configName = next((name for name in INFERENCE_CONFIGS if _mode(root / name)), None)
     if configName is None or not _mode(root / METADATA):

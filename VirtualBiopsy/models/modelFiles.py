@@ -13,9 +13,9 @@ import pathlib
 from typing import Any
 
 from VirtualBiopsy.errors import ModelError
-from VirtualBiopsy.segment.models.checkpoints import loadCheckpoint, openVerified
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
-from VirtualBiopsy.segment.models.verification import requireIntact
+from VirtualBiopsy.models.checkpoints import loadCheckpoint, openVerified
+from VirtualBiopsy.models.modelEntry import ModelEntry
+from VirtualBiopsy.models.verification import requireIntact
 
 _MAX_JSON_BYTES = 16 << 20
 
@@ -62,5 +62,5 @@ class ModelFiles:
 
     def loadCheckpoint(self, path: str | os.PathLike) -> Any:
         """A ``torch.save`` file of the model, weights only unless the model is trusted (see
-        :func:`~VirtualBiopsy.segment.models.checkpoints.loadCheckpoint`)."""
+        :func:`~VirtualBiopsy.models.checkpoints.loadCheckpoint`)."""
         return loadCheckpoint(path, self.entry, self.root)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from VirtualBiopsy.cohort.executors.base import CaseExecutor
-from VirtualBiopsy.cohort.executors.daskExecutor import DaskExecutor
-from VirtualBiopsy.cohort.executors.serial import SerialExecutor
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.executors.base import CaseExecutor
+from VirtualBiopsy.executors.daskExecutor import DaskExecutor
+from VirtualBiopsy.executors.serial import SerialExecutor
 
 
 def makeExecutor(workers: int | None = None, scheduler: str | None = None) -> CaseExecutor:

@@ -9,11 +9,12 @@ domains, sequence, training settings and losses, and the SHA-256 of the weights)
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.models.modelEntry import ModelInput
+from VirtualBiopsy.models.modelLayout import ModelLayout
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "generator.pt"
@@ -55,13 +56,10 @@ def parseConfigDocument(document: Any, where: str) -> dict[str, Any]:
 
 
 def cycleGanLayout(folder: pathlib.Path):
-    """The :class:`~VirtualBiopsy.segment.models.modelDetection.ModelLayout` of a CycleGAN model folder.
+    """The :class:`~VirtualBiopsy.models.modelLayout.ModelLayout` of a CycleGAN model folder.
 
     :raises InputError: for a missing file or an incomplete configuration.
     """
-    from VirtualBiopsy.segment.models.modelDetection import ModelLayout
-    from VirtualBiopsy.segment.models.modelEntry import ModelInput
-
     folder = pathlib.Path(folder)
     for name in MODEL_FILES:
         path = folder / name
@@ -79,20 +77,3 @@ def cycleGanLayout(folder: pathlib.Path):
         source="virtual-biopsy styletransfer train",
         options={"sourceDomain": str(document["sourceDomain"]), "targetDomain": str(document["targetDomain"]),
                  "weights": WEIGHTS_NAME, "config": CONFIG_NAME})
-
-
-def registerStyleModel(modelFolder: str | os.PathLike, modelId: str | None = None,
-                       modelsFolder: str | os.PathLike | None = None):
-    """Copy a trained model folder into the model registry and list it, with its tree hash, in the user manifest.
-
-    :param modelId: the id (default: the folder's name).
-    :param modelsFolder: the registry's user folder (default: the user's).
-    :returns: the new :class:`~VirtualBiopsy.segment.models.modelEntry.ModelEntry`.
-    :raises InputError: for a folder that is not a CycleGAN model or an id in use (nothing is registered).
-    """
-    from VirtualBiopsy.segment.models.registry import ModelRegistry
-
-    if not isCycleGanFolder(pathlib.Path(modelFolder)):
-        raise InputError(f"{modelFolder} is not a CycleGAN model folder (no config.json with \"kind\": \"{KIND}\"); "
-                         "give a folder written by 'virtual-biopsy styletransfer train'.")
-    return ModelRegistry(modelsFolder).importModel(modelFolder, modelId)

@@ -20,9 +20,9 @@ import zlib
 from dataclasses import dataclass
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.models.hashing import scanTree
+from VirtualBiopsy.models.manifest import unsafeRelativePath
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.models.hashing import scanTree
-from VirtualBiopsy.segment.models.manifest import unsafeRelativePath
 
 _CHUNK = 1 << 20
 

@@ -14,7 +14,7 @@ workers inherit this process's ``sys.path``, but on an external cluster its modu
 must be importable on the workers too. Cases (items) and return values must be
 picklable: pass paths and plain data rather than images or MRML nodes.
 
-Typical use with :class:`~VirtualBiopsy.cohort.resultCache.ResultCache`::
+Typical use with :class:`~VirtualBiopsy.executors.resultCache.ResultCache`::
 
     todo = [case for case in cases if cacheKey(case) not in cache]
     with makeExecutor(workers, scheduler) as executor:
@@ -24,11 +24,11 @@ Typical use with :class:`~VirtualBiopsy.cohort.resultCache.ResultCache`::
             cache.put(cacheKey(case), outcome.value)
 """
 
-from VirtualBiopsy.cohort.executors.base import CaseExecutor, caseKeys
-from VirtualBiopsy.cohort.executors.daskExecutor import DaskExecutor
-from VirtualBiopsy.cohort.executors.factory import makeExecutor
-from VirtualBiopsy.cohort.executors.outcome import CaseError, CaseOutcome, callCase
-from VirtualBiopsy.cohort.executors.serial import SerialExecutor
+from VirtualBiopsy.executors.base import CaseExecutor, caseKeys
+from VirtualBiopsy.executors.daskExecutor import DaskExecutor
+from VirtualBiopsy.executors.factory import makeExecutor
+from VirtualBiopsy.executors.outcome import CaseError, CaseOutcome, callCase
+from VirtualBiopsy.executors.serial import SerialExecutor
 
 __all__ = [
     "CaseError",

@@ -48,7 +48,7 @@ class ModelEntry:
     :ivar path: the model folder or file, relative to the manifest's folder or absolute.
     :ivar inputs: input channels by sequence name.
     :ivar labels: output labels.
-    :ivar sha256: tree hash of the model's files (see ``VirtualBiopsy.segment.models.hashing``).
+    :ivar sha256: tree hash of the model's files (see ``VirtualBiopsy.models.hashing``).
     :ivar files: SHA-256 of each file, by path relative to :attr:`path`.
     :ivar trusted: whether a checkpoint that needs full unpickling may be loaded once its hash matches.
     :ivar licence: licence of the weights (SPDX identifier where one exists).

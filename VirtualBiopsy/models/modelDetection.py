@@ -22,14 +22,16 @@ import pathlib
 import re
 import stat
 import zipfile
-from dataclasses import dataclass, field
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.hashing import fileSha256, treeDigest
-from VirtualBiopsy.segment.models.manifest import unsafeRelativePath
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
-from VirtualBiopsy.segment.models.modelMetadata import parseInputs, parseLabels, readJsonObject
+from VirtualBiopsy.models.cycleGanFolder import cycleGanLayout, isCycleGanFolder
+from VirtualBiopsy.models.hashing import fileSha256, treeDigest
+from VirtualBiopsy.models.manifest import unsafeRelativePath
+from VirtualBiopsy.models.modelEntry import ModelEntry, ModelLabel
+from VirtualBiopsy.models.modelLayout import ModelLayout
+from VirtualBiopsy.models.modelMetadata import parseInputs, parseLabels, readJsonObject
+from VirtualBiopsy.models.monaiBundle import bundleLayout, isMonaiBundle
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".ts", ".pth")
 WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -37,28 +39,6 @@ CHECKPOINT_NAMES = ("checkpoint_final.pth", "checkpoint_best.pth")
 _DESCRIPTIVE_KEYS = ("inputs", "labels", "version", "licence", "license", "source", "description", "id")
 _FOLD = re.compile(r"^fold_(\d+|all)$")
 _ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class ModelLayout:
-    """What :func:`detectModel` found: a model's backend, files and description.
-
-    :ivar root: the model folder, or the model file for TorchScript.
-    :ivar files: the files that make up the model, relative to ``root`` (a file root: its name).
-    :ivar companions: files next to a file root that travel with it (TorchScript's sidecar).
-    """
-
-    backend: str
-    root: pathlib.Path
-    files: tuple[str, ...]
-    inputs: tuple[ModelInput, ...]
-    labels: tuple[ModelLabel, ...]
-    version: str = "unversioned"
-    licence: str = ""
-    source: str = ""
-    description: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-    companions: tuple[pathlib.Path, ...] = ()
 
 
 def entryFromPath(path: str | os.PathLike, modelId: str | None = None) -> ModelEntry:
@@ -101,9 +81,6 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
                          "torch.save need one, with a metadata .json naming the network).")
     if not path.is_dir():
         raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
-    from VirtualBiopsy.harmonize.styleTransfer.modelFolder import cycleGanLayout, isCycleGanFolder
-    from VirtualBiopsy.segment.models.monaiBundle import bundleLayout, isMonaiBundle
-
     if isCycleGanFolder(path):
         return cycleGanLayout(path)
     if isMonaiBundle(path):

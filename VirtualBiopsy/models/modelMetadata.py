@@ -8,7 +8,7 @@ import pathlib
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.modelEntry import ModelInput, ModelLabel
+from VirtualBiopsy.models.modelEntry import ModelInput, ModelLabel
 
 #: Label colours in order (Okabe–Ito, readable by colour-blind viewers), used when the model gives none.
 PALETTE = ((0.902, 0.624, 0.0), (0.337, 0.706, 0.914), (0.0, 0.620, 0.451), (0.941, 0.894, 0.259),

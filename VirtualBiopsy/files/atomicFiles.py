@@ -1,48 +1,61 @@
-"""File-name checks and all-or-nothing writes shared by the storage functions."""
+"""Atomic file writing: a file (with its companions) appears complete under its final name or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pathlib
-import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+
+import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
 
-#: Extensions made of two suffixes, checked before the single ones.
-_DOUBLE_EXTENSIONS = (".nii.gz", ".seg.nrrd", ".seg.nhdr", ".schema.csv", ".schema.tsv")
+_CHUNK = 1 << 20
 
 
-def extensionOf(path: pathlib.Path) -> str:
-    """The lower-case file extension, keeping double ones such as ``.nii.gz`` and ``.seg.nrrd``."""
-    name = path.name.lower()
-    for extension in _DOUBLE_EXTENSIONS:
-        if name.endswith(extension):
-            return extension
-    return path.suffix.lower()
+@contextlib.contextmanager
+def temporarySibling(path: pathlib.Path) -> Iterator[pathlib.Path]:
+    """A temporary path next to ``path`` (same suffix, ``.nii.gz`` whole) that is moved onto ``path`` on success.
+
+    The temporary file is removed if the block raises.
+    """
+    path = pathlib.Path(path)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix}", dir=path.parent)
+    os.close(handle)
+    temporary = pathlib.Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
-def requireExisting(path: str | os.PathLike, what: str) -> pathlib.Path:
-    """Return ``path`` as an absolute :class:`pathlib.Path`, or raise :class:`InputError` if it does not exist."""
-    path = pathlib.Path(path).expanduser().absolute()
-    if not path.exists():
-        raise InputError(f"The {what} was not found: {path}. Check the path (and that the folder is mounted).")
-    return path
+def writeTextAtomically(text: str, path: pathlib.Path) -> pathlib.Path:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically."""
+    with temporarySibling(path) as temporary:
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+    return pathlib.Path(path)
 
 
-def requireExtension(path: pathlib.Path, supported: Iterable[str], what: str) -> str:
-    """Return the extension of ``path`` or raise :class:`InputError` listing the ``supported`` ones."""
-    extension = extensionOf(path)
-    supported = list(supported)
-    if extension not in supported:
-        shown = extension or "no extension"
-        raise InputError(
-            f"Cannot use {path} as a {what}: '{shown}' is not supported. Supported extensions: {', '.join(supported)}."
-        )
-    return extension
+def writeImageAtomically(image: sitk.Image, path: pathlib.Path, compress: bool = True) -> pathlib.Path:
+    """Write ``image`` with SimpleITK (format from the suffix) atomically."""
+    with temporarySibling(path) as temporary:
+        sitk.WriteImage(image, str(temporary), useCompression=compress)
+    return pathlib.Path(path)
+
+
+def sha256File(path: pathlib.Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -75,17 +88,6 @@ def atomicOutput(path: str | os.PathLike, overwrite: bool) -> Iterator[pathlib.P
             os.replace(source, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def messageText(messages: object) -> str:
-    """The text of a ``vtkMRMLMessageCollection`` on one line, without VTK's source-file noise."""
-    lines = []
-    for line in messages.GetAllMessagesAsString().splitlines():
-        line = re.sub(r"^[-\s]*(Error|Warning):\s*", "", line.strip())
-        if not line or re.match(r"^(ERROR|WARNING): In .*, line \d+$", line):
-            continue
-        lines.append(re.sub(r"^\w+ \(0x[0-9a-fA-F]+\): ", "", line))
-    return " ".join(lines)
 
 
 def _refuseExisting(paths: list[pathlib.Path], overwrite: bool) -> None:

@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from VirtualBiopsy.cohort.executors.base import caseKeys
-from VirtualBiopsy.cohort.executors.daskCluster import connectClient, startLocalCluster
-from VirtualBiopsy.cohort.executors.outcome import CaseError, CaseOutcome, callCase, logOutcome
 from VirtualBiopsy.errors import CancelledError, InputError, requirePackage
+from VirtualBiopsy.executors.base import caseKeys
+from VirtualBiopsy.executors.daskCluster import connectClient, startLocalCluster
+from VirtualBiopsy.executors.outcome import CaseError, CaseOutcome, callCase, logOutcome
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ POLL_SECONDS = 0.1
 
 
 class DaskExecutor:
-    """A :class:`~VirtualBiopsy.cohort.executors.base.CaseExecutor` on a Dask cluster.
+    """A :class:`~VirtualBiopsy.executors.base.CaseExecutor` on a Dask cluster.
 
     - ``DaskExecutor(workers=N)`` starts a ``distributed.LocalCluster`` of ``N``
       worker processes (``threadsPerWorker`` threads each) bound to 127.0.0.1,

@@ -6,9 +6,9 @@ import pathlib
 from dataclasses import dataclass
 
 from VirtualBiopsy.errors import InputError, ModelError
+from VirtualBiopsy.models.hashing import fileSha256, scanTree, treeDigest
+from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.progress import ProgressCallback, noProgress
-from VirtualBiopsy.segment.models.hashing import fileSha256, scanTree, treeDigest
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Import a model folder, TorchScript file or ``.zip`` archive into a models folder.
 
-The source is checked first (see :mod:`~VirtualBiopsy.segment.models.archives`), then only the files the
+The source is checked first (see :mod:`~VirtualBiopsy.models.archives`), then only the files the
 model needs are copied into a hidden staging folder, hashed there, and the folder is renamed to
 ``<models folder>/<id>``: a model appears whole or not at all, and an existing one is never replaced.
 Recording the entry in a manifest is the registry's job (:meth:`ModelRegistry.importModel`).
@@ -14,15 +14,27 @@ import shutil
 import tempfile
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.models.allowList import checkMonaiNetwork, checkNnunetPlans
+from VirtualBiopsy.models.archives import (
+    ImportLimits,
+    checkArchive,
+    checkFolder,
+    extractArchive,
+    requireFreeSpace,
+    wrappedRoot,
+)
+from VirtualBiopsy.models.hashing import fileSha256
+from VirtualBiopsy.models.modelDetection import (
+    ModelLayout,
+    defaultModelId,
+    detectModel,
+    entryFromPath,
+    layoutEntry,
+    requireModelId,
+)
+from VirtualBiopsy.models.modelEntry import ModelEntry
+from VirtualBiopsy.models.modelMetadata import readJsonObject
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.models.archives import (ImportLimits, checkArchive, checkFolder, extractArchive,
-                                                   requireFreeSpace, wrappedRoot)
-from VirtualBiopsy.segment.models.hashing import fileSha256
-from VirtualBiopsy.segment.models.allowList import checkMonaiNetwork, checkNnunetPlans
-from VirtualBiopsy.segment.models.modelDetection import (ModelLayout, defaultModelId, detectModel, entryFromPath,
-                                                         layoutEntry, requireModelId)
-from VirtualBiopsy.segment.models.modelMetadata import readJsonObject
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
 
 __all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId", "requireAllowedConfiguration"]
 
@@ -43,7 +55,7 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
     :returns: the entry, with ``path`` relative to ``modelsFolder`` (``<id>`` or ``<id>/<file>``).
     :raises InputError: for an unsafe or unrecognised source, or when ``modelsFolder/modelId`` exists.
     :raises UnsafeModelError: when an untrusted model's configuration names a class or expression outside the
-        allow-list (:mod:`~VirtualBiopsy.segment.models.allowList`); nothing is written.
+        allow-list (:mod:`~VirtualBiopsy.models.allowList`); nothing is written.
     :raises CancelledError: when cancelled; nothing is left behind.
     """
     source = pathlib.Path(source)

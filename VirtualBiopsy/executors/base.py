@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from VirtualBiopsy.cohort.executors.outcome import CaseOutcome
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.executors.outcome import CaseOutcome
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 
 

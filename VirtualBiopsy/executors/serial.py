@@ -6,16 +6,16 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from VirtualBiopsy.cohort.executors.base import caseKeys
-from VirtualBiopsy.cohort.executors.outcome import CaseOutcome, callCase, logOutcome
 from VirtualBiopsy.errors import CancelledError
+from VirtualBiopsy.executors.base import caseKeys
+from VirtualBiopsy.executors.outcome import CaseOutcome, callCase, logOutcome
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
 
 
 class SerialExecutor:
-    """A :class:`~VirtualBiopsy.cohort.executors.base.CaseExecutor` that runs each case in this process.
+    """A :class:`~VirtualBiopsy.executors.base.CaseExecutor` that runs each case in this process.
 
     Usable as a context manager for symmetry with :class:`DaskExecutor` (nothing to start or stop).
     """

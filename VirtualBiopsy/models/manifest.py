@@ -15,12 +15,12 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from VirtualBiopsy.data.atomicFiles import writeTextAtomically
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.segment.models.hashing import treeDigest
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.models.hashing import treeDigest
+from VirtualBiopsy.models.modelEntry import ModelEntry, ModelInput, ModelLabel
 
-RESOURCES = pathlib.Path(__file__).resolve().parents[2] / "resources" / "models"
+RESOURCES = pathlib.Path(__file__).resolve().parents[1] / "resources" / "models"
 #: The manifest shipped with the library (read-only).
 SHIPPED_MANIFEST = RESOURCES / "models.json"
 #: The JSON Schema every manifest follows.

@@ -6,21 +6,20 @@ listed in ``<folder>/models.json``. Paths in a manifest are relative to the mani
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import pathlib
 import shutil
 import sys
-from collections.abc import Iterator
 
 from VirtualBiopsy.errors import InputError, ModelError
+from VirtualBiopsy.files import exclusiveLock
+from VirtualBiopsy.models.archives import ImportLimits
+from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
+from VirtualBiopsy.models.modelEntry import ModelEntry
+from VirtualBiopsy.models.modelImport import importedId, installModel
+from VirtualBiopsy.models.verification import VerificationReport, verifyModel
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
-from VirtualBiopsy.segment.models.archives import ImportLimits
-from VirtualBiopsy.segment.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
-from VirtualBiopsy.segment.models.modelImport import importedId, installModel
-from VirtualBiopsy.segment.models.verification import VerificationReport, verifyModel
 
 #: The manifest's file name in a models folder.
 MANIFEST_NAME = "models.json"
@@ -121,7 +120,7 @@ class ModelRegistry:
         self._requireFreeId(modelId)
         entry = installModel(path, self.userFolder, modelId, trust, limits, progress, cancel)
         try:
-            with _locked(self.userFolder / ".models.lock"):
+            with exclusiveLock(self.userFolder / ".models.lock"):
                 self._requireFreeId(modelId)
                 user = readManifest(self.userManifest) if self.userManifest.exists() else []
                 writeManifest(self.userManifest, [*user, entry])
@@ -146,19 +145,3 @@ class ModelRegistry:
         if taken:
             raise InputError(f"A model with id '{taken[0]}' exists already; nothing was imported. Choose another id "
                              f"with --id (e.g. --id {modelId}-2).")
-
-
-@contextlib.contextmanager
-def _locked(path: pathlib.Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if needed), so that concurrent imports do not lose entries."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from VirtualBiopsy.errors import ModelError, requirePackage
-from VirtualBiopsy.segment.models.modelEntry import ModelEntry
+from VirtualBiopsy.models.modelEntry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
