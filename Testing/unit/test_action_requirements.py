@@ -188,3 +188,14 @@ def test_threshold_segmentation_without_ai_packages():
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report == {"segments": 1, "attempts": []}
+
+
+def test_readme_names_every_package_an_action_installs():
+    """The README's "In 3D Slicer" section says what gets installed when: every package of every action file."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").lower()
+    section = readme[readme.index("## in 3d slicer"):readme.index("## in the python console")]
+    spelled = {"pyyaml": "pyyaml", "nnunetv2": "nnu-net v2", "scikit-image": "scikit-image"}
+    for source in MODULES.values():
+        for path in (source.folder / "Resources" / "Requirements").rglob("*.txt"):
+            for name in listedRequirements(path):
+                assert spelled.get(name, name) in section, f"the README does not say when {name} ({path.name}) is installed"
