@@ -50,6 +50,7 @@ from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
     configFromParameterNode,
     describeModule,
+    workerRunner,
 )
 from VirtualBiopsyWidgets import harmonizationSelfTests
 from VirtualBiopsyWidgets.harmonizationSections import HarmonizationSectionsMixin
@@ -230,6 +231,7 @@ class VirtualBiopsyHarmonizationWidget(HarmonizationSectionsMixin, VirtualBiopsy
         parameterNode = self._parameterNode
         outputVolume = self.runStage(
             _("Harmonization failed."),
+            "normalization",
             lambda progress, cancel: self.logic.process(parameterNode, progress, cancel),
         )
         if outputVolume is not None:
@@ -363,7 +365,7 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         from VirtualBiopsy.harmonize.styleTransfer.logic import StyleTransferLogic
 
         config = configFromParameterNode(StyleTransferConfig, parameterNode)
-        output = StyleTransferLogic(slicer.mrmlScene).run(parameterNode.styleInputVolume, progress=progress,
+        output = StyleTransferLogic(slicer.mrmlScene, runner=workerRunner()).run(parameterNode.styleInputVolume, progress=progress,
                                                           cancel=cancel, **config.runArguments())
         parameterNode.styleOutputVolume = output
         return output
@@ -377,9 +379,16 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
+        from VirtualBiopsyWidgets.requirements import ensureForSelfTest
+
         selfTests = harmonizationSelfTests
-        for test in (selfTests.testPreprocessing, selfTests.testRegistration, selfTests.testZScoreInHead,
-                     selfTests.testCancelLeavesNoOutput, selfTests.testPercentileInSegmentation,
-                     selfTests.testComBat, selfTests.testStyleTransfer):
+        for action, test in (("preprocessing", selfTests.testPreprocessing),
+                             ("registration", selfTests.testRegistration),
+                             ("normalization", selfTests.testZScoreInHead),
+                             ("normalization", selfTests.testCancelLeavesNoOutput),
+                             ("normalization", selfTests.testPercentileInSegmentation),
+                             ("combat", selfTests.testComBat), ("styleTransfer", selfTests.testStyleTransfer)):
+            # Installed first: the test must pass in a Slicer that has only what the extension installs.
+            ensureForSelfTest(__file__, "VirtualBiopsyHarmonization", (action,))
             self.setUp()
             test(self, VirtualBiopsyHarmonizationLogic())

@@ -32,7 +32,7 @@ from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS, DeepOutcomeConfig
 from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
-from VirtualBiopsyWidgets import VirtualBiopsyModuleWidget, configFromParameterNode, describeModule
+from VirtualBiopsyWidgets import VirtualBiopsyModuleWidget, configFromParameterNode, describeModule, workerRunner
 from VirtualBiopsyWidgets.outcomeModelSections import (
     ClassifierSection,
     DeepLearningSection,
@@ -333,25 +333,32 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         sequences by name. :returns: ``(node or None, GradCamResult)``.
         """
         from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic
-        from VirtualBiopsy.outcome.deep.modelFolder import loadClassifier
+        from VirtualBiopsy.outcome.deep.modelFolder import resolveModel
 
         config = configFromParameterNode(DeepOutcomeConfig, parameterNode)
-        model = loadClassifier(config.deepModel)
+        entry, _root = resolveModel(config.deepModel)  # no torch here: the network runs in a worker
+        channels = [modelInput.sequence for modelInput in sorted(entry.inputs, key=lambda item: item.channel)]
         volumes = [parameterNode.deepImage, *[n for n in additionalVolumes or [] if n is not parameterNode.deepImage]]
-        images = ({model.channels[0]: volumes[0]} if len(model.channels) == 1
+        images = ({channels[0]: volumes[0]} if len(channels) == 1
                   else {_sequenceName(node): node for node in volumes})
-        node, result = DeepOutcomeLogic(slicer.mrmlScene).gradCamNode(
-            model, images, parameterNode.deepSegmentation, config.gradCamMethod, config.classIndex(),
-            config.gradCamLayer or None, patient=parameterNode.summaryPatient or None)
+        node, result = DeepOutcomeLogic(slicer.mrmlScene).gradCamNodeInWorker(
+            config.deepModel, channels, images, parameterNode.deepSegmentation, config.gradCamMethod,
+            config.classIndex(), config.gradCamLayer or None, patient=parameterNode.summaryPatient or None,
+            runner=workerRunner(), progress=progress, cancel=cancel)
         if node is not None:
             parameterNode.gradCamVolume = node
             self.setOverlayOpacity(config.overlayOpacity)
         return node, result
 
     def setOverlayOpacity(self, opacity: float) -> None:
-        """Opacity of the foreground (the Grad-CAM map) in every slice view."""
+        """Opacity of the Grad-CAM map in the slice views that show it as foreground (other views, and all
+        views while there is no map, are left alone: binding the slider when the module opens calls this)."""
+        gradCamVolume = self.getParameterNode().gradCamVolume
+        if gradCamVolume is None:
+            return
         for composite in slicer.util.getNodesByClass("vtkMRMLSliceCompositeNode"):
-            composite.SetForegroundOpacity(float(opacity))
+            if composite.GetForegroundVolumeID() == gradCamVolume.GetID():
+                composite.SetForegroundOpacity(float(opacity))
 
     def summarizePatient(self, parameterNode, progress: ProgressCallback | None = None,
                          cancel: CancelToken | None = None):
@@ -380,7 +387,9 @@ class VirtualBiopsyOutcomeTest(ScriptedLoadableModuleTest):
 
     def runTest(self) -> None:
         from VirtualBiopsyWidgets import outcomeSelfTests
+        from VirtualBiopsyWidgets.requirements import ensureForSelfTest
 
-        for test in outcomeSelfTests.SELF_TESTS:
+        for actions, test in outcomeSelfTests.SELF_TESTS:
+            ensureForSelfTest(__file__, "VirtualBiopsyOutcome", actions)
             self.setUp()
             test(self, VirtualBiopsyOutcomeLogic())

@@ -29,6 +29,7 @@ from VirtualBiopsyWidgets import (
     addSyntheticTumourVolume,
     configFromParameterNode,
     describeModule,
+    workerRunner,
 )
 
 #: Defaults of the parameter node come from the config dataclass.
@@ -109,6 +110,7 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         otherVolumes = list(self.ui.additionalVolumesSelector.checkedNodes())
         segmentation = self.runStage(
             _("Segmentation failed."),
+            "model" if parameterNode.method == "model" else "threshold",
             lambda progress, cancel: self.logic.process(parameterNode, progress, cancel, otherVolumes=otherVolumes),
         )
         if segmentation is not None:
@@ -126,6 +128,7 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         parameterNode = self._parameterNode
         table = self.runStage(
             _("Comparison with the AI result failed."),
+            "review",
             lambda progress, cancel: self.logic.compareWithAiResult(parameterNode, progress, cancel),
         )
         if table is not None:
@@ -164,7 +167,7 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         inputs = parameterNode.inputVolume
         if config.method == "model" and otherVolumes:
             inputs = _namedSequences(config.modelId, [parameterNode.inputVolume, *otherVolumes])
-        segmentation = SegmentationLogic(slicer.mrmlScene).run(
+        segmentation = SegmentationLogic(slicer.mrmlScene, runner=workerRunner()).run(
             inputs,
             config=config,
             outputSegmentation=parameterNode.outputSegmentation,
@@ -259,6 +262,10 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
+        from VirtualBiopsyWidgets.requirements import ensureForSelfTest
+
+        # Installed first: the tests must pass in a Slicer that has only what the extension installs.
+        ensureForSelfTest(__file__, "VirtualBiopsySegmentation", ("threshold", "review"))
         self.setUp()
         self.test_findsTumour()
         self.setUp()

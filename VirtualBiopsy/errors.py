@@ -17,7 +17,15 @@ class GeometryError(InputError):
 
 
 class DependencyError(VirtualBiopsyError, ImportError):
-    """A Python package a feature needs is not installed."""
+    """A Python package a feature needs is not installed.
+
+    :ivar package: the pip name of the missing package, when known (the Slicer modules turn it into
+        the install command that works inside Slicer).
+    """
+
+    def __init__(self, message: str = "", package: str | None = None) -> None:
+        super().__init__(message)
+        self.package = package
 
 
 class ModelError(VirtualBiopsyError):
@@ -41,7 +49,11 @@ def requirePackage(moduleName: str, pipName: str | None = None):
         return importlib.import_module(moduleName)
     except ImportError as error:
         package = pipName or moduleName
+        inSlicer = ("install torch with the PyTorch extension's PyTorch Utils module" if package == "torch"
+                    else f"type slicer.util.pip_install('{package}') in the Python console")
         raise DependencyError(
             f"The Python package '{package}' is needed but could not be imported ({error}). "
-            f"Install it with: python -m pip install -c constraints.txt {package}"
+            f"Install it with: python -m pip install -c constraints.txt {package} (from the project folder); "
+            f"inside 3D Slicer, run the module's action again to install it, or {inSlicer}",
+            package=package,
         ) from error

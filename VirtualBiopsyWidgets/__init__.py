@@ -9,8 +9,8 @@ from VirtualBiopsyWidgets.moduleSupport import (
     addSyntheticTumourVolume,
     configFromParameterNode,
     describeModule,
-    ensureRequirements,
-    readRequirements,
+    slicerPythonExecutable,
+    workerRunner,
 )
 
 __all__ = [
@@ -19,6 +19,6 @@ __all__ = [
     "addSyntheticTumourVolume",
     "configFromParameterNode",
     "describeModule",
-    "ensureRequirements",
-    "readRequirements",
+    "slicerPythonExecutable",
+    "workerRunner",
 ]

@@ -100,7 +100,7 @@ class HarmonizationSectionsMixin:
     def onHeadMaskButton(self) -> None:
         """Make the head mask and show it as the label layer over the input volume."""
         parameterNode = self._parameterNode
-        labelmap = self.runStage(_("Head mask failed."),
+        labelmap = self.runStage(_("Head mask failed."), "preprocessing",
                                  lambda progress, cancel: self.logic.headMask(parameterNode, progress, cancel))
         if labelmap is not None:
             slicer.util.setSliceViewerLayers(background=parameterNode.preprocessingInputVolume, label=labelmap,
@@ -110,7 +110,7 @@ class HarmonizationSectionsMixin:
         """Register, show the registered volume over the fixed one and the QC line."""
         parameterNode = self._parameterNode
         self.ui.registrationQcLabel.text = "-"
-        outputs = self.runStage(_("Registration failed."),
+        outputs = self.runStage(_("Registration failed."), "registration",
                                 lambda progress, cancel: self.logic.register(parameterNode, progress, cancel))
         if outputs is None:
             return
@@ -123,7 +123,7 @@ class HarmonizationSectionsMixin:
         """Fit ComBat and harmonize the features table; show the harmonized table."""
         parameterNode = self._parameterNode
         self.ui.combatSummaryLabel.text = "-"
-        outputs = self.runStage(_("ComBat failed."),
+        outputs = self.runStage(_("ComBat failed."), "combat",
                                 lambda progress, cancel: self.logic.harmonizeFeatures(parameterNode, progress, cancel))
         if outputs is None:
             return
@@ -139,7 +139,7 @@ class HarmonizationSectionsMixin:
     def onStyleTransferButton(self) -> None:
         """Translate the volume with the style-transfer model and show the result."""
         parameterNode = self._parameterNode
-        output = self.runStage(_("Style transfer failed."),
+        output = self.runStage(_("Style transfer failed."), "styleTransfer",
                                lambda progress, cancel: self.logic.transferStyle(parameterNode, progress, cancel))
         if output is not None:
             slicer.util.setSliceViewerLayers(background=output, fit=True)
@@ -158,7 +158,8 @@ class HarmonizationSectionsMixin:
 
     def _runVolumeAction(self, failureMessage: str, action) -> None:
         parameterNode = self._parameterNode
-        output = self.runStage(failureMessage, lambda progress, cancel: action(parameterNode, progress, cancel))
+        output = self.runStage(failureMessage, "preprocessing",
+                               lambda progress, cancel: action(parameterNode, progress, cancel))
         if output is not None:
             slicer.util.setSliceViewerLayers(background=output, fit=True)
 

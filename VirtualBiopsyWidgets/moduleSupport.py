@@ -1,6 +1,7 @@
-"""What the three Virtual Biopsy module widgets share: module description, dependency
-ensuring, parameter node to config, progress bar and Cancel button, and the
-Slicer template's parameter-node plumbing.
+"""What the three Virtual Biopsy module widgets share: module description, parameter node
+to config, progress bar and Cancel button (with a responsive GUI while workers run), and
+the Slicer template's parameter-node plumbing. Installing each action's packages is in
+:mod:`VirtualBiopsyWidgets.requirements`.
 
 Runs inside 3D Slicer only. Each module file keeps its own ``ScriptedLoadableModule``,
 widget, logic and test classes; this file only removes what would otherwise be
@@ -9,10 +10,8 @@ copied three times.
 
 import collections.abc
 import dataclasses
-import importlib.metadata
 import logging
-import pathlib
-import re
+import shutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget
 from slicer.util import VTKObservationMixin
 
 from VirtualBiopsy.errors import CancelledError, DependencyError
+from VirtualBiopsyWidgets.requirements import ensureActionRequirements, installCommand
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -45,61 +45,6 @@ def describeModule(parent, title: str, helpText: str, dependencies: list[str] | 
     parent.contributors = list(CONTRIBUTORS)
     parent.helpText = helpText
     parent.acknowledgementText = ACKNOWLEDGEMENT
-
-
-def readRequirements(path: str | pathlib.Path) -> list[str]:
-    """Return the requirement lines of a pip requirements file, without comments or blanks."""
-    lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
-
-
-def ensureRequirements(path: str | pathlib.Path, requester: str) -> None:
-    """Install the packages listed in ``path`` that are missing or too old.
-
-    Call it when the user asks for work (Apply), never at import time. Uses
-    ``slicer.packaging.pip_ensure`` (Slicer 5.12+, asks the user first and skips
-    in testing mode), else ``slicer.util.pip_install`` for what is missing.
-
-    :raises DependencyError: if the user declines the installation.
-    """
-    try:
-        import slicer.packaging as packaging
-    except ImportError:
-        packaging = None
-    if packaging is not None and hasattr(packaging, "pip_ensure"):
-        packaging.pip_ensure(packaging.load_requirements(path), requester=requester)
-        return
-    missing = [requirement for requirement in readRequirements(path) if not _isSatisfied(requirement)]
-    if not missing:
-        return
-    if slicer.app.testingEnabled():
-        logger.info("Testing mode: not installing %s", ", ".join(missing))
-        return
-    if not slicer.util.confirmOkCancelDisplay(
-        f"{requester} needs these Python packages:\n\n" + "\n".join(missing) + "\n\nInstall them now?",
-        f"{requester}: install Python packages",
-    ):
-        raise DependencyError(f"{requester} needs {', '.join(missing)}; install them with pip_install or accept the prompt.")
-    slicer.util.pip_install(missing)
-
-
-def _isSatisfied(requirement: str) -> bool:
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:
-        Requirement = None
-    if Requirement is None:
-        name, specifier = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0], None
-    else:
-        parsed = Requirement(requirement)
-        if parsed.marker is not None and not parsed.marker.evaluate():
-            return True
-        name, specifier = parsed.name, parsed.specifier
-    try:
-        version = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return specifier is None or specifier.contains(version, prereleases=True)
 
 
 def configFromParameterNode(configClass: type, parameterNode) -> Any:
@@ -268,16 +213,48 @@ class VirtualBiopsyModuleWidget(ScriptedLoadableModuleWidget, VTKObservationMixi
         self.updateGuiFromParameterNode()
         self.updateButtons()
 
-    def runStage(self, failureMessage: str, function: Callable[[ProgressCallback, CancelToken], ResultT]) -> ResultT | None:
-        """Ensure the module's requirements, then run ``function(progress, cancel)`` with
-        the progress bar; errors are shown in a dialog.
+    def runStage(self, failureMessage: str, action: str,
+                 function: Callable[[ProgressCallback, CancelToken], ResultT]) -> ResultT | None:
+        """Ensure what ``action`` needs (``Resources/Requirements/<module>/<action>.txt``), then run
+        ``function(progress, cancel)`` with the progress bar and Cancel; errors are shown in a dialog.
 
-        :returns: the result, or ``None`` after an error or a cancel.
+        :returns: the result, or ``None`` after an error or a cancel (the error is logged, not re-raised:
+            ``slicer.util.tryWithErrorDisplay`` shows it and then re-raises, so it is caught here).
         """
-        with slicer.util.tryWithErrorDisplay(failureMessage, waitCursor=True):
-            ensureRequirements(self.resourcePath(f"Requirements/{self.moduleName}.txt"), requester=self.moduleName)
-            return self._runner.run(function)
+        try:
+            with slicer.util.tryWithErrorDisplay(failureMessage, waitCursor=True):
+                try:
+                    ensureActionRequirements(self.actionRequirementsPath(action), requester=self.moduleName)
+                    return self._runner.run(function)
+                except DependencyError as error:
+                    # The library's message gives the command line's pip; say what works in Slicer.
+                    raise DependencyError(f"{error}{_slicerInstallHint(error)}") from error
+        except Exception:  # noqa: BLE001 - shown in the dialog above; the panel stays usable
+            logger.exception(failureMessage)
         return None
+
+    def actionRequirementsPath(self, action: str) -> str:
+        """The requirements file of one of the module's actions."""
+        return self.resourcePath(f"Requirements/{self.moduleName}/{action}.txt")
+
+
+def _slicerInstallHint(error: DependencyError) -> str:
+    package = getattr(error, "package", None)
+    return f" Inside Slicer, run in the Python console: {installCommand([package])}" if package else ""
+
+
+def slicerPythonExecutable() -> str | None:
+    """Slicer's ``PythonSlicer`` (on the application's PATH, as ``slicer.util.executePythonModule`` finds it),
+    the Python that worker processes run in; ``None`` outside Slicer (the worker then uses ``sys.executable``)."""
+    return shutil.which("PythonSlicer")
+
+
+def workerRunner():
+    """A worker-process runner for long actions that keeps Slicer responsive: it calls
+    ``slicer.app.processEvents()`` at every poll, so the progress bar moves and Cancel works."""
+    from VirtualBiopsy.workers.processRunner import ProcessRunner
+
+    return ProcessRunner(pythonExecutable=slicerPythonExecutable(), idle=slicer.app.processEvents)
 
 
 def addSyntheticTumourVolume(name: str = "VirtualBiopsySynthetic", size: int = 64, seed: int = 0):

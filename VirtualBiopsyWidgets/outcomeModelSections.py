@@ -20,6 +20,8 @@ def _names(text: str) -> list[str]:
 class SurvivalSection(OutcomeSection):
     """Survival: Kaplan–Meier curves of a clinical table and a Cox model with risk groups."""
 
+    ACTION = "survival"
+
     def setup(self) -> None:
         self.ui.kaplanMeierButton.connect("clicked(bool)", self.onKaplanMeier)
         self.ui.coxButton.connect("clicked(bool)", self.onCox)
@@ -69,6 +71,8 @@ class SurvivalSection(OutcomeSection):
 
 class ClassifierSection(OutcomeSection):
     """Classifiers: cross-validated comparison, then the Shapley values of a saved model for a patient."""
+
+    ACTION = "classifiers"
 
     def setup(self) -> None:
         self._checkBoxes = {}
@@ -138,6 +142,8 @@ class ClassifierSection(OutcomeSection):
 class DeepLearningSection(OutcomeSection):
     """Deep learning: a Grad-CAM map over the image, under the patient in the subject hierarchy."""
 
+    ACTION = "deepLearning"
+
     def setup(self) -> None:
         self.ui.gradCamButton.connect("clicked(bool)", self.onGradCam)
         self.ui.deepModelBrowseButton.connect("clicked(bool)", self.onBrowseModel)
@@ -173,6 +179,8 @@ class DeepLearningSection(OutcomeSection):
 
 class PatientSummarySection(OutcomeSection):
     """Patient summary: prediction, confidence, cohort percentile, top contributions and a Grad-CAM thumbnail."""
+
+    ACTION = "patientSummary"
 
     def setup(self) -> None:
         self.ui.summaryButton.connect("clicked(bool)", self.onSummarize)

@@ -15,6 +15,10 @@ from VirtualBiopsy.extract.config import FEATURE_CLASSES
 class OutcomeSection:
     """One collapsible section of the Outcome module, bound to the module widget ``widget``."""
 
+    #: The action whose requirements file (``Resources/Requirements/VirtualBiopsyOutcome/<ACTION>.txt``)
+    #: is ensured before the section's buttons run.
+    ACTION = ""
+
     def __init__(self, widget) -> None:
         self.widget = widget
         self.ui = widget.ui
@@ -37,8 +41,9 @@ class OutcomeSection:
         """Enable the section's buttons when ``idle`` and their inputs are set."""
 
     def run(self, failureMessage: str, function):
-        """Run ``function(progress, cancel)`` with the module's progress bar (``None`` after an error)."""
-        return self.widget.runStage(failureMessage, function)
+        """Ensure the section's :attr:`ACTION` requirements, then run ``function(progress, cancel)`` with the
+        module's progress bar (``None`` after an error)."""
+        return self.widget.runStage(failureMessage, self.ACTION, function)
 
 
 def enableButton(button, enabled: bool, readyTip: str, missingTip: str) -> None:
@@ -62,6 +67,8 @@ def showChart(chart) -> None:
 
 class FeaturesSection(OutcomeSection):
     """Features: radiomics of segments of one or more volumes into a table."""
+
+    ACTION = "features"
 
     def setup(self) -> None:
         # One check box per feature class, made from the config so they cannot drift.
@@ -118,6 +125,8 @@ class FeaturesSection(OutcomeSection):
 class CohortSection(OutcomeSection):
     """Cohort outcome: k-means clusters of a features table and their Kaplan–Meier curves."""
 
+    ACTION = "cohortOutcome"
+
     def setup(self) -> None:
         self.ui.outcomeButton.connect("clicked(bool)", self.onCluster)
 
@@ -140,6 +149,8 @@ class CohortSection(OutcomeSection):
 
 class ExplorationSection(OutcomeSection):
     """Feature exploration: two-class comparison of the cohort's features table."""
+
+    ACTION = "exploration"
 
     def setup(self) -> None:
         self.ui.exploreButton.connect("clicked(bool)", self.onExplore)

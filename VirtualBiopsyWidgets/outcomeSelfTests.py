@@ -216,6 +216,8 @@ def testClassifiersAndSummary(case, logic) -> None:
     case.delayDisplay("Test passed")
 
 
-#: The self-tests, in the order ``runTest`` runs them.
-SELF_TESTS = [testExtractFeatures, testCohortOutcome, testFeatureExploration, testSurvival,
-              testClassifiersAndSummary]
+#: The self-tests, in the order ``runTest`` runs them, with the actions whose requirements each needs
+#: (installed first, so that the tests pass in a Slicer that has only what the extension installs).
+SELF_TESTS = [(("features",), testExtractFeatures), (("cohortOutcome",), testCohortOutcome),
+              (("exploration",), testFeatureExploration), (("survival",), testSurvival),
+              (("classifiers", "patientSummary"), testClassifiersAndSummary)]

@@ -47,3 +47,18 @@ def test_widget_helpers_build_file_lists_exactly_the_helper_files():
     listed = set(_listed((folder / "CMakeLists.txt").read_text(encoding="utf-8"), "MODULE_PYTHON_SCRIPTS"))
     assert listed == {path.name for path in folder.glob("*.py")}
     assert "WITH_SUBDIR" in (folder / "CMakeLists.txt").read_text(encoding="utf-8")
+
+
+def test_icon_and_screenshot_urls_name_files_of_the_repository():
+    """The Extensions Manager shows these pictures: each raw.githubusercontent URL of the main branch must
+    name a file that exists here."""
+    text = (REPOSITORY / "CMakeLists.txt").read_text(encoding="utf-8")
+    urls = []
+    for variable in ("EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS"):
+        match = re.search(rf'set\({variable} "([^"]*)"\)', text)
+        assert match, f"{variable} not set"
+        urls += match.group(1).split()
+    prefix = "https://raw.githubusercontent.com/VirtualBiopsy/SlicerVirtualBiopsy/main/"
+    for url in urls:
+        assert url.startswith(prefix), url
+        assert (REPOSITORY / url.removeprefix(prefix)).is_file(), f"{url} names no file of the repository"

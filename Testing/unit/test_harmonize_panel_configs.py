@@ -163,3 +163,11 @@ def test_qc_line_states_the_verdict_and_metrics():
         "QC: passed; NMI 1.0700 → 1.2123; Mattes MI -0.3000 → -0.6100; metric mask none")
     assert qcLine(metrics, False, "head", True).startswith("QC: FAILED;")
     assert qcLine(metrics, False, "head", True).endswith("metric mask head; retried")
+
+
+def test_combat_methods_are_the_estimations():
+    """The config spells the methods out (it loads without pandas); they must stay the estimation's."""
+    from VirtualBiopsy.harmonize.combat.estimation import METHODS
+    from VirtualBiopsy.harmonize.combatConfig import COMBAT_METHODS
+
+    assert COMBAT_METHODS == tuple(METHODS)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.harmonize.combat.estimation import METHODS
 from VirtualBiopsy.settings import StageConfig, requireChoice
 
-#: ComBat's empirical Bayes variants.
-COMBAT_METHODS = tuple(METHODS)
+#: ComBat's empirical Bayes variants: :data:`VirtualBiopsy.harmonize.combat.estimation.METHODS` (a test checks it),
+#: spelled out here so that the config loads without pandas (the Slicer module imports it when it loads).
+COMBAT_METHODS = ("parametric", "nonparametric", "meanonly")
 #: Suffixes of a ComBat model file.
 MODEL_FILE_SUFFIXES = (".json",)
 

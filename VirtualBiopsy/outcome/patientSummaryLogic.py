@@ -15,7 +15,7 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
-from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE
+from VirtualBiopsy.outcome.deep.config import SOURCE_ATTRIBUTE
 from VirtualBiopsy.outcome.deep.thumbnail import gradCamThumbnail
 from VirtualBiopsy.outcome.patientSummary import (
     SCORE_KINDS,

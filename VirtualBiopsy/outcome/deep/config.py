@@ -8,6 +8,9 @@ from VirtualBiopsy.settings import StageConfig, requireChoice, requireRange
 
 #: Grad-CAM variants (``gradcam.METHODS``; repeated here so the config loads without torch).
 GRADCAM_METHODS = ("gradcam", "gradcampp")
+#: Attribute of a Grad-CAM map node naming the node it was computed on (here, not in ``deep.logic``, so that
+#: the patient summary reads it without importing the network code).
+SOURCE_ATTRIBUTE = "VirtualBiopsy.GradCAM.SourceVolumeID"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentMaskImage
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+from VirtualBiopsy.outcome.deep.config import SOURCE_ATTRIBUTE  # noqa: F401 (re-exported)
 from VirtualBiopsy.outcome.deep.crops import makeCrop
 from VirtualBiopsy.outcome.deep.features import deepFeatureTable
 from VirtualBiopsy.outcome.deep.gradcam import GradCamResult, gradCam
@@ -29,8 +30,6 @@ COLOUR_NODE_IDS = ("vtkMRMLColorTableNodeFileInferno.txt", "vtkMRMLColorTableNod
                    "vtkMRMLColorTableNodeIron")
 #: Map values at or below this are transparent over the image.
 DISPLAY_THRESHOLD = 0.05
-#: Attribute of the map node naming the node it was computed on.
-SOURCE_ATTRIBUTE = "VirtualBiopsy.GradCAM.SourceVolumeID"
 
 
 class DeepOutcomeLogic:
@@ -57,14 +56,45 @@ class DeepOutcomeLogic:
         reference = _referenceNode(imageNodes, model.channels[0])
         mask = self._maskImage(maskNode, reference, segment)
         result = gradCam(model, images, mask, method, classIndex, layer)
+        return self._mapNode(result, reference, patient, name), result
+
+    def gradCamNodeInWorker(self, model: str, channels: list[str], imageNodes: Mapping[str, Any], maskNode: Any,
+                            method: str = "gradcam", classIndex: int | str | None = None, layer: str | None = None,
+                            segment: str | None = None, patient: str | None = None, name: str | None = None,
+                            runner=None, progress: ProgressCallback | None = None,
+                            cancel: CancelToken | None = None) -> tuple[Any, GradCamResult]:
+        """:meth:`gradCamNode` with the network run by ``runner`` (default: a worker process): torch and MONAI
+        are imported there, not here, and ``cancel`` stops the worker.
+
+        :param model: the classifier's folder or registered id; :param channels: its sequences, first one the
+            map's grid (``resolveModel(model)[0].inputs``, read without torch).
+        :raises CancelledError: when ``cancel`` is set (no node is added).
+        """
+        from VirtualBiopsy.outcome.deep.gradCamTask import gradCamInWorker
+
+        if runner is None:
+            from VirtualBiopsy.workers.processRunner import ProcessRunner
+
+            runner = ProcessRunner()
+        images = {name_: volumeNodeToImage(node) for name_, node in imageNodes.items()}
+        reference = _referenceNode(imageNodes, channels[0])
+        mask = self._maskImage(maskNode, reference, segment)
+        result = gradCamInWorker(runner, model, images, mask, method, classIndex, layer, progress, cancel)
+        if result.map is not None:
+            # NRRD keeps spacing times direction, not bit for bit: the map is on the reference's grid exactly.
+            result.map.CopyInformation(images[next(key for key, node in imageNodes.items() if node is reference)])
+        return self._mapNode(result, reference, patient, name), result
+
+    def _mapNode(self, result: GradCamResult, reference: Any, patient: str | None, name: str | None) -> Any:
         if not result.defined:
             logger.warning("Grad-CAM is undefined: %s", result.reason)
-            return None, result
-        node = imageToVolumeNode(result.map, self.scene, name or f"{reference.GetName()} {method} {result.className}")
+            return None
+        node = imageToVolumeNode(result.map, self.scene, name or f"{reference.GetName()} {result.method} "
+                                                                 f"{result.className}")
         node.SetAttribute(SOURCE_ATTRIBUTE, reference.GetID())
         self._showAsOverlay(node, reference)
         self._placeNextTo(node, reference, patient)
-        return node, result
+        return node
 
     def deepFeatureTableNode(self, model: ClassifierModel, cases: Mapping[str, tuple[Mapping[str, Any], Any]],
                              name: str = "Deep features", progress: ProgressCallback | None = None,
