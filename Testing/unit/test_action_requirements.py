@@ -33,7 +33,7 @@ NOT_REACHED = {
     # whose CLAHE (scikit-image) the threshold never calls. test_threshold_segmentation_without_ai_packages
     # runs the threshold action with those packages blocked.
     ("VirtualBiopsySegmentation", "threshold"): frozenset({
-        "VirtualBiopsy.segment.modelLogic", "VirtualBiopsy.segment.models.registry",
+        "VirtualBiopsy.segment.modelLogic", "VirtualBiopsy.models.registry",
         "VirtualBiopsy.segment.backends.channels", "VirtualBiopsy.harmonize.normalization.clahe"}),
 }
 #: Imports made by Slicer's own helpers that an action calls (``slicer.util.dataframeFromTable`` imports pandas).
