@@ -22,7 +22,6 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleTest,
 )
 
-
 # From a source checkout ("Additional module paths"), the shared packages sit one
 # folder up; in a built extension they are on Slicer's Python path already.
 _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
@@ -50,9 +49,9 @@ from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
     configFromParameterNode,
     describeModule,
+    harmonizationSelfTests,
     workerRunner,
 )
-from VirtualBiopsyWidgets import harmonizationSelfTests
 from VirtualBiopsyWidgets.harmonizationSections import HarmonizationSectionsMixin
 
 #: Defaults of the parameter node come from the config dataclasses.

@@ -16,7 +16,6 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleTest,
 )
 
-
 # From a source checkout ("Additional module paths"), the shared packages sit one
 # folder up; in a built extension they are on Slicer's Python path already.
 _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
@@ -285,8 +284,8 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
     def compareClassifiers(self, parameterNode, progress: ProgressCallback | None = None,
                            cancel: CancelToken | None = None):
         """Cross-validated classifiers on the cohort tables: the library's ``ClassificationResult``."""
-        from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
         from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
+        from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
         from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
         panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
@@ -305,9 +304,9 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
 
         :returns: ``(ExplanationResult, chartNode)``.
         """
+        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
         from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
-        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
         from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
         panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)

@@ -15,7 +15,6 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleTest,
 )
 
-
 # From a source checkout ("Additional module paths"), the shared packages sit one
 # folder up; in a built extension they are on Slicer's Python path already.
 _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
@@ -225,8 +224,8 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
 def _namedSequences(modelId: str, volumes: list) -> dict:
     """``{sequence: volume}`` for the model's inputs, each sequence recognised from the volume's name."""
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.segment.backends.channels import sequenceFromName
     from VirtualBiopsy.models.registry import ModelRegistry
+    from VirtualBiopsy.segment.backends.channels import sequenceFromName
 
     inputs = ModelRegistry().get(modelId).inputs
     named = {}

@@ -7,7 +7,6 @@ Mixed into the module's widget, whose ``ui``, ``logic``, ``_parameterNode``, ``i
 """
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 

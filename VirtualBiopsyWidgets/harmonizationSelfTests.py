@@ -5,7 +5,6 @@ and the module's logic, so that the module file keeps only the test class that c
 """
 
 import numpy as np
-
 import slicer
 
 from VirtualBiopsyWidgets.moduleSupport import addSyntheticTumourVolume

@@ -15,15 +15,14 @@ import shutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import vtk
-
 import slicer
+import vtk
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget
 from slicer.util import VTKObservationMixin
 
 from VirtualBiopsy.errors import CancelledError, DependencyError
-from VirtualBiopsyWidgets.requirements import ensureActionRequirements, installCommand
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsyWidgets.requirements import ensureActionRequirements, installCommand
 
 logger = logging.getLogger(__name__)
 

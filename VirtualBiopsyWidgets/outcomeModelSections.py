@@ -5,7 +5,6 @@ and Patient summary (3D Slicer only). The content comes from the module logic an
 from __future__ import annotations
 
 import qt
-
 from slicer.i18n import tr as _
 
 from VirtualBiopsy.outcome.classification.config import MODEL_NAMES

@@ -5,7 +5,6 @@ what the module logic returns; the module file keeps the widget class that owns 
 from __future__ import annotations
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 

@@ -32,10 +32,10 @@ import sys
 import tempfile
 import time
 
-from VirtualBiopsy.executors import DaskExecutor
 from VirtualBiopsy.data.manifest import readManifest, writeManifest
 from VirtualBiopsy.data.sampleData import fetchSampleData
 from VirtualBiopsy.data.virtualCohort import generateCohort
+from VirtualBiopsy.executors import DaskExecutor
 from VirtualBiopsy.extract.cohortExtraction import extractCohort
 from VirtualBiopsy.extract.extraction import SHAPE_CLASSES
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings

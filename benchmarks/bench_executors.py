@@ -27,8 +27,8 @@ import time
 
 import SimpleITK as sitk
 
-from VirtualBiopsy.executors import DaskExecutor, SerialExecutor
 from VirtualBiopsy.data.virtualCase import generateCase
+from VirtualBiopsy.executors import DaskExecutor, SerialExecutor
 
 CASES = int(os.environ.get("BENCH_CASES", "8"))
 SIZE = 96

@@ -110,7 +110,6 @@ def peakResidentMiB() -> float:
 def main() -> None:
     import torch
     from monai.networks.nets import UNet
-
     from nnunetModelFolder import buildModelFolder
 
     with tempfile.TemporaryDirectory() as temporary:

@@ -155,8 +155,8 @@ def register(modelFolder: pathlib.Path) -> int:
     """Record the model in the shipped manifest as ``demo`` (path relative to the manifest, file hashes)."""
     import dataclasses
 
-    from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
     from VirtualBiopsy.models.hashing import fileSha256, treeDigest
+    from VirtualBiopsy.models.manifest import SHIPPED_MANIFEST, readManifest, writeManifest
     from VirtualBiopsy.models.modelDetection import entryFromPath
 
     evaluation = json.loads((modelFolder / "evaluation.json").read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 from test_cnn_logic import patientImages, untrainedModel  # noqa: E402
+
 from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic  # noqa: E402
 from VirtualBiopsy.outcome.deep.modelFolder import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
 from VirtualBiopsy.workers.processRunner import ProcessRunner  # noqa: E402

@@ -12,7 +12,6 @@ import pathlib
 import re
 
 import pytest
-
 from importClosure import importsIn, thirdPartyImports
 from moduleSources import helperFiles, moduleSources
 

@@ -11,8 +11,8 @@ import os
 import pathlib
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 from moduleSources import REPOSITORY
 
 #: The ``[ai]`` extra's packages (and what they pull in that is never imported here).

@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import pytest
-
 from moduleSources import REPOSITORY, moduleSources
 
 MODULES = moduleSources()

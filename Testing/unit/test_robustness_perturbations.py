@@ -88,7 +88,9 @@ def test_resampling_scales_the_spacing_over_the_same_extent():
     assert 0.8 <= factor <= 1.2
     assert copyImage.GetSpacing() == pytest.approx(np.array(image.GetSpacing()) * factor)
     assert copyMask.GetSize() == tuple(int(np.ceil(32 / factor)) for _ in range(3))
-    physicalVolume = lambda m: np.count_nonzero(sitk.GetArrayViewFromImage(m)) * np.prod(m.GetSpacing())
+    def physicalVolume(m):
+        return np.count_nonzero(sitk.GetArrayViewFromImage(m)) * np.prod(m.GetSpacing())
+
     assert physicalVolume(copyMask) == pytest.approx(physicalVolume(mask), rel=0.1)
 
 

@@ -90,7 +90,9 @@ def test_invariant_feature_gets_icc_one_and_volume_separates_patients():
 
 def test_pure_noise_feature_gets_icc_near_zero_and_runs_are_reproducible():
     rng = np.random.default_rng(0)
-    noiseExtract = lambda image, mask: {"noise": rng.normal(), "meanValue": float(sitk.GetArrayViewFromImage(image).mean())}
+    def noiseExtract(image, mask):
+        return {"noise": rng.normal(), "meanValue": float(sitk.GetArrayViewFromImage(image).mean())}
+
     cases = {f"P{n}": sphereCase(3, 100.0, size=16, noise=5.0, seed=n) for n in range(40)}
     result = assessRobustness(cases, noiseExtract, perturbations=("noise",), count=4, seed=3)
     assert abs(result.stability.loc["noise", "icc"]) < 0.1
@@ -130,7 +132,9 @@ def test_an_unusable_case_is_recorded_and_the_others_go_on():
     cases = {f"P{n}": sphereCase(3 + n, 100.0, size=20) for n in range(3)}
     image, mask = cases["P1"]
     cases["P1"] = (image, mask * 0)
-    volume = lambda image, mask: {"volume": float(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))}
+    def volume(image, mask):
+        return {"volume": float(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))}
+
     result = assessRobustness(cases, volume, count=2)
     failure, = result.failures.to_dict("records")
     assert failure["patient"] == "P1" and failure["stage"] == "case" and "no voxel with label 1" in failure["error"]

@@ -170,7 +170,7 @@ def _config(value: str):
 
     if value in PRESETS:
         return CycleGanConfig.preset(value)
-    if not pathlib.Path(value).suffix.lower() in (".yaml", ".yml", ".json"):
+    if pathlib.Path(value).suffix.lower() not in (".yaml", ".yml", ".json"):
         from VirtualBiopsy.errors import InputError
 
         raise InputError(f"--config '{value}' is neither a configuration ({', '.join(PRESETS)}) nor a YAML file; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -22,6 +23,9 @@ from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName
 from VirtualBiopsy.mrml.storage import SEGMENTATION_EXTENSIONS, loadSegmentation
 
 _READ_FIX = "give a labelmap SimpleITK reads (NRRD, NIfTI, MHA/MHD) or a Slicer .seg.nrrd file"
+
+if TYPE_CHECKING:
+    import slicer
 
 
 def readMaskFile(

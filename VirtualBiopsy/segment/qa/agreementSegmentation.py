@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
 from VirtualBiopsy.segment.qa.agreement import AGREEMENT_COLORS, AGREEMENT_NAMES
+
+if TYPE_CHECKING:
+    import slicer
 
 
 def agreementMapToSegmentation(
