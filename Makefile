@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OUT ?= virtual-biopsy-demo/run-$(shell date +%Y%m%d-%H%M%S)
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "setuptools>=77" wheel versioneer numpy
 	$(PIP) --no-build-isolation pyradiomics
-	$(PIP) --no-build-isolation -e ".[ai,test]"
+	$(PIP) --no-build-isolation -e ".[ai,test,lint]"
 	touch $(STAMP)
 
 demo: setup
@@ -26,6 +26,13 @@ demo: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
+
+# Style, formatting, types and the library's layer contracts (run by CI before the tests).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done

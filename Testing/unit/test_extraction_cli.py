@@ -156,3 +156,44 @@ def test_help(capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main(["extract", "--help"])
     assert exit.value.code == 0 and "--image PATH|NAME=PATH" in capsys.readouterr().out
+
+
+def test_options_build_the_same_extraction_config_as_the_panel_and_the_pipeline(files, tmp_path, capsys):
+    """--bin-width and --feature-class reach pyradiomics through ExtractionConfig: the features equal pyradiomics
+    run by hand with that bin width, a --config file's 'extraction' section gives the same table, and a bad value
+    is named as the config's field."""
+    import radiomics.featureextractor
+
+    from VirtualBiopsy.extract.config import ExtractionConfig
+
+    out = tmp_path / "bins.csv"
+    arguments = ["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--bin-width", 3,
+                 "--feature-class", "firstorder", "--feature-class", "glcm"]
+    status, _, _ = runCli([*arguments, "--out", out], capsys)
+    assert status == 0
+    table = pd.read_csv(out)
+    assert {column.split("_")[1] for column in table.columns[2:]} == {"firstorder", "glcm"}
+    settings = ExtractionConfig(binWidth=3.0, featureClasses=["firstorder", "glcm"]).settings()
+    provenance = json.loads((tmp_path / "bins.provenance.json").read_text(encoding="utf-8"))
+    assert provenance["config"]["binWidth"] == 3.0 and provenance["config"]["featureClasses"] == ["firstorder", "glcm"]
+    extractor = radiomics.featureextractor.RadiomicsFeatureExtractor(**settings.setting)
+    extractor.disableAllFeatures()
+    extractor.enableFeatureClassByName("firstorder")
+    extractor.enableFeatureClassByName("glcm")
+    expected = extractor.execute(str(files["t1"]), str(files["mask"]), label=2)
+    assert settings.setting["binWidth"] == 3.0
+    assert table["original_glcm_Contrast"][0] == pytest.approx(float(expected["original_glcm_Contrast"]), rel=1e-9)
+    default = tmp_path / "default.csv"
+    assert runCli(["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--out", default], capsys)[0] == 0
+    assert pd.read_csv(default)["original_glcm_Contrast"][0] != pytest.approx(table["original_glcm_Contrast"][0])
+
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("extraction:\n  binWidth: 3\n  featureClasses: [firstorder, glcm]\n", encoding="utf-8")
+    fromFile = tmp_path / "fromFile.csv"
+    status, _, _ = runCli(["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--config", pipeline,
+                           "--out", fromFile], capsys)
+    assert status == 0
+    pd.testing.assert_frame_equal(pd.read_csv(fromFile), table)
+
+    status, _, error = runCli([*arguments[:6], "--bin-width", -1, "--out", tmp_path / "bad.csv"], capsys)
+    assert status == 2 and "ExtractionConfig.binWidth is -1.0" in error and not (tmp_path / "bad.csv").exists()

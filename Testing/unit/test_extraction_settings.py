@@ -129,7 +129,7 @@ def test_extraction_config_builds_the_settings(tmp_path):
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({"preset": "nope"}, r"preset is 'nope'; choose one of: .*mr-default"),
+        ({"preset": "nope"}, r"No radiomics preset named 'nope'.*mr-default"),
         ({"parameterFile": "/no/such/file.yaml"}, r"parameterFile /no/such/file.yaml does not exist"),
         ({"featureClasses": ["glcm", "texture"]}, r"featureClasses has \['texture'\]"),
         ({"binWidth": -0.5}, r"binWidth is -0.5"),

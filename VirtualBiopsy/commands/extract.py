@@ -47,16 +47,28 @@ def addParser(commands) -> None:
     parser.add_argument("--label", type=int, action="append", metavar="N",
                         help="label of the region of interest (repeatable: one row each; default: 1; with "
                         "--manifest: once, for cases without a 'label' cell)")
+    parser.add_argument("--config", type=pathlib.Path, metavar="YAML",
+                        help="extraction settings: the 'extraction' section of a pipeline settings file (or a file "
+                        "of those keys alone); the options below override it")
     settings = parser.add_mutually_exclusive_group()
     settings.add_argument("--params", type=pathlib.Path, metavar="YAML",
-                          help="pyradiomics parameter file or radiomics preset file")
+                          help="pyradiomics parameter file or radiomics preset file (ExtractionConfig.parameterFile)")
     settings.add_argument("--preset", default=None, metavar="NAME",
-                          help="shipped radiomics preset (default: mr-default)")
-    parser.add_argument("--patient", help="patient ID in the CSV (default: the first image's file name)")
-    parser.add_argument("--min-voxels", type=int, default=None, metavar="N",
-                        help="refuse ROIs with fewer voxels (default: %(default)s → the library's default)")
-    parser.add_argument("--resample-mask", action="store_true",
+                          help="shipped radiomics preset (ExtractionConfig.preset; default: mr-default)")
+    parser.add_argument("--feature-class", dest="featureClasses", action="append", metavar="CLASS",
+                        help="compute only this pyradiomics feature class (repeatable; default: the preset's)")
+    parser.add_argument("--bin-width", dest="binWidth", type=float, metavar="W",
+                        help="grey-level bin width in image units (about 0.1 for z-scored images; default: the "
+                        "preset's)")
+    parser.add_argument("--resampled-spacing", dest="resampledPixelSpacing", type=float, nargs=3,
+                        metavar=("X", "Y", "Z"), help="resample to this spacing in mm first (default: the preset's)")
+    parser.add_argument("--min-voxels", dest="minimumRoiVoxels", type=int, metavar="N",
+                        help="refuse ROIs with fewer voxels (default: the library's)")
+    parser.add_argument("--resample-mask", dest="resampleMaskToImage", action="store_const", const=True,
                         help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it")
+    parser.add_argument("--no-crop", dest="cropToRoi", action="store_const", const=False,
+                        help="filter the whole image instead of a crop around the ROI (pyradiomics bit for bit, slower)")
+    parser.add_argument("--patient", help="patient ID in the CSV (default: the first image's file name)")
     parser.add_argument("--out", type=pathlib.Path, required=True,
                         help="new CSV file to write (with --manifest: new or empty folder)")
     cluster = parser.add_mutually_exclusive_group()
@@ -81,11 +93,7 @@ def run(arguments: argparse.Namespace) -> int:
     _requireSingleCaseArguments(arguments)
 
     from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.extract.extraction import (
-        DEFAULT_MINIMUM_ROI_VOXELS,
-        extractFeatures,
-    )
-    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
+    from VirtualBiopsy.extract.extraction import extractFeatures
     from VirtualBiopsy.files import writeTextAtomically
 
     out = pathlib.Path(arguments.out)
@@ -97,20 +105,17 @@ def run(arguments: argparse.Namespace) -> int:
         raise InputError(f"--out {out} must name a .csv file, e.g. features.csv.")
     images = parseImages(arguments.image)
     mask = readImage(arguments.mask, "mask")
-    settings = (RadiomicsSettings.fromFile(arguments.params) if arguments.params
-                else RadiomicsSettings.fromPreset(arguments.preset or "mr-default"))
+    config = extractionConfig(arguments)
+    settings = config.settings()
     labels = list(dict.fromkeys(arguments.label or [1]))
     patient = arguments.patient or _stem(next(iter(images.values()))[0])
-    minimum = DEFAULT_MINIMUM_ROI_VOXELS if arguments.min_voxels is None else arguments.min_voxels
-    if minimum < 1:
-        raise InputError(f"--min-voxels is {minimum}; give a positive number of voxels.")
 
     loaded = {name: readImage(path, f"image '{name}'" if name else "image") for name, (path, _) in images.items()}
     rows, records = [], {}
     # One case takes seconds: no progress bar, so that a failure prints exactly one line on stderr.
     for label in labels:
-        result = extractFeatures(loaded, mask, settings, label=label, minimumRoiVoxels=minimum,
-                                 resampleMaskToImage=arguments.resample_mask)
+        result = extractFeatures(loaded, mask, settings, label=label, minimumRoiVoxels=config.minimumRoiVoxels,
+                                 resampleMaskToImage=config.resampleMaskToImage, crop=config.cropToRoi)
         rows.append({"patient": patient, "label": label, **result.features,
                      **{name: None for name in result.undefined}})
         records[str(label)] = {"provenance": result.provenance, "undefined": result.reasons,
@@ -120,6 +125,7 @@ def run(arguments: argparse.Namespace) -> int:
         "inputs": {"images": {str(name or ""): str(path) for name, (path, _) in images.items()},
                    "mask": str(arguments.mask)},
         "settingsName": settings.name,
+        "config": config.toDict(),
         "labels": records,
     }
     table = pd.DataFrame(rows)
@@ -144,8 +150,6 @@ def runCohort(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.executors import makeExecutor
     from VirtualBiopsy.extract.cohortExtraction import extractCohort
-    from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
-    from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
     from VirtualBiopsy.files import requireNewFolder
 
     singleCase = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask),
@@ -159,19 +163,17 @@ def runCohort(arguments: argparse.Namespace) -> int:
                          "label in the manifest's 'label' column instead.")
     if labels[0] < 1:
         raise InputError(f"--label is {labels[0]}; give a positive whole number (the tumour's value in the masks).")
-    minimum = DEFAULT_MINIMUM_ROI_VOXELS if arguments.min_voxels is None else arguments.min_voxels
-    if minimum < 1:
-        raise InputError(f"--min-voxels is {minimum}; give a positive number of voxels.")
+    config = extractionConfig(arguments)
     if arguments.workers is not None and arguments.workers < 1:
         raise InputError(f"--workers is {arguments.workers}; give at least 1 worker process.")
     out = requireNewFolder(arguments.out, "Extraction folder")
-    settings = (RadiomicsSettings.fromFile(arguments.params) if arguments.params
-                else RadiomicsSettings.fromPreset(arguments.preset or "mr-default"))
+    settings = config.settings()
     cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
     readManifest(arguments.manifest)  # bad input: one line on stderr, before the progress bar appears
     with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
         result = extractCohort(arguments.manifest, out, settings, executor, label=labels[0], cacheFolder=cache,
-                               minimumRoiVoxels=minimum, resampleMaskToImage=arguments.resample_mask,
+                               minimumRoiVoxels=config.minimumRoiVoxels,
+                               resampleMaskToImage=config.resampleMaskToImage, crop=config.cropToRoi,
                                progress=progress)
     features = result.wide().shape[1] - 2
     print(f"Cases: {len(result.cases)}: {len(result.succeeded)} extracted ({result.cacheHits} from the cache), "
@@ -181,6 +183,31 @@ def runCohort(arguments: argparse.Namespace) -> int:
     print(f"Failures: {out / 'failures.csv'}; diagnostics: {out / 'diagnostics.json'}; "
           f"provenance: {out / 'provenance.json'}" + (f"; cache: {cache}" if cache else ""))
     return 0
+
+
+def extractionConfig(arguments: argparse.Namespace):
+    """The :class:`~VirtualBiopsy.extract.config.ExtractionConfig` of the command line: the one the Outcome
+    module's Features panel and the pipeline's ``extraction`` section build, read from ``--config`` and then
+    overridden by the options given.
+
+    :raises InputError: for an unreadable file, an unknown key or a value out of range (naming it).
+    """
+    from VirtualBiopsy.extract.config import ExtractionConfig
+    from VirtualBiopsy.settings import readYamlFile
+
+    values: dict = {}
+    if arguments.config is not None:
+        document = readYamlFile(arguments.config, "Extraction settings file")
+        values = dict(document.get("extraction", document)) if isinstance(document.get("extraction", {}), dict) \
+            else document
+    options = {name: getattr(arguments, name) for name in ("featureClasses", "binWidth", "resampledPixelSpacing",
+                                                            "minimumRoiVoxels", "resampleMaskToImage", "cropToRoi")}
+    values.update({name: value for name, value in options.items() if value is not None})
+    if arguments.params is not None:
+        values["parameterFile"] = str(arguments.params)
+    elif arguments.preset is not None:
+        values.update(preset=arguments.preset, parameterFile="")
+    return ExtractionConfig.fromDict(values)
 
 
 def defaultCohortCache() -> pathlib.Path:

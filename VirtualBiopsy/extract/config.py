@@ -71,8 +71,8 @@ class ExtractionConfig(StageConfig):
                 )
         elif self.preset not in presetNames():
             raise InputError(
-                f"ExtractionConfig.preset is '{self.preset}'; choose one of: {', '.join(presetNames())} "
-                "(or give a parameterFile)."
+                f"No radiomics preset named '{self.preset}' (ExtractionConfig.preset); choose one of: "
+                f"{', '.join(presetNames())} (or give a parameterFile)."
             )
 
     def settings(self) -> RadiomicsSettings:
