@@ -163,9 +163,9 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         from VirtualBiopsy.segment.logic import SegmentationLogic
 
         config = configFromParameterNode(SegmentationConfig, parameterNode)
-        inputs = parameterNode.inputVolume
-        if config.method == "model" and otherVolumes:
-            inputs = _namedSequences(config.modelId, [parameterNode.inputVolume, *otherVolumes])
+        # An AI model takes the other sequences too; the library tells each one from its volume's name.
+        inputs = [parameterNode.inputVolume, *otherVolumes] if config.method == "model" and otherVolumes \
+            else parameterNode.inputVolume
         segmentation = SegmentationLogic(slicer.mrmlScene, runner=workerRunner()).run(
             inputs,
             config=config,
@@ -219,27 +219,6 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         )
         parameterNode.reviewChangesTable = table
         return table
-
-
-def _namedSequences(modelId: str, volumes: list) -> dict:
-    """``{sequence: volume}`` for the model's inputs, each sequence recognised from the volume's name."""
-    from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.models.registry import ModelRegistry
-    from VirtualBiopsy.segment.backends.channels import sequenceFromName
-
-    inputs = ModelRegistry().get(modelId).inputs
-    named = {}
-    for volume in dict.fromkeys(volumes):
-        sequence = sequenceFromName(volume.GetName(), inputs)
-        if sequence is None or sequence in named:
-            expected = ", ".join(modelInput.sequence for modelInput in inputs)
-            raise InputError(
-                f"Cannot tell which of the model's sequences ({expected}) the volume '{volume.GetName()}' is"
-                + (f" ('{named[sequence].GetName()}' is {sequence} already)" if sequence in named else "")
-                + "; rename the volumes so that each name contains its sequence, e.g. 'patient_FLAIR'."
-            )
-        named[sequence] = volume
-    return named
 
 
 def reviewSummary(table: vtkMRMLTableNode) -> str:

@@ -197,3 +197,19 @@ def test_a_model_file_changed_after_import_is_refused_on_nodes_and_nothing_is_ma
     with pytest.raises(ModelError, match=r"(?s)Model 'unet' .* does not match its manifest.*changed  model\.json"):
         logic(scene, copy).run(volumes, config())
     assert nodeCount(scene) == count
+
+
+def test_volumes_named_by_sequence_are_matched_to_the_model_inputs(scene, registry, volumes):
+    """The Segmentation panel's path: a list of volumes whose names contain their sequence ("VB7_flair") gives
+    the same segmentation as the mapping; a name that names no input of the model is refused, naming it."""
+    byMapping, _ = segmentationToLabelmapImage(logic(scene, registry).run(volumes, config()), volumes["T2"])
+    volumes["T2"].SetName("VB7 t2")
+    volumes["FLAIR"].SetName("VB7_flair")
+    byName, _ = segmentationToLabelmapImage(logic(scene, registry).run([volumes["FLAIR"], volumes["T2"]], config()),
+                                            volumes["T2"])
+    assert np.array_equal(sitk.GetArrayFromImage(byName), sitk.GetArrayFromImage(byMapping))
+    volumes["FLAIR"].SetName("VB7_T1c")
+    count = nodeCount(scene)
+    with pytest.raises(InputError, match=r"model's sequences \(T2, FLAIR\) the volume 'VB7_T1c'"):
+        logic(scene, registry).run([volumes["T2"], volumes["FLAIR"]], config())
+    assert nodeCount(scene) == count

@@ -27,8 +27,7 @@ DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit
 FROM_EXTENSIONS = {"pykwalify", "pywt"}
 #: Library modules an action never reaches, with why (the closure would follow them otherwise).
 NOT_REACHED = {
-    # SegmentationLogic.run hands method "model" to modelLogic, and the module's _namedSequences (the model
-    # registry, sequence names) runs for that method only; z-scoring imports the normalization package,
+    # SegmentationLogic.run hands method "model" to modelLogic (the model registry, sequence names); z-scoring imports the normalization package,
     # whose CLAHE (scikit-image) the threshold never calls. test_threshold_segmentation_without_ai_packages
     # runs the threshold action with those packages blocked.
     ("VirtualBiopsySegmentation", "threshold"): frozenset({

@@ -108,11 +108,6 @@ def _segment(scene, volumes: dict, harmonizedReference, config: PipelineConfig, 
     process: a batch already runs outside the user's application."""
     if config.segmentation.method != "model":
         return SegmentationLogic(scene).run(harmonizedReference, config.segmentation, cancel=cancel)
-    from VirtualBiopsy.models.registry import ModelRegistry
-    from VirtualBiopsy.segment.backends.channels import canonicalSequence
     from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
-    registry = ModelRegistry()
-    wanted = {canonicalSequence(modelInput.sequence) for modelInput in registry.get(config.segmentation.modelId).inputs}
-    inputs = {name: node for name, node in volumes.items() if canonicalSequence(name) in wanted}
-    return SegmentationLogic(scene, runner=InlineRunner(), registry=registry).run(inputs, config.segmentation, cancel=cancel)
+    return SegmentationLogic(scene, runner=InlineRunner()).run(volumes, config.segmentation, cancel=cancel)

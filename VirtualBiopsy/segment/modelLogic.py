@@ -20,7 +20,7 @@ from VirtualBiopsy.mrml.images import imageToVolumeNode, nodeGrid, volumeNodeToI
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
 from VirtualBiopsy.mrml.segmentLabels import completeModelSegments
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.segment.backends.channels import canonicalSequence
+from VirtualBiopsy.segment.backends.channels import canonicalSequence, sequenceFromName
 from VirtualBiopsy.segment.config import SegmentationConfig
 from VirtualBiopsy.segment.inferenceTask import TASK
 
@@ -76,8 +76,11 @@ class ModelSegmentationLogic:
         modelEntry: ModelEntry | None = None,
         modelPath: pathlib.Path | None = None,
     ) -> ModelSegmentation:
-        """Segment ``inputVolumes`` (``{sequence: volume node}``, or one volume node) with model ``config.modelId``
-        (or ``modelEntry`` at ``modelPath``, for a model that is not in the registry).
+        """Segment ``inputVolumes`` with model ``config.modelId`` (or ``modelEntry`` at ``modelPath``, for a model
+        that is not in the registry), looked up once.
+
+        :param inputVolumes: ``{sequence: volume node}`` (volumes of other sequences are left out), a list of
+            volume nodes whose names name their sequences (``VB0001_FLAIR``), or one volume node.
 
         The label map lies on the grid of the volume that feeds the model's first channel, which becomes
         the segmentation's reference geometry, whatever its orientation. Inputs are not modified.
@@ -87,8 +90,8 @@ class ModelSegmentationLogic:
         :raises CancelledError: when ``cancel`` is set (no node is created or changed).
         """
         progress = progress or noProgress
-        volumes = _namedVolumes(inputVolumes)
         entry, modelPath = self._model(config, modelEntry, modelPath)
+        volumes = modelInputVolumes(inputVolumes, entry)
         reference = _referenceVolume(volumes, entry)
         folds = config.foldList()
         manyFolds = entry.backend == "nnunet" and len(folds or entry.options.get("folds") or []) >= 2
@@ -184,14 +187,42 @@ def _onGridOf(image: sitk.Image, volumeNode) -> sitk.Image:
     return image
 
 
-def _namedVolumes(inputVolumes) -> dict[str, object]:
+def modelInputVolumes(inputVolumes, entry: ModelEntry) -> dict[str, object]:
+    """``{sequence: volume node}`` for the model's inputs.
+
+    :param inputVolumes: ``{sequence: node}`` (sequences the model does not take are left out), a list of nodes
+        whose names name their sequences (``VB0001_FLAIR``, ``t1 gd``; see :func:`sequenceFromName`), or one node.
+    :raises InputError: for no volume, or a listed volume whose name names none of the model's sequences (or one
+        named already).
+    """
     if isinstance(inputVolumes, Mapping):
         volumes = {str(name or ""): node for name, node in inputVolumes.items()}
+        wanted = {canonicalSequence(modelInput.sequence) for modelInput in entry.inputs}
+        chosen = {name: node for name, node in volumes.items() if not name or canonicalSequence(name) in wanted}
+        volumes = chosen or volumes  # none matches: the channel mapping says which sequence is missing
+    elif isinstance(inputVolumes, (list, tuple)):
+        volumes = _volumesNamedBySequence([node for node in inputVolumes if node is not None], entry)
     else:
         volumes = {"": inputVolumes}
     if not volumes or any(node is None for node in volumes.values()):
         raise InputError("No input volume was given; select one volume per sequence the model needs.")
     return volumes
+
+
+def _volumesNamedBySequence(nodes: list, entry: ModelEntry) -> dict[str, object]:
+    if len(nodes) == 1:
+        return {"": nodes[0]}
+    named: dict[str, object] = {}
+    for node in dict.fromkeys(nodes):
+        sequence = sequenceFromName(node.GetName(), entry.inputs)
+        if sequence is None or sequence in named:
+            expected = ", ".join(modelInput.sequence for modelInput in entry.inputs)
+            taken = f" ('{named[sequence].GetName()}' is {sequence} already)" if sequence in named else ""
+            raise InputError(f"Cannot tell which of the model's sequences ({expected}) the volume '{node.GetName()}' "
+                             f"is{taken}; rename the volumes so that each name contains its sequence, e.g. "
+                             "'patient_FLAIR'.")
+        named[sequence] = node
+    return named
 
 
 def _referenceVolume(volumes: dict[str, object], entry: ModelEntry):
