@@ -257,3 +257,18 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_an_nnunet_results_folder_with_files_it_does_not_need_segments_by_path(goodModel, caseFiles, tmp_path, capsys):
+    """nnU-Net leaves progress.png, debug.json and validation/ beside the model: they are never read, so a results
+    folder used by path runs (while a changed listed file is refused, above)."""
+    folder = tmp_path / "results" / goodModel.name  # Trainer__Plans__configuration, as nnU-Net names it
+    shutil.copytree(goodModel, folder)
+    (folder / "fold_0" / "progress.png").write_bytes(b"not read")
+    (folder / "fold_0" / "validation").mkdir()
+    (folder / "fold_0" / "validation" / "summary.json").write_text("{}", encoding="utf-8")
+    out = tmp_path / "labels.nrrd"
+    status = cli.main(["segment", "--model", str(folder), "--image", f"T1c={caseFiles['T1c']}",
+                       "--image", f"FLAIR={caseFiles['FLAIR']}", "--out", str(out), "--device", "cpu", "--no-tta"])
+    assert status == 0, capsys.readouterr().err
+    assert out.exists()

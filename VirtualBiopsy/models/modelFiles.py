@@ -36,7 +36,8 @@ class ModelFiles:
     def checked(cls, entry: ModelEntry, root: str | os.PathLike) -> ModelFiles:
         """The files of ``entry`` at ``root``, after checking every one against the manifest.
 
-        :raises ModelError: listing each changed, missing, extra or unsafe file.
+        :raises ModelError: listing each changed, missing or unsafe file (files the entry does not list are never
+            read, and only logged).
         """
         requireIntact(entry, pathlib.Path(root))
         return cls(entry, root)

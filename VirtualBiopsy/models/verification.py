@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.models.hashing import fileSha256, scanTree, treeDigest
 from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.progress import ProgressCallback, noProgress
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,18 @@ def verifyModel(entry: ModelEntry, root: pathlib.Path, progress: ProgressCallbac
 
 
 def requireIntact(entry: ModelEntry, root: pathlib.Path) -> None:
-    """Refuse a model whose files differ from its manifest entry in any way, before any of them is used.
+    """Refuse a model whose listed files differ from its manifest entry, before any of them is used.
 
-    :raises ModelError: listing every changed, missing, extra or unsafe file.
+    Files the entry does not list (an nnU-Net results folder's ``progress.png``, ``debug.json``) are never read
+    (each file is checked again as it is opened), so they are only logged.
+
+    :raises ModelError: listing every changed, missing or unsafe file (and the extra ones).
     """
     report = verifyModel(entry, pathlib.Path(root))
-    if not report.ok:
+    if report.changed or report.missing or report.unsafe or report.manifestProblem:
         problems = "\n".join(report.lines()[1:])
         raise ModelError(f"Model '{entry.id}' at {root} does not match its manifest, so none of its files is used:\n"
                          f"{problems}\nCheck with 'virtual-biopsy models verify {entry.id}'.")
+    if report.extra:
+        logger.info("Model '%s' at %s holds %d file(s) its manifest does not list (never read): %s", entry.id, root,
+                    len(report.extra), ", ".join(report.extra[:5]))
