@@ -224,14 +224,15 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
 
     def analyzeCohort(self, parameterNode, progress: ProgressCallback | None = None,
                       cancel: CancelToken | None = None):
-        """k-means clusters of ``featuresTable`` and their survival: the library's ``OutcomeResult``."""
-        from VirtualBiopsy.outcome.logic import OutcomeLogic
+        """k-means clusters of ``featuresTable`` and their survival: the library's ``SurvivalNodes``."""
+        from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
         config = configFromParameterNode(OutcomeConfig, parameterNode)
-        result = OutcomeLogic(slicer.mrmlScene).run(
-            parameterNode.featuresTable, parameterNode.clinicalTable, config=config,
+        result = SurvivalLogic(slicer.mrmlScene).cluster(
+            parameterNode.featuresTable, parameterNode.clinicalTable, config.timeColumn, config.eventColumn,
+            config.numberOfClusters, config.randomSeed, config.patientColumn,
             outputTable=parameterNode.outcomeTable, progress=progress, cancel=cancel)
-        parameterNode.outcomeTable, parameterNode.outcomeChart = result.table, result.chart
+        parameterNode.outcomeTable, parameterNode.outcomeChart = result.tables["clusters"], result.chart
         return result
 
     def exploreFeatures(self, parameterNode, progress: ProgressCallback | None = None,

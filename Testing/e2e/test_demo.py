@@ -19,6 +19,7 @@ from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.storage import loadScene
 from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
+from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
 
 CASES = 8
 
@@ -57,6 +58,7 @@ def test_demo_writes_every_output(demoRun):
     firstT1c = out / "cohort" / pd.read_csv(out / "cohort" / "manifest.csv")["T1c"][0]
     assert provenance["inputs"][clinical["patient"][0]]["T1c"] == hashlib.sha256(firstT1c.read_bytes()).hexdigest()
     assert (out / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "kaplan-meier.svg").read_text().lstrip().startswith("<?xml")
     # the demo model segments cases of a cohort it never saw (another seed) as its held-out evaluation did
     assert clusters["dice"].median() > 0.85
 
@@ -78,6 +80,25 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
         assert len(fromCsv) >= 80
         np.testing.assert_allclose(values.loc[fromCsv.index.str.removeprefix(f"{sequence}_")].to_numpy(), fromCsv.to_numpy(), rtol=1e-12)
     assert not any("FLAIR_original_shape" in name for name in saved.index)  # shape comes once
+
+
+@pytest.mark.slow
+def test_demo_cluster_survival_in_the_cohort_scene(demoRun):
+    _, out, printed = demoRun
+    clusters = pd.read_csv(out / "clusters.csv", dtype={"patient": str})
+    expected = kaplanMeier(clusters["time"], clusters["event"], clusters["cluster"]).logRankPValue
+    assert f"Clusters' survival, log-rank p = {expected:.3g}" in printed
+    scene = loadScene(out / "scenes" / "cohort-outcome.mrb")
+    table = tableNodeToDataFrame(scene.GetFirstNodeByName("Clusters clusters"))
+    assert table["patient"].astype(str).tolist() == clusters["patient"].tolist()
+    assert table["cluster"].tolist() == clusters["cluster"].tolist()
+    logrank = tableNodeToDataFrame(scene.GetFirstNodeByName("Clusters logrank"))
+    assert logrank["p"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    chart = scene.GetFirstNodeByName("Clusters Kaplan–Meier")
+    assert chart.IsA("vtkMRMLPlotChartNode") and f"log-rank p = {expected:.3g}" in chart.GetTitle()
+    names = {chart.GetNthPlotSeriesNode(i).GetName() for i in range(chart.GetNumberOfPlotSeriesNodes())}
+    assert {"0", "1"} <= names
+    scene.Clear(True)
 
 
 @pytest.mark.slow

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import slicer
 
-from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
 from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY, SurvivalLogic
+from VirtualBiopsy.progress import CancelToken
 
 
 def _clinical(n=40, seed=2):
@@ -89,6 +90,45 @@ def test_cluster_nodes_and_refusals(scene):
         logic.cox(censored, "time", "event", ["age"])
     undefined = logic.kaplanMeier(censored, "time", "event", "grade")
     assert "undefined: no events" in undefined.chart.GetTitle()
+
+
+def test_cluster_fills_the_chosen_table_reports_progress_and_cancels(scene):
+    """The Outcome module's Cohort outcome route: the clusters go into the table the user chose (keeping its
+    name), the p-value shown is the overall log-rank test's, progress is reported and a cancel makes nothing."""
+    rng = np.random.default_rng(3)
+    group = np.repeat([0, 1], 15)
+    patients = [f"case{index:02d}" for index in range(group.size)]
+    features = pd.DataFrame({"patient": patients, "size": 5.0 * group + rng.normal(0, 0.5, group.size),
+                             "contrast": -5.0 * group + rng.normal(0, 0.5, group.size)})
+    clinical = pd.DataFrame({"patient": patients, "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
+                             "event": np.ones(group.size, dtype=int)})
+    featuresTable = dataFrameToTableNode(features, scene, "features")
+    clinicalTable = dataFrameToTableNode(clinical, scene, "clinical")
+    chosen = dataFrameToTableNode(pd.DataFrame({"old": [1, 2]}), scene, "My clusters")
+    logic = SurvivalLogic(scene)
+
+    cancel = CancelToken()
+    cancel.cancel()
+    tablesBefore = scene.GetNumberOfNodesByClass("vtkMRMLTableNode")
+    with pytest.raises(CancelledError):
+        logic.cluster(featuresTable, clinicalTable, "time", "event", outputTable=chosen, cancel=cancel)
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == tablesBefore
+    assert tableNodeToDataFrame(chosen).columns.tolist() == ["old"]
+
+    messages = []
+    nodes = logic.cluster(featuresTable, clinicalTable, "time", "event", numberOfClusters=2, seed=0,
+                          outputTable=chosen, progress=lambda fraction, message: messages.append((fraction, message)))
+    assert nodes.tables["clusters"] is chosen and chosen.GetName() == "My clusters"
+    clusters = tableNodeToDataFrame(chosen)
+    assert clusters.columns.tolist() == ["patient", "cluster", "silhouette"]
+    assert clusters["patient"].tolist() == patients
+    assert clusters["cluster"].groupby(group).nunique().tolist() == [1, 1] and clusters["cluster"].nunique() == 2
+    logrank = tableNodeToDataFrame(nodes.tables["logrank"])
+    assert nodes.logRankPValue == logrank["p"].iloc[0] == nodes.result.survival.logRankPValue
+    assert nodes.logRankPValue < 0.01
+    names = [nodes.chart.GetNthPlotSeriesNode(i).GetName() for i in range(nodes.chart.GetNumberOfPlotSeriesNodes())]
+    assert {"0", "1"} <= set(names)
+    assert messages[0] == (0.0, "Clustering patients") and messages[-1][0] == 1.0
 
 
 def test_chart_refuses_curves_without_columns_and_draws_without_bands(scene):

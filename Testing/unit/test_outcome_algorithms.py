@@ -7,22 +7,22 @@ from scipy import stats
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.clustering import clusterPatients, standardizeFeatures
-from VirtualBiopsy.outcome.clusterSurvival import analyzeClusterSurvival
-from VirtualBiopsy.outcome.config import OutcomeConfig
-from VirtualBiopsy.outcome.survival import kaplanMeierCurve, logRankPValue
+from VirtualBiopsy.outcome.cohortTable import joinCohort
+from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
+from VirtualBiopsy.outcome.patientClusters import clusterCohort
 
 
 def test_kaplan_meier_known_answer():
     time = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
     event = pd.Series([1, 0, 1, 1, 0])
-    curve = kaplanMeierCurve(time, event).set_index("time")
+    curve = kaplanMeier(time, event).curves.set_index("time")
     assert curve.loc[0.0, "survival"] == 1.0
     assert curve.loc[1.0, "survival"] == pytest.approx(0.8)
     assert curve.loc[2.0, "survival"] == pytest.approx(0.8)
     assert curve.loc[3.0, "survival"] == pytest.approx(0.8 * 2 / 3)
     assert curve.loc[4.0, "survival"] == pytest.approx(0.8 * 2 / 3 * 1 / 2)
     assert curve.loc[5.0, "survival"] == pytest.approx(0.8 * 2 / 3 * 1 / 2)
-    assert list(curve["atRisk"]) == [5, 5, 4, 3, 2, 1]
+    assert list(curve["at_risk"]) == [5, 5, 4, 3, 2, 1]
 
 
 def _referenceLogRank(time, event, group):
@@ -44,17 +44,18 @@ def test_log_rank_equals_reference_implementation():
     group = np.repeat([0, 1], 30)
     time = np.round(rng.exponential(np.where(group == 1, 10.0, 20.0)), 1) + 0.1
     event = (rng.random(60) < 0.8).astype(int)
-    pValue = logRankPValue(pd.Series(time), pd.Series(event), pd.Series(group))
+    pValue = kaplanMeier(pd.Series(time), pd.Series(event), pd.Series(group)).logRankPValue
     assert pValue == pytest.approx(_referenceLogRank(time, event, group), rel=1e-9)
 
 
 def test_survival_data_errors():
-    with pytest.raises(InputError, match="positive numbers; bad for: 1"):
-        kaplanMeierCurve(pd.Series([3.0, -1.0]), pd.Series([1, 0]))
+    with pytest.raises(InputError, match="finite numbers > 0; not for 1 patient\\(s\\): 1 "):
+        kaplanMeier(pd.Series([3.0, -1.0]), pd.Series([1, 0]))
     with pytest.raises(InputError, match="0 \\(censored\\) or 1"):
-        kaplanMeierCurve(pd.Series([3.0, 1.0]), pd.Series([1, 2]))
-    with pytest.raises(InputError, match="at least two groups"):
-        logRankPValue(pd.Series([3.0, 1.0]), pd.Series([1, 0]), pd.Series([0, 0]))
+        kaplanMeier(pd.Series([3.0, 1.0]), pd.Series([1, 2]))
+    # one group: the curve is fine, the log-rank test is undefined and says why (no silent number)
+    result = kaplanMeier(pd.Series([3.0, 1.0]), pd.Series([1, 0]), pd.Series([0, 0]))
+    assert np.isnan(result.logRankPValue) and result.logRank["note"].iloc[0].startswith("undefined: one group only")
 
 
 def _twoBlobs(seed=0, n=10):
@@ -89,16 +90,19 @@ def test_standardize_rejects_unusable_features():
         clusterPatients(features.iloc[:3], 4)
 
 
-def test_analyze_matches_the_pieces_and_checks_tables():
-    features = _twoBlobs()
+def test_cluster_survival_equals_the_reference_and_checks_tables():
+    features = _twoBlobs().rename_axis("patient")
     rng = np.random.default_rng(1)
     clinical = pd.DataFrame(
         {"time": rng.uniform(1, 50, len(features)), "event": rng.integers(0, 2, len(features))}, index=features.index
     )
-    result = analyzeClusterSurvival(features, clinical, OutcomeConfig())
-    assert result.logRankPValue == pytest.approx(logRankPValue(clinical.time, clinical.event, result.patients.cluster))
-    assert set(result.curves) == {0, 1}
-    with pytest.raises(InputError, match="no clinical row: P00"):
-        analyzeClusterSurvival(features, clinical.drop(index="P00"), OutcomeConfig())
-    with pytest.raises(InputError, match="no column 'survival'"):
-        analyzeClusterSurvival(features, clinical, OutcomeConfig(timeColumn="survival"))
+    cohort = joinCohort(features, clinical.reset_index(), "patient", "time", "event")
+    result = clusterCohort(cohort.features, 2, 0, cohort.time, cohort.event)
+    pd.testing.assert_series_equal(result.clusters, clusterPatients(features, 2, 0))
+    reference = _referenceLogRank(clinical.time.to_numpy(), clinical.event.to_numpy(), result.clusters.to_numpy())
+    assert result.survival.logRankPValue == pytest.approx(reference, rel=1e-9)
+    assert result.survival.groups == ["0", "1"]
+    with pytest.raises(InputError, match="features but no clinical row: P00"):
+        joinCohort(features, clinical.drop(index="P00").reset_index(), "patient", "time", "event")
+    with pytest.raises(InputError, match="no column\\(s\\) 'survival'"):
+        joinCohort(features, clinical.reset_index(), "patient", "survival", "event")

@@ -24,9 +24,9 @@ from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
 from VirtualBiopsy.files import stagedOutputFolder, writeTextAtomically
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
+from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
 from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 from VirtualBiopsy.progress import CancelToken
-from VirtualBiopsy.report.survivalFigure import saveKaplanMeierFigure
 
 logger = logging.getLogger(__name__)
 

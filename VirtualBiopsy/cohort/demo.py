@@ -34,9 +34,9 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
-from VirtualBiopsy.outcome.logic import OutcomeLogic
+from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
+from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
-from VirtualBiopsy.report.kaplanMeierFigure import saveKaplanMeierFigure
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def runCohort(
 
     Writes into ``outDir``: ``scenes/<patient>.mrb`` and ``scenes/cohort-outcome.mrb``,
     ``features.csv`` (one row per patient), ``clusters.csv`` (clinical data with the
-    cluster and the Dice of the automatic segmentation), ``kaplan-meier.png``,
+    cluster and the Dice of the automatic segmentation), ``kaplan-meier.png`` and ``.svg``,
     ``failures.csv`` and ``provenance.json`` (versions, settings, input hashes, and each analysis' status,
     seeds, model hashes and key numbers), ``analyses.csv`` and the folders of the optional analyses
     (``cox/``, ``classification/``, ``cnn/``, ``gradcam/``). A patient that fails is recorded in
@@ -149,18 +149,18 @@ def runCohort(
     featuresCsv = outDir / "features.csv"
     features.to_csv(featuresCsv)
     scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
-    outcome = OutcomeLogic(scene).run(featuresTable, clinicalTable, config.outcome).survival
+    outcome = config.outcome
+    survival = SurvivalLogic(scene).cluster(
+        featuresTable, clinicalTable, outcome.timeColumn, outcome.eventColumn, outcome.numberOfClusters,
+        outcome.randomSeed, outcome.patientColumn, subject=COHORT_SUBJECT, cancel=cancel)
 
     clusters = clinical.loc[features.index].copy()
-    clusters["cluster"] = outcome.patients["cluster"]
+    clusters["cluster"] = survival.result.clusters.reindex(features.index.astype(str)).to_numpy()
     clusters["dice"] = [r.dice for r in results]
     clustersCsv = outDir / "clusters.csv"
     clusters.reset_index().to_csv(clustersCsv, index=False)
-    kaplanMeierPng = saveKaplanMeierFigure(
-        outcome.curves, outcome.patients, outcome.logRankPValue, outDir / "kaplan-meier.png",
-        timeLabel=config.outcome.timeColumn,
-        timeColumn=config.outcome.timeColumn, eventColumn=config.outcome.eventColumn,
-    )
+    kaplanMeierPng = saveKaplanMeierFigure(survival.kaplanMeier, outDir / "kaplan-meier", "Kaplan–Meier by cluster",
+                                           timeLabel=outcome.timeColumn)[0]
     progress(0.9, "Cohort analyses: " + ", ".join(config.cohort.analyses))
     inputs = CohortInputs(features=features, clinical=clusters, featuresTable=featuresTable,
                           clinicalTable=clinicalTable, manifestPath=manifestPath,
@@ -171,11 +171,11 @@ def runCohort(
     scene.Clear(True)
     provenance["analyses"] = _finiteOrNull([asdict(record) for record in analyses])
     writeTextAtomically(json.dumps(provenance, indent=2, default=str, allow_nan=False), outDir / "provenance.json")
-    progress(1.0, f"Done: log-rank p = {outcome.logRankPValue:.3g}")
+    progress(1.0, f"Done: log-rank p = {survival.logRankPValue:.3g}")
     dices = [r.dice for r in results if r.dice is not None]
     return DemoResult(
         outDir=outDir, featuresCsv=featuresCsv, clustersCsv=clustersCsv, kaplanMeierPng=kaplanMeierPng,
-        failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=outcome.logRankPValue,
+        failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=survival.logRankPValue,
         meanDice=float(np.mean(dices)) if dices else float("nan"),
         medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures), analyses=analyses,
     )

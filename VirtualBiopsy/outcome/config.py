@@ -13,7 +13,8 @@ class OutcomeConfig(StageConfig):
 
     Features are standardized (zero mean, unit variance over the cohort), then
     k-means with ``numberOfClusters`` groups the patients; Kaplan–Meier curves per
-    cluster are compared with the log-rank test.
+    cluster are compared with the log-rank test
+    (:meth:`~VirtualBiopsy.outcome.survivalLogic.SurvivalLogic.cluster`).
 
     :ivar patientColumn: the column that names patients in both tables.
     :ivar timeColumn: follow-up time column of the clinical table.

@@ -47,6 +47,12 @@ class KaplanMeierResult:
         """The groups, in order."""
         return list(dict.fromkeys(self.curves["group"]))
 
+    @property
+    def logRankPValue(self) -> float:
+        """p-value of the overall log-rank test of the groups; NaN when the test is undefined (one group, no
+        events), with the reason in ``logRank``'s ``note``."""
+        return float(self.logRank.iloc[0]["p"])
+
     def atRiskTable(self, times) -> pd.DataFrame:
         """Number at risk per group (rows) at each of ``times`` (columns), as under a KM plot."""
         rows = {}

@@ -16,7 +16,7 @@ from VirtualBiopsy.outcome.cohortTable import joinCohort
 from VirtualBiopsy.outcome.cox import fitCox
 from VirtualBiopsy.outcome.kaplanMeier import KaplanMeierResult, kaplanMeier
 from VirtualBiopsy.outcome.patientClusters import clusterCohort
-from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,21 @@ class SurvivalNodes:
     :ivar chart: the Kaplan–Meier plot chart node.
     :ivar result: the analysis behind them (``KaplanMeierResult``, ``CoxResult`` or ``PatientClusters``).
     :ivar nodes: every node made, in the order made.
+    :ivar kaplanMeier: the Kaplan–Meier curves and log-rank tests that the chart and the ``km``, ``logrank``
+        and ``median`` tables hold.
     """
 
     tables: dict
     chart: object
     result: object
     nodes: list = field(default_factory=list)
+    kaplanMeier: KaplanMeierResult | None = None
+
+    @property
+    def logRankPValue(self) -> float:
+        """p-value of the overall log-rank test of the chart's groups; NaN when undefined (the reason is in
+        the ``logrank`` table's ``note``)."""
+        return self.kaplanMeier.logRankPValue
 
 
 class SurvivalLogic:
@@ -89,33 +98,50 @@ class SurvivalLogic:
 
     def cluster(self, featuresTable, clinicalTable, timeColumn: str, eventColumn: str, numberOfClusters: int = 2,
                 seed: int = 0, patientColumn: str = "patient", subject: str | None = None,
-                name: str = "Clusters") -> SurvivalNodes:
+                name: str = "Clusters", outputTable=None, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> SurvivalNodes:
         """k-means clusters of the patients of a features table node and their survival.
 
+        :param outputTable: table node that receives the ``clusters`` table (its columns are replaced); a new
+            one is made if None.
         :returns: tables ``clusters`` (patient, cluster, silhouette), ``km``, ``logrank``, ``median`` and the chart.
+        :raises InputError: for tables that do not list the same patients, absent columns, invalid survival
+            data or unusable features (see :func:`~VirtualBiopsy.outcome.cohortTable.joinCohort`).
         """
+        progress = progress or noProgress
+        progress(0.0, "Clustering patients")
         cohort = joinCohort(tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable), patientColumn,
                             timeColumn, eventColumn)
         clusters = clusterCohort(cohort.features, numberOfClusters, seed, cohort.time, cohort.event)
+        if cancel:
+            cancel.raiseIfCancelled()
+        progress(0.6, "Drawing Kaplan–Meier curves")
         extra = {"clusters": clusters.table().reset_index()}
         silhouette = f"silhouette {clusters.meanSilhouette:.2f}" if not clusters.note else "silhouette undefined"
         title = f"Kaplan–Meier by cluster (k = {numberOfClusters}, {silhouette})"
-        return self._kaplanMeierNodes(clusters.survival, name, title, timeColumn, extra, clusters, subject)
+        nodes = self._kaplanMeierNodes(clusters.survival, name, title, timeColumn, extra, clusters, subject,
+                                       {"clusters": outputTable} if outputTable else None)
+        progress(1.0, "Done")
+        return nodes
 
     def _kaplanMeierNodes(self, km: KaplanMeierResult, name: str, title: str, timeLabel: str, extra: dict,
-                          result: object, subject: str | None) -> SurvivalNodes:
+                          result: object, subject: str | None, outputTables: dict | None = None) -> SurvivalNodes:
         overall = km.logRank.iloc[0]
         if len(km.groups) > 1:
             title += f", log-rank p = {overall['p']:.3g}" if pd.notna(overall["p"]) else f", log-rank {overall['note']}"
         frames = {**extra, "km": km.curves, "logrank": km.logRank, "median": km.summary}
-        tables = {role: dataFrameToTableNode(frame.reset_index(drop=True), self.scene, f"{name} {role}")
-                  for role, frame in frames.items()}
+        outputTables = outputTables or {}
+        tables = {}
+        for role, frame in frames.items():
+            given = outputTables.get(role)  # filled in place, keeping its name
+            tables[role] = dataFrameToTableNode(frame.reset_index(drop=True), self.scene,
+                                                given.GetName() if given else f"{name} {role}", tableNode=given)
         chart, made = kaplanMeierChart(self.scene, km.curves, km.censoring, f"{name} Kaplan–Meier", title, timeLabel)
         nodes = [*tables.values(), *made]
         if subject:
             placeInSubjectHierarchy(self.scene, nodes, subject, OUTCOME_STUDY)
         logger.info("%s: %d table(s) and a chart with %d group(s)", name, len(tables), len(km.groups))
-        return SurvivalNodes(tables=tables, chart=chart, result=result, nodes=nodes)
+        return SurvivalNodes(tables=tables, chart=chart, result=result, nodes=nodes, kaplanMeier=km)
 
 
 def _requireColumns(frame: pd.DataFrame, columns: Sequence[str], tableName: str) -> None:

@@ -58,7 +58,7 @@ def writeCsv(frame: pd.DataFrame, folder: pathlib.Path, name: str) -> pathlib.Pa
 
 def writeKaplanMeier(result, folder: pathlib.Path, prefix: str = "", title: str = "", timeLabel: str = "time") -> None:
     """``km.csv``, ``logrank.csv``, ``median.csv``, ``km.png`` and ``km.svg`` (names after ``prefix``)."""
-    from VirtualBiopsy.report.survivalFigure import saveKaplanMeierFigure
+    from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
 
     columns = ["group", "time", "survival", "ci_lower", "ci_upper", "at_risk", "events", "censored"]
     writeCsv(result.curves[columns], folder, f"{prefix}km.csv")
