@@ -42,7 +42,7 @@ def imageRecord(image: sitk.Image) -> dict[str, Any]:
 
 def packageVersions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``packages`` (``None`` when one is missing)."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in packages:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import pathlib
 import typing
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from VirtualBiopsy.errors import InputError
 
@@ -25,6 +25,11 @@ class StageConfig:
     Subclasses may override :meth:`validate` to check ranges and choices; it runs
     after every :meth:`fromDict`.
     """
+
+    if TYPE_CHECKING:
+        # Every subclass is a dataclass: declare what ``@dataclass`` adds, so type checkers accept
+        # ``dataclasses.fields()`` of a config.
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     @classmethod
     def fromDict(cls: type[ConfigT], values: dict[str, Any] | None) -> ConfigT:

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel
 from VirtualBiopsy.models.cycleGanFolder import (
     FORMAT_VERSION,
     isCycleGanFolder,
-    registerStyleModel,
 )
 from VirtualBiopsy.models.hashing import treeHashes
 from VirtualBiopsy.models.manifest import entryToDict, validateManifest

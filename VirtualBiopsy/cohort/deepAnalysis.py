@@ -124,6 +124,7 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
            "tumour_mask": "", "inside_over_outside": np.nan, "inside_over_outside_within_crop": np.nan, "map": ""}
     if node is None:
         return scene, row
+    assert result.map is not None and result.grid is not None, "computed here and defined"
     reference = images[model.channels[0]]
     tumourNode = truth if truth is not None else automatic
     tumour = segmentMaskImage(tumourNode, tumourNode.GetSegmentation().GetNthSegmentID(0), reference)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from VirtualBiopsy.cohort.analysisConfig import (
     CoxAnalysisConfig,
@@ -17,11 +18,11 @@ from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.segment.config import SegmentationConfig
-from VirtualBiopsy.settings import readYamlFile
+from VirtualBiopsy.settings import StageConfig, readYamlFile
 
 PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets"
 
-_SECTIONS = {
+_SECTIONS: dict[str, type[StageConfig]] = {
     "cohort": CohortConfig,
     "harmonization": HarmonizationConfig,
     "segmentation": SegmentationConfig,
@@ -55,7 +56,8 @@ class PipelineConfig:
         unknown = [key for key in document if key not in _SECTIONS]
         if unknown:
             raise InputError(f"Unknown pipeline section(s) {unknown}; known: {', '.join(_SECTIONS)}.")
-        config = cls(**{key: _SECTIONS[key].fromDict(values) for key, values in document.items()})
+        sections: dict[str, Any] = {key: _SECTIONS[key].fromDict(values) for key, values in document.items()}
+        config = cls(**sections)
         config.extraction.settings()  # the radiomics preset or parameter file is valid before any case runs
         explained = config.explanation.model
         if "explanation" in config.cohort.analyses and explained != "best" and explained not in config.classification.models:

@@ -216,7 +216,7 @@ def defaultCohortCache() -> pathlib.Path:
     content (input hashes, settings, versions), so every run may share it."""
     import os
 
-    root = os.environ.get("VIRTUAL_BIOPSY_CACHE")
+    root: str | pathlib.Path | None = os.environ.get("VIRTUAL_BIOPSY_CACHE")
     if not root:
         root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "virtual-biopsy"
     return pathlib.Path(root).expanduser() / "radiomics"

@@ -133,9 +133,9 @@ def parseFeatureOptions(options: list[str]) -> dict[str, pathlib.Path]:
         else:
             raise InputError(f"Two --features tables without a NAME ({unnamed}, {option}); only the features as given "
                              "go without one: write the others as NAME=PATH (e.g. nyul=features_nyul.csv).")
-    for path in ([unnamed] if unnamed else []) + list(named.values()):
-        if not path.is_file():
-            raise InputError(f"Feature table not found: {path}; give the path of an existing CSV file.")
+    for tablePath in ([unnamed] if unnamed else []) + list(named.values()):
+        if not tablePath.is_file():
+            raise InputError(f"Feature table not found: {tablePath}; give the path of an existing CSV file.")
     if unnamed is None:
         raise InputError("No --features table without a NAME: give the features as given (--features F.csv) besides "
                          "the NAME=PATH tables; methods none and combat use it.")

@@ -36,7 +36,7 @@ def _biasField(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.I
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.harmonize.biasField import correctBiasField
 
-    options = {
+    options: dict[str, Any] = {
         "shrinkFactor": 4 if arguments.shrink_factor is None else arguments.shrink_factor,
         "iterations": _integers(arguments.iterations, "--iterations") if arguments.iterations else [50, 50, 50, 50],
         "convergenceThreshold": 1e-6 if arguments.convergence_threshold is None else arguments.convergence_threshold,
@@ -53,7 +53,7 @@ def _resample(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.Im
     from VirtualBiopsy.harmonize.resampling import resampleImage
 
     preset = arguments.preset or ("reference" if arguments.reference is not None else "isotropic")
-    options = {"preset": preset, "spacingMm": 1.0 if arguments.spacing_mm is None else arguments.spacing_mm,
+    options: dict[str, Any] = {"preset": preset, "spacingMm": 1.0 if arguments.spacing_mm is None else arguments.spacing_mm,
                "interpolator": arguments.interpolator or "bspline"}
     if preset == "reference" and arguments.spacing_mm is not None:
         raise InputError("--spacing-mm does not apply to --preset reference (the reference's grid is used); drop it.")

@@ -56,7 +56,7 @@ def runFit(arguments: argparse.Namespace) -> int:
     standardRange = _numbers(arguments.standard_range, "--standard-range")
     if len(standardRange) != 2:
         raise InputError(f"--standard-range {arguments.standard_range!r}: give two numbers, LOW,HIGH (e.g. 0,100).")
-    percentiles, standardRange = checkPercentiles(percentiles, standardRange)
+    checkedPercentiles, checkedRange = checkPercentiles(percentiles, standardRange)
     cohort = readManifest(arguments.manifest)
     column = arguments.mask_column
     if arguments.sequence not in cohort.sequences:
@@ -76,10 +76,11 @@ def runFit(arguments: argparse.Namespace) -> int:
         raise InputError(f"No case of manifest {cohort.path} has a '{arguments.sequence}' image; fill in that column.")
     images = [readImage(case.sequences[arguments.sequence], f"{arguments.sequence} image of line {case.line}")
               for case in cases]
-    masks = [readImage(_maskPath(case, column), f"mask of line {case.line}") if column else foregroundMask(image)
-             for case, image in zip(cases, images)]
+    maskPaths = [_maskPath(case, column) if column else None for case in cases]  # each one found: checked above
+    masks = [readImage(path, f"mask of line {case.line}") if path is not None else foregroundMask(image)
+             for case, image, path in zip(cases, images, maskPaths)]
     with progressBar("nyul fit") as progress:
-        model = fitNyulLandmarks(images, masks, percentiles, standardRange, arguments.sequence, progress)
+        model = fitNyulLandmarks(images, masks, checkedPercentiles, checkedRange, arguments.sequence, progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     landmarks = ", ".join(f"{value:.4g}" for value in model.standardLandmarks)

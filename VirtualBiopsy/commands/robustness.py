@@ -68,12 +68,13 @@ def run(arguments: argparse.Namespace) -> int:
                          "fill in those cells or remove the rows.")
     perturbations = tuple(name.strip() for name in arguments.perturbations.split(",") if name.strip())
     extractFunction, extractor = buildExtractFunction(arguments)
-    cases = {case.patient: _loader(case.sequences[sequence], case.mask) for case in cohort.cases}
+    masks = {case.patient: case.mask for case in cohort.cases if case.mask is not None}  # all of them: checked above
+    cases = {case.patient: _loader(case.sequences[sequence], masks[case.patient]) for case in cohort.cases}
     with progressBar("robustness") as progress:
         result = assessRobustness(cases, extractFunction, perturbations, arguments.count, arguments.seed,
                                   label=arguments.label, progress=progress)
     inputs = {case.patient: {"image": str(case.sequences[sequence]), "imageSha256": sha256File(case.sequences[sequence]),
-                             "mask": str(case.mask), "maskSha256": sha256File(case.mask)} for case in cohort.cases}
+                             "mask": str(case.mask), "maskSha256": sha256File(masks[case.patient])} for case in cohort.cases}
     parameters = {"manifest": str(cohort.path), "sequence": sequence, "label": arguments.label, "inputs": inputs,
                   "perturbations": list(perturbations), "count": arguments.count, "seed": arguments.seed,
                   "ranges": describe(PerturbationRanges()), "extractor": extractor, "threshold": arguments.threshold}

@@ -23,6 +23,7 @@ import os
 import pathlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.errors import InputError
@@ -141,7 +142,8 @@ def readManifest(path: str | os.PathLike) -> Cohort:
     if unknown:
         logger.info("Manifest %s has sequence columns the pipeline does not know: %s", path, ", ".join(unknown))
 
-    cases, seen = [], {}
+    cases: list[CohortCase] = []
+    seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -225,6 +227,7 @@ def writeManifest(
     path = pathlib.Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"Manifest {path} already exists; choose another path or pass overwrite=True.")
+    rows: list[dict[str, Any]]  # cells: text, paths or None
     if isinstance(cohort, Cohort):
         rows = [{PATIENT_COLUMN: case.patient, SITE_COLUMN: case.site, **case.sequences, MASK_COLUMN: case.mask}
                 for case in cohort.cases]
@@ -257,7 +260,7 @@ def writeManifest(
     return writeTextAtomically(buffer.getvalue(), path)
 
 
-def _cell(root: pathlib.Path, column: str, value: object) -> str:
+def _cell(root: pathlib.Path, column: str, value: Any) -> str:
     if value is None or value == "":
         return ""
     if column in (PATIENT_COLUMN, SITE_COLUMN):

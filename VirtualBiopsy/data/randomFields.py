@@ -74,7 +74,7 @@ class Grid:
             low = int(np.floor((value - halfWidth - self.origin) / self.spacing))
             high = int(np.ceil((value + halfWidth - self.origin) / self.spacing)) + 1
             slices.append(slice(max(low, 0), min(high, self.size)))
-        return tuple(slices)
+        return slices[0], slices[1], slices[2]
 
     def boxCoordinates(self, box: tuple[slice, slice, slice]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Broadcastable ``(z, y, x)`` coordinates (mm) of the voxels in ``box``."""

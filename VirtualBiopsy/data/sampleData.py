@@ -65,7 +65,7 @@ class SampleCase:
 
 def defaultCacheDir() -> pathlib.Path:
     """The sample-data cache folder (see the module documentation)."""
-    root = os.environ.get("VIRTUAL_BIOPSY_CACHE")
+    root: str | pathlib.Path | None = os.environ.get("VIRTUAL_BIOPSY_CACHE")
     if not root:
         root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "virtual-biopsy"
     return pathlib.Path(root).expanduser() / "sample-data" / "pyradiomics-3.0.1"
@@ -154,6 +154,8 @@ def extractSampleFiles(archive: pathlib.Path, outDir: pathlib.Path, names: Itera
 
 def _extractVerified(tar: tarfile.TarFile, member: tarfile.TarInfo, path: pathlib.Path, expected: str) -> pathlib.Path:
     source = tar.extractfile(member)
+    if source is None:  # a folder of that name
+        raise InputError(f"{member.name} in the archive is not a file; use the published pyradiomics 3.0.1 sdist.")
     digest = hashlib.sha256()
     with temporarySibling(path) as temporary:
         with open(temporary, "wb") as target:

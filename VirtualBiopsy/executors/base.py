@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,8 +60,7 @@ def caseKeys(items: Sequence[Any], keys: Sequence[str] | None = None) -> list[st
             raise InputError(f"Got {len(result)} keys for {len(items)} cases; pass one key per case (or none).")
     else:
         result = [_defaultKey(item, index) for index, item in enumerate(items)]
-    seen: set[str] = set()
-    repeated = sorted({key for key in result if key in seen or seen.add(key)})
+    repeated = sorted(key for key, count in collections.Counter(result).items() if count > 1)
     if repeated:
         raise InputError(f"Case keys must be unique; repeated: {repeated[:10]}. Give each case its own identifier.")
     return result

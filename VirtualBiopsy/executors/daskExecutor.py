@@ -94,7 +94,8 @@ class DaskExecutor:
         """Start the local cluster or connect to the scheduler (nothing if already done)."""
         if self._client is not None:
             return
-        if self.ownsCluster:
+        if self.scheduler is None:  # self.ownsCluster, spelled out so that type checkers narrow the scheduler
+            assert self.workers is not None, "__init__ sets workers when there is no scheduler"
             distributed = requirePackage("distributed", "dask[distributed]")
             self._cluster = startLocalCluster(self.workers, self.threadsPerWorker)
             try:
@@ -185,9 +186,9 @@ class DaskExecutor:
                     future = completed.get(timeout=POLL_SECONDS)
                 except queue.Empty:
                     continue
-                index = pending.pop(future, None)
-                if index is None:
+                if future not in pending:
                     continue
+                index = pending.pop(future)
                 outcome = _outcomeOf(future, keyList[index], time.perf_counter() - started)
                 future.release()
                 logOutcome(outcome)
@@ -197,7 +198,7 @@ class DaskExecutor:
         finally:
             if pending:
                 self._client.cancel(list(pending), force=True)
-        return outcomes  # type: ignore[return-value] - every slot is filled once pending is empty
+        return [outcome for outcome in outcomes if outcome is not None]  # every slot is filled once pending is empty
 
 
 def _outcomeOf(future: Any, key: str, elapsed: float) -> CaseOutcome:

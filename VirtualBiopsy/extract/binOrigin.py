@@ -77,6 +77,6 @@ def _installBinEdgeHook() -> None:
                 return pyradiomicsBinEdges(parameterValues, **kwargs)
             return fixedBinEdges(parameterValues, kwargs.get("binWidth", 25), origin)
 
-        getBinEdges._virtualBiopsyHook = True
+        setattr(getBinEdges, "_virtualBiopsyHook", True)  # read back with getattr above
         getBinEdges.__doc__ = pyradiomicsBinEdges.__doc__
         imageoperations.getBinEdges = getBinEdges

@@ -78,14 +78,15 @@ def extractCase(task: CaseTask) -> dict[str, Any]:
     """
     from VirtualBiopsy.extract.extraction import extractFeatures
 
-    images = {name: _load(source, f"image '{name}'") for name, source in task.images.items()}
+    images: dict[str | None, sitk.Image] = {name: _load(source, f"image '{name}'")
+                                            for name, source in task.images.items()}
     if isinstance(task.mask, dict):
         mask: Any = {name: _load(source, "mask") for name, source in task.mask.items()}
     else:
         mask = _load(task.mask, "mask")
     if not task.prefix:
         (only,) = images.values()  # one sequence: pyradiomics' own names
-        images = {None: only}  # type: ignore[dict-item]
+        images = {None: only}
         mask = next(iter(mask.values())) if isinstance(mask, dict) else mask
     result = extractFeatures(images, mask, task.settings, label=task.label, minimumRoiVoxels=task.minimumRoiVoxels,
                              resampleMaskToImage=task.resampleMaskToImage, crop=task.crop)

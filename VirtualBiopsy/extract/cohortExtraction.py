@@ -30,6 +30,7 @@ from VirtualBiopsy.executors import CaseExecutor, DaskExecutor, SerialExecutor
 from VirtualBiopsy.executors.resultCache import ResultCache
 from VirtualBiopsy.extract.cohortCases import (
     CaseTask,
+    ImageSource,
     cacheKey,
     extractCase,
     inputHashes,
@@ -86,6 +87,7 @@ def extractCohort(
         if problems:
             tasks.append(f"InputError: manifest line {case.line}: " + " ".join(problems))
             continue
+        assert case.mask is not None, "a case without a mask has problems"
         tasks.append(CaseTask(case.patient, dict(case.sequences), case.mask, case.label or label, prefix, settings,
                               minimumRoiVoxels, resampleMaskToImage, crop))
     run = {"manifest": {"path": str(cohort.path), "sha256": sha256File(cohort.path)}, "sequences": sequences}
@@ -126,8 +128,9 @@ def extractSceneCohort(
     for patient, volumes, segmentation in cases:
         try:
             segmentId = segment or _onlySegment(segmentation)
-            images = {str(name): volumeNodeToImage(node) for name, node in volumes.items()}
-            masks = {str(name): segmentMaskImage(segmentation, segmentId, node) for name, node in volumes.items()}
+            images: dict[str, ImageSource] = {str(name): volumeNodeToImage(node) for name, node in volumes.items()}
+            masks: dict[str, ImageSource] = {str(name): segmentMaskImage(segmentation, segmentId, node)
+                                             for name, node in volumes.items()}
         except VirtualBiopsyError as error:
             tasks.append(f"{type(error).__name__}: {error}")
             continue
@@ -174,7 +177,7 @@ def _extract(
         if cached is not None:
             result.value, result.cached = inPyradiomicsOrder(cached), True
             continue
-        task.cacheFolder = str(cache.folder) if workerCache else None
+        task.cacheFolder = str(cache.folder) if cache is not None and workerCache else None
         todo.append((result, task))
 
     done = len(tasks) - len(todo)

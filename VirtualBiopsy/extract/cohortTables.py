@@ -91,7 +91,7 @@ class CohortExtractionResult:
         columns: dict[str, None] = {}
         rows = []
         for case in self.succeeded:
-            values = {**case.value["features"], **{name: None for name in case.value["undefined"]}}
+            values = {**_valueOf(case)["features"], **{name: None for name in _valueOf(case)["undefined"]}}
             columns.update(dict.fromkeys(values))
             rows.append({"patient": case.patient, "label": case.label, **values})
         frame = pd.DataFrame(rows, columns=["patient", "label", *columns])
@@ -102,7 +102,7 @@ class CohortExtractionResult:
         name), ``value`` (empty when undefined)."""
         rows = []
         for case in self.succeeded:
-            values = {**case.value["features"], **{name: None for name in case.value["undefined"]}}
+            values = {**_valueOf(case)["features"], **{name: None for name in _valueOf(case)["undefined"]}}
             for name, value in values.items():
                 sequence, feature = splitFeatureName(name, case.sequences)
                 rows.append((case.patient, case.label, sequence, feature, value))
@@ -112,6 +112,12 @@ class CohortExtractionResult:
     def failures(self) -> pd.DataFrame:
         """``patient``, ``error`` of every failed case."""
         return pd.DataFrame([(case.patient, case.error) for case in self.failed], columns=["patient", "error"])
+
+
+def _valueOf(case: CaseResult) -> dict[str, Any]:
+    """The value of a succeeded case."""
+    assert case.value is not None, "read only for succeeded cases"
+    return case.value
 
 
 def splitFeatureName(name: str, sequences: list[str]) -> tuple[str, str]:
@@ -128,7 +134,7 @@ def writeCohortTables(result: CohortExtractionResult, outDir: str | os.PathLike)
     """
     from VirtualBiopsy.files import stagedOutputFolder
 
-    diagnostics = {case.patient: case.value["diagnostics"] for case in result.succeeded}
+    diagnostics = {case.patient: _valueOf(case)["diagnostics"] for case in result.succeeded}
     texts = {
         "features.csv": result.wide().to_csv(index=False, lineterminator="\n"),
         "features_long.csv": result.long().to_csv(index=False, lineterminator="\n"),

@@ -103,7 +103,8 @@ class ExtractionLogic:
             progress=lambda fraction, message: progress(0.95 * fraction, message), cancel=cancel,
         )
         segments = segmentation.GetSegmentation()
-        rows, provenance, undefined = [], {}, {}
+        rows: list[tuple[str, str, float]] = []
+        provenance, undefined = {}, {}
         for segmentId, result in results.items():
             segmentName = segments.GetSegment(segmentId).GetName()
             rows.extend((segmentName, feature, value) for feature, value in result.features.items())

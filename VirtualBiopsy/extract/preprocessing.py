@@ -85,7 +85,9 @@ class RadiomicsPreprocessing(StageConfig):
             )
         bounds = self.resegmentationRange
         if bounds is not None and (
-            len(bounds) != 2 or (None not in bounds and bounds[0] > bounds[1]) or all(value is None for value in bounds)
+            len(bounds) != 2
+            or (bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1])
+            or all(value is None for value in bounds)
         ):
             raise InputError(
                 f"{name}.resegmentationRange is {bounds}; give [low, high] with low <= high "
@@ -177,6 +179,7 @@ def resampledGrid(image: sitk.Image, spacing: list[float | None], alignCentres: 
 def _resample(
     image: sitk.Image, mask: sitk.Image, settings: RadiomicsPreprocessing
 ) -> tuple[sitk.Image, sitk.Image, dict[str, Any]]:
+    assert settings.resampledSpacingMm is not None, "called only when resampling is asked for"
     grid = resampledGrid(image, settings.resampledSpacingMm, settings.alignGridCentres)
     resampler = sitk.ResampleImageFilter()
     resampler.SetSize(grid["size"])

@@ -16,7 +16,7 @@ def requireUsableImage(image: object, what: str = "image") -> sitk.Image:
     :raises InputError: for non-finite (NaN/Inf) voxels or a constant image.
     :raises GeometryError: for a 2D/4D or vector image.
     """
-    requireScalar3D(image, what)
+    image = requireScalar3D(image, what)
     voxels = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(voxels.dtype, np.floating):
         bad = np.count_nonzero(~np.isfinite(voxels))
@@ -40,7 +40,7 @@ def requireMaskOnGrid(mask: object, image: sitk.Image, what: str = "mask") -> si
     :raises GeometryError: when size, spacing, origin or direction differ (each difference is listed).
     :raises InputError: for an empty mask or one with non-finite values.
     """
-    requireScalar3D(mask, what)
+    mask = requireScalar3D(mask, what)
     differences = gridDifferences(image, mask, what=what)
     if differences:
         raise GeometryError(

@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -162,6 +163,7 @@ def registerImages(
     if mask is not None:
         tumour = requireMaskOnGrid(mask, fixed, "registration mask")
         region = dilateMm(tumour, dilation)
+        masks: list[tuple[str, sitk.Image | None]]
         if focusOnMask:
             masks = [("tumour", region), ("tumourWide", dilateMm(tumour, 2 * dilation))]
         else:
@@ -172,7 +174,8 @@ def registerImages(
     initial = _initialTransform(fixed, fixedHead, moving)
     nmiBefore = normalizedMutualInformation(fixed, _resample(moving, fixed, sitk.Transform()), region)
     runs = masks if retry else masks[:1]
-    attempts, best = [], None
+    attempts: list[dict[str, Any]] = []
+    best: tuple[sitk.Transform, sitk.Image, dict[str, Any]] | None = None
     for index, (maskName, metricMask) in enumerate(runs):
         span = (index / len(runs), (index + 1) / len(runs)) if retry else (0.0, 1.0)
         transform, mattes = _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, progress, span, cancel)
@@ -187,6 +190,7 @@ def registerImages(
             best = (transform, resampled, attempt)
         if passed:
             break
+    assert best is not None, "runs is never empty"
     transform, resampled, chosen = best
     if not chosen["qcPassed"]:
         logger.warning("Registration failed QC: NMI %.4f after (minimum %.3f, %.4f before)", chosen["nmiAfter"],
@@ -254,7 +258,7 @@ def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, pr
     return transform, record
 
 
-def _stageTransform(stage: str, transform: sitk.Transform, fixed: sitk.Image, settings: RegistrationSettings,
+def _stageTransform(stage: str, transform: sitk.VersorRigid3DTransform | sitk.AffineTransform, fixed: sitk.Image, settings: RegistrationSettings,
                     method: sitk.ImageRegistrationMethod) -> sitk.Transform:
     """The transform a stage optimises (set on ``method``), started from the previous stage's ``transform``."""
     if stage == "bspline":
@@ -268,7 +272,7 @@ def _stageTransform(stage: str, transform: sitk.Transform, fixed: sitk.Image, se
         method.SetInitialTransform(deformable, inPlace=True)
         return deformable
     if stage == "affine":
-        linear = sitk.AffineTransform(3)
+        linear: sitk.AffineTransform | sitk.VersorRigid3DTransform = sitk.AffineTransform(3)
         linear.SetCenter(transform.GetCenter())
         linear.SetMatrix(transform.GetMatrix())
         linear.SetTranslation(transform.GetTranslation())

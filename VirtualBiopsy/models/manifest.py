@@ -96,13 +96,18 @@ def entryToDict(entry: ModelEntry) -> dict[str, Any]:
     }
 
 
+def _rgb(values: Any) -> tuple[float, float, float]:
+    red, green, blue = (float(value) for value in values)  # the schema allows three numbers only
+    return red, green, blue
+
+
 def entryFromDict(item: dict[str, Any]) -> ModelEntry:
     """An entry from its (validated) manifest form."""
     return ModelEntry(
         id=item["id"], version=item["version"], backend=item["backend"], path=item["path"],
         inputs=tuple(ModelInput(sequence=i["sequence"], channel=i["channel"]) for i in item["inputs"]),
         labels=tuple(ModelLabel(value=label["value"], name=label["name"],
-                                color=tuple(float(c) for c in label["color"]),
+                                color=_rgb(label["color"]),
                                 terminology=label.get("terminology", "")) for label in item["labels"]),
         sha256=item["sha256"], files=dict(item["files"]), trusted=item.get("trusted", False),
         licence=item.get("licence", ""), source=item.get("source", ""), description=item.get("description", ""),
@@ -125,7 +130,8 @@ def unsafeRelativePath(name: str) -> str | None:
 
 
 def _semanticProblems(models: list[dict[str, Any]]) -> list[str]:
-    problems, seen = [], {}
+    problems: list[str] = []
+    seen: dict[str, int] = {}
     for index, item in enumerate(models):
         where = f"models[{index}] ('{item['id']}')"
         key = item["id"].lower()

@@ -174,20 +174,20 @@ def _nnunetLayout(folder: pathlib.Path) -> ModelLayout:
     if checkpoint is None:
         raise InputError(f"nnU-Net model folder {folder} has no fold_N/checkpoint_final.pth or checkpoint_best.pth "
                          f"(folds: {', '.join(sorted(folds)) or 'none'}); copy the trained folds too.")
-    folds = sorted(chosen, key=lambda fold: (fold == "all", int(fold) if fold.isdigit() else 0))
+    foldNames = sorted(chosen, key=lambda fold: (fold == "all", int(fold) if fold.isdigit() else 0))
     parts = folder.name.split("__")
     configurations = list(plans.get("configurations", {})) if isinstance(plans, dict) else []
     options: dict[str, Any] = {
         "trainer": parts[0] if len(parts) == 3 else "",
         "plans": parts[1] if len(parts) == 3 else str(plans.get("plans_name", "")),
         "configuration": parts[2] if len(parts) == 3 else (configurations[0] if len(configurations) == 1 else ""),
-        "folds": [int(fold) if fold.isdigit() else fold for fold in folds],
+        "folds": [int(fold) if fold.isdigit() else fold for fold in foldNames],
         "checkpoint": checkpoint,
     }
     channels = dataset.get("channel_names", dataset.get("modality"))
     return ModelLayout(
         backend="nnunet", root=folder,
-        files=("dataset.json", "plans.json", *(f"fold_{fold}/{checkpoint}" for fold in folds)),
+        files=("dataset.json", "plans.json", *(f"fold_{fold}/{checkpoint}" for fold in foldNames)),
         inputs=parseInputs(channels, folder / "dataset.json", "channel_names"),
         labels=_nnunetLabels(dataset, folder / "dataset.json"),
         version=str(dataset.get("release") or "unversioned"),

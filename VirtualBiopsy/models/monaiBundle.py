@@ -34,7 +34,7 @@ import os
 import pathlib
 import stat
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.models.allowList import checkMonaiNetwork, checkPlainValues, refuse
@@ -278,7 +278,7 @@ def _targetName(transform: Mapping[str, Any]) -> str:
     return target.rsplit(".", 1)[-1] if isinstance(target, str) else ""
 
 
-def _threeNumbers(value: Any, integers: bool) -> bool:
+def _threeNumbers(value: Any, integers: bool) -> TypeGuard[list[Any]]:
     kinds = (int,) if integers else (int, float)
     return (isinstance(value, list) and len(value) == 3
             and all(isinstance(v, kinds) and not isinstance(v, bool) and v > 0 for v in value))

@@ -6,6 +6,7 @@ listed in ``<folder>/models.json``. Paths in a manifest are relative to the mani
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import os
 import pathlib
@@ -129,7 +130,7 @@ class ModelRegistry:
             raise
         return entry
 
-    def _manifests(self) -> list[tuple[pathlib.Path, list[ModelEntry]]]:
+    def _manifests(self) -> builtins.list[tuple[pathlib.Path, builtins.list[ModelEntry]]]:  # list: the method above
         manifests = [(self.shippedManifest, readManifest(self.shippedManifest))]
         if self.userManifest.exists():
             manifests.append((self.userManifest, readManifest(self.userManifest)))

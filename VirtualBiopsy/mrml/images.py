@@ -113,9 +113,9 @@ def nodeGrid(volumeNode: "slicer.vtkMRMLVolumeNode") -> Grid:
     """The grid of a volume node in LPS, exactly as :func:`volumeNodeToImage` gives it."""
     imageData = volumeNode.GetImageData()
     size = tuple(imageData.GetDimensions()) if imageData is not None else (0, 0, 0)
-    directionsRas = [[0.0] * 3 for _ in range(3)]
-    volumeNode.GetIJKToRASDirections(directionsRas)
-    directionsRas = np.array(directionsRas, dtype=float)
+    directionRows = [[0.0] * 3 for _ in range(3)]
+    volumeNode.GetIJKToRASDirections(directionRows)
+    directionsRas = np.array(directionRows, dtype=float)
     originRas = np.array(volumeNode.GetOrigin(), dtype=float)
     extentStart = imageData.GetExtent()[0::2] if imageData is not None else (0, 0, 0)
     if any(extentStart):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import slicer
 
 
-def messageText(messages: object) -> str:
+def messageText(messages: "slicer.vtkMRMLMessageCollection") -> str:
     """The text of a ``vtkMRMLMessageCollection`` on one line, without VTK's source-file noise."""
     lines = []
     for line in messages.GetAllMessagesAsString().splitlines():

@@ -103,7 +103,7 @@ def _geometryVolume(scene: "slicer.vtkMRMLScene", geometry: sitk.Image | None) -
         _removeNode(scene, node)
 
 
-def _removeNode(scene: "slicer.vtkMRMLScene", node: object) -> None:
+def _removeNode(scene: "slicer.vtkMRMLScene", node: "slicer.vtkMRMLDisplayableNode") -> None:
     for displayNode in [node.GetNthDisplayNode(index) for index in range(node.GetNumberOfDisplayNodes())]:
         if displayNode is not None:
             scene.RemoveNode(displayNode)

@@ -97,7 +97,8 @@ def segmentationToLabelmapImage(
     infos = []
     for label, identifier in enumerate(ids, start=1):
         segment = segmentation.GetSegment(identifier)
-        infos.append(SegmentInfo(label, identifier, segment.GetName(), tuple(float(c) for c in segment.GetColor())))
+        red, green, blue = segment.GetColor()
+        infos.append(SegmentInfo(label, identifier, segment.GetName(), (float(red), float(green), float(blue))))
     return image, infos
 
 

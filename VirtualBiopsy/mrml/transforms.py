@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import pathlib
 import tempfile
+from typing import Protocol, TypeGuard
 
 import numpy as np
 import SimpleITK as sitk
@@ -27,7 +28,19 @@ logger = logging.getLogger(__name__)
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
-def linearMatrixRas(transform: sitk.Transform) -> np.ndarray:
+class MatrixOffsetTransform(Protocol):
+    """A (downcast) SimpleITK transform with a matrix, a centre and a translation (Euler, versor, affine...)."""
+
+    def GetName(self) -> str: ...
+
+    def GetMatrix(self) -> tuple[float, ...]: ...
+
+    def GetCenter(self) -> tuple[float, ...]: ...
+
+    def GetTranslation(self) -> tuple[float, ...]: ...
+
+
+def linearMatrixRas(transform: MatrixOffsetTransform) -> np.ndarray:
     """The 4×4 RAS matrix of a linear ITK transform (fixed → moving, "from parent" in Slicer).
 
     :raises InputError: for a transform that is not linear.
@@ -43,11 +56,15 @@ def linearMatrixRas(transform: sitk.Transform) -> np.ndarray:
     return result
 
 
-def isLinear(transform: sitk.Transform) -> bool:
+def isLinear(transform: sitk.Transform | MatrixOffsetTransform) -> bool:
     """Whether ``transform`` is a single matrix-and-offset transform (Euler, versor, similarity, affine...)."""
     transform = transform.Downcast() if type(transform) is sitk.Transform else transform
     if isinstance(transform, sitk.CompositeTransform):
         return transform.GetNumberOfTransforms() == 1 and isLinear(transform.GetNthTransform(0))
+    return _hasMatrixOffset(transform)
+
+
+def _hasMatrixOffset(transform: object) -> TypeGuard[MatrixOffsetTransform]:
     return hasattr(transform, "GetMatrix") and hasattr(transform, "GetCenter") and hasattr(transform, "GetTranslation")
 
 
@@ -62,7 +79,7 @@ def transformToNode(transform: sitk.Transform, scene: "slicer.vtkMRMLScene", nam
     transform = transform.Downcast() if type(transform) is sitk.Transform else transform
     if isinstance(transform, sitk.CompositeTransform) and isLinear(transform):
         transform = transform.GetNthTransform(0).Downcast()
-    if isLinear(transform):
+    if _hasMatrixOffset(transform):  # isLinear, now that a one-item composite is unwrapped
         node = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", name)
         matrix = vtk.vtkMatrix4x4()
         for row, values in enumerate(linearMatrixRas(transform)):

@@ -134,7 +134,8 @@ def summarizePatient(patient: str, scores: pd.Series, threshold: float, positive
         note = "undefined: the score is a decision value, not a probability"
     else:
         confidence = probability if positive else 1.0 - probability
-    contributions, baseValue = [], None
+    contributions: list[Contribution] = []
+    baseValue: float | None = None
     if shap is not None:
         contributions, baseValue = _contributions(shap, patient, score, features, topContributions, patientColumn)
     return PatientSummary(patient, score, quantity or scoreKind, float(threshold), prediction, probability,
@@ -160,8 +161,9 @@ def _contributions(shap: pd.DataFrame, patient: str, score: float, features: pd.
     values = row.drop([patientColumn, *SHAP_EXTRA_COLUMNS]).astype(float)
     order = values.abs().sort_values(ascending=False, kind="stable").index[:top]
     known = features is not None and patient in features.index.astype(str)
-    frame = features.set_axis(features.index.astype(str)) if known else None
+    frame = features.set_axis(features.index.astype(str)) if features is not None and known else None
     contributions = [Contribution(str(name), float(values[name]),
-                                  float(frame.loc[patient, name]) if known and name in frame.columns else None)
+                                  float(frame.loc[patient, name]) if frame is not None and name in frame.columns
+                                  else None)
                      for name in order]
     return contributions, float(row["base_value"])

@@ -195,13 +195,13 @@ def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image
         shape, patch = monaiWorkingGrid(settings, inputs[0])
         batch = settings.swBatchSize
         classes = int((settings.networkArgs or {}).get("out_channels", classes))
-    patch = patch if len(patch) == len(shape) else None
-    estimate = estimateInferenceBytes(shape, len(inputs), classes, patchSize=patch, batchSize=batch)
+    patchSize = patch if len(patch) == len(shape) else None
+    estimate = estimateInferenceBytes(shape, len(inputs), classes, patchSize=patchSize, batchSize=batch)
     size = "×".join(str(n) for n in inputs[0].GetSize())
     requireMemory(estimate, f"Segmenting a {size} image with model '{entry.id}'")
 
 
-def _readImage(path: str, name: str) -> sitk.Image:
+def _readImage(path: str | pathlib.Path, name: str) -> sitk.Image:
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"Image file {path} (sequence '{name}') was not found; check the path.")

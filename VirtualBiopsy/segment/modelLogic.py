@@ -140,7 +140,7 @@ class ModelSegmentationLogic:
         base = outputSegmentation.GetName() if outputSegmentation else f"{reference.GetName()}_{entry.id}"
         labelMap = products["labelMap"]
         found = set(result["foundLabels"])
-        labels = [(label.value, label.name, tuple(label.color), label.terminology) for label in entry.labels]
+        labels = [(label.value, label.name, label.color, label.terminology) for label in entry.labels]
         known = {value for value, *_ in labels}
         labels += [(value, f"Label_{value}", (0.5, 0.5, 0.5), "") for value in sorted(found - known)]
         segmentation = labelmapImageToSegmentation(

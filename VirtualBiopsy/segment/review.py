@@ -134,6 +134,7 @@ class ReviewLogic:
             if cancel:
                 cancel.raiseIfCancelled()
             progress(index / max(len(names), 1), f"Segment {name} ({index + 1}/{len(names)})")
+            assert geometry is not None, "a segment's mask gives the geometry"
             rows.append(_compareSegment(name, aiMasks.get(name), reviewedMasks.get(name), geometry))
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         frame.attrs[COLUMN_PROPERTIES] = {column: {"unitLabel": unit} for column, unit in _UNITS.items()}

@@ -154,9 +154,11 @@ class _WorkerSession:
 
     def send(self, request: bytes) -> None:
         """Hand the request to the worker; a worker that died first is reported by :meth:`outcome`."""
+        stdin = self.process.stdin
+        assert stdin is not None, "the worker is started with stdin=PIPE"
         try:
-            self.process.stdin.write(request)
-            self.process.stdin.close()
+            stdin.write(request)
+            stdin.close()
         except (BrokenPipeError, OSError):
             pass
 
@@ -196,7 +198,7 @@ class _WorkerSession:
         status = self.tree.stop(graceSeconds)
         for reader, stream in zip(self.readers, (self.process.stdout, self.process.stderr)):
             reader.join(timeout=2.0)
-            if not reader.is_alive():
+            if not reader.is_alive() and stream is not None:
                 stream.close()
         return status
 

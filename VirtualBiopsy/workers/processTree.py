@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import psutil
@@ -25,9 +26,9 @@ WAIT_STEP_SECONDS = 0.02
 
 def newSessionOptions() -> dict:
     """Keyword arguments for :class:`subprocess.Popen` that start the process in a group of its own."""
-    if os.name == "posix":
-        return {"start_new_session": True}
-    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    if sys.platform == "win32":  # sys.platform, not os.name: type checkers know the flag exists only there
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 class ProcessTree:

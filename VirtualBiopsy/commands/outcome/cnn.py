@@ -155,12 +155,14 @@ def runGradCam(arguments: argparse.Namespace) -> int:
             raise InputError(f"Model '{model.entry.id}' takes {', '.join(model.channels)}; name each image, e.g. "
                              f"--image {model.channels[0]}=PATH.")
         named = {model.channels[0]: named[None]}
-    images = {name: readImage(path, f"image '{name}'") for name, (path, _) in named.items()}
+    images = {name: readImage(path, f"image '{name}'") for name, (path, _) in named.items()
+              if name is not None}  # all of them: an unnamed image was named above
     mask = readImage(arguments.mask, "mask")
     result = gradCam(model, images, mask, arguments.method, arguments.classIndex, arguments.layer)
     if not result.defined:
         print(f"virtual-biopsy outcome cnn gradcam: undefined: {result.reason}; nothing was written.", file=sys.stderr)
         return 1
+    assert result.map is not None and result.grid is not None, "computed here and defined"
     ratio = insideOutsideRatio(result.map, mask)
     cropRatio = insideOutsideRatio(result.map, mask, insideCrop(result.grid, result.map))
     record = {"model": model.entry.id, "modelSha256": model.entry.sha256, "method": result.method,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def matchClass(text: str, classValues: Iterable, outcomeColumn: str = "outcome")
                      f"{shown}); give one of them, or leave it empty for the larger one.")
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:
     if isinstance(value, (bool, np.bool_)):
         return float(value)
     try:

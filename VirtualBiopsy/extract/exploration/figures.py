@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import pathlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Feature names are written on the heatmap's axes only up to this many features.
 MAX_LABELLED_FEATURES = 40
@@ -73,7 +77,7 @@ def saveCorrelationHeatmap(matrix: pd.DataFrame, path: str | pathlib.Path, title
     return _save(figure, path)
 
 
-def _newFigure(path: str | pathlib.Path, width: float, height: float):
+def _newFigure(path: str | pathlib.Path, width: float, height: float) -> tuple[Figure, pathlib.Path]:
     import matplotlib
 
     matplotlib.use("Agg")

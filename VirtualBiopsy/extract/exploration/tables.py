@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,7 +145,7 @@ def _outcomeOf(clinical: pd.DataFrame, outcome: str, patientColumn: str, patient
     return classes.rename(outcome)
 
 
-def _sameClass(value: object, given: object) -> bool:
+def _sameClass(value: Any, given: Any) -> bool:
     """Whether ``given`` (possibly text from the command line) names the class ``value`` (``"1"`` names 1.0)."""
     if str(value) == str(given):
         return True

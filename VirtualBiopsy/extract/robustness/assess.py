@@ -6,6 +6,7 @@ import logging
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,8 @@ def assessRobustness(
         raise InputError(f"Robustness needs at least 2 cases (ICC compares patients); got {len(cases)}.")
     progress = progress or noProgress
     steps = len(cases) * (count + int(includeOriginal))
-    rows, failures = [], []
+    rows: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for number, (patient, source) in enumerate(cases.items()):
         done = number * (count + int(includeOriginal))
         progress(done / steps, f"{patient}: perturbing")

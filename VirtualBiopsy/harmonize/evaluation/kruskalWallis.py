@@ -26,7 +26,8 @@ def kruskalWallis(features: pd.DataFrame, batch: pd.Series) -> pd.DataFrame:
     groups = [labels == name for name in sorted(set(labels))]
     if len(groups) < 2:
         raise InputError("The Kruskal–Wallis test needs at least two batches.")
-    statistics, pValues = [], []
+    statistics: list[float] = []
+    pValueList: list[float] = []
     for name in features.columns:
         values = features[name].to_numpy(dtype=np.float64)
         if np.ptp(values) == 0:
@@ -34,8 +35,8 @@ def kruskalWallis(features: pd.DataFrame, batch: pd.Series) -> pd.DataFrame:
                              "undefined. Leave constant features out.")
         result = stats.kruskal(*(values[group] for group in groups))
         statistics.append(float(result.statistic))
-        pValues.append(float(result.pvalue))
-    pValues = np.asarray(pValues)
+        pValueList.append(float(result.pvalue))
+    pValues = np.asarray(pValueList)
     return pd.DataFrame({
         "H": statistics,
         "p": pValues,

@@ -104,8 +104,10 @@ def summaryMarkdown(result: HarmonizationEvaluation) -> str:
 
 def _downstreamSection(result: HarmonizationEvaluation) -> list[str]:
     table = result.downstream
+    task = result.data.task
+    assert task is not None, "a downstream table comes from a task"
     positive = table["positiveClass"].iloc[0]
-    lines = ["", f"## Downstream task: '{result.data.task.name}' trained on one batch, tested on another", "",
+    lines = ["", f"## Downstream task: '{task.name}' trained on one batch, tested on another", "",
              f"Positive class {positive}; threshold (Youden) chosen on out-of-fold scores inside the training batch "
              "(log-odds for the logistic regression, probabilities for the forest). Mean over the pairs, then each "
              "pair.", ""]

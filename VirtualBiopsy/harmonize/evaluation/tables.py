@@ -84,9 +84,9 @@ def prepareTables(
         if not TABLE_NAME.match(str(name)) or str(name).lower() in RESERVED_NAMES:
             raise InputError(f"Feature table name '{name}' is not allowed; use a name that starts with a letter and "
                              "holds only letters, digits, '_' or '-', other than 'none' and 'combat' (e.g. nyul).")
-    for name in (batchColumn, taskColumn):
-        if name is not None and name in covariates:
-            raise InputError(f"'{name}' is the batch or task column and is also listed as a covariate; a covariate "
+    for column in (batchColumn, taskColumn):
+        if column is not None and column in covariates:
+            raise InputError(f"'{column}' is the batch or task column and is also listed as a covariate; a covariate "
                              "to preserve can be neither (the task would leak into ComBat). Drop it from the "
                              "covariates.")
     if taskColumn is not None and taskColumn == batchColumn:
@@ -118,6 +118,7 @@ def prepareTables(
         if values.shape[1] == 0:
             raise InputError(f"Every feature of table '{name}' is constant over the cohort; nothing can be evaluated.")
         tables[str(name)], dropped[str(name)] = values, constant
+    assert patients is not None, "there is at least one feature table"
     wanted = [batchColumn, *([taskColumn] if taskColumn else []), *covariates]
     rows = clinicalRows(clinical, pd.Series(list(patients), index=patients), patients, wanted)
     batch = _labels(rows[batchColumn], batchColumn, "batch")

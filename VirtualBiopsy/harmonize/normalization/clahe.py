@@ -64,7 +64,8 @@ def kernelVoxels(image: sitk.Image, kernelSizeMm: float) -> tuple[int, int, int]
         raise InputError(f"{METHOD}: kernelSizeMm is {kernelSizeMm!r}; give a positive size in mm (e.g. 30).")
     sizes = image.GetSize()[::-1]
     spacings = image.GetSpacing()[::-1]
-    return tuple(int(min(size, max(2, round(kernelSizeMm / spacing)))) for size, spacing in zip(sizes, spacings))
+    k, j, i = (int(min(size, max(2, round(kernelSizeMm / spacing)))) for size, spacing in zip(sizes, spacings))
+    return k, j, i
 
 
 def _withBackground(masked: MaskedImage, equalized: np.ndarray, backgroundValue: float | None) -> sitk.Image:

@@ -77,7 +77,8 @@ def fitNyulLandmarks(
                      fittedOnHashes=tuple(hashes))
 
 
-def checkPercentiles(percentiles: Sequence[float], standardRange: Sequence[float]) -> tuple[tuple, tuple]:
+def checkPercentiles(percentiles: Sequence[float],
+                     standardRange: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, float]]:
     """The percentiles and standard range as float tuples, after checking them.
 
     :raises InputError: for percentiles that are not strictly increasing in (0, 100), or a range
@@ -86,7 +87,8 @@ def checkPercentiles(percentiles: Sequence[float], standardRange: Sequence[float
     percentiles = tuple(float(p) for p in percentiles)
     standardRange = tuple(float(value) for value in standardRange)
     checkScale(percentiles, np.linspace(0.0, 1.0, len(percentiles)), standardRange)
-    return percentiles, standardRange
+    low, high = standardRange  # checkScale has checked that there are two
+    return percentiles, (low, high)
 
 
 def applyNyul(

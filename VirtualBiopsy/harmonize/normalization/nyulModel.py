@@ -15,7 +15,7 @@ import json
 import math
 import os
 import pathlib
-from typing import Any
+from typing import Any, cast
 
 from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError
@@ -103,7 +103,8 @@ class NyulModel:
             model = cls(
                 percentiles=_numbers(document["percentiles"], "percentiles", source),
                 standardLandmarks=_numbers(document["standardLandmarks"], "standardLandmarks", source),
-                standardRange=_numbers(document["standardRange"], "standardRange", source),
+                # Any length reaches the model: its __post_init__ checks for a pair, with a clearer message.
+                standardRange=cast(tuple[float, float], _numbers(document["standardRange"], "standardRange", source)),
                 sequence=_text(document["sequence"], "sequence", source),
                 fittedOnCount=_count(fittedOn["count"], source),
                 fittedOnHashes=tuple(_text(value, "fittedOn.sha256", source) for value in fittedOn["sha256"]),

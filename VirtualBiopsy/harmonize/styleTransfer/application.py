@@ -75,7 +75,7 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
     from VirtualBiopsy.models.verification import requireIntact
 
     byPath = not isinstance(model, ModelEntry) and pathlib.Path(model).is_dir()
-    if byPath:
+    if byPath and not isinstance(model, ModelEntry):  # (the isinstance test again, for type checkers)
         entry = entryFromPath(model)
         root = pathlib.Path(entry.path)
     else:

@@ -11,11 +11,16 @@ This module imports torch: import it only where networks are built.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from VirtualBiopsy.errors import requirePackage
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
 
 torch = requirePackage("torch")
-nn = torch.nn
+if TYPE_CHECKING:
+    from torch import nn
+else:
+    nn = torch.nn
 
 #: The generator's input size must be a multiple of this (two stride-2 down-samplings).
 SIZE_MULTIPLE = 4

@@ -22,6 +22,7 @@ from VirtualBiopsy.errors import InputError, requirePackage
 from VirtualBiopsy.files import requireNewFolder, sha256File, stagedOutputFolder
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
 from VirtualBiopsy.harmonize.styleTransfer.slices import (
+    ScaledVolume,
     SliceSampler,
     domainRange,
     scaleVolume,
@@ -87,7 +88,7 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
     epochs, iterations, seed = int(arguments["epochs"]), int(arguments["iterationsPerEpoch"]), int(arguments["seed"])
     out = requireNewFolder(arguments["out"], "Model folder")
     device = resolveDevice(arguments.get("device", "auto"))
-    domains = {}
+    domains: dict[str, list[ScaledVolume]] = {}
     paths = [("source", p) for p in arguments["sourceImages"]] + [("target", p) for p in arguments["targetImages"]]
     for index, (domain, path) in enumerate(paths):
         progress(0.05 * index / len(paths), f"reading {domain} volume {index + 1} of {len(paths)}")

@@ -15,6 +15,7 @@ import os
 import pathlib
 import platform
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from VirtualBiopsy.files import sha256File, writeTextAtomically
 from VirtualBiopsy.outcome.classification.comparison import FittedClassifier
 from VirtualBiopsy.outcome.classification.models import EXPLAINED_QUANTITY, modelScore
 from VirtualBiopsy.outcome.classification.trainingData import BinaryTarget
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 #: Version of the ``model.json`` layout; a folder with another version is refused.
 SCHEMA_VERSION = 1
@@ -43,7 +47,7 @@ class SavedClassifier:
     """
 
     folder: pathlib.Path
-    pipeline: object
+    pipeline: Pipeline
     card: dict
 
     @property

@@ -108,9 +108,13 @@ def compareClassifiers(
         makePipeline = functools.partial(buildPipeline, name, config.randomSeed, config.imputation, config.l1,
                                          config.trees)
         base = index * share
+
+        def modelProgress(fraction: float, message: str, base: float = base) -> None:
+            progress(base + 0.9 * share * fraction, message)
+
         validation = crossValidate(
             name, makePipeline, x, y, config.folds, config.repeats, config.randomSeed, config.thresholdFolds,
-            lambda fraction, message, base=base: progress(base + 0.9 * share * fraction, message), cancel,
+            modelProgress, cancel,
         )
         validations[name] = validation
         row = performanceRow(validation, y, config)

@@ -78,7 +78,8 @@ def tumourCentre(mask: sitk.Image) -> tuple[float, float, float]:
         raise InputError("The tumour mask is empty (no non-zero voxel); the crop needs the tumour's position. "
                          "Give the mask of this patient's tumour (ground truth or a reviewed segmentation).")
     index = inside.mean(axis=0)[::-1]  # (k, j, i) → (i, j, k)
-    return tuple(float(v) for v in mask.TransformContinuousIndexToPhysicalPoint([float(v) for v in index]))
+    x, y, z = mask.TransformContinuousIndexToPhysicalPoint([float(v) for v in index])
+    return float(x), float(y), float(z)
 
 
 def cropGrid(image: sitk.Image, centre: Sequence[float], size: int, spacing: float) -> CropGrid:
@@ -93,7 +94,8 @@ def cropGrid(image: sitk.Image, centre: Sequence[float], size: int, spacing: flo
     direction = np.array(image.GetDirection(), dtype=float).reshape(3, 3)
     halfExtent = np.full(3, spacing * (size - 1) / 2.0)
     origin = np.asarray(centre, dtype=float) - direction @ halfExtent
-    return CropGrid((int(size),) * 3, (float(spacing),) * 3, tuple(float(v) for v in origin),
+    x, y, z = (float(v) for v in origin)
+    return CropGrid((int(size),) * 3, (float(spacing),) * 3, (x, y, z),
                     tuple(float(v) for v in image.GetDirection()))
 
 

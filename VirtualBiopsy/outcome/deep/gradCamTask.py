@@ -41,6 +41,7 @@ def computeGradCam(arguments: dict[str, Any], progress: ProgressCallback) -> dic
     progress(0.5, f"Computing {arguments['method']}")
     result = gradCam(model, images, mask, arguments["method"], arguments.get("classIndex"), arguments.get("layer"))
     if result.defined:
+        assert result.map is not None, "a defined map is there"
         sitk.WriteImage(result.map, arguments["out"], useCompression=False)
     progress(1.0, "Grad-CAM done")
     return {**{name: getattr(result, name) for name in RESULT_FIELDS}, "map": arguments["out"] if result.defined

@@ -35,8 +35,8 @@ class GradCamResult:
     """A Grad-CAM map and the prediction it explains.
 
     :ivar map: Float32 map in [0, 1] on the patient's grid, or ``None`` when undefined.
-    :ivar cropMap: the raw map on the crop grid ``(k, j, i)``, before normalization.
-    :ivar grid: the crop grid.
+    :ivar cropMap: the raw map on the crop grid ``(k, j, i)``, before normalization (``None`` from a worker).
+    :ivar grid: the crop grid (``None`` from a worker).
     :ivar defined: whether the map could be normalized.
     :ivar reason: why it is undefined (empty when defined).
     :ivar classIndex: the explained class; :ivar className: its name.
@@ -44,8 +44,8 @@ class GradCamResult:
     """
 
     map: sitk.Image | None
-    cropMap: np.ndarray
-    grid: CropGrid
+    cropMap: np.ndarray | None
+    grid: CropGrid | None
     defined: bool
     reason: str
     classIndex: int
@@ -90,18 +90,22 @@ def gradCam(model: ClassifierModel, images: Mapping[str, sitk.Image], mask: sitk
     raw = rawCropMap(model, crop, index, method, layer)
     low, high = float(raw.min()), float(raw.max())
     reference = selectSequence(images, model.channels[0])
-    common = dict(cropMap=raw, grid=crop.grid, classIndex=index, className=model.classes[index],
-                  probabilities=[float(p) for p in probabilities], method=method, layer=layer)
+
+    def result(camMap: sitk.Image | None, defined: bool, reason: str) -> GradCamResult:
+        return GradCamResult(camMap, cropMap=raw, grid=crop.grid, defined=defined, reason=reason, classIndex=index,
+                             className=model.classes[index], probabilities=[float(p) for p in probabilities],
+                             method=method, layer=layer)
+
     if not np.isfinite(raw).all():
-        return GradCamResult(None, defined=False, reason="the map holds non-finite values", **common)
+        return result(None, defined=False, reason="the map holds non-finite values")
     if high - low <= CONSTANT_TOLERANCE * max(abs(high), abs(low), 1.0):
         reason = (f"the {method} map is constant ({low:g}) on the crop: the gradients of class "
                   f"'{model.classes[index]}' at layer '{layer}' are zero, its weighted activations are nowhere "
                   "positive, or the layer has a single voxel for this crop size, so there is nothing to show; "
                   "try the other class, method or an earlier layer")
-        return GradCamResult(None, defined=False, reason=reason, **common)
+        return result(None, defined=False, reason=reason)
     normalized = (raw - low) / (high - low)
-    return GradCamResult(cropMapToImage(normalized, crop.grid, reference), defined=True, reason="", **common)
+    return result(cropMapToImage(normalized, crop.grid, reference), defined=True, reason="")
 
 
 def insideOutsideRatio(camMap: sitk.Image, mask: sitk.Image, region: np.ndarray | None = None) -> float | None:

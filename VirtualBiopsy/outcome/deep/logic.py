@@ -89,6 +89,7 @@ class DeepOutcomeLogic:
         if not result.defined:
             logger.warning("Grad-CAM is undefined: %s", result.reason)
             return None
+        assert result.map is not None, "a defined map is there"
         node = imageToVolumeNode(result.map, self.scene, name or f"{reference.GetName()} {result.method} "
                                                                  f"{result.className}")
         node.SetAttribute(SOURCE_ATTRIBUTE, reference.GetID())

@@ -87,7 +87,8 @@ def splitPatients(patients: list[str], labels: np.ndarray, fraction: float, seed
     :raises InputError: when a class has fewer than two patients.
     """
     rng = np.random.default_rng(seed)
-    training, validation = [], []
+    training: list[int] = []
+    validation: list[int] = []
     for value in np.unique(labels):
         members = np.flatnonzero(labels == value)
         if members.size < 2:
@@ -138,7 +139,8 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
     network = network.to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.learningRate)
     best = (-math.inf, math.inf)
-    bestState, bestEpoch, history, stale = None, 0, [], 0
+    bestState: dict[str, Any] | None = None
+    bestEpoch, history, stale = 0, [], 0
     for epoch in range(1, settings.epochs + 1):
         network.train()
         order = torch.randperm(len(trainIndex), generator=generator).tolist()
@@ -164,6 +166,7 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
         progress(epoch / settings.epochs, f"epoch {epoch}/{settings.epochs}: validation AUC {auc:.3f}")
         if stale >= settings.patience:
             break
+    assert bestState is not None, "epoch 1 always improves on (-inf, inf): epochs >= 1 and its AUC is finite"
     return TrainingResult(copy.copy(bestState), float(best[0]), float(best[1]), bestEpoch, len(history),
                           [patients[i] for i in trainIndex], [patients[i] for i in validIndex], history)
 

@@ -56,24 +56,24 @@ def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, vari
     if selectionMethod not in SELECTIONS:
         raise InputError(f"Selection {selectionMethod!r} is unknown; choose one of {', '.join(SELECTIONS)}.")
     variance = varianceFilter(features, varianceThreshold, varianceScaling)
-    selection = pd.DataFrame({"variance": variance["variance"], "step": "variance", "correlated_with": "",
-                              "r": float("nan")}, index=features.columns)
+    table = pd.DataFrame({"variance": variance["variance"], "step": "variance", "correlated_with": "",
+                          "r": float("nan")}, index=features.columns)
     passed = list(variance.index[variance["kept"]])
     if not passed:
         raise InputError(f"No feature has a ({varianceScaling}) variance above {varianceThreshold} (largest: "
                          f"{variance['variance'].max():.3g}); lower the variance threshold.")
     pruning = correlationPruning(features[passed], correlationThreshold)
-    selection.loc[passed, "step"] = ["kept" if k else "correlation" for k in pruning["kept"]]
-    selection.loc[passed, "correlated_with"] = pruning["correlated_with"].to_numpy()
-    selection.loc[passed, "r"] = pruning["r"].to_numpy()
-    kept = list(selection.index[selection["step"] == "kept"])
-    selection["supervised"] = float("nan")
+    table.loc[passed, "step"] = ["kept" if k else "correlation" for k in pruning["kept"]]
+    table.loc[passed, "correlated_with"] = pruning["correlated_with"].to_numpy()
+    table.loc[passed, "r"] = pruning["r"].to_numpy()
+    kept = list(table.index[table["step"] == "kept"])
+    table["supervised"] = float("nan")
     supervised = _supervised(features[kept], selectionMethod, time, event, target, penalizer, keep)
     if supervised is not None:
         column, report = supervised
-        selection.loc[kept, "supervised"] = report[column].to_numpy(float)
+        table.loc[kept, "supervised"] = report[column].to_numpy(float)
         dropped = [f for f, k in zip(kept, report["kept"]) if not k]
-        selection.loc[dropped, "step"] = selectionMethod
+        table.loc[dropped, "step"] = selectionMethod
         kept = [f for f in kept if f not in dropped]
         if not kept:
             raise InputError(f"{selectionMethod.upper()} kept no feature; "
@@ -84,7 +84,7 @@ def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, vari
             raise InputError(f"{factors} factors asked for but only {len(kept)} feature(s) remain after filtering; "
                              f"ask for at most {len(kept)} factors or relax the thresholds.")
         model = varimaxFactors(features[kept], factors, seed)
-    return Signature(selection=selection, factors=model)
+    return Signature(selection=table, factors=model)
 
 
 def _supervised(features: pd.DataFrame, method: str, time, event, target, penalizer: float, keep: int | None):

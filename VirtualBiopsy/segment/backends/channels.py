@@ -55,7 +55,8 @@ def canonicalSequence(name: str) -> str:
     return key
 
 
-def mapChannels(images: Mapping[str | None, sitk.Image], inputs: Sequence[ModelInput]) -> ChannelMapping:
+def mapChannels(images: Mapping[str, sitk.Image] | Mapping[str | None, sitk.Image],
+                inputs: Sequence[ModelInput]) -> ChannelMapping:
     """Order ``images`` as the model's ``inputs`` need them.
 
     :param images: ``{sequence name: image}``; one image may be unnamed (``None`` or ``""``) for a one-channel model.
@@ -84,8 +85,9 @@ def mapChannels(images: Mapping[str | None, sitk.Image], inputs: Sequence[ModelI
         logger.info("The single unnamed image feeds the model's only input '%s'.", ordered[0].sequence)
         return ChannelMapping((only,), {ordered[0].sequence: ""}, ())
 
+    named = {name: image for name, image in images.items() if name}  # all of them: none is unnamed here
     byKey: dict[str, str] = {}
-    for name in images:
+    for name in named:
         key = canonicalSequence(name)
         if key in byKey:
             raise InputError(f"Images '{byKey[key]}' and '{name}' are the same sequence; give each sequence once.")
@@ -96,15 +98,15 @@ def mapChannels(images: Mapping[str | None, sitk.Image], inputs: Sequence[ModelI
         if name is None:
             missing.append(modelInput.sequence)
             continue
-        chosen.append(images[name])
+        chosen.append(named[name])
         mapping[modelInput.sequence] = name
     if missing:
         raise InputError(
             f"The model needs the sequence(s) {', '.join(missing)} but the images given are named "
-            f"{', '.join(repr(n) for n in images)}. Give the missing sequence(s) (known aliases: "
+            f"{', '.join(repr(n) for n in named)}. Give the missing sequence(s) (known aliases: "
             f"{_aliasesOf(missing)})."
         )
-    ignored = tuple(name for name in images if name not in mapping.values())
+    ignored = tuple(name for name in named if name not in mapping.values())
     if ignored:
         logger.warning("Images %s are not model inputs and are ignored (the model uses %s).",
                        ", ".join(ignored), ", ".join(mapping))

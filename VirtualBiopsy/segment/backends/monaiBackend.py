@@ -191,6 +191,7 @@ def predictMonai(
             logits = (logits.as_tensor() if hasattr(logits, "as_tensor") else logits).float()
             softmax = torch.softmax(torch.flip(logits, flip) if flip else logits, dim=1).cpu()
             probabilities = softmax if probabilities is None else probabilities + softmax
+    assert probabilities is not None, "there is at least one mirror: the identity"
     probabilities = (probabilities / len(mirrors))[0].numpy().transpose(0, 3, 2, 1)
     if settings.spacing:
         probabilities = _backOnGrid(probabilities, working[0], reference)

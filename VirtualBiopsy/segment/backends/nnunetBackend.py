@@ -19,6 +19,7 @@ import logging
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -37,6 +38,9 @@ from VirtualBiopsy.segment.backends.nnunetFolder import (
 )
 from VirtualBiopsy.segment.backends.result import BackendResult
 from VirtualBiopsy.segment.backends.torchSupport import forwardProgress, torchDevice
+
+if TYPE_CHECKING:
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channe
     return predictor, configuration, folds, weights
 
 
-def _trainerClass(trainerName: str, trusted: bool, where: str) -> type:
+def _trainerClass(trainerName: str, trusted: bool, where: str) -> type[nnUNetTrainer]:
     """The nnU-Net trainer class a checkpoint names: for an untrusted model only a subclass of ``nnUNetTrainer``
     defined in the installed nnU-Net (nnU-Net's own lookup also imports ``nnUNet_extTrainer`` folders)."""
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
@@ -215,7 +219,7 @@ def _trainerClass(trainerName: str, trusted: bool, where: str) -> type:
     return found
 
 
-def _buildNetwork(trainerClass: type, plansManager, configurationManager, inputs: int, heads: int):
+def _buildNetwork(trainerClass: type[nnUNetTrainer], plansManager, configurationManager, inputs: int, heads: int):
     if "plans_manager" in inspect.signature(trainerClass.build_network_architecture).parameters:
         return trainerClass.build_network_architecture(plansManager, configurationManager, inputs, heads,
                                                        enable_deep_supervision=False)

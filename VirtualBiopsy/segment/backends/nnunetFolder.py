@@ -50,7 +50,7 @@ def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, imag
     folder = findTrainedModelFolder(modelFolder, configuration)
     plans = (readPlans or readJson)(folder / "plans.json")
     configurations = plans.get("configurations", {})
-    name = configuration or folder.name.split("__")[-1]
+    name: str | None = configuration or folder.name.split("__")[-1]
     if name not in configurations:
         name = next(iter(configurations), None) if len(configurations) == 1 else None
     if name is None:

@@ -79,6 +79,7 @@ def compareCohort(
             continue
         try:
             masks = {rater: readMask(path, f"reference '{rater}'") for rater, path in case.references.items()}
+            assert case.prediction is not None, "a case without a prediction has problems"
             prediction = readMask(case.prediction, "prediction")
             probabilities = (readProbabilities(case.probabilities)
                              if case.probabilities is not None and readProbabilities is not None else None)

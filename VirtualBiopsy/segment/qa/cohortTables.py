@@ -132,7 +132,7 @@ def summarizeValues(values: pd.Series | Sequence) -> dict:
     if infinite:
         signs = set(np.sign(defined[np.isinf(defined)]))
         mean = math.copysign(math.inf, signs.pop()) if len(signs) == 1 else None  # inf - inf has no mean
-        sd = math.inf
+        sd: float | None = math.inf
     else:
         mean = float(defined.mean())
         sd = float(defined.std(ddof=1)) if defined.size > 1 else None

@@ -67,7 +67,8 @@ def readQaManifest(path: str | os.PathLike) -> list[QaCase]:
     ignored = [name for name in header if name not in (PATIENT, PREDICTION, PROBABILITIES) and name not in raters]
     if ignored:
         logger.info("QA manifest %s: columns ignored: %s", path, ", ".join(ignored))
-    cases, seen = [], {}
+    cases: list[QaCase] = []
+    seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
