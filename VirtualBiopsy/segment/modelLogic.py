@@ -9,6 +9,7 @@ import pathlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import SimpleITK as sitk
 
@@ -209,10 +210,10 @@ def modelInputVolumes(inputVolumes, entry: ModelEntry) -> dict[str, object]:
     return volumes
 
 
-def _volumesNamedBySequence(nodes: list, entry: ModelEntry) -> dict[str, object]:
+def _volumesNamedBySequence(nodes: list, entry: ModelEntry) -> dict[str, Any]:
     if len(nodes) == 1:
         return {"": nodes[0]}
-    named: dict[str, object] = {}
+    named: dict[str, Any] = {}
     for node in dict.fromkeys(nodes):
         sequence = sequenceFromName(node.GetName(), entry.inputs)
         if sequence is None or sequence in named:
