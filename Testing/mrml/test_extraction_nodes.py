@@ -162,7 +162,7 @@ def test_hostile_inputs_on_nodes(scene, twoSegments, makeImage):
         logic.run(t1, empty, CONFIG)
     with pytest.raises(InputError, match=r"covers 64 voxels, fewer than the minimum of 100"):
         logic.run(t1, segmentation, CONFIG.replace(minimumRoiVoxels=100), segmentIds=["core"])
-    with pytest.raises(InputError, match="preset is 'nope'"):
+    with pytest.raises(InputError, match="No radiomics preset named 'nope'"):
         logic.run(t1, segmentation, ExtractionConfig.fromDict({"preset": "nope"}))
     voxels = sitk.GetArrayFromImage(image)
     voxels[10, 12, 11] = np.nan  # inside 'core'
