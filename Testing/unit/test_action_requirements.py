@@ -147,16 +147,10 @@ def test_build_files_install_every_requirements_file():
 
 
 THRESHOLD_RUN = """
-import importlib.abc, json, sys
-blocked = ("torch", "monai", "nnunetv2", "jsonschema", "skimage", "psutil")
-attempts = []
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            attempts.append(name)
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
-sys.meta_path.insert(0, Blocker())
+import json, sys
 sys.path.insert(0, sys.argv[1])
+from importBlocker import blockImports
+attempts = blockImports(("torch", "monai", "nnunetv2", "jsonschema", "skimage", "psutil"), "not for the threshold")
 from syntheticImages import headWithLesion
 from VirtualBiopsy.mrml.images import imageToVolumeNode
 from VirtualBiopsy.mrml.scene import createScene

@@ -21,15 +21,10 @@ AI_PACKAGES = ("torch", "monai", "nnunetv2", "torchio", "shapiq", "torchvision",
 AI_ONLY = {"VirtualBiopsy.harmonize.styleTransfer.cycleGan", "VirtualBiopsy.harmonize.styleTransfer.networks"}
 
 PROBE = """
-import importlib, importlib.abc, json, math, pkgutil, sys
-blocked, attempts = {blocked!r}, []
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            attempts.append(name)
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked: not installed without [ai])", name=name)
-sys.meta_path.insert(0, Blocker())
+import importlib, json, math, pkgutil, sys
 sys.path.insert(0, {testing!r})
+from importBlocker import blockImports
+attempts = blockImports({blocked!r}, "not installed without [ai]")
 import VirtualBiopsy
 failed = {{}}
 for info in pkgutil.walk_packages(VirtualBiopsy.__path__, "VirtualBiopsy."):

@@ -32,15 +32,10 @@ SHIPPED_WITH_SLICER = {"numpy", "scipy", "SimpleITK", "vtk", "vtkmodules", "pydi
                        "VirtualBiopsyWidgets"}
 
 PROBE = """
-import importlib.abc, importlib.util, json, sys
+import importlib.util, json, sys
 sys.path.insert(0, {testing!r})
-blocked, attempts = {blocked!r}, []
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            attempts.append(name)
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked: Slicer does not ship it)", name=name)
-sys.meta_path.insert(0, Blocker())
+from importBlocker import blockImports
+attempts = blockImports({blocked!r}, "Slicer does not ship it")
 import slicerStandIns
 slicerStandIns.install()
 before = set(sys.modules)
