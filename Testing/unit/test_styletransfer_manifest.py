@@ -8,11 +8,8 @@ import json
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.models.cycleGanFolder import (
-    FORMAT_VERSION,
-    isCycleGanFolder,
-    registerStyleModel,
-)
+from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel
+from VirtualBiopsy.models.cycleGanFolder import FORMAT_VERSION, isCycleGanFolder
 from VirtualBiopsy.models.hashing import treeHashes
 from VirtualBiopsy.models.manifest import entryToDict, validateManifest
 from VirtualBiopsy.models.modelDetection import entryFromPath
