@@ -8,7 +8,7 @@ from typing import Annotated
 import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
-from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper, parameterPack
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -53,15 +53,15 @@ class VirtualBiopsySegmentation(ScriptedLoadableModule):
         )
 
 
-@parameterNodeWrapper
-class VirtualBiopsySegmentationParameterNode:
-    """The settings of :class:`VirtualBiopsy.segment.config.SegmentationConfig`, field for
-    field, plus the input volume, the output segmentation and the table of the review's changes.
+@parameterPack
+class SegmentationSection:
+    """The Inputs, Outputs, Automatic segmentation and AI model sections: the settings of
+    :class:`VirtualBiopsy.segment.config.SegmentationConfig`, field for field, plus the input volume
+    and the output segmentation.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
-    reviewChangesTable: vtkMRMLTableNode
     method: Annotated[str, Choice(SEGMENTATION_METHODS)] = SEGMENTATION_DEFAULTS.method
     threshold: Annotated[float, WithinRange(-10.0, 10.0)] = SEGMENTATION_DEFAULTS.threshold
     headMarginMm: Annotated[float, WithinRange(0.0, 100.0)] = SEGMENTATION_DEFAULTS.headMarginMm
@@ -78,6 +78,21 @@ class VirtualBiopsySegmentationParameterNode:
     uncertainty: bool = SEGMENTATION_DEFAULTS.uncertainty
 
 
+@parameterPack
+class ReviewSection:
+    """Review in Segment Editor and Compare with the AI result (no settings): the table of the review's changes."""
+
+    changesTable: vtkMRMLTableNode
+
+
+@parameterNodeWrapper
+class VirtualBiopsySegmentationParameterNode:
+    """One parameter pack per panel section; the ``.ui`` binds ``segmentation.method`` and so on."""
+
+    segmentation: SegmentationSection
+    review: ReviewSection
+
+
 class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
     """Panel: input volume, output segmentation, settings, Apply, progress and Cancel,
     "Review in Segment Editor" and "Compare with the AI result".
@@ -92,15 +107,15 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         self.ui.compareButton.connect("clicked(bool)", self.onCompareButton)
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
-        if not parameterNode.inputVolume:
-            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not parameterNode.segmentation.inputVolume:
+            parameterNode.segmentation.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def updateButtons(self) -> None:
         parameterNode = self._parameterNode
-        ready = bool(parameterNode and parameterNode.inputVolume) and not self.isRunning
+        ready = bool(parameterNode and parameterNode.segmentation.inputVolume) and not self.isRunning
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Segment the tumour") if ready else _("Select an input volume")
-        self.ui.reviewButton.enabled = ready and bool(parameterNode.outputSegmentation)
+        self.ui.reviewButton.enabled = ready and bool(parameterNode.segmentation.outputSegmentation)
         self.ui.compareButton.enabled = ready and self.logic.isUnderReview(parameterNode)
 
     def onApplyButton(self) -> None:
@@ -109,12 +124,12 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         otherVolumes = list(self.ui.additionalVolumesSelector.checkedNodes())
         segmentation = self.runStage(
             _("Segmentation failed."),
-            "model" if parameterNode.method == "model" else "threshold",
+            "model" if parameterNode.segmentation.method == "model" else "threshold",
             lambda progress, cancel: self.logic.process(parameterNode, progress, cancel, otherVolumes=otherVolumes),
         )
         if segmentation is not None:
             segmentation.CreateDefaultDisplayNodes()
-            slicer.util.setSliceViewerLayers(background=parameterNode.inputVolume, fit=True)
+            slicer.util.setSliceViewerLayers(background=parameterNode.segmentation.inputVolume, fit=True)
 
     def onReviewButton(self) -> None:
         """Keep the AI result as the review's hidden reference and open the Segment Editor."""
@@ -153,8 +168,8 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         cancel: CancelToken | None = None,
         otherVolumes: list | None = None,
     ) -> vtkMRMLSegmentationNode:
-        """Segment ``parameterNode.inputVolume`` into ``parameterNode.outputSegmentation``
-        (created and stored in the parameter node when empty).
+        """Segment ``parameterNode.segmentation.inputVolume`` into its ``outputSegmentation`` (created and
+        stored in the parameter node when empty), with the section's settings.
 
         :param otherVolumes: the patient's other sequences, for an AI model with several inputs; each
             volume's name must name its sequence (``VB0001_FLAIR``).
@@ -162,18 +177,15 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         """
         from VirtualBiopsy.segment.logic import SegmentationLogic
 
-        config = configFromParameterNode(SegmentationConfig, parameterNode)
+        config = configFromParameterNode(SegmentationConfig, parameterNode.segmentation)
+        pack = parameterNode.segmentation  # read only
         # An AI model takes the other sequences too; the library tells each one from its volume's name.
-        inputs = [parameterNode.inputVolume, *otherVolumes] if config.method == "model" and otherVolumes \
-            else parameterNode.inputVolume
+        inputs = [pack.inputVolume, *otherVolumes] if config.method == "model" and otherVolumes else pack.inputVolume
         segmentation = SegmentationLogic(slicer.mrmlScene, runner=workerRunner()).run(
-            inputs,
-            config=config,
-            outputSegmentation=parameterNode.outputSegmentation,
-            progress=progress,
-            cancel=cancel,
+            inputs, config=config, outputSegmentation=pack.outputSegmentation, progress=progress, cancel=cancel
         )
-        parameterNode.outputSegmentation = segmentation
+        # Written through a fresh pack: a pack read before the run would write back its stale settings too.
+        parameterNode.segmentation.outputSegmentation = segmentation
         return segmentation
 
     @staticmethod
@@ -184,21 +196,21 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         """
         from VirtualBiopsy.segment.review import ReviewLogic
 
-        if not parameterNode.outputSegmentation or not parameterNode.inputVolume:
+        section = parameterNode.segmentation
+        if not section.outputSegmentation or not section.inputVolume:
             raise ValueError("Segment the tumour first: there is no output segmentation or input volume to review.")
-        ReviewLogic(slicer.mrmlScene).startReview(parameterNode.outputSegmentation)
+        ReviewLogic(slicer.mrmlScene).startReview(section.outputSegmentation)
         slicer.util.selectModule("SegmentEditor")
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
-        editor.setSegmentationNode(parameterNode.outputSegmentation)
-        editor.setSourceVolumeNode(parameterNode.inputVolume)
-
+        editor.setSegmentationNode(section.outputSegmentation)
+        editor.setSourceVolumeNode(section.inputVolume)
 
     @staticmethod
     def isUnderReview(parameterNode: VirtualBiopsySegmentationParameterNode) -> bool:
         """Whether a review of the output segmentation was started (its AI reference exists)."""
         from VirtualBiopsy.segment.review import ReviewLogic
 
-        segmentation = parameterNode.outputSegmentation if parameterNode else None
+        segmentation = parameterNode.segmentation.outputSegmentation if parameterNode else None
         return bool(segmentation) and ReviewLogic(slicer.mrmlScene).referenceOf(segmentation) is not None
 
     def compareWithAiResult(
@@ -207,17 +219,17 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> vtkMRMLTableNode:
-        """What the clinician changed in ``parameterNode.outputSegmentation`` since the review started,
-        into ``parameterNode.reviewChangesTable`` (created when empty); the segmentation's provenance
-        records that it was edited.
+        """What the clinician changed in ``parameterNode.segmentation.outputSegmentation`` since the review
+        started, into ``parameterNode.review.changesTable`` (created when empty); the segmentation's
+        provenance records that it was edited.
         """
         from VirtualBiopsy.segment.review import ReviewLogic
 
         table = ReviewLogic(slicer.mrmlScene).compare(
-            parameterNode.outputSegmentation, outputTable=parameterNode.reviewChangesTable,
+            parameterNode.segmentation.outputSegmentation, outputTable=parameterNode.review.changesTable,
             progress=progress, cancel=cancel,
         )
-        parameterNode.reviewChangesTable = table
+        parameterNode.review.changesTable = table
         return table
 
 
@@ -255,9 +267,9 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         inputVolume, _head, tumour = addSyntheticTumourVolume()
         logic = VirtualBiopsySegmentationLogic()
         parameterNode = logic.getParameterNode()
-        parameterNode.inputVolume = inputVolume
+        parameterNode.segmentation.inputVolume = inputVolume
         for name, value in settings.items():
-            setattr(parameterNode, name, value)
+            setattr(parameterNode.segmentation, name, value)
         return logic, parameterNode, logic.process(parameterNode), tumour
 
     def test_findsTumour(self) -> None:
@@ -266,12 +278,13 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
 
         self.delayDisplay("Segmenting a synthetic tumour")
         _logic, parameterNode, segmentation, tumour = self._segment(segmentName="Lesion")
-        self.assertIs(parameterNode.outputSegmentation, segmentation)
+        self.assertIs(parameterNode.segmentation.outputSegmentation, segmentation)
         segments = segmentation.GetSegmentation()
         self.assertEqual(segments.GetNumberOfSegments(), 1)
         segmentId = segments.GetSegmentIdBySegmentName("Lesion")
         self.assertTrue(segmentId)
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, parameterNode.inputVolume) > 0
+        volume = parameterNode.segmentation.inputVolume
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume) > 0
         self.assertGreater(int(mask.sum()), 0)
         dice = 2.0 * np.logical_and(mask, tumour).sum() / (mask.sum() + tumour.sum())
         self.assertGreater(dice, 0.8)
@@ -286,7 +299,7 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         VirtualBiopsySegmentationLogic.reviewInSegmentEditor(parameterNode)
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
         self.assertEqual(editor.segmentationNode().GetID(), segmentation.GetID())
-        self.assertEqual(editor.sourceVolumeNode().GetID(), parameterNode.inputVolume.GetID())
+        self.assertEqual(editor.sourceVolumeNode().GetID(), parameterNode.segmentation.inputVolume.GetID())
         self.delayDisplay("Test passed")
 
     def test_compareWithAiResult(self) -> None:
@@ -300,16 +313,17 @@ class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
         ReviewLogic(slicer.mrmlScene).startReview(segmentation)
         self.assertTrue(logic.isUnderReview(parameterNode))
         segmentId = segmentation.GetSegmentation().GetNthSegmentID(0)
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, parameterNode.inputVolume)
+        volume = parameterNode.segmentation.inputVolume
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume)
         erased = mask.copy()
         erasedSlice = int(mask.any(axis=(1, 2)).nonzero()[0].mean())
         erased[erasedSlice] = 0
-        slicer.util.updateSegmentBinaryLabelmapFromArray(erased, segmentation, segmentId, parameterNode.inputVolume)
+        slicer.util.updateSegmentBinaryLabelmapFromArray(erased, segmentation, segmentId, volume)
 
         table = logic.compareWithAiResult(parameterNode)
-        self.assertIs(parameterNode.reviewChangesTable, table)
+        self.assertIs(parameterNode.review.changesTable, table)
         row = slicer.util.dataframeFromTable(table).iloc[0]
-        voxelMl = float(np.prod(parameterNode.inputVolume.GetSpacing())) / 1000.0
+        voxelMl = float(np.prod(volume.GetSpacing())) / 1000.0
         self.assertEqual(row["Change"], "edited")
         self.assertAlmostEqual(float(row["Removed (ml)"]), int(mask[erasedSlice].sum()) * voxelMl, places=6)
         self.assertAlmostEqual(float(row["Added (ml)"]), 0.0)

@@ -109,8 +109,17 @@ def _coerce(owner: str, key: str, value: Any, hint: Any) -> Any:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in arguments:
             return None
-        hint = next(a for a in arguments if a is not type(None))
-        return _coerce(owner, key, value, hint)
+        members = [a for a in arguments if a is not type(None)]
+        if len(members) == 1:
+            return _coerce(owner, key, value, members[0])
+        # ``int | str`` (a fold number or "all"): the first member that takes the value.
+        for member in members:
+            try:
+                return _coerce(owner, key, value, member)
+            except InputError:
+                continue
+        names = " or ".join(getattr(member, "__name__", str(member)) for member in members)
+        raise InputError(f"{owner}.{key} must be of type {names}, got {value!r}.")
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise InputError(f"{owner}.{key} must be a list, got {value!r}.")

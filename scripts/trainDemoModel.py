@@ -40,13 +40,20 @@ PLAN_OVERRIDES = {"targetSpacing": [3.0, 3.0, 3.0], "patchSize": [48, 48, 48], "
                   "featuresPerStage": [8, 16, 32, 64]}
 
 
-def _description():
-    from VirtualBiopsy.segment.training.modelTraining import ModelDescription
+def demoConfig(epochs: int, iterationsPerEpoch: int):
+    """The :class:`~VirtualBiopsy.segment.training.config.TrainingConfig` of the demo model."""
+    from VirtualBiopsy.segment.training.config import TrainingConfig
 
-    return ModelDescription(
-        name="VirtualCohortDemo", version="1", licence="Apache-2.0",
-        description="Demo: whole tumour on FLAIR + T1c of the virtual cohort (small nnU-Net, 3 mm, CPU-trained)",
-        source=f"scripts/trainDemoModel.py, virtual cohort seed {DEMO_SEED} (synthetic data, no patient data)")
+    config = TrainingConfig(
+        configuration="3d_fullres", epochs=epochs, iterationsPerEpoch=iterationsPerEpoch,
+        validationIterationsPerEpoch=4, fold="all", device="cpu", seed=DEMO_SEED, augmentationProcesses=1,
+        planOverrides=PLAN_OVERRIDES, sequences=list(SEQUENCES), datasetId=990,
+        modelName="VirtualCohortDemo", version="1", licence="Apache-2.0",
+        modelDescription="Demo: whole tumour on FLAIR + T1c of the virtual cohort (small nnU-Net, 3 mm, CPU-trained)",
+        source=f"scripts/trainDemoModel.py, virtual cohort seed {DEMO_SEED} (synthetic data, no patient data)",
+    )
+    config.validate()
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,15 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     work = requireNewFolder(arguments.work, "Work folder")
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    dataset = exportTrainingCases(work / "raw", arguments.train_cases, arguments.size)
-    settings = {"configuration": "3d_fullres", "epochs": arguments.epochs,
-                "iterationsPerEpoch": arguments.iterations_per_epoch, "validationIterationsPerEpoch": 4,
-                "fold": "all", "device": "cpu", "seed": DEMO_SEED, "augmentationProcesses": 1,
-                "planOverrides": PLAN_OVERRIDES}
-    result = train(dataset, work, settings)
+    config = demoConfig(arguments.epochs, arguments.iterations_per_epoch)
+    dataset = exportTrainingCases(work / "raw", arguments.train_cases, arguments.size, config)
+    result = train(dataset, work, config)
     from VirtualBiopsy.segment.training.modelTraining import describeModelFolder
 
-    describeModelFolder(work / "model", _description())
+    describeModelFolder(work / "model", config)
     evaluation = evaluate(work / "model", arguments.train_cases, arguments.test_cases, arguments.size)
     evaluation.update({"seed": DEMO_SEED, "trainCases": arguments.train_cases, "size": arguments.size,
                        "trainingSeconds": round(result["seconds"], 1),
@@ -101,17 +105,17 @@ def generate(indices: range, size: int):
         yield generateCase(index=index, seed=DEMO_SEED, size=size)
 
 
-def exportTrainingCases(root: pathlib.Path, count: int, size: int) -> pathlib.Path:
+def exportTrainingCases(root: pathlib.Path, count: int, size: int, config) -> pathlib.Path:
     from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
 
     cases = (TrainingCase(case.patient, {name: case.images[name] for name in SEQUENCES}, case.mask)
              for case in generate(range(count), size))
-    export = exportDataset(cases, root, 990, "VirtualCohortDemo", SEQUENCES, caseCount=count)
+    export = exportDataset(cases, root, config.exportConfig(), caseCount=count)
     print(f"Exported {len(export.cases)} training cases ({len(export.skipped)} skipped) to {export.folder}")
     return export.folder
 
 
-def train(dataset: pathlib.Path, work: pathlib.Path, settings: dict) -> dict:
+def train(dataset: pathlib.Path, work: pathlib.Path, config) -> dict:
     from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
     from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
@@ -122,7 +126,8 @@ def train(dataset: pathlib.Path, work: pathlib.Path, settings: dict) -> dict:
 
     # This script's process is the worker: nnU-Net's environment is set and restored by the task.
     return InlineRunner().run(TRAIN_TASK, {"dataset": str(dataset), "workFolder": str(work / "nnunet"),
-                                           "out": str(work / "model"), "settings": settings}, report)
+                                           "out": str(work / "model"),
+                                           "settings": config.nnunetSettings().toDict()}, report)
 
 
 def evaluate(modelFolder: pathlib.Path, first: int, count: int, size: int) -> dict:

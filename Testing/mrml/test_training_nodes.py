@@ -8,6 +8,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.mrml import imageToVolumeNode, labelmapImageToSegmentation
+from VirtualBiopsy.segment.training.config import DatasetExportConfig
 from VirtualBiopsy.segment.training.logic import NodeCase, TrainingLogic
 
 
@@ -27,7 +28,8 @@ def sceneCase(scene, makeImage, caseId: str, seed: int) -> tuple[NodeCase, dict[
 def test_scene_cases_export_with_their_voxels_and_geometry(scene, makeImage, tmp_path):
     case, images, mask = sceneCase(scene, makeImage, "Patient A", 0)
 
-    export = TrainingLogic(scene).exportDataset([case], tmp_path, 21, "Scene", ["FLAIR", "T1c"])
+    config = DatasetExportConfig(datasetId=21, datasetName="Scene", sequences=["FLAIR", "T1c"])
+    export = TrainingLogic(scene).exportDataset([case], tmp_path, config)
 
     assert export.cases == [("case_0000", "Patient A")] and export.skipped == []
     for channel, name in enumerate(("FLAIR", "T1c")):
@@ -50,8 +52,8 @@ def test_cases_that_cannot_be_converted_are_skipped(scene, makeImage, tmp_path):
     unsegmented, _, _ = sceneCase(scene, makeImage, "unsegmented", 4)
     unsegmented.segmentation = None
 
-    export = TrainingLogic(scene).exportDataset([transformed, good, missing, unsegmented], tmp_path, 22, "Scene",
-                                                ["FLAIR", "T1c"])
+    config = DatasetExportConfig(datasetId=22, datasetName="Scene", sequences=["FLAIR", "T1c"])
+    export = TrainingLogic(scene).exportDataset([transformed, good, missing, unsegmented], tmp_path, config)
 
     assert export.cases == [("case_0000", "good")]
     reasons = dict(export.skipped)

@@ -73,10 +73,13 @@ def dataclassFieldType(field: dataclasses.Field) -> str:
     return normalizeType(fieldType)
 
 
-def _isParameterNodeWrapper(decorator: ast.expr) -> bool:
+def _decoratorName(decorator: ast.expr) -> str | None:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
-    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
-    return name == "parameterNodeWrapper"
+    return target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+
+
+def _isParameterNodeWrapper(decorator: ast.expr) -> bool:
+    return _decoratorName(decorator) == "parameterNodeWrapper"
 
 
 def parameterNodeClass(tree: ast.Module) -> ast.ClassDef | None:
@@ -85,6 +88,52 @@ def parameterNodeClass(tree: ast.Module) -> ast.ClassDef | None:
         if isinstance(node, ast.ClassDef) and any(_isParameterNodeWrapper(d) for d in node.decorator_list):
             return node
     return None
+
+
+def parameterPackClasses(tree: ast.Module) -> dict[str, ast.ClassDef]:
+    """The module's ``@parameterPack`` classes by class name."""
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and any(_decoratorName(d) == "parameterPack" for d in node.decorator_list)
+    }
+
+
+def parameterScopes(tree: ast.Module) -> dict[str, dict[str, ParameterField]]:
+    """Where a module's config fields can live: ``""`` for the parameter node's own fields (a flat node),
+    and the name of each field whose type is one of the module's ``@parameterPack`` classes, for that
+    pack's fields (a node made of one pack per panel section)."""
+    classNode = parameterNodeClass(tree)
+    if classNode is None:
+        return {}
+    packs = parameterPackClasses(tree)
+    scopes: dict[str, dict[str, ParameterField]] = {"": {}}
+    for name, field in parameterFields(classNode).items():
+        if field.typeText in packs:
+            scopes[name] = parameterFields(packs[field.typeText])
+        else:
+            scopes[""][name] = field
+    return scopes
+
+
+def parameterNames(tree: ast.Module) -> dict[str, ParameterField]:
+    """Every value field of the parameter node by the name a ``.ui`` ``SlicerParameterName`` binds it with:
+    ``name`` on the node itself, ``pack.name`` inside a ``@parameterPack`` field (``a.b.name`` for nested
+    packs), as Slicer's ``parameterNodeWrapper`` resolves dotted names (``splitPossiblyDottedName``:
+    the first part names the node's field, the rest a member of that pack)."""
+    packs = parameterPackClasses(tree)
+
+    def expand(classNode: ast.ClassDef, prefix: str, seen: frozenset) -> dict[str, ParameterField]:
+        names = {}
+        for name, field in parameterFields(classNode).items():
+            if field.typeText in packs and field.typeText not in seen:
+                names.update(expand(packs[field.typeText], f"{prefix}{name}.", seen | {field.typeText}))
+            else:
+                names[prefix + name] = dataclasses.replace(field, name=prefix + name)
+        return names
+
+    classNode = parameterNodeClass(tree)
+    return expand(classNode, "", frozenset()) if classNode is not None else {}
 
 
 def parameterFields(classNode: ast.ClassDef) -> dict[str, ParameterField]:
@@ -182,6 +231,33 @@ def configClassesUsed(tree: ast.Module) -> list[type]:
             if configClass not in classes:
                 classes.append(configClass)
     return classes
+
+
+def configUses(tree: ast.Module) -> list[tuple[type, str | None]]:
+    """``(Config, scope)`` for each ``configFromParameterNode(Config, X)`` call of the module: scope ``""``
+    when ``X`` is a name (the whole parameter node), the attribute when ``X`` is ``<node>.<pack>``
+    (``parameterNode.segmentation`` gives ``"segmentation"``), ``None`` for anything else."""
+    imports = importedNames(tree)
+    uses = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "configFromParameterNode"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+        ):
+            name = node.args[0].id
+            configClass = getattr(importlib.import_module(imports[name]), name)
+            source = node.args[1]
+            if isinstance(source, ast.Name):
+                scope = ""
+            elif isinstance(source, ast.Attribute) and isinstance(source.value, ast.Name):
+                scope = source.attr
+            else:
+                scope = None
+            if (configClass, scope) not in uses:
+                uses.append((configClass, scope))
+    return uses
 
 
 def defaultsInstances(tree: ast.Module) -> dict[str, str]:

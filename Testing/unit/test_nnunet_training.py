@@ -14,9 +14,9 @@ from VirtualBiopsy.cli import main
 from VirtualBiopsy.data.virtualCohort import generateCase, generateCohort
 from VirtualBiopsy.errors import CancelledError
 from VirtualBiopsy.progress import CancelToken
+from VirtualBiopsy.segment.training.config import TrainingConfig
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase
 from VirtualBiopsy.segment.training.modelTraining import trainModel
-from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow
@@ -88,13 +88,12 @@ def test_cancelled_training_writes_nothing_and_restores_the_environment(tmp_path
         if "epoch 1/" in message:
             token.cancel()
 
-    settings = NnunetTrainingSettings(epochs=3, iterationsPerEpoch=1, validationIterationsPerEpoch=1, device="cpu",
-                                      planOverrides={"featuresPerStage": [4, 8, 16], "patchSize": [16, 16, 16],
-                                                     "batchSize": 2})
+    config = TrainingConfig(epochs=3, iterationsPerEpoch=1, validationIterationsPerEpoch=1, device="cpu",
+                            planOverrides={"featuresPerStage": [4, 8, 16], "patchSize": [16, 16, 16], "batchSize": 2},
+                            sequences=["FLAIR"])
     before = dict(os.environ)
     with pytest.raises(CancelledError):
-        trainModel(cases, tmp_path / "model", ["FLAIR"], settings, runner=InlineRunner(), progress=progress,
-                   cancel=token)
+        trainModel(cases, tmp_path / "model", config, runner=InlineRunner(), progress=progress, cancel=token)
     assert any("epoch 1/3" in message for message in seen) and not any("epoch 2/3" in m for m in seen)
     assert list(tmp_path.iterdir()) == []
     assert dict(os.environ) == before

@@ -56,3 +56,20 @@ def test_help_names_every_option(capsys):
     for option in ("--manifest", "--out", "--epochs", "--iterations-per-epoch", "--configuration", "--device",
                    "--sequences", "--id", "--fold", "--seed", "--models-dir"):
         assert option in text
+
+
+def test_command_builds_the_training_config_of_the_logic(manifest):
+    """The options land in the TrainingConfig that TrainingLogic.train and trainModel take."""
+    from VirtualBiopsy.cli import buildParser
+    from VirtualBiopsy.commands.train import trainingConfig
+    from VirtualBiopsy.segment.training.config import TrainingConfig
+
+    arguments = buildParser().parse_args(["train", "--manifest", str(manifest), "--out", "model", "--epochs", "3",
+                                          "--iterations-per-epoch", "7", "--fold", "2", "--device", "cpu",
+                                          "--seed", "5", "--configuration", "2d"])
+    config = trainingConfig(arguments, ["T1c", "FLAIR"])
+    assert type(config) is TrainingConfig
+    assert (config.epochs, config.iterationsPerEpoch, config.fold, config.device, config.seed, config.configuration) \
+        == (3, 7, 2, "cpu", 5, "2d")
+    assert config.sequences == ["T1c", "FLAIR"] and config.modelName == "manifest"
+    assert TrainingConfig.fromDict(config.toDict()) == config

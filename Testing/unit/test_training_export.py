@@ -13,6 +13,7 @@ import SimpleITK as sitk
 from VirtualBiopsy.data.manifest import readManifest, writeManifest
 from VirtualBiopsy.errors import CancelledError, GeometryError, InputError
 from VirtualBiopsy.progress import CancelToken
+from VirtualBiopsy.segment.training.config import DatasetExportConfig
 from VirtualBiopsy.segment.training.datasetExport import (
     TrainingCase,
     casesFromCohort,
@@ -22,6 +23,10 @@ from VirtualBiopsy.segment.training.datasetExport import (
 )
 
 SEQUENCES = ["FLAIR", "T1c"]
+
+
+def exportConfig(datasetId: int, name: str, sequences=SEQUENCES, **extra) -> DatasetExportConfig:
+    return DatasetExportConfig(datasetId=datasetId, datasetName=name, sequences=list(sequences), **extra)
 
 
 def obliqueLeftHanded() -> tuple[float, ...]:
@@ -51,7 +56,7 @@ def readCasesCsv(folder: pathlib.Path) -> list[list[str]]:
 
 def test_files_are_numbered_and_dataset_json_names_the_sequences(tmp_path):
     cases = [makeCase(f"PATIENT-{i}", i) for i in range(3)]
-    export = exportDataset(cases, tmp_path, 7, "Tiny", SEQUENCES)
+    export = exportDataset(cases, tmp_path, exportConfig(7, "Tiny"))
 
     assert export.folder == tmp_path / "Dataset007_Tiny"
     assert sorted(p.name for p in (export.folder / "imagesTr").iterdir()) == [
@@ -69,7 +74,7 @@ def test_files_are_numbered_and_dataset_json_names_the_sequences(tmp_path):
 
 def test_voxels_and_oblique_left_handed_geometry_survive_the_round_trip(tmp_path):
     case = makeCase("A", 3)
-    export = exportDataset([case], tmp_path, 8, "Geometry", SEQUENCES)
+    export = exportDataset([case], tmp_path, exportConfig(8, "Geometry"))
     for channel, name in enumerate(SEQUENCES):
         written = sitk.ReadImage(str(export.folder / "imagesTr" / f"case_0000_{channel:04d}.nii.gz"))
         original = case.images[name]
@@ -100,7 +105,7 @@ def test_bad_cases_are_reported_and_skipped_and_the_others_numbered_without_gaps
     good = [makeCase("good-1", 8), makeCase("good-2", 9)]
     cases = [good[0], missing, offGrid, unknownLabel, noMask, vector, fractional, reported, good[1]]
 
-    export = exportDataset(cases, tmp_path, 9, "Mixed", SEQUENCES)
+    export = exportDataset(cases, tmp_path, exportConfig(9, "Mixed"))
 
     assert export.cases == [("case_0000", "good-1"), ("case_0001", "good-2")]
     reasons = dict(export.skipped)
@@ -126,7 +131,7 @@ def test_checked_case_raises_the_specific_error():
 def test_no_usable_case_writes_nothing(tmp_path):
     bad = makeCase("bad", 1, labels=(0, 5))
     with pytest.raises(InputError, match="No case could be exported.*bad"):
-        exportDataset([bad], tmp_path, 10, "Empty", SEQUENCES)
+        exportDataset([bad], tmp_path, exportConfig(10, "Empty"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -139,7 +144,7 @@ def test_cancel_writes_nothing(tmp_path):
         yield makeCase("b", 2)
 
     with pytest.raises(CancelledError):
-        exportDataset(cases(), tmp_path, 11, "Cancelled", SEQUENCES, cancel=token)
+        exportDataset(cases(), tmp_path, exportConfig(11, "Cancelled"), cancel=token)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -148,7 +153,7 @@ def test_existing_dataset_folder_is_never_overwritten(tmp_path):
     folder.mkdir()
     (folder / "keep.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
-        exportDataset([makeCase("a", 1)], tmp_path, 12, "Taken", SEQUENCES)
+        exportDataset([makeCase("a", 1)], tmp_path, exportConfig(12, "Taken"))
     assert (folder / "keep.txt").read_text(encoding="utf-8") == "mine" and len(list(folder.iterdir())) == 1
 
 
@@ -163,14 +168,14 @@ def test_bad_dataset_id_or_name(datasetId, name):
                                     {"background": 0, "tumour": -1}, {"background": 0, "tumour": 1.0}])
 def test_bad_label_maps(tmp_path, labels):
     with pytest.raises(InputError):
-        exportDataset([makeCase("a", 1)], tmp_path, 13, "Labels", SEQUENCES, labels=labels)
+        exportDataset([makeCase("a", 1)], tmp_path, exportConfig(13, "Labels", labels=labels))
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("sequences", [[], ["FLAIR", "FLAIR"], ["FLAIR", "../T1c"], ["FLAIR", ""]])
 def test_bad_sequence_lists(tmp_path, sequences):
     with pytest.raises(InputError):
-        exportDataset([makeCase("a", 1)], tmp_path, 14, "Sequences", sequences)
+        exportDataset([makeCase("a", 1)], tmp_path, exportConfig(14, "Sequences", sequences))
 
 
 def test_cases_from_a_manifest_read_files_lazily_and_keep_its_problems(tmp_path):
@@ -185,7 +190,7 @@ def test_cases_from_a_manifest_read_files_lazily_and_keep_its_problems(tmp_path)
     ], folder / "manifest.csv")
 
     cases = casesFromCohort(readManifest(manifest), ["T1c"])
-    export = exportDataset(cases, tmp_path / "raw", 15, "Manifest", ["T1c"])
+    export = exportDataset(cases, tmp_path / "raw", exportConfig(15, "Manifest", ["T1c"]))
 
     assert export.cases == [("case_0000", "VB1")]
     assert export.skipped[0][0] == "VB2" and "gone.nrrd" in export.skipped[0][1]

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.segment.training.config import DatasetExportConfig, TrainingConfig
 from VirtualBiopsy.segment.training.planOverrides import (
     applyPlanOverrides,
     keepConfiguration,
@@ -90,6 +91,53 @@ def test_settings_round_trip_through_plain_values():
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
         NnunetTrainingSettings(**{field: value}).validate()
+
+
+@pytest.mark.parametrize("configClass", [NnunetTrainingSettings, DatasetExportConfig, TrainingConfig])
+def test_defaults_validate_and_round_trip(configClass):
+    config = configClass()
+    config.validate()
+    assert configClass.fromDict(config.toDict()) == config
+    assert configClass.fromDict({}) == config
+
+
+def test_fold_is_a_number_or_all_through_from_dict():
+    assert NnunetTrainingSettings.fromDict({"fold": 3}).fold == 3
+    assert TrainingConfig.fromDict({"fold": "all"}).fold == "all"
+    with pytest.raises(InputError, match="fold"):
+        NnunetTrainingSettings.fromDict({"fold": True})
+    with pytest.raises(InputError, match="fold"):
+        NnunetTrainingSettings.fromDict({"fold": 1.5})
+
+
+def test_training_config_gives_the_worker_settings_and_the_export():
+    config = TrainingConfig.fromDict({"epochs": 2, "fold": 1, "seed": 9, "planOverrides": {"batchSize": 2},
+                                      "sequences": ["FLAIR", "T1c"], "labels": {"background": 0, "tumour": 1},
+                                      "datasetId": 42, "modelName": "My cohort / v2", "licence": "CC-BY-4.0"})
+    settings = config.nnunetSettings()
+    assert type(settings) is NnunetTrainingSettings
+    assert settings == NnunetTrainingSettings(epochs=2, fold=1, seed=9, planOverrides={"batchSize": 2})
+    export = config.exportConfig()
+    assert export == DatasetExportConfig(datasetId=42, datasetName="My-cohort-v2", sequences=["FLAIR", "T1c"])
+    assert export.folderName() == "Dataset042_My-cohort-v2"
+
+
+@pytest.mark.parametrize("configClass, values, message", [
+    (DatasetExportConfig, {"datasetId": 0}, "dataset id"),
+    (DatasetExportConfig, {"datasetName": "under_score"}, "dataset name"),
+    (DatasetExportConfig, {"sequences": []}, "No sequence"),
+    (DatasetExportConfig, {"sequences": ["FLAIR", "FLAIR"]}, "distinct"),
+    (DatasetExportConfig, {"labels": {"tumour": 1}}, "background"),
+    (DatasetExportConfig, {"labels": {"background": 0, "tumour": 2}}, "consecutive"),
+    (DatasetExportConfig, {"sequence": ["FLAIR"]}, "Did you mean 'sequences'"),
+    (TrainingConfig, {"sequences": ["../T1c"]}, "Sequences"),
+    (TrainingConfig, {"datasetId": 1000}, "dataset id"),
+    (TrainingConfig, {"epochs": 0}, "epochs"),
+    (TrainingConfig, {"planOverrides": [1]}, "planOverrides"),
+])
+def test_bad_config_values_name_the_problem(configClass, values, message):
+    with pytest.raises(InputError, match=message):
+        configClass.fromDict(values)
 
 
 def test_unknown_setting_is_refused():

@@ -1,5 +1,7 @@
 """The modules' ``.ui`` files load, have every widget their module uses, and bind only
-parameter-node fields, each to a widget Slicer can connect it to.
+parameter-node fields, each to a widget Slicer can connect it to. A field inside a ``@parameterPack``
+is bound by its dotted name (``segmentation.method``), which Slicer's ``parameterNodeWrapper``
+resolves to the pack's member (``connectGui`` → ``_checkParamName`` → ``checkPackMember``).
 
 The files are loaded with PySide6's ``QUiLoader`` on the offscreen platform. CTK and
 MRML widgets do not exist there: they must be declared in ``<customwidgets>`` with an
@@ -19,8 +21,8 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 from moduleSources import (  # noqa: E402
     moduleSources,
     moduleUiReferences,
-    parameterFields,
-    parameterNodeClass,
+    parameterNames,
+    parameterScopes,
     sharedUiReferences,
 )
 from PySide6 import QtCore, QtWidgets  # noqa: E402
@@ -147,15 +149,9 @@ def test_widgets_the_module_uses_exist(source, application):
 
 @pytest.mark.parametrize("source", MODULES, ids=MODULE_IDS)
 def test_parameter_names_bind_to_connectable_fields(source):
-    fields = parameterFields(parameterNodeClass(source.tree))
-    root = ElementTree.parse(source.uiPath).getroot()
+    fields = parameterNames(source.tree)
     problems, bound = [], set()
-    for element in root.iter("widget"):
-        parameterName = next(
-            (p.findtext("string") for p in element.findall("property") if p.get("name") == "SlicerParameterName"), None
-        )
-        if parameterName is None:
-            continue
+    for element, parameterName in boundWidgets(source.uiPath):
         widgetClass, widgetName = element.get("class"), element.get("name")
         where = f"{widgetName} ({widgetClass}) -> '{parameterName}'"
         if parameterName in bound:
@@ -163,7 +159,7 @@ def test_parameter_names_bind_to_connectable_fields(source):
         bound.add(parameterName)
         field = fields.get(parameterName)
         if field is None:
-            problems.append(f"{where}: no such parameter node field")
+            problems.append(f"{where}: no such parameter node field (or member of one of its packs)")
         elif widgetClass == "qMRMLNodeComboBox":
             nodeTypes = [s.text for s in element.iter("string") if s.text and s.text.startswith("vtkMRML")]
             if not field.typeText.startswith("vtkMRML") or field.typeText not in nodeTypes:
@@ -177,6 +173,42 @@ def test_parameter_names_bind_to_connectable_fields(source):
         ):
             problems.append(f"{where}: a slider needs a bounded field (WithinRange)")
     assert not problems, f"{source.uiPath.name}: " + "; ".join(problems)
+
+
+def boundWidgets(uiPath) -> list[tuple[ElementTree.Element, str]]:
+    """``(widget element, SlicerParameterName)`` for each widget of a ``.ui`` file that binds a parameter."""
+    root = ElementTree.parse(uiPath).getroot()
+    bound = []
+    for element in root.iter("widget"):
+        parameterName = next(
+            (p.findtext("string") for p in element.findall("property") if p.get("name") == "SlicerParameterName"), None
+        )
+        if parameterName is not None:
+            bound.append((element, parameterName))
+    return bound
+
+
+def test_segmentation_ui_binds_pack_members_only():
+    """Segmentation's node is made of packs: every bound name is ``<pack>.<member>``, and every setting of the
+    ``segmentation`` pack (SegmentationConfig) and its input and output nodes has a widget."""
+    (source,) = [source for source in MODULES if source.name == "VirtualBiopsySegmentation"]
+    names = [name for _element, name in boundWidgets(source.uiPath)]
+    packs = set(parameterScopes(source.tree)) - {""}
+    assert names and all(name.split(".", 1)[0] in packs and "." in name for name in names), names
+    assert set(names) == {f"segmentation.{name}" for name in parameterScopes(source.tree)["segmentation"]}
+
+
+def test_dotted_names_resolve_through_packs():
+    """Self-check: pack members get dotted names (nested packs too); a flat node keeps plain names."""
+    import ast
+
+    tree = ast.parse(
+        "@parameterPack\nclass Inner:\n    depth: int = 1\n"
+        "@parameterPack\nclass Outer:\n    inner: Inner\n    volume: vtkMRMLScalarVolumeNode\n"
+        "@parameterNodeWrapper\nclass P:\n    outer: Outer\n    style: str = 'a'\n"
+    )
+    assert {name: field.typeText for name, field in parameterNames(tree).items()} == {
+        "outer.inner.depth": "int", "outer.volume": "vtkMRMLScalarVolumeNode", "style": "str"}
 
 
 def test_fallback_filter_rejects_undeclared_and_missing_widgets():

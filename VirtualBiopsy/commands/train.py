@@ -53,18 +53,9 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.files import requireNewFolder
     from VirtualBiopsy.segment.training.datasetExport import casesFromCohort
-    from VirtualBiopsy.segment.training.modelTraining import (
-        ModelDescription,
-        registerModel,
-        trainModel,
-    )
-    from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
+    from VirtualBiopsy.segment.training.modelTraining import registerModel, trainModel
 
     out = requireNewFolder(arguments.out, "Trained-model folder (--out)")
-    fold = arguments.fold if arguments.fold == "all" else _wholeNumber(arguments.fold, "--fold")
-    settings = NnunetTrainingSettings(configuration=arguments.configuration, epochs=arguments.epochs,
-                                      iterationsPerEpoch=arguments.iterations_per_epoch, fold=fold,
-                                      device=arguments.device, seed=arguments.seed).validate()
     if arguments.modelId:
         from VirtualBiopsy.models.modelDetection import requireModelId
 
@@ -75,13 +66,9 @@ def run(arguments: argparse.Namespace) -> int:
     if unknown or not all(sequences):
         raise InputError(f"--sequences {arguments.sequences}: {', '.join(unknown) or 'an empty name'} is not a "
                          f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)}).")
-    description = ModelDescription(name=arguments.manifest.stem,
-                                   description=f"nnU-Net {settings.configuration} trained on {arguments.manifest.name}",
-                                   source=f"virtual-biopsy train --manifest {arguments.manifest.name}, "
-                                          f"seed {settings.seed}")
+    config = trainingConfig(arguments, sequences)
     with progressBar("Training") as report:
-        outcome = trainModel(casesFromCohort(cohort, sequences), out, sequences, settings,
-                             description=description, progress=report)
+        outcome = trainModel(casesFromCohort(cohort, sequences), out, config, progress=report)
     for caseId, reason in outcome.skipped:
         print(f"Skipped {caseId}: {reason}")
     losses = outcome.result.get("trainLosses") or [float("nan")]
@@ -93,6 +80,25 @@ def run(arguments: argparse.Namespace) -> int:
         entry = registerModel(out, arguments.modelId, ModelRegistry(arguments.models_dir))
         print(f"Imported as '{entry.id}' (sha256 {entry.sha256[:12]}…); see: virtual-biopsy models list")
     return 0
+
+
+def trainingConfig(arguments: argparse.Namespace, sequences: list[str]):
+    """The :class:`~VirtualBiopsy.segment.training.config.TrainingConfig` of the command line (the one
+    ``TrainingLogic.train`` takes), validated; the model is named after the manifest.
+
+    :raises InputError: for a bad option, naming it.
+    """
+    from VirtualBiopsy.segment.training.config import TrainingConfig
+
+    fold = arguments.fold if arguments.fold == "all" else _wholeNumber(arguments.fold, "--fold")
+    manifest = arguments.manifest
+    return TrainingConfig.fromDict({
+        "configuration": arguments.configuration, "epochs": arguments.epochs,
+        "iterationsPerEpoch": arguments.iterations_per_epoch, "fold": fold, "device": arguments.device,
+        "seed": arguments.seed, "sequences": list(sequences), "modelName": manifest.stem,
+        "modelDescription": f"nnU-Net {arguments.configuration} trained on {manifest.name}",
+        "source": f"virtual-biopsy train --manifest {manifest.name}, seed {arguments.seed}",
+    })
 
 
 def _wholeNumber(text: str, option: str) -> int:

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import pathlib
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +30,10 @@ from VirtualBiopsy.errors import GeometryError, InputError, VirtualBiopsyError
 from VirtualBiopsy.files import stagedOutputFolder
 from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.training.config import DatasetExportConfig, datasetFolderName
+
+__all__ = ["DatasetExport", "TrainingCase", "casesFromCohort", "checkedCase", "datasetFolderName", "datasetJson",
+           "exportDataset"]
 
 if TYPE_CHECKING:
     from VirtualBiopsy.data.manifest import Cohort
@@ -38,9 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FILE_ENDING = ".nii.gz"
-#: Largest distance (mm) or direction-cosine difference accepted between an image's and the mask's grid.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
-_SEQUENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 
 #: A case's image or mask: a SimpleITK image, or a callable that reads it (so cases load one at a time).
 ImageSource = sitk.Image | Callable[[], sitk.Image]
@@ -80,43 +80,27 @@ class DatasetExport:
     skipped: list[tuple[str, str]]
 
 
-def datasetFolderName(datasetId: int, name: str) -> str:
-    """``DatasetNNN_Name`` as nnU-Net names raw datasets.
-
-    :raises InputError: for an id outside 1–999 or a name with characters other than letters, digits and '-'.
-    """
-    if isinstance(datasetId, bool) or not isinstance(datasetId, int) or not 1 <= datasetId <= 999:
-        raise InputError(f"nnU-Net dataset id {datasetId!r} is not a whole number from 1 to 999; choose one "
-                         "(ids above 500 are conventionally free of public datasets).")
-    if not _NAME.match(name or ""):
-        raise InputError(f"nnU-Net dataset name {name!r} must start with a letter or digit and contain only letters, "
-                         "digits and '-'; e.g. 'VirtualCohort'.")
-    return f"Dataset{datasetId:03d}_{name}"
-
-
 def exportDataset(
     cases: Iterable[TrainingCase],
     outRoot: str | os.PathLike,
-    datasetId: int,
-    name: str,
-    sequences: Sequence[str],
-    labels: Mapping[str, int] | None = None,
+    config: DatasetExportConfig,
+    *,
+    caseCount: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    caseCount: int | None = None,
 ) -> DatasetExport:
-    """Write ``cases`` as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name``.
+    """Write ``cases`` as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name`` of ``config``.
 
-    :param sequences: the input channels, in order (must be present in every case).
-    :param labels: ``{name: value}`` with ``background`` 0; default ``{"background": 0, "tumour": 1}``.
+    :param config: the dataset's id, name, channels (in order; every case must have them) and labels.
     :param caseCount: number of cases, for progress fractions when ``cases`` is a generator.
-    :raises InputError: for a bad id, name, sequence list or label map, an existing non-empty
-        dataset folder, or when no case passes the checks (nothing is written then).
+    :raises InputError: for a bad config, an existing non-empty dataset folder, or when no case passes
+        the checks (nothing is written then).
     :raises CancelledError: when cancelled (nothing is written).
     """
-    labels = _checkedLabels(labels)
-    sequences = _checkedSequences(sequences)
-    folder = pathlib.Path(outRoot).expanduser() / datasetFolderName(datasetId, name)
+    config.validate()
+    labels = dict(config.labels)
+    sequences = list(config.sequences)
+    folder = pathlib.Path(outRoot).expanduser() / config.folderName()
     progress = progress or noProgress
     if caseCount is None and isinstance(cases, (list, tuple)):
         caseCount = len(cases)
@@ -222,29 +206,6 @@ def _reader(path: pathlib.Path) -> Callable[[], sitk.Image]:
 
 def _load(source: ImageSource) -> sitk.Image:
     return source() if callable(source) and not isinstance(source, sitk.Image) else source
-
-
-def _checkedLabels(labels: Mapping[str, int] | None) -> dict[str, int]:
-    labels = dict(labels) if labels is not None else {"background": 0, "tumour": 1}
-    values = list(labels.values())
-    if labels.get("background") != 0:
-        raise InputError(f"Labels {labels} must map 'background' to 0 (nnU-Net requires it); add \"background\": 0.")
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values) or len(set(values)) != len(values):
-        raise InputError(f"Labels {labels} must map each name to a distinct whole number ≥ 0.")
-    if sorted(values) != list(range(len(values))):
-        raise InputError(f"Label values {sorted(values)} must be consecutive from 0 (nnU-Net requires it); "
-                         f"renumber them 0..{len(values) - 1}.")
-    return labels
-
-
-def _checkedSequences(sequences: Sequence[str]) -> list[str]:
-    sequences = list(sequences)
-    if not sequences:
-        raise InputError("No sequence given; name the input channels, e.g. ['FLAIR', 'T1c'].")
-    bad = [s for s in sequences if not isinstance(s, str) or not _SEQUENCE.match(s)]
-    if bad or len(set(sequences)) != len(sequences):
-        raise InputError(f"Sequences {sequences} must be distinct names of letters, digits, '.' and '-'.")
-    return sequences
 
 
 def _writeJson(path: pathlib.Path, content: dict) -> None:

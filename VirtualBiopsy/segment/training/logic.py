@@ -9,17 +9,13 @@ from dataclasses import dataclass
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
+from VirtualBiopsy.segment.training.config import DatasetExportConfig, TrainingConfig
 from VirtualBiopsy.segment.training.datasetExport import (
     DatasetExport,
     TrainingCase,
     exportDataset,
 )
-from VirtualBiopsy.segment.training.modelTraining import (
-    ModelDescription,
-    TrainingOutcome,
-    trainModel,
-)
-from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.modelTraining import TrainingOutcome, trainModel
 
 
 @dataclass
@@ -41,11 +37,16 @@ class NodeCase:
 class TrainingLogic:
     """Export reviewed cases of a scene to nnU-Net and train on them.
 
+    Like the other logics: nodes and a config in, ``progress`` and ``cancel`` keyword arguments.
+
     :param scene: the MRML scene that holds the nodes.
+    :param runner: the :class:`~VirtualBiopsy.workers.runner.WorkerRunner` that trains; a new
+        :class:`~VirtualBiopsy.workers.processRunner.ProcessRunner` by default.
     """
 
-    def __init__(self, scene) -> None:
+    def __init__(self, scene, runner=None) -> None:
         self.scene = scene
+        self.runner = runner
 
     def trainingCases(self, cases: Sequence[NodeCase], sequences: Sequence[str]) -> list[TrainingCase]:
         """:class:`TrainingCase` objects that convert the nodes when exported.
@@ -61,21 +62,21 @@ class TrainingLogic:
             converted.append(TrainingCase(case.caseId, images, mask))
         return converted
 
-    def exportDataset(self, cases: Sequence[NodeCase], outRoot: str | os.PathLike, datasetId: int, name: str,
-                      sequences: Sequence[str], labels: dict[str, int] | None = None,
+    def exportDataset(self, cases: Sequence[NodeCase], outRoot: str | os.PathLike, config: DatasetExportConfig, *,
                       progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> DatasetExport:
-        """Write the cases as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name`` (see :func:`exportDataset`)."""
-        return exportDataset(self.trainingCases(cases, sequences), outRoot, datasetId, name, sequences, labels,
-                             progress, cancel, caseCount=len(cases))
+        """Write the cases as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name`` of ``config``
+        (see :func:`~VirtualBiopsy.segment.training.datasetExport.exportDataset`)."""
+        config.validate()
+        return exportDataset(self.trainingCases(cases, config.sequences), outRoot, config, caseCount=len(cases),
+                             progress=progress, cancel=cancel)
 
-    def train(self, cases: Sequence[NodeCase], out: str | os.PathLike, sequences: Sequence[str],
-              settings: NnunetTrainingSettings | None = None, labels: dict[str, int] | None = None,
-              description: ModelDescription | None = None, runner=None,
+    def train(self, cases: Sequence[NodeCase], out: str | os.PathLike, config: TrainingConfig, *,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrainingOutcome:
         """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
-        (see :func:`trainModel`)."""
-        return trainModel(self.trainingCases(cases, sequences), out, sequences, settings, labels, description,
-                          runner, progress, cancel)
+        (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
+        config.validate()
+        return trainModel(self.trainingCases(cases, config.sequences), out, config, runner=self.runner,
+                          progress=progress, cancel=cancel)
 
 
 def _imageOf(volumeNode) -> Callable:

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import pathlib
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -22,33 +21,15 @@ from typing import Any
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import requireNewFolder
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+from VirtualBiopsy.segment.training.config import TrainingConfig
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
 from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
 from VirtualBiopsy.segment.training.planOverrides import keepConfiguration
-from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
 
 logger = logging.getLogger(__name__)
 
 #: Share of the progress bar taken by the dataset export.
 _EXPORT_SHARE = 0.05
-
-
-@dataclass
-class ModelDescription:
-    """What the trained model's ``dataset.json`` says about it (read by the model manifest).
-
-    :ivar name: short name of the model.
-    :ivar description: one sentence for the model list.
-    :ivar licence: licence of the weights (SPDX identifier).
-    :ivar source: where the model comes from (data, script, seed).
-    :ivar version: the model's version.
-    """
-
-    name: str = "VirtualBiopsy"
-    description: str = "nnU-Net model trained with virtual-biopsy train"
-    licence: str = ""
-    source: str = ""
-    version: str = "1"
 
 
 @dataclass
@@ -72,25 +53,22 @@ class TrainingOutcome:
 def trainModel(
     cases: Sequence[TrainingCase],
     out: str | os.PathLike,
-    sequences: Sequence[str],
-    settings: NnunetTrainingSettings | None = None,
-    labels: dict[str, int] | None = None,
-    description: ModelDescription | None = None,
+    config: TrainingConfig,
+    *,
     runner=None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    datasetId: int = 500,
 ) -> TrainingOutcome:
     """Export ``cases``, train nnU-Net on them in ``runner`` and write the trained-model folder ``out``.
 
+    :param config: channels, labels, the nnU-Net settings and the model's description.
     :param runner: a :class:`~VirtualBiopsy.workers.runner.WorkerRunner`; a new
         :class:`~VirtualBiopsy.workers.processRunner.ProcessRunner` by default.
-    :raises InputError: for bad settings, an existing non-empty ``out`` or no usable case (nothing is written).
+    :raises InputError: for a bad config, an existing non-empty ``out`` or no usable case (nothing is written).
     :raises CancelledError: when cancelled (nothing is written).
     :raises ModelError: when training fails.
     """
-    settings = (settings or NnunetTrainingSettings()).validate()
-    description = description or ModelDescription()
+    config.validate()
     out = requireNewFolder(out, "Trained-model folder").absolute()
     progress = progress or noProgress
     if runner is None:
@@ -100,30 +78,28 @@ def trainModel(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".training", dir=out.parent))
     try:
-        datasetName = re.sub(r"[^A-Za-z0-9-]+", "-", description.name).strip("-") or "VirtualBiopsy"
-        export = exportDataset(cases, work / "raw", datasetId, datasetName, sequences, labels,
-                               lambda f, m: progress(_EXPORT_SHARE * f, m), cancel)
+        export = exportDataset(cases, work / "raw", config.exportConfig(),
+                               progress=lambda f, m: progress(_EXPORT_SHARE * f, m), cancel=cancel)
         result = runner.run(TRAIN_TASK, {"dataset": str(export.folder), "workFolder": str(work / "nnunet"),
-                                         "out": str(out), "settings": settings.toDict()},
+                                         "out": str(out), "settings": config.nnunetSettings().toDict()},
                             lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m), cancel)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    describeModelFolder(out, description)
+    describeModelFolder(out, config)
     return TrainingOutcome(out, export.cases, export.skipped, result)
 
 
-def describeModelFolder(folder: str | os.PathLike, description: ModelDescription) -> None:
-    """Write the model's description into its ``dataset.json`` (``name``, ``description``, ``licence``,
-    ``reference``, ``release``), and keep only the trained configuration in ``plans.json``.
+def describeModelFolder(folder: str | os.PathLike, config: TrainingConfig) -> None:
+    """Write the model's description of ``config`` into its ``dataset.json`` (``name``, ``description``,
+    ``licence``, ``reference``, ``release``), and keep only the trained configuration in ``plans.json``.
 
     The model folder never lists the training cases' identifiers (the export's ``cases.csv`` does).
     """
     folder = pathlib.Path(folder)
     path = folder / "dataset.json"
     dataset = json.loads(path.read_text(encoding="utf-8"))
-    dataset.update({"name": description.name, "description": description.description,
-                    "licence": description.licence, "reference": description.source,
-                    "release": description.version})
+    dataset.update({"name": config.modelName, "description": config.modelDescription,
+                    "licence": config.licence, "reference": config.source, "release": config.version})
     path.write_text(json.dumps(dataset, indent=2) + "\n", encoding="utf-8")
     plansPath = folder / "plans.json"
     configuration = _trainedConfiguration(folder)

@@ -1,19 +1,24 @@
-"""How nnU-Net training runs: configuration, schedule, fold, device, seed and plan changes."""
+"""How nnU-Net training runs: configuration, schedule, fold, device, seed and plan changes.
+
+These are the settings the training worker receives (:meth:`NnunetTrainingSettings.toDict`) and
+records in the model's ``training.json``; :class:`~VirtualBiopsy.segment.training.config.TrainingConfig`
+adds what the caller's side needs (sequences, labels, the model's description).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.settings import StageConfig
 
 CONFIGURATIONS = ("2d", "3d_fullres", "3d_lowres")
 DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
-class NnunetTrainingSettings:
+class NnunetTrainingSettings(StageConfig):
     """How to plan and train.
 
     :ivar configuration: nnU-Net configuration (``3d_fullres``, ``2d``, ``3d_lowres``).
@@ -38,8 +43,8 @@ class NnunetTrainingSettings:
     augmentationProcesses: int = 0
     planOverrides: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "NnunetTrainingSettings":
-        """Return ``self`` after checking every field.
+    def validate(self) -> None:
+        """Check every field.
 
         :raises InputError: naming the bad field, its value and the allowed values.
         """
@@ -57,17 +62,11 @@ class NnunetTrainingSettings:
             raise InputError(f"seed must be a whole number ≥ 0, got {self.seed!r}.")
         if isinstance(self.augmentationProcesses, bool) or self.augmentationProcesses not in range(65):
             raise InputError(f"augmentationProcesses must be 0–64, got {self.augmentationProcesses!r}.")
-        return self
+        if not isinstance(self.planOverrides, dict):
+            raise InputError(f"planOverrides must be a mapping of plan changes (e.g. {{'batchSize': 2}}), "
+                             f"got {self.planOverrides!r}.")
 
-    @classmethod
-    def fromDict(cls, values: Mapping[str, Any]) -> "NnunetTrainingSettings":
-        """Settings from a dict of field values (unknown keys are an :class:`InputError`)."""
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"Unknown training setting(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(cls.__dataclass_fields__)}.")
-        return cls(**dict(values)).validate()
-
-    def toDict(self) -> dict[str, Any]:
-        """The settings as plain JSON values."""
-        return asdict(self)
+    def nnunetSettings(self) -> NnunetTrainingSettings:
+        """Only the fields of :class:`NnunetTrainingSettings` (what the training worker takes), validated."""
+        names = NnunetTrainingSettings.__dataclass_fields__
+        return NnunetTrainingSettings.fromDict({name: value for name, value in self.toDict().items() if name in names})
