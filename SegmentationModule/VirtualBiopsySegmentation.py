@@ -60,8 +60,6 @@ class SegmentationSection:
     and the output segmentation.
     """
 
-    inputVolume: vtkMRMLScalarVolumeNode
-    outputSegmentation: vtkMRMLSegmentationNode
     method: Annotated[str, Choice(SEGMENTATION_METHODS)] = SEGMENTATION_DEFAULTS.method
     threshold: Annotated[float, WithinRange(-10.0, 10.0)] = SEGMENTATION_DEFAULTS.threshold
     headMarginMm: Annotated[float, WithinRange(0.0, 100.0)] = SEGMENTATION_DEFAULTS.headMarginMm
@@ -76,6 +74,10 @@ class SegmentationSection:
     keepLargestComponent: bool = SEGMENTATION_DEFAULTS.keepLargestComponent
     probabilities: bool = SEGMENTATION_DEFAULTS.probabilities
     uncertainty: bool = SEGMENTATION_DEFAULTS.uncertainty
+    # Nodes after the settings: Slicer tells a stored pack by its first member, and a batch run stores only
+    # the settings (saveStageConfig(..., pack="segmentation")).
+    inputVolume: vtkMRMLScalarVolumeNode
+    outputSegmentation: vtkMRMLSegmentationNode
 
 
 @parameterPack

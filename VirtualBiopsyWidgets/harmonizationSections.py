@@ -12,8 +12,9 @@ from slicer.i18n import tr as _
 
 from VirtualBiopsy.harmonize.registrationQuality import qcLine
 
-#: Parameter-node fields that default to the scene's first scalar volume.
-DEFAULT_VOLUME_FIELDS = ("preprocessingInputVolume", "fixedVolume", "styleInputVolume")
+#: Parameter-node fields (``<section>.<field>``) that default to the scene's first scalar volume.
+DEFAULT_VOLUME_FIELDS = ("preprocessing.inputVolume", "registration.fixedVolume", "normalization.inputVolume",
+                         "styleTransfer.inputVolume")
 
 
 class HarmonizationSectionsMixin:
@@ -35,16 +36,16 @@ class HarmonizationSectionsMixin:
         """Take the scene's first volume as the sections' input volumes when none is selected."""
         firstVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
         for name in DEFAULT_VOLUME_FIELDS:
-            if not getattr(parameterNode, name) and firstVolume is not None:
-                setattr(parameterNode, name, firstVolume)
+            if firstVolume is not None and not parameterNode.getValue(name):
+                parameterNode.setValue(name, firstVolume)
 
     def updateSectionsFromParameterNode(self) -> None:
         """Enable the widgets that the current settings use."""
         parameterNode = self._parameterNode
-        onReference = parameterNode.resamplingPreset == "reference"
+        onReference = parameterNode.preprocessing.resamplingPreset == "reference"
         self.ui.resamplingReferenceSelector.enabled = onReference
         self.ui.resamplingSpacingMmSpinBox.enabled = not onReference
-        hasMask = parameterNode.registrationMaskSegmentation is not None
+        hasMask = parameterNode.registration.maskSegmentation is not None
         self.ui.focusOnMaskCheckBox.enabled = hasMask
         self.ui.maskDilationMmSpinBox.enabled = hasMask
 
@@ -52,35 +53,37 @@ class HarmonizationSectionsMixin:
         """Enable each action whose inputs are set; the tooltip says what is missing."""
         parameterNode = self._parameterNode
         idle = bool(parameterNode) and not self.isRunning
-        volume = parameterNode.preprocessingInputVolume if parameterNode else None
-        noVolume = _("Select the input volume of Preprocessing") if volume is None else None
+        preprocessing = parameterNode.preprocessing if parameterNode else None
+        noVolume = _("Select the input volume of Preprocessing") if not (preprocessing and preprocessing.inputVolume) else None
         noReference = noVolume
-        onReference = parameterNode is not None and parameterNode.resamplingPreset == "reference"
-        if noReference is None and onReference and not parameterNode.resamplingReferenceVolume:
+        if noReference is None and preprocessing.resamplingPreset == "reference" and not preprocessing.resamplingReferenceVolume:
             noReference = _("Select the reference volume whose grid the input is resampled onto")
         _enable(self.ui.n4Button, idle, noVolume, _("Correct the bias field (N4) into a new volume"))
         _enable(self.ui.denoiseButton, idle, noVolume, _("Denoise into a new volume"))
         _enable(self.ui.resampleButton, idle, noReference, _("Resample into a new volume"))
         _enable(self.ui.headMaskButton, idle, noVolume, _("Make the head (foreground) mask as a new labelmap"))
 
+        registration = parameterNode.registration if parameterNode else None
         missing = None
-        if not (parameterNode and parameterNode.fixedVolume and parameterNode.movingVolume):
+        if not (registration and registration.fixedVolume and registration.movingVolume):
             missing = _("Select the fixed and the moving volume")
-        elif parameterNode.fixedVolume is parameterNode.movingVolume:
+        elif registration.fixedVolume is registration.movingVolume:
             missing = _("The fixed and the moving volume are the same; select two volumes of the patient")
         _enable(self.ui.registerButton, idle, missing, _("Register the moving volume onto the fixed volume"))
 
+        combat = parameterNode.combat if parameterNode else None
         missing = None
-        if not (parameterNode and parameterNode.combatFeaturesTable and parameterNode.combatClinicalTable):
+        if not (combat and combat.featuresTable and combat.clinicalTable):
             missing = _("Select the features table and the clinical table")
-        elif not parameterNode.batchColumn.strip():
+        elif not combat.batchColumn.strip():
             missing = _("Name the batch column of the clinical table (e.g. site)")
         _enable(self.ui.combatButton, idle, missing, _("Fit ComBat on the cohort and write the harmonized table"))
 
+        styleTransfer = parameterNode.styleTransfer if parameterNode else None
         missing = None
-        if not (parameterNode and parameterNode.styleInputVolume):
+        if not (styleTransfer and styleTransfer.inputVolume):
             missing = _("Select the volume to translate")
-        elif not parameterNode.styleModel.strip():
+        elif not styleTransfer.styleModel.strip():
             missing = _("Give a style-transfer model id or folder")
         _enable(self.ui.styleTransferButton, idle, missing, _("Translate the volume into a new volume"))
 
@@ -102,7 +105,7 @@ class HarmonizationSectionsMixin:
         labelmap = self.runStage(_("Head mask failed."), "preprocessing",
                                  lambda progress, cancel: self.logic.headMask(parameterNode, progress, cancel))
         if labelmap is not None:
-            slicer.util.setSliceViewerLayers(background=parameterNode.preprocessingInputVolume, label=labelmap,
+            slicer.util.setSliceViewerLayers(background=parameterNode.preprocessing.inputVolume, label=labelmap,
                                              fit=True)
 
     def onRegisterButton(self) -> None:
@@ -115,7 +118,7 @@ class HarmonizationSectionsMixin:
             return
         _transformNode, registeredVolume, result = outputs
         self.ui.registrationQcLabel.text = qcLine(result.metrics, result.qcPassed, result.metricMask, result.retried)
-        slicer.util.setSliceViewerLayers(background=parameterNode.fixedVolume, foreground=registeredVolume,
+        slicer.util.setSliceViewerLayers(background=parameterNode.registration.fixedVolume, foreground=registeredVolume,
                                          foregroundOpacity=0.5, fit=True)
 
     def onComBatButton(self) -> None:
@@ -127,7 +130,7 @@ class HarmonizationSectionsMixin:
         if outputs is None:
             return
         model, table = outputs
-        saved = parameterNode.combatModelFile.strip()
+        saved = parameterNode.combat.combatModelFile.strip()
         self.ui.combatSummaryLabel.text = _(
             "{method} ComBat on {count} features, batches {batches}{reference}; {saved}").format(
             method=model.method, count=len(model.features), batches=", ".join(model.batches),
@@ -147,13 +150,13 @@ class HarmonizationSectionsMixin:
         """Choose the new file that receives the fitted ComBat model."""
         path = qt.QFileDialog.getSaveFileName(self.parent, _("Save the ComBat model"), "", _("ComBat models (*.json)"))
         if path and self._parameterNode:
-            self._parameterNode.combatModelFile = path
+            self._parameterNode.combat.combatModelFile = path
 
     def onBrowseStyleModel(self) -> None:
         """Choose a model folder written by ``virtual-biopsy styletransfer train``."""
         path = qt.QFileDialog.getExistingDirectory(self.parent, _("Style-transfer model folder"))
         if path and self._parameterNode:
-            self._parameterNode.styleModel = path
+            self._parameterNode.styleTransfer.styleModel = path
 
     def _runVolumeAction(self, failureMessage: str, action) -> None:
         parameterNode = self._parameterNode

@@ -1,7 +1,9 @@
 """Bodies of the Harmonization module's self-tests, one per section, on synthetic data (3D Slicer only).
 
 Each takes the running ``ScriptedLoadableModuleTest`` (for its assertions and ``delayDisplay``)
-and the module's logic, so that the module file keeps only the test class that calls them.
+and the module's logic, so that the module file keeps only the test class that calls them. Settings are
+set through ``parameterNode.<section>.<field>`` each time (a section read once goes stale after an action
+stores its outputs).
 """
 
 import numpy as np
@@ -29,11 +31,13 @@ def testPreprocessing(case, logic) -> None:
     biased = slicer.util.addVolumeFromArray((voxels * ramp).astype(np.float32), name="Biased")
     before = slicer.util.arrayFromVolume(biased).copy()
     parameterNode = logic.getParameterNode()
-    parameterNode.preprocessingInputVolume = biased
-    parameterNode.n4ShrinkFactor, parameterNode.n4Levels, parameterNode.n4Iterations = 2, 2, 20
+    parameterNode.preprocessing.inputVolume = biased
+    parameterNode.preprocessing.n4ShrinkFactor = 2
+    parameterNode.preprocessing.n4Levels = 2
+    parameterNode.preprocessing.n4Iterations = 20
 
     corrected = logic.correctBiasField(parameterNode)
-    case.assertIs(parameterNode.preprocessingOutputVolume, corrected)
+    case.assertIs(parameterNode.preprocessing.outputVolume, corrected)
     case.assertNotEqual(corrected.GetID(), biased.GetID())
     healthy = head & ~tumour
 
@@ -42,20 +46,21 @@ def testPreprocessing(case, logic) -> None:
 
     case.assertLess(variation(slicer.util.arrayFromVolume(corrected)), 0.8 * variation(before))
 
-    parameterNode.preprocessingInputVolume = volume
-    parameterNode.denoisingMethod = "gradientAnisotropicDiffusion"
+    parameterNode.preprocessing.inputVolume = volume
+    parameterNode.preprocessing.denoisingMethod = "gradientAnisotropicDiffusion"
     truth = 100.0 * head + 100.0 * tumour
     shell = _shell(size)
     denoised = slicer.util.arrayFromVolume(logic.denoise(parameterNode))
     case.assertLess(np.abs(denoised - truth)[shell].mean(), 0.5 * np.abs(voxels - truth)[shell].mean())
 
-    parameterNode.resamplingPreset, parameterNode.resamplingSpacingMm = "isotropic", 2.0
+    parameterNode.preprocessing.resamplingPreset = "isotropic"
+    parameterNode.preprocessing.resamplingSpacingMm = 2.0
     resampled = logic.resample(parameterNode)
     case.assertEqual(resampled.GetImageData().GetDimensions(), (size // 2,) * 3)
     case.assertAlmostEqual(resampled.GetSpacing()[0], 2.0)
 
     labelmap = logic.headMask(parameterNode)
-    case.assertIs(parameterNode.headMaskLabelmap, labelmap)
+    case.assertIs(parameterNode.preprocessing.headMaskLabelmap, labelmap)
     case.assertTrue(labelmap.IsA("vtkMRMLLabelMapVolumeNode"))
     mask = slicer.util.arrayFromVolume(labelmap) > 0
     case.assertGreater(np.count_nonzero(mask & head), 0.95 * np.count_nonzero(head))
@@ -73,12 +78,13 @@ def testRegistration(case, logic) -> None:
     moving = slicer.util.addVolumeFromArray(voxels.copy(), name="Moving")
     moving.SetOrigin(3.0, -2.0, 1.0)
     parameterNode = logic.getParameterNode()
-    parameterNode.fixedVolume, parameterNode.movingVolume = fixed, moving
-    parameterNode.registrationStages = "rigid"
+    parameterNode.registration.fixedVolume = fixed
+    parameterNode.registration.movingVolume = moving
+    parameterNode.registration.registrationStages = "rigid"
 
     transformNode, registered, result = logic.register(parameterNode)
-    case.assertIs(parameterNode.registrationTransform, transformNode)
-    case.assertIs(parameterNode.registeredVolume, registered)
+    case.assertIs(parameterNode.registration.outputTransform, transformNode)
+    case.assertIs(parameterNode.registration.outputVolume, registered)
     case.assertTrue(transformNode.IsA("vtkMRMLTransformNode"))
     case.assertTrue(result.qcPassed)
     case.assertGreater(result.metrics["nmiAfter"], result.metrics["nmiBefore"])
@@ -108,14 +114,14 @@ def testComBat(case, logic) -> None:
                              "contrast": 3 - shift + rng.normal(0, 1, site.size)})
     clinical = pd.DataFrame({"patient": patients, "site": site, "age": rng.uniform(5, 15, site.size)})
     parameterNode = logic.getParameterNode()
-    parameterNode.combatFeaturesTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
-    parameterNode.combatClinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
-    parameterNode.combatCovariates = "age"
+    parameterNode.combat.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
+    parameterNode.combat.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
+    parameterNode.combat.combatCovariates = "age"
     with tempfile.TemporaryDirectory() as folder:
         modelFile = pathlib.Path(folder) / "combat.json"
-        parameterNode.combatModelFile = str(modelFile)
+        parameterNode.combat.combatModelFile = str(modelFile)
         model, table = logic.harmonizeFeatures(parameterNode)
-        case.assertIs(parameterNode.combatOutputTable, table)
+        case.assertIs(parameterNode.combat.outputTable, table)
         case.assertEqual(ComBatModel.load(modelFile).batches, model.batches)
         harmonized = slicer.util.dataframeFromTable(table)
         case.assertEqual(list(harmonized["patient"]), patients)
@@ -123,7 +129,7 @@ def testComBat(case, logic) -> None:
             gap = abs(harmonized[name][site == "A"].mean() - harmonized[name][site == "B"].mean())
             case.assertLess(gap, 0.1 * 5.0)
         tables = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLTableNode")
-        parameterNode.combatOutputTable = None
+        parameterNode.combat.outputTable = None
         with case.assertRaises(InputError):
             logic.harmonizeFeatures(parameterNode)
         case.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLTableNode"), tables)
@@ -160,10 +166,11 @@ def testStyleTransfer(case, logic) -> None:
                                         epochs=1, iterationsPerEpoch=2, device="cpu", seed=0, threads=1), noProgress)
         source = slicer.mrmlScene.GetFirstNodeByName("siteA")
         parameterNode = logic.getParameterNode()
-        parameterNode.styleInputVolume = source
-        parameterNode.styleModel, parameterNode.styleDevice = str(modelFolder), "cpu"
+        parameterNode.styleTransfer.inputVolume = source
+        parameterNode.styleTransfer.styleModel = str(modelFolder)
+        parameterNode.styleTransfer.styleDevice = "cpu"
         output = logic.transferStyle(parameterNode)
-    case.assertIs(parameterNode.styleOutputVolume, output)
+    case.assertIs(parameterNode.styleTransfer.outputVolume, output)
     case.assertNotEqual(output.GetID(), source.GetID())
     case.assertEqual(output.GetImageData().GetDimensions(), source.GetImageData().GetDimensions())
     case.assertEqual(output.GetSpacing(), source.GetSpacing())
@@ -178,13 +185,13 @@ def testZScoreInHead(case, logic) -> None:
     inputVolume, head, _tumour = addSyntheticTumourVolume()
     inputBefore = slicer.util.arrayFromVolume(inputVolume).copy()
     parameterNode = logic.getParameterNode()
-    parameterNode.inputVolume = inputVolume
-    parameterNode.backgroundValue = -5.0
+    parameterNode.normalization.inputVolume = inputVolume
+    parameterNode.normalization.backgroundValue = -5.0
     reports = []
     outputVolume = logic.process(parameterNode, progress=lambda fraction, message: reports.append(fraction))
 
     case.assertIsNotNone(outputVolume)
-    case.assertIs(parameterNode.outputVolume, outputVolume)
+    case.assertIs(parameterNode.normalization.outputVolume, outputVolume)
     case.assertNotEqual(outputVolume.GetID(), inputVolume.GetID())
     output = slicer.util.arrayFromVolume(outputVolume)
     case.assertAlmostEqual(float(output[head].mean()), 0.0, delta=1e-2)
@@ -202,14 +209,14 @@ def testCancelLeavesNoOutput(case, logic) -> None:
 
     inputVolume, _head, _tumour = addSyntheticTumourVolume(size=24)
     parameterNode = logic.getParameterNode()
-    parameterNode.inputVolume = inputVolume
+    parameterNode.normalization.inputVolume = inputVolume
     volumesBefore = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
     cancel = CancelToken()
     cancel.cancel()
     with case.assertRaises(CancelledError):
         logic.process(parameterNode, cancel=cancel)
     case.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
-    case.assertIsNone(parameterNode.outputVolume)
+    case.assertIsNone(parameterNode.normalization.outputVolume)
     case.delayDisplay("Test passed")
 
 
@@ -224,10 +231,10 @@ def testPercentileInSegmentation(case, logic) -> None:
     tumourImage.CopyInformation(volumeNodeToImage(inputVolume))
     segmentation = labelmapImageToSegmentation(tumourImage, slicer.mrmlScene, "Tumour", referenceVolume=inputVolume)
     parameterNode = logic.getParameterNode()
-    parameterNode.inputVolume = inputVolume
-    parameterNode.normalization = "percentile"
-    parameterNode.maskMode = "mask"
-    parameterNode.maskSegmentation = segmentation
+    parameterNode.normalization.inputVolume = inputVolume
+    parameterNode.normalization.normalization = "percentile"
+    parameterNode.normalization.maskMode = "mask"
+    parameterNode.normalization.maskSegmentation = segmentation
     output = slicer.util.arrayFromVolume(logic.process(parameterNode))
     case.assertAlmostEqual(float(output[tumour].min()), 0.0, delta=1e-6)
     case.assertAlmostEqual(float(output[tumour].max()), 1.0, delta=1e-6)

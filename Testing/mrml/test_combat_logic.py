@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 from VirtualBiopsy.harmonize.combatLogic import MODEL_ATTRIBUTE, ComBatLogic
 from VirtualBiopsy.mrml import dataFrameToTableNode, loadTable, tableNodeToDataFrame
 
@@ -31,8 +32,9 @@ def test_harmonize_cohort_table_matches_sva(scene, cohortNodes, variant, method,
     featureNode, clinicalNode = cohortNodes
     before = tableNodeToDataFrame(featureNode)
     fractions = []
-    model, output = ComBatLogic(scene).harmonize(featureNode, clinicalNode, "site", ["age", "grade"], method,
-                                                 reference, progress=lambda f, m: fractions.append(f))
+    config = ComBatConfig(combatCovariates="age,grade", combatMethod=method, referenceBatch=reference or "")
+    model, output = ComBatLogic(scene).harmonize(featureNode, clinicalNode, config,
+                                                 progress=lambda f, m: fractions.append(f))
     result = tableNodeToDataFrame(output)
     expected = _sva(variant)
     assert list(result.columns) == list(expected.columns) and list(result.patient) == list(expected.patient)
@@ -48,13 +50,14 @@ def test_harmonize_cohort_table_matches_sva(scene, cohortNodes, variant, method,
 def test_saved_model_harmonizes_one_new_patient_table(scene, cohortNodes, tmp_path):
     featureNode, clinicalNode = cohortNodes
     logic = ComBatLogic(scene)
-    model = logic.fit(featureNode, clinicalNode, "site", ["age", "grade"])
+    config = ComBatConfig(combatCovariates="age,grade")
+    model = logic.fit(featureNode, clinicalNode, config)
     loaded = type(model).load(model.save(tmp_path / "model.json"))
-    everyone = tableNodeToDataFrame(logic.apply(loaded, featureNode, clinicalNode))
+    everyone = tableNodeToDataFrame(logic.apply(loaded, featureNode, clinicalNode, config))
     one = tableNodeToDataFrame(featureNode).iloc[[20]].reset_index(drop=True).assign(label=np.int64(1))
     oneNode = dataFrameToTableNode(one[["patient", "label", *one.columns[1:-1]]], scene, "newPatient")
     output = scene.AddNewNodeByClass("vtkMRMLTableNode", "harmonized")
-    result = tableNodeToDataFrame(logic.apply(loaded, oneNode, clinicalNode, outputTableNode=output))
+    result = tableNodeToDataFrame(logic.apply(loaded, oneNode, clinicalNode, config, output))
     assert list(result.columns[:2]) == ["patient", "label"] and result.label.tolist() == [1]
     assert result.label.dtype == np.int64
     np.testing.assert_allclose(result.iloc[0, 2:].astype(float).to_numpy(),
@@ -64,11 +67,11 @@ def test_saved_model_harmonizes_one_new_patient_table(scene, cohortNodes, tmp_pa
 def test_inputs_are_never_outputs_and_bad_tables_are_refused(scene, cohortNodes):
     featureNode, clinicalNode = cohortNodes
     logic = ComBatLogic(scene)
-    model = logic.fit(featureNode, clinicalNode, "site", ["age"])
+    model = logic.fit(featureNode, clinicalNode, ComBatConfig(combatCovariates="age"))
     with pytest.raises(InputError, match="is an input table; inputs are never modified"):
-        logic.apply(model, featureNode, clinicalNode, outputTableNode=featureNode)
+        logic.apply(model, featureNode, clinicalNode, ComBatConfig(), featureNode)
     with pytest.raises(InputError, match="no column scanner"):
-        logic.fit(featureNode, clinicalNode, "scanner")
+        logic.fit(featureNode, clinicalNode, ComBatConfig(batchColumn="scanner"))
     anonymous = dataFrameToTableNode(tableNodeToDataFrame(featureNode).drop(columns="patient"), scene, "anonymous")
     with pytest.raises(InputError, match="feature table has no 'patient' column"):
-        logic.fit(anonymous, clinicalNode, "site")
+        logic.fit(anonymous, clinicalNode, ComBatConfig())

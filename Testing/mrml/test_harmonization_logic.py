@@ -72,7 +72,7 @@ def test_each_method_on_nodes_equals_the_pure_function(scene, volumes, method):
     before = volumeNodeToImage(volumes["inputNode"])
     reports = []
     reference = volumes["referenceNode"] if method == "histmatch" else None
-    output = HarmonizationLogic(scene).run(volumes["inputNode"], config, referenceVolume=reference,
+    output = HarmonizationLogic(scene).run(volumes["inputNode"], config, reference=reference,
                                            progress=lambda fraction, message: reports.append(fraction))
     image = volumes["image"]
     expected = _expected(method, image, foregroundMask(image), volumes["reference"], volumes["modelFile"], -2.0)
@@ -94,10 +94,10 @@ def test_mask_from_a_segmentation_or_a_labelmap_and_normalizing_outside(scene, v
     config = HarmonizationConfig(normalization="percentile", maskMode="mask")
     expected = sitk.GetArrayFromImage(percentileRescale(image, lesion, 1.0, 99.0))
     for maskNode in (segmentation, labelmap):
-        output = HarmonizationLogic(scene).run(volumes["inputNode"], config, maskNode=maskNode)
+        output = HarmonizationLogic(scene).run(volumes["inputNode"], config, mask=maskNode)
         np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(output)), expected)
     everywhere = HarmonizationLogic(scene).run(volumes["inputNode"], config.replace(normalizeOutsideMask=True),
-                                               maskNode=labelmap)
+                                               mask=labelmap)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(everywhere)),
                                   sitk.GetArrayFromImage(percentileRescale(image, lesion, 1.0, 99.0, backgroundValue=None)))
 
@@ -114,25 +114,25 @@ def test_bad_inputs_get_clear_errors_and_add_no_volume(scene, volumes, tmp_path)
     with pytest.raises(InputError, match="no mask node was given"):
         logic.run(node, HarmonizationConfig(maskMode="mask"))
     with pytest.raises(InputError, match="maskMode is 'foreground'"):
-        logic.run(node, HarmonizationConfig(), maskNode=labelmap)
+        logic.run(node, HarmonizationConfig(), mask=labelmap)
     with pytest.raises(InputError, match="needs a reference volume"):
         logic.run(node, HarmonizationConfig(normalization="histmatch"))
     with pytest.raises(InputError, match="only 'histmatch' uses one"):
-        logic.run(node, HarmonizationConfig(), referenceVolume=volumes["referenceNode"])
+        logic.run(node, HarmonizationConfig(), reference=volumes["referenceNode"])
     with pytest.raises(InputError, match="nyulModelFile is empty"):
         logic.run(node, HarmonizationConfig(normalization="nyul"))
     with pytest.raises(InputError, match="Nyúl model file not found"):
         logic.run(node, HarmonizationConfig(normalization="nyul", nyulModelFile=str(tmp_path / "absent.json")))
     with pytest.raises(InputError, match="is a vtkMRMLScalarVolumeNode; give a segmentation"):
-        logic.run(node, HarmonizationConfig(maskMode="mask"), maskNode=volumes["referenceNode"])
+        logic.run(node, HarmonizationConfig(maskMode="mask"), mask=volumes["referenceNode"])
     shifted = sitk.Image(volumes["lesion"])
     shifted.SetOrigin((1.0, 2.0, 3.0))
     with pytest.raises(GeometryError, match="origin"):
-        logic.run(node, HarmonizationConfig(maskMode="mask"), maskNode=imageToVolumeNode(shifted, scene, "moved",
+        logic.run(node, HarmonizationConfig(maskMode="mask"), mask=imageToVolumeNode(shifted, scene, "moved",
                                                                                            labelmap=True))
     with pytest.raises(InputError, match="mask is empty"):
         logic.run(node, HarmonizationConfig(maskMode="mask"),
-                  maskNode=imageToVolumeNode(volumes["lesion"] * 0, scene, "empty", labelmap=True))
+                  mask=imageToVolumeNode(volumes["lesion"] * 0, scene, "empty", labelmap=True))
     voxels = sitk.GetArrayFromImage(volumes["image"])
     voxels[16, 16, 16] = np.nan
     poisoned = sitk.GetImageFromArray(voxels)

@@ -1,5 +1,5 @@
-"""The Harmonization panel's settings, mapped onto the library calls its actions make, on real nodes:
-each equals the underlying SimpleITK/library function called with the same explicit values, and
+"""The Harmonization panel's actions as the module logic makes them (nodes and the section's config in), on
+real nodes: each equals the underlying SimpleITK/library function called with the same explicit values, and
 ComBat through the panel's settings equals R's sva (the reference cohort)."""
 
 from __future__ import annotations
@@ -57,16 +57,16 @@ def test_preprocessing_settings_reach_the_algorithms(scene):
                                            "resamplingSpacingMm": 2.0, "resamplingInterpolator": "linear"})
     logic = PreprocessingLogic(scene)
 
-    corrected = logic.correctBiasField(node, **config.biasFieldArguments())
+    corrected = logic.correctBiasField(node, config)
     direct, _bias = correctBiasField(image, None, 2, [10, 10], 1e-6)
     np.testing.assert_allclose(_array(volumeNodeToImage(corrected)), _array(direct), rtol=1e-5, atol=1e-3)
     assert json.loads(corrected.GetAttribute("VirtualBiopsy.preprocessing"))["iterations"] == [10, 10]
 
-    denoised = logic.denoise(node, **config.denoisingArguments())
+    denoised = logic.denoise(node, config)
     np.testing.assert_allclose(_array(volumeNodeToImage(denoised)), _array(denoiseImage(image, "curvatureFlow")),
                                rtol=1e-5, atol=1e-3)
 
-    resampled = volumeNodeToImage(logic.resample(node, **config.resamplingArguments()))
+    resampled = volumeNodeToImage(logic.resample(node, config))
     expected = resampleImage(image, "inPlane", 2.0, "linear")
     assert resampled.GetSize() == expected.GetSize()
     np.testing.assert_allclose(resampled.GetSpacing(), expected.GetSpacing(), atol=1e-9)
@@ -82,7 +82,7 @@ def test_registration_settings_reach_the_registration(scene):
     config = RegistrationConfig.fromDict({"registrationStages": "rigid", "registrationSeed": 3, "maskDilationMm": 6.0,
                                           "registrationRetry": False, "qcMinimumNmi": 1.02})
     logic = RegistrationLogic(scene)
-    transformNode, resampled = logic.run(fixed, moving, mask, **config.registrationArguments())
+    transformNode, resampled = logic.run(fixed, moving, config, mask=mask)
 
     direct = registerImages(fixedImage, movingImage, lesion, ("rigid",), maskDilationMm=6.0, retry=False,
                             qcMinimumNmi=1.02, settings=RegistrationSettings(seed=3))
@@ -90,7 +90,7 @@ def test_registration_settings_reach_the_registration(scene):
     assert volumeNodeToImage(resampled).GetSize() == fixedImage.GetSize()
     record = json.loads(transformNode.GetAttribute(REGISTRATION_ATTRIBUTE))
     assert record["stages"] == ["rigid"] and record["settings"]["seed"] == 3
-    assert record["options"] == {"maskDilationMm": 6.0, "retry": False, "qcMinimumNmi": 1.02}
+    assert record["config"] == config.toDict() and record["mask"] == "lesion"
     assert not logic.result.retried
     line = qcLine(logic.result.metrics, logic.result.qcPassed, logic.result.metricMask, logic.result.retried)
     assert line.startswith("QC: passed;") and f"{direct.metrics['nmiAfter']:.4f}" in line
@@ -101,8 +101,7 @@ def test_combat_settings_reproduce_sva_and_save_the_model(scene, tmp_path):
     features, clinical = loadTable(DATA / "features.csv", scene), loadTable(DATA / "clinical.csv", scene)
     config = ComBatConfig.fromDict({"batchColumn": "site", "combatCovariates": "age, grade", "referenceBatch": "B",
                                     "combatModelFile": str(tmp_path / "combat.json")})
-    model, output = ComBatLogic(scene).harmonize(features, clinical, modelFile=config.modelPath,
-                                                 **config.fitArguments())
+    model, output = ComBatLogic(scene).harmonize(features, clinical, config)
 
     result = tableNodeToDataFrame(output)
     expected = pd.read_csv(DATA / "sva_reference.csv", dtype={"patient": str})
@@ -121,6 +120,6 @@ def test_a_refused_model_file_stops_combat_before_it_adds_anything(scene, tmp_pa
         modelFile.write_text("{}", encoding="utf-8")
     tables = scene.GetNumberOfNodesByClass("vtkMRMLTableNode")
     with pytest.raises(InputError, match="exists already" if problem == "exists" else "does not exist"):
-        ComBatLogic(scene).harmonize(features, clinical, "site", modelFile=modelFile)
+        ComBatLogic(scene).harmonize(features, clinical, ComBatConfig(combatModelFile=str(modelFile)))
     assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == tables
     assert problem != "exists" or modelFile.read_text(encoding="utf-8") == "{}"

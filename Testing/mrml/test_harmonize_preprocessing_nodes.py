@@ -17,13 +17,14 @@ from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
 from VirtualBiopsy.harmonize.foreground import foregroundMask
+from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig, RegistrationConfig
 from VirtualBiopsy.harmonize.preprocessingLogic import (
     PREPROCESSING_ATTRIBUTE,
     REGISTRATION_ATTRIBUTE,
     PreprocessingLogic,
     RegistrationLogic,
 )
-from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
+from VirtualBiopsy.harmonize.registration import registerImages
 from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.mrml import (
     imageToVolumeNode,
@@ -36,7 +37,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
 from harmonizePhantoms import knownRigidTransform, smoothBias, twoContrastHead  # noqa: E402
 
 LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
-FAST_REGISTRATION = RegistrationSettings(shrinkFactors=(4, 2), smoothingSigmas=(2.0, 1.0))
 
 
 def _array(image):
@@ -57,7 +57,8 @@ def test_bias_field_on_nodes_equals_the_function(scene, volumes):
     before = _array(volumeNodeToImage(volume))
     bias = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "bias")
     logic = PreprocessingLogic(scene)
-    output = logic.correctBiasField(volume, shrinkFactor=2, iterations=(10, 10), biasFieldVolume=bias)
+    config = PreprocessingConfig(n4ShrinkFactor=2, n4Levels=2, n4Iterations=10)
+    output = logic.correctBiasField(volume, config, biasFieldVolume=bias)
     expected, expectedBias = correctBiasField(image, shrinkFactor=2, iterations=(10, 10))
     np.testing.assert_array_equal(_array(volumeNodeToImage(output)), _array(expected))
     np.testing.assert_array_equal(_array(volumeNodeToImage(bias)), _array(expectedBias))
@@ -74,8 +75,9 @@ def test_masks_as_labelmap_or_segmentation_give_the_same_result(scene, volumes):
     segmentation = labelmapImageToSegmentation(big, scene, "bigSegmentation", referenceVolume=volume)
     logic = PreprocessingLogic(scene)
     expected, _ = correctBiasField(image, big, shrinkFactor=1, iterations=(5,))
+    config = PreprocessingConfig(n4ShrinkFactor=1, n4Levels=1, n4Iterations=5)
     for mask in (labelmapNode, segmentation):
-        output = logic.correctBiasField(volume, mask, shrinkFactor=1, iterations=(5,))
+        output = logic.correctBiasField(volume, config, mask=mask)
         np.testing.assert_array_equal(_array(volumeNodeToImage(output)), _array(expected))
 
 
@@ -93,26 +95,31 @@ def test_mask_on_another_grid_and_output_onto_input_are_refused(scene, volumes):
     other = sitk.Image(lesion)
     other.SetSpacing((2.0, 2.0, 2.0))
     with pytest.raises(GeometryError, match="spacing"):
-        PreprocessingLogic(scene).correctBiasField(volume, imageToVolumeNode(other, scene, "other", labelmap=True))
+        PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(),
+                                                   mask=imageToVolumeNode(other, scene, "other", labelmap=True))
     with pytest.raises(InputError, match="inputs are never modified"):
-        PreprocessingLogic(scene).denoise(volume, "curvatureFlow", outputVolume=volume)
+        PreprocessingLogic(scene).denoise(volume, PreprocessingConfig(denoisingMethod="curvatureFlow"), volume)
     with pytest.raises(InputError, match="segmentation or a labelmap"):
-        PreprocessingLogic(scene).correctBiasField(volume, scene.AddNewNodeByClass("vtkMRMLTableNode"))
+        PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(),
+                                                   mask=scene.AddNewNodeByClass("vtkMRMLTableNode"))
+    with pytest.raises(InputError, match="n4Levels is 0"):
+        PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(n4Levels=0))
 
 
 def test_denoise_and_resample_on_nodes_equal_the_functions(scene, volumes):
     volume, _, image, _ = volumes
     logic = PreprocessingLogic(scene)
-    denoised = logic.denoise(volume, "gradientAnisotropicDiffusion", iterations=3)
+    denoised = logic.denoise(volume, PreprocessingConfig(denoisingMethod="gradientAnisotropicDiffusion"))
     np.testing.assert_array_equal(_array(volumeNodeToImage(denoised)),
-                                  _array(denoiseImage(image, "gradientAnisotropicDiffusion", iterations=3)))
-    resampled = logic.resample(volume, "isotropic", 3.0, "bspline")
+                                  _array(denoiseImage(image, "gradientAnisotropicDiffusion")))
+    resampled = logic.resample(volume, PreprocessingConfig(resamplingSpacingMm=3.0))
     expected = resampleImage(image, "isotropic", 3.0, "bspline")
     got = volumeNodeToImage(resampled)
     np.testing.assert_array_equal(_array(got), _array(expected))
     np.testing.assert_allclose(got.GetOrigin(), expected.GetOrigin(), atol=1e-9)
     np.testing.assert_allclose(got.GetDirection(), expected.GetDirection(), atol=1e-12)
-    onto = logic.resample(volume, "reference", interpolator="linear", referenceVolume=resampled)
+    onto = logic.resample(volume, PreprocessingConfig(resamplingPreset="reference", resamplingInterpolator="linear"),
+                          reference=resampled)
     assert volumeNodeToImage(onto).GetSize() == got.GetSize()
     assert json.loads(onto.GetAttribute(PREPROCESSING_ATTRIBUTE))["reference"] == resampled.GetName()
 
@@ -165,8 +172,8 @@ def test_registration_on_nodes_equals_simpleitk_and_hardening_aligns_the_volume(
     moving = imageToVolumeNode(movingImage, scene, "T2")
     mask = imageToVolumeNode(lesion, scene, "lesion", labelmap=True)
     logic = RegistrationLogic(scene)
-    transformNode, resampled = logic.run(fixed, moving, mask, stages=("rigid",), settings=FAST_REGISTRATION)
-    direct = registerImages(fixedImage, movingImage, lesion, stages=("rigid",), settings=FAST_REGISTRATION)
+    transformNode, resampled = logic.run(fixed, moving, RegistrationConfig(registrationStages="rigid"), mask=mask)
+    direct = registerImages(fixedImage, movingImage, lesion, stages=("rigid",))
     np.testing.assert_allclose(logic.result.transform.GetParameters(), direct.transform.GetParameters(), atol=1e-4)
     np.testing.assert_array_equal(_array(volumeNodeToImage(resampled)), _array(logic.result.resampled))
     assert volumeNodeToImage(resampled).GetSize() == fixedImage.GetSize()
@@ -189,4 +196,4 @@ def test_registration_on_nodes_equals_simpleitk_and_hardening_aligns_the_volume(
     assert record["qcPassed"] is True and record["metrics"]["nmiAfter"] > record["metrics"]["nmiBefore"]
     assert json.loads(resampled.GetAttribute(REGISTRATION_ATTRIBUTE)) == record
     with pytest.raises(InputError, match="inputs are never modified"):
-        logic.run(fixed, moving, outputVolume=moving)
+        logic.run(fixed, moving, RegistrationConfig(), moving)

@@ -109,3 +109,17 @@ def test_absentModuleAndBadValues(scene):
         loadStageConfig(scene, "VirtualBiopsyExtraction", ExtractionConfig)
     with pytest.raises(InputError, match="dataclass instance"):
         saveStageConfig(scene, MODULE, {"binWidth": 1.0})
+
+
+def test_configInAParameterPack(scene):
+    """With ``pack=``, the fields are ``<pack>.<field>``, as the wrapper's pack serializer names a pack's members
+    (the Harmonization node's ``normalization`` pack); a flat read does not see them."""
+    from VirtualBiopsy.harmonize.config import HarmonizationConfig
+
+    config = HarmonizationConfig(normalization="percentile", percentileLow=2.0, percentileClip=False)
+    node = saveStageConfig(scene, "VirtualBiopsyHarmonization", config, pack="normalization")
+    assert node.GetParameter("normalization.normalization") == "percentile"
+    assert node.GetParameter("normalization.percentileClip") == "False"
+    assert not node.GetParameter("normalization")
+    assert loadStageConfig(scene, "VirtualBiopsyHarmonization", HarmonizationConfig, pack="normalization") == config
+    assert loadStageConfig(scene, "VirtualBiopsyHarmonization", HarmonizationConfig) == HarmonizationConfig()

@@ -19,6 +19,7 @@ from styleTransferModels import siteImages, trainedTinyModel  # noqa: E402
 
 from VirtualBiopsy.errors import CancelledError, InputError  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.application import applyStyleTransfer  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import StyleTransferConfig
 from VirtualBiopsy.harmonize.styleTransfer.logic import (  # noqa: E402
     PROVENANCE_ATTRIBUTE,
     StyleTransferLogic,
@@ -37,6 +38,10 @@ def modelsFolder(tmp_path):
     return tmp_path / "models"
 
 
+#: The registered tiny model on the CPU, as the Style transfer panel sets it.
+CPU_TINY = StyleTransferConfig(styleModel="tiny", styleDevice="cpu")
+
+
 @pytest.fixture
 def obliqueNode(scene):
     image = sitk.ReadImage(siteImages("SiteA")[0])[2:31, :, 1:]
@@ -50,7 +55,7 @@ def test_logic_makes_a_new_node_on_the_input_grid_with_provenance(scene, oblique
     before = volumeNodeToImage(obliqueNode)
     reports = []
     logic = StyleTransferLogic(scene, runner=InlineRunner(), modelsFolder=modelsFolder)
-    output = logic.run(obliqueNode, "tiny", device="cpu", progress=lambda f, m: reports.append(f))
+    output = logic.run(obliqueNode, CPU_TINY, progress=lambda f, m: reports.append(f))
     assert output is not obliqueNode and output.GetName() == "T2 site A_SiteB"
     assert nodeGrid(output) == nodeGrid(obliqueNode)
     expected = applyStyleTransfer(before, trainedTinyModel()[0], device="cpu")
@@ -72,11 +77,11 @@ def test_cancel_and_bad_model_leave_no_node(scene, obliqueNode, modelsFolder):
     token = CancelToken()
     token.cancel()
     with pytest.raises(CancelledError):
-        logic.run(obliqueNode, "tiny", device="cpu", cancel=token)
+        logic.run(obliqueNode, CPU_TINY, cancel=token)
     with pytest.raises(InputError, match="No model with id 'absent'"):
-        logic.run(obliqueNode, "absent", device="cpu")
+        logic.run(obliqueNode, CPU_TINY.replace(styleModel="absent"))
     with pytest.raises(InputError, match="Device"):
-        logic.run(obliqueNode, "tiny", device="tpu")
+        logic.run(obliqueNode, StyleTransferConfig(styleModel="tiny", styleDevice="tpu"))
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == count
 
 
@@ -92,6 +97,6 @@ def test_cancel_during_the_translation_stops_it_and_adds_no_node(scene, obliqueN
 
     logic = StyleTransferLogic(scene, runner=InlineRunner(), modelsFolder=modelsFolder)
     with pytest.raises(CancelledError):
-        logic.run(obliqueNode, "tiny", device="cpu", batchSize=2, progress=progress, cancel=token)
+        logic.run(obliqueNode, CPU_TINY.replace(styleBatchSize=2), progress=progress, cancel=token)
     assert sum("translated" in message for message in seen) == 1
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == count

@@ -114,7 +114,7 @@ FIT_PROBLEMS = {
         "patient", ["VC002", *t.patient[1:]])))], []), r"lists patient\(s\) VC002 more than once"),
     "unknown reference": (lambda f, c, d: ([], ["--reference-batch", "Q"]), "reference batch 'Q' is not among"),
     "missing file": (lambda f, c, d: ([("features", d / "absent.csv")], []), "Feature table not found"),
-    "batch as covariate": (lambda f, c, d: ([], ["--covariates", "site"]), "also listed as a covariate"),
+    "batch as covariate": (lambda f, c, d: ([], ["--covariates", "site"]), "combatCovariates includes the batch column 'site'"),
 }
 
 

@@ -170,8 +170,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, cap
          "constant"),
         ([*base, "--method", "percentile", "--mask", hostile["moved"], "--out", out], "does not lie on the image grid"),
         ([*base, "--method", "clahe", "--mask", hostile["empty"], "--out", out], "mask is empty"),
-        ([*base, "--method", "percentile", "--low", "90", "--high", "10", "--out", out], "percentiles"),
-        ([*base, "--method", "clahe", "--clip-limit", "0", "--out", out], "clipLimit"),
+        ([*base, "--method", "percentile", "--low", "90", "--high", "10", "--out", out], "percentileLow (90.0) must be below percentileHigh"),
+        ([*base, "--method", "clahe", "--clip-limit", "0", "--out", out], "claheClipLimit is 0.0"),
     ]
     for arguments, message in cases:
         status, _, err = runCli(arguments, capsys)
@@ -217,3 +217,35 @@ def test_parser_choices_follow_the_library():
     # "action": the optional 'evaluate' subcommand (harmonize evaluate ...)
     assert set(harmonize.METHOD_OPTIONS) | {"help", "image", "mask", "method", "out", "action"} == set(options)
     assert list(options["action"].choices) == ["evaluate"]
+
+
+def test_the_command_builds_the_panels_configs():
+    """``harmonize`` builds the Harmonization panel's PreprocessingConfig / HarmonizationConfig, ``register`` its
+    RegistrationConfig and ``combat fit`` its ComBatConfig, from the options given (the rest: the defaults)."""
+    from VirtualBiopsy.commands.combat import fitConfig
+    from VirtualBiopsy.commands.harmonizeMethods import harmonizationConfig, preprocessingConfig
+    from VirtualBiopsy.commands.register import registrationConfig
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
+    from VirtualBiopsy.harmonize.config import HarmonizationConfig
+    from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig, RegistrationConfig
+
+    parser = cli.buildParser()
+    image = ["harmonize", "--image", "i.nrrd", "--out", "o.nrrd", "--method"]
+    arguments = parser.parse_args([*image, "n4", "--shrink-factor", "2", "--iterations", "5,5"])
+    assert preprocessingConfig(arguments) == PreprocessingConfig(n4ShrinkFactor=2, n4Levels=2, n4Iterations=5)
+    arguments = parser.parse_args([*image, "resample", "--spacing-mm", "3", "--interpolator", "linear"])
+    assert preprocessingConfig(arguments) == PreprocessingConfig(resamplingSpacingMm=3.0, resamplingInterpolator="linear")
+    with pytest.raises(InputError, match="same number of iterations"):
+        preprocessingConfig(parser.parse_args([*image, "n4", "--iterations", "50,40"]))
+    arguments = parser.parse_args([*image, "percentile", "--mask", "m.nrrd", "--low", "5", "--no-clip"])
+    assert harmonizationConfig(arguments) == HarmonizationConfig(normalization="percentile", maskMode="mask",
+                                                                 percentileLow=5.0, percentileClip=False)
+    arguments = parser.parse_args(["register", "--fixed", "f.nrrd", "--moving", "m.nrrd", "--stages", "rigid",
+                                   "--seed", "3", "--no-retry", "--out-transform", "t.tfm", "--out-image", "o.nrrd"])
+    assert registrationConfig(arguments) == RegistrationConfig(registrationStages="rigid", registrationSeed=3,
+                                                               registrationRetry=False)
+    arguments = parser.parse_args(["combat", "fit", "--features", "f.csv", "--clinical", "c.csv", "--batch", "site",
+                                   "--covariates", "age,grade", "--categorical", "grade", "--out", "m.json"])
+    assert fitConfig(arguments) == ComBatConfig(combatCovariates="age,grade", categoricalCovariates="grade",
+                                                combatModelFile="m.json")

@@ -1,17 +1,21 @@
-"""The settings of the Harmonization panel's actions: defaults equal the library calls' defaults,
-the mapped arguments are accepted by those calls, and bad values are refused with messages that
-name the setting and the value."""
+"""The settings of the Harmonization panel's actions: defaults equal the library functions' defaults,
+the mapped arguments are accepted by those functions, the logics share one calling convention (nodes and
+a config in, ``progress`` and ``cancel`` by keyword), and bad values are refused with messages that name
+the setting and the value."""
 
-import dataclasses
 import inspect
 import math
 
 import pytest
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.harmonize.biasField import correctBiasField
+from VirtualBiopsy.harmonize.combat.cohortTables import fitTables, harmonizeTable
 from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 from VirtualBiopsy.harmonize.combatLogic import ComBatLogic
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
+from VirtualBiopsy.harmonize.denoising import denoiseImage
+from VirtualBiopsy.harmonize.logic import HarmonizationLogic
 from VirtualBiopsy.harmonize.preprocessingConfig import (
     PreprocessingConfig,
     RegistrationConfig,
@@ -21,6 +25,7 @@ from VirtualBiopsy.harmonize.preprocessingLogic import (
     RegistrationLogic,
 )
 from VirtualBiopsy.harmonize.registration import RegistrationSettings, registerImages
+from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import StyleTransferConfig
 from VirtualBiopsy.harmonize.styleTransfer.logic import StyleTransferLogic
 
@@ -45,41 +50,59 @@ def test_defaults_round_trip_and_validate(configClass):
     assert configClass.fromDict({}) == config
 
 
-def test_field_names_are_unique_across_the_modules_configs():
-    """The module's parameter node holds all of them, field for field, next to HarmonizationConfig."""
-    names = [field.name for configClass in [HarmonizationConfig, *CONFIGS] for field in dataclasses.fields(configClass)]
-    assert len(names) == len(set(names)), sorted({name for name in names if names.count(name) > 1})
+#: Each harmonize logic method: its node parameters (before the config), the config class, and the nodes after
+#: the config (outputs first, positional; inputs that only some settings use, keyword-only).
+LOGIC_CALLS = [
+    (PreprocessingLogic.correctBiasField, ["volumeNode"], PreprocessingConfig, ["outputVolume"], ["mask", "biasFieldVolume"]),
+    (PreprocessingLogic.denoise, ["volumeNode"], PreprocessingConfig, ["outputVolume"], []),
+    (PreprocessingLogic.resample, ["volumeNode"], PreprocessingConfig, ["outputVolume"], ["reference"]),
+    (RegistrationLogic.run, ["fixedVolume", "movingVolume"], RegistrationConfig, ["outputVolume"], ["mask"]),
+    (HarmonizationLogic.run, ["inputVolume"], HarmonizationConfig, ["outputVolume"], ["mask", "reference"]),
+    (ComBatLogic.fit, ["featureTableNode", "clinicalTableNode"], ComBatConfig, [], []),
+    (ComBatLogic.apply, ["model", "featureTableNode", "clinicalTableNode"], ComBatConfig, ["outputTableNode"], []),
+    (ComBatLogic.harmonize, ["featureTableNode", "clinicalTableNode"], ComBatConfig, ["outputTableNode"], []),
+    (StyleTransferLogic.run, ["volumeNode"], StyleTransferConfig, ["outputVolume"], []),
+]
 
 
-def test_preprocessing_defaults_equal_the_library_calls():
+@pytest.mark.parametrize(("method", "nodes", "configClass", "outputs", "keywordNodes"), LOGIC_CALLS,
+                         ids=[call[0].__qualname__ for call in LOGIC_CALLS])
+def test_logics_take_nodes_a_config_progress_and_cancel(method, nodes, configClass, outputs, keywordNodes):
+    """``method(self, *nodes, config, *outputs, *, *keywordNodes, progress=None, cancel=None)``: every setting is
+    in the config; no other parameter."""
+    parameters = inspect.signature(method).parameters
+    positional = [name for name, p in parameters.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert positional == ["self", *nodes, "config", *outputs]
+    assert all(parameters[name].default is None for name in outputs)
+    keywords = [name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert keywords == [*keywordNodes, "progress", "cancel"]
+    assert all(parameters[name].default is None for name in keywords)
+    assert not [p for p in parameters.values() if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    assert parameters["config"].annotation in (configClass, configClass.__name__)
+
+
+def test_preprocessing_defaults_equal_the_library_functions():
     config = PreprocessingConfig()
-    n4 = defaults(PreprocessingLogic.correctBiasField)
+    n4 = defaults(correctBiasField)
     assert config.biasFieldArguments() == {
         "shrinkFactor": n4["shrinkFactor"], "iterations": list(n4["iterations"]),
         "convergenceThreshold": n4["convergenceThreshold"]}
-    assert config.denoisingArguments() == {"method": defaults(PreprocessingLogic.denoise)["method"]}
-    resample = defaults(PreprocessingLogic.resample)
+    assert config.denoisingArguments() == {"method": defaults(denoiseImage)["method"]}
+    resample = defaults(resampleImage)
     assert config.resamplingArguments() == {key: resample[key] for key in ("preset", "spacingMm", "interpolator")}
-    logic = PreprocessingLogic(None)
-    bindable(logic.correctBiasField, config.biasFieldArguments(), "volume")
-    bindable(logic.denoise, config.denoisingArguments(), "volume")
-    bindable(logic.resample, config.resamplingArguments(), "volume")
+    bindable(correctBiasField, config.biasFieldArguments(), "image")
+    bindable(denoiseImage, config.denoisingArguments(), "image")
+    bindable(resampleImage, config.resamplingArguments(), "image")
 
 
-def test_registration_defaults_equal_the_library_calls():
+def test_registration_defaults_equal_the_library_function():
     arguments = RegistrationConfig().registrationArguments()
-    run, register = defaults(RegistrationLogic.run), defaults(registerImages)
-    assert arguments["stages"] == tuple(run["stages"])
-    for name in ("bspline", "focusOnMask"):
-        assert arguments[name] == run[name]
-    for name in ("maskDilationMm", "retry", "qcMinimumNmi"):
+    register = defaults(registerImages)
+    assert arguments["stages"] == tuple(register["stages"])
+    for name in ("bspline", "focusOnMask", "maskDilationMm", "retry", "qcMinimumNmi"):
         assert arguments[name] == register[name]
     assert arguments["settings"] == RegistrationSettings()
-    bindable(RegistrationLogic(None).run, arguments, "fixed", "moving")
-    # The options RegistrationLogic.run passes on must be registerImages' own.
-    runParameters = inspect.signature(RegistrationLogic.run).parameters
-    options = {key: value for key, value in arguments.items() if key not in runParameters}
-    assert set(options) <= set(inspect.signature(registerImages).parameters)
+    bindable(registerImages, arguments, "fixed", "moving")
 
 
 @pytest.mark.parametrize(("text", "stages"), [("rigid,affine", ("rigid", "affine")), ("rigid", ("rigid",)),
@@ -88,29 +111,41 @@ def test_registration_stage_choices(text, stages):
     assert RegistrationConfig(registrationStages=text).stages == stages
 
 
-def test_combat_defaults_equal_the_library_call():
+def test_combat_defaults_equal_the_library_functions():
     config = ComBatConfig()
-    fit = defaults(ComBatLogic.fit)
-    arguments = config.fitArguments()
-    assert arguments == {"batchColumn": "site", "covariates": list(fit["covariates"]), "method": fit["method"],
-                         "referenceBatch": fit["referenceBatch"]}
+    fit, apply = defaults(fitTables), defaults(harmonizeTable)
+    assert config.fitArguments() == {
+        "batchColumn": "site", "covariates": list(fit["covariates"]), "method": fit["method"],
+        "referenceBatch": fit["referenceBatch"], "categorical": list(fit["categorical"]),
+        "passThrough": list(fit["passThrough"])}
+    assert config.applyArguments() == {"batchColumn": "site", "unseenBatch": apply["unseenBatch"]}
     assert config.modelPath is None
-    bindable(ComBatLogic(None).fit, arguments, "features", "clinical")
+    bindable(fitTables, config.fitArguments(), "features", "clinical")
+    bindable(harmonizeTable, config.applyArguments(), "model", "features", "clinical")
 
 
 def test_combat_settings_are_parsed():
-    config = ComBatConfig.fromDict({"batchColumn": " scanner ", "combatCovariates": "age, sex", "referenceBatch": " B ",
-                                    "combatMethod": "meanonly", "combatModelFile": "/tmp/model.json"})
-    assert config.fitArguments() == {"batchColumn": "scanner", "covariates": ["age", "sex"], "method": "meanonly",
-                                     "referenceBatch": "B"}
+    config = ComBatConfig.fromDict({"batchColumn": " scanner ", "combatCovariates": "age, sex, grade",
+                                    "referenceBatch": " B ", "combatMethod": "meanonly",
+                                    "combatModelFile": "/tmp/model.json", "categoricalCovariates": " grade",
+                                    "passThroughColumns": "", "unseenBatch": "reference"})
+    assert config.fitArguments() == {"batchColumn": "scanner", "covariates": ["age", "sex", "grade"],
+                                     "method": "meanonly", "referenceBatch": "B", "categorical": ["grade"],
+                                     "passThrough": []}
+    assert config.applyArguments() == {"batchColumn": "scanner", "unseenBatch": "reference"}
     assert str(config.modelPath) == "/tmp/model.json"
 
 
-def test_style_transfer_defaults_equal_the_library_call():
+def test_combat_unseen_batch_choices_are_the_models():
+    from VirtualBiopsy.harmonize.combat.model import UNSEEN_BATCH_CHOICES
+    from VirtualBiopsy.harmonize.combatConfig import UNSEEN_BATCH_CHOICES as CONFIG_CHOICES
+
+    assert CONFIG_CHOICES == tuple(UNSEEN_BATCH_CHOICES)
+
+
+def test_style_transfer_settings_are_the_apply_tasks():
     config = StyleTransferConfig(styleModel="cyclegan-demo")
-    run = defaults(StyleTransferLogic.run)
-    assert config.runArguments() == {"model": "cyclegan-demo", "device": run["device"], "batchSize": run["batchSize"]}
-    bindable(StyleTransferLogic(None).run, config.runArguments(), "volume")
+    assert config.runArguments() == {"model": "cyclegan-demo", "device": "auto", "batchSize": 8}
 
 
 def test_style_transfer_needs_a_model():
@@ -142,6 +177,9 @@ def test_style_transfer_needs_a_model():
     (ComBatConfig, {"combatCovariates": "age,age"}, r"combatCovariates repeats age"),
     (ComBatConfig, {"combatCovariates": "age,site"}, r"includes the batch column 'site'"),
     (ComBatConfig, {"combatModelFile": "model.csv"}, r"combatModelFile is 'model.csv'; give a .json"),
+    (ComBatConfig, {"combatCovariates": "age", "categoricalCovariates": "grade"}, r"categoricalCovariates is 'grade'"),
+    (ComBatConfig, {"passThroughColumns": "label,,id"}, r"passThroughColumns is 'label,,id', with an empty name"),
+    (ComBatConfig, {"unseenBatch": "ignore"}, r"unseenBatch is 'ignore'; choose one of: error, reference"),
     (StyleTransferConfig, {"styleDevice": "gpu"}, r"styleDevice: Device 'gpu' is not known"),
     (StyleTransferConfig, {"styleBatchSize": 0}, r"styleBatchSize is 0"),
     (StyleTransferConfig, {"styleModels": "x"}, r"no setting 'styleModels'.*Did you mean 'styleModel'"),

@@ -19,10 +19,11 @@ import pytest
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
 from moduleSources import (  # noqa: E402
+    bindableParameters,
     moduleSources,
     moduleUiReferences,
-    parameterNames,
-    parameterScopes,
+    parameterFields,
+    parameterPacks,
     sharedUiReferences,
 )
 from PySide6 import QtCore, QtWidgets  # noqa: E402
@@ -149,7 +150,9 @@ def test_widgets_the_module_uses_exist(source, application):
 
 @pytest.mark.parametrize("source", MODULES, ids=MODULE_IDS)
 def test_parameter_names_bind_to_connectable_fields(source):
-    fields = parameterNames(source.tree)
+    """Each ``SlicerParameterName`` is a field of a flat parameter node or ``<pack>.<member>`` of a node of
+    parameter packs (Slicer's ``connectGui`` resolves dotted names into packs), of a type its widget shows."""
+    fields = bindableParameters(source.tree)
     problems, bound = [], set()
     for element, parameterName in boundWidgets(source.uiPath):
         widgetClass, widgetName = element.get("class"), element.get("name")
@@ -189,26 +192,13 @@ def boundWidgets(uiPath) -> list[tuple[ElementTree.Element, str]]:
 
 
 def test_segmentation_ui_binds_pack_members_only():
-    """Segmentation's node is made of packs: every bound name is ``<pack>.<member>``, and every setting of the
-    ``segmentation`` pack (SegmentationConfig) and its input and output nodes has a widget."""
+    """Segmentation's node is made of packs: every bound name is ``<pack>.<member>``, and every member of the
+    ``segmentation`` pack (SegmentationConfig, the input volume and the output segmentation) has a widget."""
     (source,) = [source for source in MODULES if source.name == "VirtualBiopsySegmentation"]
     names = [name for _element, name in boundWidgets(source.uiPath)]
-    packs = set(parameterScopes(source.tree)) - {""}
-    assert names and all(name.split(".", 1)[0] in packs and "." in name for name in names), names
-    assert set(names) == {f"segmentation.{name}" for name in parameterScopes(source.tree)["segmentation"]}
-
-
-def test_dotted_names_resolve_through_packs():
-    """Self-check: pack members get dotted names (nested packs too); a flat node keeps plain names."""
-    import ast
-
-    tree = ast.parse(
-        "@parameterPack\nclass Inner:\n    depth: int = 1\n"
-        "@parameterPack\nclass Outer:\n    inner: Inner\n    volume: vtkMRMLScalarVolumeNode\n"
-        "@parameterNodeWrapper\nclass P:\n    outer: Outer\n    style: str = 'a'\n"
-    )
-    assert {name: field.typeText for name, field in parameterNames(tree).items()} == {
-        "outer.inner.depth": "int", "outer.volume": "vtkMRMLScalarVolumeNode", "style": "str"}
+    packs = parameterPacks(source.tree)
+    assert names and all("." in name and name.split(".", 1)[0] in packs for name in names), names
+    assert set(names) == {f"segmentation.{name}" for name in parameterFields(packs["segmentation"][0])}
 
 
 def test_fallback_filter_rejects_undeclared_and_missing_widgets():
@@ -230,3 +220,22 @@ def test_section_helpers_count_for_their_module_only():
     assert {"n4Button", "registrationQcLabel", "combatButton", "styleTransferButton"} <= moduleUiReferences(source.tree)
     assert {"progressBar", "cancelButton"} <= sharedUiReferences()
     assert "n4Button" not in sharedUiReferences()
+
+
+def test_dotted_names_resolve_to_pack_members():
+    """Self-check: a node of packs binds ``<pack>.<member>``, not the bare member nor the pack itself."""
+    import ast
+
+    tree = ast.parse("""
+@parameterPack
+class SectionParameters:
+    binWidth: float = 1.0
+    inputVolume: vtkMRMLScalarVolumeNode
+
+@parameterNodeWrapper
+class P:
+    section: SectionParameters
+    flat: int = 3
+""")
+    assert {name: field.typeText for name, field in bindableParameters(tree).items()} == {
+        "section.binWidth": "float", "section.inputVolume": "vtkMRMLScalarVolumeNode", "flat": "int"}

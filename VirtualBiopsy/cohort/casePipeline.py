@@ -28,6 +28,11 @@ STAGE_MODULES = {
     "segmentation": "VirtualBiopsySegmentation",
     "extraction": "VirtualBiopsyOutcome",
 }
+#: The parameter pack of the module's parameter node that holds a stage's settings (absent: a flat node).
+STAGE_PACKS = {
+    "harmonization": "normalization",
+    "segmentation": "segmentation",
+}
 
 
 @dataclass
@@ -96,7 +101,7 @@ def runCase(
         )
     placeInSubjectHierarchy(scene, nodes, patient=patient, study="MR")
     for section, moduleName in STAGE_MODULES.items():
-        saveStageConfig(scene, moduleName, getattr(config, section))
+        saveStageConfig(scene, moduleName, getattr(config, section), pack=STAGE_PACKS.get(section))
     scenePath = saveScene(scene, sceneFolder / f"{patient}.mrb")
     scene.Clear(True)
     return CaseResult(patient=patient, features=features, dice=dice, scenePath=scenePath)

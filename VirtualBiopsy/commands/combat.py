@@ -4,7 +4,8 @@
 ``virtual-biopsy extract``) given a clinical table with the batch column and the
 covariates to preserve, and writes a versioned JSON model; ``apply`` harmonizes any
 feature table (a single patient included) of known batches with it. Bad input exits
-with 2 and one line on stderr; nothing is written then, and nothing is overwritten.
+with 2 and one line on stderr; nothing is written then, and nothing is overwritten. The options are the
+settings of the ComBat panel (:class:`~VirtualBiopsy.harmonize.combatConfig.ComBatConfig`).
 """
 
 from __future__ import annotations
@@ -68,15 +69,35 @@ def _addTableArguments(parser: argparse.ArgumentParser) -> None:
                         help="clinical table: 'patient', the batch column and the covariates")
 
 
+def fitConfig(arguments: argparse.Namespace):
+    """The :class:`~VirtualBiopsy.harmonize.combatConfig.ComBatConfig` of ``combat fit``'s options (the ComBat
+    panel's settings)."""
+    from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
+
+    return ComBatConfig.fromDict({
+        "batchColumn": arguments.batch, "combatCovariates": arguments.covariates, "combatMethod": arguments.method,
+        "referenceBatch": arguments.reference_batch or "", "categoricalCovariates": arguments.categorical,
+        "passThroughColumns": arguments.pass_through, "combatModelFile": str(arguments.out)})
+
+
+def applyConfig(arguments: argparse.Namespace, model):
+    """The :class:`~VirtualBiopsy.harmonize.combatConfig.ComBatConfig` of ``combat apply``'s options; the batch
+    column defaults to the model's."""
+    from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
+
+    return ComBatConfig.fromDict({"batchColumn": arguments.batch or model.batchName,
+                                  "unseenBatch": arguments.unseen_batch})
+
+
 def runFit(arguments: argparse.Namespace) -> int:
     """Fit and write the model."""
     from VirtualBiopsy.harmonize.combat.cohortTables import fitTables
 
     out = _requireNewFile(arguments.out, ".json")
+    config = fitConfig(arguments)
     features = readCsv(arguments.features, "Feature")
     clinical = readCsv(arguments.clinical, "Clinical")
-    model = fitTables(features, clinical, arguments.batch, _names(arguments.covariates), arguments.method,
-                      arguments.reference_batch, _names(arguments.categorical), _names(arguments.pass_through))
+    model = fitTables(features, clinical, **config.fitArguments())
     model.save(out)
     counts = ", ".join(f"{name} ({count})" for name, count in zip(model.batches, model.batchCounts))
     print(f"ComBat ({model.method}) fitted on {sum(model.batchCounts)} patients, {len(model.features)} features; "
@@ -93,9 +114,10 @@ def runApply(arguments: argparse.Namespace) -> int:
 
     out = _requireNewFile(arguments.out, ".csv")
     model = ComBatModel.load(arguments.model)
+    config = applyConfig(arguments, model)
     features = readCsv(arguments.features, "Feature")
     clinical = readCsv(arguments.clinical, "Clinical")
-    harmonized = harmonizeTable(model, features, clinical, arguments.batch, arguments.unseen_batch)
+    harmonized = harmonizeTable(model, features, clinical, **config.applyArguments())
     writeNewText(harmonized.to_csv(index=False), out)
     print(f"Harmonized {len(harmonized)} row(s), {len(model.features)} features with {arguments.model}: {out}")
     return 0
@@ -126,6 +148,7 @@ def _requireNewFile(path: pathlib.Path, suffix: str) -> pathlib.Path:
     if not path.parent.is_dir():
         raise InputError(f"The folder of --out {path} does not exist; create it first.")
     return path
+
 
 
 def _names(text: str | None) -> list[str]:

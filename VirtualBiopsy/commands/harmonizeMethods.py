@@ -1,4 +1,4 @@
-"""The methods of ``virtual-biopsy harmonize``: from parsed arguments to the library's call."""
+"""The methods of ``virtual-biopsy harmonize``: parsed arguments → the panel's config → the library's call."""
 
 from __future__ import annotations
 
@@ -8,124 +8,99 @@ from typing import Any
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.harmonize.config import HarmonizationConfig
+from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig
 
 
 def harmonizeImage(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
-    """Run ``arguments.method`` on ``image``.
+    """Run ``arguments.method`` on ``image`` with the config the Harmonization panel builds for it:
+    :class:`~VirtualBiopsy.harmonize.preprocessingConfig.PreprocessingConfig` for ``n4``, ``denoise`` and
+    ``resample``, :class:`~VirtualBiopsy.harmonize.config.HarmonizationConfig` for the normalizations.
 
-    :returns: the result and the options it ran with (for the provenance).
+    :returns: the result and its settings (the config's fields, for the provenance).
     :raises InputError: for a missing or bad input file or option (or any error of the method).
     """
     method = arguments.method
     if method in ("denoise", "resample") and arguments.mask is not None:
         raise InputError(f"--mask does not apply to --method {method}; drop it.")
-    if method == "n4":
-        return _biasField(image, arguments)
-    if method == "denoise":
-        from VirtualBiopsy.harmonize.denoising import denoiseImage
-
-        options = {"method": arguments.denoise_method or "nlm"}
-        return denoiseImage(image, options["method"]), options
-    if method == "resample":
-        return _resample(image, arguments)
-    return _normalize(image, arguments)
+    if method in ("n4", "denoise", "resample"):
+        return _preprocess(image, preprocessingConfig(arguments), arguments)
+    return _normalize(image, harmonizationConfig(arguments), arguments)
 
 
-def _biasField(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
+def preprocessingConfig(arguments: argparse.Namespace) -> PreprocessingConfig:
+    """The :class:`PreprocessingConfig` of the options given (the others keep the config's defaults)."""
+    values: dict[str, Any] = {"n4ShrinkFactor": arguments.shrink_factor,
+                              "n4ConvergenceThreshold": arguments.convergence_threshold,
+                              "denoisingMethod": arguments.denoise_method, "resamplingSpacingMm": arguments.spacing_mm,
+                              "resamplingInterpolator": arguments.interpolator}
+    if arguments.method == "resample":
+        values["resamplingPreset"] = arguments.preset or ("reference" if arguments.reference is not None else "isotropic")
+        if values["resamplingPreset"] == "reference" and arguments.spacing_mm is not None:
+            raise InputError("--spacing-mm does not apply to --preset reference (the reference's grid is used); drop it.")
+    if arguments.iterations:
+        perLevel = _integers(arguments.iterations, "--iterations")
+        if len(set(perLevel)) != 1:
+            raise InputError(f"--iterations {arguments.iterations}: every N4 level runs the same number of iterations "
+                             "(PreprocessingConfig.n4Iterations); give it once per level, e.g. 50,50,50,50.")
+        values.update(n4Levels=len(perLevel), n4Iterations=perLevel[0])
+    return PreprocessingConfig.fromDict({key: value for key, value in values.items() if value is not None})
+
+
+def harmonizationConfig(arguments: argparse.Namespace) -> HarmonizationConfig:
+    """The :class:`HarmonizationConfig` of the options given (the others keep the config's defaults)."""
+    if arguments.method == "nyul" and arguments.model is None:
+        raise InputError("--method nyul needs --model LANDMARKS.json (fit one with 'virtual-biopsy nyul fit').")
+    if arguments.method == "histmatch" and arguments.reference is None:
+        raise InputError("--method histmatch needs --reference PATH: the volume whose histogram the image should take.")
+    maskMode = "mask" if arguments.mask is not None else (arguments.mask_mode or "foreground")
+    values = {"normalization": arguments.method, "maskMode": maskMode, "backgroundValue": arguments.background,
+              "normalizeOutsideMask": arguments.normalize_outside_mask, "whiteStripeContrast": arguments.contrast,
+              "whiteStripeWidth": arguments.width,
+              "nyulModelFile": str(arguments.model) if arguments.model is not None else None,
+              "histogramLevels": arguments.histogram_levels, "histogramMatchPoints": arguments.match_points,
+              "percentileLow": arguments.low, "percentileHigh": arguments.high,
+              "percentileClip": False if arguments.no_clip else None, "equalizationBins": arguments.bins,
+              "claheClipLimit": arguments.clip_limit, "claheKernelSizeMm": arguments.kernel_size_mm}
+    return HarmonizationConfig.fromDict({key: value for key, value in values.items() if value is not None})
+
+
+def _preprocess(image: sitk.Image, config: PreprocessingConfig,
+                arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.harmonize.biasField import correctBiasField
-
-    options: dict[str, Any] = {
-        "shrinkFactor": 4 if arguments.shrink_factor is None else arguments.shrink_factor,
-        "iterations": _integers(arguments.iterations, "--iterations") if arguments.iterations else [50, 50, 50, 50],
-        "convergenceThreshold": 1e-6 if arguments.convergence_threshold is None else arguments.convergence_threshold,
-    }
-    mask = readImage(arguments.mask, "mask") if arguments.mask is not None else None
-    with progressBar("n4") as progress:
-        corrected, _bias = correctBiasField(image, mask, options["shrinkFactor"], options["iterations"],
-                                            options["convergenceThreshold"], progress=progress)
-    return corrected, options
-
-
-def _resample(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
-    from VirtualBiopsy.commands.extract import readImage
+    from VirtualBiopsy.harmonize.denoising import denoiseImage
     from VirtualBiopsy.harmonize.resampling import resampleImage
 
-    preset = arguments.preset or ("reference" if arguments.reference is not None else "isotropic")
-    options: dict[str, Any] = {"preset": preset, "spacingMm": 1.0 if arguments.spacing_mm is None else arguments.spacing_mm,
-               "interpolator": arguments.interpolator or "bspline"}
-    if preset == "reference" and arguments.spacing_mm is not None:
-        raise InputError("--spacing-mm does not apply to --preset reference (the reference's grid is used); drop it.")
+    if arguments.method == "n4":
+        mask = readImage(arguments.mask, "mask") if arguments.mask is not None else None
+        with progressBar("n4") as progress:
+            corrected, _bias = correctBiasField(image, mask, progress=progress, **config.biasFieldArguments())
+        return corrected, config.toDict()
+    if arguments.method == "denoise":
+        return denoiseImage(image, **config.denoisingArguments()), config.toDict()
     reference = readImage(arguments.reference, "reference image") if arguments.reference is not None else None
-    return resampleImage(image, preset, options["spacingMm"], options["interpolator"], reference), options
+    return resampleImage(image, reference=reference, **config.resamplingArguments()), config.toDict()
 
 
-def _normalize(image: sitk.Image, arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
+def _normalize(image: sitk.Image, config: HarmonizationConfig,
+               arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
     from VirtualBiopsy.commands.extract import readImage
-    from VirtualBiopsy.harmonize import normalization
-    from VirtualBiopsy.harmonize.foreground import foregroundMask
+    from VirtualBiopsy.harmonize.configuredNormalization import normalizeImage
+    from VirtualBiopsy.harmonize.normalization import NyulModel
 
-    method = arguments.method
-    if arguments.mask is not None:
-        mask, maskMode = readImage(arguments.mask, "mask"), "mask"
-    elif arguments.mask_mode == "none":
-        mask, maskMode = None, "none"
-    else:
-        mask, maskMode = foregroundMask(image), "foreground"
-    background = None if arguments.normalize_outside_mask or mask is None else (
-        0.0 if arguments.background is None else arguments.background)
-    options: dict[str, Any] = {"maskMode": maskMode, "backgroundValue": background}
-    if method == "zscore":
-        return normalization.zScoreNormalize(image, mask, background), options
-    if method == "whitestripe":
-        options.update(contrast=arguments.contrast or "T1", width=0.05 if arguments.width is None else arguments.width)
-        return normalization.whiteStripeNormalize(image, mask, options["contrast"], options["width"], background), options
-    if method == "nyul":
-        if arguments.model is None:
-            raise InputError("--method nyul needs --model LANDMARKS.json (fit one with 'virtual-biopsy nyul fit').")
-        model = normalization.NyulModel.load(arguments.model)
-        options.update(percentiles=list(model.percentiles), sequence=model.sequence)
-        return normalization.applyNyul(image, mask, model, background), options
-    if method == "histmatch":
-        return _histogramMatching(image, mask, maskMode, background, arguments, options)
-    if method == "percentile":
-        options.update(low=1.0 if arguments.low is None else arguments.low,
-                       high=99.0 if arguments.high is None else arguments.high, clip=not arguments.no_clip)
-        return normalization.percentileRescale(image, mask, options["low"], options["high"], (0.0, 1.0),
-                                               options["clip"], background), options
-    options["bins"] = 256 if arguments.bins is None else arguments.bins
-    if method == "histeq":
-        return normalization.histogramEqualization(image, mask, options["bins"], background), options
-    options.update(clipLimit=0.01 if arguments.clip_limit is None else arguments.clip_limit,
-                   kernelSizeMm=arguments.kernel_size_mm)
-    return normalization.clahe(image, mask, options["clipLimit"], options["kernelSizeMm"], options["bins"],
-                               background), options
-
-
-def _histogramMatching(
-    image: sitk.Image,
-    mask: sitk.Image | None,
-    maskMode: str,
-    background: float | None,
-    arguments: argparse.Namespace,
-    options: dict[str, Any],
-) -> tuple[sitk.Image, dict[str, Any]]:
-    from VirtualBiopsy.commands.extract import readImage
-    from VirtualBiopsy.harmonize.foreground import foregroundMask
-    from VirtualBiopsy.harmonize.normalization import histogramMatching
-
-    if arguments.reference is None:
-        raise InputError("--method histmatch needs --reference PATH: the volume whose histogram the image should take.")
-    reference = readImage(arguments.reference, "reference image")
+    mask = readImage(arguments.mask, "mask") if arguments.mask is not None else None
+    reference = referenceMask = None
+    if arguments.reference is not None:
+        reference = readImage(arguments.reference, "reference image")
     if arguments.reference_mask is not None:
         referenceMask = readImage(arguments.reference_mask, "reference mask")
-    else:
-        referenceMask = None if maskMode == "none" else foregroundMask(reference)
-    options.update(histogramLevels=1024 if arguments.histogram_levels is None else arguments.histogram_levels,
-                   matchPoints=7 if arguments.match_points is None else arguments.match_points)
-    return histogramMatching(image, mask, reference, referenceMask, options["histogramLevels"], options["matchPoints"],
-                             backgroundValue=background), options
+    options = config.toDict()
+    if config.normalization == "nyul":
+        model = NyulModel.load(config.nyulModelFile)
+        options.update(percentiles=list(model.percentiles), sequence=model.sequence)
+    return normalizeImage(image, config, mask, reference, referenceMask), options
 
 
 def _integers(text: str, option: str) -> list[int]:

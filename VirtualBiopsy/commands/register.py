@@ -1,6 +1,7 @@
 """``virtual-biopsy register``: align one image of a patient onto another (e.g. T1c onto T2).
 
-Writes the transform (ITK ``.tfm``/``.h5``; fixed → moving, as Slicer and ITK read it) and the
+The options are the settings of the Registration panel
+(:class:`~VirtualBiopsy.harmonize.preprocessingConfig.RegistrationConfig`). Writes the transform (ITK ``.tfm``/``.h5``; fixed → moving, as Slicer and ITK read it) and the
 moving image resampled onto the fixed grid, and prints the QC metrics. Bad input: exit 2
 with one line on stderr, nothing written. A registration that fails QC writes nothing and
 exits 1 unless ``--accept-failed-qc``. Existing files are never overwritten.
@@ -34,6 +35,9 @@ def addParser(commands) -> None:
                         "(default: %(default)s)")
     parser.add_argument("--bspline", action="store_true", help="add a deformable B-spline stage")
     parser.add_argument("--focus-on-mask", action="store_true", help="restrict the metric to the dilated mask at once")
+    parser.add_argument("--mask-dilation-mm", type=float, metavar="MM", help="how far the mask is dilated for the metric "
+                        "and the QC region (default: 10)")
+    parser.add_argument("--no-retry", action="store_true", help="do not run again with a metric mask when QC fails")
     parser.add_argument("--seed", type=int, default=0, help="seed of the metric's sampling (default: %(default)s)")
     parser.add_argument("--qc-minimum-nmi", type=float, default=None, metavar="NMI",
                         help="lowest normalized mutual information after registration that passes QC (default: 1.05, "
@@ -55,11 +59,8 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.files import temporarySibling, writeImageAtomically
-    from VirtualBiopsy.harmonize.registration import (
-        RegistrationSettings,
-        registerImages,
-    )
-    from VirtualBiopsy.harmonize.registrationQuality import MINIMUM_NMI, qcLine
+    from VirtualBiopsy.harmonize.registration import registerImages
+    from VirtualBiopsy.harmonize.registrationQuality import qcLine
 
     outTransform, outImage = pathlib.Path(arguments.out_transform), pathlib.Path(arguments.out_image)
     for path in (outTransform, outImage):
@@ -71,17 +72,11 @@ def run(arguments: argparse.Namespace) -> int:
         raise InputError(f"--out-image {outImage} must end with {', '.join(IMAGE_SUFFIXES)}, e.g. moving_registered.nrrd.")
     if outTransform.resolve() == outImage.resolve():
         raise InputError("--out-transform and --out-image are the same file; give two paths.")
-    stages = tuple(stage.strip() for stage in arguments.stages.split(",") if stage.strip())
-    if arguments.seed < 0:
-        raise InputError(f"--seed is {arguments.seed}; give a whole number ≥ 0.")
-    minimumNmi = MINIMUM_NMI if arguments.qc_minimum_nmi is None else arguments.qc_minimum_nmi
-    if not 1.0 <= minimumNmi <= 2.0:
-        raise InputError(f"--qc-minimum-nmi is {minimumNmi}; normalized mutual information lies in [1, 2].")
+    config = registrationConfig(arguments)
     fixed = readImage(arguments.fixed, "fixed image")
     moving = readImage(arguments.moving, "moving image")
     mask = readImage(arguments.mask, "mask") if arguments.mask else None
-    result = registerImages(fixed, moving, mask, stages, arguments.bspline, arguments.focus_on_mask,
-                            qcMinimumNmi=minimumNmi, settings=RegistrationSettings(seed=arguments.seed))
+    result = registerImages(fixed, moving, mask, **config.registrationArguments())
     print(qcLine(result.metrics, result.qcPassed, result.metricMask, result.retried))
     if not result.qcPassed and not arguments.accept_failed_qc:
         print("virtual-biopsy register: registration failed QC; nothing was written. Check that the images belong to "
@@ -99,3 +94,18 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"Transform: {outTransform}")
     print(f"Registered image: {outImage}")
     return 0
+
+
+def registrationConfig(arguments: argparse.Namespace):
+    """The :class:`~VirtualBiopsy.harmonize.preprocessingConfig.RegistrationConfig` of the options (the Registration
+    panel's settings; ``--mask-dilation-mm`` and ``--no-retry`` as there).
+
+    :raises InputError: for a bad value, naming the setting.
+    """
+    from VirtualBiopsy.harmonize.preprocessingConfig import RegistrationConfig
+
+    values = {"registrationStages": ",".join(stage.strip() for stage in arguments.stages.split(",") if stage.strip()),
+              "registrationBspline": arguments.bspline, "focusOnMask": arguments.focus_on_mask,
+              "maskDilationMm": arguments.mask_dilation_mm, "registrationRetry": not arguments.no_retry,
+              "qcMinimumNmi": arguments.qc_minimum_nmi, "registrationSeed": arguments.seed}
+    return RegistrationConfig.fromDict({key: value for key, value in values.items() if value is not None})

@@ -100,27 +100,28 @@ def runTrain(arguments: argparse.Namespace) -> int:
 
 
 def runApply(arguments: argparse.Namespace) -> int:
-    """Translate one image in a worker."""
+    """Translate one image in a worker, with the Style transfer panel's settings
+    (:class:`~VirtualBiopsy.harmonize.styleTransfer.applicationConfig.StyleTransferConfig`)."""
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.harmonize.styleTransfer.applicationConfig import StyleTransferConfig
     from VirtualBiopsy.harmonize.styleTransfer.tasks import APPLY_TASK
-    from VirtualBiopsy.workers.deviceFallback import checkDevice, runWithDeviceFallback
+    from VirtualBiopsy.workers.deviceFallback import runWithDeviceFallback
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 
-    checkDevice(arguments.device)
+    config = StyleTransferConfig.fromDict({"styleModel": arguments.model, "styleDevice": arguments.device,
+                                           "styleBatchSize": arguments.batch_size})
     if arguments.out.exists():
         raise InputError(f"Output file {arguments.out} exists already; nothing is overwritten. Choose a new --out.")
     if not arguments.image.is_file():
         raise InputError(f"The image file {arguments.image} was not found; check --image.")
-    if arguments.batch_size < 1:
-        raise InputError(f"--batch-size is {arguments.batch_size}; give a positive number of slices.")
     _requireModel(arguments.model, arguments.models_dir)
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     with progressBar("styletransfer apply") as progress:
         result = runWithDeviceFallback(ProcessRunner(), APPLY_TASK, {
-            "image": str(arguments.image), "out": str(arguments.out), "model": str(arguments.model),
-            "modelsFolder": str(arguments.models_dir) if arguments.models_dir else None,
-            "device": arguments.device, "batchSize": arguments.batch_size}, progress)
+            "image": str(arguments.image), "out": str(arguments.out),
+            "modelsFolder": str(arguments.models_dir) if arguments.models_dir else None, **config.runArguments()},
+            progress)
     print(f"Translated image: {arguments.out} ({result['sequence']}, {result['sourceDomain']} → "
           f"{result['targetDomain']}, model '{result['modelId']}' sha256 {result['sha256']}, on {result['device']})")
     return 0

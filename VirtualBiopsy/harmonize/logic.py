@@ -10,19 +10,9 @@ import SimpleITK as sitk
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
+from VirtualBiopsy.harmonize.configuredNormalization import normalizeImage, requireInputs
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.normalization import (
-    DEFAULT_PERCENTILES,
-    NyulModel,
-    applyNyul,
-    clahe,
-    fitNyulLandmarks,
-    histogramEqualization,
-    histogramMatching,
-    percentileRescale,
-    whiteStripeNormalize,
-    zScoreNormalize,
-)
+from VirtualBiopsy.harmonize.normalization import DEFAULT_PERCENTILES, NyulModel, fitNyulLandmarks
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
@@ -42,35 +32,36 @@ class HarmonizationLogic:
     def run(
         self,
         inputVolume,
-        config: HarmonizationConfig | None = None,
+        config: HarmonizationConfig,
         outputVolume=None,
+        *,
+        mask=None,
+        reference=None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-        maskNode=None,
-        referenceVolume=None,
     ):
-        """Normalize ``inputVolume``'s intensities into ``outputVolume`` (created when ``None``).
+        """Normalize ``inputVolume``'s intensities as ``config`` says into ``outputVolume`` (created when ``None``).
 
-        :param maskNode: with ``maskMode`` ``"mask"``: a segmentation node (its segments together, on the
+        :param mask: with ``maskMode`` ``"mask"``: a segmentation node (its segments together, on the
             input's grid) or a labelmap volume node on the input's grid.
-        :param referenceVolume: with ``"histmatch"``: the scalar volume whose histogram is matched (masked
+        :param reference: with ``"histmatch"``: the scalar volume whose histogram is matched (masked
             by its own foreground unless ``maskMode`` is ``"none"``).
         :returns: the output scalar volume node; the input nodes are not modified.
         :raises InputError: for a missing or unexpected mask or reference, or any normalization error.
         :raises GeometryError: for a labelmap on another grid or a transformed node.
         :raises CancelledError: when cancelled; no output node is created.
         """
-        config = config or HarmonizationConfig()
         config.validate()
         progress = progress or noProgress
-        self._requireInputs(config, maskNode, referenceVolume)
+        requireInputs(config, mask, reference)
         progress(0.0, f"Harmonizing {inputVolume.GetName()}")
         image = volumeNodeToImage(inputVolume)
-        mask = self._mask(config, image, inputVolume, maskNode)
+        maskImage = self._maskOfNode(mask, inputVolume) if mask is not None else None
+        referenceImage = volumeNodeToImage(reference) if reference is not None else None
         if cancel:
             cancel.raiseIfCancelled()
         progress(0.2, f"Normalization: {config.normalization}")
-        normalized = self._normalize(config, image, mask, referenceVolume)
+        normalized = normalizeImage(image, config, maskImage, referenceImage)
         if cancel:
             cancel.raiseIfCancelled()
         name = outputVolume.GetName() if outputVolume else f"{inputVolume.GetName()}_harmonized"
@@ -116,28 +107,6 @@ class HarmonizationLogic:
         return model
 
     @staticmethod
-    def _requireInputs(config: HarmonizationConfig, maskNode, referenceVolume) -> None:
-        if config.maskMode == "mask" and maskNode is None:
-            raise InputError("maskMode is 'mask' but no mask node was given; select a segmentation or labelmap, or "
-                             "use maskMode 'foreground'.")
-        if config.maskMode != "mask" and maskNode is not None:
-            raise InputError(f"A mask node was given but maskMode is '{config.maskMode}'; set maskMode to 'mask' to "
-                             "use it, or leave the mask out.")
-        if config.normalization == "histmatch" and referenceVolume is None:
-            raise InputError("Histogram matching needs a reference volume; select the volume whose histogram the "
-                             "input should take.")
-        if config.normalization != "histmatch" and referenceVolume is not None:
-            raise InputError(f"A reference volume was given but normalization is '{config.normalization}'; only "
-                             "'histmatch' uses one. Leave it out or choose histogram matching.")
-
-    def _mask(self, config: HarmonizationConfig, image: sitk.Image, inputVolume, maskNode) -> sitk.Image | None:
-        if config.maskMode == "none":
-            return None
-        if config.maskMode == "foreground":
-            return foregroundMask(image)
-        return self._maskOfNode(maskNode, inputVolume)
-
-    @staticmethod
     def _maskOfNode(maskNode, inputVolume) -> sitk.Image:
         if maskNode.IsA("vtkMRMLSegmentationNode"):
             labelmap, _segments = segmentationToLabelmapImage(maskNode, inputVolume)
@@ -146,26 +115,3 @@ class HarmonizationLogic:
             return volumeNodeToImage(maskNode)
         raise InputError(f"The mask node '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation "
                          "or a labelmap volume.")
-
-    def _normalize(self, config: HarmonizationConfig, image: sitk.Image, mask: sitk.Image | None,
-                   referenceVolume) -> sitk.Image:
-        background = None if config.normalizeOutsideMask or mask is None else config.backgroundValue
-        method = config.normalization
-        if method == "zscore":
-            return zScoreNormalize(image, mask, background)
-        if method == "whitestripe":
-            return whiteStripeNormalize(image, mask, config.whiteStripeContrast, config.whiteStripeWidth, background)
-        if method == "nyul":
-            return applyNyul(image, mask, NyulModel.load(config.nyulModelFile), background)
-        if method == "histmatch":
-            reference = volumeNodeToImage(referenceVolume)
-            referenceMask = None if config.maskMode == "none" else foregroundMask(reference)
-            return histogramMatching(image, mask, reference, referenceMask, config.histogramLevels,
-                                     config.histogramMatchPoints, backgroundValue=background)
-        if method == "percentile":
-            return percentileRescale(image, mask, config.percentileLow, config.percentileHigh, (0.0, 1.0),
-                                     config.percentileClip, background)
-        if method == "histeq":
-            return histogramEqualization(image, mask, config.equalizationBins, background)
-        kernel = config.claheKernelSizeMm or None
-        return clahe(image, mask, config.claheClipLimit, kernel, config.equalizationBins, background)

@@ -1,11 +1,13 @@
 """Settings of the harmonization preprocessing and registration actions (the module's panel,
 the console and batch runs share them).
 
-Each config maps onto the keyword arguments of its library call
+The logics take these configs as they are
 (:class:`~VirtualBiopsy.harmonize.preprocessingLogic.PreprocessingLogic`,
-:class:`~VirtualBiopsy.harmonize.preprocessingLogic.RegistrationLogic`), and its defaults are
-those calls' defaults. Field names carry their action as a prefix so that they stay unique
-across the configs of the Harmonization module's parameter node.
+:class:`~VirtualBiopsy.harmonize.preprocessingLogic.RegistrationLogic`); the ``*Arguments`` methods map
+them onto the keyword arguments of the pure SimpleITK functions, for the logics and for
+``virtual-biopsy harmonize`` and ``register`` alike. The defaults are those functions' defaults.
+The names keep the action they set (``n4ShrinkFactor``, ``registrationSeed``): the Harmonization
+panel shows them in one parameter pack per section (``preprocessing.n4ShrinkFactor``).
 """
 
 from __future__ import annotations
@@ -68,16 +70,16 @@ class PreprocessingConfig(StageConfig):
         requireChoice(self, "resamplingInterpolator", INTERPOLATOR_NAMES)
 
     def biasFieldArguments(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`PreprocessingLogic.correctBiasField`."""
+        """Keyword arguments of :func:`~VirtualBiopsy.harmonize.biasField.correctBiasField` (without the images)."""
         return {"shrinkFactor": self.n4ShrinkFactor, "iterations": [self.n4Iterations] * self.n4Levels,
                 "convergenceThreshold": self.n4ConvergenceThreshold}
 
     def denoisingArguments(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`PreprocessingLogic.denoise`."""
+        """Keyword arguments of :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage` (without the image)."""
         return {"method": self.denoisingMethod}
 
     def resamplingArguments(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`PreprocessingLogic.resample` (without the reference volume)."""
+        """Keyword arguments of :func:`~VirtualBiopsy.harmonize.resampling.resampleImage` (without the images)."""
         return {"preset": self.resamplingPreset, "spacingMm": self.resamplingSpacingMm,
                 "interpolator": self.resamplingInterpolator}
 
@@ -118,7 +120,7 @@ class RegistrationConfig(StageConfig):
         return tuple(self.registrationStages.split(","))
 
     def registrationArguments(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`RegistrationLogic.run` (without the nodes)."""
+        """Keyword arguments of :func:`~VirtualBiopsy.harmonize.registration.registerImages` (without the images)."""
         return {"stages": self.stages, "bspline": self.registrationBspline, "focusOnMask": self.focusOnMask,
                 "settings": RegistrationSettings(seed=self.registrationSeed), "maskDilationMm": self.maskDilationMm,
                 "retry": self.registrationRetry, "qcMinimumNmi": self.qcMinimumNmi}

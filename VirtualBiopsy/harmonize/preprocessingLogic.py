@@ -1,7 +1,9 @@
 """Harmonization preprocessing and registration on volume nodes.
 
-Each call reads its input nodes through :mod:`VirtualBiopsy.mrml`, runs the pure
-SimpleITK algorithm and writes a new node (inputs are never modified). Settings
+Each call takes its nodes and a config (:mod:`VirtualBiopsy.harmonize.preprocessingConfig`, the
+panel's, the command line's and the console's), plus ``progress`` and ``cancel``; it reads its input
+nodes through :mod:`VirtualBiopsy.mrml`, runs the pure SimpleITK algorithm with the config's
+settings and writes a new node (inputs are never modified). Settings
 and QC are recorded on the output nodes as JSON attributes
 (``VirtualBiopsy.preprocessing``, ``VirtualBiopsy.registration``).
 """
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 
 import SimpleITK as sitk
 
@@ -19,12 +20,8 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.harmonize.biasField import correctBiasField
 from VirtualBiopsy.harmonize.denoising import denoiseImage
 from VirtualBiopsy.harmonize.foreground import foregroundMask
-from VirtualBiopsy.harmonize.registration import (
-    LINEAR_STAGES,
-    RegistrationResult,
-    RegistrationSettings,
-    registerImages,
-)
+from VirtualBiopsy.harmonize.preprocessingConfig import PreprocessingConfig, RegistrationConfig
+from VirtualBiopsy.harmonize.registration import RegistrationResult, registerImages
 from VirtualBiopsy.harmonize.resampling import resampleImage
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
@@ -46,54 +43,60 @@ class PreprocessingLogic:
     def __init__(self, scene) -> None:
         self.scene = scene
 
-    def correctBiasField(self, volumeNode, maskNode=None, shrinkFactor: int = 4,
-                         iterations: Sequence[int] = (50, 50, 50, 50), convergenceThreshold: float = 1e-6,
-                         outputVolume=None, biasFieldVolume=None, progress: ProgressCallback | None = None,
+    def correctBiasField(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *, mask=None,
+                         biasFieldVolume=None, progress: ProgressCallback | None = None,
                          cancel: CancelToken | None = None):
-        """N4-correct ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.biasField.correctBiasField`).
+        """N4-correct ``volumeNode`` with the ``n4*`` settings of ``config``
+        (see :func:`~VirtualBiopsy.harmonize.biasField.correctBiasField`).
 
-        :param maskNode: labelmap volume or segmentation (all segments) on the volume's grid; default: the head.
+        :param outputVolume: the volume node that receives the result, or ``None`` for a new ``<name>_n4``.
+        :param mask: labelmap volume or segmentation (all segments) on the volume's grid; default: the head.
         :param biasFieldVolume: a volume node that receives the estimated bias field, if given.
-        :returns: the corrected volume node (``<name>_n4`` when created).
+        :returns: the corrected volume node.
         """
+        config.validate()
+        arguments = config.biasFieldArguments()
         image = volumeNodeToImage(volumeNode)
-        mask = maskImage(maskNode, volumeNode)
-        corrected, bias = correctBiasField(image, mask, shrinkFactor, iterations, convergenceThreshold, progress, cancel)
-        settings = {"method": "n4", "shrinkFactor": shrinkFactor, "iterations": list(iterations),
-                    "convergenceThreshold": convergenceThreshold, "mask": maskNode.GetName() if maskNode else "foreground"}
+        corrected, bias = correctBiasField(image, maskImage(mask, volumeNode), progress=progress, cancel=cancel,
+                                           **arguments)
+        settings = {"method": "n4", **arguments, "mask": mask.GetName() if mask else "foreground"}
         if biasFieldVolume is not None:
             imageToVolumeNode(bias, self.scene, biasFieldVolume.GetName(), volumeNode=biasFieldVolume)
         return self._output(corrected, volumeNode, outputVolume, "n4", settings)
 
-    def denoise(self, volumeNode, method: str = "nlm", outputVolume=None, progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None, **options):
-        """Denoise ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage`).
+    def denoise(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *,
+                progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Denoise ``volumeNode`` with ``config.denoisingMethod`` and that method's default options
+        (see :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage`).
 
         The filters report no progress of their own: ``cancel`` is checked before they start.
 
         :returns: the denoised volume node (``<name>_denoised`` when created).
         """
-        _starting(progress, cancel, f"Denoising ({method})")
-        denoised = denoiseImage(volumeNodeToImage(volumeNode), method, **options)
-        return self._output(denoised, volumeNode, outputVolume, "denoised", {"method": method, **options})
+        config.validate()
+        arguments = config.denoisingArguments()
+        _starting(progress, cancel, f"Denoising ({arguments['method']})")
+        denoised = denoiseImage(volumeNodeToImage(volumeNode), **arguments)
+        return self._output(denoised, volumeNode, outputVolume, "denoised", arguments)
 
-    def resample(self, volumeNode, preset: str = "isotropic", spacingMm: float = 1.0, interpolator: str = "bspline",
-                 referenceVolume=None, outputVolume=None, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None):
-        """Resample ``volumeNode`` (see :func:`~VirtualBiopsy.harmonize.resampling.resampleImage`);
-        ``cancel`` is checked before it starts.
+    def resample(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *, reference=None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Resample ``volumeNode`` with the ``resampling*`` settings of ``config``
+        (see :func:`~VirtualBiopsy.harmonize.resampling.resampleImage`); ``cancel`` is checked before it starts.
 
-        :param referenceVolume: the volume whose grid preset ``reference`` resamples onto.
+        :param reference: the volume whose grid preset ``reference`` resamples onto (given exactly with that preset).
         :returns: the resampled volume node (``<name>_resampled`` when created).
         """
-        _starting(progress, cancel, f"Resampling ({preset})")
-        reference = volumeNodeToImage(referenceVolume) if referenceVolume is not None else None
-        resampled = resampleImage(volumeNodeToImage(volumeNode), preset, spacingMm, interpolator, reference)
-        settings = {"method": "resample", "preset": preset, "spacingMm": spacingMm, "interpolator": interpolator,
-                    "reference": referenceVolume.GetName() if referenceVolume is not None else None}
+        config.validate()
+        arguments = config.resamplingArguments()
+        _starting(progress, cancel, f"Resampling ({arguments['preset']})")
+        referenceImage = volumeNodeToImage(reference) if reference is not None else None
+        resampled = resampleImage(volumeNodeToImage(volumeNode), reference=referenceImage, **arguments)
+        settings = {"method": "resample", **arguments,
+                    "reference": reference.GetName() if reference is not None else None}
         return self._output(resampled, volumeNode, outputVolume, "resampled", settings)
 
-    def headMask(self, volumeNode, outputLabelmap=None, progress: ProgressCallback | None = None,
+    def headMask(self, volumeNode, outputLabelmap=None, *, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None):
         """The head (foreground) of ``volumeNode`` as a labelmap node (1: head), on the volume's grid.
 
@@ -132,35 +135,36 @@ class RegistrationLogic:
         #: The :class:`~VirtualBiopsy.harmonize.registration.RegistrationResult` of the last :meth:`run`.
         self.result: RegistrationResult | None = None
 
-    def run(self, fixedVolume, movingVolume, maskSegmentationOrLabelmap=None, stages: Sequence[str] = LINEAR_STAGES,
-            bspline: bool = False, focusOnMask: bool = False, settings: RegistrationSettings | None = None,
-            outputVolume=None, progress: ProgressCallback | None = None, cancel: CancelToken | None = None, **options):
-        """Register ``movingVolume`` onto ``fixedVolume``.
+    def run(self, fixedVolume, movingVolume, config: RegistrationConfig, outputVolume=None, *, mask=None,
+            progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """Register ``movingVolume`` onto ``fixedVolume`` with the settings of ``config``
+        (see :func:`~VirtualBiopsy.harmonize.registration.registerImages`).
 
-        :param maskSegmentationOrLabelmap: tumour mask on the fixed volume (segmentation: all segments;
-            labelmap: non-zero voxels, on the fixed grid).
-        :param options: further arguments of :func:`~VirtualBiopsy.harmonize.registration.registerImages`.
+        :param outputVolume: the volume node that receives the moving volume resampled on the fixed grid, or
+            ``None`` for a new one.
+        :param mask: tumour mask on the fixed volume (segmentation: all segments; labelmap: non-zero voxels,
+            on the fixed grid).
         :returns: ``(transformNode, resampledVolume)``: the transform (put ``movingVolume`` under it to
             align it with ``fixedVolume``) and the moving volume resampled on the fixed grid. Both carry the
-            settings and QC in the ``VirtualBiopsy.registration`` attribute.
+            settings and QC in the ``VirtualBiopsy.registration`` attribute; :attr:`result` holds the metrics.
         """
         if outputVolume is not None and outputVolume in (fixedVolume, movingVolume):
             raise InputError(f"The output volume is the input volume '{outputVolume.GetName()}'; inputs are never "
                              "modified. Pass a new node or outputVolume=None.")
+        config.validate()
+        arguments = config.registrationArguments()
         fixed, moving = volumeNodeToImage(fixedVolume), volumeNodeToImage(movingVolume)
-        mask = maskImage(maskSegmentationOrLabelmap, fixedVolume)
-        settings = settings or RegistrationSettings()
-        result = registerImages(fixed, moving, mask, stages, bspline, focusOnMask, settings=settings,
-                                progress=progress, cancel=cancel, **options)
+        result = registerImages(fixed, moving, maskImage(mask, fixedVolume), progress=progress, cancel=cancel,
+                                **arguments)
         self.result = result
         base = f"{movingVolume.GetName()}_to_{fixedVolume.GetName()}"
         transformNode = transformToNode(result.transform, self.scene, base)
         name = outputVolume.GetName() if outputVolume is not None else f"{base}_registered"
         resampled = imageToVolumeNode(result.resampled, self.scene, name, volumeNode=outputVolume)
         record = json.dumps({
-            "fixed": fixedVolume.GetName(), "moving": movingVolume.GetName(), "stages": list(stages), "bspline": bspline,
-            "focusOnMask": focusOnMask, "mask": maskSegmentationOrLabelmap.GetName() if maskSegmentationOrLabelmap else None,
-            "settings": settings.toDict(), "options": options, "qcPassed": result.qcPassed, "retried": result.retried,
+            "fixed": fixedVolume.GetName(), "moving": movingVolume.GetName(), "config": config.toDict(),
+            "stages": list(arguments["stages"]), "mask": mask.GetName() if mask else None,
+            "settings": arguments["settings"].toDict(), "qcPassed": result.qcPassed, "retried": result.retried,
             "metricMask": result.metricMask, "metrics": result.metrics, "virtualBiopsyVersion": __version__,
             "simpleItkVersion": sitk.Version.VersionString()}, default=str)
         for node in (transformNode, resampled):

@@ -36,8 +36,13 @@ logger = logging.getLogger(__name__)
 ConfigT = TypeVar("ConfigT", bound=StageConfig)
 
 
-def saveStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, config: StageConfig) -> "slicer.vtkMRMLScriptedModuleNode":
+def saveStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, config: StageConfig, *,
+                    pack: str | None = None) -> "slicer.vtkMRMLScriptedModuleNode":
     """Write every field of ``config`` to the parameter node of ``moduleName`` (created if absent).
+
+    :param pack: the parameter pack of the module's parameter node that mirrors the config (its fields are
+        then written as ``<pack>.<field>``, as the wrapper's pack serializer names them); ``None`` for a
+        flat parameter node.
 
     :returns: the parameter node.
     :raises InputError: for a field whose type the parameter node wrapper cannot store.
@@ -49,17 +54,21 @@ def saveStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, config: Stage
     wasModifying = node.StartModify()
     try:
         for field in dataclasses.fields(config):
-            _remove(node, field.name, hints[field.name])
-            _write(node, field.name, getattr(config, field.name), hints[field.name])
+            name = _packed(pack, field.name)
+            _remove(node, name, hints[field.name])
+            _write(node, name, getattr(config, field.name), hints[field.name])
     finally:
         node.EndModify(wasModifying)
     return node
 
 
-def loadStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, configClass: type[ConfigT]) -> ConfigT | None:
+def loadStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, configClass: type[ConfigT], *,
+                    pack: str | None = None) -> ConfigT | None:
     """Read a config from the parameter node of ``moduleName``.
 
     Fields missing from the node keep their defaults; the result is validated.
+
+    :param pack: the parameter pack that holds the config's fields (see :func:`saveStageConfig`), or ``None``.
 
     :returns: the config, or ``None`` if the scene has no parameter node for the module.
     :raises InputError: for a parameter value that does not parse as its field's type, or fails validation.
@@ -70,16 +79,20 @@ def loadStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, configClass: 
     hints = typing.get_type_hints(configClass)
     values = {}
     for field in dataclasses.fields(configClass):
-        hint = hints[field.name]
-        if _isIn(node, field.name, hint):
+        hint, name = hints[field.name], _packed(pack, field.name)
+        if _isIn(node, name, hint):
             try:
-                values[field.name] = _read(node, field.name, hint)
+                values[field.name] = _read(node, name, hint)
             except (ValueError, KeyError) as error:
                 raise InputError(
-                    f"Parameter '{field.name}' of module {moduleName}'s parameter node cannot be read as {hint}: {error}. "
+                    f"Parameter '{name}' of module {moduleName}'s parameter node cannot be read as {hint}: {error}. "
                     "Fix or delete the parameter (it then takes its default)."
                 ) from error
     return configClass.fromDict(values)
+
+
+def _packed(pack: str | None, name: str) -> str:
+    return f"{pack}.{name}" if pack else name
 
 
 def _parameterNode(scene: "slicer.vtkMRMLScene", moduleName: str) -> "slicer.vtkMRMLScriptedModuleNode | None":

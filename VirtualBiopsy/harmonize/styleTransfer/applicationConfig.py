@@ -1,6 +1,7 @@
 """Settings of applying a trained style-transfer model to a volume (the module's Style transfer panel).
 
-Maps onto :meth:`~VirtualBiopsy.harmonize.styleTransfer.logic.StyleTransferLogic.run`; the defaults are its defaults.
+:meth:`~VirtualBiopsy.harmonize.styleTransfer.logic.StyleTransferLogic.run` and ``virtual-biopsy styletransfer apply``
+take it; :meth:`StyleTransferConfig.runArguments` maps it onto the apply task's settings.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class StyleTransferConfig(StageConfig):
         requireRange(self, "styleBatchSize", 1, 1024)
 
     def runArguments(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`StyleTransferLogic.run` (without the volume node).
+        """The settings of the style-transfer apply task (:mod:`~VirtualBiopsy.harmonize.styleTransfer.tasks`),
+        without the image paths and the models folder.
 
         :raises InputError: when no model is named.
         """
