@@ -199,3 +199,85 @@ def defaultsInstances(tree: ast.Module) -> dict[str, str]:
                 if isinstance(target, ast.Name):
                     instances[target.id] = node.value.func.id
     return instances
+
+
+# --- Parameter packs: a parameter node made of one ``@parameterPack`` per panel section -----------------------
+# A module's parameter node may be flat (config fields and nodes as its own fields) or made of packs; the
+# functions below read both, so that the guard tests hold for either shape.
+
+
+def _isParameterPack(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+    return name == "parameterPack"
+
+
+def moduleTrees(tree: ast.Module) -> list[ast.Module]:
+    """The module file's tree, then the trees of the helper files it imports by name."""
+    return [tree] + [ast.parse(path.read_text(encoding="utf-8"), str(path)) for path in helperFiles(tree)]
+
+
+def parameterPackClasses(tree: ast.Module) -> dict[str, tuple[ast.ClassDef, ast.Module]]:
+    """``{class name: (class, the tree that defines it)}`` of the ``@parameterPack`` classes in the module file
+    and its helper files."""
+    packs = {}
+    for moduleTree in moduleTrees(tree):
+        for node in moduleTree.body:
+            if isinstance(node, ast.ClassDef) and any(_isParameterPack(d) for d in node.decorator_list):
+                packs[node.name] = (node, moduleTree)
+    return packs
+
+
+def parameterPacks(tree: ast.Module) -> dict[str, tuple[ast.ClassDef, ast.Module]]:
+    """``{parameter-node field: (pack class, its tree)}`` for the node's fields whose type is a parameter pack."""
+    classNode = parameterNodeClass(tree)
+    if classNode is None:
+        return {}
+    packs = parameterPackClasses(tree)
+    return {name: packs[field.typeText] for name, field in parameterFields(classNode).items() if field.typeText in packs}
+
+
+def bindableParameters(tree: ast.Module) -> dict[str, ParameterField]:
+    """Every name a ``.ui`` ``SlicerParameterName`` can bind: the node's own fields that are not packs, and
+    ``<pack field>.<member>`` for each member of each pack (as Slicer's ``parameterPack`` resolves dotted names)."""
+    classNode = parameterNodeClass(tree)
+    if classNode is None:
+        return {}
+    packs = parameterPacks(tree)
+    names = {}
+    for name, field in parameterFields(classNode).items():
+        if name in packs:
+            for member, memberField in parameterFields(packs[name][0]).items():
+                names[f"{name}.{member}"] = memberField
+        else:
+            names[name] = field
+    return names
+
+
+def configBindings(tree: ast.Module) -> list[tuple[type, str | None]]:
+    """``(config class, pack field or None)`` of each ``configFromParameterNode(Config, parameterNode[.<pack>])``
+    in the module file: ``None`` when the config is read from the flat node itself."""
+    imports = importedNames(tree)
+    bindings = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "configFromParameterNode"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+        ):
+            name = node.args[0].id
+            configClass = getattr(importlib.import_module(imports[name]), name)
+            source = node.args[1]
+            pack = source.attr if isinstance(source, ast.Attribute) else None
+            if (configClass, pack) not in bindings:
+                bindings.append((configClass, pack))
+    return bindings
+
+
+def moduleLevelDefaults(tree: ast.Module) -> dict[str, str]:
+    """:func:`defaultsInstances` of the module file and of its helper files."""
+    instances = {}
+    for moduleTree in moduleTrees(tree):
+        instances |= defaultsInstances(moduleTree)
+    return instances

@@ -17,10 +17,9 @@ import pytest
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
 from moduleSources import (  # noqa: E402
+    bindableParameters,
     moduleSources,
     moduleUiReferences,
-    parameterFields,
-    parameterNodeClass,
     sharedUiReferences,
 )
 from PySide6 import QtCore, QtWidgets  # noqa: E402
@@ -147,7 +146,9 @@ def test_widgets_the_module_uses_exist(source, application):
 
 @pytest.mark.parametrize("source", MODULES, ids=MODULE_IDS)
 def test_parameter_names_bind_to_connectable_fields(source):
-    fields = parameterFields(parameterNodeClass(source.tree))
+    """Each ``SlicerParameterName`` is a field of a flat parameter node or ``<pack>.<member>`` of a node of
+    parameter packs (Slicer's ``connectGui`` resolves dotted names into packs), of a type its widget shows."""
+    fields = bindableParameters(source.tree)
     root = ElementTree.parse(source.uiPath).getroot()
     problems, bound = [], set()
     for element in root.iter("widget"):
@@ -163,7 +164,7 @@ def test_parameter_names_bind_to_connectable_fields(source):
         bound.add(parameterName)
         field = fields.get(parameterName)
         if field is None:
-            problems.append(f"{where}: no such parameter node field")
+            problems.append(f"{where}: no such parameter node field (or <pack>.<member>)")
         elif widgetClass == "qMRMLNodeComboBox":
             nodeTypes = [s.text for s in element.iter("string") if s.text and s.text.startswith("vtkMRML")]
             if not field.typeText.startswith("vtkMRML") or field.typeText not in nodeTypes:
@@ -198,3 +199,22 @@ def test_section_helpers_count_for_their_module_only():
     assert {"n4Button", "registrationQcLabel", "combatButton", "styleTransferButton"} <= moduleUiReferences(source.tree)
     assert {"progressBar", "cancelButton"} <= sharedUiReferences()
     assert "n4Button" not in sharedUiReferences()
+
+
+def test_dotted_names_resolve_to_pack_members():
+    """Self-check: a node of packs binds ``<pack>.<member>``, not the bare member nor the pack itself."""
+    import ast
+
+    tree = ast.parse("""
+@parameterPack
+class SectionParameters:
+    binWidth: float = 1.0
+    inputVolume: vtkMRMLScalarVolumeNode
+
+@parameterNodeWrapper
+class P:
+    section: SectionParameters
+    flat: int = 3
+""")
+    assert {name: field.typeText for name, field in bindableParameters(tree).items()} == {
+        "section.binWidth": "float", "section.inputVolume": "vtkMRMLScalarVolumeNode", "flat": "int"}

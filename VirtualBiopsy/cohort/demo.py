@@ -150,9 +150,8 @@ def runCohort(
     features.to_csv(featuresCsv)
     scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
     outcome = config.outcome
-    survival = SurvivalLogic(scene).cluster(
-        featuresTable, clinicalTable, outcome.timeColumn, outcome.eventColumn, outcome.numberOfClusters,
-        outcome.randomSeed, outcome.patientColumn, subject=COHORT_SUBJECT, cancel=cancel)
+    survival = SurvivalLogic(scene).cluster(featuresTable, clinicalTable, outcome, subject=COHORT_SUBJECT,
+                                            cancel=cancel)
 
     clusters = clinical.loc[features.index].copy()
     clusters["cluster"] = survival.result.clusters.reindex(features.index.astype(str)).to_numpy()
