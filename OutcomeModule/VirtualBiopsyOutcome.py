@@ -4,12 +4,11 @@ exploration of a cohort's features against a two-class outcome (3D Slicer module
 import pathlib
 import re
 import sys
-from typing import Annotated
 
 import slicer
-from slicer import vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+from slicer import vtkMRMLTableNode
 from slicer.i18n import tr as _
-from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -23,11 +22,10 @@ if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
 from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.extract.exploration.config import IMPUTATIONS, MAXIMUM_DISTRIBUTION_FEATURES, ExplorationConfig
-from VirtualBiopsy.extract.radiomicsSettings import presetNames
+from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
-from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS, DeepOutcomeConfig
+from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig
 from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
@@ -38,19 +36,16 @@ from VirtualBiopsyWidgets.outcomeModelSections import (
     PatientSummarySection,
     SurvivalSection,
 )
+from VirtualBiopsyWidgets.outcomeParameters import (
+    ClassifierParameters,
+    CohortParameters,
+    DeepLearningParameters,
+    ExplorationParameters,
+    FeaturesParameters,
+    PatientSummaryParameters,
+    SurvivalParameters,
+)
 from VirtualBiopsyWidgets.outcomeSections import CohortSection, ExplorationSection, FeaturesSection
-
-#: Defaults of the parameter node come from the config dataclasses.
-EXTRACTION_DEFAULTS = ExtractionConfig()
-OUTCOME_DEFAULTS = OutcomeConfig()
-EXPLORATION_DEFAULTS = ExplorationConfig()
-SURVIVAL_DEFAULTS = SurvivalConfig()
-CLASSIFIER_DEFAULTS = ClassifierPanelConfig()
-DEEP_DEFAULTS = DeepOutcomeConfig()
-SUMMARY_DEFAULTS = PatientSummaryConfig()
-
-#: The shipped radiomics presets (``VirtualBiopsy/resources/presets/radiomics``).
-RADIOMICS_PRESETS = tuple(presetNames())
 
 
 class VirtualBiopsyOutcome(ScriptedLoadableModule):
@@ -85,80 +80,18 @@ class VirtualBiopsyOutcome(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class VirtualBiopsyOutcomeParameterNode:
-    """The settings of the section configs (``ExtractionConfig``, ``OutcomeConfig``,
-    ``ExplorationConfig``, ``SurvivalConfig``, ``ClassifierPanelConfig``, ``DeepOutcomeConfig``,
-    ``PatientSummaryConfig``), field for field (their names do not collide), plus the input and
-    output nodes of the sections. Exploration, Survival and Classifiers use the patient, time and
-    event columns and the tables of the cohort section.
+    """One parameter pack per section (``VirtualBiopsyWidgets.outcomeParameters``), each mirroring the section's
+    config dataclass field for field, then holding the section's nodes. Feature exploration, Classifiers and
+    Patient summary work on the tables of ``cohort``.
     """
 
-    volume: vtkMRMLScalarVolumeNode
-    segmentation: vtkMRMLSegmentationNode
-    featuresOutputTable: vtkMRMLTableNode
-    preset: Annotated[str, Choice(RADIOMICS_PRESETS)] = EXTRACTION_DEFAULTS.preset
-    parameterFile: str = EXTRACTION_DEFAULTS.parameterFile
-    featureClasses: list[str] = list(EXTRACTION_DEFAULTS.featureClasses)
-    binWidth: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.binWidth
-    resampledPixelSpacing: list[float] | None = EXTRACTION_DEFAULTS.resampledPixelSpacing
-    minimumRoiVoxels: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.minimumRoiVoxels
-    resampleMaskToImage: bool = EXTRACTION_DEFAULTS.resampleMaskToImage
-    cropToRoi: bool = EXTRACTION_DEFAULTS.cropToRoi
-
-    featuresTable: vtkMRMLTableNode
-    clinicalTable: vtkMRMLTableNode
-    outcomeTable: vtkMRMLTableNode
-    outcomeChart: vtkMRMLPlotChartNode
-    numberOfClusters: Annotated[int, WithinRange(2, 20)] = OUTCOME_DEFAULTS.numberOfClusters
-    randomSeed: Annotated[int, Minimum(0)] = OUTCOME_DEFAULTS.randomSeed
-    patientColumn: str = OUTCOME_DEFAULTS.patientColumn
-    timeColumn: str = OUTCOME_DEFAULTS.timeColumn
-    eventColumn: str = OUTCOME_DEFAULTS.eventColumn
-
-    explorationTable: vtkMRMLTableNode
-    outcomeColumn: str = EXPLORATION_DEFAULTS.outcomeColumn
-    positiveClass: str = EXPLORATION_DEFAULTS.positiveClass
-    maxMissingFraction: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.maxMissingFraction
-    imputation: Annotated[str, Choice(IMPUTATIONS)] = EXPLORATION_DEFAULTS.imputation
-    volumeColumn: str = EXPLORATION_DEFAULTS.volumeColumn
-    volumeThreshold: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.volumeThreshold
-    alpha: Annotated[float, WithinRange(0.0, 1.0)] = EXPLORATION_DEFAULTS.alpha
-    distributionFeatures: Annotated[int, WithinRange(1, MAXIMUM_DISTRIBUTION_FEATURES)] = (
-        EXPLORATION_DEFAULTS.distributionFeatures
-    )
-    outputFolder: str = EXPLORATION_DEFAULTS.outputFolder
-
-    survivalTable: vtkMRMLTableNode
-    survivalChart: vtkMRMLPlotChartNode
-    coxChart: vtkMRMLPlotChartNode
-    groupColumn: str = SURVIVAL_DEFAULTS.groupColumn
-    covariates: list[str] = list(SURVIVAL_DEFAULTS.covariates)
-    penalizer: Annotated[float, Minimum(0.0)] = SURVIVAL_DEFAULTS.penalizer
-    riskPercentile: Annotated[float, WithinRange(1.0, 99.0)] = SURVIVAL_DEFAULTS.riskPercentile
-    cindexBootstrap: Annotated[int, WithinRange(0, 100000)] = SURVIVAL_DEFAULTS.cindexBootstrap
-
-    performanceTable: vtkMRMLTableNode
-    rocChart: vtkMRMLPlotChartNode
-    shapTable: vtkMRMLTableNode
-    contributionsChart: vtkMRMLPlotChartNode
-    targetColumn: str = CLASSIFIER_DEFAULTS.targetColumn
-    targetPositiveClass: str = CLASSIFIER_DEFAULTS.targetPositiveClass
-    classifierModels: list[str] = list(CLASSIFIER_DEFAULTS.classifierModels)
-    folds: Annotated[int, WithinRange(2, 100)] = CLASSIFIER_DEFAULTS.folds
-    repeats: Annotated[int, WithinRange(1, 1000)] = CLASSIFIER_DEFAULTS.repeats
-    classifierModelFolder: str = CLASSIFIER_DEFAULTS.classifierModelFolder
-    shapBackgroundSize: Annotated[int, WithinRange(1, 10000)] = CLASSIFIER_DEFAULTS.shapBackgroundSize
-
-    deepImage: vtkMRMLScalarVolumeNode
-    deepSegmentation: vtkMRMLSegmentationNode
-    gradCamVolume: vtkMRMLScalarVolumeNode
-    deepModel: str = DEEP_DEFAULTS.deepModel
-    gradCamMethod: Annotated[str, Choice(GRADCAM_METHODS)] = DEEP_DEFAULTS.gradCamMethod
-    gradCamClass: str = DEEP_DEFAULTS.gradCamClass
-    gradCamLayer: str = DEEP_DEFAULTS.gradCamLayer
-    overlayOpacity: Annotated[float, WithinRange(0.0, 1.0)] = DEEP_DEFAULTS.overlayOpacity
-
-    summaryPatient: str = SUMMARY_DEFAULTS.summaryPatient
-    topContributions: Annotated[int, WithinRange(1, 50)] = SUMMARY_DEFAULTS.topContributions
+    features: FeaturesParameters
+    cohort: CohortParameters
+    exploration: ExplorationParameters
+    survival: SurvivalParameters
+    classifiers: ClassifierParameters
+    deepLearning: DeepLearningParameters
+    patientSummary: PatientSummaryParameters
 
 
 class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
@@ -177,10 +110,10 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
             section.setup()
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
-        if not parameterNode.volume:
-            parameterNode.volume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-        if not parameterNode.segmentation:
-            parameterNode.segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+        if not parameterNode.features.volume:
+            parameterNode.features.volume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not parameterNode.features.segmentation:
+            parameterNode.features.segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
 
     def updateGuiFromParameterNode(self) -> None:
         if self._parameterNode:
@@ -204,73 +137,74 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
     def extractFeatures(self, parameterNode, progress: ProgressCallback | None = None,
                         cancel: CancelToken | None = None, additionalVolumes: list | None = None,
                         segmentIds: list[str] | None = None) -> vtkMRMLTableNode:
-        """Features of segments ``segmentIds`` (default all) of ``parameterNode.segmentation`` on
-        ``parameterNode.volume`` into ``featuresOutputTable`` (created when empty).
+        """Features of segments ``segmentIds`` (default all) of ``features.segmentation`` on ``features.volume``
+        into ``features.outputTable`` (created when empty).
 
         :param additionalVolumes: more sequences; features are then prefixed by each volume's name.
         """
         from VirtualBiopsy.extract.logic import ExtractionLogic
 
-        config = configFromParameterNode(ExtractionConfig, parameterNode)
-        volumes = parameterNode.volume
-        others = [node for node in additionalVolumes or [] if node is not parameterNode.volume]
+        config = configFromParameterNode(ExtractionConfig, parameterNode.features)
+        features = parameterNode.features
+        volumes = features.volume
+        others = [node for node in additionalVolumes or [] if node is not features.volume]
         if others:
-            volumes = {_sequenceName(node): node for node in [parameterNode.volume, *others]}
+            volumes = {_sequenceName(node): node for node in [features.volume, *others]}
         table = ExtractionLogic(slicer.mrmlScene).run(
-            volumes, parameterNode.segmentation, config=config, segmentIds=segmentIds,
-            outputTable=parameterNode.featuresOutputTable, progress=progress, cancel=cancel)
-        parameterNode.featuresOutputTable = table
+            volumes, features.segmentation, config=config, segmentIds=segmentIds, outputTable=features.outputTable,
+            progress=progress, cancel=cancel)
+        parameterNode.features.outputTable = table
         return table
 
     def analyzeCohort(self, parameterNode, progress: ProgressCallback | None = None,
                       cancel: CancelToken | None = None):
-        """k-means clusters of ``featuresTable`` and their survival: the library's ``SurvivalNodes``."""
+        """k-means clusters of ``cohort.featuresTable`` and their survival: the library's ``SurvivalNodes``."""
         from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
-        config = configFromParameterNode(OutcomeConfig, parameterNode)
+        config = configFromParameterNode(OutcomeConfig, parameterNode.cohort)
+        cohort = parameterNode.cohort
         result = SurvivalLogic(slicer.mrmlScene).cluster(
-            parameterNode.featuresTable, parameterNode.clinicalTable, config.timeColumn, config.eventColumn,
-            config.numberOfClusters, config.randomSeed, config.patientColumn,
-            outputTable=parameterNode.outcomeTable, progress=progress, cancel=cancel)
-        parameterNode.outcomeTable, parameterNode.outcomeChart = result.tables["clusters"], result.chart
+            cohort.featuresTable, cohort.clinicalTable, config, outputTable=cohort.outputTable, progress=progress,
+            cancel=cancel)
+        cohort = parameterNode.cohort
+        cohort.outputTable, cohort.chart = result.tables["clusters"], result.chart
         return result
 
     def exploreFeatures(self, parameterNode, progress: ProgressCallback | None = None,
                         cancel: CancelToken | None = None):
-        """Features against the two classes of ``outcomeColumn``: the library's ``ExplorationNodes``."""
+        """The cohort's features against the two classes of ``exploration.outcomeColumn``: the library's
+        ``ExplorationNodes``."""
         from VirtualBiopsy.extract.exploration.logic import ExplorationLogic
 
-        config = configFromParameterNode(ExplorationConfig, parameterNode)
+        config = configFromParameterNode(ExplorationConfig, parameterNode.exploration)
+        cohort = parameterNode.cohort
         result = ExplorationLogic(slicer.mrmlScene).run(
-            parameterNode.featuresTable, parameterNode.clinicalTable, config,
-            patientColumn=parameterNode.patientColumn, progress=progress, cancel=cancel)
-        parameterNode.explorationTable = result.univariate
+            cohort.featuresTable, cohort.clinicalTable, config, patientColumn=cohort.patientColumn,
+            progress=progress, cancel=cancel)
+        parameterNode.exploration.univariateTable = result.univariate
         return result
 
     def kaplanMeier(self, parameterNode, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None):
-        """Kaplan–Meier curves of ``survivalTable`` (per ``groupColumn``): the library's ``SurvivalNodes``."""
+        """Kaplan–Meier curves of ``survival.table`` (per ``groupColumn``): the library's ``SurvivalNodes``."""
         from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
-        config = configFromParameterNode(SurvivalConfig, parameterNode)
-        table = parameterNode.survivalTable
-        nodes = SurvivalLogic(slicer.mrmlScene).kaplanMeier(
-            table, parameterNode.timeColumn, parameterNode.eventColumn, config.groupColumn or None,
-            subject=table.GetName(), name=f"{table.GetName()} KM")
-        parameterNode.survivalChart = nodes.chart
+        config = configFromParameterNode(SurvivalConfig, parameterNode.survival)
+        table = parameterNode.survival.table
+        nodes = SurvivalLogic(slicer.mrmlScene).kaplanMeier(table, config, subject=table.GetName(),
+                                                            name=f"{table.GetName()} KM")
+        parameterNode.survival.kaplanMeierChart = nodes.chart
         return nodes
 
     def cox(self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
-        """A Cox model of ``survivalTable`` on ``covariates`` with risk-group curves (``SurvivalNodes``)."""
+        """A Cox model of ``survival.table`` on ``covariates`` with risk-group curves (``SurvivalNodes``)."""
         from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
-        config = configFromParameterNode(SurvivalConfig, parameterNode)
-        table = parameterNode.survivalTable
-        nodes = SurvivalLogic(slicer.mrmlScene).cox(
-            table, parameterNode.timeColumn, parameterNode.eventColumn, config.covariates, config.penalizer,
-            config.riskPercentile, config.cindexBootstrap, parameterNode.randomSeed, parameterNode.patientColumn,
-            subject=table.GetName(), name=f"{table.GetName()} Cox", progress=progress, cancel=cancel)
-        parameterNode.coxChart = nodes.chart
+        config = configFromParameterNode(SurvivalConfig, parameterNode.survival)
+        table = parameterNode.survival.table
+        nodes = SurvivalLogic(slicer.mrmlScene).cox(table, config, subject=table.GetName(),
+                                                    name=f"{table.GetName()} Cox", progress=progress, cancel=cancel)
+        parameterNode.survival.coxChart = nodes.chart
         return nodes
 
     @staticmethod
@@ -285,75 +219,64 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
     def compareClassifiers(self, parameterNode, progress: ProgressCallback | None = None,
                            cancel: CancelToken | None = None):
         """Cross-validated classifiers on the cohort tables: the library's ``ClassificationResult``."""
-        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
-        from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
-        panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
-        config = panel.classificationConfig(parameterNode.patientColumn, parameterNode.randomSeed)
+        panel = configFromParameterNode(ClassifierPanelConfig, parameterNode.classifiers)
+        cohort = parameterNode.cohort
         result = ClassificationLogic(slicer.mrmlScene).run(
-            parameterNode.featuresTable, parameterNode.clinicalTable, config, progress, cancel)
-        outputs = [result.performanceTable, result.rocChart, *result.rocTables.values()]
-        placeInSubjectHierarchy(slicer.mrmlScene, outputs, parameterNode.featuresTable.GetName(), OUTCOME_STUDY)
-        parameterNode.performanceTable, parameterNode.rocChart = result.performanceTable, result.rocChart
+            cohort.featuresTable, cohort.clinicalTable, panel.classificationConfig(),
+            subject=cohort.featuresTable.GetName(), progress=progress, cancel=cancel)
+        classifiers = parameterNode.classifiers
+        classifiers.performanceTable, classifiers.rocChart = result.performanceTable, result.rocChart
         return result
 
     def explainPatient(self, parameterNode, progress: ProgressCallback | None = None,
                        cancel: CancelToken | None = None):
-        """Shapley values of the saved classifier on ``featuresTable`` and the bar chart of
-        ``summaryPatient``'s largest ones.
+        """Shapley values of the saved classifier on the cohort's features table and the bar chart of
+        ``patientSummary.summaryPatient``'s largest ones.
 
         :returns: ``(ExplanationResult, chartNode)``.
         """
-        from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
         from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
-        from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
-        panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
-        summaryConfig = configFromParameterNode(PatientSummaryConfig, parameterNode)
+        panel = configFromParameterNode(ClassifierPanelConfig, parameterNode.classifiers)
+        summaryConfig = configFromParameterNode(PatientSummaryConfig, parameterNode.patientSummary)
+        featuresTable = parameterNode.cohort.featuresTable
         explanation = ClassificationLogic(slicer.mrmlScene).explain(
-            panel.classifierModelFolder, parameterNode.featuresTable, panel.shapBackgroundSize,
-            parameterNode.randomSeed, parameterNode.patientColumn, progress, cancel)
+            panel.classifierModelFolder, featuresTable, panel, subject=featuresTable.GetName(), progress=progress,
+            cancel=cancel)
         summaryLogic = PatientSummaryLogic(slicer.mrmlScene)
-        summary = summaryLogic.summarize(panel.classifierModelFolder, parameterNode.featuresTable,
-                                         summaryConfig.summaryPatient, explanation.shapTable, None,
-                                         summaryConfig.topContributions, parameterNode.patientColumn)
+        summary = summaryLogic.summarize(panel.classifierModelFolder, featuresTable, summaryConfig,
+                                         shapTable=explanation.shapTable)
         _table, chart = summaryLogic.contributionsChart(summary)
-        placeInSubjectHierarchy(slicer.mrmlScene, [explanation.shapTable, explanation.importanceTable],
-                                parameterNode.featuresTable.GetName(), OUTCOME_STUDY)
-        parameterNode.shapTable, parameterNode.contributionsChart = explanation.shapTable, chart
+        classifiers = parameterNode.classifiers
+        classifiers.shapTable, classifiers.contributionsChart = explanation.shapTable, chart
         return explanation, chart
 
     def gradCam(self, parameterNode, additionalVolumes: list | None = None,
                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
-        """The Grad-CAM map of ``deepModel`` for the patient, shown over ``deepImage``.
+        """The Grad-CAM map of ``deepLearning.deepModel`` for the patient, shown over ``deepLearning.image``
+        (a one-sequence model takes it; otherwise volumes are matched to the model's sequences by name).
 
-        A one-sequence model takes ``deepImage``; otherwise volumes are matched to the model's
-        sequences by name. :returns: ``(node or None, GradCamResult)``.
+        :returns: ``(node or None, GradCamResult)``.
         """
         from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic
-        from VirtualBiopsy.outcome.deep.modelFolder import resolveModel
 
-        config = configFromParameterNode(DeepOutcomeConfig, parameterNode)
-        entry, _root = resolveModel(config.deepModel)  # no torch here: the network runs in a worker
-        channels = [modelInput.sequence for modelInput in sorted(entry.inputs, key=lambda item: item.channel)]
-        volumes = [parameterNode.deepImage, *[n for n in additionalVolumes or [] if n is not parameterNode.deepImage]]
-        images = ({channels[0]: volumes[0]} if len(channels) == 1
-                  else {_sequenceName(node): node for node in volumes})
+        config = configFromParameterNode(DeepOutcomeConfig, parameterNode.deepLearning)
+        deep = parameterNode.deepLearning
+        volumes = [deep.image, *[node for node in additionalVolumes or [] if node is not deep.image]]
         node, result = DeepOutcomeLogic(slicer.mrmlScene).gradCamNodeInWorker(
-            config.deepModel, channels, images, parameterNode.deepSegmentation, config.gradCamMethod,
-            config.classIndex(), config.gradCamLayer or None, patient=parameterNode.summaryPatient or None,
+            volumes, deep.segmentation, config, subject=parameterNode.patientSummary.summaryPatient or None,
             runner=workerRunner(), progress=progress, cancel=cancel)
         if node is not None:
-            parameterNode.gradCamVolume = node
-            self.setOverlayOpacity(config.overlayOpacity)
+            parameterNode.deepLearning.gradCamVolume = node
         return node, result
 
     def setOverlayOpacity(self, opacity: float) -> None:
         """Opacity of the Grad-CAM map in the slice views that show it as foreground (other views, and all
         views while there is no map, are left alone: binding the slider when the module opens calls this)."""
-        gradCamVolume = self.getParameterNode().gradCamVolume
+        gradCamVolume = self.getParameterNode().deepLearning.gradCamVolume
         if gradCamVolume is None:
             return
         for composite in slicer.util.getNodesByClass("vtkMRMLSliceCompositeNode"):
@@ -362,16 +285,15 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
 
     def summarizePatient(self, parameterNode, progress: ProgressCallback | None = None,
                          cancel: CancelToken | None = None):
-        """The library's ``PatientSummary`` of ``summaryPatient`` (with the Shapley table and the
-        Grad-CAM map of the parameter node when they are set)."""
+        """The library's ``PatientSummary`` of ``patientSummary.summaryPatient`` (with the Shapley table of
+        Classifiers and the Grad-CAM map of Deep learning when they are set)."""
         from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
 
-        panel = configFromParameterNode(ClassifierPanelConfig, parameterNode)
-        config = configFromParameterNode(PatientSummaryConfig, parameterNode)
+        config = configFromParameterNode(PatientSummaryConfig, parameterNode.patientSummary)
+        classifiers = parameterNode.classifiers
         return PatientSummaryLogic(slicer.mrmlScene).summarize(
-            panel.classifierModelFolder, parameterNode.featuresTable, config.summaryPatient,
-            parameterNode.shapTable, parameterNode.gradCamVolume, config.topContributions,
-            parameterNode.patientColumn)
+            classifiers.classifierModelFolder, parameterNode.cohort.featuresTable, config,
+            shapTable=classifiers.shapTable, gradCamVolume=parameterNode.deepLearning.gradCamVolume)
 
 
 def _sequenceName(volumeNode) -> str:

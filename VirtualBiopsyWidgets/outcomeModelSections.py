@@ -27,20 +27,20 @@ class SurvivalSection(OutcomeSection):
         self.ui.covariatesLineEdit.connect("editingFinished()", self._onCovariatesEdited)
 
     def updateGui(self) -> None:
-        text = ", ".join(self.parameterNode.covariates)
+        text = ", ".join(self.parameterNode.survival.covariates)
         if self.ui.covariatesLineEdit.text != text:
             self.ui.covariatesLineEdit.text = text
 
     def updateButtons(self, idle: bool) -> None:
-        hasTable = idle and bool(self.parameterNode.survivalTable)
+        hasTable = idle and bool(self.parameterNode.survival.table)
         enableButton(self.ui.kaplanMeierButton, hasTable, _("Draw Kaplan-Meier curves (per group) with log-rank tests"),
                      _("Select a survival table"))
-        enableButton(self.ui.coxButton, hasTable and bool(self.parameterNode.covariates),
+        enableButton(self.ui.coxButton, hasTable and bool(self.parameterNode.survival.covariates),
                      _("Fit a Cox model and draw its risk groups"), _("Select a survival table and covariates"))
 
     def _onCovariatesEdited(self) -> None:
         if self.parameterNode:
-            self.parameterNode.covariates = _names(self.ui.covariatesLineEdit.text)
+            self.parameterNode.survival.covariates = _names(self.ui.covariatesLineEdit.text)
 
     def onKaplanMeier(self) -> None:
         """Kaplan-Meier curves in the plot view, log-rank and median tables in the table view."""
@@ -86,7 +86,7 @@ class ClassifierSection(OutcomeSection):
         self.ui.classifierModelFolderBrowseButton.connect("clicked(bool)", self.onBrowseModelFolder)
 
     def updateGui(self) -> None:
-        selected = set(self.parameterNode.classifierModels)
+        selected = set(self.parameterNode.classifiers.classifierModels)
         for name, checkBox in self._checkBoxes.items():
             wasBlocked = checkBox.blockSignals(True)
             checkBox.checked = name in selected
@@ -94,25 +94,26 @@ class ClassifierSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         parameterNode = self.parameterNode
-        tables = idle and bool(parameterNode.featuresTable and parameterNode.clinicalTable)
-        enableButton(self.ui.compareClassifiersButton, tables and bool(parameterNode.classifierModels),
+        tables = idle and bool(parameterNode.cohort.featuresTable and parameterNode.cohort.clinicalTable)
+        enableButton(self.ui.compareClassifiersButton, tables and bool(parameterNode.classifiers.classifierModels),
                      _("Cross-validate the checked classifiers"),
                      _("Select the tables in Cohort outcome and check at least one classifier"))
-        ready = idle and bool(parameterNode.featuresTable and parameterNode.classifierModelFolder
-                              and parameterNode.summaryPatient)
+        ready = idle and bool(parameterNode.cohort.featuresTable and parameterNode.classifiers.classifierModelFolder
+                              and parameterNode.patientSummary.summaryPatient)
         enableButton(self.ui.explainButton, ready, _("Shapley values of the saved classifier; the patient's largest "
                                                      "as a bar chart"),
                      _("Select a features table, a saved model folder and a patient"))
 
     def _onToggled(self, checked: bool) -> None:
         if self.parameterNode:
-            self.parameterNode.classifierModels = [name for name, box in self._checkBoxes.items() if box.checked]
+            checked = [name for name, box in self._checkBoxes.items() if box.checked]
+            self.parameterNode.classifiers.classifierModels = checked
 
     def onBrowseModelFolder(self) -> None:
         """Pick a saved classifier folder (``<out>/models/<name>``)."""
         path = qt.QFileDialog.getExistingDirectory(self.widget.parent, _("Saved classifier folder"))
         if path and self.parameterNode:
-            self.parameterNode.classifierModelFolder = path
+            self.parameterNode.classifiers.classifierModelFolder = path
 
     def onCompare(self) -> None:
         """The comparison table in the table view, the ROC curves in the plot view."""
@@ -150,7 +151,8 @@ class DeepLearningSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         parameterNode = self.parameterNode
-        ready = idle and bool(parameterNode.deepModel and parameterNode.deepImage and parameterNode.deepSegmentation)
+        deep = parameterNode.deepLearning
+        ready = idle and bool(deep.deepModel and deep.image and deep.segmentation)
         enableButton(self.ui.gradCamButton, ready, _("Compute the Grad-CAM map and show it over the image"),
                      _("Select a model, an image and a tumour segmentation"))
 
@@ -158,7 +160,7 @@ class DeepLearningSection(OutcomeSection):
         """Pick a model folder written by ``virtual-biopsy outcome cnn train``."""
         path = qt.QFileDialog.getExistingDirectory(self.widget.parent, _("CNN model folder"))
         if path and self.parameterNode:
-            self.parameterNode.deepModel = path
+            self.parameterNode.deepLearning.deepModel = path
 
     def onGradCam(self) -> None:
         """Compute the map; say why when it is undefined."""
@@ -186,8 +188,8 @@ class PatientSummarySection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         parameterNode = self.parameterNode
-        ready = idle and bool(parameterNode.featuresTable and parameterNode.classifierModelFolder
-                              and parameterNode.summaryPatient)
+        ready = idle and bool(parameterNode.cohort.featuresTable and parameterNode.classifiers.classifierModelFolder
+                              and parameterNode.patientSummary.summaryPatient)
         enableButton(self.ui.summaryButton, ready, _("Summarize the patient"),
                      _("Select a features table, a saved classifier and a patient in Classifiers"))
 

@@ -86,29 +86,30 @@ class FeaturesSection(OutcomeSection):
         self.ui.segmentSelector.segmentationNodeSelectorVisible = False
 
     def updateGui(self) -> None:
-        if self.ui.segmentSelector.currentNode() is not self.parameterNode.segmentation:
-            self.ui.segmentSelector.setCurrentNode(self.parameterNode.segmentation)
-        selected = set(self.parameterNode.featureClasses)
+        if self.ui.segmentSelector.currentNode() is not self.parameterNode.features.segmentation:
+            self.ui.segmentSelector.setCurrentNode(self.parameterNode.features.segmentation)
+        selected = set(self.parameterNode.features.featureClasses)
         for name, checkBox in self._checkBoxes.items():
             wasBlocked = checkBox.blockSignals(True)
             checkBox.checked = name in selected
             checkBox.blockSignals(wasBlocked)
 
     def updateButtons(self, idle: bool) -> None:
-        ready = idle and bool(self.parameterNode.volume and self.parameterNode.segmentation)
+        ready = idle and bool(self.parameterNode.features.volume and self.parameterNode.features.segmentation)
         enableButton(self.ui.extractButton, ready, _("Compute the features of the segment"),
                      _("Select a volume and a segmentation"))
 
     def _onToggled(self, checked: bool) -> None:
         if self.parameterNode:
-            self.parameterNode.featureClasses = [name for name, box in self._checkBoxes.items() if box.checked]
+            checked = [name for name, box in self._checkBoxes.items() if box.checked]
+            self.parameterNode.features.featureClasses = checked
 
     def onBrowseParameterFile(self) -> None:
         """Pick a pyradiomics parameter file (or radiomics preset file)."""
         path = qt.QFileDialog.getOpenFileName(
             self.widget.parent, _("pyradiomics parameter file"), "", _("Parameter files (*.yaml *.yml *.json)"))
         if path and self.parameterNode:
-            self.parameterNode.parameterFile = path
+            self.parameterNode.features.parameterFile = path
 
     def onExtract(self) -> None:
         """Extract the features and show the table."""
@@ -130,7 +131,7 @@ class CohortSection(OutcomeSection):
         self.ui.outcomeButton.connect("clicked(bool)", self.onCluster)
 
     def updateButtons(self, idle: bool) -> None:
-        ready = idle and bool(self.parameterNode.featuresTable and self.parameterNode.clinicalTable)
+        ready = idle and bool(self.parameterNode.cohort.featuresTable and self.parameterNode.cohort.clinicalTable)
         enableButton(self.ui.outcomeButton, ready, _("Cluster the patients and compare their survival"),
                      _("Select a features table and a clinical table"))
 
@@ -142,7 +143,7 @@ class CohortSection(OutcomeSection):
                           lambda progress, cancel: self.logic.analyzeCohort(parameterNode, progress, cancel))
         if result is not None:
             self.ui.pValueLabel.text = _("p = {pValue:.3g} ({count} clusters)").format(
-                pValue=result.logRankPValue, count=parameterNode.numberOfClusters)
+                pValue=result.logRankPValue, count=parameterNode.cohort.numberOfClusters)
             showChart(result.chart)
 
 
@@ -156,7 +157,7 @@ class ExplorationSection(OutcomeSection):
         self.ui.outputFolderBrowseButton.connect("clicked(bool)", self.onBrowseOutputFolder)
 
     def updateButtons(self, idle: bool) -> None:
-        ready = idle and bool(self.parameterNode.featuresTable and self.parameterNode.clinicalTable)
+        ready = idle and bool(self.parameterNode.cohort.featuresTable and self.parameterNode.cohort.clinicalTable)
         enableButton(self.ui.exploreButton, ready, _("Compare the features between the two classes of the outcome "
                                                      "column"),
                      _("Select a features table and a clinical table in Cohort outcome"))
@@ -165,7 +166,7 @@ class ExplorationSection(OutcomeSection):
         """Pick the folder that receives the exploration's tables and figures."""
         path = qt.QFileDialog.getExistingDirectory(self.widget.parent, _("Exploration output folder"))
         if path and self.parameterNode:
-            self.parameterNode.outputFolder = path
+            self.parameterNode.exploration.outputFolder = path
 
     def onExplore(self) -> None:
         """Explore the features against the outcome, show the univariate tests and a summary."""
@@ -183,5 +184,5 @@ class ExplorationSection(OutcomeSection):
             "{analysed} features analysed, {significant} significant after Bonferroni (alpha = {alpha}), "
             "{volume}.\nFiles: {folder}"
         ).format(analysed=summary["featuresAnalysed"], significant=len(summary["significantFeatures"]),
-                 alpha=parameterNode.alpha, volume=volume, folder=result.outputFolder)
+                 alpha=parameterNode.exploration.alpha, volume=volume, folder=result.outputFolder)
         showTable(result.univariate)

@@ -45,12 +45,12 @@ def testExtractFeatures(case, logic) -> None:
     segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
     slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmap, segmentation)
     parameterNode = logic.getParameterNode()
-    parameterNode.volume, parameterNode.segmentation = volume, segmentation
-    parameterNode.featureClasses = ["shape", "firstorder"]
-    parameterNode.binWidth = 5.0
+    parameterNode.features.volume, parameterNode.features.segmentation = volume, segmentation
+    parameterNode.features.featureClasses = ["shape", "firstorder"]
+    parameterNode.features.binWidth = 5.0
 
     table = logic.extractFeatures(parameterNode)
-    case.assertIs(parameterNode.featuresOutputTable, table)
+    case.assertIs(parameterNode.features.outputTable, table)
     frame = slicer.util.dataframeFromTable(table)
     case.assertEqual(list(frame.columns), ["Segment", "Feature", "Value"])
     case.assertEqual(len(set(frame["Segment"])), 1)
@@ -93,11 +93,11 @@ def testCohortOutcome(case, logic) -> None:
         "event": np.ones(group.size, dtype=int),
     })
     parameterNode = logic.getParameterNode()
-    parameterNode.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
-    parameterNode.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
+    parameterNode.cohort.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
+    parameterNode.cohort.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
 
     result = logic.analyzeCohort(parameterNode)
-    case.assertIs(parameterNode.outcomeTable, result.tables["clusters"])
+    case.assertIs(parameterNode.cohort.outputTable, result.tables["clusters"])
     clusters = slicer.util.dataframeFromTable(result.tables["clusters"])["cluster"]
     case.assertEqual(len(clusters), group.size)
     case.assertEqual(len(set(clusters)), 2)
@@ -132,18 +132,18 @@ def testFeatureExploration(case, logic) -> None:
     })
     clinical = pd.DataFrame({"patient": patients, "highGrade": highGrade})
     parameterNode = logic.getParameterNode()
-    parameterNode.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
-    parameterNode.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
-    parameterNode.outcomeColumn = "highGrade"
-    parameterNode.positiveClass = "1"
+    parameterNode.cohort.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
+    parameterNode.cohort.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
+    parameterNode.exploration.outcomeColumn = "highGrade"
+    parameterNode.exploration.positiveClass = "1"
 
     with tempfile.TemporaryDirectory() as folder:
-        parameterNode.outputFolder = str(pathlib.Path(folder) / "exploration")
+        parameterNode.exploration.outputFolder = str(pathlib.Path(folder) / "exploration")
         result = logic.exploreFeatures(parameterNode)
         case.assertEqual(result.outputFolder, pathlib.Path(folder) / "exploration")
         case.assertTrue((result.outputFolder / "univariate.csv").is_file())
         case.assertTrue((result.outputFolder / "statistics.xlsx").is_file())
-    case.assertIs(parameterNode.explorationTable, result.univariate)
+    case.assertIs(parameterNode.exploration.univariateTable, result.univariate)
     univariate = slicer.util.dataframeFromTable(result.univariate)
     case.assertEqual(len(univariate), 4)
     case.assertEqual(result.significantFeatures, ["original_firstorder_Mean"])
@@ -162,16 +162,16 @@ def testSurvival(case, logic) -> None:
     case.delayDisplay("Kaplan-Meier curves and a Cox model of a synthetic cohort")
     _features, clinical, _group = _cohortTables()
     parameterNode = logic.getParameterNode()
-    parameterNode.survivalTable = clinical
-    parameterNode.groupColumn = "grade"
+    parameterNode.survival.table = clinical
+    parameterNode.survival.groupColumn = "grade"
     nodes = logic.kaplanMeier(parameterNode)
-    case.assertIs(parameterNode.survivalChart, nodes.chart)
+    case.assertIs(parameterNode.survival.kaplanMeierChart, nodes.chart)
     case.assertEqual(len(nodes.result.groups), 2)
     case.assertLess(float(nodes.result.logRank.iloc[0]["p"]), 0.01)
-    parameterNode.covariates = ["highGrade", "age"]
-    parameterNode.cindexBootstrap = 100
+    parameterNode.survival.covariates = ["highGrade", "age"]
+    parameterNode.survival.cindexBootstrap = 100
     cox = logic.cox(parameterNode)
-    case.assertIs(parameterNode.coxChart, cox.chart)
+    case.assertIs(parameterNode.survival.coxChart, cox.chart)
     cindex = float(cox.result.concordance.iloc[0]["cindex"])
     frame = tableNodeToDataFrame(clinical)
     case.assertAlmostEqual(cindex, concordance_index(frame["time"], -cox.result.prognosticIndex.to_numpy(),
@@ -193,20 +193,21 @@ def testClassifiersAndSummary(case, logic) -> None:
     case.delayDisplay("Comparing classifiers, explaining and summarizing a patient")
     features, clinical, _group = _cohortTables(seed=4)
     parameterNode = logic.getParameterNode()
-    parameterNode.featuresTable, parameterNode.clinicalTable = features, clinical
-    parameterNode.targetColumn, parameterNode.targetPositiveClass = "grade", "HGG"
-    parameterNode.classifierModels, parameterNode.folds, parameterNode.repeats = ["lr"], 3, 2
+    parameterNode.cohort.featuresTable, parameterNode.cohort.clinicalTable = features, clinical
+    parameterNode.classifiers.targetColumn, parameterNode.classifiers.targetPositiveClass = "grade", "HGG"
+    classifiers = parameterNode.classifiers
+    classifiers.classifierModels, classifiers.folds, classifiers.repeats = ["lr"], 3, 2
     result = logic.compareClassifiers(parameterNode)
-    case.assertIs(parameterNode.rocChart, result.rocChart)
+    case.assertIs(parameterNode.classifiers.rocChart, result.rocChart)
     case.assertGreater(float(result.comparison.performance["auc_mean"].iloc[0]), 0.9)
     with tempfile.TemporaryDirectory() as folder:
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 
         ClassificationLogic(slicer.mrmlScene).saveResults(result, pathlib.Path(folder) / "out")
-        parameterNode.classifierModelFolder = str(pathlib.Path(folder) / "out" / "models" / "lr")
-        parameterNode.summaryPatient, parameterNode.shapBackgroundSize = "case20", 10
+        parameterNode.classifiers.classifierModelFolder = str(pathlib.Path(folder) / "out" / "models" / "lr")
+        parameterNode.patientSummary.summaryPatient, parameterNode.classifiers.shapBackgroundSize = "case20", 10
         _explanation, chart = logic.explainPatient(parameterNode)
-        case.assertIs(parameterNode.contributionsChart, chart)
+        case.assertIs(parameterNode.classifiers.contributionsChart, chart)
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
         study = shNode.GetItemParent(shNode.GetItemByDataNode(chart))
         case.assertEqual(shNode.GetItemName(shNode.GetItemParent(study)), "case20")

@@ -14,6 +14,7 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.outputs import rocTable
+from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 
 
@@ -66,7 +67,8 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     assert {pathlib.Path(p).name for p in written} >= {"performance.csv", "roc.png", "roc.svg", "svm", "lr"}
     with pytest.raises(InputError, match="not empty"):
         logic.saveResults(result, tmp_path / "out")
-    explained = logic.explain(tmp_path / "out" / "models" / "svm", featuresNode, backgroundSize=12, randomSeed=1)
+    explained = logic.explain(tmp_path / "out" / "models" / "svm", featuresNode,
+                              ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1))
     shap = tableNodeToDataFrame(explained.shapTable)
     assert list(shap.columns) == ["patient", "a", "b", "c", "base_value", "model_output"] and len(shap) == 36
     assert np.allclose(shap[["a", "b", "c", "base_value"]].sum(axis=1), shap["model_output"], rtol=0, atol=1e-10)
@@ -74,10 +76,10 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     importance = tableNodeToDataFrame(explained.importanceTable)
     assert set(importance["feature"].head(2)) == {"a", "b"}
     newPatient = dataFrameToTableNode(tableNodeToDataFrame(featuresNode).iloc[[4]].reset_index(drop=True), scene, "new")
-    single = logic.explain(tmp_path / "out" / "models" / "lr", newPatient, backgroundSize=12,
-                           referenceTable=featuresNode)
+    config = ClassifierPanelConfig(classifierModelFolder=str(tmp_path / "out" / "models" / "lr"), shapBackgroundSize=12)
+    single = logic.explain(None, newPatient, config, referenceTable=featuresNode)
     row = tableNodeToDataFrame(single.shapTable).iloc[0]
-    cohort = tableNodeToDataFrame(logic.explain(tmp_path / "out" / "models" / "lr", featuresNode, 12).shapTable)
+    cohort = tableNodeToDataFrame(logic.explain(tmp_path / "out" / "models" / "lr", featuresNode, config).shapTable)
     assert row["base_value"] == pytest.approx(cohort["base_value"][0], abs=1e-12)  # same seed, same background
     assert row["model_output"] == pytest.approx(cohort["model_output"][4], abs=1e-12)
     assert row[["a", "b", "c"]].sum() + row["base_value"] == pytest.approx(row["model_output"], abs=1e-10)
@@ -91,3 +93,9 @@ def test_bad_tables_add_nothing(scene):
     with pytest.raises(InputError, match="at least 30 patients of each class"):
         ClassificationLogic(scene).run(featuresNode, clinicalNode, CONFIG.replace(folds=30))
     assert scene.GetNumberOfNodes() == before
+
+
+def test_explain_without_a_model_names_the_config_field(scene):
+    featuresNode, _clinicalNode = _tables(scene)
+    with pytest.raises(InputError, match="classifierModelFolder is empty"):
+        ClassificationLogic(scene).explain(None, featuresNode, ClassifierPanelConfig())

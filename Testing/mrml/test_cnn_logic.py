@@ -16,6 +16,7 @@ from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
 pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
+from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig  # noqa: E402
 from VirtualBiopsy.outcome.deep.crops import makeCrop  # noqa: E402
 from VirtualBiopsy.outcome.deep.features import deepFeatureTable  # noqa: E402
 from VirtualBiopsy.outcome.deep.gradcam import gradCam  # noqa: E402
@@ -94,6 +95,7 @@ def test_gradcam_node_has_the_image_nodes_geometry_and_overlays_it(scene):
     assert display.GetColorNodeID() == "vtkMRMLColorTableNodeIron"  # slicer-core lacks Slicer's Inferno file
     assert (display.GetWindowLevelMin(), display.GetWindowLevelMax()) == (0.0, 1.0) and display.GetApplyThreshold()
     assert composite.GetForegroundVolumeID() == node.GetID() and composite.GetBackgroundVolumeID() == t1cNode.GetID()
+    assert composite.GetForegroundOpacity() == pytest.approx(DeepOutcomeConfig().overlayOpacity)
     assert node.GetAttribute(SOURCE_ATTRIBUTE) == t1cNode.GetID()
     shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
     parent = shNode.GetItemParent(shNode.GetItemByDataNode(node))
@@ -107,8 +109,10 @@ def test_segmentation_mask_gives_the_same_map_and_unplaced_images_use_the_patien
     segmentation = labelmapImageToSegmentation(mask, scene, "tumour", referenceVolume=t1cNode)
     model = untrainedModel()
     logic = DeepOutcomeLogic(scene)
-    node, _ = logic.gradCamNode(model, {"t1c": t1cNode, "FLAIR": flairNode}, segmentation, patient="VB0002",
-                                method="gradcampp", classIndex="LGG")
+    config = DeepOutcomeConfig(gradCamMethod="gradcampp", gradCamClass="LGG", overlayOpacity=0.3)
+    composite = scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
+    node, _ = logic.gradCamNode(model, {"t1c": t1cNode, "FLAIR": flairNode}, segmentation, config, subject="VB0002")
+    assert composite.GetForegroundOpacity() == pytest.approx(0.3)
     direct = gradCam(model, {"T1c": t1c, "FLAIR": flair}, mask, "gradcampp", "LGG")
     assert np.array_equal(sitk.GetArrayFromImage(volumeNodeToImage(node)), sitk.GetArrayFromImage(direct.map))
     shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from VirtualBiopsy.errors import CancelledError
+from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.progress import CancelToken
 
@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 
 from test_cnn_logic import patientImages, untrainedModel  # noqa: E402
 
-from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic  # noqa: E402
+from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig  # noqa: E402
+from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE, DeepOutcomeLogic  # noqa: E402
 from VirtualBiopsy.outcome.deep.modelFolder import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
 from VirtualBiopsy.workers.processRunner import ProcessRunner  # noqa: E402
 
@@ -41,7 +42,8 @@ def test_worker_map_equals_the_in_process_map_and_idle_runs(scene, tmp_path):
     runner = ProcessRunner(idle=lambda: idleCalls.append(1))
     reports = []
     logic = DeepOutcomeLogic(scene)
-    node, result = logic.gradCamNodeInWorker(str(folder), ["T1c", "FLAIR"], nodes, maskNode, runner=runner,
+    config = DeepOutcomeConfig(deepModel=str(folder))
+    node, result = logic.gradCamNodeInWorker(nodes, maskNode, config, runner=runner,
                                              progress=lambda fraction, message: reports.append(fraction))
     direct, directResult = logic.gradCamNode(model, nodes, maskNode)
     assert result.defined and node is not None
@@ -64,6 +66,20 @@ def test_cancel_stops_the_worker_and_adds_no_node(scene, tmp_path):
     before = scene.GetNumberOfNodes()
     runner = ProcessRunner(idle=token.cancel)  # the user presses Cancel while the worker runs
     with pytest.raises(CancelledError):
-        DeepOutcomeLogic(scene).gradCamNodeInWorker(str(folder), ["T1c", "FLAIR"], nodes, maskNode, runner=runner,
-                                                    cancel=token)
+        DeepOutcomeLogic(scene).gradCamNodeInWorker(nodes, maskNode, DeepOutcomeConfig(deepModel=str(folder)),
+                                                    runner=runner, cancel=token)
     assert scene.GetNumberOfNodes() == before
+
+
+def test_volumes_listed_as_a_panel_selects_them_are_matched_by_name(scene, tmp_path):
+    """A list of volume nodes (the Deep learning panel's image and additional volumes) is matched to the
+    model's sequences by node name; an empty model is refused before any worker starts."""
+    _model, folder = modelFolder(tmp_path)
+    t1c, flair, mask = patientImages()
+    listed = [imageToVolumeNode(flair, scene, "FLAIR"), imageToVolumeNode(t1c, scene, "T1c")]
+    maskNode = imageToVolumeNode(mask, scene, "tumour", labelmap=True)
+    logic = DeepOutcomeLogic(scene)
+    node, result = logic.gradCamNodeInWorker(listed, maskNode, DeepOutcomeConfig(deepModel=str(folder)))
+    assert result.defined and node.GetAttribute(SOURCE_ATTRIBUTE) == listed[1].GetID()
+    with pytest.raises(InputError, match="deepModel is empty"):
+        logic.gradCamNodeInWorker(listed, maskNode, DeepOutcomeConfig())

@@ -18,8 +18,10 @@ from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.mrml.images import imageToVolumeNode
 from VirtualBiopsy.outcome.classification.artifact import loadClassifier
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
+from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE
+from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
 
 CONFIG = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=["lr"], folds=3, repeats=1,
@@ -42,9 +44,11 @@ def test_summary_of_a_saved_classifier_and_its_contributions_chart(scene, tmp_pa
     classification = ClassificationLogic(scene)
     classification.saveResults(classification.run(featuresNode, clinicalNode, CONFIG), tmp_path / "out")
     folder = tmp_path / "out" / "models" / "lr"
-    shapTable = classification.explain(folder, featuresNode, backgroundSize=12, randomSeed=1).shapTable
+    shapTable = classification.explain(folder, featuresNode,
+                                       ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1)).shapTable
 
-    summary = PatientSummaryLogic(scene).summarize(folder, featuresNode, "P07", shapTable, topContributions=2)
+    config = PatientSummaryConfig(summaryPatient="P07", topContributions=2)
+    summary = PatientSummaryLogic(scene).summarize(folder, featuresNode, config, shapTable=shapTable)
     model = loadClassifier(folder)
     features = tableNodeToDataFrame(featuresNode).set_index("patient")[["a", "b", "c"]]
     probability = model.pipeline.predict_proba(features.loc[["P07"]].to_numpy())[0, 1]
@@ -97,7 +101,7 @@ def test_thumbnail_of_a_real_grad_cam_node_shows_its_heaviest_slice(scene):
     t1cNode, flairNode = imageToVolumeNode(t1c, scene, "T1c"), imageToVolumeNode(flair, scene, "FLAIR")
     maskNode = imageToVolumeNode(mask, scene, "tumour", labelmap=True)
     node, result = DeepOutcomeLogic(scene).gradCamNode(untrainedModel(), {"T1c": t1cNode, "FLAIR": flairNode},
-                                                       maskNode, patient="VB0001")
+                                                       maskNode, subject="VB0001")
     assert result.defined
     camMap = sitk.GetArrayFromImage(result.map)
     heaviest = int(np.argmax(np.clip(camMap, 0, None).sum(axis=(1, 2))))

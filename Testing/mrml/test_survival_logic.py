@@ -9,7 +9,9 @@ import slicer
 
 from VirtualBiopsy.errors import CancelledError, InputError
 from VirtualBiopsy.mrml import dataFrameToTableNode, tableNodeToDataFrame
+from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
+from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY, SurvivalLogic
 from VirtualBiopsy.progress import CancelToken
 
@@ -26,7 +28,7 @@ def _clinical(n=40, seed=2):
 def test_kaplan_meier_nodes_hold_lifelines_numbers_and_sit_under_the_cohort(scene):
     clinical = _clinical()
     table = dataFrameToTableNode(clinical, scene, "clinical")
-    nodes = SurvivalLogic(scene).kaplanMeier(table, "time", "event", "grade", subject="Cohort A")
+    nodes = SurvivalLogic(scene).kaplanMeier(table, SurvivalConfig(groupColumn="grade"), subject="Cohort A")
     expected = kaplanMeier(clinical["time"], clinical["event"], clinical["grade"])
     km = tableNodeToDataFrame(nodes.tables["km"])
     np.testing.assert_array_equal(km["survival"], expected.curves["survival"])
@@ -57,7 +59,8 @@ def test_kaplan_meier_nodes_hold_lifelines_numbers_and_sit_under_the_cohort(scen
 def test_cox_nodes(scene):
     clinical = _clinical(60)
     table = dataFrameToTableNode(clinical, scene, "clinical")
-    nodes = SurvivalLogic(scene).cox(table, "time", "event", ["age", "highGrade"], penalizer=0.01, bootstrap=50)
+    config = SurvivalConfig(covariates=["age", "highGrade"], penalizer=0.01, cindexBootstrap=50)
+    nodes = SurvivalLogic(scene).cox(table, config)
     coefficients = tableNodeToDataFrame(nodes.tables["coefficients"])
     assert coefficients["covariate"].tolist() == ["age", "highGrade"]
     np.testing.assert_allclose(coefficients["hr"], nodes.result.coefficients["hr"])
@@ -77,18 +80,18 @@ def test_cluster_nodes_and_refusals(scene):
     logic = SurvivalLogic(scene)
     featuresTable = dataFrameToTableNode(features, scene, "features")
     clinicalTable = dataFrameToTableNode(clinical, scene, "clinical")
-    nodes = logic.cluster(featuresTable, clinicalTable, "time", "event", numberOfClusters=2)
+    nodes = logic.cluster(featuresTable, clinicalTable, OutcomeConfig(numberOfClusters=2))
     clusters = tableNodeToDataFrame(nodes.tables["clusters"])
     grouping = pd.crosstab(clusters["cluster"], clinical["grade"])
     assert (grouping.to_numpy() == np.array([[15, 0], [0, 15]])).all() or \
         (grouping.to_numpy() == np.array([[0, 15], [15, 0]])).all()
     assert "silhouette" in nodes.chart.GetTitle()
     with pytest.raises(InputError, match="no column\\(s\\) 'months'"):
-        logic.kaplanMeier(clinicalTable, "months", "event")
+        logic.kaplanMeier(clinicalTable, SurvivalConfig(timeColumn="months"))
     censored = dataFrameToTableNode(clinical.assign(event=0), scene, "censored")
     with pytest.raises(InputError, match="no events"):
-        logic.cox(censored, "time", "event", ["age"])
-    undefined = logic.kaplanMeier(censored, "time", "event", "grade")
+        logic.cox(censored, SurvivalConfig(covariates=["age"]))
+    undefined = logic.kaplanMeier(censored, SurvivalConfig(groupColumn="grade"))
     assert "undefined: no events" in undefined.chart.GetTitle()
 
 
@@ -111,12 +114,12 @@ def test_cluster_fills_the_chosen_table_reports_progress_and_cancels(scene):
     cancel.cancel()
     tablesBefore = scene.GetNumberOfNodesByClass("vtkMRMLTableNode")
     with pytest.raises(CancelledError):
-        logic.cluster(featuresTable, clinicalTable, "time", "event", outputTable=chosen, cancel=cancel)
+        logic.cluster(featuresTable, clinicalTable, OutcomeConfig(), outputTable=chosen, cancel=cancel)
     assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == tablesBefore
     assert tableNodeToDataFrame(chosen).columns.tolist() == ["old"]
 
     messages = []
-    nodes = logic.cluster(featuresTable, clinicalTable, "time", "event", numberOfClusters=2, seed=0,
+    nodes = logic.cluster(featuresTable, clinicalTable, OutcomeConfig(numberOfClusters=2, randomSeed=0),
                           outputTable=chosen, progress=lambda fraction, message: messages.append((fraction, message)))
     assert nodes.tables["clusters"] is chosen and chosen.GetName() == "My clusters"
     clusters = tableNodeToDataFrame(chosen)
@@ -142,3 +145,26 @@ def test_chart_refuses_curves_without_columns_and_draws_without_bands(scene):
     assert names == ["all", "all censored"] and made[-1] is chart
     marks = tableNodeToDataFrame(chart.GetNthPlotSeriesNode(1).GetTableNode())
     assert marks["time"].tolist() == [2.0] and marks["survival"].tolist() == pytest.approx([2 / 3])
+
+
+def test_cox_takes_every_setting_from_its_config(scene):
+    """Columns, penalty (with L1), risk split, bootstrap and seed all come from the SurvivalConfig: the nodes hold
+    what fitCox gives with those settings; no covariates is refused."""
+    from VirtualBiopsy.outcome.cox import fitCox
+
+    clinical = _clinical(60).rename(columns={"patient": "case", "time": "months", "event": "died"})
+    table = dataFrameToTableNode(clinical, scene, "clinical")
+    config = SurvivalConfig(timeColumn="months", eventColumn="died", patientColumn="case", covariates=["age"],
+                            penalizer=0.1, l1Ratio=0.5, riskPercentile=60.0, cindexBootstrap=30, randomSeed=4)
+    nodes = SurvivalLogic(scene).cox(table, config)
+    frame = clinical.set_index("case")
+    expected = fitCox(frame[["age"]], frame["months"], frame["died"], penalizer=0.1, l1Ratio=0.5,
+                      riskPercentile=60.0, bootstrap=30, seed=4)
+    pd.testing.assert_frame_equal(tableNodeToDataFrame(nodes.tables["cindex"]), expected.concordance,
+                                  check_dtype=False)
+    np.testing.assert_allclose(tableNodeToDataFrame(nodes.tables["coefficients"])["coef"],
+                               expected.coefficients["coef"])
+    assert tableNodeToDataFrame(nodes.tables["riskGroups"])["case"].tolist() == clinical["case"].tolist()
+    assert "60th percentile" in nodes.chart.GetTitle()
+    with pytest.raises(InputError, match="covariates is empty"):
+        SurvivalLogic(scene).cox(table, config.replace(covariates=[]))

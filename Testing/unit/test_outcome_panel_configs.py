@@ -1,13 +1,12 @@
-"""The configs of the Outcome module's Survival, Classifiers and Deep learning panels: defaults,
-round trips, the library settings they give, and refusals of bad values."""
+"""The configs of the Outcome module's Survival, Classifiers, Deep learning and Patient summary panels: defaults,
+round trips, the library settings they give, and refusals of bad values. Each section has its own parameter
+pack, so configs may share field names (``patientColumn``, ``randomSeed``)."""
 
 import dataclasses
 
 import pytest
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.config import OutcomeConfig
@@ -25,16 +24,19 @@ def test_defaults_validate_and_round_trip(configClass):
     assert configClass.fromDict(config.toDict()) == config
 
 
-def test_no_field_name_is_shared_with_the_modules_other_configs():
-    configs = [ExtractionConfig, OutcomeConfig, ExplorationConfig, *PANEL_CONFIGS]
-    names = [field.name for configClass in configs for field in dataclasses.fields(configClass)]
-    assert len(names) == len(set(names)), sorted({name for name in names if names.count(name) > 1})
+def test_the_logics_settings_are_config_fields():
+    """What the survival, classifier and summary logics once took as separate arguments is in their configs."""
+    fields = {configClass: {field.name for field in dataclasses.fields(configClass)} for configClass in PANEL_CONFIGS}
+    assert {"timeColumn", "eventColumn", "patientColumn", "randomSeed", "l1Ratio"} <= fields[SurvivalConfig]
+    assert {"patientColumn", "randomSeed", "shapBackgroundSize"} <= fields[ClassifierPanelConfig]
+    assert {"patientColumn", "summaryPatient", "topContributions"} <= fields[PatientSummaryConfig]
+    assert set(dataclasses.asdict(OutcomeConfig())) <= {*fields[SurvivalConfig], "numberOfClusters"}
 
 
 def test_classifier_panel_gives_the_library_settings():
     panel = ClassifierPanelConfig(targetColumn="histology", targetPositiveClass="HGG", classifierModels=["lr", "gb"],
-                                  folds=3, repeats=2)
-    config = panel.classificationConfig(patientColumn="case", randomSeed=7)
+                                  folds=3, repeats=2, patientColumn="case", randomSeed=7)
+    config = panel.classificationConfig()
     assert isinstance(config, ClassificationConfig)
     assert (config.targetColumn, config.positiveClass, config.models, config.folds, config.repeats) == (
         "histology", "HGG", ["lr", "gb"], 3, 2)
@@ -60,12 +62,19 @@ def test_gradcam_class_is_an_index_a_name_or_the_prediction():
     (SurvivalConfig, {"cindexBootstrap": -1}, "cindexBootstrap"),
     (SurvivalConfig, {"covariates": ["age", "age"]}, "twice"),
     (SurvivalConfig, {"covariates": ["age", " "]}, "empty name"),
-    (SurvivalConfig, {"timeColumn": "t"}, "no setting 'timeColumn'"),
+    (SurvivalConfig, {"timeColumn": " "}, "timeColumn is empty"),
+    (SurvivalConfig, {"eventColumn": "time"}, "both 'time'"),
+    (SurvivalConfig, {"l1Ratio": 1.5}, "l1Ratio"),
+    (SurvivalConfig, {"randomSeed": -1}, "randomSeed"),
+    (SurvivalConfig, {"groupcolumn": "grade"}, "Did you mean 'groupColumn'"),
     (ClassifierPanelConfig, {"classifierModels": ["xgb"]}, "models"),
     (ClassifierPanelConfig, {"classifierModels": []}, "models"),
     (ClassifierPanelConfig, {"folds": 1}, "folds"),
     (ClassifierPanelConfig, {"repeats": 0}, "repeats"),
     (ClassifierPanelConfig, {"shapBackgroundSize": 0}, "shapBackgroundSize"),
+    (ClassifierPanelConfig, {"patientColumn": ""}, "patientColumn"),
+    (ClassifierPanelConfig, {"randomSeed": -1}, "randomSeed"),
+    (PatientSummaryConfig, {"patientColumn": " "}, "patientColumn"),
     (DeepOutcomeConfig, {"gradCamMethod": "scorecam"}, "gradCamMethod"),
     (DeepOutcomeConfig, {"overlayOpacity": 1.5}, "overlayOpacity"),
     (DeepOutcomeConfig, {"overlayOpacity": "half"}, "overlayOpacity"),

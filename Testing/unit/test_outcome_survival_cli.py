@@ -154,7 +154,13 @@ def test_signature_with_lasso_and_rfe(tables, tmp_path, capsys):
     (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
       "--event", "event"], "constant over the 60 patients: T1c_shape_Flat"),
     (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
-      "--event", "event", "--drop-constant", "--k", "61"], "60 patient\\(s\\) cannot form 61 clusters"),
+      "--event", "event", "--drop-constant", "--k", "61"], "OutcomeConfig.numberOfClusters is 61"),
+    # the Survival panel's config: the same refusals as the panel
+    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--risk-percentile", "100"],
+     "SurvivalConfig.riskPercentile is 100.0"),
+    (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "time"], "both 'time'"),
+    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "age,age"],
+     "lists a column twice"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tables, tmp_path, capsys, argv, message):
     import re

@@ -13,7 +13,6 @@ import dataclasses
 import pytest
 from moduleSources import (
     configBindings,
-    configClassesUsed,
     dataclassFieldType,
     moduleLevelDefaults,
     moduleSources,
@@ -114,11 +113,15 @@ def test_parameter_node_mirrors_the_configs(source):
     assert not problems, f"{source.pyPath.name}: " + "; ".join(problems)
 
 
-def test_outcome_module_holds_the_settings_of_its_seven_sections():
+def test_outcome_node_is_one_pack_per_section():
+    """The Outcome node holds one pack per section of the panel and nothing else; each pack mirrors its
+    section's config (checked above)."""
     (source,) = [source for source in MODULES if source.name == "VirtualBiopsyOutcome"]
-    names = [configClass.__name__ for configClass in configClassesUsed(source.tree)]
-    assert sorted(names) == sorted(["ExtractionConfig", "OutcomeConfig", "ExplorationConfig", "SurvivalConfig",
-                                    "ClassifierPanelConfig", "DeepOutcomeConfig", "PatientSummaryConfig"])
+    bindings = {pack: configClass.__name__ for configClass, pack in configBindings(source.tree)}
+    assert bindings == {"features": "ExtractionConfig", "cohort": "OutcomeConfig", "exploration": "ExplorationConfig",
+                        "survival": "SurvivalConfig", "classifiers": "ClassifierPanelConfig",
+                        "deepLearning": "DeepOutcomeConfig", "patientSummary": "PatientSummaryConfig"}
+    assert set(parameterFields(parameterNodeClass(source.tree))) == set(bindings) == set(parameterPacks(source.tree))
 
 
 PLANTED = """

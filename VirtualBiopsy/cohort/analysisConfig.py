@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.classification.config import MODEL_NAMES
+from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.deep.config import GRADCAM_METHODS
+from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.settings import StageConfig, requireChoice, requireRange
 
 #: Covariate of the Cox model that is not a clinical column: the patient's k-means cluster.
@@ -38,6 +40,14 @@ class CoxAnalysisConfig(StageConfig):
         requireRange(self, "penalizer", 0.0, 1e6)
         requireRange(self, "riskPercentile", 1.0, 99.0)
         requireRange(self, "cindexBootstrap", 0, 100000)
+
+    def survivalConfig(self, outcome: OutcomeConfig) -> SurvivalConfig:
+        """The :class:`~VirtualBiopsy.outcome.survivalConfig.SurvivalConfig` of this Cox model on the columns of
+        ``outcome`` (its seed drives the C-index bootstrap)."""
+        return SurvivalConfig(timeColumn=outcome.timeColumn, eventColumn=outcome.eventColumn,
+                              patientColumn=outcome.patientColumn, covariates=list(self.covariates),
+                              penalizer=self.penalizer, riskPercentile=self.riskPercentile,
+                              cindexBootstrap=self.cindexBootstrap, randomSeed=outcome.randomSeed)
 
 
 @dataclass

@@ -32,6 +32,7 @@ STAGE_MODULES = {
 STAGE_PACKS = {
     "harmonization": "normalization",
     "segmentation": "segmentation",
+    "extraction": "features",
 }
 
 

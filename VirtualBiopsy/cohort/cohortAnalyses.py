@@ -23,7 +23,9 @@ from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
 from VirtualBiopsy.files import stagedOutputFolder, writeTextAtomically
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
+from VirtualBiopsy.outcome.cox import CoxResult
 from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
 from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 from VirtualBiopsy.progress import CancelToken
@@ -112,10 +114,9 @@ def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.
     columns = [outcome.timeColumn, outcome.eventColumn, *cox.covariates]
     frame = inputs.clinical[columns].rename_axis(outcome.patientColumn).reset_index()
     table = dataFrameToTableNode(frame, scene, "CoxCovariates")
-    nodes = SurvivalLogic(scene).cox(table, outcome.timeColumn, outcome.eventColumn, cox.covariates, cox.penalizer,
-                                     cox.riskPercentile, cox.cindexBootstrap, outcome.randomSeed,
-                                     outcome.patientColumn, subject=COHORT_SUBJECT, cancel=cancel)
+    nodes = SurvivalLogic(scene).cox(table, cox.survivalConfig(outcome), subject=COHORT_SUBJECT, cancel=cancel)
     result = nodes.result
+    assert isinstance(result, CoxResult)
     with stagedOutputFolder(folder, "Cox folder") as staging:
         for name, data in (("coefficients", result.coefficients), ("cindex", result.concordance),
                            ("ph_test", result.phTest)):
@@ -168,9 +169,12 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
     if name == "best":
         name = str(performance["auc_pooled"].idxmax())
     model = loadClassifier(folder / MODELS_FOLDER / name)
-    nodes = ClassificationLogic(scene).explain(model, inputs.featuresTable, config.explanation.backgroundSize,
-                                               config.classification.randomSeed, config.outcome.patientColumn,
-                                               cancel=cancel, subject=COHORT_SUBJECT)
+    panel = ClassifierPanelConfig(classifierModelFolder=str(folder / MODELS_FOLDER / name),
+                                    shapBackgroundSize=config.explanation.backgroundSize,
+                                    patientColumn=config.outcome.patientColumn,
+                                    randomSeed=config.classification.randomSeed)
+    nodes = ClassificationLogic(scene).explain(model, inputs.featuresTable, panel, subject=COHORT_SUBJECT,
+                                               cancel=cancel)
     explanation = nodes.explanation
     patients = waterfallPatients(inputs, config)
     details = {"model": name, "modelSha256": model.card["modelSha256"], "seed": config.classification.randomSeed}

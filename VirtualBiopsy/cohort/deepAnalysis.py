@@ -97,6 +97,7 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
     """The map of one patient, written into ``staging``; returns the patient's scene (with the map node) and a
     row of ``gradcam.csv``."""
     from VirtualBiopsy.mrml.images import volumeNodeToImage
+    from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig
     from VirtualBiopsy.outcome.deep.crops import insideCrop, tumourCentre
     from VirtualBiopsy.outcome.deep.gradcam import insideOutsideRatio
     from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic
@@ -116,8 +117,8 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
     if automatic is None:
         raise InputError(f"The scene of patient {patient} has no automatic segmentation to centre the crop on.")
     logic = DeepOutcomeLogic(scene)
-    node, result = logic.gradCamNode(model, images, automatic, deep.gradCamMethod, patient=patient,
-                                     name=f"{patient}_gradcam")
+    node, result = logic.gradCamNode(model, images, automatic, DeepOutcomeConfig(gradCamMethod=deep.gradCamMethod),
+                                     subject=patient, name=f"{patient}_gradcam")
     row = {"patient": patient, "target": inputs.clinical.loc[patient, deep.targetColumn],
            "explained_class": result.className, "probability": result.probabilities[result.classIndex],
            "method": result.method, "layer": result.layer, "defined": result.defined, "reason": result.reason,

@@ -13,6 +13,7 @@ import json
 import logging
 import pathlib
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.storage import saveScene
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
+from VirtualBiopsy.outcome.patientClusters import PatientClusters
 from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
 from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
@@ -150,11 +152,11 @@ def runCohort(
     features.to_csv(featuresCsv)
     scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
     outcome = config.outcome
-    survival = SurvivalLogic(scene).cluster(
-        featuresTable, clinicalTable, outcome.timeColumn, outcome.eventColumn, outcome.numberOfClusters,
-        outcome.randomSeed, outcome.patientColumn, subject=COHORT_SUBJECT, cancel=cancel)
+    survival = SurvivalLogic(scene).cluster(featuresTable, clinicalTable, outcome, subject=COHORT_SUBJECT,
+                                            cancel=cancel)
 
     clusters = clinical.loc[features.index].copy()
+    assert isinstance(survival.result, PatientClusters) and survival.kaplanMeier is not None
     clusters["cluster"] = survival.result.clusters.reindex(features.index.astype(str)).to_numpy()
     clusters["dice"] = [r.dice for r in results]
     clustersCsv = outDir / "clusters.csv"
@@ -199,7 +201,7 @@ def _newFolder(folder: str | pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def cohortScene(features: pd.DataFrame, clinical: pd.DataFrame) -> tuple[object, object, object]:
+def cohortScene(features: pd.DataFrame, clinical: pd.DataFrame) -> tuple[Any, Any, Any]:
     """A cohort scene with the features and clinical table nodes (the same patients), under subject ``Cohort``.
 
     Features that are constant over the cohort carry no information and are left out.

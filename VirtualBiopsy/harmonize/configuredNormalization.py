@@ -79,6 +79,7 @@ def normalizeImage(
     if method == "nyul":
         return applyNyul(image, mask, NyulModel.load(config.nyulModelFile), background)
     if method == "histmatch":
+        assert reference is not None  # checked above, with the fix
         if referenceMask is None and config.maskMode != "none":
             referenceMask = foregroundMask(reference)
         return histogramMatching(image, mask, reference, referenceMask, config.histogramLevels,

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
@@ -29,6 +30,7 @@ from VirtualBiopsy.outcome.classification.explanation import (
 from VirtualBiopsy.outcome.classification.figures import COLORS
 from VirtualBiopsy.outcome.classification.models import MODEL_TITLES
 from VirtualBiopsy.outcome.classification.outputs import rocTable, writeComparison
+from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
 from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
@@ -78,9 +80,10 @@ class ClassificationLogic:
         featuresTable,
         clinicalTable,
         config: ClassificationConfig | None = None,
+        *,
+        subject: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-        subject: str | None = None,
     ) -> ClassificationResult:
         """Cross-validate ``config.models`` on the features and the clinical target; add the outputs to the scene.
 
@@ -130,33 +133,41 @@ class ClassificationLogic:
 
     def explain(
         self,
-        model: SavedClassifier | str | os.PathLike,
+        model: SavedClassifier | str | os.PathLike | None,
         featuresTable,
-        backgroundSize: int = 50,
-        randomSeed: int = 0,
-        patientColumn: str = "patient",
+        config: ClassifierPanelConfig | None = None,
+        *,
         referenceTable=None,
+        subject: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-        subject: str | None = None,
     ) -> ExplanationResult:
         """Shapley values and permutation importance of a saved classifier on ``featuresTable``.
 
-        :param model: a loaded classifier or its folder.
+        :param model: a loaded classifier or its folder; ``None``: ``config.classifierModelFolder``.
+        :param config: ``shapBackgroundSize`` background patients drawn with ``randomSeed``; patients named by
+            ``patientColumn`` (default: :class:`ClassifierPanelConfig`'s).
         :param referenceTable: table node the background patients are drawn from (default: ``featuresTable``),
             e.g. the training cohort's features when explaining new patients.
         :param subject: when given, the tables go under this subject, study ``Outcome``.
-        :raises InputError: when a table's features do not match the model's.
+        :raises InputError: when a table's features do not match the model, or no model is given.
         :raises ModelError: when the saved model is changed or unreadable.
         """
+        config = config or ClassifierPanelConfig()
+        if model is None:
+            if not config.classifierModelFolder:
+                raise InputError("No saved classifier was given (ClassifierPanelConfig.classifierModelFolder is "
+                                 "empty); choose the folder of a saved model (<out>/models/<name>).")
+            model = config.classifierModelFolder
         if not isinstance(model, SavedClassifier):
             model = loadClassifier(model)
+        patientColumn = config.patientColumn
         features = featureColumns(tableNodeToDataFrame(featuresTable), patientColumn)
         reference = None
         if referenceTable is not None:
             reference = featureColumns(tableNodeToDataFrame(referenceTable), patientColumn)
-        explanation = explainClassifier(model, features, backgroundSize, randomSeed, progress=progress, cancel=cancel,
-                                        reference=reference)
+        explanation = explainClassifier(model, features, config.shapBackgroundSize, config.randomSeed,
+                                        progress=progress, cancel=cancel, reference=reference)
         shap = dataFrameToTableNode(explanation.shapley.table(patientColumn), self.scene, f"SHAP_{model.name}")
         shap.SetAttribute("VirtualBiopsy.ExplainedQuantity", explanation.shapley.quantity)
         importance = dataFrameToTableNode(explanation.importance, self.scene, f"PermutationImportance_{model.name}")

@@ -67,7 +67,9 @@ def clusterCohort(features: pd.DataFrame, numberOfClusters: int = 2, randomSeed:
         mean, note = np.nan, (f"silhouette undefined: {numberOfClusters} clusters of {len(features)} patients leave "
                               "one patient per cluster")
     survival = None
-    if time is not None:
+    if (time is None) != (event is None):
+        raise InputError("Give both the survival times and the event flags, or neither (for clusters without survival).")
+    if time is not None and event is not None:
         if not time.index.equals(features.index) or not event.index.equals(features.index):
             raise InputError("Time and event must be given for the same patients, in the same order, as the features.")
         survival = kaplanMeier(time, event, clusters)

@@ -22,6 +22,7 @@ from VirtualBiopsy.outcome.patientSummary import (
     PatientSummary,
     summarizePatient,
 )
+from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalLogic import OUTCOME_STUDY
 
 logger = logging.getLogger(__name__)
@@ -35,13 +36,14 @@ class PatientSummaryLogic:
             raise InputError("PatientSummaryLogic needs a scene; pass the scene that holds the nodes.")
         self.scene = scene
 
-    def summarize(self, model, featuresTable, patient: str, shapTable=None, gradCamNode=None,
-                  topContributions: int = 5, patientColumn: str = "patient") -> PatientSummary:
-        """Summarize ``patient`` with the saved classifier ``model`` (a ``SavedClassifier`` or its folder).
+    def summarize(self, model, featuresTable, config: PatientSummaryConfig, *, shapTable=None,
+                  gradCamVolume=None) -> PatientSummary:
+        """Summarize ``config.summaryPatient`` with the saved classifier ``model`` (a ``SavedClassifier`` or its
+        folder): its ``config.topContributions`` largest Shapley values, patients named by ``config.patientColumn``.
 
         :param featuresTable: the cohort's features table node (the classifier scores every patient).
         :param shapTable: the classifier's Shapley table node (``ClassificationLogic.explain``), optional.
-        :param gradCamNode: a map made by ``DeepOutcomeLogic.gradCamNode`` for the patient, optional.
+        :param gradCamVolume: a map made by ``DeepOutcomeLogic.gradCamNode`` for the patient, optional.
         :raises InputError: for an unknown patient, a table that does not match the model, or a map
             without its source volume.
         """
@@ -53,6 +55,7 @@ class PatientSummaryLogic:
 
         if not isinstance(model, SavedClassifier):
             model = loadClassifier(os.fspath(model))
+        patientColumn = config.patientColumn
         features = featureColumns(tableNodeToDataFrame(featuresTable), patientColumn)
         scores = pd.Series(model.score(features), index=features.index.astype(str))
         target = model.target
@@ -60,10 +63,10 @@ class PatientSummaryLogic:
         if threshold is None:
             threshold = 0.5 if SCORE_KINDS[model.name] == "probability" else 0.0
         shap = tableNodeToDataFrame(shapTable) if shapTable is not None else None
-        thumbnail = self.thumbnail(gradCamNode) if gradCamNode is not None else None
-        return summarizePatient(patient, scores, float(threshold), target.positiveClass, target.negativeLabel,
-                                SCORE_KINDS[model.name], model.explainedQuantity, shap, features, topContributions,
-                                patientColumn, thumbnail)
+        thumbnail = self.thumbnail(gradCamVolume) if gradCamVolume is not None else None
+        return summarizePatient(config.summaryPatient, scores, float(threshold), target.positiveClass,
+                                target.negativeLabel, SCORE_KINDS[model.name], model.explainedQuantity, shap, features,
+                                config.topContributions, patientColumn, thumbnail)
 
     def thumbnail(self, gradCamNode, size: int = 192) -> bytes:
         """A PNG of the map over the volume it was computed on (its ``SOURCE_ATTRIBUTE``)."""

@@ -13,9 +13,11 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.survivalPlots import kaplanMeierChart
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode, tableNodeToDataFrame
 from VirtualBiopsy.outcome.cohortTable import joinCohort
+from VirtualBiopsy.outcome.config import OutcomeConfig
 from VirtualBiopsy.outcome.cox import fitCox
 from VirtualBiopsy.outcome.kaplanMeier import KaplanMeierResult, kaplanMeier
 from VirtualBiopsy.outcome.patientClusters import clusterCohort
+from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class SurvivalNodes:
     def logRankPValue(self) -> float:
         """p-value of the overall log-rank test of the chart's groups; NaN when undefined (the reason is in
         the ``logrank`` table's ``note``)."""
-        return self.kaplanMeier.logRankPValue
+        return self.kaplanMeier.logRankPValue if self.kaplanMeier is not None else float("nan")
 
 
 class SurvivalLogic:
@@ -58,49 +60,57 @@ class SurvivalLogic:
     def __init__(self, scene) -> None:
         self.scene = scene
 
-    def kaplanMeier(self, table, timeColumn: str, eventColumn: str, groupColumn: str | None = None,
-                    subject: str | None = None, name: str = "KaplanMeier") -> SurvivalNodes:
-        """Kaplan–Meier curves (per ``groupColumn``) of a clinical table node with log-rank tests.
+    def kaplanMeier(self, table, config: SurvivalConfig | None = None, *, subject: str | None = None,
+                    name: str = "KaplanMeier") -> SurvivalNodes:
+        """Kaplan–Meier curves (per ``config.groupColumn``) of a clinical table node with log-rank tests.
 
+        :param config: the time, event and group columns (default: :class:`SurvivalConfig`'s).
         :param subject: cohort or patient name to put the outputs under (study ``Outcome``); none if None.
         :returns: tables ``km``, ``logrank``, ``median`` and the chart.
         :raises InputError: for absent columns or invalid survival data.
         """
+        config = config or SurvivalConfig()
+        timeColumn, eventColumn, groupColumn = config.timeColumn, config.eventColumn, config.groupColumn or None
         frame = tableNodeToDataFrame(table)
         _requireColumns(frame, [timeColumn, eventColumn] + ([groupColumn] if groupColumn else []), table.GetName())
         result = kaplanMeier(frame[timeColumn], frame[eventColumn], frame[groupColumn] if groupColumn else None)
         title = f"Kaplan–Meier by {groupColumn}" if groupColumn else "Kaplan–Meier"
         return self._kaplanMeierNodes(result, name, title, timeColumn, {}, result, subject)
 
-    def cox(self, table, timeColumn: str, eventColumn: str, covariates: Sequence[str], penalizer: float = 0.0,
-            riskPercentile: float = 50.0, bootstrap: int = 1000, seed: int = 0, patientColumn: str = "patient",
-            subject: str | None = None, name: str = "Cox", progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None) -> SurvivalNodes:
-        """A Cox model of a clinical table node; risk groups of its prognostic index as Kaplan–Meier curves.
+    def cox(self, table, config: SurvivalConfig, *, subject: str | None = None, name: str = "Cox",
+            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> SurvivalNodes:
+        """A Cox model of a clinical table node on ``config.covariates``; risk groups of its prognostic index as
+        Kaplan–Meier curves.
 
+        :param config: the columns (time, event, patient, covariates), the penalty, the risk split and the
+            C-index bootstrap.
         :returns: tables ``coefficients``, ``cindex``, ``phTest``, ``riskGroups``, ``km``, ``logrank``,
             ``median`` (of the risk groups) and the chart.
+        :raises InputError: for no covariates, absent columns or invalid survival data.
         """
+        if not config.covariates:
+            raise InputError("SurvivalConfig.covariates is empty; name the covariate columns of the Cox model.")
+        timeColumn, eventColumn, patientColumn = config.timeColumn, config.eventColumn, config.patientColumn
         frame = tableNodeToDataFrame(table)
-        _requireColumns(frame, [timeColumn, eventColumn, *covariates], table.GetName())
+        _requireColumns(frame, [timeColumn, eventColumn, *config.covariates], table.GetName())
         if patientColumn in frame.columns:
             frame = frame.set_index(patientColumn)
-        result = fitCox(frame[list(covariates)], frame[timeColumn], frame[eventColumn], penalizer=penalizer,
-                        riskPercentile=riskPercentile, bootstrap=bootstrap, seed=seed, progress=progress,
-                        cancel=cancel)
+        result = fitCox(frame[list(config.covariates)], frame[timeColumn], frame[eventColumn],
+                        penalizer=config.penalizer, l1Ratio=config.l1Ratio, riskPercentile=config.riskPercentile,
+                        bootstrap=config.cindexBootstrap, seed=config.randomSeed, progress=progress, cancel=cancel)
         risk = pd.DataFrame({patientColumn: frame.index.astype(str),
                              "prognostic_index": result.prognosticIndex.to_numpy(),
                              "risk_group": result.riskGroups.to_numpy()})
         extra = {"coefficients": result.coefficients, "cindex": result.concordance, "phTest": result.phTest,
                  "riskGroups": risk}
-        title = f"Cox risk groups (split at the {riskPercentile:g}th percentile)"
+        title = f"Cox risk groups (split at the {config.riskPercentile:g}th percentile)"
         return self._kaplanMeierNodes(result.riskKaplanMeier, name, title, timeColumn, extra, result, subject)
 
-    def cluster(self, featuresTable, clinicalTable, timeColumn: str, eventColumn: str, numberOfClusters: int = 2,
-                seed: int = 0, patientColumn: str = "patient", subject: str | None = None,
-                name: str = "Clusters", outputTable=None, progress: ProgressCallback | None = None,
+    def cluster(self, featuresTable, clinicalTable, config: OutcomeConfig, *, outputTable=None,
+                subject: str | None = None, name: str = "Clusters", progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SurvivalNodes:
-        """k-means clusters of the patients of a features table node and their survival.
+        """k-means clusters (``config.numberOfClusters``, seed ``config.randomSeed``) of the patients of a features
+        table node and their survival (``config``'s time and event columns of ``clinicalTable``).
 
         :param outputTable: table node that receives the ``clusters`` table (its columns are replaced); a new
             one is made if None.
@@ -110,16 +120,18 @@ class SurvivalLogic:
         """
         progress = progress or noProgress
         progress(0.0, "Clustering patients")
-        cohort = joinCohort(tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable), patientColumn,
-                            timeColumn, eventColumn)
-        clusters = clusterCohort(cohort.features, numberOfClusters, seed, cohort.time, cohort.event)
+        cohort = joinCohort(tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable),
+                            config.patientColumn, config.timeColumn, config.eventColumn)
+        clusters = clusterCohort(cohort.features, config.numberOfClusters, config.randomSeed, cohort.time,
+                                 cohort.event)
         if cancel:
             cancel.raiseIfCancelled()
         progress(0.6, "Drawing Kaplan–Meier curves")
+        assert clusters.survival is not None  # the cohort table always has times and events
         extra = {"clusters": clusters.table().reset_index()}
         silhouette = f"silhouette {clusters.meanSilhouette:.2f}" if not clusters.note else "silhouette undefined"
-        title = f"Kaplan–Meier by cluster (k = {numberOfClusters}, {silhouette})"
-        nodes = self._kaplanMeierNodes(clusters.survival, name, title, timeColumn, extra, clusters, subject,
+        title = f"Kaplan–Meier by cluster (k = {config.numberOfClusters}, {silhouette})"
+        nodes = self._kaplanMeierNodes(clusters.survival, name, title, config.timeColumn, extra, clusters, subject,
                                        {"clusters": outputTable} if outputTable else None)
         progress(1.0, "Done")
         return nodes

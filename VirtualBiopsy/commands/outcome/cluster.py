@@ -45,27 +45,32 @@ def run(arguments: argparse.Namespace) -> int:
     )
     from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.cohortTable import joinCohort
+    from VirtualBiopsy.outcome.config import OutcomeConfig
     from VirtualBiopsy.outcome.patientClusters import clusterCohort
 
     requireNewFolder(arguments.out, "Cluster folder")
-    features = readCsv(arguments.features, "Features", arguments.patient_column)
-    clinical = readCsv(arguments.clinical, "Clinical", arguments.patient_column)
-    cohort = joinCohort(features, clinical, arguments.patient_column, arguments.time, arguments.event,
+    config = OutcomeConfig.fromDict({"numberOfClusters": arguments.k, "randomSeed": arguments.seed,
+                                     "patientColumn": arguments.patient_column, "timeColumn": arguments.time,
+                                     "eventColumn": arguments.event})
+    features = readCsv(arguments.features, "Features", config.patientColumn)
+    clinical = readCsv(arguments.clinical, "Clinical", config.patientColumn)
+    cohort = joinCohort(features, clinical, config.patientColumn, config.timeColumn, config.eventColumn,
                         missingFeatures=arguments.missing,
                         constantFeatures="drop" if arguments.drop_constant else "error")
-    clusters = clusterCohort(cohort.features, arguments.k, arguments.seed, cohort.time, cohort.event)
-    silhouette = pd.DataFrame([{"k": arguments.k, "patients": len(cohort.patients),
+    clusters = clusterCohort(cohort.features, config.numberOfClusters, config.randomSeed, cohort.time, cohort.event)
+    silhouette = pd.DataFrame([{"k": config.numberOfClusters, "patients": len(cohort.patients),
                                 "features": cohort.features.shape[1], "mean_silhouette": clusters.meanSilhouette,
-                                "seed": arguments.seed, "note": clusters.note}])
+                                "seed": config.randomSeed, "note": clusters.note}])
     with stagedOutputFolder(arguments.out, "Cluster folder") as staging:
         writeCsv(clusters.table().reset_index(), staging, "clusters.csv")
         writeCsv(silhouette, staging, "silhouette.csv")
         if len(cohort.dropped):
             writeCsv(cohort.dropped, staging, "dropped.csv")
-        writeKaplanMeier(clusters.survival, staging, title=f"Kaplan–Meier by cluster (k = {arguments.k})",
-                         timeLabel=arguments.time)
+        writeKaplanMeier(clusters.survival, staging, title=f"Kaplan–Meier by cluster (k = {config.numberOfClusters})",
+                         timeLabel=config.timeColumn)
     sizes = clusters.clusters.value_counts().sort_index()
-    print(f"{len(cohort.patients)} patients in {arguments.k} clusters ({', '.join(map(str, sizes))} patients), "
+    print(f"{len(cohort.patients)} patients in {config.numberOfClusters} clusters "
+          f"({', '.join(map(str, sizes))} patients), "
           + (f"mean silhouette {clusters.meanSilhouette:.3f}" if clusters.note == "" else clusters.note)
           + f"; {describeLogRank(clusters.survival)}")
     print(f"Written to {arguments.out}: clusters.csv, silhouette.csv, km.csv, logrank.csv, median.csv, km.png, km.svg")

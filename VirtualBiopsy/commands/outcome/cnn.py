@@ -134,6 +134,7 @@ def runGradCam(arguments: argparse.Namespace) -> int:
         writeImageAtomically,
         writeTextAtomically,
     )
+    from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig
     from VirtualBiopsy.outcome.deep.crops import insideCrop, tumourCentre
     from VirtualBiopsy.outcome.deep.gradcam import gradCam, insideOutsideRatio
     from VirtualBiopsy.outcome.deep.modelFolder import loadClassifier
@@ -148,7 +149,11 @@ def runGradCam(arguments: argparse.Namespace) -> int:
             raise InputError(f"{path} exists already; nothing is overwritten. Choose a new --out or remove it.")
     if arguments.png is not None:
         requireNewFolder(arguments.png, "PNG folder")
-    model = loadClassifier(arguments.model, _registry(arguments))
+    # The Deep learning panel's settings (DeepOutcomeLogic.gradCamNode takes the same config).
+    config = DeepOutcomeConfig.fromDict({"deepModel": str(arguments.model), "gradCamMethod": arguments.method,
+                                         "gradCamClass": arguments.classIndex or "",
+                                         "gradCamLayer": arguments.layer or ""})
+    model = loadClassifier(config.deepModel, _registry(arguments))
     named = parseImages(arguments.image)
     if None in named:
         if len(model.channels) != 1:
@@ -158,7 +163,7 @@ def runGradCam(arguments: argparse.Namespace) -> int:
     images = {name: readImage(path, f"image '{name}'") for name, (path, _) in named.items()
               if name is not None}  # all of them: an unnamed image was named above
     mask = readImage(arguments.mask, "mask")
-    result = gradCam(model, images, mask, arguments.method, arguments.classIndex, arguments.layer)
+    result = gradCam(model, images, mask, config.gradCamMethod, config.classIndex(), config.gradCamLayer or None)
     if not result.defined:
         print(f"virtual-biopsy outcome cnn gradcam: undefined: {result.reason}; nothing was written.", file=sys.stderr)
         return 1

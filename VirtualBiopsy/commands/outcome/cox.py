@@ -9,6 +9,7 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
     addSurvivalArguments,
     readCsv,
     survivalColumns,
+    survivalConfig,
 )
 
 
@@ -59,23 +60,27 @@ def run(arguments: argparse.Namespace) -> int:
         raise InputError(f"--bootstrap is {arguments.bootstrap}; give 0 (no CI) or more resamples, e.g. 1000.")
     if not 0 <= arguments.l1_ratio <= 1:
         raise InputError(f"--l1-ratio is {arguments.l1_ratio}; give a number in [0, 1].")
-    table = readCsv(arguments.table, "Survival", arguments.patient_column)
-    if arguments.patient_column in table.columns:
-        if table[arguments.patient_column].duplicated().any():
-            raise InputError(f"Patient ids in '{arguments.patient_column}' repeat; keep one row per patient.")
-        table = table.set_index(arguments.patient_column)
-    time, event = survivalColumns(table, arguments, "The survival")
-    if arguments.covariates:
-        names = [name.strip() for name in arguments.covariates.split(",") if name.strip()]
-        absent = [name for name in names if name not in table.columns]
+    named = [name.strip() for name in arguments.covariates.split(",") if name.strip()] if arguments.covariates else []
+    config = survivalConfig(arguments, covariates=named, penalizer=arguments.penalizer, l1Ratio=arguments.l1_ratio,
+                            riskPercentile=arguments.risk_percentile, cindexBootstrap=arguments.bootstrap,
+                            randomSeed=arguments.seed)
+    table = readCsv(arguments.table, "Survival", config.patientColumn)
+    if config.patientColumn in table.columns:
+        if table[config.patientColumn].duplicated().any():
+            raise InputError(f"Patient ids in '{config.patientColumn}' repeat; keep one row per patient.")
+        table = table.set_index(config.patientColumn)
+    time, event = survivalColumns(table, config, "The survival")
+    if config.covariates:
+        absent = [name for name in config.covariates if name not in table.columns]
         if absent:
             raise InputError(f"The survival table has no covariate column(s) {', '.join(absent)}; it has: "
                              f"{', '.join(map(str, table.columns[:20]))}.")
     else:
-        names = [c for c in table.columns if c not in (arguments.time, arguments.event)
-                 and pd.api.types.is_numeric_dtype(table[c])]
-    result = fitCox(table[names], time, event, penalizer=arguments.penalizer, l1Ratio=arguments.l1_ratio,
-                    riskPercentile=arguments.risk_percentile, bootstrap=arguments.bootstrap, seed=arguments.seed)
+        config = config.replace(covariates=[c for c in table.columns if c not in (config.timeColumn, config.eventColumn)
+                                            and pd.api.types.is_numeric_dtype(table[c])])
+    names = config.covariates
+    result = fitCox(table[names], time, event, penalizer=config.penalizer, l1Ratio=config.l1Ratio,
+                    riskPercentile=config.riskPercentile, bootstrap=config.cindexBootstrap, seed=config.randomSeed)
     with stagedOutputFolder(arguments.out, "Cox folder") as staging:
         writeCsv(result.coefficients, staging, "coefficients.csv")
         writeCsv(result.concordance, staging, "cindex.csv")
@@ -83,8 +88,8 @@ def run(arguments: argparse.Namespace) -> int:
         risk = pd.DataFrame({"patient": time.index.astype(str), "prognostic_index": result.prognosticIndex.to_numpy(),
                              "risk_group": result.riskGroups.to_numpy()})
         writeCsv(risk, staging, "risk_groups.csv")
-        writeKaplanMeier(result.riskKaplanMeier, staging, prefix="risk_", timeLabel=arguments.time,
-                         title=f"Cox prognostic index split at the {arguments.risk_percentile:g}th percentile")
+        writeKaplanMeier(result.riskKaplanMeier, staging, prefix="risk_", timeLabel=config.timeColumn,
+                         title=f"Cox prognostic index split at the {config.riskPercentile:g}th percentile")
     c = result.concordance.iloc[0]
     print(f"Cox model of {len(time)} patients ({int(event.sum())} events) on {len(names)} covariate(s): "
           f"C-index {c['cindex']:.3f}" + (f" (95% CI {c['ci_lower']:.3f}–{c['ci_upper']:.3f})"

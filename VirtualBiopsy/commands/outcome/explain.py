@@ -60,21 +60,26 @@ def run(arguments: argparse.Namespace) -> int:
     )
     from VirtualBiopsy.outcome.classification.explanation import explainClassifier
     from VirtualBiopsy.outcome.classification.outputs import writeExplanation
+    from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
     from VirtualBiopsy.outcome.classification.trainingData import binaryTarget
 
     for option, value in (("--background", arguments.background), ("--budget", arguments.budget)):
         if value < (1 if option == "--background" else 2):
             raise InputError(f"{option} is {value}; give at least {1 if option == '--background' else 2}.")
     requireNewFolder(arguments.out, "Explanation folder")
-    model = loadClassifier(arguments.model)
-    table = readTable(arguments.features, "Features", arguments.patient_column)
-    features = featureColumns(table, arguments.patient_column)
+    # The Classifiers panel's settings (ClassificationLogic.explain takes the same config).
+    config = ClassifierPanelConfig.fromDict({"classifierModelFolder": str(arguments.model),
+                                             "shapBackgroundSize": arguments.background,
+                                             "patientColumn": arguments.patient_column, "randomSeed": arguments.seed})
+    model = loadClassifier(config.classifierModelFolder)
+    table = readTable(arguments.features, "Features", config.patientColumn)
+    features = featureColumns(table, config.patientColumn)
     model.modelInput(features)  # the schema check, before the progress bar
     labels = None
     if arguments.clinical is not None:
         target = model.target
-        clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
-        values = cohortTarget(table, clinical, arguments.patient_column, target.column)
+        clinical = readTable(arguments.clinical, "Clinical", config.patientColumn)
+        values = cohortTarget(table, clinical, config.patientColumn, target.column)
         known = [target.positiveClass, *target.negativeClasses]
         unknown = sorted(set(values.astype(str)) - set(known))
         if unknown:
@@ -84,8 +89,8 @@ def run(arguments: argparse.Namespace) -> int:
         labels = labels.reindex(features.index)
     reference = features
     if arguments.reference is not None:
-        reference = featureColumns(readTable(arguments.reference, "Reference", arguments.patient_column),
-                                   arguments.patient_column)
+        reference = featureColumns(readTable(arguments.reference, "Reference", config.patientColumn),
+                                   config.patientColumn)
         model.modelInput(reference)
     patients = None
     if arguments.patients:
@@ -95,10 +100,10 @@ def run(arguments: argparse.Namespace) -> int:
             raise InputError(f"--patients names patient(s) not in the feature table: {', '.join(absent[:5])}.")
     with stagedOutputFolder(arguments.out, "Explanation folder") as staging:
         with progressBar("explain") as progress:
-            explanation = explainClassifier(model, features, arguments.background, arguments.seed, arguments.budget,
-                                            labels, progress, reference=reference)
+            explanation = explainClassifier(model, features, config.shapBackgroundSize, config.randomSeed,
+                                            arguments.budget, labels, progress, reference=reference)
         details = {"model": str(arguments.model), "modelName": model.name, "modelSha256": model.card["modelSha256"],
-                   "seed": arguments.seed, "budget": arguments.budget}
+                   "seed": config.randomSeed, "budget": arguments.budget}
         writeExplanation(explanation.shapley, explanation.importance, explanation.modelInput, staging, patients,
                          details)
     shap = explanation.shapley

@@ -9,6 +9,7 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
     addSurvivalArguments,
     readCsv,
     survivalColumns,
+    survivalConfig,
 )
 
 
@@ -39,20 +40,21 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.outcome.kaplanMeier import kaplanMeier
 
     requireNewFolder(arguments.out, "Kaplan–Meier folder")
-    table = readCsv(arguments.table, "Survival", arguments.patient_column)
-    if arguments.patient_column in table.columns:
-        table = table.set_index(arguments.patient_column)
-    time, event = survivalColumns(table, arguments, "The survival")
+    config = survivalConfig(arguments, groupColumn=arguments.group or "")
+    table = readCsv(arguments.table, "Survival", config.patientColumn)
+    if config.patientColumn in table.columns:
+        table = table.set_index(config.patientColumn)
+    time, event = survivalColumns(table, config, "The survival")
     groups = None
-    if arguments.group is not None:
-        if arguments.group not in table.columns:
-            raise InputError(f"The survival table has no --group column '{arguments.group}'; it has: "
+    if config.groupColumn:
+        if config.groupColumn not in table.columns:
+            raise InputError(f"The survival table has no --group column '{config.groupColumn}'; it has: "
                              f"{', '.join(map(str, table.columns[:20]))}.")
-        groups = table[arguments.group]
+        groups = table[config.groupColumn]
     result = kaplanMeier(time, event, groups)
     with stagedOutputFolder(arguments.out, "Kaplan–Meier folder") as staging:
-        writeKaplanMeier(result, staging, title=f"Kaplan–Meier by {arguments.group}" if groups is not None
-                         else "Kaplan–Meier", timeLabel=arguments.time)
+        writeKaplanMeier(result, staging, title=f"Kaplan–Meier by {config.groupColumn}" if groups is not None
+                         else "Kaplan–Meier", timeLabel=config.timeColumn)
     print(f"{len(time)} patients, {int(event.sum())} events, {len(result.groups)} group(s); {describeLogRank(result)}")
     print(f"Written to {arguments.out}: km.csv, logrank.csv, median.csv, km.png, km.svg")
     return 0

@@ -30,15 +30,28 @@ def readCsv(path: pathlib.Path, what: str, patientColumn: str | None = None) -> 
     return frame
 
 
-def survivalColumns(frame: pd.DataFrame, arguments: argparse.Namespace, what: str) -> tuple[pd.Series, pd.Series]:
-    """``--time`` and ``--event`` columns of ``frame``, checked (see ``joinCohort``)."""
+def survivalColumns(frame: pd.DataFrame, config, what: str) -> tuple[pd.Series, pd.Series]:
+    """The time and event columns (``--time``, ``--event``) of ``frame``, named by ``config`` (a
+    ``SurvivalConfig`` or ``OutcomeConfig``), checked (see ``joinCohort``)."""
     from VirtualBiopsy.outcome.kaplanMeier import checkSurvival
 
-    for option, column in (("--time", arguments.time), ("--event", arguments.event)):
+    for option, column in (("--time", config.timeColumn), ("--event", config.eventColumn)):
         if column not in frame.columns:
             raise InputError(f"{what} table has no {option} column '{column}'; it has: "
                              f"{', '.join(map(str, frame.columns[:20]))}.")
-    return checkSurvival(frame[arguments.time], frame[arguments.event])
+    return checkSurvival(frame[config.timeColumn], frame[config.eventColumn])
+
+
+def survivalConfig(arguments: argparse.Namespace, **settings):
+    """The :class:`~VirtualBiopsy.outcome.survivalConfig.SurvivalConfig` of the command line (the Survival
+    panel's): ``--time``, ``--event``, ``--patient-column`` and ``settings``.
+
+    :raises InputError: for a value the config refuses.
+    """
+    from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
+
+    return SurvivalConfig.fromDict({"timeColumn": arguments.time, "eventColumn": arguments.event,
+                                    "patientColumn": arguments.patient_column, **settings})
 
 
 def addSurvivalArguments(parser: argparse.ArgumentParser) -> None:

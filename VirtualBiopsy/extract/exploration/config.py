@@ -1,9 +1,7 @@
 """Settings of a feature exploration, as plain fields a GUI, a YAML file or the command line can hold.
 
-The Outcome module's parameter node mirrors this config together with
-:class:`~VirtualBiopsy.extract.config.ExtractionConfig` and
-:class:`~VirtualBiopsy.outcome.config.OutcomeConfig`, so no field name may repeat one of
-theirs (the patient column is ``OutcomeConfig.patientColumn``).
+The Outcome module's Feature exploration parameter pack mirrors this config field for field; the patient
+column is that of the cohort's tables (``OutcomeConfig.patientColumn``).
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
-"""Settings of the Outcome module's Classifiers panel, named apart from the module's other settings.
+"""Settings of the Outcome module's Classifiers panel: the classifier comparison and the Shapley values of a
+saved classifier (:meth:`~VirtualBiopsy.outcome.classificationLogic.ClassificationLogic.explain` takes this config;
+``virtual-biopsy outcome explain`` and the pipeline build it too).
 
-:class:`ClassifierPanelConfig` holds what the panel shows; :meth:`~ClassifierPanelConfig.classificationConfig`
-gives the library's :class:`~VirtualBiopsy.outcome.classification.config.ClassificationConfig`.
+:meth:`~ClassifierPanelConfig.classificationConfig` gives the comparison's
+:class:`~VirtualBiopsy.outcome.classification.config.ClassificationConfig`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.classification.config import (
     MODEL_NAMES,
     ClassificationConfig,
@@ -25,6 +28,8 @@ class ClassifierPanelConfig(StageConfig):
     :ivar folds: folds of the repeated stratified cross-validation; :ivar repeats: its repetitions.
     :ivar classifierModelFolder: a saved classifier (``<out>/models/<name>``) to explain and summarize.
     :ivar shapBackgroundSize: background patients of the Shapley values.
+    :ivar patientColumn: the column that names patients in both tables.
+    :ivar randomSeed: seed of the cross-validation splits, the models and the Shapley background.
     """
 
     targetColumn: str = "grade"
@@ -34,12 +39,17 @@ class ClassifierPanelConfig(StageConfig):
     repeats: int = 10
     classifierModelFolder: str = ""
     shapBackgroundSize: int = 50
+    patientColumn: str = "patient"
+    randomSeed: int = 0
 
     def validate(self) -> None:
         requireRange(self, "shapBackgroundSize", 1, 10000)
+        requireRange(self, "randomSeed", 0)
+        if not self.patientColumn.strip():
+            raise InputError("ClassifierPanelConfig.patientColumn is empty; name the column that names patients.")
         self.classificationConfig()
 
-    def classificationConfig(self, patientColumn: str = "patient", randomSeed: int = 0) -> ClassificationConfig:
+    def classificationConfig(self) -> ClassificationConfig:
         """The library's settings (other fields keep their defaults).
 
         :raises InputError: for models, folds or repeats the library refuses.
@@ -47,5 +57,5 @@ class ClassifierPanelConfig(StageConfig):
         return ClassificationConfig.fromDict({
             "targetColumn": self.targetColumn, "positiveClass": self.targetPositiveClass,
             "models": list(self.classifierModels), "folds": self.folds, "repeats": self.repeats,
-            "randomSeed": randomSeed, "patientColumn": patientColumn,
+            "randomSeed": self.randomSeed, "patientColumn": self.patientColumn,
         })

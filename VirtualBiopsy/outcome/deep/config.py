@@ -35,6 +35,6 @@ class DeepOutcomeConfig(StageConfig):
         requireRange(self, "overlayOpacity", 0.0, 1.0)
 
     def classIndex(self) -> int | str | None:
-        """:attr:`gradCamClass` as ``DeepOutcomeLogic.gradCamNode`` takes it."""
+        """:attr:`gradCamClass` as :func:`~VirtualBiopsy.outcome.deep.gradcam.gradCam` takes it."""
         text = self.gradCamClass.strip()
         return None if not text else int(text) if text.isdigit() else text

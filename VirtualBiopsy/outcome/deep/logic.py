@@ -6,7 +6,8 @@ The scene is passed in; nodes cross to SimpleITK and pandas only through :mod:`V
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import slicer
@@ -16,7 +17,7 @@ from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.images import imageToVolumeNode, volumeNodeToImage
 from VirtualBiopsy.mrml.segmentations import segmentMaskImage
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
-from VirtualBiopsy.outcome.deep.config import SOURCE_ATTRIBUTE  # noqa: F401 (re-exported)
+from VirtualBiopsy.outcome.deep.config import SOURCE_ATTRIBUTE, DeepOutcomeConfig
 from VirtualBiopsy.outcome.deep.crops import makeCrop
 from VirtualBiopsy.outcome.deep.features import deepFeatureTable
 from VirtualBiopsy.outcome.deep.gradcam import GradCamResult, gradCam
@@ -41,37 +42,52 @@ class DeepOutcomeLogic:
         self.scene = scene
 
     def gradCamNode(self, model: ClassifierModel, imageNodes: Mapping[str, Any], maskNode: Any,
-                    method: str = "gradcam", classIndex: int | str | None = None, layer: str | None = None,
-                    segment: str | None = None, patient: str | None = None,
-                    name: str | None = None) -> tuple[Any, GradCamResult]:
-        """A scalar volume node holding the Grad-CAM map on the grid of the model's first sequence.
+                    config: DeepOutcomeConfig | None = None, *, segment: str | None = None,
+                    subject: str | None = None, name: str | None = None) -> tuple[Any, GradCamResult]:
+        """A scalar volume node holding the Grad-CAM map of the loaded network ``model`` on the grid of its first
+        sequence, shown over that volume at ``config.overlayOpacity``.
 
         :param imageNodes: the patient's volume nodes by sequence name.
         :param maskNode: the tumour as a labelmap/scalar volume node (non-zero inside) or a segmentation node.
+        :param config: ``gradCamMethod``, ``gradCamClass``, ``gradCamLayer``, ``overlayOpacity`` (its
+            ``deepModel`` is not read: ``model`` is the network); default: :class:`DeepOutcomeConfig`'s.
         :param segment: the segment (id or name) when ``maskNode`` is a segmentation; default its first segment.
-        :param patient: subject hierarchy patient for the map when the image node is not in the hierarchy.
+        :param subject: subject hierarchy patient for the map when the image node is not in the hierarchy.
         :returns: ``(node, result)``; ``node`` is ``None`` when the map is undefined (``result.reason`` says why).
         """
+        config = config or DeepOutcomeConfig()
         images = {name_: volumeNodeToImage(node) for name_, node in imageNodes.items()}
         reference = _referenceNode(imageNodes, model.channels[0])
         mask = self._maskImage(maskNode, reference, segment)
-        result = gradCam(model, images, mask, method, classIndex, layer)
-        return self._mapNode(result, reference, patient, name), result
+        result = gradCam(model, images, mask, config.gradCamMethod, config.classIndex(), config.gradCamLayer or None)
+        return self._mapNode(result, reference, subject, name, config.overlayOpacity), result
 
-    def gradCamNodeInWorker(self, model: str, channels: list[str], imageNodes: Mapping[str, Any], maskNode: Any,
-                            method: str = "gradcam", classIndex: int | str | None = None, layer: str | None = None,
-                            segment: str | None = None, patient: str | None = None, name: str | None = None,
+    def gradCamNodeInWorker(self, imageNodes: Mapping[str, Any] | Sequence[Any], maskNode: Any,
+                            config: DeepOutcomeConfig, *,
+                            segment: str | None = None, subject: str | None = None, name: str | None = None,
                             runner=None, progress: ProgressCallback | None = None,
                             cancel: CancelToken | None = None) -> tuple[Any, GradCamResult]:
-        """:meth:`gradCamNode` with the network run by ``runner`` (default: a worker process): torch and MONAI
-        are imported there, not here, and ``cancel`` stops the worker.
+        """:meth:`gradCamNode` of the network ``config.deepModel`` (a classifier folder or registered id) run by
+        ``runner`` (default: a worker process): torch and MONAI are imported there, not here, and ``cancel`` stops
+        the worker. The model's sequences are read from its manifest entry, without torch.
 
-        :param model: the classifier's folder or registered id; :param channels: its sequences, first one the
-            map's grid (``resolveModel(model)[0].inputs``, read without torch).
+        :param imageNodes: volume nodes by sequence name, or a list of volume nodes (as a panel selects them): a
+            one-sequence model takes the first; otherwise each is matched to a sequence by its node name.
+        :raises InputError: for an empty ``config.deepModel`` or one that is no CNN classifier.
         :raises CancelledError: when ``cancel`` is set (no node is added).
         """
         from VirtualBiopsy.outcome.deep.gradCamTask import gradCamInWorker
+        from VirtualBiopsy.outcome.deep.modelFolder import resolveModel
 
+        if not config.deepModel:
+            raise InputError("No CNN model was given (DeepOutcomeConfig.deepModel is empty); choose a model folder "
+                             "written by 'virtual-biopsy outcome cnn train' or a registered model id.")
+        entry, _folder = resolveModel(config.deepModel)
+        channels = [modelInput.sequence for modelInput in sorted(entry.inputs, key=lambda item: item.channel)]
+        if not isinstance(imageNodes, Mapping):
+            nodes = list(imageNodes)
+            imageNodes = ({channels[0]: nodes[0]} if len(channels) == 1 and nodes
+                          else {sequenceName(node): node for node in nodes})
         if runner is None:
             from VirtualBiopsy.workers.processRunner import ProcessRunner
 
@@ -79,13 +95,15 @@ class DeepOutcomeLogic:
         images = {name_: volumeNodeToImage(node) for name_, node in imageNodes.items()}
         reference = _referenceNode(imageNodes, channels[0])
         mask = self._maskImage(maskNode, reference, segment)
-        result = gradCamInWorker(runner, model, images, mask, method, classIndex, layer, progress, cancel)
+        result = gradCamInWorker(runner, config.deepModel, images, mask, config.gradCamMethod, config.classIndex(),
+                                 config.gradCamLayer or None, progress, cancel)
         if result.map is not None:
             # NRRD keeps spacing times direction, not bit for bit: the map is on the reference's grid exactly.
             result.map.CopyInformation(images[next(key for key, node in imageNodes.items() if node is reference)])
-        return self._mapNode(result, reference, patient, name), result
+        return self._mapNode(result, reference, subject, name, config.overlayOpacity), result
 
-    def _mapNode(self, result: GradCamResult, reference: Any, patient: str | None, name: str | None) -> Any:
+    def _mapNode(self, result: GradCamResult, reference: Any, subject: str | None, name: str | None,
+                 opacity: float) -> Any:
         if not result.defined:
             logger.warning("Grad-CAM is undefined: %s", result.reason)
             return None
@@ -93,8 +111,8 @@ class DeepOutcomeLogic:
         node = imageToVolumeNode(result.map, self.scene, name or f"{reference.GetName()} {result.method} "
                                                                  f"{result.className}")
         node.SetAttribute(SOURCE_ATTRIBUTE, reference.GetID())
-        self._showAsOverlay(node, reference)
-        self._placeNextTo(node, reference, patient)
+        self._showAsOverlay(node, reference, opacity)
+        self._placeNextTo(node, reference, subject)
         return node
 
     def deepFeatureTableNode(self, model: ClassifierModel, cases: Mapping[str, tuple[Mapping[str, Any], Any]],
@@ -128,7 +146,7 @@ class DeepOutcomeLogic:
             return segmentMaskImage(maskNode, segment or segmentation.GetNthSegmentID(0), reference)
         return volumeNodeToImage(maskNode)
 
-    def _showAsOverlay(self, node: Any, reference: Any) -> None:
+    def _showAsOverlay(self, node: Any, reference: Any, opacity: float) -> None:
         display = node.GetDisplayNode()
         colour = next((identifier for identifier in COLOUR_NODE_IDS if self.scene.GetNodeByID(identifier)), None)
         if colour is not None:
@@ -143,7 +161,7 @@ class DeepOutcomeLogic:
             composite = composites.GetItemAsObject(index)
             composite.SetBackgroundVolumeID(reference.GetID())
             composite.SetForegroundVolumeID(node.GetID())
-            composite.SetForegroundOpacity(0.5)
+            composite.SetForegroundOpacity(opacity)
 
     def _placeNextTo(self, node: Any, reference: Any, patient: str | None) -> None:
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
@@ -160,3 +178,8 @@ def _referenceNode(imageNodes: Mapping[str, Any], sequence: str) -> Any:
             return node
     raise InputError(f"Sequence '{sequence}' is needed but no node was given for it (given: "
                      f"{', '.join(map(str, imageNodes)) or 'none'}); select the patient's {sequence} volume.")
+
+
+def sequenceName(volumeNode: Any) -> str:
+    """A volume node's name as a sequence name (and feature prefix): letters, digits, '.' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9.\-]+", "-", volumeNode.GetName()).strip("-") or volumeNode.GetID()
