@@ -171,8 +171,12 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self) -> VirtualBiopsyHarmonizationParameterNode:
         return VirtualBiopsyHarmonizationParameterNode(super().getParameterNode())
 
-    def process(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> vtkMRMLScalarVolumeNode:
+    def process(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> vtkMRMLScalarVolumeNode:
         """Normalize ``normalization.inputVolume`` into ``normalization.outputVolume`` (created and stored when empty).
 
         :returns: the output volume.
@@ -182,32 +186,50 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         section = parameterNode.normalization
         config = configFromParameterNode(HarmonizationConfig, parameterNode.normalization)
         output = HarmonizationLogic(slicer.mrmlScene).run(
-            section.inputVolume, config, section.outputVolume, progress=progress, cancel=cancel,
+            section.inputVolume,
+            config,
+            section.outputVolume,
+            progress=progress,
+            cancel=cancel,
             mask=section.maskSegmentation if config.maskMode == "mask" else None,
-            reference=section.referenceVolume if config.normalization == "histmatch" else None)
+            reference=section.referenceVolume if config.normalization == "histmatch" else None,
+        )
         parameterNode.normalization.outputVolume = output
         return output
 
-    def correctBiasField(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                         progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def correctBiasField(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """N4-correct ``preprocessing.inputVolume`` (fitted in ``n4MaskSegmentation``, default the head) into a new
         volume, stored as ``preprocessing.outputVolume``."""
         logic, config, section = self._preprocessing(parameterNode)
-        output = logic.correctBiasField(section.inputVolume, config, mask=section.n4MaskSegmentation,
-                                        progress=progress, cancel=cancel)
+        output = logic.correctBiasField(
+            section.inputVolume, config, mask=section.n4MaskSegmentation, progress=progress, cancel=cancel
+        )
         parameterNode.preprocessing.outputVolume = output
         return output
 
-    def denoise(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def denoise(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Denoise ``preprocessing.inputVolume`` into a new volume, stored as ``preprocessing.outputVolume``."""
         logic, config, section = self._preprocessing(parameterNode)
         output = logic.denoise(section.inputVolume, config, progress=progress, cancel=cancel)
         parameterNode.preprocessing.outputVolume = output
         return output
 
-    def resample(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def resample(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Resample ``preprocessing.inputVolume`` (onto ``resamplingReferenceVolume`` with preset ``reference``)
         into a new volume, stored as ``preprocessing.outputVolume``."""
         logic, config, section = self._preprocessing(parameterNode)
@@ -216,8 +238,12 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         parameterNode.preprocessing.outputVolume = output
         return output
 
-    def headMask(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def headMask(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """The head of ``preprocessing.inputVolume`` as a new labelmap, stored as ``preprocessing.headMaskLabelmap``."""
         logic, _config, section = self._preprocessing(parameterNode)
         labelmap = logic.headMask(section.inputVolume, progress=progress, cancel=cancel)
@@ -230,8 +256,12 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         config = configFromParameterNode(PreprocessingConfig, parameterNode.preprocessing)
         return PreprocessingLogic(slicer.mrmlScene), config, parameterNode.preprocessing
 
-    def register(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def register(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Register ``registration.movingVolume`` onto ``fixedVolume`` (focused by ``maskSegmentation`` if set).
 
         :returns: ``(transformNode, registeredVolume, result)``; the nodes are new and stored as the section's
@@ -242,14 +272,24 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         section = parameterNode.registration
         config = configFromParameterNode(RegistrationConfig, parameterNode.registration)
         logic = RegistrationLogic(slicer.mrmlScene)
-        transformNode, registeredVolume = logic.run(section.fixedVolume, section.movingVolume, config,
-                                                    mask=section.maskSegmentation, progress=progress, cancel=cancel)
+        transformNode, registeredVolume = logic.run(
+            section.fixedVolume,
+            section.movingVolume,
+            config,
+            mask=section.maskSegmentation,
+            progress=progress,
+            cancel=cancel,
+        )
         parameterNode.registration.outputTransform = transformNode
         parameterNode.registration.outputVolume = registeredVolume
         return transformNode, registeredVolume, logic.result
 
-    def harmonizeFeatures(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                          progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def harmonizeFeatures(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Fit ComBat on ``combat.featuresTable`` with ``clinicalTable`` and harmonize that table into
         ``outputTable`` (a new table when empty); save the model when ``combatModelFile`` is set.
 
@@ -262,12 +302,17 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         section = parameterNode.combat
         config = configFromParameterNode(ComBatConfig, parameterNode.combat)
         model, output = ComBatLogic(slicer.mrmlScene).harmonize(
-            section.featuresTable, section.clinicalTable, config, section.outputTable, progress=progress, cancel=cancel)
+            section.featuresTable, section.clinicalTable, config, section.outputTable, progress=progress, cancel=cancel
+        )
         parameterNode.combat.outputTable = output
         return model, output
 
-    def transferStyle(self, parameterNode: VirtualBiopsyHarmonizationParameterNode,
-                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def transferStyle(
+        self,
+        parameterNode: VirtualBiopsyHarmonizationParameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Translate ``styleTransfer.inputVolume`` with the model ``styleModel`` into a new volume, stored as
         ``styleTransfer.outputVolume``."""
         from VirtualBiopsy.harmonize.styleTransfer.logic import StyleTransferLogic
@@ -275,7 +320,8 @@ class VirtualBiopsyHarmonizationLogic(ScriptedLoadableModuleLogic):
         section = parameterNode.styleTransfer
         config = configFromParameterNode(StyleTransferConfig, parameterNode.styleTransfer)
         output = StyleTransferLogic(slicer.mrmlScene, runner=workerRunner()).run(
-            section.inputVolume, config, progress=progress, cancel=cancel)
+            section.inputVolume, config, progress=progress, cancel=cancel
+        )
         parameterNode.styleTransfer.outputVolume = output
         return output
 
@@ -291,12 +337,15 @@ class VirtualBiopsyHarmonizationTest(ScriptedLoadableModuleTest):
         from VirtualBiopsyWidgets.requirements import ensureForSelfTest
 
         selfTests = harmonizationSelfTests
-        for action, test in (("preprocessing", selfTests.testPreprocessing),
-                             ("registration", selfTests.testRegistration),
-                             ("normalization", selfTests.testZScoreInHead),
-                             ("normalization", selfTests.testCancelLeavesNoOutput),
-                             ("normalization", selfTests.testPercentileInSegmentation),
-                             ("combat", selfTests.testComBat), ("styleTransfer", selfTests.testStyleTransfer)):
+        for action, test in (
+            ("preprocessing", selfTests.testPreprocessing),
+            ("registration", selfTests.testRegistration),
+            ("normalization", selfTests.testZScoreInHead),
+            ("normalization", selfTests.testCancelLeavesNoOutput),
+            ("normalization", selfTests.testPercentileInSegmentation),
+            ("combat", selfTests.testComBat),
+            ("styleTransfer", selfTests.testStyleTransfer),
+        ):
             # Installed first: the test must pass in a Slicer that has only what the extension installs.
             ensureForSelfTest(__file__, "VirtualBiopsyHarmonization", (action,))
             self.setUp()

@@ -103,8 +103,16 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
 
     def setupConnections(self) -> None:
         self.sections = [
-            section(self) for section in (FeaturesSection, CohortSection, ExplorationSection, SurvivalSection,
-                                          ClassifierSection, DeepLearningSection, PatientSummarySection)
+            section(self)
+            for section in (
+                FeaturesSection,
+                CohortSection,
+                ExplorationSection,
+                SurvivalSection,
+                ClassifierSection,
+                DeepLearningSection,
+                PatientSummarySection,
+            )
         ]
         for section in self.sections:
             section.setup()
@@ -134,9 +142,14 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self) -> VirtualBiopsyOutcomeParameterNode:
         return VirtualBiopsyOutcomeParameterNode(super().getParameterNode())
 
-    def extractFeatures(self, parameterNode, progress: ProgressCallback | None = None,
-                        cancel: CancelToken | None = None, additionalVolumes: list | None = None,
-                        segmentIds: list[str] | None = None) -> vtkMRMLTableNode:
+    def extractFeatures(
+        self,
+        parameterNode,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        additionalVolumes: list | None = None,
+        segmentIds: list[str] | None = None,
+    ) -> vtkMRMLTableNode:
         """Features of segments ``segmentIds`` (default all) of ``features.segmentation`` on ``features.volume``
         into ``features.outputTable`` (created when empty).
 
@@ -151,27 +164,38 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         if others:
             volumes = {_sequenceName(node): node for node in [features.volume, *others]}
         table = ExtractionLogic(slicer.mrmlScene).run(
-            volumes, features.segmentation, config=config, segmentIds=segmentIds, outputTable=features.outputTable,
-            progress=progress, cancel=cancel)
+            volumes,
+            features.segmentation,
+            config=config,
+            segmentIds=segmentIds,
+            outputTable=features.outputTable,
+            progress=progress,
+            cancel=cancel,
+        )
         parameterNode.features.outputTable = table
         return table
 
-    def analyzeCohort(self, parameterNode, progress: ProgressCallback | None = None,
-                      cancel: CancelToken | None = None):
+    def analyzeCohort(self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
         """k-means clusters of ``cohort.featuresTable`` and their survival: the library's ``SurvivalNodes``."""
         from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
         config = configFromParameterNode(OutcomeConfig, parameterNode.cohort)
         cohort = parameterNode.cohort
         result = SurvivalLogic(slicer.mrmlScene).cluster(
-            cohort.featuresTable, cohort.clinicalTable, config, outputTable=cohort.outputTable, progress=progress,
-            cancel=cancel)
+            cohort.featuresTable,
+            cohort.clinicalTable,
+            config,
+            outputTable=cohort.outputTable,
+            progress=progress,
+            cancel=cancel,
+        )
         cohort = parameterNode.cohort
         cohort.outputTable, cohort.chart = result.tables["clusters"], result.chart
         return result
 
-    def exploreFeatures(self, parameterNode, progress: ProgressCallback | None = None,
-                        cancel: CancelToken | None = None):
+    def exploreFeatures(
+        self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ):
         """The cohort's features against the two classes of ``exploration.outcomeColumn``: the library's
         ``ExplorationNodes``."""
         from VirtualBiopsy.extract.exploration.logic import ExplorationLogic
@@ -179,20 +203,25 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         config = configFromParameterNode(ExplorationConfig, parameterNode.exploration)
         cohort = parameterNode.cohort
         result = ExplorationLogic(slicer.mrmlScene).run(
-            cohort.featuresTable, cohort.clinicalTable, config, patientColumn=cohort.patientColumn,
-            progress=progress, cancel=cancel)
+            cohort.featuresTable,
+            cohort.clinicalTable,
+            config,
+            patientColumn=cohort.patientColumn,
+            progress=progress,
+            cancel=cancel,
+        )
         parameterNode.exploration.univariateTable = result.univariate
         return result
 
-    def kaplanMeier(self, parameterNode, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None):
+    def kaplanMeier(self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
         """Kaplan–Meier curves of ``survival.table`` (per ``groupColumn``): the library's ``SurvivalNodes``."""
         from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
         config = configFromParameterNode(SurvivalConfig, parameterNode.survival)
         table = parameterNode.survival.table
-        nodes = SurvivalLogic(slicer.mrmlScene).kaplanMeier(table, config, subject=table.GetName(),
-                                                            name=f"{table.GetName()} KM")
+        nodes = SurvivalLogic(slicer.mrmlScene).kaplanMeier(
+            table, config, subject=table.GetName(), name=f"{table.GetName()} KM"
+        )
         parameterNode.survival.kaplanMeierChart = nodes.chart
         return nodes
 
@@ -202,8 +231,9 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
 
         config = configFromParameterNode(SurvivalConfig, parameterNode.survival)
         table = parameterNode.survival.table
-        nodes = SurvivalLogic(slicer.mrmlScene).cox(table, config, subject=table.GetName(),
-                                                    name=f"{table.GetName()} Cox", progress=progress, cancel=cancel)
+        nodes = SurvivalLogic(slicer.mrmlScene).cox(
+            table, config, subject=table.GetName(), name=f"{table.GetName()} Cox", progress=progress, cancel=cancel
+        )
         parameterNode.survival.coxChart = nodes.chart
         return nodes
 
@@ -214,24 +244,32 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         if row["cindex"] != row["cindex"]:
             return _("C-index undefined: {note}").format(note=row["note"])
         return _("C-index {c:.3f} (95% CI {low:.3f}-{high:.3f})").format(
-            c=row["cindex"], low=row["ci_lower"], high=row["ci_upper"])
+            c=row["cindex"], low=row["ci_lower"], high=row["ci_upper"]
+        )
 
-    def compareClassifiers(self, parameterNode, progress: ProgressCallback | None = None,
-                           cancel: CancelToken | None = None):
+    def compareClassifiers(
+        self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ):
         """Cross-validated classifiers on the cohort tables: the library's ``ClassificationResult``."""
         from VirtualBiopsy.outcome.classificationLogic import ClassificationLogic
 
         panel = configFromParameterNode(ClassifierPanelConfig, parameterNode.classifiers)
         cohort = parameterNode.cohort
         result = ClassificationLogic(slicer.mrmlScene).run(
-            cohort.featuresTable, cohort.clinicalTable, panel.classificationConfig(),
-            subject=cohort.featuresTable.GetName(), progress=progress, cancel=cancel)
+            cohort.featuresTable,
+            cohort.clinicalTable,
+            panel.classificationConfig(),
+            subject=cohort.featuresTable.GetName(),
+            progress=progress,
+            cancel=cancel,
+        )
         classifiers = parameterNode.classifiers
         classifiers.performanceTable, classifiers.rocChart = result.performanceTable, result.rocChart
         return result
 
-    def explainPatient(self, parameterNode, progress: ProgressCallback | None = None,
-                       cancel: CancelToken | None = None):
+    def explainPatient(
+        self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ):
         """Shapley values of the saved classifier on the cohort's features table and the bar chart of
         ``patientSummary.summaryPatient``'s largest ones.
 
@@ -244,18 +282,29 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         summaryConfig = configFromParameterNode(PatientSummaryConfig, parameterNode.patientSummary)
         featuresTable = parameterNode.cohort.featuresTable
         explanation = ClassificationLogic(slicer.mrmlScene).explain(
-            panel.classifierModelFolder, featuresTable, panel, subject=featuresTable.GetName(), progress=progress,
-            cancel=cancel)
+            panel.classifierModelFolder,
+            featuresTable,
+            panel,
+            subject=featuresTable.GetName(),
+            progress=progress,
+            cancel=cancel,
+        )
         summaryLogic = PatientSummaryLogic(slicer.mrmlScene)
-        summary = summaryLogic.summarize(panel.classifierModelFolder, featuresTable, summaryConfig,
-                                         shapTable=explanation.shapTable)
+        summary = summaryLogic.summarize(
+            panel.classifierModelFolder, featuresTable, summaryConfig, shapTable=explanation.shapTable
+        )
         _table, chart = summaryLogic.contributionsChart(summary)
         classifiers = parameterNode.classifiers
         classifiers.shapTable, classifiers.contributionsChart = explanation.shapTable, chart
         return explanation, chart
 
-    def gradCam(self, parameterNode, additionalVolumes: list | None = None,
-                progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def gradCam(
+        self,
+        parameterNode,
+        additionalVolumes: list | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """The Grad-CAM map of ``deepLearning.deepModel`` for the patient, shown over ``deepLearning.image``
         (a one-sequence model takes it; otherwise volumes are matched to the model's sequences by name).
 
@@ -267,8 +316,14 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         deep = parameterNode.deepLearning
         volumes = [deep.image, *[node for node in additionalVolumes or [] if node is not deep.image]]
         node, result = DeepOutcomeLogic(slicer.mrmlScene).gradCamNodeInWorker(
-            volumes, deep.segmentation, config, subject=parameterNode.patientSummary.summaryPatient or None,
-            runner=workerRunner(), progress=progress, cancel=cancel)
+            volumes,
+            deep.segmentation,
+            config,
+            subject=parameterNode.patientSummary.summaryPatient or None,
+            runner=workerRunner(),
+            progress=progress,
+            cancel=cancel,
+        )
         if node is not None:
             parameterNode.deepLearning.gradCamVolume = node
         return node, result
@@ -283,8 +338,9 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
             if composite.GetForegroundVolumeID() == gradCamVolume.GetID():
                 composite.SetForegroundOpacity(float(opacity))
 
-    def summarizePatient(self, parameterNode, progress: ProgressCallback | None = None,
-                         cancel: CancelToken | None = None):
+    def summarizePatient(
+        self, parameterNode, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ):
         """The library's ``PatientSummary`` of ``patientSummary.summaryPatient`` (with the Shapley table of
         Classifiers and the Grad-CAM map of Deep learning when they are set)."""
         from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
@@ -292,8 +348,12 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
         config = configFromParameterNode(PatientSummaryConfig, parameterNode.patientSummary)
         classifiers = parameterNode.classifiers
         return PatientSummaryLogic(slicer.mrmlScene).summarize(
-            classifiers.classifierModelFolder, parameterNode.cohort.featuresTable, config,
-            shapTable=classifiers.shapTable, gradCamVolume=parameterNode.deepLearning.gradCamVolume)
+            classifiers.classifierModelFolder,
+            parameterNode.cohort.featuresTable,
+            config,
+            shapTable=classifiers.shapTable,
+            gradCamVolume=parameterNode.deepLearning.gradCamVolume,
+        )
 
 
 def _sequenceName(volumeNode) -> str:

@@ -228,8 +228,10 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         from VirtualBiopsy.segment.review import ReviewLogic
 
         table = ReviewLogic(slicer.mrmlScene).compare(
-            parameterNode.segmentation.outputSegmentation, outputTable=parameterNode.review.changesTable,
-            progress=progress, cancel=cancel,
+            parameterNode.segmentation.outputSegmentation,
+            outputTable=parameterNode.review.changesTable,
+            progress=progress,
+            cancel=cancel,
         )
         parameterNode.review.changesTable = table
         return table
@@ -240,8 +242,11 @@ def reviewSummary(table: vtkMRMLTableNode) -> str:
     frame = slicer.util.dataframeFromTable(table)
     return "\n".join(
         _("{segment}: {change}, DSC {dsc:.3f}, +{added:.2f} ml / -{removed:.2f} ml").format(
-            segment=row["Segment"], change=row["Change"], dsc=float(row["DSC"]),
-            added=float(row["Added (ml)"]), removed=float(row["Removed (ml)"]),
+            segment=row["Segment"],
+            change=row["Change"],
+            dsc=float(row["DSC"]),
+            added=float(row["Added (ml)"]),
+            removed=float(row["Removed (ml)"]),
         )
         for _index, row in frame.iterrows()
     )

@@ -33,7 +33,24 @@ from VirtualBiopsy.commands import (
 from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo, synth, sampleData, extract, robustness, explore, qa, models, outcome, combat, harmonize, nyul, register, styletransfer, train, segment]
+COMMANDS = [
+    demo,
+    synth,
+    sampleData,
+    extract,
+    robustness,
+    explore,
+    qa,
+    models,
+    outcome,
+    combat,
+    harmonize,
+    nyul,
+    register,
+    styletransfer,
+    train,
+    segment,
+]
 
 
 def buildParser() -> argparse.ArgumentParser:

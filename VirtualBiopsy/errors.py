@@ -49,8 +49,11 @@ def requirePackage(moduleName: str, pipName: str | None = None):
         return importlib.import_module(moduleName)
     except ImportError as error:
         package = pipName or moduleName
-        inSlicer = ("install torch with the PyTorch extension's PyTorch Utils module" if package == "torch"
-                    else f"type slicer.util.pip_install('{package}') in the Python console")
+        inSlicer = (
+            "install torch with the PyTorch extension's PyTorch Utils module"
+            if package == "torch"
+            else f"type slicer.util.pip_install('{package}') in the Python console"
+        )
         raise DependencyError(
             f"The Python package '{package}' is needed but could not be imported ({error}). "
             f"Install it with: python -m pip install -c constraints.txt {package} (from the project folder); "

@@ -41,8 +41,9 @@ def gridOf(image: sitk.Image) -> Grid:
     return (tuple(image.GetSize()), tuple(image.GetSpacing()), tuple(image.GetOrigin()), tuple(image.GetDirection()))
 
 
-def gridDifferences(grid: Grid | sitk.Image, other: Grid | sitk.Image, tolerance: float = GRID_TOLERANCE,
-                    what: str = "mask") -> list[str]:
+def gridDifferences(
+    grid: Grid | sitk.Image, other: Grid | sitk.Image, tolerance: float = GRID_TOLERANCE, what: str = "mask"
+) -> list[str]:
     """Human-readable differences between two grids (or the grids of two images); empty when they match within
     ``tolerance`` (mm for spacing and origin, direction cosines).
 
@@ -62,7 +63,9 @@ def gridDifferences(grid: Grid | sitk.Image, other: Grid | sitk.Image, tolerance
     return differences
 
 
-def requireSameGrid(image: sitk.Image, other: sitk.Image, what: str = "mask", tolerance: float = GRID_TOLERANCE) -> None:
+def requireSameGrid(
+    image: sitk.Image, other: sitk.Image, what: str = "mask", tolerance: float = GRID_TOLERANCE
+) -> None:
     """Raise :class:`GeometryError` unless ``other`` lies on the grid of ``image``.
 
     :param image: the reference image.

@@ -45,9 +45,7 @@ class StageConfig:
             if key not in names:
                 close = difflib.get_close_matches(key, names, n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise InputError(
-                    f"{cls.__name__} has no setting '{key}'.{hint} Known settings: {', '.join(names)}."
-                )
+                raise InputError(f"{cls.__name__} has no setting '{key}'.{hint} Known settings: {', '.join(names)}.")
         converted = {key: _coerce(cls.__name__, key, value, hints[key]) for key, value in values.items()}
         config = cls(**converted)
         config.validate()

@@ -13,8 +13,12 @@ from slicer.i18n import tr as _
 from VirtualBiopsy.harmonize.registrationQuality import qcLine
 
 #: Parameter-node fields (``<section>.<field>``) that default to the scene's first scalar volume.
-DEFAULT_VOLUME_FIELDS = ("preprocessing.inputVolume", "registration.fixedVolume", "normalization.inputVolume",
-                         "styleTransfer.inputVolume")
+DEFAULT_VOLUME_FIELDS = (
+    "preprocessing.inputVolume",
+    "registration.fixedVolume",
+    "normalization.inputVolume",
+    "styleTransfer.inputVolume",
+)
 
 
 class HarmonizationSectionsMixin:
@@ -54,9 +58,15 @@ class HarmonizationSectionsMixin:
         parameterNode = self._parameterNode
         idle = bool(parameterNode) and not self.isRunning
         preprocessing = parameterNode.preprocessing if parameterNode else None
-        noVolume = _("Select the input volume of Preprocessing") if not (preprocessing and preprocessing.inputVolume) else None
+        noVolume = (
+            _("Select the input volume of Preprocessing") if not (preprocessing and preprocessing.inputVolume) else None
+        )
         noReference = noVolume
-        if noReference is None and preprocessing.resamplingPreset == "reference" and not preprocessing.resamplingReferenceVolume:
+        if (
+            noReference is None
+            and preprocessing.resamplingPreset == "reference"
+            and not preprocessing.resamplingReferenceVolume
+        ):
             noReference = _("Select the reference volume whose grid the input is resampled onto")
         _enable(self.ui.n4Button, idle, noVolume, _("Correct the bias field (N4) into a new volume"))
         _enable(self.ui.denoiseButton, idle, noVolume, _("Denoise into a new volume"))
@@ -102,47 +112,68 @@ class HarmonizationSectionsMixin:
     def onHeadMaskButton(self) -> None:
         """Make the head mask and show it as the label layer over the input volume."""
         parameterNode = self._parameterNode
-        labelmap = self.runStage(_("Head mask failed."), "preprocessing",
-                                 lambda progress, cancel: self.logic.headMask(parameterNode, progress, cancel))
+        labelmap = self.runStage(
+            _("Head mask failed."),
+            "preprocessing",
+            lambda progress, cancel: self.logic.headMask(parameterNode, progress, cancel),
+        )
         if labelmap is not None:
-            slicer.util.setSliceViewerLayers(background=parameterNode.preprocessing.inputVolume, label=labelmap,
-                                             fit=True)
+            slicer.util.setSliceViewerLayers(
+                background=parameterNode.preprocessing.inputVolume, label=labelmap, fit=True
+            )
 
     def onRegisterButton(self) -> None:
         """Register, show the registered volume over the fixed one and the QC line."""
         parameterNode = self._parameterNode
         self.ui.registrationQcLabel.text = "-"
-        outputs = self.runStage(_("Registration failed."), "registration",
-                                lambda progress, cancel: self.logic.register(parameterNode, progress, cancel))
+        outputs = self.runStage(
+            _("Registration failed."),
+            "registration",
+            lambda progress, cancel: self.logic.register(parameterNode, progress, cancel),
+        )
         if outputs is None:
             return
         _transformNode, registeredVolume, result = outputs
         self.ui.registrationQcLabel.text = qcLine(result.metrics, result.qcPassed, result.metricMask, result.retried)
-        slicer.util.setSliceViewerLayers(background=parameterNode.registration.fixedVolume, foreground=registeredVolume,
-                                         foregroundOpacity=0.5, fit=True)
+        slicer.util.setSliceViewerLayers(
+            background=parameterNode.registration.fixedVolume,
+            foreground=registeredVolume,
+            foregroundOpacity=0.5,
+            fit=True,
+        )
 
     def onComBatButton(self) -> None:
         """Fit ComBat and harmonize the features table; show the harmonized table."""
         parameterNode = self._parameterNode
         self.ui.combatSummaryLabel.text = "-"
-        outputs = self.runStage(_("ComBat failed."), "combat",
-                                lambda progress, cancel: self.logic.harmonizeFeatures(parameterNode, progress, cancel))
+        outputs = self.runStage(
+            _("ComBat failed."),
+            "combat",
+            lambda progress, cancel: self.logic.harmonizeFeatures(parameterNode, progress, cancel),
+        )
         if outputs is None:
             return
         model, table = outputs
         saved = parameterNode.combat.combatModelFile.strip()
         self.ui.combatSummaryLabel.text = _(
-            "{method} ComBat on {count} features, batches {batches}{reference}; {saved}").format(
-            method=model.method, count=len(model.features), batches=", ".join(model.batches),
+            "{method} ComBat on {count} features, batches {batches}{reference}; {saved}"
+        ).format(
+            method=model.method,
+            count=len(model.features),
+            batches=", ".join(model.batches),
             reference=_(" (reference {batch})").format(batch=model.referenceBatch) if model.referenceBatch else "",
-            saved=_("model saved to {path}").format(path=saved) if saved else _("model not saved"))
+            saved=_("model saved to {path}").format(path=saved) if saved else _("model not saved"),
+        )
         showTableInLayout(table)
 
     def onStyleTransferButton(self) -> None:
         """Translate the volume with the style-transfer model and show the result."""
         parameterNode = self._parameterNode
-        output = self.runStage(_("Style transfer failed."), "styleTransfer",
-                               lambda progress, cancel: self.logic.transferStyle(parameterNode, progress, cancel))
+        output = self.runStage(
+            _("Style transfer failed."),
+            "styleTransfer",
+            lambda progress, cancel: self.logic.transferStyle(parameterNode, progress, cancel),
+        )
         if output is not None:
             slicer.util.setSliceViewerLayers(background=output, fit=True)
 
@@ -160,8 +191,9 @@ class HarmonizationSectionsMixin:
 
     def _runVolumeAction(self, failureMessage: str, action) -> None:
         parameterNode = self._parameterNode
-        output = self.runStage(failureMessage, "preprocessing",
-                               lambda progress, cancel: action(parameterNode, progress, cancel))
+        output = self.runStage(
+            failureMessage, "preprocessing", lambda progress, cancel: action(parameterNode, progress, cancel)
+        )
         if output is not None:
             slicer.util.setSliceViewerLayers(background=output, fit=True)
 

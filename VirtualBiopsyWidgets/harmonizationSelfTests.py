@@ -110,8 +110,13 @@ def testComBat(case, logic) -> None:
     site = np.repeat(["A", "B"], 20)
     patients = [f"case{index:02d}" for index in range(site.size)]
     shift = np.where(site == "B", 5.0, 0.0)
-    features = pd.DataFrame({"patient": patients, "mean": 10 + shift + rng.normal(0, 1, site.size),
-                             "contrast": 3 - shift + rng.normal(0, 1, site.size)})
+    features = pd.DataFrame(
+        {
+            "patient": patients,
+            "mean": 10 + shift + rng.normal(0, 1, site.size),
+            "contrast": 3 - shift + rng.normal(0, 1, site.size),
+        }
+    )
     clinical = pd.DataFrame({"patient": patients, "site": site, "age": rng.uniform(5, 15, site.size)})
     parameterNode = logic.getParameterNode()
     parameterNode.combat.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
@@ -159,11 +164,34 @@ def testStyleTransfer(case, logic) -> None:
             image = sitk.GetImageFromArray(slicer.util.arrayFromVolume(volume) * scale)
             paths[site] = str(pathlib.Path(folder) / f"site{site}.nrrd")
             sitk.WriteImage(image, paths[site])
-        config = CycleGanConfig.fromDict({"generatorFilters": 8, "residualBlocks": 1, "discriminatorFilters": 8,
-                                          "sliceSize": 32, "batchSize": 2, "poolSize": 4})
+        config = CycleGanConfig.fromDict(
+            {
+                "generatorFilters": 8,
+                "residualBlocks": 1,
+                "discriminatorFilters": 8,
+                "sliceSize": 32,
+                "batchSize": 2,
+                "poolSize": 4,
+            }
+        )
         modelFolder = pathlib.Path(folder) / "model"
-        trainCycleGan(trainingArguments([paths["A"]], [paths["B"]], str(modelFolder), "T2", "SiteA", "SiteB", config,
-                                        epochs=1, iterationsPerEpoch=2, device="cpu", seed=0, threads=1), noProgress)
+        trainCycleGan(
+            trainingArguments(
+                [paths["A"]],
+                [paths["B"]],
+                str(modelFolder),
+                "T2",
+                "SiteA",
+                "SiteB",
+                config,
+                epochs=1,
+                iterationsPerEpoch=2,
+                device="cpu",
+                seed=0,
+                threads=1,
+            ),
+            noProgress,
+        )
         source = slicer.mrmlScene.GetFirstNodeByName("siteA")
         parameterNode = logic.getParameterNode()
         parameterNode.styleTransfer.inputVolume = source

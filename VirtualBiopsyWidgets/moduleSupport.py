@@ -212,8 +212,9 @@ class VirtualBiopsyModuleWidget(ScriptedLoadableModuleWidget, VTKObservationMixi
         self.updateGuiFromParameterNode()
         self.updateButtons()
 
-    def runStage(self, failureMessage: str, action: str,
-                 function: Callable[[ProgressCallback, CancelToken], ResultT]) -> ResultT | None:
+    def runStage(
+        self, failureMessage: str, action: str, function: Callable[[ProgressCallback, CancelToken], ResultT]
+    ) -> ResultT | None:
         """Ensure what ``action`` needs (``Resources/Requirements/<module>/<action>.txt``), then run
         ``function(progress, cancel)`` with the progress bar and Cancel; errors are shown in a dialog.
 

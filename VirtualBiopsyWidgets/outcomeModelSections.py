@@ -33,10 +33,18 @@ class SurvivalSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         hasTable = idle and bool(self.parameterNode.survival.table)
-        enableButton(self.ui.kaplanMeierButton, hasTable, _("Draw Kaplan-Meier curves (per group) with log-rank tests"),
-                     _("Select a survival table"))
-        enableButton(self.ui.coxButton, hasTable and bool(self.parameterNode.survival.covariates),
-                     _("Fit a Cox model and draw its risk groups"), _("Select a survival table and covariates"))
+        enableButton(
+            self.ui.kaplanMeierButton,
+            hasTable,
+            _("Draw Kaplan-Meier curves (per group) with log-rank tests"),
+            _("Select a survival table"),
+        )
+        enableButton(
+            self.ui.coxButton,
+            hasTable and bool(self.parameterNode.survival.covariates),
+            _("Fit a Cox model and draw its risk groups"),
+            _("Select a survival table and covariates"),
+        )
 
     def _onCovariatesEdited(self) -> None:
         if self.parameterNode:
@@ -46,13 +54,17 @@ class SurvivalSection(OutcomeSection):
         """Kaplan-Meier curves in the plot view, log-rank and median tables in the table view."""
         parameterNode = self.parameterNode
         self.ui.survivalResultLabel.text = "-"
-        nodes = self.run(_("Kaplan-Meier analysis failed."),
-                         lambda progress, cancel: self.logic.kaplanMeier(parameterNode, progress, cancel))
+        nodes = self.run(
+            _("Kaplan-Meier analysis failed."),
+            lambda progress, cancel: self.logic.kaplanMeier(parameterNode, progress, cancel),
+        )
         if nodes is not None:
             overall = nodes.result.logRank.iloc[0]
             self.ui.survivalResultLabel.text = (
-                _("log-rank p = {p:.3g}").format(p=overall["p"]) if len(nodes.result.groups) > 1
-                else _("one group: no log-rank test"))
+                _("log-rank p = {p:.3g}").format(p=overall["p"])
+                if len(nodes.result.groups) > 1
+                else _("one group: no log-rank test")
+            )
             showTable(nodes.tables["median"])
             showChart(nodes.chart)
 
@@ -60,8 +72,9 @@ class SurvivalSection(OutcomeSection):
         """Cox coefficients in the table view, the C-index in the label, the risk groups' curves in the plot view."""
         parameterNode = self.parameterNode
         self.ui.cIndexLabel.text = "-"
-        nodes = self.run(_("Cox model failed."),
-                         lambda progress, cancel: self.logic.cox(parameterNode, progress, cancel))
+        nodes = self.run(
+            _("Cox model failed."), lambda progress, cancel: self.logic.cox(parameterNode, progress, cancel)
+        )
         if nodes is not None:
             self.ui.cIndexLabel.text = self.logic.concordanceText(nodes)
             showTable(nodes.tables["coefficients"])
@@ -95,14 +108,23 @@ class ClassifierSection(OutcomeSection):
     def updateButtons(self, idle: bool) -> None:
         parameterNode = self.parameterNode
         tables = idle and bool(parameterNode.cohort.featuresTable and parameterNode.cohort.clinicalTable)
-        enableButton(self.ui.compareClassifiersButton, tables and bool(parameterNode.classifiers.classifierModels),
-                     _("Cross-validate the checked classifiers"),
-                     _("Select the tables in Cohort outcome and check at least one classifier"))
-        ready = idle and bool(parameterNode.cohort.featuresTable and parameterNode.classifiers.classifierModelFolder
-                              and parameterNode.patientSummary.summaryPatient)
-        enableButton(self.ui.explainButton, ready, _("Shapley values of the saved classifier; the patient's largest "
-                                                     "as a bar chart"),
-                     _("Select a features table, a saved model folder and a patient"))
+        enableButton(
+            self.ui.compareClassifiersButton,
+            tables and bool(parameterNode.classifiers.classifierModels),
+            _("Cross-validate the checked classifiers"),
+            _("Select the tables in Cohort outcome and check at least one classifier"),
+        )
+        ready = idle and bool(
+            parameterNode.cohort.featuresTable
+            and parameterNode.classifiers.classifierModelFolder
+            and parameterNode.patientSummary.summaryPatient
+        )
+        enableButton(
+            self.ui.explainButton,
+            ready,
+            _("Shapley values of the saved classifier; the patient's largest as a bar chart"),
+            _("Select a features table, a saved model folder and a patient"),
+        )
 
     def _onToggled(self, checked: bool) -> None:
         if self.parameterNode:
@@ -119,20 +141,25 @@ class ClassifierSection(OutcomeSection):
         """The comparison table in the table view, the ROC curves in the plot view."""
         parameterNode = self.parameterNode
         self.ui.classifierResultLabel.text = "-"
-        result = self.run(_("Classifier comparison failed."),
-                          lambda progress, cancel: self.logic.compareClassifiers(parameterNode, progress, cancel))
+        result = self.run(
+            _("Classifier comparison failed."),
+            lambda progress, cancel: self.logic.compareClassifiers(parameterNode, progress, cancel),
+        )
         if result is not None:
             best = result.comparison.performance.sort_values("auc_mean", ascending=False).iloc[0]
             self.ui.classifierResultLabel.text = _("best: {model} (AUC {auc:.2f})").format(
-                model=MODEL_TITLES.get(best["model"], best["model"]), auc=best["auc_mean"])
+                model=MODEL_TITLES.get(best["model"], best["model"]), auc=best["auc_mean"]
+            )
             showTable(result.performanceTable)
             showChart(result.rocChart)
 
     def onExplain(self) -> None:
         """The Shapley table in the table view, the patient's top contributions in the plot view."""
         parameterNode = self.parameterNode
-        result = self.run(_("Explaining the classifier failed."),
-                          lambda progress, cancel: self.logic.explainPatient(parameterNode, progress, cancel))
+        result = self.run(
+            _("Explaining the classifier failed."),
+            lambda progress, cancel: self.logic.explainPatient(parameterNode, progress, cancel),
+        )
         if result is not None:
             explanation, chart = result
             showTable(explanation.shapTable)
@@ -153,8 +180,12 @@ class DeepLearningSection(OutcomeSection):
         parameterNode = self.parameterNode
         deep = parameterNode.deepLearning
         ready = idle and bool(deep.deepModel and deep.image and deep.segmentation)
-        enableButton(self.ui.gradCamButton, ready, _("Compute the Grad-CAM map and show it over the image"),
-                     _("Select a model, an image and a tumour segmentation"))
+        enableButton(
+            self.ui.gradCamButton,
+            ready,
+            _("Compute the Grad-CAM map and show it over the image"),
+            _("Select a model, an image and a tumour segmentation"),
+        )
 
     def onBrowseModel(self) -> None:
         """Pick a model folder written by ``virtual-biopsy outcome cnn train``."""
@@ -167,15 +198,19 @@ class DeepLearningSection(OutcomeSection):
         parameterNode = self.parameterNode
         others = list(self.ui.deepAdditionalVolumesSelector.checkedNodes())
         self.ui.gradCamResultLabel.text = "-"
-        result = self.run(_("Grad-CAM failed."),
-                          lambda progress, cancel: self.logic.gradCam(parameterNode, others, progress, cancel))
+        result = self.run(
+            _("Grad-CAM failed."), lambda progress, cancel: self.logic.gradCam(parameterNode, others, progress, cancel)
+        )
         if result is not None:
             node, gradCam = result
             probabilities = ", ".join(f"{p:.2f}" for p in gradCam.probabilities)
             self.ui.gradCamResultLabel.text = (
                 _("{name}: class {className}, probabilities {probabilities}").format(
-                    name=node.GetName(), className=gradCam.className, probabilities=probabilities)
-                if node is not None else _("Undefined: {reason}").format(reason=gradCam.reason))
+                    name=node.GetName(), className=gradCam.className, probabilities=probabilities
+                )
+                if node is not None
+                else _("Undefined: {reason}").format(reason=gradCam.reason)
+            )
 
 
 class PatientSummarySection(OutcomeSection):
@@ -188,16 +223,25 @@ class PatientSummarySection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         parameterNode = self.parameterNode
-        ready = idle and bool(parameterNode.cohort.featuresTable and parameterNode.classifiers.classifierModelFolder
-                              and parameterNode.patientSummary.summaryPatient)
-        enableButton(self.ui.summaryButton, ready, _("Summarize the patient"),
-                     _("Select a features table, a saved classifier and a patient in Classifiers"))
+        ready = idle and bool(
+            parameterNode.cohort.featuresTable
+            and parameterNode.classifiers.classifierModelFolder
+            and parameterNode.patientSummary.summaryPatient
+        )
+        enableButton(
+            self.ui.summaryButton,
+            ready,
+            _("Summarize the patient"),
+            _("Select a features table, a saved classifier and a patient in Classifiers"),
+        )
 
     def onSummarize(self) -> None:
         """Show the library's summary as text and its thumbnail as a picture."""
         parameterNode = self.parameterNode
-        summary = self.run(_("Patient summary failed."),
-                           lambda progress, cancel: self.logic.summarizePatient(parameterNode, progress, cancel))
+        summary = self.run(
+            _("Patient summary failed."),
+            lambda progress, cancel: self.logic.summarizePatient(parameterNode, progress, cancel),
+        )
         if summary is None:
             return
         self.ui.summaryLabel.text = "\n".join(summary.lines())

@@ -75,8 +75,9 @@ class FeaturesSection(OutcomeSection):
         layout = self.ui.featureClassesFrame.layout()
         for index, name in enumerate(FEATURE_CLASSES):
             checkBox = qt.QCheckBox(name)
-            checkBox.toolTip = _("Compute only the checked classes ({name}: all its features); none checked: "
-                                 "the preset's").format(name=name)
+            checkBox.toolTip = _(
+                "Compute only the checked classes ({name}: all its features); none checked: the preset's"
+            ).format(name=name)
             checkBox.connect("toggled(bool)", self._onToggled)
             layout.addWidget(checkBox, index // 4, index % 4)
             self._checkBoxes[name] = checkBox
@@ -96,8 +97,12 @@ class FeaturesSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         ready = idle and bool(self.parameterNode.features.volume and self.parameterNode.features.segmentation)
-        enableButton(self.ui.extractButton, ready, _("Compute the features of the segment"),
-                     _("Select a volume and a segmentation"))
+        enableButton(
+            self.ui.extractButton,
+            ready,
+            _("Compute the features of the segment"),
+            _("Select a volume and a segmentation"),
+        )
 
     def _onToggled(self, checked: bool) -> None:
         if self.parameterNode:
@@ -107,7 +112,8 @@ class FeaturesSection(OutcomeSection):
     def onBrowseParameterFile(self) -> None:
         """Pick a pyradiomics parameter file (or radiomics preset file)."""
         path = qt.QFileDialog.getOpenFileName(
-            self.widget.parent, _("pyradiomics parameter file"), "", _("Parameter files (*.yaml *.yml *.json)"))
+            self.widget.parent, _("pyradiomics parameter file"), "", _("Parameter files (*.yaml *.yml *.json)")
+        )
         if path and self.parameterNode:
             self.parameterNode.features.parameterFile = path
 
@@ -116,8 +122,12 @@ class FeaturesSection(OutcomeSection):
         parameterNode = self.parameterNode
         additionalVolumes = list(self.ui.additionalVolumesSelector.checkedNodes())
         segmentIds = list(self.ui.segmentSelector.selectedSegmentIDs()) or None
-        table = self.run(_("Feature extraction failed."), lambda progress, cancel: self.logic.extractFeatures(
-            parameterNode, progress, cancel, additionalVolumes=additionalVolumes, segmentIds=segmentIds))
+        table = self.run(
+            _("Feature extraction failed."),
+            lambda progress, cancel: self.logic.extractFeatures(
+                parameterNode, progress, cancel, additionalVolumes=additionalVolumes, segmentIds=segmentIds
+            ),
+        )
         if table is not None:
             showTable(table)
 
@@ -132,18 +142,25 @@ class CohortSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         ready = idle and bool(self.parameterNode.cohort.featuresTable and self.parameterNode.cohort.clinicalTable)
-        enableButton(self.ui.outcomeButton, ready, _("Cluster the patients and compare their survival"),
-                     _("Select a features table and a clinical table"))
+        enableButton(
+            self.ui.outcomeButton,
+            ready,
+            _("Cluster the patients and compare their survival"),
+            _("Select a features table and a clinical table"),
+        )
 
     def onCluster(self) -> None:
         """Cluster the patients, show the Kaplan-Meier chart and the log-rank p-value."""
         parameterNode = self.parameterNode
         self.ui.pValueLabel.text = "-"
-        result = self.run(_("Outcome analysis failed."),
-                          lambda progress, cancel: self.logic.analyzeCohort(parameterNode, progress, cancel))
+        result = self.run(
+            _("Outcome analysis failed."),
+            lambda progress, cancel: self.logic.analyzeCohort(parameterNode, progress, cancel),
+        )
         if result is not None:
             self.ui.pValueLabel.text = _("p = {pValue:.3g} ({count} clusters)").format(
-                pValue=result.logRankPValue, count=parameterNode.cohort.numberOfClusters)
+                pValue=result.logRankPValue, count=parameterNode.cohort.numberOfClusters
+            )
             showChart(result.chart)
 
 
@@ -158,9 +175,12 @@ class ExplorationSection(OutcomeSection):
 
     def updateButtons(self, idle: bool) -> None:
         ready = idle and bool(self.parameterNode.cohort.featuresTable and self.parameterNode.cohort.clinicalTable)
-        enableButton(self.ui.exploreButton, ready, _("Compare the features between the two classes of the outcome "
-                                                     "column"),
-                     _("Select a features table and a clinical table in Cohort outcome"))
+        enableButton(
+            self.ui.exploreButton,
+            ready,
+            _("Compare the features between the two classes of the outcome column"),
+            _("Select a features table and a clinical table in Cohort outcome"),
+        )
 
     def onBrowseOutputFolder(self) -> None:
         """Pick the folder that receives the exploration's tables and figures."""
@@ -172,17 +192,26 @@ class ExplorationSection(OutcomeSection):
         """Explore the features against the outcome, show the univariate tests and a summary."""
         parameterNode = self.parameterNode
         self.ui.explorationSummaryLabel.text = "-"
-        result = self.run(_("Feature exploration failed."),
-                          lambda progress, cancel: self.logic.exploreFeatures(parameterNode, progress, cancel))
+        result = self.run(
+            _("Feature exploration failed."),
+            lambda progress, cancel: self.logic.exploreFeatures(parameterNode, progress, cancel),
+        )
         if result is None:
             return
         summary = result.summary
         volume = (
             _("{count} flagged for correlation with volume").format(count=len(summary["volumeCorrelatedFeatures"]))
-            if result.volumeCorrelation is not None else _("volume correlation skipped (no usable volume feature)"))
+            if result.volumeCorrelation is not None
+            else _("volume correlation skipped (no usable volume feature)")
+        )
         self.ui.explorationSummaryLabel.text = _(
             "{analysed} features analysed, {significant} significant after Bonferroni (alpha = {alpha}), "
             "{volume}.\nFiles: {folder}"
-        ).format(analysed=summary["featuresAnalysed"], significant=len(summary["significantFeatures"]),
-                 alpha=parameterNode.exploration.alpha, volume=volume, folder=result.outputFolder)
+        ).format(
+            analysed=summary["featuresAnalysed"],
+            significant=len(summary["significantFeatures"]),
+            alpha=parameterNode.exploration.alpha,
+            volume=volume,
+            folder=result.outputFolder,
+        )
         showTable(result.univariate)

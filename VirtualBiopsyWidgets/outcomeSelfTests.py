@@ -22,14 +22,25 @@ def _cohortTables(seed: int = 3, patients: int = 30):
     rng = np.random.default_rng(seed)
     group = np.repeat([0, 1], patients // 2)
     ids = [f"case{index:02d}" for index in range(group.size)]
-    features = pd.DataFrame({"patient": ids, "size": 5.0 * group + rng.normal(0, 0.5, group.size),
-                             "contrast": -5.0 * group + rng.normal(0, 0.5, group.size)})
-    clinical = pd.DataFrame({"patient": ids, "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
-                             "event": np.ones(group.size, dtype=int), "grade": np.where(group == 1, "HGG", "LGG"),
-                             "highGrade": group, "age": rng.normal(60, 8, group.size)})
+    features = pd.DataFrame(
+        {
+            "patient": ids,
+            "size": 5.0 * group + rng.normal(0, 0.5, group.size),
+            "contrast": -5.0 * group + rng.normal(0, 0.5, group.size),
+        }
+    )
+    clinical = pd.DataFrame(
+        {
+            "patient": ids,
+            "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
+            "event": np.ones(group.size, dtype=int),
+            "grade": np.where(group == 1, "HGG", "LGG"),
+            "highGrade": group,
+            "age": rng.normal(60, 8, group.size),
+        }
+    )
     scene = slicer.mrmlScene
-    return (dataFrameToTableNode(features, scene, "features"), dataFrameToTableNode(clinical, scene, "clinical"),
-            group)
+    return (dataFrameToTableNode(features, scene, "features"), dataFrameToTableNode(clinical, scene, "clinical"), group)
 
 
 def testExtractFeatures(case, logic) -> None:
@@ -69,6 +80,7 @@ def testExtractFeatures(case, logic) -> None:
     case.assertFalse(any(name.startswith("Second_original_shape") for name in names))
     case.delayDisplay("Test passed")
 
+
 def testCohortOutcome(case, logic) -> None:
     """Two well-separated groups with different survival give two clusters, two curves
     and a small log-rank p-value.
@@ -82,16 +94,20 @@ def testCohortOutcome(case, logic) -> None:
     rng = np.random.default_rng(3)
     group = np.repeat([0, 1], 15)
     patients = [f"case{index:02d}" for index in range(group.size)]
-    features = pd.DataFrame({
-        "patient": patients,
-        "size": 5.0 * group + rng.normal(0, 0.5, group.size),
-        "contrast": -5.0 * group + rng.normal(0, 0.5, group.size),
-    })
-    clinical = pd.DataFrame({
-        "patient": patients,
-        "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
-        "event": np.ones(group.size, dtype=int),
-    })
+    features = pd.DataFrame(
+        {
+            "patient": patients,
+            "size": 5.0 * group + rng.normal(0, 0.5, group.size),
+            "contrast": -5.0 * group + rng.normal(0, 0.5, group.size),
+        }
+    )
+    clinical = pd.DataFrame(
+        {
+            "patient": patients,
+            "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
+            "event": np.ones(group.size, dtype=int),
+        }
+    )
     parameterNode = logic.getParameterNode()
     parameterNode.cohort.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
     parameterNode.cohort.clinicalTable = dataFrameToTableNode(clinical, slicer.mrmlScene, "clinical")
@@ -106,6 +122,7 @@ def testCohortOutcome(case, logic) -> None:
     case.assertTrue({"0", "1"} <= series)  # one survival curve per cluster (with its band and censoring marks)
     case.assertLess(result.logRankPValue, 0.01)
     case.delayDisplay(f"Test passed (p = {result.logRankPValue:.2g})")
+
 
 def testFeatureExploration(case, logic) -> None:
     """A feature that separates the classes is the only significant one, a volume surrogate
@@ -123,13 +140,15 @@ def testFeatureExploration(case, logic) -> None:
     highGrade = np.arange(30) % 2
     volume = rng.lognormal(8.0, 0.5, highGrade.size)
     patients = [f"case{index:02d}" for index in range(highGrade.size)]
-    features = pd.DataFrame({
-        "patient": patients,
-        "original_shape_MeshVolume": volume,
-        "original_shape_SurfaceArea": volume ** (2 / 3) * (1 + rng.normal(0, 0.02, highGrade.size)),
-        "original_firstorder_Mean": 4.0 * highGrade + rng.normal(0, 1, highGrade.size),
-        "original_glcm_Contrast": rng.normal(0, 1, highGrade.size),
-    })
+    features = pd.DataFrame(
+        {
+            "patient": patients,
+            "original_shape_MeshVolume": volume,
+            "original_shape_SurfaceArea": volume ** (2 / 3) * (1 + rng.normal(0, 0.02, highGrade.size)),
+            "original_firstorder_Mean": 4.0 * highGrade + rng.normal(0, 1, highGrade.size),
+            "original_glcm_Contrast": rng.normal(0, 1, highGrade.size),
+        }
+    )
     clinical = pd.DataFrame({"patient": patients, "highGrade": highGrade})
     parameterNode = logic.getParameterNode()
     parameterNode.cohort.featuresTable = dataFrameToTableNode(features, slicer.mrmlScene, "features")
@@ -174,8 +193,9 @@ def testSurvival(case, logic) -> None:
     case.assertIs(parameterNode.survival.coxChart, cox.chart)
     cindex = float(cox.result.concordance.iloc[0]["cindex"])
     frame = tableNodeToDataFrame(clinical)
-    case.assertAlmostEqual(cindex, concordance_index(frame["time"], -cox.result.prognosticIndex.to_numpy(),
-                                                     frame["event"]), places=12)
+    case.assertAlmostEqual(
+        cindex, concordance_index(frame["time"], -cox.result.prognosticIndex.to_numpy(), frame["event"]), places=12
+    )
     case.assertGreater(cindex, 0.6)
     case.assertTrue(logic.concordanceText(cox).startswith("C-index"))
     case.delayDisplay("Test passed")
@@ -221,6 +241,10 @@ def testClassifiersAndSummary(case, logic) -> None:
 
 #: The self-tests, in the order ``runTest`` runs them, with the actions whose requirements each needs
 #: (installed first, so that the tests pass in a Slicer that has only what the extension installs).
-SELF_TESTS = [(("features",), testExtractFeatures), (("cohortOutcome",), testCohortOutcome),
-              (("exploration",), testFeatureExploration), (("survival",), testSurvival),
-              (("classifiers", "patientSummary"), testClassifiersAndSummary)]
+SELF_TESTS = [
+    (("features",), testExtractFeatures),
+    (("cohortOutcome",), testCohortOutcome),
+    (("exploration",), testFeatureExploration),
+    (("survival",), testSurvival),
+    (("classifiers", "patientSummary"), testClassifiersAndSummary),
+]

@@ -75,13 +75,16 @@ def ensureActionRequirements(path: str | pathlib.Path, requester: str, install: 
         logger.info("Testing mode: not installing %s", ", ".join(missing))
         return
     if install is None and not slicer.util.confirmOkCancelDisplay(
-        _("{requester} needs these Python packages for this action:\n\n{packages}\n\nInstall them now? "
-          "(This can take several minutes; torch comes from the PyTorch extension.)").format(
-            requester=requester, packages="\n".join(missing)),
+        _(
+            "{requester} needs these Python packages for this action:\n\n{packages}\n\nInstall them now? "
+            "(This can take several minutes; torch comes from the PyTorch extension.)"
+        ).format(requester=requester, packages="\n".join(missing)),
         _("{requester}: install Python packages").format(requester=requester),
     ):
-        raise DependencyError(f"{requester} needs {', '.join(missing)}. Install them in Slicer's Python console "
-                              f"with: {installCommand(missing)} (or accept the installation when asked).")
+        raise DependencyError(
+            f"{requester} needs {', '.join(missing)}. Install them in Slicer's Python console "
+            f"with: {installCommand(missing)} (or accept the installation when asked)."
+        )
     if any(requirementName(requirement) == TORCH for requirement in missing):
         _installTorch(next(r for r in missing if requirementName(r) == TORCH), requester)
     others = [requirement for requirement in missing if requirementName(requirement) != TORCH]
@@ -89,8 +92,10 @@ def ensureActionRequirements(path: str | pathlib.Path, requester: str, install: 
         _pipInstall(others, requester)
     still = missingRequirements(requirements)
     if still:
-        raise DependencyError(f"{requester} could not install {', '.join(still)}. Install them in Slicer's Python "
-                              f"console with: {installCommand(still)}, then restart Slicer.")
+        raise DependencyError(
+            f"{requester} could not install {', '.join(still)}. Install them in Slicer's Python "
+            f"console with: {installCommand(still)}, then restart Slicer."
+        )
 
 
 def ensureForSelfTest(moduleFile: str | pathlib.Path, moduleName: str, actions: tuple[str, ...]) -> None:
@@ -106,13 +111,17 @@ def _installTorch(requirement: str, requester: str) -> None:
     try:
         import PyTorchUtils
     except ModuleNotFoundError as error:
-        raise DependencyError(f"{requester} needs torch from the PyTorch extension, which is not installed: "
-                              "install 'PyTorch' in the Extensions Manager and restart Slicer.") from error
-    specifier = requirement[len(requirementName(requirement)):].strip() or None
+        raise DependencyError(
+            f"{requester} needs torch from the PyTorch extension, which is not installed: "
+            "install 'PyTorch' in the Extensions Manager and restart Slicer."
+        ) from error
+    specifier = requirement[len(requirementName(requirement)) :].strip() or None
     torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=specifier)
     if torch is None:
-        raise DependencyError(f"{requester} needs torch; install it with the PyTorch Utils module "
-                              "(Utilities > PyTorch Utils > Install PyTorch).")
+        raise DependencyError(
+            f"{requester} needs torch; install it with the PyTorch Utils module "
+            "(Utilities > PyTorch Utils > Install PyTorch)."
+        )
 
 
 def _pipInstall(requirements: list[str], requester: str) -> None:
@@ -131,8 +140,9 @@ def _pipInstall(requirements: list[str], requester: str) -> None:
         except ImportError:
             packaging = None
         if packaging is not None and hasattr(packaging, "pip_ensure"):
-            packaging.pip_ensure(requirements, constraints=constraints, prompt_install=False, requester=requester,
-                                 skip_in_testing=False)
+            packaging.pip_ensure(
+                requirements, constraints=constraints, prompt_install=False, requester=requester, skip_in_testing=False
+            )
         else:
             arguments = list(requirements) + (["-c", str(constraints)] if constraints else [])
             slicer.util.pip_install(arguments)

@@ -55,11 +55,17 @@ def plainLoop(manifest: pathlib.Path, settings: RadiomicsSettings) -> dict[str, 
         for position, (name, path) in enumerate(case.sequences.items()):
             extractor = RadiomicsFeatureExtractor(settings.pyradiomics)
             if position > 0:
-                extractor.enabledFeatures = {key: value for key, value in extractor.enabledFeatures.items()
-                                             if key not in SHAPE_CLASSES}
+                extractor.enabledFeatures = {
+                    key: value for key, value in extractor.enabledFeatures.items() if key not in SHAPE_CLASSES
+                }
             output = extractor.execute(str(path), str(case.mask), label=1)
-            features.update({(f"{name}_{key}" if prefix else key): float(value) for key, value in output.items()
-                             if not key.startswith("diagnostics_")})
+            features.update(
+                {
+                    (f"{name}_{key}" if prefix else key): float(value)
+                    for key, value in output.items()
+                    if not key.startswith("diagnostics_")
+                }
+            )
         values[case.patient] = features
     return values
 
@@ -83,12 +89,20 @@ def compare(ours: dict[str, dict[str, float]], plain: dict[str, dict[str, float]
 
 
 def ourFeatures(result) -> dict[str, dict[str, float]]:
-    return {case.patient: {**case.value["features"], **{name: math.nan for name in case.value["undefined"]}}
-            for case in result.succeeded}
+    return {
+        case.patient: {**case.value["features"], **{name: math.nan for name in case.value["undefined"]}}
+        for case in result.succeeded
+    }
 
 
-def bench(title: str, manifest: pathlib.Path, settings: RadiomicsSettings, executor: DaskExecutor,
-          folder: pathlib.Path, target: float) -> None:
+def bench(
+    title: str,
+    manifest: pathlib.Path,
+    settings: RadiomicsSettings,
+    executor: DaskExecutor,
+    folder: pathlib.Path,
+    target: float,
+) -> None:
     cases = len(readManifest(manifest).cases)
     start = time.perf_counter()
     plain = plainLoop(manifest, settings)
@@ -100,10 +114,12 @@ def bench(title: str, manifest: pathlib.Path, settings: RadiomicsSettings, execu
         print(f"  failures: {[case.error for case in result.failed]}")
     ok, worst, count = compare(ourFeatures(result), plain)
     ratio = plainSeconds / oursSeconds
-    print(f"{title}: {cases} cases, {settings.name}: plain pyradiomics loop {plainSeconds:.1f} s, ours (Dask 2 "
-          f"workers, cropped) {oursSeconds:.1f} s -> {ratio:.2f}x (target >= {target}x: "
-          f"{'met' if ratio >= target else 'NOT met'}); values match: {'yes' if ok else 'no'} "
-          f"(worst relative difference {worst:.2g} over {count} values)")
+    print(
+        f"{title}: {cases} cases, {settings.name}: plain pyradiomics loop {plainSeconds:.1f} s, ours (Dask 2 "
+        f"workers, cropped) {oursSeconds:.1f} s -> {ratio:.2f}x (target >= {target}x: "
+        f"{'met' if ratio >= target else 'NOT met'}); values match: {'yes' if ok else 'no'} "
+        f"(worst relative difference {worst:.2g} over {count} values)"
+    )
     sys.stdout.flush()
 
 
@@ -134,8 +150,10 @@ def main() -> None:
         start = time.perf_counter()
         with DaskExecutor(workers=2) as executor:
             extractCohort(warmup, folder / "warmup", default, executor=executor)
-            print(f"cold start: Dask cluster of 2 workers started and first case extracted in "
-                  f"{time.perf_counter() - start:.1f} s (not counted below: the cluster is warm)")
+            print(
+                f"cold start: Dask cluster of 2 workers started and first case extracted in "
+                f"{time.perf_counter() - start:.1f} s (not counted below: the cluster is warm)"
+            )
             bench("sample cases", samples, default, executor, folder, 1.8)
             bench("virtual cohort", virtual, default, executor, folder, 1.8)
             ct = sampleManifest(folder, ["lung1"] if arguments.quick else ["lung1", "lung2"])

@@ -94,15 +94,23 @@ def main() -> None:
     identical = len(set(runs)) == 1 and not failed
     features = len(serial[0].value) if serial[0].ok else 0
     perCase = min(sum(o.seconds for o in run) for run in (serial, again)) / CASES
-    print(f"{CASES} cases ({SIZE}³, {' + '.join(SEQUENCES)}), {features} features each, {os.cpu_count()} CPU cores, "
-          f"load average {os.getloadavg()[0]:.1f} (other processes skew the ratios)")
+    print(
+        f"{CASES} cases ({SIZE}³, {' + '.join(SEQUENCES)}), {features} features each, {os.cpu_count()} CPU cores, "
+        f"load average {os.getloadavg()[0]:.1f} (other processes skew the ratios)"
+    )
     print(f"SerialExecutor (best of 2):         {serialSeconds:6.2f} s ({perCase:.2f} s per case)")
-    print(f"DaskExecutor(workers=2), first map: {coldSeconds:6.2f} s   ratio {serialSeconds / coldSeconds:.2f}x "
-          "(workers import pyradiomics)")
-    print(f"DaskExecutor(workers=2), warm map:  {warmSeconds:6.2f} s   ratio {serialSeconds / warmSeconds:.2f}x "
-          f"({sum(o.seconds for o in warm) / CASES:.2f} s per case inside the workers)")
-    print(f"DaskExecutor(workers=2), with cluster start and close ({startSeconds:.2f} s start): "
-          f"{totalSeconds - warmSeconds:6.2f} s   ratio {serialSeconds / (totalSeconds - warmSeconds):.2f}x")
+    print(
+        f"DaskExecutor(workers=2), first map: {coldSeconds:6.2f} s   ratio {serialSeconds / coldSeconds:.2f}x "
+        "(workers import pyradiomics)"
+    )
+    print(
+        f"DaskExecutor(workers=2), warm map:  {warmSeconds:6.2f} s   ratio {serialSeconds / warmSeconds:.2f}x "
+        f"({sum(o.seconds for o in warm) / CASES:.2f} s per case inside the workers)"
+    )
+    print(
+        f"DaskExecutor(workers=2), with cluster start and close ({startSeconds:.2f} s start): "
+        f"{totalSeconds - warmSeconds:6.2f} s   ratio {serialSeconds / (totalSeconds - warmSeconds):.2f}x"
+    )
     print(f"values identical: {'yes' if identical else 'no'}" + (f" (failed cases: {failed})" if failed else ""))
 
 

@@ -42,8 +42,10 @@ def benchN4(image, mask, repeats):
 
     fitting = fittingMask(image, mask)
     ours, plain = best([lambda: correctBiasField(image, mask, 4, iterations), direct], repeats)
-    print(f"N4 (shrink 4, 4 × 50 iterations) {image.GetSize()}: ours {ours:.3f} s, SimpleITK {plain:.3f} s, "
-          f"ratio {ours / plain:.2f}")
+    print(
+        f"N4 (shrink 4, 4 × 50 iterations) {image.GetSize()}: ours {ours:.3f} s, SimpleITK {plain:.3f} s, "
+        f"ratio {ours / plain:.2f}"
+    )
 
 
 def benchResampling(image, repeats):
@@ -56,11 +58,15 @@ def benchResampling(image, repeats):
 
     for interpolator, kind in (("bspline", sitk.sitkBSpline), ("linear", sitk.sitkLinear)):
         if interpolator == "linear":
+
             def direct():  # noqa: F811 (no clamp for linear interpolation)
                 return sitk.Resample(image, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+
         ours, plain = best([lambda: resampleImage(image, "isotropic", 1.0, interpolator), direct], repeats)
-        print(f"resample {image.GetSize()} {image.GetSpacing()[0]:.3g} mm → 1 mm {grid.GetSize()}, {interpolator}: ours "
-              f"{ours:.3f} s, SimpleITK {plain:.3f} s, ratio {ours / plain:.2f}")
+        print(
+            f"resample {image.GetSize()} {image.GetSpacing()[0]:.3g} mm → 1 mm {grid.GetSize()}, {interpolator}: ours "
+            f"{ours:.3f} s, SimpleITK {plain:.3f} s, ratio {ours / plain:.2f}"
+        )
 
 
 def benchZScore(repeats):
@@ -78,12 +84,16 @@ def benchZScore(repeats):
         out[inside] = (values - values.mean(dtype=np.float64)) / values.std(dtype=np.float64)
         return out
 
-    ours, plain, copy = best([lambda: zScoreNormalize(image, mask), plainNumpy, lambda: np.copyto(target, voxels)], repeats)
+    ours, plain, copy = best(
+        [lambda: zScoreNormalize(image, mask), plainNumpy, lambda: np.copyto(target, voxels)], repeats
+    )
     bandwidth = 2 * voxels.nbytes / copy  # read + write
     throughput = voxels.nbytes / ours
     print(f"z-score 256³ float32 masked: ours {ours:.3f} s, numpy {plain:.3f} s, ratio {ours / plain:.2f}")
-    print(f"np.copyto 256³ float32: {copy:.4f} s ({bandwidth / 1e9:.1f} GB/s read+write); z-score throughput "
-          f"{throughput / 1e9:.2f} GB/s of input = {ours / copy:.1f}× the time of one copy")
+    print(
+        f"np.copyto 256³ float32: {copy:.4f} s ({bandwidth / 1e9:.1f} GB/s read+write); z-score throughput "
+        f"{throughput / 1e9:.2f} GB/s of input = {ours / copy:.1f}× the time of one copy"
+    )
 
 
 def main():

@@ -47,8 +47,12 @@ def main():
 
     reference, prediction, probabilities = masks()
     spacing = reference.GetSpacing()[::-1]
-    oneHot = [torch.cat([1 - t, t], 1) for t in (torch.from_numpy(sitk.GetArrayFromImage(m).astype(np.float32))[None, None]
-                                                for m in (reference, prediction))]
+    oneHot = [
+        torch.cat([1 - t, t], 1)
+        for t in (
+            torch.from_numpy(sitk.GetArrayFromImage(m).astype(np.float32))[None, None] for m in (reference, prediction)
+        )
+    ]
 
     def monai():
         y, yPred = oneHot
@@ -61,13 +65,17 @@ def main():
         sitk.HausdorffDistanceImageFilter().Execute(reference, prediction)
 
     metrics = computeMetrics(reference, prediction, probabilities)
-    print(f"masks {reference.GetSize()}, reference {metrics.referenceMl:.1f} ml, DSC {metrics.dsc:.3f}, "
-          f"HD95 {metrics.hd95Mm:.2f} mm")
+    print(
+        f"masks {reference.GetSize()}, reference {metrics.referenceMl:.1f} ml, DSC {metrics.dsc:.3f}, "
+        f"HD95 {metrics.hd95Mm:.2f} mm"
+    )
     ours = best(lambda: computeMetrics(reference, prediction))
     oursAuc = best(lambda: computeMetrics(reference, prediction, probabilities))
     theirs = best(monai)
     itk = best(simpleItk)
-    print(f"ours (no AUC): {ours:.3f} s; with voxel AUC over {metrics.trueNegatives + metrics.truePositives + metrics.falsePositives + metrics.falseNegatives:,} voxels: {oursAuc:.3f} s")
+    print(
+        f"ours (no AUC): {ours:.3f} s; with voxel AUC over {metrics.trueNegatives + metrics.truePositives + metrics.falsePositives + metrics.falseNegatives:,} voxels: {oursAuc:.3f} s"
+    )
     print(f"MONAI HD95 + ASSD + surface DSC: {theirs:.3f} s (ours / MONAI = {ours / theirs:.2f})")
     print(f"SimpleITK overlap + Hausdorff: {itk:.3f} s (ours / SimpleITK = {ours / itk:.2f})")
 

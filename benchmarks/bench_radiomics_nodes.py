@@ -42,7 +42,9 @@ def main():
     logic.computeFeatures(volume, segmentation, config)  # warm-up
     ours = best(lambda: logic.computeFeatures(volume, segmentation, config))
     plain = best(lambda: extractor.execute(str(case.image), str(case.label)))
-    print(f"brain1 original features: through nodes {ours:.3f} s; pyradiomics on files {plain:.3f} s; ratio {ours / plain:.2f}")
+    print(
+        f"brain1 original features: through nodes {ours:.3f} s; pyradiomics on files {plain:.3f} s; ratio {ours / plain:.2f}"
+    )
 
 
 if __name__ == "__main__":

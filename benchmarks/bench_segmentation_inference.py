@@ -27,8 +27,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "Testing" / "unit")]  # the tiny nnU-Net folder builder
 
 VARIANTS = ("nnunet-ours", "nnunet-direct", "monai-ours", "monai-direct")
-NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [16, 32, 64, 128],
-                "strides": [2, 2, 2], "num_res_units": 1}
+NETWORK_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 2,
+    "out_channels": 3,
+    "channels": [16, 32, 64, 128],
+    "strides": [2, 2, 2],
+    "num_res_units": 1,
+}
 
 
 def case(size):
@@ -65,7 +71,9 @@ def runVariant(variant: str, folder: pathlib.Path) -> dict:
             predictor = nnUNetPredictor(use_mirroring=False, device=torch.device("cpu"), allow_tqdm=False)
             predictor.initialize_from_trained_model_folder(str(model), (0, 1))
             voxels = np.stack([sitk.GetArrayFromImage(image) for image in images])
-            predictor.predict_single_npy_array(voxels, {"spacing": list(images[0].GetSpacing())[::-1]}, None, None, True)
+            predictor.predict_single_npy_array(
+                voxels, {"spacing": list(images[0].GetSpacing())[::-1]}, None, None, True
+            )
     else:
         from monai.inferers import sliding_window_inference
         from monai.networks.nets import UNet
@@ -119,14 +127,17 @@ def main() -> None:
         torch.save(UNet(**NETWORK_ARGS).state_dict(), folder / "unet.pt")
         results = {}
         for variant in VARIANTS:
-            output = subprocess.run([sys.executable, __file__, variant, str(folder)], check=True,
-                                    capture_output=True, text=True).stdout
+            output = subprocess.run(
+                [sys.executable, __file__, variant, str(folder)], check=True, capture_output=True, text=True
+            ).stdout
             results[variant] = json.loads(output.strip().splitlines()[-1])
     for backend in ("nnunet", "monai"):
         ours, direct = results[f"{backend}-ours"], results[f"{backend}-direct"]
-        print(f"{backend}: ours {ours['seconds']:.2f} s, {ours['peakMiB']:.0f} MiB; direct {direct['seconds']:.2f} s, "
-              f"{direct['peakMiB']:.0f} MiB; wall-time ratio {ours['seconds'] / direct['seconds']:.3f}, "
-              f"peak-memory ratio {ours['peakMiB'] / direct['peakMiB']:.3f}")
+        print(
+            f"{backend}: ours {ours['seconds']:.2f} s, {ours['peakMiB']:.0f} MiB; direct {direct['seconds']:.2f} s, "
+            f"{direct['peakMiB']:.0f} MiB; wall-time ratio {ours['seconds'] / direct['seconds']:.3f}, "
+            f"peak-memory ratio {ours['peakMiB'] / direct['peakMiB']:.3f}"
+        )
 
 
 if __name__ == "__main__":

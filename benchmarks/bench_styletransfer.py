@@ -51,29 +51,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vb-bench-styletransfer-") as folder:
         folder = pathlib.Path(folder)
         cohort = readManifest(generateCohort(folder / "cohort", cases=arguments.cases, seed=0, size=arguments.size))
-        images = {site: [case.sequences[arguments.sequence] for case in cohort.cases if case.site == site]
-                  for site in (arguments.source, arguments.target)}
+        images = {
+            site: [case.sequences[arguments.sequence] for case in cohort.cases if case.site == site]
+            for site in (arguments.source, arguments.target)
+        }
         sources, targets = images[arguments.source], images[arguments.target]
         if len(sources) < 2 or not targets:
-            raise SystemExit(f"Too few cases: {len(sources)} {arguments.source}, {len(targets)} {arguments.target}; "
-                             "raise --cases.")
-        training, heldOut = sources[: len(sources) // 2], sources[len(sources) // 2:]
-        print(f"cohort: {arguments.cases} cases at {arguments.size}³; {arguments.source}: {len(training)} training + "
-              f"{len(heldOut)} held out; {arguments.target}: {len(targets)}")
-        task = trainingArguments([str(p) for p in training], [str(p) for p in targets], str(folder / "model"),
-                                 arguments.sequence, arguments.source, arguments.target,
-                                 CycleGanConfig.preset(arguments.config), arguments.epochs, arguments.iterations,
-                                 arguments.device, arguments.seed, threads=arguments.threads)
+            raise SystemExit(
+                f"Too few cases: {len(sources)} {arguments.source}, {len(targets)} {arguments.target}; raise --cases."
+            )
+        training, heldOut = sources[: len(sources) // 2], sources[len(sources) // 2 :]
+        print(
+            f"cohort: {arguments.cases} cases at {arguments.size}³; {arguments.source}: {len(training)} training + "
+            f"{len(heldOut)} held out; {arguments.target}: {len(targets)}"
+        )
+        task = trainingArguments(
+            [str(p) for p in training],
+            [str(p) for p in targets],
+            str(folder / "model"),
+            arguments.sequence,
+            arguments.source,
+            arguments.target,
+            CycleGanConfig.preset(arguments.config),
+            arguments.epochs,
+            arguments.iterations,
+            arguments.device,
+            arguments.seed,
+            threads=arguments.threads,
+        )
         started = time.perf_counter()
         result = trainCycleGan(task, lambda fraction, message: None)
         steps = arguments.epochs * arguments.iterations
-        print(f"training: {steps} iterations in {time.perf_counter() - started:.1f} s "
-              f"({result['iterationsPerSecond']:.3f} iterations/s, {arguments.config} configuration, "
-              f"{arguments.threads} thread(s), {result['device']})")
+        print(
+            f"training: {steps} iterations in {time.perf_counter() - started:.1f} s "
+            f"({result['iterationsPerSecond']:.3f} iterations/s, {arguments.config} configuration, "
+            f"{arguments.threads} thread(s), {result['device']})"
+        )
         for epoch in result["history"]:
-            print(f"  epoch {epoch['epoch']}: cycle {epoch['cycle']:.4f} identity {epoch['identity']:.4f} "
-                  f"adversarial {epoch['generatorAdversarial']:.4f} D {epoch['discriminatorSource']:.4f}/"
-                  f"{epoch['discriminatorTarget']:.4f}")
+            print(
+                f"  epoch {epoch['epoch']}: cycle {epoch['cycle']:.4f} identity {epoch['identity']:.4f} "
+                f"adversarial {epoch['generatorAdversarial']:.4f} D {epoch['discriminatorSource']:.4f}/"
+                f"{epoch['discriminatorTarget']:.4f}"
+            )
         model = loadStyleModel(folder / "model")
         originals = [sitk.ReadImage(str(path)) for path in heldOut]
         masks = [foregroundMask(image) for image in originals]

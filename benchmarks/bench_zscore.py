@@ -46,8 +46,10 @@ def main():
     # read input + mask once, write output once
     floor = (voxels.nbytes * 2 + maskArray.nbytes) / 24e9
     print(f"zScoreNormalize 256³ masked: {ours:.3f} s; plain numpy {plain:.3f} s; ratio {ours / plain:.2f}")
-    print(f"plain numpy + SimpleITK image of the result (what ours returns): {plainImage:.3f} s; "
-          f"ratio {ours / plainImage:.2f}")
+    print(
+        f"plain numpy + SimpleITK image of the result (what ours returns): {plainImage:.3f} s; "
+        f"ratio {ours / plainImage:.2f}"
+    )
     print(f"memory-bandwidth floor (~24 GB/s): {floor:.4f} s; ours / floor = {ours / floor:.1f}")
 
 

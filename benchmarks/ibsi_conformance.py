@@ -19,13 +19,34 @@ FEATURE_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngt
 PLAIN_PYRADIOMICS = {
     "digital": {"binWidth": 1},
     "A": {"binWidth": 25, "resegmentRange": [-500, 400], "force2D": True, "force2Ddimension": 0},
-    "B": {"binCount": 32, "resegmentRange": [-500, 400], "force2D": True, "force2Ddimension": 0,
-          "resampledPixelSpacing": [2, 2, 0], "interpolator": "sitkLinear"},
-    "C": {"binWidth": 25, "resegmentRange": [-1000, 400], "resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkLinear"},
-    "D": {"binCount": 32, "resegmentRange": [-3, 3], "resegmentMode": "sigma",
-          "resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkLinear"},
-    "E": {"binCount": 32, "resegmentRange": [-3, 3], "resegmentMode": "sigma",
-          "resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkBSpline"},
+    "B": {
+        "binCount": 32,
+        "resegmentRange": [-500, 400],
+        "force2D": True,
+        "force2Ddimension": 0,
+        "resampledPixelSpacing": [2, 2, 0],
+        "interpolator": "sitkLinear",
+    },
+    "C": {
+        "binWidth": 25,
+        "resegmentRange": [-1000, 400],
+        "resampledPixelSpacing": [2, 2, 2],
+        "interpolator": "sitkLinear",
+    },
+    "D": {
+        "binCount": 32,
+        "resegmentRange": [-3, 3],
+        "resegmentMode": "sigma",
+        "resampledPixelSpacing": [2, 2, 2],
+        "interpolator": "sitkLinear",
+    },
+    "E": {
+        "binCount": 32,
+        "resegmentRange": [-3, 3],
+        "resegmentMode": "sigma",
+        "resampledPixelSpacing": [2, 2, 2],
+        "interpolator": "sitkBSpline",
+    },
 }
 
 
@@ -34,7 +55,11 @@ def plainPreset(configuration: str) -> dict:
     setting = {"label": 1, "distances": [1], "gldm_a": 0, **PLAIN_PYRADIOMICS[configuration]}
     return {
         "preprocessing": None,
-        "pyradiomics": {"imageType": {"Original": {}}, "featureClass": dict.fromkeys(FEATURE_CLASSES), "setting": setting},
+        "pyradiomics": {
+            "imageType": {"Original": {}},
+            "featureClass": dict.fromkeys(FEATURE_CLASSES),
+            "setting": setting,
+        },
     }
 
 
@@ -52,7 +77,9 @@ def main() -> int:
         print(f"{configuration:<14}{plain:>15} / 102{passCount(frame):>9} / 102{seconds:>11.1f} s")
         if showFailures:
             for row in frame[~frame["pass"]].itertuples():
-                print(f"    fails: {row.pyradiomics} ({row.ibsiCode}) {row.value:.6g} vs {row.reference:.6g} ± {row.tolerance:.3g}")
+                print(
+                    f"    fails: {row.pyradiomics} ({row.ibsiCode}) {row.value:.6g} vs {row.reference:.6g} ± {row.tolerance:.3g}"
+                )
     return 0
 
 

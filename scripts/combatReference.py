@@ -36,8 +36,10 @@ def syntheticCohort(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
             patient = f"VC{len(rows) + 1:03d}"
             age = float(np.round(generator.uniform(2, 70), 1))
             grade = str(generator.choice(["high", "low"]))
-            biology = (0.02 * (age - 35) * np.linspace(-1, 1, FEATURES)
-                       + (grade == "high") * np.r_[2.5, np.zeros(FEATURES - 1)])
+            biology = (
+                0.02 * (age - 35) * np.linspace(-1, 1, FEATURES)
+                + (grade == "high") * np.r_[2.5, np.zeros(FEATURES - 1)]
+            )
             noise = generator.normal(0, 1, FEATURES) * siteScale
             rows.append([patient, *(centres + spreads * (biology + siteShift + noise))])
             clinical.append([patient, site, age, grade])

@@ -57,11 +57,17 @@ def extractTables(work: pathlib.Path, cases: int, seed: int, size: int) -> None:
         generated.append((case.patient, images, heads, case.mask))
         clinical.append(case.clinical)
     print(f"generated {cases} cases at {size}^3 in {time.perf_counter() - start:.0f} s", flush=True)
-    models = {name: fitNyulLandmarks([images[name] for _, images, _, _ in generated],
-                                     [heads[name] for _, _, heads, _ in generated], sequence=name)
-              for name in SEQUENCES}
-    settings = {variant: ExtractionConfig(preset="mr-default", binWidth=width).settings()
-                for variant, width in VARIANTS.items()}
+    models = {
+        name: fitNyulLandmarks(
+            [images[name] for _, images, _, _ in generated],
+            [heads[name] for _, _, heads, _ in generated],
+            sequence=name,
+        )
+        for name in SEQUENCES
+    }
+    settings = {
+        variant: ExtractionConfig(preset="mr-default", binWidth=width).settings() for variant, width in VARIANTS.items()
+    }
     rows: dict[str, list[dict]] = {variant: [] for variant in VARIANTS}
     for number, (patient, images, heads, mask) in enumerate(generated):
         versions = {
@@ -94,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     for variant in VARIANTS:
         table = pd.read_csv(work / f"features_{variant}.csv")
         table.drop(columns=[c for c in table.columns if "_shape_" in c]).to_csv(
-            work / f"features_{variant}_noshape.csv", index=False)
+            work / f"features_{variant}_noshape.csv", index=False
+        )
     for suffix, name in (("", "evaluation"), ("_noshape", "evaluation-noshape")):
         status = evaluate(work, suffix, work / f"{name}-seed{arguments.seed}", arguments.seed)
         if status != 0:
@@ -107,14 +114,30 @@ def evaluate(work: pathlib.Path, suffix: str, out: pathlib.Path, seed: int) -> i
     from VirtualBiopsy import cli
 
     start = time.perf_counter()
-    status = cli.main([
-        "harmonize", "evaluate",
-        "--features", str(work / f"features_raw{suffix}.csv"),
-        "--features", f"zscore={work / f'features_zscore{suffix}.csv'}",
-        "--features", f"nyul={work / f'features_nyul{suffix}.csv'}",
-        "--clinical", str(work / "clinical.csv"), "--batch", "site", "--task", "grade",
-        "--methods", "none,combat,zscore,nyul,nyul+combat", "--seed", str(seed), "--out", str(out),
-    ])
+    status = cli.main(
+        [
+            "harmonize",
+            "evaluate",
+            "--features",
+            str(work / f"features_raw{suffix}.csv"),
+            "--features",
+            f"zscore={work / f'features_zscore{suffix}.csv'}",
+            "--features",
+            f"nyul={work / f'features_nyul{suffix}.csv'}",
+            "--clinical",
+            str(work / "clinical.csv"),
+            "--batch",
+            "site",
+            "--task",
+            "grade",
+            "--methods",
+            "none,combat,zscore,nyul,nyul+combat",
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
+    )
     if status == 0:
         print(f"evaluation took {time.perf_counter() - start:.0f} s\n")
         print((out / "summary.md").read_text())

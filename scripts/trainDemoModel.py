@@ -36,8 +36,12 @@ SEQUENCES = ["FLAIR", "T1c"]
 DEFAULT_OUT = REPOSITORY / "VirtualBiopsy" / "resources" / "models" / "demo"
 TARGET_MEDIAN_DSC = 0.85
 TUMOUR_TERMINOLOGY = "SCT^108369006^Neoplasm"
-PLAN_OVERRIDES = {"targetSpacing": [3.0, 3.0, 3.0], "patchSize": [48, 48, 48], "batchSize": 2,
-                  "featuresPerStage": [8, 16, 32, 64]}
+PLAN_OVERRIDES = {
+    "targetSpacing": [3.0, 3.0, 3.0],
+    "patchSize": [48, 48, 48],
+    "batchSize": 2,
+    "featuresPerStage": [8, 16, 32, 64],
+}
 
 
 def demoConfig(epochs: int, iterationsPerEpoch: int):
@@ -45,10 +49,20 @@ def demoConfig(epochs: int, iterationsPerEpoch: int):
     from VirtualBiopsy.segment.training.config import TrainingConfig
 
     config = TrainingConfig(
-        configuration="3d_fullres", epochs=epochs, iterationsPerEpoch=iterationsPerEpoch,
-        validationIterationsPerEpoch=4, fold="all", device="cpu", seed=DEMO_SEED, augmentationProcesses=1,
-        planOverrides=PLAN_OVERRIDES, sequences=list(SEQUENCES), datasetId=990,
-        modelName="VirtualCohortDemo", version="1", licence="Apache-2.0",
+        configuration="3d_fullres",
+        epochs=epochs,
+        iterationsPerEpoch=iterationsPerEpoch,
+        validationIterationsPerEpoch=4,
+        fold="all",
+        device="cpu",
+        seed=DEMO_SEED,
+        augmentationProcesses=1,
+        planOverrides=PLAN_OVERRIDES,
+        sequences=list(SEQUENCES),
+        datasetId=990,
+        modelName="VirtualCohortDemo",
+        version="1",
+        licence="Apache-2.0",
         modelDescription="Demo: whole tumour on FLAIR + T1c of the virtual cohort (small nnU-Net, 3 mm, CPU-trained)",
         source=f"scripts/trainDemoModel.py, virtual cohort seed {DEMO_SEED} (synthetic data, no patient data)",
     )
@@ -81,14 +95,23 @@ def main(argv: list[str] | None = None) -> int:
 
     describeModelFolder(work / "model", config)
     evaluation = evaluate(work / "model", arguments.train_cases, arguments.test_cases, arguments.size)
-    evaluation.update({"seed": DEMO_SEED, "trainCases": arguments.train_cases, "size": arguments.size,
-                       "trainingSeconds": round(result["seconds"], 1),
-                       "totalSeconds": round(time.monotonic() - started, 1), "target": TARGET_MEDIAN_DSC})
+    evaluation.update(
+        {
+            "seed": DEMO_SEED,
+            "trainCases": arguments.train_cases,
+            "size": arguments.size,
+            "trainingSeconds": round(result["seconds"], 1),
+            "totalSeconds": round(time.monotonic() - started, 1),
+            "target": TARGET_MEDIAN_DSC,
+        }
+    )
     (work / "model" / "evaluation.json").write_text(json.dumps(evaluation, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in evaluation.items() if k != "perCase"}, indent=2))
     if evaluation["medianDsc"] < TARGET_MEDIAN_DSC:
-        print(f"Median held-out DSC {evaluation['medianDsc']:.3f} is below the target {TARGET_MEDIAN_DSC}; "
-              f"the model stays in {work / 'model'} and is not shipped.")
+        print(
+            f"Median held-out DSC {evaluation['medianDsc']:.3f} is below the target {TARGET_MEDIAN_DSC}; "
+            f"the model stays in {work / 'model'} and is not shipped."
+        )
         return 1
     import shutil
 
@@ -108,8 +131,10 @@ def generate(indices: range, size: int):
 def exportTrainingCases(root: pathlib.Path, count: int, size: int, config) -> pathlib.Path:
     from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
 
-    cases = (TrainingCase(case.patient, {name: case.images[name] for name in SEQUENCES}, case.mask)
-             for case in generate(range(count), size))
+    cases = (
+        TrainingCase(case.patient, {name: case.images[name] for name in SEQUENCES}, case.mask)
+        for case in generate(range(count), size)
+    )
     export = exportDataset(cases, root, config.exportConfig(), caseCount=count)
     print(f"Exported {len(export.cases)} training cases ({len(export.skipped)} skipped) to {export.folder}")
     return export.folder
@@ -125,9 +150,16 @@ def train(dataset: pathlib.Path, work: pathlib.Path, config) -> dict:
         print(f"[{time.monotonic() - started:7.1f} s] {100 * fraction:5.1f}% {message}", flush=True)
 
     # This script's process is the worker: nnU-Net's environment is set and restored by the task.
-    return InlineRunner().run(TRAIN_TASK, {"dataset": str(dataset), "workFolder": str(work / "nnunet"),
-                                           "out": str(work / "model"),
-                                           "settings": config.nnunetSettings().toDict()}, report)
+    return InlineRunner().run(
+        TRAIN_TASK,
+        {
+            "dataset": str(dataset),
+            "workFolder": str(work / "nnunet"),
+            "out": str(work / "model"),
+            "settings": config.nnunetSettings().toDict(),
+        },
+        report,
+    )
 
 
 def evaluate(modelFolder: pathlib.Path, first: int, count: int, size: int) -> dict:
@@ -151,9 +183,15 @@ def evaluate(modelFolder: pathlib.Path, first: int, count: int, size: int) -> di
         perCase.append({"patient": case.patient, "dsc": round(float(dsc), 4), "tumourMl": round(volume, 1)})
         print(f"{case.patient}: DSC {dsc:.3f} (tumour {volume:.1f} ml, {seconds[-1]:.1f} s)", flush=True)
     values = np.array([entry["dsc"] for entry in perCase])
-    return {"heldOutCases": count, "heldOutIndices": [first, first + count - 1], "medianDsc": float(np.median(values)),
-            "minDsc": float(values.min()), "meanDsc": float(values.mean()),
-            "secondsPerCase": float(np.median(seconds)), "perCase": perCase}
+    return {
+        "heldOutCases": count,
+        "heldOutIndices": [first, first + count - 1],
+        "medianDsc": float(np.median(values)),
+        "minDsc": float(values.min()),
+        "meanDsc": float(values.mean()),
+        "secondsPerCase": float(np.median(seconds)),
+        "perCase": perCase,
+    }
 
 
 def register(modelFolder: pathlib.Path) -> int:
@@ -166,8 +204,10 @@ def register(modelFolder: pathlib.Path) -> int:
 
     evaluation = json.loads((modelFolder / "evaluation.json").read_text(encoding="utf-8"))
     if evaluation["medianDsc"] < TARGET_MEDIAN_DSC:
-        print(f"{modelFolder} has median held-out DSC {evaluation['medianDsc']:.3f} < {TARGET_MEDIAN_DSC}; "
-              "not registered.")
+        print(
+            f"{modelFolder} has median held-out DSC {evaluation['medianDsc']:.3f} < {TARGET_MEDIAN_DSC}; "
+            "not registered."
+        )
         return 1
     entry = entryFromPath(modelFolder, "demo")
     relative = pathlib.Path(modelFolder).resolve().relative_to(SHIPPED_MANIFEST.parent.resolve()).as_posix()
@@ -176,8 +216,14 @@ def register(modelFolder: pathlib.Path) -> int:
     files = {**entry.files, **{name: fileSha256(modelFolder / name) for name in ("training.json", "evaluation.json")}}
     # The whole tumour is tagged as Slicer's "Tumor" type (SNOMED CT 108369006, Neoplasm).
     labels = tuple(dataclasses.replace(label, terminology=TUMOUR_TERMINOLOGY) for label in entry.labels)
-    entry = dataclasses.replace(entry, path=relative, options=options, files=dict(sorted(files.items())),
-                                sha256=treeDigest(files), labels=labels)
+    entry = dataclasses.replace(
+        entry,
+        path=relative,
+        options=options,
+        files=dict(sorted(files.items())),
+        sha256=treeDigest(files),
+        labels=labels,
+    )
     others = [item for item in readManifest(SHIPPED_MANIFEST) if item.id != "demo"]
     writeManifest(SHIPPED_MANIFEST, [*others, entry])
     print(f"Registered 'demo' in {SHIPPED_MANIFEST} (sha256 {entry.sha256})")

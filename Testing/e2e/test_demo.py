@@ -34,8 +34,9 @@ def demoRun(tmp_path_factory):
     (folder / "demo.yaml").write_text(yaml.safe_dump(settings))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        status = main(["demo", "--out", str(out), "--cases", str(CASES), "--seed", "11",
-                       "--config", str(folder / "demo.yaml")])
+        status = main(
+            ["demo", "--out", str(out), "--cases", str(CASES), "--seed", "11", "--config", str(folder / "demo.yaml")]
+        )
     return status, out, printed.getvalue()
 
 
@@ -68,7 +69,10 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
     _, out, _ = demoRun
     patient = pd.read_csv(out / "features.csv")["patient"].iloc[0]
     scene = loadScene(out / "scenes" / f"{patient}.mrb")
-    volumes = [scene.GetNthNodeByClass(i, "vtkMRMLScalarVolumeNode") for i in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"))]
+    volumes = [
+        scene.GetNthNodeByClass(i, "vtkMRMLScalarVolumeNode")
+        for i in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"))
+    ]
     assert {v.GetName() for v in volumes} >= {f"{patient}_T1c", f"{patient}_T2", f"{patient}_FLAIR"}
     assert all(v.GetImageData() is not None for v in volumes)
     assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2  # automatic and ground truth
@@ -78,7 +82,9 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
         values = table.set_index("Feature")["Value"]
         fromCsv = saved[saved.index.str.startswith(f"{sequence}_")]
         assert len(fromCsv) >= 80
-        np.testing.assert_allclose(values.loc[fromCsv.index.str.removeprefix(f"{sequence}_")].to_numpy(), fromCsv.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            values.loc[fromCsv.index.str.removeprefix(f"{sequence}_")].to_numpy(), fromCsv.to_numpy(), rtol=1e-12
+        )
     assert not any("FLAIR_original_shape" in name for name in saved.index)  # shape comes once
 
 
@@ -146,7 +152,11 @@ def test_demo_cohort_analyses(demoRun):
         values = sitk.GetArrayViewFromImage(camMap)
         assert values.min() >= 0.0 and values.max() <= 1.0 and values.max() > 0.5
         assert row.inside_over_outside > 0 and row.inside_over_outside_within_crop > 0
-        assert {p.name for p in (out / "gradcam" / row.patient).iterdir()} == {"axial.png", "coronal.png", "sagittal.png"}
+        assert {p.name for p in (out / "gradcam" / row.patient).iterdir()} == {
+            "axial.png",
+            "coronal.png",
+            "sagittal.png",
+        }
         scene = loadScene(out / "scenes" / f"{row.patient}.mrb")
         node = scene.GetFirstNodeByName(f"{row.patient}_gradcam")
         np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(node)), values)
@@ -158,7 +168,10 @@ def test_demo_cohort_analyses(demoRun):
     provenance = json.loads((out / "provenance.json").read_text())
     recorded = {entry["name"]: entry for entry in provenance["analyses"]}
     assert recorded["deepLearning"]["summary"]["settings"]["cropSize"] == 32
-    assert recorded["explanation"]["summary"]["modelSha256"] == recorded["classification"]["summary"]["models"]["lr"]["modelSha256"]
+    assert (
+        recorded["explanation"]["summary"]["modelSha256"]
+        == recorded["classification"]["summary"]["models"]["lr"]["modelSha256"]
+    )
     assert "Cox model (age, cluster): C-index" in printed and "Best classifier of grade" in printed
     assert "Grad-CAM mean inside the tumour over outside" in printed
 
@@ -181,8 +194,10 @@ def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
     files["T1c"][0].write_bytes(b"this is not an image")
     files["FLAIR"][1].unlink()
     mask = sitk.ReadImage(str(files["mask"][2]))
-    sitk.WriteImage(sitk.Resample(mask, [64, 64, 64], sitk.Transform(), sitk.sitkNearestNeighbor,
-                                  mask.GetOrigin(), [3.75] * 3), str(files["mask"][2]))
+    sitk.WriteImage(
+        sitk.Resample(mask, [64, 64, 64], sitk.Transform(), sitk.sitkNearestNeighbor, mask.GetOrigin(), [3.75] * 3),
+        str(files["mask"][2]),
+    )
     t2 = sitk.ReadImage(str(files["T2"][3]))
     sitk.WriteImage(sitk.JoinSeries([t2, t2]), str(files["T2"][3]))
 
@@ -198,7 +213,9 @@ def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
     assert list(pd.read_csv(result.featuresCsv)["patient"]) == patients[4:]
     # the cohort analyses that cannot run on 2 patients are recorded, and write nothing
     analyses = pd.read_csv(tmp_path / "run" / "analyses.csv").set_index("analysis")
-    assert analyses.loc["classification", "status"] == "failed" and "InputError" in analyses.loc["classification", "error"]
+    assert (
+        analyses.loc["classification", "status"] == "failed" and "InputError" in analyses.loc["classification", "error"]
+    )
     assert analyses.loc["explanation", "status"] == "skipped"
     assert not (tmp_path / "run" / "classification").exists()
     assert (tmp_path / "run" / "scenes" / "cohort-outcome.mrb").is_file()

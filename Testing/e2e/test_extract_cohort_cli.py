@@ -32,15 +32,18 @@ def runCli(arguments, capsys) -> tuple[int, str, str]:
 
 def test_cohort_folder_and_cache_reused_by_a_rerun(manifest, params, tmp_path, capsys):
     cache = tmp_path / "cache"
-    status, out, _ = runCli(["--manifest", manifest, "--params", params, "--out", tmp_path / "run1",
-                             "--cache", cache], capsys)
+    status, out, _ = runCli(
+        ["--manifest", manifest, "--params", params, "--out", tmp_path / "run1", "--cache", cache], capsys
+    )
     assert status == 0 and "2 extracted (0 from the cache), 0 failed" in out
     assert sorted(path.name for path in (tmp_path / "run1").iterdir()) == sorted(
-        ["features.csv", "features_long.csv", "failures.csv", "diagnostics.json", "provenance.json"])
+        ["features.csv", "features_long.csv", "failures.csv", "diagnostics.json", "provenance.json"]
+    )
     wide = pd.read_csv(tmp_path / "run1" / "features.csv")
     assert list(wide["patient"]) == ["VB0001", "VB0002"] and "FLAIR_original_firstorder_Mean" in wide.columns
-    status, out, _ = runCli(["--manifest", manifest, "--params", params, "--out", tmp_path / "run2",
-                             "--cache", cache], capsys)
+    status, out, _ = runCli(
+        ["--manifest", manifest, "--params", params, "--out", tmp_path / "run2", "--cache", cache], capsys
+    )
     assert status == 0 and "2 extracted (2 from the cache)" in out
     provenance = json.loads((tmp_path / "run2" / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["cache"] == {"folder": str(cache), "hits": 2, "computed": 0}
@@ -49,8 +52,9 @@ def test_cohort_folder_and_cache_reused_by_a_rerun(manifest, params, tmp_path, c
 
 
 def test_no_cache_and_label_option(manifest, params, tmp_path, capsys):
-    status, out, _ = runCli(["--manifest", manifest, "--params", params, "--label", 3, "--out", tmp_path / "run",
-                             "--no-cache"], capsys)
+    status, out, _ = runCli(
+        ["--manifest", manifest, "--params", params, "--label", 3, "--out", tmp_path / "run", "--no-cache"], capsys
+    )
     assert status == 0 and "0 extracted" in out and "2 failed" in out
     failures = pd.read_csv(tmp_path / "run" / "failures.csv")
     assert failures["error"].str.contains("Label 3 is not in the mask").all()
@@ -77,8 +81,11 @@ def test_default_cache_follows_the_environment(monkeypatch, tmp_path):
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(manifest, tmp_path, capsys, arguments, message):
     paths = {"{missing}": tmp_path / "missing.csv", "{manifest}": manifest}
     out = tmp_path / "out"
-    status, stdout, err = runCli([paths.get(a, a) if isinstance(a, str) else a for a in arguments]
-                                 + ["--out", out, "--cache", tmp_path / "cache"], capsys)
+    status, stdout, err = runCli(
+        [paths.get(a, a) if isinstance(a, str) else a for a in arguments]
+        + ["--out", out, "--cache", tmp_path / "cache"],
+        capsys,
+    )
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and stdout == ""
     assert not out.exists() and not (tmp_path / "cache").exists()
 
@@ -87,4 +94,6 @@ def test_non_empty_out_is_refused(manifest, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("keep")
     status, _, err = runCli(["--manifest", manifest, "--out", tmp_path / "out", "--no-cache"], capsys)
-    assert status == 2 and "is not empty" in err and (tmp_path / "out" / "keep.txt").read_text(encoding="utf-8") == "keep"
+    assert (
+        status == 2 and "is not empty" in err and (tmp_path / "out" / "keep.txt").read_text(encoding="utf-8") == "keep"
+    )

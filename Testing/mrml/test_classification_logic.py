@@ -28,15 +28,23 @@ def _tables(scene, patients=36, seed=0):
     return dataFrameToTableNode(features, scene, "features"), dataFrameToTableNode(clinical, scene, "clinical")
 
 
-CONFIG = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=["lr", "svm"], folds=3, repeats=2,
-                              bootstrapSamples=200, thresholdFolds=2)
+CONFIG = ClassificationConfig(
+    targetColumn="grade",
+    positiveClass="HGG",
+    models=["lr", "svm"],
+    folds=3,
+    repeats=2,
+    bootstrapSamples=200,
+    thresholdFolds=2,
+)
 
 
 def test_run_adds_the_comparison_table_and_one_roc_series_per_model(scene):
     featuresNode, clinicalNode = _tables(scene)
     reports = []
-    result = ClassificationLogic(scene).run(featuresNode, clinicalNode, CONFIG, progress=lambda f, m: reports.append(f),
-                                            subject="Cohort A")
+    result = ClassificationLogic(scene).run(
+        featuresNode, clinicalNode, CONFIG, progress=lambda f, m: reports.append(f), subject="Cohort A"
+    )
     performance = tableNodeToDataFrame(result.performanceTable)
     assert performance["model"].tolist() == ["lr", "svm"]
     assert np.allclose(performance["auc_mean"], result.comparison.performance["auc_mean"])
@@ -67,8 +75,9 @@ def test_explain_adds_a_shap_table_whose_rows_sum_to_the_output(scene, tmp_path)
     assert {pathlib.Path(p).name for p in written} >= {"performance.csv", "roc.png", "roc.svg", "svm", "lr"}
     with pytest.raises(InputError, match="not empty"):
         logic.saveResults(result, tmp_path / "out")
-    explained = logic.explain(tmp_path / "out" / "models" / "svm", featuresNode,
-                              ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1))
+    explained = logic.explain(
+        tmp_path / "out" / "models" / "svm", featuresNode, ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1)
+    )
     shap = tableNodeToDataFrame(explained.shapTable)
     assert list(shap.columns) == ["patient", "a", "b", "c", "base_value", "model_output"] and len(shap) == 36
     assert np.allclose(shap[["a", "b", "c", "base_value"]].sum(axis=1), shap["model_output"], rtol=0, atol=1e-10)

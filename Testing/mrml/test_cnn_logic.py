@@ -36,9 +36,16 @@ def untrainedModel() -> ClassifierModel:
     """A seeded, untrained small DenseNet on T1c and FLAIR (its maps are as well defined as a trained one's)."""
     torch.manual_seed(0)
     arguments = networkArguments("DenseNet", "small", 2, 2)
-    config = {"network": "DenseNet", "networkArgs": arguments, "channels": ["T1c", "FLAIR"], "classes": ["HGG", "LGG"],
-              "crop": {"size": CROP_SIZE, "spacing": CROP_SPACING}, "target": "grade",
-              "targetLayer": targetLayer("DenseNet", arguments), "featureLayer": featureLayer("DenseNet")}
+    config = {
+        "network": "DenseNet",
+        "networkArgs": arguments,
+        "channels": ["T1c", "FLAIR"],
+        "classes": ["HGG", "LGG"],
+        "crop": {"size": CROP_SIZE, "spacing": CROP_SPACING},
+        "target": "grade",
+        "targetLayer": targetLayer("DenseNet", arguments),
+        "featureLayer": featureLayer("DenseNet"),
+    }
     inputs = (ModelInput("T1c", 0), ModelInput("FLAIR", 1))
     labels = (ModelLabel(1, "HGG", (1, 0, 0)), ModelLabel(2, "LGG", (0, 0, 1)))
     entry = ModelEntry("untrained", "0", "monai-classifier", "/untrained", inputs, labels, "0" * 64)
@@ -137,9 +144,13 @@ def test_deep_feature_table_node_holds_the_libraries_table(scene):
     cases, crops = {}, {}
     for seed, patient in enumerate(("VB0001", "VB0002")):
         t1c, flair, mask = patientImages(seed)
-        cases[patient] = ({"T1c": imageToVolumeNode(t1c, scene, f"{patient} T1c"),
-                           "FLAIR": imageToVolumeNode(flair, scene, f"{patient} FLAIR")},
-                          imageToVolumeNode(mask, scene, f"{patient} tumour", labelmap=True))
+        cases[patient] = (
+            {
+                "T1c": imageToVolumeNode(t1c, scene, f"{patient} T1c"),
+                "FLAIR": imageToVolumeNode(flair, scene, f"{patient} FLAIR"),
+            },
+            imageToVolumeNode(mask, scene, f"{patient} tumour", labelmap=True),
+        )
         crops[patient] = makeCrop({"T1c": t1c, "FLAIR": flair}, mask, ["T1c", "FLAIR"], CROP_SIZE, CROP_SPACING)
     tableNode = DeepOutcomeLogic(scene).deepFeatureTableNode(model, cases)
     table = tableNodeToDataFrame(tableNode)

@@ -26,15 +26,17 @@ def _sva(variant: str) -> pd.DataFrame:
     return pd.read_csv(DATA / f"sva_{variant}.csv", dtype={"patient": str})
 
 
-@pytest.mark.parametrize("variant,method,reference", [("parametric", "parametric", None),
-                                                      ("reference", "parametric", "B")])
+@pytest.mark.parametrize(
+    "variant,method,reference", [("parametric", "parametric", None), ("reference", "parametric", "B")]
+)
 def test_harmonize_cohort_table_matches_sva(scene, cohortNodes, variant, method, reference):
     featureNode, clinicalNode = cohortNodes
     before = tableNodeToDataFrame(featureNode)
     fractions = []
     config = ComBatConfig(combatCovariates="age,grade", combatMethod=method, referenceBatch=reference or "")
-    model, output = ComBatLogic(scene).harmonize(featureNode, clinicalNode, config,
-                                                 progress=lambda f, m: fractions.append(f))
+    model, output = ComBatLogic(scene).harmonize(
+        featureNode, clinicalNode, config, progress=lambda f, m: fractions.append(f)
+    )
     result = tableNodeToDataFrame(output)
     expected = _sva(variant)
     assert list(result.columns) == list(expected.columns) and list(result.patient) == list(expected.patient)
@@ -60,8 +62,9 @@ def test_saved_model_harmonizes_one_new_patient_table(scene, cohortNodes, tmp_pa
     result = tableNodeToDataFrame(logic.apply(loaded, oneNode, clinicalNode, config, output))
     assert list(result.columns[:2]) == ["patient", "label"] and result.label.tolist() == [1]
     assert result.label.dtype == np.int64
-    np.testing.assert_allclose(result.iloc[0, 2:].astype(float).to_numpy(),
-                               everyone.iloc[20, 1:].astype(float).to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        result.iloc[0, 2:].astype(float).to_numpy(), everyone.iloc[20, 1:].astype(float).to_numpy(), rtol=1e-10
+    )
 
 
 def test_inputs_are_never_outputs_and_bad_tables_are_refused(scene, cohortNodes):

@@ -130,7 +130,9 @@ def test_sequences_are_prefixed_and_shape_comes_once(scene, twoSegments):
     results = ExtractionLogic(scene).computeFeatures({"T1": t1, "T2": t2}, segmentation, CONFIG, segmentIds="core")
     (result,) = results.values()
     assert "T1_original_shape_VoxelVolume" in result.features and "T2_original_shape_VoxelVolume" not in result.features
-    assert result.features["T2_original_firstorder_Mean"] == pytest.approx(3 * result.features["T1_original_firstorder_Mean"])
+    assert result.features["T2_original_firstorder_Mean"] == pytest.approx(
+        3 * result.features["T1_original_firstorder_Mean"]
+    )
     assert len(result.features) == 107 + 93
 
 

@@ -43,8 +43,9 @@ def test_worker_map_equals_the_in_process_map_and_idle_runs(scene, tmp_path):
     reports = []
     logic = DeepOutcomeLogic(scene)
     config = DeepOutcomeConfig(deepModel=str(folder))
-    node, result = logic.gradCamNodeInWorker(nodes, maskNode, config, runner=runner,
-                                             progress=lambda fraction, message: reports.append(fraction))
+    node, result = logic.gradCamNodeInWorker(
+        nodes, maskNode, config, runner=runner, progress=lambda fraction, message: reports.append(fraction)
+    )
     direct, directResult = logic.gradCamNode(model, nodes, maskNode)
     assert result.defined and node is not None
     workerMap = sitk.GetArrayFromImage(volumeNodeToImage(node))
@@ -66,8 +67,9 @@ def test_cancel_stops_the_worker_and_adds_no_node(scene, tmp_path):
     before = scene.GetNumberOfNodes()
     runner = ProcessRunner(idle=token.cancel)  # the user presses Cancel while the worker runs
     with pytest.raises(CancelledError):
-        DeepOutcomeLogic(scene).gradCamNodeInWorker(nodes, maskNode, DeepOutcomeConfig(deepModel=str(folder)),
-                                                    runner=runner, cancel=token)
+        DeepOutcomeLogic(scene).gradCamNodeInWorker(
+            nodes, maskNode, DeepOutcomeConfig(deepModel=str(folder)), runner=runner, cancel=token
+        )
     assert scene.GetNumberOfNodes() == before
 
 

@@ -42,7 +42,10 @@ def volumes(scene, tmp_path):
     reference = headWithLesion(size=32, seed=5)[0] * 2.0 + 50.0
     modelFile = fitNyulLandmarks([image, reference], [head, foregroundMask(reference)]).save(tmp_path / "nyul.json")
     return {
-        "image": image, "lesion": lesion, "reference": reference, "modelFile": str(modelFile),
+        "image": image,
+        "lesion": lesion,
+        "reference": reference,
+        "modelFile": str(modelFile),
         "inputNode": imageToVolumeNode(image, scene, "input"),
         "referenceNode": imageToVolumeNode(reference, scene, "reference"),
     }
@@ -72,14 +75,16 @@ def test_each_method_on_nodes_equals_the_pure_function(scene, volumes, method):
     before = volumeNodeToImage(volumes["inputNode"])
     reports = []
     reference = volumes["referenceNode"] if method == "histmatch" else None
-    output = HarmonizationLogic(scene).run(volumes["inputNode"], config, reference=reference,
-                                           progress=lambda fraction, message: reports.append(fraction))
+    output = HarmonizationLogic(scene).run(
+        volumes["inputNode"], config, reference=reference, progress=lambda fraction, message: reports.append(fraction)
+    )
     image = volumes["image"]
     expected = _expected(method, image, foregroundMask(image), volumes["reference"], volumes["modelFile"], -2.0)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(output)), sitk.GetArrayFromImage(expected))
     assert output.GetName() == "input_harmonized" and output.GetAttribute("VirtualBiopsy.harmonization")
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(volumes["inputNode"])),
-                                  sitk.GetArrayFromImage(before))
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(volumeNodeToImage(volumes["inputNode"])), sitk.GetArrayFromImage(before)
+    )
     assert reports[0] == 0.0 and reports[-1] == 1.0
     if method == "nyul":
         from VirtualBiopsy.files import sha256File
@@ -96,10 +101,13 @@ def test_mask_from_a_segmentation_or_a_labelmap_and_normalizing_outside(scene, v
     for maskNode in (segmentation, labelmap):
         output = HarmonizationLogic(scene).run(volumes["inputNode"], config, mask=maskNode)
         np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(output)), expected)
-    everywhere = HarmonizationLogic(scene).run(volumes["inputNode"], config.replace(normalizeOutsideMask=True),
-                                               mask=labelmap)
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(everywhere)),
-                                  sitk.GetArrayFromImage(percentileRescale(image, lesion, 1.0, 99.0, backgroundValue=None)))
+    everywhere = HarmonizationLogic(scene).run(
+        volumes["inputNode"], config.replace(normalizeOutsideMask=True), mask=labelmap
+    )
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(volumeNodeToImage(everywhere)),
+        sitk.GetArrayFromImage(percentileRescale(image, lesion, 1.0, 99.0, backgroundValue=None)),
+    )
 
 
 def _volumeNames(scene) -> list[str]:
@@ -128,11 +136,15 @@ def test_bad_inputs_get_clear_errors_and_add_no_volume(scene, volumes, tmp_path)
     shifted = sitk.Image(volumes["lesion"])
     shifted.SetOrigin((1.0, 2.0, 3.0))
     with pytest.raises(GeometryError, match="origin"):
-        logic.run(node, HarmonizationConfig(maskMode="mask"), mask=imageToVolumeNode(shifted, scene, "moved",
-                                                                                           labelmap=True))
+        logic.run(
+            node, HarmonizationConfig(maskMode="mask"), mask=imageToVolumeNode(shifted, scene, "moved", labelmap=True)
+        )
     with pytest.raises(InputError, match="mask is empty"):
-        logic.run(node, HarmonizationConfig(maskMode="mask"),
-                  mask=imageToVolumeNode(volumes["lesion"] * 0, scene, "empty", labelmap=True))
+        logic.run(
+            node,
+            HarmonizationConfig(maskMode="mask"),
+            mask=imageToVolumeNode(volumes["lesion"] * 0, scene, "empty", labelmap=True),
+        )
     voxels = sitk.GetArrayFromImage(volumes["image"])
     voxels[16, 16, 16] = np.nan
     poisoned = sitk.GetImageFromArray(voxels)

@@ -52,9 +52,17 @@ def test_preprocessing_settings_reach_the_algorithms(scene):
     t1Like, _t2Like, _lesion = twoContrastHead(size=32, spacing=3.0, oblique=True)
     image = sitk.Multiply(t1Like, smoothBias(t1Like))
     node = imageToVolumeNode(image, scene, "T1")
-    config = PreprocessingConfig.fromDict({"n4ShrinkFactor": 2, "n4Levels": 2, "n4Iterations": 10,
-                                           "denoisingMethod": "curvatureFlow", "resamplingPreset": "inPlane",
-                                           "resamplingSpacingMm": 2.0, "resamplingInterpolator": "linear"})
+    config = PreprocessingConfig.fromDict(
+        {
+            "n4ShrinkFactor": 2,
+            "n4Levels": 2,
+            "n4Iterations": 10,
+            "denoisingMethod": "curvatureFlow",
+            "resamplingPreset": "inPlane",
+            "resamplingSpacingMm": 2.0,
+            "resamplingInterpolator": "linear",
+        }
+    )
     logic = PreprocessingLogic(scene)
 
     corrected = logic.correctBiasField(node, config)
@@ -63,8 +71,9 @@ def test_preprocessing_settings_reach_the_algorithms(scene):
     assert json.loads(corrected.GetAttribute("VirtualBiopsy.preprocessing"))["iterations"] == [10, 10]
 
     denoised = logic.denoise(node, config)
-    np.testing.assert_allclose(_array(volumeNodeToImage(denoised)), _array(denoiseImage(image, "curvatureFlow")),
-                               rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        _array(volumeNodeToImage(denoised)), _array(denoiseImage(image, "curvatureFlow")), rtol=1e-5, atol=1e-3
+    )
 
     resampled = volumeNodeToImage(logic.resample(node, config))
     expected = resampleImage(image, "inPlane", 2.0, "linear")
@@ -79,13 +88,28 @@ def test_registration_settings_reach_the_registration(scene):
     movingImage = sitk.Resample(t2Like, t2Like, knownRigidTransform().GetInverse(), sitk.sitkLinear, 0.0)
     fixed, moving = imageToVolumeNode(fixedImage, scene, "T1"), imageToVolumeNode(movingImage, scene, "T2")
     mask = imageToVolumeNode(lesion, scene, "lesion", labelmap=True)
-    config = RegistrationConfig.fromDict({"registrationStages": "rigid", "registrationSeed": 3, "maskDilationMm": 6.0,
-                                          "registrationRetry": False, "qcMinimumNmi": 1.02})
+    config = RegistrationConfig.fromDict(
+        {
+            "registrationStages": "rigid",
+            "registrationSeed": 3,
+            "maskDilationMm": 6.0,
+            "registrationRetry": False,
+            "qcMinimumNmi": 1.02,
+        }
+    )
     logic = RegistrationLogic(scene)
     transformNode, resampled = logic.run(fixed, moving, config, mask=mask)
 
-    direct = registerImages(fixedImage, movingImage, lesion, ("rigid",), maskDilationMm=6.0, retry=False,
-                            qcMinimumNmi=1.02, settings=RegistrationSettings(seed=3))
+    direct = registerImages(
+        fixedImage,
+        movingImage,
+        lesion,
+        ("rigid",),
+        maskDilationMm=6.0,
+        retry=False,
+        qcMinimumNmi=1.02,
+        settings=RegistrationSettings(seed=3),
+    )
     np.testing.assert_allclose(logic.result.transform.GetParameters(), direct.transform.GetParameters(), atol=1e-4)
     assert volumeNodeToImage(resampled).GetSize() == fixedImage.GetSize()
     record = json.loads(transformNode.GetAttribute(REGISTRATION_ATTRIBUTE))
@@ -99,8 +123,14 @@ def test_registration_settings_reach_the_registration(scene):
 def test_combat_settings_reproduce_sva_and_save_the_model(scene, tmp_path):
     """The panel's call (fit, apply, save) with ComBatConfig equals R's sva with a reference batch."""
     features, clinical = loadTable(DATA / "features.csv", scene), loadTable(DATA / "clinical.csv", scene)
-    config = ComBatConfig.fromDict({"batchColumn": "site", "combatCovariates": "age, grade", "referenceBatch": "B",
-                                    "combatModelFile": str(tmp_path / "combat.json")})
+    config = ComBatConfig.fromDict(
+        {
+            "batchColumn": "site",
+            "combatCovariates": "age, grade",
+            "referenceBatch": "B",
+            "combatModelFile": str(tmp_path / "combat.json"),
+        }
+    )
     model, output = ComBatLogic(scene).harmonize(features, clinical, config)
 
     result = tableNodeToDataFrame(output)

@@ -48,8 +48,12 @@ def volumes(scene):
     """An oblique phantom with a smooth bias as a volume node, its lesion as a labelmap node."""
     image, _, lesion = twoContrastHead(size=32, spacing=4.0, oblique=True)
     image = image * smoothBias(image, 0.4)
-    return (imageToVolumeNode(image, scene, "T1"), imageToVolumeNode(lesion, scene, "lesion", labelmap=True),
-            image, lesion)
+    return (
+        imageToVolumeNode(image, scene, "T1"),
+        imageToVolumeNode(lesion, scene, "lesion", labelmap=True),
+        image,
+        lesion,
+    )
 
 
 def test_bias_field_on_nodes_equals_the_function(scene, volumes):
@@ -95,13 +99,15 @@ def test_mask_on_another_grid_and_output_onto_input_are_refused(scene, volumes):
     other = sitk.Image(lesion)
     other.SetSpacing((2.0, 2.0, 2.0))
     with pytest.raises(GeometryError, match="spacing"):
-        PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(),
-                                                   mask=imageToVolumeNode(other, scene, "other", labelmap=True))
+        PreprocessingLogic(scene).correctBiasField(
+            volume, PreprocessingConfig(), mask=imageToVolumeNode(other, scene, "other", labelmap=True)
+        )
     with pytest.raises(InputError, match="inputs are never modified"):
         PreprocessingLogic(scene).denoise(volume, PreprocessingConfig(denoisingMethod="curvatureFlow"), volume)
     with pytest.raises(InputError, match="segmentation or a labelmap"):
-        PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(),
-                                                   mask=scene.AddNewNodeByClass("vtkMRMLTableNode"))
+        PreprocessingLogic(scene).correctBiasField(
+            volume, PreprocessingConfig(), mask=scene.AddNewNodeByClass("vtkMRMLTableNode")
+        )
     with pytest.raises(InputError, match="n4Levels is 0"):
         PreprocessingLogic(scene).correctBiasField(volume, PreprocessingConfig(n4Levels=0))
 
@@ -110,16 +116,18 @@ def test_denoise_and_resample_on_nodes_equal_the_functions(scene, volumes):
     volume, _, image, _ = volumes
     logic = PreprocessingLogic(scene)
     denoised = logic.denoise(volume, PreprocessingConfig(denoisingMethod="gradientAnisotropicDiffusion"))
-    np.testing.assert_array_equal(_array(volumeNodeToImage(denoised)),
-                                  _array(denoiseImage(image, "gradientAnisotropicDiffusion")))
+    np.testing.assert_array_equal(
+        _array(volumeNodeToImage(denoised)), _array(denoiseImage(image, "gradientAnisotropicDiffusion"))
+    )
     resampled = logic.resample(volume, PreprocessingConfig(resamplingSpacingMm=3.0))
     expected = resampleImage(image, "isotropic", 3.0, "bspline")
     got = volumeNodeToImage(resampled)
     np.testing.assert_array_equal(_array(got), _array(expected))
     np.testing.assert_allclose(got.GetOrigin(), expected.GetOrigin(), atol=1e-9)
     np.testing.assert_allclose(got.GetDirection(), expected.GetDirection(), atol=1e-12)
-    onto = logic.resample(volume, PreprocessingConfig(resamplingPreset="reference", resamplingInterpolator="linear"),
-                          reference=resampled)
+    onto = logic.resample(
+        volume, PreprocessingConfig(resamplingPreset="reference", resamplingInterpolator="linear"), reference=resampled
+    )
     assert volumeNodeToImage(onto).GetSize() == got.GetSize()
     assert json.loads(onto.GetAttribute(PREPROCESSING_ATTRIBUTE))["reference"] == resampled.GetName()
 
@@ -147,8 +155,12 @@ def test_linear_transform_node_matches_slicer_reader_and_points(scene, tmp_path)
             assert ours.GetElement(row, column) == pytest.approx(fromParent.GetElement(row, column), abs=1e-12)
     point = np.array([12.0, -30.0, 7.0])
     expected = LPS_TO_RAS * np.array(transform.TransformPoint(tuple(point)))
-    np.testing.assert_allclose(node.GetTransformFromParent().TransformPoint(tuple(LPS_TO_RAS * point)), expected, atol=1e-9)
-    np.testing.assert_allclose(linearMatrixRas(transform)[:3, 3], [fromParent.GetElement(i, 3) for i in range(3)], atol=1e-12)
+    np.testing.assert_allclose(
+        node.GetTransformFromParent().TransformPoint(tuple(LPS_TO_RAS * point)), expected, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        linearMatrixRas(transform)[:3, 3], [fromParent.GetElement(i, 3) for i in range(3)], atol=1e-12
+    )
 
 
 def test_bspline_transform_node_maps_points_like_simpleitk(scene):
@@ -180,14 +192,19 @@ def test_registration_on_nodes_equals_simpleitk_and_hardening_aligns_the_volume(
     # a known point: the transform node maps fixed RAS points where SimpleITK maps LPS ones
     point = np.array([10.0, -20.0, 15.0])
     expected = LPS_TO_RAS * np.array(logic.result.transform.TransformPoint(tuple(point)))
-    np.testing.assert_allclose(transformNode.GetTransformFromParent().TransformPoint(tuple(LPS_TO_RAS * point)),
-                               expected, atol=1e-9)
+    np.testing.assert_allclose(
+        transformNode.GetTransformFromParent().TransformPoint(tuple(LPS_TO_RAS * point)), expected, atol=1e-9
+    )
     # hardening the transform on a copy of the moving volume puts it where the resampled volume is
     copy = imageToVolumeNode(movingImage, scene, "T2copy")
     copy.SetAndObserveTransformNodeID(transformNode.GetID())
     assert slicer.vtkSlicerTransformLogic.hardenTransform(copy)
-    hardened = sitk.Resample(volumeNodeToImage(copy), fixedImage, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    np.testing.assert_allclose(_array(hardened), _array(logic.result.resampled), atol=1e-2 * float(_array(movingImage).max()))
+    hardened = sitk.Resample(
+        volumeNodeToImage(copy), fixedImage, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32
+    )
+    np.testing.assert_allclose(
+        _array(hardened), _array(logic.result.resampled), atol=1e-2 * float(_array(movingImage).max())
+    )
     # inputs untouched, provenance recorded
     np.testing.assert_array_equal(_array(volumeNodeToImage(moving)), _array(movingImage))
     assert moving.GetParentTransformNode() is None

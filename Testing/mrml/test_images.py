@@ -117,6 +117,12 @@ def test_requireSameGridListsEveryDifferenceAndTheFix(makeImage):
     with pytest.raises(GeometryError) as raised:
         requireSameGrid(image, other, what="mask")
     message = str(raised.value)
-    for word in ("size (5, 6, 7) (image) vs (5, 6, 8) (mask)", "spacing", "direction", "Resample the mask", "belongs to this image"):
+    for word in (
+        "size (5, 6, 7) (image) vs (5, 6, 8) (mask)",
+        "spacing",
+        "direction",
+        "Resample the mask",
+        "belongs to this image",
+    ):
         assert word in message
     assert "origin" not in message

@@ -29,8 +29,14 @@ from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = pytest.mark.slow  # MONAI and torch imports, a network per test
 
-NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
-                "num_res_units": 1}
+NETWORK_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 2,
+    "out_channels": 3,
+    "channels": [4, 8],
+    "strides": [2],
+    "num_res_units": 1,
+}
 NEOPLASM = "SCT^108369006^Neoplasm"
 
 
@@ -40,14 +46,24 @@ def registry(tmp_path_factory) -> ModelRegistry:
     torch.manual_seed(5)
     network = UNet(**NETWORK_ARGS)
     with torch.no_grad():
-        last = [m for m in network.modules() if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))
-                and m.out_channels == 3][-1]
+        last = [
+            m
+            for m in network.modules()
+            if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and m.out_channels == 3
+        ][-1]
         last.bias[1:] += torch.tensor([1.0, 0.5])  # so that some voxels are foreground
     torch.save(network.state_dict(), folder / "weights.pt")
-    metadata = {"network": "UNet", "networkArgs": NETWORK_ARGS, "roiSize": [16, 16, 8], "version": "0.1",
-                "inputs": ["T2", "FLAIR"],
-                "labels": [{"value": 1, "name": "Tumor", "color": [0.9, 0.1, 0.1], "terminology": NEOPLASM},
-                           {"value": 2, "name": "Edema", "color": [0.1, 0.8, 0.2]}]}
+    metadata = {
+        "network": "UNet",
+        "networkArgs": NETWORK_ARGS,
+        "roiSize": [16, 16, 8],
+        "version": "0.1",
+        "inputs": ["T2", "FLAIR"],
+        "labels": [
+            {"value": 1, "name": "Tumor", "color": [0.9, 0.1, 0.1], "terminology": NEOPLASM},
+            {"value": 2, "name": "Edema", "color": [0.1, 0.8, 0.2]},
+        ],
+    }
     (folder / "model.json").write_text(json.dumps(metadata))
     models = ModelRegistry(userFolder=tmp_path_factory.mktemp("models"))
     models.importModel(folder, "unet")
@@ -65,8 +81,9 @@ def volumes(scene, makeImage):
 
 
 def config(**changes) -> SegmentationConfig:
-    return SegmentationConfig.fromDict({"method": "model", "modelId": "unet", "device": "cpu", "fillHoles": False,
-                                        **changes})
+    return SegmentationConfig.fromDict(
+        {"method": "model", "modelId": "unet", "device": "cpu", "fillHoles": False, **changes}
+    )
 
 
 def logic(scene, registry) -> SegmentationLogic:
@@ -167,8 +184,11 @@ def test_empty_prediction_gives_named_empty_segments(scene, registry, volumes, t
     torch.manual_seed(5)
     network = UNet(**NETWORK_ARGS)
     with torch.no_grad():
-        last = [m for m in network.modules() if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))
-                and m.out_channels == 3][-1]
+        last = [
+            m
+            for m in network.modules()
+            if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and m.out_channels == 3
+        ][-1]
         last.bias[0] += 1000.0  # background everywhere
     torch.save(network.state_dict(), tmp_path / "weights.pt")
     source = registry.modelPath(registry.get("unet")) / "model.json"
@@ -205,8 +225,9 @@ def test_volumes_named_by_sequence_are_matched_to_the_model_inputs(scene, regist
     byMapping, _ = segmentationToLabelmapImage(logic(scene, registry).run(volumes, config()), volumes["T2"])
     volumes["T2"].SetName("VB7 t2")
     volumes["FLAIR"].SetName("VB7_flair")
-    byName, _ = segmentationToLabelmapImage(logic(scene, registry).run([volumes["FLAIR"], volumes["T2"]], config()),
-                                            volumes["T2"])
+    byName, _ = segmentationToLabelmapImage(
+        logic(scene, registry).run([volumes["FLAIR"], volumes["T2"]], config()), volumes["T2"]
+    )
     assert np.array_equal(sitk.GetArrayFromImage(byName), sitk.GetArrayFromImage(byMapping))
     volumes["FLAIR"].SetName("VB7_T1c")
     count = nodeCount(scene)

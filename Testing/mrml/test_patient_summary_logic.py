@@ -24,8 +24,9 @@ from VirtualBiopsy.outcome.deep.logic import SOURCE_ATTRIBUTE
 from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.patientSummaryLogic import PatientSummaryLogic
 
-CONFIG = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=["lr"], folds=3, repeats=1,
-                              bootstrapSamples=200, thresholdFolds=2)
+CONFIG = ClassificationConfig(
+    targetColumn="grade", positiveClass="HGG", models=["lr"], folds=3, repeats=1, bootstrapSamples=200, thresholdFolds=2
+)
 
 
 def _tables(scene, patients=36, seed=0):
@@ -44,8 +45,9 @@ def test_summary_of_a_saved_classifier_and_its_contributions_chart(scene, tmp_pa
     classification = ClassificationLogic(scene)
     classification.saveResults(classification.run(featuresNode, clinicalNode, CONFIG), tmp_path / "out")
     folder = tmp_path / "out" / "models" / "lr"
-    shapTable = classification.explain(folder, featuresNode,
-                                       ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1)).shapTable
+    shapTable = classification.explain(
+        folder, featuresNode, ClassifierPanelConfig(shapBackgroundSize=12, randomSeed=1)
+    ).shapTable
 
     config = PatientSummaryConfig(summaryPatient="P07", topContributions=2)
     summary = PatientSummaryLogic(scene).summarize(folder, featuresNode, config, shapTable=shapTable)
@@ -100,8 +102,9 @@ def test_thumbnail_of_a_real_grad_cam_node_shows_its_heaviest_slice(scene):
     t1c, flair, mask = patientImages()
     t1cNode, flairNode = imageToVolumeNode(t1c, scene, "T1c"), imageToVolumeNode(flair, scene, "FLAIR")
     maskNode = imageToVolumeNode(mask, scene, "tumour", labelmap=True)
-    node, result = DeepOutcomeLogic(scene).gradCamNode(untrainedModel(), {"T1c": t1cNode, "FLAIR": flairNode},
-                                                       maskNode, subject="VB0001")
+    node, result = DeepOutcomeLogic(scene).gradCamNode(
+        untrainedModel(), {"T1c": t1cNode, "FLAIR": flairNode}, maskNode, subject="VB0001"
+    )
     assert result.defined
     camMap = sitk.GetArrayFromImage(result.map)
     heaviest = int(np.argmax(np.clip(camMap, 0, None).sum(axis=(1, 2))))

@@ -43,7 +43,9 @@ def test_seg_nrrd_reads_as_its_labelmap(scene, segFile, labelmapImage):
 
 def test_cli_compares_a_seg_nrrd_with_a_labelmap(segFile, tmp_path, capsys):
     segPath, labelPath = segFile
-    status = cli.main(["qa", "--reference", str(segPath), "--prediction", str(labelPath), "--out", str(tmp_path / "qa")])
+    status = cli.main(
+        ["qa", "--reference", str(segPath), "--prediction", str(labelPath), "--out", str(tmp_path / "qa")]
+    )
     assert status == 0, capsys.readouterr().err
     metrics = pd.read_csv(tmp_path / "qa" / "metrics.csv")
     assert metrics.loc[0, "dsc"] == 1.0 and metrics.loc[0, "hd95_mm"] == 0.0
@@ -59,10 +61,22 @@ def test_seg_nrrd_without_segments_is_refused(scene, labelmapImage, tmp_path):
 
 def test_cli_refuses_a_label_for_seg_nrrd_files_only(segFile, tmp_path, capsys):
     segPath, _labelPath = segFile
-    status = cli.main(["qa", "--reference", str(segPath), "--prediction", str(segPath), "--label", "2",
-                       "--out", str(tmp_path / "qa")])
+    status = cli.main(
+        ["qa", "--reference", str(segPath), "--prediction", str(segPath), "--label", "2", "--out", str(tmp_path / "qa")]
+    )
     stderr = capsys.readouterr().err
     assert status == 2 and "use --segment NAME" in stderr and not (tmp_path / "qa").exists()
-    status = cli.main(["qa", "--reference", str(segPath), "--prediction", str(segPath), "--segment", "Cyst",
-                       "--out", str(tmp_path / "qa")])
+    status = cli.main(
+        [
+            "qa",
+            "--reference",
+            str(segPath),
+            "--prediction",
+            str(segPath),
+            "--segment",
+            "Cyst",
+            "--out",
+            str(tmp_path / "qa"),
+        ]
+    )
     assert status == 0 and pd.read_csv(tmp_path / "qa" / "metrics.csv").loc[0, "dsc"] == 1.0

@@ -65,7 +65,11 @@ def test_a_perfect_prediction_still_shows_empty_error_segments(scene, makeImage)
     assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == list(AGREEMENT_NAMES.values())
     masks = segmentMasksByName(node, reference)
     assert sitk.GetArrayFromImage(masks["Agreement"]).sum() == 64
-    assert sitk.GetArrayFromImage(masks["False positive"]).sum() == 0 == sitk.GetArrayFromImage(masks["False negative"]).sum()
+    assert (
+        sitk.GetArrayFromImage(masks["False positive"]).sum()
+        == 0
+        == sitk.GetArrayFromImage(masks["False negative"]).sum()
+    )
 
 
 def test_agreement_segmentation_refuses_other_values(scene, makeImage):

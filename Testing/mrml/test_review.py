@@ -136,9 +136,13 @@ def test_deleted_and_new_segments_are_matched_by_name(scene, aiSegmentation, lab
     setSegmentMask(aiSegmentation, newId, _image(necrosis, labels))
     frame = _frame(logic.compare(aiSegmentation))
     assert list(frame.index) == ["Tumor", "Edema", "Necrosis"]
-    assert frame.loc["Edema", "Change"] == "removed" and frame.loc["Edema", "Removed (ml)"] == pytest.approx(24 * VOXEL_ML)
+    assert frame.loc["Edema", "Change"] == "removed" and frame.loc["Edema", "Removed (ml)"] == pytest.approx(
+        24 * VOXEL_ML
+    )
     assert frame.loc["Edema", "DSC"] == 0.0 and math.isinf(frame.loc["Edema", "HD95 (mm)"])
-    assert frame.loc["Necrosis", "Change"] == "added" and frame.loc["Necrosis", "Added (ml)"] == pytest.approx(8 * VOXEL_ML)
+    assert frame.loc["Necrosis", "Change"] == "added" and frame.loc["Necrosis", "Added (ml)"] == pytest.approx(
+        8 * VOXEL_ML
+    )
     assert frame.loc["Tumor", "Change"] == "unchanged"
 
 

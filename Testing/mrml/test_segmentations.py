@@ -103,7 +103,9 @@ def test_labelmapOnAnotherGridIsAGeometryError(scene, labelmapImage, referenceVo
 
     path = tmp_path / "otherGrid_label.nii.gz"
     sitk.WriteImage(labelmapImage[1:, :, :], str(path))
-    with pytest.raises(GeometryError, match=r"labelmap file .*otherGrid_label.nii.gz.*size \(10, 11, 12\) \(image\) vs \(9, 11, 12\)"):
+    with pytest.raises(
+        GeometryError, match=r"labelmap file .*otherGrid_label.nii.gz.*size \(10, 11, 12\) \(image\) vs \(9, 11, 12\)"
+    ):
         loadSegmentation(path, scene, referenceVolume=referenceVolume)
     assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0
 

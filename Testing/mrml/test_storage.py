@@ -26,7 +26,9 @@ def writeDicomSeries(image: sitk.Image, folder: pathlib.Path, seriesUid: str) ->
     """Write ``image`` as one MR DICOM file per slice with position, orientation and spacing tags."""
     folder.mkdir(parents=True, exist_ok=True)
     direction = image.GetDirection()
-    orientation = "\\".join(str(v) for v in (direction[0], direction[3], direction[6], direction[1], direction[4], direction[7]))
+    orientation = "\\".join(
+        str(v) for v in (direction[0], direction[3], direction[6], direction[1], direction[4], direction[7])
+    )
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     for k in range(image.GetDepth()):

@@ -60,14 +60,21 @@ def test_logic_makes_a_new_node_on_the_input_grid_with_provenance(scene, oblique
     assert nodeGrid(output) == nodeGrid(obliqueNode)
     expected = applyStyleTransfer(before, trainedTinyModel()[0], device="cpu")
     np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(output)), sitk.GetArrayFromImage(expected))
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(obliqueNode)),
-                                  sitk.GetArrayFromImage(before))
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(volumeNodeToImage(obliqueNode)), sitk.GetArrayFromImage(before)
+    )
     provenance = json.loads(output.GetAttribute(PROVENANCE_ATTRIBUTE))
     from VirtualBiopsy.models.registry import ModelRegistry
 
     entry = ModelRegistry(modelsFolder).get("tiny")
-    assert provenance == {"modelId": "tiny", "sha256": entry.sha256, "device": "cpu", "sequence": "T2",
-                          "sourceDomain": "SiteA", "targetDomain": "SiteB"}
+    assert provenance == {
+        "modelId": "tiny",
+        "sha256": entry.sha256,
+        "device": "cpu",
+        "sequence": "T2",
+        "sourceDomain": "SiteA",
+        "targetDomain": "SiteB",
+    }
     assert reports and reports[-1] == 1.0
 
 

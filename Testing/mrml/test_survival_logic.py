@@ -20,9 +20,16 @@ def _clinical(n=40, seed=2):
     rng = np.random.default_rng(seed)
     grade = np.where(np.arange(n) % 2 == 0, "HGG", "LGG")
     time = np.round(rng.exponential(np.where(grade == "HGG", 8.0, 25.0)), 2) + 0.1
-    return pd.DataFrame({"patient": [f"VB{i:04d}" for i in range(n)], "time": time,
-                         "event": (rng.random(n) < 0.8).astype(int), "grade": grade,
-                         "age": np.round(rng.normal(55, 10, n), 1), "highGrade": (grade == "HGG").astype(int)})
+    return pd.DataFrame(
+        {
+            "patient": [f"VB{i:04d}" for i in range(n)],
+            "time": time,
+            "event": (rng.random(n) < 0.8).astype(int),
+            "grade": grade,
+            "age": np.round(rng.normal(55, 10, n), 1),
+            "highGrade": (grade == "HGG").astype(int),
+        }
+    )
 
 
 def test_kaplan_meier_nodes_hold_lifelines_numbers_and_sit_under_the_cohort(scene):
@@ -74,17 +81,22 @@ def test_cox_nodes(scene):
 def test_cluster_nodes_and_refusals(scene):
     clinical = _clinical(30)
     rng = np.random.default_rng(0)
-    features = pd.DataFrame({"patient": clinical["patient"],
-                             "a": np.where(clinical["grade"] == "HGG", 3.0, 0.0) + rng.normal(0, 0.3, 30),
-                             "b": rng.normal(size=30)})
+    features = pd.DataFrame(
+        {
+            "patient": clinical["patient"],
+            "a": np.where(clinical["grade"] == "HGG", 3.0, 0.0) + rng.normal(0, 0.3, 30),
+            "b": rng.normal(size=30),
+        }
+    )
     logic = SurvivalLogic(scene)
     featuresTable = dataFrameToTableNode(features, scene, "features")
     clinicalTable = dataFrameToTableNode(clinical, scene, "clinical")
     nodes = logic.cluster(featuresTable, clinicalTable, OutcomeConfig(numberOfClusters=2))
     clusters = tableNodeToDataFrame(nodes.tables["clusters"])
     grouping = pd.crosstab(clusters["cluster"], clinical["grade"])
-    assert (grouping.to_numpy() == np.array([[15, 0], [0, 15]])).all() or \
-        (grouping.to_numpy() == np.array([[0, 15], [15, 0]])).all()
+    assert (grouping.to_numpy() == np.array([[15, 0], [0, 15]])).all() or (
+        grouping.to_numpy() == np.array([[0, 15], [15, 0]])
+    ).all()
     assert "silhouette" in nodes.chart.GetTitle()
     with pytest.raises(InputError, match="no column\\(s\\) 'months'"):
         logic.kaplanMeier(clinicalTable, SurvivalConfig(timeColumn="months"))
@@ -101,10 +113,20 @@ def test_cluster_fills_the_chosen_table_reports_progress_and_cancels(scene):
     rng = np.random.default_rng(3)
     group = np.repeat([0, 1], 15)
     patients = [f"case{index:02d}" for index in range(group.size)]
-    features = pd.DataFrame({"patient": patients, "size": 5.0 * group + rng.normal(0, 0.5, group.size),
-                             "contrast": -5.0 * group + rng.normal(0, 0.5, group.size)})
-    clinical = pd.DataFrame({"patient": patients, "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
-                             "event": np.ones(group.size, dtype=int)})
+    features = pd.DataFrame(
+        {
+            "patient": patients,
+            "size": 5.0 * group + rng.normal(0, 0.5, group.size),
+            "contrast": -5.0 * group + rng.normal(0, 0.5, group.size),
+        }
+    )
+    clinical = pd.DataFrame(
+        {
+            "patient": patients,
+            "time": rng.exponential(np.where(group == 1, 5.0, 40.0)),
+            "event": np.ones(group.size, dtype=int),
+        }
+    )
     featuresTable = dataFrameToTableNode(features, scene, "features")
     clinicalTable = dataFrameToTableNode(clinical, scene, "clinical")
     chosen = dataFrameToTableNode(pd.DataFrame({"old": [1, 2]}), scene, "My clusters")
@@ -119,8 +141,13 @@ def test_cluster_fills_the_chosen_table_reports_progress_and_cancels(scene):
     assert tableNodeToDataFrame(chosen).columns.tolist() == ["old"]
 
     messages = []
-    nodes = logic.cluster(featuresTable, clinicalTable, OutcomeConfig(numberOfClusters=2, randomSeed=0),
-                          outputTable=chosen, progress=lambda fraction, message: messages.append((fraction, message)))
+    nodes = logic.cluster(
+        featuresTable,
+        clinicalTable,
+        OutcomeConfig(numberOfClusters=2, randomSeed=0),
+        outputTable=chosen,
+        progress=lambda fraction, message: messages.append((fraction, message)),
+    )
     assert nodes.tables["clusters"] is chosen and chosen.GetName() == "My clusters"
     clusters = tableNodeToDataFrame(chosen)
     assert clusters.columns.tolist() == ["patient", "cluster", "silhouette"]
@@ -154,16 +181,33 @@ def test_cox_takes_every_setting_from_its_config(scene):
 
     clinical = _clinical(60).rename(columns={"patient": "case", "time": "months", "event": "died"})
     table = dataFrameToTableNode(clinical, scene, "clinical")
-    config = SurvivalConfig(timeColumn="months", eventColumn="died", patientColumn="case", covariates=["age"],
-                            penalizer=0.1, l1Ratio=0.5, riskPercentile=60.0, cindexBootstrap=30, randomSeed=4)
+    config = SurvivalConfig(
+        timeColumn="months",
+        eventColumn="died",
+        patientColumn="case",
+        covariates=["age"],
+        penalizer=0.1,
+        l1Ratio=0.5,
+        riskPercentile=60.0,
+        cindexBootstrap=30,
+        randomSeed=4,
+    )
     nodes = SurvivalLogic(scene).cox(table, config)
     frame = clinical.set_index("case")
-    expected = fitCox(frame[["age"]], frame["months"], frame["died"], penalizer=0.1, l1Ratio=0.5,
-                      riskPercentile=60.0, bootstrap=30, seed=4)
-    pd.testing.assert_frame_equal(tableNodeToDataFrame(nodes.tables["cindex"]), expected.concordance,
-                                  check_dtype=False)
-    np.testing.assert_allclose(tableNodeToDataFrame(nodes.tables["coefficients"])["coef"],
-                               expected.coefficients["coef"])
+    expected = fitCox(
+        frame[["age"]],
+        frame["months"],
+        frame["died"],
+        penalizer=0.1,
+        l1Ratio=0.5,
+        riskPercentile=60.0,
+        bootstrap=30,
+        seed=4,
+    )
+    pd.testing.assert_frame_equal(tableNodeToDataFrame(nodes.tables["cindex"]), expected.concordance, check_dtype=False)
+    np.testing.assert_allclose(
+        tableNodeToDataFrame(nodes.tables["coefficients"])["coef"], expected.coefficients["coef"]
+    )
     assert tableNodeToDataFrame(nodes.tables["riskGroups"])["case"].tolist() == clinical["case"].tolist()
     assert "60th percentile" in nodes.chart.GetTitle()
     with pytest.raises(InputError, match="covariates is empty"):

@@ -13,11 +13,13 @@ from VirtualBiopsy.segment.training.logic import NodeCase, TrainingLogic
 
 
 def sceneCase(scene, makeImage, caseId: str, seed: int) -> tuple[NodeCase, dict[str, sitk.Image], sitk.Image]:
-    images = {name: makeImage(np.int16, leftHanded=True, size=(9, 8, 7), seed=seed + k)
-              for k, name in enumerate(("FLAIR", "T1c"))}
+    images = {
+        name: makeImage(np.int16, leftHanded=True, size=(9, 8, 7), seed=seed + k)
+        for k, name in enumerate(("FLAIR", "T1c"))
+    }
     volumes = {name: imageToVolumeNode(image, scene, f"{caseId}_{name}") for name, image in images.items()}
     voxels = np.zeros((7, 8, 9), np.uint8)
-    voxels[2:5, 3:6, 1 + seed % 3:6] = 1
+    voxels[2:5, 3:6, 1 + seed % 3 : 6] = 1
     voxels[5, 5, 5] = 2
     mask = sitk.GetImageFromArray(voxels)
     mask.CopyInformation(images["FLAIR"])
@@ -39,7 +41,10 @@ def test_scene_cases_export_with_their_voxels_and_geometry(scene, makeImage, tmp
         assert np.allclose(written.GetDirection(), images[name].GetDirection(), atol=1e-5)
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(export.folder / "labelsTr" / "case_0000.nii.gz")))
     assert np.array_equal(label, (sitk.GetArrayFromImage(mask) == 1).astype(np.uint8))  # only the chosen segment
-    assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8"))["channel_names"] == {"0": "FLAIR", "1": "T1c"}
+    assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8"))["channel_names"] == {
+        "0": "FLAIR",
+        "1": "T1c",
+    }
 
 
 def test_cases_that_cannot_be_converted_are_skipped(scene, makeImage, tmp_path):

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 
 
-def twoFeatureCohort(patients: int = 60, noise: int = 4, seed: int = 0,
-                     separation: float = 1.0) -> tuple[pd.DataFrame, pd.Series]:
+def twoFeatureCohort(
+    patients: int = 60, noise: int = 4, seed: int = 0, separation: float = 1.0
+) -> tuple[pd.DataFrame, pd.Series]:
     """Features ``signal1``, ``signal2`` decide the class (with logistic noise); ``noise1``... do not.
 
     :returns: features (index = patient ``P000``...) and the class (``HGG``/``LGG``).
@@ -40,13 +41,27 @@ def virtualCohortTables(patients: int = 40, seed: int = 0) -> tuple[pd.DataFrame
         outcome = sampleOutcome(caseRandom(seed, index, "survival"), patient)
         tumour = sampleTumour(caseRandom(seed, index, "tumour"), patient.aggressiveness, patient.grade)
         name = patientId(index)
-        clinical.append({"patient": name, "site": SITES[patient.siteIndex].name, "grade": patient.grade,
-                         "time": outcome.time, "event": outcome.event, "age": patient.age, "sex": patient.sex})
+        clinical.append(
+            {
+                "patient": name,
+                "site": SITES[patient.siteIndex].name,
+                "grade": patient.grade,
+                "time": outcome.time,
+                "event": outcome.event,
+                "age": patient.age,
+                "sex": patient.sex,
+            }
+        )
         noise = measurement.normal(scale=0.05, size=5)
-        features.append({"patient": name, "label": 1,
-                         "radiusMm": tumour.radiusMm * (1 + noise[0]),
-                         "necrosisRatio": tumour.necrosisRatio + noise[1],
-                         "enhancement": tumour.gadoliniumMm * (1 + noise[2]),
-                         "heterogeneity": tumour.heterogeneity * (1 + noise[3]),
-                         "oedemaMarginMm": tumour.oedemaMarginMm * (1 + noise[4])})
+        features.append(
+            {
+                "patient": name,
+                "label": 1,
+                "radiusMm": tumour.radiusMm * (1 + noise[0]),
+                "necrosisRatio": tumour.necrosisRatio + noise[1],
+                "enhancement": tumour.gadoliniumMm * (1 + noise[2]),
+                "heterogeneity": tumour.heterogeneity * (1 + noise[3]),
+                "oedemaMarginMm": tumour.oedemaMarginMm * (1 + noise[4]),
+            }
+        )
     return pd.DataFrame(features), pd.DataFrame(clinical)

@@ -27,9 +27,18 @@ def trainedCohort(root: pathlib.Path) -> TrainedCohort:
     """Generate the cohort under ``root``, train on T1c and FLAIR for grade, register the model as 'cnn-test'."""
     manifest = generateCohort(root / "cohort", cases=CASES, seed=0, size=SIZE)
     clinical = root / "cohort" / "clinical.csv"
-    arguments = {"manifest": str(manifest), "clinical": str(clinical), "target": "grade",
-                 "out": str(root / "model"), "sequences": ["T1c", "FLAIR"], "cropSize": CROP_SIZE,
-                 "cropSpacing": CROP_SPACING, "epochs": EPOCHS, "device": "cpu", "seed": 0}
+    arguments = {
+        "manifest": str(manifest),
+        "clinical": str(clinical),
+        "target": "grade",
+        "out": str(root / "model"),
+        "sequences": ["T1c", "FLAIR"],
+        "cropSize": CROP_SIZE,
+        "cropSpacing": CROP_SPACING,
+        "epochs": EPOCHS,
+        "device": "cpu",
+        "seed": 0,
+    }
     result = InlineRunner().run(TASK, arguments)
     registry = ModelRegistry(root / "models")
     registerModel(root / "model", registry, "cnn-test")

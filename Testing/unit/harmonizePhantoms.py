@@ -33,7 +33,7 @@ def twoContrastHead(size: int = 48, spacing: float = 2.5, seed: int = 0, oblique
     brain = (x / 43) ** 2 + (y / 49) ** 2 + (z / 39) ** 2 <= 1
     left = ((x + 9) / 6) ** 2 + ((y - 5) / 16) ** 2 + ((z - 4) / 8) ** 2 <= 1
     right = ((x - 10) / 5) ** 2 + ((y - 8) / 12) ** 2 + ((z - 2) / 8) ** 2 <= 1
-    lesion = (x + 18) ** 2 + (y + 20) ** 2 + (z - 12) ** 2 <= 9.0 ** 2
+    lesion = (x + 18) ** 2 + (y + 20) ** 2 + (z - 12) ** 2 <= 9.0**2
     images = []
     for values in ((300.0, 500.0, 150.0, 800.0), (200.0, 350.0, 900.0, 600.0)):
         voxels = np.zeros(x.shape)
@@ -52,7 +52,7 @@ def smoothBias(image: sitk.Image, strength: float = 0.3) -> sitk.Image:
     """A smooth multiplicative field ``exp(strength × (linear gradient + centred bump))`` on ``image``'s grid (Float32)."""
     size = np.array(image.GetSize()[::-1], dtype=float)
     z, y, x = (np.mgrid[: int(size[0]), : int(size[1]), : int(size[2])] / (size[:, None, None, None] - 1)) - 0.5
-    logField = strength * (0.8 * x - 0.5 * y + 0.3 * z + 0.6 * np.exp(-(x ** 2 + y ** 2 + z ** 2) / 0.08))
+    logField = strength * (0.8 * x - 0.5 * y + 0.3 * z + 0.6 * np.exp(-(x**2 + y**2 + z**2) / 0.08))
     field = sitk.GetImageFromArray(np.exp(logField).astype(np.float32))
     field.CopyInformation(image)
     return field

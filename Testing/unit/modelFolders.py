@@ -21,8 +21,24 @@ def plainConvUNet():
     from dynamic_network_architectures.architectures.unet import PlainConvUNet
 
     torch.manual_seed(0)
-    return PlainConvUNet(2, 2, (4, 8), torch.nn.Conv3d, 3, (1, 2), (1, 1), 3, (1,), False, torch.nn.InstanceNorm3d,
-                         {"eps": 1e-5, "affine": True}, None, None, torch.nn.LeakyReLU, {"inplace": True})
+    return PlainConvUNet(
+        2,
+        2,
+        (4, 8),
+        torch.nn.Conv3d,
+        3,
+        (1, 2),
+        (1, 1),
+        3,
+        (1,),
+        False,
+        torch.nn.InstanceNorm3d,
+        {"eps": 1e-5, "affine": True},
+        None,
+        None,
+        torch.nn.LeakyReLU,
+        {"inplace": True},
+    )
 
 
 @functools.cache
@@ -40,14 +56,25 @@ def nnunetCheckpointBytes() -> bytes:
         "network_weights": network.state_dict(),
         "optimizer_state": optimizer.state_dict(),
         "grad_scaler_state": None,
-        "logging": {"mean_fg_dice": [np.float64(0.5)], "ema_fg_dice": [np.float64(0.5)],
-                    "dice_per_class_or_region": [[np.float64(0.5)]], "train_losses": [np.float32(-0.25)],
-                    "val_losses": [np.float32(-0.2)], "lrs": [0.01], "epoch_start_timestamps": [1.0],
-                    "epoch_end_timestamps": [2.0]},
+        "logging": {
+            "mean_fg_dice": [np.float64(0.5)],
+            "ema_fg_dice": [np.float64(0.5)],
+            "dice_per_class_or_region": [[np.float64(0.5)]],
+            "train_losses": [np.float32(-0.25)],
+            "val_losses": [np.float32(-0.2)],
+            "lrs": [0.01],
+            "epoch_start_timestamps": [1.0],
+            "epoch_end_timestamps": [2.0],
+        },
         "_best_ema": np.float64(0.5),
         "current_epoch": 1,
-        "init_args": {"plans": {"plans_name": "nnUNetPlans"}, "configuration": "3d_fullres", "fold": 0,
-                      "dataset_json": datasetJson(), "device": torch.device("cpu")},
+        "init_args": {
+            "plans": {"plans_name": "nnUNetPlans"},
+            "configuration": "3d_fullres",
+            "fold": 0,
+            "dataset_json": datasetJson(),
+            "device": torch.device("cpu"),
+        },
         "trainer_name": "nnUNetTrainer",
         "inference_allowed_mirroring_axes": (0, 1, 2),
     }
@@ -67,12 +94,19 @@ def stateDictBytes() -> bytes:
 
 
 def datasetJson() -> dict:
-    return {"channel_names": {"0": "T1c", "1": "FLAIR"}, "labels": {"background": 0, "tumour": 1, "oedema": 2},
-            "numTraining": 4, "file_ending": ".nii.gz", "name": "Dataset001_Tiny", "description": "tiny test model"}
+    return {
+        "channel_names": {"0": "T1c", "1": "FLAIR"},
+        "labels": {"background": 0, "tumour": 1, "oedema": 2},
+        "numTraining": 4,
+        "file_ending": ".nii.gz",
+        "name": "Dataset001_Tiny",
+        "description": "tiny test model",
+    }
 
 
-def writeNnunetModel(folder: pathlib.Path, folds=(0,), checkpoint: str = "checkpoint_final.pth",
-                     dataset: dict | None = None) -> pathlib.Path:
+def writeNnunetModel(
+    folder: pathlib.Path, folds=(0,), checkpoint: str = "checkpoint_final.pth", dataset: dict | None = None
+) -> pathlib.Path:
     """An nnU-Net trained-model folder with nnU-Net's extra files (debug.json, progress.png, validation/)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dataset.json").write_text(json.dumps(dataset or datasetJson()))
@@ -97,9 +131,17 @@ def writeTorchScriptModel(folder: pathlib.Path, name: str = "net") -> pathlib.Pa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated but TorchScript files abound
         torch.jit.save(torch.jit.script(torch.nn.Conv3d(1, 2, 1)), str(folder / f"{name}.pt"))
-    (folder / f"{name}.json").write_text(json.dumps({
-        "version": "2.1", "inputs": ["FLAIR"], "labels": {"1": "tumour"}, "roiSize": [32, 32, 32],
-        "licence": "CC-BY-4.0"}))
+    (folder / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "version": "2.1",
+                "inputs": ["FLAIR"],
+                "labels": {"1": "tumour"},
+                "roiSize": [32, 32, 32],
+                "licence": "CC-BY-4.0",
+            }
+        )
+    )
     return folder / f"{name}.pt"
 
 
@@ -107,10 +149,17 @@ def writeNetworkModel(folder: pathlib.Path) -> pathlib.Path:
     """A MONAI network folder: metadata ``model.json`` and state-dict weights ``weights.pth``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "weights.pth").write_bytes(monaiUNetBytes())
-    (folder / "model.json").write_text(json.dumps({
-        "network": "monai.networks.nets.UNet", "networkArgs": UNET_ARGUMENTS, "spacing": [1, 1, 1],
-        "inputs": [{"sequence": "T2", "channel": 1}, {"sequence": "T1c", "channel": 0}],
-        "labels": [{"value": 1, "name": "tumour", "color": [1, 0, 0], "terminology": "SCT^108369006^Neoplasm"}]}))
+    (folder / "model.json").write_text(
+        json.dumps(
+            {
+                "network": "monai.networks.nets.UNet",
+                "networkArgs": UNET_ARGUMENTS,
+                "spacing": [1, 1, 1],
+                "inputs": [{"sequence": "T2", "channel": 1}, {"sequence": "T1c", "channel": 0}],
+                "labels": [{"value": 1, "name": "tumour", "color": [1, 0, 0], "terminology": "SCT^108369006^Neoplasm"}],
+            }
+        )
+    )
     return folder
 
 

@@ -237,7 +237,9 @@ def parameterPacks(tree: ast.Module) -> dict[str, tuple[ast.ClassDef, ast.Module
     if classNode is None:
         return {}
     packs = parameterPackClasses(tree)
-    return {name: packs[field.typeText] for name, field in parameterFields(classNode).items() if field.typeText in packs}
+    return {
+        name: packs[field.typeText] for name, field in parameterFields(classNode).items() if field.typeText in packs
+    }
 
 
 def bindableParameters(tree: ast.Module) -> dict[str, ParameterField]:

@@ -30,8 +30,9 @@ def syntheticCase(seed: int, size: tuple[int, int, int] = (20, 18, 9)) -> tuple[
     shape = size[::-1]
     z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]].astype(float)
     centre = np.array(shape) / 2 + rng.uniform(-1, 1, 3)
-    distance = np.sqrt(((z - centre[0]) * SPACING[2]) ** 2 + ((y - centre[1]) * SPACING[1]) ** 2
-                       + ((x - centre[2]) * SPACING[0]) ** 2)
+    distance = np.sqrt(
+        ((z - centre[0]) * SPACING[2]) ** 2 + ((y - centre[1]) * SPACING[1]) ** 2 + ((x - centre[2]) * SPACING[0]) ** 2
+    )
     labels = np.where(distance < 4, 1, np.where(distance < 7, 2, 0)).astype(np.uint8)
     images = []
     for channel in range(len(CHANNELS)):
@@ -44,8 +45,13 @@ def syntheticCase(seed: int, size: tuple[int, int, int] = (20, 18, 9)) -> tuple[
     return images, labelImage
 
 
-def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: int = 0,
-                     patch: tuple[int, int, int] = PATCH, maxFeatures: int = 16) -> pathlib.Path:
+def buildModelFolder(
+    root: pathlib.Path,
+    folds: tuple[int, ...] = (0, 1),
+    seed: int = 0,
+    patch: tuple[int, int, int] = PATCH,
+    maxFeatures: int = 16,
+) -> pathlib.Path:
     """Plan a tiny raw dataset with nnU-Net and write a trained-model folder under ``root``.
 
     :param patch: the patch size (z, y, x) written into the plans; ``maxFeatures``: the widest stage.
@@ -72,8 +78,12 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
         for channel, image in enumerate(images):
             sitk.WriteImage(image, str(raw / name / "imagesTr" / f"tiny_{case:03d}_{channel:04d}.nii.gz"))
         sitk.WriteImage(labels, str(raw / name / "labelsTr" / f"tiny_{case:03d}.nii.gz"))
-    datasetJson = {"channel_names": {str(i): n for i, n in enumerate(CHANNELS)}, "labels": LABELS,
-                   "numTraining": 3, "file_ending": ".nii.gz"}
+    datasetJson = {
+        "channel_names": {str(i): n for i, n in enumerate(CHANNELS)},
+        "labels": LABELS,
+        "numTraining": 3,
+        "file_ending": ".nii.gz",
+    }
     (raw / name / "dataset.json").write_text(json.dumps(datasetJson))
 
     previous = {key: os.environ.get(key) for key in ("nnUNet_raw", "nnUNet_preprocessed")}
@@ -105,8 +115,9 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
     heads = plansManager.get_label_manager(datasetJson).num_segmentation_heads
     for fold in folds:
         torch.manual_seed(seed + fold)
-        network = nnUNetTrainer.build_network_architecture(plansManager, configurationManager, channels, heads,
-                                                           enable_deep_supervision=False)
+        network = nnUNetTrainer.build_network_architecture(
+            plansManager, configurationManager, channels, heads, enable_deep_supervision=False
+        )
         checkpoint = {
             "network_weights": network.state_dict(),
             "optimizer_state": {},
@@ -114,8 +125,13 @@ def buildModelFolder(root: pathlib.Path, folds: tuple[int, ...] = (0, 1), seed: 
             "logging": {"mean_fg_dice": [0.5], "ema_fg_dice": [0.5]},
             "_best_ema": 0.5,
             "current_epoch": 1,
-            "init_args": {"plans": plans, "configuration": "3d_fullres", "fold": fold, "dataset_json": datasetJson,
-                          "device": torch.device("cpu")},
+            "init_args": {
+                "plans": plans,
+                "configuration": "3d_fullres",
+                "fold": fold,
+                "dataset_json": datasetJson,
+                "device": torch.device("cpu"),
+            },
             "trainer_name": "nnUNetTrainer",
             "inference_allowed_mirroring_axes": (0, 1, 2),
         }

@@ -46,15 +46,17 @@ def caseAtSite(index: int, siteName: str, sequence: str = "T1c", size: int = 64)
     site = next(candidate for candidate in case.SITES if candidate.name == siteName)
     anatomyRandom = case.caseRandom(SEED, index, "anatomy")
     anatomy = case.generateAnatomy(grid, anatomyRandom, patient.age)
-    t1Scales = {name: float(np.exp(case.T1_VARIATION_SD * anatomyRandom.standard_normal()))
-                for name in case.NORMAL_TISSUES}
+    t1Scales = {
+        name: float(np.exp(case.T1_VARIATION_SD * anatomyRandom.standard_normal())) for name in case.NORMAL_TISSUES
+    }
     tumourRandom = case.caseRandom(SEED, index, "tumour")
     phenotype = case.sampleTumour(tumourRandom, patient.aggressiveness, patient.grade)
     tumour = case.renderTumour(grid, anatomy, phenotype, tumourRandom)
     bias = case.biasField(grid, site, case.caseRandom(SEED, index, "scanner"))
     settings = site.sequences[sequence]
-    values = case._noiseFreeSignal(anatomy.fractions, tumour, phenotype.gadoliniumMm, phenotype.heterogeneity,
-                                   settings, site, t1Scales)
+    values = case._noiseFreeSignal(
+        anatomy.fractions, tumour, phenotype.gadoliniumMm, phenotype.heterogeneity, settings, site, t1Scales
+    )
     whiteMatter = case.tissueSignal("whiteMatter", settings, site.fieldStrength, t1Scales["whiteMatter"])
     noise = case.caseRandom(SEED, index, "noise")
     return case._toImage(case.acquire(values, whiteMatter, sequence, site, grid, bias, noise), grid)

@@ -31,8 +31,10 @@ class _StandInModule(types.ModuleType):
             nodeClass = type(name, (), {})  # MRML node classes, used in annotations only
             setattr(self, name, nodeClass)
             return nodeClass
-        raise AttributeError(f"stand-in module '{self.__name__}' has no '{name}': the module file uses it at load "
-                             "time; a stand-in only lets the file be imported")
+        raise AttributeError(
+            f"stand-in module '{self.__name__}' has no '{name}': the module file uses it at load "
+            "time; a stand-in only lets the file be imported"
+        )
 
 
 def _module(name: str, **attributes) -> types.ModuleType:
@@ -68,12 +70,18 @@ def install() -> None:
 
     slicer = _module("slicer")
     slicer.ScriptedLoadableModule = _module(
-        "slicer.ScriptedLoadableModule", ScriptedLoadableModule=ScriptedLoadableModule,
+        "slicer.ScriptedLoadableModule",
+        ScriptedLoadableModule=ScriptedLoadableModule,
         ScriptedLoadableModuleWidget=ScriptedLoadableModuleWidget,
-        ScriptedLoadableModuleLogic=ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest=ScriptedLoadableModuleTest)
+        ScriptedLoadableModuleLogic=ScriptedLoadableModuleLogic,
+        ScriptedLoadableModuleTest=ScriptedLoadableModuleTest,
+    )
     slicer.parameterNodeWrapper = _module(
-        "slicer.parameterNodeWrapper", parameterNodeWrapper=identityDecorator, parameterPack=identityDecorator,
-        **{name: _Inert for name in WRAPPER_NAMES})
+        "slicer.parameterNodeWrapper",
+        parameterNodeWrapper=identityDecorator,
+        parameterPack=identityDecorator,
+        **{name: _Inert for name in WRAPPER_NAMES},
+    )
     slicer.i18n = _module("slicer.i18n", tr=lambda text: text, translate=lambda context, text: text)
     slicer.util = _module("slicer.util", VTKObservationMixin=VTKObservationMixin)
     for name in ("qt", "ctk", "vtk"):

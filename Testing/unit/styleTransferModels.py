@@ -10,8 +10,14 @@ import shutil
 import tempfile
 
 #: Settings small enough to train a few steps in seconds on two shared cores.
-TINY_CONFIG = {"generatorFilters": 8, "residualBlocks": 1, "discriminatorFilters": 8, "sliceSize": 32,
-               "batchSize": 2, "poolSize": 4}
+TINY_CONFIG = {
+    "generatorFilters": 8,
+    "residualBlocks": 1,
+    "discriminatorFilters": 8,
+    "sliceSize": 32,
+    "batchSize": 2,
+    "poolSize": 4,
+}
 
 
 @functools.cache
@@ -37,8 +43,15 @@ def siteImages(site: str, sequence: str = "T2") -> list[str]:
     return [str(case.sequences[sequence]) for case in cohort.cases if case.site == site]
 
 
-def trainTiny(out: pathlib.Path, source: list[str], target: list[str], epochs: int = 2, iterations: int = 3,
-              seed: int = 0, **changes) -> dict:
+def trainTiny(
+    out: pathlib.Path,
+    source: list[str],
+    target: list[str],
+    epochs: int = 2,
+    iterations: int = 3,
+    seed: int = 0,
+    **changes,
+) -> dict:
     """Train the tiny configuration in this process; returns the task's result."""
     from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig
     from VirtualBiopsy.harmonize.styleTransfer.training import (
@@ -47,9 +60,20 @@ def trainTiny(out: pathlib.Path, source: list[str], target: list[str], epochs: i
     )
     from VirtualBiopsy.progress import noProgress
 
-    arguments = trainingArguments(source, target, str(out), "T2", "SiteA", "SiteB",
-                                  CycleGanConfig.fromDict({**TINY_CONFIG, **changes}), epochs, iterations, "cpu", seed,
-                                  threads=1)
+    arguments = trainingArguments(
+        source,
+        target,
+        str(out),
+        "T2",
+        "SiteA",
+        "SiteB",
+        CycleGanConfig.fromDict({**TINY_CONFIG, **changes}),
+        epochs,
+        iterations,
+        "cpu",
+        seed,
+        threads=1,
+    )
     return trainCycleGan(arguments, noProgress)
 
 

@@ -12,7 +12,9 @@ def headWithLesion(size: int = 64, seed: int = 0, spacing=(2.0, 2.0, 2.0), zeroB
     rng = np.random.default_rng(seed)
     z, y, x = np.mgrid[:size, :size, :size].astype(float)
     centre = (size - 1) / 2
-    radius = np.sqrt(((x - centre) / (0.42 * size)) ** 2 + ((y - centre) / (0.45 * size)) ** 2 + ((z - centre) / (0.40 * size)) ** 2)
+    radius = np.sqrt(
+        ((x - centre) / (0.42 * size)) ** 2 + ((y - centre) / (0.45 * size)) ** 2 + ((z - centre) / (0.40 * size)) ** 2
+    )
     head = radius <= 1.0
     scalp = head & (radius > 0.9)
     lesionDistance = np.sqrt((x - centre - 6) ** 2 + (y - centre + 4) ** 2 + (z - centre) ** 2)

@@ -17,11 +17,29 @@ from moduleSources import helperFiles, moduleSources
 
 MODULES = {source.name: source for source in moduleSources()}
 #: Python packages that 3D Slicer ships (SuperBuild/External_python-*.cmake) and the stand-ins of its own API.
-SHIPPED_WITH_SLICER = {"numpy", "scipy", "SimpleITK", "vtk", "slicer", "qt", "ctk", "pydicom", "packaging", "PIL",
-                       "highdicom", "requests"}
+SHIPPED_WITH_SLICER = {
+    "numpy",
+    "scipy",
+    "SimpleITK",
+    "vtk",
+    "slicer",
+    "qt",
+    "ctk",
+    "pydicom",
+    "packaging",
+    "PIL",
+    "highdicom",
+    "requests",
+}
 #: Import name → the distribution a requirements file names.
-DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image", "radiomics": "pyradiomics",
-                 "pywt": "pywavelets", "intensity_normalization": "intensity-normalization"}
+DISTRIBUTIONS = {
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "radiomics": "pyradiomics",
+    "pywt": "pywavelets",
+    "intensity_normalization": "intensity-normalization",
+}
 #: Imports a requirements file does not list because an extension provides them (EXTENSION_DEPENDS):
 #: pyradiomics' own dependencies come with SlicerRadiomics' pyradiomics.
 FROM_EXTENSIONS = {"pykwalify", "pywt"}
@@ -30,9 +48,14 @@ NOT_REACHED = {
     # SegmentationLogic.run hands method "model" to modelLogic (the model registry, sequence names); z-scoring imports the normalization package,
     # whose CLAHE (scikit-image) the threshold never calls. test_threshold_segmentation_without_ai_packages
     # runs the threshold action with those packages blocked.
-    ("VirtualBiopsySegmentation", "threshold"): frozenset({
-        "VirtualBiopsy.segment.modelLogic", "VirtualBiopsy.models.registry",
-        "VirtualBiopsy.segment.backends.channels", "VirtualBiopsy.harmonize.normalization.clahe"}),
+    ("VirtualBiopsySegmentation", "threshold"): frozenset(
+        {
+            "VirtualBiopsy.segment.modelLogic",
+            "VirtualBiopsy.models.registry",
+            "VirtualBiopsy.segment.backends.channels",
+            "VirtualBiopsy.harmonize.normalization.clahe",
+        }
+    ),
 }
 #: Imports made by Slicer's own helpers that an action calls (``slicer.util.dataframeFromTable`` imports pandas).
 THROUGH_SLICER = {("VirtualBiopsySegmentation", "review"): {"pandas"}}
@@ -40,8 +63,11 @@ THROUGH_SLICER = {("VirtualBiopsySegmentation", "review"): {"pandas"}}
 
 def _logicReferences(node: ast.AST) -> set[str]:
     """``logic.<name>`` attributes used under ``node`` (``self.logic.x``, ``self.widget.logic.x``)."""
-    return {inner.attr for inner in ast.walk(node) if isinstance(inner, ast.Attribute)
-            and isinstance(inner.value, ast.Attribute) and inner.value.attr == "logic"}
+    return {
+        inner.attr
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute) and inner.value.attr == "logic"
+    }
 
 
 def _constants(node: ast.AST) -> list[str]:
@@ -58,13 +84,24 @@ def actionMethods(source) -> dict[str, set[str]]:
             if isinstance(function, ast.FunctionDef):
                 for call in ast.walk(function):
                     if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "runStage":
-                        if len(call.args) >= 2 and isinstance(call.args[1], ast.Constant) and not _logicReferences(call):
+                        if (
+                            len(call.args) >= 2
+                            and isinstance(call.args[1], ast.Constant)
+                            and not _logicReferences(call)
+                        ):
                             forwarders[function.name] = call.args[1].value
     for tree in trees:
         for classNode in [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]:
-            classAction = next((statement.value.value for statement in classNode.body
-                                if isinstance(statement, ast.Assign) and getattr(statement.targets[0], "id", "") ==
-                                "ACTION" and isinstance(statement.value, ast.Constant)), None)
+            classAction = next(
+                (
+                    statement.value.value
+                    for statement in classNode.body
+                    if isinstance(statement, ast.Assign)
+                    and getattr(statement.targets[0], "id", "") == "ACTION"
+                    and isinstance(statement.value, ast.Constant)
+                ),
+                None,
+            )
             for call in ast.walk(classNode):
                 if not isinstance(call, ast.Call):
                     continue
@@ -73,7 +110,12 @@ def actionMethods(source) -> dict[str, set[str]]:
                     names = _constants(call.args[1])
                 elif name in forwarders:
                     names = [forwarders[name]]
-                elif name == "run" and classAction and isinstance(call.func.value, ast.Name) and call.func.value.id == "self":
+                elif (
+                    name == "run"
+                    and classAction
+                    and isinstance(call.func.value, ast.Name)
+                    and call.func.value.id == "self"
+                ):
                     names = [classAction]
                 else:
                     continue
@@ -95,8 +137,11 @@ def methodImports(source, methods: set[str]) -> set[str]:
             continue
         seen.add(name)
         names |= importsIn(node)
-        pending += [call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
-                    for call in ast.walk(node) if isinstance(call, ast.Call)]
+        pending += [
+            call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call)
+        ]
     return names
 
 
@@ -111,9 +156,21 @@ CASES = [(name, action) for name, source in sorted(MODULES.items()) for action i
 def test_every_module_has_its_actions():
     assert {action for name, action in CASES if name == "VirtualBiopsySegmentation"} == {"threshold", "model", "review"}
     assert {action for name, action in CASES if name == "VirtualBiopsyHarmonization"} == {
-        "preprocessing", "registration", "normalization", "combat", "styleTransfer"}
+        "preprocessing",
+        "registration",
+        "normalization",
+        "combat",
+        "styleTransfer",
+    }
     assert {action for name, action in CASES if name == "VirtualBiopsyOutcome"} == {
-        "features", "cohortOutcome", "exploration", "survival", "classifiers", "deepLearning", "patientSummary"}
+        "features",
+        "cohortOutcome",
+        "exploration",
+        "survival",
+        "classifiers",
+        "deepLearning",
+        "patientSummary",
+    }
 
 
 @pytest.mark.parametrize(("moduleName", "action"), CASES, ids=[f"{m}-{a}" for m, a in CASES])
@@ -132,8 +189,13 @@ def test_action_requirements_are_what_the_action_imports(moduleName, action):
 
 
 def test_segmentation_threshold_needs_no_ai_packages():
-    listed = listedRequirements(MODULES["VirtualBiopsySegmentation"].folder / "Resources" / "Requirements"
-                                / "VirtualBiopsySegmentation" / "threshold.txt")
+    listed = listedRequirements(
+        MODULES["VirtualBiopsySegmentation"].folder
+        / "Resources"
+        / "Requirements"
+        / "VirtualBiopsySegmentation"
+        / "threshold.txt"
+    )
     assert not listed & {"torch", "monai", "nnunetv2"}
 
 
@@ -174,9 +236,14 @@ def test_threshold_segmentation_without_ai_packages():
 
     from moduleSources import REPOSITORY
 
-    completed = subprocess.run([sys.executable, "-c", THRESHOLD_RUN, str(pathlib.Path(__file__).parent)],
-                               capture_output=True, text=True, timeout=300, cwd=str(REPOSITORY),
-                               env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
+    completed = subprocess.run(
+        [sys.executable, "-c", THRESHOLD_RUN, str(pathlib.Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(REPOSITORY),
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report == {"segments": 1, "attempts": []}
@@ -185,9 +252,11 @@ def test_threshold_segmentation_without_ai_packages():
 def test_readme_names_every_package_an_action_installs():
     """The README's "In 3D Slicer" section says what gets installed when: every package of every action file."""
     readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").lower()
-    section = readme[readme.index("## in 3d slicer"):readme.index("## in the python console")]
+    section = readme[readme.index("## in 3d slicer") : readme.index("## in the python console")]
     spelled = {"pyyaml": "pyyaml", "nnunetv2": "nnu-net v2", "scikit-image": "scikit-image"}
     for source in MODULES.values():
         for path in (source.folder / "Resources" / "Requirements").rglob("*.txt"):
             for name in listedRequirements(path):
-                assert spelled.get(name, name) in section, f"the README does not say when {name} ({path.name}) is installed"
+                assert spelled.get(name, name) in section, (
+                    f"the README does not say when {name} ({path.name}) is installed"
+                )

@@ -19,8 +19,16 @@ from VirtualBiopsy.outcome.classification.models import modelScore
 def fitted():
     features, grade = twoFeatureCohort(40, noise=2, separation=2.0)
     features["constant"] = 3.0
-    config = ClassificationConfig(targetColumn="grade", positiveClass="HGG", models=["lr", "rf"], folds=3, repeats=1,
-                                  trees=10, bootstrapSamples=100, thresholdFolds=2)
+    config = ClassificationConfig(
+        targetColumn="grade",
+        positiveClass="HGG",
+        models=["lr", "rf"],
+        folds=3,
+        repeats=1,
+        trees=10,
+        bootstrapSamples=100,
+        thresholdFolds=2,
+    )
     return features, compareClassifiers(features, grade, config)
 
 

@@ -45,8 +45,9 @@ def test_bootstrap_equals_a_plain_loop_over_resampled_patients():
     auc, lower, upper, used = bootstrapAuc(labels, scores, samples=300, level=0.9, randomSeed=7)
     assert auc == pytest.approx(np.mean([roc_auc_score(labels, scores[:, r]) for r in range(3)]), abs=1e-12)
     indices = np.random.default_rng(7).integers(0, 20, size=(300, 20))
-    reference = [np.mean([roc_auc_score(labels[i], scores[i, r]) for r in range(3)])
-                 for i in indices if 0 < labels[i].sum() < 20]
+    reference = [
+        np.mean([roc_auc_score(labels[i], scores[i, r]) for r in range(3)]) for i in indices if 0 < labels[i].sum() < 20
+    ]
     assert used == len(reference)
     assert (lower, upper) == pytest.approx(tuple(np.quantile(reference, [0.05, 0.95])), abs=1e-12)
     assert lower < auc < upper

@@ -26,9 +26,25 @@ def tables(tmp_path_factory):
 @pytest.fixture(scope="module")
 def classified(tables):
     out = tables / "classify"
-    status = main(["outcome", "classify", "--features", str(tables / "features.csv"), "--clinical",
-                   str(tables / "clinical.csv"), "--target", "grade", "--positive-class", "HGG", "--models", "lr,rf",
-                   *FAST, "--out", str(out)])
+    status = main(
+        [
+            "outcome",
+            "classify",
+            "--features",
+            str(tables / "features.csv"),
+            "--clinical",
+            str(tables / "clinical.csv"),
+            "--target",
+            "grade",
+            "--positive-class",
+            "HGG",
+            "--models",
+            "lr,rf",
+            *FAST,
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     return out
 
@@ -36,8 +52,16 @@ def classified(tables):
 @pytest.mark.slow
 def test_classify_writes_the_comparison_and_the_models(classified):
     names = {path.name for path in classified.iterdir()}
-    assert names == {"performance.csv", "folds.csv", "predictions.csv", "roc.csv", "roc.png", "roc.svg",
-                     "provenance.json", "models"}
+    assert names == {
+        "performance.csv",
+        "folds.csv",
+        "predictions.csv",
+        "roc.csv",
+        "roc.png",
+        "roc.svg",
+        "provenance.json",
+        "models",
+    }
     performance = pd.read_csv(classified / "performance.csv")
     assert performance["model"].tolist() == ["lr", "rf"]
     assert (performance["auc_ci_lower"] <= performance["auc_pooled"]).all()
@@ -56,9 +80,24 @@ def test_classify_writes_the_comparison_and_the_models(classified):
 @pytest.mark.slow
 def test_explain_writes_values_that_sum_to_the_output(classified, tables, capsys):
     out = tables / "explain"
-    status = main(["outcome", "explain", "--model", str(classified / "models" / "lr"), "--features",
-                   str(tables / "features.csv"), "--clinical", str(tables / "clinical.csv"), "--background", "20",
-                   "--patients", "P001,P002", "--out", str(out)])
+    status = main(
+        [
+            "outcome",
+            "explain",
+            "--model",
+            str(classified / "models" / "lr"),
+            "--features",
+            str(tables / "features.csv"),
+            "--clinical",
+            str(tables / "clinical.csv"),
+            "--background",
+            "20",
+            "--patients",
+            "P001,P002",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     shap = pd.read_csv(out / "shap.csv", dtype={"patient": str})
     assert list(shap.columns) == ["patient", "signal1", "signal2", "noise1", "noise2", "base_value", "model_output"]
@@ -79,16 +118,45 @@ def test_virtual_cohort_grade(tmp_path):
     features, clinical = virtualCohortTables(40)
     features.to_csv(tmp_path / "features.csv", index=False)
     clinical.to_csv(tmp_path / "clinical.csv", index=False)
-    status = main(["outcome", "classify", "--features", str(tmp_path / "features.csv"), "--clinical",
-                   str(tmp_path / "clinical.csv"), "--target", "grade", "--positive-class", "HGG", "--models", "lr,gb",
-                   *FAST, "--out", str(tmp_path / "out")])
+    status = main(
+        [
+            "outcome",
+            "classify",
+            "--features",
+            str(tmp_path / "features.csv"),
+            "--clinical",
+            str(tmp_path / "clinical.csv"),
+            "--target",
+            "grade",
+            "--positive-class",
+            "HGG",
+            "--models",
+            "lr,gb",
+            *FAST,
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert status == 0
     performance = pd.read_csv(tmp_path / "out" / "performance.csv").set_index("model")
     assert performance.loc["lr", "positives"] == (clinical["grade"] == "HGG").sum()
     assert performance["auc_mean"].min() > 0.8  # grade shapes the virtual tumours (size, necrosis, enhancement)
-    status = main(["outcome", "explain", "--model", str(tmp_path / "out" / "models" / "gb"), "--features",
-                   str(tmp_path / "features.csv"), "--background", "10", "--patients", "VB0001",
-                   "--out", str(tmp_path / "explain")])
+    status = main(
+        [
+            "outcome",
+            "explain",
+            "--model",
+            str(tmp_path / "out" / "models" / "gb"),
+            "--features",
+            str(tmp_path / "features.csv"),
+            "--background",
+            "10",
+            "--patients",
+            "VB0001",
+            "--out",
+            str(tmp_path / "explain"),
+        ]
+    )
     assert status == 0
     shap = pd.read_csv(tmp_path / "explain" / "shap.csv")
     features = [c for c in shap.columns if c not in ("patient", "base_value", "model_output")]
@@ -100,9 +168,22 @@ def test_explain_one_new_patient_against_the_training_cohort(classified, tables,
     features = pd.read_csv(tables / "features.csv", dtype={"patient": str})
     features.iloc[[3]].assign(patient="NEW01").to_csv(tables / "one.csv", index=False)
     out = tables / "explain-one"
-    status = main(["outcome", "explain", "--model", str(classified / "models" / "rf"), "--features",
-                   str(tables / "one.csv"), "--reference", str(tables / "features.csv"), "--background", "15",
-                   "--out", str(out)])
+    status = main(
+        [
+            "outcome",
+            "explain",
+            "--model",
+            str(classified / "models" / "rf"),
+            "--features",
+            str(tables / "one.csv"),
+            "--reference",
+            str(tables / "features.csv"),
+            "--background",
+            "15",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     shap = pd.read_csv(out / "shap.csv")
     assert shap["patient"].tolist() == ["NEW01"] and shap["base_value"][0] != shap["model_output"][0]
@@ -118,11 +199,32 @@ def test_missing_values_refused_or_imputed_inside_the_folds(tables, tmp_path, ca
     features.loc[::5, "noise1"] = np.nan
     features["empty"] = np.nan
     features.to_csv(tmp_path / "gaps.csv", index=False)
-    base = ["outcome", "classify", "--features", str(tmp_path / "gaps.csv"), "--clinical",
-            str(tables / "clinical.csv"), "--target", "grade", "--positive-class", "HGG", "--models", "lr",
-            "--folds", "3", "--repeats", "1", "--bootstrap", "100"]
-    _refused([*base, "--out", str(tmp_path / "refused")], "noise1 (9). Impute them inside the training folds "
-             "(--impute median", capsys, tmp_path / "refused")
+    base = [
+        "outcome",
+        "classify",
+        "--features",
+        str(tmp_path / "gaps.csv"),
+        "--clinical",
+        str(tables / "clinical.csv"),
+        "--target",
+        "grade",
+        "--positive-class",
+        "HGG",
+        "--models",
+        "lr",
+        "--folds",
+        "3",
+        "--repeats",
+        "1",
+        "--bootstrap",
+        "100",
+    ]
+    _refused(
+        [*base, "--out", str(tmp_path / "refused")],
+        "noise1 (9). Impute them inside the training folds (--impute median",
+        capsys,
+        tmp_path / "refused",
+    )
     assert main([*base, "--impute", "median", "--out", str(tmp_path / "imputed")]) == 0
     card = json.loads((tmp_path / "imputed" / "models" / "lr" / "model.json").read_text(encoding="utf-8"))
     assert card["droppedFeatures"] == {"empty": "no values"} and "empty" not in card["modelFeatures"]
@@ -140,8 +242,16 @@ def _refused(arguments, message, capsys, out):
 
 def test_classify_refusals(tables, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["outcome", "classify", "--features", str(tables / "features.csv"), "--clinical",
-            str(tables / "clinical.csv"), "--out", str(out)]
+    base = [
+        "outcome",
+        "classify",
+        "--features",
+        str(tables / "features.csv"),
+        "--clinical",
+        str(tables / "clinical.csv"),
+        "--out",
+        str(out),
+    ]
     _refused([*base, "--target", "stage"], "no column(s) 'stage'", capsys, out)
     _refused([*base, "--target", "site"], "one class only (A for all 45 patients)", capsys, out)
     _refused([*base, "--target", "grade", "--folds", "40"], "at least 40 patients of each class", capsys, out)
@@ -151,8 +261,9 @@ def test_classify_refusals(tables, tmp_path, capsys):
     clinical["grade"] = np.resize(["A", "B", "C"], len(clinical))
     clinical.to_csv(tmp_path / "three.csv", index=False)
     _refused([*base[:5], str(tmp_path / "three.csv"), *base[6:], "--target", "grade"], "3 classes", capsys, out)
-    _refused([*base[:3], str(tmp_path / "nope.csv"), *base[4:], "--target", "grade"], "Features table not found",
-             capsys, out)
+    _refused(
+        [*base[:3], str(tmp_path / "nope.csv"), *base[4:], "--target", "grade"], "Features table not found", capsys, out
+    )
     out.mkdir()
     (out / "keep.txt").write_text("x")
     assert main([*base, "--target", "grade"]) == 2 and "is not empty" in capsys.readouterr().err
@@ -166,14 +277,22 @@ def test_explain_refusals(classified, tables, tmp_path, capsys):
     features.drop(columns="noise2").to_csv(tmp_path / "fewer.csv", index=False)
     base = ["outcome", "explain", "--model", str(classified / "models" / "lr"), "--out", str(out)]
     _refused([*base, "--features", str(tmp_path / "fewer.csv")], "1 missing (noise2)", capsys, out)
-    _refused([*base, "--features", str(tables / "features.csv"), "--background", "0"], "--background is 0",
-             capsys, out)
-    _refused([*base, "--features", str(tables / "features.csv"), "--patients", "X9"], "not in the feature table",
-             capsys, out)
-    _refused(["outcome", "explain", "--model", str(tables), "--features", str(tables / "features.csv"), "--out",
-              str(out)], "not a saved classifier", capsys, out)
+    _refused([*base, "--features", str(tables / "features.csv"), "--background", "0"], "--background is 0", capsys, out)
+    _refused(
+        [*base, "--features", str(tables / "features.csv"), "--patients", "X9"], "not in the feature table", capsys, out
+    )
+    _refused(
+        ["outcome", "explain", "--model", str(tables), "--features", str(tables / "features.csv"), "--out", str(out)],
+        "not a saved classifier",
+        capsys,
+        out,
+    )
     clinical = pd.read_csv(tables / "clinical.csv")
     clinical.loc[0, "grade"] = "GBM"
     clinical.to_csv(tmp_path / "gbm.csv", index=False)
-    _refused([*base, "--features", str(tables / "features.csv"), "--clinical", str(tmp_path / "gbm.csv")],
-             "value(s) GBM the model was not trained on", capsys, out)
+    _refused(
+        [*base, "--features", str(tables / "features.csv"), "--clinical", str(tmp_path / "gbm.csv")],
+        "value(s) GBM the model was not trained on",
+        capsys,
+        out,
+    )

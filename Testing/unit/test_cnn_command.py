@@ -24,9 +24,32 @@ def cohort(tmp_path_factory):
 
 
 def trainArguments(cohort, out, modelsDir, *extra):
-    return ["outcome", "cnn", "train", "--manifest", str(cohort), "--clinical", str(cohort.parent / "clinical.csv"),
-            "--target", "grade", "--sequences", "T1c,FLAIR", "--epochs", "2", "--crop-size", "24",
-            "--crop-spacing", "4", "--device", "cpu", "--models-dir", str(modelsDir), "--out", str(out), *extra]
+    return [
+        "outcome",
+        "cnn",
+        "train",
+        "--manifest",
+        str(cohort),
+        "--clinical",
+        str(cohort.parent / "clinical.csv"),
+        "--target",
+        "grade",
+        "--sequences",
+        "T1c,FLAIR",
+        "--epochs",
+        "2",
+        "--crop-size",
+        "24",
+        "--crop-spacing",
+        "4",
+        "--device",
+        "cpu",
+        "--models-dir",
+        str(modelsDir),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_train_gradcam_and_features_from_the_command_line(cohort, tmp_path, capsys):
@@ -39,12 +62,37 @@ def test_train_gradcam_and_features_from_the_command_line(cohort, tmp_path, caps
 
     folder = cohort.parent / "VB0002"
     out, png = tmp_path / "maps" / "VB0002_gradcam.nrrd", tmp_path / "png"
-    assert main(["outcome", "cnn", "gradcam", "--model", "grade-cnn", "--models-dir", str(models),
-                 "--image", f"T1c={folder / 'T1c.nrrd'}", "--image", f"FLAIR={folder / 'FLAIR.nrrd'}",
-                 "--mask", str(folder / "mask.nrrd"), "--out", str(out), "--png", str(png)]) == 0
+    assert (
+        main(
+            [
+                "outcome",
+                "cnn",
+                "gradcam",
+                "--model",
+                "grade-cnn",
+                "--models-dir",
+                str(models),
+                "--image",
+                f"T1c={folder / 'T1c.nrrd'}",
+                "--image",
+                f"FLAIR={folder / 'FLAIR.nrrd'}",
+                "--mask",
+                str(folder / "mask.nrrd"),
+                "--out",
+                str(out),
+                "--png",
+                str(png),
+            ]
+        )
+        == 0
+    )
     camMap, image = sitk.ReadImage(str(out)), sitk.ReadImage(str(folder / "T1c.nrrd"))
     assert (camMap.GetSize(), camMap.GetSpacing(), camMap.GetOrigin(), camMap.GetDirection()) == (
-        image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+        image.GetSize(),
+        image.GetSpacing(),
+        image.GetOrigin(),
+        image.GetDirection(),
+    )
     values = sitk.GetArrayViewFromImage(camMap)
     assert 0.0 <= values.min() and values.max() <= 1.0 + 1e-6
     assert sorted(p.name for p in png.iterdir()) == ["axial.png", "coronal.png", "sagittal.png"]
@@ -55,32 +103,84 @@ def test_train_gradcam_and_features_from_the_command_line(cohort, tmp_path, caps
     assert "inside the tumour over outside" in capsys.readouterr().out
 
     features = tmp_path / "deep.csv"
-    assert main(["outcome", "cnn", "features", "--model", str(tmp_path / "grade-cnn"), "--models-dir", str(models),
-                 "--manifest", str(cohort), "--out", str(features)]) == 0
+    assert (
+        main(
+            [
+                "outcome",
+                "cnn",
+                "features",
+                "--model",
+                str(tmp_path / "grade-cnn"),
+                "--models-dir",
+                str(models),
+                "--manifest",
+                str(cohort),
+                "--out",
+                str(features),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(features)
     assert table["patient"].tolist() == [f"VB{i:04d}" for i in range(1, 9)]
     assert table.columns[1] == "deep_0000" and np.isfinite(table.iloc[:, 1:].to_numpy()).all()
 
     again = tmp_path / "again.nrrd"
-    assert main(["outcome", "cnn", "gradcam", "--model", "grade-cnn", "--models-dir", str(models),
-                 "--image", f"T1c={folder / 'T1c.nrrd'}", "--mask", str(folder / "mask.nrrd"), "--out",
-                 str(again)]) == 2
+    assert (
+        main(
+            [
+                "outcome",
+                "cnn",
+                "gradcam",
+                "--model",
+                "grade-cnn",
+                "--models-dir",
+                str(models),
+                "--image",
+                f"T1c={folder / 'T1c.nrrd'}",
+                "--mask",
+                str(folder / "mask.nrrd"),
+                "--out",
+                str(again),
+            ]
+        )
+        == 2
+    )
     assert "Sequence 'FLAIR' is needed" in capsys.readouterr().err and not again.exists()
-    assert main(["outcome", "cnn", "features", "--model", "grade-cnn", "--models-dir", str(models),
-                 "--manifest", str(cohort), "--out", str(features)]) == 2
+    assert (
+        main(
+            [
+                "outcome",
+                "cnn",
+                "features",
+                "--model",
+                "grade-cnn",
+                "--models-dir",
+                str(models),
+                "--manifest",
+                str(cohort),
+                "--out",
+                str(features),
+            ]
+        )
+        == 2
+    )
     assert "exists already" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a.__setitem__(a.index("grade"), "histology"), "no column 'histology'"),
-    (lambda a: a.__setitem__(a.index("T1c,FLAIR"), "T1c,DWI"), "--sequences names DWI"),
-    (lambda a: a.__setitem__(a.index("cpu"), "tpu"), "Device 'tpu' is not known"),
-    (lambda a: a.__setitem__(a.index("--epochs") + 1, "0"), "epochs is 0"),
-    (lambda a: a.__setitem__(a.index("--crop-size") + 1, "8"), "Crop size 8 is too small"),
-    (lambda a: a.extend(["--seed", "-1"]), "seed is -1"),
-    (lambda a: a.__setitem__(a.index("--crop-spacing") + 1, "nan"), "Crop spacing nan is not valid"),
-    (lambda a: a.extend(["--id", "../x"]), "Model id '../x' is not valid"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.__setitem__(a.index("grade"), "histology"), "no column 'histology'"),
+        (lambda a: a.__setitem__(a.index("T1c,FLAIR"), "T1c,DWI"), "--sequences names DWI"),
+        (lambda a: a.__setitem__(a.index("cpu"), "tpu"), "Device 'tpu' is not known"),
+        (lambda a: a.__setitem__(a.index("--epochs") + 1, "0"), "epochs is 0"),
+        (lambda a: a.__setitem__(a.index("--crop-size") + 1, "8"), "Crop size 8 is too small"),
+        (lambda a: a.extend(["--seed", "-1"]), "seed is -1"),
+        (lambda a: a.__setitem__(a.index("--crop-spacing") + 1, "nan"), "Crop spacing nan is not valid"),
+        (lambda a: a.extend(["--id", "../x"]), "Model id '../x' is not valid"),
+    ],
+)
 def test_bad_training_input_exits_2_with_one_line_and_writes_nothing(cohort, tmp_path, capsys, change, message):
     arguments = trainArguments(cohort, tmp_path / "model", tmp_path / "models")
     change(arguments)
@@ -100,8 +200,16 @@ def test_existing_model_folder_or_id_is_never_replaced(cohort, tmp_path, capsys)
 
 def test_gradcam_of_an_unknown_model_or_to_a_non_image_file_fails_cleanly(cohort, tmp_path, capsys):
     folder = cohort.parent / "VB0001"
-    common = ["--image", f"T1c={folder / 'T1c.nrrd'}", "--mask", str(folder / "mask.nrrd"),
-              "--models-dir", str(tmp_path / "models"), "--out", str(tmp_path / "map.nrrd")]
+    common = [
+        "--image",
+        f"T1c={folder / 'T1c.nrrd'}",
+        "--mask",
+        str(folder / "mask.nrrd"),
+        "--models-dir",
+        str(tmp_path / "models"),
+        "--out",
+        str(tmp_path / "map.nrrd"),
+    ]
     assert main(["outcome", "cnn", "gradcam", "--model", "nothing-here", *common]) == 2
     assert "No model with id 'nothing-here'" in capsys.readouterr().err
     assert main(["outcome", "cnn", "gradcam", "--model", "x", *common[:-1], str(tmp_path / "map.png")]) == 2

@@ -89,8 +89,10 @@ def test_a_linear_map_comes_back_exactly_where_it_is_interpolated(case):
     function = lambda p: 3.0 * p[0] - 2.0 * p[1] + p[2] + 50.0  # noqa: E731
     back = sitk.GetArrayFromImage(cropMapToImage(function(cropPoints), grid, images["T1c"]))
     points = physicalPoints(images["T1c"])
-    continuous = np.linalg.solve(np.array(grid.direction).reshape(3, 3),
-                                 points.reshape(3, -1) - np.array(grid.origin)[:, None]) / 2.0
+    continuous = (
+        np.linalg.solve(np.array(grid.direction).reshape(3, 3), points.reshape(3, -1) - np.array(grid.origin)[:, None])
+        / 2.0
+    )
     interior = np.all((continuous >= 0) & (continuous <= 9), axis=0).reshape(back.shape)
     assert interior.sum() > 500
     np.testing.assert_allclose(back[interior], function(points)[interior], rtol=0, atol=1e-3)

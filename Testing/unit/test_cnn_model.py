@@ -74,7 +74,11 @@ def test_map_lies_on_the_image_grid_in_0_1_and_zero_outside_the_crop(trained, pa
     result = gradCam(loadClassifier(trained.modelId, trained.registry), images, mask, "gradcam", classIndex="LGG")
     camMap, image = result.map, images["T1c"]
     assert (camMap.GetSize(), camMap.GetSpacing(), camMap.GetOrigin(), camMap.GetDirection()) == (
-        image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+        image.GetSize(),
+        image.GetSpacing(),
+        image.GetOrigin(),
+        image.GetDirection(),
+    )
     values = sitk.GetArrayViewFromImage(camMap)
     inside = insideCrop(result.grid, image)
     assert values.min() >= 0.0 and values.max() <= 1.0 + 1e-6 and values.max() > 0.5
@@ -109,8 +113,9 @@ def test_deep_features_are_the_last_layers_inputs_and_deterministic(trained):
     with torch.no_grad():
         logits = first.network(torch.from_numpy(crop.array)[None])[0].numpy()
     features = cropFeatures(first, crop)
-    np.testing.assert_allclose(features @ linear.weight.detach().numpy().T + linear.bias.detach().numpy(), logits,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        features @ linear.weight.detach().numpy().T + linear.bias.detach().numpy(), logits, rtol=1e-5, atol=1e-5
+    )
     assert not first.network.training
 
 
@@ -171,8 +176,13 @@ def test_resnet_layers_serve_gradcam_and_features(trained, patient):
     images, mask = patient
     torch.manual_seed(1)
     arguments = networkArguments("ResNet", "small", 2, 2)
-    config = {**loadClassifier(trained.modelId, trained.registry).config, "network": "ResNet", "networkArgs": arguments,
-              "targetLayer": targetLayer("ResNet", arguments), "featureLayer": featureLayer("ResNet")}
+    config = {
+        **loadClassifier(trained.modelId, trained.registry).config,
+        "network": "ResNet",
+        "networkArgs": arguments,
+        "targetLayer": targetLayer("ResNet", arguments),
+        "featureLayer": featureLayer("ResNet"),
+    }
     model = ClassifierModel(buildNetwork("ResNet", arguments).eval(), config, trained.registry.get(trained.modelId))
     crop = makeCrop(images, mask, ["T1c", "FLAIR"], CROP_SIZE, CROP_SPACING)
     features = cropFeatures(model, crop)
@@ -199,9 +209,17 @@ def test_cancelled_training_leaves_no_model_folder(trained, tmp_path):
         if message.startswith("epoch 1/"):
             cancel.cancel()
 
-    arguments = {"manifest": str(trained.manifest), "clinical": str(trained.clinical), "target": "grade",
-                 "out": str(tmp_path / "model"), "sequences": ["FLAIR"], "cropSize": 16, "cropSpacing": 5.0,
-                 "epochs": 5, "device": "cpu"}
+    arguments = {
+        "manifest": str(trained.manifest),
+        "clinical": str(trained.clinical),
+        "target": "grade",
+        "out": str(tmp_path / "model"),
+        "sequences": ["FLAIR"],
+        "cropSize": 16,
+        "cropSpacing": 5.0,
+        "epochs": 5,
+        "device": "cpu",
+    }
     with pytest.raises(CancelledError):
         InlineRunner().run(TASK, arguments, progress, cancel)
     assert seen[-1].startswith("epoch 1/") and list(tmp_path.iterdir()) == []

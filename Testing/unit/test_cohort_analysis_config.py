@@ -33,23 +33,26 @@ def test_training_arguments_are_valid_training_settings():
     assert (settings.epochs, settings.seed) == (DeepLearningConfig().epochs, DeepLearningConfig().randomSeed)
 
 
-@pytest.mark.parametrize("section, values, message", [
-    ("cohort", {"analyses": ["cox", "survival"]}, "list each once, among"),
-    ("cohort", {"analyses": ["cox", "cox"]}, "list each once"),
-    ("cohort", {"analyses": ["explanation"]}, "without 'classification'"),
-    ("cox", {"covariates": []}, "at least one"),
-    ("cox", {"covariates": ["age", "age"]}, "name each column once"),
-    ("cox", {"penalizer": -0.1}, "penalizer is -0.1"),
-    ("cox", {"riskPercentile": 100.0}, "riskPercentile"),
-    ("explanation", {"model": "xgboost"}, "choose one of: best, lr"),
-    ("explanation", {"backgroundSize": 0}, "backgroundSize"),
-    ("deepLearning", {"cropSize": 8}, "cropSize is 8"),
-    ("deepLearning", {"sequences": ["T1c", "T1c"]}, "list each sequence once"),
-    ("deepLearning", {"network": "UNet"}, "choose one of: DenseNet, ResNet"),
-    ("deepLearning", {"gradCamMethod": "saliency"}, "gradcam, gradcampp"),
-    ("deepLearning", {"epochs": 0}, "epochs is 0"),
-    ("deepLearning", {"cropSpacing": "3 mm"}, "must be a number"),
-])
+@pytest.mark.parametrize(
+    "section, values, message",
+    [
+        ("cohort", {"analyses": ["cox", "survival"]}, "list each once, among"),
+        ("cohort", {"analyses": ["cox", "cox"]}, "list each once"),
+        ("cohort", {"analyses": ["explanation"]}, "without 'classification'"),
+        ("cox", {"covariates": []}, "at least one"),
+        ("cox", {"covariates": ["age", "age"]}, "name each column once"),
+        ("cox", {"penalizer": -0.1}, "penalizer is -0.1"),
+        ("cox", {"riskPercentile": 100.0}, "riskPercentile"),
+        ("explanation", {"model": "xgboost"}, "choose one of: best, lr"),
+        ("explanation", {"backgroundSize": 0}, "backgroundSize"),
+        ("deepLearning", {"cropSize": 8}, "cropSize is 8"),
+        ("deepLearning", {"sequences": ["T1c", "T1c"]}, "list each sequence once"),
+        ("deepLearning", {"network": "UNet"}, "choose one of: DenseNet, ResNet"),
+        ("deepLearning", {"gradCamMethod": "saliency"}, "gradcam, gradcampp"),
+        ("deepLearning", {"epochs": 0}, "epochs is 0"),
+        ("deepLearning", {"cropSpacing": "3 mm"}, "must be a number"),
+    ],
+)
 def test_bad_settings_are_refused_with_the_value(section, values, message):
     with pytest.raises(InputError, match=message):
         PipelineConfig.fromDict({section: values})
@@ -69,8 +72,9 @@ def test_defaults_validate():
 
 
 def test_grad_cam_patients_first_of_each_class_or_named():
-    clinical = pd.DataFrame({"grade": ["LGG", "LGG", "HGG", "LGG", "HGG"]},
-                            index=pd.Index(["p1", "p2", "p3", "p4", "p5"], name="patient"))
+    clinical = pd.DataFrame(
+        {"grade": ["LGG", "LGG", "HGG", "LGG", "HGG"]}, index=pd.Index(["p1", "p2", "p3", "p4", "p5"], name="patient")
+    )
     assert gradCamPatients(clinical, DeepLearningConfig()) == ["p1", "p3"]
     assert gradCamPatients(clinical, DeepLearningConfig(gradCamPatients=["p5"])) == ["p5"]
     with pytest.raises(InputError, match="names patient\\(s\\) p9 the run did not process"):

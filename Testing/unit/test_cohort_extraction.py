@@ -19,8 +19,9 @@ from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.progress import CancelToken
 
 #: Small and fast: first order and GLCM of the original image (shape once).
-FAST = RadiomicsSettings.fromDict({"featureClass": {"shape": None, "firstorder": None, "glcm": None},
-                                   "setting": {"binWidth": 25}}, name="fast")
+FAST = RadiomicsSettings.fromDict(
+    {"featureClass": {"shape": None, "firstorder": None, "glcm": None}, "setting": {"binWidth": 25}}, name="fast"
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +124,9 @@ def test_wide_long_diagnostics_and_provenance(cohort, tmp_path):
     assert record["cropBox"]["T1c"]["size"] and provenance["manifest"]["sha256"] == sha256File(cohort["manifest"])
     assert provenance["counts"] == {"cases": 4, "succeeded": 4, "failed": 0}
     # the values are extractFeatures' on the files
-    direct = extractFeatures({name: sitk.ReadImage(str(path)) for name, path in case.sequences.items()},
-                             sitk.ReadImage(str(case.mask)), FAST)
+    direct = extractFeatures(
+        {name: sitk.ReadImage(str(path)) for name, path in case.sequences.items()}, sitk.ReadImage(str(case.mask)), FAST
+    )
     assert result.succeeded[0].value["features"] == direct.features
 
 
@@ -181,8 +183,13 @@ def test_values_identical_serial_and_dask_with_one_or_two_workers(cohort, tmp_pa
     serial = extractCohort(cohort["hostile"], None, FAST, executor=SerialExecutor()).wide()
     for workers in (1, 2):
         with DaskExecutor(workers=workers) as executor:
-            result = extractCohort(cohort["hostile"], tmp_path / f"dask{workers}", FAST, executor=executor,
-                                   cacheFolder=tmp_path / f"cache{workers}")
+            result = extractCohort(
+                cohort["hostile"],
+                tmp_path / f"dask{workers}",
+                FAST,
+                executor=executor,
+                cacheFolder=tmp_path / f"cache{workers}",
+            )
         pd.testing.assert_frame_equal(result.wide(), serial, check_exact=True)
         assert len(result.failed) == 3 and result.provenance["executor"]["workers"] == workers
         assert len(list((tmp_path / f"cache{workers}").glob("*.json"))) == 1  # stored by the worker
@@ -199,8 +206,11 @@ def test_scene_cases_equal_manifest_cases(cohort, scene):
     result = extractSceneCohort(cases, FAST, executor=SerialExecutor())
     assert [case.ok for case in result.cases] == [True, True]
     first = cohort["cases"][0]
-    direct = extractFeatures({name: sitk.ReadImage(str(first.sequences[name])) for name in ("T1c", "FLAIR")},
-                             sitk.ReadImage(str(first.mask)), FAST)
+    direct = extractFeatures(
+        {name: sitk.ReadImage(str(first.sequences[name])) for name in ("T1c", "FLAIR")},
+        sitk.ReadImage(str(first.mask)),
+        FAST,
+    )
     assert result.cases[0].value["features"] == pytest.approx(direct.features, rel=1e-12)
     assert "FLAIR_original_glcm_Contrast" in result.wide().columns
     with pytest.raises(InputError, match="is not empty"):
@@ -220,8 +230,14 @@ def test_an_interrupted_run_resumes_from_the_cache(cohort, tmp_path):
             token.cancel()
 
     with pytest.raises(CancelledError):
-        extractCohort(manifest, tmp_path / "out", FAST, cacheFolder=tmp_path / "cache",
-                      progress=cancelAfterFirstCase, cancel=token)
+        extractCohort(
+            manifest,
+            tmp_path / "out",
+            FAST,
+            cacheFolder=tmp_path / "cache",
+            progress=cancelAfterFirstCase,
+            cancel=token,
+        )
     assert not (tmp_path / "out").exists() and len(list((tmp_path / "cache").glob("*.json"))) == 1
     resumed = extractCohort(manifest, tmp_path / "out", FAST, cacheFolder=tmp_path / "cache")
     assert (resumed.cacheHits, resumed.computed) == (1, 3) and resumed.cases[0].cached

@@ -27,13 +27,43 @@ def tables(tmp_path):
 
 
 def _fit(features, clinical, out, *options):
-    return main(["combat", "fit", "--features", str(features), "--clinical", str(clinical), "--batch", "site",
-                 "--covariates", "age,grade", "--pass-through", "label,note", *options, "--out", str(out)])
+    return main(
+        [
+            "combat",
+            "fit",
+            "--features",
+            str(features),
+            "--clinical",
+            str(clinical),
+            "--batch",
+            "site",
+            "--covariates",
+            "age,grade",
+            "--pass-through",
+            "label,note",
+            *options,
+            "--out",
+            str(out),
+        ]
+    )
 
 
 def _apply(model, features, clinical, out, *options):
-    return main(["combat", "apply", "--model", str(model), "--features", str(features), "--clinical", str(clinical),
-                 *options, "--out", str(out)])
+    return main(
+        [
+            "combat",
+            "apply",
+            "--model",
+            str(model),
+            "--features",
+            str(features),
+            "--clinical",
+            str(clinical),
+            *options,
+            "--out",
+            str(out),
+        ]
+    )
 
 
 def test_fit_then_apply_keeps_columns_rows_and_pass_through_text(tables, tmp_path, capsys):
@@ -50,8 +80,9 @@ def test_fit_then_apply_keeps_columns_rows_and_pass_through_text(tables, tmp_pat
     assert ComBatModel.load(tmp_path / "model.json").batchName == "site"
 
 
-@pytest.mark.parametrize("variant,options", [("reference", ["--reference-batch", "B"]),
-                                             ("nonparametric", ["--method", "nonparametric"])])
+@pytest.mark.parametrize(
+    "variant,options", [("reference", ["--reference-batch", "B"]), ("nonparametric", ["--method", "nonparametric"])]
+)
 def test_cli_matches_sva(tables, tmp_path, variant, options):
     features, clinical = tables
     assert _fit(features, clinical, tmp_path / "model.json", *options) == 0
@@ -72,8 +103,9 @@ def test_one_new_patient_per_file(tables, tmp_path):
         assert _apply(tmp_path / "model.json", tmp_path / f"one{row}.csv", clinical, tmp_path / f"out{row}.csv") == 0
         one = pd.read_csv(tmp_path / f"out{row}.csv", dtype={"patient": str}).set_index("patient")
         assert len(one) == 1
-        np.testing.assert_allclose(one.iloc[0, 1:-1].astype(float), everyone.loc[one.index[0]].iloc[1:-1].astype(float),
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            one.iloc[0, 1:-1].astype(float), everyone.loc[one.index[0]].iloc[1:-1].astype(float), rtol=1e-10
+        )
 
 
 def test_unseen_batch_fallback_leaves_rows_as_they_were(tables, tmp_path):
@@ -82,8 +114,17 @@ def test_unseen_batch_fallback_leaves_rows_as_they_were(tables, tmp_path):
     table = pd.read_csv(clinical, dtype=str)
     table.loc[table.patient.isin(["VC001", "VC002"]), "site"] = "D"
     table.to_csv(tmp_path / "newsite.csv", index=False)
-    assert _apply(tmp_path / "model.json", features, tmp_path / "newsite.csv", tmp_path / "out.csv",
-                  "--unseen-batch", "reference") == 0
+    assert (
+        _apply(
+            tmp_path / "model.json",
+            features,
+            tmp_path / "newsite.csv",
+            tmp_path / "out.csv",
+            "--unseen-batch",
+            "reference",
+        )
+        == 0
+    )
     before = pd.read_csv(features, dtype=str, keep_default_na=False)
     after = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(after.iloc[:2], before.iloc[:2])
@@ -100,21 +141,42 @@ def _edited(path, target, edit):
 FIT_PROBLEMS = {
     "no batch column": (lambda f, c, d: ([], ["--batch", "scanner"]), "no column scanner"),
     "unknown covariate": (lambda f, c, d: ([], ["--covariates", "age,sex"]), "no column sex"),
-    "empty feature cell": (lambda f, c, d: ([("features", _edited(f, d / "f.csv", lambda t: t.__setitem__(
-        "feature02", ["", *t.feature02[1:]])))], []),
-        r"missing or infinite value\(s\) in feature\(s\) feature02 \(rows VC001\)"),
+    "empty feature cell": (
+        lambda f, c, d: (
+            [("features", _edited(f, d / "f.csv", lambda t: t.__setitem__("feature02", ["", *t.feature02[1:]])))],
+            [],
+        ),
+        r"missing or infinite value\(s\) in feature\(s\) feature02 \(rows VC001\)",
+    ),
     "text feature": (lambda f, c, d: ([], ["--pass-through", "label"]), r"'note' holds text that is not a number"),
-    "batch of one": (lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__(
-        "site", ["Z", *t.site[1:]])))], []), r"'Z' \(1 case\) have a single case"),
-    "missing covariate": (lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__(
-        "age", ["", *t.age[1:]])))], []), r"Covariate 'age' is missing for row\(s\) VC036"),
-    "unknown patient": (lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.drop(index=5, inplace=True)))],
-                                         []), r"Patient\(s\) VC031 of the feature table are not in the clinical"),
-    "repeated patient": (lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__(
-        "patient", ["VC002", *t.patient[1:]])))], []), r"lists patient\(s\) VC002 more than once"),
+    "batch of one": (
+        lambda f, c, d: (
+            [("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__("site", ["Z", *t.site[1:]])))],
+            [],
+        ),
+        r"'Z' \(1 case\) have a single case",
+    ),
+    "missing covariate": (
+        lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__("age", ["", *t.age[1:]])))], []),
+        r"Covariate 'age' is missing for row\(s\) VC036",
+    ),
+    "unknown patient": (
+        lambda f, c, d: ([("clinical", _edited(c, d / "c.csv", lambda t: t.drop(index=5, inplace=True)))], []),
+        r"Patient\(s\) VC031 of the feature table are not in the clinical",
+    ),
+    "repeated patient": (
+        lambda f, c, d: (
+            [("clinical", _edited(c, d / "c.csv", lambda t: t.__setitem__("patient", ["VC002", *t.patient[1:]])))],
+            [],
+        ),
+        r"lists patient\(s\) VC002 more than once",
+    ),
     "unknown reference": (lambda f, c, d: ([], ["--reference-batch", "Q"]), "reference batch 'Q' is not among"),
     "missing file": (lambda f, c, d: ([("features", d / "absent.csv")], []), "Feature table not found"),
-    "batch as covariate": (lambda f, c, d: ([], ["--covariates", "site"]), "combatCovariates includes the batch column 'site'"),
+    "batch as covariate": (
+        lambda f, c, d: ([], ["--covariates", "site"]),
+        "combatCovariates includes the batch column 'site'",
+    ),
 }
 
 
@@ -141,13 +203,33 @@ def test_apply_bad_input_exits_2_with_one_line_and_writes_nothing(tables, tmp_pa
     (tmp_path / "exists.csv").write_text("keep me")
     problems = [
         ([tmp_path / "absent.json", features, clinical, tmp_path / "out.csv"], "not found"),
-        ([tmp_path / "model.json", features, _edited(clinical, tmp_path / "d.csv", lambda t: t.__setitem__(
-            "site", ["D", *t.site[1:]])), tmp_path / "out.csv"], r"Batch\(es\) D were not in the ComBat fit"),
-        ([tmp_path / "model.json", features, _edited(clinical, tmp_path / "g.csv", lambda t: t.__setitem__(
-            "grade", ["medium", *t.grade[1:]])), tmp_path / "out.csv"], r"level\(s\) medium"),
-        ([tmp_path / "model.json", _edited(features, tmp_path / "f.csv", lambda t: t.drop(columns="feature03",
-                                                                                         inplace=True)),
-          clinical, tmp_path / "out.csv"], r"lacks the model's feature\(s\) feature03"),
+        (
+            [
+                tmp_path / "model.json",
+                features,
+                _edited(clinical, tmp_path / "d.csv", lambda t: t.__setitem__("site", ["D", *t.site[1:]])),
+                tmp_path / "out.csv",
+            ],
+            r"Batch\(es\) D were not in the ComBat fit",
+        ),
+        (
+            [
+                tmp_path / "model.json",
+                features,
+                _edited(clinical, tmp_path / "g.csv", lambda t: t.__setitem__("grade", ["medium", *t.grade[1:]])),
+                tmp_path / "out.csv",
+            ],
+            r"level\(s\) medium",
+        ),
+        (
+            [
+                tmp_path / "model.json",
+                _edited(features, tmp_path / "f.csv", lambda t: t.drop(columns="feature03", inplace=True)),
+                clinical,
+                tmp_path / "out.csv",
+            ],
+            r"lacks the model's feature\(s\) feature03",
+        ),
         ([tmp_path / "model.json", features, clinical, tmp_path / "exists.csv"], "exists already"),
         ([tmp_path / "model.json", features, clinical, tmp_path / "out.txt"], "must name a .csv file"),
         ([features, features, clinical, tmp_path / "out.csv"], "not valid JSON"),

@@ -74,17 +74,20 @@ def test_confounded_covariate(cohort):
         fitComBat(features, site, covariates.assign(months=covariates.age * 12))
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda f, s, c: (f, s.map(lambda _: "A"), c), r"Only one batch"),
-    (lambda f, s, c: (f[["feature01"]], s, c), r"at least 2 features"),
-    (lambda f, s, c: (f.iloc[:0], s.iloc[:0], c.iloc[:0]), r"no rows"),
-    (lambda f, s, c: (f, s.reset_index(drop=True), c), r"batch rows do not match"),
-    (lambda f, s, c: (f, s, c.reset_index(drop=True)), r"covariates rows do not match"),
-    (lambda f, s, c: (f.set_axis(["a"] * 10, axis=1), s, c), r"repeats column\(s\) a"),
-    (lambda f, s, c: (f.to_numpy(), s, c), r"must be a pandas DataFrame"),
-    (lambda f, s, c: (f, list(s), c), r"must be a pandas Series"),
-    (lambda f, s, c: (f, s, c.assign(grade="low")), r"single level \(low\)"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda f, s, c: (f, s.map(lambda _: "A"), c), r"Only one batch"),
+        (lambda f, s, c: (f[["feature01"]], s, c), r"at least 2 features"),
+        (lambda f, s, c: (f.iloc[:0], s.iloc[:0], c.iloc[:0]), r"no rows"),
+        (lambda f, s, c: (f, s.reset_index(drop=True), c), r"batch rows do not match"),
+        (lambda f, s, c: (f, s, c.reset_index(drop=True)), r"covariates rows do not match"),
+        (lambda f, s, c: (f.set_axis(["a"] * 10, axis=1), s, c), r"repeats column\(s\) a"),
+        (lambda f, s, c: (f.to_numpy(), s, c), r"must be a pandas DataFrame"),
+        (lambda f, s, c: (f, list(s), c), r"must be a pandas Series"),
+        (lambda f, s, c: (f, s, c.assign(grade="low")), r"single level \(low\)"),
+    ],
+)
 def test_malformed_inputs(cohort, change, message):
     with pytest.raises(InputError, match=message):
         fitComBat(*change(*cohort))
@@ -119,8 +122,11 @@ def test_numeric_covariate_treated_as_categorical_on_request(cohort):
     model = fitComBat(features, site, coded, categorical=["grade"])
     assert model.covariates[1].kind == "categorical" and model.covariates[1].levels == ("1", "2")
     reference = fitComBat(features, site, covariates)
-    np.testing.assert_allclose(model.apply(features, site, coded).to_numpy(),
-                               reference.apply(features, site, covariates).to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        model.apply(features, site, coded).to_numpy(),
+        reference.apply(features, site, covariates).to_numpy(),
+        rtol=1e-10,
+    )
 
 
 def test_clashing_design_column_names(cohort):

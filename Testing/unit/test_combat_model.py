@@ -52,8 +52,9 @@ def test_covariate_difference_is_kept(method):
         high = features.iloc[[0]].copy()
         low = high + effect
         pair = pd.concat([high, low]).set_axis(["high", "low"])
-        out = model.apply(pair, pd.Series([batch] * 2, index=pair.index),
-                          pd.DataFrame({"grade": ["high", "low"]}, index=pair.index))
+        out = model.apply(
+            pair, pd.Series([batch] * 2, index=pair.index), pd.DataFrame({"grade": ["high", "low"]}, index=pair.index)
+        )
         np.testing.assert_allclose((out.loc["high"] - out.loc["low"]).to_numpy(), -effect, rtol=1e-10)
 
     def difference(table):
@@ -127,11 +128,21 @@ def test_save_and_load_round_trip_bit_for_bit(tmp_path, method, reference):
     loaded = ComBatModel.load(path)
     for name in ("grandMean", "pooledVariance", "covariateCoefficients", "gammaStar", "deltaStar", "iterations"):
         assert np.array_equal(getattr(loaded, name), getattr(model, name)), name
-    for name in ("method", "features", "batches", "batchCounts", "referenceBatch", "covariates", "inputHash",
-                 "libraryVersion", "batchName"):
+    for name in (
+        "method",
+        "features",
+        "batches",
+        "batchCounts",
+        "referenceBatch",
+        "covariates",
+        "inputHash",
+        "libraryVersion",
+        "batchName",
+    ):
         assert getattr(loaded, name) == getattr(model, name), name
-    assert np.array_equal(loaded.apply(features, site, covariates).to_numpy(),
-                          model.apply(features, site, covariates).to_numpy())
+    assert np.array_equal(
+        loaded.apply(features, site, covariates).to_numpy(), model.apply(features, site, covariates).to_numpy()
+    )
     assert loaded.save(tmp_path / "again.json").read_bytes() == path.read_bytes()
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["schemaVersion"] == 1 and data["features"] == list(features.columns)

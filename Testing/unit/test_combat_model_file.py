@@ -54,19 +54,22 @@ def _damaged(tmp_path, model, edit) -> str:
     return damaged
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda d: d.update(format="something"), "is not a Virtual Biopsy ComBat model"),
-    (lambda d: d.update(schemaVersion=2), "schema version 2; this Virtual Biopsy reads version 1"),
-    (lambda d: d.update(method="magic"), "unknown method 'magic'"),
-    (lambda d: d.pop("parameters"), "KeyError"),
-    (lambda d: d["parameters"]["grandMean"].pop(), "grandMean should hold 10 numbers"),
-    (lambda d: d["parameters"]["pooledVariance"].__setitem__(0, -1.0), "variance .* is not positive"),
-    (lambda d: d["parameters"]["deltaStar"]["A"].__setitem__(3, 0.0), "variance .* is not positive"),
-    (lambda d: d["parameters"]["gammaStar"]["B"].__setitem__(0, "1.0"), "holds something other than numbers"),
-    (lambda d: d["parameters"]["covariateCoefficients"].pop("age"), "do not match the covariates"),
-    (lambda d: d.update(referenceBatch="Q"), "reference batch 'Q' is not among the batches"),
-    (lambda d: d["covariates"][1].update(levels=[]), "levels that do not fit its kind"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda d: d.update(format="something"), "is not a Virtual Biopsy ComBat model"),
+        (lambda d: d.update(schemaVersion=2), "schema version 2; this Virtual Biopsy reads version 1"),
+        (lambda d: d.update(method="magic"), "unknown method 'magic'"),
+        (lambda d: d.pop("parameters"), "KeyError"),
+        (lambda d: d["parameters"]["grandMean"].pop(), "grandMean should hold 10 numbers"),
+        (lambda d: d["parameters"]["pooledVariance"].__setitem__(0, -1.0), "variance .* is not positive"),
+        (lambda d: d["parameters"]["deltaStar"]["A"].__setitem__(3, 0.0), "variance .* is not positive"),
+        (lambda d: d["parameters"]["gammaStar"]["B"].__setitem__(0, "1.0"), "holds something other than numbers"),
+        (lambda d: d["parameters"]["covariateCoefficients"].pop("age"), "do not match the covariates"),
+        (lambda d: d.update(referenceBatch="Q"), "reference batch 'Q' is not among the batches"),
+        (lambda d: d["covariates"][1].update(levels=[]), "levels that do not fit its kind"),
+    ],
+)
 def test_damaged_files_are_refused(tmp_path, model, edit, message):
     with pytest.raises(InputError, match=message):
         ComBatModel.load(_damaged(tmp_path, model, edit))

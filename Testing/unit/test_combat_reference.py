@@ -30,8 +30,9 @@ def test_fit_matches_sva(variant):
 def test_one_patient_at_a_time_reproduces_the_fit(variant):
     features, site, covariates = referenceCohort()
     model, harmonized = fitAndHarmonize(features, site, covariates, *SVA_VARIANTS[variant])
-    onePerCall = pd.concat([model.apply(features.iloc[[row]], site.iloc[[row]], covariates.iloc[[row]])
-                            for row in range(len(features))])
+    onePerCall = pd.concat(
+        [model.apply(features.iloc[[row]], site.iloc[[row]], covariates.iloc[[row]]) for row in range(len(features))]
+    )
     np.testing.assert_allclose(onePerCall.to_numpy(), harmonized.to_numpy(), rtol=1e-10, atol=0)
     reversedRows = model.apply(features.iloc[::-1], site.iloc[::-1], covariates.iloc[::-1])
     np.testing.assert_allclose(reversedRows.loc[features.index].to_numpy(), harmonized.to_numpy(), rtol=1e-10, atol=0)
@@ -56,8 +57,9 @@ def test_standardization_matches_combatlearn(reference):
 
     features, site, covariates = referenceCohort()
     theirs = CombatlearnModel(method="fortin", reference_batch=reference, eps=0.0)
-    theirs.fit(features, batch=site, discrete_covariates=covariates[["grade"]],
-               continuous_covariates=covariates[["age"]])
+    theirs.fit(
+        features, batch=site, discrete_covariates=covariates[["grade"]], continuous_covariates=covariates[["age"]]
+    )
     ours, _ = fitAndHarmonize(features, site, covariates, "parametric", reference)
     assert theirs._nonbatch_columns == ["grade_low", "age"] and ours.designColumns == ["age", "grade=low"]
     assert _relative(ours.grandMean, theirs._grand_mean.to_numpy()) < 1e-9

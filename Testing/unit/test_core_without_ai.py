@@ -45,8 +45,14 @@ print(json.dumps({{"failed": failed, "features": len(result.features), "finite":
 
 def test_library_imports_and_extracts_without_the_ai_packages():
     script = PROBE.format(blocked=AI_PACKAGES, testing=str(pathlib.Path(__file__).parent))
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                               cwd=str(REPOSITORY), env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(REPOSITORY),
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     unexpected = {name: error for name, error in report["failed"].items() if name not in AI_ONLY}
@@ -65,8 +71,17 @@ def test_core_dependencies_leave_the_ai_stack_to_the_ai_extra():
     ai = {_name(requirement) for requirement in project["optional-dependencies"]["ai"]}
     assert not core & set(AI_PACKAGES), sorted(core & set(AI_PACKAGES))
     assert {"torch", "monai", "nnunetv2", "torchio", "shapiq"} <= ai
-    assert {"slicer-core", "pyradiomics", "simpleitk", "pandas", "scikit-learn", "lifelines", "pyyaml",
-            "jsonschema", "openpyxl"} <= core
+    assert {
+        "slicer-core",
+        "pyradiomics",
+        "simpleitk",
+        "pandas",
+        "scikit-learn",
+        "lifelines",
+        "pyyaml",
+        "jsonschema",
+        "openpyxl",
+    } <= core
 
 
 def test_make_setup_installs_every_extra_the_tests_use():

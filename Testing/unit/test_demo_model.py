@@ -31,7 +31,9 @@ def test_demo_model_is_listed_with_its_files_and_ships_in_the_package():
     assert all(path.is_file() for path in files)
     assert sum(path.stat().st_size for path in files) < 10 * 2**20
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]
     packaged = {path for pattern in patterns["VirtualBiopsy"] for path in PACKAGE.glob(pattern)}
     assert set(files) <= packaged
 
@@ -57,8 +59,9 @@ def test_demo_model_verifies_loads_weights_only_and_segments_unseen_cases(tmp_pa
     scores = []
     for index in UNSEEN_INDICES:
         case = generateCase(index=index, seed=2026, size=128)
-        result = predictNnunet([case.images["FLAIR"], case.images["T1c"]], folder,
-                               NnunetOptions(device="cpu", useMirroring=False))
+        result = predictNnunet(
+            [case.images["FLAIR"], case.images["T1c"]], folder, NnunetOptions(device="cpu", useMirroring=False)
+        )
         prediction = sitk.GetArrayViewFromImage(result.labelMap) > 0
         truth = sitk.GetArrayViewFromImage(case.mask) > 0
         scores.append(2 * np.logical_and(prediction, truth).sum() / (prediction.sum() + truth.sum()))

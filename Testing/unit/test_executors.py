@@ -215,8 +215,13 @@ def test_cancel_stops_the_run_and_leaves_no_worker_processes(tmp_path):
         workerPids = workerProcesses(childPids() - before)
         assert len(workerPids) == 2
         with pytest.raises(CancelledError, match="after 1 of 4 cases"):
-            executor.map(tasks.sleepThenMark, cases, progress=cancelOnFirstCompletion, cancel=token,
-                         keys=[str(index) for index in range(4)])
+            executor.map(
+                tasks.sleepThenMark,
+                cases,
+                progress=cancelOnFirstCompletion,
+                cancel=token,
+                keys=[str(index) for index in range(4)],
+            )
         assert executor.address is None  # the cluster it started is closed at once
         assert workerProcesses(set(workerPids)) == []
     assert reports == ["0 done"]
@@ -227,8 +232,9 @@ def test_cancel_stops_the_run_and_leaves_no_worker_processes(tmp_path):
 @pytest.mark.slow
 def test_existing_cluster_by_address_is_used_and_left_running():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         executor = makeExecutor(None, cluster.scheduler_address)
         outcomes = executor.map(tasks.seededStatistics, [4, 5])
         assert [o.value for o in outcomes] == [o.value for o in SerialExecutor().map(tasks.seededStatistics, [4, 5])]

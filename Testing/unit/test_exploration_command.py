@@ -21,12 +21,34 @@ def tables(tmp_path):
 def test_explore_writes_the_tables_and_figures(tables, tmp_path, capsys):
     features, clinical = tables
     out = tmp_path / "explore"
-    status = runCommand(explore, ["explore", "--features", str(features), "--clinical", str(clinical),
-                                  "--outcome", "highGrade", "--out", str(out), "--max-missing", "0.5"])
+    status = runCommand(
+        explore,
+        [
+            "explore",
+            "--features",
+            str(features),
+            "--clinical",
+            str(clinical),
+            "--outcome",
+            "highGrade",
+            "--out",
+            str(out),
+            "--max-missing",
+            "0.5",
+        ],
+    )
     assert status == 0
     names = {path.name for path in out.iterdir()}
-    assert {"statistics.csv", "statistics.xlsx", "univariate.csv", "spearman_heatmap.png", "distributions.png",
-            "volume_correlation.csv", "missing_values.csv", "summary.json"} <= names
+    assert {
+        "statistics.csv",
+        "statistics.xlsx",
+        "univariate.csv",
+        "spearman_heatmap.png",
+        "distributions.png",
+        "volume_correlation.csv",
+        "missing_values.csv",
+        "summary.json",
+    } <= names
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["positiveClass"] == 1 and summary["patients"] == {"0": 20, "1": 20}
     assert summary["significantFeatures"] == ["T1c_original_firstorder_Mean"]
@@ -44,12 +66,36 @@ def test_explore_bad_input_raises_and_writes_nothing(tables, tmp_path):
     with pytest.raises(InputError, match=r"'site' has 1 class\(es\)"):
         runCommand(explore, [*base, "--outcome", "site"])
     with pytest.raises(InputError, match="Features table not found"):
-        runCommand(explore, ["explore", "--features", str(tmp_path / "nope.csv"), "--clinical", str(clinical),
-                             "--outcome", "grade", "--out", str(out)])
+        runCommand(
+            explore,
+            [
+                "explore",
+                "--features",
+                str(tmp_path / "nope.csv"),
+                "--clinical",
+                str(clinical),
+                "--outcome",
+                "grade",
+                "--out",
+                str(out),
+            ],
+        )
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(InputError, match="not a readable CSV"):
-        runCommand(explore, ["explore", "--features", str(tmp_path / "empty.csv"), "--clinical", str(clinical),
-                             "--outcome", "grade", "--out", str(out)])
+        runCommand(
+            explore,
+            [
+                "explore",
+                "--features",
+                str(tmp_path / "empty.csv"),
+                "--clinical",
+                str(clinical),
+                "--outcome",
+                "grade",
+                "--out",
+                str(out),
+            ],
+        )
     with pytest.raises(InputError, match="Volume column 'size'"):
         runCommand(explore, [*base, "--outcome", "grade", "--volume-column", "size"])
     assert not out.exists()

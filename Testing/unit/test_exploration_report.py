@@ -15,8 +15,18 @@ from VirtualBiopsy.extract.exploration import (
 from VirtualBiopsy.progress import CancelToken
 
 PNG = b"\x89PNG\r\n\x1a\n"
-EXPECTED_FILES = {"missing_values.csv", "features_prepared.csv", "statistics.csv", "statistics.xlsx", "univariate.csv",
-                  "spearman.csv", "spearman_heatmap.png", "volume_correlation.csv", "distributions.png", "summary.json"}
+EXPECTED_FILES = {
+    "missing_values.csv",
+    "features_prepared.csv",
+    "statistics.csv",
+    "statistics.xlsx",
+    "univariate.csv",
+    "spearman.csv",
+    "spearman_heatmap.png",
+    "volume_correlation.csv",
+    "distributions.png",
+    "summary.json",
+}
 
 
 def test_exploration_writes_tables_figures_and_summary(tmp_path):
@@ -44,8 +54,13 @@ def test_exploration_writes_tables_figures_and_summary(tmp_path):
 def test_without_a_volume_column_the_volume_step_is_skipped_and_noted(tmp_path):
     features, clinical = syntheticTables()
     features = features.drop(columns=[c for c in features.columns if "Volume" in c])
-    result = exploreFeatures(features, clinical, "grade", tmp_path / "out",
-                             ExplorationOptions(maxMissingFraction=0.8, imputation="none", positiveClass="HGG"))
+    result = exploreFeatures(
+        features,
+        clinical,
+        "grade",
+        tmp_path / "out",
+        ExplorationOptions(maxMissingFraction=0.8, imputation="none", positiveClass="HGG"),
+    )
     assert result.volumeCorrelation is None and not (tmp_path / "out" / "volume_correlation.csv").exists()
     assert any("volume correlation skipped" in note for note in result.summary["notes"])
     assert result.summary["positiveClass"] == "HGG"

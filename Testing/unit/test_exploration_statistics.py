@@ -57,7 +57,11 @@ def test_separated_and_constant_features_have_known_answers():
     assert table.loc["up", "auc"] == 1.0 and table.loc["up", "direction"] == "higher in positive"
     assert table.loc["down", "auc"] == 0.0 and table.loc["down", "aucBest"] == 1.0
     assert table.loc["up", "pValue"] == pytest.approx(stats.mannwhitneyu(np.arange(4, 8), np.arange(4)).pvalue)
-    assert table.loc["flat", "pValue"] == 1.0 and table.loc["flat", "auc"] == 0.5 and table.loc["flat", "direction"] == "none"
+    assert (
+        table.loc["flat", "pValue"] == 1.0
+        and table.loc["flat", "auc"] == 0.5
+        and table.loc["flat", "direction"] == "none"
+    )
     with pytest.raises(InputError, match="one class is empty"):
         univariateTable(pd.DataFrame({"up": np.arange(8.0)}), np.ones(8, bool))
     with pytest.raises(InputError, match="alpha is 5"):
@@ -82,8 +86,9 @@ def test_spearman_matrix_and_volume_correlation_equal_scipy(data):
     assert table.loc["T1c_original_shape_VoxelVolume", "rho"] == pytest.approx(1.0)
     assert list(table.index[table["flagged"]]) == ["T1c_original_shape_VoxelVolume", "T1c_original_shape_SurfaceArea"]
     contrast = features["T1c_original_glcm_Contrast"].notna()
-    expected = stats.spearmanr(features.loc[contrast, "T1c_original_glcm_Contrast"],
-                               features.loc[contrast, "T1c_original_shape_MeshVolume"])
+    expected = stats.spearmanr(
+        features.loc[contrast, "T1c_original_glcm_Contrast"], features.loc[contrast, "T1c_original_shape_MeshVolume"]
+    )
     assert table.loc["T1c_original_glcm_Contrast", "rho"] == pytest.approx(expected.statistic)
     assert table.loc["T1c_original_glcm_Contrast", "pValue"] == pytest.approx(expected.pvalue)
     assert np.isnan(table.loc["T1c_original_firstorder_Constant", "rho"])

@@ -20,21 +20,24 @@ def syntheticTables(patients: int = 40, seed: int = 0) -> tuple[pd.DataFrame, pd
     rng = np.random.default_rng(seed)
     high = np.arange(patients) % 2 == 1
     volume = rng.lognormal(8, 0.5, patients)
-    features = pd.DataFrame({
-        "patient": [f"P{index:03d}" for index in range(patients)],
-        "label": 1,
-        "T1c_original_shape_VoxelVolume": volume * 1.01,
-        "T1c_original_shape_MeshVolume": volume,
-        "T1c_original_shape_SurfaceArea": volume ** (2 / 3) * (1 + rng.normal(0, 0.01, patients)),
-        "T1c_original_firstorder_Mean": rng.normal(0, 1, patients) + 2.5 * high,
-        "T1c_original_glcm_Contrast": rng.normal(0, 1, patients),
-        "T1c_original_firstorder_Constant": 3.0,
-        "T1c_original_glcm_MostlyMissing": np.where(np.arange(patients) % 3 == 0, 1.0, np.nan),
-        "T1c_original_glcm_Empty": np.nan,
-    })
+    features = pd.DataFrame(
+        {
+            "patient": [f"P{index:03d}" for index in range(patients)],
+            "label": 1,
+            "T1c_original_shape_VoxelVolume": volume * 1.01,
+            "T1c_original_shape_MeshVolume": volume,
+            "T1c_original_shape_SurfaceArea": volume ** (2 / 3) * (1 + rng.normal(0, 0.01, patients)),
+            "T1c_original_firstorder_Mean": rng.normal(0, 1, patients) + 2.5 * high,
+            "T1c_original_glcm_Contrast": rng.normal(0, 1, patients),
+            "T1c_original_firstorder_Constant": 3.0,
+            "T1c_original_glcm_MostlyMissing": np.where(np.arange(patients) % 3 == 0, 1.0, np.nan),
+            "T1c_original_glcm_Empty": np.nan,
+        }
+    )
     features.loc[5, "T1c_original_glcm_Contrast"] = np.nan
-    clinical = pd.DataFrame({"patient": features["patient"][::-1].to_numpy(),
-                             "grade": np.where(high, "HGG", "LGG")[::-1], "site": "A"})
+    clinical = pd.DataFrame(
+        {"patient": features["patient"][::-1].to_numpy(), "grade": np.where(high, "HGG", "LGG")[::-1], "site": "A"}
+    )
     return features, clinical
 
 
@@ -64,18 +67,24 @@ def test_extra_clinical_patients_diagnostics_and_infinities_are_noted():
     assert any("infinite" in note for note in data.notes) and any("diagnostics" in note for note in data.notes)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda f, c: (f, c.assign(grade=["A", "B", "C", "D"] * 10)), r"4 class\(es\).*exactly two"),
-    (lambda f, c: (f, c.assign(grade="LGG")), r"1 class\(es\)"),
-    (lambda f, c: (f.assign(site="A"), c), r"column\(s\) site hold text.*remove them"),
-    (lambda f, c: (f, c[c["patient"] != "P003"]), r"1 patient\(s\) of the features table are not in the clinical table: P003"),
-    (lambda f, c: (f, c.assign(grade=c["grade"].where(c["patient"] != "P007"))), r"empty for 1 patient\(s\): P007"),
-    (lambda f, c: (f, c.drop(columns="grade")), "no 'grade' column"),
-    (lambda f, c: (f.drop(columns="patient"), c), "no 'patient' column"),
-    (lambda f, c: (pd.concat([f, f.iloc[:1]]), c), r"several rows for patient\(s\) P000"),
-    (lambda f, c: (f, pd.concat([c, c.iloc[:1]])), "Clinical table has several rows"),
-    (lambda f, c: (f.iloc[:3], c), r"fewer than 2 patients"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda f, c: (f, c.assign(grade=["A", "B", "C", "D"] * 10)), r"4 class\(es\).*exactly two"),
+        (lambda f, c: (f, c.assign(grade="LGG")), r"1 class\(es\)"),
+        (lambda f, c: (f.assign(site="A"), c), r"column\(s\) site hold text.*remove them"),
+        (
+            lambda f, c: (f, c[c["patient"] != "P003"]),
+            r"1 patient\(s\) of the features table are not in the clinical table: P003",
+        ),
+        (lambda f, c: (f, c.assign(grade=c["grade"].where(c["patient"] != "P007"))), r"empty for 1 patient\(s\): P007"),
+        (lambda f, c: (f, c.drop(columns="grade")), "no 'grade' column"),
+        (lambda f, c: (f.drop(columns="patient"), c), "no 'patient' column"),
+        (lambda f, c: (pd.concat([f, f.iloc[:1]]), c), r"several rows for patient\(s\) P000"),
+        (lambda f, c: (f, pd.concat([c, c.iloc[:1]])), "Clinical table has several rows"),
+        (lambda f, c: (f.iloc[:3], c), r"fewer than 2 patients"),
+    ],
+)
 def test_hostile_inputs_are_refused_with_the_fix(mutate, message):
     features, clinical = mutate(*syntheticTables())
     with pytest.raises(InputError, match=message):

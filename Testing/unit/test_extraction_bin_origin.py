@@ -40,7 +40,9 @@ def test_pyradiomics_bins_as_usual_outside_the_block_and_in_other_threads():
     seenElsewhere = []
     with fixedBinOrigin(-1000):
         assert imageoperations.getBinEdges(values, binWidth=25)[0] == -1000
-        thread = threading.Thread(target=lambda: seenElsewhere.append(imageoperations.getBinEdges(values, binWidth=25)[0]))
+        thread = threading.Thread(
+            target=lambda: seenElsewhere.append(imageoperations.getBinEdges(values, binWidth=25)[0])
+        )
         thread.start()
         thread.join()
         byCount = imageoperations.getBinEdges(values, binCount=4)
@@ -55,8 +57,11 @@ def test_the_origin_shifts_grey_level_indices_of_the_extraction():
     inside = np.zeros(array.shape, np.uint8)
     inside[1:-1, 1:-1, 1:-1] = 1
     image, mask = sitk.GetImageFromArray(array), sitk.GetImageFromArray(inside)
-    plain = {"imageType": {"Original": {}}, "featureClass": {"glcm": ["JointAverage"], "firstorder": ["Mean"]},
-             "setting": {"binWidth": 10}}
+    plain = {
+        "imageType": {"Original": {}},
+        "featureClass": {"glcm": ["JointAverage"], "firstorder": ["Mean"]},
+        "setting": {"binWidth": 10},
+    }
     shifted = RadiomicsSettings.fromDict({"preprocessing": {"fixedBinOrigin": -50}, "pyradiomics": plain})
     before = extractFeatures(image, mask, RadiomicsSettings.fromDict(plain), minimumRoiVoxels=1).features
     after = extractFeatures(image, mask, shifted, minimumRoiVoxels=1).features
@@ -66,5 +71,6 @@ def test_the_origin_shifts_grey_level_indices_of_the_extraction():
 
 def test_an_origin_with_a_bin_count_is_refused():
     with pytest.raises(InputError, match="fixedBinOrigin.*binCount"):
-        RadiomicsSettings.fromDict({"preprocessing": {"fixedBinOrigin": -1000},
-                                    "pyradiomics": {"setting": {"binCount": 32}}})
+        RadiomicsSettings.fromDict(
+            {"preprocessing": {"fixedBinOrigin": -1000}, "pyradiomics": {"setting": {"binCount": 32}}}
+        )

@@ -53,12 +53,33 @@ def test_one_image_keeps_pyradiomics_names(files, tmp_path, capsys):
 
 def test_named_sequences_are_prefixed_with_shape_once(files, tmp_path, capsys):
     out = tmp_path / "sub" / "f.csv"
-    status, _, _ = runCli(["--image", f"T1c={files['t1']}", "--image", f"FLAIR={files['flair']}", "--mask",
-                           files["mask"], "--label", 2, "--patient", "P1", "--preset", "mr-default", "--out", out], capsys)
+    status, _, _ = runCli(
+        [
+            "--image",
+            f"T1c={files['t1']}",
+            "--image",
+            f"FLAIR={files['flair']}",
+            "--mask",
+            files["mask"],
+            "--label",
+            2,
+            "--patient",
+            "P1",
+            "--preset",
+            "mr-default",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert status == 0
     table = pd.read_csv(out).set_index("patient")
-    assert "T1c_original_shape_VoxelVolume" in table.columns and not any(c.startswith("FLAIR_original_shape") for c in table.columns)
-    assert table.loc["P1", "FLAIR_original_firstorder_Mean"] == pytest.approx(2 * table.loc["P1", "T1c_original_firstorder_Mean"])
+    assert "T1c_original_shape_VoxelVolume" in table.columns and not any(
+        c.startswith("FLAIR_original_shape") for c in table.columns
+    )
+    assert table.loc["P1", "FLAIR_original_firstorder_Mean"] == pytest.approx(
+        2 * table.loc["P1", "T1c_original_firstorder_Mean"]
+    )
 
 
 def test_params_file_and_undefined_features_as_empty_cells(files, tmp_path, capsys):
@@ -71,8 +92,10 @@ def test_params_file_and_undefined_features_as_empty_cells(files, tmp_path, caps
     params = tmp_path / "params.yaml"
     params.write_text("featureClass: {firstorder: , glcm: }\nsetting: {binWidth: 5}\n")
     out = tmp_path / "flat.csv"
-    status, stdout, _ = runCli(["--image", tmp_path / "flat.nrrd", "--mask", files["mask"], "--label", 2,
-                                "--params", params, "--out", out], capsys)
+    status, stdout, _ = runCli(
+        ["--image", tmp_path / "flat.nrrd", "--mask", files["mask"], "--label", 2, "--params", params, "--out", out],
+        capsys,
+    )
     assert status == 0 and "24 undefined" in stdout
     table = pd.read_csv(out)
     assert table["original_glcm_Contrast"].isna().all() and table["original_firstorder_Mean"][0] == 7.0
@@ -120,8 +143,10 @@ def damaged(files, folder):
         (["--image", t1, "--mask", good, "--label", 1], "Label 1 is not in the mask; labels present: 2"),
         (["--image", t1, "--mask", good, "--label", 2, "--min-voxels", 100000], "fewer than the minimum of 100000"),
         (["--image", folder / "nan.nrrd", "--mask", good, "--label", 2], "inside the ROI that are NaN"),
-        (["--image", t1, "--mask", good, "--label", 2, "--params", folder / "broken.yaml"],
-         r"unknown key 'binwidth' under '/setting' \(did you mean 'binWidth'\?\)"),
+        (
+            ["--image", t1, "--mask", good, "--label", 2, "--params", folder / "broken.yaml"],
+            r"unknown key 'binwidth' under '/setting' \(did you mean 'binWidth'\?\)",
+        ),
         (["--image", t1, "--mask", good, "--label", 2, "--preset", "ibsi-Z"], "No radiomics preset named 'ibsi-Z'"),
         (["--image", f"T1={t1}", "--image", t1, "--mask", good], "not all are named"),
     ]
@@ -141,12 +166,23 @@ def test_bad_input_exits_2_with_one_line_and_no_output(files, tmp_path, capsys):
 
 def test_resample_mask_when_asked(files, tmp_path, capsys):
     mask = sitk.ReadImage(str(files["mask"]))
-    coarse = sitk.Resample(mask, [16, 16, 16], sitk.Transform(), sitk.sitkNearestNeighbor, mask.GetOrigin(),
-                           [4.0, 4.0, 4.0], mask.GetDirection(), 0, mask.GetPixelID())
+    coarse = sitk.Resample(
+        mask,
+        [16, 16, 16],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        mask.GetOrigin(),
+        [4.0, 4.0, 4.0],
+        mask.GetDirection(),
+        0,
+        mask.GetPixelID(),
+    )
     sitk.WriteImage(coarse, str(tmp_path / "coarse.nrrd"))
     out = tmp_path / "features.csv"
-    status, _, _ = runCli(["--image", files["t1"], "--mask", tmp_path / "coarse.nrrd", "--label", 2,
-                           "--resample-mask", "--out", out], capsys)
+    status, _, _ = runCli(
+        ["--image", files["t1"], "--mask", tmp_path / "coarse.nrrd", "--label", 2, "--resample-mask", "--out", out],
+        capsys,
+    )
     assert status == 0
     provenance = json.loads((tmp_path / "features.provenance.json").read_text(encoding="utf-8"))
     assert provenance["labels"]["2"]["provenance"]["maskResampledToImage"] == ["image"]
@@ -167,8 +203,20 @@ def test_options_build_the_same_extraction_config_as_the_panel_and_the_pipeline(
     from VirtualBiopsy.extract.config import ExtractionConfig
 
     out = tmp_path / "bins.csv"
-    arguments = ["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--bin-width", 3,
-                 "--feature-class", "firstorder", "--feature-class", "glcm"]
+    arguments = [
+        "--image",
+        files["t1"],
+        "--mask",
+        files["mask"],
+        "--label",
+        2,
+        "--bin-width",
+        3,
+        "--feature-class",
+        "firstorder",
+        "--feature-class",
+        "glcm",
+    ]
     status, _, _ = runCli([*arguments, "--out", out], capsys)
     assert status == 0
     table = pd.read_csv(out)
@@ -190,8 +238,9 @@ def test_options_build_the_same_extraction_config_as_the_panel_and_the_pipeline(
     pipeline = tmp_path / "pipeline.yaml"
     pipeline.write_text("extraction:\n  binWidth: 3\n  featureClasses: [firstorder, glcm]\n", encoding="utf-8")
     fromFile = tmp_path / "fromFile.csv"
-    status, _, _ = runCli(["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--config", pipeline,
-                           "--out", fromFile], capsys)
+    status, _, _ = runCli(
+        ["--image", files["t1"], "--mask", files["mask"], "--label", 2, "--config", pipeline, "--out", fromFile], capsys
+    )
     assert status == 0
     pd.testing.assert_frame_equal(pd.read_csv(fromFile), table)
 

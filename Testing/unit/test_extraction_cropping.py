@@ -66,8 +66,9 @@ def test_roi_at_the_image_border_with_wavelet_equals_uncropped():
     labels = np.zeros((24, 40, 36), np.uint8)
     labels[8:14, 15:22, 0:5] = 1  # touches x = 0
     mask = sitk.GetImageFromArray(labels)
-    settings = RadiomicsSettings.fromDict({"imageType": {"Wavelet": {}}, "featureClass": {"firstorder": None},
-                                           "setting": {"binWidth": 10}})
+    settings = RadiomicsSettings.fromDict(
+        {"imageType": {"Wavelet": {}}, "featureClass": {"firstorder": None}, "setting": {"binWidth": 10}}
+    )
     cropped = extractFeatures(image, mask, settings)
     whole = extractFeatures(image, mask, settings, crop=False)
     box = cropped.provenance["cropBox"]["image"]
@@ -79,7 +80,8 @@ def relativeDifferences(cropped: dict, whole: dict) -> dict:
     assert set(cropped) == set(whole)
     return {
         name: abs(cropped[name] - whole[name]) / max(abs(whole[name]), 1e-12)
-        for name in whole if cropped[name] != whole[name]
+        for name in whole
+        if cropped[name] != whole[name]
     }
 
 
@@ -109,8 +111,9 @@ def test_a_pyradiomics_precrop_margin_is_not_enough(sampleCases):
 
     case = sampleCases["brain1"]
     image, mask = sitk.ReadImage(str(case.image)), sitk.ReadImage(str(case.label))
-    settings = RadiomicsSettings.fromDict({"imageType": {"LoG": {"sigma": [5.0]}},
-                                           "featureClass": {"firstorder": None}, "setting": {"binWidth": 25}})
+    settings = RadiomicsSettings.fromDict(
+        {"imageType": {"LoG": {"sigma": [5.0]}}, "featureClass": {"firstorder": None}, "setting": {"binWidth": 25}}
+    )
     whole = extractFeatures(image, mask, settings, crop=False).features
     saved = cropping.LOG_MARGIN_SIGMAS
     try:

@@ -64,12 +64,16 @@ def test_sequences_are_prefixed_and_shape_comes_once(case):
     result = extractFeatures({"T1c": image, "FLAIR": image * 2}, mask, SETTINGS)
     assert "T1c_original_shape_VoxelVolume" in result.features
     assert not any(name.startswith("FLAIR_original_shape") for name in result.features)
-    assert result.features["FLAIR_original_firstorder_Mean"] == pytest.approx(2 * result.features["T1c_original_firstorder_Mean"])
+    assert result.features["FLAIR_original_firstorder_Mean"] == pytest.approx(
+        2 * result.features["T1c_original_firstorder_Mean"]
+    )
     assert len(result.features) == 107 + 93
     assert set(result.provenance["images"]) == {"T1c", "FLAIR"}
     single = extractFeatures({"T1c": image}, mask, SETTINGS)
     assert all(name.startswith("T1c_") for name in single.features)
-    assert set(extractFeatures({None: image}, mask, SETTINGS).features) == set(extractFeatures({"": image}, mask, SETTINGS).features)
+    assert set(extractFeatures({None: image}, mask, SETTINGS).features) == set(
+        extractFeatures({"": image}, mask, SETTINGS).features
+    )
 
 
 def test_constant_roi_reports_texture_as_undefined(case):
@@ -135,8 +139,17 @@ def test_mask_on_another_grid_is_refused_or_resampled_when_asked(case):
     shifted.SetOrigin(tuple(value + 1.0 for value in mask.GetOrigin()))
     with pytest.raises(GeometryError, match=r"does not lie on the grid of the image: origin .*resampleMaskToImage"):
         extractFeatures(image, shifted, SETTINGS)
-    coarse = sitk.Resample(mask, [16, 16, 16], sitk.Transform(), sitk.sitkNearestNeighbor, mask.GetOrigin(),
-                           [4.0, 4.0, 4.0], mask.GetDirection(), 0, mask.GetPixelID())
+    coarse = sitk.Resample(
+        mask,
+        [16, 16, 16],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        mask.GetOrigin(),
+        [4.0, 4.0, 4.0],
+        mask.GetDirection(),
+        0,
+        mask.GetPixelID(),
+    )
     with pytest.raises(GeometryError, match=r"size \(32, 32, 32\) \(image\) vs \(16, 16, 16\) \(mask\)"):
         extractFeatures(image, coarse, SETTINGS)
     result = extractFeatures(image, coarse, SETTINGS, resampleMaskToImage=True)

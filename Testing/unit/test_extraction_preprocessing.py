@@ -51,11 +51,16 @@ def test_preprocessing_runs_before_pyradiomics(case):
 
 def test_resampling_preprocessing_then_cropped_log_equals_uncropped(case):
     image, lesion = case
-    settings = RadiomicsSettings.fromDict({
-        "preprocessing": {"resampledSpacingMm": [1.5, 1.5, 1.5], "imageInterpolator": "linear"},
-        "pyradiomics": {"imageType": {"LoG": {"sigma": [1.0]}}, "featureClass": {"firstorder": None},
-                        "setting": {"binWidth": 25}},
-    })
+    settings = RadiomicsSettings.fromDict(
+        {
+            "preprocessing": {"resampledSpacingMm": [1.5, 1.5, 1.5], "imageInterpolator": "linear"},
+            "pyradiomics": {
+                "imageType": {"LoG": {"sigma": [1.0]}},
+                "featureClass": {"firstorder": None},
+                "setting": {"binWidth": 25},
+            },
+        }
+    )
     cropped = extractFeatures(image, lesion, settings)
     whole = extractFeatures(image, lesion, settings, crop=False)
     box = cropped.provenance["cropBox"]["image"]

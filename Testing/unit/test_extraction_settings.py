@@ -58,7 +58,10 @@ def test_mr_default_and_full_contents():
         ({"settings": {"binWidth": 25}}, r"unknown section 'settings' \(did you mean 'setting'\?\)"),
         ({"imageType": {"Wavelet": {"wavelet": "coif99"}}}, r'Wavelet "coif99" not available'),
         ({"pyradiomics": {"setting": {"label": 0}}}, r"'/setting/label'"),
-        ({"pyradiomics": {}, "preprocesing": {}}, r"unknown key\(s\) \['preprocesing'\] \(did you mean 'preprocessing'\?\)"),
+        (
+            {"pyradiomics": {}, "preprocesing": {}},
+            r"unknown key\(s\) \['preprocesing'\] \(did you mean 'preprocessing'\?\)",
+        ),
     ],
 )
 def test_broken_parameters_name_the_key(document, expected):
@@ -89,7 +92,9 @@ def test_parameter_files_in_both_formats(tmp_path):
 
 
 def test_unknown_preset_lists_the_shipped_ones():
-    with pytest.raises(InputError, match=r"No radiomics preset named 'mr-defualt' \(did you mean 'mr-default'\?\).*full"):
+    with pytest.raises(
+        InputError, match=r"No radiomics preset named 'mr-defualt' \(did you mean 'mr-default'\?\).*full"
+    ):
         RadiomicsSettings.fromPreset("mr-defualt")
 
 

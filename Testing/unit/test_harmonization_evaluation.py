@@ -99,8 +99,9 @@ def test_kruskal_wallis_is_invariant_to_monotone_transforms():
     data = _data(casesPerSite=8, features=4, seed=4)
     table = data.tables["raw"]
     transformed = np.exp(table) * 3 + 7
-    np.testing.assert_allclose(kruskalWallis(transformed, data.batch)["H"], kruskalWallis(table, data.batch)["H"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        kruskalWallis(transformed, data.batch)["H"], kruskalWallis(table, data.batch)["H"], rtol=1e-12
+    )
 
 
 def test_youden_threshold_known_answers():

@@ -20,27 +20,31 @@ def tables():
 
 def test_a_valid_cohort_is_aligned_on_the_first_table(tables):
     features, clinical = tables
-    data = prepareTables({"raw": features, "other": features.iloc[::-1]}, clinical.iloc[::-1], "site", "grade",
-                         covariates=["age"])
+    data = prepareTables(
+        {"raw": features, "other": features.iloc[::-1]}, clinical.iloc[::-1], "site", "grade", covariates=["age"]
+    )
     assert list(data.tables["other"].index) == list(features["patient"]) == list(data.batch.index)
     assert data.batches == ["SiteA", "SiteB", "SiteC"] and sorted(set(data.task)) == ["HGG", "LGG"]
     assert data.covariates["age"].dtype == np.float64
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f, c: (f, c.assign(site="SiteA")), "Only one batch"),
-    (lambda f, c: (f.iloc[:9], c), "single case"),
-    (lambda f, c: (f, c.assign(grade=c["grade"].where(c.index != 2))), "empty for patient"),
-    (lambda f, c: (f, c.assign(grade=["A", "B", "C"] * 4)), "exactly two"),
-    (lambda f, c: (f.assign(f1=f["f1"].astype(object).where(f.index != 1, "high")), c), "not a number"),
-    (lambda f, c: (f.assign(f2=f["f2"].where(f.index != 3, np.inf)), c), "missing or infinite"),
-    (lambda f, c: (f.assign(f0=f["f0"].where(f.index != 0)), c), "missing or infinite"),
-    (lambda f, c: (f.assign(patient=f["patient"].where(f.index != 1, f["patient"][0])), c), "more than once"),
-    (lambda f, c: (f, c.drop(columns="site")), "no column"),
-    (lambda f, c: (f, c.iloc[1:]), "not in the clinical table"),
-    (lambda f, c: (f.drop(columns="patient"), c), "no 'patient' column"),
-    (lambda f, c: (f[["patient"]], c), "no feature columns"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f, c: (f, c.assign(site="SiteA")), "Only one batch"),
+        (lambda f, c: (f.iloc[:9], c), "single case"),
+        (lambda f, c: (f, c.assign(grade=c["grade"].where(c.index != 2))), "empty for patient"),
+        (lambda f, c: (f, c.assign(grade=["A", "B", "C"] * 4)), "exactly two"),
+        (lambda f, c: (f.assign(f1=f["f1"].astype(object).where(f.index != 1, "high")), c), "not a number"),
+        (lambda f, c: (f.assign(f2=f["f2"].where(f.index != 3, np.inf)), c), "missing or infinite"),
+        (lambda f, c: (f.assign(f0=f["f0"].where(f.index != 0)), c), "missing or infinite"),
+        (lambda f, c: (f.assign(patient=f["patient"].where(f.index != 1, f["patient"][0])), c), "more than once"),
+        (lambda f, c: (f, c.drop(columns="site")), "no column"),
+        (lambda f, c: (f, c.iloc[1:]), "not in the clinical table"),
+        (lambda f, c: (f.drop(columns="patient"), c), "no 'patient' column"),
+        (lambda f, c: (f[["patient"]], c), "no feature columns"),
+    ],
+)
 def test_hostile_cohorts_are_refused(tables, change, message):
     features, clinical = change(*tables)
     with pytest.raises(InputError, match=message):
@@ -59,9 +63,14 @@ def test_table_names_that_would_clash_with_methods_are_refused(tables, name):
         prepareTables({"raw": tables[0], name: tables[0]}, tables[1], "site")
 
 
-@pytest.mark.parametrize("covariates, task, message", [
-    (["grade"], "grade", "would leak"), (["site"], "grade", "also listed"), ([], "site", "both 'site'"),
-])
+@pytest.mark.parametrize(
+    "covariates, task, message",
+    [
+        (["grade"], "grade", "would leak"),
+        (["site"], "grade", "also listed"),
+        ([], "site", "both 'site'"),
+    ],
+)
 def test_the_task_and_the_batch_are_never_covariates(tables, covariates, task, message):
     with pytest.raises(InputError, match=message):
         prepareTables({"raw": tables[0]}, tables[1], "site", task, covariates=covariates)

@@ -50,10 +50,18 @@ def test_enabled_widgets_exist_and_cover_each_methods_options():
     names = {element.get("name") for element in root.iter("widget")}
     missing = sorted({name for group in widgets.values() for name in group} - names)
     assert not missing, f"widgets the module enables but the .ui lacks: {missing}"
-    bound = {name.split(".", 1)[1]: widget for name, widget in _boundWidgets(root).items()
-             if name.startswith("normalization.")}
-    prefixes = {"whitestripe": "whiteStripe", "nyul": "nyul", "histmatch": "histogram", "percentile": "percentile",
-                "clahe": "clahe"}
+    bound = {
+        name.split(".", 1)[1]: widget
+        for name, widget in _boundWidgets(root).items()
+        if name.startswith("normalization.")
+    }
+    prefixes = {
+        "whitestripe": "whiteStripe",
+        "nyul": "nyul",
+        "histmatch": "histogram",
+        "percentile": "percentile",
+        "clahe": "clahe",
+    }
     for method, prefix in prefixes.items():
         fields = [field for field in bound if field.startswith(prefix)]
         assert fields and all(bound[field] in widgets[method] for field in fields), (method, fields)
@@ -76,8 +84,11 @@ def test_sections_follow_the_pipeline_and_each_binds_its_config():
 
     root = ElementTree.parse(SOURCE.uiPath).getroot()
     top = root.find("widget").find("layout")
-    sections = [item.find("widget") for item in top.findall("item") if item.find("widget") is not None
-                and item.find("widget").get("class") == "ctkCollapsibleButton"]
+    sections = [
+        item.find("widget")
+        for item in top.findall("item")
+        if item.find("widget") is not None and item.find("widget").get("class") == "ctkCollapsibleButton"
+    ]
     assert [(w.get("name"), w.find("property/string").text) for w in sections] == [s[:2] for s in SECTIONS]
     configs = {configClass.__name__: configClass for configClass in configClassesUsed(SOURCE.tree)}
     assert set(configs) == {s[2] for s in SECTIONS}
@@ -102,8 +113,13 @@ def test_every_parameter_node_field_has_a_widget():
 
 def _logicMethodsWithCancel() -> set[str]:
     (logic,) = [node for node in SOURCE.tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Logic")]
-    return {node.name for node in logic.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
-            and "cancel" in [argument.arg for argument in node.args.args]}
+    return {
+        node.name
+        for node in logic.body
+        if isinstance(node, ast.FunctionDef)
+        and not node.name.startswith("_")
+        and "cancel" in [argument.arg for argument in node.args.args]
+    }
 
 
 def test_every_action_runs_through_run_stage():
@@ -113,8 +129,16 @@ def test_every_action_runs_through_run_stage():
     from moduleSources import helperFiles
 
     actions = _logicMethodsWithCancel()
-    assert {"correctBiasField", "denoise", "resample", "headMask", "register", "process", "harmonizeFeatures",
-            "transferStyle"} <= actions
+    assert {
+        "correctBiasField",
+        "denoise",
+        "resample",
+        "headMask",
+        "register",
+        "process",
+        "harmonizeFeatures",
+        "transferStyle",
+    } <= actions
     trees = [SOURCE.tree] + [ast.parse(path.read_text(encoding="utf-8")) for path in helperFiles(SOURCE.tree)]
     referenced, guarded = set(), set()
     for tree in trees:
@@ -122,12 +146,19 @@ def test_every_action_runs_through_run_stage():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "logic":
                 referenced.add((node.attr, node.lineno, node.col_offset))
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("runStage", "_runVolumeAction"):
-                guarded |= {(inner.attr, inner.lineno, inner.col_offset) for inner in ast.walk(node)
-                            if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute)
-                            and inner.value.attr == "logic"}
+                guarded |= {
+                    (inner.attr, inner.lineno, inner.col_offset)
+                    for inner in ast.walk(node)
+                    if isinstance(inner, ast.Attribute)
+                    and isinstance(inner.value, ast.Attribute)
+                    and inner.value.attr == "logic"
+                }
             if isinstance(node, ast.FunctionDef) and node.name == "_runVolumeAction":
-                assert any(getattr(call.func, "attr", None) == "runStage" for call in ast.walk(node)
-                           if isinstance(call, ast.Call))
+                assert any(
+                    getattr(call.func, "attr", None) == "runStage"
+                    for call in ast.walk(node)
+                    if isinstance(call, ast.Call)
+                )
     assert actions <= {name for name, *_ in referenced}, "actions that no button runs"
     unguarded = sorted(name for name, *where in referenced - guarded if name in actions)
     assert not unguarded, f"actions called outside runStage: {unguarded}"
@@ -141,7 +172,9 @@ def test_parameter_node_attributes_the_code_reads_exist():
     from moduleSources import bindableParameters, helperFiles, parameterFields, parameterNodeClass, parameterPacks
 
     fields = set(parameterFields(parameterNodeClass(SOURCE.tree)))
-    members = {pack: set(parameterFields(classNode)) for pack, (classNode, _tree) in parameterPacks(SOURCE.tree).items()}
+    members = {
+        pack: set(parameterFields(classNode)) for pack, (classNode, _tree) in parameterPacks(SOURCE.tree).items()
+    }
     dotted = set(bindableParameters(SOURCE.tree))
     wrapperMethods = {"connectGui", "disconnectGui", "parameterNode", "default", "getValue", "setValue"}
     trees = {SOURCE.pyPath.name: SOURCE.tree}
@@ -150,7 +183,8 @@ def test_parameter_node_attributes_the_code_reads_exist():
 
     def isParameterNode(owner: ast.expr) -> bool:
         return (isinstance(owner, ast.Name) and owner.id == "parameterNode") or (
-            isinstance(owner, ast.Attribute) and owner.attr == "_parameterNode")
+            isinstance(owner, ast.Attribute) and owner.attr == "_parameterNode"
+        )
 
     unknown = set()
     for name, tree in trees.items():

@@ -47,8 +47,9 @@ def test_n4_recovers_a_known_smooth_bias_and_equals_simpleitk(biased):
     ratio = sitk.GetArrayFromImage(estimated)[inside] / sitk.GetArrayFromImage(field)[inside]
     assert ratio.std() / ratio.mean() < 0.05
     # image = corrected × bias
-    np.testing.assert_allclose(sitk.GetArrayFromImage(corrected * estimated), sitk.GetArrayFromImage(image),
-                               rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        sitk.GetArrayFromImage(corrected * estimated), sitk.GetArrayFromImage(image), rtol=1e-4, atol=1e-3
+    )
     assert progress[-1] == 1.0 and progress == sorted(progress)
 
     # SimpleITK's own recipe, step by step, with the same settings and mask
@@ -58,7 +59,9 @@ def test_n4_recovers_a_known_smooth_bias_and_equals_simpleitk(biased):
     filter_.SetConvergenceThreshold(1e-6)
     filter_.Execute(sitk.Shrink(image, [2] * 3), sitk.Shrink(mask, [2] * 3))
     reference = image / sitk.Exp(filter_.GetLogBiasFieldAsImage(image))
-    np.testing.assert_allclose(sitk.GetArrayFromImage(corrected), sitk.GetArrayFromImage(reference), rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(
+        sitk.GetArrayFromImage(corrected), sitk.GetArrayFromImage(reference), rtol=1e-6, atol=1e-4
+    )
     assert corrected.GetSize() == image.GetSize() and corrected.GetOrigin() == image.GetOrigin()
 
 

@@ -30,8 +30,15 @@ def files(tmp_path):
         for name, volume in (("image", image), ("head", head), ("lesion", lesion)):
             paths[f"{name}{seed}"] = tmp_path / f"{name}{seed}.nrrd"
             sitk.WriteImage(volume, str(paths[f"{name}{seed}"]))
-        rows.append({"patient": f"P{seed}", "site": f"S{seed}", "T1c": paths[f"image{seed}"], "brain": paths[f"head{seed}"],
-                     "mask": paths[f"lesion{seed}"]})
+        rows.append(
+            {
+                "patient": f"P{seed}",
+                "site": f"S{seed}",
+                "T1c": paths[f"image{seed}"],
+                "brain": paths[f"head{seed}"],
+                "mask": paths[f"lesion{seed}"],
+            }
+        )
     paths["manifest"] = writeManifest(rows, tmp_path / "cohort.csv")
     return paths
 
@@ -46,8 +53,10 @@ def _image(files, key="image0"):
 
 def test_nyul_fit_then_apply_equals_the_library(files, tmp_path, capsys):
     model = tmp_path / "landmarks.json"
-    status, out, err = runCli(["nyul", "fit", "--manifest", files["manifest"], "--sequence", "T1c",
-                               "--mask-column", "brain", "--out", model], capsys)
+    status, out, err = runCli(
+        ["nyul", "fit", "--manifest", files["manifest"], "--sequence", "T1c", "--mask-column", "brain", "--out", model],
+        capsys,
+    )
     assert status == 0, err
     assert "fitted on 3 images" in out
     images = [_image(files, f"image{seed}") for seed in range(3)]
@@ -56,8 +65,22 @@ def test_nyul_fit_then_apply_equals_the_library(files, tmp_path, capsys):
     np.testing.assert_allclose(loaded.standardLandmarks, expected.standardLandmarks, rtol=1e-12)
     assert loaded.sequence == "T1c" and loaded.fittedOnHashes == expected.fittedOnHashes
     output = tmp_path / "nyul.nii.gz"
-    status, out, err = runCli(["harmonize", "--image", files["image1"], "--mask", files["head1"], "--method", "nyul",
-                               "--model", model, "--out", output], capsys)
+    status, out, err = runCli(
+        [
+            "harmonize",
+            "--image",
+            files["image1"],
+            "--mask",
+            files["head1"],
+            "--method",
+            "nyul",
+            "--model",
+            model,
+            "--out",
+            output,
+        ],
+        capsys,
+    )
     assert status == 0, err
     library = normalization.applyNyul(images[1], _image(files, "head1"), loaded)
     np.testing.assert_array_equal(_read(output), sitk.GetArrayFromImage(library))
@@ -76,13 +99,19 @@ def test_nyul_fit_with_the_foreground_by_default(files, tmp_path, capsys):
 
 LIBRARY = {
     "zscore": ([], lambda image, mask: normalization.zScoreNormalize(image, mask, 0.0)),
-    "whitestripe": (["--contrast", "T2", "--width", "0.1"],
-                    lambda image, mask: normalization.whiteStripeNormalize(image, mask, "T2", 0.1, 0.0)),
-    "percentile": (["--low", "5", "--high", "95", "--no-clip"],
-                   lambda image, mask: normalization.percentileRescale(image, mask, 5, 95, (0, 1), False, 0.0)),
+    "whitestripe": (
+        ["--contrast", "T2", "--width", "0.1"],
+        lambda image, mask: normalization.whiteStripeNormalize(image, mask, "T2", 0.1, 0.0),
+    ),
+    "percentile": (
+        ["--low", "5", "--high", "95", "--no-clip"],
+        lambda image, mask: normalization.percentileRescale(image, mask, 5, 95, (0, 1), False, 0.0),
+    ),
     "histeq": (["--bins", "64"], lambda image, mask: normalization.histogramEqualization(image, mask, 64, 0.0)),
-    "clahe": (["--clip-limit", "0.05", "--kernel-size-mm", "12"],
-              lambda image, mask: normalization.clahe(image, mask, 0.05, 12.0, 256, 0.0)),
+    "clahe": (
+        ["--clip-limit", "0.05", "--kernel-size-mm", "12"],
+        lambda image, mask: normalization.clahe(image, mask, 0.05, 12.0, 256, 0.0),
+    ),
 }
 
 
@@ -90,8 +119,21 @@ LIBRARY = {
 def test_each_normalization_equals_the_library_with_a_mask_file(method, files, tmp_path, capsys):
     options, library = LIBRARY[method]
     output = tmp_path / f"{method}.nrrd"
-    status, _, err = runCli(["harmonize", "--image", files["image0"], "--mask", files["head0"], "--method", method,
-                             *options, "--out", output], capsys)
+    status, _, err = runCli(
+        [
+            "harmonize",
+            "--image",
+            files["image0"],
+            "--mask",
+            files["head0"],
+            "--method",
+            method,
+            *options,
+            "--out",
+            output,
+        ],
+        capsys,
+    )
     assert status == 0, err
     np.testing.assert_array_equal(_read(output), sitk.GetArrayFromImage(library(_image(files), _image(files, "head0"))))
 
@@ -99,15 +141,35 @@ def test_each_normalization_equals_the_library_with_a_mask_file(method, files, t
 def test_histogram_matching_and_foreground_and_whole_image_modes(files, tmp_path, capsys):
     image, reference = _image(files), _image(files, "image2")
     output = tmp_path / "matched.mha"
-    status, _, err = runCli(["harmonize", "--image", files["image0"], "--method", "histmatch", "--reference",
-                             files["image2"], "--match-points", "5", "--out", output], capsys)
+    status, _, err = runCli(
+        [
+            "harmonize",
+            "--image",
+            files["image0"],
+            "--method",
+            "histmatch",
+            "--reference",
+            files["image2"],
+            "--match-points",
+            "5",
+            "--out",
+            output,
+        ],
+        capsys,
+    )
     assert status == 0, err
-    expected = normalization.histogramMatching(image, foregroundMask(image), reference, foregroundMask(reference),
-                                               matchPoints=5)
+    expected = normalization.histogramMatching(
+        image, foregroundMask(image), reference, foregroundMask(reference), matchPoints=5
+    )
     np.testing.assert_array_equal(_read(output), sitk.GetArrayFromImage(expected))
     whole = tmp_path / "whole.nrrd"
-    assert runCli(["harmonize", "--image", files["image0"], "--method", "zscore", "--mask-mode", "none",
-                   "--out", whole], capsys)[0] == 0
+    assert (
+        runCli(
+            ["harmonize", "--image", files["image0"], "--method", "zscore", "--mask-mode", "none", "--out", whole],
+            capsys,
+        )[0]
+        == 0
+    )
     np.testing.assert_array_equal(_read(whole), sitk.GetArrayFromImage(normalization.zScoreNormalize(image, None)))
 
 
@@ -120,12 +182,16 @@ def test_preprocessing_methods_equal_the_library(files, tmp_path, capsys):
     runs = {
         "n4": (["--shrink-factor", "2", "--iterations", "5,5"], correctBiasField(image, None, 2, [5, 5])[0]),
         "denoise": (["--denoise-method", "curvatureFlow"], denoiseImage(image, "curvatureFlow")),
-        "resample": (["--spacing-mm", "3", "--interpolator", "linear"], resampleImage(image, "isotropic", 3.0, "linear")),
+        "resample": (
+            ["--spacing-mm", "3", "--interpolator", "linear"],
+            resampleImage(image, "isotropic", 3.0, "linear"),
+        ),
     }
     for method, (options, expected) in runs.items():
         output = tmp_path / f"{method}.nrrd"
-        status, _, err = runCli(["harmonize", "--image", files["image0"], "--method", method, *options, "--out", output],
-                                capsys)
+        status, _, err = runCli(
+            ["harmonize", "--image", files["image0"], "--method", method, *options, "--out", output], capsys
+        )
         assert status == 0, err
         assert sitk.ReadImage(str(output)).GetSize() == expected.GetSize()
         np.testing.assert_allclose(_read(output), sitk.GetArrayFromImage(expected), rtol=1e-6, atol=1e-4)
@@ -138,8 +204,12 @@ def _hostileImages(files, tmp_path):
     nan.CopyInformation(_image(files))
     moved = _image(files, "head0")
     moved.SetOrigin((0.0, 0.0, 0.0))
-    paths = {"nan": tmp_path / "nan.nrrd", "constant": tmp_path / "constant.nrrd", "moved": tmp_path / "moved.nrrd",
-             "empty": tmp_path / "empty.nrrd"}
+    paths = {
+        "nan": tmp_path / "nan.nrrd",
+        "constant": tmp_path / "constant.nrrd",
+        "moved": tmp_path / "moved.nrrd",
+        "empty": tmp_path / "empty.nrrd",
+    }
     sitk.WriteImage(nan, str(paths["nan"]))
     sitk.WriteImage(_image(files) * 0 + 5, str(paths["constant"]))
     sitk.WriteImage(moved, str(paths["moved"]))
@@ -156,9 +226,15 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, cap
     cases = [
         ([*base, "--method", "zscore", "--out", existing], "exists already"),
         ([*base, "--method", "zscore", "--out", tmp_path / "out.png"], "must end with"),
-        ([*base, "--method", "zscore", "--contrast", "T2", "--out", out], "--contrast do(es) not apply to --method zscore"),
+        (
+            [*base, "--method", "zscore", "--contrast", "T2", "--out", out],
+            "--contrast do(es) not apply to --method zscore",
+        ),
         ([*base, "--method", "n4", "--bins", "3", "--out", out], "--bins"),
-        ([*base, "--method", "zscore", "--mask", files["head0"], "--mask-mode", "none", "--out", out], "give one of them"),
+        (
+            [*base, "--method", "zscore", "--mask", files["head0"], "--mask-mode", "none", "--out", out],
+            "give one of them",
+        ),
         ([*base, "--method", "nyul", "--out", out], "needs --model"),
         ([*base, "--method", "nyul", "--model", tmp_path / "absent.json", "--out", out], "model file not found"),
         ([*base, "--method", "histmatch", "--out", out], "needs --reference"),
@@ -166,11 +242,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, cap
         ([*base, "--method", "n4", "--iterations", "5,x", "--out", out], "--iterations"),
         (["harmonize", "--image", tmp_path / "absent.nrrd", "--method", "zscore", "--out", out], "not found"),
         (["harmonize", "--image", hostile["nan"], "--method", "whitestripe", "--out", out], "NaN or Inf"),
-        (["harmonize", "--image", hostile["constant"], "--method", "zscore", "--mask-mode", "none", "--out", out],
-         "constant"),
+        (
+            ["harmonize", "--image", hostile["constant"], "--method", "zscore", "--mask-mode", "none", "--out", out],
+            "constant",
+        ),
         ([*base, "--method", "percentile", "--mask", hostile["moved"], "--out", out], "does not lie on the image grid"),
         ([*base, "--method", "clahe", "--mask", hostile["empty"], "--out", out], "mask is empty"),
-        ([*base, "--method", "percentile", "--low", "90", "--high", "10", "--out", out], "percentileLow (90.0) must be below percentileHigh"),
+        (
+            [*base, "--method", "percentile", "--low", "90", "--high", "10", "--out", out],
+            "percentileLow (90.0) must be below percentileHigh",
+        ),
         ([*base, "--method", "clahe", "--clip-limit", "0", "--out", out], "claheClipLimit is 0.0"),
     ]
     for arguments, message in cases:
@@ -235,17 +316,54 @@ def test_the_command_builds_the_panels_configs():
     arguments = parser.parse_args([*image, "n4", "--shrink-factor", "2", "--iterations", "5,5"])
     assert preprocessingConfig(arguments) == PreprocessingConfig(n4ShrinkFactor=2, n4Levels=2, n4Iterations=5)
     arguments = parser.parse_args([*image, "resample", "--spacing-mm", "3", "--interpolator", "linear"])
-    assert preprocessingConfig(arguments) == PreprocessingConfig(resamplingSpacingMm=3.0, resamplingInterpolator="linear")
+    assert preprocessingConfig(arguments) == PreprocessingConfig(
+        resamplingSpacingMm=3.0, resamplingInterpolator="linear"
+    )
     with pytest.raises(InputError, match="same number of iterations"):
         preprocessingConfig(parser.parse_args([*image, "n4", "--iterations", "50,40"]))
     arguments = parser.parse_args([*image, "percentile", "--mask", "m.nrrd", "--low", "5", "--no-clip"])
-    assert harmonizationConfig(arguments) == HarmonizationConfig(normalization="percentile", maskMode="mask",
-                                                                 percentileLow=5.0, percentileClip=False)
-    arguments = parser.parse_args(["register", "--fixed", "f.nrrd", "--moving", "m.nrrd", "--stages", "rigid",
-                                   "--seed", "3", "--no-retry", "--out-transform", "t.tfm", "--out-image", "o.nrrd"])
-    assert registrationConfig(arguments) == RegistrationConfig(registrationStages="rigid", registrationSeed=3,
-                                                               registrationRetry=False)
-    arguments = parser.parse_args(["combat", "fit", "--features", "f.csv", "--clinical", "c.csv", "--batch", "site",
-                                   "--covariates", "age,grade", "--categorical", "grade", "--out", "m.json"])
-    assert fitConfig(arguments) == ComBatConfig(combatCovariates="age,grade", categoricalCovariates="grade",
-                                                combatModelFile="m.json")
+    assert harmonizationConfig(arguments) == HarmonizationConfig(
+        normalization="percentile", maskMode="mask", percentileLow=5.0, percentileClip=False
+    )
+    arguments = parser.parse_args(
+        [
+            "register",
+            "--fixed",
+            "f.nrrd",
+            "--moving",
+            "m.nrrd",
+            "--stages",
+            "rigid",
+            "--seed",
+            "3",
+            "--no-retry",
+            "--out-transform",
+            "t.tfm",
+            "--out-image",
+            "o.nrrd",
+        ]
+    )
+    assert registrationConfig(arguments) == RegistrationConfig(
+        registrationStages="rigid", registrationSeed=3, registrationRetry=False
+    )
+    arguments = parser.parse_args(
+        [
+            "combat",
+            "fit",
+            "--features",
+            "f.csv",
+            "--clinical",
+            "c.csv",
+            "--batch",
+            "site",
+            "--covariates",
+            "age,grade",
+            "--categorical",
+            "grade",
+            "--out",
+            "m.json",
+        ]
+    )
+    assert fitConfig(arguments) == ComBatConfig(
+        combatCovariates="age,grade", categoricalCovariates="grade", combatModelFile="m.json"
+    )

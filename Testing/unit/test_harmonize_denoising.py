@@ -19,7 +19,9 @@ def phantom():
     _, clean, _ = twoContrastHead(size=24, spacing=5.0, seed=1)
     clean = sitk.SmoothingRecursiveGaussian(clean, 2.0)
     rng = np.random.default_rng(7)
-    noisy = sitk.GetImageFromArray(sitk.GetArrayFromImage(clean) + rng.normal(0, 40, clean.GetSize()[::-1]).astype(np.float32))
+    noisy = sitk.GetImageFromArray(
+        sitk.GetArrayFromImage(clean) + rng.normal(0, 40, clean.GetSize()[::-1]).astype(np.float32)
+    )
     noisy.CopyInformation(clean)
     return clean, noisy
 
@@ -30,10 +32,14 @@ def _psnr(reference, image):
 
 
 FAST = {
-    "nlm": ({"patchRadius": 1, "samplePatches": 50, "kernelBandwidthSigma": 150.0, "iterations": 2},
-            lambda image: _nlm(image)),
-    "gradientAnisotropicDiffusion": ({"iterations": 5, "conductance": 2.0},
-                                     lambda image: sitk.GradientAnisotropicDiffusion(image, 5.0 / 16, 2.0, 1, 5)),
+    "nlm": (
+        {"patchRadius": 1, "samplePatches": 50, "kernelBandwidthSigma": 150.0, "iterations": 2},
+        lambda image: _nlm(image),
+    ),
+    "gradientAnisotropicDiffusion": (
+        {"iterations": 5, "conductance": 2.0},
+        lambda image: sitk.GradientAnisotropicDiffusion(image, 5.0 / 16, 2.0, 1, 5),
+    ),
     "curvatureFlow": ({"iterations": 5}, lambda image: sitk.CurvatureFlow(image, 5.0 / 16, 5)),
     "bilateral": ({"domainSigma": 5.0, "rangeSigma": 150.0}, lambda image: sitk.Bilateral(image, 5.0, 150.0)),
 }
@@ -48,14 +54,18 @@ def _nlm(image):
     return denoiser.Execute(image)
 
 
-@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m == "nlm" else m for m in DENOISING_METHODS])
+@pytest.mark.parametrize(
+    "method", [pytest.param(m, marks=pytest.mark.slow) if m == "nlm" else m for m in DENOISING_METHODS]
+)
 def test_denoising_raises_psnr_and_equals_simpleitk(phantom, method):
     clean, noisy = phantom
     options, direct = FAST[method]
     before = sitk.GetArrayFromImage(noisy)
     denoised = denoiseImage(noisy, method, **options)
     assert _psnr(clean, denoised) > _psnr(clean, noisy) + 1.5  # dB (measured: +1.9 to +6.5)
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(denoised), sitk.GetArrayFromImage(sitk.Cast(direct(noisy), sitk.sitkFloat32)))
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(denoised), sitk.GetArrayFromImage(sitk.Cast(direct(noisy), sitk.sitkFloat32))
+    )
     np.testing.assert_array_equal(sitk.GetArrayFromImage(noisy), before)
     assert denoised.GetPixelID() == sitk.sitkFloat32 and denoised.GetSpacing() == noisy.GetSpacing()
 

@@ -15,8 +15,16 @@ from VirtualBiopsy.harmonize.evaluation import (
     prepareTables,
 )
 
-FILES = {"site_predictability.csv", "kruskal_wallis.csv", "kruskal_wallis_summary.csv", "downstream.csv", "summary.md",
-         "feature_distributions.png", "feature_distributions.svg", "provenance.json"}
+FILES = {
+    "site_predictability.csv",
+    "kruskal_wallis.csv",
+    "kruskal_wallis_summary.csv",
+    "downstream.csv",
+    "summary.md",
+    "feature_distributions.png",
+    "feature_distributions.svg",
+    "provenance.json",
+}
 
 
 def runCli(arguments, capsys) -> tuple[int, str, str]:
@@ -36,23 +44,50 @@ def cohort(tmp_path):
 
 
 def _arguments(cohort, out, *extra):
-    return ["harmonize", "evaluate", "--features", cohort["features"], "--features", f"scaled={cohort['scaled']}",
-            "--clinical", cohort["clinical"], "--batch", "site", "--task", "grade", "--models", "logisticRegression",
-            "--repeats", "1", "--out", out, *extra]
+    return [
+        "harmonize",
+        "evaluate",
+        "--features",
+        cohort["features"],
+        "--features",
+        f"scaled={cohort['scaled']}",
+        "--clinical",
+        cohort["clinical"],
+        "--batch",
+        "site",
+        "--task",
+        "grade",
+        "--models",
+        "logisticRegression",
+        "--repeats",
+        "1",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 @pytest.mark.slow
 def test_evaluate_writes_the_library_results(cohort, tmp_path, capsys):
     out = tmp_path / "evaluation"
-    status, stdout, err = runCli(_arguments(cohort, out, "--methods", "none,combat,scaled+combat", "--seed", "3"),
-                                 capsys)
+    status, stdout, err = runCli(
+        _arguments(cohort, out, "--methods", "none,combat,scaled+combat", "--seed", "3"), capsys
+    )
     assert status == 0, err
     assert {path.name for path in out.iterdir()} == FILES
     assert "site AUC none (logisticRegression)" in stdout
-    data = prepareTables({"features": pd.read_csv(cohort["features"]), "scaled": pd.read_csv(cohort["scaled"])},
-                         pd.read_csv(cohort["clinical"]), "site", "grade")
-    expected = evaluateHarmonization(data, EvaluationSettings(methods=["none", "combat", "scaled+combat"],
-                                                              models=("logisticRegression",), repeats=1, seed=3))
+    data = prepareTables(
+        {"features": pd.read_csv(cohort["features"]), "scaled": pd.read_csv(cohort["scaled"])},
+        pd.read_csv(cohort["clinical"]),
+        "site",
+        "grade",
+    )
+    expected = evaluateHarmonization(
+        data,
+        EvaluationSettings(
+            methods=["none", "combat", "scaled+combat"], models=("logisticRegression",), repeats=1, seed=3
+        ),
+    )
     site = pd.read_csv(out / "site_predictability.csv")
     assert site["method"].tolist() == ["none", "combat", "scaled+combat"]
     pd.testing.assert_series_equal(site["auc"], expected.sitePredictability["auc"], rtol=1e-12)
@@ -68,18 +103,21 @@ def test_evaluate_writes_the_library_results(cohort, tmp_path, capsys):
     assert provenance["batch"]["counts"] == {"SiteA": 8, "SiteB": 8}
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a, c: a + ["--methods", "none,zscore"], "Unknown harmonization method"),
-    (lambda a, c: [x if x != "site" else "scanner" for x in a], "no column"),
-    (lambda a, c: a + ["--features", c["scaled"]], "Two --features tables without a NAME"),
-    (lambda a, c: [x if x != c["clinical"] else c["clinical"].with_name("absent.csv") for x in a], "not found"),
-    (lambda a, c: a + ["--models", "svm"], "--models svm"),
-    (lambda a, c: a + ["--covariates", "grade"], "would leak"),
-    (lambda a, c: a + ["--pairs", "SiteA-SiteB"], "TRAIN:TEST"),
-    (lambda a, c: a + ["--pairs", "SiteA:SiteZ"], "SiteZ"),
-    (lambda a, c: a + ["--folds", "1"], "--folds 1"),
-    (lambda a, c: ["harmonize", "--image", c["features"], *a[1:]], "belong"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a, c: a + ["--methods", "none,zscore"], "Unknown harmonization method"),
+        (lambda a, c: [x if x != "site" else "scanner" for x in a], "no column"),
+        (lambda a, c: a + ["--features", c["scaled"]], "Two --features tables without a NAME"),
+        (lambda a, c: [x if x != c["clinical"] else c["clinical"].with_name("absent.csv") for x in a], "not found"),
+        (lambda a, c: a + ["--models", "svm"], "--models svm"),
+        (lambda a, c: a + ["--covariates", "grade"], "would leak"),
+        (lambda a, c: a + ["--pairs", "SiteA-SiteB"], "TRAIN:TEST"),
+        (lambda a, c: a + ["--pairs", "SiteA:SiteZ"], "SiteZ"),
+        (lambda a, c: a + ["--folds", "1"], "--folds 1"),
+        (lambda a, c: ["harmonize", "--image", c["features"], *a[1:]], "belong"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(cohort, tmp_path, capsys, change, message):
     out = tmp_path / "evaluation"
     status, _, err = runCli(change(_arguments(cohort, out), cohort), capsys)

@@ -81,8 +81,9 @@ def test_failed_qc_retries_with_the_dilated_mask(pair):
     assert [attempt["metricMask"] for attempt in result.attempts] == ["none", "tumour"]
     assert result.metrics["nmiAfter"] == max(attempt["nmiAfter"] for attempt in result.attempts)
     # focusOnMask: the dilated mask at once, twice the dilation on retry
-    focused = registerImages(fixed, moving, lesion, stages=("rigid",), focusOnMask=True, qcMinimumNmi=1.99,
-                             settings=settings)
+    focused = registerImages(
+        fixed, moving, lesion, stages=("rigid",), focusOnMask=True, qcMinimumNmi=1.99, settings=settings
+    )
     assert [attempt["metricMask"] for attempt in focused.attempts] == ["tumour", "tumourWide"]
     # without a tumour mask the retry uses the head
     headRetry = registerImages(fixed, moving, stages=("rigid",), qcMinimumNmi=1.99, settings=settings)
@@ -141,8 +142,13 @@ def test_cancel_stops_the_registration(pair):
             midway.cancel()
 
     with pytest.raises(CancelledError):
-        registerImages(fixed, moving, progress=progress, cancel=midway, settings=RegistrationSettings(
-            shrinkFactors=(4, 2), smoothingSigmas=(2.0, 1.0)))
+        registerImages(
+            fixed,
+            moving,
+            progress=progress,
+            cancel=midway,
+            settings=RegistrationSettings(shrinkFactors=(4, 2), smoothingSigmas=(2.0, 1.0)),
+        )
     assert not any("affine" in message for message in messages)
 
 
@@ -167,11 +173,13 @@ def test_registration_bad_input(pair):
     for stages in ((), ("affine", "rigid"), ("rigid", "rigid"), ("bspline",)):
         with pytest.raises(InputError, match="stages"):
             registerImages(fixed, moving, stages=stages)
-    for settings, match in ((RegistrationSettings(shrinkFactors=(4, 2), smoothingSigmas=(1.0,)), "same length"),
-                            (RegistrationSettings(samplingPercentage=1.5), "samplingPercentage"),
-                            (RegistrationSettings(histogramBins=2), "histogramBins"),
-                            (RegistrationSettings(seed=-1), "seed"),
-                            (RegistrationSettings(smoothingSigmas=(1.0, -1.0, 0.0)), "smoothing sigma")):
+    for settings, match in (
+        (RegistrationSettings(shrinkFactors=(4, 2), smoothingSigmas=(1.0,)), "same length"),
+        (RegistrationSettings(samplingPercentage=1.5), "samplingPercentage"),
+        (RegistrationSettings(histogramBins=2), "histogramBins"),
+        (RegistrationSettings(seed=-1), "seed"),
+        (RegistrationSettings(smoothingSigmas=(1.0, -1.0, 0.0)), "smoothing sigma"),
+    ):
         with pytest.raises(InputError, match=match):
             registerImages(fixed, moving, settings=settings)
     with pytest.raises(InputError, match="maskDilationMm"):
@@ -208,8 +216,9 @@ def test_virtual_cohort_t1c_onto_t2_recovers_a_known_rigid_transform():
         result = registerImages(fixed, moving)
         head = np.argwhere(sitk.GetArrayFromImage(foregroundMask(fixed)) > 0)[::97, ::-1]
         points = [fixed.TransformIndexToPhysicalPoint([int(v) for v in voxel]) for voxel in head]
-        meanError = np.mean([np.linalg.norm(np.subtract(result.transform.TransformPoint(p), truth.TransformPoint(p)))
-                             for p in points])
+        meanError = np.mean(
+            [np.linalg.norm(np.subtract(result.transform.TransformPoint(p), truth.TransformPoint(p))) for p in points]
+        )
         _, angle = transformErrors(result.transform, truth)
         assert meanError < 1.0 and angle < 1.5, (index, meanError, angle)  # measured: 0.75 / 1.13°, 0.36 / 0.34°
         assert result.qcPassed

@@ -34,8 +34,13 @@ from VirtualBiopsy.extract.preprocessing import RadiomicsPreprocessing
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # pykwalify loading schemaFuncs
 
 MEASURED_PASS_COUNTS = {"digital": 100, "A": 102, "B": 102, "C": 102, "D": 102, "E": 102}
-UNMAPPED = {"shape_Maximum2DDiameterSlice", "shape_Maximum2DDiameterColumn", "shape_Maximum2DDiameterRow",
-            "firstorder_TotalEnergy", "glcm_MCC"}
+UNMAPPED = {
+    "shape_Maximum2DDiameterSlice",
+    "shape_Maximum2DDiameterColumn",
+    "shape_Maximum2DDiameterRow",
+    "firstorder_TotalEnergy",
+    "glcm_MCC",
+}
 
 
 def test_mapping_covers_every_default_pyradiomics_feature_but_five():
@@ -44,8 +49,10 @@ def test_mapping_covers_every_default_pyradiomics_feature_but_five():
     classes = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
     pyradiomicsNames = {
         f"{name}_{feature}"
-        for name, featureClass in getFeatureClasses().items() if name in classes
-        for feature, deprecated in featureClass.getFeatureNames().items() if not deprecated
+        for name, featureClass in getFeatureClasses().items()
+        if name in classes
+        for feature, deprecated in featureClass.getFeatureNames().items()
+        if not deprecated
     }
     assert len(FEATURE_NAMES) == 102
     assert set(byPyradiomicsName()) == pyradiomicsNames - UNMAPPED
@@ -144,7 +151,8 @@ def test_the_extraction_engine_reproduces_configuration_c(ibsiData):
 
     frame = evaluateConformance("C", ibsiData).set_index("pyradiomics")
     imagePath, maskPath = phantomFiles("C", ibsiData)
-    result = extractFeatures(sitk.ReadImage(str(imagePath)), sitk.ReadImage(str(maskPath)),
-                             RadiomicsSettings.fromPreset("ibsi-C"))
+    result = extractFeatures(
+        sitk.ReadImage(str(imagePath)), sitk.ReadImage(str(maskPath)), RadiomicsSettings.fromPreset("ibsi-C")
+    )
     for name, value in frame["pyradiomicsValue"].items():
         assert result.features[f"original_{name}"] == value, name

@@ -14,7 +14,14 @@ import pytest
 LIBRARY = pathlib.Path(__file__).resolve().parents[2] / "VirtualBiopsy"
 
 #: Modules the library must not import (or anything below them).
-FORBIDDEN_MODULES = ("qt", "ctk", "slicer.util", "slicer.app", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper")
+FORBIDDEN_MODULES = (
+    "qt",
+    "ctk",
+    "slicer.util",
+    "slicer.app",
+    "slicer.ScriptedLoadableModule",
+    "slicer.parameterNodeWrapper",
+)
 #: Attributes of the ``slicer`` package the library must not use.
 FORBIDDEN_SLICER_ATTRIBUTES = {"util", "app", "ScriptedLoadableModule", "parameterNodeWrapper", "mrmlScene"}
 
@@ -47,7 +54,11 @@ def boundaryViolations(source: str, filename: str = "<source>") -> list[str]:
                         violations.append(f"line {node.lineno}: from slicer import {alias.name}")
         elif isinstance(node, ast.Call) and _isDynamicImport(node):
             argument = node.args[0]
-            if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _forbiddenModule(argument.value):
+            if (
+                isinstance(argument, ast.Constant)
+                and isinstance(argument.value, str)
+                and _forbiddenModule(argument.value)
+            ):
                 violations.append(f"line {node.lineno}: dynamic import of {argument.value}")
     for node in ast.walk(tree):
         if (
@@ -76,7 +87,9 @@ def test_library_files_are_found():
 @pytest.mark.parametrize("path", LIBRARY_FILES, ids=[str(p.relative_to(LIBRARY)) for p in LIBRARY_FILES])
 def test_library_file_respects_the_boundary(path):
     violations = boundaryViolations(path.read_text(encoding="utf-8"), str(path))
-    assert not violations, f"{path.relative_to(LIBRARY.parent)} crosses the Qt/Slicer-app boundary: " + "; ".join(violations)
+    assert not violations, f"{path.relative_to(LIBRARY.parent)} crosses the Qt/Slicer-app boundary: " + "; ".join(
+        violations
+    )
 
 
 @pytest.mark.parametrize(

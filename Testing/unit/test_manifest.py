@@ -32,8 +32,11 @@ def write(folder: pathlib.Path, text: str, name: str = "manifest.csv") -> pathli
 
 
 def test_paths_are_resolved_relative_to_the_manifest(folder, monkeypatch):
-    path = write(folder, "patient,site,T1c,FLAIR,mask\nP1,A,P1/T1c.nrrd,P1/FLAIR.nrrd,P1/mask.nrrd\n"
-                         f"P2,B,{folder / 'P2' / 'T1c.nrrd'},,P2/mask.nrrd\n")
+    path = write(
+        folder,
+        "patient,site,T1c,FLAIR,mask\nP1,A,P1/T1c.nrrd,P1/FLAIR.nrrd,P1/mask.nrrd\n"
+        f"P2,B,{folder / 'P2' / 'T1c.nrrd'},,P2/mask.nrrd\n",
+    )
     monkeypatch.chdir(folder.parent)
     cohort = readManifest(path)
     assert cohort.sequences == ["T1c", "FLAIR"]
@@ -68,18 +71,23 @@ def test_missing_files_are_reported_per_case(folder):
         cohort.requireValid()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("patient,T1c\nP1,P1/T1c.nrrd\n", "no 'mask' column"),
-    ("id,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd\n", "no 'patient' column"),
-    ("patient,site,mask\nP1,A,P1/mask.nrrd\n", "no sequence column"),
-    ("patient,T1c,T1c,mask\nP1,a,b,c\n", "repeats column"),
-    ("patient,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd\nP1,P2/T1c.nrrd,P2/mask.nrrd\n",
-     "patient 'P1' twice .lines 2 and 3"),
-    ("patient,T1c,mask\n,P1/T1c.nrrd,P1/mask.nrrd\n", "line 2 has no patient"),
-    ("patient,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd,extra\n", "line 2 has 4 cells"),
-    ("patient,T1c,mask\n", "no patients"),
-    ("", "is empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("patient,T1c\nP1,P1/T1c.nrrd\n", "no 'mask' column"),
+        ("id,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd\n", "no 'patient' column"),
+        ("patient,site,mask\nP1,A,P1/mask.nrrd\n", "no sequence column"),
+        ("patient,T1c,T1c,mask\nP1,a,b,c\n", "repeats column"),
+        (
+            "patient,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd\nP1,P2/T1c.nrrd,P2/mask.nrrd\n",
+            "patient 'P1' twice .lines 2 and 3",
+        ),
+        ("patient,T1c,mask\n,P1/T1c.nrrd,P1/mask.nrrd\n", "line 2 has no patient"),
+        ("patient,T1c,mask\nP1,P1/T1c.nrrd,P1/mask.nrrd,extra\n", "line 2 has 4 cells"),
+        ("patient,T1c,mask\n", "no patients"),
+        ("", "is empty"),
+    ],
+)
 def test_bad_manifests_are_refused_with_the_fix(folder, text, message):
     with pytest.raises(InputError, match=message):
         readManifest(write(folder, text))
@@ -91,12 +99,22 @@ def test_missing_manifest_is_refused(tmp_path):
 
 
 def test_write_manifest_round_trip_and_refusal_to_overwrite(folder):
-    rows = [{"patient": "P1", "site": "A", "T1c": folder / "P1/T1c.nrrd", "FLAIR": "P1/FLAIR.nrrd",
-             "mask": folder / "P1/mask.nrrd"},
-            {"patient": "P2", "site": "B", "T1c": folder / "P2/T1c.nrrd", "mask": None}]
+    rows = [
+        {
+            "patient": "P1",
+            "site": "A",
+            "T1c": folder / "P1/T1c.nrrd",
+            "FLAIR": "P1/FLAIR.nrrd",
+            "mask": folder / "P1/mask.nrrd",
+        },
+        {"patient": "P2", "site": "B", "T1c": folder / "P2/T1c.nrrd", "mask": None},
+    ]
     path = writeManifest(rows, folder / "manifest.csv")
     assert path.read_text(encoding="utf-8").splitlines() == [
-        "patient,site,T1c,FLAIR,mask", "P1,A,P1/T1c.nrrd,P1/FLAIR.nrrd,P1/mask.nrrd", "P2,B,P2/T1c.nrrd,,"]
+        "patient,site,T1c,FLAIR,mask",
+        "P1,A,P1/T1c.nrrd,P1/FLAIR.nrrd,P1/mask.nrrd",
+        "P2,B,P2/T1c.nrrd,,",
+    ]
     cohort = readManifest(path)
     assert cohort.cases[1].mask is None and cohort.validate() == []
     with pytest.raises(InputError, match="already exists"):
@@ -124,20 +142,23 @@ def test_clinical_table_is_read_and_typed(tmp_path):
     assert table["time"].dtype == float and table["event"].tolist() == [1, 0]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("patient,time\nP1,3\n", "no column event"),
-    ("patient,time,event\nP1,3,2\n", r"line 2 \(patient P1\): event 2 is not 0 or 1"),
-    ("patient,time,event\nP1,3,yes\n", "event 'yes' is not 0 or 1"),
-    ("patient,time,event\nP1,3,\n", "event is empty"),
-    ("patient,time,event\nP1,,1\n", "time is empty"),
-    ("patient,time,event\nP1,0,1\n", "time 0 is not positive"),
-    ("patient,time,event\nP1,-2.5,1\n", "time -2.5 is not positive"),
-    ("patient,time,event\nP1,inf,1\n", "time inf is not positive and finite"),
-    ("patient,time,event\nP1,soon,1\n", "time 'soon' is not a number"),
-    ("patient,time,event\nP1,3,1\nP1,4,0\n", "patient listed more than once"),
-    ("patient,time,event\n,3,1\n", "line 2: no patient identifier"),
-    ("patient,time,event\n", "no rows"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("patient,time\nP1,3\n", "no column event"),
+        ("patient,time,event\nP1,3,2\n", r"line 2 \(patient P1\): event 2 is not 0 or 1"),
+        ("patient,time,event\nP1,3,yes\n", "event 'yes' is not 0 or 1"),
+        ("patient,time,event\nP1,3,\n", "event is empty"),
+        ("patient,time,event\nP1,,1\n", "time is empty"),
+        ("patient,time,event\nP1,0,1\n", "time 0 is not positive"),
+        ("patient,time,event\nP1,-2.5,1\n", "time -2.5 is not positive"),
+        ("patient,time,event\nP1,inf,1\n", "time inf is not positive and finite"),
+        ("patient,time,event\nP1,soon,1\n", "time 'soon' is not a number"),
+        ("patient,time,event\nP1,3,1\nP1,4,0\n", "patient listed more than once"),
+        ("patient,time,event\n,3,1\n", "line 2: no patient identifier"),
+        ("patient,time,event\n", "no rows"),
+    ],
+)
 def test_bad_clinical_tables_are_refused(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         readClinical(write(tmp_path, text, "clinical.csv"))

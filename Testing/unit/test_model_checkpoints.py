@@ -80,8 +80,11 @@ def test_tampered_checkpoint_is_refused_even_when_trusted(imported):
     data[-100] ^= 0x01
     (root / CHECKPOINT).write_bytes(bytes(data))
     actual = __import__("hashlib").sha256(bytes(data)).hexdigest()
-    with pytest.raises(ModelError, match=f"'{CHECKPOINT}' of model 'trusted'.*SHA-256 {actual}, manifest "
-                                         f"{trusted.files[CHECKPOINT]}.*models verify trusted"):
+    with pytest.raises(
+        ModelError,
+        match=f"'{CHECKPOINT}' of model 'trusted'.*SHA-256 {actual}, manifest "
+        f"{trusted.files[CHECKPOINT]}.*models verify trusted",
+    ):
         loadCheckpoint(root / CHECKPOINT, trusted, root)
     assert [c.path for c in registry.verify(trusted).changed] == [CHECKPOINT]
 

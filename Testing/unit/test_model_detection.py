@@ -32,8 +32,13 @@ def test_nnunet_folder_entry_has_named_inputs_labels_and_the_needed_files_only(t
     assert entry.path == str(folder.resolve())
     assert entry.inputs == (ModelInput("T1c", 0), ModelInput("FLAIR", 1))
     assert entry.labels == (ModelLabel(1, "tumour", PALETTE[0]), ModelLabel(2, "oedema", PALETTE[1]))
-    assert entry.options == {"trainer": "nnUNetTrainer", "plans": "nnUNetPlans", "configuration": "3d_fullres",
-                             "folds": [0, 1], "checkpoint": "checkpoint_final.pth"}
+    assert entry.options == {
+        "trainer": "nnUNetTrainer",
+        "plans": "nnUNetPlans",
+        "configuration": "3d_fullres",
+        "folds": [0, 1],
+        "checkpoint": "checkpoint_final.pth",
+    }
     needed = ["dataset.json", "fold_0/checkpoint_final.pth", "fold_1/checkpoint_final.pth", "plans.json"]
     assert sorted(entry.files) == needed  # no validation predictions, logs or pictures
     assert entry.files == {name: fileSha256(folder / name) for name in needed}
@@ -51,17 +56,24 @@ def test_nested_results_folder_and_best_checkpoints(tmp_path):
 
 
 def test_region_labels_ignore_label_and_legacy_modality_key(tmp_path):
-    dataset = {"modality": {"0": "FLAIR"}, "labels": {"background": 0, "whole": [1, 2], "core": 2, "ignore": 3},
-               "regions_class_order": [1, 2]}
+    dataset = {
+        "modality": {"0": "FLAIR"},
+        "labels": {"background": 0, "whole": [1, 2], "core": 2, "ignore": 3},
+        "regions_class_order": [1, 2],
+    }
     entry = entryFromPath(writeNnunetModel(tmp_path / "m", dataset=dataset))
     assert [(label.value, label.name) for label in entry.labels] == [(1, "whole"), (2, "core")]
     assert entry.inputs == (ModelInput("FLAIR", 0),) and entry.options["configuration"] == "3d_fullres"
 
 
-@pytest.mark.parametrize("remove, message", [
-    ("dataset.json", "has no dataset.json"), ("plans.json", "has no plans.json"),
-    ("fold_0/checkpoint_final.pth", "no fold_N/checkpoint_final.pth or checkpoint_best.pth"),
-])
+@pytest.mark.parametrize(
+    "remove, message",
+    [
+        ("dataset.json", "has no dataset.json"),
+        ("plans.json", "has no plans.json"),
+        ("fold_0/checkpoint_final.pth", "no fold_N/checkpoint_final.pth or checkpoint_best.pth"),
+    ],
+)
 def test_incomplete_nnunet_folders_name_what_is_missing(tmp_path, remove, message):
     folder = writeNnunetModel(tmp_path / "m")
     (folder / remove).unlink()
@@ -69,16 +81,19 @@ def test_incomplete_nnunet_folders_name_what_is_missing(tmp_path, remove, messag
         entryFromPath(folder)
 
 
-@pytest.mark.parametrize("dataset, message", [
-    ({"channel_names": {"0": "T1c", "2": "T2"}, "labels": {"tumour": 1}}, "must name each channel 0…n-1"),
-    ({"channel_names": {"0": "T1c", "1": "t1c"}, "labels": {"tumour": 1}}, "distinct sequence names"),
-    ({"channel_names": "T1c", "labels": {"tumour": 1}}, "does not name the input sequences"),
-    ({"channel_names": {"0": "T1c"}, "labels": {"background": 0}}, "must give each foreground label"),
-    ({"channel_names": {"0": "T1c"}, "labels": {"a": 1, "b": 1}}, "must give each foreground label"),
-    ({"channel_names": {"0": "T1c"}}, "has no 'labels' mapping"),
-    ({"channel_names": {"0": "T1c"}, "labels": {"whole": [1, 2]}}, "regions_class_order"),
-    ({"channel_names": {"0": "T1c"}, "labels": {"background": 0, "a": 1, "b": 3}}, "must be consecutive"),
-])
+@pytest.mark.parametrize(
+    "dataset, message",
+    [
+        ({"channel_names": {"0": "T1c", "2": "T2"}, "labels": {"tumour": 1}}, "must name each channel 0…n-1"),
+        ({"channel_names": {"0": "T1c", "1": "t1c"}, "labels": {"tumour": 1}}, "distinct sequence names"),
+        ({"channel_names": "T1c", "labels": {"tumour": 1}}, "does not name the input sequences"),
+        ({"channel_names": {"0": "T1c"}, "labels": {"background": 0}}, "must give each foreground label"),
+        ({"channel_names": {"0": "T1c"}, "labels": {"a": 1, "b": 1}}, "must give each foreground label"),
+        ({"channel_names": {"0": "T1c"}}, "has no 'labels' mapping"),
+        ({"channel_names": {"0": "T1c"}, "labels": {"whole": [1, 2]}}, "regions_class_order"),
+        ({"channel_names": {"0": "T1c"}, "labels": {"background": 0, "a": 1, "b": 3}}, "must be consecutive"),
+    ],
+)
 def test_bad_dataset_json_is_named(tmp_path, dataset, message):
     with pytest.raises(InputError, match=message):
         entryFromPath(writeNnunetModel(tmp_path / "m", dataset=dataset))
@@ -150,12 +165,15 @@ def test_ids():
     assert requireModelId("brain-tumour_v1.2") == "brain-tumour_v1.2" and requireModelId("x" * 64) == "x" * 64
 
 
-@pytest.mark.parametrize("labels, order", [
-    ({"background": 0, "tumour": 1, "oedema": 2, "ignore": 3}, None),
-    ({"background": 0, "oedema": 2, "tumour": 1}, None),
-    ({"background": 0, "whole": [1, 2, 3], "core": [2, 3], "enhancing": 3}, [1, 2, 3]),
-    ({"background": 0, "whole": [1, 2], "core": 2}, [4, 2]),
-])
+@pytest.mark.parametrize(
+    "labels, order",
+    [
+        ({"background": 0, "tumour": 1, "oedema": 2, "ignore": 3}, None),
+        ({"background": 0, "oedema": 2, "tumour": 1}, None),
+        ({"background": 0, "whole": [1, 2, 3], "core": [2, 3], "enhancing": 3}, [1, 2, 3]),
+        ({"background": 0, "whole": [1, 2], "core": 2}, [4, 2]),
+    ],
+)
 def test_label_values_are_those_nnunets_label_manager_writes(tmp_path, labels, order):
     import numpy as np
     from nnunetv2.utilities.label_handling.label_handling import LabelManager

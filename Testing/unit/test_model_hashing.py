@@ -35,8 +35,10 @@ def test_tree_hash_equals_the_documented_sha256sum_pipeline(tree):
     expected = result.stdout.split()[0]
     digest, files = treeHashes(tree)
     assert digest == expected
-    assert files == {name: hashlib.sha256((tree / name).read_bytes()).hexdigest()
-                     for name in ("dataset.json", "fold_0/checkpoint final.pth", "fold_0/résumé.txt")}
+    assert files == {
+        name: hashlib.sha256((tree / name).read_bytes()).hexdigest()
+        for name in ("dataset.json", "fold_0/checkpoint final.pth", "fold_0/résumé.txt")
+    }
 
 
 def test_a_single_file_is_a_tree_of_one_file(tree):
@@ -66,8 +68,12 @@ def test_links_and_special_files_are_refused(tree, tmp_path, kind):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret").write_text("secret")
-    name = {"file link inside": "fold_0/alias.json", "folder link outside": "fold_1",
-            "dangling link": "gone.pth", "pipe": "fifo"}[kind]
+    name = {
+        "file link inside": "fold_0/alias.json",
+        "folder link outside": "fold_1",
+        "dangling link": "gone.pth",
+        "pipe": "fifo",
+    }[kind]
     if kind == "file link inside":
         os.symlink(tree / "dataset.json", tree / name)
     elif kind == "folder link outside":

@@ -81,10 +81,16 @@ def test_torchscript_and_monai_network_imports(tmp_path, registry):
 def test_zip_made_by_nnunets_own_exporter(tmp_path, registry):
     results = tmp_path / "results"
     writeNnunetModel(results / "Dataset001_Tiny" / TRAINED)
-    script = ("from nnunetv2.model_sharing.model_export import export_pretrained_model as e; "
-              f"e('Dataset001_Tiny', {str(tmp_path / 'export.zip')!r}, configurations=('3d_fullres',), folds=(0,))")
-    environment = {**os.environ, "nnUNet_results": str(results), "nnUNet_raw": str(tmp_path),
-                   "nnUNet_preprocessed": str(tmp_path)}
+    script = (
+        "from nnunetv2.model_sharing.model_export import export_pretrained_model as e; "
+        f"e('Dataset001_Tiny', {str(tmp_path / 'export.zip')!r}, configurations=('3d_fullres',), folds=(0,))"
+    )
+    environment = {
+        **os.environ,
+        "nnUNet_results": str(results),
+        "nnUNet_raw": str(tmp_path),
+        "nnUNet_preprocessed": str(tmp_path),
+    }
     subprocess.run([sys.executable, "-c", script], env=environment, check=True, capture_output=True)
     entry = registry.importModel(tmp_path / "export.zip")
     assert entry.files == entryFromPath(results / "Dataset001_Tiny").files and registry.verify(entry).ok
@@ -115,8 +121,10 @@ HOSTILE = {
     "symlink entry": ([("model/plans.json", b"/etc/passwd", LINK)], r"'model/plans.json' is a symbolic link"),
     "device entry": ([("model/dev", b"", CHARACTER_DEVICE)], r"is a device, pipe or socket"),
     "duplicate": ([("model/a.json", b"1", FILE), ("model/a.json", b"2", FILE)], r"'model/a.json' repeats"),
-    "case duplicate": ([("model/A.json", b"1", 0), ("model/a.json", b"2", 0)],
-                       r"'model/a.json' repeats the entry 'model/A.json'"),
+    "case duplicate": (
+        [("model/A.json", b"1", 0), ("model/a.json", b"2", 0)],
+        r"'model/a.json' repeats the entry 'model/A.json'",
+    ),
     "file and folder": ([("model/a", b"1", 0), ("model/a/b", b"2", 0)], r"'model/a' is a file whose name"),
     "bomb": ([("model/zeros.pth", bytes(50 << 20), 0)], r"expands \d+-fold.*zip bomb"),
 }
@@ -154,7 +162,7 @@ def test_a_corrupt_archive_is_refused(tmp_path, registry):
     archive = zipFolder(writeNnunetModel(tmp_path / "m"), tmp_path / "m.zip")
     data = bytearray(archive.read_bytes())
     offset = data.find(b"PK\x03\x04", 100)  # a later entry
-    data[offset + 200: offset + 400] = bytes(200)  # damage its compressed data
+    data[offset + 200 : offset + 400] = bytes(200)  # damage its compressed data
     archive.write_bytes(bytes(data))
     with pytest.raises(InputError, match="corrupt|Cannot read"):
         registry.importModel(archive, modelId="damaged")

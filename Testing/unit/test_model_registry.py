@@ -84,8 +84,14 @@ def test_verify_reports_changed_missing_extra_and_linked_files(tmp_path):
     assert report.missing == ("fold_1/checkpoint_final.pth",) and report.extra == ("fold_1/extra.pkl",)
     assert report.unsafe == ("link",)
     text = "\n".join(report.lines())
-    for expected in ("FAILED", "changed  fold_0/checkpoint_final.pth", report.changed[0].actual,
-                     "missing  fold_1/checkpoint_final.pth", "extra    fold_1/extra.pkl", "unsafe   link"):
+    for expected in (
+        "FAILED",
+        "changed  fold_0/checkpoint_final.pth",
+        report.changed[0].actual,
+        "missing  fold_1/checkpoint_final.pth",
+        "extra    fold_1/extra.pkl",
+        "unsafe   link",
+    ):
         assert expected in text
 
 

@@ -53,10 +53,12 @@ def poisoned(goodModel: pathlib.Path, folder: pathlib.Path, change) -> pathlib.P
 
 def shellOp(field: str, marker: pathlib.Path):
     """Set an imported op to ``os.system`` with a command that creates ``marker`` (the reported exploit)."""
+
     def change(configuration, _plans):
         keywords = configuration["architecture"]["arch_kwargs"]
         keywords[field] = "os.system"
         keywords[f"{field}_kwargs"] = {"command": f"touch {marker}"}
+
     return change
 
 
@@ -66,12 +68,14 @@ OP_FIELDS = ("conv_op", "norm_op", "dropout_op", "nonlin")
 def setArchitecture(key: str, value):
     def change(configuration, _plans):
         configuration["architecture"][key] = value
+
     return change
 
 
 def setConfiguration(key: str, value):
     def change(configuration, _plans):
         configuration[key] = value
+
     return change
 
 
@@ -79,20 +83,30 @@ def extraImport():
     def change(configuration, _plans):
         configuration["architecture"]["arch_kwargs"]["payload"] = "os.system"
         configuration["architecture"]["_kw_requires_import"].append("payload")
+
     return change
 
 
 PLANS_PAYLOADS = {
     **{field: (shellOp(field, None), f"architecture.arch_kwargs.{field}", "'os.system'") for field in OP_FIELDS},
-    "network": (setArchitecture("network_class_name", "subprocess.Popen"), "architecture.network_class_name",
-                "'subprocess.Popen'"),
+    "network": (
+        setArchitecture("network_class_name", "subprocess.Popen"),
+        "architecture.network_class_name",
+        "'subprocess.Popen'",
+    ),
     "importList": (extraImport(), "architecture._kw_requires_import", "'payload'"),
     "preprocessor": (setConfiguration("preprocessor_name", "load_pickle"), "preprocessor_name", "'load_pickle'"),
-    "normalization": (setConfiguration("normalization_schemes", ["ZScoreNormalization", "os"]),
-                      "normalization_schemes[1]", "'os'"),
+    "normalization": (
+        setConfiguration("normalization_schemes", ["ZScoreNormalization", "os"]),
+        "normalization_schemes[1]",
+        "'os'",
+    ),
     "resampling": (setConfiguration("resampling_fn_data", "save_json"), "resampling_fn_data", "'save_json'"),
-    "legacy": (lambda c, p: (c.pop("architecture"), c.update(UNet_class_name="os.system")), "UNet_class_name",
-               "'os.system'"),
+    "legacy": (
+        lambda c, p: (c.pop("architecture"), c.update(UNet_class_name="os.system")),
+        "UNet_class_name",
+        "'os.system'",
+    ),
 }
 
 
@@ -115,8 +129,11 @@ def test_network_class_import_lists_and_nnunet_lookups_are_refused(goodModel, tm
     change, field, value = PLANS_PAYLOADS[case]
     folder = poisoned(goodModel, tmp_path, change)
     images, _ = syntheticCase(1)
-    with pytest.raises(UnsafeModelError, match=rf"field 'configurations\.3d_fullres\.{_escaped(field)}' holds "
-                                               rf"{_escaped(value)}"):
+    with pytest.raises(
+        UnsafeModelError,
+        match=rf"field 'configurations\.3d_fullres\.{_escaped(field)}' holds "
+        rf"{_escaped(value)}",
+    ):
         predictNnunet(images, folder, CPU)
 
 
@@ -156,11 +173,13 @@ def test_every_allowed_name_is_what_nnunet_and_torch_really_resolve():
         for path in paths:
             assert issubclass(pydoc.locate(path), torch.nn.Module), path
     root = pathlib.Path(nnunetv2.__path__[0])
-    kinds = {"preprocessor_name": ("preprocessing", lambda found: issubclass(found, DefaultPreprocessor)),
-             "normalization_schemes": ("preprocessing/normalization", lambda f: issubclass(f, ImageNormalization)),
-             "resampling_fn_data": ("preprocessing/resampling", inspect.isfunction),
-             "label_manager": ("utilities/label_handling", lambda found: issubclass(found, LabelManager)),
-             "image_reader_writer": ("imageio", lambda found: issubclass(found, BaseReaderWriter))}
+    kinds = {
+        "preprocessor_name": ("preprocessing", lambda found: issubclass(found, DefaultPreprocessor)),
+        "normalization_schemes": ("preprocessing/normalization", lambda f: issubclass(f, ImageNormalization)),
+        "resampling_fn_data": ("preprocessing/resampling", inspect.isfunction),
+        "label_manager": ("utilities/label_handling", lambda found: issubclass(found, LabelManager)),
+        "image_reader_writer": ("imageio", lambda found: issubclass(found, BaseReaderWriter)),
+    }
     for field, (folder, isRightKind) in kinds.items():
         for name in allowList.NNUNET_NAMED_FIELDS[field]:
             module = "nnunetv2." + folder.replace("/", ".")
@@ -170,8 +189,11 @@ def test_every_allowed_name_is_what_nnunet_and_torch_really_resolve():
 
     for name in allowList.MONAI_NETWORKS:
         assert issubclass(getattr(nets, name), torch.nn.Module), name
-    dotted = [path for path in allowList.NNUNET_NETWORKS if "." in path and "primus" not in path
-              and "residual_unet" not in path]  # primus needs torchvision; residual_unet is nnU-Net's old path
+    dotted = [
+        path
+        for path in allowList.NNUNET_NETWORKS
+        if "." in path and "primus" not in path and "residual_unet" not in path
+    ]  # primus needs torchvision; residual_unet is nnU-Net's old path
     assert all(issubclass(pydoc.locate(path), torch.nn.Module) for path in dotted)
 
 
@@ -184,7 +206,9 @@ def test_the_good_model_passes_and_a_trusted_model_skips_the_check(goodModel, tm
     registry = ModelRegistry(tmp_path / "models")
     entry = registry.importModel(folder, "trusted", trust=True)
     with pytest.raises(Exception):  # os.system is no dropout layer: the build fails after the payload ran
-        predictNnunet(images, registry.modelPath(entry), CPU, files=ModelFiles.checked(entry, registry.modelPath(entry)))
+        predictNnunet(
+            images, registry.modelPath(entry), CPU, files=ModelFiles.checked(entry, registry.modelPath(entry))
+        )
     assert marker.exists()
 
 
@@ -194,11 +218,26 @@ def test_models_import_refuses_without_writing_and_segment_by_path_refuses(goodM
     models = tmp_path / "models"
     status = cli.main(["models", "import", str(folder), "--id", "evil", "--models-dir", str(models)])
     error = capsys.readouterr().err
-    assert status == 2 and "field 'configurations.3d_fullres.architecture.arch_kwargs.nonlin' holds 'os.system'" in error
+    assert (
+        status == 2 and "field 'configurations.3d_fullres.architecture.arch_kwargs.nonlin' holds 'os.system'" in error
+    )
     assert not models.exists() or not any(models.iterdir())
     out = tmp_path / "labels.nrrd"
-    status = cli.main(["segment", "--model", str(folder), "--image", f"T1c={caseFiles['T1c']}",
-                       "--image", f"FLAIR={caseFiles['FLAIR']}", "--out", str(out), "--device", "cpu"])
+    status = cli.main(
+        [
+            "segment",
+            "--model",
+            str(folder),
+            "--image",
+            f"T1c={caseFiles['T1c']}",
+            "--image",
+            f"FLAIR={caseFiles['FLAIR']}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     error = capsys.readouterr().err
     assert status == 2 and "holds 'os.system', which an untrusted model may not name" in error
     assert not out.exists() and not marker.exists()
@@ -212,9 +251,23 @@ def test_a_plans_file_swapped_after_import_is_refused_with_the_changed_file(good
     evil = poisoned(goodModel, tmp_path, shellOp("dropout_op", marker))
     shutil.copyfile(evil / "plans.json", models / "clean" / "plans.json")
     out = tmp_path / "labels.nrrd"
-    status = cli.main(["segment", "--model", "clean", "--models-dir", str(models), "--image",
-                       f"T1c={caseFiles['T1c']}", "--image", f"FLAIR={caseFiles['FLAIR']}", "--out", str(out),
-                       "--device", "cpu"])
+    status = cli.main(
+        [
+            "segment",
+            "--model",
+            "clean",
+            "--models-dir",
+            str(models),
+            "--image",
+            f"T1c={caseFiles['T1c']}",
+            "--image",
+            f"FLAIR={caseFiles['FLAIR']}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     error = capsys.readouterr().err
     assert status == 2
     assert "Model 'clean'" in error and "does not match its manifest" in error and "changed  plans.json" in error
@@ -239,8 +292,12 @@ def test_a_monai_network_folder_naming_another_callable_is_refused_at_import(tmp
     folder.mkdir()
     arguments = {"spatial_dims": 3, "in_channels": 1, "out_channels": 2, "channels": [4, 8], "strides": [2]}
     torch.save(UNet(**arguments).state_dict(), folder / "weights.pt")
-    metadata = {"network": "os.system", "networkArgs": {"command": "touch x"}, "inputs": ["T1c"],
-                "labels": {"tumour": 1}}
+    metadata = {
+        "network": "os.system",
+        "networkArgs": {"command": "touch x"},
+        "inputs": ["T1c"],
+        "labels": {"tumour": 1},
+    }
     (folder / "model.json").write_text(json.dumps(metadata), encoding="utf-8")
     registry = ModelRegistry(tmp_path / "models")
     with pytest.raises(UnsafeModelError, match=r"model\.json: field 'network' holds 'os.system'"):
@@ -268,7 +325,21 @@ def test_an_nnunet_results_folder_with_files_it_does_not_need_segments_by_path(g
     (folder / "fold_0" / "validation").mkdir()
     (folder / "fold_0" / "validation" / "summary.json").write_text("{}", encoding="utf-8")
     out = tmp_path / "labels.nrrd"
-    status = cli.main(["segment", "--model", str(folder), "--image", f"T1c={caseFiles['T1c']}",
-                       "--image", f"FLAIR={caseFiles['FLAIR']}", "--out", str(out), "--device", "cpu", "--no-tta"])
+    status = cli.main(
+        [
+            "segment",
+            "--model",
+            str(folder),
+            "--image",
+            f"T1c={caseFiles['T1c']}",
+            "--image",
+            f"FLAIR={caseFiles['FLAIR']}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--no-tta",
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     assert out.exists()

@@ -32,8 +32,9 @@ def test_import_list_verify_and_tamper(tmp_path, capsys):
     status, out, _ = runCli(["list", "--models-dir", user], capsys)
     assert status == 0 and out.splitlines()[1].split()[0] == "demo" and len(out.splitlines()) == 2  # the shipped one
     source = writeNnunetModel(tmp_path / "Dataset002_Brain" / TRAINED)
-    status, out, _ = runCli(["import", tmp_path / "Dataset002_Brain", "--id", "brain", "--trust", "--models-dir", user],
-                            capsys)
+    status, out, _ = runCli(
+        ["import", tmp_path / "Dataset002_Brain", "--id", "brain", "--trust", "--models-dir", user], capsys
+    )
     assert status == 0 and "Imported model 'brain' (nnunet, inputs T1c, FLAIR; 3 file(s)" in out and "is trusted" in out
     status, out, _ = runCli(["import", writeTorchScriptModel(tmp_path / "ts"), "--models-dir", user], capsys)
     assert status == 0 and "Imported model 'net'" in out and "trusted" not in out

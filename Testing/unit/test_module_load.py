@@ -20,16 +20,57 @@ from moduleSources import REPOSITORY, moduleSources
 
 MODULES = moduleSources()
 #: Not shipped with Slicer 5.10 (see its SuperBuild/), and needed by some action.
-BLOCKED = ("pandas", "yaml", "jsonschema", "openpyxl", "sklearn", "lifelines", "torch", "monai", "nnunetv2",
-           "matplotlib", "torchio", "shapiq", "skops", "radiomics", "psutil", "skimage", "combatlearn",
-           "intensity_normalization", "dask", "distributed", "tqdm")
+BLOCKED = (
+    "pandas",
+    "yaml",
+    "jsonschema",
+    "openpyxl",
+    "sklearn",
+    "lifelines",
+    "torch",
+    "monai",
+    "nnunetv2",
+    "matplotlib",
+    "torchio",
+    "shapiq",
+    "skops",
+    "radiomics",
+    "psutil",
+    "skimage",
+    "combatlearn",
+    "intensity_normalization",
+    "dask",
+    "distributed",
+    "tqdm",
+)
 #: Top-level packages a module file may load: Slicer's own Python packages (SuperBuild/External_python-*;
 #: ``swig_runtime_data5`` is SimpleITK's SWIG runtime),
 #: the stand-ins, and this extension's two packages.
-SHIPPED_WITH_SLICER = {"numpy", "scipy", "SimpleITK", "vtk", "vtkmodules", "pydicom", "packaging", "PIL",
-                       "requests", "urllib3", "certifi", "idna", "charset_normalizer", "six", "highdicom",
-                       "typing_extensions", "pyparsing", "swig_runtime_data5", "slicer", "qt", "ctk", "VirtualBiopsy",
-                       "VirtualBiopsyWidgets"}
+SHIPPED_WITH_SLICER = {
+    "numpy",
+    "scipy",
+    "SimpleITK",
+    "vtk",
+    "vtkmodules",
+    "pydicom",
+    "packaging",
+    "PIL",
+    "requests",
+    "urllib3",
+    "certifi",
+    "idna",
+    "charset_normalizer",
+    "six",
+    "highdicom",
+    "typing_extensions",
+    "pyparsing",
+    "swig_runtime_data5",
+    "slicer",
+    "qt",
+    "ctk",
+    "VirtualBiopsy",
+    "VirtualBiopsyWidgets",
+}
 
 PROBE = """
 import importlib.util, json, sys
@@ -49,13 +90,21 @@ print(json.dumps({{"attempts": attempts, "loaded": loaded}}))
 
 def loadModuleFile(source) -> dict:
     """Import ``source``'s module file in a fresh interpreter; return what it tried and loaded."""
-    script = PROBE.format(testing=str(pathlib.Path(__file__).parent), blocked=BLOCKED, name=source.name,
-                          path=str(source.pyPath))
+    script = PROBE.format(
+        testing=str(pathlib.Path(__file__).parent), blocked=BLOCKED, name=source.name, path=str(source.pyPath)
+    )
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
-                               cwd=str(REPOSITORY), timeout=120)
-    assert completed.returncode == 0, f"{source.pyPath.name} does not load without Slicer-foreign packages:\n" + (
-        completed.stderr[-3000:])
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=str(REPOSITORY),
+        timeout=120,
+    )
+    assert completed.returncode == 0, (
+        f"{source.pyPath.name} does not load without Slicer-foreign packages:\n" + (completed.stderr[-3000:])
+    )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -69,8 +118,11 @@ def test_module_file_loads_with_only_what_slicer_ships(source):
 
 
 def test_the_three_modules_are_checked():
-    assert {source.name for source in MODULES} >= {"VirtualBiopsyHarmonization", "VirtualBiopsySegmentation",
-                                                  "VirtualBiopsyOutcome"}
+    assert {source.name for source in MODULES} >= {
+        "VirtualBiopsyHarmonization",
+        "VirtualBiopsySegmentation",
+        "VirtualBiopsyOutcome",
+    }
 
 
 def test_probe_catches_a_load_time_import(tmp_path):
@@ -82,6 +134,9 @@ def test_probe_catches_a_load_time_import(tmp_path):
     with pytest.raises(AssertionError, match="No module named 'pandas'"):
         loadModuleFile(ModuleSource("Failing", failing, failing, None))
     hiding = tmp_path / "Hiding.py"
-    hiding.write_text("try:\n    import yaml\nexcept ImportError:\n    yaml = None\nimport VirtualBiopsy\n"
-                      "import VirtualBiopsyWidgets.moduleSupport\n", encoding="utf-8")
+    hiding.write_text(
+        "try:\n    import yaml\nexcept ImportError:\n    yaml = None\nimport VirtualBiopsy\n"
+        "import VirtualBiopsyWidgets.moduleSupport\n",
+        encoding="utf-8",
+    )
     assert loadModuleFile(ModuleSource("Hiding", hiding, hiding, None))["attempts"] == ["yaml"]

@@ -29,8 +29,14 @@ from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")]
 
-NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
-                "num_res_units": 1}
+NETWORK_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 2,
+    "out_channels": 3,
+    "channels": [4, 8],
+    "strides": [2],
+    "num_res_units": 1,
+}
 SETTINGS = MonaiSettings(network="UNet", networkArgs=NETWORK_ARGS, roiSize=(16, 16, 8), overlap=0.25)
 
 
@@ -136,8 +142,9 @@ def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path,
     with pytest.raises(UnsafeModelError, match="field 'network' holds 'os', which an untrusted model may not name"):
         loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None)
     with pytest.raises(ModelError, match="not in monai.networks.nets"):  # trusted: no allow-list, still no import
-        loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None,
-                         trusted=True)
+        loadMonaiNetwork(
+            "monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os"), None, trusted=True
+        )
     wrong = dataclasses.replace(SETTINGS, networkArgs={**NETWORK_ARGS, "channels": [8, 16]})
     with pytest.raises(ModelError, match="do not fit"):
         loadMonaiNetwork("monai-network", savedModels["state"], wrong, None)
@@ -154,18 +161,33 @@ def test_bad_network_definitions_and_payloads_are_refused(savedModels, tmp_path,
         loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, network="os.path"), None)
     payload = {**NETWORK_ARGS, "act": "$__import__('os').mkdir('" + str(marker) + "')"}
     with pytest.raises(UnsafeModelError, match=r"field 'network arguments.act' holds .*no expressions"):
-        loadMonaiNetwork("monai-network", savedModels["state"], dataclasses.replace(SETTINGS, networkArgs=payload), None)
+        loadMonaiNetwork(
+            "monai-network", savedModels["state"], dataclasses.replace(SETTINGS, networkArgs=payload), None
+        )
     assert not marker.exists()
-    assert loadMonaiNetwork("monai-network", savedModels["state"],
-                            dataclasses.replace(SETTINGS, network="monai.networks.nets.UNet"), None) is not None
+    assert (
+        loadMonaiNetwork(
+            "monai-network",
+            savedModels["state"],
+            dataclasses.replace(SETTINGS, network="monai.networks.nets.UNet"),
+            None,
+        )
+        is not None
+    )
 
 
 def monaiEntry(path: pathlib.Path, **options) -> dict:
-    entry = ModelEntry(id="unet", version="1", backend="monai-network", path=str(path),
-                       inputs=(ModelInput("T2", 0), ModelInput("FLAIR", 1)),
-                       labels=(ModelLabel(1, "Tumor", (1.0, 0.0, 0.0)), ModelLabel(2, "Edema", (0.0, 1.0, 0.0))),
-                       sha256=treeDigest({path.name: sha256File(path)}), files={path.name: sha256File(path)}, options={"network": "UNet", "networkArgs": NETWORK_ARGS,
-                                                         "roiSize": [16, 16, 8], **options})
+    entry = ModelEntry(
+        id="unet",
+        version="1",
+        backend="monai-network",
+        path=str(path),
+        inputs=(ModelInput("T2", 0), ModelInput("FLAIR", 1)),
+        labels=(ModelLabel(1, "Tumor", (1.0, 0.0, 0.0)), ModelLabel(2, "Edema", (0.0, 1.0, 0.0))),
+        sha256=treeDigest({path.name: sha256File(path)}),
+        files={path.name: sha256File(path)},
+        options={"network": "UNet", "networkArgs": NETWORK_ARGS, "roiSize": [16, 16, 8], **options},
+    )
     return entryToDict(entry)
 
 
@@ -179,8 +201,15 @@ def test_permuted_and_flipped_storage_gives_the_same_physical_segmentation(saved
             paths[name] = str(tmp_path / f"{name}{index}.nrrd")
             sitk.WriteImage(image, paths[name])
         outputs = {"labelMap": str(tmp_path / f"labels{index}.nrrd")}
-        InlineRunner().run(TASK, {"images": paths, "model": monaiEntry(savedModels["state"], orientation="RAS"),
-                                  "device": "cpu", "outputs": outputs})
+        InlineRunner().run(
+            TASK,
+            {
+                "images": paths,
+                "model": monaiEntry(savedModels["state"], orientation="RAS"),
+                "device": "cpu",
+                "outputs": outputs,
+            },
+        )
         labelMaps.append(sitk.ReadImage(outputs["labelMap"]))
     assert labelMaps[1].GetDirection() == sitk.ReadImage(paths["T2"]).GetDirection()
     onFirstGrid = sitk.Resample(labelMaps[1], labelMaps[0], sitk.Transform(), sitk.sitkNearestNeighbor)

@@ -18,15 +18,31 @@ from VirtualBiopsy.models.modelEntry import ModelInput
 from VirtualBiopsy.models.monaiBundle import isMonaiBundle
 from VirtualBiopsy.models.registry import ModelRegistry
 
-NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 3, "channels": [4, 8], "strides": [2],
-                "num_res_units": 0}
+NETWORK_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 2,
+    "out_channels": 3,
+    "channels": [4, 8],
+    "strides": [2],
+    "num_res_units": 0,
+}
 METADATA = {
     "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema.json",
-    "version": "0.2.1", "description": "tiny glioma bundle", "license": "Apache-2.0", "authors": "VB tests",
+    "version": "0.2.1",
+    "description": "tiny glioma bundle",
+    "license": "Apache-2.0",
+    "authors": "VB tests",
     "network_data_format": {
         "inputs": {"image": {"type": "image", "num_channels": 2, "channel_def": {"0": "T1c", "1": "FLAIR"}}},
-        "outputs": {"pred": {"type": "image", "num_channels": 3,
-                             "channel_def": {"0": "background", "1": "tumour", "2": "oedema"}}}}}
+        "outputs": {
+            "pred": {
+                "type": "image",
+                "num_channels": 3,
+                "channel_def": {"0": "background", "1": "tumour", "2": "oedema"},
+            }
+        },
+    },
+}
 FILES = ("configs/inference.json", "configs/metadata.json", "models/model.pt")
 
 
@@ -39,27 +55,38 @@ def inferenceConfig(marker, target="UNet") -> dict:
     """A bundle inference config as the Model Zoo writes them, with code in every section Virtual Biopsy ignores."""
     return {
         "imports": ["$import glob", "$import os", f"${touch(marker)}"],
-        "bundle_root": ".", "device": "$torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')",
+        "bundle_root": ".",
+        "device": "$torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')",
         "network_def": {"_target_": target, **NETWORK_ARGS},
         "network": "$@network_def.to(@device)",
-        "preprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "LoadImaged", "keys": "image"},
-            {"_target_": "EnsureChannelFirstd", "keys": "image"},
-            {"_target_": "Spacingd", "keys": "image", "pixdim": [1.0, 1.0, 2.0], "mode": "bilinear"},
-            {"_target_": "Lambdad", "keys": "image", "func": f"$lambda x: {touch(marker)} or x"},
-            {"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True}]},
+        "preprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "LoadImaged", "keys": "image"},
+                {"_target_": "EnsureChannelFirstd", "keys": "image"},
+                {"_target_": "Spacingd", "keys": "image", "pixdim": [1.0, 1.0, 2.0], "mode": "bilinear"},
+                {"_target_": "Lambdad", "keys": "image", "func": f"$lambda x: {touch(marker)} or x"},
+                {"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True},
+            ],
+        },
         "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [16, 16, 8], "sw_batch_size": 1, "overlap": 0.25},
-        "postprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-            {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-            {"_target_": "Lambdad", "keys": "pred", "func": f"$lambda x: {touch(marker)} or x"}]},
+        "postprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "Activationsd", "keys": "pred", "softmax": True},
+                {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
+                {"_target_": "Lambdad", "keys": "pred", "func": f"$lambda x: {touch(marker)} or x"},
+            ],
+        },
         "handlers": [{"_target_": "StatsHandler", "iteration_log": f"${touch(marker)}"}],
-        "initialize": [f"${touch(marker)}"], "run": ["$@evaluator.run()"],
+        "initialize": [f"${touch(marker)}"],
+        "run": ["$@evaluator.run()"],
     }
 
 
-def writeBundle(folder, config: dict, metadata: dict = METADATA, weights: bytes = b"state dict",
-                configName: str = "inference.json"):
+def writeBundle(
+    folder, config: dict, metadata: dict = METADATA, weights: bytes = b"state dict", configName: str = "inference.json"
+):
     (folder / "configs").mkdir(parents=True)
     (folder / "models").mkdir()
     if configName.endswith(".json"):
@@ -91,10 +118,20 @@ def test_bundle_is_detected_as_a_monai_network_model(tmp_path, marker):
     assert layout.backend == "monai-network" and layout.root == bundle and layout.files == FILES
     assert layout.inputs == (ModelInput("T1c", 0), ModelInput("FLAIR", 1))
     assert [(label.value, label.name) for label in layout.labels] == [(1, "tumour"), (2, "oedema")]
-    assert layout.options == {"network": "UNet", "networkArgs": NETWORK_ARGS, "weights": "models/model.pt",
-                              "metadata": "configs/metadata.json", "roiSize": [16, 16, 8], "spacing": [1.0, 1.0, 2.0]}
-    assert (layout.version, layout.licence, layout.description, layout.source) == \
-        ("0.2.1", "Apache-2.0", "tiny glioma bundle", "VB tests")
+    assert layout.options == {
+        "network": "UNet",
+        "networkArgs": NETWORK_ARGS,
+        "weights": "models/model.pt",
+        "metadata": "configs/metadata.json",
+        "roiSize": [16, 16, 8],
+        "spacing": [1.0, 1.0, 2.0],
+    }
+    assert (layout.version, layout.licence, layout.description, layout.source) == (
+        "0.2.1",
+        "Apache-2.0",
+        "tiny glioma bundle",
+        "VB tests",
+    )
     assert sorted(entryFromPath(bundle).files) == sorted(FILES)  # not docs/ nor anything else
     assert not marker.exists()
 
@@ -102,8 +139,9 @@ def test_bundle_is_detected_as_a_monai_network_model(tmp_path, marker):
 def test_yaml_bundle_full_class_path_and_channel_count(tmp_path, marker):
     metadata = json.loads(json.dumps(METADATA))
     del metadata["network_data_format"]["inputs"]["image"]["channel_def"]
-    bundle = writeBundle(tmp_path / "b", inferenceConfig(marker, "monai.networks.nets.UNet"), metadata,
-                         configName="inference.yaml")
+    bundle = writeBundle(
+        tmp_path / "b", inferenceConfig(marker, "monai.networks.nets.UNet"), metadata, configName="inference.yaml"
+    )
     layout = detectModel(bundle)
     assert layout.files[0] == "configs/inference.yaml" and layout.options["network"] == "UNet"
     assert layout.inputs == (ModelInput("channel0", 0), ModelInput("channel1", 1))
@@ -121,12 +159,22 @@ def test_non_literal_roi_size_and_spacing_are_not_used(tmp_path, marker, caplog)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("postprocessing, field", [
-    ([{"_target_": "Activationsd", "keys": "pred", "sigmoid": True},
-      {"_target_": "AsDiscreted", "keys": "pred", "threshold": 0.5}], "postprocessing.transforms[0].sigmoid"),
-    ([{"_target_": "monai.transforms.AsDiscreted", "keys": "pred", "threshold": 0.5}],
-     "postprocessing.transforms[0].threshold"),
-])
+@pytest.mark.parametrize(
+    "postprocessing, field",
+    [
+        (
+            [
+                {"_target_": "Activationsd", "keys": "pred", "sigmoid": True},
+                {"_target_": "AsDiscreted", "keys": "pred", "threshold": 0.5},
+            ],
+            "postprocessing.transforms[0].sigmoid",
+        ),
+        (
+            [{"_target_": "monai.transforms.AsDiscreted", "keys": "pred", "threshold": 0.5}],
+            "postprocessing.transforms[0].threshold",
+        ),
+    ],
+)
 def test_sigmoid_bundles_are_refused(tmp_path, marker, postprocessing, field):
     config = inferenceConfig(marker)
     config["postprocessing"]["transforms"] = postprocessing
@@ -167,23 +215,67 @@ def payloads(marker):
     """(name, change to the config or a YAML text, error class, field, value) of each hostile bundle."""
     command = f"touch {marker}"
     return [
-        ("system", {"network_def": {"_target_": "os.system", "command": command}},
-         UnsafeModelError, "network_def._target_", "os.system"),
-        ("expression", {"network_def": {"_target_": "monai.networks.nets.UNet", **NETWORK_ARGS,
-                                        "act": f"$__import__('os').system('{command}')"}},
-         UnsafeModelError, "network_def.act", f"$__import__('os').system('{command}')"),
-        ("nested", {"network_def": {"_target_": "UNet", **NETWORK_ARGS, "act": [
-            "prelu", {"init": {"_target_": "subprocess.Popen", "args": ["touch", str(marker)]}}]}},
-         UnsafeModelError, "network_def.act[1].init._target_", "subprocess.Popen"),
-        ("string", {"network_def": f"$__import__('os').system('{command}') or monai.networks.nets.UNet"},
-         UnsafeModelError, "network_def", f"$__import__('os').system('{command}')"),
-        ("reference", {"num_classes": 3, "network_def": {"_target_": "UNet", **NETWORK_ARGS,
-                                                         "out_channels": "@num_classes"}},
-         UnsafeModelError, "network_def.out_channels", "@num_classes"),
-        ("requires", {"network_def": {"_target_": "UNet", **NETWORK_ARGS, "_requires_": f"${touch(marker)}"}},
-         UnsafeModelError, "network_def._requires_", touch(marker)),
-        ("yaml", f"network_def:\n  _target_: UNet\n  act: !!python/object/apply:os.system ['{command}']\n",
-         InputError, "network_def.act", "python/object/apply:os.system"),
+        (
+            "system",
+            {"network_def": {"_target_": "os.system", "command": command}},
+            UnsafeModelError,
+            "network_def._target_",
+            "os.system",
+        ),
+        (
+            "expression",
+            {
+                "network_def": {
+                    "_target_": "monai.networks.nets.UNet",
+                    **NETWORK_ARGS,
+                    "act": f"$__import__('os').system('{command}')",
+                }
+            },
+            UnsafeModelError,
+            "network_def.act",
+            f"$__import__('os').system('{command}')",
+        ),
+        (
+            "nested",
+            {
+                "network_def": {
+                    "_target_": "UNet",
+                    **NETWORK_ARGS,
+                    "act": ["prelu", {"init": {"_target_": "subprocess.Popen", "args": ["touch", str(marker)]}}],
+                }
+            },
+            UnsafeModelError,
+            "network_def.act[1].init._target_",
+            "subprocess.Popen",
+        ),
+        (
+            "string",
+            {"network_def": f"$__import__('os').system('{command}') or monai.networks.nets.UNet"},
+            UnsafeModelError,
+            "network_def",
+            f"$__import__('os').system('{command}')",
+        ),
+        (
+            "reference",
+            {"num_classes": 3, "network_def": {"_target_": "UNet", **NETWORK_ARGS, "out_channels": "@num_classes"}},
+            UnsafeModelError,
+            "network_def.out_channels",
+            "@num_classes",
+        ),
+        (
+            "requires",
+            {"network_def": {"_target_": "UNet", **NETWORK_ARGS, "_requires_": f"${touch(marker)}"}},
+            UnsafeModelError,
+            "network_def._requires_",
+            touch(marker),
+        ),
+        (
+            "yaml",
+            f"network_def:\n  _target_: UNet\n  act: !!python/object/apply:os.system ['{command}']\n",
+            InputError,
+            "network_def.act",
+            "python/object/apply:os.system",
+        ),
     ]
 
 
@@ -191,11 +283,16 @@ def payloads(marker):
 def test_payloads_are_refused_everywhere_and_never_run(tmp_path, marker, case, capsys):
     name, change, errorClass, field, value = payloads(marker)[case]
     config = change if isinstance(change, str) else {**inferenceConfig(marker), **change}
-    bundle = writeBundle(tmp_path / "bundle", config, configName="inference.yaml" if name == "yaml" else
-                         "inference.json")
+    bundle = writeBundle(
+        tmp_path / "bundle", config, configName="inference.yaml" if name == "yaml" else "inference.json"
+    )
     registry = ModelRegistry(tmp_path / "models")
-    attempts = [lambda: detectModel(bundle), lambda: entryFromPath(bundle), lambda: registry.importModel(bundle),
-                lambda: registry.importModel(bundle, modelId="trusted", trust=True)]
+    attempts = [
+        lambda: detectModel(bundle),
+        lambda: entryFromPath(bundle),
+        lambda: registry.importModel(bundle),
+        lambda: registry.importModel(bundle, modelId="trusted", trust=True),
+    ]
     for attempt in attempts:
         with pytest.raises(errorClass) as error:
             attempt()
@@ -204,8 +301,19 @@ def test_payloads_are_refused_everywhere_and_never_run(tmp_path, marker, case, c
         assert f"field '{field}'" in message and value in message, message
         assert "--trust does not change this" in message, message
     assert not registry.userFolder.exists() or not any(registry.userFolder.iterdir())
-    status = cli.main(["segment", "--model", str(bundle), "--image", "T1c=t1c.nii.gz", "--out",
-                       str(tmp_path / "labels.nrrd"), "--device", "cpu"])
+    status = cli.main(
+        [
+            "segment",
+            "--model",
+            str(bundle),
+            "--image",
+            "T1c=t1c.nii.gz",
+            "--out",
+            str(tmp_path / "labels.nrrd"),
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 2 and f"field '{field}'" in capsys.readouterr().err
     assert not marker.exists() and not (tmp_path / "labels.nrrd").exists()
     assert isinstance(error.value, (InputError, ModelError))
@@ -251,8 +359,9 @@ def test_imported_bundle_segments_like_monais_sliding_window_inference(tmp_path,
     registry = ModelRegistry(tmp_path / "models")
     entry = registry.importModel(bundle)
     assert entry.id == "glioma_bundle" and sorted(entry.files) == sorted(FILES) and registry.verify(entry).ok
-    assert sorted(p.relative_to(registry.modelPath(entry)).as_posix()
-                  for p in registry.modelPath(entry).rglob("*") if p.is_file()) == sorted(FILES)
+    assert sorted(
+        p.relative_to(registry.modelPath(entry)).as_posix() for p in registry.modelPath(entry).rglob("*") if p.is_file()
+    ) == sorted(FILES)
 
     rng = np.random.default_rng(2)
     paths = {}
@@ -265,8 +374,17 @@ def test_imported_bundle_segments_like_monais_sliding_window_inference(tmp_path,
         paths[sequence] = str(tmp_path / f"{sequence}.nrrd")
         sitk.WriteImage(image, paths[sequence])
     outputs = {"labelMap": str(tmp_path / "labels.nrrd"), "probabilities": str(tmp_path / "probabilities.nrrd")}
-    runInference({"images": paths, "model": entryToDict(entry), "modelPath": str(registry.modelPath(entry)),
-                  "device": "cpu", "testTimeAugmentation": False, "outputs": outputs}, lambda fraction, message: None)
+    runInference(
+        {
+            "images": paths,
+            "model": entryToDict(entry),
+            "modelPath": str(registry.modelPath(entry)),
+            "device": "cpu",
+            "testTimeAugmentation": False,
+            "outputs": outputs,
+        },
+        lambda fraction, message: None,
+    )
 
     voxels = np.stack([sitk.GetArrayFromImage(sitk.ReadImage(paths[s])).transpose(2, 1, 0) for s in ("T1c", "FLAIR")])
     tensor = NormalizeIntensity(nonzero=True, channel_wise=True)(torch.from_numpy(voxels))[None]

@@ -128,9 +128,19 @@ def writeCase(images, folder: pathlib.Path, names) -> dict:
 def test_task_maps_channels_by_name_and_writes_every_output(modelFolder, case, tmp_path):
     # Given in the opposite order, under aliases: the model still gets T1c then FLAIR.
     images = writeCase(case[::-1], tmp_path, ["flair", "T1Gd"])
-    outputs = {kind: str(tmp_path / f"{kind}.nrrd") for kind in ("labelMap", "probabilities", "uncertainty", "variance")}
-    result = InlineRunner().run(TASK, {"images": images, "model": nnunetEntry(modelFolder), "device": "cpu",
-                                       "testTimeAugmentation": False, "outputs": outputs})
+    outputs = {
+        kind: str(tmp_path / f"{kind}.nrrd") for kind in ("labelMap", "probabilities", "uncertainty", "variance")
+    }
+    result = InlineRunner().run(
+        TASK,
+        {
+            "images": images,
+            "model": nnunetEntry(modelFolder),
+            "device": "cpu",
+            "testTimeAugmentation": False,
+            "outputs": outputs,
+        },
+    )
     labels, probabilities = reference(modelFolder, case, (0, 1), mirroring=False)
     assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(outputs["labelMap"])), labels)
     written = sitk.ReadImage(outputs["probabilities"])
@@ -153,8 +163,12 @@ def test_cancelled_task_leaves_no_output(modelFolder, case, tmp_path):
             cancel.cancel()
 
     with pytest.raises(CancelledError):
-        InlineRunner().run(TASK, {"images": images, "model": nnunetEntry(modelFolder), "device": "cpu",
-                                  "outputs": outputs}, progress, cancel)
+        InlineRunner().run(
+            TASK,
+            {"images": images, "model": nnunetEntry(modelFolder), "device": "cpu", "outputs": outputs},
+            progress,
+            cancel,
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["FLAIR.nrrd", "T1c.nrrd"]
 
 
@@ -171,7 +185,9 @@ def test_numpy_values_in_a_checkpoint_need_a_trusted_model(modelFolder, case, tm
     images = writeCase(case, tmp_path, CHANNELS)
     arguments = {"images": images, "device": "cpu", "testTimeAugmentation": False, "folds": [0]}
     with pytest.raises(ModelError, match="--trust"):
-        InlineRunner().run(TASK, {**arguments, "model": nnunetEntry(copy), "outputs": {"labelMap": str(tmp_path / "a.nrrd")}})
+        InlineRunner().run(
+            TASK, {**arguments, "model": nnunetEntry(copy), "outputs": {"labelMap": str(tmp_path / "a.nrrd")}}
+        )
     assert not (tmp_path / "a.nrrd").exists()
     trusted = nnunetEntry(copy, trusted=True)
     InlineRunner().run(TASK, {**arguments, "model": trusted, "outputs": {"labelMap": str(tmp_path / "b.nrrd")}})

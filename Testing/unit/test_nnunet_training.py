@@ -38,9 +38,27 @@ def test_train_command_writes_a_weights_only_model_that_registers_and_predicts(t
     before = {name: os.environ.get(name) for name in NNUNET_VARIABLES}
     out, models = tmp_path / "model", tmp_path / "models"
 
-    status = main(["train", "--manifest", str(manifest), "--out", str(out), "--epochs", "1",
-                   "--iterations-per-epoch", "2", "--sequences", "FLAIR,T1c", "--device", "cpu", "--id", "tiny",
-                   "--models-dir", str(models)])
+    status = main(
+        [
+            "train",
+            "--manifest",
+            str(manifest),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--iterations-per-epoch",
+            "2",
+            "--sequences",
+            "FLAIR,T1c",
+            "--device",
+            "cpu",
+            "--id",
+            "tiny",
+            "--models-dir",
+            str(models),
+        ]
+    )
 
     assert status == 0
     assert {name: os.environ.get(name) for name in NNUNET_VARIABLES} == before
@@ -88,9 +106,14 @@ def test_cancelled_training_writes_nothing_and_restores_the_environment(tmp_path
         if "epoch 1/" in message:
             token.cancel()
 
-    config = TrainingConfig(epochs=3, iterationsPerEpoch=1, validationIterationsPerEpoch=1, device="cpu",
-                            planOverrides={"featuresPerStage": [4, 8, 16], "patchSize": [16, 16, 16], "batchSize": 2},
-                            sequences=["FLAIR"])
+    config = TrainingConfig(
+        epochs=3,
+        iterationsPerEpoch=1,
+        validationIterationsPerEpoch=1,
+        device="cpu",
+        planOverrides={"featuresPerStage": [4, 8, 16], "patchSize": [16, 16, 16], "batchSize": 2},
+        sequences=["FLAIR"],
+    )
     before = dict(os.environ)
     with pytest.raises(CancelledError):
         trainModel(cases, tmp_path / "model", config, runner=InlineRunner(), progress=progress, cancel=token)

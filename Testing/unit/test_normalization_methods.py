@@ -31,8 +31,9 @@ METHODS = {
     "zscore": lambda image, mask, **options: zScoreNormalize(image, mask, **options),
     "whitestripe": lambda image, mask, **options: whiteStripeNormalize(image, mask, "T2", **options),
     "nyul": lambda image, mask, **options: applyNyul(image, mask, _nyulModel(), **options),
-    "histmatch": lambda image, mask, **options: histogramMatching(image, mask, headWithLesion(size=24, seed=3)[0],
-                                                                  **options),
+    "histmatch": lambda image, mask, **options: histogramMatching(
+        image, mask, headWithLesion(size=24, seed=3)[0], **options
+    ),
     "percentile": lambda image, mask, **options: percentileRescale(image, mask, **options),
     "equalization": lambda image, mask, **options: histogramEqualization(image, mask, **options),
     "clahe": lambda image, mask, **options: clahe(image, mask, **options),
@@ -129,8 +130,9 @@ def test_a_4d_or_vector_image_is_refused(head24):
         zScoreNormalize(vector, None)
 
 
-@pytest.mark.parametrize(("name", "normalize"), [("zscore", zScoreNormalize),
-                                                 ("whitestripe", lambda i, m: whiteStripeNormalize(i, m, "T1"))])
+@pytest.mark.parametrize(
+    ("name", "normalize"), [("zscore", zScoreNormalize), ("whitestripe", lambda i, m: whiteStripeNormalize(i, m, "T1"))]
+)
 @pytest.mark.parametrize(("scale", "offset"), [(3.5, 1000.0), (0.01, -7.0)])
 def test_zscore_and_whitestripe_are_invariant_to_positive_affine_intensity_changes(name, normalize, scale, offset):
     case, head = cohortCase(0)
@@ -225,8 +227,13 @@ def test_histogram_matching_recovers_an_affine_change():
 def test_zscore_is_precise_for_every_voxel_type_even_with_a_large_offset(dtype):
     """Mean and SD equal numpy's float64 ones (SD relative 1e-6), including a tiny spread on a large offset."""
     rng = np.random.default_rng(3)
-    offset, spread = {np.float32: (1e4, 0.5), np.float64: (1e6, 0.01), np.int16: (-2000, 300),
-                      np.int32: (1e8, 1000), np.uint8: (100, 20)}[dtype]
+    offset, spread = {
+        np.float32: (1e4, 0.5),
+        np.float64: (1e6, 0.01),
+        np.int16: (-2000, 300),
+        np.int32: (1e8, 1000),
+        np.uint8: (100, 20),
+    }[dtype]
     voxels = (offset + spread * rng.standard_normal((16, 16, 16))).astype(dtype)
     output = sitk.GetArrayFromImage(zScoreNormalize(sitk.GetImageFromArray(voxels), None)).astype(np.float64)
     exact = voxels.astype(np.float64)

@@ -44,15 +44,19 @@ def test_zscore_equals_intensity_normalization_and_torchio():
     ours = sitk.GetArrayFromImage(zScoreNormalize(image, head, backgroundValue=None))
     reference = ZScoreNormalizer().fit_transform(_adapter(voxels), _adapter(inside.astype(np.uint8))).get_data()
     np.testing.assert_allclose(ours, reference, rtol=0, atol=2e-5 * np.abs(reference).max())
-    subject = torchio.Subject(image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
-                              head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)))
+    subject = torchio.Subject(
+        image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
+        head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)),
+    )
     viaTorchio = torchio.ZNormalization(masking_method="head")(subject)["image"].data.numpy()[0]
     count = int(inside.sum())
     np.testing.assert_allclose(ours * np.sqrt((count - 1) / count), viaTorchio, rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize(("sequence", "contrast", "modality"),
-                         [("T1c", "T1", Modality.T1), ("T2", "T2", Modality.T2), ("FLAIR", "FLAIR", Modality.FLAIR)])
+@pytest.mark.parametrize(
+    ("sequence", "contrast", "modality"),
+    [("T1c", "T1", Modality.T1), ("T2", "T2", Modality.T2), ("FLAIR", "FLAIR", Modality.FLAIR)],
+)
 def test_whitestripe_agrees_with_intensity_normalization(sequence, contrast, modality):
     """The stripe around a given mode, and so the output, are intensity-normalization's (it works in float32). The modes
     differ by less than one step of its density grid: it evaluates the KDE at 80 points from the minimum to
@@ -75,7 +79,9 @@ def test_whitestripe_agrees_with_intensity_normalization(sequence, contrast, mod
     kept = values if contrast != "T1" else values[values <= np.percentile(values, 96)]
     theirStep = (kept.max() - kept.min()) / 79
     assert abs(ours.mode - theirMode) <= theirStep
-    normalized = sitk.GetArrayFromImage(whiteStripeNormalize(case.images[sequence], head, contrast, backgroundValue=None))
+    normalized = sitk.GetArrayFromImage(
+        whiteStripeNormalize(case.images[sequence], head, contrast, backgroundValue=None)
+    )
     np.testing.assert_allclose(normalized, (voxels - ours.mean) / ours.standardDeviation, rtol=1e-5, atol=1e-4)
 
 
@@ -108,8 +114,10 @@ def test_nyul_equals_torchio_histogram_standardization(tmp_path):
     applied = [0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12]
     np.testing.assert_allclose(model.standardLandmarks, landmarks[applied], rtol=1e-6, atol=1e-6)
     voxels, inside = arrays(images[3], masks[3])
-    subject = torchio.Subject(image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
-                              head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)))
+    subject = torchio.Subject(
+        image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
+        head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)),
+    )
     transform = torchio.HistogramStandardization({"image": landmarks}, masking_method="head")
     viaTorchio = transform(subject)["image"].data.numpy()[0]
     ours = sitk.GetArrayFromImage(applyNyul(images[3], masks[3], model, backgroundValue=None))
@@ -139,8 +147,13 @@ def test_histogram_matching_without_masks_is_simpleitk():
     reference, _ = cohortCase(2)
     image, target = case.images["FLAIR"], reference.images["FLAIR"]
     ours = histogramMatching(image, None, target, histogramLevels=512, matchPoints=5)
-    direct = sitk.HistogramMatching(sitk.Cast(image, sitk.sitkFloat64), sitk.Cast(target, sitk.sitkFloat64),
-                                    numberOfHistogramLevels=512, numberOfMatchPoints=5, thresholdAtMeanIntensity=True)
+    direct = sitk.HistogramMatching(
+        sitk.Cast(image, sitk.sitkFloat64),
+        sitk.Cast(target, sitk.sitkFloat64),
+        numberOfHistogramLevels=512,
+        numberOfMatchPoints=5,
+        thresholdAtMeanIntensity=True,
+    )
     np.testing.assert_allclose(sitk.GetArrayFromImage(ours), sitk.GetArrayFromImage(direct), rtol=1e-6, atol=1e-3)
 
 
@@ -151,15 +164,20 @@ def test_histogram_matching_with_masks_is_simpleitk_on_the_masked_voxels():
     voxels, inside = arrays(image, head)
     targetValues = arrays(target, referenceHead)[0][arrays(target, referenceHead)[1]]
     ours = sitk.GetArrayFromImage(histogramMatching(image, head, target, referenceHead, backgroundValue=-1.0))
-    direct = sitk.HistogramMatching(sitk.GetImageFromArray(voxels[inside].reshape(1, 1, -1)),
-                                    sitk.GetImageFromArray(targetValues.reshape(1, 1, -1)),
-                                    numberOfHistogramLevels=1024, numberOfMatchPoints=7, thresholdAtMeanIntensity=False)
+    direct = sitk.HistogramMatching(
+        sitk.GetImageFromArray(voxels[inside].reshape(1, 1, -1)),
+        sitk.GetImageFromArray(targetValues.reshape(1, 1, -1)),
+        numberOfHistogramLevels=1024,
+        numberOfMatchPoints=7,
+        thresholdAtMeanIntensity=False,
+    )
     np.testing.assert_allclose(ours[inside], sitk.GetArrayFromImage(direct).ravel(), rtol=1e-6, atol=1e-3)
     assert np.all(ours[~inside] == -1.0)
     # the masked histogram now has the reference's quantiles at the match points
     quantiles = [100 * j / 8 for j in range(1, 8)]  # the 7 match points
-    np.testing.assert_allclose(np.percentile(ours[inside], quantiles), np.percentile(targetValues, quantiles),
-                               rtol=0.02)
+    np.testing.assert_allclose(
+        np.percentile(ours[inside], quantiles), np.percentile(targetValues, quantiles), rtol=0.02
+    )
 
 
 @pytest.mark.slow  # imports torch (TorchIO)
@@ -168,8 +186,10 @@ def test_percentile_rescale_equals_torchio_rescale_intensity():
     case, head = cohortCase(3)
     voxels, inside = arrays(case.images["T2"], head)
     ours = sitk.GetArrayFromImage(percentileRescale(case.images["T2"], head, 1.0, 99.0, backgroundValue=None))
-    subject = torchio.Subject(image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
-                              head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)))
+    subject = torchio.Subject(
+        image=torchio.ScalarImage(tensor=voxels[None].astype(np.float32)),
+        head=torchio.LabelMap(tensor=inside[None].astype(np.uint8)),
+    )
     transform = torchio.RescaleIntensity(out_min_max=(0, 1), percentiles=(1, 99), masking_method="head")
     np.testing.assert_allclose(ours, transform(subject)["image"].data.numpy()[0], rtol=0, atol=1e-5)
 
@@ -188,11 +208,13 @@ def test_clahe_equals_scikit_image_on_the_rescaled_image():
     image = case.images["T1c"]
     voxels, inside = arrays(image, head)
     low, high = voxels[inside].min(), voxels[inside].max()
-    expected = exposure.equalize_adapthist(np.clip((voxels - low) / (high - low), 0, 1), kernel_size=(8, 8, 8),
-                                           clip_limit=0.02, nbins=128)
+    expected = exposure.equalize_adapthist(
+        np.clip((voxels - low) / (high - low), 0, 1), kernel_size=(8, 8, 8), clip_limit=0.02, nbins=128
+    )
     spacing = image.GetSpacing()[0]
-    ours = sitk.GetArrayFromImage(clahe(image, head, clipLimit=0.02, kernelSizeMm=8 * spacing, bins=128,
-                                        backgroundValue=None))
+    ours = sitk.GetArrayFromImage(
+        clahe(image, head, clipLimit=0.02, kernelSizeMm=8 * spacing, bins=128, backgroundValue=None)
+    )
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
     masked = sitk.GetArrayFromImage(clahe(image, head, clipLimit=0.02, kernelSizeMm=8 * spacing, bins=128))
     np.testing.assert_array_equal(masked[inside], ours[inside])

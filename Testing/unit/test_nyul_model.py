@@ -49,19 +49,22 @@ def _write(tmp_path, document, name="model.json"):
     return path
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"schemaVersion": SCHEMA_VERSION + 1}, "newer than this Virtual Biopsy reads"),
-    ({"schemaVersion": "1"}, "schemaVersion '1'"),
-    ({"format": "something else"}, "is not a Nyúl model"),
-    ({"percentiles": [1, 10, 20, 30, 40, 50, 50, 70, 80, 90, 99]}, "not strictly increasing"),
-    ({"percentiles": [0] + list(DEFAULT_PERCENTILES[1:])}, "strictly between 0 and 100"),
-    ({"standardLandmarks": [0, 5]}, "2 standard landmarks for 11 percentiles"),
-    ({"standardLandmarks": list(range(11))[::-1]}, "not finite and strictly increasing"),
-    ({"standardRange": [100, 0]}, "low < high"),
-    ({"standardLandmarks": "0..100"}, "must be a list of numbers"),
-    ({"fittedOn": {"count": -1, "sha256": []}}, "whole number of images"),
-    ({"sequence": None}, "'sequence' must be text"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schemaVersion": SCHEMA_VERSION + 1}, "newer than this Virtual Biopsy reads"),
+        ({"schemaVersion": "1"}, "schemaVersion '1'"),
+        ({"format": "something else"}, "is not a Nyúl model"),
+        ({"percentiles": [1, 10, 20, 30, 40, 50, 50, 70, 80, 90, 99]}, "not strictly increasing"),
+        ({"percentiles": [0] + list(DEFAULT_PERCENTILES[1:])}, "strictly between 0 and 100"),
+        ({"standardLandmarks": [0, 5]}, "2 standard landmarks for 11 percentiles"),
+        ({"standardLandmarks": list(range(11))[::-1]}, "not finite and strictly increasing"),
+        ({"standardRange": [100, 0]}, "low < high"),
+        ({"standardLandmarks": "0..100"}, "must be a list of numbers"),
+        ({"fittedOn": {"count": -1, "sha256": []}}, "whole number of images"),
+        ({"sequence": None}, "'sequence' must be text"),
+    ],
+)
 def test_damaged_or_foreign_model_files_are_refused(tmp_path, fitted, change, message):
     document = {**fitted[0].toDict(), **change}
     with pytest.raises(InputError, match=message):
@@ -168,8 +171,9 @@ def test_nyul_brings_one_anatomy_scanned_at_two_sites_together():
     model = fitNyulLandmarks([case.images["T1c"] for case, _ in training], [head for _, head in training])
     case, _ = cohortCase(4)
     assert case.site == "SiteA"
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(caseAtSite(4, "SiteA")),
-                                  sitk.GetArrayFromImage(case.images["T1c"]))  # the helper repeats generateCase
+    np.testing.assert_array_equal(
+        sitk.GetArrayFromImage(caseAtSite(4, "SiteA")), sitk.GetArrayFromImage(case.images["T1c"])
+    )  # the helper repeats generateCase
     images = [case.images["T1c"], caseAtSite(4, "SiteB")]
     masks = [foregroundMask(image) for image in images]
     sites = ["SiteA", "SiteB"]
@@ -183,8 +187,10 @@ def test_nyul_brings_one_anatomy_scanned_at_two_sites_together():
     standardized = [applyNyul(image, mask, model) for image, mask in zip(images, masks)]
     zScored = [zScoreNormalize(image, mask) for image, mask in zip(images, masks)]
     before, after = _siteDistance(images, masks, sites), _siteDistance(standardized, masks, sites)
-    print(f"one anatomy, sites A and B: histogram distance {before:.3f} → Nyúl {after:.3f} "
-          f"(z-score {_siteDistance(zScored, masks, sites):.3f}); voxel-wise {voxelDistance(images):.3f} → "
-          f"{voxelDistance(standardized):.3f}")
+    print(
+        f"one anatomy, sites A and B: histogram distance {before:.3f} → Nyúl {after:.3f} "
+        f"(z-score {_siteDistance(zScored, masks, sites):.3f}); voxel-wise {voxelDistance(images):.3f} → "
+        f"{voxelDistance(standardized):.3f}"
+    )
     assert after < before / 20 and after < _siteDistance(zScored, masks, sites)
     assert voxelDistance(standardized) < voxelDistance(images) / 2

@@ -9,18 +9,31 @@ from VirtualBiopsy.outcome.cohortTable import joinCohort
 
 
 def _tables(n=6):
-    features = pd.DataFrame({"patient": [f"P{i}" for i in range(n)], "label": 1,
-                             "b_feature": np.arange(n, dtype=float) ** 2, "a_feature": np.linspace(1, 2, n)})
-    clinical = pd.DataFrame({"patient": [f"P{i}" for i in reversed(range(n))], "time": np.arange(n, 0, -1) * 1.5,
-                             "event": [1, 0] * (n // 2), "grade": ["high", "low"] * (n // 2),
-                             "age": np.arange(n) + 40.0})
+    features = pd.DataFrame(
+        {
+            "patient": [f"P{i}" for i in range(n)],
+            "label": 1,
+            "b_feature": np.arange(n, dtype=float) ** 2,
+            "a_feature": np.linspace(1, 2, n),
+        }
+    )
+    clinical = pd.DataFrame(
+        {
+            "patient": [f"P{i}" for i in reversed(range(n))],
+            "time": np.arange(n, 0, -1) * 1.5,
+            "event": [1, 0] * (n // 2),
+            "grade": ["high", "low"] * (n // 2),
+            "age": np.arange(n) + 40.0,
+        }
+    )
     return features, clinical
 
 
 def test_join_keeps_feature_order_and_aligns_clinical_rows():
     features, clinical = _tables()
-    cohort = joinCohort(features, clinical, timeColumn="time", eventColumn="event", targetColumn="grade",
-                        covariates=["age"])
+    cohort = joinCohort(
+        features, clinical, timeColumn="time", eventColumn="event", targetColumn="grade", covariates=["age"]
+    )
     assert list(cohort.features.columns) == ["b_feature", "a_feature"]  # input order, 'label' is not a feature
     assert list(cohort.patients) == [f"P{i}" for i in range(6)]
     # P0 is the last clinical row: time 1.5, event 0 (pattern 1,0,... on the reversed order), age 45

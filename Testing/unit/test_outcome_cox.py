@@ -56,8 +56,10 @@ def test_risk_groups_split_at_percentile_and_separate():
     covariates, time, event = _cohort(120)
     result = fitCox(covariates, time, event, bootstrap=0)
     assert (result.riskGroups == HIGH_RISK).sum() == 60 and (result.riskGroups == LOW_RISK).sum() == 60
-    assert result.prognosticIndex[result.riskGroups == HIGH_RISK].min() > result.prognosticIndex[
-        result.riskGroups == LOW_RISK].max()
+    assert (
+        result.prognosticIndex[result.riskGroups == HIGH_RISK].min()
+        > result.prognosticIndex[result.riskGroups == LOW_RISK].max()
+    )
     assert result.riskKaplanMeier.logRank.set_index("test").loc["overall", "p"] < 0.05
     quartile = fitCox(covariates, time, event, riskPercentile=75, bootstrap=0)
     assert (quartile.riskGroups == HIGH_RISK).sum() == 30

@@ -22,7 +22,8 @@ WRAPPER_METHODS = {"connectGui", "disconnectGui", "parameterNode", "default", "g
 
 def _isParameterNode(node: ast.expr) -> bool:
     return (isinstance(node, ast.Name) and node.id == "parameterNode") or (
-        isinstance(node, ast.Attribute) and node.attr in ("parameterNode", "_parameterNode"))
+        isinstance(node, ast.Attribute) and node.attr in ("parameterNode", "_parameterNode")
+    )
 
 
 def attributeProblems(tree: ast.Module, packs: dict[str, set[str]], where: str) -> set[str]:
@@ -30,8 +31,13 @@ def attributeProblems(tree: ast.Module, packs: dict[str, set[str]], where: str) 
     assigned ``parameterNode.<pack>``) that are no member of the pack."""
     problems, variables = set(), {}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                and isinstance(node.value, ast.Attribute) and _isParameterNode(node.value.value)):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Attribute)
+            and _isParameterNode(node.value.value)
+        ):
             variables[node.targets[0].id] = node.value.attr
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
@@ -82,5 +88,7 @@ def f(self, parameterNode):
 """)
     packs = {"cohort": {"featuresTable", "chart"}, "survival": {"table"}}
     assert attributeProblems(tree, packs, "f") == {
-        "f: survival.tabel is no member of pack survival", "f: parameterNode.surival is no pack",
-        "f: cohort.chrt is no member of pack cohort"}
+        "f: survival.tabel is no member of pack survival",
+        "f: parameterNode.surival is no pack",
+        "f: cohort.chrt is no member of pack cohort",
+    }

@@ -34,12 +34,24 @@ def test_the_logics_settings_are_config_fields():
 
 
 def test_classifier_panel_gives_the_library_settings():
-    panel = ClassifierPanelConfig(targetColumn="histology", targetPositiveClass="HGG", classifierModels=["lr", "gb"],
-                                  folds=3, repeats=2, patientColumn="case", randomSeed=7)
+    panel = ClassifierPanelConfig(
+        targetColumn="histology",
+        targetPositiveClass="HGG",
+        classifierModels=["lr", "gb"],
+        folds=3,
+        repeats=2,
+        patientColumn="case",
+        randomSeed=7,
+    )
     config = panel.classificationConfig()
     assert isinstance(config, ClassificationConfig)
     assert (config.targetColumn, config.positiveClass, config.models, config.folds, config.repeats) == (
-        "histology", "HGG", ["lr", "gb"], 3, 2)
+        "histology",
+        "HGG",
+        ["lr", "gb"],
+        3,
+        2,
+    )
     assert (config.patientColumn, config.randomSeed) == ("case", 7)
     assert config.trees == ClassificationConfig().trees
 
@@ -56,29 +68,32 @@ def test_gradcam_class_is_an_index_a_name_or_the_prediction():
     assert DeepOutcomeConfig(gradCamClass="HGG").classIndex() == "HGG"
 
 
-@pytest.mark.parametrize("configClass, values, message", [
-    (SurvivalConfig, {"penalizer": -0.1}, "penalizer"),
-    (SurvivalConfig, {"riskPercentile": 100.0}, "riskPercentile"),
-    (SurvivalConfig, {"cindexBootstrap": -1}, "cindexBootstrap"),
-    (SurvivalConfig, {"covariates": ["age", "age"]}, "twice"),
-    (SurvivalConfig, {"covariates": ["age", " "]}, "empty name"),
-    (SurvivalConfig, {"timeColumn": " "}, "timeColumn is empty"),
-    (SurvivalConfig, {"eventColumn": "time"}, "both 'time'"),
-    (SurvivalConfig, {"l1Ratio": 1.5}, "l1Ratio"),
-    (SurvivalConfig, {"randomSeed": -1}, "randomSeed"),
-    (SurvivalConfig, {"groupcolumn": "grade"}, "Did you mean 'groupColumn'"),
-    (ClassifierPanelConfig, {"classifierModels": ["xgb"]}, "models"),
-    (ClassifierPanelConfig, {"classifierModels": []}, "models"),
-    (ClassifierPanelConfig, {"folds": 1}, "folds"),
-    (ClassifierPanelConfig, {"repeats": 0}, "repeats"),
-    (ClassifierPanelConfig, {"shapBackgroundSize": 0}, "shapBackgroundSize"),
-    (ClassifierPanelConfig, {"patientColumn": ""}, "patientColumn"),
-    (ClassifierPanelConfig, {"randomSeed": -1}, "randomSeed"),
-    (PatientSummaryConfig, {"patientColumn": " "}, "patientColumn"),
-    (DeepOutcomeConfig, {"gradCamMethod": "scorecam"}, "gradCamMethod"),
-    (DeepOutcomeConfig, {"overlayOpacity": 1.5}, "overlayOpacity"),
-    (DeepOutcomeConfig, {"overlayOpacity": "half"}, "overlayOpacity"),
-])
+@pytest.mark.parametrize(
+    "configClass, values, message",
+    [
+        (SurvivalConfig, {"penalizer": -0.1}, "penalizer"),
+        (SurvivalConfig, {"riskPercentile": 100.0}, "riskPercentile"),
+        (SurvivalConfig, {"cindexBootstrap": -1}, "cindexBootstrap"),
+        (SurvivalConfig, {"covariates": ["age", "age"]}, "twice"),
+        (SurvivalConfig, {"covariates": ["age", " "]}, "empty name"),
+        (SurvivalConfig, {"timeColumn": " "}, "timeColumn is empty"),
+        (SurvivalConfig, {"eventColumn": "time"}, "both 'time'"),
+        (SurvivalConfig, {"l1Ratio": 1.5}, "l1Ratio"),
+        (SurvivalConfig, {"randomSeed": -1}, "randomSeed"),
+        (SurvivalConfig, {"groupcolumn": "grade"}, "Did you mean 'groupColumn'"),
+        (ClassifierPanelConfig, {"classifierModels": ["xgb"]}, "models"),
+        (ClassifierPanelConfig, {"classifierModels": []}, "models"),
+        (ClassifierPanelConfig, {"folds": 1}, "folds"),
+        (ClassifierPanelConfig, {"repeats": 0}, "repeats"),
+        (ClassifierPanelConfig, {"shapBackgroundSize": 0}, "shapBackgroundSize"),
+        (ClassifierPanelConfig, {"patientColumn": ""}, "patientColumn"),
+        (ClassifierPanelConfig, {"randomSeed": -1}, "randomSeed"),
+        (PatientSummaryConfig, {"patientColumn": " "}, "patientColumn"),
+        (DeepOutcomeConfig, {"gradCamMethod": "scorecam"}, "gradCamMethod"),
+        (DeepOutcomeConfig, {"overlayOpacity": 1.5}, "overlayOpacity"),
+        (DeepOutcomeConfig, {"overlayOpacity": "half"}, "overlayOpacity"),
+    ],
+)
 def test_bad_values_are_refused(configClass, values, message):
     with pytest.raises(InputError, match=message):
         configClass.fromDict(values)

@@ -50,8 +50,9 @@ def test_prediction_confidence_and_percentile_equal_the_references(linearModel):
 
 def test_contributions_are_the_largest_shapley_values_and_sum_to_the_score(linearModel):
     model, features, scores, shap = linearModel
-    summary = summarizePatient("P005", scores, 0.0, "HGG", "LGG", "logOdds", shap=shap, features=features,
-                               topContributions=3)
+    summary = summarizePatient(
+        "P005", scores, 0.0, "HGG", "LGG", "logOdds", shap=shap, features=features, topContributions=3
+    )
     row = shap.set_index("patient").loc["P005"].drop(["base_value", "model_output"])
     expected = row.abs().sort_values(ascending=False).index[:3].tolist()
     assert [c.feature for c in summary.contributions] == expected
@@ -79,18 +80,23 @@ def test_percentile_known_answers_and_extreme_log_odds():
     assert scoreProbability(-800.0, "logOdds") == pytest.approx(0.0) and scoreProbability(800.0, "logOdds") == 1.0
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda s, t: summarizePatient("nobody", s, 0, "1", "0", "logOdds"), "has no score"),
-    (lambda s, t: summarizePatient("P001", s.where(s.index != "P003"), 0, "1", "0", "logOdds"), "non-finite"),
-    (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "odds"), "Score kind"),
-    (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "probability"), "must lie in [0, 1]"),
-    (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", topContributions=0), "at least 1"),
-    (lambda s, t: summarizePatient("P001", s + 0.1, 0, "1", "0", "logOdds", shap=t), "another model"),
-    (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", shap=t.drop(columns="base_value")),
-     "lacks column"),
-    (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", shap=t[t.patient != "P001"]), "0 rows"),
-    (lambda s, t: summarizePatient("P001", pd.concat([s, s.iloc[:1]]), 0, "1", "0", "logOdds"), "twice"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda s, t: summarizePatient("nobody", s, 0, "1", "0", "logOdds"), "has no score"),
+        (lambda s, t: summarizePatient("P001", s.where(s.index != "P003"), 0, "1", "0", "logOdds"), "non-finite"),
+        (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "odds"), "Score kind"),
+        (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "probability"), "must lie in [0, 1]"),
+        (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", topContributions=0), "at least 1"),
+        (lambda s, t: summarizePatient("P001", s + 0.1, 0, "1", "0", "logOdds", shap=t), "another model"),
+        (
+            lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", shap=t.drop(columns="base_value")),
+            "lacks column",
+        ),
+        (lambda s, t: summarizePatient("P001", s, 0, "1", "0", "logOdds", shap=t[t.patient != "P001"]), "0 rows"),
+        (lambda s, t: summarizePatient("P001", pd.concat([s, s.iloc[:1]]), 0, "1", "0", "logOdds"), "twice"),
+    ],
+)
 def test_hostile_inputs_are_refused(linearModel, call, message):
     _model, _features, scores, shap = linearModel
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -123,12 +129,15 @@ def test_thumbnail_is_a_png_of_the_slice_holding_the_map():
     assert np.ptp(centre) > 0.1 and np.ptp(corner) < 1e-6
 
 
-@pytest.mark.parametrize("image, camMap, message", [
-    (np.zeros((4, 8, 8)), np.zeros((4, 8, 9)), "same grid"),
-    (np.zeros((4, 8, 8)), np.zeros((4, 8, 8)), "zero everywhere"),
-    (np.zeros((4, 8, 8)), np.full((4, 8, 8), np.nan), "non-finite"),
-    (np.zeros((8, 8)), np.ones((8, 8)), "3D array"),
-])
+@pytest.mark.parametrize(
+    "image, camMap, message",
+    [
+        (np.zeros((4, 8, 8)), np.zeros((4, 8, 9)), "same grid"),
+        (np.zeros((4, 8, 8)), np.zeros((4, 8, 8)), "zero everywhere"),
+        (np.zeros((4, 8, 8)), np.full((4, 8, 8), np.nan), "non-finite"),
+        (np.zeros((8, 8)), np.ones((8, 8)), "3D array"),
+    ],
+)
 def test_thumbnail_refuses_unusable_maps(image, camMap, message):
     with pytest.raises(InputError, match=message):
         gradCamThumbnail(image, camMap)

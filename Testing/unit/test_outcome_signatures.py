@@ -72,9 +72,12 @@ def test_factor_analysis_equals_scikit_learn():
     from sklearn.preprocessing import StandardScaler
 
     latent = _orthonormal(60, 2, seed=5)
-    features = pd.DataFrame(latent @ np.array([[1, 0.9, 0.8, 0, 0.1, 0], [0, 0.1, 0, 1, 0.9, 0.7]])
-                            + 0.3 * np.random.default_rng(6).normal(size=(60, 6)),
-                            columns=[f"f{i}" for i in range(6)], index=[f"P{i}" for i in range(60)])
+    features = pd.DataFrame(
+        latent @ np.array([[1, 0.9, 0.8, 0, 0.1, 0], [0, 0.1, 0, 1, 0.9, 0.7]])
+        + 0.3 * np.random.default_rng(6).normal(size=(60, 6)),
+        columns=[f"f{i}" for i in range(6)],
+        index=[f"P{i}" for i in range(60)],
+    )
     result = varimaxFactors(features, factors=2, seed=0)
     standardized = StandardScaler().fit_transform(features.to_numpy())
     reference = FactorAnalysis(n_components=2, rotation="varimax", random_state=0).fit(standardized)
@@ -91,8 +94,14 @@ def test_signature_pipeline_reports_every_feature():
     features = _correlatedSet().assign(flat=1.0)
     signature = buildSignature(features, varianceThreshold=0.0, correlationThreshold=0.9, factors=2)
     assert signature.kept == ["x1", "z", "w"]
-    assert signature.selection["step"].to_dict() == {"x1": "kept", "z": "kept", "x2": "correlation", "w": "kept",
-                                                     "w2": "correlation", "flat": "variance"}
+    assert signature.selection["step"].to_dict() == {
+        "x1": "kept",
+        "z": "kept",
+        "x2": "correlation",
+        "w": "kept",
+        "w2": "correlation",
+        "flat": "variance",
+    }
     assert signature.factors.loadings.shape == (3, 2)
     with pytest.raises(InputError, match="only 3 feature\\(s\\) remain"):
         buildSignature(features, varianceThreshold=0.0, factors=4)

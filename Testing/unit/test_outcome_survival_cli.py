@@ -15,9 +15,17 @@ def virtualClinical(n=60, seed=11):
     for index in range(n):
         patient = samplePatient(rng, 3)
         outcome = sampleOutcome(rng, patient)
-        rows.append({"patient": f"VB{index + 1:04d}", "site": f"site{patient.siteIndex}", "grade": patient.grade,
-                     "time": outcome.time, "event": outcome.event, "age": patient.age,
-                     "highGrade": int(patient.grade == "HGG")})
+        rows.append(
+            {
+                "patient": f"VB{index + 1:04d}",
+                "site": f"site{patient.siteIndex}",
+                "grade": patient.grade,
+                "time": outcome.time,
+                "event": outcome.event,
+                "age": patient.age,
+                "highGrade": int(patient.grade == "HGG"),
+            }
+        )
         latent.append(patient.aggressiveness)
     return pd.DataFrame(rows), np.array(latent)
 
@@ -27,13 +35,18 @@ def syntheticFeatures(clinical, latent, seed=12):
     rng = np.random.default_rng(seed)
     n = len(latent)
     other = rng.normal(size=n)
-    return pd.DataFrame({"patient": clinical["patient"], "label": 1,
-                         "T1c_firstorder_Mean": 100 + 20 * latent + rng.normal(0, 3, n),
-                         "T1c_firstorder_Median": 98 + 19 * latent + rng.normal(0, 3, n),
-                         "T2_glcm_Contrast": 5 + latent + rng.normal(0, 0.5, n),
-                         "T2_shape_Sphericity": 0.6 + 0.05 * other + rng.normal(0, 0.01, n),
-                         "T2_glszm_ZoneEntropy": 3 + other + rng.normal(0, 0.3, n),
-                         "T1c_shape_Flat": 1.0})
+    return pd.DataFrame(
+        {
+            "patient": clinical["patient"],
+            "label": 1,
+            "T1c_firstorder_Mean": 100 + 20 * latent + rng.normal(0, 3, n),
+            "T1c_firstorder_Median": 98 + 19 * latent + rng.normal(0, 3, n),
+            "T2_glcm_Contrast": 5 + latent + rng.normal(0, 0.5, n),
+            "T2_shape_Sphericity": 0.6 + 0.05 * other + rng.normal(0, 0.01, n),
+            "T2_glszm_ZoneEntropy": 3 + other + rng.normal(0, 0.3, n),
+            "T1c_shape_Flat": 1.0,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +68,22 @@ def test_km_by_group_equals_lifelines(tables, tmp_path, capsys):
     from lifelines.statistics import multivariate_logrank_test
 
     out = tmp_path / "km"
-    status, printed, _ = _run(["km", "--table", tables / "clinical.csv", "--time", "time", "--event", "event",
-                               "--group", "grade", "--out", out], capsys)
+    status, printed, _ = _run(
+        [
+            "km",
+            "--table",
+            tables / "clinical.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--group",
+            "grade",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert status == 0 and "2 group(s)" in printed
     assert sorted(p.name for p in out.iterdir()) == ["km.csv", "km.png", "km.svg", "logrank.csv", "median.csv"]
     km = pd.read_csv(out / "km.csv")
@@ -73,9 +100,26 @@ def test_cox_writes_model_and_risk_groups(tables, tmp_path, capsys):
     from lifelines import CoxPHFitter
 
     out = tmp_path / "cox"
-    status, printed, _ = _run(["cox", "--table", tables / "clinical.csv", "--time", "time", "--event", "event",
-                               "--covariates", "age,highGrade", "--penalizer", "0.01", "--bootstrap", "100",
-                               "--out", out], capsys)
+    status, printed, _ = _run(
+        [
+            "cox",
+            "--table",
+            tables / "clinical.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--covariates",
+            "age,highGrade",
+            "--penalizer",
+            "0.01",
+            "--bootstrap",
+            "100",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert status == 0 and "C-index" in printed
     coefficients = pd.read_csv(out / "coefficients.csv")
     assert list(coefficients.columns[:6]) == ["covariate", "coef", "hr", "ci_lower", "ci_upper", "se"]
@@ -91,8 +135,20 @@ def test_cox_writes_model_and_risk_groups(tables, tmp_path, capsys):
 
 def test_signature_then_cluster(tables, tmp_path, capsys):
     signature = tmp_path / "signature"
-    status, printed, _ = _run(["signature", "--features", tables / "features.csv", "--correlation-threshold", "0.9",
-                               "--factors", "2", "--out", signature], capsys)
+    status, printed, _ = _run(
+        [
+            "signature",
+            "--features",
+            tables / "features.csv",
+            "--correlation-threshold",
+            "0.9",
+            "--factors",
+            "2",
+            "--out",
+            signature,
+        ],
+        capsys,
+    )
     assert status == 0
     selection = pd.read_csv(signature / "selection.csv").set_index("feature")
     assert selection.loc["T1c_shape_Flat", "step"] == "variance"
@@ -105,9 +161,24 @@ def test_signature_then_cluster(tables, tmp_path, capsys):
     assert list(scores.columns) == ["patient", "factor1", "factor2"] and len(scores) == 60
 
     out = tmp_path / "cluster"
-    status, printed, _ = _run(["cluster", "--features", signature / "scores.csv", "--clinical",
-                               tables / "clinical.csv", "--time", "time", "--event", "event", "--k", "3",
-                               "--out", out], capsys)
+    status, printed, _ = _run(
+        [
+            "cluster",
+            "--features",
+            signature / "scores.csv",
+            "--clinical",
+            tables / "clinical.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--k",
+            "3",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert status == 0 and "3 clusters" in printed
     clusters = pd.read_csv(out / "clusters.csv")
     assert sorted(clusters["cluster"].unique()) == [0, 1, 2] and clusters["silhouette"].between(-1, 1).all()
@@ -117,51 +188,134 @@ def test_signature_then_cluster(tables, tmp_path, capsys):
 
 def test_signature_with_lasso_and_rfe(tables, tmp_path, capsys):
     base = ["signature", "--features", tables / "features.csv", "--factors", "0", "--clinical", tables / "clinical.csv"]
-    status, printed, _ = _run([*base, "--select", "rfe", "--keep", "1", "--target", "highGrade",
-                               "--out", tmp_path / "rfe"], capsys)
+    status, printed, _ = _run(
+        [*base, "--select", "rfe", "--keep", "1", "--target", "highGrade", "--out", tmp_path / "rfe"], capsys
+    )
     assert status == 0 and "by rfe, 1 kept" in printed
     selection = pd.read_csv(tmp_path / "rfe" / "selection.csv").set_index("feature")
     assert sorted(selection.loc[selection["step"].isin(["kept", "rfe"]), "supervised"]) == [1, 2, 3]
     assert not (tmp_path / "rfe" / "loadings.csv").exists()
-    status, printed, _ = _run([*base, "--select", "lasso", "--time", "time", "--event", "event", "--penalizer", "0.05",
-                               "--out", tmp_path / "lasso"], capsys)
+    status, printed, _ = _run(
+        [
+            *base,
+            "--select",
+            "lasso",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--penalizer",
+            "0.05",
+            "--out",
+            tmp_path / "lasso",
+        ],
+        capsys,
+    )
     assert status == 0 and "by lasso" in printed
     selection = pd.read_csv(tmp_path / "lasso" / "selection.csv").set_index("feature")
     assert set(selection["step"]) <= {"kept", "lasso", "variance", "correlation"}
     assert (selection.loc[selection["step"] == "kept", "supervised"].abs() >= 1e-3).all()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["signature", "--features", "{t}/features.csv", "--target", "grade"], "only apply with --select"),
-    (["signature", "--features", "{t}/features.csv", "--select", "rfe", "--clinical", "{t}/clinical.csv",
-      "--target", "highGrade"], "needs --keep N"),
-    (["signature", "--features", "{t}/features.csv", "--select", "lasso", "--clinical", "{t}/clinical.csv",
-      "--time", "time"], "either --time and --event"),
-    (["km", "--table", "{t}/clinical.csv", "--time", "months", "--event", "event"], "no --time column 'months'"),
-    (["km", "--table", "{t}/nope.csv", "--time", "time", "--event", "event"], "Survival table not found"),
-    (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "age"], "0 \\(censored\\) or 1"),
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "grade"],
-     "must be numeric"),
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "weight"],
-     "no covariate column\\(s\\) weight"),
-    (["signature", "--features", "{t}/features.csv", "--factors", "9"], "9 factors asked for but only"),
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--bootstrap", "-1"],
-     "--bootstrap is -1"),
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--l1-ratio", "2"],
-     "--l1-ratio is 2.0"),
-    (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--group", "stage"],
-     "no --group column 'stage'"),
-    (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
-      "--event", "event"], "constant over the 60 patients: T1c_shape_Flat"),
-    (["cluster", "--features", "{t}/features.csv", "--clinical", "{t}/clinical.csv", "--time", "time",
-      "--event", "event", "--drop-constant", "--k", "61"], "OutcomeConfig.numberOfClusters is 61"),
-    # the Survival panel's config: the same refusals as the panel
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--risk-percentile", "100"],
-     "SurvivalConfig.riskPercentile is 100.0"),
-    (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "time"], "both 'time'"),
-    (["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "age,age"],
-     "lists a column twice"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["signature", "--features", "{t}/features.csv", "--target", "grade"], "only apply with --select"),
+        (
+            [
+                "signature",
+                "--features",
+                "{t}/features.csv",
+                "--select",
+                "rfe",
+                "--clinical",
+                "{t}/clinical.csv",
+                "--target",
+                "highGrade",
+            ],
+            "needs --keep N",
+        ),
+        (
+            [
+                "signature",
+                "--features",
+                "{t}/features.csv",
+                "--select",
+                "lasso",
+                "--clinical",
+                "{t}/clinical.csv",
+                "--time",
+                "time",
+            ],
+            "either --time and --event",
+        ),
+        (["km", "--table", "{t}/clinical.csv", "--time", "months", "--event", "event"], "no --time column 'months'"),
+        (["km", "--table", "{t}/nope.csv", "--time", "time", "--event", "event"], "Survival table not found"),
+        (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "age"], "0 \\(censored\\) or 1"),
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "grade"],
+            "must be numeric",
+        ),
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "weight"],
+            "no covariate column\\(s\\) weight",
+        ),
+        (["signature", "--features", "{t}/features.csv", "--factors", "9"], "9 factors asked for but only"),
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--bootstrap", "-1"],
+            "--bootstrap is -1",
+        ),
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--l1-ratio", "2"],
+            "--l1-ratio is 2.0",
+        ),
+        (
+            ["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--group", "stage"],
+            "no --group column 'stage'",
+        ),
+        (
+            [
+                "cluster",
+                "--features",
+                "{t}/features.csv",
+                "--clinical",
+                "{t}/clinical.csv",
+                "--time",
+                "time",
+                "--event",
+                "event",
+            ],
+            "constant over the 60 patients: T1c_shape_Flat",
+        ),
+        (
+            [
+                "cluster",
+                "--features",
+                "{t}/features.csv",
+                "--clinical",
+                "{t}/clinical.csv",
+                "--time",
+                "time",
+                "--event",
+                "event",
+                "--drop-constant",
+                "--k",
+                "61",
+            ],
+            "OutcomeConfig.numberOfClusters is 61",
+        ),
+        # the Survival panel's config: the same refusals as the panel
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--risk-percentile", "100"],
+            "SurvivalConfig.riskPercentile is 100.0",
+        ),
+        (["km", "--table", "{t}/clinical.csv", "--time", "time", "--event", "time"], "both 'time'"),
+        (
+            ["cox", "--table", "{t}/clinical.csv", "--time", "time", "--event", "event", "--covariates", "age,age"],
+            "lists a column twice",
+        ),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tables, tmp_path, capsys, argv, message):
     import re
 
@@ -174,12 +328,40 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tables, tmp_path, ca
 def test_all_censored_km_is_fine_and_cox_refused(tables, tmp_path, capsys):
     censored = pd.read_csv(tables / "clinical.csv").assign(event=0)
     censored.to_csv(tmp_path / "censored.csv", index=False)
-    status, printed, _ = _run(["km", "--table", tmp_path / "censored.csv", "--time", "time", "--event", "event",
-                               "--group", "grade", "--out", tmp_path / "km"], capsys)
+    status, printed, _ = _run(
+        [
+            "km",
+            "--table",
+            tmp_path / "censored.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--group",
+            "grade",
+            "--out",
+            tmp_path / "km",
+        ],
+        capsys,
+    )
     assert status == 0 and "log-rank undefined: no events" in printed
     assert pd.read_csv(tmp_path / "km" / "logrank.csv")["p"].isna().all()
-    status, _, error = _run(["cox", "--table", tmp_path / "censored.csv", "--time", "time", "--event", "event",
-                             "--covariates", "age", "--out", tmp_path / "cox"], capsys)
+    status, _, error = _run(
+        [
+            "cox",
+            "--table",
+            tmp_path / "censored.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--covariates",
+            "age",
+            "--out",
+            tmp_path / "cox",
+        ],
+        capsys,
+    )
     assert status == 2 and "undefined: no events" in error and not (tmp_path / "cox").exists()
 
 
@@ -187,8 +369,9 @@ def test_existing_output_folder_is_not_touched(tables, tmp_path, capsys):
     out = tmp_path / "busy"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    status, _, error = _run(["km", "--table", tables / "clinical.csv", "--time", "time", "--event", "event",
-                             "--out", out], capsys)
+    status, _, error = _run(
+        ["km", "--table", tables / "clinical.csv", "--time", "time", "--event", "event", "--out", out], capsys
+    )
     assert status == 2 and "is not empty" in error and [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
@@ -196,8 +379,24 @@ def test_one_patient_per_cluster_silhouette_undefined(tmp_path, capsys):
     clinical, latent = virtualClinical(4)
     clinical.to_csv(tmp_path / "c.csv", index=False)
     syntheticFeatures(clinical, latent).drop(columns="T1c_shape_Flat").to_csv(tmp_path / "f.csv", index=False)
-    status, printed, _ = _run(["cluster", "--features", tmp_path / "f.csv", "--clinical", tmp_path / "c.csv",
-                               "--time", "time", "--event", "event", "--k", "4", "--out", tmp_path / "out"], capsys)
+    status, printed, _ = _run(
+        [
+            "cluster",
+            "--features",
+            tmp_path / "f.csv",
+            "--clinical",
+            tmp_path / "c.csv",
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--k",
+            "4",
+            "--out",
+            tmp_path / "out",
+        ],
+        capsys,
+    )
     assert status == 0 and "silhouette undefined" in printed
     silhouette = pd.read_csv(tmp_path / "out" / "silhouette.csv").iloc[0]
     assert np.isnan(silhouette["mean_silhouette"]) and "one patient per cluster" in silhouette["note"]

@@ -29,7 +29,9 @@ def mirrorProblems(configClass: type, fields: dict, defaultsNames: set[str], whe
     problems = []
     for field in dataclasses.fields(configClass):
         if field.name not in fields:
-            problems.append(f"{configClass.__name__}.{field.name} is missing" + (f" from {where[:-1]}" if where else ""))
+            problems.append(
+                f"{configClass.__name__}.{field.name} is missing" + (f" from {where[:-1]}" if where else "")
+            )
             continue
         parameter = fields[field.name]
         if parameter.typeText != dataclassFieldType(field):
@@ -72,22 +74,27 @@ def parameterNodeProblems(tree: ast.Module) -> list[str]:
     problems, owners = [], {place: {} for place in places}
     for configClass, pack in bindings:
         if pack not in places:
-            problems.append(f"configFromParameterNode({configClass.__name__}, parameterNode.{pack}): the parameter node "
-                            f"has no parameter pack '{pack}'")
+            problems.append(
+                f"configFromParameterNode({configClass.__name__}, parameterNode.{pack}): the parameter node "
+                f"has no parameter pack '{pack}'"
+            )
             continue
         where = f"{pack}." if pack else ""
         for field in dataclasses.fields(configClass):
             if field.name in owners[pack]:
-                problems.append(f"'{where}{field.name}' is a field of both {owners[pack][field.name]} and "
-                                f"{configClass.__name__}")
+                problems.append(
+                    f"'{where}{field.name}' is a field of both {owners[pack][field.name]} and {configClass.__name__}"
+                )
             owners[pack][field.name] = configClass.__name__
         defaultsNames = {name for name, className in instances.items() if className == configClass.__name__}
         problems += mirrorProblems(configClass, places[pack], defaultsNames, where)
         if pack is not None:
             names = [field.name for field in dataclasses.fields(configClass)]
             if list(places[pack])[: len(names)] != names:
-                problems.append(f"pack {pack} does not start with the fields of {configClass.__name__} in their order "
-                                "(saveStageConfig(..., pack=) writes only them; Slicer reads a pack by its first member)")
+                problems.append(
+                    f"pack {pack} does not start with the fields of {configClass.__name__} in their order "
+                    "(saveStageConfig(..., pack=) writes only them; Slicer reads a pack by its first member)"
+                )
     for place, fields in places.items():
         where = f"{place}." if place else ""
         for name, parameter in fields.items():
@@ -96,8 +103,10 @@ def parameterNodeProblems(tree: ast.Module) -> list[str]:
                 problems.append(f"{where}{name} ({parameter.typeText}) is neither a config field nor an MRML node")
         if place is not None and not owners[place]:
             if any(not parameter.typeText.startswith("vtkMRML") for parameter in fields.values()):
-                problems.append(f"pack {place} mirrors no config (no configFromParameterNode(<Config>, "
-                                f"parameterNode.{place})) but holds values; a pack without a config holds nodes only")
+                problems.append(
+                    f"pack {place} mirrors no config (no configFromParameterNode(<Config>, "
+                    f"parameterNode.{place})) but holds values; a pack without a config holds nodes only"
+                )
     return problems
 
 
@@ -118,9 +127,15 @@ def test_outcome_node_is_one_pack_per_section():
     section's config (checked above)."""
     (source,) = [source for source in MODULES if source.name == "VirtualBiopsyOutcome"]
     bindings = {pack: configClass.__name__ for configClass, pack in configBindings(source.tree)}
-    assert bindings == {"features": "ExtractionConfig", "cohort": "OutcomeConfig", "exploration": "ExplorationConfig",
-                        "survival": "SurvivalConfig", "classifiers": "ClassifierPanelConfig",
-                        "deepLearning": "DeepOutcomeConfig", "patientSummary": "PatientSummaryConfig"}
+    assert bindings == {
+        "features": "ExtractionConfig",
+        "cohort": "OutcomeConfig",
+        "exploration": "ExplorationConfig",
+        "survival": "SurvivalConfig",
+        "classifiers": "ClassifierPanelConfig",
+        "deepLearning": "DeepOutcomeConfig",
+        "patientSummary": "PatientSummaryConfig",
+    }
     assert set(parameterFields(parameterNodeClass(source.tree))) == set(bindings) == set(parameterPacks(source.tree))
 
 
@@ -198,9 +213,13 @@ def test_detector_reports_planted_drift_in_packs():
 def test_harmonization_node_is_one_pack_per_section():
     (source,) = [source for source in MODULES if source.name == "VirtualBiopsyHarmonization"]
     bindings = {pack: configClass.__name__ for configClass, pack in configBindings(source.tree)}
-    assert bindings == {"preprocessing": "PreprocessingConfig", "registration": "RegistrationConfig",
-                        "normalization": "HarmonizationConfig", "combat": "ComBatConfig",
-                        "styleTransfer": "StyleTransferConfig"}
+    assert bindings == {
+        "preprocessing": "PreprocessingConfig",
+        "registration": "RegistrationConfig",
+        "normalization": "HarmonizationConfig",
+        "combat": "ComBatConfig",
+        "styleTransfer": "StyleTransferConfig",
+    }
     assert set(parameterFields(parameterNodeClass(source.tree))) == set(bindings) == set(parameterPacks(source.tree))
 
 
@@ -214,6 +233,9 @@ def test_segmentation_node_is_one_pack_per_section():
     assert set(parameterFields(parameterNodeClass(source.tree))) == set(packs) == {"segmentation", "review"}
     assert configBindings(source.tree) == [(SegmentationConfig, "segmentation")]
     assert list(parameterFields(packs["segmentation"][0])) == [
-        *(field.name for field in dataclasses.fields(SegmentationConfig)), "inputVolume", "outputSegmentation"]
+        *(field.name for field in dataclasses.fields(SegmentationConfig)),
+        "inputVolume",
+        "outputSegmentation",
+    ]
     review = parameterFields(packs["review"][0])
     assert {name: field.typeText for name, field in review.items()} == {"changesTable": "vtkMRMLTableNode"}

@@ -41,7 +41,9 @@ def obliqueCase(seed: int = 0) -> tuple[sitk.Image, sitk.Image]:
     rng = np.random.default_rng(seed)
     angle = math.radians(20)
     direction = (math.cos(angle), -math.sin(angle), 0, math.sin(angle), math.cos(angle), 0, 0, 0, 1)
-    image = makeImage(rng.normal(0, 100, (7, 11, 10)).astype(np.float32), (0.9, 0.9, 3.0), (-12.5, 40.0, 7.0), direction)
+    image = makeImage(
+        rng.normal(0, 100, (7, 11, 10)).astype(np.float32), (0.9, 0.9, 3.0), (-12.5, 40.0, 7.0), direction
+    )
     roi = np.zeros((7, 11, 10), bool)
     roi[2:5, 3:8, 2:8] = True
     return image, maskLike(image, roi)

@@ -40,7 +40,9 @@ def files(tmp_path_factory):
     probabilities.CopyInformation(masks["model"])
     paths["probabilities"] = folder / "prob.nrrd"
     sitk.WriteImage(probabilities, str(paths["probabilities"]))
-    labels = sitk.GetArrayFromImage(masks["alice"]) * 2 + (sitk.GetArrayFromImage(masks["bob"]) * (1 - sitk.GetArrayFromImage(masks["alice"])))
+    labels = sitk.GetArrayFromImage(masks["alice"]) * 2 + (
+        sitk.GetArrayFromImage(masks["bob"]) * (1 - sitk.GetArrayFromImage(masks["alice"]))
+    )
     labelImage = sitk.GetImageFromArray(labels.astype(np.uint8))
     labelImage.CopyInformation(masks["alice"])
     paths["labels"] = folder / "labels.nrrd"  # label 2 = alice's mask, label 1 = the rest of bob's
@@ -61,9 +63,23 @@ def files(tmp_path_factory):
 def test_one_case_with_two_raters_and_probabilities(files, tmp_path, capsys):
     paths, masks, probabilities = files
     out = tmp_path / "qa"
-    status, stdout, stderr = runCli(["--reference", f"alice={paths['alice']}", "--reference", f"bob={paths['bob']}",
-                                     "--prediction", paths["model"], "--probabilities", paths["probabilities"],
-                                     "--tolerance", 2, "--out", out], capsys)
+    status, stdout, stderr = runCli(
+        [
+            "--reference",
+            f"alice={paths['alice']}",
+            "--reference",
+            f"bob={paths['bob']}",
+            "--prediction",
+            paths["model"],
+            "--probabilities",
+            paths["probabilities"],
+            "--tolerance",
+            2,
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert status == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "provenance.json", "summary.csv"]
     assert "metrics.csv" in stdout
@@ -74,8 +90,22 @@ def test_one_case_with_two_raters_and_probabilities(files, tmp_path, capsys):
     assert list(metrics["pair"]) == ["model vs alice", "model vs bob", "bob vs alice"]
     assert set(metrics["patient"]) == {"case7_pred"}
     expected = computeMetrics(masks["alice"], masks["model"], probabilities, toleranceMm=2.0).toDict()
-    for column in ("dsc", "jaccard", "hd95_mm", "hd_mm", "msd_mm", "surface_dsc", "volume_diff_ml", "auc",
-                   "sensitivity", "specificity", "fpr", "fnr", "fpr_primage", "fnr_primage"):
+    for column in (
+        "dsc",
+        "jaccard",
+        "hd95_mm",
+        "hd_mm",
+        "msd_mm",
+        "surface_dsc",
+        "volume_diff_ml",
+        "auc",
+        "sensitivity",
+        "specificity",
+        "fpr",
+        "fnr",
+        "fpr_primage",
+        "fnr_primage",
+    ):
         assert metrics.loc[0, column] == pytest.approx(expected[column], rel=1e-12), column
     assert math.isnan(metrics.loc[2, "auc"]) and "no probability map" in metrics.loc[2, "undefined"]
     inter = computeMetrics(masks["alice"], masks["bob"]).dsc
@@ -87,8 +117,10 @@ def test_one_case_with_two_raters_and_probabilities(files, tmp_path, capsys):
 
 def test_label_picks_one_value_of_a_labelmap(files, tmp_path, capsys):
     paths, masks, _ = files
-    status, _, stderr = runCli(["--reference", paths["labels"], "--prediction", paths["model2"], "--label", 2,
-                                "--out", tmp_path / "qa"], capsys)
+    status, _, stderr = runCli(
+        ["--reference", paths["labels"], "--prediction", paths["model2"], "--label", 2, "--out", tmp_path / "qa"],
+        capsys,
+    )
     assert status == 0, stderr
     metrics = pd.read_csv(tmp_path / "qa" / "metrics.csv")
     assert list(metrics["pair"]) == ["model vs reference"]
@@ -97,28 +129,45 @@ def test_label_picks_one_value_of_a_labelmap(files, tmp_path, capsys):
 
 def test_an_empty_prediction_gives_infinite_distances_in_the_csv(files, tmp_path, capsys):
     paths, _, _ = files
-    status, _, _ = runCli(["--reference", paths["alice"], "--prediction", paths["empty"], "--out", tmp_path / "qa"], capsys)
+    status, _, _ = runCli(
+        ["--reference", paths["alice"], "--prediction", paths["empty"], "--out", tmp_path / "qa"], capsys
+    )
     metrics = pd.read_csv(tmp_path / "qa" / "metrics.csv")
     assert status == 0 and metrics.loc[0, "dsc"] == 0.0 and math.isinf(metrics.loc[0, "hd95_mm"])
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--reference", "{alice}", "--prediction", "{missing}"], "prediction file .*missing.nrrd was not found"),
-    (["--reference", "{moved}", "--prediction", "{model}"], "not on one grid: prediction mask: size.*reference mask: size"),
-    (["--reference", "{alice}", "--prediction", "{probabilities}"], "not a labelmap: it has non-integer values"),
-    (["--reference", "{labels}", "--prediction", "{model}", "--label", "5"], "Label 5 is not in the reference"),
-    (["--reference", "{labels}", "--prediction", "{model}", "--label", "2"], "Label 2 is not in the prediction .*its labels: 1"),
-    (["--reference", "{alice}", "--prediction", "{model}", "--tolerance", "-1"], "--tolerance is -1"),
-    (["--reference", "{alice}", "--prediction", "{model}", "--label", "0"], "--label 0 is the background"),
-    (["--reference", "a={alice}", "--reference", "a={bob}", "--prediction", "{model}"], "rater 'a' is given twice"),
-    (["--reference", "model={alice}", "--prediction", "{model}"], "named 'model'"),
-    (["--prediction", "{model}"], "Missing --reference"),
-    (["--reference", "{garbage}", "--prediction", "{model}"], "Cannot read the reference 'reference' file .*garbage.nrrd"),
-    (["--reference", "{alice}", "--prediction", "{model}", "--probabilities", "{missing}"], "probability map file .*not found"),
-    (["--manifest", "{missing}"], "QA manifest not found"),
-    (["--reference", "{alice}", "--prediction", "{model}", "--segment", "Tumor"], "every mask here is a labelmap"),
-    (["--manifest", "{alice}", "--reference", "{alice}"], "--manifest compares the cases"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--reference", "{alice}", "--prediction", "{missing}"], "prediction file .*missing.nrrd was not found"),
+        (
+            ["--reference", "{moved}", "--prediction", "{model}"],
+            "not on one grid: prediction mask: size.*reference mask: size",
+        ),
+        (["--reference", "{alice}", "--prediction", "{probabilities}"], "not a labelmap: it has non-integer values"),
+        (["--reference", "{labels}", "--prediction", "{model}", "--label", "5"], "Label 5 is not in the reference"),
+        (
+            ["--reference", "{labels}", "--prediction", "{model}", "--label", "2"],
+            "Label 2 is not in the prediction .*its labels: 1",
+        ),
+        (["--reference", "{alice}", "--prediction", "{model}", "--tolerance", "-1"], "--tolerance is -1"),
+        (["--reference", "{alice}", "--prediction", "{model}", "--label", "0"], "--label 0 is the background"),
+        (["--reference", "a={alice}", "--reference", "a={bob}", "--prediction", "{model}"], "rater 'a' is given twice"),
+        (["--reference", "model={alice}", "--prediction", "{model}"], "named 'model'"),
+        (["--prediction", "{model}"], "Missing --reference"),
+        (
+            ["--reference", "{garbage}", "--prediction", "{model}"],
+            "Cannot read the reference 'reference' file .*garbage.nrrd",
+        ),
+        (
+            ["--reference", "{alice}", "--prediction", "{model}", "--probabilities", "{missing}"],
+            "probability map file .*not found",
+        ),
+        (["--manifest", "{missing}"], "QA manifest not found"),
+        (["--reference", "{alice}", "--prediction", "{model}", "--segment", "Tumor"], "every mask here is a labelmap"),
+        (["--manifest", "{alice}", "--reference", "{alice}"], "--manifest compares the cases"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, capsys, arguments, message):
     paths, _, _ = files
     values = {**{name: str(path) for name, path in paths.items()}, "missing": str(tmp_path / "missing.nrrd")}
@@ -149,18 +198,24 @@ def _manifest(folder, text: str):
 def test_cohort_records_bad_cases_and_goes_on(files, tmp_path, capsys):
     paths, masks, _ = files
     folder = paths["alice"].parent
-    manifest = _manifest(folder, "patient,prediction,reference,reference_bob,site,probabilities\n"
-                         "P1,case7_pred.nrrd,alice.nrrd,bob.nii.gz,A,prob.nrrd\n"
-                         "P2,case7_pred.nrrd,missing.nrrd,,B,\n"
-                         "P3,case7_pred.nrrd,moved.nrrd,,B,\n"
-                         "P4,alice.nrrd,,bob.nii.gz,A,\n")
+    manifest = _manifest(
+        folder,
+        "patient,prediction,reference,reference_bob,site,probabilities\n"
+        "P1,case7_pred.nrrd,alice.nrrd,bob.nii.gz,A,prob.nrrd\n"
+        "P2,case7_pred.nrrd,missing.nrrd,,B,\n"
+        "P3,case7_pred.nrrd,moved.nrrd,,B,\n"
+        "P4,alice.nrrd,,bob.nii.gz,A,\n",
+    )
     out = tmp_path / "cohort"
     status, stdout, _ = runCli(["--manifest", manifest, "--out", out], capsys)
     assert status == 0 and "2 case(s)" in stdout
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(zip(metrics["patient"], metrics["pair"])) == [
-        ("P1", "model vs reference"), ("P1", "model vs reference_bob"), ("P1", "reference_bob vs reference"),
-        ("P4", "model vs reference_bob")]
+        ("P1", "model vs reference"),
+        ("P1", "model vs reference_bob"),
+        ("P1", "reference_bob vs reference"),
+        ("P4", "model vs reference_bob"),
+    ]
     assert metrics.loc[3, "dsc"] == pytest.approx(computeMetrics(masks["bob"], masks["alice"]).dsc, rel=1e-12)
     assert 0.5 < metrics.loc[0, "auc"] <= 1.0
     failures = pd.read_csv(out / "failures.csv")
@@ -180,15 +235,18 @@ def test_cohort_where_every_case_fails_exits_1_with_the_failures(files, tmp_path
     assert len(pd.read_csv(tmp_path / "cohort" / "failures.csv")) == 1
 
 
-@pytest.mark.parametrize("text, message", [
-    ("patient,reference\nP1,a.nrrd\n", "no 'prediction' column"),
-    ("patient,prediction,truth\nP1,a.nrrd,b.nrrd\n", "no 'reference' column"),
-    ("patient,prediction,reference\nP1,a,b\nP1,a,b\n", "patient 'P1' twice"),
-    ("patient,prediction,reference\n", "no cases"),
-    ("patient,prediction,reference\n,a,b\n", "no patient identifier"),
-    ("patient,prediction,reference\nP1,a,b,c\n", "has 4 cells but the header names 3"),
-    ("patient,prediction,reference,reference\nP1,a,b,c\n", "repeats column(s) reference"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("patient,reference\nP1,a.nrrd\n", "no 'prediction' column"),
+        ("patient,prediction,truth\nP1,a.nrrd,b.nrrd\n", "no 'reference' column"),
+        ("patient,prediction,reference\nP1,a,b\nP1,a,b\n", "patient 'P1' twice"),
+        ("patient,prediction,reference\n", "no cases"),
+        ("patient,prediction,reference\n,a,b\n", "no patient identifier"),
+        ("patient,prediction,reference\nP1,a,b,c\n", "has 4 cells but the header names 3"),
+        ("patient,prediction,reference,reference\nP1,a,b,c\n", "repeats column(s) reference"),
+    ],
+)
 def test_bad_manifests_exit_2(tmp_path, capsys, text, message):
     status, _, stderr = runCli(["--manifest", _manifest(tmp_path, text), "--out", tmp_path / "cohort"], capsys)
     assert status == 2 and message in stderr and len(stderr.strip().splitlines()) == 1

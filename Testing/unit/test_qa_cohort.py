@@ -20,10 +20,12 @@ def manifest(tmp_path) -> pathlib.Path:
         sitk.WriteImage(maskImage(blob(seed=seed)), str(tmp_path / "masks" / f"{name}.nrrd"))
     sitk.WriteImage(maskImage(blob(seed=3), spacing=(1.0, 1.0, 1.0)), str(tmp_path / "masks" / "other.nrrd"))
     path = tmp_path / "qa.csv"
-    path.write_text("patient,prediction,reference_r1,reference_r2\n"
-                    "P1,masks/p.nrrd,masks/a.nrrd,masks/b.nrrd\n"
-                    "P2,masks/other.nrrd,masks/a.nrrd,\n"
-                    "P3,,masks/a.nrrd,\n")
+    path.write_text(
+        "patient,prediction,reference_r1,reference_r2\n"
+        "P1,masks/p.nrrd,masks/a.nrrd,masks/b.nrrd\n"
+        "P2,masks/other.nrrd,masks/a.nrrd,\n"
+        "P3,,masks/a.nrrd,\n"
+    )
     return path
 
 
@@ -34,19 +36,28 @@ def _read(path, what):
 def test_manifest_paths_are_relative_to_it_and_empty_cells_are_absent_raters(manifest):
     cases = readQaManifest(manifest)
     assert [case.patient for case in cases] == ["P1", "P2", "P3"]
-    assert cases[0].references == {"reference_r1": manifest.parent / "masks" / "a.nrrd",
-                                   "reference_r2": manifest.parent / "masks" / "b.nrrd"}
+    assert cases[0].references == {
+        "reference_r1": manifest.parent / "masks" / "a.nrrd",
+        "reference_r2": manifest.parent / "masks" / "b.nrrd",
+    }
     assert list(cases[1].references) == ["reference_r1"] and cases[1].problems == []
     assert cases[2].problems == ["no prediction; fill in the 'prediction' cell."]
 
 
 def test_cohort_compares_good_cases_and_records_bad_ones(manifest):
     reports = []
-    result = compareCohort(readQaManifest(manifest), _read, toleranceMm=1.5,
-                           progress=lambda fraction, message: reports.append((fraction, message)))
+    result = compareCohort(
+        readQaManifest(manifest),
+        _read,
+        toleranceMm=1.5,
+        progress=lambda fraction, message: reports.append((fraction, message)),
+    )
     assert list(result.metrics["patient"]) == ["P1"] * 3
-    expected = computeMetrics(_read(manifest.parent / "masks" / "a.nrrd", ""), _read(manifest.parent / "masks" / "p.nrrd", ""),
-                              toleranceMm=1.5)
+    expected = computeMetrics(
+        _read(manifest.parent / "masks" / "a.nrrd", ""),
+        _read(manifest.parent / "masks" / "p.nrrd", ""),
+        toleranceMm=1.5,
+    )
     assert result.metrics.loc[0, "surface_dsc"] == expected.surfaceDsc
     assert list(result.failures["patient"]) == ["P2", "P3"]
     assert result.failures.loc[0, "error"].startswith("GeometryError: The prediction mask and the reference mask")

@@ -32,8 +32,12 @@ def test_a_case_gives_model_rows_then_every_rater_pair():
     prediction = maskImage(blob(seed=40))
     rows = caseMetricRows("P1", raters, prediction, toleranceMm=2.0)
     assert [(row["pair"], row["reference"], row["prediction"]) for row in rows] == [
-        ("model vs alice", "alice", "model"), ("model vs bob", "bob", "model"), ("model vs carol", "carol", "model"),
-        ("bob vs alice", "alice", "bob"), ("carol vs alice", "alice", "carol"), ("carol vs bob", "bob", "carol"),
+        ("model vs alice", "alice", "model"),
+        ("model vs bob", "bob", "model"),
+        ("model vs carol", "carol", "model"),
+        ("bob vs alice", "alice", "bob"),
+        ("carol vs alice", "alice", "carol"),
+        ("carol vs bob", "bob", "carol"),
     ]
     assert all(row["patient"] == "P1" and row["tolerance_mm"] == 2.0 for row in rows)
     assert rows[5]["dsc"] == computeMetrics(raters["bob"], raters["carol"]).dsc
@@ -53,9 +57,13 @@ def test_summary_statistics_equal_numpy_and_statistics():
     summary = summarizeValues(values)
     assert summary["n"] == 7 and summary["undefined"] == 0 and summary["infinite"] == 0
     assert summary["median"] == pytest.approx(np.median(values))
-    assert summary["q1"] == pytest.approx(np.percentile(values, 25)) and summary["q3"] == pytest.approx(np.percentile(values, 75))
+    assert summary["q1"] == pytest.approx(np.percentile(values, 25)) and summary["q3"] == pytest.approx(
+        np.percentile(values, 75)
+    )
     assert summary["iqr"] == pytest.approx(np.percentile(values, 75) - np.percentile(values, 25))
-    assert summary["mean"] == pytest.approx(statistics.mean(values)) and summary["sd"] == pytest.approx(statistics.stdev(values))
+    assert summary["mean"] == pytest.approx(statistics.mean(values)) and summary["sd"] == pytest.approx(
+        statistics.stdev(values)
+    )
 
 
 def test_undefined_values_are_counted_and_left_out_and_infinite_ones_kept():
@@ -79,8 +87,16 @@ def test_cohort_summary_has_per_pair_and_pooled_rows():
     summary = summarizeMetrics(metrics)
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     dsc = summary[summary["metric"] == "dsc"].set_index("pair")
-    assert list(dsc.index) == ["model vs alice", "model vs bob", "model vs carol", "bob vs alice", "carol vs alice",
-                               "carol vs bob", POOLED_MODEL, POOLED_RATERS]
+    assert list(dsc.index) == [
+        "model vs alice",
+        "model vs bob",
+        "model vs carol",
+        "bob vs alice",
+        "carol vs alice",
+        "carol vs bob",
+        POOLED_MODEL,
+        POOLED_RATERS,
+    ]
     assert dsc.loc["model vs bob", "n"] == 4 and dsc.loc[POOLED_MODEL, "n"] == 12 and dsc.loc[POOLED_RATERS, "n"] == 12
     modelBob = metrics.loc[metrics["pair"] == "model vs bob", "dsc"]
     assert dsc.loc["model vs bob", "median"] == pytest.approx(modelBob.median())
@@ -94,8 +110,11 @@ def test_cohort_summary_has_per_pair_and_pooled_rows():
 def test_one_rater_has_no_pooled_groups_and_a_failed_prediction_shows_as_infinite():
     reference = maskImage(box((10, 12, 14), (2, 2, 2), (4, 5, 6)))
     empty = maskImage(np.zeros((10, 12, 14), bool))
-    rows = (caseMetricRows("P1", {"reference": reference}, reference) + caseMetricRows("P2", {"reference": reference}, empty)
-            + caseMetricRows("P3", {"reference": reference}, reference))
+    rows = (
+        caseMetricRows("P1", {"reference": reference}, reference)
+        + caseMetricRows("P2", {"reference": reference}, empty)
+        + caseMetricRows("P3", {"reference": reference}, reference)
+    )
     summary = summarizeMetrics(metricsTable(rows))
     assert set(summary["pair"]) == {"model vs reference"}
     hd95 = summary[summary["metric"] == "hd95_mm"].iloc[0]

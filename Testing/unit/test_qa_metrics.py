@@ -60,7 +60,12 @@ def test_rates_in_standard_and_primage_form():
     metrics = computeMetrics(reference, prediction)
     tp, fp, fn = 60, 40, 40
     tn = int(np.prod(SHAPE)) - tp - fp - fn
-    assert (metrics.truePositives, metrics.falsePositives, metrics.falseNegatives, metrics.trueNegatives) == (tp, fp, fn, tn)
+    assert (metrics.truePositives, metrics.falsePositives, metrics.falseNegatives, metrics.trueNegatives) == (
+        tp,
+        fp,
+        fn,
+        tn,
+    )
     assert metrics.sensitivity == pytest.approx(tp / (tp + fn)) and metrics.specificity == pytest.approx(tn / (tn + fp))
     assert metrics.fpr == pytest.approx(fp / (fp + tn)) and metrics.fnr == pytest.approx(fn / (fn + tp))
     assert metrics.fprPrimage == pytest.approx(fp / (tp + fn)) and metrics.fnrPrimage == pytest.approx(fn / (tp + fn))
@@ -123,10 +128,16 @@ def test_surface_metrics_agree_with_monai(seed):
     metrics = computeMetrics(maskImage(truth), maskImage(predicted), toleranceMm=tolerance)
     spacing = SPACING[::-1]  # MONAI takes the spacing in array order
     y, yPred = _oneHot(truth), _oneHot(predicted)
-    assert metrics.hd95Mm == pytest.approx(float(monai.compute_hausdorff_distance(yPred, y, percentile=95, spacing=spacing)), rel=1e-5)
+    assert metrics.hd95Mm == pytest.approx(
+        float(monai.compute_hausdorff_distance(yPred, y, percentile=95, spacing=spacing)), rel=1e-5
+    )
     assert metrics.hdMm == pytest.approx(float(monai.compute_hausdorff_distance(yPred, y, spacing=spacing)), rel=1e-5)
-    assert metrics.msdMm == pytest.approx(float(monai.compute_average_surface_distance(yPred, y, symmetric=True, spacing=spacing)), rel=1e-5)
-    assert metrics.surfaceDsc == pytest.approx(float(monai.compute_surface_dice(yPred, y, [tolerance], spacing=spacing)), rel=1e-5)
+    assert metrics.msdMm == pytest.approx(
+        float(monai.compute_average_surface_distance(yPred, y, symmetric=True, spacing=spacing)), rel=1e-5
+    )
+    assert metrics.surfaceDsc == pytest.approx(
+        float(monai.compute_surface_dice(yPred, y, [tolerance], spacing=spacing)), rel=1e-5
+    )
     assert metrics.dsc == pytest.approx(float(monai.compute_dice(yPred, y, include_background=False)), rel=1e-6)
 
 
@@ -148,8 +159,9 @@ def test_metrics_do_not_depend_on_orientation_or_voxel_order():
     truth, predicted = blob(seed=5), blob(seed=6)
     plain = computeMetrics(maskImage(truth), maskImage(predicted), toleranceMm=1.0).toDict()
     oblique = sitk.VersorTransform((0.2, -0.4, 0.5), 0.9).GetMatrix()
-    rotated = computeMetrics(maskImage(truth, direction=oblique), maskImage(predicted, direction=oblique),
-                             toleranceMm=1.0).toDict()
+    rotated = computeMetrics(
+        maskImage(truth, direction=oblique), maskImage(predicted, direction=oblique), toleranceMm=1.0
+    ).toDict()
     # The same physical masks with the i and k axes stored in reverse order (sitk.Flip keeps world positions).
     flippedTruth, flippedPrediction = (sitk.Flip(maskImage(m), (True, False, True)) for m in (truth, predicted))
     assert flippedTruth.GetDirection()[0] == -1.0
@@ -203,15 +215,31 @@ def test_auc_of_a_one_class_reference_is_undefined_with_reason():
 def test_to_dict_has_every_column_in_order():
     row = computeMetrics(maskImage(blob(seed=1)), maskImage(blob(seed=2))).toDict()
     assert list(row) == [*COLUMNS.values(), UNDEFINED_COLUMN]
-    for column in ("dsc", "jaccard", "hd95_mm", "msd_mm", "surface_dsc", "volume_diff_ml", "sensitivity",
-                   "specificity", "auc", "fpr", "fnr", "fpr_primage", "fnr_primage"):
+    for column in (
+        "dsc",
+        "jaccard",
+        "hd95_mm",
+        "msd_mm",
+        "surface_dsc",
+        "volume_diff_ml",
+        "sensitivity",
+        "specificity",
+        "auc",
+        "fpr",
+        "fnr",
+        "fpr_primage",
+        "fnr_primage",
+    ):
         assert column in row
 
 
 def test_masks_on_different_grids_are_refused_naming_both_grids():
     reference = maskImage(box(SHAPE, (2, 2, 2), (4, 5, 5)))
     moved = maskImage(box(SHAPE, (2, 2, 2), (4, 5, 5)), origin=(1.0, -2.0, 4.5))
-    with pytest.raises(GeometryError, match=r"prediction mask: size.*origin \(1, -2, 4\.5\).*reference mask: size.*origin \(1, -2, 3\).*Resample"):
+    with pytest.raises(
+        GeometryError,
+        match=r"prediction mask: size.*origin \(1, -2, 4\.5\).*reference mask: size.*origin \(1, -2, 3\).*Resample",
+    ):
         computeMetrics(reference, moved)
     resized = maskImage(np.zeros((12, 16, 21), bool))
     with pytest.raises(GeometryError, match=r"size \(21, 16, 12\).*size \(20, 16, 12\)"):

@@ -43,10 +43,16 @@ def test_real_masks_agree_with_monai_and_simpleitk(sampleCases, caseName):
         return torch.cat([1 - voxels, voxels], dim=1)
 
     y, yPred, spacing = oneHot(reference), oneHot(prediction), reference.GetSpacing()[::-1]
-    assert metrics.hd95Mm == pytest.approx(float(compute_hausdorff_distance(yPred, y, percentile=95, spacing=spacing)), rel=1e-5)
+    assert metrics.hd95Mm == pytest.approx(
+        float(compute_hausdorff_distance(yPred, y, percentile=95, spacing=spacing)), rel=1e-5
+    )
     assert metrics.hdMm == pytest.approx(float(compute_hausdorff_distance(yPred, y, spacing=spacing)), rel=1e-5)
-    assert metrics.msdMm == pytest.approx(float(compute_average_surface_distance(yPred, y, symmetric=True, spacing=spacing)), rel=1e-5)
-    assert metrics.surfaceDsc == pytest.approx(float(compute_surface_dice(yPred, y, [tolerance], spacing=spacing)), rel=1e-5)
+    assert metrics.msdMm == pytest.approx(
+        float(compute_average_surface_distance(yPred, y, symmetric=True, spacing=spacing)), rel=1e-5
+    )
+    assert metrics.surfaceDsc == pytest.approx(
+        float(compute_surface_dice(yPred, y, [tolerance], spacing=spacing)), rel=1e-5
+    )
     overlap = sitk.LabelOverlapMeasuresImageFilter()
     overlap.Execute(prediction, reference)
     assert metrics.dsc == pytest.approx(overlap.GetDiceCoefficient(), abs=1e-12)

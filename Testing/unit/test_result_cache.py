@@ -20,8 +20,14 @@ def cache(tmp_path):
 
 def test_round_trip_keeps_values_exactly(cache):
     key = cache.key("image-hash", "mask-hash", "settings-hash", "0.1.0")
-    value = {"patient": "P001", "original_firstorder_Mean": 0.1 + 0.2, "tiny": 5e-324, "count": 7,
-             "undefined": float("nan"), "labels": [1, 2]}
+    value = {
+        "patient": "P001",
+        "original_firstorder_Mean": 0.1 + 0.2,
+        "tiny": 5e-324,
+        "count": 7,
+        "undefined": float("nan"),
+        "labels": [1, 2],
+    }
     assert key not in cache and cache.get(key) is None
     path = cache.put(key, value)
     assert path == cache.folder / f"{key}.json" and path.is_file()

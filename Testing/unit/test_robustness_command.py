@@ -26,11 +26,17 @@ def cohort(tmp_path_factory):
 
 def test_robustness_writes_stability_and_perturbed_features(cohort, tmp_path, capsys):
     out = tmp_path / "robustness"
-    status = runCommand(robustness, ["robustness", "--manifest", str(cohort), "--out", str(out), "--count", "1",
-                                     "--sequence", "T2", "--seed", "4"])
+    status = runCommand(
+        robustness,
+        ["robustness", "--manifest", str(cohort), "--out", str(out), "--count", "1", "--sequence", "T2", "--seed", "4"],
+    )
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["failures.csv", "perturbed_features.csv", "robustness.json",
-                                                     "stability.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "failures.csv",
+        "perturbed_features.csv",
+        "robustness.json",
+        "stability.csv",
+    ]
     stability = pd.read_csv(out / "stability.csv", index_col="feature")
     assert len(stability) > 90 and all(name.startswith("original_") for name in stability.index)
     assert set(stability["band"]) <= {"poor", "moderate", "good", "excellent", "undefined"}

@@ -83,7 +83,18 @@ def test_undefined_and_invalid_tables_are_refused_with_reasons():
         icc11(np.array([[1.0, np.inf], [2.0, 3.0]]))
 
 
-@pytest.mark.parametrize("icc, band", [(-0.2, "poor"), (0.49, "poor"), (0.5, "moderate"), (0.74, "moderate"),
-                                       (0.75, "good"), (0.9, "good"), (0.91, "excellent"), (float("nan"), "undefined")])
+@pytest.mark.parametrize(
+    "icc, band",
+    [
+        (-0.2, "poor"),
+        (0.49, "poor"),
+        (0.5, "moderate"),
+        (0.74, "moderate"),
+        (0.75, "good"),
+        (0.9, "good"),
+        (0.91, "excellent"),
+        (float("nan"), "undefined"),
+    ],
+)
 def test_koo_li_bands(icc, band):
     assert iccBand(icc) == band

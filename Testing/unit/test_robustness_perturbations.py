@@ -51,7 +51,7 @@ def test_same_seed_same_copies_other_seed_other_copies():
 
 def test_empty_chain_returns_the_input():
     image, mask = blob()
-    (copyImage, copyMask, description), = perturbCase(image, mask, 0, 1, ())
+    ((copyImage, copyMask, description),) = perturbCase(image, mask, 0, 1, ())
     assert np.array_equal(sitk.GetArrayFromImage(copyImage), sitk.GetArrayFromImage(image))
     assert np.array_equal(sitk.GetArrayFromImage(copyMask), sitk.GetArrayFromImage(mask))
     assert description["rotationDegrees"] == 0 and description["volumeFraction"] == 0
@@ -59,12 +59,16 @@ def test_empty_chain_returns_the_input():
 
 def test_translation_moves_the_content_by_minus_the_shift():
     image, mask = blob()
-    (copyImage, _, description), = perturbCase(image, mask, 1, 1, ("translation",),
-                                               PerturbationRanges(translationFraction=1.0))
+    ((copyImage, _, description),) = perturbCase(
+        image, mask, 1, 1, ("translation",), PerturbationRanges(translationFraction=1.0)
+    )
 
     def weightedCentroid(item):
         array = sitk.GetArrayFromImage(item).astype(float)
-        statistics = [np.sum(array * grid) / array.sum() for grid in np.mgrid[: array.shape[0], : array.shape[1], : array.shape[2]]]
+        statistics = [
+            np.sum(array * grid) / array.sum()
+            for grid in np.mgrid[: array.shape[0], : array.shape[1], : array.shape[2]]
+        ]
         return np.array(item.TransformContinuousIndexToPhysicalPoint(statistics[::-1]))
 
     moved = weightedCentroid(copyImage) - weightedCentroid(image)
@@ -74,7 +78,7 @@ def test_translation_moves_the_content_by_minus_the_shift():
 @pytest.mark.parametrize("direction", [None, (0, 1, 0, 0, 0, 1, 1, 0, 0)])
 def test_rotation_turns_about_the_slice_axis_through_the_roi_centre(direction):
     image, mask = blob(shape="cylinder", spacing=(1.0, 1.0, 1.0), direction=direction)
-    (_, rotated, description), = perturbCase(image, mask, 2, 1, ("rotation",), PerturbationRanges(rotationDegrees=15))
+    ((_, rotated, description),) = perturbCase(image, mask, 2, 1, ("rotation",), PerturbationRanges(rotationDegrees=15))
     assert abs(description["rotationDegrees"]) > 1
     before, after = sitk.GetArrayFromImage(mask) > 0, sitk.GetArrayFromImage(rotated) > 0
     dice = 2 * np.sum(before & after) / (before.sum() + after.sum())
@@ -83,11 +87,12 @@ def test_rotation_turns_about_the_slice_axis_through_the_roi_centre(direction):
 
 def test_resampling_scales_the_spacing_over_the_same_extent():
     image, mask = blob()
-    (copyImage, copyMask, description), = perturbCase(image, mask, 3, 1, ("resampling",))
+    ((copyImage, copyMask, description),) = perturbCase(image, mask, 3, 1, ("resampling",))
     factor = description["spacingFactor"]
     assert 0.8 <= factor <= 1.2
     assert copyImage.GetSpacing() == pytest.approx(np.array(image.GetSpacing()) * factor)
     assert copyMask.GetSize() == tuple(int(np.ceil(32 / factor)) for _ in range(3))
+
     def physicalVolume(m):
         return np.count_nonzero(sitk.GetArrayViewFromImage(m)) * np.prod(m.GetSpacing())
 
@@ -97,7 +102,7 @@ def test_resampling_scales_the_spacing_over_the_same_extent():
 def test_noise_estimate_and_added_noise_match_the_image_noise():
     image, mask = blob(noise=6.0, seed=4)
     assert estimateNoiseSigma(image) == pytest.approx(6.0, rel=0.06)
-    (noisy, _, description), = perturbCase(image, mask, 5, 1, ("noise",), PerturbationRanges(noiseScale=2.0))
+    ((noisy, _, description),) = perturbCase(image, mask, 5, 1, ("noise",), PerturbationRanges(noiseScale=2.0))
     assert description["noiseSigma"] == pytest.approx(2 * estimateNoiseSigma(image))
     added = sitk.GetArrayFromImage(noisy) - sitk.GetArrayFromImage(image)
     assert added.std() == pytest.approx(description["noiseSigma"], rel=0.02)

@@ -37,16 +37,23 @@ def sphereCase(radius: float, inside: float, size: int = 28, noise: float = 0.0,
     """Constant ``inside`` within radius + 4 voxels (so perturbed ROIs stay in it), a sphere ROI of ``radius``."""
     k, j, i = np.mgrid[:size, :size, :size].astype(float)
     distance = np.sqrt((i - 13.3) ** 2 + (j - 14.1) ** 2 + (k - 13.7) ** 2)
-    image = np.where(distance <= radius + 4, inside, 10.0) + np.random.default_rng(seed).normal(0, noise, distance.shape)
-    imageItk, maskItk = sitk.GetImageFromArray(image.astype(np.float32)), sitk.GetImageFromArray((distance <= radius).astype(np.uint8))
+    image = np.where(distance <= radius + 4, inside, 10.0) + np.random.default_rng(seed).normal(
+        0, noise, distance.shape
+    )
+    imageItk, maskItk = (
+        sitk.GetImageFromArray(image.astype(np.float32)),
+        sitk.GetImageFromArray((distance <= radius).astype(np.uint8)),
+    )
     for item in (imageItk, maskItk):
         item.SetSpacing((1.2, 1.2, 1.5))
     return imageItk, maskItk
 
 
 def test_stability_table_reproduces_the_icc_and_reports_undefined_features():
-    perCase = {f"P{row}": pd.DataFrame({"known": SHROUT_FLEISS[row], "constant": 3.0, "empty": np.nan,
-                                        "perfect": float(row)}) for row in range(6)}
+    perCase = {
+        f"P{row}": pd.DataFrame({"known": SHROUT_FLEISS[row], "constant": 3.0, "empty": np.nan, "perfect": float(row)})
+        for row in range(6)
+    }
     table = featureStability(perCase)
     assert list(table.index) == ["known", "constant", "empty", "perfect"]
     assert table.loc["known", "icc"] == pytest.approx(icc11(SHROUT_FLEISS))
@@ -67,13 +74,16 @@ def test_stability_refuses_bad_tables():
     with pytest.raises(InputError, match="'a' of patient 'P2' has non-numeric"):
         featureStability({"P1": pd.DataFrame({"a": [1.0, 2.0]}), "P2": pd.DataFrame({"a": ["x", "y"]})})
     with pytest.raises(InputError, match="threshold"):
-        stableFeatures(featureStability({"P1": pd.DataFrame({"a": [1.0, 2.0]}), "P2": pd.DataFrame({"a": [3.0, 4.0]})}), 2)
+        stableFeatures(
+            featureStability({"P1": pd.DataFrame({"a": [1.0, 2.0]}), "P2": pd.DataFrame({"a": [3.0, 4.0]})}), 2
+        )
 
 
 def test_invariant_feature_gets_icc_one_and_volume_separates_patients():
     cases = {f"P{n}": sphereCase(radius=3 + n, inside=50.0 * (n + 1)) for n in range(4)}
-    result = assessRobustness(cases, pyradiomicsExtract, perturbations=("rotation", "translation", "volume"),
-                              count=3, seed=1)
+    result = assessRobustness(
+        cases, pyradiomicsExtract, perturbations=("rotation", "translation", "volume"), count=3, seed=1
+    )
     stability = result.stability
     # The ROI stays inside the constant region whatever the rotation, shift or growth: the mean is exact.
     assert stability.loc["original_firstorder_Mean", "icc"] == pytest.approx(1.0, abs=1e-9)
@@ -90,14 +100,20 @@ def test_invariant_feature_gets_icc_one_and_volume_separates_patients():
 
 def test_pure_noise_feature_gets_icc_near_zero_and_runs_are_reproducible():
     rng = np.random.default_rng(0)
+
     def noiseExtract(image, mask):
         return {"noise": rng.normal(), "meanValue": float(sitk.GetArrayViewFromImage(image).mean())}
 
     cases = {f"P{n}": sphereCase(3, 100.0, size=16, noise=5.0, seed=n) for n in range(40)}
     result = assessRobustness(cases, noiseExtract, perturbations=("noise",), count=4, seed=3)
     assert abs(result.stability.loc["noise", "icc"]) < 0.1
-    again = assessRobustness(dict(reversed(cases.items())), lambda i, m: {"meanValue": float(sitk.GetArrayViewFromImage(i).mean())},
-                             perturbations=("noise",), count=4, seed=3)
+    again = assessRobustness(
+        dict(reversed(cases.items())),
+        lambda i, m: {"meanValue": float(sitk.GetArrayViewFromImage(i).mean())},
+        perturbations=("noise",),
+        count=4,
+        seed=3,
+    )
     first = result.perturbedFeatures.set_index(["patient", "perturbation"])["meanValue"]
     second = again.perturbedFeatures.set_index(["patient", "perturbation"])["meanValue"]
     pd.testing.assert_series_equal(first.sort_index(), second.sort_index())
@@ -116,7 +132,8 @@ def test_failed_extractions_are_recorded_and_cancel_stops():
     reports = []
     result = assessRobustness(cases, flaky, count=2, progress=lambda f, m: reports.append(f))
     assert result.failures.to_dict("records") == [
-        {"patient": "P0", "stage": "extraction", "perturbation": 1, "error": "pyradiomics says no"}]
+        {"patient": "P0", "stage": "extraction", "perturbation": 1, "error": "pyradiomics says no"}
+    ]
     assert len(result.perturbedFeatures) == 8 and reports[-1] == 1.0 and reports == sorted(reports)
     token = CancelToken()
     token.cancel()
@@ -132,11 +149,12 @@ def test_an_unusable_case_is_recorded_and_the_others_go_on():
     cases = {f"P{n}": sphereCase(3 + n, 100.0, size=20) for n in range(3)}
     image, mask = cases["P1"]
     cases["P1"] = (image, mask * 0)
+
     def volume(image, mask):
         return {"volume": float(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))}
 
     result = assessRobustness(cases, volume, count=2)
-    failure, = result.failures.to_dict("records")
+    (failure,) = result.failures.to_dict("records")
     assert failure["patient"] == "P1" and failure["stage"] == "case" and "no voxel with label 1" in failure["error"]
     assert list(result.perturbedFeatures["patient"].unique()) == ["P0", "P2"]
     assert result.stability.loc["volume", "patients"] == 2

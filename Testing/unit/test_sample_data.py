@@ -101,14 +101,18 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfi
     return member
 
 
-@pytest.mark.parametrize("member", [
-    _member("../evil.nrrd"),
-    _member("/tmp/virtual-biopsy-evil.nrrd"),
-    _member(f"{sampleData.ARCHIVE_FOLDER}/../../../evil.nrrd"),
-    _member(f"{sampleData.ARCHIVE_FOLDER}/link.nrrd", tarfile.SYMTYPE, "/etc/passwd"),
-    _member(f"{sampleData.ARCHIVE_FOLDER}/hard.nrrd", tarfile.LNKTYPE, "/etc/passwd"),
-    _member(f"{sampleData.ARCHIVE_FOLDER}/fifo", tarfile.FIFOTYPE),
-], ids=["parent", "absolute", "nested-parent", "symlink", "hardlink", "fifo"])
+@pytest.mark.parametrize(
+    "member",
+    [
+        _member("../evil.nrrd"),
+        _member("/tmp/virtual-biopsy-evil.nrrd"),
+        _member(f"{sampleData.ARCHIVE_FOLDER}/../../../evil.nrrd"),
+        _member(f"{sampleData.ARCHIVE_FOLDER}/link.nrrd", tarfile.SYMTYPE, "/etc/passwd"),
+        _member(f"{sampleData.ARCHIVE_FOLDER}/hard.nrrd", tarfile.LNKTYPE, "/etc/passwd"),
+        _member(f"{sampleData.ARCHIVE_FOLDER}/fifo", tarfile.FIFOTYPE),
+    ],
+    ids=["parent", "absolute", "nested-parent", "symlink", "hardlink", "fifo"],
+)
 def test_unsafe_archives_are_refused(tmp_path, member):
     archive = makeArchive(tmp_path / "evil.tar.gz", {"brain1_label.nrrd": b"x"}, [member])
     out = tmp_path / "deep" / "out"

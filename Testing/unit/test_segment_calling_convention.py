@@ -36,6 +36,8 @@ def test_a_config_then_progress_and_cancel(function, configClass):
     assert all(parameters[name].default is None for name in ("progress", "cancel"))
     # Inputs, output and the config; anything else is keyword-only and optional (a runner, a case count).
     assert len(names) <= 6
-    assert all(parameter.default is not inspect.Parameter.empty
-               for name, parameter in parameters.items() if name not in ("self", "config")
-               and parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+    assert all(
+        parameter.default is not inspect.Parameter.empty
+        for name, parameter in parameters.items()
+        if name not in ("self", "config") and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    )

@@ -13,8 +13,14 @@ from VirtualBiopsy import cli
 from VirtualBiopsy.commands import segment
 from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings, predictMonai
 
-NETWORK_ARGS = {"spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [4, 8], "strides": [2],
-                "num_res_units": 1}
+NETWORK_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 2,
+    "out_channels": 2,
+    "channels": [4, 8],
+    "strides": [2],
+    "num_res_units": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +28,13 @@ def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("unet")
     torch.manual_seed(9)
     torch.save(UNet(**NETWORK_ARGS).state_dict(), folder / "weights.pt")
-    metadata = {"network": "UNet", "networkArgs": NETWORK_ARGS, "roiSize": [16, 16, 8], "inputs": ["T1c", "FLAIR"],
-                "labels": [{"value": 1, "name": "Tumor", "color": [1.0, 0.0, 0.0], "terminology": "SCT^108369006^Neoplasm"}]}
+    metadata = {
+        "network": "UNet",
+        "networkArgs": NETWORK_ARGS,
+        "roiSize": [16, 16, 8],
+        "inputs": ["T1c", "FLAIR"],
+        "labels": [{"value": 1, "name": "Tumor", "color": [1.0, 0.0, 0.0], "terminology": "SCT^108369006^Neoplasm"}],
+    }
     (folder / "model.json").write_text(json.dumps(metadata))
     return folder
 
@@ -63,9 +74,23 @@ def test_segment_is_a_registered_command():
 @pytest.mark.slow
 def test_label_map_by_path_and_segmentation_by_id(model, images, tmp_path, capsys):
     out = tmp_path / "labels.nii.gz"
-    status, printed, _ = runCli(["--model", model, "--image", f"FLAIR={images['flair']}", "--image",
-                                 f"T1Gd={images['t1c']}", "--out", out, "--device", "cpu",
-                                 "--uncertainty", tmp_path / "entropy.nrrd"], capsys)
+    status, printed, _ = runCli(
+        [
+            "--model",
+            model,
+            "--image",
+            f"FLAIR={images['flair']}",
+            "--image",
+            f"T1Gd={images['t1c']}",
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            "--uncertainty",
+            tmp_path / "entropy.nrrd",
+        ],
+        capsys,
+    )
     assert status == 0, printed
     labels = sitk.ReadImage(str(out))
     assert np.array_equal(sitk.GetArrayFromImage(labels), expected(model, images))
@@ -78,8 +103,23 @@ def test_label_map_by_path_and_segmentation_by_id(model, images, tmp_path, capsy
     assert cli.main(["models", "import", str(model), "--id", "unet", "--models-dir", str(modelsDir)]) == 0
     capsys.readouterr()
     seg = tmp_path / "case.seg.nrrd"
-    status, printed, _ = runCli(["--model", "unet", "--models-dir", modelsDir, "--image", f"T1c={images['t1c']}",
-                                 "--image", f"FLAIR={images['flair']}", "--out", seg, "--device", "cpu"], capsys)
+    status, printed, _ = runCli(
+        [
+            "--model",
+            "unet",
+            "--models-dir",
+            modelsDir,
+            "--image",
+            f"T1c={images['t1c']}",
+            "--image",
+            f"FLAIR={images['flair']}",
+            "--out",
+            seg,
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
     assert status == 0 and ("Tumor" in printed or "nothing" in printed)
     from VirtualBiopsy.mrml.scene import createScene
     from VirtualBiopsy.mrml.segmentations import segmentationToLabelmapImage
@@ -100,8 +140,19 @@ def test_bad_input_is_one_line_and_writes_nothing(model, images, tmp_path, capsy
         (base + ["--out", tmp_path / "a.nrrd"], "FLAIR"),  # missing sequence, named
         (base + ["--image", f"FLAIR={images['flair']}", "--out", tmp_path / "a.csv"], ".seg.nrrd"),
         (base + ["--image", f"FLAIR={images['flair']}", "--out", tmp_path / "a.nrrd", "--device", "gpu"], "Device"),
-        (["--model", "nope", "--models-dir", tmp_path / "none", "--image", str(images["t1c"]), "--out",
-          tmp_path / "a.nrrd"], "No model with id 'nope'"),
+        (
+            [
+                "--model",
+                "nope",
+                "--models-dir",
+                tmp_path / "none",
+                "--image",
+                str(images["t1c"]),
+                "--out",
+                tmp_path / "a.nrrd",
+            ],
+            "No model with id 'nope'",
+        ),
         (base + ["--image", f"FLAIR={images['flair']}", "--out", images["t1c"]], "exists already"),
         (base + ["--image", f"FLAIR={images['flair']}", "--out", tmp_path / "a.nrrd", "--folds", "x"], "folds"),
     ]
@@ -114,8 +165,24 @@ def test_bad_input_is_one_line_and_writes_nothing(model, images, tmp_path, capsy
 
 @pytest.mark.slow
 def test_failure_inside_the_worker_leaves_no_output(model, images, tmp_path, capsys):
-    status, _, error = runCli(["--model", model, "--image", f"T1c={images['t1c']}", "--image",
-                               f"FLAIR={images['flair']}", "--out", tmp_path / "a.nrrd", "--device", "cpu",
-                               "--probabilities", tmp_path / "p.nrrd", "--variance", tmp_path / "v.nrrd"], capsys)
+    status, _, error = runCli(
+        [
+            "--model",
+            model,
+            "--image",
+            f"T1c={images['t1c']}",
+            "--image",
+            f"FLAIR={images['flair']}",
+            "--out",
+            tmp_path / "a.nrrd",
+            "--device",
+            "cpu",
+            "--probabilities",
+            tmp_path / "p.nrrd",
+            "--variance",
+            tmp_path / "v.nrrd",
+        ],
+        capsys,
+    )
     assert status == 2 and "variance across folds" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == []

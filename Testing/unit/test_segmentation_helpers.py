@@ -186,10 +186,20 @@ def test_bad_orientation_codes_are_refused():
         reorient(image(1), "RAR")
 
 
-@pytest.mark.parametrize("name, sequence", [
-    ("VB0001_FLAIR", "FLAIR"), ("VB0001_T1c", "T1c"), ("flair", "FLAIR"), ("T1 Gd", "T1c"), ("t1ce brain", "T1c"),
-    ("T2-FLAIR", "FLAIR"), ("pat_T2", None), ("FLAIR_T1c", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "name, sequence",
+    [
+        ("VB0001_FLAIR", "FLAIR"),
+        ("VB0001_T1c", "T1c"),
+        ("flair", "FLAIR"),
+        ("T1 Gd", "T1c"),
+        ("t1ce brain", "T1c"),
+        ("T2-FLAIR", "FLAIR"),
+        ("pat_T2", None),
+        ("FLAIR_T1c", None),
+        ("", None),
+    ],
+)
 def test_sequence_is_recognised_from_a_volume_name(name, sequence):
     inputs = [ModelInput("FLAIR", 0), ModelInput("T1c", 1)]
     assert sequenceFromName(name, inputs) == sequence

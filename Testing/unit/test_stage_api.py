@@ -32,7 +32,7 @@ def test_each_stage_exports_its_logics_and_configs(package):
 
 def test_the_readme_console_example_imports_exist():
     readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## In the Python console"):readme.index("## Headless batch")]
+    section = readme[readme.index("## In the Python console") : readme.index("## Headless batch")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     imports = [node for node in ast.parse(code).body if isinstance(node, ast.ImportFrom)]
     assert len(imports) >= 4
@@ -44,8 +44,10 @@ def test_the_readme_console_example_imports_exist():
 
 def test_importing_a_stage_package_imports_none_of_its_logics():
     """A Slicer module imports a stage's config at load time; the package must not drag in its logics."""
-    code = ("import sys, VirtualBiopsy.harmonize, VirtualBiopsy.segment, VirtualBiopsy.extract, VirtualBiopsy.outcome; "
-            "print(sorted(m for m in sys.modules if m.startswith('VirtualBiopsy.') and m.count('.') > 1))")
+    code = (
+        "import sys, VirtualBiopsy.harmonize, VirtualBiopsy.segment, VirtualBiopsy.extract, VirtualBiopsy.outcome; "
+        "print(sorted(m for m in sys.modules if m.startswith('VirtualBiopsy.') and m.count('.') > 1))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPOSITORY)
     names = ast.literal_eval(loaded.stdout.strip())
     assert not [name for name in names if name.rsplit(".", 1)[-1].lower().endswith("logic")], names

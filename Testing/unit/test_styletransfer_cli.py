@@ -22,10 +22,33 @@ from VirtualBiopsy.models.manifest import readManifest  # noqa: E402
 def _train(tmp_path, *extra: str) -> list[str]:
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps(TINY_CONFIG))
-    return ["styletransfer", "train", "--manifest", str(tinyCohort()), "--sequence", "T2", "--source-site", "A",
-            "--target-site", "siteb", "--out", str(tmp_path / "model"), "--epochs", "1", "--iterations-per-epoch", "2",
-            "--device", "cpu", "--threads", "1", "--config", str(config), "--models-dir", str(tmp_path / "models"),
-            *extra]
+    return [
+        "styletransfer",
+        "train",
+        "--manifest",
+        str(tinyCohort()),
+        "--sequence",
+        "T2",
+        "--source-site",
+        "A",
+        "--target-site",
+        "siteb",
+        "--out",
+        str(tmp_path / "model"),
+        "--epochs",
+        "1",
+        "--iterations-per-epoch",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--config",
+        str(config),
+        "--models-dir",
+        str(tmp_path / "models"),
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -39,11 +62,29 @@ def test_train_then_apply_by_id_and_by_folder(tmp_path, capsys):
     assert "3 SiteA → 1 SiteB volumes" in printed
     image = siteImages("SiteA")[0]
     for model, out in (("a-to-b", tmp_path / "byId.nrrd"), (str(tmp_path / "model"), tmp_path / "byPath.nrrd")):
-        assert cli.main(["styletransfer", "apply", "--model", model, "--image", image, "--out", str(out),
-                         "--device", "cpu", "--models-dir", str(tmp_path / "models")]) == 0
+        assert (
+            cli.main(
+                [
+                    "styletransfer",
+                    "apply",
+                    "--model",
+                    model,
+                    "--image",
+                    image,
+                    "--out",
+                    str(out),
+                    "--device",
+                    "cpu",
+                    "--models-dir",
+                    str(tmp_path / "models"),
+                ]
+            )
+            == 0
+        )
         assert "SiteA → SiteB, model" in capsys.readouterr().out
-    original, byId, byPath = (sitk.ReadImage(str(path)) for path in (image, tmp_path / "byId.nrrd",
-                                                                     tmp_path / "byPath.nrrd"))
+    original, byId, byPath = (
+        sitk.ReadImage(str(path)) for path in (image, tmp_path / "byId.nrrd", tmp_path / "byPath.nrrd")
+    )
     assert byId.GetSize() == original.GetSize() and byId.GetPixelID() == sitk.sitkFloat32
     np.testing.assert_allclose(byId.GetDirection(), original.GetDirection(), atol=1e-12)
     np.testing.assert_allclose(byId.GetSpacing(), original.GetSpacing(), rtol=1e-12)
@@ -56,19 +97,22 @@ def _refused(arguments: list[str], capsys, expected: str) -> None:
     assert len(lines) == 1 and expected in lines[0], lines
 
 
-@pytest.mark.parametrize("change,expected", [
-    (("--sequence", "DWI"), "has no sequence 'DWI'"),
-    (("--source-site", "Z"), "--source-site 'Z' is not a site"),
-    (("--target-site", "SiteA"), "both 'SiteA'"),
-    (("--epochs", "0"), "epochs is 0"),
-    (("--device", "gpu"), "Device 'gpu'"),
-    (("--config", "medium"), "neither a configuration"),
-    (("--id", "bad id"), "Model id 'bad id' is not valid"),
-])
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (("--sequence", "DWI"), "has no sequence 'DWI'"),
+        (("--source-site", "Z"), "--source-site 'Z' is not a site"),
+        (("--target-site", "SiteA"), "both 'SiteA'"),
+        (("--epochs", "0"), "epochs is 0"),
+        (("--device", "gpu"), "Device 'gpu'"),
+        (("--config", "medium"), "neither a configuration"),
+        (("--id", "bad id"), "Model id 'bad id' is not valid"),
+    ],
+)
 def test_train_refuses_bad_input_before_training(tmp_path, capsys, change, expected):
     arguments = _train(tmp_path)
     index = arguments.index(change[0]) if change[0] in arguments else len(arguments)
-    arguments[index:index + 2] = change
+    arguments[index : index + 2] = change
     _refused(arguments, capsys, expected)
     assert not (tmp_path / "model").exists() and not (tmp_path / "models").exists()
 
@@ -89,8 +133,20 @@ def test_apply_refuses_bad_input(tmp_path, capsys):
     _refused([*base, "--model", "nowhere", "--out", str(tmp_path / "o.nrrd")], capsys, "No model with id 'nowhere'")
     (tmp_path / "exists.nrrd").write_text("x")
     _refused([*base, "--model", "x", "--out", str(tmp_path / "exists.nrrd")], capsys, "exists already")
-    _refused(["styletransfer", "apply", "--image", str(tmp_path / "absent.nrrd"), "--model", "x", "--out",
-              str(tmp_path / "o.nrrd")], capsys, "was not found")
+    _refused(
+        [
+            "styletransfer",
+            "apply",
+            "--image",
+            str(tmp_path / "absent.nrrd"),
+            "--model",
+            "x",
+            "--out",
+            str(tmp_path / "o.nrrd"),
+        ],
+        capsys,
+        "was not found",
+    )
     assert not (tmp_path / "o.nrrd").exists() and (tmp_path / "exists.nrrd").read_text(encoding="utf-8") == "x"
 
 
@@ -101,8 +157,25 @@ def test_apply_with_tampered_weights_fails_in_the_worker_and_writes_nothing(tmp_
     data = bytearray(weights.read_bytes())
     data[-100] ^= 0x01
     weights.write_bytes(bytes(data))
-    assert cli.main(["styletransfer", "apply", "--model", "tiny", "--image", siteImages("SiteA")[0], "--out",
-                     str(tmp_path / "o.nrrd"), "--models-dir", str(tmp_path / "models"), "--device", "cpu"]) == 2
+    assert (
+        cli.main(
+            [
+                "styletransfer",
+                "apply",
+                "--model",
+                "tiny",
+                "--image",
+                siteImages("SiteA")[0],
+                "--out",
+                str(tmp_path / "o.nrrd"),
+                "--models-dir",
+                str(tmp_path / "models"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     message = capsys.readouterr().err
     assert "Model 'tiny'" in message and "does not match its manifest" in message and "changed  generator.pt" in message
     assert not (tmp_path / "o.nrrd").exists()

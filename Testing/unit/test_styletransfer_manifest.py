@@ -21,9 +21,17 @@ from VirtualBiopsy.models.modelDetection import entryFromPath
 def fakeModelFolder(folder, **changes):
     """A folder with the files of a trained model (the weights are placeholder bytes: nothing loads them here)."""
     folder.mkdir()
-    document = {"kind": "cyclegan", "formatVersion": FORMAT_VERSION, "sequence": "FLAIR", "sourceDomain": "1.5T",
-                "targetDomain": "3T", "networks": {}, "intensity": {}, "weights": {"generator.pt": "0" * 64},
-                **changes}
+    document = {
+        "kind": "cyclegan",
+        "formatVersion": FORMAT_VERSION,
+        "sequence": "FLAIR",
+        "sourceDomain": "1.5T",
+        "targetDomain": "3T",
+        "networks": {},
+        "intensity": {},
+        "weights": {"generator.pt": "0" * 64},
+        **changes,
+    }
     (folder / "config.json").write_text(json.dumps(document))
     (folder / "generator.pt").write_bytes(b"weights")
     (folder / "losses.csv").write_text("epoch\n1\n")

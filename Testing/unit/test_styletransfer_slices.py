@@ -58,8 +58,7 @@ def test_scaled_volume_is_minus_one_outside_the_head_and_spans_the_unit_range_in
 
 
 def test_domain_range_is_the_median_of_the_volumes():
-    volumes = [scaleVolume(headImage(seed=seed) * factor, 1.0, 99.0) for seed, factor in ((0, 1.0), (1, 2.0),
-                                                                                         (2, 4.0))]
+    volumes = [scaleVolume(headImage(seed=seed) * factor, 1.0, 99.0) for seed, factor in ((0, 1.0), (1, 2.0), (2, 4.0))]
     middle = domainRange(volumes)
     assert middle == IntensityRange(volumes[1].intensityRange.lower, volumes[1].intensityRange.upper)
 

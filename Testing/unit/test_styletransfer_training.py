@@ -64,8 +64,9 @@ def test_model_folder_loads_with_weights_only_and_records_its_training():
     assert document["training"]["seed"] == 0 and document["training"]["device"] == "cpu"
     target = sitk.ReadImage(siteImages("SiteB")[0])
     voxels = sitk.GetArrayFromImage(target)[sitk.GetArrayFromImage(foregroundMask(target)) > 0]
-    assert document["intensity"]["target"] == pytest.approx(dict(zip(("lower", "upper"),
-                                                                      np.percentile(voxels, [0.5, 99.5]))))
+    assert document["intensity"]["target"] == pytest.approx(
+        dict(zip(("lower", "upper"), np.percentile(voxels, [0.5, 99.5])))
+    )
     with open(folder / "losses.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(row["epoch"]) for row in rows] == [1, 2]
@@ -100,7 +101,10 @@ def test_application_keeps_the_oblique_left_handed_grid_exactly(registry):
     output = applyStyleTransfer(image, "tiny", device="cpu", batchSize=4, registry=registry)
     assert output.GetSize() == image.GetSize() == (30, 29, 32)
     assert (output.GetSpacing(), output.GetOrigin(), output.GetDirection()) == (
-        image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+        image.GetSpacing(),
+        image.GetOrigin(),
+        image.GetDirection(),
+    )
     assert output.GetPixelID() == sitk.sitkFloat32
     voxels = sitk.GetArrayFromImage(output)
     head = sitk.GetArrayFromImage(foregroundMask(image)) > 0
@@ -207,14 +211,17 @@ def test_style_transfer_effect_on_head_intensities(registry, capsys):
         scaled = toUnitRange(voxels, robustRange(voxels, head, 0.5, 99.5))
         rescaled.append(sitk.GetImageFromArray(fromUnitRange(scaled, model.targetRange)))
     translated = [applyStyleTransfer(image, model, device="cpu") for image in sources]
-    distances = {name: intensityDistances(headIntensities(images, masks), reference)
-                 for name, images in (("untranslated", sources), ("rescaled", rescaled), ("translated", translated))}
+    distances = {
+        name: intensityDistances(headIntensities(images, masks), reference)
+        for name, images in (("untranslated", sources), ("rescaled", rescaled), ("translated", translated))
+    }
     with capsys.disabled():
-        print("\nstyle-transfer effect (tiny model, site A → B, T2):",
-              {name: {k: round(v, 4) for k, v in value.items()} for name, value in distances.items()})
+        print(
+            "\nstyle-transfer effect (tiny model, site A → B, T2):",
+            {name: {k: round(v, 4) for k, v in value.items()} for name, value in distances.items()},
+        )
     assert distances["rescaled"]["wasserstein"] < 0.5 * distances["untranslated"]["wasserstein"]
-    assert all(0.0 <= value["histogramL1"] <= 1.0 and np.isfinite(value["wasserstein"])
-               for value in distances.values())
+    assert all(0.0 <= value["histogramL1"] <= 1.0 and np.isfinite(value["wasserstein"]) for value in distances.values())
     assert intensityDistances(reference, reference) == {"wasserstein": 0.0, "histogramL1": 0.0}
 
 
@@ -235,9 +242,19 @@ def test_cancelled_training_in_a_worker_leaves_no_model_folder(tmp_path):
     from VirtualBiopsy.progress import CancelToken
     from VirtualBiopsy.workers.processRunner import ProcessRunner
 
-    arguments = trainingArguments(siteImages("SiteA"), siteImages("SiteB"), str(tmp_path / "model"), "T2", "SiteA",
-                                  "SiteB", CycleGanConfig.fromDict(TINY_CONFIG), epochs=50, iterationsPerEpoch=100,
-                                  device="cpu", threads=1)
+    arguments = trainingArguments(
+        siteImages("SiteA"),
+        siteImages("SiteB"),
+        str(tmp_path / "model"),
+        "T2",
+        "SiteA",
+        "SiteB",
+        CycleGanConfig.fromDict(TINY_CONFIG),
+        epochs=50,
+        iterationsPerEpoch=100,
+        device="cpu",
+        threads=1,
+    )
     token = CancelToken()
     messages = []
 

@@ -16,20 +16,25 @@ def manifest(tmp_path):
     image = sitk.Image(4, 4, 4, sitk.sitkInt16)
     for name in ("FLAIR", "T1c", "mask"):
         sitk.WriteImage(image, str(folder / f"{name}.nrrd"))
-    return writeManifest([{"patient": "P1", "FLAIR": folder / "FLAIR.nrrd", "T1c": folder / "T1c.nrrd",
-                           "mask": folder / "mask.nrrd"}], folder / "manifest.csv")
+    return writeManifest(
+        [{"patient": "P1", "FLAIR": folder / "FLAIR.nrrd", "T1c": folder / "T1c.nrrd", "mask": folder / "mask.nrrd"}],
+        folder / "manifest.csv",
+    )
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--sequences", "FLAIR,DWI"], "DWI is not a sequence column"),
-    (["--sequences", "FLAIR,"], "empty name"),
-    (["--epochs", "0"], "epochs must be"),
-    (["--iterations-per-epoch", "-3"], "iterationsPerEpoch must be"),
-    (["--fold", "first"], "--fold 'first'"),
-    (["--fold", "7"], "fold must be 0–4"),
-    (["--configuration", "3d"], "configuration '3d'"),
-    (["--id", "../escape"], "escape"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--sequences", "FLAIR,DWI"], "DWI is not a sequence column"),
+        (["--sequences", "FLAIR,"], "empty name"),
+        (["--epochs", "0"], "epochs must be"),
+        (["--iterations-per-epoch", "-3"], "iterationsPerEpoch must be"),
+        (["--fold", "first"], "--fold 'first'"),
+        (["--fold", "7"], "fold must be 0–4"),
+        (["--configuration", "3d"], "configuration '3d'"),
+        (["--id", "../escape"], "escape"),
+    ],
+)
 def test_bad_options_exit_2_and_write_nothing(manifest, tmp_path, capsys, extra, message):
     out = tmp_path / "model"
     status = main(["train", "--manifest", str(manifest), "--out", str(out), *extra])
@@ -53,8 +58,19 @@ def test_help_names_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for option in ("--manifest", "--out", "--epochs", "--iterations-per-epoch", "--configuration", "--device",
-                   "--sequences", "--id", "--fold", "--seed", "--models-dir"):
+    for option in (
+        "--manifest",
+        "--out",
+        "--epochs",
+        "--iterations-per-epoch",
+        "--configuration",
+        "--device",
+        "--sequences",
+        "--id",
+        "--fold",
+        "--seed",
+        "--models-dir",
+    ):
         assert option in text
 
 
@@ -64,12 +80,36 @@ def test_command_builds_the_training_config_of_the_logic(manifest):
     from VirtualBiopsy.commands.train import trainingConfig
     from VirtualBiopsy.segment.training.config import TrainingConfig
 
-    arguments = buildParser().parse_args(["train", "--manifest", str(manifest), "--out", "model", "--epochs", "3",
-                                          "--iterations-per-epoch", "7", "--fold", "2", "--device", "cpu",
-                                          "--seed", "5", "--configuration", "2d"])
+    arguments = buildParser().parse_args(
+        [
+            "train",
+            "--manifest",
+            str(manifest),
+            "--out",
+            "model",
+            "--epochs",
+            "3",
+            "--iterations-per-epoch",
+            "7",
+            "--fold",
+            "2",
+            "--device",
+            "cpu",
+            "--seed",
+            "5",
+            "--configuration",
+            "2d",
+        ]
+    )
     config = trainingConfig(arguments, ["T1c", "FLAIR"])
     assert type(config) is TrainingConfig
-    assert (config.epochs, config.iterationsPerEpoch, config.fold, config.device, config.seed, config.configuration) \
-        == (3, 7, 2, "cpu", 5, "2d")
+    assert (
+        config.epochs,
+        config.iterationsPerEpoch,
+        config.fold,
+        config.device,
+        config.seed,
+        config.configuration,
+    ) == (3, 7, 2, "cpu", 5, "2d")
     assert config.sequences == ["T1c", "FLAIR"] and config.modelName == "manifest"
     assert TrainingConfig.fromDict(config.toDict()) == config

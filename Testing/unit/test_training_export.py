@@ -60,13 +60,21 @@ def test_files_are_numbered_and_dataset_json_names_the_sequences(tmp_path):
 
     assert export.folder == tmp_path / "Dataset007_Tiny"
     assert sorted(p.name for p in (export.folder / "imagesTr").iterdir()) == [
-        f"case_{c:04d}_{k:04d}.nii.gz" for c in range(3) for k in range(2)]
+        f"case_{c:04d}_{k:04d}.nii.gz" for c in range(3) for k in range(2)
+    ]
     assert sorted(p.name for p in (export.folder / "labelsTr").iterdir()) == [f"case_{c:04d}.nii.gz" for c in range(3)]
     assert json.loads((export.folder / "dataset.json").read_text(encoding="utf-8")) == {
-        "channel_names": {"0": "FLAIR", "1": "T1c"}, "labels": {"background": 0, "tumour": 1},
-        "numTraining": 3, "file_ending": ".nii.gz"}
-    assert readCasesCsv(export.folder) == [["case", "source"], ["case_0000", "PATIENT-0"], ["case_0001", "PATIENT-1"],
-                                           ["case_0002", "PATIENT-2"]]
+        "channel_names": {"0": "FLAIR", "1": "T1c"},
+        "labels": {"background": 0, "tumour": 1},
+        "numTraining": 3,
+        "file_ending": ".nii.gz",
+    }
+    assert readCasesCsv(export.folder) == [
+        ["case", "source"],
+        ["case_0000", "PATIENT-0"],
+        ["case_0001", "PATIENT-1"],
+        ["case_0002", "PATIENT-2"],
+    ]
     everyName = " ".join(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert "PATIENT" not in everyName
     assert export.skipped == [] and [caseId for _, caseId in export.cases] == ["PATIENT-0", "PATIENT-1", "PATIENT-2"]
@@ -157,15 +165,25 @@ def test_existing_dataset_folder_is_never_overwritten(tmp_path):
     assert (folder / "keep.txt").read_text(encoding="utf-8") == "mine" and len(list(folder.iterdir())) == 1
 
 
-@pytest.mark.parametrize("datasetId, name", [(0, "Ok"), (1000, "Ok"), (True, "Ok"), ("5", "Ok"), (5, "has space"),
-                                             (5, "under_score"), (5, "../up"), (5, "")])
+@pytest.mark.parametrize(
+    "datasetId, name",
+    [(0, "Ok"), (1000, "Ok"), (True, "Ok"), ("5", "Ok"), (5, "has space"), (5, "under_score"), (5, "../up"), (5, "")],
+)
 def test_bad_dataset_id_or_name(datasetId, name):
     with pytest.raises(InputError):
         datasetFolderName(datasetId, name)
 
 
-@pytest.mark.parametrize("labels", [{"tumour": 1}, {"background": 0, "tumour": 2}, {"background": 0, "a": 1, "b": 1},
-                                    {"background": 0, "tumour": -1}, {"background": 0, "tumour": 1.0}])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"tumour": 1},
+        {"background": 0, "tumour": 2},
+        {"background": 0, "a": 1, "b": 1},
+        {"background": 0, "tumour": -1},
+        {"background": 0, "tumour": 1.0},
+    ],
+)
 def test_bad_label_maps(tmp_path, labels):
     with pytest.raises(InputError):
         exportDataset([makeCase("a", 1)], tmp_path, exportConfig(13, "Labels", labels=labels))
@@ -184,10 +202,23 @@ def test_cases_from_a_manifest_read_files_lazily_and_keep_its_problems(tmp_path)
     folder.mkdir()
     for name, image in {**case.images, "mask": case.mask}.items():
         sitk.WriteImage(image, str(folder / f"{name}.nrrd"))
-    manifest = writeManifest([
-        {"patient": "VB1", "FLAIR": folder / "FLAIR.nrrd", "T1c": folder / "T1c.nrrd", "mask": folder / "mask.nrrd"},
-        {"patient": "VB2", "FLAIR": folder / "FLAIR.nrrd", "T1c": folder / "gone.nrrd", "mask": folder / "mask.nrrd"},
-    ], folder / "manifest.csv")
+    manifest = writeManifest(
+        [
+            {
+                "patient": "VB1",
+                "FLAIR": folder / "FLAIR.nrrd",
+                "T1c": folder / "T1c.nrrd",
+                "mask": folder / "mask.nrrd",
+            },
+            {
+                "patient": "VB2",
+                "FLAIR": folder / "FLAIR.nrrd",
+                "T1c": folder / "gone.nrrd",
+                "mask": folder / "mask.nrrd",
+            },
+        ],
+        folder / "manifest.csv",
+    )
 
     cases = casesFromCohort(readManifest(manifest), ["T1c"])
     export = exportDataset(cases, tmp_path / "raw", exportConfig(15, "Manifest", ["T1c"]))

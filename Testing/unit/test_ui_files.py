@@ -56,8 +56,7 @@ def application():
 def customWidgets(root: ElementTree.Element) -> dict[str, str]:
     """``{class: extends}`` declared in the file's ``<customwidgets>``."""
     return {
-        element.findtext("class"): (element.findtext("extends") or "").strip()
-        for element in root.iter("customwidget")
+        element.findtext("class"): (element.findtext("extends") or "").strip() for element in root.iter("customwidget")
     }
 
 
@@ -122,7 +121,9 @@ def test_node_selectors_receive_the_scene(source):
     sceneReceivers = {
         c["receiver"]
         for c in connections
-        if c["sender"] == top and c["signal"] == "mrmlSceneChanged(vtkMRMLScene*)" and c["slot"] == "setMRMLScene(vtkMRMLScene*)"
+        if c["sender"] == top
+        and c["signal"] == "mrmlSceneChanged(vtkMRMLScene*)"
+        and c["slot"] == "setMRMLScene(vtkMRMLScene*)"
     }
     mrmlWidgets = {
         element.get("name") for element in root.iter("widget") if element.get("class").startswith("qMRML")
@@ -238,4 +239,7 @@ class P:
     flat: int = 3
 """)
     assert {name: field.typeText for name, field in bindableParameters(tree).items()} == {
-        "section.binWidth": "float", "section.inputVolume": "vtkMRMLScalarVolumeNode", "flat": "int"}
+        "section.binWidth": "float",
+        "section.inputVolume": "vtkMRMLScalarVolumeNode",
+        "flat": "int",
+    }

@@ -20,8 +20,12 @@ COHORT = 30
 
 def arrays(case: VirtualCase) -> dict[str, np.ndarray]:
     images = {name: sitk.GetArrayFromImage(image) for name, image in case.images.items()}
-    return {**images, "mask": sitk.GetArrayFromImage(case.mask), "regions": sitk.GetArrayFromImage(case.regions),
-            "anatomy": sitk.GetArrayFromImage(case.anatomy)}
+    return {
+        **images,
+        "mask": sitk.GetArrayFromImage(case.mask),
+        "regions": sitk.GetArrayFromImage(case.regions),
+        "anatomy": sitk.GetArrayFromImage(case.anatomy),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +67,15 @@ def test_case_has_the_documented_structure():
     assert case.aggressiveness == case.latent["aggressiveness"]
 
 
-@pytest.mark.parametrize("arguments", [
-    {"index": -1, "seed": 0}, {"index": 0, "seed": -2}, {"index": 0, "seed": 0, "size": 16},
-    {"index": 0, "seed": 0, "size": 64.0},
-])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"index": -1, "seed": 0},
+        {"index": 0, "seed": -2},
+        {"index": 0, "seed": 0, "size": 16},
+        {"index": 0, "seed": 0, "size": 64.0},
+    ],
+)
 def test_bad_arguments_are_refused(arguments):
     with pytest.raises(InputError, match="give an integer"):
         generateCase(**arguments)
@@ -98,10 +107,15 @@ def test_high_grade_tumours_are_larger_necrotic_and_enhancing(cohort):
         data = arrays(case)
         enhancing = data["regions"] == REGION_LABELS["enhancing"]
         whiteMatter = (data["anatomy"] == ANATOMY_LABELS["whiteMatter"]) & (data["regions"] == 0)
-        rows.append({"grade": case.clinical["grade"], "core": case.latent["coreVolumeMl"],
-                     "necrosis": case.latent["necrosisVolumeMl"] / case.latent["coreVolumeMl"],
-                     "enhancement": data["T1c"][enhancing].mean() / data["T1c"][whiteMatter].mean(),
-                     "aggressiveness": case.aggressiveness})
+        rows.append(
+            {
+                "grade": case.clinical["grade"],
+                "core": case.latent["coreVolumeMl"],
+                "necrosis": case.latent["necrosisVolumeMl"] / case.latent["coreVolumeMl"],
+                "enhancement": data["T1c"][enhancing].mean() / data["T1c"][whiteMatter].mean(),
+                "aggressiveness": case.aggressiveness,
+            }
+        )
     table = pd.DataFrame(rows).groupby("grade").mean()
     assert set(table.index) == {"LGG", "HGG"}
     assert table.loc["HGG", "core"] > 2 * table.loc["LGG", "core"]
@@ -118,8 +132,13 @@ def test_sites_differ_in_noise_and_contrast(cohort):
         whiteMatter = (data["anatomy"] == ANATOMY_LABELS["whiteMatter"]) & (data["regions"] == 0)
         greyMatter = (data["anatomy"] == ANATOMY_LABELS["greyMatter"]) & (data["regions"] == 0)
         corner = t1c[:, :4, :4]
-        rows.append({"site": case.site, "noise": corner.std() / np.median(t1c[whiteMatter]),
-                     "greyWhite": t1c[greyMatter].mean() / t1c[whiteMatter].mean()})
+        rows.append(
+            {
+                "site": case.site,
+                "noise": corner.std() / np.median(t1c[whiteMatter]),
+                "greyWhite": t1c[greyMatter].mean() / t1c[whiteMatter].mean(),
+            }
+        )
     table = pd.DataFrame(rows).groupby("site").mean()
     assert set(table.index) == {"SiteA", "SiteB", "SiteC"}
     assert table.loc["SiteA", "noise"] > 2 * table.loc["SiteB", "noise"]

@@ -31,10 +31,23 @@ def test_cohort_files_are_written_with_relative_paths(written):
     folder = manifest.parent
     assert manifest == folder / "manifest.csv"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "VB0001", "VB0002", "VB0003", "clinical.csv", "latent.csv", "manifest.csv", "provenance.json"]
+        "VB0001",
+        "VB0002",
+        "VB0003",
+        "clinical.csv",
+        "latent.csv",
+        "manifest.csv",
+        "provenance.json",
+    ]
     for patient in ("VB0001", "VB0002", "VB0003"):
         assert sorted(p.name for p in (folder / patient).iterdir()) == [
-            "FLAIR.nrrd", "T1c.nrrd", "T2.nrrd", "anatomy.nrrd", "mask.nrrd", "regions.nrrd"]
+            "FLAIR.nrrd",
+            "T1c.nrrd",
+            "T2.nrrd",
+            "anatomy.nrrd",
+            "mask.nrrd",
+            "regions.nrrd",
+        ]
     with open(manifest, newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == ["patient", "site", "T1c", "T2", "FLAIR", "mask"]
@@ -60,8 +73,9 @@ def test_written_cohort_round_trips_through_manifest_and_clinical(written):
             image = sitk.ReadImage(str(path))
             np.testing.assert_array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(expected.images[name]))
             assert image.GetSpacing() == pytest.approx(expected.images[name].GetSpacing())
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(case.mask))),
-                                      sitk.GetArrayFromImage(expected.mask))
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(sitk.ReadImage(str(case.mask))), sitk.GetArrayFromImage(expected.mask)
+        )
         row = clinical.iloc[index]
         assert row["patient"] == expected.patient and row["grade"] == expected.clinical["grade"]
         assert row["time"] == pytest.approx(expected.clinical["time"]) and row["event"] == expected.clinical["event"]

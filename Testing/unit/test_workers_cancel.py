@@ -61,8 +61,9 @@ class CancelOnGrandchild:
 def test_cancel_kills_the_worker_and_its_grandchild(ownSession):
     watcher = CancelOnGrandchild()
     with pytest.raises(CancelledError, match=r"workerTasks:spawnAndSleep was cancelled"):
-        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {"ownSession": ownSession},
-                                                   watcher, watcher.token)
+        ProcessRunner(extraPythonPath=[TASKS]).run(
+            "workerTasks:spawnAndSleep", {"ownSession": ownSession}, watcher, watcher.token
+        )
     assert len(watcher.identities) == 2  # the worker would sleep 120 s: CancelledError means the cancel stopped it
     assert waitUntilGone(watcher.identities), "the worker or its grandchild outlived the cancel"
 
@@ -74,11 +75,15 @@ def test_cancel_from_another_thread_while_the_worker_sleeps():
     timer.start()
     try:
         with pytest.raises(CancelledError):
-            ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:spawnAndSleep", {}, lambda f, m: reports.append(m), token)
+            ProcessRunner(extraPythonPath=[TASKS]).run(
+                "workerTasks:spawnAndSleep", {}, lambda f, m: reports.append(m), token
+            )
     finally:
         timer.cancel()
     grandchild = int(reports[0].split()[1])
-    assert waitUntilGone([(grandchild, psutil.Process(grandchild).create_time())] if psutil.pid_exists(grandchild) else [])
+    assert waitUntilGone(
+        [(grandchild, psutil.Process(grandchild).create_time())] if psutil.pid_exists(grandchild) else []
+    )
 
 
 def test_grandchild_that_ignores_sigterm_is_killed_after_the_grace():

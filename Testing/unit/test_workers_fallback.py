@@ -26,8 +26,12 @@ def test_out_of_memory_in_a_worker_is_retried_once_on_cpu_with_a_warning(tmp_pat
     device = "cuda"
     attempts = tmp_path / "attempts.txt"
     reports = []
-    result = runWithDeviceFallback(ProcessRunner(extraPythonPath=[TASKS]), "workerTasks:outOfMemoryOnGpu",
-                                   {"device": device, "attempts": str(attempts)}, lambda f, m: reports.append(m))
+    result = runWithDeviceFallback(
+        ProcessRunner(extraPythonPath=[TASKS]),
+        "workerTasks:outOfMemoryOnGpu",
+        {"device": device, "attempts": str(attempts)},
+        lambda f, m: reports.append(m),
+    )
     assert result == {"device": "cpu", "sum": 6.0}
     assert attemptsOf(attempts) == [device, "cpu"]
     assert reports == ["done on cpu"]
@@ -40,15 +44,17 @@ def test_out_of_memory_in_a_worker_is_retried_once_on_cpu_with_a_warning(tmp_pat
 
 def test_the_worker_reports_out_of_memory_as_its_own_kind(tmp_path):
     with pytest.raises(DeviceMemoryError, match=r"ran out of GPU memory \(OutOfMemoryError: CUDA out of memory"):
-        ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:outOfMemoryOnGpu",
-                                                   {"device": "cuda", "attempts": str(tmp_path / "a.txt")})
+        ProcessRunner(extraPythonPath=[TASKS]).run(
+            "workerTasks:outOfMemoryOnGpu", {"device": "cuda", "attempts": str(tmp_path / "a.txt")}
+        )
 
 
 @pytest.mark.parametrize("device", ["auto", "cuda:0"])
 def test_inline_runner_gets_the_same_single_retry(tmp_path, caplog, device):
     attempts = tmp_path / "attempts.txt"
-    result = runWithDeviceFallback(InlineRunner(), "workerTasks:outOfMemoryOnGpu",
-                                   {"device": device, "attempts": str(attempts)})
+    result = runWithDeviceFallback(
+        InlineRunner(), "workerTasks:outOfMemoryOnGpu", {"device": device, "attempts": str(attempts)}
+    )
     assert result["device"] == "cpu"
     assert attemptsOf(attempts) == [device, "cpu"]
     assert sum(record.levelno == logging.WARNING for record in caplog.records) == 1
@@ -63,7 +69,9 @@ def test_a_second_out_of_memory_is_raised_after_exactly_one_retry(caplog):
             return super().run(task, arguments, progress, cancel)
 
     with pytest.raises(DeviceMemoryError, match="CUDA out of memory. Tried to allocate 512.00 MiB"):
-        runWithDeviceFallback(CountingRunner(extraPythonPath=[TASKS]), "workerTasks:outOfMemoryAlways", {"device": "auto"})
+        runWithDeviceFallback(
+            CountingRunner(extraPythonPath=[TASKS]), "workerTasks:outOfMemoryAlways", {"device": "auto"}
+        )
     assert calls == ["auto", "cpu"]
 
 
@@ -83,18 +91,23 @@ def test_other_failures_are_not_retried(tmp_path):
             return super().run(task, arguments, progress, cancel)
 
     with pytest.raises(InputError, match="wrong spacing"):
-        runWithDeviceFallback(CountingRunner(), "workerTasks:raiseInputError", {"device": "cuda", "message": "wrong spacing"})
+        runWithDeviceFallback(
+            CountingRunner(), "workerTasks:raiseInputError", {"device": "cuda", "message": "wrong spacing"}
+        )
     assert calls == ["cuda"]
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (DeviceMemoryError("x"), True),
-    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"), True),
-    (RuntimeError("CUDA error: device-side assert triggered"), False),
-    (MemoryError("numpy could not allocate"), False),
-    (ModelError("CUDA out of memory"), False),
-    (ValueError("CUDA out of memory"), False),
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (DeviceMemoryError("x"), True),
+        (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"), True),
+        (RuntimeError("CUDA error: device-side assert triggered"), False),
+        (MemoryError("numpy could not allocate"), False),
+        (ModelError("CUDA out of memory"), False),
+        (ValueError("CUDA out of memory"), False),
+    ],
+)
 def test_out_of_memory_recognition(error, expected):
     assert isCudaOutOfMemory(error) is expected
 
@@ -119,5 +132,7 @@ def test_resolve_device_follows_torch():
         with pytest.raises(InputError, match=r"'cuda:99' was asked for"):
             resolveDevice("cuda:99")
     else:
-        with pytest.raises(InputError, match=r"Device 'cuda' was asked for but torch .* sees no usable GPU.*Use device 'cpu'"):
+        with pytest.raises(
+            InputError, match=r"Device 'cuda' was asked for but torch .* sees no usable GPU.*Use device 'cpu'"
+        ):
             resolveDevice("cuda")

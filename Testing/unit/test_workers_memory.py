@@ -39,8 +39,16 @@ def test_a_volume_smaller_than_the_window_is_counted_padded():
 def test_estimate_grows_with_every_size():
     base = {"shape": (64, 64, 32), "inputChannels": 2, "classes": 3, "patchSize": (32, 32, 32)}
     reference = estimateInferenceBytes(**base)
-    for change in ({"shape": (64, 64, 64)}, {"inputChannels": 3}, {"classes": 4}, {"patchSize": (32, 32, 48)},
-                   {"batchSize": 2}, {"dtypeBytes": 8}, {"modelBytes": 1}, {"networkValuesPerPatchVoxel": 400.0}):
+    for change in (
+        {"shape": (64, 64, 64)},
+        {"inputChannels": 3},
+        {"classes": 4},
+        {"patchSize": (32, 32, 48)},
+        {"batchSize": 2},
+        {"dtypeBytes": 8},
+        {"modelBytes": 1},
+        {"networkValuesPerPatchVoxel": 400.0},
+    ):
         assert estimateInferenceBytes(**{**base, **change}) > reference, change
 
 
@@ -56,12 +64,26 @@ def test_numpy_shapes_are_accepted():
     assert estimateInferenceBytes(tuple(shape), np.int64(1), 2) == estimateInferenceBytes((64, 64, 32), 1, 2)
 
 
-@pytest.mark.parametrize("arguments", [
-    {"shape": (0, 10, 10)}, {"shape": (-4, 10, 10)}, {"shape": ()}, {"shape": (10.5, 10, 10)}, {"shape": (True, 4, 4)},
-    {"inputChannels": 0}, {"classes": -1}, {"classes": 2.0}, {"dtypeBytes": 0}, {"batchSize": 0},
-    {"patchSize": (32, 32)}, {"patchSize": (0, 32, 32)}, {"networkValuesPerPatchVoxel": math.nan},
-    {"networkValuesPerPatchVoxel": -1.0}, {"modelBytes": -5},
-])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"shape": (0, 10, 10)},
+        {"shape": (-4, 10, 10)},
+        {"shape": ()},
+        {"shape": (10.5, 10, 10)},
+        {"shape": (True, 4, 4)},
+        {"inputChannels": 0},
+        {"classes": -1},
+        {"classes": 2.0},
+        {"dtypeBytes": 0},
+        {"batchSize": 0},
+        {"patchSize": (32, 32)},
+        {"patchSize": (0, 32, 32)},
+        {"networkValuesPerPatchVoxel": math.nan},
+        {"networkValuesPerPatchVoxel": -1.0},
+        {"modelBytes": -5},
+    ],
+)
 def test_hostile_sizes_are_refused(arguments):
     with pytest.raises(InputError):
         estimateInferenceBytes(**{"shape": (10, 10, 10), "inputChannels": 1, "classes": 2, **arguments})
@@ -83,7 +105,9 @@ def test_enough_memory_passes():
 
 def test_default_available_memory_is_the_system_available_memory():
     assert abs(availableMemoryBytes("cpu") - psutil.virtual_memory().available) < 512 * (1 << 20)
-    with pytest.raises(InputError, match=r"needs an estimated 1048576\.00 GiB of memory but only \d+\.\d\d GiB is available"):
+    with pytest.raises(
+        InputError, match=r"needs an estimated 1048576\.00 GiB of memory but only \d+\.\d\d GiB is available"
+    ):
         requireMemory(1 << 50, "An absurd job")
 
 
@@ -93,17 +117,32 @@ def test_negative_sizes_are_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("network", "shape", "patchSize", "inputChannels", "classes"), [
-    ("monaiUNet", (160, 160, 64), (64, 64, 64), 4, 4),
-    ("plainConvUNet", (96, 96, 64), (64, 64, 64), 1, 3),
-])
-def test_estimate_is_above_the_measured_peak_of_real_sliding_window_inference(network, shape, patchSize, inputChannels, classes):
+@pytest.mark.parametrize(
+    ("network", "shape", "patchSize", "inputChannels", "classes"),
+    [
+        ("monaiUNet", (160, 160, 64), (64, 64, 64), 4, 4),
+        ("plainConvUNet", (96, 96, 64), (64, 64, 64), 1, 3),
+    ],
+)
+def test_estimate_is_above_the_measured_peak_of_real_sliding_window_inference(
+    network, shape, patchSize, inputChannels, classes
+):
     pytest.importorskip("monai")
-    arguments = {"network": network, "shape": shape, "patchSize": patchSize, "inputChannels": inputChannels, "classes": classes}
+    arguments = {
+        "network": network,
+        "shape": shape,
+        "patchSize": patchSize,
+        "inputChannels": inputChannels,
+        "classes": classes,
+    }
     measured = ProcessRunner(extraPythonPath=[TASKS]).run("workerTasks:measureSlidingWindowPeak", arguments)
     assert measured["peakIncrease"] > measured["highWaterBefore"] + 100 * (1 << 20), "inference did not set the peak"
-    estimate = estimateInferenceBytes(shape, inputChannels, classes, patchSize=patchSize, modelBytes=measured["modelBytes"])
+    estimate = estimateInferenceBytes(
+        shape, inputChannels, classes, patchSize=patchSize, modelBytes=measured["modelBytes"]
+    )
     ratio = estimate / measured["peakIncrease"]
-    print(f"{network} {shape} window {patchSize}: measured {measured['peakIncrease'] / GIB:.3f} GiB, "
-          f"estimate {estimate / GIB:.3f} GiB, ratio {ratio:.2f}")
+    print(
+        f"{network} {shape} window {patchSize}: measured {measured['peakIncrease'] / GIB:.3f} GiB, "
+        f"estimate {estimate / GIB:.3f} GiB, ratio {ratio:.2f}"
+    )
     assert 1.0 <= ratio <= 8.0

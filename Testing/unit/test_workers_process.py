@@ -52,7 +52,9 @@ def test_worker_log_records_reach_this_process_loggers(runner, caplog):
     caplog.set_level(logging.INFO)
     runner.run("workerTasks:countSteps", {"steps": 2, "name": "logged"})
     records = [record for record in caplog.records if record.name == "workerTasks"]
-    assert [(record.levelname, record.getMessage()) for record in records] == [("WARNING", "counted 2 steps for logged")]
+    assert [(record.levelname, record.getMessage()) for record in records] == [
+        ("WARNING", "counted 2 steps for logged")
+    ]
     assert records[0].process != os.getpid()
 
 
@@ -66,8 +68,10 @@ def test_log_levels_of_this_process_apply_in_the_worker(runner, caplog):
     assert not [record for record in caplog.records if record.name == "workerTasks"]
 
 
-@pytest.mark.parametrize(("task", "errorClass"), [("workerTasks:raiseInputError", InputError),
-                                                  ("workerTasks:raiseGeometryError", GeometryError)])
+@pytest.mark.parametrize(
+    ("task", "errorClass"),
+    [("workerTasks:raiseInputError", InputError), ("workerTasks:raiseGeometryError", GeometryError)],
+)
 def test_library_errors_come_back_as_the_same_class_with_their_message(runner, task, errorClass):
     message = "Image 'T2' has 2 dimensions (256, 256); give a 3D volume."
     with pytest.raises(errorClass) as raised:
@@ -105,11 +109,14 @@ def test_death_by_sigkill_is_model_error_naming_the_signal(runner):
     assert reports == ["about to die"]
 
 
-@pytest.mark.parametrize(("task", "match"), [
-    ("workerTasks:notJson", r"not JSON \(Object of type set"),
-    ("workerTasks:notADict", r"returned a list, not a dict"),
-    ("workerTasks:doesNotExist", r"names no function"),
-])
+@pytest.mark.parametrize(
+    ("task", "match"),
+    [
+        ("workerTasks:notJson", r"not JSON \(Object of type set"),
+        ("workerTasks:notADict", r"returned a list, not a dict"),
+        ("workerTasks:doesNotExist", r"names no function"),
+    ],
+)
 def test_bad_task_results_and_names_are_reported(runner, task, match):
     with pytest.raises((ModelError, InputError), match=match):
         runner.run(task, {})
@@ -143,7 +150,9 @@ def test_missing_python_executable_is_input_error(tmp_path):
 def test_environment_and_own_process_group(runner):
     os.environ["VB_WORKER_DROPPED"] = "present here"
     try:
-        configured = ProcessRunner(extraPythonPath=[TASKS], environment={"VB_WORKER_MARK": "42", "VB_WORKER_DROPPED": None})
+        configured = ProcessRunner(
+            extraPythonPath=[TASKS], environment={"VB_WORKER_MARK": "42", "VB_WORKER_DROPPED": None}
+        )
         result = configured.run("workerTasks:readEnvironment", {"names": ["VB_WORKER_MARK", "VB_WORKER_DROPPED"]})
     finally:
         del os.environ["VB_WORKER_DROPPED"]
@@ -159,14 +168,21 @@ def test_worker_uses_the_given_python_executable(tmp_path):
     launcher.write_text(f'#!/bin/sh\necho "$@" > "{marker}"\nexec "{sys.executable}" "$@"\n')
     launcher.chmod(0o755)
     result = ProcessRunner(pythonExecutable=str(launcher), extraPythonPath=[TASKS]).run(
-        "workerTasks:countSteps", {"steps": 3, "name": "launched"})
+        "workerTasks:countSteps", {"steps": 3, "name": "launched"}
+    )
     assert result["steps"] == [0, 1, 2]
     assert marker.read_text(encoding="utf-8").strip() == "-m VirtualBiopsy.workers.child"
 
 
-@pytest.mark.parametrize(("status", "text"), [(0, "exited with status 0"), (3, "exited with status 3"),
-                                              (-9, "was killed by signal SIGKILL (9) (often the system's out-of-memory killer)"),
-                                              (-15, "was killed by signal SIGTERM (15)")])
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        (0, "exited with status 0"),
+        (3, "exited with status 3"),
+        (-9, "was killed by signal SIGKILL (9) (often the system's out-of-memory killer)"),
+        (-15, "was killed by signal SIGTERM (15)"),
+    ],
+)
 def test_describe_status(status, text):
     assert describeStatus(status) == text
 
@@ -176,8 +192,11 @@ def test_prints_of_the_task_and_its_subprocesses_go_to_stderr_not_the_protocol(r
     runner.run("workerTasks:countSteps", {"steps": 1, "name": "printing"})
     texts = [record.getMessage() for record in caplog.records if record.name == "VirtualBiopsy.workers.processRunner"]
     assert not [text for text in texts if text.startswith("Ignored a line")]
-    for printed in ("a print from the task that is not protocol JSON", "{raw bytes on file descriptor 1",
-                    "a grandchild writing to its stdout"):
+    for printed in (
+        "a print from the task that is not protocol JSON",
+        "{raw bytes on file descriptor 1",
+        "a grandchild writing to its stdout",
+    ):
         assert any(text.endswith(printed) for text in texts), printed
 
 

@@ -35,8 +35,9 @@ def raised(error: BaseException) -> BaseException:
         return caught
 
 
-@pytest.mark.parametrize("errorClass", [InputError, GeometryError, DependencyError, ModelError, CancelledError,
-                                        VirtualBiopsyError])
+@pytest.mark.parametrize(
+    "errorClass", [InputError, GeometryError, DependencyError, ModelError, CancelledError, VirtualBiopsyError]
+)
 def test_library_errors_round_trip_through_json(errorClass):
     message = json.loads(json.dumps(encodeError(raised(errorClass("Spacing (0.0, 1, 1) has a zero; fix the header.")))))
     error = decodeError(message, "pkg.mod:task")
@@ -60,14 +61,17 @@ def test_traceback_tail_is_carried_and_bounded():
     assert short[0] == "Traceback (most recent call last):" and short[-1] == "ValueError: weights"
 
 
-@pytest.mark.parametrize("forged", [
-    {"errorKind": "virtualBiopsy", "type": "SystemExit", "message": "bye"},
-    {"errorKind": "virtualBiopsy", "type": "requirePackage", "message": "os"},
-    {"errorKind": "virtualBiopsy", "type": "__builtins__", "message": "x"},
-    {"errorKind": "virtualBiopsy", "type": "ValueError", "message": "x"},
-    {"errorKind": "somethingElse", "type": "InputError", "message": "x"},
-    {},
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"errorKind": "virtualBiopsy", "type": "SystemExit", "message": "bye"},
+        {"errorKind": "virtualBiopsy", "type": "requirePackage", "message": "os"},
+        {"errorKind": "virtualBiopsy", "type": "__builtins__", "message": "x"},
+        {"errorKind": "virtualBiopsy", "type": "ValueError", "message": "x"},
+        {"errorKind": "somethingElse", "type": "InputError", "message": "x"},
+        {},
+    ],
+)
 def test_forged_error_messages_only_yield_model_errors(forged):
     error = decodeError({"kind": "error", **forged}, "t:f")
     assert type(error) is ModelError
@@ -84,7 +88,12 @@ def test_out_of_memory_has_its_own_kind():
 
 def test_error_classes_are_in_the_errors_module():
     assert {name for name in dir(errors) if isinstance(getattr(errors, name), type)} >= {
-        "InputError", "GeometryError", "DependencyError", "ModelError", "CancelledError"}
+        "InputError",
+        "GeometryError",
+        "DependencyError",
+        "ModelError",
+        "CancelledError",
+    }
 
 
 def test_log_records_round_trip_with_formatted_message_and_exception():
@@ -94,11 +103,24 @@ def test_log_records_round_trip_with_formatted_message_and_exception():
     except ZeroDivisionError:
         import sys
 
-        record = logger.makeRecord(logger.name, logging.ERROR, "file.py", 12, "case %s failed after %d steps",
-                                   ("A-1", 3), sys.exc_info(), func="segmentCase")
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            "file.py",
+            12,
+            "case %s failed after %d steps",
+            ("A-1", 3),
+            sys.exc_info(),
+            func="segmentCase",
+        )
     copy = decodeLogRecord(json.loads(json.dumps(encodeLogRecord(record))))
     assert (copy.name, copy.levelno, copy.levelname, copy.lineno, copy.funcName) == (
-        "VirtualBiopsy.segment.test", logging.ERROR, "ERROR", 12, "segmentCase")
+        "VirtualBiopsy.segment.test",
+        logging.ERROR,
+        "ERROR",
+        12,
+        "segmentCase",
+    )
     assert copy.getMessage() == "case A-1 failed after 3 steps"
     assert "ZeroDivisionError: division by zero" in copy.exc_text
     assert logging.Formatter().format(copy).endswith("ZeroDivisionError: division by zero")

@@ -111,8 +111,11 @@ def outOfMemoryAlways(arguments: dict, progress) -> dict:
 
 def readEnvironment(arguments: dict, progress) -> dict:
     """Return the worker's values of the environment variables named in ``arguments``, and its process group."""
-    return {"values": {name: os.environ.get(name) for name in arguments["names"]},
-            "pid": os.getpid(), "processGroup": os.getpgid(0)}
+    return {
+        "values": {name: os.environ.get(name) for name in arguments["names"]},
+        "pid": os.getpid(),
+        "processGroup": os.getpgid(0),
+    }
 
 
 def failAfterLogging(arguments: dict, progress) -> dict:
@@ -176,21 +179,39 @@ def measureSlidingWindowPeak(arguments: dict, progress) -> dict:
         from dynamic_network_architectures.architectures.unet import PlainConvUNet
 
         network = PlainConvUNet(
-            inputChannels, 5, (32, 64, 128, 256, 320), torch.nn.Conv3d, 3, (1, 2, 2, 2, 2), (2, 2, 2, 2, 2), classes,
-            (2, 2, 2, 2), conv_bias=True, norm_op=torch.nn.InstanceNorm3d, norm_op_kwargs={"eps": 1e-5, "affine": True},
-            nonlin=torch.nn.LeakyReLU, nonlin_kwargs={"inplace": True})
+            inputChannels,
+            5,
+            (32, 64, 128, 256, 320),
+            torch.nn.Conv3d,
+            3,
+            (1, 2, 2, 2, 2),
+            (2, 2, 2, 2, 2),
+            classes,
+            (2, 2, 2, 2),
+            conv_bias=True,
+            norm_op=torch.nn.InstanceNorm3d,
+            norm_op_kwargs={"eps": 1e-5, "affine": True},
+            nonlin=torch.nn.LeakyReLU,
+            nonlin_kwargs={"inplace": True},
+        )
     network.eval()
     before = psutil.Process().memory_info().rss
     highWaterBefore = _highWaterMark()
     generator = torch.Generator().manual_seed(0)
     image = torch.randn((1, inputChannels, *arguments["shape"]), generator=generator)
     with torch.inference_mode():
-        logits = sliding_window_inference(image, tuple(arguments["patchSize"]), 1, network, overlap=0.25, mode="gaussian")
+        logits = sliding_window_inference(
+            image, tuple(arguments["patchSize"]), 1, network, overlap=0.25, mode="gaussian"
+        )
         probabilities = torch.softmax(logits, 1)
         labels = torch.argmax(probabilities, 1).to(torch.uint8)
     peak = _highWaterMark()
-    return {"peakIncrease": peak - before, "highWaterBefore": highWaterBefore - before,
-            "modelBytes": sum(parameter.numel() * 4 for parameter in network.parameters()), "voxels": int(labels.numel())}
+    return {
+        "peakIncrease": peak - before,
+        "highWaterBefore": highWaterBefore - before,
+        "modelBytes": sum(parameter.numel() * 4 for parameter in network.parameters()),
+        "voxels": int(labels.numel()),
+    }
 
 
 def warnDeprecated(arguments: dict, progress) -> dict:

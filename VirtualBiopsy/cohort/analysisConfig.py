@@ -44,10 +44,16 @@ class CoxAnalysisConfig(StageConfig):
     def survivalConfig(self, outcome: OutcomeConfig) -> SurvivalConfig:
         """The :class:`~VirtualBiopsy.outcome.survivalConfig.SurvivalConfig` of this Cox model on the columns of
         ``outcome`` (its seed drives the C-index bootstrap)."""
-        return SurvivalConfig(timeColumn=outcome.timeColumn, eventColumn=outcome.eventColumn,
-                              patientColumn=outcome.patientColumn, covariates=list(self.covariates),
-                              penalizer=self.penalizer, riskPercentile=self.riskPercentile,
-                              cindexBootstrap=self.cindexBootstrap, randomSeed=outcome.randomSeed)
+        return SurvivalConfig(
+            timeColumn=outcome.timeColumn,
+            eventColumn=outcome.eventColumn,
+            patientColumn=outcome.patientColumn,
+            covariates=list(self.covariates),
+            penalizer=self.penalizer,
+            riskPercentile=self.riskPercentile,
+            cindexBootstrap=self.cindexBootstrap,
+            randomSeed=outcome.randomSeed,
+        )
 
 
 @dataclass
@@ -96,7 +102,9 @@ class DeepLearningConfig(StageConfig):
 
     def validate(self) -> None:
         if not self.sequences or len(set(self.sequences)) != len(self.sequences):
-            raise InputError(f"DeepLearningConfig.sequences is {self.sequences}; list each sequence once, at least one.")
+            raise InputError(
+                f"DeepLearningConfig.sequences is {self.sequences}; list each sequence once, at least one."
+            )
         requireRange(self, "cropSize", 16, 256)
         requireRange(self, "cropSpacing", 0.1, 20.0)
         requireChoice(self, "network", ("DenseNet", "ResNet"))
@@ -111,7 +119,17 @@ class DeepLearningConfig(StageConfig):
 
     def trainingArguments(self) -> dict:
         """The training task's settings (:class:`~VirtualBiopsy.outcome.deep.training.TrainingSettings` and crop)."""
-        return {"sequences": list(self.sequences), "cropSize": self.cropSize, "cropSpacing": self.cropSpacing,
-                "network": self.network, "networkSize": self.networkSize, "epochs": self.epochs,
-                "batchSize": self.batchSize, "patience": self.patience, "learningRate": self.learningRate,
-                "validationFraction": self.validationFraction, "seed": self.randomSeed, "device": "cpu"}
+        return {
+            "sequences": list(self.sequences),
+            "cropSize": self.cropSize,
+            "cropSpacing": self.cropSpacing,
+            "network": self.network,
+            "networkSize": self.networkSize,
+            "epochs": self.epochs,
+            "batchSize": self.batchSize,
+            "patience": self.patience,
+            "learningRate": self.learningRate,
+            "validationFraction": self.validationFraction,
+            "seed": self.randomSeed,
+            "device": "cpu",
+        }

@@ -75,9 +75,15 @@ def runCase(
     scene = createScene()
     volumes = {name: loadVolume(path, scene, name=f"{patient}_{name}") for name, path in sequences.items()}
     reference = volumes[cohortConfig.segmentationSequence]
-    truth = None if mask is None else loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
+    truth = (
+        None
+        if mask is None
+        else loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
+    )
     harmonizer = HarmonizationLogic(scene)
-    harmonized = {name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)}
+    harmonized = {
+        name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)
+    }
     segmentation = _segment(scene, volumes, harmonized[cohortConfig.segmentationSequence], config, cancel)
     nodes = [*volumes.values(), *harmonized.values(), segmentation]
 

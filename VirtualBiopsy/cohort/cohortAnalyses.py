@@ -60,8 +60,9 @@ class CohortInputs:
     sceneFolder: pathlib.Path
 
 
-def runAnalyses(scene, inputs: CohortInputs, config: PipelineConfig, outDir: pathlib.Path,
-                cancel: CancelToken | None = None) -> list[AnalysisRecord]:
+def runAnalyses(
+    scene, inputs: CohortInputs, config: PipelineConfig, outDir: pathlib.Path, cancel: CancelToken | None = None
+) -> list[AnalysisRecord]:
     """Run ``config.cohort.analyses`` in order; a failure is logged, recorded and the next analysis runs.
 
     Writes ``analyses.csv`` (analysis, status, seconds, error) into ``outDir``.
@@ -90,16 +91,21 @@ def runAnalyses(scene, inputs: CohortInputs, config: PipelineConfig, outDir: pat
             raise
         except (VirtualBiopsyError, ValueError, RuntimeError, ArithmeticError, LookupError, OSError) as error:
             logger.warning("Cohort analysis %s failed: %s", name, error)
-            records.append(AnalysisRecord(name, "failed", time.perf_counter() - start, f"{type(error).__name__}: {error}"))
+            records.append(
+                AnalysisRecord(name, "failed", time.perf_counter() - start, f"{type(error).__name__}: {error}")
+            )
         logger.info("Cohort analysis %s: %s in %.1f s", name, records[-1].status, records[-1].seconds)
-    table = pd.DataFrame([{"analysis": r.name, "status": r.status, "seconds": round(r.seconds, 2), "error": r.error}
-                          for r in records], columns=["analysis", "status", "seconds", "error"])
+    table = pd.DataFrame(
+        [{"analysis": r.name, "status": r.status, "seconds": round(r.seconds, 2), "error": r.error} for r in records],
+        columns=["analysis", "status", "seconds", "error"],
+    )
     writeTextAtomically(table.to_csv(index=False), outDir / "analyses.csv")
     return records
 
 
-def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path,
-           cancel: CancelToken | None = None) -> dict:
+def runCox(
+    scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path, cancel: CancelToken | None = None
+) -> dict:
     """Cox model of survival on ``config.cox.covariates`` (clinical columns or the cluster), through
     :class:`~VirtualBiopsy.outcome.survivalLogic.SurvivalLogic`.
 
@@ -109,8 +115,10 @@ def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.
     outcome, cox = config.outcome, config.cox
     absent = [name for name in cox.covariates if name not in inputs.clinical.columns]
     if absent:
-        raise InputError(f"Cox covariate(s) {', '.join(absent)} are not clinical columns (they are: "
-                         f"{', '.join(map(str, inputs.clinical.columns))}, and '{CLUSTER_COVARIATE}'); fix cox.covariates.")
+        raise InputError(
+            f"Cox covariate(s) {', '.join(absent)} are not clinical columns (they are: "
+            f"{', '.join(map(str, inputs.clinical.columns))}, and '{CLUSTER_COVARIATE}'); fix cox.covariates."
+        )
     columns = [outcome.timeColumn, outcome.eventColumn, *cox.covariates]
     frame = inputs.clinical[columns].rename_axis(outcome.patientColumn).reset_index()
     table = dataFrameToTableNode(frame, scene, "CoxCovariates")
@@ -118,44 +126,83 @@ def runCox(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.
     result = nodes.result
     assert isinstance(result, CoxResult)
     with stagedOutputFolder(folder, "Cox folder") as staging:
-        for name, data in (("coefficients", result.coefficients), ("cindex", result.concordance),
-                           ("ph_test", result.phTest)):
+        for name, data in (
+            ("coefficients", result.coefficients),
+            ("cindex", result.concordance),
+            ("ph_test", result.phTest),
+        ):
             data.to_csv(staging / f"{name}.csv", index=False)
-        pd.DataFrame({outcome.patientColumn: result.prognosticIndex.index.astype(str),
-                      "prognostic_index": result.prognosticIndex.to_numpy(),
-                      "risk_group": result.riskGroups.to_numpy()}).to_csv(staging / "risk_groups.csv", index=False)
+        pd.DataFrame(
+            {
+                outcome.patientColumn: result.prognosticIndex.index.astype(str),
+                "prognostic_index": result.prognosticIndex.to_numpy(),
+                "risk_group": result.riskGroups.to_numpy(),
+            }
+        ).to_csv(staging / "risk_groups.csv", index=False)
         km = result.riskKaplanMeier
         km.curves.to_csv(staging / "risk_km.csv", index=False)
         km.logRank.to_csv(staging / "risk_logrank.csv", index=False)
-        saveKaplanMeierFigure(km, staging / "risk_km", timeLabel=outcome.timeColumn,
-                              title=f"Cox risk groups ({', '.join(cox.covariates)})")
+        saveKaplanMeierFigure(
+            km,
+            staging / "risk_km",
+            timeLabel=outcome.timeColumn,
+            title=f"Cox risk groups ({', '.join(cox.covariates)})",
+        )
     concordance = result.concordance.iloc[0]
-    return {"covariates": list(cox.covariates), "penalizer": cox.penalizer, "cIndex": float(concordance["cindex"]),
-            "cIndexLower": float(concordance["ci_lower"]), "cIndexUpper": float(concordance["ci_upper"]),
-            "riskGroupLogRankP": float(km.logRank.iloc[0]["p"]), "bootstrapSeed": outcome.randomSeed}
+    return {
+        "covariates": list(cox.covariates),
+        "penalizer": cox.penalizer,
+        "cIndex": float(concordance["cindex"]),
+        "cIndexLower": float(concordance["ci_lower"]),
+        "cIndexUpper": float(concordance["ci_upper"]),
+        "riskGroupLogRankP": float(km.logRank.iloc[0]["p"]),
+        "bootstrapSeed": outcome.randomSeed,
+    }
 
 
-def runClassification(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path,
-                      state: dict, cancel: CancelToken | None = None) -> dict:
+def runClassification(
+    scene,
+    inputs: CohortInputs,
+    config: PipelineConfig,
+    folder: pathlib.Path,
+    state: dict,
+    cancel: CancelToken | None = None,
+) -> dict:
     """Compare ``config.classification.models`` on the radiomics features (ClassificationLogic) and write
     ``performance.csv``, ``roc.png``/``.svg``, ``models/<name>/`` … into the new folder."""
     logic = ClassificationLogic(scene)
-    result = logic.run(inputs.featuresTable, inputs.clinicalTable, config.classification, cancel=cancel,
-                       subject=COHORT_SUBJECT)
+    result = logic.run(
+        inputs.featuresTable, inputs.clinicalTable, config.classification, cancel=cancel, subject=COHORT_SUBJECT
+    )
     logic.saveResults(result, folder)
     state["result"] = result
     performance = result.comparison.performance.set_index("model")
     best = str(performance["auc_pooled"].idxmax())
     row = performance.loc[best]
-    models = {name: {"auc": float(performance.loc[name, "auc_pooled"]),
-                     "modelSha256": _modelHash(folder, name)} for name in performance.index}
-    return {"target": result.comparison.target.toDict(), "bestModel": best, "bestAuc": float(row["auc_pooled"]),
-            "bestAucLower": float(row["auc_ci_lower"]), "bestAucUpper": float(row["auc_ci_upper"]),
-            "ciLevel": float(row["ci_level"]), "models": models, "randomSeed": config.classification.randomSeed}
+    models = {
+        name: {"auc": float(performance.loc[name, "auc_pooled"]), "modelSha256": _modelHash(folder, name)}
+        for name in performance.index
+    }
+    return {
+        "target": result.comparison.target.toDict(),
+        "bestModel": best,
+        "bestAuc": float(row["auc_pooled"]),
+        "bestAucLower": float(row["auc_ci_lower"]),
+        "bestAucUpper": float(row["auc_ci_upper"]),
+        "ciLevel": float(row["ci_level"]),
+        "models": models,
+        "randomSeed": config.classification.randomSeed,
+    }
 
 
-def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path, state: dict,
-                   cancel: CancelToken | None = None) -> dict:
+def runExplanation(
+    scene,
+    inputs: CohortInputs,
+    config: PipelineConfig,
+    folder: pathlib.Path,
+    state: dict,
+    cancel: CancelToken | None = None,
+) -> dict:
     """Shapley values of the chosen saved classifier for every patient; ``shap.csv``, ``summary.png``/``.svg``,
     one waterfall per Grad-CAM patient and ``explanation.json`` are added to the classification folder."""
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
@@ -169,19 +216,23 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
     if name == "best":
         name = str(performance["auc_pooled"].idxmax())
     model = loadClassifier(folder / MODELS_FOLDER / name)
-    panel = ClassifierPanelConfig(classifierModelFolder=str(folder / MODELS_FOLDER / name),
-                                    shapBackgroundSize=config.explanation.backgroundSize,
-                                    patientColumn=config.outcome.patientColumn,
-                                    randomSeed=config.classification.randomSeed)
-    nodes = ClassificationLogic(scene).explain(model, inputs.featuresTable, panel, subject=COHORT_SUBJECT,
-                                               cancel=cancel)
+    panel = ClassifierPanelConfig(
+        classifierModelFolder=str(folder / MODELS_FOLDER / name),
+        shapBackgroundSize=config.explanation.backgroundSize,
+        patientColumn=config.outcome.patientColumn,
+        randomSeed=config.classification.randomSeed,
+    )
+    nodes = ClassificationLogic(scene).explain(
+        model, inputs.featuresTable, panel, subject=COHORT_SUBJECT, cancel=cancel
+    )
     explanation = nodes.explanation
     patients = waterfallPatients(inputs, config)
     details = {"model": name, "modelSha256": model.card["modelSha256"], "seed": config.classification.randomSeed}
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".explanation.", suffix=".partial", dir=folder))
     try:
-        written = writeExplanation(explanation.shapley, explanation.importance, explanation.modelInput, staging,
-                                   patients, details)
+        written = writeExplanation(
+            explanation.shapley, explanation.importance, explanation.modelInput, staging, patients, details
+        )
         for entry in sorted(staging.iterdir()):
             if (folder / entry.name).exists():
                 raise InputError(f"{folder / entry.name} exists already; nothing is overwritten.")
@@ -190,9 +241,16 @@ def runExplanation(scene, inputs: CohortInputs, config: PipelineConfig, folder: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     shapley = explanation.shapley
-    return {"model": name, "modelSha256": model.card["modelSha256"], "method": shapley.method,
-            "quantity": shapley.quantity, "baseValue": shapley.baseValue, "patients": len(shapley.values),
-            "waterfallPatients": patients, "files": len(written)}
+    return {
+        "model": name,
+        "modelSha256": model.card["modelSha256"],
+        "method": shapley.method,
+        "quantity": shapley.quantity,
+        "baseValue": shapley.baseValue,
+        "patients": len(shapley.values),
+        "waterfallPatients": patients,
+        "files": len(written),
+    }
 
 
 def waterfallPatients(inputs: CohortInputs, config: PipelineConfig) -> list[str]:

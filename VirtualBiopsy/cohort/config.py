@@ -37,5 +37,7 @@ class CohortConfig(StageConfig):
         if unknown or len(set(self.analyses)) != len(self.analyses):
             raise InputError(f"CohortConfig.analyses is {self.analyses}; list each once, among: {', '.join(ANALYSES)}.")
         if "explanation" in self.analyses and "classification" not in self.analyses:
-            raise InputError("CohortConfig.analyses has 'explanation' without 'classification'; the explanation "
-                             "explains a compared classifier, so add 'classification' or remove 'explanation'.")
+            raise InputError(
+                "CohortConfig.analyses has 'explanation' without 'classification'; the explanation "
+                "explains a compared classifier, so add 'classification' or remove 'explanation'."
+            )

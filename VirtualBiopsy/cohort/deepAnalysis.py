@@ -40,18 +40,27 @@ def gradCamPatients(clinical: pd.DataFrame, config: DeepLearningConfig) -> list[
     if config.gradCamPatients:
         absent = [p for p in config.gradCamPatients if p not in clinical.index]
         if absent:
-            raise InputError(f"deepLearning.gradCamPatients names patient(s) {', '.join(absent)} the run did not "
-                             "process; name processed patients or leave the list empty.")
+            raise InputError(
+                f"deepLearning.gradCamPatients names patient(s) {', '.join(absent)} the run did not "
+                "process; name processed patients or leave the list empty."
+            )
         return list(config.gradCamPatients)
     if config.targetColumn not in clinical.columns:
-        raise InputError(f"The clinical table has no column '{config.targetColumn}' (deepLearning.targetColumn); "
-                         f"it has: {', '.join(map(str, clinical.columns))}.")
+        raise InputError(
+            f"The clinical table has no column '{config.targetColumn}' (deepLearning.targetColumn); "
+            f"it has: {', '.join(map(str, clinical.columns))}."
+        )
     first = clinical.reset_index().drop_duplicates(config.targetColumn)
     return [str(p) for p in first.iloc[:, 0]]
 
 
-def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path, cnnFolder: pathlib.Path,
-                    cancel: CancelToken | None = None) -> dict:
+def runDeepLearning(
+    inputs,
+    config: PipelineConfig,
+    gradCamFolder: pathlib.Path,
+    cnnFolder: pathlib.Path,
+    cancel: CancelToken | None = None,
+) -> dict:
     """Train the CNN into the new folder ``cnnFolder`` (``manifest.csv``: the patients trained on; ``model/``)
     and map the Grad-CAM patients into the new folder ``gradCamFolder``.
 
@@ -67,11 +76,21 @@ def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path,
     cohort = readManifest(inputs.manifestPath)
     processed = set(map(str, inputs.features.index))
     with stagedOutputFolder(cnnFolder, "CNN folder") as cnnStaging:
-        manifest = writeManifest([{"patient": c.patient, "site": c.site, **c.sequences, "mask": c.mask}
-                                  for c in cohort.cases if c.patient in processed], cnnStaging / "manifest.csv")
-        task = {"manifest": str(manifest.absolute()), "clinical": str(pathlib.Path(inputs.clinicalPath).absolute()),
-                "target": deep.targetColumn, "out": str((cnnStaging / "model").absolute()),
-                **deep.trainingArguments()}
+        manifest = writeManifest(
+            [
+                {"patient": c.patient, "site": c.site, **c.sequences, "mask": c.mask}
+                for c in cohort.cases
+                if c.patient in processed
+            ],
+            cnnStaging / "manifest.csv",
+        )
+        task = {
+            "manifest": str(manifest.absolute()),
+            "clinical": str(pathlib.Path(inputs.clinicalPath).absolute()),
+            "target": deep.targetColumn,
+            "out": str((cnnStaging / "model").absolute()),
+            **deep.trainingArguments(),
+        }
         training = InlineRunner().run(TASK, task, cancel=cancel)
     model = loadClassifier(cnnFolder / "model")
     rows = []
@@ -83,14 +102,20 @@ def runDeepLearning(inputs, config: PipelineConfig, gradCamFolder: pathlib.Path,
         saveScene(scene, inputs.sceneFolder / f"{patient}.mrb", overwrite=True)  # this run's scene, with the map
         scene.Clear(True)
     ratios = [row["inside_over_outside"] for row in rows if pd.notna(row["inside_over_outside"])]
-    cropRatios = [row["inside_over_outside_within_crop"] for row in rows
-                  if pd.notna(row["inside_over_outside_within_crop"])]
-    return {"modelSha256": model.entry.sha256, "validationAuc": training["validationAuc"],
-            "bestEpoch": training["bestEpoch"], "epochsRun": training["epochsRun"], "settings": deep.toDict(),
-            "patients": [row["patient"] for row in rows],
-            "meanInsideOverOutside": float(np.mean(ratios)) if ratios else None,
-            "meanInsideOverOutsideWithinCrop": float(np.mean(cropRatios)) if cropRatios else None,
-            "maps": rows}
+    cropRatios = [
+        row["inside_over_outside_within_crop"] for row in rows if pd.notna(row["inside_over_outside_within_crop"])
+    ]
+    return {
+        "modelSha256": model.entry.sha256,
+        "validationAuc": training["validationAuc"],
+        "bestEpoch": training["bestEpoch"],
+        "epochsRun": training["epochsRun"],
+        "settings": deep.toDict(),
+        "patients": [row["patient"] for row in rows],
+        "meanInsideOverOutside": float(np.mean(ratios)) if ratios else None,
+        "meanInsideOverOutsideWithinCrop": float(np.mean(cropRatios)) if cropRatios else None,
+        "maps": rows,
+    }
 
 
 def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, staging: pathlib.Path):
@@ -111,18 +136,36 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
             raise InputError(f"The scene of patient {patient} has no volume '{patient}_{sequence}' the CNN needs.")
         images[sequence] = node
     truth = scene.GetFirstNodeByName(f"{patient}_groundTruth")
-    segmentations = [scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
-                     for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"))]
+    segmentations = [
+        scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+        for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"))
+    ]
     automatic = next((node for node in segmentations if node is not truth), None)
     if automatic is None:
         raise InputError(f"The scene of patient {patient} has no automatic segmentation to centre the crop on.")
     logic = DeepOutcomeLogic(scene)
-    node, result = logic.gradCamNode(model, images, automatic, DeepOutcomeConfig(gradCamMethod=deep.gradCamMethod),
-                                     subject=patient, name=f"{patient}_gradcam")
-    row = {"patient": patient, "target": inputs.clinical.loc[patient, deep.targetColumn],
-           "explained_class": result.className, "probability": result.probabilities[result.classIndex],
-           "method": result.method, "layer": result.layer, "defined": result.defined, "reason": result.reason,
-           "tumour_mask": "", "inside_over_outside": np.nan, "inside_over_outside_within_crop": np.nan, "map": ""}
+    node, result = logic.gradCamNode(
+        model,
+        images,
+        automatic,
+        DeepOutcomeConfig(gradCamMethod=deep.gradCamMethod),
+        subject=patient,
+        name=f"{patient}_gradcam",
+    )
+    row = {
+        "patient": patient,
+        "target": inputs.clinical.loc[patient, deep.targetColumn],
+        "explained_class": result.className,
+        "probability": result.probabilities[result.classIndex],
+        "method": result.method,
+        "layer": result.layer,
+        "defined": result.defined,
+        "reason": result.reason,
+        "tumour_mask": "",
+        "inside_over_outside": np.nan,
+        "inside_over_outside_within_crop": np.nan,
+        "map": "",
+    }
     if node is None:
         return scene, row
     assert result.map is not None and result.grid is not None, "computed here and defined"
@@ -134,7 +177,10 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
     mapName = f"{patient}_gradcam.nrrd"
     writeImageAtomically(result.map, staging / mapName)
     writeOverlayPngs(volumeNodeToImage(reference), result.map, tumourCentre(tumour), staging / patient)
-    row.update(tumour_mask="ground truth" if truth is not None else "automatic segmentation",
-               inside_over_outside=np.nan if ratio is None else ratio,
-               inside_over_outside_within_crop=np.nan if cropRatio is None else cropRatio, map=mapName)
+    row.update(
+        tumour_mask="ground truth" if truth is not None else "automatic segmentation",
+        inside_over_outside=np.nan if ratio is None else ratio,
+        inside_over_outside_within_crop=np.nan if cropRatio is None else cropRatio,
+        map=mapName,
+    )
     return scene, row

@@ -61,8 +61,9 @@ class DemoResult:
 
     def summary(self, analysis: str) -> dict | None:
         """The key numbers of an analysis that ran (see :func:`~VirtualBiopsy.cohort.cohortAnalyses.runAnalyses`)."""
-        return next((record.summary for record in self.analyses if record.name == analysis and record.status == "done"),
-                    None)
+        return next(
+            (record.summary for record in self.analyses if record.name == analysis and record.status == "done"), None
+        )
 
 
 def runDemo(
@@ -82,11 +83,18 @@ def runDemo(
     progress = progress or noProgress
     progress(0.0, f"Generating {cases} virtual patients")
     manifestPath = generateCohort(
-        outDir / "cohort", cases=cases, seed=seed, size=size,
-        progress=lambda fraction, message: progress(0.3 * fraction, message), cancel=cancel,
+        outDir / "cohort",
+        cases=cases,
+        seed=seed,
+        size=size,
+        progress=lambda fraction, message: progress(0.3 * fraction, message),
+        cancel=cancel,
     )
     return runCohort(
-        manifestPath, outDir, config=config, cancel=cancel,
+        manifestPath,
+        outDir,
+        config=config,
+        cancel=cancel,
         progress=lambda fraction, message: progress(0.3 + 0.7 * fraction, message),
     )
 
@@ -152,8 +160,9 @@ def runCohort(
     features.to_csv(featuresCsv)
     scene, featuresTable, clinicalTable = cohortScene(features, clinical.loc[features.index])
     outcome = config.outcome
-    survival = SurvivalLogic(scene).cluster(featuresTable, clinicalTable, outcome, subject=COHORT_SUBJECT,
-                                            cancel=cancel)
+    survival = SurvivalLogic(scene).cluster(
+        featuresTable, clinicalTable, outcome, subject=COHORT_SUBJECT, cancel=cancel
+    )
 
     clusters = clinical.loc[features.index].copy()
     assert isinstance(survival.result, PatientClusters) and survival.kaplanMeier is not None
@@ -161,13 +170,19 @@ def runCohort(
     clusters["dice"] = [r.dice for r in results]
     clustersCsv = outDir / "clusters.csv"
     clusters.reset_index().to_csv(clustersCsv, index=False)
-    kaplanMeierPng = saveKaplanMeierFigure(survival.kaplanMeier, outDir / "kaplan-meier", "Kaplan–Meier by cluster",
-                                           timeLabel=outcome.timeColumn)[0]
+    kaplanMeierPng = saveKaplanMeierFigure(
+        survival.kaplanMeier, outDir / "kaplan-meier", "Kaplan–Meier by cluster", timeLabel=outcome.timeColumn
+    )[0]
     progress(0.9, "Cohort analyses: " + ", ".join(config.cohort.analyses))
-    inputs = CohortInputs(features=features, clinical=clusters, featuresTable=featuresTable,
-                          clinicalTable=clinicalTable, manifestPath=manifestPath,
-                          clinicalPath=pathlib.Path(clinicalPath or manifestPath.parent / "clinical.csv"),
-                          sceneFolder=sceneFolder)
+    inputs = CohortInputs(
+        features=features,
+        clinical=clusters,
+        featuresTable=featuresTable,
+        clinicalTable=clinicalTable,
+        manifestPath=manifestPath,
+        clinicalPath=pathlib.Path(clinicalPath or manifestPath.parent / "clinical.csv"),
+        sceneFolder=sceneFolder,
+    )
     analyses = runAnalyses(scene, inputs, config, outDir, cancel)
     saveScene(scene, sceneFolder / "cohort-outcome.mrb")
     scene.Clear(True)
@@ -176,10 +191,17 @@ def runCohort(
     progress(1.0, f"Done: log-rank p = {survival.logRankPValue:.3g}")
     dices = [r.dice for r in results if r.dice is not None]
     return DemoResult(
-        outDir=outDir, featuresCsv=featuresCsv, clustersCsv=clustersCsv, kaplanMeierPng=kaplanMeierPng,
-        failuresCsv=failuresCsv, scenes=[r.scenePath for r in results], logRankPValue=survival.logRankPValue,
+        outDir=outDir,
+        featuresCsv=featuresCsv,
+        clustersCsv=clustersCsv,
+        kaplanMeierPng=kaplanMeierPng,
+        failuresCsv=failuresCsv,
+        scenes=[r.scenePath for r in results],
+        logRankPValue=survival.logRankPValue,
         meanDice=float(np.mean(dices)) if dices else float("nan"),
-        medianDice=float(np.median(dices)) if dices else float("nan"), failures=len(failures), analyses=analyses,
+        medianDice=float(np.median(dices)) if dices else float("nan"),
+        failures=len(failures),
+        analyses=analyses,
     )
 
 

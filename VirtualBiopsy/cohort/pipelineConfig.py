@@ -60,9 +60,15 @@ class PipelineConfig:
         config = cls(**sections)
         config.extraction.settings()  # the radiomics preset or parameter file is valid before any case runs
         explained = config.explanation.model
-        if "explanation" in config.cohort.analyses and explained != "best" and explained not in config.classification.models:
-            raise InputError(f"explanation.model is '{explained}' but classification.models is "
-                             f"{config.classification.models}; explain one of those, or 'best'.")
+        if (
+            "explanation" in config.cohort.analyses
+            and explained != "best"
+            and explained not in config.classification.models
+        ):
+            raise InputError(
+                f"explanation.model is '{explained}' but classification.models is "
+                f"{config.classification.models}; explain one of those, or 'best'."
+            )
         return config
 
     @classmethod

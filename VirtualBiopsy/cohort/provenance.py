@@ -10,7 +10,17 @@ from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.provenance import packageVersions
 
 #: Distributions whose versions change results.
-PACKAGES = ("virtual-biopsy", "pyradiomics", "SimpleITK", "numpy", "scipy", "scikit-learn", "lifelines", "slicer-core", "vtk")
+PACKAGES = (
+    "virtual-biopsy",
+    "pyradiomics",
+    "SimpleITK",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "lifelines",
+    "slicer-core",
+    "vtk",
+)
 
 
 def cohortProvenance(cohort: Cohort, settings: dict) -> dict:

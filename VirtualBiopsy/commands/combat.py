@@ -21,52 +21,88 @@ def addParser(commands) -> None:
     from VirtualBiopsy.harmonize.combat import METHODS, UNSEEN_BATCH_CHOICES
 
     parser = commands.add_parser(
-        "combat", help="ComBat harmonization of feature tables: fit a model on a cohort, apply it to new patients",
+        "combat",
+        help="ComBat harmonization of feature tables: fit a model on a cohort, apply it to new patients",
         description="Remove site/scanner (batch) effects from a feature table with ComBat (Johnson et al. 2007; "
         "Fortin et al. 2018), preserving biological covariates. 'fit' writes a model file; 'apply' harmonizes "
         "patients of known batches with it, one at a time if need be.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     fit = actions.add_parser(
-        "fit", help="fit ComBat on a cohort and write the model (JSON)",
+        "fit",
+        help="fit ComBat on a cohort and write the model (JSON)",
         description="Fit ComBat on every column of --features except 'patient' and the pass-through columns. "
         "Covariates whose every value is a number enter linearly; others (and those in --categorical) as "
-        "categories, one-hot against their first level in sorted order.")
+        "categories, one-hot against their first level in sorted order.",
+    )
     _addTableArguments(fit)
-    fit.add_argument("--batch", required=True, metavar="COLUMN", help="clinical column of the batch (site, scanner, ...)")
+    fit.add_argument(
+        "--batch", required=True, metavar="COLUMN", help="clinical column of the batch (site, scanner, ...)"
+    )
     fit.add_argument("--covariates", default="", metavar="A,B", help="clinical columns to preserve (comma-separated)")
-    fit.add_argument("--categorical", default="", metavar="A,B",
-                     help="covariates to treat as categories even when they are numbers (e.g. a numeric grade)")
-    fit.add_argument("--method", choices=METHODS, default="parametric",
-                     help="empirical Bayes: parametric, nonparametric, or meanonly (location only) "
-                     "(default: %(default)s)")
-    fit.add_argument("--reference-batch", metavar="VALUE", help="batch to leave unchanged; the others are mapped onto it")
-    fit.add_argument("--pass-through", default="label", metavar="A,B",
-                     help="feature-table columns that are not features (default: %(default)s; 'patient' always)")
+    fit.add_argument(
+        "--categorical",
+        default="",
+        metavar="A,B",
+        help="covariates to treat as categories even when they are numbers (e.g. a numeric grade)",
+    )
+    fit.add_argument(
+        "--method",
+        choices=METHODS,
+        default="parametric",
+        help="empirical Bayes: parametric, nonparametric, or meanonly (location only) (default: %(default)s)",
+    )
+    fit.add_argument(
+        "--reference-batch", metavar="VALUE", help="batch to leave unchanged; the others are mapped onto it"
+    )
+    fit.add_argument(
+        "--pass-through",
+        default="label",
+        metavar="A,B",
+        help="feature-table columns that are not features (default: %(default)s; 'patient' always)",
+    )
     fit.add_argument("--out", type=pathlib.Path, required=True, metavar="MODEL.json", help="new model file to write")
     fit.set_defaults(run=runFit)
 
     apply = actions.add_parser(
-        "apply", help="harmonize a feature table with a fitted model",
+        "apply",
+        help="harmonize a feature table with a fitted model",
         description="Harmonize the model's feature columns of --features; every other column is copied unchanged "
-        "and the rows keep their order. Patients of the reference batch are returned unchanged.")
-    apply.add_argument("--model", type=pathlib.Path, required=True, metavar="MODEL.json",
-                       help="model written by 'combat fit'")
+        "and the rows keep their order. Patients of the reference batch are returned unchanged.",
+    )
+    apply.add_argument(
+        "--model", type=pathlib.Path, required=True, metavar="MODEL.json", help="model written by 'combat fit'"
+    )
     _addTableArguments(apply)
     apply.add_argument("--batch", metavar="COLUMN", help="clinical column of the batch (default: the model's)")
-    apply.add_argument("--unseen-batch", choices=UNSEEN_BATCH_CHOICES, default="error",
-                       help="a batch the model was not fitted on: refuse it (error), or leave its patients unchanged "
-                       "as the reference-batch fallback does (reference) (default: %(default)s)")
-    apply.add_argument("--out", type=pathlib.Path, required=True, metavar="HARMONIZED.csv",
-                       help="new CSV file to write")
+    apply.add_argument(
+        "--unseen-batch",
+        choices=UNSEEN_BATCH_CHOICES,
+        default="error",
+        help="a batch the model was not fitted on: refuse it (error), or leave its patients unchanged "
+        "as the reference-batch fallback does (reference) (default: %(default)s)",
+    )
+    apply.add_argument(
+        "--out", type=pathlib.Path, required=True, metavar="HARMONIZED.csv", help="new CSV file to write"
+    )
     apply.set_defaults(run=runApply)
 
 
 def _addTableArguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--features", type=pathlib.Path, required=True, metavar="F.csv",
-                        help="feature table: 'patient', then features (e.g. features.csv of 'extract --manifest')")
-    parser.add_argument("--clinical", type=pathlib.Path, required=True, metavar="C.csv",
-                        help="clinical table: 'patient', the batch column and the covariates")
+    parser.add_argument(
+        "--features",
+        type=pathlib.Path,
+        required=True,
+        metavar="F.csv",
+        help="feature table: 'patient', then features (e.g. features.csv of 'extract --manifest')",
+    )
+    parser.add_argument(
+        "--clinical",
+        type=pathlib.Path,
+        required=True,
+        metavar="C.csv",
+        help="clinical table: 'patient', the batch column and the covariates",
+    )
 
 
 def fitConfig(arguments: argparse.Namespace):
@@ -74,10 +110,17 @@ def fitConfig(arguments: argparse.Namespace):
     panel's settings)."""
     from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 
-    return ComBatConfig.fromDict({
-        "batchColumn": arguments.batch, "combatCovariates": arguments.covariates, "combatMethod": arguments.method,
-        "referenceBatch": arguments.reference_batch or "", "categoricalCovariates": arguments.categorical,
-        "passThroughColumns": arguments.pass_through, "combatModelFile": str(arguments.out)})
+    return ComBatConfig.fromDict(
+        {
+            "batchColumn": arguments.batch,
+            "combatCovariates": arguments.covariates,
+            "combatMethod": arguments.method,
+            "referenceBatch": arguments.reference_batch or "",
+            "categoricalCovariates": arguments.categorical,
+            "passThroughColumns": arguments.pass_through,
+            "combatModelFile": str(arguments.out),
+        }
+    )
 
 
 def applyConfig(arguments: argparse.Namespace, model):
@@ -85,8 +128,9 @@ def applyConfig(arguments: argparse.Namespace, model):
     column defaults to the model's."""
     from VirtualBiopsy.harmonize.combatConfig import ComBatConfig
 
-    return ComBatConfig.fromDict({"batchColumn": arguments.batch or model.batchName,
-                                  "unseenBatch": arguments.unseen_batch})
+    return ComBatConfig.fromDict(
+        {"batchColumn": arguments.batch or model.batchName, "unseenBatch": arguments.unseen_batch}
+    )
 
 
 def runFit(arguments: argparse.Namespace) -> int:
@@ -100,8 +144,10 @@ def runFit(arguments: argparse.Namespace) -> int:
     model = fitTables(features, clinical, **config.fitArguments())
     model.save(out)
     counts = ", ".join(f"{name} ({count})" for name, count in zip(model.batches, model.batchCounts))
-    print(f"ComBat ({model.method}) fitted on {sum(model.batchCounts)} patients, {len(model.features)} features; "
-          f"batches: {counts}" + (f"; reference batch: {model.referenceBatch}" if model.referenceBatch else ""))
+    print(
+        f"ComBat ({model.method}) fitted on {sum(model.batchCounts)} patients, {len(model.features)} features; "
+        f"batches: {counts}" + (f"; reference batch: {model.referenceBatch}" if model.referenceBatch else "")
+    )
     print(f"Model: {out}")
     return 0
 
@@ -136,8 +182,10 @@ def readCsv(path: pathlib.Path, what: str):
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"{what} table {path} is not a readable CSV file ({reason}); give a comma-separated table "
-                         "with a header row.") from error
+        raise InputError(
+            f"{what} table {path} is not a readable CSV file ({reason}); give a comma-separated table "
+            "with a header row."
+        ) from error
 
 
 def _requireNewFile(path: pathlib.Path, suffix: str) -> pathlib.Path:
@@ -148,7 +196,6 @@ def _requireNewFile(path: pathlib.Path, suffix: str) -> pathlib.Path:
     if not path.parent.is_dir():
         raise InputError(f"The folder of --out {path} does not exist; create it first.")
     return path
-
 
 
 def _names(text: str | None) -> list[str]:

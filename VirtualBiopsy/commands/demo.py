@@ -11,14 +11,19 @@ from VirtualBiopsy.commands.progressBar import progressBar
 def addParser(commands) -> None:
     """Add the ``demo`` parser."""
     parser = commands.add_parser(
-        "demo", help="run the walking pipeline on a generated virtual cohort",
+        "demo",
+        help="run the walking pipeline on a generated virtual cohort",
         description="Run the walking pipeline on a virtual cohort: generate it, harmonize, segment and extract "
         "per patient (one .mrb each), then cluster the patients and compare their survival, fit a Cox model, compare "
         "grade classifiers, explain one with Shapley values, and train a small 3D CNN whose Grad-CAM maps are added "
         "to a few patients' scenes (cohort.analyses in the settings chooses which run).",
     )
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("virtual-biopsy-demo"),
-                        help="new or empty output folder (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("virtual-biopsy-demo"),
+        help="new or empty output folder (default: %(default)s)",
+    )
     parser.add_argument("--cases", type=int, default=24, help="number of virtual patients (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the cohort (default: %(default)s)")
     parser.add_argument("--size", type=int, default=128, help="voxels per image side (default: %(default)s)")
@@ -33,8 +38,14 @@ def run(arguments: argparse.Namespace) -> int:
 
     config = PipelineConfig.fromYaml(arguments.config) if arguments.config else None
     with progressBar("demo") as progress:
-        result = runDemo(arguments.out, cases=arguments.cases, seed=arguments.seed, size=arguments.size,
-                         config=config, progress=progress)
+        result = runDemo(
+            arguments.out,
+            cases=arguments.cases,
+            seed=arguments.seed,
+            size=arguments.size,
+            config=config,
+            progress=progress,
+        )
     print(f"Patients processed: {len(result.scenes)} ({result.failures} failed, see {result.failuresCsv})")
     print(f"Automatic vs ground-truth segmentation: Dice median {result.medianDice:.3f}, mean {result.meanDice:.3f}")
     print(f"Clusters' survival, log-rank p = {result.logRankPValue:.3g}")
@@ -53,21 +64,31 @@ def analysisLines(result) -> list[str]:
         if record.status != "done":
             lines.append(f"{record.name}: {record.status} ({record.error or 'see analyses.csv'})")
         elif record.name == "cox":
-            lines.append(f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
-                         f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cox'}")
+            lines.append(
+                f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
+                f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cox'}"
+            )
         elif record.name == "classification":
-            lines.append(f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
-                         f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
-                         f"{summary['bestAucUpper']:.3f}); {result.outDir / 'classification' / 'performance.csv'}")
+            lines.append(
+                f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
+                f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
+                f"{summary['bestAucUpper']:.3f}); {result.outDir / 'classification' / 'performance.csv'}"
+            )
         elif record.name == "explanation":
-            lines.append(f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
-                         f"{result.outDir / 'classification' / 'shap.csv'}")
+            lines.append(
+                f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
+                f"{result.outDir / 'classification' / 'shap.csv'}"
+            )
         elif record.name == "deepLearning":
-            ratios = ", ".join(f"{row['patient']} {_ratio(row['inside_over_outside'])} (whole image), "
-                               f"{_ratio(row['inside_over_outside_within_crop'])} (within the crop)"
-                               for row in summary["maps"])
-            lines.append(f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
-                         f"outside: {ratios}; {result.outDir / 'gradcam'}")
+            ratios = ", ".join(
+                f"{row['patient']} {_ratio(row['inside_over_outside'])} (whole image), "
+                f"{_ratio(row['inside_over_outside_within_crop'])} (within the crop)"
+                for row in summary["maps"]
+            )
+            lines.append(
+                f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
+                f"outside: {ratios}; {result.outDir / 'gradcam'}"
+            )
         lines[-1] += f" [{record.seconds:.0f} s]"
     return lines
 

@@ -16,7 +16,8 @@ DEFAULTS = ExplorationConfig()
 def addParser(commands) -> None:
     """Add the ``explore`` parser."""
     parser = commands.add_parser(
-        "explore", help="explore features against a two-class outcome (statistics, tests, AUC, correlations)",
+        "explore",
+        help="explore features against a two-class outcome (statistics, tests, AUC, correlations)",
         description="Missing values, basic statistics (CSV and xlsx), Mann–Whitney U with Bonferroni correction, "
         "univariate ROC AUC, Spearman correlation heatmap, correlation with tumour volume and per-class "
         "distributions of a features table against a binary outcome of a clinical table.",
@@ -27,16 +28,33 @@ def addParser(commands) -> None:
     parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty output folder")
     parser.add_argument("--patient-column", default="patient", help="id column of both tables (default: %(default)s)")
     parser.add_argument("--positive-class", help="outcome class AUCs refer to (default: the larger sorted value)")
-    parser.add_argument("--max-missing", type=float, default=DEFAULTS.maxMissingFraction,
-                        help="drop features missing in more than this fraction of patients (default: %(default)s)")
-    parser.add_argument("--imputation", choices=IMPUTATIONS, default=DEFAULTS.imputation,
-                        help="fill remaining gaps with the feature's median, or leave them (default: %(default)s)")
-    parser.add_argument("--volume-column", help="tumour-volume feature (default: *original_shape_MeshVolume, "
-                        "else *VoxelVolume)")
-    parser.add_argument("--volume-threshold", type=float, default=DEFAULTS.volumeThreshold,
-                        help="flag features whose |Spearman ρ| with volume exceeds this (default: %(default)s)")
-    parser.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
-                        help="significance level after Bonferroni correction (default: %(default)s)")
+    parser.add_argument(
+        "--max-missing",
+        type=float,
+        default=DEFAULTS.maxMissingFraction,
+        help="drop features missing in more than this fraction of patients (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--imputation",
+        choices=IMPUTATIONS,
+        default=DEFAULTS.imputation,
+        help="fill remaining gaps with the feature's median, or leave them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--volume-column", help="tumour-volume feature (default: *original_shape_MeshVolume, else *VoxelVolume)"
+    )
+    parser.add_argument(
+        "--volume-threshold",
+        type=float,
+        default=DEFAULTS.volumeThreshold,
+        help="flag features whose |Spearman ρ| with volume exceeds this (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=DEFAULTS.alpha,
+        help="significance level after Bonferroni correction (default: %(default)s)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -45,25 +63,36 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.extract.exploration import exploreFeatures
     from VirtualBiopsy.files import requireNewFolder
 
-    config = ExplorationConfig.fromDict({
-        "outcomeColumn": arguments.outcome, "positiveClass": arguments.positive_class or "",
-        "maxMissingFraction": arguments.max_missing, "imputation": arguments.imputation,
-        "volumeColumn": arguments.volume_column or "", "volumeThreshold": arguments.volume_threshold,
-        "alpha": arguments.alpha, "outputFolder": str(arguments.out),
-    })
+    config = ExplorationConfig.fromDict(
+        {
+            "outcomeColumn": arguments.outcome,
+            "positiveClass": arguments.positive_class or "",
+            "maxMissingFraction": arguments.max_missing,
+            "imputation": arguments.imputation,
+            "volumeColumn": arguments.volume_column or "",
+            "volumeThreshold": arguments.volume_threshold,
+            "alpha": arguments.alpha,
+            "outputFolder": str(arguments.out),
+        }
+    )
     requireNewFolder(arguments.out, "Exploration folder")
     features = readTable(arguments.features, "Features", arguments.patient_column)
     clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
     classValues = clinical[arguments.outcome] if arguments.outcome in clinical.columns else None
     options = config.explorationOptions(classValues)
     with progressBar("explore") as progress:
-        result = exploreFeatures(features, clinical, arguments.outcome, arguments.out, options,
-                                 arguments.patient_column, progress=progress)
+        result = exploreFeatures(
+            features, clinical, arguments.outcome, arguments.out, options, arguments.patient_column, progress=progress
+        )
     summary = result.summary
-    print(f"Classes: {summary['patients']} (positive: {summary['positiveClass']}); "
-          f"features analysed: {summary['featuresAnalysed']} of {summary['featuresIn']}")
-    print(f"Significant after Bonferroni (α = {arguments.alpha}): {len(summary['significantFeatures'])}; "
-          f"correlated with volume: {len(summary['volumeCorrelatedFeatures'])}")
+    print(
+        f"Classes: {summary['patients']} (positive: {summary['positiveClass']}); "
+        f"features analysed: {summary['featuresAnalysed']} of {summary['featuresIn']}"
+    )
+    print(
+        f"Significant after Bonferroni (α = {arguments.alpha}): {len(summary['significantFeatures'])}; "
+        f"correlated with volume: {len(summary['volumeCorrelatedFeatures'])}"
+    )
     for note in summary["notes"]:
         print(f"Note: {note}")
     print(f"Results: {arguments.out}")

@@ -30,7 +30,8 @@ _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.\-]*)=(.+)$")
 def addParser(commands) -> None:
     """Add the ``extract`` parser."""
     parser = commands.add_parser(
-        "extract", help="extract radiomics features of one case into a CSV file, or of a cohort into a folder",
+        "extract",
+        help="extract radiomics features of one case into a CSV file, or of a cohort into a folder",
         description="Extract pyradiomics features of a mask's label(s) on one or more images of one patient. "
         "With --image NAME=PATH (repeatable) features are prefixed by the sequence name (T1c_original_glcm_Contrast); "
         "with a single --image PATH they keep pyradiomics' names. Diagnostics and provenance go to "
@@ -38,48 +39,117 @@ def addParser(commands) -> None:
         "into the new folder --out (features.csv, features_long.csv, failures.csv, diagnostics.json, "
         "provenance.json); features are prefixed by sequence when the manifest has several sequence columns.",
     )
-    parser.add_argument("--image", action="append", metavar="PATH|NAME=PATH",
-                        help="image file (NRRD, NIfTI, MHA, ...); NAME=PATH names a sequence (repeatable)")
+    parser.add_argument(
+        "--image",
+        action="append",
+        metavar="PATH|NAME=PATH",
+        help="image file (NRRD, NIfTI, MHA, ...); NAME=PATH names a sequence (repeatable)",
+    )
     parser.add_argument("--mask", type=pathlib.Path, help="labelmap file on the image grid")
-    parser.add_argument("--manifest", type=pathlib.Path, metavar="COHORT.csv",
-                        help="cohort manifest (patient, site, one column per sequence, mask, optional label) "
-                        "instead of --image/--mask; --out is then a new folder")
-    parser.add_argument("--label", type=int, action="append", metavar="N",
-                        help="label of the region of interest (repeatable: one row each; default: 1; with "
-                        "--manifest: once, for cases without a 'label' cell)")
-    parser.add_argument("--config", type=pathlib.Path, metavar="YAML",
-                        help="extraction settings: the 'extraction' section of a pipeline settings file (or a file "
-                        "of those keys alone); the options below override it")
+    parser.add_argument(
+        "--manifest",
+        type=pathlib.Path,
+        metavar="COHORT.csv",
+        help="cohort manifest (patient, site, one column per sequence, mask, optional label) "
+        "instead of --image/--mask; --out is then a new folder",
+    )
+    parser.add_argument(
+        "--label",
+        type=int,
+        action="append",
+        metavar="N",
+        help="label of the region of interest (repeatable: one row each; default: 1; with "
+        "--manifest: once, for cases without a 'label' cell)",
+    )
+    parser.add_argument(
+        "--config",
+        type=pathlib.Path,
+        metavar="YAML",
+        help="extraction settings: the 'extraction' section of a pipeline settings file (or a file "
+        "of those keys alone); the options below override it",
+    )
     settings = parser.add_mutually_exclusive_group()
-    settings.add_argument("--params", type=pathlib.Path, metavar="YAML",
-                          help="pyradiomics parameter file or radiomics preset file (ExtractionConfig.parameterFile)")
-    settings.add_argument("--preset", default=None, metavar="NAME",
-                          help="shipped radiomics preset (ExtractionConfig.preset; default: mr-default)")
-    parser.add_argument("--feature-class", dest="featureClasses", action="append", metavar="CLASS",
-                        help="compute only this pyradiomics feature class (repeatable; default: the preset's)")
-    parser.add_argument("--bin-width", dest="binWidth", type=float, metavar="W",
-                        help="grey-level bin width in image units (about 0.1 for z-scored images; default: the "
-                        "preset's)")
-    parser.add_argument("--resampled-spacing", dest="resampledPixelSpacing", type=float, nargs=3,
-                        metavar=("X", "Y", "Z"), help="resample to this spacing in mm first (default: the preset's)")
-    parser.add_argument("--min-voxels", dest="minimumRoiVoxels", type=int, metavar="N",
-                        help="refuse ROIs with fewer voxels (default: the library's)")
-    parser.add_argument("--resample-mask", dest="resampleMaskToImage", action="store_const", const=True,
-                        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it")
-    parser.add_argument("--no-crop", dest="cropToRoi", action="store_const", const=False,
-                        help="filter the whole image instead of a crop around the ROI (pyradiomics bit for bit, slower)")
+    settings.add_argument(
+        "--params",
+        type=pathlib.Path,
+        metavar="YAML",
+        help="pyradiomics parameter file or radiomics preset file (ExtractionConfig.parameterFile)",
+    )
+    settings.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="shipped radiomics preset (ExtractionConfig.preset; default: mr-default)",
+    )
+    parser.add_argument(
+        "--feature-class",
+        dest="featureClasses",
+        action="append",
+        metavar="CLASS",
+        help="compute only this pyradiomics feature class (repeatable; default: the preset's)",
+    )
+    parser.add_argument(
+        "--bin-width",
+        dest="binWidth",
+        type=float,
+        metavar="W",
+        help="grey-level bin width in image units (about 0.1 for z-scored images; default: the preset's)",
+    )
+    parser.add_argument(
+        "--resampled-spacing",
+        dest="resampledPixelSpacing",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="resample to this spacing in mm first (default: the preset's)",
+    )
+    parser.add_argument(
+        "--min-voxels",
+        dest="minimumRoiVoxels",
+        type=int,
+        metavar="N",
+        help="refuse ROIs with fewer voxels (default: the library's)",
+    )
+    parser.add_argument(
+        "--resample-mask",
+        dest="resampleMaskToImage",
+        action="store_const",
+        const=True,
+        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it",
+    )
+    parser.add_argument(
+        "--no-crop",
+        dest="cropToRoi",
+        action="store_const",
+        const=False,
+        help="filter the whole image instead of a crop around the ROI (pyradiomics bit for bit, slower)",
+    )
     parser.add_argument("--patient", help="patient ID in the CSV (default: the first image's file name)")
-    parser.add_argument("--out", type=pathlib.Path, required=True,
-                        help="new CSV file to write (with --manifest: new or empty folder)")
+    parser.add_argument(
+        "--out", type=pathlib.Path, required=True, help="new CSV file to write (with --manifest: new or empty folder)"
+    )
     cluster = parser.add_mutually_exclusive_group()
-    cluster.add_argument("--workers", type=int, metavar="N", help="with --manifest: run cases on a local Dask "
-                         "cluster of N worker processes (default: one after the other in this process)")
-    cluster.add_argument("--scheduler", metavar="ADDRESS", help="with --manifest: run cases on an existing Dask "
-                         "cluster (tcp://HOST:PORT; its workers need Virtual Biopsy installed)")
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --manifest: run cases on a local Dask "
+        "cluster of N worker processes (default: one after the other in this process)",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --manifest: run cases on an existing Dask "
+        "cluster (tcp://HOST:PORT; its workers need Virtual Biopsy installed)",
+    )
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache", type=pathlib.Path, metavar="DIR",
-                       help="with --manifest: result cache folder, shared by re-runs (default: "
-                       "$VIRTUAL_BIOPSY_CACHE/radiomics or ~/.cache/virtual-biopsy/radiomics)")
+    cache.add_argument(
+        "--cache",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="with --manifest: result cache folder, shared by re-runs (default: "
+        "$VIRTUAL_BIOPSY_CACHE/radiomics or ~/.cache/virtual-biopsy/radiomics)",
+    )
     cache.add_argument("--no-cache", action="store_true", help="with --manifest: neither read nor write the cache")
     parser.set_defaults(run=run)
 
@@ -100,7 +170,9 @@ def run(arguments: argparse.Namespace) -> int:
     sidecar = provenancePath(out)
     for path in (out, sidecar):
         if path.exists():
-            raise InputError(f"Output file {path} exists already; nothing is overwritten. Choose a new --out or remove it.")
+            raise InputError(
+                f"Output file {path} exists already; nothing is overwritten. Choose a new --out or remove it."
+            )
     if out.suffix.lower() != ".csv":
         raise InputError(f"--out {out} must name a .csv file, e.g. features.csv.")
     images = parseImages(arguments.image)
@@ -114,16 +186,29 @@ def run(arguments: argparse.Namespace) -> int:
     rows, records = [], {}
     # One case takes seconds: no progress bar, so that a failure prints exactly one line on stderr.
     for label in labels:
-        result = extractFeatures(loaded, mask, settings, label=label, minimumRoiVoxels=config.minimumRoiVoxels,
-                                 resampleMaskToImage=config.resampleMaskToImage, crop=config.cropToRoi)
-        rows.append({"patient": patient, "label": label, **result.features,
-                     **{name: None for name in result.undefined}})
-        records[str(label)] = {"provenance": result.provenance, "undefined": result.reasons,
-                               "diagnostics": result.diagnostics}
+        result = extractFeatures(
+            loaded,
+            mask,
+            settings,
+            label=label,
+            minimumRoiVoxels=config.minimumRoiVoxels,
+            resampleMaskToImage=config.resampleMaskToImage,
+            crop=config.cropToRoi,
+        )
+        rows.append(
+            {"patient": patient, "label": label, **result.features, **{name: None for name in result.undefined}}
+        )
+        records[str(label)] = {
+            "provenance": result.provenance,
+            "undefined": result.reasons,
+            "diagnostics": result.diagnostics,
+        }
     provenance = {
         "patient": patient,
-        "inputs": {"images": {str(name or ""): str(path) for name, (path, _) in images.items()},
-                   "mask": str(arguments.mask)},
+        "inputs": {
+            "images": {str(name or ""): str(path) for name, (path, _) in images.items()},
+            "mask": str(arguments.mask),
+        },
         "settingsName": settings.name,
         "config": config.toDict(),
         "labels": records,
@@ -137,8 +222,11 @@ def run(arguments: argparse.Namespace) -> int:
         out.unlink(missing_ok=True)
         raise
     undefined = sum(len(record["undefined"]) for record in records.values())
-    print(f"Features: {out} ({len(rows)} row(s), {table.shape[1] - 2} features"
-          + (f", {undefined} undefined" if undefined else "") + ")")
+    print(
+        f"Features: {out} ({len(rows)} row(s), {table.shape[1] - 2} features"
+        + (f", {undefined} undefined" if undefined else "")
+        + ")"
+    )
     print(f"Provenance and diagnostics: {sidecar}")
     return 0
 
@@ -152,15 +240,26 @@ def runCohort(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.extract.cohortExtraction import extractCohort
     from VirtualBiopsy.files import requireNewFolder
 
-    singleCase = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask),
-                                               ("--patient", arguments.patient)) if value]
+    singleCase = [
+        option
+        for option, value in (
+            ("--image", arguments.image),
+            ("--mask", arguments.mask),
+            ("--patient", arguments.patient),
+        )
+        if value
+    ]
     if singleCase:
-        raise InputError(f"--manifest extracts the cases the manifest lists; {', '.join(singleCase)} only apply to one "
-                         "case only. Drop them, or drop --manifest to extract one case.")
+        raise InputError(
+            f"--manifest extracts the cases the manifest lists; {', '.join(singleCase)} only apply to one "
+            "case only. Drop them, or drop --manifest to extract one case."
+        )
     labels = list(dict.fromkeys(arguments.label or [1]))
     if len(labels) > 1:
-        raise InputError(f"--manifest takes one --label (got {', '.join(map(str, labels))}); give each case its own "
-                         "label in the manifest's 'label' column instead.")
+        raise InputError(
+            f"--manifest takes one --label (got {', '.join(map(str, labels))}); give each case its own "
+            "label in the manifest's 'label' column instead."
+        )
     if labels[0] < 1:
         raise InputError(f"--label is {labels[0]}; give a positive whole number (the tumour's value in the masks).")
     config = extractionConfig(arguments)
@@ -171,17 +270,31 @@ def runCohort(arguments: argparse.Namespace) -> int:
     cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
     readManifest(arguments.manifest)  # bad input: one line on stderr, before the progress bar appears
     with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
-        result = extractCohort(arguments.manifest, out, settings, executor, label=labels[0], cacheFolder=cache,
-                               minimumRoiVoxels=config.minimumRoiVoxels,
-                               resampleMaskToImage=config.resampleMaskToImage, crop=config.cropToRoi,
-                               progress=progress)
+        result = extractCohort(
+            arguments.manifest,
+            out,
+            settings,
+            executor,
+            label=labels[0],
+            cacheFolder=cache,
+            minimumRoiVoxels=config.minimumRoiVoxels,
+            resampleMaskToImage=config.resampleMaskToImage,
+            crop=config.cropToRoi,
+            progress=progress,
+        )
     features = result.wide().shape[1] - 2
-    print(f"Cases: {len(result.cases)}: {len(result.succeeded)} extracted ({result.cacheHits} from the cache), "
-          f"{len(result.failed)} failed" + (" (see failures.csv)" if result.failed else ""))
-    print(f"Features: {out / 'features.csv'} ({len(result.succeeded)} row(s), {features} features); "
-          f"long table: {out / 'features_long.csv'}")
-    print(f"Failures: {out / 'failures.csv'}; diagnostics: {out / 'diagnostics.json'}; "
-          f"provenance: {out / 'provenance.json'}" + (f"; cache: {cache}" if cache else ""))
+    print(
+        f"Cases: {len(result.cases)}: {len(result.succeeded)} extracted ({result.cacheHits} from the cache), "
+        f"{len(result.failed)} failed" + (" (see failures.csv)" if result.failed else "")
+    )
+    print(
+        f"Features: {out / 'features.csv'} ({len(result.succeeded)} row(s), {features} features); "
+        f"long table: {out / 'features_long.csv'}"
+    )
+    print(
+        f"Failures: {out / 'failures.csv'}; diagnostics: {out / 'diagnostics.json'}; "
+        f"provenance: {out / 'provenance.json'}" + (f"; cache: {cache}" if cache else "")
+    )
     return 0
 
 
@@ -198,10 +311,20 @@ def extractionConfig(arguments: argparse.Namespace):
     values: dict = {}
     if arguments.config is not None:
         document = readYamlFile(arguments.config, "Extraction settings file")
-        values = dict(document.get("extraction", document)) if isinstance(document.get("extraction", {}), dict) \
-            else document
-    options = {name: getattr(arguments, name) for name in ("featureClasses", "binWidth", "resampledPixelSpacing",
-                                                            "minimumRoiVoxels", "resampleMaskToImage", "cropToRoi")}
+        values = (
+            dict(document.get("extraction", document)) if isinstance(document.get("extraction", {}), dict) else document
+        )
+    options = {
+        name: getattr(arguments, name)
+        for name in (
+            "featureClasses",
+            "binWidth",
+            "resampledPixelSpacing",
+            "minimumRoiVoxels",
+            "resampleMaskToImage",
+            "cropToRoi",
+        )
+    }
     values.update({name: value for name, value in options.items() if value is not None})
     if arguments.params is not None:
         values["parameterFile"] = str(arguments.params)
@@ -228,11 +351,20 @@ def _requireSingleCaseArguments(arguments: argparse.Namespace) -> None:
 
     missing = [option for option, value in (("--image", arguments.image), ("--mask", arguments.mask)) if not value]
     if missing:
-        raise InputError(f"Missing {' and '.join(missing)}: give --image PATH and --mask PATH for one case, "
-                         "or --manifest COHORT.csv for a cohort.")
-    cohortOnly = [option for option, value in (("--workers", arguments.workers), ("--scheduler", arguments.scheduler),
-                                               ("--cache", arguments.cache), ("--no-cache", arguments.no_cache))
-                  if value]
+        raise InputError(
+            f"Missing {' and '.join(missing)}: give --image PATH and --mask PATH for one case, "
+            "or --manifest COHORT.csv for a cohort."
+        )
+    cohortOnly = [
+        option
+        for option, value in (
+            ("--workers", arguments.workers),
+            ("--scheduler", arguments.scheduler),
+            ("--cache", arguments.cache),
+            ("--no-cache", arguments.no_cache),
+        )
+        if value
+    ]
     if cohortOnly:
         raise InputError(f"{', '.join(cohortOnly)} apply to --manifest (a cohort) only; drop them for one case.")
 

@@ -27,23 +27,37 @@ NORMALIZATIONS = ("zscore", "whitestripe", "nyul", "histmatch", "percentile", "h
 OUTPUT_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha")
 #: Option (argparse dest) → the methods it applies to.
 METHOD_OPTIONS = {
-    "shrink_factor": ("n4",), "iterations": ("n4",), "convergence_threshold": ("n4",),
+    "shrink_factor": ("n4",),
+    "iterations": ("n4",),
+    "convergence_threshold": ("n4",),
     "denoise_method": ("denoise",),
-    "preset": ("resample",), "spacing_mm": ("resample",), "interpolator": ("resample",),
-    "contrast": ("whitestripe",), "width": ("whitestripe",),
+    "preset": ("resample",),
+    "spacing_mm": ("resample",),
+    "interpolator": ("resample",),
+    "contrast": ("whitestripe",),
+    "width": ("whitestripe",),
     "model": ("nyul",),
-    "reference": ("histmatch", "resample"), "reference_mask": ("histmatch",),
-    "histogram_levels": ("histmatch",), "match_points": ("histmatch",),
-    "low": ("percentile",), "high": ("percentile",), "no_clip": ("percentile",),
-    "bins": ("histeq", "clahe"), "clip_limit": ("clahe",), "kernel_size_mm": ("clahe",),
-    "mask_mode": NORMALIZATIONS, "background": NORMALIZATIONS, "normalize_outside_mask": NORMALIZATIONS,
+    "reference": ("histmatch", "resample"),
+    "reference_mask": ("histmatch",),
+    "histogram_levels": ("histmatch",),
+    "match_points": ("histmatch",),
+    "low": ("percentile",),
+    "high": ("percentile",),
+    "no_clip": ("percentile",),
+    "bins": ("histeq", "clahe"),
+    "clip_limit": ("clahe",),
+    "kernel_size_mm": ("clahe",),
+    "mask_mode": NORMALIZATIONS,
+    "background": NORMALIZATIONS,
+    "normalize_outside_mask": NORMALIZATIONS,
 }
 
 
 def addParser(commands) -> None:
     """Add the ``harmonize`` parser."""
     parser = commands.add_parser(
-        "harmonize", help="bias-correct, denoise, resample or normalize the intensities of one image file",
+        "harmonize",
+        help="bias-correct, denoise, resample or normalize the intensities of one image file",
         description="Preprocess or normalize one image. Normalizations take their statistics from the voxels in "
         "--mask (non-zero), else from the head (Otsu foreground) or, with --mask-mode none, from every voxel; "
         "outside the mask they write --background unless --normalize-outside-mask. Writes --out and "
@@ -52,25 +66,38 @@ def addParser(commands) -> None:
     )
     # --image, --method and --out are required unless the action 'evaluate' is given (checked in run).
     parser.add_argument("--image", type=pathlib.Path, help="image file (NRRD, NIfTI, MHA, ...) (required)")
-    parser.add_argument("--mask", type=pathlib.Path, help="labelmap on the image grid: where the statistics come from "
-                        "(n4: where the bias field is fitted)")
+    parser.add_argument(
+        "--mask",
+        type=pathlib.Path,
+        help="labelmap on the image grid: where the statistics come from (n4: where the bias field is fitted)",
+    )
     parser.add_argument("--method", choices=PREPROCESSING + NORMALIZATIONS, help="(required)")
     parser.add_argument("--out", type=pathlib.Path, help=f"new image file ({', '.join(OUTPUT_SUFFIXES)}) (required)")
     normalization = parser.add_argument_group("normalization (every normalization method)")
-    normalization.add_argument("--mask-mode", choices=("foreground", "none"), help="without --mask: the head "
-                               "(default) or every voxel")
+    normalization.add_argument(
+        "--mask-mode", choices=("foreground", "none"), help="without --mask: the head (default) or every voxel"
+    )
     normalization.add_argument("--background", type=float, help="value outside the mask (default: 0)")
-    normalization.add_argument("--normalize-outside-mask", action="store_true", default=None,
-                               help="map the voxels outside the mask too")
+    normalization.add_argument(
+        "--normalize-outside-mask", action="store_true", default=None, help="map the voxels outside the mask too"
+    )
     methods = parser.add_argument_group("method options")
-    methods.add_argument("--contrast", choices=("T1", "T1c", "T2", "FLAIR", "PD"), help="whitestripe: contrast "
-                         "(default: T1)")
+    methods.add_argument(
+        "--contrast", choices=("T1", "T1c", "T2", "FLAIR", "PD"), help="whitestripe: contrast (default: T1)"
+    )
     methods.add_argument("--width", type=float, help="whitestripe: half-width in quantiles (default: 0.05)")
     methods.add_argument("--model", type=pathlib.Path, metavar="LANDMARKS.json", help="nyul: standard scale file")
-    methods.add_argument("--reference", type=pathlib.Path, help="histmatch: volume to match; resample: grid to "
-                         "resample onto (preset 'reference')")
-    methods.add_argument("--reference-mask", type=pathlib.Path, help="histmatch: labelmap on the reference grid "
-                         "(default: the reference's head, or every voxel with --mask-mode none)")
+    methods.add_argument(
+        "--reference",
+        type=pathlib.Path,
+        help="histmatch: volume to match; resample: grid to resample onto (preset 'reference')",
+    )
+    methods.add_argument(
+        "--reference-mask",
+        type=pathlib.Path,
+        help="histmatch: labelmap on the reference grid "
+        "(default: the reference's head, or every voxel with --mask-mode none)",
+    )
     methods.add_argument("--histogram-levels", type=int, help="histmatch: histogram bins (default: 1024)")
     methods.add_argument("--match-points", type=int, help="histmatch: matched quantiles (default: 7)")
     methods.add_argument("--low", type=float, help="percentile: percentile mapped to 0 (default: 1)")
@@ -82,13 +109,20 @@ def addParser(commands) -> None:
     methods.add_argument("--shrink-factor", type=int, help="n4: shrink factor (default: 4)")
     methods.add_argument("--iterations", help="n4: iterations per level, e.g. 50,50,50,50")
     methods.add_argument("--convergence-threshold", type=float, help="n4: convergence threshold (default: 1e-6)")
-    methods.add_argument("--denoise-method", help="denoise: nlm, gradientAnisotropicDiffusion, curvatureFlow or "
-                         "bilateral (default: nlm)")
-    methods.add_argument("--preset", choices=("isotropic", "inPlane", "reference"), help="resample: preset "
-                         "(default: isotropic; reference with --reference)")
+    methods.add_argument(
+        "--denoise-method", help="denoise: nlm, gradientAnisotropicDiffusion, curvatureFlow or bilateral (default: nlm)"
+    )
+    methods.add_argument(
+        "--preset",
+        choices=("isotropic", "inPlane", "reference"),
+        help="resample: preset (default: isotropic; reference with --reference)",
+    )
     methods.add_argument("--spacing-mm", type=float, help="resample: new spacing (default: 1)")
-    methods.add_argument("--interpolator", choices=("nearest", "linear", "bspline", "lanczos"),
-                         help="resample: interpolator (default: bspline)")
+    methods.add_argument(
+        "--interpolator",
+        choices=("nearest", "linear", "bspline", "lanczos"),
+        help="resample: interpolator (default: bspline)",
+    )
     parser.set_defaults(run=run)
     actions = parser.add_subparsers(dest="action", required=False, metavar="[evaluate]")
     addEvaluateParser(actions)
@@ -105,30 +139,45 @@ def run(arguments: argparse.Namespace) -> int:
 
     missing = [f"--{name}" for name in ("image", "method", "out") if getattr(arguments, name) is None]
     if missing:
-        raise InputError(f"{', '.join(missing)} missing: harmonizing an image needs --image, --method and --out "
-                         "(or run 'harmonize evaluate' on feature tables; see --help).")
+        raise InputError(
+            f"{', '.join(missing)} missing: harmonizing an image needs --image, --method and --out "
+            "(or run 'harmonize evaluate' on feature tables; see --help)."
+        )
     out = pathlib.Path(arguments.out)
     sidecar = out.with_name(f"{_stem(out)}.provenance.json")
     for path in (out, sidecar):
         if path.exists():
-            raise InputError(f"Output file {path} exists already; nothing is overwritten. Choose a new --out or remove it.")
+            raise InputError(
+                f"Output file {path} exists already; nothing is overwritten. Choose a new --out or remove it."
+            )
     if not out.name.lower().endswith(OUTPUT_SUFFIXES):
         raise InputError(f"--out {out} must end with {', '.join(OUTPUT_SUFFIXES)}, e.g. t1c_harmonized.nrrd.")
-    misplaced = [f"--{dest.replace('_', '-')}" for dest, methods in METHOD_OPTIONS.items()
-                 if getattr(arguments, dest) is not None and arguments.method not in methods]
+    misplaced = [
+        f"--{dest.replace('_', '-')}"
+        for dest, methods in METHOD_OPTIONS.items()
+        if getattr(arguments, dest) is not None and arguments.method not in methods
+    ]
     if misplaced:
-        raise InputError(f"{', '.join(misplaced)} do(es) not apply to --method {arguments.method}; drop them or choose "
-                         "the method they belong to (see virtual-biopsy harmonize --help).")
+        raise InputError(
+            f"{', '.join(misplaced)} do(es) not apply to --method {arguments.method}; drop them or choose "
+            "the method they belong to (see virtual-biopsy harmonize --help)."
+        )
     if arguments.mask is not None and arguments.mask_mode is not None:
         raise InputError("--mask and --mask-mode both say where the statistics come from; give one of them.")
-    inputs = {"image": arguments.image, "mask": arguments.mask, "reference": arguments.reference,
-              "referenceMask": arguments.reference_mask, "model": arguments.model}
+    inputs = {
+        "image": arguments.image,
+        "mask": arguments.mask,
+        "reference": arguments.reference,
+        "referenceMask": arguments.reference_mask,
+        "model": arguments.model,
+    }
     inputs = {name: pathlib.Path(path) for name, path in inputs.items() if path is not None}
     image = readImage(arguments.image, "image")
     result, options = harmonizeImage(image, arguments)
     out.parent.mkdir(parents=True, exist_ok=True)
     provenance = {
-        "method": arguments.method, "options": options,
+        "method": arguments.method,
+        "options": options,
         "inputs": {name: {"path": str(path), "sha256": sha256File(path)} for name, path in inputs.items()},
         "versions": _versions(),
     }

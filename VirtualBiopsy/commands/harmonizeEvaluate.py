@@ -22,7 +22,8 @@ def addEvaluateParser(actions) -> None:
     from VirtualBiopsy.harmonize.evaluation import MODELS
 
     parser = actions.add_parser(
-        "evaluate", help="measure the site effect before and after harmonization methods (feature tables)",
+        "evaluate",
+        help="measure the site effect before and after harmonization methods (feature tables)",
         description="Evaluate harmonization methods on a cohort's feature tables: (1) cross-validated AUC of "
         "predicting the batch (lower is better; 0.5 = not predictable), with standardization and the classifier "
         "refitted in each fold; (2) per-feature Kruskal-Wallis across batches (fraction significant after "
@@ -30,24 +31,45 @@ def addEvaluateParser(actions) -> None:
         "on another (AUC, and accuracy at a threshold chosen on the training batch). ComBat is fitted on every "
         "patient with the batch and --covariates, never with the task. Writes site_predictability.csv, "
         "kruskal_wallis.csv, kruskal_wallis_summary.csv, downstream.csv, summary.md and "
-        "feature_distributions.png/.svg and provenance.json.")
-    parser.add_argument("--features", action="append", required=True, metavar="[NAME=]F.csv",
-                        help="feature table ('patient', then features); the first without NAME is the features as "
-                        "given (methods none, combat); NAME=F.csv adds method NAME (and NAME+combat). Repeatable.")
-    parser.add_argument("--clinical", type=pathlib.Path, required=True, metavar="C.csv",
-                        help="clinical table: 'patient', the batch and task columns, the covariates")
+        "feature_distributions.png/.svg and provenance.json.",
+    )
+    parser.add_argument(
+        "--features",
+        action="append",
+        required=True,
+        metavar="[NAME=]F.csv",
+        help="feature table ('patient', then features); the first without NAME is the features as "
+        "given (methods none, combat); NAME=F.csv adds method NAME (and NAME+combat). Repeatable.",
+    )
+    parser.add_argument(
+        "--clinical",
+        type=pathlib.Path,
+        required=True,
+        metavar="C.csv",
+        help="clinical table: 'patient', the batch and task columns, the covariates",
+    )
     parser.add_argument("--batch", required=True, metavar="COLUMN", help="clinical column of the batch (site, ...)")
     parser.add_argument("--task", metavar="COLUMN", help="clinical column of a two-class task (e.g. grade)")
-    parser.add_argument("--methods", metavar="A,B", help="methods to evaluate, e.g. none,combat,nyul,nyul+combat "
-                        "(default: none, combat and every NAME table)")
-    parser.add_argument("--covariates", default="", metavar="A,B", help="clinical columns ComBat preserves "
-                        "(never the task)")
-    parser.add_argument("--combat-method", choices=METHODS, default="parametric", help="ComBat's empirical Bayes "
-                        "(default: %(default)s)")
-    parser.add_argument("--models", default=",".join(MODELS), metavar="A,B",
-                        help=f"classifiers, from {', '.join(MODELS)} (default: %(default)s)")
-    parser.add_argument("--pairs", metavar="TRAIN:TEST,...", help="downstream batch pairs (default: every ordered "
-                        "pair)")
+    parser.add_argument(
+        "--methods",
+        metavar="A,B",
+        help="methods to evaluate, e.g. none,combat,nyul,nyul+combat (default: none, combat and every NAME table)",
+    )
+    parser.add_argument(
+        "--covariates", default="", metavar="A,B", help="clinical columns ComBat preserves (never the task)"
+    )
+    parser.add_argument(
+        "--combat-method", choices=METHODS, default="parametric", help="ComBat's empirical Bayes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        metavar="A,B",
+        help=f"classifiers, from {', '.join(MODELS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pairs", metavar="TRAIN:TEST,...", help="downstream batch pairs (default: every ordered pair)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the site cross-validation (default: 5)")
     parser.add_argument("--folds", type=int, default=5, help="folds of the site cross-validation (default: 5)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
@@ -74,8 +96,9 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
 
     imageOptions = [f"--{name}" for name in ("image", "mask", "method") if getattr(arguments, name, None) is not None]
     if imageOptions:
-        raise InputError(f"{', '.join(imageOptions)} belong(s) to harmonizing an image, not to 'harmonize evaluate'; "
-                         "drop them.")
+        raise InputError(
+            f"{', '.join(imageOptions)} belong(s) to harmonizing an image, not to 'harmonize evaluate'; drop them."
+        )
     requireNewFolder(arguments.out, "Evaluation folder")
     models = _names(arguments.models)
     unknown = [model for model in models if model not in MODELS]
@@ -83,8 +106,10 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
         raise InputError(f"--models {arguments.models}: choose from {', '.join(MODELS)}.")
     for option in ("repeats", "folds", "top_features"):
         if getattr(arguments, option) < (2 if option == "folds" else 1):
-            raise InputError(f"--{option.replace('_', '-')} {getattr(arguments, option)} is too small; give "
-                             f"{'2' if option == 'folds' else '1'} or more.")
+            raise InputError(
+                f"--{option.replace('_', '-')} {getattr(arguments, option)} is too small; give "
+                f"{'2' if option == 'folds' else '1'} or more."
+            )
     if not 0 < arguments.alpha < 1:
         raise InputError(f"--alpha {arguments.alpha} must lie between 0 and 1 (e.g. 0.05).")
     specs = parseFeatureOptions(arguments.features)
@@ -95,13 +120,22 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     pairs = parsePairs(arguments.pairs)
     unknown = sorted({name for pair in pairs or () for name in pair} - set(data.batches))
     if unknown:
-        raise InputError(f"--pairs names batch(es) {', '.join(unknown)} that column '{arguments.batch}' does not "
-                         f"have ({', '.join(data.batches)}).")
+        raise InputError(
+            f"--pairs names batch(es) {', '.join(unknown)} that column '{arguments.batch}' does not "
+            f"have ({', '.join(data.batches)})."
+        )
     methodTables(data, methods, arguments.combat_method)  # ComBat's refusals come before any progress output
     settings = EvaluationSettings(
-        methods=methods, combatMethod=arguments.combat_method, models=tuple(models),
-        repeats=arguments.repeats, folds=arguments.folds, alpha=arguments.alpha, pairs=pairs,
-        topFeatures=arguments.top_features, seed=arguments.seed)
+        methods=methods,
+        combatMethod=arguments.combat_method,
+        models=tuple(models),
+        repeats=arguments.repeats,
+        folds=arguments.folds,
+        alpha=arguments.alpha,
+        pairs=pairs,
+        topFeatures=arguments.top_features,
+        seed=arguments.seed,
+    )
     with progressBar("harmonize evaluate") as progress:
         result = evaluateHarmonization(data, settings, progress)
     files = {**{f"features:{name}": path for name, path in specs.items()}, "clinical": arguments.clinical}
@@ -109,8 +143,10 @@ def runEvaluate(arguments: argparse.Namespace) -> int:
     paths = writeEvaluation(result, arguments.out, {"inputs": inputs})
     for row in result.sitePredictability.itertuples():
         print(f"site AUC {row.method} ({row.model}): {row.auc:.3f} ± {row.aucSd:.3f}")
-    print(f"Evaluation of {len(result.tables)} method(s) on {len(data.batch)} patients: {arguments.out} "
-          f"({len(paths)} files; see summary.md)")
+    print(
+        f"Evaluation of {len(result.tables)} method(s) on {len(data.batch)} patients: {arguments.out} "
+        f"({len(paths)} files; see summary.md)"
+    )
     return 0
 
 
@@ -131,14 +167,18 @@ def parseFeatureOptions(options: list[str]) -> dict[str, pathlib.Path]:
         elif unnamed is None:
             unnamed = pathlib.Path(option)
         else:
-            raise InputError(f"Two --features tables without a NAME ({unnamed}, {option}); only the features as given "
-                             "go without one: write the others as NAME=PATH (e.g. nyul=features_nyul.csv).")
+            raise InputError(
+                f"Two --features tables without a NAME ({unnamed}, {option}); only the features as given "
+                "go without one: write the others as NAME=PATH (e.g. nyul=features_nyul.csv)."
+            )
     for tablePath in ([unnamed] if unnamed else []) + list(named.values()):
         if not tablePath.is_file():
             raise InputError(f"Feature table not found: {tablePath}; give the path of an existing CSV file.")
     if unnamed is None:
-        raise InputError("No --features table without a NAME: give the features as given (--features F.csv) besides "
-                         "the NAME=PATH tables; methods none and combat use it.")
+        raise InputError(
+            "No --features table without a NAME: give the features as given (--features F.csv) besides "
+            "the NAME=PATH tables; methods none and combat use it."
+        )
     base = "asGiven" if unnamed.stem in named or not _validName(unnamed.stem) else unnamed.stem
     return {base: unnamed, **named}
 

@@ -30,19 +30,28 @@ def harmonizeImage(image: sitk.Image, arguments: argparse.Namespace) -> tuple[si
 
 def preprocessingConfig(arguments: argparse.Namespace) -> PreprocessingConfig:
     """The :class:`PreprocessingConfig` of the options given (the others keep the config's defaults)."""
-    values: dict[str, Any] = {"n4ShrinkFactor": arguments.shrink_factor,
-                              "n4ConvergenceThreshold": arguments.convergence_threshold,
-                              "denoisingMethod": arguments.denoise_method, "resamplingSpacingMm": arguments.spacing_mm,
-                              "resamplingInterpolator": arguments.interpolator}
+    values: dict[str, Any] = {
+        "n4ShrinkFactor": arguments.shrink_factor,
+        "n4ConvergenceThreshold": arguments.convergence_threshold,
+        "denoisingMethod": arguments.denoise_method,
+        "resamplingSpacingMm": arguments.spacing_mm,
+        "resamplingInterpolator": arguments.interpolator,
+    }
     if arguments.method == "resample":
-        values["resamplingPreset"] = arguments.preset or ("reference" if arguments.reference is not None else "isotropic")
+        values["resamplingPreset"] = arguments.preset or (
+            "reference" if arguments.reference is not None else "isotropic"
+        )
         if values["resamplingPreset"] == "reference" and arguments.spacing_mm is not None:
-            raise InputError("--spacing-mm does not apply to --preset reference (the reference's grid is used); drop it.")
+            raise InputError(
+                "--spacing-mm does not apply to --preset reference (the reference's grid is used); drop it."
+            )
     if arguments.iterations:
         perLevel = _integers(arguments.iterations, "--iterations")
         if len(set(perLevel)) != 1:
-            raise InputError(f"--iterations {arguments.iterations}: every N4 level runs the same number of iterations "
-                             "(PreprocessingConfig.n4Iterations); give it once per level, e.g. 50,50,50,50.")
+            raise InputError(
+                f"--iterations {arguments.iterations}: every N4 level runs the same number of iterations "
+                "(PreprocessingConfig.n4Iterations); give it once per level, e.g. 50,50,50,50."
+            )
         values.update(n4Levels=len(perLevel), n4Iterations=perLevel[0])
     return PreprocessingConfig.fromDict({key: value for key, value in values.items() if value is not None})
 
@@ -54,19 +63,29 @@ def harmonizationConfig(arguments: argparse.Namespace) -> HarmonizationConfig:
     if arguments.method == "histmatch" and arguments.reference is None:
         raise InputError("--method histmatch needs --reference PATH: the volume whose histogram the image should take.")
     maskMode = "mask" if arguments.mask is not None else (arguments.mask_mode or "foreground")
-    values = {"normalization": arguments.method, "maskMode": maskMode, "backgroundValue": arguments.background,
-              "normalizeOutsideMask": arguments.normalize_outside_mask, "whiteStripeContrast": arguments.contrast,
-              "whiteStripeWidth": arguments.width,
-              "nyulModelFile": str(arguments.model) if arguments.model is not None else None,
-              "histogramLevels": arguments.histogram_levels, "histogramMatchPoints": arguments.match_points,
-              "percentileLow": arguments.low, "percentileHigh": arguments.high,
-              "percentileClip": False if arguments.no_clip else None, "equalizationBins": arguments.bins,
-              "claheClipLimit": arguments.clip_limit, "claheKernelSizeMm": arguments.kernel_size_mm}
+    values = {
+        "normalization": arguments.method,
+        "maskMode": maskMode,
+        "backgroundValue": arguments.background,
+        "normalizeOutsideMask": arguments.normalize_outside_mask,
+        "whiteStripeContrast": arguments.contrast,
+        "whiteStripeWidth": arguments.width,
+        "nyulModelFile": str(arguments.model) if arguments.model is not None else None,
+        "histogramLevels": arguments.histogram_levels,
+        "histogramMatchPoints": arguments.match_points,
+        "percentileLow": arguments.low,
+        "percentileHigh": arguments.high,
+        "percentileClip": False if arguments.no_clip else None,
+        "equalizationBins": arguments.bins,
+        "claheClipLimit": arguments.clip_limit,
+        "claheKernelSizeMm": arguments.kernel_size_mm,
+    }
     return HarmonizationConfig.fromDict({key: value for key, value in values.items() if value is not None})
 
 
-def _preprocess(image: sitk.Image, config: PreprocessingConfig,
-                arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
+def _preprocess(
+    image: sitk.Image, config: PreprocessingConfig, arguments: argparse.Namespace
+) -> tuple[sitk.Image, dict[str, Any]]:
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.harmonize.biasField import correctBiasField
@@ -84,8 +103,9 @@ def _preprocess(image: sitk.Image, config: PreprocessingConfig,
     return resampleImage(image, reference=reference, **config.resamplingArguments()), config.toDict()
 
 
-def _normalize(image: sitk.Image, config: HarmonizationConfig,
-               arguments: argparse.Namespace) -> tuple[sitk.Image, dict[str, Any]]:
+def _normalize(
+    image: sitk.Image, config: HarmonizationConfig, arguments: argparse.Namespace
+) -> tuple[sitk.Image, dict[str, Any]]:
     from VirtualBiopsy.commands.extract import readImage
     from VirtualBiopsy.harmonize.configuredNormalization import normalizeImage
     from VirtualBiopsy.harmonize.normalization import NyulModel

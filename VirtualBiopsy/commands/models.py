@@ -22,33 +22,54 @@ import pathlib
 
 def addParser(commands) -> None:
     """Add the ``models`` parser and its ``list``, ``import`` and ``verify`` subcommands."""
-    parser = commands.add_parser("models", help="list, import and verify segmentation models",
-                                 description="List, import and verify the segmentation models Virtual Biopsy can run.")
+    parser = commands.add_parser(
+        "models",
+        help="list, import and verify segmentation models",
+        description="List, import and verify the segmentation models Virtual Biopsy can run.",
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--models-dir", type=pathlib.Path, metavar="DIR",
-                        help="the user's models folder (default: ~/.local/share/virtual-biopsy/models or the "
-                        "platform's user data folder)")
-    listing = actions.add_parser("list", parents=[common], help="list the shipped and imported models",
-                                 description="List the shipped and the imported models.")
+    common.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="the user's models folder (default: ~/.local/share/virtual-biopsy/models or the "
+        "platform's user data folder)",
+    )
+    listing = actions.add_parser(
+        "list",
+        parents=[common],
+        help="list the shipped and imported models",
+        description="List the shipped and the imported models.",
+    )
     listing.set_defaults(run=runList)
     importing = actions.add_parser(
-        "import", parents=[common], help="import a model folder, TorchScript file or .zip",
+        "import",
+        parents=[common],
+        help="import a model folder, TorchScript file or .zip",
         description="Copy a model into the models folder and record its SHA-256: an nnU-Net trained-model folder "
         "(dataset.json, plans.json, fold_N/checkpoint_final.pth), a TorchScript .pt with its <name>.json "
         "(inputs, labels), a MONAI network folder (metadata .json with 'network' and the weights), or a .zip of "
         "one of them. Links, paths leaving the folder, zip bombs and configurations naming classes outside the "
-        "allow-list are refused before anything is written.")
+        "allow-list are refused before anything is written.",
+    )
     importing.add_argument("path", type=pathlib.Path, metavar="PATH", help="model folder, file or .zip archive")
     importing.add_argument("--id", dest="modelId", metavar="ID", help="the model's id (default: from PATH's name)")
-    importing.add_argument("--trust", action="store_true",
-                           help="allow its checkpoints to be fully unpickled and its configuration to name any class "
-                           "once its files' hashes match (this can run code: only for models whose origin you "
-                           "checked)")
+    importing.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow its checkpoints to be fully unpickled and its configuration to name any class "
+        "once its files' hashes match (this can run code: only for models whose origin you "
+        "checked)",
+    )
     importing.set_defaults(run=runImport)
-    verifying = actions.add_parser("verify", parents=[common], help="check a model's files against their hashes",
-                                   description="Compare a model's files with the SHA-256 its manifest records; "
-                                   "exit status 1 with a per-file report when they differ.")
+    verifying = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="check a model's files against their hashes",
+        description="Compare a model's files with the SHA-256 its manifest records; "
+        "exit status 1 with a per-file report when they differ.",
+    )
     verifying.add_argument("modelId", metavar="ID", help="the model's id (see 'virtual-biopsy models list')")
     verifying.set_defaults(run=runVerify)
 
@@ -58,15 +79,24 @@ def runList(arguments: argparse.Namespace) -> int:
     registry = _registry(arguments)
     entries = registry.list()
     if not entries:
-        print("No models yet. Import one with: virtual-biopsy models import PATH "
-              f"(models folder: {registry.userFolder})")
+        print(
+            f"No models yet. Import one with: virtual-biopsy models import PATH (models folder: {registry.userFolder})"
+        )
         return 0
     rows = [("ID", "VERSION", "BACKEND", "INPUTS", "LABELS", "TRUSTED", "ORIGIN")]
     for entry in entries:
         origin = "shipped" if registry.manifestOf(entry) == registry.shippedManifest else "user"
-        rows.append((entry.id, entry.version, entry.backend, ",".join(i.sequence for i in entry.inputs),
-                     ",".join(f"{label.value}:{label.name}" for label in entry.labels),
-                     "yes" if entry.trusted else "no", origin))
+        rows.append(
+            (
+                entry.id,
+                entry.version,
+                entry.backend,
+                ",".join(i.sequence for i in entry.inputs),
+                ",".join(f"{label.value}:{label.name}" for label in entry.labels),
+                "yes" if entry.trusted else "no",
+                origin,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -87,11 +117,15 @@ def runImport(arguments: argparse.Namespace) -> int:
             bar(fraction, message)
 
         entry = registry.importModel(arguments.path, arguments.modelId, trust=arguments.trust, progress=progress)
-    print(f"Imported model '{entry.id}' ({entry.backend}, inputs {', '.join(i.sequence for i in entry.inputs)}; "
-          f"{len(entry.files)} file(s), sha256 {entry.sha256}) into {registry.modelPath(entry)}")
+    print(
+        f"Imported model '{entry.id}' ({entry.backend}, inputs {', '.join(i.sequence for i in entry.inputs)}; "
+        f"{len(entry.files)} file(s), sha256 {entry.sha256}) into {registry.modelPath(entry)}"
+    )
     if entry.trusted:
-        print(f"Model '{entry.id}' is trusted: when its files' hashes match, its checkpoints may be fully unpickled "
-              "and its configuration may name any class (both can run code).")
+        print(
+            f"Model '{entry.id}' is trusted: when its files' hashes match, its checkpoints may be fully unpickled "
+            "and its configuration may name any class (both can run code)."
+        )
     return 0
 
 

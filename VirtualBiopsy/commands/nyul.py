@@ -14,25 +14,45 @@ import pathlib
 
 def addParser(commands) -> None:
     """Add the ``nyul`` parser and its ``fit`` subcommand."""
-    parser = commands.add_parser("nyul", help="Nyúl histogram standardization: fit a cohort's standard scale",
-                                 description="Nyúl histogram standardization (Nyúl & Udupa 2000).")
+    parser = commands.add_parser(
+        "nyul",
+        help="Nyúl histogram standardization: fit a cohort's standard scale",
+        description="Nyúl histogram standardization (Nyúl & Udupa 2000).",
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     fit = actions.add_parser(
-        "fit", help="fit the standard scale on the cohort's images of one sequence",
+        "fit",
+        help="fit the standard scale on the cohort's images of one sequence",
         description="Fit the standard landmarks on every case of the manifest that has the sequence: intensities at "
         "the percentiles of the voxels in the case's mask (--mask-column, else the head by Otsu's threshold), mapped "
         "so that the first and last percentiles land on the standard range, then averaged. Writes the new JSON file "
         "--out; apply it with 'virtual-biopsy harmonize --method nyul --model LANDMARKS.json'.",
     )
-    fit.add_argument("--manifest", type=pathlib.Path, required=True, metavar="COHORT.csv",
-                     help="cohort manifest (patient, site, one column per sequence, mask)")
+    fit.add_argument(
+        "--manifest",
+        type=pathlib.Path,
+        required=True,
+        metavar="COHORT.csv",
+        help="cohort manifest (patient, site, one column per sequence, mask)",
+    )
     fit.add_argument("--sequence", required=True, metavar="NAME", help="the sequence column to fit, e.g. T1c")
-    fit.add_argument("--mask-column", metavar="COLUMN", help="manifest column of the masks the landmarks come from "
-                     "(e.g. a brain-mask column; default: each image's head, found by Otsu's threshold)")
-    fit.add_argument("--percentiles", default="1,10,20,30,40,50,60,70,80,90,99",
-                     help="landmark percentiles, increasing, in (0, 100) (default: %(default)s)")
-    fit.add_argument("--standard-range", default="0,100", metavar="LOW,HIGH",
-                     help="where the first and last percentiles map (default: %(default)s)")
+    fit.add_argument(
+        "--mask-column",
+        metavar="COLUMN",
+        help="manifest column of the masks the landmarks come from "
+        "(e.g. a brain-mask column; default: each image's head, found by Otsu's threshold)",
+    )
+    fit.add_argument(
+        "--percentiles",
+        default="1,10,20,30,40,50,60,70,80,90,99",
+        help="landmark percentiles, increasing, in (0, 100) (default: %(default)s)",
+    )
+    fit.add_argument(
+        "--standard-range",
+        default="0,100",
+        metavar="LOW,HIGH",
+        help="where the first and last percentiles map (default: %(default)s)",
+    )
     fit.add_argument("--out", type=pathlib.Path, required=True, metavar="LANDMARKS.json", help="new JSON file")
     fit.set_defaults(run=runFit)
 
@@ -60,25 +80,39 @@ def runFit(arguments: argparse.Namespace) -> int:
     cohort = readManifest(arguments.manifest)
     column = arguments.mask_column
     if arguments.sequence not in cohort.sequences:
-        raise InputError(f"Manifest {cohort.path} has no sequence column '{arguments.sequence}'; it has "
-                         f"{', '.join(cohort.sequences)}.")
+        raise InputError(
+            f"Manifest {cohort.path} has no sequence column '{arguments.sequence}'; it has "
+            f"{', '.join(cohort.sequences)}."
+        )
     if column is not None and column != MASK_COLUMN and column not in cohort.sequences:
-        raise InputError(f"Manifest {cohort.path} has no column '{column}' for --mask-column; its columns are "
-                         f"{', '.join([MASK_COLUMN, *cohort.sequences])}.")
+        raise InputError(
+            f"Manifest {cohort.path} has no column '{column}' for --mask-column; its columns are "
+            f"{', '.join([MASK_COLUMN, *cohort.sequences])}."
+        )
     cases = [case for case in cohort.cases if arguments.sequence in case.sequences]
     problems = [f"line {case.line}, patient {case.patient}: {problem}" for case in cases for problem in case.problems]
-    problems += [f"line {case.line}, patient {case.patient}: no '{column}' mask" for case in cases
-                 if column is not None and _maskPath(case, column) is None]
+    problems += [
+        f"line {case.line}, patient {case.patient}: no '{column}' mask"
+        for case in cases
+        if column is not None and _maskPath(case, column) is None
+    ]
     if problems:
-        raise InputError(f"Manifest {cohort.path} has {len(problems)} problem(s); fix them or leave the cases out: "
-                         + "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else ""))
+        raise InputError(
+            f"Manifest {cohort.path} has {len(problems)} problem(s); fix them or leave the cases out: "
+            + "; ".join(problems[:5])
+            + ("; ..." if len(problems) > 5 else "")
+        )
     if not cases:
         raise InputError(f"No case of manifest {cohort.path} has a '{arguments.sequence}' image; fill in that column.")
-    images = [readImage(case.sequences[arguments.sequence], f"{arguments.sequence} image of line {case.line}")
-              for case in cases]
+    images = [
+        readImage(case.sequences[arguments.sequence], f"{arguments.sequence} image of line {case.line}")
+        for case in cases
+    ]
     maskPaths = [_maskPath(case, column) if column else None for case in cases]  # each one found: checked above
-    masks = [readImage(path, f"mask of line {case.line}") if path is not None else foregroundMask(image)
-             for case, image, path in zip(cases, images, maskPaths)]
+    masks = [
+        readImage(path, f"mask of line {case.line}") if path is not None else foregroundMask(image)
+        for case, image, path in zip(cases, images, maskPaths)
+    ]
     with progressBar("nyul fit") as progress:
         model = fitNyulLandmarks(images, masks, checkedPercentiles, checkedRange, arguments.sequence, progress)
     out.parent.mkdir(parents=True, exist_ok=True)

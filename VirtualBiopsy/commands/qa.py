@@ -28,7 +28,8 @@ _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)=(.+)$")
 def addParser(commands) -> None:
     """Add the ``qa`` parser."""
     parser = commands.add_parser(
-        "qa", help="segmentation QA metrics (DSC, HD95, surface DSC, ...) of a prediction against reference masks",
+        "qa",
+        help="segmentation QA metrics (DSC, HD95, surface DSC, ...) of a prediction against reference masks",
         description="Compare a predicted mask with one or more reference masks (labelmaps or Slicer .seg.nrrd files on "
         "one grid): DSC, Jaccard, HD95 and HD, mean surface distance, surface DSC at --tolerance, volume difference, "
         "sensitivity, specificity, FPR/FNR (standard and PRIMAGE forms) and, with --probabilities, the voxel-wise AUC; "
@@ -36,21 +37,45 @@ def addParser(commands) -> None:
         "(inter-observer agreement). With --manifest, every case of a cohort. Writes the new folder --out: "
         "metrics.csv, summary.csv (median, IQR, mean, SD per metric), provenance.json and, for a cohort, failures.csv.",
     )
-    parser.add_argument("--reference", action="append", metavar="[NAME=]PATH",
-                        help="reference mask; NAME=PATH names the rater (repeatable: one per rater)")
+    parser.add_argument(
+        "--reference",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="reference mask; NAME=PATH names the rater (repeatable: one per rater)",
+    )
     parser.add_argument("--prediction", type=pathlib.Path, metavar="PATH", help="predicted mask (the model's)")
-    parser.add_argument("--probabilities", type=pathlib.Path, metavar="PATH",
-                        help="the prediction's foreground probability map on the same grid (for the AUC)")
-    parser.add_argument("--manifest", type=pathlib.Path, metavar="CSV",
-                        help="cohort: columns patient, prediction, reference (reference_<rater> for more raters), "
-                        "optional probabilities; paths relative to the CSV")
-    parser.add_argument("--patient", help="one case: its identifier in the tables (default: the prediction's file name)")
-    parser.add_argument("--tolerance", type=float, default=1.0, metavar="MM",
-                        help="tolerance of the surface DSC in mm (default: %(default)s)")
-    parser.add_argument("--label", type=int, metavar="N",
-                        help="labelmaps: the value that marks the structure (default: any non-zero voxel)")
-    parser.add_argument("--segment", metavar="NAME",
-                        help=".seg.nrrd files: the segment to compare (default: all segments together)")
+    parser.add_argument(
+        "--probabilities",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="the prediction's foreground probability map on the same grid (for the AUC)",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=pathlib.Path,
+        metavar="CSV",
+        help="cohort: columns patient, prediction, reference (reference_<rater> for more raters), "
+        "optional probabilities; paths relative to the CSV",
+    )
+    parser.add_argument(
+        "--patient", help="one case: its identifier in the tables (default: the prediction's file name)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1.0,
+        metavar="MM",
+        help="tolerance of the surface DSC in mm (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--label",
+        type=int,
+        metavar="N",
+        help="labelmaps: the value that marks the structure (default: any non-zero voxel)",
+    )
+    parser.add_argument(
+        "--segment", metavar="NAME", help=".seg.nrrd files: the segment to compare (default: all segments together)"
+    )
     parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty folder for the tables")
     parser.set_defaults(run=run)
 
@@ -74,11 +99,16 @@ def _runCase(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.segment.qa.cohortTables import caseMetricRows, metricsTable
 
-    singleMissing = [option for option, value in (("--reference", arguments.reference),
-                                                  ("--prediction", arguments.prediction)) if not value]
+    singleMissing = [
+        option
+        for option, value in (("--reference", arguments.reference), ("--prediction", arguments.prediction))
+        if not value
+    ]
     if singleMissing:
-        raise InputError(f"Missing {' and '.join(singleMissing)}: give --reference PATH and --prediction PATH for one "
-                         "case, or --manifest CSV for a cohort.")
+        raise InputError(
+            f"Missing {' and '.join(singleMissing)}: give --reference PATH and --prediction PATH for one "
+            "case, or --manifest CSV for a cohort."
+        )
     references = parseReferences(arguments.reference)
     _requireApplicableSelectors(arguments, [*references.values(), arguments.prediction])
     reader = _MaskReader(arguments.label, arguments.segment)
@@ -87,8 +117,13 @@ def _runCase(arguments: argparse.Namespace) -> int:
     probabilities = _readProbabilities(arguments.probabilities) if arguments.probabilities else None
     patient = arguments.patient or _stem(arguments.prediction)
     rows = caseMetricRows(patient, masks, prediction, probabilities, arguments.tolerance)
-    inputs = {patient: {"prediction": arguments.prediction, "probabilities": arguments.probabilities,
-                        **{f"reference:{rater}": path for rater, path in references.items()}}}
+    inputs = {
+        patient: {
+            "prediction": arguments.prediction,
+            "probabilities": arguments.probabilities,
+            **{f"reference:{rater}": path for rater, path in references.items()},
+        }
+    }
     _write(arguments.out, metricsTable(rows), None, _provenance(arguments, inputs))
     _report(arguments.out, metricsTable(rows), [])
     return 0
@@ -100,20 +135,34 @@ def _runCohort(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.segment.qa.cohortQa import compareCohort
     from VirtualBiopsy.segment.qa.qaManifest import readQaManifest
 
-    singleCase = [option for option, value in (("--reference", arguments.reference), ("--prediction", arguments.prediction),
-                                               ("--probabilities", arguments.probabilities),
-                                               ("--patient", arguments.patient)) if value]
+    singleCase = [
+        option
+        for option, value in (
+            ("--reference", arguments.reference),
+            ("--prediction", arguments.prediction),
+            ("--probabilities", arguments.probabilities),
+            ("--patient", arguments.patient),
+        )
+        if value
+    ]
     if singleCase:
-        raise InputError(f"--manifest compares the cases the manifest lists; {', '.join(singleCase)} apply to one case "
-                         "only. Drop them, or drop --manifest to compare one case.")
+        raise InputError(
+            f"--manifest compares the cases the manifest lists; {', '.join(singleCase)} apply to one case "
+            "only. Drop them, or drop --manifest to compare one case."
+        )
     cases = readQaManifest(arguments.manifest)
     reader = _MaskReader(arguments.label, arguments.segment)
     with progressBar("qa") as progress:
         result = compareCohort(cases, reader.read, _readProbabilities, arguments.tolerance, progress=progress)
     failures = result.failures.to_dict("records")
-    inputs = {case.patient: {"prediction": case.prediction, "probabilities": case.probabilities,
-                             **{f"reference:{rater}": path for rater, path in case.references.items()}}
-              for case in cases}
+    inputs = {
+        case.patient: {
+            "prediction": case.prediction,
+            "probabilities": case.probabilities,
+            **{f"reference:{rater}": path for rater, path in case.references.items()},
+        }
+        for case in cases
+    }
     _write(arguments.out, result.metrics, failures, _provenance(arguments, inputs))
     _report(arguments.out, result.metrics, failures)
     return 0 if len(result.metrics) else 1
@@ -135,8 +184,10 @@ def parseReferences(values: list[str]) -> dict[str, pathlib.Path]:
         else:
             name, path = ("reference" if len(values) == 1 else f"reference{position}"), pathlib.Path(value)
         if name in references:
-            raise InputError(f"--reference {value}: rater '{name}' is given twice; give every rater a unique name "
-                             "(--reference alice=a.nrrd --reference bob=b.nrrd).")
+            raise InputError(
+                f"--reference {value}: rater '{name}' is given twice; give every rater a unique name "
+                "(--reference alice=a.nrrd --reference bob=b.nrrd)."
+            )
         references[name] = path
     return references
 
@@ -148,11 +199,15 @@ def _requireApplicableSelectors(arguments: argparse.Namespace, paths: list[pathl
 
     segmentations = [extensionOf(pathlib.Path(path)) == ".seg.nrrd" for path in paths]
     if arguments.segment is not None and not any(segmentations):
-        raise InputError(f"--segment {arguments.segment} picks a segment of .seg.nrrd files, but every mask here is a "
-                         "labelmap; use --label N for labelmaps.")
+        raise InputError(
+            f"--segment {arguments.segment} picks a segment of .seg.nrrd files, but every mask here is a "
+            "labelmap; use --label N for labelmaps."
+        )
     if arguments.label is not None and all(segmentations):
-        raise InputError(f"--label {arguments.label} picks a value of labelmap files, but every mask here is a "
-                         ".seg.nrrd; use --segment NAME for those.")
+        raise InputError(
+            f"--label {arguments.label} picks a value of labelmap files, but every mask here is a "
+            ".seg.nrrd; use --segment NAME for those."
+        )
 
 
 class _MaskReader:
@@ -188,11 +243,17 @@ def _provenance(arguments: argparse.Namespace, inputs: dict[str, dict[str, pathl
 
     return {
         "command": "qa",
-        "settings": {"toleranceMm": arguments.tolerance, "label": arguments.label, "segment": arguments.segment,
-                     "manifest": str(arguments.manifest) if arguments.manifest else None},
+        "settings": {
+            "toleranceMm": arguments.tolerance,
+            "label": arguments.label,
+            "segment": arguments.segment,
+            "manifest": str(arguments.manifest) if arguments.manifest else None,
+        },
         "versions": packageVersions(("virtual-biopsy", "SimpleITK", "numpy", "scipy", "pandas", "slicer-core")),
-        "inputs": {patient: {role: record(path) for role, path in files.items() if path is not None}
-                   for patient, files in inputs.items()},
+        "inputs": {
+            patient: {role: record(path) for role, path in files.items() if path is not None}
+            for patient, files in inputs.items()
+        },
     }
 
 
@@ -215,7 +276,9 @@ def _write(out: pathlib.Path, metrics, failures: list[dict] | None, provenance: 
 
 def _report(out: pathlib.Path, metrics, failures: list[dict]) -> None:
     cases = metrics["patient"].nunique() if len(metrics) else 0
-    print(f"Metrics: {out / 'metrics.csv'} ({cases} case(s), {len(metrics)} pair row(s)); summary: {out / 'summary.csv'}")
+    print(
+        f"Metrics: {out / 'metrics.csv'} ({cases} case(s), {len(metrics)} pair row(s)); summary: {out / 'summary.csv'}"
+    )
     if failures:
         print(f"Failed: {len(failures)} case(s), see {out / 'failures.csv'}")
     if len(metrics):

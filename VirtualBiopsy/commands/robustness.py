@@ -17,7 +17,8 @@ DEFAULT_PERTURBATIONS = ("rotation", "translation", "noise", "volume")
 def addParser(commands) -> None:
     """Add the ``robustness`` parser."""
     parser = commands.add_parser(
-        "robustness", help="rank radiomics features by their stability under image perturbations (ICC)",
+        "robustness",
+        help="rank radiomics features by their stability under image perturbations (ICC)",
         description="Perturb every case of a manifest (rotation, translation, noise, mask volume, resampling; "
         "Zwanenburg et al. 2019), extract original pyradiomics features from each copy and compute each feature's "
         "ICC(1,1) over patients. Writes stability.csv (ICC, 95 %% interval, Koo & Li band, stable), "
@@ -29,14 +30,25 @@ def addParser(commands) -> None:
     parser.add_argument("--label", type=int, default=1, help="tumour label in the masks (default: %(default)s)")
     settings = parser.add_mutually_exclusive_group()
     settings.add_argument("--preset", default="mr-default", help="radiomics preset (default: %(default)s)")
-    settings.add_argument("--params", type=pathlib.Path, help="pyradiomics parameter file (YAML or JSON) instead of a preset")
-    parser.add_argument("--bin-width", type=float, help="override the preset's bin width (e.g. 0.1 for z-scored images)")
-    parser.add_argument("--perturbations", default=",".join(DEFAULT_PERTURBATIONS),
-                        help=f"comma-separated chain from {', '.join(PERTURBATIONS)} (default: %(default)s)")
+    settings.add_argument(
+        "--params", type=pathlib.Path, help="pyradiomics parameter file (YAML or JSON) instead of a preset"
+    )
+    parser.add_argument(
+        "--bin-width", type=float, help="override the preset's bin width (e.g. 0.1 for z-scored images)"
+    )
+    parser.add_argument(
+        "--perturbations",
+        default=",".join(DEFAULT_PERTURBATIONS),
+        help=f"comma-separated chain from {', '.join(PERTURBATIONS)} (default: %(default)s)",
+    )
     parser.add_argument("--count", type=int, default=8, help="perturbed copies per case (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the perturbations (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=0.75,
-                        help="ICC at or above which a feature counts as stable (default: %(default)s)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.75,
+        help="ICC at or above which a feature counts as stable (default: %(default)s)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,32 +72,63 @@ def run(arguments: argparse.Namespace) -> int:
     cohort.requireValid()
     sequence = arguments.sequence or cohort.sequences[0]
     if sequence not in cohort.sequences:
-        raise InputError(f"Sequence '{sequence}' is not a column of {cohort.path} (sequences: "
-                         f"{', '.join(cohort.sequences)}); pass one of them to --sequence.")
+        raise InputError(
+            f"Sequence '{sequence}' is not a column of {cohort.path} (sequences: "
+            f"{', '.join(cohort.sequences)}); pass one of them to --sequence."
+        )
     lacking = [case.patient for case in cohort.cases if sequence not in case.sequences or case.mask is None]
     if lacking:
-        raise InputError(f"Patient(s) {', '.join(lacking)} in {cohort.path} have no {sequence} image or no mask; "
-                         "fill in those cells or remove the rows.")
+        raise InputError(
+            f"Patient(s) {', '.join(lacking)} in {cohort.path} have no {sequence} image or no mask; "
+            "fill in those cells or remove the rows."
+        )
     perturbations = tuple(name.strip() for name in arguments.perturbations.split(",") if name.strip())
     extractFunction, extractor = buildExtractFunction(arguments)
     masks = {case.patient: case.mask for case in cohort.cases if case.mask is not None}  # all of them: checked above
     cases = {case.patient: _loader(case.sequences[sequence], masks[case.patient]) for case in cohort.cases}
     with progressBar("robustness") as progress:
-        result = assessRobustness(cases, extractFunction, perturbations, arguments.count, arguments.seed,
-                                  label=arguments.label, progress=progress)
-    inputs = {case.patient: {"image": str(case.sequences[sequence]), "imageSha256": sha256File(case.sequences[sequence]),
-                             "mask": str(case.mask), "maskSha256": sha256File(masks[case.patient])} for case in cohort.cases}
-    parameters = {"manifest": str(cohort.path), "sequence": sequence, "label": arguments.label, "inputs": inputs,
-                  "perturbations": list(perturbations), "count": arguments.count, "seed": arguments.seed,
-                  "ranges": describe(PerturbationRanges()), "extractor": extractor, "threshold": arguments.threshold}
+        result = assessRobustness(
+            cases,
+            extractFunction,
+            perturbations,
+            arguments.count,
+            arguments.seed,
+            label=arguments.label,
+            progress=progress,
+        )
+    inputs = {
+        case.patient: {
+            "image": str(case.sequences[sequence]),
+            "imageSha256": sha256File(case.sequences[sequence]),
+            "mask": str(case.mask),
+            "maskSha256": sha256File(masks[case.patient]),
+        }
+        for case in cohort.cases
+    }
+    parameters = {
+        "manifest": str(cohort.path),
+        "sequence": sequence,
+        "label": arguments.label,
+        "inputs": inputs,
+        "perturbations": list(perturbations),
+        "count": arguments.count,
+        "seed": arguments.seed,
+        "ranges": describe(PerturbationRanges()),
+        "extractor": extractor,
+        "threshold": arguments.threshold,
+    }
     stable = stableFeatures(result.stability, arguments.threshold)
     result.stability["stable"] = result.stability.index.isin(stable)
     files = writeRobustnessResult(result, arguments.out, parameters)
     bands = result.stability["band"].value_counts()
-    print("ICC bands: " + ", ".join(f"{band} {bands.get(band, 0)}" for band in
-                                     ("excellent", "good", "moderate", "poor", "undefined")))
-    print(f"Stable features (ICC ≥ {arguments.threshold}): {len(stable)} "
-          f"of {len(result.stability)}; failures: {len(result.failures)} (see failures.csv)")
+    print(
+        "ICC bands: "
+        + ", ".join(f"{band} {bands.get(band, 0)}" for band in ("excellent", "good", "moderate", "poor", "undefined"))
+    )
+    print(
+        f"Stable features (ICC ≥ {arguments.threshold}): {len(stable)} "
+        f"of {len(result.stability)}; failures: {len(result.failures)} (see failures.csv)"
+    )
     print(f"Stability: {files['stability.csv']}\nPerturbed features: {files['perturbed_features.csv']}")
     return 0
 
@@ -96,7 +139,11 @@ def buildExtractFunction(arguments: argparse.Namespace):
     from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
     from VirtualBiopsy.extract.robustness.extractorAdapter import engineExtractFunction
 
-    settings = RadiomicsSettings.fromFile(arguments.params) if arguments.params else RadiomicsSettings.fromPreset(arguments.preset)
+    settings = (
+        RadiomicsSettings.fromFile(arguments.params)
+        if arguments.params
+        else RadiomicsSettings.fromPreset(arguments.preset)
+    )
     if arguments.bin_width is not None:
         if not arguments.bin_width > 0:
             raise InputError(f"Bin width is {arguments.bin_width}; give a positive intensity step per bin (e.g. 25).")
@@ -111,6 +158,8 @@ def _loader(imagePath: pathlib.Path, maskPath: pathlib.Path):
         try:
             return sitk.ReadImage(str(imagePath)), sitk.ReadImage(str(maskPath))
         except RuntimeError as error:
-            raise InputError(f"Could not read {imagePath} or {maskPath}: {error}; check that they are images.") from error
+            raise InputError(
+                f"Could not read {imagePath} or {maskPath}: {error}; check that they are images."
+            ) from error
 
     return load

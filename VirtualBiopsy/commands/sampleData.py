@@ -11,7 +11,8 @@ from VirtualBiopsy.commands.progressBar import progressBar
 def addParser(commands) -> None:
     """Add the ``sample-data`` parser."""
     parser = commands.add_parser(
-        "sample-data", help="fetch pyradiomics' public MR and CT sample cases",
+        "sample-data",
+        help="fetch pyradiomics' public MR and CT sample cases",
         description="Fetch pyradiomics' sample cases (brain1, brain2, breast1, lung1, lung2) from its source "
         "distribution on PyPI through pip, check their SHA-256 and cache them.",
     )

@@ -23,33 +23,72 @@ _VOLUME_EXTENSIONS = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 def addParser(commands) -> None:
     """Add the ``segment`` parser."""
     parser = commands.add_parser(
-        "segment", help="segment a case with an AI model (nnU-Net, MONAI) into a segmentation or label map",
+        "segment",
+        help="segment a case with an AI model (nnU-Net, MONAI) into a segmentation or label map",
         description="Segment one case with an nnU-Net or MONAI model. Images are matched to the model's input "
         "sequences by name (--image T1c=t1c.nrrd --image FLAIR=flair.nrrd; aliases such as T1Gd, T1ce for T1c "
         "are understood); extra images are ignored with a warning. OUT.seg.nrrd is a Slicer segmentation, "
         "OUT.nrrd or OUT.nii.gz a label map on the input grid; OUT.provenance.json records the model, its "
-        "hashes, the channel mapping, device, folds and test-time augmentation.")
-    parser.add_argument("--model", required=True, metavar="ID|PATH",
-                        help="model id (see 'virtual-biopsy models list') or a model folder / TorchScript file")
-    parser.add_argument("--image", action="append", required=True, metavar="[NAME=]PATH",
-                        help="input image; NAME=PATH names its sequence (repeatable, one per model input)")
-    parser.add_argument("--out", type=pathlib.Path, required=True, metavar="SEG",
-                        help="new .seg.nrrd segmentation, or .nrrd/.nii.gz label map")
-    parser.add_argument("--probabilities", type=pathlib.Path, metavar="PATH",
-                        help="also write the class probabilities (one vector volume, background first)")
-    parser.add_argument("--uncertainty", type=pathlib.Path, metavar="PATH",
-                        help="also write the normalised softmax entropy (0 certain .. 1 uniform)")
-    parser.add_argument("--variance", type=pathlib.Path, metavar="PATH",
-                        help="also write the variance across folds (nnU-Net, two or more folds)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: %(default)s); a GPU "
-                        "that runs out of memory falls back to the CPU once")
+        "hashes, the channel mapping, device, folds and test-time augmentation.",
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="ID|PATH",
+        help="model id (see 'virtual-biopsy models list') or a model folder / TorchScript file",
+    )
+    parser.add_argument(
+        "--image",
+        action="append",
+        required=True,
+        metavar="[NAME=]PATH",
+        help="input image; NAME=PATH names its sequence (repeatable, one per model input)",
+    )
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        required=True,
+        metavar="SEG",
+        help="new .seg.nrrd segmentation, or .nrrd/.nii.gz label map",
+    )
+    parser.add_argument(
+        "--probabilities",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="also write the class probabilities (one vector volume, background first)",
+    )
+    parser.add_argument(
+        "--uncertainty",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="also write the normalised softmax entropy (0 certain .. 1 uniform)",
+    )
+    parser.add_argument(
+        "--variance",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="also write the variance across folds (nnU-Net, two or more folds)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu or cuda[:N] (default: %(default)s); a GPU that runs out of memory falls back to the CPU once",
+    )
     parser.add_argument("--no-tta", action="store_true", help="no test-time mirroring (faster, slightly less accurate)")
-    parser.add_argument("--folds", nargs="+", metavar="FOLD", help="nnU-Net folds to ensemble (default: all of the "
-                        "model's folds), e.g. --folds 0 1 2 or --folds all")
+    parser.add_argument(
+        "--folds",
+        nargs="+",
+        metavar="FOLD",
+        help="nnU-Net folds to ensemble (default: all of the model's folds), e.g. --folds 0 1 2 or --folds all",
+    )
     parser.add_argument("--keep-largest", action="store_true", help="keep the largest connected component per label")
     parser.add_argument("--fill-holes", action="store_true", help="fill enclosed holes per label")
-    parser.add_argument("--models-dir", type=pathlib.Path, metavar="DIR",
-                        help="the user's models folder (default: ~/.local/share/virtual-biopsy/models)")
+    parser.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="the user's models folder (default: ~/.local/share/virtual-biopsy/models)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -81,10 +120,17 @@ def run(arguments: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="virtual-biopsy-segment-", dir=out.parent) as temporary:
         labelMapFile = pathlib.Path(temporary) / "labels.nrrd" if segmentationFile else out
         outputs = {"labelMap": str(labelMapFile), **{kind: str(path) for kind, path in extras.items() if path}}
-        task = {"images": {name: str(path) for name, path in named.items()}, "model": entryToDict(entry),
-                "modelPath": str(modelPath), "device": arguments.device, "testTimeAugmentation": not arguments.no_tta,
-                "folds": folds, "keepLargestComponent": arguments.keep_largest, "fillHoles": arguments.fill_holes,
-                "outputs": outputs}
+        task = {
+            "images": {name: str(path) for name, path in named.items()},
+            "model": entryToDict(entry),
+            "modelPath": str(modelPath),
+            "device": arguments.device,
+            "testTimeAugmentation": not arguments.no_tta,
+            "folds": folds,
+            "keepLargestComponent": arguments.keep_largest,
+            "fillHoles": arguments.fill_holes,
+            "outputs": outputs,
+        }
         with progressBar("segment") as progress:
             result = runWithDeviceFallback(ProcessRunner(), TASK, task, progress)
         written = [pathlib.Path(path) for kind, path in outputs.items() if kind != "labelMap" or not segmentationFile]

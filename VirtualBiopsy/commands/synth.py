@@ -11,7 +11,8 @@ from VirtualBiopsy.commands.progressBar import progressBar
 def addParser(commands) -> None:
     """Add the ``synth`` parser."""
     parser = commands.add_parser(
-        "synth", help="write a virtual cohort (images, masks, manifest, clinical data)",
+        "synth",
+        help="write a virtual cohort (images, masks, manifest, clinical data)",
         description="Write a seeded virtual cohort of MR-like multi-sequence cases with tumours, ground truth, "
         "site effects and survival outcomes.",
     )
@@ -27,7 +28,8 @@ def run(arguments: argparse.Namespace) -> int:
     from VirtualBiopsy.data.virtualCohort import generateCohort
 
     with progressBar("synth") as progress:
-        manifest = generateCohort(arguments.out, cases=arguments.cases, seed=arguments.seed, size=arguments.size,
-                                  progress=progress)
+        manifest = generateCohort(
+            arguments.out, cases=arguments.cases, seed=arguments.seed, size=arguments.size, progress=progress
+        )
     print(f"Manifest: {manifest}\nClinical data: {manifest.parent / 'clinical.csv'}")
     return 0

@@ -19,30 +19,58 @@ import pathlib
 def addParser(commands) -> None:
     """Add the ``train`` parser."""
     parser = commands.add_parser(
-        "train", help="train an nnU-Net segmentation model on a cohort manifest",
+        "train",
+        help="train an nnU-Net segmentation model on a cohort manifest",
         description="Export the cohort's images and masks to an nnU-Net raw dataset, plan, preprocess and train "
         "nnU-Net v2 in a worker process, and write the trained-model folder --out (loadable with "
         "weights_only=True). Cases with missing sequences, masks off the image grid or unknown labels are skipped "
-        "and listed. --id also imports the model into the user's models folder.")
-    parser.add_argument("--manifest", type=pathlib.Path, required=True, metavar="COHORT.csv",
-                        help="cohort manifest (patient, sequence columns, mask)")
-    parser.add_argument("--out", type=pathlib.Path, required=True, metavar="MODELDIR",
-                        help="new or empty folder for the trained model")
-    parser.add_argument("--sequences", metavar="A,B", help="input sequences in channel order (default: every "
-                        "sequence column of the manifest), e.g. FLAIR,T1c")
+        "and listed. --id also imports the model into the user's models folder.",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=pathlib.Path,
+        required=True,
+        metavar="COHORT.csv",
+        help="cohort manifest (patient, sequence columns, mask)",
+    )
+    parser.add_argument(
+        "--out", type=pathlib.Path, required=True, metavar="MODELDIR", help="new or empty folder for the trained model"
+    )
+    parser.add_argument(
+        "--sequences",
+        metavar="A,B",
+        help="input sequences in channel order (default: every sequence column of the manifest), e.g. FLAIR,T1c",
+    )
     parser.add_argument("--epochs", type=int, default=100, metavar="N", help="training epochs (default 100)")
-    parser.add_argument("--iterations-per-epoch", type=int, default=250, metavar="N",
-                        help="training batches per epoch (default 250, nnU-Net's)")
-    parser.add_argument("--configuration", default="3d_fullres", metavar="C",
-                        help="nnU-Net configuration: 3d_fullres (default), 2d or 3d_lowres")
+    parser.add_argument(
+        "--iterations-per-epoch",
+        type=int,
+        default=250,
+        metavar="N",
+        help="training batches per epoch (default 250, nnU-Net's)",
+    )
+    parser.add_argument(
+        "--configuration",
+        default="3d_fullres",
+        metavar="C",
+        help="nnU-Net configuration: 3d_fullres (default), 2d or 3d_lowres",
+    )
     parser.add_argument("--fold", default="all", metavar="F", help="cross-validation fold 0-4, or 'all' (default)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where to train (default auto: CUDA when available)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where to train (default auto: CUDA when available)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--id", dest="modelId", metavar="ID", help="also import the model under this id")
-    parser.add_argument("--models-dir", type=pathlib.Path, metavar="DIR",
-                        help="the user's models folder for --id (default: ~/.local/share/virtual-biopsy/models or "
-                        "the platform's user data folder)")
+    parser.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="the user's models folder for --id (default: ~/.local/share/virtual-biopsy/models or "
+        "the platform's user data folder)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -64,16 +92,20 @@ def run(arguments: argparse.Namespace) -> int:
     sequences = [name.strip() for name in arguments.sequences.split(",")] if arguments.sequences else cohort.sequences
     unknown = [name for name in sequences if name not in cohort.sequences]
     if unknown or not all(sequences):
-        raise InputError(f"--sequences {arguments.sequences}: {', '.join(unknown) or 'an empty name'} is not a "
-                         f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)}).")
+        raise InputError(
+            f"--sequences {arguments.sequences}: {', '.join(unknown) or 'an empty name'} is not a "
+            f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)})."
+        )
     config = trainingConfig(arguments, sequences)
     with progressBar("Training") as report:
         outcome = trainModel(casesFromCohort(cohort, sequences), out, config, progress=report)
     for caseId, reason in outcome.skipped:
         print(f"Skipped {caseId}: {reason}")
     losses = outcome.result.get("trainLosses") or [float("nan")]
-    print(f"Trained on {len(outcome.cases)} case(s) ({len(outcome.skipped)} skipped) in "
-          f"{outcome.result.get('seconds', 0):.0f} s; final training loss {losses[-1]:.4f}. Model: {out}")
+    print(
+        f"Trained on {len(outcome.cases)} case(s) ({len(outcome.skipped)} skipped) in "
+        f"{outcome.result.get('seconds', 0):.0f} s; final training loss {losses[-1]:.4f}. Model: {out}"
+    )
     if arguments.modelId:
         from VirtualBiopsy.models.registry import ModelRegistry
 
@@ -92,13 +124,20 @@ def trainingConfig(arguments: argparse.Namespace, sequences: list[str]):
 
     fold = arguments.fold if arguments.fold == "all" else _wholeNumber(arguments.fold, "--fold")
     manifest = arguments.manifest
-    return TrainingConfig.fromDict({
-        "configuration": arguments.configuration, "epochs": arguments.epochs,
-        "iterationsPerEpoch": arguments.iterations_per_epoch, "fold": fold, "device": arguments.device,
-        "seed": arguments.seed, "sequences": list(sequences), "modelName": manifest.stem,
-        "modelDescription": f"nnU-Net {arguments.configuration} trained on {manifest.name}",
-        "source": f"virtual-biopsy train --manifest {manifest.name}, seed {arguments.seed}",
-    })
+    return TrainingConfig.fromDict(
+        {
+            "configuration": arguments.configuration,
+            "epochs": arguments.epochs,
+            "iterationsPerEpoch": arguments.iterations_per_epoch,
+            "fold": fold,
+            "device": arguments.device,
+            "seed": arguments.seed,
+            "sequences": list(sequences),
+            "modelName": manifest.stem,
+            "modelDescription": f"nnU-Net {arguments.configuration} trained on {manifest.name}",
+            "source": f"virtual-biopsy train --manifest {manifest.name}, seed {arguments.seed}",
+        }
+    )
 
 
 def _wholeNumber(text: str, option: str) -> int:

@@ -25,8 +25,9 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise InputError(f"Clinical table not found: {path}. Give the path of a CSV file with columns "
-                         f"{', '.join(CLINICAL_COLUMNS)}.")
+        raise InputError(
+            f"Clinical table not found: {path}. Give the path of a CSV file with columns {', '.join(CLINICAL_COLUMNS)}."
+        )
     try:
         table = pd.read_csv(path, dtype={"patient": str, "site": str}, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -34,9 +35,11 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
     table.columns = [str(column).strip() for column in table.columns]
     missing = [column for column in CLINICAL_COLUMNS if column not in table.columns]
     if missing:
-        raise InputError(f"Clinical table {path} has no column {', '.join(missing)} (columns: "
-                         f"{', '.join(table.columns)}); add it: time is the follow-up (> 0), event 1 for an "
-                         "event and 0 for censored.")
+        raise InputError(
+            f"Clinical table {path} has no column {', '.join(missing)} (columns: "
+            f"{', '.join(table.columns)}); add it: time is the follow-up (> 0), event 1 for an "
+            "event and 0 for censored."
+        )
     if table.empty:
         raise InputError(f"Clinical table {path} has no rows; add one row per patient.")
 
@@ -64,10 +67,13 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
         elif event[index] not in (0, 1):
             problems.append(f"{where}: event {_shown(rawEvent)} is not 0 or 1")
     if problems:
-        listed = problems[:_MAXIMUM_LISTED] + ([f"... and {len(problems) - _MAXIMUM_LISTED} more"]
-                                               if len(problems) > _MAXIMUM_LISTED else [])
-        raise InputError(f"Clinical table {path} has {len(problems)} bad value(s); fix them (time > 0 in any "
-                         "unit, event 1 = event, 0 = censored, one row per patient):\n  " + "\n  ".join(listed))
+        listed = problems[:_MAXIMUM_LISTED] + (
+            [f"... and {len(problems) - _MAXIMUM_LISTED} more"] if len(problems) > _MAXIMUM_LISTED else []
+        )
+        raise InputError(
+            f"Clinical table {path} has {len(problems)} bad value(s); fix them (time > 0 in any "
+            "unit, event 1 = event, 0 = censored, one row per patient):\n  " + "\n  ".join(listed)
+        )
     table["time"] = time.astype(float)
     table["event"] = event.astype(int)
     return table

@@ -106,8 +106,11 @@ class Cohort:
 
     def validate(self) -> list[str]:
         """Every problem of every case, each with the fix (empty when the cohort is usable)."""
-        return [f"{self.path.name} line {case.line}, patient {case.patient}: {problem}"
-                for case in self.cases for problem in case.problems]
+        return [
+            f"{self.path.name} line {case.line}, patient {case.patient}: {problem}"
+            for case in self.cases
+            for problem in case.problems
+        ]
 
     def requireValid(self) -> None:
         """Raise :class:`InputError` listing every problem, if there is any."""
@@ -125,16 +128,20 @@ def readManifest(path: str | os.PathLike) -> Cohort:
     """
     path = pathlib.Path(path).expanduser().resolve()
     if not path.is_file():
-        raise InputError(f"Cohort manifest not found: {path}. Give the path of an existing CSV file "
-                         "(columns: patient, site, one per sequence, mask).")
+        raise InputError(
+            f"Cohort manifest not found: {path}. Give the path of an existing CSV file "
+            "(columns: patient, site, one per sequence, mask)."
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"Cohort manifest {path} could not be read as UTF-8 text: {error}") from error
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputError(f"Cohort manifest {path} is empty; its first line must name the columns "
-                         "(patient, site, one per sequence, mask).")
+        raise InputError(
+            f"Cohort manifest {path} is empty; its first line must name the columns "
+            "(patient, site, one per sequence, mask)."
+        )
     header = [cell.strip() for cell in rows[0]]
     _checkHeader(path, header)
     sequences = [name for name in header if name not in RESERVED_COLUMNS]
@@ -148,16 +155,21 @@ def readManifest(path: str | os.PathLike) -> Cohort:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
-            raise InputError(f"Cohort manifest {path} line {line} has {len(row)} cells but the header names "
-                             f"{len(header)} columns; remove the extra cells or name their column.")
+            raise InputError(
+                f"Cohort manifest {path} line {line} has {len(row)} cells but the header names "
+                f"{len(header)} columns; remove the extra cells or name their column."
+            )
         cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
         patient = cells[PATIENT_COLUMN]
         if not patient:
-            raise InputError(f"Cohort manifest {path} line {line} has no patient identifier; "
-                             "fill in its 'patient' cell.")
+            raise InputError(
+                f"Cohort manifest {path} line {line} has no patient identifier; fill in its 'patient' cell."
+            )
         if patient in seen:
-            raise InputError(f"Cohort manifest {path} lists patient '{patient}' twice (lines {seen[patient]} and "
-                             f"{line}); give every patient one row with a unique identifier.")
+            raise InputError(
+                f"Cohort manifest {path} lists patient '{patient}' twice (lines {seen[patient]} and "
+                f"{line}); give every patient one row with a unique identifier."
+            )
         seen[patient] = line
         cases.append(_readCase(path.parent, line, cells, sequences))
     if not cases:
@@ -170,15 +182,20 @@ def _checkHeader(path: pathlib.Path, header: list[str]) -> None:
     if duplicates:
         raise InputError(f"Cohort manifest {path} repeats column(s) {', '.join(duplicates)}; name every column once.")
     if "" in header:
-        raise InputError(f"Cohort manifest {path} has a column without a name (column {header.index('') + 1}); "
-                         "name it or remove it.")
+        raise InputError(
+            f"Cohort manifest {path} has a column without a name (column {header.index('') + 1}); name it or remove it."
+        )
     for required in (PATIENT_COLUMN, MASK_COLUMN):
         if required not in header:
-            raise InputError(f"Cohort manifest {path} has no '{required}' column (columns: {', '.join(header)}); "
-                             f"add it: the header must name patient, one column per sequence and mask.")
+            raise InputError(
+                f"Cohort manifest {path} has no '{required}' column (columns: {', '.join(header)}); "
+                f"add it: the header must name patient, one column per sequence and mask."
+            )
     if not [name for name in header if name not in RESERVED_COLUMNS]:
-        raise InputError(f"Cohort manifest {path} has no sequence column (columns: {', '.join(header)}); add one "
-                         f"column per image sequence, e.g. {', '.join(KNOWN_SEQUENCES[:4])}.")
+        raise InputError(
+            f"Cohort manifest {path} has no sequence column (columns: {', '.join(header)}); add one "
+            f"column per image sequence, e.g. {', '.join(KNOWN_SEQUENCES[:4])}."
+        )
 
 
 def _resolve(root: pathlib.Path, cell: str) -> pathlib.Path:
@@ -193,8 +210,9 @@ def _readCase(root: pathlib.Path, line: int, cells: dict[str, str], sequences: l
         if cells[name]:
             images[name] = _resolve(root, cells[name])
             if not images[name].is_file():
-                problems.append(f"{name} image not found: {images[name]}; "
-                                f"fix the path (relative to {root}) or add the file.")
+                problems.append(
+                    f"{name} image not found: {images[name]}; fix the path (relative to {root}) or add the file."
+                )
     if not images:
         problems.append(f"no image in any sequence column ({', '.join(sequences)}); fill in at least one path.")
     mask = _resolve(root, cells[MASK_COLUMN]) if cells[MASK_COLUMN] else None
@@ -206,8 +224,15 @@ def _readCase(root: pathlib.Path, line: int, cells: dict[str, str], sequences: l
         label = int(labelCell)
     elif labelCell:
         problems.append(f"label '{labelCell}' is not a positive whole number; fix the 'label' cell (e.g. 1).")
-    return CohortCase(patient=cells[PATIENT_COLUMN], site=cells.get(SITE_COLUMN) or None,
-                      sequences=images, mask=mask, label=label, line=line, problems=problems)
+    return CohortCase(
+        patient=cells[PATIENT_COLUMN],
+        site=cells.get(SITE_COLUMN) or None,
+        sequences=images,
+        mask=mask,
+        label=label,
+        line=line,
+        problems=problems,
+    )
 
 
 def writeManifest(
@@ -229,8 +254,10 @@ def writeManifest(
         raise InputError(f"Manifest {path} already exists; choose another path or pass overwrite=True.")
     rows: list[dict[str, Any]]  # cells: text, paths or None
     if isinstance(cohort, Cohort):
-        rows = [{PATIENT_COLUMN: case.patient, SITE_COLUMN: case.site, **case.sequences, MASK_COLUMN: case.mask}
-                for case in cohort.cases]
+        rows = [
+            {PATIENT_COLUMN: case.patient, SITE_COLUMN: case.site, **case.sequences, MASK_COLUMN: case.mask}
+            for case in cohort.cases
+        ]
     else:
         rows = [dict(row) for row in cohort]
     columns = [PATIENT_COLUMN]

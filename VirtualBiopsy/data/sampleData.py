@@ -77,8 +77,19 @@ def pipDownloadCommand(folder: pathlib.Path) -> list[str]:
     ``--no-build-isolation``: the sdist's metadata step fails in an isolated build;
     it needs numpy and versioneer installed in this environment.
     """
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-            "--no-build-isolation", PACKAGE_REQUIREMENT, "-d", str(folder)]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--no-build-isolation",
+        PACKAGE_REQUIREMENT,
+        "-d",
+        str(folder),
+    ]
 
 
 def downloadSdist(folder: pathlib.Path) -> pathlib.Path:
@@ -106,9 +117,11 @@ def verifySdist(path: pathlib.Path) -> None:
     """Raise :class:`InputError` unless ``path`` has the sdist's known SHA-256."""
     actual = sha256File(path)
     if actual != SDIST_SHA256:
-        raise InputError(f"The downloaded {path.name} has SHA-256 {actual}, expected {SDIST_SHA256}; it is not the "
-                         "published pyradiomics 3.0.1 sdist (check your package index or proxy). "
-                         "Nothing was extracted.")
+        raise InputError(
+            f"The downloaded {path.name} has SHA-256 {actual}, expected {SDIST_SHA256}; it is not the "
+            "published pyradiomics 3.0.1 sdist (check your package index or proxy). "
+            "Nothing was extracted."
+        )
 
 
 def checkArchiveMembers(members: Iterable[tarfile.TarInfo]) -> None:
@@ -120,11 +133,15 @@ def checkArchiveMembers(members: Iterable[tarfile.TarInfo]) -> None:
         name = member.name.replace("\\", "/")
         parts = name.split("/")
         if name.startswith("/") or (len(parts[0]) == 2 and parts[0][1] == ":") or ".." in parts:
-            raise InputError(f"Refusing the archive: member '{member.name}' has an absolute path or '..' "
-                             "(path traversal). Use the published pyradiomics 3.0.1 sdist.")
+            raise InputError(
+                f"Refusing the archive: member '{member.name}' has an absolute path or '..' "
+                "(path traversal). Use the published pyradiomics 3.0.1 sdist."
+            )
         if not (member.isfile() or member.isdir()):
-            raise InputError(f"Refusing the archive: member '{member.name}' is a link or special file. "
-                             "Use the published pyradiomics 3.0.1 sdist.")
+            raise InputError(
+                f"Refusing the archive: member '{member.name}' is a link or special file. "
+                "Use the published pyradiomics 3.0.1 sdist."
+            )
 
 
 def extractSampleFiles(archive: pathlib.Path, outDir: pathlib.Path, names: Iterable[str]) -> dict[str, pathlib.Path]:
@@ -144,8 +161,10 @@ def extractSampleFiles(archive: pathlib.Path, outDir: pathlib.Path, names: Itera
                 try:
                     member = tar.getmember(f"{ARCHIVE_FOLDER}/{name}")
                 except KeyError:
-                    raise InputError(f"The archive {archive.name} has no {ARCHIVE_FOLDER}/{name}; "
-                                     "use the published pyradiomics 3.0.1 sdist.") from None
+                    raise InputError(
+                        f"The archive {archive.name} has no {ARCHIVE_FOLDER}/{name}; "
+                        "use the published pyradiomics 3.0.1 sdist."
+                    ) from None
                 paths[name] = _extractVerified(tar, member, outDir / name, SAMPLE_FILES[name])
     except (tarfile.TarError, EOFError, OSError) as error:
         raise InputError(f"Could not read the archive {archive}: {error}. Delete it and fetch again.") from error
@@ -163,8 +182,10 @@ def _extractVerified(tar: tarfile.TarFile, member: tarfile.TarInfo, path: pathli
                 digest.update(chunk)
                 target.write(chunk)
         if digest.hexdigest() != expected:
-            raise InputError(f"{member.name} in the archive has SHA-256 {digest.hexdigest()}, expected {expected}; "
-                             "it was not used. Use the published pyradiomics 3.0.1 sdist.")
+            raise InputError(
+                f"{member.name} in the archive has SHA-256 {digest.hexdigest()}, expected {expected}; "
+                "it was not used. Use the published pyradiomics 3.0.1 sdist."
+            )
     return path
 
 
@@ -183,8 +204,10 @@ def _caseNames(cases: Iterable[str] | None) -> list[str]:
     names = [cases] if isinstance(cases, str) else list(cases)
     unknown = [name for name in names if name not in SAMPLE_CASES]
     if unknown or not names:
-        raise InputError(f"Unknown sample case(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-                         f"choose from: {', '.join(SAMPLE_CASES)}.")
+        raise InputError(
+            f"Unknown sample case(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from: {', '.join(SAMPLE_CASES)}."
+        )
     return list(dict.fromkeys(names))
 
 

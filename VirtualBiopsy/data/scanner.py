@@ -74,34 +74,49 @@ class Site:
 #: 3-D gradient-echo T1c and thin slices, and a second 3 T site with spin-echo T1c.
 SITES: tuple[Site, ...] = (
     Site(
-        name="SiteA", fieldStrength=1.5,
+        name="SiteA",
+        fieldStrength=1.5,
         sequences={
             "T1c": Sequence("spinEcho", 500.0, 12.0, contrast=True),
             "T2": Sequence("spinEcho", 4000.0, 100.0),
             "FLAIR": Sequence("inversionRecovery", 9000.0, 120.0, inversionTime=2500.0),
         },
         snr={"T1c": 18.0, "T2": 15.0, "FLAIR": 12.0},
-        sliceThicknessMm=5.0, biasGradient=0.10, biasCentre=0.0, biasRandom=0.04, intensityScale=800.0,
+        sliceThicknessMm=5.0,
+        biasGradient=0.10,
+        biasCentre=0.0,
+        biasRandom=0.04,
+        intensityScale=800.0,
     ),
     Site(
-        name="SiteB", fieldStrength=3.0,
+        name="SiteB",
+        fieldStrength=3.0,
         sequences={
             "T1c": Sequence("gradientEcho", 8.0, 3.0, flipAngle=12.0, contrast=True),
             "T2": Sequence("spinEcho", 5000.0, 90.0),
             "FLAIR": Sequence("inversionRecovery", 9000.0, 110.0, inversionTime=2500.0),
         },
         snr={"T1c": 45.0, "T2": 40.0, "FLAIR": 30.0},
-        sliceThicknessMm=1.0, biasGradient=0.15, biasCentre=0.25, biasRandom=0.06, intensityScale=1500.0,
+        sliceThicknessMm=1.0,
+        biasGradient=0.15,
+        biasCentre=0.25,
+        biasRandom=0.06,
+        intensityScale=1500.0,
     ),
     Site(
-        name="SiteC", fieldStrength=3.0,
+        name="SiteC",
+        fieldStrength=3.0,
         sequences={
             "T1c": Sequence("spinEcho", 600.0, 10.0, contrast=True),
             "T2": Sequence("spinEcho", 6000.0, 105.0),
             "FLAIR": Sequence("inversionRecovery", 10000.0, 125.0, inversionTime=2700.0),
         },
         snr={"T1c": 32.0, "T2": 26.0, "FLAIR": 20.0},
-        sliceThicknessMm=3.0, biasGradient=0.12, biasCentre=0.20, biasRandom=0.05, intensityScale=1100.0,
+        sliceThicknessMm=3.0,
+        biasGradient=0.12,
+        biasCentre=0.20,
+        biasRandom=0.05,
+        intensityScale=1100.0,
     ),
 )
 

@@ -95,5 +95,6 @@ def sampleOutcome(rng: np.random.Generator, patient: Patient) -> Outcome:
     censorTime = min(administrative, dropout)
     event = int(eventTime <= censorTime)
     time = max(round(float(min(eventTime, censorTime)), 2), 0.01)
-    return Outcome(time=time, event=event, eventTime=float(eventTime), censorTime=float(censorTime),
-                   logHazard=float(eta))
+    return Outcome(
+        time=time, event=event, eventTime=float(eventTime), censorTime=float(censorTime), logHazard=float(eta)
+    )

@@ -126,8 +126,9 @@ def generateCase(index: int, seed: int, size: int = 128) -> VirtualCase:
     images = {}
     for name in SEQUENCES:
         sequence = site.sequences[name]
-        values = _noiseFreeSignal(anatomy.fractions, tumour, phenotype.gadoliniumMm, phenotype.heterogeneity,
-                                  sequence, site, t1Scales)
+        values = _noiseFreeSignal(
+            anatomy.fractions, tumour, phenotype.gadoliniumMm, phenotype.heterogeneity, sequence, site, t1Scales
+        )
         whiteMatter = tissueSignal("whiteMatter", sequence, site.fieldStrength, t1Scales["whiteMatter"])
         images[name] = _toImage(acquire(values, whiteMatter, name, site, grid, bias, noiseRandom), grid)
 
@@ -137,34 +138,58 @@ def generateCase(index: int, seed: int, size: int = 128) -> VirtualCase:
     outcome = sampleOutcome(caseRandom(seed, index, "survival"), patient)
     name = patientId(index)
     clinical = {
-        "patient": name, "site": site.name, "grade": patient.grade, "time": outcome.time,
-        "event": outcome.event, "age": patient.age, "sex": patient.sex,
+        "patient": name,
+        "site": site.name,
+        "grade": patient.grade,
+        "time": outcome.time,
+        "event": outcome.event,
+        "age": patient.age,
+        "sex": patient.sex,
     }
     latent = {
-        "aggressiveness": patient.aggressiveness, "highGradeProbability": patient.highGradeProbability,
-        "logHazard": outcome.logHazard, "eventTime": outcome.eventTime, "censorTime": outcome.censorTime,
+        "aggressiveness": patient.aggressiveness,
+        "highGradeProbability": patient.highGradeProbability,
+        "logHazard": outcome.logHazard,
+        "eventTime": outcome.eventTime,
+        "censorTime": outcome.censorTime,
         **_tumourValues(phenotype, tumour, grid),
-        "fieldStrength": site.fieldStrength, "sliceThicknessMm": site.sliceThicknessMm, **anatomy.parameters,
+        "fieldStrength": site.fieldStrength,
+        "sliceThicknessMm": site.sliceThicknessMm,
+        **anatomy.parameters,
     }
     logger.debug("Generated virtual patient %s (seed %d, %s, %s)", name, seed, site.name, patient.grade)
     return VirtualCase(
-        patient=name, site=site.name, images=images, mask=_toImage(wholeTumour.astype(np.uint8), grid),
-        regions=_toImage(regions, grid), anatomy=_toImage(anatomyLabels, grid),
-        clinical=clinical, aggressiveness=patient.aggressiveness, latent=latent,
+        patient=name,
+        site=site.name,
+        images=images,
+        mask=_toImage(wholeTumour.astype(np.uint8), grid),
+        regions=_toImage(regions, grid),
+        anatomy=_toImage(anatomyLabels, grid),
+        clinical=clinical,
+        aggressiveness=patient.aggressiveness,
+        latent=latent,
     )
 
 
 def _tumourValues(phenotype: TumourPhenotype, tumour: TumourRender, grid: Grid) -> dict[str, float]:
     """The tumour's latent parameters and its regions' volumes (ml) on the grid."""
     voxelMl = grid.spacing**3 / 1000.0
-    volumes = {f"{label}VolumeMl": float(np.count_nonzero(tumour.regions == value) * voxelMl)
-               for label, value in REGION_LABELS.items()}
+    volumes = {
+        f"{label}VolumeMl": float(np.count_nonzero(tumour.regions == value) * voxelMl)
+        for label, value in REGION_LABELS.items()
+    }
     return {
-        "radiusMm": phenotype.radiusMm, "necrosisRatio": phenotype.necrosisRatio,
-        "gadoliniumMm": phenotype.gadoliniumMm, "heterogeneity": phenotype.heterogeneity,
-        "oedemaMarginMm": phenotype.oedemaMarginMm, "irregularity": phenotype.irregularity,
-        "centreXMm": phenotype.centreMm[0], "centreYMm": phenotype.centreMm[1], "centreZMm": phenotype.centreMm[2],
-        "coreVolumeMl": volumes["necrosisVolumeMl"] + volumes["enhancingVolumeMl"], **volumes,
+        "radiusMm": phenotype.radiusMm,
+        "necrosisRatio": phenotype.necrosisRatio,
+        "gadoliniumMm": phenotype.gadoliniumMm,
+        "heterogeneity": phenotype.heterogeneity,
+        "oedemaMarginMm": phenotype.oedemaMarginMm,
+        "irregularity": phenotype.irregularity,
+        "centreXMm": phenotype.centreMm[0],
+        "centreYMm": phenotype.centreMm[1],
+        "centreZMm": phenotype.centreMm[2],
+        "coreVolumeMl": volumes["necrosisVolumeMl"] + volumes["enhancingVolumeMl"],
+        **volumes,
     }
 
 

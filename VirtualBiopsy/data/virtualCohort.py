@@ -97,8 +97,13 @@ def generateCohort(
             progress(index / cases, f"Virtual patient {patientId(index)} ({index + 1}/{cases})")
             case = generateCase(index, seed, size)
             written = writeCase(case, staging / case.patient)
-            rows.append({"patient": case.patient, "site": case.site,
-                         **{name: written[name].relative_to(staging) for name in (*SEQUENCES, MASK_COLUMN)}})
+            rows.append(
+                {
+                    "patient": case.patient,
+                    "site": case.site,
+                    **{name: written[name].relative_to(staging) for name in (*SEQUENCES, MASK_COLUMN)},
+                }
+            )
             clinical.append(case.clinical)
             latent.append({"patient": case.patient, **case.latent})
         if cancel is not None:

@@ -78,8 +78,9 @@ def extractCase(task: CaseTask) -> dict[str, Any]:
     """
     from VirtualBiopsy.extract.extraction import extractFeatures
 
-    images: dict[str | None, sitk.Image] = {name: _load(source, f"image '{name}'")
-                                            for name, source in task.images.items()}
+    images: dict[str | None, sitk.Image] = {
+        name: _load(source, f"image '{name}'") for name, source in task.images.items()
+    }
     if isinstance(task.mask, dict):
         mask: Any = {name: _load(source, "mask") for name, source in task.mask.items()}
     else:
@@ -88,11 +89,27 @@ def extractCase(task: CaseTask) -> dict[str, Any]:
         (only,) = images.values()  # one sequence: pyradiomics' own names
         images = {None: only}
         mask = next(iter(mask.values())) if isinstance(mask, dict) else mask
-    result = extractFeatures(images, mask, task.settings, label=task.label, minimumRoiVoxels=task.minimumRoiVoxels,
-                             resampleMaskToImage=task.resampleMaskToImage, crop=task.crop)
-    value = json.loads(json.dumps({"features": result.features, "undefined": result.reasons,
-                                   "order": [*result.features, *result.reasons],
-                                   "diagnostics": result.diagnostics, "provenance": result.provenance}, default=str))
+    result = extractFeatures(
+        images,
+        mask,
+        task.settings,
+        label=task.label,
+        minimumRoiVoxels=task.minimumRoiVoxels,
+        resampleMaskToImage=task.resampleMaskToImage,
+        crop=task.crop,
+    )
+    value = json.loads(
+        json.dumps(
+            {
+                "features": result.features,
+                "undefined": result.reasons,
+                "order": [*result.features, *result.reasons],
+                "diagnostics": result.diagnostics,
+                "provenance": result.provenance,
+            },
+            default=str,
+        )
+    )
     if task.cacheFolder and task.cacheKey:
         from VirtualBiopsy.executors.resultCache import ResultCache
 
@@ -127,11 +144,22 @@ def cacheKey(task: CaseTask, hashes: dict[str, str]) -> str:
     the extraction code version and the versions of the packages that compute the values."""
     from VirtualBiopsy.executors.resultCache import ResultCache
 
-    options = {"label": int(task.label), "prefix": task.prefix, "sequences": list(task.images),
-               "minimumRoiVoxels": int(task.minimumRoiVoxels), "resampleMaskToImage": bool(task.resampleMaskToImage),
-               "crop": bool(task.crop), "caseFormat": CASE_FORMAT, "code": __version__}
-    return ResultCache.key(json.dumps(hashes, sort_keys=True), task.settings.sha256(),
-                           json.dumps(options, sort_keys=True), json.dumps(packageVersions(), sort_keys=True))
+    options = {
+        "label": int(task.label),
+        "prefix": task.prefix,
+        "sequences": list(task.images),
+        "minimumRoiVoxels": int(task.minimumRoiVoxels),
+        "resampleMaskToImage": bool(task.resampleMaskToImage),
+        "crop": bool(task.crop),
+        "caseFormat": CASE_FORMAT,
+        "code": __version__,
+    }
+    return ResultCache.key(
+        json.dumps(hashes, sort_keys=True),
+        task.settings.sha256(),
+        json.dumps(options, sort_keys=True),
+        json.dumps(packageVersions(), sort_keys=True),
+    )
 
 
 def _hash(source: ImageSource) -> str:
@@ -154,5 +182,6 @@ def _load(source: ImageSource, what: str) -> sitk.Image:
         return sitk.ReadImage(os.fspath(path))
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
-        raise InputError(f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads "
-                         "(NRRD, NIfTI, MHA/MHD).") from error
+        raise InputError(
+            f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads (NRRD, NIfTI, MHA/MHD)."
+        ) from error

@@ -88,8 +88,19 @@ def extractCohort(
             tasks.append(f"InputError: manifest line {case.line}: " + " ".join(problems))
             continue
         assert case.mask is not None, "a case without a mask has problems"
-        tasks.append(CaseTask(case.patient, dict(case.sequences), case.mask, case.label or label, prefix, settings,
-                              minimumRoiVoxels, resampleMaskToImage, crop))
+        tasks.append(
+            CaseTask(
+                case.patient,
+                dict(case.sequences),
+                case.mask,
+                case.label or label,
+                prefix,
+                settings,
+                minimumRoiVoxels,
+                resampleMaskToImage,
+                crop,
+            )
+        )
     run = {"manifest": {"path": str(cohort.path), "sha256": sha256File(cohort.path)}, "sequences": sequences}
     return _extract(cohort.patients, tasks, executor, cacheFolder, run, outDir, progress, cancel)
 
@@ -129,16 +140,19 @@ def extractSceneCohort(
         try:
             segmentId = segment or _onlySegment(segmentation)
             images: dict[str, ImageSource] = {str(name): volumeNodeToImage(node) for name, node in volumes.items()}
-            masks: dict[str, ImageSource] = {str(name): segmentMaskImage(segmentation, segmentId, node)
-                                             for name, node in volumes.items()}
+            masks: dict[str, ImageSource] = {
+                str(name): segmentMaskImage(segmentation, segmentId, node) for name, node in volumes.items()
+            }
         except VirtualBiopsyError as error:
             tasks.append(f"{type(error).__name__}: {error}")
             continue
-        tasks.append(CaseTask(str(patient), images, masks, 1, prefix, settings, minimumRoiVoxels,
-                              resampleMaskToImage, crop))
+        tasks.append(
+            CaseTask(str(patient), images, masks, 1, prefix, settings, minimumRoiVoxels, resampleMaskToImage, crop)
+        )
     run = {"scene": True, "sequences": names, "segment": segment}
-    return _extract([str(patient) for patient, _, _ in cases], tasks, executor, cacheFolder, run, outDir,
-                    progress, cancel)
+    return _extract(
+        [str(patient) for patient, _, _ in cases], tasks, executor, cacheFolder, run, outDir, progress, cancel
+    )
 
 
 def _extract(
@@ -187,8 +201,9 @@ def _extract(
 
     started = time.perf_counter()
     if todo:
-        outcomes = executor.map(extractCase, [task for _, task in todo], report, cancel,
-                                keys=[result.patient for result, _ in todo])
+        outcomes = executor.map(
+            extractCase, [task for _, task in todo], report, cancel, keys=[result.patient for result, _ in todo]
+        )
         for (result, task), outcome in zip(todo, outcomes):
             result.ran, result.seconds = True, outcome.seconds
             if outcome.ok:
@@ -209,17 +224,39 @@ def _extract(
     return extraction
 
 
-def runProvenance(results: list[CaseResult], settings: RadiomicsSettings | None, executor: CaseExecutor,
-                  cache: ResultCache | None, run: dict[str, Any], seconds: float) -> dict[str, Any]:
+def runProvenance(
+    results: list[CaseResult],
+    settings: RadiomicsSettings | None,
+    executor: CaseExecutor,
+    cache: ResultCache | None,
+    run: dict[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
     """The run's record: settings and hash, versions, executor, cache use and every case's inputs."""
     cases = {}
     for result in results:
-        record: dict[str, Any] = {"label": result.label, "inputs": result.inputs, "cached": result.cached,
-                                  "seconds": round(result.seconds, 3), "error": result.error}
+        record: dict[str, Any] = {
+            "label": result.label,
+            "inputs": result.inputs,
+            "cached": result.cached,
+            "seconds": round(result.seconds, 3),
+            "error": result.error,
+        }
         if result.value is not None:
             own = result.value["provenance"]
-            record.update({key: own.get(key) for key in ("images", "mask", "cropBox", "preprocessing",
-                                                         "maskResampledToImage", "minimumRoiVoxels")})
+            record.update(
+                {
+                    key: own.get(key)
+                    for key in (
+                        "images",
+                        "mask",
+                        "cropBox",
+                        "preprocessing",
+                        "maskResampledToImage",
+                        "minimumRoiVoxels",
+                    )
+                }
+            )
             record["undefined"] = result.value["undefined"]
         cases[result.patient] = record
     return {
@@ -229,21 +266,32 @@ def runProvenance(results: list[CaseResult], settings: RadiomicsSettings | None,
         "settings": settings.toDict() if settings else None,
         "settingsSha256": settings.sha256() if settings else None,
         "versions": packageVersions(),
-        "executor": {"kind": type(executor).__name__, "workers": getattr(executor, "workers", 1),
-                     "scheduler": getattr(executor, "scheduler", None)},
-        "cache": {"folder": str(cache.folder) if cache else None,
-                  "hits": sum(r.cached for r in results), "computed": sum(r.ran for r in results)},
+        "executor": {
+            "kind": type(executor).__name__,
+            "workers": getattr(executor, "workers", 1),
+            "scheduler": getattr(executor, "scheduler", None),
+        },
+        "cache": {
+            "folder": str(cache.folder) if cache else None,
+            "hits": sum(r.cached for r in results),
+            "computed": sum(r.ran for r in results),
+        },
         "extractionSeconds": round(seconds, 3),
-        "counts": {"cases": len(results), "succeeded": sum(r.ok for r in results),
-                   "failed": sum(not r.ok for r in results)},
+        "counts": {
+            "cases": len(results),
+            "succeeded": sum(r.ok for r in results),
+            "failed": sum(not r.ok for r in results),
+        },
         "cases": cases,
     }
 
 
 def _requireOptions(settings: RadiomicsSettings, label: int, minimumRoiVoxels: int) -> None:
     if not isinstance(settings, RadiomicsSettings):
-        raise InputError(f"settings must be a RadiomicsSettings (e.g. RadiomicsSettings.fromPreset('mr-default')), "
-                         f"got {type(settings).__name__}.")
+        raise InputError(
+            f"settings must be a RadiomicsSettings (e.g. RadiomicsSettings.fromPreset('mr-default')), "
+            f"got {type(settings).__name__}."
+        )
     if isinstance(label, bool) or not isinstance(label, int) or label < 1:
         raise InputError(f"The label is {label!r}; give a positive whole number (the tumour's value in the masks).")
     if isinstance(minimumRoiVoxels, bool) or not isinstance(minimumRoiVoxels, int) or minimumRoiVoxels < 1:
@@ -253,11 +301,14 @@ def _requireOptions(settings: RadiomicsSettings, label: int, minimumRoiVoxels: i
 def _onlySegment(segmentation: Any) -> str:
     segments = segmentation.GetSegmentation() if hasattr(segmentation, "GetSegmentation") else None
     if segments is None:
-        raise InputError(f"Expected a segmentation node, got {type(segmentation).__name__}; pass the case's tumour "
-                         "segmentation.")
+        raise InputError(
+            f"Expected a segmentation node, got {type(segmentation).__name__}; pass the case's tumour segmentation."
+        )
     ids = [segments.GetNthSegmentID(index) for index in range(segments.GetNumberOfSegments())]
     if len(ids) != 1:
         listed = ", ".join(f"{i} ('{segments.GetSegment(i).GetName()}')" for i in ids) or "none"
-        raise InputError(f"Segmentation '{segmentation.GetName()}' has {len(ids)} segments ({listed}); pass "
-                         "segment=ID or name of the one to extract.")
+        raise InputError(
+            f"Segmentation '{segmentation.GetName()}' has {len(ids)} segments ({listed}); pass "
+            "segment=ID or name of the one to extract."
+        )
     return ids[0]

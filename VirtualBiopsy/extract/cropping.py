@@ -41,7 +41,9 @@ CROPPABLE_IMAGE_TYPES = {"Original", "LoG", "Wavelet"}
 _LOG_MINIMUM_SIZE = 4
 
 
-def cropMargin(imageTypes: dict[str, dict], setting: dict[str, Any], spacing: tuple[float, ...]) -> tuple[int, ...] | None:
+def cropMargin(
+    imageTypes: dict[str, dict], setting: dict[str, Any], spacing: tuple[float, ...]
+) -> tuple[int, ...] | None:
     """Margin (voxels per axis, x y z) that keeps every filtered value inside the ROI unchanged.
 
     :param imageTypes: pyradiomics' enabled image types with their custom settings.

@@ -91,8 +91,10 @@ def extractFeatures(
     :raises GeometryError: for 4D/vector inputs or a mask on another grid.
     """
     if not isinstance(settings, RadiomicsSettings):
-        raise InputError(f"settings must be a RadiomicsSettings (e.g. RadiomicsSettings.fromPreset('mr-default')), "
-                         f"got {type(settings).__name__}.")
+        raise InputError(
+            f"settings must be a RadiomicsSettings (e.g. RadiomicsSettings.fromPreset('mr-default')), "
+            f"got {type(settings).__name__}."
+        )
     images = _namedImages(images)
     masks = _namedMasks(mask, images)
     if not isinstance(label, (int, np.integer)) or isinstance(label, bool) or label < 1:
@@ -163,7 +165,11 @@ def extractFeatures(
                 diagnostics[prefix + featureName] = _plain(value)
                 continue
             number = float(value)
-            if featureName.startswith("original_") and name in constant and featureName.split("_")[1] in TEXTURE_CLASSES:
+            if (
+                featureName.startswith("original_")
+                and name in constant
+                and featureName.split("_")[1] in TEXTURE_CLASSES
+            ):
                 reasons[prefix + featureName] = "texture feature of a constant ROI (one grey level)"
             elif not math.isfinite(number):
                 reasons[prefix + featureName] = failures.get(featureName, f"pyradiomics returned {number}")
@@ -181,7 +187,9 @@ def _namedImages(images: Mapping[str | None, sitk.Image] | sitk.Image) -> dict[s
     if isinstance(images, sitk.Image):
         return {None: images}
     if not isinstance(images, Mapping) or not images:
-        raise InputError(f"images must be a SimpleITK image or a non-empty {{sequence: image}} mapping, got {images!r}.")
+        raise InputError(
+            f"images must be a SimpleITK image or a non-empty {{sequence: image}} mapping, got {images!r}."
+        )
     named = {(name or None): image for name, image in images.items()}
     if len(named) != len(images):
         raise InputError("images has both None and '' as keys; give one unnamed image or name every sequence.")
@@ -211,7 +219,9 @@ def _namedMasks(mask: sitk.Image | Mapping, images: dict[str | None, sitk.Image]
     return named
 
 
-def _preprocess(image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings) -> tuple[sitk.Image, sitk.Image, dict]:
+def _preprocess(
+    image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings
+) -> tuple[sitk.Image, sitk.Image, dict]:
     try:
         from VirtualBiopsy.extract.preprocessing import preprocess
     except ImportError as error:

@@ -76,8 +76,13 @@ class ExtractionLogic:
             progress(index / len(ids), f"Extracting features of {segmentName} ({index + 1}/{len(ids)})")
             masks = {name: segmentMaskImage(segmentation, segmentId, node) for name, node in named.items()}
             results[segmentId] = extractFeatures(
-                images, masks, settings, label=1, minimumRoiVoxels=config.minimumRoiVoxels,
-                resampleMaskToImage=config.resampleMaskToImage, crop=config.cropToRoi,
+                images,
+                masks,
+                settings,
+                label=1,
+                minimumRoiVoxels=config.minimumRoiVoxels,
+                resampleMaskToImage=config.resampleMaskToImage,
+                crop=config.cropToRoi,
             )
         if cancel:
             cancel.raiseIfCancelled()
@@ -99,8 +104,12 @@ class ExtractionLogic:
         """
         progress = progress or noProgress
         results = self.computeFeatures(
-            volumes, segmentation, config, segmentIds,
-            progress=lambda fraction, message: progress(0.95 * fraction, message), cancel=cancel,
+            volumes,
+            segmentation,
+            config,
+            segmentIds,
+            progress=lambda fraction, message: progress(0.95 * fraction, message),
+            cancel=cancel,
         )
         segments = segmentation.GetSegmentation()
         rows: list[tuple[str, str, float]] = []
@@ -108,8 +117,11 @@ class ExtractionLogic:
         for segmentId, result in results.items():
             segmentName = segments.GetSegment(segmentId).GetName()
             rows.extend((segmentName, feature, value) for feature, value in result.features.items())
-            provenance[segmentName] = {"segmentId": segmentId, "provenance": result.provenance,
-                                       "diagnostics": result.diagnostics}
+            provenance[segmentName] = {
+                "segmentId": segmentId,
+                "provenance": result.provenance,
+                "diagnostics": result.diagnostics,
+            }
             undefined[segmentName] = result.reasons
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         name = outputTable.GetName() if outputTable else f"{_firstVolume(volumes).GetName()}_features"
@@ -141,7 +153,9 @@ def _firstVolume(volumes):
 def _segmentIds(segmentation, segmentIds: Sequence[str] | str | None) -> list[str]:
     if segmentation is None or not hasattr(segmentation, "GetSegmentation"):
         kind = type(segmentation).__name__ if segmentation is not None else "nothing"
-        raise InputError(f"Expected a segmentation node, got {kind}; select the segmentation that holds the region of interest.")
+        raise InputError(
+            f"Expected a segmentation node, got {kind}; select the segmentation that holds the region of interest."
+        )
     if isinstance(segmentIds, str):
         segmentIds = [segmentIds]
     if segmentIds:
@@ -149,7 +163,5 @@ def _segmentIds(segmentation, segmentIds: Sequence[str] | str | None) -> list[st
     segments = segmentation.GetSegmentation()
     ids = [segments.GetNthSegmentID(index) for index in range(segments.GetNumberOfSegments())]
     if not ids:
-        raise InputError(
-            f"Segmentation '{segmentation.GetName()}' has no segments; draw the region of interest first."
-        )
+        raise InputError(f"Segmentation '{segmentation.GetName()}' has no segments; draw the region of interest first.")
     return ids

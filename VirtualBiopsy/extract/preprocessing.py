@@ -71,7 +71,9 @@ class RadiomicsPreprocessing(StageConfig):
         name = type(self).__name__
         spacing = self.resampledSpacingMm
         if spacing is not None and (
-            len(spacing) != 3 or all(value is None for value in spacing) or any(value is not None and not value > 0 for value in spacing)
+            len(spacing) != 3
+            or all(value is None for value in spacing)
+            or any(value is not None and not value > 0 for value in spacing)
         ):
             raise InputError(
                 f"{name}.resampledSpacingMm is {spacing}; give three spacings in mm (x, y, z), each positive "
@@ -227,8 +229,12 @@ def _checkInputs(image: sitk.Image, mask: sitk.Image) -> None:
             )
     differences = [
         f"{what} {getter(image)} vs {getter(mask)}"
-        for what, getter in (("size", sitk.Image.GetSize), ("spacing", sitk.Image.GetSpacing),
-                             ("origin", sitk.Image.GetOrigin), ("direction", sitk.Image.GetDirection))
+        for what, getter in (
+            ("size", sitk.Image.GetSize),
+            ("spacing", sitk.Image.GetSpacing),
+            ("origin", sitk.Image.GetOrigin),
+            ("direction", sitk.Image.GetDirection),
+        )
         if not np.allclose(getter(image), getter(mask), atol=1e-4)
     ]
     if differences:

@@ -124,7 +124,9 @@ class RadiomicsSettings:
         """A stable hash of the settings (canonical JSON, sorted keys), e.g. for caching."""
         canonical = json.dumps(
             {key: value for key, value in self.toDict().items() if key != "description"},
-            sort_keys=True, separators=(",", ":"), default=str,
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -2,15 +2,26 @@
 complete under its final name or not at all; path and extension checks; exclusive locks."""
 
 from VirtualBiopsy.files.atomicFiles import (
-                                             atomicOutput,
-                                             sha256File,
-                                             temporarySibling,
-                                             writeImageAtomically,
-                                             writeTextAtomically,
+    atomicOutput,
+    sha256File,
+    temporarySibling,
+    writeImageAtomically,
+    writeTextAtomically,
 )
 from VirtualBiopsy.files.locks import exclusiveLock
 from VirtualBiopsy.files.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.files.paths import extensionOf, requireExisting, requireExtension
 
-__all__ = ["atomicOutput", "exclusiveLock", "extensionOf", "requireExisting", "requireExtension", "requireNewFolder",
-           "sha256File", "stagedOutputFolder", "temporarySibling", "writeImageAtomically", "writeTextAtomically"]
+__all__ = [
+    "atomicOutput",
+    "exclusiveLock",
+    "extensionOf",
+    "requireExisting",
+    "requireExtension",
+    "requireNewFolder",
+    "sha256File",
+    "stagedOutputFolder",
+    "temporarySibling",
+    "writeImageAtomically",
+    "writeTextAtomically",
+]

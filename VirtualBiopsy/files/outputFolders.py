@@ -24,8 +24,10 @@ def requireNewFolder(outDir: str | os.PathLike, what: str = "Output folder") -> 
         entries = sorted(entry.name for entry in outDir.iterdir())
         if entries:
             shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-            raise InputError(f"{what} {outDir} is not empty ({len(entries)} entries: {shown}); nothing was written. "
-                             "Choose a new folder or empty this one first.")
+            raise InputError(
+                f"{what} {outDir} is not empty ({len(entries)} entries: {shown}); nothing was written. "
+                "Choose a new folder or empty this one first."
+            )
     return outDir
 
 
@@ -45,8 +47,10 @@ def stagedOutputFolder(outDir: str | os.PathLike, what: str = "Output folder") -
             try:
                 outDir.rmdir()
             except OSError as error:
-                raise InputError(f"{what} {outDir} was filled by something else during the run ({error}); "
-                                 "nothing was written there. Choose a new folder.") from error
+                raise InputError(
+                    f"{what} {outDir} was filled by something else during the run ({error}); "
+                    "nothing was written there. Choose a new folder."
+                ) from error
         os.replace(staging, outDir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

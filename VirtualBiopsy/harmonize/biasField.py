@@ -83,7 +83,10 @@ def correctBiasField(
     def onIteration() -> None:
         done[0] += 1
         level = corrector.GetCurrentLevel()
-        progress(min(done[0] / total, 0.99), f"N4 level {level + 1}/{len(levels)}, iteration {corrector.GetElapsedIterations()}")
+        progress(
+            min(done[0] / total, 0.99),
+            f"N4 level {level + 1}/{len(levels)}, iteration {corrector.GetElapsedIterations()}",
+        )
         if cancel is not None and cancel.cancelled:
             corrector.Abort()
 
@@ -115,5 +118,7 @@ def fittingMask(image: sitk.Image, mask: sitk.Image) -> sitk.Image:
 
 def _sequence(values: object, what: str) -> list:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-        raise InputError(f"{what} is {values!r}; give a non-empty list of whole numbers, one per level, e.g. [50, 50, 50, 50].")
+        raise InputError(
+            f"{what} is {values!r}; give a non-empty list of whole numbers, one per level, e.g. [50, 50, 50, 50]."
+        )
     return list(values)

@@ -58,27 +58,36 @@ class ComBatConfig(StageConfig):
         requireChoice(self, "combatMethod", COMBAT_METHODS)
         names = self.covariates
         if any(not name for name in names):
-            raise InputError(f"ComBatConfig.combatCovariates is '{self.combatCovariates}', with an empty name; give "
-                             "column names separated by commas, e.g. 'age,sex'.")
+            raise InputError(
+                f"ComBatConfig.combatCovariates is '{self.combatCovariates}', with an empty name; give "
+                "column names separated by commas, e.g. 'age,sex'."
+            )
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise InputError(f"ComBatConfig.combatCovariates repeats {', '.join(repeated)}; give each covariate once.")
         if self.batchColumn.strip() in names:
-            raise InputError(f"ComBatConfig.combatCovariates includes the batch column '{self.batchColumn.strip()}'; "
-                             "ComBat removes the batch effect, so leave it out of the covariates.")
+            raise InputError(
+                f"ComBatConfig.combatCovariates includes the batch column '{self.batchColumn.strip()}'; "
+                "ComBat removes the batch effect, so leave it out of the covariates."
+            )
         categorical = _names(self.categoricalCovariates)
         notCovariates = [name for name in categorical if name not in names]
         if any(not name for name in categorical) or notCovariates:
-            raise InputError(f"ComBatConfig.categoricalCovariates is '{self.categoricalCovariates}'; give covariates "
-                             f"of combatCovariates ('{self.combatCovariates}') separated by commas, e.g. 'grade'.")
+            raise InputError(
+                f"ComBatConfig.categoricalCovariates is '{self.categoricalCovariates}'; give covariates "
+                f"of combatCovariates ('{self.combatCovariates}') separated by commas, e.g. 'grade'."
+            )
         if any(not name for name in _names(self.passThroughColumns)):
-            raise InputError(f"ComBatConfig.passThroughColumns is '{self.passThroughColumns}', with an empty name; "
-                             "give column names separated by commas, e.g. 'label'.")
+            raise InputError(
+                f"ComBatConfig.passThroughColumns is '{self.passThroughColumns}', with an empty name; "
+                "give column names separated by commas, e.g. 'label'."
+            )
         requireChoice(self, "unseenBatch", UNSEEN_BATCH_CHOICES)
         modelFile = self.combatModelFile.strip()
         if modelFile and not modelFile.lower().endswith(MODEL_FILE_SUFFIXES):
-            raise InputError(f"ComBatConfig.combatModelFile is '{modelFile}'; give a .json file name, e.g. "
-                             "combat-model.json.")
+            raise InputError(
+                f"ComBatConfig.combatModelFile is '{modelFile}'; give a .json file name, e.g. combat-model.json."
+            )
 
     @property
     def covariates(self) -> list[str]:
@@ -93,9 +102,14 @@ class ComBatConfig(StageConfig):
 
     def fitArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.combat.cohortTables.fitTables` (without the tables)."""
-        return {"batchColumn": self.batchColumn.strip(), "covariates": self.covariates, "method": self.combatMethod,
-                "referenceBatch": self.referenceBatch.strip() or None,
-                "categorical": _names(self.categoricalCovariates), "passThrough": _names(self.passThroughColumns)}
+        return {
+            "batchColumn": self.batchColumn.strip(),
+            "covariates": self.covariates,
+            "method": self.combatMethod,
+            "referenceBatch": self.referenceBatch.strip() or None,
+            "categorical": _names(self.categoricalCovariates),
+            "passThrough": _names(self.passThroughColumns),
+        }
 
     def applyArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.combat.cohortTables.harmonizeTable` (without the

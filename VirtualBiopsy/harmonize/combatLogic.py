@@ -28,8 +28,15 @@ class ComBatLogic:
     def __init__(self, scene) -> None:
         self.scene = scene
 
-    def fit(self, featureTableNode, clinicalTableNode, config: ComBatConfig, *,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> ComBatModel:
+    def fit(
+        self,
+        featureTableNode,
+        clinicalTableNode,
+        config: ComBatConfig,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ComBatModel:
         """Fit ComBat as ``config`` says on the features of ``featureTableNode`` (every column but ``patient``
         and ``config.passThroughColumns``).
 
@@ -40,8 +47,17 @@ class ComBatLogic:
         clinical = tableNodeToDataFrame(clinicalTableNode)
         return fitTables(features, clinical, progress=progress or noProgress, cancel=cancel, **config.fitArguments())
 
-    def apply(self, model: ComBatModel, featureTableNode, clinicalTableNode, config: ComBatConfig,
-              outputTableNode=None, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def apply(
+        self,
+        model: ComBatModel,
+        featureTableNode,
+        clinicalTableNode,
+        config: ComBatConfig,
+        outputTableNode=None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Write ``featureTableNode`` with the model's features harmonized into ``outputTableNode``, with the batch
         of each patient in ``config.batchColumn`` of ``clinicalTableNode`` (``config.unseenBatch`` for a batch the
         model does not know).
@@ -55,8 +71,10 @@ class ComBatLogic:
         config.validate()
         progress = progress or noProgress
         if outputTableNode is not None and outputTableNode in (featureTableNode, clinicalTableNode):
-            raise InputError(f"The output table '{outputTableNode.GetName()}' is an input table; inputs are never "
-                             "modified. Choose another output table or none (a new one is made).")
+            raise InputError(
+                f"The output table '{outputTableNode.GetName()}' is an input table; inputs are never "
+                "modified. Choose another output table or none (a new one is made)."
+            )
         progress(0.0, "ComBat: reading tables")
         features = tableNodeToDataFrame(featureTableNode)
         clinical = tableNodeToDataFrame(clinicalTableNode)
@@ -67,14 +85,32 @@ class ComBatLogic:
             cancel.raiseIfCancelled()
         name = outputTableNode.GetName() if outputTableNode else f"{featureTableNode.GetName()}_combat"
         outputTableNode = dataFrameToTableNode(harmonized, self.scene, name, tableNode=outputTableNode)
-        outputTableNode.SetAttribute(MODEL_ATTRIBUTE, json.dumps({
-            "method": model.method, "batchName": model.batchName, "batches": list(model.batches),
-            "referenceBatch": model.referenceBatch, "unseenBatch": config.unseenBatch, "inputHash": model.inputHash}))
+        outputTableNode.SetAttribute(
+            MODEL_ATTRIBUTE,
+            json.dumps(
+                {
+                    "method": model.method,
+                    "batchName": model.batchName,
+                    "batches": list(model.batches),
+                    "referenceBatch": model.referenceBatch,
+                    "unseenBatch": config.unseenBatch,
+                    "inputHash": model.inputHash,
+                }
+            ),
+        )
         progress(1.0, "ComBat done")
         return outputTableNode
 
-    def harmonize(self, featureTableNode, clinicalTableNode, config: ComBatConfig, outputTableNode=None, *,
-                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def harmonize(
+        self,
+        featureTableNode,
+        clinicalTableNode,
+        config: ComBatConfig,
+        outputTableNode=None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Fit ComBat on a cohort and harmonize that cohort (the module's one-click use); save the model to
         ``config.combatModelFile`` when it is set.
 
@@ -86,15 +122,28 @@ class ComBatLogic:
         modelFile = config.modelPath
         if modelFile is not None:
             if modelFile.exists():
-                raise InputError(f"ComBat model file {modelFile} exists already; nothing is overwritten. "
-                                 "Choose a new name.")
+                raise InputError(
+                    f"ComBat model file {modelFile} exists already; nothing is overwritten. Choose a new name."
+                )
             if not modelFile.parent.is_dir():
                 raise InputError(f"The folder of the ComBat model file {modelFile} does not exist; create it first.")
         progress = progress or noProgress
-        model = self.fit(featureTableNode, clinicalTableNode, config,
-                         progress=lambda fraction, message: progress(0.8 * fraction, message), cancel=cancel)
-        output = self.apply(model, featureTableNode, clinicalTableNode, config, outputTableNode,
-                            progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message), cancel=cancel)
+        model = self.fit(
+            featureTableNode,
+            clinicalTableNode,
+            config,
+            progress=lambda fraction, message: progress(0.8 * fraction, message),
+            cancel=cancel,
+        )
+        output = self.apply(
+            model,
+            featureTableNode,
+            clinicalTableNode,
+            config,
+            outputTableNode,
+            progress=lambda fraction, message: progress(0.8 + 0.2 * fraction, message),
+            cancel=cancel,
+        )
         if modelFile is not None:
             try:
                 model.save(modelFile)

@@ -73,8 +73,12 @@ class HarmonizationConfig(StageConfig):
         requireRange(self, "claheClipLimit", 0.0001, 1.0)
         requireRange(self, "claheKernelSizeMm", 0.0, 1000.0)
         if self.percentileLow >= self.percentileHigh:
-            raise InputError(f"HarmonizationConfig.percentileLow ({self.percentileLow}) must be below percentileHigh "
-                             f"({self.percentileHigh}).")
+            raise InputError(
+                f"HarmonizationConfig.percentileLow ({self.percentileLow}) must be below percentileHigh "
+                f"({self.percentileHigh})."
+            )
         if self.normalization == "nyul" and not self.nyulModelFile.strip():
-            raise InputError("HarmonizationConfig.nyulModelFile is empty, but normalization 'nyul' needs the standard "
-                             "scale: fit one with 'virtual-biopsy nyul fit' and give its JSON file.")
+            raise InputError(
+                "HarmonizationConfig.nyulModelFile is empty, but normalization 'nyul' needs the standard "
+                "scale: fit one with 'virtual-biopsy nyul fit' and give its JSON file."
+            )

@@ -30,17 +30,24 @@ def requireInputs(config: HarmonizationConfig, mask: object, reference: object) 
     :raises InputError: naming the setting and the fix.
     """
     if config.maskMode == "mask" and mask is None:
-        raise InputError("maskMode is 'mask' but no mask node was given; select a segmentation or labelmap, or "
-                         "use maskMode 'foreground'.")
+        raise InputError(
+            "maskMode is 'mask' but no mask node was given; select a segmentation or labelmap, or "
+            "use maskMode 'foreground'."
+        )
     if config.maskMode != "mask" and mask is not None:
-        raise InputError(f"A mask node was given but maskMode is '{config.maskMode}'; set maskMode to 'mask' to "
-                         "use it, or leave the mask out.")
+        raise InputError(
+            f"A mask node was given but maskMode is '{config.maskMode}'; set maskMode to 'mask' to "
+            "use it, or leave the mask out."
+        )
     if config.normalization == "histmatch" and reference is None:
-        raise InputError("Histogram matching needs a reference volume; select the volume whose histogram the "
-                         "input should take.")
+        raise InputError(
+            "Histogram matching needs a reference volume; select the volume whose histogram the input should take."
+        )
     if config.normalization != "histmatch" and reference is not None:
-        raise InputError(f"A reference volume was given but normalization is '{config.normalization}'; only "
-                         "'histmatch' uses one. Leave it out or choose histogram matching.")
+        raise InputError(
+            f"A reference volume was given but normalization is '{config.normalization}'; only "
+            "'histmatch' uses one. Leave it out or choose histogram matching."
+        )
 
 
 def statisticsMask(config: HarmonizationConfig, image: sitk.Image, mask: sitk.Image | None) -> sitk.Image | None:
@@ -82,11 +89,19 @@ def normalizeImage(
         assert reference is not None  # checked above, with the fix
         if referenceMask is None and config.maskMode != "none":
             referenceMask = foregroundMask(reference)
-        return histogramMatching(image, mask, reference, referenceMask, config.histogramLevels,
-                                 config.histogramMatchPoints, backgroundValue=background)
+        return histogramMatching(
+            image,
+            mask,
+            reference,
+            referenceMask,
+            config.histogramLevels,
+            config.histogramMatchPoints,
+            backgroundValue=background,
+        )
     if method == "percentile":
-        return percentileRescale(image, mask, config.percentileLow, config.percentileHigh, (0.0, 1.0),
-                                 config.percentileClip, background)
+        return percentileRescale(
+            image, mask, config.percentileLow, config.percentileHigh, (0.0, 1.0), config.percentileClip, background
+        )
     if method == "histeq":
         return histogramEqualization(image, mask, config.equalizationBins, background)
     kernel = config.claheKernelSizeMm or None

@@ -26,8 +26,14 @@ logger = logging.getLogger(__name__)
 
 #: Denoising methods and the options each accepts (with their defaults).
 DENOISING_METHODS: dict[str, dict[str, object]] = {
-    "nlm": {"patchRadius": 2, "iterations": 1, "noiseModel": "none", "kernelBandwidthSigma": 400.0,
-            "samplePatches": 200, "noiseModelFidelityWeight": 0.0},
+    "nlm": {
+        "patchRadius": 2,
+        "iterations": 1,
+        "noiseModel": "none",
+        "kernelBandwidthSigma": 400.0,
+        "samplePatches": 200,
+        "noiseModelFidelityWeight": 0.0,
+    },
     "gradientAnisotropicDiffusion": {"iterations": 5, "conductance": 1.0, "timeStep": None},
     "curvatureFlow": {"iterations": 5, "timeStep": None},
     "bilateral": {"domainSigma": 2.0, "rangeSigma": None},
@@ -61,8 +67,10 @@ def denoiseImage(image: sitk.Image, method: str = "nlm", **options) -> sitk.Imag
         raise InputError(f"Unknown denoising method {method!r}; choose one of {', '.join(DENOISING_METHODS)}.")
     unknown = sorted(set(options) - set(DENOISING_METHODS[method]))
     if unknown:
-        raise InputError(f"Denoising method {method!r} has no option {', '.join(map(repr, unknown))}; its options are "
-                         f"{', '.join(DENOISING_METHODS[method])}.")
+        raise InputError(
+            f"Denoising method {method!r} has no option {', '.join(map(repr, unknown))}; its options are "
+            f"{', '.join(DENOISING_METHODS[method])}."
+        )
     image = requireUsableImage(image, "image to denoise")
     settings = {**DENOISING_METHODS[method], **options}
     logger.info("Denoising with %s %s", method, settings)
@@ -76,15 +84,19 @@ def _denoise(image: sitk.Image, method: str, settings: dict) -> sitk.Image:
         rangeSigma = settings["rangeSigma"]
         if rangeSigma is None:
             rangeSigma = float(sitk.GetArrayViewFromImage(image).std())
-        return sitk.Bilateral(image, requirePositiveReal(settings["domainSigma"], "bilateral domainSigma"),
-                              requirePositiveReal(rangeSigma, "bilateral rangeSigma"))
+        return sitk.Bilateral(
+            image,
+            requirePositiveReal(settings["domainSigma"], "bilateral domainSigma"),
+            requirePositiveReal(rangeSigma, "bilateral rangeSigma"),
+        )
     iterations = requirePositiveInt(settings["iterations"], f"{method} iterations")
     timeStep = _timeStep(image, settings["timeStep"], method)
     if method == "curvatureFlow":
         return sitk.CurvatureFlow(image, timeStep=timeStep, numberOfIterations=iterations)
     conductance = requirePositiveReal(settings["conductance"], "gradientAnisotropicDiffusion conductance")
-    return sitk.GradientAnisotropicDiffusion(image, timeStep=timeStep, conductanceParameter=conductance,
-                                             numberOfIterations=iterations)
+    return sitk.GradientAnisotropicDiffusion(
+        image, timeStep=timeStep, conductanceParameter=conductance, numberOfIterations=iterations
+    )
 
 
 def _nonLocalMeans(image: sitk.Image, settings: dict) -> sitk.Image:

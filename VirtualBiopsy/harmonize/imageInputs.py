@@ -73,7 +73,11 @@ def requirePositiveReal(value: object, what: str) -> float:
 
     :raises InputError: otherwise, naming the setting and its value.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value <= 0
+    ):
         raise InputError(f"{what} is {value!r}; give a finite number greater than 0.")
     return float(value)

@@ -113,5 +113,7 @@ class HarmonizationLogic:
             return labelmap
         if maskNode.IsA("vtkMRMLLabelMapVolumeNode"):
             return volumeNodeToImage(maskNode)
-        raise InputError(f"The mask node '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation "
-                         "or a labelmap volume.")
+        raise InputError(
+            f"The mask node '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation "
+            "or a labelmap volume."
+        )

@@ -71,8 +71,11 @@ class PreprocessingConfig(StageConfig):
 
     def biasFieldArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.biasField.correctBiasField` (without the images)."""
-        return {"shrinkFactor": self.n4ShrinkFactor, "iterations": [self.n4Iterations] * self.n4Levels,
-                "convergenceThreshold": self.n4ConvergenceThreshold}
+        return {
+            "shrinkFactor": self.n4ShrinkFactor,
+            "iterations": [self.n4Iterations] * self.n4Levels,
+            "convergenceThreshold": self.n4ConvergenceThreshold,
+        }
 
     def denoisingArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage` (without the image)."""
@@ -80,8 +83,11 @@ class PreprocessingConfig(StageConfig):
 
     def resamplingArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.resampling.resampleImage` (without the images)."""
-        return {"preset": self.resamplingPreset, "spacingMm": self.resamplingSpacingMm,
-                "interpolator": self.resamplingInterpolator}
+        return {
+            "preset": self.resamplingPreset,
+            "spacingMm": self.resamplingSpacingMm,
+            "interpolator": self.resamplingInterpolator,
+        }
 
 
 @dataclass
@@ -121,9 +127,15 @@ class RegistrationConfig(StageConfig):
 
     def registrationArguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~VirtualBiopsy.harmonize.registration.registerImages` (without the images)."""
-        return {"stages": self.stages, "bspline": self.registrationBspline, "focusOnMask": self.focusOnMask,
-                "settings": RegistrationSettings(seed=self.registrationSeed), "maskDilationMm": self.maskDilationMm,
-                "retry": self.registrationRetry, "qcMinimumNmi": self.qcMinimumNmi}
+        return {
+            "stages": self.stages,
+            "bspline": self.registrationBspline,
+            "focusOnMask": self.focusOnMask,
+            "settings": RegistrationSettings(seed=self.registrationSeed),
+            "maskDilationMm": self.maskDilationMm,
+            "retry": self.registrationRetry,
+            "qcMinimumNmi": self.qcMinimumNmi,
+        }
 
 
 def _requireFinite(config: object, name: str) -> None:

@@ -43,9 +43,17 @@ class PreprocessingLogic:
     def __init__(self, scene) -> None:
         self.scene = scene
 
-    def correctBiasField(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *, mask=None,
-                         biasFieldVolume=None, progress: ProgressCallback | None = None,
-                         cancel: CancelToken | None = None):
+    def correctBiasField(
+        self,
+        volumeNode,
+        config: PreprocessingConfig,
+        outputVolume=None,
+        *,
+        mask=None,
+        biasFieldVolume=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """N4-correct ``volumeNode`` with the ``n4*`` settings of ``config``
         (see :func:`~VirtualBiopsy.harmonize.biasField.correctBiasField`).
 
@@ -57,15 +65,23 @@ class PreprocessingLogic:
         config.validate()
         arguments = config.biasFieldArguments()
         image = volumeNodeToImage(volumeNode)
-        corrected, bias = correctBiasField(image, maskImage(mask, volumeNode), progress=progress, cancel=cancel,
-                                           **arguments)
+        corrected, bias = correctBiasField(
+            image, maskImage(mask, volumeNode), progress=progress, cancel=cancel, **arguments
+        )
         settings = {"method": "n4", **arguments, "mask": mask.GetName() if mask else "foreground"}
         if biasFieldVolume is not None:
             imageToVolumeNode(bias, self.scene, biasFieldVolume.GetName(), volumeNode=biasFieldVolume)
         return self._output(corrected, volumeNode, outputVolume, "n4", settings)
 
-    def denoise(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *,
-                progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def denoise(
+        self,
+        volumeNode,
+        config: PreprocessingConfig,
+        outputVolume=None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Denoise ``volumeNode`` with ``config.denoisingMethod`` and that method's default options
         (see :func:`~VirtualBiopsy.harmonize.denoising.denoiseImage`).
 
@@ -79,8 +95,16 @@ class PreprocessingLogic:
         denoised = denoiseImage(volumeNodeToImage(volumeNode), **arguments)
         return self._output(denoised, volumeNode, outputVolume, "denoised", arguments)
 
-    def resample(self, volumeNode, config: PreprocessingConfig, outputVolume=None, *, reference=None,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def resample(
+        self,
+        volumeNode,
+        config: PreprocessingConfig,
+        outputVolume=None,
+        *,
+        reference=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Resample ``volumeNode`` with the ``resampling*`` settings of ``config``
         (see :func:`~VirtualBiopsy.harmonize.resampling.resampleImage`); ``cancel`` is checked before it starts.
 
@@ -92,12 +116,21 @@ class PreprocessingLogic:
         _starting(progress, cancel, f"Resampling ({arguments['preset']})")
         referenceImage = volumeNodeToImage(reference) if reference is not None else None
         resampled = resampleImage(volumeNodeToImage(volumeNode), reference=referenceImage, **arguments)
-        settings = {"method": "resample", **arguments,
-                    "reference": reference.GetName() if reference is not None else None}
+        settings = {
+            "method": "resample",
+            **arguments,
+            "reference": reference.GetName() if reference is not None else None,
+        }
         return self._output(resampled, volumeNode, outputVolume, "resampled", settings)
 
-    def headMask(self, volumeNode, outputLabelmap=None, *, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None):
+    def headMask(
+        self,
+        volumeNode,
+        outputLabelmap=None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """The head (foreground) of ``volumeNode`` as a labelmap node (1: head), on the volume's grid.
 
         See :func:`~VirtualBiopsy.harmonize.foreground.foregroundMask`.
@@ -108,19 +141,32 @@ class PreprocessingLogic:
         mask = foregroundMask(volumeNodeToImage(volumeNode))
         name = outputLabelmap.GetName() if outputLabelmap is not None else f"{volumeNode.GetName()}_head"
         output = imageToVolumeNode(mask, self.scene, name, volumeNode=outputLabelmap, labelmap=True)
-        output.SetAttribute(PREPROCESSING_ATTRIBUTE, json.dumps({"method": "headMask", "input": volumeNode.GetName(),
-                                                                  "virtualBiopsyVersion": __version__}))
+        output.SetAttribute(
+            PREPROCESSING_ATTRIBUTE,
+            json.dumps({"method": "headMask", "input": volumeNode.GetName(), "virtualBiopsyVersion": __version__}),
+        )
         return output
 
     def _output(self, image: sitk.Image, volumeNode, outputVolume, suffix: str, settings: dict):
         if outputVolume is volumeNode:
-            raise InputError(f"The output volume is the input volume '{volumeNode.GetName()}'; inputs are never "
-                             "modified. Pass a new node or outputVolume=None.")
+            raise InputError(
+                f"The output volume is the input volume '{volumeNode.GetName()}'; inputs are never "
+                "modified. Pass a new node or outputVolume=None."
+            )
         name = outputVolume.GetName() if outputVolume is not None else f"{volumeNode.GetName()}_{suffix}"
         output = imageToVolumeNode(image, self.scene, name, volumeNode=outputVolume)
-        output.SetAttribute(PREPROCESSING_ATTRIBUTE, json.dumps(
-            {**settings, "input": volumeNode.GetName(), "virtualBiopsyVersion": __version__,
-             "simpleItkVersion": sitk.Version.VersionString()}, default=str))
+        output.SetAttribute(
+            PREPROCESSING_ATTRIBUTE,
+            json.dumps(
+                {
+                    **settings,
+                    "input": volumeNode.GetName(),
+                    "virtualBiopsyVersion": __version__,
+                    "simpleItkVersion": sitk.Version.VersionString(),
+                },
+                default=str,
+            ),
+        )
         return output
 
 
@@ -135,8 +181,17 @@ class RegistrationLogic:
         #: The :class:`~VirtualBiopsy.harmonize.registration.RegistrationResult` of the last :meth:`run`.
         self.result: RegistrationResult | None = None
 
-    def run(self, fixedVolume, movingVolume, config: RegistrationConfig, outputVolume=None, *, mask=None,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def run(
+        self,
+        fixedVolume,
+        movingVolume,
+        config: RegistrationConfig,
+        outputVolume=None,
+        *,
+        mask=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Register ``movingVolume`` onto ``fixedVolume`` with the settings of ``config``
         (see :func:`~VirtualBiopsy.harmonize.registration.registerImages`).
 
@@ -149,24 +204,38 @@ class RegistrationLogic:
             settings and QC in the ``VirtualBiopsy.registration`` attribute; :attr:`result` holds the metrics.
         """
         if outputVolume is not None and outputVolume in (fixedVolume, movingVolume):
-            raise InputError(f"The output volume is the input volume '{outputVolume.GetName()}'; inputs are never "
-                             "modified. Pass a new node or outputVolume=None.")
+            raise InputError(
+                f"The output volume is the input volume '{outputVolume.GetName()}'; inputs are never "
+                "modified. Pass a new node or outputVolume=None."
+            )
         config.validate()
         arguments = config.registrationArguments()
         fixed, moving = volumeNodeToImage(fixedVolume), volumeNodeToImage(movingVolume)
-        result = registerImages(fixed, moving, maskImage(mask, fixedVolume), progress=progress, cancel=cancel,
-                                **arguments)
+        result = registerImages(
+            fixed, moving, maskImage(mask, fixedVolume), progress=progress, cancel=cancel, **arguments
+        )
         self.result = result
         base = f"{movingVolume.GetName()}_to_{fixedVolume.GetName()}"
         transformNode = transformToNode(result.transform, self.scene, base)
         name = outputVolume.GetName() if outputVolume is not None else f"{base}_registered"
         resampled = imageToVolumeNode(result.resampled, self.scene, name, volumeNode=outputVolume)
-        record = json.dumps({
-            "fixed": fixedVolume.GetName(), "moving": movingVolume.GetName(), "config": config.toDict(),
-            "stages": list(arguments["stages"]), "mask": mask.GetName() if mask else None,
-            "settings": arguments["settings"].toDict(), "qcPassed": result.qcPassed, "retried": result.retried,
-            "metricMask": result.metricMask, "metrics": result.metrics, "virtualBiopsyVersion": __version__,
-            "simpleItkVersion": sitk.Version.VersionString()}, default=str)
+        record = json.dumps(
+            {
+                "fixed": fixedVolume.GetName(),
+                "moving": movingVolume.GetName(),
+                "config": config.toDict(),
+                "stages": list(arguments["stages"]),
+                "mask": mask.GetName() if mask else None,
+                "settings": arguments["settings"].toDict(),
+                "qcPassed": result.qcPassed,
+                "retried": result.retried,
+                "metricMask": result.metricMask,
+                "metrics": result.metrics,
+                "virtualBiopsyVersion": __version__,
+                "simpleItkVersion": sitk.Version.VersionString(),
+            },
+            default=str,
+        )
         for node in (transformNode, resampled):
             node.SetAttribute(REGISTRATION_ATTRIBUTE, record)
         return transformNode, resampled
@@ -184,8 +253,10 @@ def maskImage(maskNode, volumeNode) -> sitk.Image | None:
         return sitk.Cast(labelmap > 0, sitk.sitkUInt8)
     if maskNode.IsA("vtkMRMLScalarVolumeNode"):
         return volumeNodeToImage(maskNode)
-    raise InputError(f"The mask '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation or a "
-                     "labelmap volume node.")
+    raise InputError(
+        f"The mask '{maskNode.GetName()}' is a {maskNode.GetClassName()}; give a segmentation or a "
+        "labelmap volume node."
+    )
 
 
 def _starting(progress: ProgressCallback | None, cancel: CancelToken | None, message: str) -> None:

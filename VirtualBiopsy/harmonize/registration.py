@@ -75,8 +75,10 @@ class RegistrationSettings(StageConfig):
     def validate(self) -> None:
         """:raises InputError: for a bad value, naming it."""
         if len(self.shrinkFactors) == 0 or len(self.shrinkFactors) != len(self.smoothingSigmas):
-            raise InputError(f"shrinkFactors {tuple(self.shrinkFactors)} and smoothingSigmas {tuple(self.smoothingSigmas)} "
-                             "must be non-empty and of the same length (one value per resolution level).")
+            raise InputError(
+                f"shrinkFactors {tuple(self.shrinkFactors)} and smoothingSigmas {tuple(self.smoothingSigmas)} "
+                "must be non-empty and of the same length (one value per resolution level)."
+            )
         for factor in self.shrinkFactors:
             requirePositiveInt(factor, "registration shrink factor")
         for sigma in self.smoothingSigmas:
@@ -87,7 +89,9 @@ class RegistrationSettings(StageConfig):
         requirePositiveInt(self.bsplineIterations, "registration bsplineIterations")
         requirePositiveReal(self.bsplineMeshSizeMm, "registration bsplineMeshSizeMm")
         if not 0 < requirePositiveReal(self.samplingPercentage, "registration samplingPercentage") <= 1:
-            raise InputError(f"registration samplingPercentage is {self.samplingPercentage}; give a fraction in (0, 1].")
+            raise InputError(
+                f"registration samplingPercentage is {self.samplingPercentage}; give a fraction in (0, 1]."
+            )
         requirePositiveInt(self.seed, "registration seed", minimum=0)
 
 
@@ -178,14 +182,22 @@ def registerImages(
     best: tuple[sitk.Transform, sitk.Image, dict[str, Any]] | None = None
     for index, (maskName, metricMask) in enumerate(runs):
         span = (index / len(runs), (index + 1) / len(runs)) if retry else (0.0, 1.0)
-        transform, mattes = _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, progress, span, cancel)
+        transform, mattes = _runStages(
+            fixed, moving, initial, metricMask, stages, bspline, settings, progress, span, cancel
+        )
         resampled = _resample(moving, fixed, transform)
         nmiAfter = normalizedMutualInformation(fixed, resampled, region)
         passed = passesQc(nmiBefore, nmiAfter, qcMinimumNmi)
         attempt = {"metricMask": maskName, "nmiBefore": nmiBefore, "nmiAfter": nmiAfter, **mattes, "qcPassed": passed}
         attempts.append(attempt)
-        logger.info("Registration run %d (metric mask %s): NMI %.4f → %.4f, QC %s", index + 1, maskName, nmiBefore,
-                    nmiAfter, "passed" if passed else "failed")
+        logger.info(
+            "Registration run %d (metric mask %s): NMI %.4f → %.4f, QC %s",
+            index + 1,
+            maskName,
+            nmiBefore,
+            nmiAfter,
+            "passed" if passed else "failed",
+        )
         if best is None or nmiAfter > best[2]["nmiAfter"]:
             best = (transform, resampled, attempt)
         if passed:
@@ -193,12 +205,24 @@ def registerImages(
     assert best is not None, "runs is never empty"
     transform, resampled, chosen = best
     if not chosen["qcPassed"]:
-        logger.warning("Registration failed QC: NMI %.4f after (minimum %.3f, %.4f before)", chosen["nmiAfter"],
-                       qcMinimumNmi, nmiBefore)
+        logger.warning(
+            "Registration failed QC: NMI %.4f after (minimum %.3f, %.4f before)",
+            chosen["nmiAfter"],
+            qcMinimumNmi,
+            nmiBefore,
+        )
     progress(1.0, "Registration done")
     metrics = {key: chosen[key] for key in ("nmiBefore", "nmiAfter", "mattesBefore", "mattesAfter")}
-    return RegistrationResult(transform, resampled, metrics, chosen["qcPassed"], len(attempts) > 1,
-                              chosen["metricMask"], list(chosen["stagesKept"]), attempts)
+    return RegistrationResult(
+        transform,
+        resampled,
+        metrics,
+        chosen["qcPassed"],
+        len(attempts) > 1,
+        chosen["metricMask"],
+        list(chosen["stagesKept"]),
+        attempts,
+    )
 
 
 def dilateMm(mask: sitk.Image, radiusMm: float) -> sitk.Image:
@@ -210,8 +234,12 @@ def dilateMm(mask: sitk.Image, radiusMm: float) -> sitk.Image:
 def _initialTransform(fixed: sitk.Image, fixedHead: sitk.Image, moving: sitk.Image) -> sitk.VersorRigid3DTransform:
     """Rigid transform that maps the centre of mass of the fixed head onto that of the moving head."""
     movingHead = foregroundMask(moving)
-    transform = sitk.CenteredTransformInitializer(sitk.Cast(fixedHead, sitk.sitkFloat32), sitk.Cast(movingHead, sitk.sitkFloat32),
-                                                  sitk.VersorRigid3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS)
+    transform = sitk.CenteredTransformInitializer(
+        sitk.Cast(fixedHead, sitk.sitkFloat32),
+        sitk.Cast(movingHead, sitk.sitkFloat32),
+        sitk.VersorRigid3DTransform(),
+        sitk.CenteredTransformInitializerFilter.MOMENTS,
+    )
     return sitk.VersorRigid3DTransform(transform)
 
 
@@ -247,27 +275,46 @@ def _runStages(fixed, moving, initial, metricMask, stages, bspline, settings, pr
         if stage == "bspline":
             candidate = sitk.CompositeTransform([transform, candidate])
         value = _evaluate(fixed, moving, candidate, metricMask, settings)
-        logger.info("Registration stage %s: %d iterations, Mattes MI %.5f → %.5f (%s)", stage, method.GetOptimizerIteration(),
-                    current, value, method.GetOptimizerStopConditionDescription())
+        logger.info(
+            "Registration stage %s: %d iterations, Mattes MI %.5f → %.5f (%s)",
+            stage,
+            method.GetOptimizerIteration(),
+            current,
+            value,
+            method.GetOptimizerStopConditionDescription(),
+        )
         if not refinement or value <= current:
             transform, current = candidate, value
             record["stagesKept"].append(stage)
         else:
-            logger.info("Registration stage %s dropped: it raised the Mattes value from %.5f to %.5f", stage, current, value)
+            logger.info(
+                "Registration stage %s dropped: it raised the Mattes value from %.5f to %.5f", stage, current, value
+            )
     record["mattesAfter"] = current
     return transform, record
 
 
-def _stageTransform(stage: str, transform: sitk.VersorRigid3DTransform | sitk.AffineTransform, fixed: sitk.Image, settings: RegistrationSettings,
-                    method: sitk.ImageRegistrationMethod) -> sitk.Transform:
+def _stageTransform(
+    stage: str,
+    transform: sitk.VersorRigid3DTransform | sitk.AffineTransform,
+    fixed: sitk.Image,
+    settings: RegistrationSettings,
+    method: sitk.ImageRegistrationMethod,
+) -> sitk.Transform:
     """The transform a stage optimises (set on ``method``), started from the previous stage's ``transform``."""
     if stage == "bspline":
-        mesh = [max(1, round(size * spacing / settings.bsplineMeshSizeMm))
-                for size, spacing in zip(fixed.GetSize(), fixed.GetSpacing())]
+        mesh = [
+            max(1, round(size * spacing / settings.bsplineMeshSizeMm))
+            for size, spacing in zip(fixed.GetSize(), fixed.GetSpacing())
+        ]
         deformable = sitk.BSplineTransformInitializer(fixed, mesh, order=3)
-        method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5, numberOfIterations=settings.bsplineIterations,
-                                    maximumNumberOfCorrections=5, maximumNumberOfFunctionEvaluations=1000,
-                                    costFunctionConvergenceFactor=1e7)
+        method.SetOptimizerAsLBFGSB(
+            gradientConvergenceTolerance=1e-5,
+            numberOfIterations=settings.bsplineIterations,
+            maximumNumberOfCorrections=5,
+            maximumNumberOfFunctionEvaluations=1000,
+            costFunctionConvergenceFactor=1e7,
+        )
         method.SetMovingInitialTransform(transform)
         method.SetInitialTransform(deformable, inPlace=True)
         return deformable
@@ -278,8 +325,13 @@ def _stageTransform(stage: str, transform: sitk.VersorRigid3DTransform | sitk.Af
         linear.SetTranslation(transform.GetTranslation())
     else:
         linear = sitk.VersorRigid3DTransform(transform)
-    method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4, numberOfIterations=settings.iterations,
-                                                    relaxationFactor=0.8, gradientMagnitudeTolerance=1e-8)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=1.0,
+        minStep=1e-4,
+        numberOfIterations=settings.iterations,
+        relaxationFactor=0.8,
+        gradientMagnitudeTolerance=1e-8,
+    )
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetInitialTransform(linear, inPlace=True)
     return linear
@@ -292,8 +344,10 @@ def _evaluate(fixed, moving, transform, metricMask, settings) -> float:
     method.SetInitialTransform(sitk.TranslationTransform(3), inPlace=False)
     value = float(method.MetricEvaluate(fixed, moving))
     if not np.isfinite(value):
-        raise InputError(f"The Mattes mutual information is {value}: the images do not overlap under the current transform. "
-                         "Check that the fixed and moving images show the same body part.")
+        raise InputError(
+            f"The Mattes mutual information is {value}: the images do not overlap under the current transform. "
+            "Check that the fixed and moving images show the same body part."
+        )
     return value
 
 

@@ -29,7 +29,9 @@ NMI_SLACK = 1e-3
 NMI_BINS = 32
 
 
-def normalizedMutualInformation(fixed: sitk.Image, moving: sitk.Image, region: sitk.Image, bins: int = NMI_BINS) -> float:
+def normalizedMutualInformation(
+    fixed: sitk.Image, moving: sitk.Image, region: sitk.Image, bins: int = NMI_BINS
+) -> float:
     """NMI of ``fixed`` and ``moving`` (on the same grid) over the non-zero voxels of ``region``.
 
     :returns: a value in [1, 2]; 1 when either image is constant over the region.
@@ -42,7 +44,9 @@ def normalizedMutualInformation(fixed: sitk.Image, moving: sitk.Image, region: s
     joint, _, _ = np.histogram2d(a, b, bins=bins)
     joint /= joint.sum()
     jointEntropy = _entropy(joint)
-    return float((_entropy(joint.sum(axis=1)) + _entropy(joint.sum(axis=0))) / jointEntropy) if jointEntropy > 0 else 1.0
+    return (
+        float((_entropy(joint.sum(axis=1)) + _entropy(joint.sum(axis=0))) / jointEntropy) if jointEntropy > 0 else 1.0
+    )
 
 
 def passesQc(nmiBefore: float, nmiAfter: float, minimumNmi: float = MINIMUM_NMI) -> bool:
@@ -61,6 +65,8 @@ def qcLine(metrics: dict[str, float], passed: bool, metricMask: str, retried: bo
     :param metrics: ``nmiBefore``, ``nmiAfter``, ``mattesBefore``, ``mattesAfter`` (see
         :class:`~VirtualBiopsy.harmonize.registration.RegistrationResult`).
     """
-    return (f"QC: {'passed' if passed else 'FAILED'}; NMI {metrics['nmiBefore']:.4f} → {metrics['nmiAfter']:.4f}; "
-            f"Mattes MI {metrics['mattesBefore']:.4f} → {metrics['mattesAfter']:.4f}; metric mask {metricMask}"
-            + ("; retried" if retried else ""))
+    return (
+        f"QC: {'passed' if passed else 'FAILED'}; NMI {metrics['nmiBefore']:.4f} → {metrics['nmiAfter']:.4f}; "
+        f"Mattes MI {metrics['mattesBefore']:.4f} → {metrics['mattesAfter']:.4f}; metric mask {metricMask}"
+        + ("; retried" if retried else "")
+    )

@@ -79,8 +79,7 @@ def resampleImage(
         spacingMm = requirePositiveReal(spacingMm, "spacingMm")
         grid = presetGrid(image, preset, spacingMm)
     source = original if interpolator == "nearest" else image
-    resampled = sitk.Resample(source, grid, sitk.Transform(), INTERPOLATORS[interpolator], 0.0,
-                              source.GetPixelID())
+    resampled = sitk.Resample(source, grid, sitk.Transform(), INTERPOLATORS[interpolator], 0.0, source.GetPixelID())
     if interpolator in CLAMPED_INTERPOLATORS:
         voxels = sitk.GetArrayViewFromImage(image)
         resampled = sitk.Clamp(resampled, sitk.sitkFloat32, float(voxels.min()), float(voxels.max()))
@@ -98,7 +97,9 @@ def presetGrid(image: sitk.Image, preset: str, spacingMm: float) -> sitk.Image:
     if preset == "inPlane":
         sliceAxis = 2 - int(np.argmax(spacing[::-1]))
         newSpacing[sliceAxis] = spacing[sliceAxis]
-    newSize = np.array([max(1, math.ceil(n * s / t * (1 - _COUNT_TOLERANCE))) for n, s, t in zip(size, spacing, newSpacing)])
+    newSize = np.array(
+        [max(1, math.ceil(n * s / t * (1 - _COUNT_TOLERANCE))) for n, s, t in zip(size, spacing, newSpacing)]
+    )
     if float(np.prod(newSize.astype(float))) > MAXIMUM_VOXELS:
         raise InputError(
             f"Resampling {tuple(size)} voxels of {tuple(spacing)} mm to {spacingMm} mm would make {tuple(newSize)} "

@@ -25,8 +25,10 @@ _TORCH_LAYERS = {
     "instancenorm": ("instancenorm", ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")),
     "groupnorm": ("normalization", ("GroupNorm", "LayerNorm")),
     "dropout": ("dropout", ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")),
-    "nonlin": ("activation", ("ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
-                              "Hardswish")),
+    "nonlin": (
+        "activation",
+        ("ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid", "Hardswish"),
+    ),
 }
 
 
@@ -39,8 +41,9 @@ def _torchPaths(*kinds: str) -> frozenset[str]:
     return frozenset(paths)
 
 
-_RESIDUAL_BLOCKS = frozenset(f"dynamic_network_architectures.building_blocks.residual.{name}"
-                             for name in ("BasicBlockD", "BottleneckD"))
+_RESIDUAL_BLOCKS = frozenset(
+    f"dynamic_network_architectures.building_blocks.residual.{name}" for name in ("BasicBlockD", "BottleneckD")
+)
 
 #: For each nnU-Net architecture keyword that nnU-Net imports by name, the class paths it may hold.
 NNUNET_IMPORTED_KEYWORDS: dict[str, frozenset[str]] = {
@@ -52,35 +55,74 @@ NNUNET_IMPORTED_KEYWORDS: dict[str, frozenset[str]] = {
 }
 
 #: nnU-Net network classes (``architecture.network_class_name``; ``UNet_class_name`` in old plans).
-NNUNET_NETWORKS = frozenset({
-    "dynamic_network_architectures.architectures.unet.PlainConvUNet",
-    "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-    "dynamic_network_architectures.architectures.unet.ResidualUNet",
-    "dynamic_network_architectures.architectures.residual_unet.ResidualEncoderUNet",
-    "dynamic_network_architectures.architectures.primus.Primus",
-    "PlainConvUNet", "ResidualEncoderUNet",
-})
+NNUNET_NETWORKS = frozenset(
+    {
+        "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+        "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+        "dynamic_network_architectures.architectures.unet.ResidualUNet",
+        "dynamic_network_architectures.architectures.residual_unet.ResidualEncoderUNet",
+        "dynamic_network_architectures.architectures.primus.Primus",
+        "PlainConvUNet",
+        "ResidualEncoderUNet",
+    }
+)
 
 #: Names nnU-Net looks up inside its own package, per plans field.
 NNUNET_NAMED_FIELDS: dict[str, frozenset[str]] = {
     "preprocessor_name": frozenset({"DefaultPreprocessor"}),
-    "normalization_schemes": frozenset({"ZScoreNormalization", "CTNormalization", "NoNormalization",
-                                        "RescaleTo01Normalization", "RGBTo01Normalization"}),
-    "resampling_fn_data": frozenset({"resample_data_or_seg_to_shape", "resample_data_or_seg_to_spacing",
-                                     "resample_torch_fornnunet", "resample_torch_simple", "no_resampling_hack"}),
+    "normalization_schemes": frozenset(
+        {
+            "ZScoreNormalization",
+            "CTNormalization",
+            "NoNormalization",
+            "RescaleTo01Normalization",
+            "RGBTo01Normalization",
+        }
+    ),
+    "resampling_fn_data": frozenset(
+        {
+            "resample_data_or_seg_to_shape",
+            "resample_data_or_seg_to_spacing",
+            "resample_torch_fornnunet",
+            "resample_torch_simple",
+            "no_resampling_hack",
+        }
+    ),
     "label_manager": frozenset({"LabelManager"}),
-    "image_reader_writer": frozenset({"SimpleITKIO", "SimpleITKIOWithReorient", "NibabelIO", "NibabelIOWithReorient",
-                                      "Tiff3DIO", "NaturalImage2DIO"}),
+    "image_reader_writer": frozenset(
+        {"SimpleITKIO", "SimpleITKIOWithReorient", "NibabelIO", "NibabelIOWithReorient", "Tiff3DIO", "NaturalImage2DIO"}
+    ),
 }
 NNUNET_NAMED_FIELDS["resampling_fn_seg"] = NNUNET_NAMED_FIELDS["resampling_fn_data"]
 NNUNET_NAMED_FIELDS["resampling_fn_probabilities"] = NNUNET_NAMED_FIELDS["resampling_fn_data"]
 
 #: Networks of ``monai.networks.nets`` a MONAI model (network folder or bundle) may name.
-MONAI_NETWORKS = frozenset({
-    "UNet", "BasicUNet", "BasicUNetPlusPlus", "AttentionUnet", "SegResNet", "SegResNetDS", "SegResNetVAE",
-    "DynUNet", "UNETR", "SwinUNETR", "VNet", "HighResNet", "FlexibleUNet", "DenseNet", "DenseNet121",
-    "DenseNet169", "DenseNet201", "DenseNet264", "ResNet", "SEResNet50", "Classifier", "Regressor",
-})
+MONAI_NETWORKS = frozenset(
+    {
+        "UNet",
+        "BasicUNet",
+        "BasicUNetPlusPlus",
+        "AttentionUnet",
+        "SegResNet",
+        "SegResNetDS",
+        "SegResNetVAE",
+        "DynUNet",
+        "UNETR",
+        "SwinUNETR",
+        "VNet",
+        "HighResNet",
+        "FlexibleUNet",
+        "DenseNet",
+        "DenseNet121",
+        "DenseNet169",
+        "DenseNet201",
+        "DenseNet264",
+        "ResNet",
+        "SEResNet50",
+        "Classifier",
+        "Regressor",
+    }
+)
 MONAI_NETS_PREFIX = "monai.networks.nets."
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -88,8 +130,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _EXPRESSION_PREFIXES = ("$", "@", "%")
 #: Keys MONAI's config parser instantiates or evaluates.
 _PARSER_KEYS = ("_target_", "_requires_", "_disabled_", "_desc_", "_mode_")
-_TRUST_HINT = ("If you checked where the model came from, import it as trusted: virtual-biopsy models import PATH "
-               "--trust (its files' hashes are pinned), then use it by id.")
+_TRUST_HINT = (
+    "If you checked where the model came from, import it as trusted: virtual-biopsy models import PATH "
+    "--trust (its files' hashes are pinned), then use it by id."
+)
 
 
 class UnsafeModelError(ModelError):
@@ -101,8 +145,10 @@ def refuse(where: str, field: str, value: Any, allowed: str, hint: str = _TRUST_
 
     :param hint: the fix offered (default: import the model as trusted).
     """
-    return UnsafeModelError(f"{where}: field '{field}' holds {value!r}, which an untrusted model may not name "
-                            f"(allowed: {allowed}); the model was not loaded and nothing of it ran. {hint}")
+    return UnsafeModelError(
+        f"{where}: field '{field}' holds {value!r}, which an untrusted model may not name "
+        f"(allowed: {allowed}); the model was not loaded and nothing of it ran. {hint}"
+    )
 
 
 def checkNnunetPlans(plans: Any, where: str) -> None:
@@ -141,16 +187,18 @@ def checkNnunetTrainerName(name: Any, where: str) -> str:
     return name
 
 
-def checkMonaiNetwork(network: Any, arguments: Any, where: str, field: str = "network",
-                      hint: str = _TRUST_HINT) -> str:
+def checkMonaiNetwork(network: Any, arguments: Any, where: str, field: str = "network", hint: str = _TRUST_HINT) -> str:
     """The class name in ``monai.networks.nets`` of an allowed ``network`` (``UNet`` or
     ``monai.networks.nets.UNet``) whose ``arguments`` are plain values.
 
     :param hint: the fix a refusal offers (see :func:`refuse`).
     :raises UnsafeModelError: for another network or an argument MONAI's config parser would evaluate.
     """
-    name = network[len(MONAI_NETS_PREFIX):] if isinstance(network, str) and network.startswith(MONAI_NETS_PREFIX) \
+    name = (
+        network[len(MONAI_NETS_PREFIX) :]
+        if isinstance(network, str) and network.startswith(MONAI_NETS_PREFIX)
         else network
+    )
     if name not in MONAI_NETWORKS:
         raise refuse(where, field, network, ", ".join(sorted(MONAI_NETWORKS)) + " (of monai.networks.nets)", hint)
     if arguments is not None and not isinstance(arguments, Mapping):
@@ -168,13 +216,15 @@ def checkPlainValues(value: Any, where: str, field: str, hint: str = _TRUST_HINT
     """
     for path, item in _walk(value, field):
         if isinstance(item, str) and item.startswith(_EXPRESSION_PREFIXES):
-            raise refuse(where, path, item, "plain numbers, strings, lists and mappings; no expressions or references",
-                         hint)
+            raise refuse(
+                where, path, item, "plain numbers, strings, lists and mappings; no expressions or references", hint
+            )
         if isinstance(item, Mapping):
             for key in _PARSER_KEYS:
                 if key in item:
-                    raise refuse(where, f"{path}.{key}", item[key], "plain values; no objects built from class paths",
-                                 hint)
+                    raise refuse(
+                        where, f"{path}.{key}", item[key], "plain values; no objects built from class paths", hint
+                    )
 
 
 def _checkArchitecture(architecture: Any, where: str, prefix: str) -> None:
@@ -216,8 +266,9 @@ def _checkName(section: Mapping, field: str, where: str, prefix: str = "") -> No
     for index, value in enumerate(values if isinstance(values, list) else [values]):
         if value not in allowed:
             path = ".".join(part for part in (prefix, field) if part)
-            raise refuse(where, f"{path}[{index}]" if isinstance(values, list) else path, value,
-                         ", ".join(sorted(allowed)))
+            raise refuse(
+                where, f"{path}[{index}]" if isinstance(values, list) else path, value, ", ".join(sorted(allowed))
+            )
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -232,5 +283,8 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 def _shortList(allowed: frozenset[str]) -> str:
     short = sorted({name.rsplit(".", 1)[-1] for name in allowed})
-    return "the torch.nn layers " + ", ".join(short) if all(n.startswith("torch.") for n in allowed) \
+    return (
+        "the torch.nn layers " + ", ".join(short)
+        if all(n.startswith("torch.") for n in allowed)
         else ", ".join(sorted(allowed))
+    )

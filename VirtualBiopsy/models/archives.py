@@ -55,12 +55,16 @@ def checkArchive(path: pathlib.Path, limits: ImportLimits = ImportLimits()) -> l
         raise InputError(f"Cannot read the zip archive {path} ({error}); give a valid .zip file.") from error
 
     def refuse(entry: str, why: str) -> InputError:
-        return InputError(f"Zip archive {path} is refused: entry '{entry}' {why}. Nothing was extracted; "
-                          "rebuild the archive from the model folder (zip -r model.zip FOLDER).")
+        return InputError(
+            f"Zip archive {path} is refused: entry '{entry}' {why}. Nothing was extracted; "
+            "rebuild the archive from the model folder (zip -r model.zip FOLDER)."
+        )
 
     if len(entries) > limits.maxFiles:
-        raise InputError(f"Zip archive {path} has {len(entries)} entries, more than the limit of {limits.maxFiles}; "
-                         "nothing was extracted. Import the model folder instead, or remove unneeded files.")
+        raise InputError(
+            f"Zip archive {path} has {len(entries)} entries, more than the limit of {limits.maxFiles}; "
+            "nothing was extracted. Import the model folder instead, or remove unneeded files."
+        )
     seen: dict[str, str] = {}
     folders: set[str] = set()
     total = compressed = 0
@@ -88,22 +92,34 @@ def checkArchive(path: pathlib.Path, limits: ImportLimits = ImportLimits()) -> l
         total += entry.file_size
         compressed += entry.compress_size
         if entry.file_size > limits.ratioFloorBytes and entry.file_size > limits.maxRatio * max(entry.compress_size, 1):
-            raise refuse(name, f"expands {entry.file_size / max(entry.compress_size, 1):.0f}-fold "
-                         f"({entry.file_size} bytes), beyond the limit of {limits.maxRatio:.0f} (a zip bomb?)")
+            raise refuse(
+                name,
+                f"expands {entry.file_size / max(entry.compress_size, 1):.0f}-fold "
+                f"({entry.file_size} bytes), beyond the limit of {limits.maxRatio:.0f} (a zip bomb?)",
+            )
     clashes = sorted(seen[key] for key in seen if key in folders and not seen[key].endswith("/"))
     if clashes:
         raise refuse(clashes[0], "is a file whose name other entries use as a folder")
     if total > limits.maxTotalBytes:
-        raise InputError(f"Zip archive {path} would unpack to {total} bytes, more than the limit of "
-                         f"{limits.maxTotalBytes}; nothing was extracted.")
+        raise InputError(
+            f"Zip archive {path} would unpack to {total} bytes, more than the limit of "
+            f"{limits.maxTotalBytes}; nothing was extracted."
+        )
     if total > limits.ratioFloorBytes and total > limits.maxRatio * max(compressed, 1):
-        raise InputError(f"Zip archive {path} expands {total / max(compressed, 1):.0f}-fold in total, beyond the "
-                         f"limit of {limits.maxRatio:.0f} (a zip bomb?); nothing was extracted.")
+        raise InputError(
+            f"Zip archive {path} expands {total / max(compressed, 1):.0f}-fold in total, beyond the "
+            f"limit of {limits.maxRatio:.0f} (a zip bomb?); nothing was extracted."
+        )
     return entries
 
 
-def extractArchive(path: pathlib.Path, destination: pathlib.Path, limits: ImportLimits = ImportLimits(),
-                   progress: ProgressCallback = noProgress, cancel: CancelToken | None = None) -> None:
+def extractArchive(
+    path: pathlib.Path,
+    destination: pathlib.Path,
+    limits: ImportLimits = ImportLimits(),
+    progress: ProgressCallback = noProgress,
+    cancel: CancelToken | None = None,
+) -> None:
     """Check ``path`` with :func:`checkArchive`, then extract it into the new or empty folder ``destination``.
 
     :raises InputError: for a hostile archive (nothing extracted) or one whose data is corrupt.
@@ -131,12 +147,15 @@ def extractArchive(path: pathlib.Path, destination: pathlib.Path, limits: Import
                     while chunk := source.read(_CHUNK):
                         written += len(chunk)
                         if written > entry.file_size:
-                            raise InputError(f"Zip archive {path}: entry '{entry.filename}' holds more data than "
-                                             f"it declares ({entry.file_size} bytes); refused.")
+                            raise InputError(
+                                f"Zip archive {path}: entry '{entry.filename}' holds more data than "
+                                f"it declares ({entry.file_size} bytes); refused."
+                            )
                         sink.write(chunk)
             except (zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, NotImplementedError) as error:
-                raise InputError(f"Zip archive {path}: entry '{entry.filename}' is corrupt ({error}); "
-                                 "get a new copy of the archive.") from error
+                raise InputError(
+                    f"Zip archive {path}: entry '{entry.filename}' is corrupt ({error}); get a new copy of the archive."
+                ) from error
             done += entry.file_size
             progress(done / total, f"extracting {entry.filename}")
 
@@ -149,8 +168,10 @@ def checkFolder(path: pathlib.Path) -> list[str]:
     files, unsafe = scanTree(path)
     if unsafe:
         shown = ", ".join(unsafe[:5]) + (", ..." if len(unsafe) > 5 else "")
-        raise InputError(f"Model folder {path} is refused: it holds {len(unsafe)} link(s) or special file(s) "
-                         f"({shown}). Nothing was copied; replace links by the files they point to.")
+        raise InputError(
+            f"Model folder {path} is refused: it holds {len(unsafe)} link(s) or special file(s) "
+            f"({shown}). Nothing was copied; replace links by the files they point to."
+        )
     return files
 
 
@@ -158,8 +179,10 @@ def requireFreeSpace(folder: pathlib.Path, needed: int) -> None:
     """:raises InputError: when the disk holding ``folder`` has less than ``needed`` bytes free."""
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise InputError(f"The model needs {needed} bytes but {folder} has only {free} bytes free; "
-                         "free some space or choose another --models-dir.")
+        raise InputError(
+            f"The model needs {needed} bytes but {folder} has only {free} bytes free; "
+            "free some space or choose another --models-dir."
+        )
 
 
 def wrappedRoot(folder: pathlib.Path, depth: int = 2) -> pathlib.Path:

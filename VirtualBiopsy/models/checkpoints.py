@@ -30,8 +30,9 @@ _WEIGHTS_ONLY_REFUSAL = "Weights only load failed"
 _CHUNK = 1 << 20
 
 
-def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
-                   modelRoot: str | os.PathLike | None = None) -> Any:
+def loadCheckpoint(
+    path: str | os.PathLike, entry: ModelEntry | None = None, modelRoot: str | os.PathLike | None = None
+) -> Any:
     """The object saved in a ``torch.save`` checkpoint, on the CPU.
 
     :param entry: the model the file belongs to; its SHA-256 must match ``entry.files``.
@@ -55,19 +56,27 @@ def loadCheckpoint(path: str | os.PathLike, entry: ModelEntry | None = None,
             raise ModelError(
                 f"Checkpoint {path} ({owner}) holds more than tensors and plain values ({needs}); unpickling it could "
                 "run code, so it was not loaded. If you checked where the model came from, import it as trusted: "
-                "virtual-biopsy models import PATH --trust (with a new --id if its id is taken), then use it by id.")
-        logger.warning("Fully unpickling checkpoint %s of trusted model '%s' (SHA-256 matches the manifest; it "
-                       "needs %s).", _listedName(path, entry, modelRoot), entry.id, needs)
+                "virtual-biopsy models import PATH --trust (with a new --id if its id is taken), then use it by id."
+            )
+        logger.warning(
+            "Fully unpickling checkpoint %s of trusted model '%s' (SHA-256 matches the manifest; it needs %s).",
+            _listedName(path, entry, modelRoot),
+            entry.id,
+            needs,
+        )
         handle.seek(0)
         try:
             return torch.load(handle, map_location="cpu", weights_only=False)
         except Exception as error:
-            raise ModelError(f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
-                             "the model may need code that is not installed (an nnU-Net trainer class?).") from error
+            raise ModelError(
+                f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
+                "the model may need code that is not installed (an nnU-Net trainer class?)."
+            ) from error
 
 
-def loadTorchScript(path: str | os.PathLike, entry: ModelEntry | None = None,
-                    modelRoot: str | os.PathLike | None = None) -> Any:
+def loadTorchScript(
+    path: str | os.PathLike, entry: ModelEntry | None = None, modelRoot: str | os.PathLike | None = None
+) -> Any:
     """A TorchScript module (``torch.jit.load``) on the CPU, from a file checked as in :func:`loadCheckpoint`.
 
     :raises ModelError: for a missing, changed or unlisted file, or one that is not TorchScript.
@@ -79,13 +88,15 @@ def loadTorchScript(path: str | os.PathLike, entry: ModelEntry | None = None,
                 warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
                 return torch.jit.load(handle, map_location="cpu")
         except Exception as error:  # torch raises RuntimeError for anything it cannot read
-            raise ModelError(f"Cannot load TorchScript model {path} ({_firstLine(error)}); give a file written by "
-                             "torch.jit.save.") from error
+            raise ModelError(
+                f"Cannot load TorchScript model {path} ({_firstLine(error)}); give a file written by torch.jit.save."
+            ) from error
 
 
 @contextlib.contextmanager
-def openVerified(path: str | os.PathLike, entry: ModelEntry | None = None,
-                 modelRoot: str | os.PathLike | None = None) -> Iterator[BinaryIO]:
+def openVerified(
+    path: str | os.PathLike, entry: ModelEntry | None = None, modelRoot: str | os.PathLike | None = None
+) -> Iterator[BinaryIO]:
     """An open binary handle on a model file, at its start, after checking (when ``entry`` is given) that its
     SHA-256 matches ``entry.files``. Load from this handle, not from the path, so that the file checked is the
     file loaded.
@@ -105,7 +116,8 @@ def openVerified(path: str | os.PathLike, entry: ModelEntry | None = None,
                     f"File '{name}' of model '{entry.id}' does not match its manifest: SHA-256 {actual}, manifest "
                     f"{expected}. The file was changed or damaged and is not loaded; restore it from the model's "
                     "source (or import that again under a new --id) and check with "
-                    f"'virtual-biopsy models verify {entry.id}'.")
+                    f"'virtual-biopsy models verify {entry.id}'."
+                )
             handle.seek(0)
         yield handle
 
@@ -116,8 +128,10 @@ def _openRegular(path: pathlib.Path) -> BinaryIO:
             raise ModelError(f"Model file {path} is a link or not a regular file; models must be plain files.")
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
-        raise ModelError(f"Model file {path} cannot be opened ({error.strerror}); check the model's files "
-                         "('virtual-biopsy models verify ID').") from error
+        raise ModelError(
+            f"Model file {path} cannot be opened ({error.strerror}); check the model's files "
+            "('virtual-biopsy models verify ID')."
+        ) from error
     handle = os.fdopen(descriptor, "rb")
     if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
         handle.close()
@@ -128,8 +142,10 @@ def _openRegular(path: pathlib.Path) -> BinaryIO:
 def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathLike | None) -> str:
     if modelRoot is None:
         if not pathlib.Path(entry.path).is_absolute():
-            raise ModelError(f"Model '{entry.id}' has the relative path '{entry.path}'; pass modelRoot "
-                             "(ModelRegistry.modelPath(entry)) to load its checkpoints.")
+            raise ModelError(
+                f"Model '{entry.id}' has the relative path '{entry.path}'; pass modelRoot "
+                "(ModelRegistry.modelPath(entry)) to load its checkpoints."
+            )
         modelRoot = entry.path
     root = pathlib.Path(modelRoot).resolve()
     resolved = path.resolve()
@@ -141,8 +157,10 @@ def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathL
         except ValueError:
             name = ""
     if name not in entry.files:
-        raise ModelError(f"Checkpoint {path} is not one of the files of model '{entry.id}' (listed: "
-                         f"{', '.join(sorted(entry.files))}); load the model's own files only.")
+        raise ModelError(
+            f"Checkpoint {path} is not one of the files of model '{entry.id}' (listed: "
+            f"{', '.join(sorted(entry.files))}); load the model's own files only."
+        )
     return name
 
 

@@ -44,11 +44,15 @@ def parseConfigDocument(document: Any, where: str) -> dict[str, Any]:
     :raises InputError: naming the missing or malformed key.
     """
     if not isinstance(document, dict) or document.get("kind") != KIND:
-        raise InputError(f"{where} is not a CycleGAN model configuration (it needs \"kind\": \"{KIND}\"); "
-                         "give a folder written by 'virtual-biopsy styletransfer train'.")
+        raise InputError(
+            f'{where} is not a CycleGAN model configuration (it needs "kind": "{KIND}"); '
+            "give a folder written by 'virtual-biopsy styletransfer train'."
+        )
     if document.get("formatVersion") != FORMAT_VERSION:
-        raise InputError(f"{where} has format version {document.get('formatVersion')!r}; this version of Virtual "
-                         f"Biopsy reads version {FORMAT_VERSION}. Retrain the model or update Virtual Biopsy.")
+        raise InputError(
+            f"{where} has format version {document.get('formatVersion')!r}; this version of Virtual "
+            f"Biopsy reads version {FORMAT_VERSION}. Retrain the model or update Virtual Biopsy."
+        )
     for key in ("networks", "intensity", "sequence", "sourceDomain", "targetDomain", "weights"):
         if key not in document:
             raise InputError(f"{where} has no '{key}'; the file is incomplete. Retrain the model.")
@@ -64,16 +68,27 @@ def cycleGanLayout(folder: pathlib.Path):
     for name in MODEL_FILES:
         path = folder / name
         if path.is_symlink() or not path.is_file():
-            raise InputError(f"CycleGAN model folder {folder} has no file {name}; copy the whole folder written by "
-                             "'virtual-biopsy styletransfer train'.")
-    document = parseConfigDocument(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")),
-                                   str(folder / CONFIG_NAME))
+            raise InputError(
+                f"CycleGAN model folder {folder} has no file {name}; copy the whole folder written by "
+                "'virtual-biopsy styletransfer train'."
+            )
+    document = parseConfigDocument(
+        json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")), str(folder / CONFIG_NAME)
+    )
     return ModelLayout(
-        backend=KIND, root=folder, files=MODEL_FILES,
-        inputs=(ModelInput(sequence=str(document["sequence"]), channel=0),), labels=(),
+        backend=KIND,
+        root=folder,
+        files=MODEL_FILES,
+        inputs=(ModelInput(sequence=str(document["sequence"]), channel=0),),
+        labels=(),
         version=str(document.get("version") or "unversioned"),
         description=f"CycleGAN style transfer of {document['sequence']}: {document['sourceDomain']} → "
-                    f"{document['targetDomain']}",
+        f"{document['targetDomain']}",
         source="virtual-biopsy styletransfer train",
-        options={"sourceDomain": str(document["sourceDomain"]), "targetDomain": str(document["targetDomain"]),
-                 "weights": WEIGHTS_NAME, "config": CONFIG_NAME})
+        options={
+            "sourceDomain": str(document["sourceDomain"]),
+            "targetDomain": str(document["targetDomain"]),
+            "weights": WEIGHTS_NAME,
+            "config": CONFIG_NAME,
+        },
+    )

@@ -84,8 +84,10 @@ def treeHashes(root: str | os.PathLike) -> tuple[str, dict[str, str]]:
     files, unsafe = scanTree(root)
     if unsafe:
         shown = ", ".join(unsafe[:5]) + (", ..." if len(unsafe) > 5 else "")
-        raise InputError(f"Model {root} holds {len(unsafe)} link(s) or special file(s) ({shown}); models must be "
-                         "plain files and folders. Replace links by copies of the files they point to.")
+        raise InputError(
+            f"Model {root} holds {len(unsafe)} link(s) or special file(s) ({shown}); models must be "
+            "plain files and folders. Replace links by copies of the files they point to."
+        )
     hashes = {name: fileSha256(root / name if root.is_dir() else root) for name in files}
     return treeDigest(hashes), hashes
 

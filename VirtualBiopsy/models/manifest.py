@@ -38,8 +38,10 @@ def readManifest(path: str | os.PathLike) -> list[ModelEntry]:
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise InputError(f"Model manifest {path} not found; check the path (a new manifest is made by "
-                         "'virtual-biopsy models import').")
+        raise InputError(
+            f"Model manifest {path} not found; check the path (a new manifest is made by "
+            "'virtual-biopsy models import')."
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_uniqueKeys)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as error:
@@ -58,8 +60,10 @@ def writeManifest(path: str | os.PathLike, entries: Iterable[ModelEntry]) -> pat
     try:
         text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as error:
-        raise InputError(f"Model manifest {path}: an entry's options cannot be written as JSON ({error}); "
-                         "use strings, numbers, lists and mappings only.") from error
+        raise InputError(
+            f"Model manifest {path}: an entry's options cannot be written as JSON ({error}); "
+            "use strings, numbers, lists and mappings only."
+        ) from error
     validateManifest(json.loads(text), str(path))
     return writeTextAtomically(text, path)
 
@@ -79,19 +83,37 @@ def validateManifest(document: Any, source: str) -> None:
         problems = _semanticProblems(document["models"])
     if problems:
         more = f" (and {len(problems) - _MAX_ERRORS} more)" if len(problems) > _MAX_ERRORS else ""
-        raise InputError(f"Model manifest {source} is invalid: " + "; ".join(problems[:_MAX_ERRORS]) + more
-                         + ". Fix these fields (see resources/models/manifest.schema.json).")
+        raise InputError(
+            f"Model manifest {source} is invalid: "
+            + "; ".join(problems[:_MAX_ERRORS])
+            + more
+            + ". Fix these fields (see resources/models/manifest.schema.json)."
+        )
 
 
 def entryToDict(entry: ModelEntry) -> dict[str, Any]:
     """The manifest form of an entry (plain JSON types)."""
     return {
-        "id": entry.id, "version": entry.version, "backend": entry.backend, "path": entry.path,
+        "id": entry.id,
+        "version": entry.version,
+        "backend": entry.backend,
+        "path": entry.path,
         "inputs": [{"sequence": item.sequence, "channel": item.channel} for item in entry.inputs],
-        "labels": [{"value": label.value, "name": label.name, "color": [float(c) for c in label.color],
-                    "terminology": label.terminology} for label in entry.labels],
-        "sha256": entry.sha256, "files": dict(sorted(entry.files.items())), "trusted": entry.trusted,
-        "licence": entry.licence, "source": entry.source, "description": entry.description,
+        "labels": [
+            {
+                "value": label.value,
+                "name": label.name,
+                "color": [float(c) for c in label.color],
+                "terminology": label.terminology,
+            }
+            for label in entry.labels
+        ],
+        "sha256": entry.sha256,
+        "files": dict(sorted(entry.files.items())),
+        "trusted": entry.trusted,
+        "licence": entry.licence,
+        "source": entry.source,
+        "description": entry.description,
         "options": entry.options,
     }
 
@@ -104,13 +126,26 @@ def _rgb(values: Any) -> tuple[float, float, float]:
 def entryFromDict(item: dict[str, Any]) -> ModelEntry:
     """An entry from its (validated) manifest form."""
     return ModelEntry(
-        id=item["id"], version=item["version"], backend=item["backend"], path=item["path"],
+        id=item["id"],
+        version=item["version"],
+        backend=item["backend"],
+        path=item["path"],
         inputs=tuple(ModelInput(sequence=i["sequence"], channel=i["channel"]) for i in item["inputs"]),
-        labels=tuple(ModelLabel(value=label["value"], name=label["name"],
-                                color=_rgb(label["color"]),
-                                terminology=label.get("terminology", "")) for label in item["labels"]),
-        sha256=item["sha256"], files=dict(item["files"]), trusted=item.get("trusted", False),
-        licence=item.get("licence", ""), source=item.get("source", ""), description=item.get("description", ""),
+        labels=tuple(
+            ModelLabel(
+                value=label["value"],
+                name=label["name"],
+                color=_rgb(label["color"]),
+                terminology=label.get("terminology", ""),
+            )
+            for label in item["labels"]
+        ),
+        sha256=item["sha256"],
+        files=dict(item["files"]),
+        trusted=item.get("trusted", False),
+        licence=item.get("licence", ""),
+        source=item.get("source", ""),
+        description=item.get("description", ""),
         options=dict(item.get("options", {})),
     )
 
@@ -136,16 +171,20 @@ def _semanticProblems(models: list[dict[str, Any]]) -> list[str]:
         where = f"models[{index}] ('{item['id']}')"
         key = item["id"].lower()
         if key in seen:
-            problems.append(f"{where}.id: '{item['id']}' repeats the id of models[{seen[key]}] (ids are compared "
-                            "ignoring case); give each model its own id")
+            problems.append(
+                f"{where}.id: '{item['id']}' repeats the id of models[{seen[key]}] (ids are compared "
+                "ignoring case); give each model its own id"
+            )
         seen.setdefault(key, index)
         channels = sorted(i["channel"] for i in item["inputs"])
         if channels != list(range(len(channels))):
             problems.append(f"{where}.inputs: channels are {channels}; number them 0 to {len(channels) - 1}, once each")
         sequences = [i["sequence"].lower() for i in item["inputs"]]
         if len(set(sequences)) != len(sequences):
-            problems.append(f"{where}.inputs: a sequence name is repeated ({[i['sequence'] for i in item['inputs']]}); "
-                            "name each channel's sequence once")
+            problems.append(
+                f"{where}.inputs: a sequence name is repeated ({[i['sequence'] for i in item['inputs']]}); "
+                "name each channel's sequence once"
+            )
         values = [label["value"] for label in item["labels"]]
         if len(set(values)) != len(values):
             problems.append(f"{where}.labels: a label value is repeated ({values}); give each label its own value")
@@ -157,8 +196,10 @@ def _semanticProblems(models: list[dict[str, Any]]) -> list[str]:
             if reason := unsafeRelativePath(name):
                 problems.append(f"{where}.files: '{name}' is unsafe ({reason}); list paths relative to the model")
         if treeDigest(item["files"]) != item["sha256"]:
-            problems.append(f"{where}.sha256: {item['sha256']} is not the tree hash of its files "
-                            f"({treeDigest(item['files'])}); recompute it (re-import the model)")
+            problems.append(
+                f"{where}.sha256: {item['sha256']} is not the tree hash of its files "
+                f"({treeDigest(item['files'])}); recompute it (re-import the model)"
+            )
     return problems
 
 

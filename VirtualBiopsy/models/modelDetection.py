@@ -50,16 +50,28 @@ def entryFromPath(path: str | os.PathLike, modelId: str | None = None) -> ModelE
     """
     layout = detectModel(path)
     hashes = {name: fileSha256(_plainFile(layout.root, name)) for name in layout.files}
-    return layoutEntry(layout, requireModelId(modelId or defaultModelId(path)),
-                       str(layout.root.resolve()), hashes, trusted=False)
+    return layoutEntry(
+        layout, requireModelId(modelId or defaultModelId(path)), str(layout.root.resolve()), hashes, trusted=False
+    )
 
 
 def layoutEntry(layout: ModelLayout, modelId: str, path: str, hashes: dict[str, str], trusted: bool) -> ModelEntry:
     """The entry of a detected model whose files have the given hashes."""
-    return ModelEntry(id=modelId, version=layout.version, backend=layout.backend, path=path, inputs=layout.inputs,
-                      labels=layout.labels, sha256=treeDigest(hashes), files=dict(sorted(hashes.items())),
-                      trusted=trusted, licence=layout.licence, source=layout.source,
-                      description=layout.description, options=dict(layout.options))
+    return ModelEntry(
+        id=modelId,
+        version=layout.version,
+        backend=layout.backend,
+        path=path,
+        inputs=layout.inputs,
+        labels=layout.labels,
+        sha256=treeDigest(hashes),
+        files=dict(sorted(hashes.items())),
+        trusted=trusted,
+        licence=layout.licence,
+        source=layout.source,
+        description=layout.description,
+        options=dict(layout.options),
+    )
 
 
 def detectModel(path: str | os.PathLike) -> ModelLayout:
@@ -69,16 +81,24 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
     """
     path = pathlib.Path(path)
     if path.is_symlink() or not path.exists():
-        raise InputError(f"Model path {path} " + ("is a symbolic link; give the real file or folder."
-                                                   if path.is_symlink() else "does not exist; check the path."))
+        raise InputError(
+            f"Model path {path} "
+            + (
+                "is a symbolic link; give the real file or folder."
+                if path.is_symlink()
+                else "does not exist; check the path."
+            )
+        )
     if path.is_file():
         if path.suffix.lower() == ".zip":
             raise InputError(f"{path} is a zip archive; import it first: virtual-biopsy models import {path}")
         if isTorchScript(path):
             return _torchScriptLayout(path)
-        raise InputError(f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
-                         "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
-                         "torch.save need one, with a metadata .json naming the network).")
+        raise InputError(
+            f"{path} is not a TorchScript file; give a TorchScript .pt file (torch.jit.save), "
+            "an nnU-Net trained-model folder, or a MONAI network folder (weights saved with "
+            "torch.save need one, with a metadata .json naming the network)."
+        )
     if not path.is_dir():
         raise InputError(f"Model path {path} is neither a regular file nor a folder; give a model file or folder.")
     if isCycleGanFolder(path):
@@ -94,15 +114,19 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
         raise InputError(f"Model folder {path} has several network metadata files ({names}); keep one.")
     if metadata:
         return _networkLayout(metadata[0])
-    scripts = [child for child in sorted(path.iterdir()) if child.suffix in TORCHSCRIPT_SUFFIXES
-               and child.is_file() and not child.is_symlink() and isTorchScript(child)]
+    scripts = [
+        child
+        for child in sorted(path.iterdir())
+        if child.suffix in TORCHSCRIPT_SUFFIXES and child.is_file() and not child.is_symlink() and isTorchScript(child)
+    ]
     if len(scripts) == 1:
         return _torchScriptLayout(scripts[0])
     found = ", ".join(sorted(child.name for child in path.iterdir())[:8]) or "nothing"
     raise InputError(
         f"Cannot tell what model {path} is (it holds {found}). Expected an nnU-Net trained-model folder "
         "(dataset.json, plans.json, fold_N/checkpoint_final.pth), a folder with one TorchScript file and its "
-        "<name>.json, or a MONAI network folder (a .json with 'network' and 'networkArgs', and the weights).")
+        "<name>.json, or a MONAI network folder (a .json with 'network' and 'networkArgs', and the weights)."
+    )
 
 
 def isTorchScript(path: pathlib.Path) -> bool:
@@ -116,8 +140,9 @@ def isTorchScript(path: pathlib.Path) -> bool:
     if len(tops) != 1:
         return False
     top = tops.pop()
-    return f"{top}/data.pkl" in names and (f"{top}/constants.pkl" in names
-                                           or any(name.startswith(f"{top}/code/") for name in names))
+    return f"{top}/data.pkl" in names and (
+        f"{top}/constants.pkl" in names or any(name.startswith(f"{top}/code/") for name in names)
+    )
 
 
 def defaultModelId(path: str | os.PathLike) -> str:
@@ -133,12 +158,21 @@ def requireModelId(modelId: str) -> str:
 
     :raises InputError: otherwise.
     """
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?", modelId or "") \
-            or modelId.endswith(".partial"):
-        raise InputError(f"Model id '{modelId}' is not valid; use up to 64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit and not ending with '.' (e.g. --id brain-tumour).")
-    if modelId.split(".")[0].upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
-                                          *(f"LPT{i}" for i in range(10))}:
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?", modelId or "") or modelId.endswith(
+        ".partial"
+    ):
+        raise InputError(
+            f"Model id '{modelId}' is not valid; use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit and not ending with '.' (e.g. --id brain-tumour)."
+        )
+    if modelId.split(".")[0].upper() in {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(10)),
+        *(f"LPT{i}" for i in range(10)),
+    }:
         raise InputError(f"Model id '{modelId}' is a reserved device name on Windows; choose another --id.")
     return modelId
 
@@ -146,8 +180,11 @@ def requireModelId(modelId: str) -> str:
 def _nnunetFolder(path: pathlib.Path) -> pathlib.Path | None:
     if _looksLikeNnunet(path):
         return path
-    children = [child for child in sorted(path.iterdir())
-                if child.is_dir() and not child.is_symlink() and _looksLikeNnunet(child)]
+    children = [
+        child
+        for child in sorted(path.iterdir())
+        if child.is_dir() and not child.is_symlink() and _looksLikeNnunet(child)
+    ]
     if len(children) > 1:
         names = ", ".join(child.name for child in children)
         raise InputError(f"{path} holds several nnU-Net trained models ({names}); give the folder of one of them.")
@@ -155,25 +192,40 @@ def _nnunetFolder(path: pathlib.Path) -> pathlib.Path | None:
 
 
 def _looksLikeNnunet(folder: pathlib.Path) -> bool:
-    return ((folder / "dataset.json").exists() or (folder / "plans.json").exists()
-            or any(_FOLD.match(child.name) and child.is_dir() for child in folder.iterdir()))
+    return (
+        (folder / "dataset.json").exists()
+        or (folder / "plans.json").exists()
+        or any(_FOLD.match(child.name) and child.is_dir() for child in folder.iterdir())
+    )
 
 
 def _nnunetLayout(folder: pathlib.Path) -> ModelLayout:
     for name in ("dataset.json", "plans.json"):
         if not (folder / name).is_file():
-            raise InputError(f"nnU-Net model folder {folder} has no {name}; copy the whole trained-model folder "
-                             "(dataset.json, plans.json, fold_N/) from nnU-Net's results.")
+            raise InputError(
+                f"nnU-Net model folder {folder} has no {name}; copy the whole trained-model folder "
+                "(dataset.json, plans.json, fold_N/) from nnU-Net's results."
+            )
     dataset = readJsonObject(folder / "dataset.json")
     plans = readJsonObject(folder / "plans.json")
-    folds = {match.group(1): child for child in folder.iterdir()
-             if (match := _FOLD.match(child.name)) and child.is_dir() and not child.is_symlink()}
-    checkpoint, chosen = next(((name, [fold for fold, child in folds.items() if (child / name).is_file()])
-                               for name in CHECKPOINT_NAMES
-                               if any((child / name).is_file() for child in folds.values())), (None, []))
+    folds = {
+        match.group(1): child
+        for child in folder.iterdir()
+        if (match := _FOLD.match(child.name)) and child.is_dir() and not child.is_symlink()
+    }
+    checkpoint, chosen = next(
+        (
+            (name, [fold for fold, child in folds.items() if (child / name).is_file()])
+            for name in CHECKPOINT_NAMES
+            if any((child / name).is_file() for child in folds.values())
+        ),
+        (None, []),
+    )
     if checkpoint is None:
-        raise InputError(f"nnU-Net model folder {folder} has no fold_N/checkpoint_final.pth or checkpoint_best.pth "
-                         f"(folds: {', '.join(sorted(folds)) or 'none'}); copy the trained folds too.")
+        raise InputError(
+            f"nnU-Net model folder {folder} has no fold_N/checkpoint_final.pth or checkpoint_best.pth "
+            f"(folds: {', '.join(sorted(folds)) or 'none'}); copy the trained folds too."
+        )
     foldNames = sorted(chosen, key=lambda fold: (fold == "all", int(fold) if fold.isdigit() else 0))
     parts = folder.name.split("__")
     configurations = list(plans.get("configurations", {})) if isinstance(plans, dict) else []
@@ -186,40 +238,49 @@ def _nnunetLayout(folder: pathlib.Path) -> ModelLayout:
     }
     channels = dataset.get("channel_names", dataset.get("modality"))
     return ModelLayout(
-        backend="nnunet", root=folder,
+        backend="nnunet",
+        root=folder,
         files=("dataset.json", "plans.json", *(f"fold_{fold}/{checkpoint}" for fold in foldNames)),
         inputs=parseInputs(channels, folder / "dataset.json", "channel_names"),
         labels=_nnunetLabels(dataset, folder / "dataset.json"),
         version=str(dataset.get("release") or "unversioned"),
-        licence=str(dataset.get("licence") or dataset.get("license") or ""), source=str(dataset.get("reference") or ""),
+        licence=str(dataset.get("licence") or dataset.get("license") or ""),
+        source=str(dataset.get("reference") or ""),
         description=str(dataset.get("description") or dataset.get("name") or ""),
-        options=options)
+        options=options,
+    )
 
 
 def _nnunetLabels(dataset: dict[str, Any], where: pathlib.Path) -> tuple[ModelLabel, ...]:
     labels = dataset.get("labels")
     if not isinstance(labels, dict) or not labels:
-        raise InputError(f"{where} has no 'labels' mapping (e.g. {{\"background\": 0, \"tumour\": 1}}); fix the file.")
+        raise InputError(f'{where} has no \'labels\' mapping (e.g. {{"background": 0, "tumour": 1}}); fix the file.')
     labels = {name: value for name, value in labels.items() if name != "ignore"}  # nnU-Net never predicts it
     if any(isinstance(value, list) for value in labels.values()):
         order = dataset.get("regions_class_order")
         regions = [name for name, value in labels.items() if value not in (0, [0])]
         if not isinstance(order, list) or len(order) != len(regions):
-            raise InputError(f"{where} defines regions but 'regions_class_order' ({order!r}) does not give one label "
-                             f"value per region ({len(regions)}); fix the file.")
+            raise InputError(
+                f"{where} defines regions but 'regions_class_order' ({order!r}) does not give one label "
+                f"value per region ({len(regions)}); fix the file."
+            )
         return parseLabels([{"name": name, "value": value} for name, value in zip(regions, order)], where)
     parsed = parseLabels(labels, where)
     if sorted(label.value for label in parsed) != list(range(1, len(parsed) + 1)):
-        raise InputError(f"{where}: nnU-Net labels must be consecutive (0, 1, 2, …); got {labels!r}. nnU-Net's "
-                         "output value is the class index, so fix the file to the labels the model was trained with.")
+        raise InputError(
+            f"{where}: nnU-Net labels must be consecutive (0, 1, 2, …); got {labels!r}. nnU-Net's "
+            "output value is the class index, so fix the file to the labels the model was trained with."
+        )
     return parsed
 
 
 def _torchScriptLayout(path: pathlib.Path) -> ModelLayout:
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file() or sidecar.is_symlink():
-        raise InputError(f"TorchScript model {path} needs its metadata file {sidecar.name} next to it, with the "
-                         'inputs and labels, e.g. {"inputs": ["T1c", "FLAIR"], "labels": {"tumour": 1}}.')
+        raise InputError(
+            f"TorchScript model {path} needs its metadata file {sidecar.name} next to it, with the "
+            'inputs and labels, e.g. {"inputs": ["T1c", "FLAIR"], "labels": {"tumour": 1}}.'
+        )
     metadata = readJsonObject(sidecar)
     return _describedLayout("monai-torchscript", path, (path.name,), metadata, sidecar, companions=(sidecar,))
 
@@ -228,31 +289,50 @@ def _networkLayout(metadataPath: pathlib.Path) -> ModelLayout:
     folder = metadataPath.parent
     metadata = readJsonObject(metadataPath)
     if not isinstance(metadata.get("network"), str) or not isinstance(metadata.get("networkArgs", {}), dict):
-        raise InputError(f"{metadataPath}: 'network' must name a network (e.g. \"monai.networks.nets.UNet\") and "
-                         "'networkArgs' must be a mapping of its arguments.")
+        raise InputError(
+            f"{metadataPath}: 'network' must name a network (e.g. \"monai.networks.nets.UNet\") and "
+            "'networkArgs' must be a mapping of its arguments."
+        )
     weights = metadata.get("weights")
     if weights is None:
         candidates = [child.name for child in sorted(folder.iterdir()) if child.suffix in WEIGHTS_SUFFIXES]
         if len(candidates) != 1:
-            raise InputError(f"MONAI network folder {folder} has {len(candidates)} weights files "
-                             f"({', '.join(candidates) or 'none'}); give one, or name it in {metadataPath.name} "
-                             "as \"weights\".")
+            raise InputError(
+                f"MONAI network folder {folder} has {len(candidates)} weights files "
+                f"({', '.join(candidates) or 'none'}); give one, or name it in {metadataPath.name} "
+                'as "weights".'
+            )
         weights = candidates[0]
     if not isinstance(weights, str) or unsafeRelativePath(weights) or not (folder / weights).is_file():
         raise InputError(f"{metadataPath}: weights file {weights!r} is not a file inside {folder}; fix 'weights'.")
     layout = _describedLayout("monai-network", folder, (metadataPath.name, weights), metadata, metadataPath)
-    return ModelLayout(**{**layout.__dict__, "options": {**layout.options, "weights": weights,
-                                                         "metadata": metadataPath.name}})
+    return ModelLayout(
+        **{**layout.__dict__, "options": {**layout.options, "weights": weights, "metadata": metadataPath.name}}
+    )
 
 
-def _describedLayout(backend: str, root: pathlib.Path, files: tuple[str, ...], metadata: dict[str, Any],
-                     where: pathlib.Path, companions: tuple[pathlib.Path, ...] = ()) -> ModelLayout:
+def _describedLayout(
+    backend: str,
+    root: pathlib.Path,
+    files: tuple[str, ...],
+    metadata: dict[str, Any],
+    where: pathlib.Path,
+    companions: tuple[pathlib.Path, ...] = (),
+) -> ModelLayout:
     options = {key: value for key, value in metadata.items() if key not in _DESCRIPTIVE_KEYS}
     return ModelLayout(
-        backend=backend, root=root, files=files, inputs=parseInputs(metadata.get("inputs"), where, "inputs"),
-        labels=parseLabels(metadata.get("labels"), where), version=str(metadata.get("version") or "unversioned"),
-        licence=str(metadata.get("licence") or metadata.get("license") or ""), source=str(metadata.get("source") or ""),
-        description=str(metadata.get("description") or ""), options=options, companions=companions)
+        backend=backend,
+        root=root,
+        files=files,
+        inputs=parseInputs(metadata.get("inputs"), where, "inputs"),
+        labels=parseLabels(metadata.get("labels"), where),
+        version=str(metadata.get("version") or "unversioned"),
+        licence=str(metadata.get("licence") or metadata.get("license") or ""),
+        source=str(metadata.get("source") or ""),
+        description=str(metadata.get("description") or ""),
+        options=options,
+        companions=companions,
+    )
 
 
 def _isNetworkMetadata(path: pathlib.Path) -> bool:

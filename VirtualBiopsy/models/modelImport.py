@@ -44,9 +44,15 @@ def importedId(source: str | os.PathLike, modelId: str | None = None) -> str:
     return requireModelId(modelId or defaultModelId(source))
 
 
-def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, modelId: str, trust: bool = False,
-                 limits: ImportLimits = ImportLimits(), progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> ModelEntry:
+def installModel(
+    source: str | os.PathLike,
+    modelsFolder: str | os.PathLike,
+    modelId: str,
+    trust: bool = False,
+    limits: ImportLimits = ImportLimits(),
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ModelEntry:
     """Copy the model at ``source`` into ``modelsFolder/modelId`` and describe it.
 
     :param source: an nnU-Net or MONAI model folder, a TorchScript file (with its ``<name>.json``) or a ``.zip``
@@ -65,8 +71,14 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
     final = modelsFolder / modelId
     _requireAbsent(final, modelId)
     if not source.exists() or source.is_symlink():
-        raise InputError(f"Model source {source} " + ("is a symbolic link; give the real file or folder."
-                                                      if source.is_symlink() else "does not exist; check the path."))
+        raise InputError(
+            f"Model source {source} "
+            + (
+                "is a symbolic link; give the real file or folder."
+                if source.is_symlink()
+                else "does not exist; check the path."
+            )
+        )
     archive = source.is_file() and source.suffix.lower() == ".zip"
     if archive:
         checkArchive(source, limits)
@@ -105,8 +117,10 @@ def installModel(source: str | os.PathLike, modelsFolder: str | os.PathLike, mod
         try:
             os.rename(model, final)
         except OSError as error:
-            raise InputError(f"Cannot move the imported model into {final} ({error.strerror}); nothing was imported. "
-                             f"Check that the folder is writable and that '{modelId}' is not in use.") from error
+            raise InputError(
+                f"Cannot move the imported model into {final} ({error.strerror}); nothing was imported. "
+                f"Check that the folder is writable and that '{modelId}' is not in use."
+            ) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress(1.0, f"imported {modelId}")
@@ -131,12 +145,16 @@ def requireAllowedConfiguration(layout: ModelLayout, root: pathlib.Path | None =
 def _copies(layout, model: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """(source, destination) of every file to copy: the model's files, and a file model's companions."""
     if not layout.root.is_dir():
-        return [(layout.root, model / layout.root.name),
-                *((companion, model / companion.name) for companion in layout.companions)]
+        return [
+            (layout.root, model / layout.root.name),
+            *((companion, model / companion.name) for companion in layout.companions),
+        ]
     return [(layout.root / name, model / name) for name in layout.files]
 
 
 def _requireAbsent(final: pathlib.Path, modelId: str) -> None:
     if final.exists() or final.is_symlink():
-        raise InputError(f"A model folder '{modelId}' exists already in {final.parent}; nothing is replaced. "
-                         f"Import under another id (--id {modelId}-2), or remove the old model first.")
+        raise InputError(
+            f"A model folder '{modelId}' exists already in {final.parent}; nothing is replaced. "
+            f"Import under another id (--id {modelId}-2), or remove the old model first."
+        )

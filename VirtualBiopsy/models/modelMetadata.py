@@ -11,8 +11,15 @@ from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.models.modelEntry import ModelInput, ModelLabel
 
 #: Label colours in order (Okabe–Ito, readable by colour-blind viewers), used when the model gives none.
-PALETTE = ((0.902, 0.624, 0.0), (0.337, 0.706, 0.914), (0.0, 0.620, 0.451), (0.941, 0.894, 0.259),
-           (0.0, 0.447, 0.698), (0.835, 0.369, 0.0), (0.800, 0.475, 0.655))
+PALETTE = (
+    (0.902, 0.624, 0.0),
+    (0.337, 0.706, 0.914),
+    (0.0, 0.620, 0.451),
+    (0.941, 0.894, 0.259),
+    (0.0, 0.447, 0.698),
+    (0.835, 0.369, 0.0),
+    (0.800, 0.475, 0.655),
+)
 
 
 def parseInputs(value: Any, where: pathlib.Path, key: str) -> tuple[ModelInput, ...]:
@@ -31,12 +38,14 @@ def parseInputs(value: Any, where: pathlib.Path, key: str) -> tuple[ModelInput, 
         else:
             raise TypeError(type(value).__name__)
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{where}: '{key}' ({value!r}) does not name the input sequences ({error}); "
-                         f"{example}.") from error
+        raise InputError(
+            f"{where}: '{key}' ({value!r}) does not name the input sequences ({error}); {example}."
+        ) from error
     channels = sorted(channel for channel, _ in pairs)
     if not pairs or channels != list(range(len(pairs))) or len({n.lower() for _, n in pairs}) != len(pairs):
-        raise InputError(f"{where}: '{key}' ({value!r}) must name each channel 0…n-1 once with distinct sequence "
-                         f"names; {example}.")
+        raise InputError(
+            f"{where}: '{key}' ({value!r}) must name each channel 0…n-1 once with distinct sequence names; {example}."
+        )
     return tuple(ModelInput(sequence=name, channel=channel) for channel, name in sorted(pairs))
 
 
@@ -57,16 +66,22 @@ def parseLabels(value: Any, where: pathlib.Path) -> tuple[ModelLabel, ...]:
         else:
             raise TypeError(f"not a mapping or list but {type(value).__name__}")
         items = [item for item in items if item["value"] != 0]
-        labels = tuple(ModelLabel(value=_wholeNumber(item["value"]), name=str(item["name"]),
-                                  color=_colour(item.get("color"), index),
-                                  terminology=str(item.get("terminology") or ""))
-                       for index, item in enumerate(items))
+        labels = tuple(
+            ModelLabel(
+                value=_wholeNumber(item["value"]),
+                name=str(item["name"]),
+                color=_colour(item.get("color"), index),
+                terminology=str(item.get("terminology") or ""),
+            )
+            for index, item in enumerate(items)
+        )
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{where}: 'labels' ({value!r}) is not understood ({error}); {example}.") from error
     values = [label.value for label in labels]
     if not labels or min(values) < 1 or len(set(values)) != len(values) or any(not label.name for label in labels):
-        raise InputError(f"{where}: 'labels' ({value!r}) must give each foreground label (value ≥ 1) once, with a "
-                         f"name; {example}.")
+        raise InputError(
+            f"{where}: 'labels' ({value!r}) must give each foreground label (value ≥ 1) once, with a name; {example}."
+        )
     return labels
 
 

@@ -47,8 +47,9 @@ class ModelRegistry:
     :param shippedManifest: the read-only manifest shipped with the library.
     """
 
-    def __init__(self, userFolder: str | os.PathLike | None = None,
-                 shippedManifest: str | os.PathLike = SHIPPED_MANIFEST) -> None:
+    def __init__(
+        self, userFolder: str | os.PathLike | None = None, shippedManifest: str | os.PathLike = SHIPPED_MANIFEST
+    ) -> None:
         self.userFolder = pathlib.Path(userFolder).expanduser().absolute() if userFolder else defaultUserFolder()
         self.shippedManifest = pathlib.Path(shippedManifest).absolute()
 
@@ -74,8 +75,9 @@ class ModelRegistry:
             if entry.id == modelId:
                 return entry
         ids = [entry.id for entry in entries]
-        close = ([i for i in ids if i.lower() == modelId.lower()]
-                 or difflib.get_close_matches(modelId, ids, n=1, cutoff=0.5))
+        close = [i for i in ids if i.lower() == modelId.lower()] or difflib.get_close_matches(
+            modelId, ids, n=1, cutoff=0.5
+        )
         hint = f" Did you mean '{close[0]}'?" if close else ""
         known = ", ".join(ids) if ids else "none yet (import one with 'virtual-biopsy models import PATH')"
         raise InputError(f"No model with id '{modelId}'.{hint} Known models: {known}.")
@@ -88,8 +90,10 @@ class ModelRegistry:
         for manifest, entries in self._manifests():
             if any(item.id == entry.id for item in entries):
                 return manifest
-        raise ModelError(f"Model '{entry.id}' is in no manifest of this registry ({self.shippedManifest}, "
-                         f"{self.userManifest}); import it with 'virtual-biopsy models import PATH'.")
+        raise ModelError(
+            f"Model '{entry.id}' is in no manifest of this registry ({self.shippedManifest}, "
+            f"{self.userManifest}); import it with 'virtual-biopsy models import PATH'."
+        )
 
     def modelPath(self, entry: ModelEntry) -> pathlib.Path:
         """The absolute path of the model's folder or file.
@@ -105,9 +109,15 @@ class ModelRegistry:
         """Compare the model's files with the hashes its manifest records."""
         return verifyModel(entry, self.modelPath(entry), progress)
 
-    def importModel(self, path: str | os.PathLike, modelId: str | None = None, trust: bool = False,
-                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                    limits: ImportLimits = ImportLimits()) -> ModelEntry:
+    def importModel(
+        self,
+        path: str | os.PathLike,
+        modelId: str | None = None,
+        trust: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        limits: ImportLimits = ImportLimits(),
+    ) -> ModelEntry:
         """Copy a model folder, TorchScript file or ``.zip`` into the user folder and list it in the user manifest.
 
         :param modelId: the new model's id (default: from the path's name).
@@ -137,12 +147,16 @@ class ModelRegistry:
         shipped = {entry.id.lower() for entry in manifests[0][1]}
         clashes = [entry.id for entry in manifests[-1][1] if len(manifests) == 2 and entry.id.lower() in shipped]
         if clashes:
-            raise ModelError(f"The user manifest {self.userManifest} lists '{clashes[0]}', an id of a shipped model; "
-                             "rename it there (ids must be unique).")
+            raise ModelError(
+                f"The user manifest {self.userManifest} lists '{clashes[0]}', an id of a shipped model; "
+                "rename it there (ids must be unique)."
+            )
         return manifests
 
     def _requireFreeId(self, modelId: str) -> None:
         taken = [entry.id for entry in self.list() if entry.id.lower() == modelId.lower()]
         if taken:
-            raise InputError(f"A model with id '{taken[0]}' exists already; nothing was imported. Choose another id "
-                             f"with --id (e.g. --id {modelId}-2).")
+            raise InputError(
+                f"A model with id '{taken[0]}' exists already; nothing was imported. Choose another id "
+                f"with --id (e.g. --id {modelId}-2)."
+            )

@@ -65,11 +65,15 @@ class VerificationReport:
 def verifyModel(entry: ModelEntry, root: pathlib.Path, progress: ProgressCallback | None = None) -> VerificationReport:
     """Compare the files at ``root`` (the model's folder or file) with ``entry.files``."""
     progress = progress or noProgress
-    problem = "" if treeDigest(entry.files) == entry.sha256 else (
-        f"tree hash {entry.sha256} does not match the listed files ({treeDigest(entry.files)})")
+    problem = (
+        ""
+        if treeDigest(entry.files) == entry.sha256
+        else (f"tree hash {entry.sha256} does not match the listed files ({treeDigest(entry.files)})")
+    )
     if root.is_symlink():
-        return VerificationReport(entry.id, root, missing=tuple(sorted(entry.files)), unsafe=(root.name,),
-                                  manifestProblem=problem)
+        return VerificationReport(
+            entry.id, root, missing=tuple(sorted(entry.files)), unsafe=(root.name,), manifestProblem=problem
+        )
     try:
         found, unsafe = scanTree(root)
     except InputError:
@@ -84,9 +88,16 @@ def verifyModel(entry: ModelEntry, root: pathlib.Path, progress: ProgressCallbac
         if actual != entry.files[name]:
             changed.append(FileChange(name, entry.files[name], actual))
         progress((index + 1) / len(entry.files), f"checked {name}")
-    return VerificationReport(entry.id, root, checked=len(entry.files), changed=tuple(changed),
-                              missing=tuple(missing), extra=tuple(sorted(present - set(entry.files))),
-                              unsafe=tuple(unsafe), manifestProblem=problem)
+    return VerificationReport(
+        entry.id,
+        root,
+        checked=len(entry.files),
+        changed=tuple(changed),
+        missing=tuple(missing),
+        extra=tuple(sorted(present - set(entry.files))),
+        unsafe=tuple(unsafe),
+        manifestProblem=problem,
+    )
 
 
 def requireIntact(entry: ModelEntry, root: pathlib.Path) -> None:
@@ -100,8 +111,15 @@ def requireIntact(entry: ModelEntry, root: pathlib.Path) -> None:
     report = verifyModel(entry, pathlib.Path(root))
     if report.changed or report.missing or report.unsafe or report.manifestProblem:
         problems = "\n".join(report.lines()[1:])
-        raise ModelError(f"Model '{entry.id}' at {root} does not match its manifest, so none of its files is used:\n"
-                         f"{problems}\nCheck with 'virtual-biopsy models verify {entry.id}'.")
+        raise ModelError(
+            f"Model '{entry.id}' at {root} does not match its manifest, so none of its files is used:\n"
+            f"{problems}\nCheck with 'virtual-biopsy models verify {entry.id}'."
+        )
     if report.extra:
-        logger.info("Model '%s' at %s holds %d file(s) its manifest does not list (never read): %s", entry.id, root,
-                    len(report.extra), ", ".join(report.extra[:5]))
+        logger.info(
+            "Model '%s' at %s holds %d file(s) its manifest does not list (never read): %s",
+            entry.id,
+            root,
+            len(report.extra),
+            ", ".join(report.extra[:5]),
+        )

@@ -125,7 +125,12 @@ def nodeGrid(volumeNode: "slicer.vtkMRMLVolumeNode") -> Grid:
         originRas = np.array(matrix.MultiplyPoint((*extentStart, 1.0))[:3])
     origin = _RAS_TO_LPS @ originRas
     direction = _RAS_TO_LPS @ directionsRas
-    return size, tuple(volumeNode.GetSpacing()), tuple(float(v) for v in origin), tuple(float(v) for v in direction.ravel())
+    return (
+        size,
+        tuple(volumeNode.GetSpacing()),
+        tuple(float(v) for v in origin),
+        tuple(float(v) for v in direction.ravel()),
+    )
 
 
 def setNodeGrid(volumeNode: "slicer.vtkMRMLVolumeNode", grid: Grid) -> None:

@@ -71,8 +71,10 @@ def readMaskFile(
         if not inside.any() and voxels.any():
             present = [int(value) for value in np.unique(voxels) if value != 0]
             shown = ", ".join(map(str, present[:10])) + (", ..." if len(present) > 10 else "")
-            raise InputError(f"Label {label} is not in the {what} file {path} (its labels: {shown}); "
-                             "give the tumour's label with --label, or leave --label out to use every non-zero voxel.")
+            raise InputError(
+                f"Label {label} is not in the {what} file {path} (its labels: {shown}); "
+                "give the tumour's label with --label, or leave --label out to use every non-zero voxel."
+            )
     mask = sitk.GetImageFromArray(inside.astype(np.uint8))
     mask.CopyInformation(image)
     return mask
@@ -90,12 +92,16 @@ def _readSegmentationFile(path: pathlib.Path, what: str, segment: str | None, sc
                 scene.RemoveNode(helper)
         scene.RemoveNode(node)
     if not masks:
-        raise InputError(f"The {what} file {path} has no segments, so it has no geometry to compare on; "
-                         "save the empty mask as a labelmap instead, or add a segment.")
+        raise InputError(
+            f"The {what} file {path} has no segments, so it has no geometry to compare on; "
+            "save the empty mask as a labelmap instead, or add a segment."
+        )
     if segment is not None:
         if segment not in masks:
-            raise InputError(f"The {what} file {path} has no segment named '{segment}' (its segments: "
-                             f"{', '.join(masks)}); give one of these with --segment.")
+            raise InputError(
+                f"The {what} file {path} has no segment named '{segment}' (its segments: "
+                f"{', '.join(masks)}); give one of these with --segment."
+            )
         return masks[segment]
     union = sitk.GetArrayFromImage(next(iter(masks.values())))
     for mask in list(masks.values())[1:]:

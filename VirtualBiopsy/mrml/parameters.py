@@ -36,8 +36,9 @@ logger = logging.getLogger(__name__)
 ConfigT = TypeVar("ConfigT", bound=StageConfig)
 
 
-def saveStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, config: StageConfig, *,
-                    pack: str | None = None) -> "slicer.vtkMRMLScriptedModuleNode":
+def saveStageConfig(
+    scene: "slicer.vtkMRMLScene", moduleName: str, config: StageConfig, *, pack: str | None = None
+) -> "slicer.vtkMRMLScriptedModuleNode":
     """Write every field of ``config`` to the parameter node of ``moduleName`` (created if absent).
 
     :param pack: the parameter pack of the module's parameter node that mirrors the config (its fields are
@@ -62,8 +63,9 @@ def saveStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, config: Stage
     return node
 
 
-def loadStageConfig(scene: "slicer.vtkMRMLScene", moduleName: str, configClass: type[ConfigT], *,
-                    pack: str | None = None) -> ConfigT | None:
+def loadStageConfig(
+    scene: "slicer.vtkMRMLScene", moduleName: str, configClass: type[ConfigT], *, pack: str | None = None
+) -> ConfigT | None:
     """Read a config from the parameter node of ``moduleName``.
 
     Fields missing from the node keep their defaults; the result is validated.

@@ -107,7 +107,11 @@ def _numericColumn(tableNode: "slicer.vtkMRMLTableNode", columnName: str) -> np.
         raise InputError(
             f"Table '{tableNode.GetName()}' has no column '{columnName}'. Its columns are: {', '.join(columns) or 'none'}."
         )
-    if not isinstance(array, vtk.vtkDataArray) or isinstance(array, vtk.vtkBitArray) or array.GetNumberOfComponents() != 1:
+    if (
+        not isinstance(array, vtk.vtkDataArray)
+        or isinstance(array, vtk.vtkBitArray)
+        or array.GetNumberOfComponents() != 1
+    ):
         raise InputError(
             f"Column '{columnName}' of table '{tableNode.GetName()}' is not numeric ({array.GetClassName()}); "
             "plot a numeric column or convert it first."

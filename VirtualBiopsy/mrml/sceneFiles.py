@@ -133,12 +133,16 @@ def _writeTablesWithAllDigits(scene: "slicer.vtkMRMLScene", bundle: pathlib.Path
             if element.get("id") and element.get("fileName"):
                 fileNames[element.get("id")] = element.get("fileName")
     except (IndexError, ElementTree.ParseError) as error:
-        logger.warning("Could not read the saved scene file in %s (%s); tables keep 6 significant digits.", bundle, error)
+        logger.warning(
+            "Could not read the saved scene file in %s (%s); tables keep 6 significant digits.", bundle, error
+        )
         return
     for index in range(scene.GetNumberOfNodesByClass("vtkMRMLTableNode")):
         tableNode = scene.GetNthNodeByClass(index, "vtkMRMLTableNode")
         storageNode = tableNode.GetStorageNode()
-        fileName = fileNames.get(storageNode.GetID()) if isinstance(storageNode, slicer.vtkMRMLTableStorageNode) else None
+        fileName = (
+            fileNames.get(storageNode.GetID()) if isinstance(storageNode, slicer.vtkMRMLTableStorageNode) else None
+        )
         if fileName is None:
             continue
         path = bundle / fileName
@@ -147,7 +151,11 @@ def _writeTablesWithAllDigits(scene: "slicer.vtkMRMLScene", bundle: pathlib.Path
         if path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
             writeAllDigits(tableNode, path)
         else:
-            logger.warning("Table '%s' was saved to %s, which was not found; it keeps 6 significant digits.", tableNode.GetName(), fileName)
+            logger.warning(
+                "Table '%s' was saved to %s, which was not found; it keeps 6 significant digits.",
+                tableNode.GetName(),
+                fileName,
+            )
 
 
 def _zipBundle(bundle: pathlib.Path, zipPath: pathlib.Path) -> None:

@@ -68,7 +68,11 @@ def segmentationToLabelmapImage(
     :raises GeometryError: if a node is under a transform.
     """
     segmentation = _requireSegmentation(segmentationNode)
-    ids = [segmentIdOf(segmentationNode, name) for name in segmentIds] if segmentIds is not None else _allIds(segmentation)
+    ids = (
+        [segmentIdOf(segmentationNode, name) for name in segmentIds]
+        if segmentIds is not None
+        else _allIds(segmentation)
+    )
     if not ids:
         raise InputError(f"Segmentation '{segmentationNode.GetName()}' has no segments to export. Add a segment first.")
     requireNoTransform(segmentationNode)
@@ -136,7 +140,9 @@ def labelmapImageToSegmentation(
         )
     labels = [int(v) for v in np.unique(voxels) if v != 0]
     if labels and labels[0] < 0:
-        raise InputError(f"The labelmap for '{name}' has negative labels {[v for v in labels if v < 0]}; use labels 1..n.")
+        raise InputError(
+            f"The labelmap for '{name}' has negative labels {[v for v in labels if v < 0]}; use labels 1..n."
+        )
     names = _perLabel(segmentNames, labels, "segmentNames")
     colors = _perLabel(segmentColors, labels, "segmentColors")
     if referenceVolume is not None:
@@ -233,7 +239,6 @@ def segmentIdOf(segmentationNode: "slicer.vtkMRMLSegmentationNode", segmentIdOrN
     )
 
 
-
 def _requireSegmentation(segmentationNode: object) -> "slicer.vtkSegmentation":
     if not isinstance(segmentationNode, slicer.vtkMRMLSegmentationNode):
         kind = type(segmentationNode).__name__ if segmentationNode is not None else "None"
@@ -277,7 +282,9 @@ def _perLabel(values: Mapping | Sequence | None, labels: list[int], what: str) -
     if isinstance(values, Mapping):
         unknown = sorted(set(values) - set(labels))
         if unknown:
-            raise InputError(f"{what} has entries for labels {unknown} that the labelmap does not contain (it has {labels}).")
+            raise InputError(
+                f"{what} has entries for labels {unknown} that the labelmap does not contain (it has {labels})."
+            )
         return {int(k): v for k, v in values.items()}
     values = list(values)
     if len(values) != len(labels):

@@ -69,7 +69,9 @@ PathLike = str | os.PathLike
 _CHECK_FILE = "Check that the file is complete and of the type its extension says."
 
 
-def loadVolume(path: PathLike, scene: "slicer.vtkMRMLScene", name: str | None = None) -> "slicer.vtkMRMLScalarVolumeNode":
+def loadVolume(
+    path: PathLike, scene: "slicer.vtkMRMLScene", name: str | None = None
+) -> "slicer.vtkMRMLScalarVolumeNode":
     """Load a 3D scalar volume from a file or a DICOM series folder.
 
     The voxels keep the file's index order: the reader is told not to flip the

@@ -10,15 +10,29 @@ from VirtualBiopsy.mrml.plots import plotChart, plotSeriesFromTable
 from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 
 #: Curve colours per group (Okabe–Ito, colour-blind safe), as RGB in [0, 1].
-GROUP_COLORS = [(0.0, 0.447, 0.698), (0.835, 0.369, 0.0), (0.0, 0.62, 0.451), (0.8, 0.475, 0.655),
-                (0.902, 0.624, 0.0), (0.337, 0.706, 0.914), (0.941, 0.894, 0.259), (0.0, 0.0, 0.0)]
+GROUP_COLORS = [
+    (0.0, 0.447, 0.698),
+    (0.835, 0.369, 0.0),
+    (0.0, 0.62, 0.451),
+    (0.8, 0.475, 0.655),
+    (0.902, 0.624, 0.0),
+    (0.337, 0.706, 0.914),
+    (0.941, 0.894, 0.259),
+    (0.0, 0.0, 0.0),
+]
 
 _CURVE_COLUMNS = ("group", "time", "survival", "ci_lower", "ci_upper")
 
 
-def kaplanMeierChart(scene: "slicer.vtkMRMLScene", curves: pd.DataFrame, censoring: pd.DataFrame, name: str,
-                     title: str = "", timeLabel: str = "time",
-                     showBands: bool = True) -> tuple["slicer.vtkMRMLPlotChartNode", list["slicer.vtkMRMLNode"]]:
+def kaplanMeierChart(
+    scene: "slicer.vtkMRMLScene",
+    curves: pd.DataFrame,
+    censoring: pd.DataFrame,
+    name: str,
+    title: str = "",
+    timeLabel: str = "time",
+    showBands: bool = True,
+) -> tuple["slicer.vtkMRMLPlotChartNode", list["slicer.vtkMRMLNode"]]:
     """A chart with one survival step curve per group, dashed band limits and censoring crosses.
 
     :param curves: ``group``, ``time``, ``survival``, ``ci_lower``, ``ci_upper`` (rows of a group by time).
@@ -28,19 +42,22 @@ def kaplanMeierChart(scene: "slicer.vtkMRMLScene", curves: pd.DataFrame, censori
     """
     absent = [c for c in _CURVE_COLUMNS if c not in curves.columns]
     if absent or curves.empty:
-        raise InputError(f"Kaplan–Meier curves need the columns {', '.join(_CURVE_COLUMNS)} and at least one row; "
-                         f"missing: {', '.join(absent) or 'rows'}.")
+        raise InputError(
+            f"Kaplan–Meier curves need the columns {', '.join(_CURVE_COLUMNS)} and at least one row; "
+            f"missing: {', '.join(absent) or 'rows'}."
+        )
     made: list = []
     series = []
     for index, (group, curve) in enumerate(curves.groupby("group", sort=False)):
         color = GROUP_COLORS[index % len(GROUP_COLORS)]
-        table = dataFrameToTableNode(curve[list(_CURVE_COLUMNS[1:])].reset_index(drop=True), scene,
-                                     f"{name} {group}")
+        table = dataFrameToTableNode(curve[list(_CURVE_COLUMNS[1:])].reset_index(drop=True), scene, f"{name} {group}")
         made.append(table)
         lines = [("survival", f"{group}", slicer.vtkMRMLPlotSeriesNode.LineStyleSolid)]
         if showBands:
-            lines += [(column, f"{group} 95% CI {column[3:]}", slicer.vtkMRMLPlotSeriesNode.LineStyleDash)
-                      for column in ("ci_lower", "ci_upper")]
+            lines += [
+                (column, f"{group} 95% CI {column[3:]}", slicer.vtkMRMLPlotSeriesNode.LineStyleDash)
+                for column in ("ci_lower", "ci_upper")
+            ]
         for column, label, style in lines:
             node = plotSeriesFromTable(table, "time", column, label, plotType="step", color=color)
             node.SetLineStyle(style)
@@ -49,8 +66,9 @@ def kaplanMeierChart(scene: "slicer.vtkMRMLScene", curves: pd.DataFrame, censori
         marks = censoring[censoring["group"] == group][["time", "survival"]].reset_index(drop=True)
         if len(marks):
             marksTable = dataFrameToTableNode(marks.astype(float), scene, f"{name} {group} censored")
-            node = plotSeriesFromTable(marksTable, "time", "survival", f"{group} censored", plotType="scatter",
-                                       color=color)
+            node = plotSeriesFromTable(
+                marksTable, "time", "survival", f"{group} censored", plotType="scatter", color=color
+            )
             node.SetMarkerStyle(slicer.vtkMRMLPlotSeriesNode.MarkerStyleCross)
             made += [marksTable, node]
             series.append(node)

@@ -122,7 +122,12 @@ def inferNumericColumns(tableNode: "slicer.vtkMRMLTableNode") -> list[str]:
         values = numbers.to_numpy()
         if np.issubdtype(values.dtype, np.integer) and (texts != numbers.astype(str)).any():
             continue  # identifiers such as "007" stay text
-        if np.issubdtype(values.dtype, np.integer) and values.size and _INT32.min <= values.min() and values.max() <= _INT32.max:
+        if (
+            np.issubdtype(values.dtype, np.integer)
+            and values.size
+            and _INT32.min <= values.min()
+            and values.max() <= _INT32.max
+        ):
             replacement = numpy_support.numpy_to_vtk(values.astype(np.int32), deep=True, array_type=vtk.VTK_INT)
         else:
             replacement = numpy_support.numpy_to_vtk(values.astype(np.float64), deep=True, array_type=vtk.VTK_DOUBLE)
@@ -218,7 +223,11 @@ def _vtkColumn(series: pd.Series, columnName: str, tableName: str) -> "vtk.vtkAb
             array = numpy_support.numpy_to_vtk(values.astype(np.float64), deep=True, array_type=vtk.VTK_DOUBLE)
     elif pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
         values = series.to_numpy(dtype=object)
-        missing = [row for row, value in enumerate(values) if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))]
+        missing = [
+            row
+            for row, value in enumerate(values)
+            if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        ]
         if missing:
             raise InputError(
                 f"{where} has missing values in a text column (rows {missing[:5]}). "

@@ -68,7 +68,9 @@ def _hasMatrixOffset(transform: object) -> TypeGuard[MatrixOffsetTransform]:
     return hasattr(transform, "GetMatrix") and hasattr(transform, "GetCenter") and hasattr(transform, "GetTranslation")
 
 
-def transformToNode(transform: sitk.Transform, scene: "slicer.vtkMRMLScene", name: str) -> "slicer.vtkMRMLTransformNode":
+def transformToNode(
+    transform: sitk.Transform, scene: "slicer.vtkMRMLScene", name: str
+) -> "slicer.vtkMRMLTransformNode":
     """A new transform node that holds ``transform`` (ITK convention: fixed → moving, LPS).
 
     Linear transforms give a ``vtkMRMLLinearTransformNode``; others a ``vtkMRMLTransformNode`` read by
@@ -96,6 +98,8 @@ def transformToNode(transform: sitk.Transform, scene: "slicer.vtkMRMLScene", nam
         read = storage.ReadData(node)
     if not read:
         scene.RemoveNode(node)
-        raise InputError(f"Slicer could not read the {transform.GetName()} as a transform node; "
-                         "use a linear, B-spline or composite transform.")
+        raise InputError(
+            f"Slicer could not read the {transform.GetName()} as a transform node; "
+            "use a linear, B-spline or composite transform."
+        )
     return node

@@ -95,10 +95,12 @@ class ClassificationLogic:
         """
         config = config or ClassificationConfig()
         progress = progress or noProgress
-        features, target = classificationInput(tableNodeToDataFrame(featuresTable),
-                                               tableNodeToDataFrame(clinicalTable), config)
-        comparison = compareClassifiers(features, target, config,
-                                        lambda fraction, message: progress(0.95 * fraction, message), cancel)
+        features, target = classificationInput(
+            tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable), config
+        )
+        comparison = compareClassifiers(
+            features, target, config, lambda fraction, message: progress(0.95 * fraction, message), cancel
+        )
         progress(0.95, "Adding the comparison table and ROC chart")
         performance = dataFrameToTableNode(comparison.performance, self.scene, "ClassifierPerformance")
         curves = rocTable(comparison)
@@ -107,13 +109,24 @@ class ClassificationLogic:
             curve = curves[curves["model"] == name].drop(columns="model").reset_index(drop=True)
             tables[name] = dataFrameToTableNode(curve, self.scene, f"ROC_{name}")
             row = comparison.performance.set_index("model").loc[name]
-            series.append(plotSeriesFromTable(
-                tables[name], "fpr", "tpr_mean", f"{MODEL_TITLES[name]} (AUC {row.auc_mean:.2f})",
-                color=_rgb(COLORS[index % len(COLORS)])))
+            series.append(
+                plotSeriesFromTable(
+                    tables[name],
+                    "fpr",
+                    "tpr_mean",
+                    f"{MODEL_TITLES[name]} (AUC {row.auc_mean:.2f})",
+                    color=_rgb(COLORS[index % len(COLORS)]),
+                )
+            )
         target = comparison.target
-        chart = plotChart(self.scene, series, "ClassifierROC",
-                          title=f"Cross-validated ROC: {target.positiveClass} vs {target.negativeLabel}",
-                          xAxisTitle="False-positive rate", yAxisTitle="True-positive rate")
+        chart = plotChart(
+            self.scene,
+            series,
+            "ClassifierROC",
+            title=f"Cross-validated ROC: {target.positiveClass} vs {target.negativeLabel}",
+            xAxisTitle="False-positive rate",
+            yAxisTitle="True-positive rate",
+        )
         if subject:
             placeInSubjectHierarchy(self.scene, [performance, *tables.values(), *series, chart], subject, OUTCOME_STUDY)
         progress(1.0, "Classifiers compared")
@@ -156,8 +169,10 @@ class ClassificationLogic:
         config = config or ClassifierPanelConfig()
         if model is None:
             if not config.classifierModelFolder:
-                raise InputError("No saved classifier was given (ClassifierPanelConfig.classifierModelFolder is "
-                                 "empty); choose the folder of a saved model (<out>/models/<name>).")
+                raise InputError(
+                    "No saved classifier was given (ClassifierPanelConfig.classifierModelFolder is "
+                    "empty); choose the folder of a saved model (<out>/models/<name>)."
+                )
             model = config.classifierModelFolder
         if not isinstance(model, SavedClassifier):
             model = loadClassifier(model)
@@ -166,8 +181,15 @@ class ClassificationLogic:
         reference = None
         if referenceTable is not None:
             reference = featureColumns(tableNodeToDataFrame(referenceTable), patientColumn)
-        explanation = explainClassifier(model, features, config.shapBackgroundSize, config.randomSeed,
-                                        progress=progress, cancel=cancel, reference=reference)
+        explanation = explainClassifier(
+            model,
+            features,
+            config.shapBackgroundSize,
+            config.randomSeed,
+            progress=progress,
+            cancel=cancel,
+            reference=reference,
+        )
         shap = dataFrameToTableNode(explanation.shapley.table(patientColumn), self.scene, f"SHAP_{model.name}")
         shap.SetAttribute("VirtualBiopsy.ExplainedQuantity", explanation.shapley.quantity)
         importance = dataFrameToTableNode(explanation.importance, self.scene, f"PermutationImportance_{model.name}")

@@ -50,7 +50,9 @@ def clusterPatients(features: pd.DataFrame, numberOfClusters: int = 2, randomSee
             f"{len(features)} patient(s) cannot form {numberOfClusters} clusters; add patients or lower numberOfClusters."
         )
     standardized = standardizeFeatures(features)
-    labels = KMeans(n_clusters=numberOfClusters, n_init=10, random_state=randomSeed).fit_predict(standardized.to_numpy())
+    labels = KMeans(n_clusters=numberOfClusters, n_init=10, random_state=randomSeed).fit_predict(
+        standardized.to_numpy()
+    )
     order = sorted(set(labels), key=lambda label: (-np.sum(labels == label), int(np.argmax(labels == label))))
     renumber = {old: new for new, old in enumerate(order)}
     return pd.Series([renumber[label] for label in labels], index=features.index, name="cluster")

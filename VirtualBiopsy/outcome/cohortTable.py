@@ -88,15 +88,19 @@ def joinCohort(
     clinical = _indexByPatient(clinical, patientColumn, "clinical")
     features = features.drop(columns=[c for c in FEATURE_ID_COLUMNS if c in features.columns and c != patientColumn])
     if features.shape[1] == 0:
-        raise InputError(f"The features table has no feature columns besides '{patientColumn}'; "
-                         "give the table that 'virtual-biopsy extract' wrote.")
+        raise InputError(
+            f"The features table has no feature columns besides '{patientColumn}'; "
+            "give the table that 'virtual-biopsy extract' wrote."
+        )
     _requireSamePatients(features.index, clinical.index)
     clinical = clinical.loc[features.index]
     clinicalColumns = [c for c in (timeColumn, eventColumn, targetColumn, *covariates) if c is not None]
     absent = [c for c in dict.fromkeys(clinicalColumns) if c not in clinical.columns]
     if absent:
-        raise InputError(f"The clinical table has no column(s) {', '.join(map(repr, absent))}; it has: "
-                         f"{_listed(clinical.columns, 20)}. Give the right column names.")
+        raise InputError(
+            f"The clinical table has no column(s) {', '.join(map(repr, absent))}; it has: "
+            f"{_listed(clinical.columns, 20)}. Give the right column names."
+        )
     _requireNumericFeatures(features)
     missing = _missingReport(features, clinical)
     dropped: list[dict] = []
@@ -119,12 +123,21 @@ def joinCohort(
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any() or not np.isfinite(numeric.to_numpy(dtype=float)).all():
             bad = values.index[numeric.isna() | ~np.isfinite(numeric.fillna(0).to_numpy(dtype=float))]
-            raise InputError(f"Covariate '{column}' must be numeric; not for patient(s) {_listed(bad)} "
-                             f"(e.g. {values[bad[0]]!r}). Encode it as numbers (e.g. 0/1 per category).")
+            raise InputError(
+                f"Covariate '{column}' must be numeric; not for patient(s) {_listed(bad)} "
+                f"(e.g. {values[bad[0]]!r}). Encode it as numbers (e.g. 0/1 per category)."
+            )
         covariateTable[column] = numeric.astype(float)
-    return CohortTable(features=features, clinical=clinical, time=time, event=event, target=target,
-                       covariates=covariateTable, missing=missing,
-                       dropped=pd.DataFrame(dropped, columns=["kind", "name", "reason"]))
+    return CohortTable(
+        features=features,
+        clinical=clinical,
+        time=time,
+        event=event,
+        target=target,
+        covariates=covariateTable,
+        missing=missing,
+        dropped=pd.DataFrame(dropped, columns=["kind", "name", "reason"]),
+    )
 
 
 def _requireOption(name: str, value: str, options: Sequence[str]) -> None:
@@ -141,18 +154,24 @@ def _indexByPatient(frame: pd.DataFrame, patientColumn: str, what: str) -> pd.Da
     if patientColumn in frame.columns:
         frame = frame.set_index(patientColumn)
     elif frame.index.name != patientColumn:
-        raise InputError(f"The {what} table has no patient column '{patientColumn}'; it has: "
-                         f"{_listed(frame.columns, 20)}. Give the name of the column that holds the patient ids.")
+        raise InputError(
+            f"The {what} table has no patient column '{patientColumn}'; it has: "
+            f"{_listed(frame.columns, 20)}. Give the name of the column that holds the patient ids."
+        )
     if frame.index.isna().any():
-        raise InputError(f"The {what} table has {int(frame.index.isna().sum())} row(s) without a patient id "
-                         f"in '{patientColumn}'; fill in or remove those rows.")
+        raise InputError(
+            f"The {what} table has {int(frame.index.isna().sum())} row(s) without a patient id "
+            f"in '{patientColumn}'; fill in or remove those rows."
+        )
     frame = frame.copy()
     frame.index = frame.index.astype(str)
     frame.index.name = patientColumn
     duplicated = frame.index[frame.index.duplicated()].unique()
     if len(duplicated):
-        raise InputError(f"The {what} table lists patient(s) more than once: {_listed(duplicated)}; "
-                         "keep one row per patient (one label per patient for features).")
+        raise InputError(
+            f"The {what} table lists patient(s) more than once: {_listed(duplicated)}; "
+            "keep one row per patient (one label per patient for features)."
+        )
     return frame
 
 
@@ -165,27 +184,43 @@ def _requireSamePatients(featurePatients: pd.Index, clinicalPatients: pd.Index) 
             parts.append(f"{len(noClinical)} patient(s) have features but no clinical row: {_listed(noClinical)}")
         if len(noFeatures):
             parts.append(f"{len(noFeatures)} patient(s) have clinical data but no features: {_listed(noFeatures)}")
-        raise InputError("; ".join(parts) + ". The tables must list the same patients (ids are compared as text): "
-                         "fix the ids or remove those rows.")
+        raise InputError(
+            "; ".join(parts) + ". The tables must list the same patients (ids are compared as text): "
+            "fix the ids or remove those rows."
+        )
 
 
 def _requireNumericFeatures(features: pd.DataFrame) -> None:
-    nonNumeric = [c for c in features.columns
-                  if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])]
+    nonNumeric = [
+        c
+        for c in features.columns
+        if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+    ]
     if nonNumeric:
-        raise InputError(f"{len(nonNumeric)} feature column(s) are not numeric: {_listed(nonNumeric)}. "
-                         "Remove them from the features table or move them to the clinical table.")
+        raise InputError(
+            f"{len(nonNumeric)} feature column(s) are not numeric: {_listed(nonNumeric)}. "
+            "Remove them from the features table or move them to the clinical table."
+        )
     infinite = {c: int(np.isinf(features[c].to_numpy(dtype=float)).sum()) for c in features.columns}
     infinite = {c: n for c, n in infinite.items() if n}
     if infinite:
-        raise InputError(f"{len(infinite)} feature column(s) have infinite values: "
-                         f"{_listed(f'{c} ({n})' for c, n in infinite.items())}. Remove those features.")
+        raise InputError(
+            f"{len(infinite)} feature column(s) have infinite values: "
+            f"{_listed(f'{c} ({n})' for c, n in infinite.items())}. Remove those features."
+        )
 
 
 def _missingReport(features: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
-    rows = [{"table": table, "column": str(column), "missing": int(frame[column].isna().sum()),
-             "fraction": float(frame[column].isna().mean()) if len(frame) else 0.0}
-            for table, frame in (("features", features), ("clinical", clinical)) for column in frame.columns]
+    rows = [
+        {
+            "table": table,
+            "column": str(column),
+            "missing": int(frame[column].isna().sum()),
+            "fraction": float(frame[column].isna().mean()) if len(frame) else 0.0,
+        }
+        for table, frame in (("features", features), ("clinical", clinical))
+        for column in frame.columns
+    ]
     return pd.DataFrame(rows, columns=["table", "column", "missing", "fraction"])
 
 
@@ -195,30 +230,38 @@ def _handleMissingFeatures(features: pd.DataFrame, option: str, dropped: list[di
     if counts.empty:
         return features
     if option == "error":
-        raise InputError(f"{len(counts)} feature column(s) have missing values: "
-                         f"{_listed(f'{c} ({n} of {len(features)})' for c, n in counts.items())}. "
-                         "Choose missingFeatures='dropFeatures', 'dropPatients' or 'median' "
-                         "(CLI: --missing), or fix the features table.")
+        raise InputError(
+            f"{len(counts)} feature column(s) have missing values: "
+            f"{_listed(f'{c} ({n} of {len(features)})' for c, n in counts.items())}. "
+            "Choose missingFeatures='dropFeatures', 'dropPatients' or 'median' "
+            "(CLI: --missing), or fix the features table."
+        )
     if option == "dropFeatures":
         dropped += [{"kind": "feature", "name": c, "reason": f"{n} missing value(s)"} for c, n in counts.items()]
         kept = features.drop(columns=counts.index)
         if kept.shape[1] == 0:
-            raise InputError("Every feature column has missing values; nothing is left after dropping them. "
-                             "Fix the features table or use missingFeatures='median'.")
+            raise InputError(
+                "Every feature column has missing values; nothing is left after dropping them. "
+                "Fix the features table or use missingFeatures='median'."
+            )
         return kept
     if option == "dropPatients":
         rows = features.index[features.isna().any(axis=1)]
         dropped += [{"kind": "patient", "name": p, "reason": "missing feature value(s)"} for p in rows]
         kept = features.drop(index=rows)
         if len(kept) == 0:
-            raise InputError("Every patient has a missing feature value; nothing is left after dropping them. "
-                             "Use missingFeatures='dropFeatures' or 'median'.")
+            raise InputError(
+                "Every patient has a missing feature value; nothing is left after dropping them. "
+                "Use missingFeatures='dropFeatures' or 'median'."
+            )
         return kept
     medians = features[counts.index].median()
     empty = list(medians.index[medians.isna()])
     if empty:
-        raise InputError(f"Feature column(s) {_listed(empty)} have no values at all to take a median of; "
-                         "remove them or use missingFeatures='dropFeatures'.")
+        raise InputError(
+            f"Feature column(s) {_listed(empty)} have no values at all to take a median of; "
+            "remove them or use missingFeatures='dropFeatures'."
+        )
     logger.info("Imputed %d feature column(s) with their cohort median", len(counts))
     return features.fillna(medians)
 
@@ -232,9 +275,11 @@ def _handleConstantFeatures(features: pd.DataFrame, option: str, dropped: list[d
             logger.info("%d feature(s) are constant over the patients and were kept", len(constant))
         return features
     if option == "error":
-        raise InputError(f"{len(constant)} feature column(s) are constant over the {len(features)} patients: "
-                         f"{_listed(constant)}. They carry no information; choose constantFeatures='drop' "
-                         "(CLI: --drop-constant) or remove them.")
+        raise InputError(
+            f"{len(constant)} feature column(s) are constant over the {len(features)} patients: "
+            f"{_listed(constant)}. They carry no information; choose constantFeatures='drop' "
+            "(CLI: --drop-constant) or remove them."
+        )
     dropped += [{"kind": "feature", "name": c, "reason": "constant over the patients"} for c in constant]
     if len(constant) == features.shape[1]:
         raise InputError(f"All {len(constant)} feature column(s) are constant over the patients; nothing is left.")
@@ -244,8 +289,10 @@ def _handleConstantFeatures(features: pd.DataFrame, option: str, dropped: list[d
 def _requireComplete(values: pd.Series, column: str, what: str) -> None:
     bad = values.index[values.isna()]
     if len(bad):
-        raise InputError(f"The {what} column '{column}' is missing for {len(bad)} patient(s): {_listed(bad)}. "
-                         "Fill it in or remove those patients from both tables.")
+        raise InputError(
+            f"The {what} column '{column}' is missing for {len(bad)} patient(s): {_listed(bad)}. "
+            "Fill it in or remove those patients from both tables."
+        )
 
 
 def _checkedTime(values: pd.Series, column: str) -> pd.Series:
@@ -253,9 +300,11 @@ def _checkedTime(values: pd.Series, column: str) -> pd.Series:
     bad = values.index[~(np.isfinite(numeric.to_numpy()) & (numeric.to_numpy() > 0))]
     if len(bad):
         shown = _listed(f"{p} ({values[p]!r})" for p in bad)
-        raise InputError(f"Follow-up times in '{column}' must be finite numbers > 0; not for {len(bad)} patient(s): "
-                         f"{shown}. Fix them or remove those patients (a time of 0 can be set to a small "
-                         "positive value such as half a day).")
+        raise InputError(
+            f"Follow-up times in '{column}' must be finite numbers > 0; not for {len(bad)} patient(s): "
+            f"{shown}. Fix them or remove those patients (a time of 0 can be set to a small "
+            "positive value such as half a day)."
+        )
     return numeric.rename(column)
 
 
@@ -264,6 +313,8 @@ def _checkedEvent(values: pd.Series, column: str) -> pd.Series:
     bad = values.index[~numeric.isin([0, 1])]
     if len(bad):
         shown = _listed(f"{p} ({values[p]!r})" for p in bad)
-        raise InputError(f"Events in '{column}' must be 0 (censored) or 1 (event); not for {len(bad)} patient(s): "
-                         f"{shown}. Recode them as 0/1.")
+        raise InputError(
+            f"Events in '{column}' must be 0 (censored) or 1 (event); not for {len(bad)} patient(s): "
+            f"{shown}. Recode them as 0/1."
+        )
     return numeric.astype(int).rename(column)

@@ -85,15 +85,20 @@ def fitCox(
     time, event = checkSurvival(time, event)
     frame = _checkedCovariates(covariates, time.index)
     if event.sum() == 0:
-        raise InputError("The Cox model is undefined: no events (every patient is censored), so there is nothing "
-                         "to estimate hazards from. Give data with at least one event.")
+        raise InputError(
+            "The Cox model is undefined: no events (every patient is censored), so there is nothing "
+            "to estimate hazards from. Give data with at least one event."
+        )
     if not 0 <= riskPercentile <= 100 or not np.isfinite(riskPercentile):
         raise InputError(f"riskPercentile is {riskPercentile}; give a percentile in [0, 100] (50 = median).")
     if penalizer < 0 or not np.isfinite(penalizer):
         raise InputError(f"penalizer is {penalizer}; give a number >= 0 (e.g. 0.1).")
     if int(event.sum()) < 10 * frame.shape[1]:
-        logger.warning("%d events for %d covariates: fewer than 10 events per covariate, the model may overfit",
-                       int(event.sum()), frame.shape[1])
+        logger.warning(
+            "%d events for %d covariates: fewer than 10 events per covariate, the model may overfit",
+            int(event.sum()),
+            frame.shape[1],
+        )
     data = frame.assign(_time=time, _event=event)
     progress(0.0, "Fitting the Cox model")
     fitter = CoxPHFitter(penalizer=penalizer, l1_ratio=l1Ratio)
@@ -108,11 +113,18 @@ def fitCox(
     if messages:
         _raiseNotConverged(messages[0], penalizer)
     summary = fitter.summary
-    coefficients = pd.DataFrame({
-        "covariate": [str(c) for c in summary.index], "coef": summary["coef"].to_numpy(float),
-        "hr": summary["exp(coef)"].to_numpy(float), "ci_lower": summary["exp(coef) lower 95%"].to_numpy(float),
-        "ci_upper": summary["exp(coef) upper 95%"].to_numpy(float), "se": summary["se(coef)"].to_numpy(float),
-        "z": summary["z"].to_numpy(float), "p": summary["p"].to_numpy(float)})
+    coefficients = pd.DataFrame(
+        {
+            "covariate": [str(c) for c in summary.index],
+            "coef": summary["coef"].to_numpy(float),
+            "hr": summary["exp(coef)"].to_numpy(float),
+            "ci_lower": summary["exp(coef) lower 95%"].to_numpy(float),
+            "ci_upper": summary["exp(coef) upper 95%"].to_numpy(float),
+            "se": summary["se(coef)"].to_numpy(float),
+            "z": summary["z"].to_numpy(float),
+            "p": summary["p"].to_numpy(float),
+        }
+    )
     index = fitter.predict_log_partial_hazard(frame).rename("prognostic_index")
     index.index = frame.index
     progress(0.3, "Bootstrapping the C-index")
@@ -120,16 +132,29 @@ def fitCox(
     progress(0.8, "Checking proportional hazards")
     phTest = proportionalHazardsTest(fitter, data)
     threshold = np.percentile(index.to_numpy(float), riskPercentile)
-    riskGroups = pd.Series(np.where(index.to_numpy(float) > threshold, HIGH_RISK, LOW_RISK), index=frame.index,
-                           name="risk_group")
+    riskGroups = pd.Series(
+        np.where(index.to_numpy(float) > threshold, HIGH_RISK, LOW_RISK), index=frame.index, name="risk_group"
+    )
     progress(1.0, "Done")
-    return CoxResult(coefficients=coefficients, concordance=concordance, phTest=phTest, prognosticIndex=index,
-                     riskGroups=riskGroups, riskKaplanMeier=kaplanMeier(time, event, riskGroups),
-                     penalizer=penalizer)
+    return CoxResult(
+        coefficients=coefficients,
+        concordance=concordance,
+        phTest=phTest,
+        prognosticIndex=index,
+        riskGroups=riskGroups,
+        riskKaplanMeier=kaplanMeier(time, event, riskGroups),
+        penalizer=penalizer,
+    )
 
 
-def concordanceWithBootstrap(time: pd.Series, event: pd.Series, prognosticIndex: pd.Series, resamples: int = 1000,
-                             seed: int = 0, cancel: CancelToken | None = None) -> pd.DataFrame:
+def concordanceWithBootstrap(
+    time: pd.Series,
+    event: pd.Series,
+    prognosticIndex: pd.Series,
+    resamples: int = 1000,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
+) -> pd.DataFrame:
     """Harrell's C-index of a prognostic index (higher = higher risk) and its percentile bootstrap 95 % CI.
 
     The bootstrap resamples patients with replacement and re-scores the same index (the model is not
@@ -142,9 +167,19 @@ def concordanceWithBootstrap(time: pd.Series, event: pd.Series, prognosticIndex:
     try:
         cindex = float(concordance_index(times, scores, events))
     except ZeroDivisionError:
-        return pd.DataFrame([{"cindex": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "bootstrap": 0,
-                              "seed": seed, "note": "undefined: no comparable pair of patients (needs an event "
-                                                    "before another patient's follow-up ends)"}])
+        return pd.DataFrame(
+            [
+                {
+                    "cindex": np.nan,
+                    "ci_lower": np.nan,
+                    "ci_upper": np.nan,
+                    "bootstrap": 0,
+                    "seed": seed,
+                    "note": "undefined: no comparable pair of patients (needs an event "
+                    "before another patient's follow-up ends)",
+                }
+            ]
+        )
     generator = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
@@ -161,8 +196,9 @@ def concordanceWithBootstrap(time: pd.Series, event: pd.Series, prognosticIndex:
         lower, upper = (float(v) for v in np.percentile(values, [2.5, 97.5]))
     elif resamples:
         note = "bootstrap undefined: no resample had a comparable pair"
-    return pd.DataFrame([{"cindex": cindex, "ci_lower": lower, "ci_upper": upper, "bootstrap": len(values),
-                          "seed": seed, "note": note}])
+    return pd.DataFrame(
+        [{"cindex": cindex, "ci_lower": lower, "ci_upper": upper, "bootstrap": len(values), "seed": seed, "note": note}]
+    )
 
 
 def proportionalHazardsTest(fitter, data: pd.DataFrame) -> pd.DataFrame:
@@ -172,16 +208,22 @@ def proportionalHazardsTest(fitter, data: pd.DataFrame) -> pd.DataFrame:
     result = proportional_hazard_test(fitter, data, time_transform="rank")
     summary = result.summary
     names = [name[0] if isinstance(name, tuple) else name for name in summary.index]
-    return pd.DataFrame({"covariate": [str(n) for n in names], "statistic": summary["test_statistic"].to_numpy(float),
-                         "p": summary["p"].to_numpy(float)})
+    return pd.DataFrame(
+        {
+            "covariate": [str(n) for n in names],
+            "statistic": summary["test_statistic"].to_numpy(float),
+            "p": summary["p"].to_numpy(float),
+        }
+    )
 
 
 def _raiseNotConverged(message: str, penalizer: float, cause: BaseException | None = None) -> None:
     firstLine = " ".join(message.split())[:300]
-    fix = ("use a larger penalizer (e.g. --penalizer 1)" if penalizer > 0 else "use a penalizer (e.g. --penalizer 0.1)")
+    fix = "use a larger penalizer (e.g. --penalizer 1)" if penalizer > 0 else "use a penalizer (e.g. --penalizer 0.1)"
     raise InputError(
         f"The Cox model did not converge to a unique fit (lifelines: {firstLine}). Covariates that separate events "
-        f"perfectly, collinear or nearly constant covariates cause this; {fix} or use fewer covariates.") from cause
+        f"perfectly, collinear or nearly constant covariates cause this; {fix} or use fewer covariates."
+    ) from cause
 
 
 def _checkedCovariates(covariates: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
@@ -191,17 +233,23 @@ def _checkedCovariates(covariates: pd.DataFrame, patients: pd.Index) -> pd.DataF
         raise InputError("Covariates must be given for the same patients, in the same order, as the times.")
     nonNumeric = [c for c in covariates.columns if not pd.api.types.is_numeric_dtype(covariates[c])]
     if nonNumeric:
-        raise InputError(f"Cox covariates must be numeric; these are not: {', '.join(map(str, nonNumeric))}. "
-                         "Encode them as numbers (e.g. 0/1 per category).")
+        raise InputError(
+            f"Cox covariates must be numeric; these are not: {', '.join(map(str, nonNumeric))}. "
+            "Encode them as numbers (e.g. 0/1 per category)."
+        )
     frame = covariates.astype(float)
     bad = [c for c in frame.columns if not np.isfinite(frame[c].to_numpy()).all()]
     if bad:
-        raise InputError(f"Cox covariate(s) {', '.join(map(str, bad))} have missing or infinite values; "
-                         "impute them or remove those patients.")
+        raise InputError(
+            f"Cox covariate(s) {', '.join(map(str, bad))} have missing or infinite values; "
+            "impute them or remove those patients."
+        )
     constant = [c for c in frame.columns if frame[c].nunique() < 2]
     if constant:
-        raise InputError(f"Cox covariate(s) {', '.join(map(str, constant))} are constant over the patients, so their "
-                         "hazard ratio is undefined; remove them.")
+        raise InputError(
+            f"Cox covariate(s) {', '.join(map(str, constant))} are constant over the patients, so their "
+            "hazard ratio is undefined; remove them."
+        )
     if any(str(c) in ("_time", "_event") for c in frame.columns):
         raise InputError("Covariates may not be named '_time' or '_event'; rename them.")
     frame.columns = [str(c) for c in frame.columns]

@@ -78,8 +78,9 @@ def checkSurvival(time: pd.Series, event: pd.Series) -> tuple[pd.Series, pd.Seri
     bad = time.index[~(np.isfinite(numeric.to_numpy()) & (numeric.to_numpy() > 0))]
     if len(bad):
         shown = ", ".join(f"{p} ({time[p]!r})" for p in bad[:5])
-        raise InputError(f"Survival times must be finite numbers > 0; not for {len(bad)} patient(s): {shown}. "
-                         "Fix or remove them.")
+        raise InputError(
+            f"Survival times must be finite numbers > 0; not for {len(bad)} patient(s): {shown}. Fix or remove them."
+        )
     events = pd.to_numeric(event.map(lambda v: int(v) if isinstance(v, (bool, np.bool_)) else v), errors="coerce")
     bad = event.index[~events.isin([0, 1])]
     if len(bad):
@@ -88,8 +89,9 @@ def checkSurvival(time: pd.Series, event: pd.Series) -> tuple[pd.Series, pd.Seri
     return numeric, events.astype(int)
 
 
-def kaplanMeier(time: pd.Series, event: pd.Series, groups: pd.Series | None = None,
-                alpha: float = 0.05) -> KaplanMeierResult:
+def kaplanMeier(
+    time: pd.Series, event: pd.Series, groups: pd.Series | None = None, alpha: float = 0.05
+) -> KaplanMeierResult:
     """Kaplan–Meier curves per group, log-rank tests (overall and pairwise) and survival summaries.
 
     :param time: follow-up time per patient (> 0).
@@ -108,8 +110,10 @@ def kaplanMeier(time: pd.Series, event: pd.Series, groups: pd.Series | None = No
     if not groups.index.equals(time.index):
         raise InputError("Groups must be given for the same patients as the times.")
     if groups.isna().any():
-        raise InputError(f"The group is missing for {int(groups.isna().sum())} patient(s): "
-                         f"{', '.join(map(str, groups.index[groups.isna()][:5]))}; fill it in or remove them.")
+        raise InputError(
+            f"The group is missing for {int(groups.isna().sum())} patient(s): "
+            f"{', '.join(map(str, groups.index[groups.isna()][:5]))}; fill it in or remove them."
+        )
     groups = groups.astype(str)
     order = sorted(groups.unique(), key=_naturalKey)
     horizon = min(time[groups == g].max() for g in order)
@@ -120,31 +124,59 @@ def kaplanMeier(time: pd.Series, event: pd.Series, groups: pd.Series | None = No
         estimate = fitter.survival_function_["km"]
         bands = fitter.confidence_interval_
         table = fitter.event_table.reindex(estimate.index)
-        curves.append(pd.DataFrame({
-            "group": group, "time": estimate.index.to_numpy(float), "survival": estimate.to_numpy(float),
-            "ci_lower": bands.iloc[:, 0].to_numpy(float), "ci_upper": bands.iloc[:, 1].to_numpy(float),
-            "at_risk": table["at_risk"].to_numpy(int), "events": table["observed"].to_numpy(int),
-            "censored": table["censored"].to_numpy(int)}))
+        curves.append(
+            pd.DataFrame(
+                {
+                    "group": group,
+                    "time": estimate.index.to_numpy(float),
+                    "survival": estimate.to_numpy(float),
+                    "ci_lower": bands.iloc[:, 0].to_numpy(float),
+                    "ci_upper": bands.iloc[:, 1].to_numpy(float),
+                    "at_risk": table["at_risk"].to_numpy(int),
+                    "events": table["observed"].to_numpy(int),
+                    "censored": table["censored"].to_numpy(int),
+                }
+            )
+        )
         censoredTimes = np.sort(time[members & (event == 0)].unique())
-        censoring.append(pd.DataFrame({"group": group, "time": censoredTimes,
-                                       "survival": fitter.survival_function_at_times(censoredTimes).to_numpy(float)}))
+        censoring.append(
+            pd.DataFrame(
+                {
+                    "group": group,
+                    "time": censoredTimes,
+                    "survival": fitter.survival_function_at_times(censoredTimes).to_numpy(float),
+                }
+            )
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # lifelines' ApproximationWarning: exact on a KM step function
             medianCi = median_survival_times(fitter.confidence_interval_)
             rmst = restricted_mean_survival_time(fitter, t=horizon)
             quartiles = float(fitter.percentile(0.75)), float(fitter.percentile(0.25))
         events = int(event[members].sum())
-        summary.append({
-            "group": group, "n": int(members.sum()), "events": events,
-            "median": float(fitter.median_survival_time_), "median_ci_lower": float(medianCi.iloc[0, 0]),
-            "median_ci_upper": float(medianCi.iloc[0, 1]), "q1": quartiles[0], "q3": quartiles[1],
-            "rmst": float(rmst), "rmst_horizon": float(horizon),
-            "note": "no events: every patient censored, survival never falls" if events == 0 else
-            ("median not reached" if np.isinf(fitter.median_survival_time_) else ""),
-        })
-    return KaplanMeierResult(curves=pd.concat(curves, ignore_index=True),
-                             censoring=pd.concat(censoring, ignore_index=True),
-                             logRank=logRankTests(time, event, groups), summary=pd.DataFrame(summary))
+        summary.append(
+            {
+                "group": group,
+                "n": int(members.sum()),
+                "events": events,
+                "median": float(fitter.median_survival_time_),
+                "median_ci_lower": float(medianCi.iloc[0, 0]),
+                "median_ci_upper": float(medianCi.iloc[0, 1]),
+                "q1": quartiles[0],
+                "q3": quartiles[1],
+                "rmst": float(rmst),
+                "rmst_horizon": float(horizon),
+                "note": "no events: every patient censored, survival never falls"
+                if events == 0
+                else ("median not reached" if np.isinf(fitter.median_survival_time_) else ""),
+            }
+        )
+    return KaplanMeierResult(
+        curves=pd.concat(curves, ignore_index=True),
+        censoring=pd.concat(censoring, ignore_index=True),
+        logRank=logRankTests(time, event, groups),
+        summary=pd.DataFrame(summary),
+    )
 
 
 def logRankTests(time: pd.Series, event: pd.Series, groups: pd.Series) -> pd.DataFrame:
@@ -159,14 +191,23 @@ def logRankTests(time: pd.Series, event: pd.Series, groups: pd.Series) -> pd.Dat
     time, event = checkSurvival(time, event)
     groups = groups.astype(str)
     order = sorted(groups.unique(), key=_naturalKey)
-    rows = [_test("overall", time, event, groups, len(order) - 1,
-                  lambda: multivariate_logrank_test(time, groups, event))]
+    rows = [
+        _test("overall", time, event, groups, len(order) - 1, lambda: multivariate_logrank_test(time, groups, event))
+    ]
     for first, second in itertools.combinations(order, 2):
         pair = groups.isin([first, second])
-        rows.append(_test(f"{first} vs {second}", time[pair], event[pair], groups[pair], 1,
-                          lambda p=pair, a=first, b=second: logrank_test(
-                              time[p & (groups == a)], time[p & (groups == b)],
-                              event[p & (groups == a)], event[p & (groups == b)])))
+        rows.append(
+            _test(
+                f"{first} vs {second}",
+                time[pair],
+                event[pair],
+                groups[pair],
+                1,
+                lambda p=pair, a=first, b=second: logrank_test(
+                    time[p & (groups == a)], time[p & (groups == b)], event[p & (groups == a)], event[p & (groups == b)]
+                ),
+            )
+        )
     return pd.DataFrame(rows, columns=["test", "statistic", "p", "degrees_of_freedom", "note"])
 
 

@@ -35,8 +35,13 @@ class PatientClusters:
         return pd.DataFrame({"cluster": self.clusters, "silhouette": self.silhouette})
 
 
-def clusterCohort(features: pd.DataFrame, numberOfClusters: int = 2, randomSeed: int = 0,
-                  time: pd.Series | None = None, event: pd.Series | None = None) -> PatientClusters:
+def clusterCohort(
+    features: pd.DataFrame,
+    numberOfClusters: int = 2,
+    randomSeed: int = 0,
+    time: pd.Series | None = None,
+    event: pd.Series | None = None,
+) -> PatientClusters:
     """Cluster the patients with k-means on z-scored ``features`` and compare the clusters' survival.
 
     :param features: numeric features (e.g. a signature's factor scores) indexed by patient.
@@ -53,8 +58,10 @@ def clusterCohort(features: pd.DataFrame, numberOfClusters: int = 2, randomSeed:
         raise InputError("Give both time and event for the clusters' survival, or neither.")
     distinct = len(features.drop_duplicates())
     if len(features) >= numberOfClusters > distinct:
-        raise InputError(f"Only {distinct} patient(s) have distinct features, too few for {numberOfClusters} "
-                         "clusters; lower the number of clusters.")
+        raise InputError(
+            f"Only {distinct} patient(s) have distinct features, too few for {numberOfClusters} "
+            "clusters; lower the number of clusters."
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # threadpoolctl's notice about OpenMP libraries
         clusters = clusterPatients(features, numberOfClusters, randomSeed)
@@ -64,14 +71,26 @@ def clusterCohort(features: pd.DataFrame, numberOfClusters: int = 2, randomSeed:
         mean, note = float(np.mean(silhouette)), ""
     else:
         silhouette = np.full(len(features), np.nan)
-        mean, note = np.nan, (f"silhouette undefined: {numberOfClusters} clusters of {len(features)} patients leave "
-                              "one patient per cluster")
+        mean, note = (
+            np.nan,
+            (
+                f"silhouette undefined: {numberOfClusters} clusters of {len(features)} patients leave "
+                "one patient per cluster"
+            ),
+        )
     survival = None
     if (time is None) != (event is None):
-        raise InputError("Give both the survival times and the event flags, or neither (for clusters without survival).")
+        raise InputError(
+            "Give both the survival times and the event flags, or neither (for clusters without survival)."
+        )
     if time is not None and event is not None:
         if not time.index.equals(features.index) or not event.index.equals(features.index):
             raise InputError("Time and event must be given for the same patients, in the same order, as the features.")
         survival = kaplanMeier(time, event, clusters)
-    return PatientClusters(clusters=clusters, silhouette=pd.Series(silhouette, index=features.index, name="silhouette"),
-                           meanSilhouette=mean, note=note, survival=survival)
+    return PatientClusters(
+        clusters=clusters,
+        silhouette=pd.Series(silhouette, index=features.index, name="silhouette"),
+        meanSilhouette=mean,
+        note=note,
+        survival=survival,
+    )

@@ -62,9 +62,11 @@ class PatientSummary:
     def lines(self) -> list[str]:
         """The summary as short lines of text."""
         confidence = f"{100 * self.confidence:.0f}%" if self.confidence is not None else self.confidenceNote
-        lines = [f"Prediction: {self.prediction} (confidence {confidence})",
-                 f"Score {self.score:.3g} ({self.quantity}), threshold {self.threshold:.3g}",
-                 f"Cohort: {self.percentile:.0f}th percentile of {self.cohortSize} patients"]
+        lines = [
+            f"Prediction: {self.prediction} (confidence {confidence})",
+            f"Score {self.score:.3g} ({self.quantity}), threshold {self.threshold:.3g}",
+            f"Cohort: {self.percentile:.0f}th percentile of {self.cohortSize} patients",
+        ]
         if self.contributions:
             lines.append("Top contributions:")
             lines += [f"  {c.feature} {c.shapValue:+.3g}" for c in self.contributions]
@@ -80,8 +82,10 @@ def cohortPercentile(scores: pd.Series | np.ndarray, value: float) -> float:
     if values.size == 0:
         raise InputError("The cohort has no scores; give the scores of at least one patient.")
     if not np.all(np.isfinite(values)) or not math.isfinite(value):
-        raise InputError(f"The cohort scores include {int(np.sum(~np.isfinite(values)))} non-finite value(s) "
-                         "(or the patient's score is not finite); fix the features that produced them.")
+        raise InputError(
+            f"The cohort scores include {int(np.sum(~np.isfinite(values)))} non-finite value(s) "
+            "(or the patient's score is not finite); fix the features that produced them."
+        )
     return float(100.0 * (np.sum(values < value) + 0.5 * np.sum(values == value)) / values.size)
 
 
@@ -99,10 +103,20 @@ def scoreProbability(score: float, scoreKind: str) -> float | None:
     return None
 
 
-def summarizePatient(patient: str, scores: pd.Series, threshold: float, positiveClass: str, negativeClass: str,
-                     scoreKind: str, quantity: str = "", shap: pd.DataFrame | None = None,
-                     features: pd.DataFrame | None = None, topContributions: int = 5,
-                     patientColumn: str = "patient", thumbnailPng: bytes | None = None) -> PatientSummary:
+def summarizePatient(
+    patient: str,
+    scores: pd.Series,
+    threshold: float,
+    positiveClass: str,
+    negativeClass: str,
+    scoreKind: str,
+    quantity: str = "",
+    shap: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+    topContributions: int = 5,
+    patientColumn: str = "patient",
+    thumbnailPng: bytes | None = None,
+) -> PatientSummary:
     """Summarize ``patient`` from the cohort's classifier scores and its Shapley values.
 
     :param scores: the classifier's score of every patient of the cohort (patients as the index).
@@ -119,8 +133,10 @@ def summarizePatient(patient: str, scores: pd.Series, threshold: float, positive
     scores.index = scores.index.astype(str)
     patient = str(patient)
     if patient not in scores.index:
-        raise InputError(f"Patient '{patient}' has no score (the cohort has {len(scores)} patients, e.g. "
-                         f"{', '.join(list(scores.index[:3]))}); choose a patient of the features table.")
+        raise InputError(
+            f"Patient '{patient}' has no score (the cohort has {len(scores)} patients, e.g. "
+            f"{', '.join(list(scores.index[:3]))}); choose a patient of the features table."
+        )
     if scores.index.duplicated().any():
         twice = ", ".join(scores.index[scores.index.duplicated()][:5])
         raise InputError(f"Patients appear twice in the scores: {twice}; give each patient once.")
@@ -138,32 +154,56 @@ def summarizePatient(patient: str, scores: pd.Series, threshold: float, positive
     baseValue: float | None = None
     if shap is not None:
         contributions, baseValue = _contributions(shap, patient, score, features, topContributions, patientColumn)
-    return PatientSummary(patient, score, quantity or scoreKind, float(threshold), prediction, probability,
-                          confidence, note, percentile, int(scores.size), contributions, baseValue, thumbnailPng)
+    return PatientSummary(
+        patient,
+        score,
+        quantity or scoreKind,
+        float(threshold),
+        prediction,
+        probability,
+        confidence,
+        note,
+        percentile,
+        int(scores.size),
+        contributions,
+        baseValue,
+        thumbnailPng,
+    )
 
 
-def _contributions(shap: pd.DataFrame, patient: str, score: float, features: pd.DataFrame | None,
-                   top: int, patientColumn: str) -> tuple[list[Contribution], float]:
+def _contributions(
+    shap: pd.DataFrame, patient: str, score: float, features: pd.DataFrame | None, top: int, patientColumn: str
+) -> tuple[list[Contribution], float]:
     missing = [c for c in (patientColumn, *SHAP_EXTRA_COLUMNS) if c not in shap.columns]
     if missing:
-        raise InputError(f"The Shapley table lacks column(s) {', '.join(missing)}; give the table made by "
-                         "'virtual-biopsy outcome explain' or ClassificationLogic.explain.")
+        raise InputError(
+            f"The Shapley table lacks column(s) {', '.join(missing)}; give the table made by "
+            "'virtual-biopsy outcome explain' or ClassificationLogic.explain."
+        )
     rows = shap[shap[patientColumn].astype(str) == patient]
     if len(rows) != 1:
-        raise InputError(f"The Shapley table has {len(rows)} rows for patient '{patient}'; explain the "
-                         "classifier on a table that holds the patient once.")
+        raise InputError(
+            f"The Shapley table has {len(rows)} rows for patient '{patient}'; explain the "
+            "classifier on a table that holds the patient once."
+        )
     row = rows.iloc[0]
     output = float(row["model_output"])
     if abs(output - score) > OUTPUT_TOLERANCE * (1.0 + abs(score)):
-        raise InputError(f"The Shapley table's model output for '{patient}' is {output:.6g} but the classifier "
-                         f"scores {score:.6g}: the table explains another model or other features. Explain the "
-                         "chosen classifier again.")
+        raise InputError(
+            f"The Shapley table's model output for '{patient}' is {output:.6g} but the classifier "
+            f"scores {score:.6g}: the table explains another model or other features. Explain the "
+            "chosen classifier again."
+        )
     values = row.drop([patientColumn, *SHAP_EXTRA_COLUMNS]).astype(float)
     order = values.abs().sort_values(ascending=False, kind="stable").index[:top]
     known = features is not None and patient in features.index.astype(str)
     frame = features.set_axis(features.index.astype(str)) if features is not None and known else None
-    contributions = [Contribution(str(name), float(values[name]),
-                                  float(frame.loc[patient, name]) if frame is not None and name in frame.columns
-                                  else None)
-                     for name in order]
+    contributions = [
+        Contribution(
+            str(name),
+            float(values[name]),
+            float(frame.loc[patient, name]) if frame is not None and name in frame.columns else None,
+        )
+        for name in order
+    ]
     return contributions, float(row["base_value"])

@@ -36,8 +36,9 @@ class PatientSummaryLogic:
             raise InputError("PatientSummaryLogic needs a scene; pass the scene that holds the nodes.")
         self.scene = scene
 
-    def summarize(self, model, featuresTable, config: PatientSummaryConfig, *, shapTable=None,
-                  gradCamVolume=None) -> PatientSummary:
+    def summarize(
+        self, model, featuresTable, config: PatientSummaryConfig, *, shapTable=None, gradCamVolume=None
+    ) -> PatientSummary:
         """Summarize ``config.summaryPatient`` with the saved classifier ``model`` (a ``SavedClassifier`` or its
         folder): its ``config.topContributions`` largest Shapley values, patients named by ``config.patientColumn``.
 
@@ -64,21 +65,35 @@ class PatientSummaryLogic:
             threshold = 0.5 if SCORE_KINDS[model.name] == "probability" else 0.0
         shap = tableNodeToDataFrame(shapTable) if shapTable is not None else None
         thumbnail = self.thumbnail(gradCamVolume) if gradCamVolume is not None else None
-        return summarizePatient(config.summaryPatient, scores, float(threshold), target.positiveClass,
-                                target.negativeLabel, SCORE_KINDS[model.name], model.explainedQuantity, shap, features,
-                                config.topContributions, patientColumn, thumbnail)
+        return summarizePatient(
+            config.summaryPatient,
+            scores,
+            float(threshold),
+            target.positiveClass,
+            target.negativeLabel,
+            SCORE_KINDS[model.name],
+            model.explainedQuantity,
+            shap,
+            features,
+            config.topContributions,
+            patientColumn,
+            thumbnail,
+        )
 
     def thumbnail(self, gradCamNode, size: int = 192) -> bytes:
         """A PNG of the map over the volume it was computed on (its ``SOURCE_ATTRIBUTE``)."""
         sourceId = gradCamNode.GetAttribute(SOURCE_ATTRIBUTE)
         source = self.scene.GetNodeByID(sourceId) if sourceId else None
         if source is None:
-            raise InputError(f"Grad-CAM volume '{gradCamNode.GetName()}' does not name the volume it was computed "
-                             f"on (attribute {SOURCE_ATTRIBUTE}); compute the map again in this scene.")
+            raise InputError(
+                f"Grad-CAM volume '{gradCamNode.GetName()}' does not name the volume it was computed "
+                f"on (attribute {SOURCE_ATTRIBUTE}); compute the map again in this scene."
+            )
         image, camMap = volumeNodeToImage(source), volumeNodeToImage(gradCamNode)
         spacing = image.GetSpacing()
-        return gradCamThumbnail(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(camMap), size=size,
-                                aspect=spacing[1] / spacing[0])
+        return gradCamThumbnail(
+            sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(camMap), size=size, aspect=spacing[1] / spacing[0]
+        )
 
     def contributionsChart(self, summary: PatientSummary, name: str | None = None):
         """A table node (``rank``, ``feature``, ``shap``) and a bar chart node of the summary's
@@ -88,17 +103,29 @@ class PatientSummaryLogic:
         :raises InputError: when the summary has no contributions (no Shapley table was given).
         """
         if not summary.contributions:
-            raise InputError(f"The summary of '{summary.patient}' has no Shapley contributions; explain the "
-                             "classifier first (Explain patient).")
+            raise InputError(
+                f"The summary of '{summary.patient}' has no Shapley contributions; explain the "
+                "classifier first (Explain patient)."
+            )
         name = name or f"{summary.patient} SHAP"
-        frame = pd.DataFrame({"rank": range(1, len(summary.contributions) + 1),
-                              "feature": [c.feature for c in summary.contributions],
-                              "shap": [c.shapValue for c in summary.contributions]})
+        frame = pd.DataFrame(
+            {
+                "rank": range(1, len(summary.contributions) + 1),
+                "feature": [c.feature for c in summary.contributions],
+                "shap": [c.shapValue for c in summary.contributions],
+            }
+        )
         table = dataFrameToTableNode(frame, self.scene, f"{name} contributions")
         series = plotSeriesFromTable(table, "rank", "shap", f"{name} contributions")
         series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeBar)
         series.SetLabelColumnName("feature")
-        chart = plotChart(self.scene, [series], f"{name} chart", title=f"Top Shapley contributions: {summary.patient}",
-                          xAxisTitle="feature (rank)", yAxisTitle=f"Shapley value ({summary.quantity})")
+        chart = plotChart(
+            self.scene,
+            [series],
+            f"{name} chart",
+            title=f"Top Shapley contributions: {summary.patient}",
+            xAxisTitle="feature (rank)",
+            yAxisTitle=f"Shapley value ({summary.quantity})",
+        )
         placeInSubjectHierarchy(self.scene, [table, chart], summary.patient, OUTCOME_STUDY)
         return table, chart

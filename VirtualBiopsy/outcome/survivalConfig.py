@@ -41,8 +41,9 @@ class SurvivalConfig(StageConfig):
             if not getattr(self, name).strip():
                 raise InputError(f"SurvivalConfig.{name} is empty; name the column of the survival table.")
         if self.timeColumn == self.eventColumn:
-            raise InputError(f"SurvivalConfig.timeColumn and eventColumn are both '{self.timeColumn}'; name two "
-                             "different columns.")
+            raise InputError(
+                f"SurvivalConfig.timeColumn and eventColumn are both '{self.timeColumn}'; name two different columns."
+            )
         requireRange(self, "penalizer", 0.0, 1e6)
         requireRange(self, "l1Ratio", 0.0, 1.0)
         requireRange(self, "riskPercentile", 1.0, 99.0)

@@ -22,8 +22,13 @@ def atRiskTimes(result: KaplanMeierResult, count: int = 6) -> list[float]:
     return [float(t) for t in ticks if 0.0 <= t <= end]
 
 
-def saveKaplanMeierFigure(result: KaplanMeierResult, stem: str | pathlib.Path, title: str = "",
-                          timeLabel: str = "time", showBands: bool = True) -> list[pathlib.Path]:
+def saveKaplanMeierFigure(
+    result: KaplanMeierResult,
+    stem: str | pathlib.Path,
+    title: str = "",
+    timeLabel: str = "time",
+    showBands: bool = True,
+) -> list[pathlib.Path]:
     """Draw the curves of ``result`` and save ``<stem>.png`` and ``<stem>.svg``.
 
     Each group gets a step curve, its pointwise 95 % band (shaded), ``|`` marks at censoring
@@ -53,13 +58,19 @@ def saveKaplanMeierFigure(result: KaplanMeierResult, stem: str | pathlib.Path, t
         label = f"{group} (n={int(counts.loc[group, 'n'])}, events={int(counts.loc[group, 'events'])})"
         axes.step(curve["time"], curve["survival"], where="post", color=color, label=label, linewidth=1.6)
         if showBands:
-            axes.fill_between(curve["time"], curve["ci_lower"], curve["ci_upper"], step="post", color=color,
-                              alpha=0.15, linewidth=0)
+            axes.fill_between(
+                curve["time"], curve["ci_lower"], curve["ci_upper"], step="post", color=color, alpha=0.15, linewidth=0
+            )
         marks = result.censoring[result.censoring["group"] == group]
         axes.plot(marks["time"], marks["survival"], "|", color=color, markersize=8, markeredgewidth=1.3)
     overall = result.logRank.iloc[0]
-    pText = (f"log-rank p = {overall['p']:.3g}" if np.isfinite(overall["p"])
-             else overall["note"].split(":")[0] + " log-rank" if overall["note"] else "")
+    pText = (
+        f"log-rank p = {overall['p']:.3g}"
+        if np.isfinite(overall["p"])
+        else overall["note"].split(":")[0] + " log-rank"
+        if overall["note"]
+        else ""
+    )
     axes.set_title("  ".join(part for part in (title, f"({pText})" if len(groups) > 1 else "") if part), fontsize=10)
     axes.set_ylim(-0.02, 1.05)
     axes.set_ylabel("Survival probability")

@@ -60,8 +60,9 @@ class SurvivalLogic:
     def __init__(self, scene) -> None:
         self.scene = scene
 
-    def kaplanMeier(self, table, config: SurvivalConfig | None = None, *, subject: str | None = None,
-                    name: str = "KaplanMeier") -> SurvivalNodes:
+    def kaplanMeier(
+        self, table, config: SurvivalConfig | None = None, *, subject: str | None = None, name: str = "KaplanMeier"
+    ) -> SurvivalNodes:
         """Kaplan–Meier curves (per ``config.groupColumn``) of a clinical table node with log-rank tests.
 
         :param config: the time, event and group columns (default: :class:`SurvivalConfig`'s).
@@ -77,8 +78,16 @@ class SurvivalLogic:
         title = f"Kaplan–Meier by {groupColumn}" if groupColumn else "Kaplan–Meier"
         return self._kaplanMeierNodes(result, name, title, timeColumn, {}, result, subject)
 
-    def cox(self, table, config: SurvivalConfig, *, subject: str | None = None, name: str = "Cox",
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> SurvivalNodes:
+    def cox(
+        self,
+        table,
+        config: SurvivalConfig,
+        *,
+        subject: str | None = None,
+        name: str = "Cox",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> SurvivalNodes:
         """A Cox model of a clinical table node on ``config.covariates``; risk groups of its prognostic index as
         Kaplan–Meier curves.
 
@@ -95,20 +104,46 @@ class SurvivalLogic:
         _requireColumns(frame, [timeColumn, eventColumn, *config.covariates], table.GetName())
         if patientColumn in frame.columns:
             frame = frame.set_index(patientColumn)
-        result = fitCox(frame[list(config.covariates)], frame[timeColumn], frame[eventColumn],
-                        penalizer=config.penalizer, l1Ratio=config.l1Ratio, riskPercentile=config.riskPercentile,
-                        bootstrap=config.cindexBootstrap, seed=config.randomSeed, progress=progress, cancel=cancel)
-        risk = pd.DataFrame({patientColumn: frame.index.astype(str),
-                             "prognostic_index": result.prognosticIndex.to_numpy(),
-                             "risk_group": result.riskGroups.to_numpy()})
-        extra = {"coefficients": result.coefficients, "cindex": result.concordance, "phTest": result.phTest,
-                 "riskGroups": risk}
+        result = fitCox(
+            frame[list(config.covariates)],
+            frame[timeColumn],
+            frame[eventColumn],
+            penalizer=config.penalizer,
+            l1Ratio=config.l1Ratio,
+            riskPercentile=config.riskPercentile,
+            bootstrap=config.cindexBootstrap,
+            seed=config.randomSeed,
+            progress=progress,
+            cancel=cancel,
+        )
+        risk = pd.DataFrame(
+            {
+                patientColumn: frame.index.astype(str),
+                "prognostic_index": result.prognosticIndex.to_numpy(),
+                "risk_group": result.riskGroups.to_numpy(),
+            }
+        )
+        extra = {
+            "coefficients": result.coefficients,
+            "cindex": result.concordance,
+            "phTest": result.phTest,
+            "riskGroups": risk,
+        }
         title = f"Cox risk groups (split at the {config.riskPercentile:g}th percentile)"
         return self._kaplanMeierNodes(result.riskKaplanMeier, name, title, timeColumn, extra, result, subject)
 
-    def cluster(self, featuresTable, clinicalTable, config: OutcomeConfig, *, outputTable=None,
-                subject: str | None = None, name: str = "Clusters", progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None) -> SurvivalNodes:
+    def cluster(
+        self,
+        featuresTable,
+        clinicalTable,
+        config: OutcomeConfig,
+        *,
+        outputTable=None,
+        subject: str | None = None,
+        name: str = "Clusters",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> SurvivalNodes:
         """k-means clusters (``config.numberOfClusters``, seed ``config.randomSeed``) of the patients of a features
         table node and their survival (``config``'s time and event columns of ``clinicalTable``).
 
@@ -120,10 +155,14 @@ class SurvivalLogic:
         """
         progress = progress or noProgress
         progress(0.0, "Clustering patients")
-        cohort = joinCohort(tableNodeToDataFrame(featuresTable), tableNodeToDataFrame(clinicalTable),
-                            config.patientColumn, config.timeColumn, config.eventColumn)
-        clusters = clusterCohort(cohort.features, config.numberOfClusters, config.randomSeed, cohort.time,
-                                 cohort.event)
+        cohort = joinCohort(
+            tableNodeToDataFrame(featuresTable),
+            tableNodeToDataFrame(clinicalTable),
+            config.patientColumn,
+            config.timeColumn,
+            config.eventColumn,
+        )
+        clusters = clusterCohort(cohort.features, config.numberOfClusters, config.randomSeed, cohort.time, cohort.event)
         if cancel:
             cancel.raiseIfCancelled()
         progress(0.6, "Drawing Kaplan–Meier curves")
@@ -131,13 +170,30 @@ class SurvivalLogic:
         extra = {"clusters": clusters.table().reset_index()}
         silhouette = f"silhouette {clusters.meanSilhouette:.2f}" if not clusters.note else "silhouette undefined"
         title = f"Kaplan–Meier by cluster (k = {config.numberOfClusters}, {silhouette})"
-        nodes = self._kaplanMeierNodes(clusters.survival, name, title, config.timeColumn, extra, clusters, subject,
-                                       {"clusters": outputTable} if outputTable else None)
+        nodes = self._kaplanMeierNodes(
+            clusters.survival,
+            name,
+            title,
+            config.timeColumn,
+            extra,
+            clusters,
+            subject,
+            {"clusters": outputTable} if outputTable else None,
+        )
         progress(1.0, "Done")
         return nodes
 
-    def _kaplanMeierNodes(self, km: KaplanMeierResult, name: str, title: str, timeLabel: str, extra: dict,
-                          result: object, subject: str | None, outputTables: dict | None = None) -> SurvivalNodes:
+    def _kaplanMeierNodes(
+        self,
+        km: KaplanMeierResult,
+        name: str,
+        title: str,
+        timeLabel: str,
+        extra: dict,
+        result: object,
+        subject: str | None,
+        outputTables: dict | None = None,
+    ) -> SurvivalNodes:
         overall = km.logRank.iloc[0]
         if len(km.groups) > 1:
             title += f", log-rank p = {overall['p']:.3g}" if pd.notna(overall["p"]) else f", log-rank {overall['note']}"
@@ -146,8 +202,12 @@ class SurvivalLogic:
         tables = {}
         for role, frame in frames.items():
             given = outputTables.get(role)  # filled in place, keeping its name
-            tables[role] = dataFrameToTableNode(frame.reset_index(drop=True), self.scene,
-                                                given.GetName() if given else f"{name} {role}", tableNode=given)
+            tables[role] = dataFrameToTableNode(
+                frame.reset_index(drop=True),
+                self.scene,
+                given.GetName() if given else f"{name} {role}",
+                tableNode=given,
+            )
         chart, made = kaplanMeierChart(self.scene, km.curves, km.censoring, f"{name} Kaplan–Meier", title, timeLabel)
         nodes = [*tables.values(), *made]
         if subject:
@@ -159,5 +219,7 @@ class SurvivalLogic:
 def _requireColumns(frame: pd.DataFrame, columns: Sequence[str], tableName: str) -> None:
     absent = [c for c in dict.fromkeys(columns) if c not in frame.columns]
     if absent:
-        raise InputError(f"Table '{tableName}' has no column(s) {', '.join(map(repr, absent))}; it has: "
-                         f"{', '.join(map(str, frame.columns[:20]))}. Give the right column names.")
+        raise InputError(
+            f"Table '{tableName}' has no column(s) {', '.join(map(repr, absent))}; it has: "
+            f"{', '.join(map(str, frame.columns[:20]))}. Give the right column names."
+        )

@@ -63,8 +63,10 @@ class SegmentationConfig(StageConfig):
         requireChoice(self, "device", INFERENCE_DEVICES)
         self.foldList()
         if self.method == "model" and not self.modelId.strip():
-            raise InputError("SegmentationConfig.modelId is empty but method is 'model'; give a model id "
-                             "(see 'virtual-biopsy models list').")
+            raise InputError(
+                "SegmentationConfig.modelId is empty but method is 'model'; give a model id "
+                "(see 'virtual-biopsy models list')."
+            )
 
     def foldList(self) -> list[int | str] | None:
         """``folds`` as a list (``None`` when empty: the model's own folds).
@@ -76,6 +78,8 @@ class SegmentationConfig(StageConfig):
             return None
         bad = [part for part in parts if not (part.isdigit() or part == "all")]
         if bad or len(set(parts)) != len(parts):
-            raise InputError(f"SegmentationConfig.folds is '{self.folds}'; give distinct fold numbers and/or 'all', "
-                             "comma-separated (e.g. '0,1,2'), or leave it empty for every fold of the model.")
+            raise InputError(
+                f"SegmentationConfig.folds is '{self.folds}'; give distinct fold numbers and/or 'all', "
+                "comma-separated (e.g. '0,1,2'), or leave it empty for every fold of the model."
+            )
         return [int(part) if part.isdigit() else part for part in parts]

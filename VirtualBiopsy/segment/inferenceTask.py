@@ -66,8 +66,10 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         if not path.parent.is_dir():
             raise InputError(f"The folder of output {kind} file {path} does not exist; create it first.")
     if "variance" in outputs and entry.backend != "nnunet":
-        raise InputError(f"The variance across folds needs an nnU-Net model run with two or more folds; model "
-                         f"'{entry.id}' is {entry.backend}. Drop the variance output.")
+        raise InputError(
+            f"The variance across folds needs an nnU-Net model run with two or more folds; model "
+            f"'{entry.id}' is {entry.backend}. Drop the variance output."
+        )
     progress(0.0, "Reading images")
     images = {name: _readImage(path, name) for name, path in arguments["images"].items()}
     channels = mapChannels(images, entry.inputs)
@@ -103,13 +105,17 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         products["probabilities"] = _vectorImage(probabilities, reference)
     if "uncertainty" in outputs:
         if result.provenance.get("regions"):
-            raise InputError(f"Model '{entry.id}' predicts overlapping regions (sigmoids), for which the softmax "
-                             "entropy is not defined; drop the uncertainty output.")
+            raise InputError(
+                f"Model '{entry.id}' predicts overlapping regions (sigmoids), for which the softmax "
+                "entropy is not defined; drop the uncertainty output."
+            )
         products["uncertainty"] = _scalarImage(normalizedEntropy(probabilities), reference)
     if "variance" in outputs:
         if not members or len(members) < 2:
-            raise InputError(f"The variance across folds needs an nnU-Net model run with two or more folds (this run "
-                             f"used {result.provenance.get('folds', 'one network')}); drop the variance output.")
+            raise InputError(
+                f"The variance across folds needs an nnU-Net model run with two or more folds (this run "
+                f"used {result.provenance.get('folds', 'one network')}); drop the variance output."
+            )
         products["variance"] = _scalarImage(memberVariance(members), reference)
     progress(0.97, "Writing results")
     _writeAll(products, outputs)
@@ -117,14 +123,24 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     if not found:
         logger.warning("Model '%s' found nothing: the label map is empty.", entry.id)
     provenance = {
-        "modelId": entry.id, "modelVersion": entry.version, "modelSha256": entry.sha256, "backend": entry.backend,
-        "channelMapping": channels.mapping, "ignoredImages": list(channels.ignored),
-        "orientation": orientation or None, "keepLargestComponent": bool(arguments.get("keepLargestComponent")),
-        "fillHoles": bool(arguments.get("fillHoles")), **result.provenance,
+        "modelId": entry.id,
+        "modelVersion": entry.version,
+        "modelSha256": entry.sha256,
+        "backend": entry.backend,
+        "channelMapping": channels.mapping,
+        "ignoredImages": list(channels.ignored),
+        "orientation": orientation or None,
+        "keepLargestComponent": bool(arguments.get("keepLargestComponent")),
+        "fillHoles": bool(arguments.get("fillHoles")),
+        **result.provenance,
     }
     progress(1.0, "Segmentation written")
-    return {"outputs": {kind: str(path) for kind, path in outputs.items()}, "labelValues": list(result.labelValues),
-            "foundLabels": found, "provenance": provenance}
+    return {
+        "outputs": {kind: str(path) for kind, path in outputs.items()},
+        "labelValues": list(result.labelValues),
+        "foundLabels": found,
+        "provenance": provenance,
+    }
 
 
 def entryFromArguments(values: dict[str, Any]) -> ModelEntry:
@@ -135,11 +151,20 @@ def entryFromArguments(values: dict[str, Any]) -> ModelEntry:
     try:
         return entryFromDict(values)
     except (TypeError, KeyError, ValueError) as error:
-        raise ModelError(f"Model entry {values.get('id', '?')!r} is malformed ({error!r}); fix the manifest.") from error
+        raise ModelError(
+            f"Model entry {values.get('id', '?')!r} is malformed ({error!r}); fix the manifest."
+        ) from error
 
 
-def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arguments: dict[str, Any],
-             folds, perFold: bool, progress: ProgressCallback) -> BackendResult:
+def _predict(
+    entry: ModelEntry,
+    files: ModelFiles,
+    inputs: list[sitk.Image],
+    arguments: dict[str, Any],
+    folds,
+    perFold: bool,
+    progress: ProgressCallback,
+) -> BackendResult:
     device = arguments.get("device", "auto")
     tta = bool(arguments.get("testTimeAugmentation", True))
     modelPath = files.root
@@ -150,11 +175,15 @@ def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arg
         )
 
         chosen = folds or entry.options.get("folds") or None
-        options = NnunetOptions(configuration=entry.options.get("configuration") or None,
-                                folds=tuple(chosen) if chosen else None,
-                                checkpointName=entry.options.get("checkpoint") or None, useMirroring=tta,
-                                device=device, tileStepSize=float(entry.options.get("tileStepSize", 0.5)),
-                                perFold=perFold)
+        options = NnunetOptions(
+            configuration=entry.options.get("configuration") or None,
+            folds=tuple(chosen) if chosen else None,
+            checkpointName=entry.options.get("checkpoint") or None,
+            useMirroring=tta,
+            device=device,
+            tileStepSize=float(entry.options.get("tileStepSize", 0.5)),
+            perFold=perFold,
+        )
         return predictNnunet(inputs, modelPath, options, progress, files=files)
     if entry.backend in ("monai-torchscript", "monai-network"):
         from VirtualBiopsy.segment.backends.monaiBackend import (
@@ -167,11 +196,14 @@ def _predict(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], arg
             raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
         settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
         expected = entry.files.get(modelPath.name)
-        network = loadMonaiNetwork(entry.backend, modelPath, settings, expected, files.loadCheckpoint,
-                                   trusted=files.trusted)
+        network = loadMonaiNetwork(
+            entry.backend, modelPath, settings, expected, files.loadCheckpoint, trusted=files.trusted
+        )
         return predictMonai(inputs, network, settings, device, tta, progress)
-    raise ModelError(f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
-                     "(nnunet, monai-torchscript, monai-network).")
+    raise ModelError(
+        f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
+        "(nnunet, monai-torchscript, monai-network)."
+    )
 
 
 def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], folds) -> None:
@@ -182,8 +214,9 @@ def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image
     if entry.backend == "nnunet":
         from VirtualBiopsy.segment.backends.nnunetFolder import nnunetWorkingGrid
 
-        shape, patch = nnunetWorkingGrid(files.root, entry.options.get("configuration") or None, inputs[0],
-                                         files.readJson)
+        shape, patch = nnunetWorkingGrid(
+            files.root, entry.options.get("configuration") or None, inputs[0], files.readJson
+        )
         batch = 1
     else:
         from VirtualBiopsy.segment.backends.monaiBackend import (

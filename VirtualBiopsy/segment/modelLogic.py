@@ -102,13 +102,23 @@ class ModelSegmentationLogic:
             for index, (name, node) in enumerate(volumes.items()):
                 images[name] = str(folder / f"input{index}.nrrd")
                 sitk.WriteImage(volumeNodeToImage(node), images[name], useCompression=False)
-            kinds = ["labelMap"] + (["probabilities"] if config.probabilities else []) + (
-                ["uncertainty"] + (["variance"] if manyFolds else []) if config.uncertainty else [])
+            kinds = (
+                ["labelMap"]
+                + (["probabilities"] if config.probabilities else [])
+                + (["uncertainty"] + (["variance"] if manyFolds else []) if config.uncertainty else [])
+            )
             outputs = {kind: str(folder / f"{kind}.nrrd") for kind in kinds}
-            arguments = {"images": images, "model": entryToDict(entry), "modelPath": str(modelPath),
-                         "device": config.device, "testTimeAugmentation": config.testTimeAugmentation,
-                         "folds": folds, "keepLargestComponent": config.keepLargestComponent,
-                         "fillHoles": config.fillHoles, "outputs": outputs}
+            arguments = {
+                "images": images,
+                "model": entryToDict(entry),
+                "modelPath": str(modelPath),
+                "device": config.device,
+                "testTimeAugmentation": config.testTimeAugmentation,
+                "folds": folds,
+                "keepLargestComponent": config.keepLargestComponent,
+                "fillHoles": config.fillHoles,
+                "outputs": outputs,
+            }
             result = self._execute(arguments, progress, cancel)
             products = {kind: _onGridOf(sitk.ReadImage(path), reference) for kind, path in result["outputs"].items()}
         return self._toNodes(products, result, entry, reference, outputSegmentation, config)
@@ -136,8 +146,9 @@ class ModelSegmentationLogic:
             runner = ProcessRunner()
         return runWithDeviceFallback(runner, TASK, arguments, progress, cancel)
 
-    def _toNodes(self, products: dict, result: dict, entry: ModelEntry, reference, outputSegmentation,
-                 config: SegmentationConfig) -> ModelSegmentation:
+    def _toNodes(
+        self, products: dict, result: dict, entry: ModelEntry, reference, outputSegmentation, config: SegmentationConfig
+    ) -> ModelSegmentation:
         base = outputSegmentation.GetName() if outputSegmentation else f"{reference.GetName()}_{entry.id}"
         labelMap = products["labelMap"]
         found = set(result["foundLabels"])
@@ -145,8 +156,12 @@ class ModelSegmentationLogic:
         known = {value for value, *_ in labels}
         labels += [(value, f"Label_{value}", (0.5, 0.5, 0.5), "") for value in sorted(found - known)]
         segmentation = labelmapImageToSegmentation(
-            sitk.Cast(labelMap, sitk.sitkUInt16), self.scene, base, referenceVolume=reference,
-            segmentationNode=outputSegmentation)
+            sitk.Cast(labelMap, sitk.sitkUInt16),
+            self.scene,
+            base,
+            referenceVolume=reference,
+            segmentationNode=outputSegmentation,
+        )
         completeModelSegments(segmentation, labels)
         made = ModelSegmentation(segmentation, provenance={**result["provenance"], "config": config.toDict()})
         names = {value: name for value, name, *_ in labels}
@@ -159,16 +174,19 @@ class ModelSegmentationLogic:
                 node = imageToVolumeNode(image, self.scene, f"{base}_{names.get(value, value)}_probability")
                 made.probabilities[value] = node
                 segmentation.AddNodeReferenceID(PROBABILITY_ROLE, node.GetID())
-        for kind, role, suffix in (("uncertainty", UNCERTAINTY_ROLE, "uncertainty"),
-                                   ("variance", VARIANCE_ROLE, "fold_variance")):
+        for kind, role, suffix in (
+            ("uncertainty", UNCERTAINTY_ROLE, "uncertainty"),
+            ("variance", VARIANCE_ROLE, "fold_variance"),
+        ):
             if kind in products:
                 node = imageToVolumeNode(sitk.Cast(products[kind], sitk.sitkFloat32), self.scene, f"{base}_{suffix}")
                 setattr(made, kind, node)
                 segmentation.SetNodeReferenceID(role, node.GetID())
         segmentation.SetAttribute(PROVENANCE_ATTRIBUTE, json.dumps(made.provenance, default=str))
         if not found:
-            logger.warning("Model '%s' found no %s in '%s'.", entry.id, " or ".join(n for _v, n, *_ in labels),
-                           reference.GetName())
+            logger.warning(
+                "Model '%s' found no %s in '%s'.", entry.id, " or ".join(n for _v, n, *_ in labels), reference.GetName()
+            )
         return made
 
 
@@ -180,8 +198,10 @@ def _onGridOf(image: sitk.Image, volumeNode) -> sitk.Image:
     grid = nodeGrid(volumeNode)
     differences = gridDifferences(grid, gridOf(image), 1e-6, "result")
     if differences:
-        raise GeometryError(f"The model's result is not on the grid of '{volumeNode.GetName()}': "
-                            f"{'; '.join(differences)}. This is a bug; please report it.")
+        raise GeometryError(
+            f"The model's result is not on the grid of '{volumeNode.GetName()}': "
+            f"{'; '.join(differences)}. This is a bug; please report it."
+        )
     image.SetSpacing(grid[1])
     image.SetOrigin(grid[2])
     image.SetDirection(grid[3])
@@ -219,9 +239,11 @@ def _volumesNamedBySequence(nodes: list, entry: ModelEntry) -> dict[str, Any]:
         if sequence is None or sequence in named:
             expected = ", ".join(modelInput.sequence for modelInput in entry.inputs)
             taken = f" ('{named[sequence].GetName()}' is {sequence} already)" if sequence in named else ""
-            raise InputError(f"Cannot tell which of the model's sequences ({expected}) the volume '{node.GetName()}' "
-                             f"is{taken}; rename the volumes so that each name contains its sequence, e.g. "
-                             "'patient_FLAIR'.")
+            raise InputError(
+                f"Cannot tell which of the model's sequences ({expected}) the volume '{node.GetName()}' "
+                f"is{taken}; rename the volumes so that each name contains its sequence, e.g. "
+                "'patient_FLAIR'."
+            )
         named[sequence] = node
     return named
 

@@ -21,8 +21,9 @@ def keepLargestComponent(labelMap: sitk.Image, labels: Iterable[int] | None = No
     result = voxels.copy()
     for label in _labels(voxels, labels):
         mask = sitk.GetImageFromArray((voxels == label).astype(np.uint8))
-        components = sitk.GetArrayFromImage(sitk.RelabelComponent(sitk.ConnectedComponent(mask, False),
-                                                                  sortByObjectSize=True))
+        components = sitk.GetArrayFromImage(
+            sitk.RelabelComponent(sitk.ConnectedComponent(mask, False), sortByObjectSize=True)
+        )
         result[(voxels == label) & (components != 1)] = 0
     return _like(result, labelMap)
 
@@ -46,8 +47,9 @@ def _labelVoxels(labelMap: sitk.Image) -> np.ndarray:
     requireScalar3D(labelMap, "label map")
     voxels = sitk.GetArrayFromImage(labelMap)
     if not np.issubdtype(voxels.dtype, np.integer):
-        raise InputError(f"Post-processing needs an integer label map, got {labelMap.GetPixelIDTypeAsString()}; "
-                         "cast it first.")
+        raise InputError(
+            f"Post-processing needs an integer label map, got {labelMap.GetPixelIDTypeAsString()}; cast it first."
+        )
     return voxels
 
 

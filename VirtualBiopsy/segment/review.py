@@ -76,7 +76,9 @@ class ReviewLogic:
             for displayNode in [existing.GetNthDisplayNode(i) for i in range(existing.GetNumberOfDisplayNodes())]:
                 self.scene.RemoveNode(displayNode)
             self.scene.RemoveNode(existing)
-        reference = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{segmentationNode.GetName()} (AI reference)")
+        reference = self.scene.AddNewNodeByClass(
+            "vtkMRMLSegmentationNode", f"{segmentationNode.GetName()} (AI reference)"
+        )
         reference.GetSegmentation().DeepCopy(segmentationNode.GetSegmentation())
         geometryRole = reference.GetReferenceImageGeometryReferenceRole()
         geometryVolume = segmentationNode.GetNodeReference(geometryRole)
@@ -87,9 +89,16 @@ class ReviewLogic:
         reference.SetHideFromEditors(True)
         reference.SetAttribute(REFERENCE_OF_ATTRIBUTE, segmentationNode.GetID())
         segmentationNode.SetNodeReferenceID(REFERENCE_ROLE, reference.GetID())
-        _updateProvenance(segmentationNode, {
-            "referenceNode": reference.GetName(), "started": _now(), "segments": list(segments), "edited": False,
-        }, replace=True)
+        _updateProvenance(
+            segmentationNode,
+            {
+                "referenceNode": reference.GetName(),
+                "started": _now(),
+                "segments": list(segments),
+                "edited": False,
+            },
+            replace=True,
+        )
         return reference
 
     def referenceOf(self, segmentationNode):
@@ -138,17 +147,31 @@ class ReviewLogic:
             rows.append(_compareSegment(name, aiMasks.get(name), reviewedMasks.get(name), geometry))
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         frame.attrs[COLUMN_PROPERTIES] = {column: {"unitLabel": unit} for column, unit in _UNITS.items()}
-        table = dataFrameToTableNode(frame, self.scene, outputTable.GetName() if outputTable else
-                                     f"{segmentationNode.GetName()} review changes", tableNode=outputTable)
+        table = dataFrameToTableNode(
+            frame,
+            self.scene,
+            outputTable.GetName() if outputTable else f"{segmentationNode.GetName()} review changes",
+            tableNode=outputTable,
+        )
         edited = any(row["Change"] != UNCHANGED for row in rows)
-        _updateProvenance(segmentationNode, {
-            "compared": _now(), "edited": edited,
-            "changes": {row["Segment"]: {"change": row["Change"], "dsc": row["DSC"], "addedMl": row["Added (ml)"],
-                                         "removedMl": row["Removed (ml)"]} for row in rows},
-        })
+        _updateProvenance(
+            segmentationNode,
+            {
+                "compared": _now(),
+                "edited": edited,
+                "changes": {
+                    row["Segment"]: {
+                        "change": row["Change"],
+                        "dsc": row["DSC"],
+                        "addedMl": row["Added (ml)"],
+                        "removedMl": row["Removed (ml)"],
+                    }
+                    for row in rows
+                },
+            },
+        )
         progress(1.0, "Edited" if edited else "Unchanged")
         return table
-
 
     def showChanges(self, segmentationNode, segmentName: str, outputSegmentation=None):
         """A segmentation that shows one segment's edit: "Agreement" (kept), "False positive" (drawn by the
@@ -165,13 +188,19 @@ class ReviewLogic:
         reviewedMasks = segmentMasksByName(segmentationNode, geometry)
         if segmentName not in aiMasks and segmentName not in reviewedMasks:
             known = ", ".join(dict.fromkeys([*aiMasks, *reviewedMasks])) or "none"
-            raise InputError(f"Neither '{segmentationNode.GetName()}' nor its AI reference has a segment named "
-                             f"'{segmentName}' (segments: {known}); pick one of these.")
+            raise InputError(
+                f"Neither '{segmentationNode.GetName()}' nor its AI reference has a segment named "
+                f"'{segmentName}' (segments: {known}); pick one of these."
+            )
         geometry = geometry if geometry is not None else next(iter(reviewedMasks.values()))
         empty = sitk.Image(geometry.GetSize(), sitk.sitkUInt8)
         empty.CopyInformation(geometry)
         changes = agreementMap(aiMasks.get(segmentName, empty), reviewedMasks.get(segmentName, empty))
-        name = outputSegmentation.GetName() if outputSegmentation else f"{segmentationNode.GetName()} {segmentName} changes"
+        name = (
+            outputSegmentation.GetName()
+            if outputSegmentation
+            else f"{segmentationNode.GetName()} {segmentName} changes"
+        )
         return agreementMapToSegmentation(changes, self.scene, name, segmentationNode=outputSegmentation)
 
 
@@ -187,9 +216,14 @@ def _compareSegment(name: str, ai: sitk.Image | None, reviewed: sitk.Image | Non
     else:
         change = EDITED if metrics.falsePositives or metrics.falseNegatives else UNCHANGED
     return {
-        "Segment": name, "Change": change, "DSC": metrics.dsc, "HD95 (mm)": metrics.hd95Mm,
-        "Added (ml)": metrics.falsePositives * voxelMl, "Removed (ml)": metrics.falseNegatives * voxelMl,
-        "AI (ml)": metrics.referenceMl, "Reviewed (ml)": metrics.predictionMl,
+        "Segment": name,
+        "Change": change,
+        "DSC": metrics.dsc,
+        "HD95 (mm)": metrics.hd95Mm,
+        "Added (ml)": metrics.falsePositives * voxelMl,
+        "Removed (ml)": metrics.falseNegatives * voxelMl,
+        "AI (ml)": metrics.referenceMl,
+        "Reviewed (ml)": metrics.predictionMl,
     }
 
 

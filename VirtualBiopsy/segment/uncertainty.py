@@ -22,8 +22,10 @@ def normalizedEntropy(probabilities: np.ndarray) -> np.ndarray:
     if probabilities.ndim < 2 or classes < 2:
         raise InputError(f"Entropy needs probabilities of shape (classes ≥ 2, ...), got shape {probabilities.shape}.")
     if not np.isfinite(probabilities).all() or probabilities.min() < -1e-6 or probabilities.max() > 1 + 1e-6:
-        raise InputError(f"Probabilities must be finite and in [0, 1] (got [{probabilities.min()}, "
-                         f"{probabilities.max()}]); pass softmax outputs, not logits.")
+        raise InputError(
+            f"Probabilities must be finite and in [0, 1] (got [{probabilities.min()}, "
+            f"{probabilities.max()}]); pass softmax outputs, not logits."
+        )
     clipped = np.clip(probabilities, 0.0, 1.0)
     terms = np.where(clipped > 0, clipped * np.log(np.where(clipped > 0, clipped, 1.0)), 0.0)
     return np.clip(-terms.sum(axis=0) / np.log(classes), 0.0, 1.0).astype(np.float32)
@@ -38,8 +40,10 @@ def memberVariance(members: Sequence[np.ndarray]) -> np.ndarray:
     :raises InputError: for fewer than two members or members of different shapes.
     """
     if len(members) < 2:
-        raise InputError(f"The variance across members needs at least two (folds or networks), got {len(members)}; "
-                         "run more folds or ask for the entropy only.")
+        raise InputError(
+            f"The variance across members needs at least two (folds or networks), got {len(members)}; "
+            "run more folds or ask for the entropy only."
+        )
     shapes = {np.shape(member) for member in members}
     if len(shapes) != 1:
         raise InputError(f"Ensemble members have different shapes {sorted(shapes)}; they must share one grid.")

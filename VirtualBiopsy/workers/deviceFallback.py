@@ -74,6 +74,9 @@ def runWithDeviceFallback(
             raise
         logger.warning(
             "Task %s ran out of GPU memory on device %r (%s); running it again on the CPU, which is slower. "
-            "To skip the GPU attempt, choose device 'cpu'.", task, device, error,
+            "To skip the GPU attempt, choose device 'cpu'.",
+            task,
+            device,
+            error,
         )
     return runner.run(task, {**arguments, "device": "cpu"}, progress, cancel)

@@ -55,15 +55,23 @@ def estimateInferenceBytes(
     shape = _positiveSizes(shape, "shape")
     patch = shape if patchSize is None else _positiveSizes(patchSize, "patchSize")
     if len(patch) != len(shape):
-        raise InputError(f"patchSize {tuple(patch)} has {len(patch)} axes but shape {tuple(shape)} has {len(shape)}; "
-                         "give one window size per image axis.")
-    for name, value in (("inputChannels", inputChannels), ("classes", classes), ("dtypeBytes", dtypeBytes),
-                        ("batchSize", batchSize)):
+        raise InputError(
+            f"patchSize {tuple(patch)} has {len(patch)} axes but shape {tuple(shape)} has {len(shape)}; "
+            "give one window size per image axis."
+        )
+    for name, value in (
+        ("inputChannels", inputChannels),
+        ("classes", classes),
+        ("dtypeBytes", dtypeBytes),
+        ("batchSize", batchSize),
+    ):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}.")
     if not math.isfinite(networkValuesPerPatchVoxel) or networkValuesPerPatchVoxel < 0 or modelBytes < 0:
-        raise InputError(f"networkValuesPerPatchVoxel ({networkValuesPerPatchVoxel!r}) and modelBytes "
-                         f"({modelBytes!r}) must be finite and not negative.")
+        raise InputError(
+            f"networkValuesPerPatchVoxel ({networkValuesPerPatchVoxel!r}) and modelBytes "
+            f"({modelBytes!r}) must be finite and not negative."
+        )
     voxels = math.prod(max(size, window) for size, window in zip(shape, patch))  # padded up to one window
     windowVoxels = math.prod(patch)
     volumeValues = voxels * (2 * inputChannels + 3 * classes + 1)

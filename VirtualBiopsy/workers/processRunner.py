@@ -94,8 +94,11 @@ class ProcessRunner:
     def _request(self, task: str, arguments: dict[str, Any]) -> bytes:
         if not isinstance(arguments, dict):
             raise InputError(f"Arguments of task {task} must be a dict, got {type(arguments).__name__}.")
-        levels = {name: item.level for name, item in logging.root.manager.loggerDict.items()
-                  if isinstance(item, logging.Logger) and item.level != logging.NOTSET}
+        levels = {
+            name: item.level
+            for name, item in logging.root.manager.loggerDict.items()
+            if isinstance(item, logging.Logger) and item.level != logging.NOTSET
+        }
         levels[""] = logging.getLogger().getEffectiveLevel()
         try:
             text = json.dumps({"task": task, "arguments": arguments, "logLevels": levels})
@@ -123,8 +126,13 @@ class ProcessRunner:
         command = [self.pythonExecutable, "-m", "VirtualBiopsy.workers.child"]
         try:
             return subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=self._environment(), close_fds=True, **newSessionOptions(),
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._environment(),
+                close_fds=True,
+                **newSessionOptions(),
             )
         except OSError as error:
             raise InputError(
@@ -186,8 +194,11 @@ class _WorkerSession:
                 deadline = now + exitGraceSeconds
             if deadline is not None and now > deadline:
                 self.stalled = True
-                logger.warning("The worker of task %s did not exit within %.1f s of reporting its outcome; "
-                               "stopping it.", self.task, exitGraceSeconds)
+                logger.warning(
+                    "The worker of task %s did not exit within %.1f s of reporting its outcome; stopping it.",
+                    self.task,
+                    exitGraceSeconds,
+                )
                 return
             if now >= nextSnapshot:
                 self.tree.remember()
@@ -213,12 +224,17 @@ class _WorkerSession:
             )
         if self.final["kind"] == "result":
             if status != 0 and not self.stalled:
-                logger.warning("The worker of task %s %s after returning its result.", self.task, describeStatus(status))
+                logger.warning(
+                    "The worker of task %s %s after returning its result.", self.task, describeStatus(status)
+                )
             return self.final.get("result") or {}
         error = decodeError(self.final, self.task)
         if self.final.get("errorKind") == "exception":
-            logger.error("Task %s failed in its worker process; traceback (last lines):\n%s", self.task,
-                         self.final.get("traceback", ""))
+            logger.error(
+                "Task %s failed in its worker process; traceback (last lines):\n%s",
+                self.task,
+                self.final.get("traceback", ""),
+            )
         else:
             logger.debug("Task %s raised in its worker:\n%s", self.task, self.final.get("traceback", ""))
         raise error

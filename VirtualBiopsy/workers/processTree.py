@@ -75,7 +75,9 @@ class ProcessTree:
         self.remember()
         self._signal(signal.SIGTERM)
         if not self._waitForAll(graceSeconds):
-            logger.debug("Worker process tree of pid %d still running after %.1f s; killing it.", self.pid, graceSeconds)
+            logger.debug(
+                "Worker process tree of pid %d still running after %.1f s; killing it.", self.pid, graceSeconds
+            )
         self._signal(signal.SIGKILL if os.name == "posix" else signal.SIGTERM)
         if not self._waitForAll(max(graceSeconds, 2.0)):
             logger.warning("Some processes started by worker %d did not end after being killed.", self.pid)

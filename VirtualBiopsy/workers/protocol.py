@@ -27,8 +27,21 @@ from VirtualBiopsy.errors import ModelError, VirtualBiopsyError
 #: Lines of the worker's traceback kept in an error message.
 TRACEBACK_TAIL_LINES = 20
 
-_RECORD_FIELDS = ("name", "levelno", "levelname", "pathname", "filename", "module", "lineno", "funcName", "created",
-                  "msecs", "threadName", "processName", "process")
+_RECORD_FIELDS = (
+    "name",
+    "levelno",
+    "levelname",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "created",
+    "msecs",
+    "threadName",
+    "processName",
+    "process",
+)
 
 
 class DeviceMemoryError(ModelError):
@@ -59,8 +72,13 @@ def encodeError(error: BaseException) -> dict[str, Any]:
         errorKind, typeName = "virtualBiopsy", _nearestLibraryError(type(error)).__name__
     else:
         errorKind, typeName = "exception", type(error).__name__
-    return {"kind": "error", "errorKind": errorKind, "type": typeName, "message": str(error),
-            "traceback": "\n".join(tail)}
+    return {
+        "kind": "error",
+        "errorKind": errorKind,
+        "type": typeName,
+        "message": str(error),
+        "traceback": "\n".join(tail),
+    }
 
 
 def decodeError(message: dict[str, Any], task: str) -> VirtualBiopsyError:

@@ -16,27 +16,50 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
 def addParser(actions) -> None:
     """Add the ``cox`` action."""
     parser = actions.add_parser(
-        "cox", help="Cox model: hazard ratios, C-index with bootstrap CI, PH test, risk-group Kaplan–Meier",
+        "cox",
+        help="Cox model: hazard ratios, C-index with bootstrap CI, PH test, risk-group Kaplan–Meier",
         description="Fit a Cox proportional-hazards model (lifelines) of --time/--event on --covariates and write "
         "coefficients.csv (covariate, coef, hr, ci_lower, ci_upper, se, z, p), cindex.csv (Harrell's C with a "
         "percentile bootstrap 95%% CI), ph_test.csv (Schoenfeld-residual test per covariate), risk_groups.csv "
         "(prognostic index and low/high risk per patient, split at --risk-percentile) and the risk groups' "
         "Kaplan–Meier: risk_km.csv, risk_logrank.csv, risk_median.csv, risk_km.png/svg (fitted and drawn on "
-        "the same patients: optimistic). Everything goes into the new or empty folder --out.")
+        "the same patients: optimistic). Everything goes into the new or empty folder --out.",
+    )
     parser.add_argument("--table", type=pathlib.Path, required=True, metavar="T.csv", help="one row per patient")
     addSurvivalArguments(parser)
-    parser.add_argument("--covariates", metavar="A,B,...",
-                        help="numeric covariate columns (default: every numeric column but time, event and patient)")
-    parser.add_argument("--penalizer", type=float, default=0.0, metavar="X",
-                        help="lifelines penalizer; e.g. 0.1 when the plain fit does not converge "
-                        "(default: %(default)s)")
-    parser.add_argument("--l1-ratio", type=float, default=0.0, metavar="R",
-                        help="share of L1 in the penalty, 1 = LASSO (default: %(default)s)")
-    parser.add_argument("--risk-percentile", type=float, default=50.0, metavar="P",
-                        help="percentile of the prognostic index above which patients are high risk "
-                        "(default: %(default)s = median)")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples of the C-index CI (default: %(default)s)")
+    parser.add_argument(
+        "--covariates",
+        metavar="A,B,...",
+        help="numeric covariate columns (default: every numeric column but time, event and patient)",
+    )
+    parser.add_argument(
+        "--penalizer",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="lifelines penalizer; e.g. 0.1 when the plain fit does not converge (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--l1-ratio",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of L1 in the penalty, 1 = LASSO (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--risk-percentile",
+        type=float,
+        default=50.0,
+        metavar="P",
+        help="percentile of the prognostic index above which patients are high risk (default: %(default)s = median)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples of the C-index CI (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="new or empty output folder")
     parser.set_defaults(run=run)
@@ -61,9 +84,15 @@ def run(arguments: argparse.Namespace) -> int:
     if not 0 <= arguments.l1_ratio <= 1:
         raise InputError(f"--l1-ratio is {arguments.l1_ratio}; give a number in [0, 1].")
     named = [name.strip() for name in arguments.covariates.split(",") if name.strip()] if arguments.covariates else []
-    config = survivalConfig(arguments, covariates=named, penalizer=arguments.penalizer, l1Ratio=arguments.l1_ratio,
-                            riskPercentile=arguments.risk_percentile, cindexBootstrap=arguments.bootstrap,
-                            randomSeed=arguments.seed)
+    config = survivalConfig(
+        arguments,
+        covariates=named,
+        penalizer=arguments.penalizer,
+        l1Ratio=arguments.l1_ratio,
+        riskPercentile=arguments.risk_percentile,
+        cindexBootstrap=arguments.bootstrap,
+        randomSeed=arguments.seed,
+    )
     table = readCsv(arguments.table, "Survival", config.patientColumn)
     if config.patientColumn in table.columns:
         if table[config.patientColumn].duplicated().any():
@@ -73,27 +102,54 @@ def run(arguments: argparse.Namespace) -> int:
     if config.covariates:
         absent = [name for name in config.covariates if name not in table.columns]
         if absent:
-            raise InputError(f"The survival table has no covariate column(s) {', '.join(absent)}; it has: "
-                             f"{', '.join(map(str, table.columns[:20]))}.")
+            raise InputError(
+                f"The survival table has no covariate column(s) {', '.join(absent)}; it has: "
+                f"{', '.join(map(str, table.columns[:20]))}."
+            )
     else:
-        config = config.replace(covariates=[c for c in table.columns if c not in (config.timeColumn, config.eventColumn)
-                                            and pd.api.types.is_numeric_dtype(table[c])])
+        config = config.replace(
+            covariates=[
+                c
+                for c in table.columns
+                if c not in (config.timeColumn, config.eventColumn) and pd.api.types.is_numeric_dtype(table[c])
+            ]
+        )
     names = config.covariates
-    result = fitCox(table[names], time, event, penalizer=config.penalizer, l1Ratio=config.l1Ratio,
-                    riskPercentile=config.riskPercentile, bootstrap=config.cindexBootstrap, seed=config.randomSeed)
+    result = fitCox(
+        table[names],
+        time,
+        event,
+        penalizer=config.penalizer,
+        l1Ratio=config.l1Ratio,
+        riskPercentile=config.riskPercentile,
+        bootstrap=config.cindexBootstrap,
+        seed=config.randomSeed,
+    )
     with stagedOutputFolder(arguments.out, "Cox folder") as staging:
         writeCsv(result.coefficients, staging, "coefficients.csv")
         writeCsv(result.concordance, staging, "cindex.csv")
         writeCsv(result.phTest, staging, "ph_test.csv")
-        risk = pd.DataFrame({"patient": time.index.astype(str), "prognostic_index": result.prognosticIndex.to_numpy(),
-                             "risk_group": result.riskGroups.to_numpy()})
+        risk = pd.DataFrame(
+            {
+                "patient": time.index.astype(str),
+                "prognostic_index": result.prognosticIndex.to_numpy(),
+                "risk_group": result.riskGroups.to_numpy(),
+            }
+        )
         writeCsv(risk, staging, "risk_groups.csv")
-        writeKaplanMeier(result.riskKaplanMeier, staging, prefix="risk_", timeLabel=config.timeColumn,
-                         title=f"Cox prognostic index split at the {config.riskPercentile:g}th percentile")
+        writeKaplanMeier(
+            result.riskKaplanMeier,
+            staging,
+            prefix="risk_",
+            timeLabel=config.timeColumn,
+            title=f"Cox prognostic index split at the {config.riskPercentile:g}th percentile",
+        )
     c = result.concordance.iloc[0]
-    print(f"Cox model of {len(time)} patients ({int(event.sum())} events) on {len(names)} covariate(s): "
-          f"C-index {c['cindex']:.3f}" + (f" (95% CI {c['ci_lower']:.3f}–{c['ci_upper']:.3f})"
-                                          if pd.notna(c["ci_lower"]) else "")
-          + f"; risk groups: {describeLogRank(result.riskKaplanMeier)}")
+    print(
+        f"Cox model of {len(time)} patients ({int(event.sum())} events) on {len(names)} covariate(s): "
+        f"C-index {c['cindex']:.3f}"
+        + (f" (95% CI {c['ci_lower']:.3f}–{c['ci_upper']:.3f})" if pd.notna(c["ci_lower"]) else "")
+        + f"; risk groups: {describeLogRank(result.riskKaplanMeier)}"
+    )
     print(f"Written to {arguments.out}: coefficients.csv, cindex.csv, ph_test.csv, risk_groups.csv, risk_km.*")
     return 0

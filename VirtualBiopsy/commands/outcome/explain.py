@@ -18,30 +18,60 @@ import pathlib
 def addParser(actions) -> None:
     """Add the ``explain`` action."""
     parser = actions.add_parser(
-        "explain", help="Shapley values and permutation importance of a saved classifier",
+        "explain",
+        help="Shapley values and permutation importance of a saved classifier",
         description="Explain a model saved by 'outcome classify' on a feature table with the same features: exact "
         "(or, beyond --budget coalitions, KernelSHAP-estimated) Shapley values of the model's score per patient "
         "and feature, against a background of --background patients of the table; permutation importance as a "
         "cross-check (AUC drop with --clinical, else change of the model output).",
     )
-    parser.add_argument("--model", type=pathlib.Path, required=True, metavar="DIR/models/NAME",
-                        help="saved model folder (model.skops + model.json)")
-    parser.add_argument("--features", type=pathlib.Path, required=True, metavar="F.csv",
-                        help="features table with the model's features in its order")
-    parser.add_argument("--clinical", type=pathlib.Path, metavar="C.csv",
-                        help="clinical table with the model's target column: permutation importance as AUC drop")
-    parser.add_argument("--background", type=int, default=50, metavar="N",
-                        help="background patients drawn from the reference table (default: %(default)s)")
-    parser.add_argument("--reference", type=pathlib.Path, metavar="R.csv",
-                        help="features table the background is drawn from, e.g. the training cohort's "
-                        "(default: --features; needed to explain a single new patient)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the background and sampling (default: %(default)s)")
-    parser.add_argument("--budget", type=int, default=2048, metavar="N",
-                        help="coalitions per patient: exact when 2**features <= N, else KernelSHAP "
-                        "(default: %(default)s)")
-    parser.add_argument("--patients", metavar="LIST",
-                        help="comma-separated patients to draw waterfalls for (default: all)")
+    parser.add_argument(
+        "--model",
+        type=pathlib.Path,
+        required=True,
+        metavar="DIR/models/NAME",
+        help="saved model folder (model.skops + model.json)",
+    )
+    parser.add_argument(
+        "--features",
+        type=pathlib.Path,
+        required=True,
+        metavar="F.csv",
+        help="features table with the model's features in its order",
+    )
+    parser.add_argument(
+        "--clinical",
+        type=pathlib.Path,
+        metavar="C.csv",
+        help="clinical table with the model's target column: permutation importance as AUC drop",
+    )
+    parser.add_argument(
+        "--background",
+        type=int,
+        default=50,
+        metavar="N",
+        help="background patients drawn from the reference table (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=pathlib.Path,
+        metavar="R.csv",
+        help="features table the background is drawn from, e.g. the training cohort's "
+        "(default: --features; needed to explain a single new patient)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the background and sampling (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=2048,
+        metavar="N",
+        help="coalitions per patient: exact when 2**features <= N, else KernelSHAP (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--patients", metavar="LIST", help="comma-separated patients to draw waterfalls for (default: all)"
+    )
     parser.add_argument("--patient-column", default="patient", help="patient id column")
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR2", help="new or empty output folder")
     parser.set_defaults(run=run)
@@ -68,9 +98,14 @@ def run(arguments: argparse.Namespace) -> int:
             raise InputError(f"{option} is {value}; give at least {1 if option == '--background' else 2}.")
     requireNewFolder(arguments.out, "Explanation folder")
     # The Classifiers panel's settings (ClassificationLogic.explain takes the same config).
-    config = ClassifierPanelConfig.fromDict({"classifierModelFolder": str(arguments.model),
-                                             "shapBackgroundSize": arguments.background,
-                                             "patientColumn": arguments.patient_column, "randomSeed": arguments.seed})
+    config = ClassifierPanelConfig.fromDict(
+        {
+            "classifierModelFolder": str(arguments.model),
+            "shapBackgroundSize": arguments.background,
+            "patientColumn": arguments.patient_column,
+            "randomSeed": arguments.seed,
+        }
+    )
     model = loadClassifier(config.classifierModelFolder)
     table = readTable(arguments.features, "Features", config.patientColumn)
     features = featureColumns(table, config.patientColumn)
@@ -83,14 +118,17 @@ def run(arguments: argparse.Namespace) -> int:
         known = [target.positiveClass, *target.negativeClasses]
         unknown = sorted(set(values.astype(str)) - set(known))
         if unknown:
-            raise InputError(f"The target column '{target.column}' has value(s) {', '.join(unknown[:5])} the model was "
-                             f"not trained on (it knows {', '.join(known)}); remove those patients.")
+            raise InputError(
+                f"The target column '{target.column}' has value(s) {', '.join(unknown[:5])} the model was "
+                f"not trained on (it knows {', '.join(known)}); remove those patients."
+            )
         labels, _ = binaryTarget(values, target.positiveClass, target.column)
         labels = labels.reindex(features.index)
     reference = features
     if arguments.reference is not None:
-        reference = featureColumns(readTable(arguments.reference, "Reference", config.patientColumn),
-                                   config.patientColumn)
+        reference = featureColumns(
+            readTable(arguments.reference, "Reference", config.patientColumn), config.patientColumn
+        )
         model.modelInput(reference)
     patients = None
     if arguments.patients:
@@ -100,16 +138,32 @@ def run(arguments: argparse.Namespace) -> int:
             raise InputError(f"--patients names patient(s) not in the feature table: {', '.join(absent[:5])}.")
     with stagedOutputFolder(arguments.out, "Explanation folder") as staging:
         with progressBar("explain") as progress:
-            explanation = explainClassifier(model, features, config.shapBackgroundSize, config.randomSeed,
-                                            arguments.budget, labels, progress, reference=reference)
-        details = {"model": str(arguments.model), "modelName": model.name, "modelSha256": model.card["modelSha256"],
-                   "seed": config.randomSeed, "budget": arguments.budget}
-        writeExplanation(explanation.shapley, explanation.importance, explanation.modelInput, staging, patients,
-                         details)
+            explanation = explainClassifier(
+                model,
+                features,
+                config.shapBackgroundSize,
+                config.randomSeed,
+                arguments.budget,
+                labels,
+                progress,
+                reference=reference,
+            )
+        details = {
+            "model": str(arguments.model),
+            "modelName": model.name,
+            "modelSha256": model.card["modelSha256"],
+            "seed": config.randomSeed,
+            "budget": arguments.budget,
+        }
+        writeExplanation(
+            explanation.shapley, explanation.importance, explanation.modelInput, staging, patients, details
+        )
     shap = explanation.shapley
-    print(f"Shapley values ({shap.method}) of the {shap.quantity} for {len(shap.values)} patient(s) and "
-          f"{shap.values.shape[1]} feature(s); base value {shap.baseValue:.4g} over {len(shap.backgroundPatients)} "
-          f"background patient(s): {pathlib.Path(arguments.out) / 'shap.csv'}")
+    print(
+        f"Shapley values ({shap.method}) of the {shap.quantity} for {len(shap.values)} patient(s) and "
+        f"{shap.values.shape[1]} feature(s); base value {shap.baseValue:.4g} over {len(shap.backgroundPatients)} "
+        f"background patient(s): {pathlib.Path(arguments.out) / 'shap.csv'}"
+    )
     top = explanation.importance.head(3)["feature"].tolist()
     print(f"Permutation importance ({explanation.importance['scoring'].iloc[0]}), top: {', '.join(top)}")
     return 0

@@ -16,12 +16,14 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
 def addParser(actions) -> None:
     """Add the ``km`` action."""
     parser = actions.add_parser(
-        "km", help="Kaplan–Meier curves (per group) with 95%% bands, at-risk counts and log-rank tests",
+        "km",
+        help="Kaplan–Meier curves (per group) with 95%% bands, at-risk counts and log-rank tests",
         description="Kaplan–Meier estimates of a table's patients, per --group if given: km.csv (group, time, "
         "survival, ci_lower, ci_upper, at_risk, events, censored), logrank.csv (test, statistic, p, "
         "degrees_of_freedom, note: overall, then each pair of groups; empty with the reason when undefined), "
         "median.csv (n, events, median with 95%% CI, quartiles q1/q3, restricted mean; inf = not reached) and "
-        "km.png/km.svg, written together into the new or empty folder --out.")
+        "km.png/km.svg, written together into the new or empty folder --out.",
+    )
     parser.add_argument("--table", type=pathlib.Path, required=True, metavar="T.csv", help="one row per patient")
     addSurvivalArguments(parser)
     parser.add_argument("--group", metavar="COL", help="column that splits the patients into groups")
@@ -48,13 +50,19 @@ def run(arguments: argparse.Namespace) -> int:
     groups = None
     if config.groupColumn:
         if config.groupColumn not in table.columns:
-            raise InputError(f"The survival table has no --group column '{config.groupColumn}'; it has: "
-                             f"{', '.join(map(str, table.columns[:20]))}.")
+            raise InputError(
+                f"The survival table has no --group column '{config.groupColumn}'; it has: "
+                f"{', '.join(map(str, table.columns[:20]))}."
+            )
         groups = table[config.groupColumn]
     result = kaplanMeier(time, event, groups)
     with stagedOutputFolder(arguments.out, "Kaplan–Meier folder") as staging:
-        writeKaplanMeier(result, staging, title=f"Kaplan–Meier by {config.groupColumn}" if groups is not None
-                         else "Kaplan–Meier", timeLabel=config.timeColumn)
+        writeKaplanMeier(
+            result,
+            staging,
+            title=f"Kaplan–Meier by {config.groupColumn}" if groups is not None else "Kaplan–Meier",
+            timeLabel=config.timeColumn,
+        )
     print(f"{len(time)} patients, {int(event.sum())} events, {len(result.groups)} group(s); {describeLogRank(result)}")
     print(f"Written to {arguments.out}: km.csv, logrank.csv, median.csv, km.png, km.svg")
     return 0

@@ -23,8 +23,9 @@ def readCsv(path: pathlib.Path, what: str, patientColumn: str | None = None) -> 
     try:
         frame = pd.read_csv(path, dtype={patientColumn: str} if patientColumn else None)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(f"{what} table {path} is not a readable CSV file ({error}); give a CSV with a header row.") \
-            from error
+        raise InputError(
+            f"{what} table {path} is not a readable CSV file ({error}); give a CSV with a header row."
+        ) from error
     if frame.empty:
         raise InputError(f"{what} table {path} has no rows; give a table with one row per patient.")
     return frame
@@ -37,8 +38,9 @@ def survivalColumns(frame: pd.DataFrame, config, what: str) -> tuple[pd.Series, 
 
     for option, column in (("--time", config.timeColumn), ("--event", config.eventColumn)):
         if column not in frame.columns:
-            raise InputError(f"{what} table has no {option} column '{column}'; it has: "
-                             f"{', '.join(map(str, frame.columns[:20]))}.")
+            raise InputError(
+                f"{what} table has no {option} column '{column}'; it has: {', '.join(map(str, frame.columns[:20]))}."
+            )
     return checkSurvival(frame[config.timeColumn], frame[config.eventColumn])
 
 
@@ -50,16 +52,23 @@ def survivalConfig(arguments: argparse.Namespace, **settings):
     """
     from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 
-    return SurvivalConfig.fromDict({"timeColumn": arguments.time, "eventColumn": arguments.event,
-                                    "patientColumn": arguments.patient_column, **settings})
+    return SurvivalConfig.fromDict(
+        {
+            "timeColumn": arguments.time,
+            "eventColumn": arguments.event,
+            "patientColumn": arguments.patient_column,
+            **settings,
+        }
+    )
 
 
 def addSurvivalArguments(parser: argparse.ArgumentParser) -> None:
     """``--time``, ``--event`` and ``--patient-column``."""
     parser.add_argument("--time", required=True, metavar="COL", help="follow-up time column (> 0)")
     parser.add_argument("--event", required=True, metavar="COL", help="event column: 1 = event, 0 = censored")
-    parser.add_argument("--patient-column", default="patient", metavar="COL",
-                        help="patient id column (default: %(default)s)")
+    parser.add_argument(
+        "--patient-column", default="patient", metavar="COL", help="patient id column (default: %(default)s)"
+    )
 
 
 def writeCsv(frame: pd.DataFrame, folder: pathlib.Path, name: str) -> pathlib.Path:

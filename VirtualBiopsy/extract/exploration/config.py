@@ -45,7 +45,6 @@ class ExplorationOptions:
     distributionFeatures: int = 16
 
 
-
 @dataclass
 class ExplorationConfig(StageConfig):
     """What to compare and how (see :class:`ExplorationOptions`).
@@ -83,8 +82,10 @@ class ExplorationConfig(StageConfig):
         requireChoice(self, "imputation", IMPUTATIONS)
         requireRange(self, "volumeThreshold", 0.0, 1.0)
         if not (0.0 < self.alpha < 1.0):
-            raise InputError(f"ExplorationConfig.alpha is {self.alpha}; give a significance level between 0 and 1 "
-                             "(exclusive), e.g. 0.05.")
+            raise InputError(
+                f"ExplorationConfig.alpha is {self.alpha}; give a significance level between 0 and 1 "
+                "(exclusive), e.g. 0.05."
+            )
         requireRange(self, "distributionFeatures", 1, MAXIMUM_DISTRIBUTION_FEATURES)
         for name in ("outcomeColumn", "positiveClass", "volumeColumn", "outputFolder"):
             value = getattr(self, name)
@@ -101,14 +102,20 @@ class ExplorationConfig(StageConfig):
             none of ``classValues``.
         """
         if not self.outcomeColumn:
-            raise InputError("No outcome column was chosen (ExplorationConfig.outcomeColumn is empty); name the "
-                             "clinical column that holds the two outcome classes.")
+            raise InputError(
+                "No outcome column was chosen (ExplorationConfig.outcomeColumn is empty); name the "
+                "clinical column that holds the two outcome classes."
+            )
         positiveClass: object = self.positiveClass or None
         if positiveClass is not None and classValues is not None:
             positiveClass = matchClass(self.positiveClass, classValues, self.outcomeColumn)
         return ExplorationOptions(
-            maxMissingFraction=self.maxMissingFraction, imputation=self.imputation, positiveClass=positiveClass,
-            volumeColumn=self.volumeColumn or None, volumeThreshold=self.volumeThreshold, alpha=self.alpha,
+            maxMissingFraction=self.maxMissingFraction,
+            imputation=self.imputation,
+            positiveClass=positiveClass,
+            volumeColumn=self.volumeColumn or None,
+            volumeThreshold=self.volumeThreshold,
+            alpha=self.alpha,
             distributionFeatures=self.distributionFeatures,
         )
 
@@ -129,8 +136,10 @@ def matchClass(text: str, classValues: Iterable, outcomeColumn: str = "outcome")
                 return value
     ordered = sorted(values, key=_sortKey)
     shown = ", ".join(repr(_plainValue(value)) for value in ordered[:10]) or "none"
-    raise InputError(f"Positive class {text!r} is not a value of the outcome column '{outcomeColumn}' (values: "
-                     f"{shown}); give one of them, or leave it empty for the larger one.")
+    raise InputError(
+        f"Positive class {text!r} is not a value of the outcome column '{outcomeColumn}' (values: "
+        f"{shown}); give one of them, or leave it empty for the larger one."
+    )
 
 
 def _number(value: Any) -> float | None:

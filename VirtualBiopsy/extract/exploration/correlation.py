@@ -29,8 +29,10 @@ def findVolumeColumn(columns: Sequence[str], volumeColumn: str | None = None) ->
     if volumeColumn is not None:
         if volumeColumn not in columns:
             near = [c for c in columns if "volume" in c.lower()]
-            raise InputError(f"Volume column '{volumeColumn}' is not a feature (volume-like columns: "
-                             f"{', '.join(near[:5]) or 'none'}); give an existing column.")
+            raise InputError(
+                f"Volume column '{volumeColumn}' is not a feature (volume-like columns: "
+                f"{', '.join(near[:5]) or 'none'}); give an existing column."
+            )
         return volumeColumn
     for suffix in VOLUME_SUFFIXES:
         for column in columns:
@@ -57,6 +59,12 @@ def volumeCorrelationTable(features: pd.DataFrame, volumeColumn: str, threshold:
         if present.sum() >= 3 and np.ptp(values[present]) > 0 and np.ptp(volume[present]) > 0:
             result = stats.spearmanr(values[present], volume[present])
             rho, pValue = float(result.statistic), float(result.pvalue)
-        rows.append({"feature": str(name), "rho": rho, "pValue": pValue,
-                     "flagged": bool(np.isfinite(rho) and abs(rho) > threshold)})
+        rows.append(
+            {
+                "feature": str(name),
+                "rho": rho,
+                "pValue": pValue,
+                "flagged": bool(np.isfinite(rho) and abs(rho) > threshold),
+            }
+        )
     return pd.DataFrame(rows, columns=["feature", "rho", "pValue", "flagged"]).set_index("feature")

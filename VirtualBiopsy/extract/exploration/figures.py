@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 MAX_LABELLED_FEATURES = 40
 
 
-def saveDistributionsFigure(features: pd.DataFrame, outcome: pd.Series, path: str | pathlib.Path,
-                            featureNames: Sequence[str] | None = None, maxFeatures: int = 16) -> pathlib.Path:
+def saveDistributionsFigure(
+    features: pd.DataFrame,
+    outcome: pd.Series,
+    path: str | pathlib.Path,
+    featureNames: Sequence[str] | None = None,
+    maxFeatures: int = 16,
+) -> pathlib.Path:
     """Box plots with the individual patients per outcome class, one panel per feature.
 
     :param featureNames: the features to draw, in order (default: the first ``maxFeatures`` columns).
@@ -49,7 +54,9 @@ def saveDistributionsFigure(features: pd.DataFrame, outcome: pd.Series, path: st
     return _save(figure, path)
 
 
-def saveCorrelationHeatmap(matrix: pd.DataFrame, path: str | pathlib.Path, title: str = "Spearman correlation") -> pathlib.Path:
+def saveCorrelationHeatmap(
+    matrix: pd.DataFrame, path: str | pathlib.Path, title: str = "Spearman correlation"
+) -> pathlib.Path:
     """Heatmap of a correlation matrix on a fixed −1…1 diverging scale (NaN cells grey).
 
     :raises InputError: when ``path`` exists already or the matrix is empty.

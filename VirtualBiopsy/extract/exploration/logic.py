@@ -98,8 +98,16 @@ class ExplorationLogic:
         column = config.outcomeColumn
         options = config.explorationOptions(clinical[column] if column in clinical.columns else None)
         outDir = pathlib.Path(config.outputFolder).expanduser() if config.outputFolder else newTemporaryFolder()
-        result = exploreFeatures(features, clinical, column, outDir, options, patientColumn,
-                                 progress=lambda fraction, message: progress(0.95 * fraction, message), cancel=cancel)
+        result = exploreFeatures(
+            features,
+            clinical,
+            column,
+            outDir,
+            options,
+            patientColumn,
+            progress=lambda fraction, message: progress(0.95 * fraction, message),
+            cancel=cancel,
+        )
         prefix = f"Exploration_{column}"
         univariate = self._table(result.univariate.reset_index(), f"{prefix}_univariate", outDir)
         statistics = self._table(result.statistics, f"{prefix}_statistics", outDir)
@@ -107,11 +115,20 @@ class ExplorationLogic:
         if result.volumeCorrelation is not None:
             volume = self._table(result.volumeCorrelation.reset_index(), f"{prefix}_volumeCorrelation", outDir)
         summary = result.summary
-        progress(1.0, f"{len(summary['significantFeatures'])} of {summary['featuresAnalysed']} features significant; "
-                      f"results in {outDir}")
+        progress(
+            1.0,
+            f"{len(summary['significantFeatures'])} of {summary['featuresAnalysed']} features significant; "
+            f"results in {outDir}",
+        )
         logger.info("Exploration of '%s' written to %s", column, outDir)
-        return ExplorationNodes(univariate=univariate, statistics=statistics, volumeCorrelation=volume,
-                                summary=summary, outputFolder=outDir, files=dict(result.files))
+        return ExplorationNodes(
+            univariate=univariate,
+            statistics=statistics,
+            volumeCorrelation=volume,
+            summary=summary,
+            outputFolder=outDir,
+            files=dict(result.files),
+        )
 
     def _table(self, frame: pd.DataFrame, name: str, outDir: pathlib.Path):
         node = dataFrameToTableNode(frame.reset_index(drop=True), self.scene, self.scene.GenerateUniqueName(name))

@@ -33,8 +33,9 @@ def missingValueReport(features: pd.DataFrame) -> pd.DataFrame:
     return report.sort_values("fraction", ascending=False, kind="stable")
 
 
-def handleMissingValues(features: pd.DataFrame, maxMissingFraction: float = 0.2,
-                        imputation: str = "median") -> MissingValueResult:
+def handleMissingValues(
+    features: pd.DataFrame, maxMissingFraction: float = 0.2, imputation: str = "median"
+) -> MissingValueResult:
     """Drop features missing in more than ``maxMissingFraction`` of patients, then impute the rest.
 
     Features without any value are always dropped. ``imputation="median"`` fills each gap with the
@@ -51,8 +52,10 @@ def handleMissingValues(features: pd.DataFrame, maxMissingFraction: float = 0.2,
     dropped = [str(c) for c in features.columns if fraction[c] > maxMissingFraction or fraction[c] == 1.0]
     kept = features.drop(columns=dropped)
     if kept.shape[1] == 0:
-        raise InputError(f"Every one of the {features.shape[1]} features misses more than {maxMissingFraction:.0%} of "
-                         "its values; raise the maximum missing fraction or fix the extraction.")
+        raise InputError(
+            f"Every one of the {features.shape[1]} features misses more than {maxMissingFraction:.0%} of "
+            "its values; raise the maximum missing fraction or fix the extraction."
+        )
     imputed: dict[str, int] = {}
     if imputation == "median":
         gaps = kept.isna().sum()

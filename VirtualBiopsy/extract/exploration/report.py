@@ -61,9 +61,16 @@ class ExplorationResult:
     files: dict[str, pathlib.Path] = field(default_factory=dict)
 
 
-def exploreFeatures(features: pd.DataFrame, clinical: pd.DataFrame, outcome: str, outDir: str | os.PathLike,
-                    options: ExplorationOptions | None = None, patientColumn: str = PATIENT_COLUMN,
-                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> ExplorationResult:
+def exploreFeatures(
+    features: pd.DataFrame,
+    clinical: pd.DataFrame,
+    outcome: str,
+    outDir: str | os.PathLike,
+    options: ExplorationOptions | None = None,
+    patientColumn: str = PATIENT_COLUMN,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ExplorationResult:
     """Explore ``features`` against ``clinical[outcome]`` and write the tables and figures into ``outDir``.
 
     :raises InputError: for a non-empty ``outDir`` or any input :func:`~.tables.prepareExploration`,
@@ -83,11 +90,17 @@ def exploreFeatures(features: pd.DataFrame, clinical: pd.DataFrame, outcome: str
         analysed = handled.features.drop(columns=constant)
         if analysed.shape[1] == 0:
             raise InputError(f"All {handled.features.shape[1]} remaining features are constant; nothing to explore.")
-        files = {"missingValues": staging / "missing_values.csv", "features": staging / "features_prepared.csv",
-                 "statisticsCsv": staging / "statistics.csv", "statisticsXlsx": staging / "statistics.xlsx",
-                 "univariate": staging / "univariate.csv", "spearman": staging / "spearman.csv",
-                 "heatmap": staging / "spearman_heatmap.png", "distributions": staging / "distributions.png",
-                 "summary": staging / "summary.json"}
+        files = {
+            "missingValues": staging / "missing_values.csv",
+            "features": staging / "features_prepared.csv",
+            "statisticsCsv": staging / "statistics.csv",
+            "statisticsXlsx": staging / "statistics.xlsx",
+            "univariate": staging / "univariate.csv",
+            "spearman": staging / "spearman.csv",
+            "heatmap": staging / "spearman_heatmap.png",
+            "distributions": staging / "distributions.png",
+            "summary": staging / "summary.json",
+        }
         missing.to_csv(files["missingValues"], lineterminator="\n")
         handled.features.to_csv(files["features"], lineterminator="\n")
         step("Basic statistics")
@@ -107,8 +120,9 @@ def exploreFeatures(features: pd.DataFrame, clinical: pd.DataFrame, outcome: str
             volumeTable.to_csv(files["volumeCorrelation"], lineterminator="\n")
         step("Distributions figure")
         ranked = univariate.sort_values(["pValue", "aucBest"], ascending=[True, False], kind="stable").index
-        saveDistributionsFigure(analysed, data.outcome, files["distributions"], list(ranked),
-                                options.distributionFeatures)
+        saveDistributionsFigure(
+            analysed, data.outcome, files["distributions"], list(ranked), options.distributionFeatures
+        )
         step("Summary")
         summary = _summary(data, options, volumeColumn, handled, constant, univariate, volumeTable, outcome)
         files["summary"].write_text(json.dumps(summary, indent=2, default=_jsonValue) + "\n", encoding="utf-8")
@@ -116,9 +130,14 @@ def exploreFeatures(features: pd.DataFrame, clinical: pd.DataFrame, outcome: str
             cancel.raiseIfCancelled()
     outDir = pathlib.Path(outDir).expanduser()
     progress(1.0, f"Wrote the exploration to {outDir}")
-    return ExplorationResult(univariate=univariate, statistics=statistics, correlation=correlation,
-                             volumeCorrelation=volumeTable, summary=summary,
-                             files={name: outDir / path.name for name, path in files.items()})
+    return ExplorationResult(
+        univariate=univariate,
+        statistics=statistics,
+        correlation=correlation,
+        volumeCorrelation=volumeTable,
+        summary=summary,
+        files={name: outDir / path.name for name, path in files.items()},
+    )
 
 
 class _Steps:
@@ -132,8 +151,16 @@ class _Steps:
         self.done += 1
 
 
-def _summary(data, options: ExplorationOptions, volumeColumn: str | None, handled, constant: list[str],
-             univariate: pd.DataFrame, volumeTable: pd.DataFrame | None, outcome: str) -> dict:
+def _summary(
+    data,
+    options: ExplorationOptions,
+    volumeColumn: str | None,
+    handled,
+    constant: list[str],
+    univariate: pd.DataFrame,
+    volumeTable: pd.DataFrame | None,
+    outcome: str,
+) -> dict:
     counts = data.outcome.value_counts()
     return {
         "virtualBiopsyVersion": __version__,
@@ -148,7 +175,9 @@ def _summary(data, options: ExplorationOptions, volumeColumn: str | None, handle
         "imputedValues": handled.imputed,
         "constantFeatures": constant,
         "significantFeatures": [str(f) for f in univariate.index[univariate["significant"]]],
-        "volumeCorrelatedFeatures": [] if volumeTable is None else [str(f) for f in volumeTable.index[volumeTable["flagged"]]],
+        "volumeCorrelatedFeatures": []
+        if volumeTable is None
+        else [str(f) for f in volumeTable.index[volumeTable["flagged"]]],
         "notes": data.notes + ([] if volumeColumn else ["No tumour-volume column found; volume correlation skipped."]),
     }
 

@@ -47,6 +47,14 @@ def _describe(values: np.ndarray) -> dict:
     if present.size == 0:
         return {**result, **{key: np.nan for key in STATISTICS_COLUMNS[4:]}}
     q1, median, q3 = np.percentile(present, [25, 50, 75])
-    return {**result, "mean": float(present.mean()), "sd": float(present.std(ddof=1)) if present.size > 1 else np.nan,
-            "median": float(median), "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1),
-            "min": float(present.min()), "max": float(present.max())}
+    return {
+        **result,
+        "mean": float(present.mean()),
+        "sd": float(present.std(ddof=1)) if present.size > 1 else np.nan,
+        "median": float(median),
+        "q1": float(q1),
+        "q3": float(q3),
+        "iqr": float(q3 - q1),
+        "min": float(present.min()),
+        "max": float(present.max()),
+    }

@@ -50,9 +50,14 @@ class ExplorationData:
         return (self.outcome == self.positiveClass).to_numpy()
 
 
-def prepareExploration(features: pd.DataFrame, clinical: pd.DataFrame, outcome: str,
-                       patientColumn: str = PATIENT_COLUMN, positiveClass: object = None,
-                       idColumns: Sequence[str] = ID_COLUMNS) -> ExplorationData:
+def prepareExploration(
+    features: pd.DataFrame,
+    clinical: pd.DataFrame,
+    outcome: str,
+    patientColumn: str = PATIENT_COLUMN,
+    positiveClass: object = None,
+    idColumns: Sequence[str] = ID_COLUMNS,
+) -> ExplorationData:
     """Check and join ``features`` (patients × features) with ``clinical[outcome]``.
 
     :raises InputError: as listed in the module documentation.
@@ -63,35 +68,47 @@ def prepareExploration(features: pd.DataFrame, clinical: pd.DataFrame, outcome: 
     values = sorted(classes.unique(), key=_sortKey)
     if len(values) != 2:
         counts = ", ".join(f"{value!r}: {n}" for value, n in classes.value_counts().items())
-        raise InputError(f"Outcome column '{outcome}' has {len(values)} class(es) among the feature patients "
-                         f"({counts}); exploration compares exactly two. Choose a binary outcome or recode it.")
+        raise InputError(
+            f"Outcome column '{outcome}' has {len(values)} class(es) among the feature patients "
+            f"({counts}); exploration compares exactly two. Choose a binary outcome or recode it."
+        )
     if positiveClass is None:
         positiveClass = values[1]
     else:
         matches = [value for value in values if _sameClass(value, positiveClass)]
         if not matches:
-            raise InputError(f"Positive class {positiveClass!r} is not a value of '{outcome}' "
-                             f"(values: {values[0]!r}, {values[1]!r}); give one of them.")
+            raise InputError(
+                f"Positive class {positiveClass!r} is not a value of '{outcome}' "
+                f"(values: {values[0]!r}, {values[1]!r}); give one of them."
+            )
         positiveClass = matches[0]
     negativeClass = values[0] if values[1] == positiveClass else values[1]
     small = {value: n for value, n in classes.value_counts().items() if n < 2}
     if small:
-        raise InputError(f"Outcome '{outcome}' class(es) {small} have fewer than 2 patients; "
-                         "a two-class comparison needs at least 2 per class.")
-    return ExplorationData(features=numeric, outcome=classes, negativeClass=negativeClass,
-                           positiveClass=positiveClass, notes=notes)
+        raise InputError(
+            f"Outcome '{outcome}' class(es) {small} have fewer than 2 patients; "
+            "a two-class comparison needs at least 2 per class."
+        )
+    return ExplorationData(
+        features=numeric, outcome=classes, negativeClass=negativeClass, positiveClass=positiveClass, notes=notes
+    )
 
 
-def _numericFeatures(features: pd.DataFrame, patientColumn: str, idColumns: Sequence[str],
-                     notes: list[str]) -> pd.DataFrame:
+def _numericFeatures(
+    features: pd.DataFrame, patientColumn: str, idColumns: Sequence[str], notes: list[str]
+) -> pd.DataFrame:
     if patientColumn not in features.columns:
-        raise InputError(f"Features table has no '{patientColumn}' column (columns: {_shown(features.columns)}); "
-                         f"add the patient ids or name the id column.")
+        raise InputError(
+            f"Features table has no '{patientColumn}' column (columns: {_shown(features.columns)}); "
+            f"add the patient ids or name the id column."
+        )
     patients = features[patientColumn].astype(str).str.strip()
     repeated = sorted(patients[patients.duplicated()].unique())
     if repeated:
-        raise InputError(f"Features table has several rows for patient(s) {_shown(repeated)}; keep one row per "
-                         "patient (e.g. one label of the mask).")
+        raise InputError(
+            f"Features table has several rows for patient(s) {_shown(repeated)}; keep one row per "
+            "patient (e.g. one label of the mask)."
+        )
     diagnostics = [c for c in features.columns if str(c).startswith("diagnostics_")]
     if diagnostics:
         notes.append(f"Ignored {len(diagnostics)} diagnostics_* column(s).")
@@ -108,8 +125,10 @@ def _numericFeatures(features: pd.DataFrame, patientColumn: str, idColumns: Sequ
             textual.append(str(column))
         numeric[str(column)] = converted.astype(float).to_numpy()
     if textual:
-        raise InputError(f"Feature column(s) {_shown(textual)} hold text, not numbers; remove them from the features "
-                         "table or move them to the clinical table.")
+        raise InputError(
+            f"Feature column(s) {_shown(textual)} hold text, not numbers; remove them from the features "
+            "table or move them to the clinical table."
+        )
     table = pd.DataFrame(numeric, index=pd.Index(patients.to_numpy(), name=patientColumn))
     infinite = int(np.isinf(table.to_numpy()).sum())
     if infinite:
@@ -118,12 +137,15 @@ def _numericFeatures(features: pd.DataFrame, patientColumn: str, idColumns: Sequ
     return table
 
 
-def _outcomeOf(clinical: pd.DataFrame, outcome: str, patientColumn: str, patients: list[str],
-               notes: list[str]) -> pd.Series:
+def _outcomeOf(
+    clinical: pd.DataFrame, outcome: str, patientColumn: str, patients: list[str], notes: list[str]
+) -> pd.Series:
     for column in (patientColumn, outcome):
         if column not in clinical.columns:
-            raise InputError(f"Clinical table has no '{column}' column (columns: {_shown(clinical.columns)}); "
-                             "name an existing column.")
+            raise InputError(
+                f"Clinical table has no '{column}' column (columns: {_shown(clinical.columns)}); "
+                "name an existing column."
+            )
     ids = clinical[patientColumn].astype(str).str.strip()
     repeated = sorted(ids[ids.duplicated()].unique())
     if repeated:
@@ -131,13 +153,17 @@ def _outcomeOf(clinical: pd.DataFrame, outcome: str, patientColumn: str, patient
     byPatient = pd.Series(clinical[outcome].to_numpy(), index=ids.to_numpy())
     absent = [patient for patient in patients if patient not in byPatient.index]
     if absent:
-        raise InputError(f"{len(absent)} patient(s) of the features table are not in the clinical table: "
-                         f"{_shown(absent)}; add their clinical rows or remove them from the features.")
+        raise InputError(
+            f"{len(absent)} patient(s) of the features table are not in the clinical table: "
+            f"{_shown(absent)}; add their clinical rows or remove them from the features."
+        )
     classes = byPatient.loc[patients]
     unknown = [p for p, value in classes.items() if pd.isna(value) or str(value).strip() == ""]
     if unknown:
-        raise InputError(f"Outcome '{outcome}' is empty for {len(unknown)} patient(s): {_shown(unknown)}; fill it in "
-                         "or remove those patients from the features table.")
+        raise InputError(
+            f"Outcome '{outcome}' is empty for {len(unknown)} patient(s): {_shown(unknown)}; fill it in "
+            "or remove those patients from the features table."
+        )
     extra = len(byPatient) - len(patients)
     if extra:
         notes.append(f"{extra} clinical patient(s) without features were ignored.")

@@ -17,8 +17,19 @@ from scipy import stats
 from VirtualBiopsy.errors import InputError
 
 #: Columns of :func:`univariateTable` (index ``feature``).
-UNIVARIATE_COLUMNS = ("nNegative", "nPositive", "medianNegative", "medianPositive", "u", "pValue", "pBonferroni",
-                      "significant", "auc", "aucBest", "direction")
+UNIVARIATE_COLUMNS = (
+    "nNegative",
+    "nPositive",
+    "medianNegative",
+    "medianPositive",
+    "u",
+    "pValue",
+    "pBonferroni",
+    "significant",
+    "auc",
+    "aucBest",
+    "direction",
+)
 
 
 def univariateTable(features: pd.DataFrame, isPositive: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
@@ -39,7 +50,9 @@ def univariateTable(features: pd.DataFrame, isPositive: np.ndarray, alpha: float
     if not 0.0 < alpha < 1.0:
         raise InputError(f"Significance level alpha is {alpha!r}; give a number between 0 and 1 (e.g. 0.05).")
     rows = [_featureRow(str(name), features[name].to_numpy(dtype=float), isPositive) for name in features.columns]
-    table = pd.DataFrame(rows, columns=["feature", *UNIVARIATE_COLUMNS[:6], *UNIVARIATE_COLUMNS[8:]]).set_index("feature")
+    table = pd.DataFrame(rows, columns=["feature", *UNIVARIATE_COLUMNS[:6], *UNIVARIATE_COLUMNS[8:]]).set_index(
+        "feature"
+    )
     tested = int(table["pValue"].notna().sum())
     table.insert(6, "pBonferroni", np.minimum(1.0, table["pValue"] * tested))
     table.insert(7, "significant", table["pBonferroni"] < alpha)
@@ -49,10 +62,18 @@ def univariateTable(features: pd.DataFrame, isPositive: np.ndarray, alpha: float
 def _featureRow(name: str, values: np.ndarray, isPositive: np.ndarray) -> dict:
     present = ~np.isnan(values)
     positive, negative = values[present & isPositive], values[present & ~isPositive]
-    row = {"feature": name, "nNegative": len(negative), "nPositive": len(positive),
-           "medianNegative": np.median(negative) if len(negative) else np.nan,
-           "medianPositive": np.median(positive) if len(positive) else np.nan,
-           "u": np.nan, "pValue": np.nan, "auc": np.nan, "aucBest": np.nan, "direction": "untestable"}
+    row = {
+        "feature": name,
+        "nNegative": len(negative),
+        "nPositive": len(positive),
+        "medianNegative": np.median(negative) if len(negative) else np.nan,
+        "medianPositive": np.median(positive) if len(positive) else np.nan,
+        "u": np.nan,
+        "pValue": np.nan,
+        "auc": np.nan,
+        "aucBest": np.nan,
+        "direction": "untestable",
+    }
     if len(positive) == 0 or len(negative) == 0:
         return row
     if np.ptp(np.concatenate([positive, negative])) == 0:
@@ -62,6 +83,11 @@ def _featureRow(name: str, values: np.ndarray, isPositive: np.ndarray) -> dict:
     result = stats.mannwhitneyu(positive, negative, alternative="two-sided")
     auc = float(result.statistic) / (len(positive) * len(negative))
     direction = "higher in positive" if auc > 0.5 else "lower in positive" if auc < 0.5 else "none"
-    row.update(u=float(result.statistic), pValue=float(result.pvalue), auc=auc, aucBest=max(auc, 1.0 - auc),
-               direction=direction)
+    row.update(
+        u=float(result.statistic),
+        pValue=float(result.pvalue),
+        auc=auc,
+        aucBest=max(auc, 1.0 - auc),
+        direction=direction,
+    )
     return row

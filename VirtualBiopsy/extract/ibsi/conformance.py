@@ -30,7 +30,9 @@ PHANTOMS = {
 def presetPath(configuration: str) -> pathlib.Path:
     """The shipped preset of ``configuration``: ``ibsi-digital.yaml`` or ``ibsi-A.yaml`` … ``ibsi-E.yaml``."""
     if configuration not in CONFIGURATIONS:
-        raise InputError(f"IBSI configuration '{configuration}' is unknown; choose one of: {', '.join(CONFIGURATIONS)}.")
+        raise InputError(
+            f"IBSI configuration '{configuration}' is unknown; choose one of: {', '.join(CONFIGURATIONS)}."
+        )
     return PRESETS_FOLDER / f"ibsi-{configuration}.yaml"
 
 
@@ -64,7 +66,9 @@ def phantomFiles(configuration: str, dataFolder: str | pathlib.Path | None = Non
 
     :raises InputError: when the files are not in ``dataFolder``.
     """
-    folder = pathlib.Path(dataFolder or DEFAULT_DATA_FOLDER) / PHANTOMS["digital" if configuration == "digital" else "ct"]
+    folder = (
+        pathlib.Path(dataFolder or DEFAULT_DATA_FOLDER) / PHANTOMS["digital" if configuration == "digital" else "ct"]
+    )
     image = folder / "nifti" / "image" / "phantom.nii.gz"
     mask = folder / "nifti" / "mask" / "mask.nii.gz"
     for path in (image, mask):
@@ -88,7 +92,7 @@ def computePresetFeatures(
     with fixedBinOrigin(preprocessing.fixedBinOrigin):
         result = extractor.execute(image, mask)
     features = {
-        name[len("original_"):]: float(value) for name, value in result.items() if name.startswith("original_")
+        name[len("original_") :]: float(value) for name, value in result.items() if name.startswith("original_")
     }
     return features, record
 

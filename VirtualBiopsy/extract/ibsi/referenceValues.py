@@ -18,7 +18,9 @@ REFERENCE_FILE = "ibsi1_reference_values.csv"
 def dataLabel(configuration: str) -> str:
     """The reference table's ``data`` value of ``configuration`` (``"dig. phantom"``, ``"config. A"``…)."""
     if configuration not in CONFIGURATIONS:
-        raise InputError(f"IBSI configuration '{configuration}' is unknown; choose one of: {', '.join(CONFIGURATIONS)}.")
+        raise InputError(
+            f"IBSI configuration '{configuration}' is unknown; choose one of: {', '.join(CONFIGURATIONS)}."
+        )
     return "dig. phantom" if configuration == "digital" else f"config. {configuration}"
 
 
@@ -61,22 +63,24 @@ def referenceValues(table: pd.DataFrame, configuration: str) -> pd.DataFrame:
         tolerance = row["tolerance"]
         if pd.isna(tolerance):
             tolerance = roundingTolerance(float(row["value"]))
-        records.append({
-            "pyradiomics": name.pyradiomics,
-            "ibsiCode": name.ibsiCode,
-            "ibsiName": name.ibsiName,
-            "family": name.family,
-            "offset": name.offset,
-            "aggregation": wanted,
-            "reference": float(row["value"]),
-            "tolerance": float(tolerance),
-            "consensus": row["consensus"],
-        })
+        records.append(
+            {
+                "pyradiomics": name.pyradiomics,
+                "ibsiCode": name.ibsiCode,
+                "ibsiName": name.ibsiName,
+                "family": name.family,
+                "offset": name.offset,
+                "aggregation": wanted,
+                "reference": float(row["value"]),
+                "tolerance": float(tolerance),
+                "consensus": row["consensus"],
+            }
+        )
     return pd.DataFrame.from_records(records)
 
 
 def roundingTolerance(value: float, digits: int = 3) -> float:
     """Half a unit of the last of ``digits`` significant digits of ``value`` (5e-4 for 0)."""
     if value == 0:
-        return 0.5 * 10.0 ** -digits
+        return 0.5 * 10.0**-digits
     return 0.5 * 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)

@@ -31,7 +31,21 @@ from VirtualBiopsy.extract.robustness.stability import (
 )
 
 __all__ = [
-    "DEFAULT_PERTURBATIONS", "PERTURBATIONS", "IccResult", "IccUndefinedError", "PerturbationRanges",
-    "RobustnessResult", "adaptVolume", "assessRobustness", "caseSeed", "estimateNoiseSigma", "featureStability",
-    "filterStableFeatures", "icc11", "icc11Interval", "iccBand", "perturbCase", "stableFeatures",
+    "DEFAULT_PERTURBATIONS",
+    "PERTURBATIONS",
+    "IccResult",
+    "IccUndefinedError",
+    "PerturbationRanges",
+    "RobustnessResult",
+    "adaptVolume",
+    "assessRobustness",
+    "caseSeed",
+    "estimateNoiseSigma",
+    "featureStability",
+    "filterStableFeatures",
+    "icc11",
+    "icc11Interval",
+    "iccBand",
+    "perturbCase",
+    "stableFeatures",
 ]

@@ -32,8 +32,19 @@ CaseSource = tuple[sitk.Image, sitk.Image] | Callable[[], tuple[sitk.Image, sitk
 RECOVERABLE_ERRORS = (VirtualBiopsyError, ValueError, RuntimeError, ArithmeticError)
 FAILURE_COLUMNS = ("patient", "stage", "perturbation", "error")
 #: Columns of the perturbed-features table that describe the row, before the features.
-DESCRIPTION_COLUMNS = ("patient", "perturbation", "chain", "rotationDegrees", "translationXMm", "translationYMm",
-                       "translationZMm", "spacingFactor", "noiseSigma", "volumeFraction", "voxels")
+DESCRIPTION_COLUMNS = (
+    "patient",
+    "perturbation",
+    "chain",
+    "rotationDegrees",
+    "translationXMm",
+    "translationYMm",
+    "translationZMm",
+    "spacingFactor",
+    "noiseSigma",
+    "volumeFraction",
+    "voxels",
+)
 
 
 @dataclass
@@ -105,31 +116,58 @@ def assessRobustness(
             except CancelledError:
                 raise
             except RECOVERABLE_ERRORS as error:
-                logger.warning("Extraction failed for %s perturbation %s: %s", patient, description["perturbation"], error)
-                failures.append({"patient": patient, "stage": "extraction", "perturbation": description["perturbation"],
-                                 "error": str(error)})
+                logger.warning(
+                    "Extraction failed for %s perturbation %s: %s", patient, description["perturbation"], error
+                )
+                failures.append(
+                    {
+                        "patient": patient,
+                        "stage": "extraction",
+                        "perturbation": description["perturbation"],
+                        "error": str(error),
+                    }
+                )
                 continue
             rows.append({"patient": patient, **_flatDescription(description), **_numericFeatures(values, patient)})
     assessed = list(dict.fromkeys(row["patient"] for row in rows))
     if len(assessed) < 2:
         shown = "; ".join(f"{f['patient']}: {f['error'].rstrip('.')}" for f in failures[:3])
-        raise InputError(f"Only {len(assessed)} of {len(cases)} patients could be perturbed and extracted, and the ICC "
-                         f"needs 2 or more. First failures: {shown}. Fix those cases or their settings.")
+        raise InputError(
+            f"Only {len(assessed)} of {len(cases)} patients could be perturbed and extracted, and the ICC "
+            f"needs 2 or more. First failures: {shown}. Fix those cases or their settings."
+        )
     progress(1.0, "Computing ICC per feature")
     table = pd.DataFrame(rows)
     featureColumns = [c for c in table.columns if c not in DESCRIPTION_COLUMNS]
-    perCase = {patient: group[featureColumns].reset_index(drop=True) for patient, group in table.groupby("patient", sort=False)}
-    return RobustnessResult(stability=featureStability(perCase), perturbedFeatures=table,
-                            failures=pd.DataFrame(failures, columns=list(FAILURE_COLUMNS)))
+    perCase = {
+        patient: group[featureColumns].reset_index(drop=True) for patient, group in table.groupby("patient", sort=False)
+    }
+    return RobustnessResult(
+        stability=featureStability(perCase),
+        perturbedFeatures=table,
+        failures=pd.DataFrame(failures, columns=list(FAILURE_COLUMNS)),
+    )
 
 
-def _perturbedCopies(source: CaseSource, seed: int, patient: str, count: int, perturbations: Sequence[str],
-                     ranges: PerturbationRanges, label: int, includeOriginal: bool) -> list:
+def _perturbedCopies(
+    source: CaseSource,
+    seed: int,
+    patient: str,
+    count: int,
+    perturbations: Sequence[str],
+    ranges: PerturbationRanges,
+    label: int,
+    includeOriginal: bool,
+) -> list:
     image, mask = source() if callable(source) else source
     roi = binaryRoi(image, mask, label)
     copies = perturbCase(image, roi, caseSeed(seed, patient), count, perturbations, ranges)
     if includeOriginal:
-        original = {"perturbation": 0, "chain": "original", "voxels": int(np.count_nonzero(sitk.GetArrayViewFromImage(roi)))}
+        original = {
+            "perturbation": 0,
+            "chain": "original",
+            "voxels": int(np.count_nonzero(sitk.GetArrayViewFromImage(roi))),
+        }
         copies.insert(0, (sitk.Cast(image, sitk.sitkFloat32), roi, original))
     return copies
 
@@ -153,11 +191,15 @@ def _numericFeatures(values: Mapping[str, float], patient: str) -> dict[str, flo
         if name.startswith("diagnostics_"):
             continue
         if name in DESCRIPTION_COLUMNS:
-            raise InputError(f"The extractor returned a feature named '{name}', which is reserved for the "
-                             f"perturbation description; rename it.")
+            raise InputError(
+                f"The extractor returned a feature named '{name}', which is reserved for the "
+                f"perturbation description; rename it."
+            )
         try:
             features[name] = float(value)
         except (TypeError, ValueError) as error:
-            raise InputError(f"Feature '{name}' of patient '{patient}' is not a number ({value!r}); the extractor "
-                             "must return numbers (diagnostics_* entries are ignored).") from error
+            raise InputError(
+                f"Feature '{name}' of patient '{patient}' is not a number ({value!r}); the extractor "
+                "must return numbers (diagnostics_* entries are ignored)."
+            ) from error
     return features

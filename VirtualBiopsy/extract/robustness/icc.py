@@ -78,8 +78,9 @@ def icc11Interval(matrix: np.ndarray, confidence: float = 0.95) -> IccResult:
     values, present, counts = values[counts > 0], present[counts > 0], counts[counts > 0]
     subjects, total = len(counts), int(counts.sum())
     if subjects < 2:
-        raise InputError(f"ICC needs at least 2 subjects with a value; this table has {subjects}. "
-                         "Give more subjects (rows).")
+        raise InputError(
+            f"ICC needs at least 2 subjects with a value; this table has {subjects}. Give more subjects (rows)."
+        )
     if total - subjects < 1:
         raise IccUndefinedError("no subject has two or more values, so the within-subject variance is unknown")
     filled = np.where(present, values, 0.0)
@@ -111,7 +112,9 @@ def _checkedMatrix(matrix: np.ndarray) -> np.ndarray:
     try:
         values = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError) as error:
-        raise InputError(f"ICC needs a numeric subjects × repeats table; got values that are not numbers ({error}).") from error
+        raise InputError(
+            f"ICC needs a numeric subjects × repeats table; got values that are not numbers ({error})."
+        ) from error
     if values.ndim != 2:
         raise InputError(f"ICC needs a 2-D subjects × repeats table; got an array of shape {values.shape}.")
     if np.isinf(values).any():

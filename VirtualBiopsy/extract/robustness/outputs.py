@@ -16,10 +16,16 @@ from VirtualBiopsy.files import stagedOutputFolder
 
 #: Files written into the output folder.
 STABILITY_CSV, PERTURBED_CSV, FAILURES_CSV, PROVENANCE_JSON = (
-    "stability.csv", "perturbed_features.csv", "failures.csv", "robustness.json")
+    "stability.csv",
+    "perturbed_features.csv",
+    "failures.csv",
+    "robustness.json",
+)
 
 
-def writeRobustnessResult(result: RobustnessResult, outDir: str | os.PathLike, parameters: dict) -> dict[str, pathlib.Path]:
+def writeRobustnessResult(
+    result: RobustnessResult, outDir: str | os.PathLike, parameters: dict
+) -> dict[str, pathlib.Path]:
     """Write ``result`` into the new or empty folder ``outDir`` (all files appear at once, or none).
 
     :param parameters: what produced it (seed, perturbations, ranges, settings, inputs), kept in ``robustness.json``.
@@ -31,8 +37,13 @@ def writeRobustnessResult(result: RobustnessResult, outDir: str | os.PathLike, p
         result.stability.to_csv(staging / STABILITY_CSV, lineterminator="\n")
         result.perturbedFeatures.to_csv(staging / PERTURBED_CSV, index=False, lineterminator="\n")
         result.failures.to_csv(staging / FAILURES_CSV, index=False, lineterminator="\n")
-        provenance = {"virtualBiopsyVersion": __version__, "numpyVersion": np.__version__, "pandasVersion": pd.__version__,
-                      "simpleItkVersion": sitk.Version.VersionString(), **parameters,
-                      "bands": result.stability["band"].value_counts().to_dict()}
+        provenance = {
+            "virtualBiopsyVersion": __version__,
+            "numpyVersion": np.__version__,
+            "pandasVersion": pd.__version__,
+            "simpleItkVersion": sitk.Version.VersionString(),
+            **parameters,
+            "bands": result.stability["band"].value_counts().to_dict(),
+        }
         (staging / PROVENANCE_JSON).write_text(json.dumps(provenance, indent=2, default=str) + "\n", encoding="utf-8")
     return {name: outDir / name for name in (STABILITY_CSV, PERTURBED_CSV, FAILURES_CSV, PROVENANCE_JSON)}

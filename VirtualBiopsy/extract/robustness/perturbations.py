@@ -70,7 +70,9 @@ def perturbCase(
     """
     unknown = [name for name in perturbations if name not in PERTURBATIONS]
     if unknown:
-        raise InputError(f"Unknown perturbation(s) {', '.join(map(repr, unknown))}; choose from {', '.join(PERTURBATIONS)}.")
+        raise InputError(
+            f"Unknown perturbation(s) {', '.join(map(repr, unknown))}; choose from {', '.join(PERTURBATIONS)}."
+        )
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise InputError(f"Perturbation count is {count!r}; give a whole number of perturbed copies, at least 1.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -90,8 +92,10 @@ def perturbCase(
             perturbedMask = adaptVolume(perturbedMask, parameters["volumeFraction"])
         voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(perturbedMask)))
         if voxels == 0:
-            raise InputError(f"Perturbation {index + 1} ({'+'.join(perturbations)}) left the ROI empty; the ROI is too "
-                             "small to perturb (give a larger ROI or smaller perturbation ranges).")
+            raise InputError(
+                f"Perturbation {index + 1} ({'+'.join(perturbations)}) left the ROI empty; the ROI is too "
+                "small to perturb (give a larger ROI or smaller perturbation ranges)."
+            )
         description = {"perturbation": index + 1, "chain": "+".join(perturbations), **parameters, "voxels": voxels}
         copies.append((perturbedImage, perturbedMask, description))
     return copies
@@ -104,15 +108,21 @@ def binaryRoi(image: sitk.Image, mask: sitk.Image, label: int = 1) -> sitk.Image
     :raises InputError: when no voxel carries ``label``.
     """
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise GeometryError(f"Perturbations need a scalar 3-D image; got {image.GetDimension()}-D with "
-                            f"{image.GetNumberOfComponentsPerPixel()} component(s). Extract one 3-D volume first.")
-    sameGrid = (mask.GetSize() == image.GetSize()
-                and np.allclose(mask.GetSpacing(), image.GetSpacing(), rtol=1e-5)
-                and np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-4)
-                and np.allclose(mask.GetDirection(), image.GetDirection(), atol=1e-5))
+        raise GeometryError(
+            f"Perturbations need a scalar 3-D image; got {image.GetDimension()}-D with "
+            f"{image.GetNumberOfComponentsPerPixel()} component(s). Extract one 3-D volume first."
+        )
+    sameGrid = (
+        mask.GetSize() == image.GetSize()
+        and np.allclose(mask.GetSpacing(), image.GetSpacing(), rtol=1e-5)
+        and np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-4)
+        and np.allclose(mask.GetDirection(), image.GetDirection(), atol=1e-5)
+    )
     if not sameGrid:
-        raise GeometryError(f"Mask grid (size {mask.GetSize()}, spacing {mask.GetSpacing()}) differs from the image's "
-                            f"(size {image.GetSize()}, spacing {image.GetSpacing()}); resample the mask onto the image.")
+        raise GeometryError(
+            f"Mask grid (size {mask.GetSize()}, spacing {mask.GetSpacing()}) differs from the image's "
+            f"(size {image.GetSize()}, spacing {image.GetSpacing()}); resample the mask onto the image."
+        )
     roi = sitk.GetArrayFromImage(mask) == label
     if not roi.any():
         present = np.unique(sitk.GetArrayViewFromImage(mask)).tolist()
@@ -153,8 +163,11 @@ def adaptVolume(mask: sitk.Image, fraction: float) -> sitk.Image:
     target = int(np.clip(round(current * (1.0 + fraction)), 1, array.size))
     if target == current or current == 0:
         return mask
-    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
-        sitk.Cast(mask > 0, sitk.sitkUInt8), insideIsPositive=False, squaredDistance=False, useImageSpacing=True))
+    distance = sitk.GetArrayFromImage(
+        sitk.SignedMaurerDistanceMap(
+            sitk.Cast(mask > 0, sitk.sitkUInt8), insideIsPositive=False, squaredDistance=False, useImageSpacing=True
+        )
+    )
     order = np.argsort(distance, axis=None, kind="stable")
     adapted = np.zeros(array.size, dtype=np.uint8)
     adapted[order[:target]] = 1
@@ -163,8 +176,9 @@ def adaptVolume(mask: sitk.Image, fraction: float) -> sitk.Image:
     return result
 
 
-def _drawParameters(rng: np.random.Generator, perturbations: Sequence[str], ranges: PerturbationRanges,
-                    spacing: Sequence[float]) -> dict:
+def _drawParameters(
+    rng: np.random.Generator, perturbations: Sequence[str], ranges: PerturbationRanges, spacing: Sequence[float]
+) -> dict:
     # Every parameter is drawn whether used or not, so the links a chain shares get the same values.
     angle = rng.uniform(-ranges.rotationDegrees, ranges.rotationDegrees)
     shift = rng.uniform(0.0, ranges.translationFraction, size=3) * np.asarray(spacing)

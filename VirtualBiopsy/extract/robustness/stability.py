@@ -33,13 +33,16 @@ def featureStability(featuresPerCase: Mapping[str, pd.DataFrame]) -> pd.DataFram
     :raises InputError: for fewer than 2 patients or non-numeric feature values.
     """
     if len(featuresPerCase) < 2:
-        raise InputError(f"Feature stability needs at least 2 patients; got {len(featuresPerCase)}. "
-                         "Perturb and extract more cases.")
+        raise InputError(
+            f"Feature stability needs at least 2 patients; got {len(featuresPerCase)}. Perturb and extract more cases."
+        )
     features: list[str] = []
     for patient, table in featuresPerCase.items():
         if not isinstance(table, pd.DataFrame):
-            raise InputError(f"Features of patient '{patient}' are a {type(table).__name__}; give a DataFrame "
-                             "(perturbations × features).")
+            raise InputError(
+                f"Features of patient '{patient}' are a {type(table).__name__}; give a DataFrame "
+                "(perturbations × features)."
+            )
         features += [column for column in table.columns if column not in features]
     patients = list(featuresPerCase)
     repeats = max(len(table) for table in featuresPerCase.values())
@@ -61,8 +64,9 @@ def stableFeatures(table: pd.DataFrame, threshold: float = 0.75) -> list[str]:
     return [str(feature) for feature in table.index[icc.notna() & (icc >= threshold)]]
 
 
-def filterStableFeatures(features: pd.DataFrame, table: pd.DataFrame, threshold: float = 0.75,
-                         idColumns: Sequence[str] = ID_COLUMNS) -> pd.DataFrame:
+def filterStableFeatures(
+    features: pd.DataFrame, table: pd.DataFrame, threshold: float = 0.75, idColumns: Sequence[str] = ID_COLUMNS
+) -> pd.DataFrame:
     """Keep the id columns and the stable features of a features table (patients × features).
 
     :raises InputError: when the stability table covers none of the table's features.
@@ -70,16 +74,26 @@ def filterStableFeatures(features: pd.DataFrame, table: pd.DataFrame, threshold:
     keep = set(stableFeatures(table, threshold))
     measured = [column for column in features.columns if column not in idColumns]
     if not set(measured) & set(table.index):
-        raise InputError(f"The stability table covers none of the {len(measured)} feature columns (e.g. "
-                         f"{', '.join(measured[:3])}); assess robustness with the same extraction settings.")
+        raise InputError(
+            f"The stability table covers none of the {len(measured)} feature columns (e.g. "
+            f"{', '.join(measured[:3])}); assess robustness with the same extraction settings."
+        )
     return features[[c for c in features.columns if c in idColumns or c in keep]]
 
 
 def _stabilityRow(feature: str, matrix: np.ndarray) -> dict:
     present = ~np.isnan(matrix)
     usedPatients = int(np.count_nonzero(present.any(axis=1)))
-    row = {"feature": feature, "icc": np.nan, "iccLower": np.nan, "iccUpper": np.nan, "band": "undefined",
-           "patients": usedPatients, "repeats": float(present.sum() / max(usedPatients, 1)), "reason": ""}
+    row = {
+        "feature": feature,
+        "icc": np.nan,
+        "iccLower": np.nan,
+        "iccUpper": np.nan,
+        "band": "undefined",
+        "patients": usedPatients,
+        "repeats": float(present.sum() / max(usedPatients, 1)),
+        "reason": "",
+    }
     if not present.any():
         row["reason"] = "no value in any case (undefined by the extractor)"
         return row
@@ -91,8 +105,9 @@ def _stabilityRow(feature: str, matrix: np.ndarray) -> dict:
     except InputError as error:
         row["reason"] = f"{error} (values in {usedPatients} patient(s))"
         return row
-    row.update(icc=result.icc, iccLower=result.lower, iccUpper=result.upper, band=iccBand(result.icc),
-               repeats=result.repeats)
+    row.update(
+        icc=result.icc, iccLower=result.lower, iccUpper=result.upper, band=iccBand(result.icc), repeats=result.repeats
+    )
     return row
 
 
@@ -100,8 +115,10 @@ def _numeric(values: pd.Series, patient: str, feature: str) -> np.ndarray:
     try:
         array = pd.to_numeric(values, errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError) as error:
-        raise InputError(f"Feature '{feature}' of patient '{patient}' has non-numeric values ({error}); "
-                         "drop text columns (ids, diagnostics) before assessing stability.") from error
+        raise InputError(
+            f"Feature '{feature}' of patient '{patient}' has non-numeric values ({error}); "
+            "drop text columns (ids, diagnostics) before assessing stability."
+        ) from error
     return np.where(np.isinf(array), np.nan, array)
 
 

@@ -40,18 +40,28 @@ def fitTables(
         :func:`~VirtualBiopsy.harmonize.combat.model.fitComBat` refuses.
     """
     if batchColumn in covariates:
-        raise InputError(f"The batch column '{batchColumn}' is also listed as a covariate; a covariate to preserve "
-                         "cannot be the batch to remove. Drop it from the covariates.")
+        raise InputError(
+            f"The batch column '{batchColumn}' is also listed as a covariate; a covariate to preserve "
+            "cannot be the batch to remove. Drop it from the covariates."
+        )
     index = patientIndex(featureTable, "feature table")
     names = [str(c) for c in featureTable.columns if str(c) != PATIENT and str(c) not in passThrough]
     features = numericFeatures(featureTable, names, index)
     rows = clinicalRows(clinical, featureTable[PATIENT], index, [batchColumn, *covariates])
-    kinds = {name: "categorical" if name in categorical or not _allNumeric(rows[name]) else "numeric"
-             for name in covariates}
+    kinds = {
+        name: "categorical" if name in categorical or not _allNumeric(rows[name]) else "numeric" for name in covariates
+    }
     covariateFrame = _covariateFrame(rows, kinds) if covariates else None
-    return fitComBat(features, _batchLabels(rows[batchColumn], batchColumn), covariateFrame, method,
-                     None if referenceBatch is None else str(referenceBatch),
-                     [name for name, kind in kinds.items() if kind == "categorical"], progress, cancel)
+    return fitComBat(
+        features,
+        _batchLabels(rows[batchColumn], batchColumn),
+        covariateFrame,
+        method,
+        None if referenceBatch is None else str(referenceBatch),
+        [name for name, kind in kinds.items() if kind == "categorical"],
+        progress,
+        cancel,
+    )
 
 
 def harmonizeTable(
@@ -74,13 +84,16 @@ def harmonizeTable(
     columns = {str(column): column for column in featureTable.columns}
     missing = [name for name in model.features if name not in columns]
     if missing:
-        raise InputError(f"The feature table lacks the model's feature(s) {listed(missing)}; give a table with every "
-                         "feature the model was fitted on.")
+        raise InputError(
+            f"The feature table lacks the model's feature(s) {listed(missing)}; give a table with every "
+            "feature the model was fitted on."
+        )
     features = numericFeatures(featureTable, list(model.features), index)
     rows = clinicalRows(clinical, featureTable[PATIENT], index, [batchColumn, *model.covariateNames])
     kinds = {encoding.name: encoding.kind for encoding in model.covariates}
-    harmonized = model.apply(features, _batchLabels(rows[batchColumn], batchColumn), _covariateFrame(rows, kinds),
-                             unseenBatch)
+    harmonized = model.apply(
+        features, _batchLabels(rows[batchColumn], batchColumn), _covariateFrame(rows, kinds), unseenBatch
+    )
     result = featureTable.copy()
     for name in model.features:
         column = columns[name]
@@ -115,14 +128,18 @@ def numericFeatures(table: pd.DataFrame, names: list[str], index: pd.Index) -> p
     :raises InputError: for no features or a cell that is text other than a number.
     """
     if not names:
-        raise InputError(f"The feature table has no feature columns besides '{PATIENT}' and the pass-through columns; "
-                         "give a table of numeric features.")
+        raise InputError(
+            f"The feature table has no feature columns besides '{PATIENT}' and the pass-through columns; "
+            "give a table of numeric features."
+        )
     columns, byName = {}, {str(column): column for column in table.columns}
     for name in names:
         values, bad = parseNumbers(table[byName[name]])
         if len(bad):
-            raise InputError(f"Feature column '{name}' holds text that is not a number ({listed(bad.unique()[:3])}); "
-                             "drop that column or name it as a pass-through column.")
+            raise InputError(
+                f"Feature column '{name}' holds text that is not a number ({listed(bad.unique()[:3])}); "
+                "drop that column or name it as a pass-through column."
+            )
         columns[name] = values
     return pd.DataFrame(columns, index=index)
 
@@ -166,20 +183,25 @@ def clinicalRows(clinical: pd.DataFrame, patients: pd.Series, index: pd.Index, c
     patientIndex(clinical, "clinical table")
     absent = [name for name in columns if name not in map(str, clinical.columns)]
     if absent:
-        raise InputError(f"The clinical table has no column {listed(absent)} (columns: {listed(clinical.columns)}); "
-                         "give the batch and covariate columns it has.")
+        raise InputError(
+            f"The clinical table has no column {listed(absent)} (columns: {listed(clinical.columns)}); "
+            "give the batch and covariate columns it has."
+        )
     table = clinical.set_axis([str(c) for c in clinical.columns], axis=1)
     clinicalIndex = pd.Index(table[PATIENT].map(lambda value: str(value).strip()), dtype=object)
     repeated = clinicalIndex[clinicalIndex.duplicated()].unique()
     if len(repeated):
-        raise InputError(f"The clinical table lists patient(s) {listed(repeated)} more than once; keep one row "
-                         "per patient.")
+        raise InputError(
+            f"The clinical table lists patient(s) {listed(repeated)} more than once; keep one row per patient."
+        )
     table = table[columns].set_axis(clinicalIndex, axis=0)
     wanted = patients.map(lambda value: str(value).strip())
     unknown = sorted(set(wanted) - set(clinicalIndex))
     if unknown:
-        raise InputError(f"Patient(s) {listed(unknown)} of the feature table are not in the clinical table; add "
-                         "their clinical rows or leave them out.")
+        raise InputError(
+            f"Patient(s) {listed(unknown)} of the feature table are not in the clinical table; add "
+            "their clinical rows or leave them out."
+        )
     rows = table.loc[wanted.to_list()].set_axis(index, axis=0)
     return rows.map(lambda value: float("nan") if isinstance(value, str) and not value.strip() else value)
 
@@ -192,8 +214,10 @@ def _covariateFrame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
             numbers, text = parseNumbers(rows[name])
             frame[name] = numbers
             if len(text):
-                raise InputError(f"Covariate '{name}' is numeric in the ComBat model but has text "
-                                 f"({listed(text.unique()[:3])}) in row(s) {listed(text.index)}; give numbers.")
+                raise InputError(
+                    f"Covariate '{name}' is numeric in the ComBat model but has text "
+                    f"({listed(text.unique()[:3])}) in row(s) {listed(text.index)}; give numbers."
+                )
         else:
             frame[name] = rows[name].map(lambda value: value if pd.isna(value) else _text(value))
     return frame

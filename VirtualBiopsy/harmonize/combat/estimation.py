@@ -84,10 +84,14 @@ def estimate(
     full = np.hstack([design, covariateColumns])
     if np.linalg.matrix_rank(full) < full.shape[1]:
         if covariateColumns.shape[1] and np.linalg.matrix_rank(covariateColumns) < covariateColumns.shape[1]:
-            raise InputError("The covariates are confounded with each other (their design columns are linearly "
-                             "dependent); remove one or more of them.")
-        raise InputError("At least one covariate is confounded with the batch (it can be predicted from the batch "
-                         "alone, e.g. a level found in one batch only or a constant); remove it or refit without it.")
+            raise InputError(
+                "The covariates are confounded with each other (their design columns are linearly "
+                "dependent); remove one or more of them."
+            )
+        raise InputError(
+            "At least one covariate is confounded with the batch (it can be predicted from the batch "
+            "alone, e.g. a level found in one batch only or a constant); remove it or refit without it."
+        )
     coefficients = np.linalg.solve(full.T @ full, full.T @ values)
     counts = np.bincount(batchCodes, minlength=nBatch).astype(np.float64)
     if reference is None:
@@ -107,8 +111,12 @@ def estimate(
     gammaHat = np.linalg.solve(design.T @ design, design.T @ standardized)
     deltaHat = np.vstack([np.var(standardized[batchCodes == b], axis=0, ddof=1) for b in range(nBatch)])
     if method != "meanonly":
-        _requirePositive(deltaHat.min(axis=0), names, "within-batch variance of the standardized data",
-                         "fitted exactly by the covariates within a batch")
+        _requirePositive(
+            deltaHat.min(axis=0),
+            names,
+            "within-batch variance of the standardized data",
+            "fitted exactly by the covariates within a batch",
+        )
     progress(0.2, "ComBat: standardized; estimating batch effects")
     gammaStar = np.empty_like(gammaHat)
     deltaStar = np.ones_like(deltaHat)
@@ -123,7 +131,8 @@ def estimate(
         elif method == "parametric":
             a, bPrior = inverseGammaPrior(deltaHat[b], batchNames[b])
             gammaStar[b], deltaStar[b], iterations[b] = parametricSolution(
-                batchData, gammaHat[b], deltaHat[b], gammaBar, tauSquared, a, bPrior, batchNames[b])
+                batchData, gammaHat[b], deltaHat[b], gammaBar, tauSquared, a, bPrior, batchNames[b]
+            )
         elif method == "nonparametric":
             gammaStar[b], deltaStar[b] = nonParametricSolution(batchData, gammaHat[b], deltaHat[b], cancel)
         else:
@@ -180,15 +189,23 @@ def inverseGammaPrior(deltaHat: np.ndarray, batchName: str) -> tuple[float, floa
     """
     mean, variance = deltaHat.mean(), deltaHat.var(ddof=1)
     if not (variance > 0 and np.isfinite(variance)):
-        raise InputError(f"Batch '{batchName}': every feature has the same within-batch variance, so the parametric "
-                         "prior of the scale effects cannot be estimated; use --method meanonly or nonparametric, "
-                         "or add features.")
+        raise InputError(
+            f"Batch '{batchName}': every feature has the same within-batch variance, so the parametric "
+            "prior of the scale effects cannot be estimated; use --method meanonly or nonparametric, "
+            "or add features."
+        )
     return (2 * variance + mean**2) / variance, (mean * variance + mean**3) / variance
 
 
 def parametricSolution(
-    batchData: np.ndarray, gammaHat: np.ndarray, deltaHat: np.ndarray, gammaBar: float, tauSquared: float,
-    a: float, b: float, batchName: str = "",
+    batchData: np.ndarray,
+    gammaHat: np.ndarray,
+    deltaHat: np.ndarray,
+    gammaBar: float,
+    tauSquared: float,
+    a: float,
+    b: float,
+    batchName: str = "",
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """sva's ``it.sol``: alternate the posterior means of γ and δ² until the relative change is below 1e-4.
 
@@ -205,17 +222,23 @@ def parametricSolution(
             gammaNew = posteriorMean(gammaHat, gammaBar, n, deltaOld, tauSquared)
             sumSquares = np.sum((batchData - gammaNew) ** 2, axis=0)
             deltaNew = posteriorVariance(sumSquares, n, a, b)
-            change = np.nanmax(np.concatenate([np.abs(gammaNew - gammaOld) / gammaOld,
-                                               np.abs(deltaNew - deltaOld) / deltaOld]))
+            change = np.nanmax(
+                np.concatenate([np.abs(gammaNew - gammaOld) / gammaOld, np.abs(deltaNew - deltaOld) / deltaOld])
+            )
             gammaOld, deltaOld = gammaNew, deltaNew
             if not change > CONVERGENCE:
                 return gammaNew, deltaNew, count
-    raise ModelError(f"Batch '{batchName}': the parametric ComBat estimates did not converge in {MAXIMUM_ITERATIONS} "
-                     f"rounds (last relative change {change:.3g}); try --method nonparametric.")
+    raise ModelError(
+        f"Batch '{batchName}': the parametric ComBat estimates did not converge in {MAXIMUM_ITERATIONS} "
+        f"rounds (last relative change {change:.3g}); try --method nonparametric."
+    )
 
 
 def nonParametricSolution(
-    batchData: np.ndarray, gammaHat: np.ndarray, deltaHat: np.ndarray, cancel: CancelToken | None = None,
+    batchData: np.ndarray,
+    gammaHat: np.ndarray,
+    deltaHat: np.ndarray,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """sva's ``int.eprior``: each feature's (γ*, δ*²) averages the other features' (γ̂, δ̂²),
     weighted by the likelihood of this feature's standardized values under them.
@@ -241,5 +264,6 @@ def nonParametricSolution(
 def _requirePositive(values: np.ndarray, names: list[str], what: str, cause: str) -> None:
     bad = [names[i] for i in np.flatnonzero(~(values > 0))]
     if bad:
-        raise InputError(f"The {what} is 0 for feature(s) {listed(bad)} ({cause}); ComBat divides by it. "
-                         "Drop those features.")
+        raise InputError(
+            f"The {what} is 0 for feature(s) {listed(bad)} ({cause}); ComBat divides by it. Drop those features."
+        )

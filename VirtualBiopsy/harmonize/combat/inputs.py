@@ -49,15 +49,19 @@ class CovariateEncoding:
             numbers = pd.to_numeric(values, errors="coerce")
             bad = values.index[numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float))]
             if len(bad):
-                raise InputError(f"Covariate '{self.name}' is numeric but has non-numeric or infinite values in "
-                                 f"rows {listed(bad)} ({listed(values[bad].unique())}); give numbers there.")
+                raise InputError(
+                    f"Covariate '{self.name}' is numeric but has non-numeric or infinite values in "
+                    f"rows {listed(bad)} ({listed(values[bad].unique())}); give numbers there."
+                )
             return numbers.to_numpy(dtype=np.float64).reshape(-1, 1)
         texts = values.map(str)
         unknown = sorted(set(texts) - set(self.levels))
         if unknown:
-            raise InputError(f"Covariate '{self.name}' has level(s) {listed(unknown)} that the ComBat model was not "
-                             f"fitted with (known levels: {', '.join(self.levels)}); recode them to a known level "
-                             "or refit the model on a cohort that has them.")
+            raise InputError(
+                f"Covariate '{self.name}' has level(s) {listed(unknown)} that the ComBat model was not "
+                f"fitted with (known levels: {', '.join(self.levels)}); recode them to a known level "
+                "or refit the model on a cohort that has them."
+            )
         columns = [(texts == level).to_numpy(dtype=np.float64) for level in self.levels[1:]]
         return np.column_stack(columns) if columns else np.empty((len(texts), 0))
 
@@ -77,9 +81,13 @@ def checkFeatures(features: pd.DataFrame, expected: tuple[str, ...] | None = Non
         non-numeric columns, or missing or infinite values (each named with its rows).
     """
     if not isinstance(features, pd.DataFrame):
-        raise InputError(f"ComBat features must be a pandas DataFrame (cases × features), got {type(features).__name__}.")
+        raise InputError(
+            f"ComBat features must be a pandas DataFrame (cases × features), got {type(features).__name__}."
+        )
     if features.empty or features.shape[0] == 0:
-        raise InputError(f"The feature table has no rows or no columns (shape {features.shape}); give one row per case.")
+        raise InputError(
+            f"The feature table has no rows or no columns (shape {features.shape}); give one row per case."
+        )
     names = [str(column) for column in features.columns]
     duplicates = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
     if duplicates:
@@ -92,21 +100,30 @@ def checkFeatures(features: pd.DataFrame, expected: tuple[str, ...] | None = Non
             raise InputError(
                 "The feature table's columns are not the ComBat model's features: "
                 + (f"missing {listed(missing)}" if missing else "")
-                + ("; " if missing and extra else "") + (f"not in the model {listed(extra)}" if extra else "")
-                + ". Pass exactly the features the model was fitted on (drop id and label columns).")
-    nonNumeric = [name for name, dtype in zip(names, features.dtypes)
-                  if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))]
+                + ("; " if missing and extra else "")
+                + (f"not in the model {listed(extra)}" if extra else "")
+                + ". Pass exactly the features the model was fitted on (drop id and label columns)."
+            )
+    nonNumeric = [
+        name
+        for name, dtype in zip(names, features.dtypes)
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+    ]
     if nonNumeric:
-        raise InputError(f"Feature column(s) {listed(nonNumeric)} are not numeric; ComBat harmonizes numbers only. "
-                         "Drop them or keep them aside as pass-through columns (e.g. patient, label).")
+        raise InputError(
+            f"Feature column(s) {listed(nonNumeric)} are not numeric; ComBat harmonizes numbers only. "
+            "Drop them or keep them aside as pass-through columns (e.g. patient, label)."
+        )
     values = features.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         rows = features.index[bad.any(axis=1)]
         columns = [names[i] for i in np.flatnonzero(bad.any(axis=0))]
-        raise InputError(f"The feature table has {int(bad.sum())} missing or infinite value(s) in feature(s) "
-                         f"{listed(columns)} (rows {listed(rows)}); ComBat needs complete numbers. Drop those "
-                         "features or impute them first.")
+        raise InputError(
+            f"The feature table has {int(bad.sum())} missing or infinite value(s) in feature(s) "
+            f"{listed(columns)} (rows {listed(rows)}); ComBat needs complete numbers. Drop those "
+            "features or impute them first."
+        )
     return values
 
 
@@ -120,8 +137,10 @@ def checkBatch(batch: pd.Series, index: pd.Index) -> pd.Series:
     _requireSameIndex(batch.index, index, "batch")
     missing = batch.index[batch.isna().to_numpy() | (batch.astype(str).str.strip() == "").to_numpy()]
     if len(missing):
-        raise InputError(f"The batch is missing for row(s) {listed(missing)}; give every case its batch "
-                         "(site, scanner, ...) or leave those cases out.")
+        raise InputError(
+            f"The batch is missing for row(s) {listed(missing)}; give every case its batch "
+            "(site, scanner, ...) or leave those cases out."
+        )
     return batch.map(str)
 
 
@@ -133,8 +152,9 @@ def checkCovariates(covariates: pd.DataFrame | None, index: pd.Index, names: lis
     """
     if covariates is None:
         if names:
-            raise InputError(f"The ComBat model needs covariate(s) {listed(names)}; pass them (a DataFrame with "
-                             "one row per case).")
+            raise InputError(
+                f"The ComBat model needs covariate(s) {listed(names)}; pass them (a DataFrame with one row per case)."
+            )
         return pd.DataFrame(index=index)
     if not isinstance(covariates, pd.DataFrame):
         raise InputError(f"ComBat covariates must be a pandas DataFrame or None, got {type(covariates).__name__}.")
@@ -147,15 +167,19 @@ def checkCovariates(covariates: pd.DataFrame | None, index: pd.Index, names: lis
     if names is not None:
         missing = [name for name in names if name not in columns]
         if missing:
-            raise InputError(f"The covariates have no column {listed(missing)} (columns: {listed(columns)}); "
-                             "the ComBat model was fitted with them: pass them.")
+            raise InputError(
+                f"The covariates have no column {listed(missing)} (columns: {listed(columns)}); "
+                "the ComBat model was fitted with them: pass them."
+            )
         covariates = covariates[names]
     for name in covariates.columns:
         column = covariates[name]
         empty = column.isna() | (column.map(lambda value: isinstance(value, str) and not value.strip()))
         if empty.any():
-            raise InputError(f"Covariate '{name}' is missing for row(s) {listed(covariates.index[empty.to_numpy()])}; "
-                             "fill them in, leave those cases out, or drop the covariate.")
+            raise InputError(
+                f"Covariate '{name}' is missing for row(s) {listed(covariates.index[empty.to_numpy()])}; "
+                "fill them in, leave those cases out, or drop the covariate."
+            )
     return covariates
 
 
@@ -166,8 +190,10 @@ def encodingsFor(covariates: pd.DataFrame, categorical: list[str] | tuple[str, .
     """
     unknown = [name for name in categorical if name not in covariates.columns]
     if unknown:
-        raise InputError(f"Categorical covariate(s) {listed(unknown)} are not among the covariates "
-                         f"({listed(covariates.columns) or 'none'}); name covariates that are given.")
+        raise InputError(
+            f"Categorical covariate(s) {listed(unknown)} are not among the covariates "
+            f"({listed(covariates.columns) or 'none'}); name covariates that are given."
+        )
     encodings = []
     for name in covariates.columns:
         column = covariates[name]
@@ -177,18 +203,24 @@ def encodingsFor(covariates: pd.DataFrame, categorical: list[str] | tuple[str, .
         else:
             levels = tuple(sorted(set(column.map(str))))
             if len(levels) < 2:
-                raise InputError(f"Categorical covariate '{name}' has a single level ({levels[0]}) in the cohort; "
-                                 "it cannot be adjusted for. Drop it from the covariates.")
+                raise InputError(
+                    f"Categorical covariate '{name}' has a single level ({levels[0]}) in the cohort; "
+                    "it cannot be adjusted for. Drop it from the covariates."
+                )
             encodings.append(CovariateEncoding(name, "categorical", levels))
     columns = [column for encoding in encodings for column in encoding.columns]
     clashes = sorted({column for column in columns if columns.count(column) > 1})
     if clashes:
-        raise InputError(f"The covariates' design columns {listed(clashes)} clash (a covariate is named like another's "
-                         "'name=level' column); rename that covariate.")
+        raise InputError(
+            f"The covariates' design columns {listed(clashes)} clash (a covariate is named like another's "
+            "'name=level' column); rename that covariate."
+        )
     return encodings
 
 
-def covariateDesign(covariates: pd.DataFrame, encodings: list[CovariateEncoding] | tuple[CovariateEncoding, ...]) -> np.ndarray:
+def covariateDesign(
+    covariates: pd.DataFrame, encodings: list[CovariateEncoding] | tuple[CovariateEncoding, ...]
+) -> np.ndarray:
     """The covariate part of the design (cases × covariate columns)."""
     parts = [encoding.encode(covariates[encoding.name]) for encoding in encodings]
     parts = [part for part in parts if part.shape[1]]
@@ -197,9 +229,13 @@ def covariateDesign(covariates: pd.DataFrame, encodings: list[CovariateEncoding]
 
 def _requireSameIndex(given: pd.Index, index: pd.Index, what: str) -> None:
     if not given.equals(index):
-        raise InputError(f"The {what} rows do not match the feature rows (index {listed(given[:3])}... against "
-                         f"{listed(index[:3])}...); give them the features' index, e.g. "
-                         f"clinical.set_index('patient').loc[features.index].")
+        raise InputError(
+            f"The {what} rows do not match the feature rows (index {listed(given[:3])}... against "
+            f"{listed(index[:3])}...); give them the features' index, e.g. "
+            f"clinical.set_index('patient').loc[features.index]."
+        )
     if not index.is_unique:
-        raise InputError(f"The feature rows' index repeats {listed(index[index.duplicated()].unique())}; give each "
-                         "case a unique index (e.g. features.reset_index(drop=True)).")
+        raise InputError(
+            f"The feature rows' index repeats {listed(index[index.duplicated()].unique())}; give each "
+            "case a unique index (e.g. features.reset_index(drop=True))."
+        )

@@ -117,13 +117,18 @@ class ComBatModel:
         labels = checkBatch(batch, features.index)
         unseen = sorted(set(labels) - set(self.batches))
         if unseen and unseenBatch == "error":
-            raise InputError(f"Batch(es) {listed(unseen)} were not in the ComBat fit (known batches: "
-                             f"{', '.join(self.batches)}); harmonize only cases of known batches, refit with these "
-                             "cases, or ask for the reference-batch fallback (unseenBatch='reference', "
-                             "--unseen-batch reference), which leaves such cases unchanged.")
+            raise InputError(
+                f"Batch(es) {listed(unseen)} were not in the ComBat fit (known batches: "
+                f"{', '.join(self.batches)}); harmonize only cases of known batches, refit with these "
+                "cases, or ask for the reference-batch fallback (unseenBatch='reference', "
+                "--unseen-batch reference), which leaves such cases unchanged."
+            )
         if unseen:
-            logger.warning("ComBat: %d case(s) of batch(es) not in the fit (%s) are left unchanged (reference-batch "
-                           "fallback).", int(labels.isin(unseen).sum()), ", ".join(unseen))
+            logger.warning(
+                "ComBat: %d case(s) of batch(es) not in the fit (%s) are left unchanged (reference-batch fallback).",
+                int(labels.isin(unseen).sum()),
+                ", ".join(unseen),
+            )
         design = covariateDesign(checkCovariates(covariates, features.index, self.covariateNames), self.covariates)
         unchanged = labels.isin(unseen).to_numpy()
         if self.referenceBatch is not None:
@@ -133,8 +138,15 @@ class ComBatModel:
         adjusted = ~unchanged
         if adjusted.any():
             result[adjusted] = estimation.adjust(
-                values[adjusted], codes[adjusted], design[adjusted], self.grandMean, self.pooledVariance,
-                self.covariateCoefficients, self.gammaStar, self.deltaStar)
+                values[adjusted],
+                codes[adjusted],
+                design[adjusted],
+                self.grandMean,
+                self.pooledVariance,
+                self.covariateCoefficients,
+                self.gammaStar,
+                self.deltaStar,
+            )
         inverse = np.argsort(order)
         return pd.DataFrame(result[:, inverse], index=features.index, columns=features.columns)
 
@@ -208,12 +220,15 @@ def fitAndHarmonize(
         raise InputError(f"Only one batch ({listed(batches)}) is present; ComBat needs cases from at least 2 batches.")
     small = [f"'{name}' ({counts[name]} case)" for name in batches if counts[name] < 2]
     if small:
-        raise InputError(f"Batch(es) {listed(small)} have a single case; ComBat needs at least 2 cases per batch to "
-                         "estimate its scale. Merge it into a similar batch or leave it out of the fit (it can still "
-                         "be harmonized later with the reference-batch fallback).")
+        raise InputError(
+            f"Batch(es) {listed(small)} have a single case; ComBat needs at least 2 cases per batch to "
+            "estimate its scale. Merge it into a similar batch or leave it out of the fit (it can still "
+            "be harmonized later with the reference-batch fallback)."
+        )
     if referenceBatch is not None and str(referenceBatch) not in batches:
-        raise InputError(f"The reference batch '{referenceBatch}' is not among the batches ({', '.join(batches)}); "
-                         "name one of them.")
+        raise InputError(
+            f"The reference batch '{referenceBatch}' is not among the batches ({', '.join(batches)}); name one of them."
+        )
     codes = np.array([batches.index(label) for label in labels])
     _requireVariationWithinBatches(values, codes, batches, names)
     if cancel:
@@ -222,14 +237,25 @@ def fitAndHarmonize(
     fit = estimation.estimate(values, codes, list(batches), design, method, reference, progress, cancel, names)
     parameters = (fit.grandMean, fit.pooledVariance, fit.covariateCoefficients, fit.gammaStar, fit.deltaStar)
     if not all(np.all(np.isfinite(array)) for array in parameters):
-        raise ModelError("ComBat produced non-finite estimates (features on extreme scales?); rescale the features "
-                         "(e.g. log of volumes) and refit.")
+        raise ModelError(
+            "ComBat produced non-finite estimates (features on extreme scales?); rescale the features "
+            "(e.g. log of volumes) and refit."
+        )
     model = ComBatModel(
-        method=method, features=tuple(names), batches=batches, batchCounts=tuple(int(counts[b]) for b in batches),
-        referenceBatch=None if reference is None else batches[reference], covariates=tuple(encodings),
-        grandMean=fit.grandMean, pooledVariance=fit.pooledVariance, covariateCoefficients=fit.covariateCoefficients,
-        gammaStar=fit.gammaStar, deltaStar=fit.deltaStar, iterations=fit.iterations,
-        inputHash=inputHash(values, names, labels, covariates), libraryVersion=__version__,
+        method=method,
+        features=tuple(names),
+        batches=batches,
+        batchCounts=tuple(int(counts[b]) for b in batches),
+        referenceBatch=None if reference is None else batches[reference],
+        covariates=tuple(encodings),
+        grandMean=fit.grandMean,
+        pooledVariance=fit.pooledVariance,
+        covariateCoefficients=fit.covariateCoefficients,
+        gammaStar=fit.gammaStar,
+        deltaStar=fit.deltaStar,
+        iterations=fit.iterations,
+        inputHash=inputHash(values, names, labels, covariates),
+        libraryVersion=__version__,
         batchName=None if batch.name is None else str(batch.name),
     )
     scale = np.sqrt(fit.pooledVariance)
@@ -251,8 +277,9 @@ def inputHash(values: np.ndarray, names: list[str], labels: pd.Series, covariate
     return "sha256:" + digest.hexdigest()
 
 
-def _requireVariationWithinBatches(values: np.ndarray, codes: np.ndarray, batches: tuple[str, ...],
-                                   names: list[str]) -> None:
+def _requireVariationWithinBatches(
+    values: np.ndarray, codes: np.ndarray, batches: tuple[str, ...], names: list[str]
+) -> None:
     """Refuse features that are constant within a batch (sva leaves them unadjusted; we ask)."""
     problems = []
     for code, name in enumerate(batches):
@@ -261,6 +288,9 @@ def _requireVariationWithinBatches(values: np.ndarray, codes: np.ndarray, batche
         if constant.size:
             problems.append(f"batch '{name}': {listed(names[i] for i in constant)}")
     if problems:
-        raise InputError("Some features are constant within a batch, so their batch scale is zero ("
-                         + "; ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
-                         + "). Drop those features before ComBat (sva would leave them unharmonized).")
+        raise InputError(
+            "Some features are constant within a batch, so their batch scale is zero ("
+            + "; ".join(problems[:4])
+            + (" ..." if len(problems) > 4 else "")
+            + "). Drop those features before ComBat (sva would leave them unharmonized)."
+        )

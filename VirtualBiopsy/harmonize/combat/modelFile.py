@@ -35,6 +35,7 @@ SCHEMA_VERSION = 1
 
 def modelToDict(model) -> dict[str, Any]:
     """The JSON-ready dictionary of a :class:`~VirtualBiopsy.harmonize.combat.model.ComBatModel`."""
+
     def numbers(array) -> list[float]:
         return [float(value) for value in array]
 
@@ -51,8 +52,9 @@ def modelToDict(model) -> dict[str, Any]:
         "parameters": {
             "grandMean": numbers(model.grandMean),
             "pooledVariance": numbers(model.pooledVariance),
-            "covariateCoefficients": {column: numbers(row) for column, row in
-                                      zip(model.designColumns, model.covariateCoefficients)},
+            "covariateCoefficients": {
+                column: numbers(row) for column, row in zip(model.designColumns, model.covariateCoefficients)
+            },
             "gammaStar": {name: numbers(row) for name, row in zip(model.batches, model.gammaStar)},
             "deltaStar": {name: numbers(row) for name, row in zip(model.batches, model.deltaStar)},
             "iterations": {name: int(count) for name, count in zip(model.batches, model.iterations)},
@@ -113,17 +115,22 @@ def loadModel(path: str | os.PathLike, modelClass: type):
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"ComBat model file {path} is not valid JSON ({error}); refit the model.") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputError(f"{path} is not a Virtual Biopsy ComBat model (format {_get(data, 'format')!r}); give a file "
-                         "written by 'virtual-biopsy combat fit'.")
+        raise InputError(
+            f"{path} is not a Virtual Biopsy ComBat model (format {_get(data, 'format')!r}); give a file "
+            "written by 'virtual-biopsy combat fit'."
+        )
     version = data.get("schemaVersion")
     if not isinstance(version, int) or version < 1 or version > SCHEMA_VERSION:
-        raise InputError(f"ComBat model file {path} has schema version {version!r}; this Virtual Biopsy reads version "
-                         f"{SCHEMA_VERSION} and older. Update Virtual Biopsy or refit the model.")
+        raise InputError(
+            f"ComBat model file {path} has schema version {version!r}; this Virtual Biopsy reads version "
+            f"{SCHEMA_VERSION} and older. Update Virtual Biopsy or refit the model."
+        )
     try:
         model = _modelFromDict(data, modelClass)
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"ComBat model file {path} is damaged ({type(error).__name__}: {error}); refit the model.") \
-            from error
+        raise InputError(
+            f"ComBat model file {path} is damaged ({type(error).__name__}: {error}); refit the model."
+        ) from error
     return model
 
 
@@ -137,10 +144,10 @@ def _modelFromDict(data: dict[str, Any], modelClass):
     reference = data["referenceBatch"]
     if reference is not None and reference not in batches:
         raise ValueError(f"reference batch {reference!r} is not among the batches")
-    covariates = tuple(CovariateEncoding(str(c["name"]), str(c["kind"]), tuple(map(str, c["levels"])))
-                       for c in data["covariates"])
-    if any(c.kind not in ("numeric", "categorical") or (c.kind == "categorical") != bool(c.levels)
-           for c in covariates):
+    covariates = tuple(
+        CovariateEncoding(str(c["name"]), str(c["kind"]), tuple(map(str, c["levels"]))) for c in data["covariates"]
+    )
+    if any(c.kind not in ("numeric", "categorical") or (c.kind == "categorical") != bool(c.levels) for c in covariates):
         raise ValueError("a covariate has an unknown kind or levels that do not fit its kind")
     parameters = data["parameters"]
     p = len(features)
@@ -149,7 +156,11 @@ def _modelFromDict(data: dict[str, Any], modelClass):
     if list(coefficients) != designColumns:
         raise ValueError(f"covariate coefficients {list(coefficients)} do not match the covariates {designColumns}")
     model = modelClass(
-        method=method, features=features, batches=batches, batchCounts=counts, referenceBatch=reference,
+        method=method,
+        features=features,
+        batches=batches,
+        batchCounts=counts,
+        referenceBatch=reference,
         covariates=covariates,
         grandMean=_vector(parameters["grandMean"], p, "grandMean"),
         pooledVariance=_vector(parameters["pooledVariance"], p, "pooledVariance"),
@@ -157,7 +168,8 @@ def _modelFromDict(data: dict[str, Any], modelClass):
         gammaStar=np.array([_vector(parameters["gammaStar"][b], p, f"gammaStar {b}") for b in batches]),
         deltaStar=np.array([_vector(parameters["deltaStar"][b], p, f"deltaStar {b}") for b in batches]),
         iterations=np.array([int(parameters["iterations"][b]) for b in batches], dtype=np.int64),
-        inputHash=str(data["inputHash"]), libraryVersion=str(data["libraryVersion"]),
+        inputHash=str(data["inputHash"]),
+        libraryVersion=str(data["libraryVersion"]),
         batchName=None if data["batchName"] is None else str(data["batchName"]),
     )
     if len(set(features)) != p or len(set(batches)) != len(batches) or len(batches) < 2:

@@ -40,7 +40,22 @@ from VirtualBiopsy.harmonize.evaluation.sitePredictability import (
 from VirtualBiopsy.harmonize.evaluation.tables import EvaluationData, prepareTables
 
 __all__ = [
-    "MODELS", "EvaluationData", "EvaluationSettings", "HarmonizationEvaluation", "availableMethods", "batchAuc",
-    "downstreamTask", "evaluateHarmonization", "kruskalSummary", "kruskalWallis", "makeClassifier", "methodTables",
-    "parseMethods", "prepareTables", "sitePredictability", "summaryMarkdown", "writeEvaluation", "youdenThreshold",
+    "MODELS",
+    "EvaluationData",
+    "EvaluationSettings",
+    "HarmonizationEvaluation",
+    "availableMethods",
+    "batchAuc",
+    "downstreamTask",
+    "evaluateHarmonization",
+    "kruskalSummary",
+    "kruskalWallis",
+    "makeClassifier",
+    "methodTables",
+    "parseMethods",
+    "prepareTables",
+    "sitePredictability",
+    "summaryMarkdown",
+    "writeEvaluation",
+    "youdenThreshold",
 ]

@@ -75,8 +75,10 @@ def downstreamTask(
     for train, test in pairs:
         unknown = [name for name in (train, test) if name not in batches]
         if unknown or train == test:
-            raise InputError(f"Downstream pair {train}→{test} is not two different batches of the cohort "
-                             f"({', '.join(batches)}); name two of them.")
+            raise InputError(
+                f"Downstream pair {train}→{test} is not two different batches of the cohort "
+                f"({', '.join(batches)}); name two of them."
+            )
     positive = (task == classes[1]).to_numpy()
     values = features.to_numpy(dtype=np.float64)
     labels = batch.to_numpy()
@@ -91,11 +93,19 @@ def downstreamTask(
             threshold = trainingThreshold(values[trainRows], positive[trainRows], model, seed)
             pipeline = makeClassifier(model, seed).fit(values[trainRows], positive[trainRows])
             scores = positiveScores(pipeline, values[testRows])
-            rows.append({"train": train, "test": test, "model": model,
-                         "auc": _auc(positive[testRows], scores),
-                         "accuracy": float(np.mean((scores >= threshold) == positive[testRows])),
-                         "threshold": threshold, "trainCases": int(trainRows.sum()), "testCases": int(testRows.sum()),
-                         "positiveClass": classes[1]})
+            rows.append(
+                {
+                    "train": train,
+                    "test": test,
+                    "model": model,
+                    "auc": _auc(positive[testRows], scores),
+                    "accuracy": float(np.mean((scores >= threshold) == positive[testRows])),
+                    "threshold": threshold,
+                    "trainCases": int(trainRows.sum()),
+                    "testCases": int(testRows.sum()),
+                    "positiveClass": classes[1],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -130,5 +140,7 @@ def _auc(positive: np.ndarray, scores: np.ndarray) -> float:
 def _requireClasses(positive: np.ndarray, name: str, classes: list[str], minimum: int, role: str) -> None:
     counts = {classes[1]: int(positive.sum()), classes[0]: int((~positive).sum())}
     if min(counts.values()) < minimum:
-        raise InputError(f"The {role} batch '{name}' has {counts} cases of the task classes; a {role} batch needs at "
-                         f"least {minimum} of each. Choose other pairs (--pairs) or a larger cohort.")
+        raise InputError(
+            f"The {role} batch '{name}' has {counts} cases of the task classes; a {role} batch needs at "
+            f"least {minimum} of each. Choose other pairs (--pairs) or a larger cohort."
+        )

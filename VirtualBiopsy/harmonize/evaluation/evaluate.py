@@ -97,20 +97,24 @@ def evaluateHarmonization(
         progress(0.05 + 0.95 * number / len(tables), f"Evaluating {method}")
         source, combat = sources[method]
         harmonizer = HarmonizerSpec(data.covariates, settings.combatMethod) if combat else None
-        site = sitePredictability(source, data.batch, settings.models, settings.repeats, settings.folds, settings.seed,
-                                  harmonizer, cancel)
+        site = sitePredictability(
+            source, data.batch, settings.models, settings.repeats, settings.folds, settings.seed, harmonizer, cancel
+        )
         sites.append(site.assign(method=method))
         test = kruskalWallis(table, data.batch)
         tests.append(test.reset_index().assign(method=method))
         summaries.append({"method": method, **kruskalSummary(test, settings.alpha)})
         if data.task is not None:
-            result = downstreamTask(table, data.batch, data.task, settings.pairs, settings.models, settings.seed,
-                                    cancel)
+            result = downstreamTask(
+                table, data.batch, data.task, settings.pairs, settings.models, settings.seed, cancel
+            )
             downstream.append(result.assign(method=method))
     progress(1.0, "Evaluation done")
     first = tests[0].sort_values("H", ascending=False, kind="stable")
     return HarmonizationEvaluation(
-        settings=settings, data=data, tables=tables,
+        settings=settings,
+        data=data,
+        tables=tables,
         sitePredictability=_methodFirst(pd.concat(sites, ignore_index=True)),
         kruskalWallis=_methodFirst(pd.concat(tests, ignore_index=True)),
         kruskalSummary=pd.DataFrame(summaries),

@@ -52,8 +52,7 @@ def saveDistributionFigure(
                 axis.set_title(method, fontsize=9)
             if column == 0:
                 axis.set_ylabel(_short(feature), fontsize=7)
-    figure.suptitle("Feature distributions per batch (most batch-dependent features before harmonization)",
-                    fontsize=9)
+    figure.suptitle("Feature distributions per batch (most batch-dependent features before harmonization)", fontsize=9)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     for path in paths:
         figure.savefig(path)

@@ -31,18 +31,23 @@ def kruskalWallis(features: pd.DataFrame, batch: pd.Series) -> pd.DataFrame:
     for name in features.columns:
         values = features[name].to_numpy(dtype=np.float64)
         if np.ptp(values) == 0:
-            raise InputError(f"Feature '{name}' has the same value for every patient; the Kruskal–Wallis test is "
-                             "undefined. Leave constant features out.")
+            raise InputError(
+                f"Feature '{name}' has the same value for every patient; the Kruskal–Wallis test is "
+                "undefined. Leave constant features out."
+            )
         result = stats.kruskal(*(values[group] for group in groups))
         statistics.append(float(result.statistic))
         pValueList.append(float(result.pvalue))
     pValues = np.asarray(pValueList)
-    return pd.DataFrame({
-        "H": statistics,
-        "p": pValues,
-        "pBenjaminiHochberg": stats.false_discovery_control(pValues, method="bh"),
-        "pBonferroni": np.minimum(pValues * len(pValues), 1.0),
-    }, index=pd.Index(features.columns, name="feature"))
+    return pd.DataFrame(
+        {
+            "H": statistics,
+            "p": pValues,
+            "pBenjaminiHochberg": stats.false_discovery_control(pValues, method="bh"),
+            "pBonferroni": np.minimum(pValues * len(pValues), 1.0),
+        },
+        index=pd.Index(features.columns, name="feature"),
+    )
 
 
 def kruskalSummary(table: pd.DataFrame, alpha: float = 0.05) -> dict[str, float]:

@@ -52,8 +52,10 @@ def parseMethods(text: str | Sequence[str] | None, data: EvaluationData) -> list
     known = availableMethods(data)
     unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise InputError(f"Unknown harmonization method(s) {', '.join(unknown) or '(none given)'}; with these feature "
-                         f"tables choose from {', '.join(known)} (a method NAME needs --features NAME=PATH).")
+        raise InputError(
+            f"Unknown harmonization method(s) {', '.join(unknown) or '(none given)'}; with these feature "
+            f"tables choose from {', '.join(known)} (a method NAME needs --features NAME=PATH)."
+        )
     return methods
 
 
@@ -84,8 +86,9 @@ def methodSources(data: EvaluationData, methods: Sequence[str]) -> dict[str, tup
         name = method[: -len(SUFFIX)] if method.endswith(SUFFIX) else method
         name = base if name in (NONE, COMBAT) else name
         if name not in data.tables:
-            raise InputError(f"Method '{method}' needs the feature table '{name}'; give it with "
-                             f"--features {name}=PATH.")
+            raise InputError(
+                f"Method '{method}' needs the feature table '{name}'; give it with --features {name}=PATH."
+            )
         sources[method] = (data.tables[name], method == COMBAT or method.endswith(SUFFIX))
     return sources
 

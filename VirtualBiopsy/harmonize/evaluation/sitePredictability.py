@@ -44,8 +44,9 @@ class HarmonizerSpec:
     covariates: pd.DataFrame | None = None
     method: str = "parametric"
 
-    def fitApply(self, features: pd.DataFrame, batch: pd.Series, train: np.ndarray,
-                 test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def fitApply(
+        self, features: pd.DataFrame, batch: pd.Series, train: np.ndarray, test: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(training values, test values)``, harmonized by ComBat fitted on the training rows."""
         from VirtualBiopsy.errors import InputError
         from VirtualBiopsy.harmonize.combat import fitAndHarmonize
@@ -89,8 +90,15 @@ def batchAuc(labels: np.ndarray, probabilities: np.ndarray, classes: Sequence[st
     return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro", labels=list(classes)))
 
 
-def outOfFoldProbabilities(features: pd.DataFrame, batch: pd.Series, model: str, folds: int, seed: int,
-                           modelSeed: int = 0, harmonizer: HarmonizerSpec | None = None) -> np.ndarray:
+def outOfFoldProbabilities(
+    features: pd.DataFrame,
+    batch: pd.Series,
+    model: str,
+    folds: int,
+    seed: int,
+    modelSeed: int = 0,
+    harmonizer: HarmonizerSpec | None = None,
+) -> np.ndarray:
     """Probabilities of each batch (sorted) for every case, each from the pipeline fitted without its fold."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -130,8 +138,9 @@ def sitePredictability(
         raise InputError(f"Site predictability needs repeats ≥ 1 and folds ≥ 2, got {repeats} and {folds}.")
     counts = batch.value_counts()
     if len(counts) < 2 or counts.min() < 2:
-        raise InputError(f"Site predictability needs at least two batches of two or more cases; got "
-                         f"{dict(counts.sort_index())}.")
+        raise InputError(
+            f"Site predictability needs at least two batches of two or more cases; got {dict(counts.sort_index())}."
+        )
     folds = min(folds, int(counts.min()))
     classes = sorted(counts.index)
     rows = []
@@ -142,6 +151,15 @@ def sitePredictability(
                 cancel.raiseIfCancelled()
             probabilities = outOfFoldProbabilities(features, batch, model, folds, seed + repeat, seed, harmonizer)
             aucs.append(batchAuc(batch.to_numpy(), probabilities, classes))
-        rows.append({"model": model, "auc": float(np.mean(aucs)), "aucSd": float(np.std(aucs, ddof=1)) if repeats > 1
-                     else 0.0, "repeats": repeats, "folds": folds, "batches": len(classes), "cases": len(batch)})
+        rows.append(
+            {
+                "model": model,
+                "auc": float(np.mean(aucs)),
+                "aucSd": float(np.std(aucs, ddof=1)) if repeats > 1 else 0.0,
+                "repeats": repeats,
+                "folds": folds,
+                "batches": len(classes),
+                "cases": len(batch),
+            }
+        )
     return pd.DataFrame(rows)

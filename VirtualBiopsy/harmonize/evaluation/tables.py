@@ -82,23 +82,31 @@ def prepareTables(
         raise InputError("No feature table was given; give at least one (--features F.csv).")
     for name in featureTables:
         if not TABLE_NAME.match(str(name)) or str(name).lower() in RESERVED_NAMES:
-            raise InputError(f"Feature table name '{name}' is not allowed; use a name that starts with a letter and "
-                             "holds only letters, digits, '_' or '-', other than 'none' and 'combat' (e.g. nyul).")
+            raise InputError(
+                f"Feature table name '{name}' is not allowed; use a name that starts with a letter and "
+                "holds only letters, digits, '_' or '-', other than 'none' and 'combat' (e.g. nyul)."
+            )
     for column in (batchColumn, taskColumn):
         if column is not None and column in covariates:
-            raise InputError(f"'{column}' is the batch or task column and is also listed as a covariate; a covariate "
-                             "to preserve can be neither (the task would leak into ComBat). Drop it from the "
-                             "covariates.")
+            raise InputError(
+                f"'{column}' is the batch or task column and is also listed as a covariate; a covariate "
+                "to preserve can be neither (the task would leak into ComBat). Drop it from the "
+                "covariates."
+            )
     if taskColumn is not None and taskColumn == batchColumn:
-        raise InputError(f"The task column and the batch column are both '{batchColumn}'; give a task other than "
-                         "the batch (e.g. grade).")
+        raise InputError(
+            f"The task column and the batch column are both '{batchColumn}'; give a task other than "
+            "the batch (e.g. grade)."
+        )
     tables, dropped, patients = {}, {}, None
     for name, table in featureTables.items():
         index = patientIndex(table, f"feature table '{name}'")
         repeated = index[index.str.contains(r" \(row \d+\)$", regex=True)]
         if len(repeated):
-            raise InputError(f"Feature table '{name}' lists a patient more than once ({listed(repeated[:4])}); keep "
-                             "one row per patient.")
+            raise InputError(
+                f"Feature table '{name}' lists a patient more than once ({listed(repeated[:4])}); keep "
+                "one row per patient."
+            )
         columns = [str(c) for c in table.columns if str(c) != PATIENT and str(c) not in passThrough]
         values = _finite(numericFeatures(table, columns, index), name)
         if patients is None:
@@ -106,10 +114,12 @@ def prepareTables(
         elif set(index) != set(patients):
             onlyHere = sorted(set(index) - set(patients))
             onlyFirst = sorted(set(patients) - set(index))
-            raise InputError(f"Feature table '{name}' does not hold the same patients as the first table (only in "
-                             f"'{name}': {listed(onlyHere) or 'none'}; only in the first: "
-                             f"{listed(onlyFirst) or 'none'})"
-                             "; give tables of the same patients.")
+            raise InputError(
+                f"Feature table '{name}' does not hold the same patients as the first table (only in "
+                f"'{name}': {listed(onlyHere) or 'none'}; only in the first: "
+                f"{listed(onlyFirst) or 'none'})"
+                "; give tables of the same patients."
+            )
         values = values.loc[patients]
         constant = [column for column in values.columns if np.ptp(values[column].to_numpy()) == 0]
         if constant:
@@ -128,8 +138,10 @@ def prepareTables(
         task = _labels(rows[taskColumn], taskColumn, "task")
         classes = sorted(set(task))
         if len(classes) != 2:
-            raise InputError(f"The task column '{taskColumn}' has {len(classes)} class(es) ({listed(classes)}); the "
-                             "downstream task needs exactly two (e.g. LGG and HGG).")
+            raise InputError(
+                f"The task column '{taskColumn}' has {len(classes)} class(es) ({listed(classes)}); the "
+                "downstream task needs exactly two (e.g. LGG and HGG)."
+            )
     covariateFrame = _covariates(rows, list(covariates)) if covariates else None
     return EvaluationData(tables, batch, task, covariateFrame, dropped)
 
@@ -139,29 +151,38 @@ def _finite(values: pd.DataFrame, name: str) -> pd.DataFrame:
     if bad.any():
         rows, columns = np.nonzero(bad)
         cells = [f"{values.index[r]}/{values.columns[c]}" for r, c in zip(rows, columns)]
-        raise InputError(f"Feature table '{name}' has missing or infinite values ({listed(cells)}); fill them in or "
-                         "drop those features or patients.")
+        raise InputError(
+            f"Feature table '{name}' has missing or infinite values ({listed(cells)}); fill them in or "
+            "drop those features or patients."
+        )
     return values
 
 
 def _labels(values: pd.Series, column: str, what: str) -> pd.Series:
     missing = values.index[values.isna()]
     if len(missing):
-        raise InputError(f"The {what} column '{column}' is empty for patient(s) {listed(missing)}; fill in their "
-                         f"{what} or leave them out of the tables.")
-    return values.map(lambda value: str(int(value)) if isinstance(value, float) and value.is_integer()
-                      else str(value).strip()).rename(column)
+        raise InputError(
+            f"The {what} column '{column}' is empty for patient(s) {listed(missing)}; fill in their "
+            f"{what} or leave them out of the tables."
+        )
+    return values.map(
+        lambda value: str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+    ).rename(column)
 
 
 def _requireBatches(batch: pd.Series, column: str) -> None:
     counts = batch.value_counts()
     if len(counts) < 2:
-        raise InputError(f"Only one batch ({listed(counts.index)}) is in column '{column}'; the evaluation compares "
-                         "batches: give a cohort from at least two.")
+        raise InputError(
+            f"Only one batch ({listed(counts.index)}) is in column '{column}'; the evaluation compares "
+            "batches: give a cohort from at least two."
+        )
     single = sorted(counts.index[counts < 2])
     if single:
-        raise InputError(f"Batch(es) {listed(single)} of column '{column}' have a single case; cross-validation and "
-                         "ComBat need at least 2 per batch. Merge it into a similar batch or leave it out.")
+        raise InputError(
+            f"Batch(es) {listed(single)} of column '{column}' have a single case; cross-validation and "
+            "ComBat need at least 2 per batch. Merge it into a similar batch or leave it out."
+        )
 
 
 def _covariates(rows: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -67,8 +67,9 @@ def maskedImage(image: sitk.Image, mask: sitk.Image | None, backgroundValue: flo
             )
         inside = maskVoxels != 0
         if not inside.any():
-            raise InputError(f"{method}: the mask is empty (every voxel is 0); choose a mask that covers the tissue "
-                             "to normalize.")
+            raise InputError(
+                f"{method}: the mask is empty (every voxel is 0); choose a mask that covers the tissue to normalize."
+            )
     values = voxels.ravel() if inside is None else voxels[inside]
     if np.issubdtype(voxels.dtype, np.floating):
         # A sum is finite exactly when every term is (float32 sums cannot overflow float64).

@@ -72,13 +72,19 @@ def fitNyulLandmarks(
         hashes.append(voxelHash(image))
     standard = np.mean(scaled, axis=0)
     progress(1.0, f"Standard scale fitted on {len(images)} images")
-    return NyulModel(percentiles=percentiles, standardLandmarks=tuple(float(v) for v in standard),
-                     standardRange=standardRange, sequence=sequence, fittedOnCount=len(images),
-                     fittedOnHashes=tuple(hashes))
+    return NyulModel(
+        percentiles=percentiles,
+        standardLandmarks=tuple(float(v) for v in standard),
+        standardRange=standardRange,
+        sequence=sequence,
+        fittedOnCount=len(images),
+        fittedOnHashes=tuple(hashes),
+    )
 
 
-def checkPercentiles(percentiles: Sequence[float],
-                     standardRange: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, float]]:
+def checkPercentiles(
+    percentiles: Sequence[float], standardRange: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, float]]:
     """The percentiles and standard range as float tuples, after checking them.
 
     :raises InputError: for percentiles that are not strictly increasing in (0, 100), or a range
@@ -103,8 +109,10 @@ def applyNyul(
     :raises GeometryError: for a mask on another grid.
     """
     if not isinstance(model, NyulModel):
-        raise InputError(f"{METHOD}: expected a NyulModel, got {type(model).__name__}; load one with "
-                         "NyulModel.load(path) or fit one with fitNyulLandmarks.")
+        raise InputError(
+            f"{METHOD}: expected a NyulModel, got {type(model).__name__}; load one with "
+            "NyulModel.load(path) or fit one with fitNyulLandmarks."
+        )
     masked = maskedImage(image, mask, backgroundValue, METHOD)
     landmarks = _landmarksOf(masked.values, model.percentiles, "image")
     standard = np.asarray(model.standardLandmarks)
@@ -139,7 +147,9 @@ def voxelHash(image: sitk.Image) -> str:
 def _landmarksOf(values: np.ndarray, percentiles: Sequence[float], what: str) -> np.ndarray:
     requireSpread(values, METHOD, f"the intensities of the {what} inside the mask")
     landmarks = np.percentile(values, percentiles)
-    repeated = [f"{a:g}%/{b:g}%" for a, b, x, y in zip(percentiles, percentiles[1:], landmarks, landmarks[1:]) if y <= x]
+    repeated = [
+        f"{a:g}%/{b:g}%" for a, b, x, y in zip(percentiles, percentiles[1:], landmarks, landmarks[1:]) if y <= x
+    ]
     if repeated:
         raise InputError(
             f"{METHOD}: the {what} has the same intensity at percentiles {', '.join(repeated)} "

@@ -50,7 +50,8 @@ class NyulModel:
     fittedOnHashes: tuple[str, ...] = ()
     libraryVersion: str = __version__
     created: str = dataclasses.field(
-        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    )
 
     def __post_init__(self) -> None:
         checkScale(self.percentiles, self.standardLandmarks, self.standardRange)
@@ -89,15 +90,21 @@ class NyulModel:
         """
         if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
-            raise InputError(f"{source} is not a Nyúl model (format {found!r}, expected {MODEL_FORMAT!r}); give a "
-                             "file written by 'virtual-biopsy nyul fit'.")
+            raise InputError(
+                f"{source} is not a Nyúl model (format {found!r}, expected {MODEL_FORMAT!r}); give a "
+                "file written by 'virtual-biopsy nyul fit'."
+            )
         version = document.get("schemaVersion")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InputError(f"{source} has schemaVersion {version!r}; expected a whole number (this version reads "
-                             f"{SCHEMA_VERSION}).")
+            raise InputError(
+                f"{source} has schemaVersion {version!r}; expected a whole number (this version reads "
+                f"{SCHEMA_VERSION})."
+            )
         if version > SCHEMA_VERSION:
-            raise InputError(f"{source} has schemaVersion {version}, newer than this Virtual Biopsy reads "
-                             f"({SCHEMA_VERSION}); update Virtual Biopsy or refit the model with this version.")
+            raise InputError(
+                f"{source} has schemaVersion {version}, newer than this Virtual Biopsy reads "
+                f"({SCHEMA_VERSION}); update Virtual Biopsy or refit the model with this version."
+            )
         try:
             fittedOn = document["fittedOn"]
             model = cls(
@@ -114,8 +121,10 @@ class NyulModel:
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, InputError):
                 raise
-            raise InputError(f"{source} lacks or mistypes {error}; the file is damaged or was edited. Refit it with "
-                             "'virtual-biopsy nyul fit'.") from error
+            raise InputError(
+                f"{source} lacks or mistypes {error}; the file is damaged or was edited. Refit it with "
+                "'virtual-biopsy nyul fit'."
+            ) from error
         return model
 
     @classmethod
@@ -138,21 +147,33 @@ class NyulModel:
 def checkScale(percentiles, landmarks, standardRange) -> None:
     """Raise :class:`InputError` unless the percentiles and landmarks make a usable standard scale."""
     if len(percentiles) < 2 or not all(0.0 < value < 100.0 for value in percentiles):
-        raise InputError(f"Nyúl percentiles {list(percentiles)}: give at least two percentiles strictly between 0 "
-                         "and 100, e.g. 1, 10, 20, ..., 90, 99.")
+        raise InputError(
+            f"Nyúl percentiles {list(percentiles)}: give at least two percentiles strictly between 0 "
+            "and 100, e.g. 1, 10, 20, ..., 90, 99."
+        )
     if any(b <= a for a, b in zip(percentiles, percentiles[1:])):
-        raise InputError(f"Nyúl percentiles {list(percentiles)} are not strictly increasing; sort them and drop "
-                         "repeats.")
-    if len(standardRange) != 2 or not all(math.isfinite(v) for v in standardRange) or standardRange[0] >= standardRange[1]:
-        raise InputError(f"Nyúl standard range {list(standardRange)}: give two finite numbers, low < high "
-                         "(e.g. 0, 100).")
+        raise InputError(
+            f"Nyúl percentiles {list(percentiles)} are not strictly increasing; sort them and drop repeats."
+        )
+    if (
+        len(standardRange) != 2
+        or not all(math.isfinite(v) for v in standardRange)
+        or standardRange[0] >= standardRange[1]
+    ):
+        raise InputError(
+            f"Nyúl standard range {list(standardRange)}: give two finite numbers, low < high (e.g. 0, 100)."
+        )
     if len(landmarks) != len(percentiles):
-        raise InputError(f"Nyúl model has {len(landmarks)} standard landmarks for {len(percentiles)} percentiles; "
-                         "they must pair up. Refit the model.")
+        raise InputError(
+            f"Nyúl model has {len(landmarks)} standard landmarks for {len(percentiles)} percentiles; "
+            "they must pair up. Refit the model."
+        )
     if not all(math.isfinite(v) for v in landmarks) or any(b <= a for a, b in zip(landmarks, landmarks[1:])):
-        raise InputError(f"Nyúl standard landmarks {list(landmarks)} are not finite and strictly increasing; the "
-                         "images it was fitted on have repeated intensities between percentiles. Refit with masks "
-                         "that exclude the background, or with fewer percentiles.")
+        raise InputError(
+            f"Nyúl standard landmarks {list(landmarks)} are not finite and strictly increasing; the "
+            "images it was fitted on have repeated intensities between percentiles. Refit with masks "
+            "that exclude the background, or with fewer percentiles."
+        )
 
 
 def _numbers(value: Any, name: str, source: str) -> tuple[float, ...]:

@@ -36,8 +36,10 @@ def percentileRescale(
     """
     low, high = float(lowPercentile), float(highPercentile)
     if not 0.0 <= low < high <= 100.0:
-        raise InputError(f"{METHOD}: percentiles {lowPercentile!r} and {highPercentile!r}; give 0 <= low < high <= 100 "
-                         "(e.g. 1 and 99).")
+        raise InputError(
+            f"{METHOD}: percentiles {lowPercentile!r} and {highPercentile!r}; give 0 <= low < high <= 100 "
+            "(e.g. 1 and 99)."
+        )
     outLow, outHigh = (float(value) for value in outputRange)
     if not (np.isfinite(outLow) and np.isfinite(outHigh) and outLow < outHigh):
         raise InputError(f"{METHOD}: output range {list(outputRange)}; give two finite numbers, low < high.")

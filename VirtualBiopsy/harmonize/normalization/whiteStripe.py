@@ -97,8 +97,14 @@ def stripeAroundMode(values: np.ndarray, mode: float, width: float) -> WhiteStri
             f"{inStripe.size} voxel(s) of {'one intensity' if inStripe.size else 'any intensity'}; the image has too "
             "few distinct intensities there. Widen the stripe (width) or check the contrast and the mask."
         )
-    return WhiteStripe(mode=mode, lower=float(lower), upper=float(upper), mean=float(inStripe.mean()),
-                       standardDeviation=float(inStripe.std()), voxelCount=int(inStripe.size))
+    return WhiteStripe(
+        mode=mode,
+        lower=float(lower),
+        upper=float(upper),
+        mean=float(inStripe.mean()),
+        standardDeviation=float(inStripe.std()),
+        voxelCount=int(inStripe.size),
+    )
 
 
 def tissueMode(values: np.ndarray, which: str) -> float:
@@ -126,8 +132,9 @@ def smoothedHistogram(values: np.ndarray, bins: int = GRID_BINS) -> tuple[np.nda
     position = (values - low) / step
     left = np.minimum(np.floor(position).astype(np.int64), bins - 2)
     fraction = position - left
-    counts = np.bincount(left, weights=1.0 - fraction, minlength=bins) + np.bincount(left + 1, weights=fraction,
-                                                                                     minlength=bins)
+    counts = np.bincount(left, weights=1.0 - fraction, minlength=bins) + np.bincount(
+        left + 1, weights=fraction, minlength=bins
+    )
     bandwidth = float(values.std(ddof=1)) * values.size ** (-1.0 / 5.0)
     sigma = max(bandwidth / step, 1e-3)
     radius = int(np.ceil(5.0 * sigma))

@@ -14,7 +14,9 @@ from VirtualBiopsy.harmonize.normalization.maskedImage import (
 METHOD = "Z-score normalization"
 
 
-def zScoreNormalize(image: sitk.Image, mask: sitk.Image | None = None, backgroundValue: float | None = 0.0) -> sitk.Image:
+def zScoreNormalize(
+    image: sitk.Image, mask: sitk.Image | None = None, backgroundValue: float | None = 0.0
+) -> sitk.Image:
     """Subtract the mean and divide by the (population) standard deviation of the voxels in ``mask``.
 
     :param image: a 3D scalar image.

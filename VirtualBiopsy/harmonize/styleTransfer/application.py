@@ -83,8 +83,10 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
         entry = model if isinstance(model, ModelEntry) else registry.get(str(model))
         root = registry.modelPath(entry)
     if entry.backend != KIND:
-        raise ModelError(f"Model '{entry.id}' is a {entry.backend} model, not a style-transfer ({KIND}) model; "
-                         "choose a model trained with 'virtual-biopsy styletransfer train'.")
+        raise ModelError(
+            f"Model '{entry.id}' is a {entry.backend} model, not a style-transfer ({KIND}) model; "
+            "choose a model trained with 'virtual-biopsy styletransfer train'."
+        )
     requireIntact(entry, root)
     with openVerified(root / CONFIG_NAME, entry, root) as handle:
         try:
@@ -93,9 +95,11 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
             raise ModelError(f"{root / CONFIG_NAME} is not valid JSON ({error}); restore the model.") from error
     recorded = document["weights"].get(WEIGHTS_NAME) if isinstance(document["weights"], dict) else None
     if byPath and recorded != entry.files.get(WEIGHTS_NAME):
-        raise ModelError(f"File '{WEIGHTS_NAME}' of model folder {root} does not match its config.json: SHA-256 "
-                         f"{entry.files.get(WEIGHTS_NAME)}, recorded {recorded}. The weights were changed or damaged "
-                         "and are not loaded; restore them or train the model again.")
+        raise ModelError(
+            f"File '{WEIGHTS_NAME}' of model folder {root} does not match its config.json: SHA-256 "
+            f"{entry.files.get(WEIGHTS_NAME)}, recorded {recorded}. The weights were changed or damaged "
+            "and are not loaded; restore them or train the model again."
+        )
     state = loadCheckpoint(root / WEIGHTS_NAME, entry, root)
     from VirtualBiopsy.harmonize.styleTransfer.networks import buildGenerator
 
@@ -103,15 +107,22 @@ def loadStyleModel(model: str | os.PathLike | ModelEntry, registry=None) -> Styl
     try:
         generator.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as error:
-        raise ModelError(f"The weights of model '{entry.id}' do not fit the generator its config.json describes "
-                         f"({str(error).splitlines()[0]}); the folder is inconsistent. Train the model again."
-                         ) from error
+        raise ModelError(
+            f"The weights of model '{entry.id}' do not fit the generator its config.json describes "
+            f"({str(error).splitlines()[0]}); the folder is inconsistent. Train the model again."
+        ) from error
     return StyleModel(entry=entry, root=root, document=document, generator=generator.eval())
 
 
-def applyStyleTransfer(image: sitk.Image, model: StyleModel | str | os.PathLike | ModelEntry, device: str = "auto",
-                       batchSize: int = 8, registry=None, progress: ProgressCallback | None = None,
-                       cancel: CancelToken | None = None) -> sitk.Image:
+def applyStyleTransfer(
+    image: sitk.Image,
+    model: StyleModel | str | os.PathLike | ModelEntry,
+    device: str = "auto",
+    batchSize: int = 8,
+    registry=None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> sitk.Image:
     """Translate ``image`` from the model's source domain to its target domain.
 
     :param model: a loaded :class:`StyleModel`, a model folder, a registered model's id or a manifest entry.
@@ -146,10 +157,12 @@ def applyStyleTransfer(image: sitk.Image, model: StyleModel | str | os.PathLike 
             for start in range(0, slices, batchSize):
                 if cancel is not None:
                     cancel.raiseIfCancelled()
-                batch = torch.from_numpy(padded[start:start + batchSize]).to(device)
-                translated[start:start + batchSize] = generator(batch)[:, 0, :rows, :columns].float().cpu().numpy()
-                progress(min(start + batchSize, slices) / slices, f"translated {min(start + batchSize, slices)} "
-                         f"of {slices} slices")
+                batch = torch.from_numpy(padded[start : start + batchSize]).to(device)
+                translated[start : start + batchSize] = generator(batch)[:, 0, :rows, :columns].float().cpu().numpy()
+                progress(
+                    min(start + batchSize, slices) / slices,
+                    f"translated {min(start + batchSize, slices)} of {slices} slices",
+                )
     finally:
         model.generator.to("cpu")
     output = fromUnitRange(translated, model.targetRange)

@@ -46,7 +46,9 @@ class StyleTransferConfig(StageConfig):
         """
         model = self.styleModel.strip()
         if not model:
-            raise InputError("StyleTransferConfig.styleModel is empty; give a style-transfer model id (see "
-                             "'virtual-biopsy models list') or the folder written by "
-                             "'virtual-biopsy styletransfer train'.")
+            raise InputError(
+                "StyleTransferConfig.styleModel is empty; give a style-transfer model id (see "
+                "'virtual-biopsy models list') or the folder written by "
+                "'virtual-biopsy styletransfer train'."
+            )
         return {"model": model, "device": self.styleDevice, "batchSize": self.styleBatchSize}

@@ -58,8 +58,15 @@ class CycleGanConfig(StageConfig):
         :raises InputError: for another name.
         """
         if name == "full":
-            return cls.fromDict({"generatorFilters": 64, "residualBlocks": 9, "discriminatorFilters": 64,
-                                 "sliceSize": 256, "batchSize": 1})
+            return cls.fromDict(
+                {
+                    "generatorFilters": 64,
+                    "residualBlocks": 9,
+                    "discriminatorFilters": 64,
+                    "sliceSize": 256,
+                    "batchSize": 1,
+                }
+            )
         if name != "small":
             raise InputError(f"CycleGAN configuration '{name}' is not known; choose one of: {', '.join(PRESETS)}.")
         return cls()
@@ -72,8 +79,10 @@ class CycleGanConfig(StageConfig):
         requireRange(self, "discriminatorLayers", 1, 6)
         requireRange(self, "sliceSize", 16, 1024)
         if self.sliceSize % 4:
-            raise InputError(f"CycleGanConfig.sliceSize is {self.sliceSize}; it must be a multiple of 4 "
-                             f"(e.g. {4 * round(self.sliceSize / 4) or 16}), the generator's two down-samplings.")
+            raise InputError(
+                f"CycleGanConfig.sliceSize is {self.sliceSize}; it must be a multiple of 4 "
+                f"(e.g. {4 * round(self.sliceSize / 4) or 16}), the generator's two down-samplings."
+            )
         requireRange(self, "learningRate", 1e-8, 1.0)
         requireRange(self, "beta1", 0.0, 0.999)
         requireRange(self, "cycleWeight", 0.0, 1000.0)
@@ -84,5 +93,7 @@ class CycleGanConfig(StageConfig):
         requireRange(self, "upperPercentile", 50.0, 100.0)
         requireRange(self, "minimumForeground", 0.0, 1.0)
         if self.lowerPercentile >= self.upperPercentile:
-            raise InputError(f"CycleGanConfig.lowerPercentile ({self.lowerPercentile}) must be below "
-                             f"upperPercentile ({self.upperPercentile}).")
+            raise InputError(
+                f"CycleGanConfig.lowerPercentile ({self.lowerPercentile}) must be below "
+                f"upperPercentile ({self.upperPercentile})."
+            )

@@ -24,8 +24,14 @@ from VirtualBiopsy.harmonize.styleTransfer.networks import (
 torch = requirePackage("torch")
 
 #: Loss names, in the order of :class:`StepLosses` and the losses CSV.
-LOSS_NAMES = ("generatorAdversarial", "cycle", "identity", "generatorTotal", "discriminatorSource",
-              "discriminatorTarget")
+LOSS_NAMES = (
+    "generatorAdversarial",
+    "cycle",
+    "identity",
+    "generatorTotal",
+    "discriminatorSource",
+    "discriminatorTarget",
+)
 
 
 @dataclass
@@ -70,13 +76,19 @@ class CycleGan:
             network.to(self.device).train()
         betas = (config.beta1, 0.999)
         self.generatorOptimizer = torch.optim.Adam(
-            [*self.generator.parameters(), *self.reverseGenerator.parameters()], lr=config.learningRate, betas=betas)
+            [*self.generator.parameters(), *self.reverseGenerator.parameters()], lr=config.learningRate, betas=betas
+        )
         self.discriminatorOptimizer = torch.optim.Adam(
             [*self.sourceDiscriminator.parameters(), *self.targetDiscriminator.parameters()],
-            lr=config.learningRate, betas=betas)
-        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: linearDecayFactor(epoch, epochs, config.decayFraction))
-            for optimizer in (self.generatorOptimizer, self.discriminatorOptimizer)]
+            lr=config.learningRate,
+            betas=betas,
+        )
+        self.schedulers = [
+            torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda epoch: linearDecayFactor(epoch, epochs, config.decayFraction)
+            )
+            for optimizer in (self.generatorOptimizer, self.discriminatorOptimizer)
+        ]
         rng = np.random.default_rng([seed, 1])
         self.sourcePool = ImagePool(config.poolSize, rng)
         self.targetPool = ImagePool(config.poolSize, rng)
@@ -124,8 +136,9 @@ class CycleGan:
         lossTarget = self._discriminatorLoss(self.targetDiscriminator, realTarget, self.targetPool.query(fakeTarget))
         (lossSource + lossTarget).backward()
         self.discriminatorOptimizer.step()
-        return StepLosses(*(float(value.detach()) for value in (adversarial, cycle, identity, total, lossSource,
-                                                               lossTarget)))
+        return StepLosses(
+            *(float(value.detach()) for value in (adversarial, cycle, identity, total, lossSource, lossTarget))
+        )
 
     @staticmethod
     def _discriminatorLoss(discriminator, real, fake):

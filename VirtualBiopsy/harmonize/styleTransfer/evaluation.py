@@ -18,8 +18,10 @@ BINS = 64
 def headIntensities(images: Sequence[sitk.Image], masks: Sequence[sitk.Image] | None = None) -> np.ndarray:
     """The head voxels of all ``images``, pooled (float64); ``masks`` default to each image's foreground."""
     masks = masks if masks is not None else [foregroundMask(image) for image in images]
-    values = [requireFiniteVolume(image, "image")[sitk.GetArrayViewFromImage(mask) > 0]
-              for image, mask in zip(images, masks, strict=True)]
+    values = [
+        requireFiniteVolume(image, "image")[sitk.GetArrayViewFromImage(mask) > 0]
+        for image, mask in zip(images, masks, strict=True)
+    ]
     pooled = np.concatenate(values).astype(np.float64) if values else np.empty(0)
     if pooled.size == 0:
         raise InputError("No head voxels to compare; give images that contain a head.")
@@ -40,5 +42,7 @@ def intensityDistances(values: np.ndarray, reference: np.ndarray) -> dict[str, f
         raise InputError("The reference intensities are constant; there is no range to compare against.")
     edges = np.linspace(lower, upper, BINS + 1)
     histograms = [np.histogram(np.clip(sample, lower, upper), edges)[0] / sample.size for sample in (values, reference)]
-    return {"wasserstein": float(wasserstein_distance(values, reference) / (upper - lower)),
-            "histogramL1": float(0.5 * np.abs(histograms[0] - histograms[1]).sum())}
+    return {
+        "wasserstein": float(wasserstein_distance(values, reference) / (upper - lower)),
+        "histogramL1": float(0.5 * np.abs(histograms[0] - histograms[1]).sum()),
+    }

@@ -36,8 +36,15 @@ class StyleTransferLogic:
         self.runner = runner
         self.modelsFolder = modelsFolder
 
-    def run(self, volumeNode, config: StyleTransferConfig, outputVolume=None, *,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+    def run(
+        self,
+        volumeNode,
+        config: StyleTransferConfig,
+        outputVolume=None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
         """Translate ``volumeNode`` with the model, device and batch size of ``config`` into ``outputVolume``
         (a new node ``<name>_<target domain>`` when ``None``).
 
@@ -51,28 +58,49 @@ class StyleTransferLogic:
         config.validate()
         arguments = config.runArguments()
         if outputVolume is not None and outputVolume is volumeNode:
-            raise InputError(f"The output volume is the input volume '{volumeNode.GetName()}'; inputs are never "
-                             "modified. Pass a new node or outputVolume=None.")
+            raise InputError(
+                f"The output volume is the input volume '{volumeNode.GetName()}'; inputs are never "
+                "modified. Pass a new node or outputVolume=None."
+            )
         progress = progress or noProgress
         image = volumeNodeToImage(volumeNode)
         runner = self.runner or ProcessRunner()
         with tempfile.TemporaryDirectory(prefix="vb-styletransfer-") as folder:
             source, target = pathlib.Path(folder) / "input.nrrd", pathlib.Path(folder) / "output.nrrd"
             sitk.WriteImage(image, str(source), useCompression=False)
-            result = runWithDeviceFallback(runner, APPLY_TASK, {
-                "image": str(source), "out": str(target),
-                "modelsFolder": str(self.modelsFolder) if self.modelsFolder else None, **arguments}, progress, cancel)
+            result = runWithDeviceFallback(
+                runner,
+                APPLY_TASK,
+                {
+                    "image": str(source),
+                    "out": str(target),
+                    "modelsFolder": str(self.modelsFolder) if self.modelsFolder else None,
+                    **arguments,
+                },
+                progress,
+                cancel,
+            )
             translated = sitk.ReadImage(str(target))
         if translated.GetSize() != image.GetSize():
-            raise ModelError(f"The style-transfer worker returned an image of size {translated.GetSize()} for an input "
-                             f"of size {image.GetSize()}; this is a bug, please report it.")
+            raise ModelError(
+                f"The style-transfer worker returned an image of size {translated.GetSize()} for an input "
+                f"of size {image.GetSize()}; this is a bug, please report it."
+            )
         # NRRD stores spacing times direction, which does not round-trip bit for bit: keep the input's geometry.
         translated.CopyInformation(image)
-        name = outputVolume.GetName() if outputVolume is not None else f"{volumeNode.GetName()}_{result['targetDomain']}"
+        name = (
+            outputVolume.GetName() if outputVolume is not None else f"{volumeNode.GetName()}_{result['targetDomain']}"
+        )
         outputNode = imageToVolumeNode(translated, self.scene, name, volumeNode=outputVolume)
-        provenance = {key: result[key] for key in ("modelId", "sha256", "sequence", "sourceDomain", "targetDomain",
-                                                   "device")}
+        provenance = {
+            key: result[key] for key in ("modelId", "sha256", "sequence", "sourceDomain", "targetDomain", "device")
+        }
         outputNode.SetAttribute(PROVENANCE_ATTRIBUTE, json.dumps(provenance, sort_keys=True))
-        logger.info("Style transfer of a volume with model %s (%s → %s) on %s", result["modelId"],
-                    result["sourceDomain"], result["targetDomain"], result["device"])
+        logger.info(
+            "Style transfer of a volume with model %s (%s → %s) on %s",
+            result["modelId"],
+            result["sourceDomain"],
+            result["targetDomain"],
+            result["device"],
+        )
         return outputNode

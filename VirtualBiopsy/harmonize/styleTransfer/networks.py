@@ -36,8 +36,14 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(channels), nn.ReLU(inplace=True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(channels))
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _norm(channels),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _norm(channels),
+        )
 
     def forward(self, x):
         return x + self.body(x)
@@ -55,13 +61,19 @@ class ResnetGenerator(nn.Module):
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(inChannels, filters, 7), _norm(filters), nn.ReLU(inplace=True)]
         channels = filters
         for _ in range(2):
-            layers += [nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), _norm(2 * channels),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+                _norm(2 * channels),
+                nn.ReLU(inplace=True),
+            ]
             channels *= 2
         layers += [ResidualBlock(channels) for _ in range(residualBlocks)]
         for _ in range(2):
-            layers += [nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1),
-                       _norm(channels // 2), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1),
+                _norm(channels // 2),
+                nn.ReLU(inplace=True),
+            ]
             channels //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels, outChannels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
@@ -82,10 +94,13 @@ class PatchDiscriminator(nn.Module):
         blocks = [nn.Conv2d(inChannels, filters, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         channels = filters
         for index in range(1, layers + 1):
-            out = filters * min(2 ** index, 8)
+            out = filters * min(2**index, 8)
             stride = 2 if index < layers else 1
-            blocks += [nn.Conv2d(channels, out, 4, stride=stride, padding=1), _norm(out),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            blocks += [
+                nn.Conv2d(channels, out, 4, stride=stride, padding=1),
+                _norm(out),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             channels = out
         blocks.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*blocks)

@@ -11,8 +11,9 @@ from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.models.registry import ModelRegistry
 
 
-def registerStyleModel(modelFolder: str | os.PathLike, modelId: str | None = None,
-                       modelsFolder: str | os.PathLike | None = None) -> ModelEntry:
+def registerStyleModel(
+    modelFolder: str | os.PathLike, modelId: str | None = None, modelsFolder: str | os.PathLike | None = None
+) -> ModelEntry:
     """Copy a trained model folder into the model registry and list it, with its tree hash, in the user manifest.
 
     :param modelId: the id (default: the folder's name).
@@ -21,6 +22,8 @@ def registerStyleModel(modelFolder: str | os.PathLike, modelId: str | None = Non
     :raises InputError: for a folder that is not a CycleGAN model or an id in use (nothing is registered).
     """
     if not isCycleGanFolder(pathlib.Path(modelFolder)):
-        raise InputError(f"{modelFolder} is not a CycleGAN model folder (no config.json with \"kind\": \"{KIND}\"); "
-                         "give a folder written by 'virtual-biopsy styletransfer train'.")
+        raise InputError(
+            f'{modelFolder} is not a CycleGAN model folder (no config.json with "kind": "{KIND}"); '
+            "give a folder written by 'virtual-biopsy styletransfer train'."
+        )
     return ModelRegistry(modelsFolder).importModel(modelFolder, modelId)

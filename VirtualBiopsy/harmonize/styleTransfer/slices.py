@@ -47,13 +47,16 @@ def requireFiniteVolume(image: sitk.Image, what: str) -> np.ndarray:
     voxels = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
     bad = int(np.count_nonzero(~np.isfinite(voxels)))
     if bad:
-        raise InputError(f"The {what} has {bad} NaN or infinite voxel(s) of {voxels.size}; replace them (e.g. by 0 "
-                         "with SimpleITK's Mask or numpy.nan_to_num) before style transfer.")
+        raise InputError(
+            f"The {what} has {bad} NaN or infinite voxel(s) of {voxels.size}; replace them (e.g. by 0 "
+            "with SimpleITK's Mask or numpy.nan_to_num) before style transfer."
+        )
     return voxels
 
 
-def robustRange(voxels: np.ndarray, mask: np.ndarray, lowerPercentile: float, upperPercentile: float,
-                what: str = "image") -> IntensityRange:
+def robustRange(
+    voxels: np.ndarray, mask: np.ndarray, lowerPercentile: float, upperPercentile: float, what: str = "image"
+) -> IntensityRange:
     """The ``lowerPercentile`` and ``upperPercentile`` of the voxels inside ``mask``.
 
     :raises InputError: when the mask is empty or the two percentiles are equal (a constant head).
@@ -63,8 +66,10 @@ def robustRange(voxels: np.ndarray, mask: np.ndarray, lowerPercentile: float, up
         raise InputError(f"The {what} has no head (foreground) voxels; check that the right volume was selected.")
     lower, upper = (float(v) for v in np.percentile(inside, [lowerPercentile, upperPercentile]))
     if not upper > lower:
-        raise InputError(f"The {what}'s head intensities are constant between the {lowerPercentile} and "
-                         f"{upperPercentile} percentiles (both {lower}); there is no contrast to translate.")
+        raise InputError(
+            f"The {what}'s head intensities are constant between the {lowerPercentile} and "
+            f"{upperPercentile} percentiles (both {lower}); there is no contrast to translate."
+        )
     return IntensityRange(lower, upper)
 
 
@@ -76,8 +81,9 @@ def toUnitRange(voxels: np.ndarray, intensityRange: IntensityRange) -> np.ndarra
 
 def fromUnitRange(values: np.ndarray, intensityRange: IntensityRange) -> np.ndarray:
     """The inverse of :func:`toUnitRange` (before clipping): [-1, 1] back to intensities (float32)."""
-    return ((values + 1.0) * 0.5 * (intensityRange.upper - intensityRange.lower) + intensityRange.lower
-            ).astype(np.float32)
+    return ((values + 1.0) * 0.5 * (intensityRange.upper - intensityRange.lower) + intensityRange.lower).astype(
+        np.float32
+    )
 
 
 def scaleVolume(image: sitk.Image, lowerPercentile: float, upperPercentile: float, what: str = "image") -> ScaledVolume:
@@ -92,8 +98,10 @@ def scaleVolume(image: sitk.Image, lowerPercentile: float, upperPercentile: floa
 
 def domainRange(volumes: Sequence[ScaledVolume]) -> IntensityRange:
     """A domain's typical range: the medians of its volumes' lower and upper intensities."""
-    return IntensityRange(float(np.median([v.intensityRange.lower for v in volumes])),
-                          float(np.median([v.intensityRange.upper for v in volumes])))
+    return IntensityRange(
+        float(np.median([v.intensityRange.lower for v in volumes])),
+        float(np.median([v.intensityRange.upper for v in volumes])),
+    )
 
 
 class SliceSampler:
@@ -106,17 +114,28 @@ class SliceSampler:
     :raises InputError: when no slice of any volume has enough head.
     """
 
-    def __init__(self, volumes: Sequence[ScaledVolume], size: int, minimumForeground: float,
-                 rng: np.random.Generator, what: str = "domain") -> None:
+    def __init__(
+        self,
+        volumes: Sequence[ScaledVolume],
+        size: int,
+        minimumForeground: float,
+        rng: np.random.Generator,
+        what: str = "domain",
+    ) -> None:
         self.volumes = list(volumes)
         self.size = int(size)
         self.rng = rng
-        self.candidates = [(v, int(k)) for v, volume in enumerate(self.volumes)
-                           for k in np.flatnonzero(volume.mask.mean(axis=(1, 2)) >= minimumForeground)]
+        self.candidates = [
+            (v, int(k))
+            for v, volume in enumerate(self.volumes)
+            for k in np.flatnonzero(volume.mask.mean(axis=(1, 2)) >= minimumForeground)
+        ]
         if not self.candidates:
-            raise InputError(f"No slice of the {what}'s {len(self.volumes)} volume(s) has at least "
-                             f"{minimumForeground:.0%} head voxels; give volumes that contain a head, or lower "
-                             "minimumForeground.")
+            raise InputError(
+                f"No slice of the {what}'s {len(self.volumes)} volume(s) has at least "
+                f"{minimumForeground:.0%} head voxels; give volumes that contain a head, or lower "
+                "minimumForeground."
+            )
 
     def batch(self, count: int) -> np.ndarray:
         """``count`` slices, shape (count, 1, size, size), float32 in [-1, 1]."""

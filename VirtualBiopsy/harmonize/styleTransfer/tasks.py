@@ -39,16 +39,24 @@ def applyStyleTransferTask(arguments: dict[str, Any], progress: ProgressCallback
     try:
         image = sitk.ReadImage(str(imagePath))
     except RuntimeError as error:
-        raise InputError(f"Cannot read the image file {imagePath}; give a volume SimpleITK reads (NRRD, NIfTI, "
-                         "MHA).") from error
+        raise InputError(
+            f"Cannot read the image file {imagePath}; give a volume SimpleITK reads (NRRD, NIfTI, MHA)."
+        ) from error
     device = resolveDevice(arguments.get("device", "auto"))
     progress(0.0, "loading the model")
     model = loadStyleModel(arguments["model"], ModelRegistry(arguments.get("modelsFolder")))
-    result = applyStyleTransfer(image, model, device, int(arguments.get("batchSize", 8)),
-                                progress=lambda f, m: progress(0.05 + 0.9 * f, m))
+    result = applyStyleTransfer(
+        image, model, device, int(arguments.get("batchSize", 8)), progress=lambda f, m: progress(0.05 + 0.9 * f, m)
+    )
     writeImageAtomically(result, out)
     progress(1.0, "done")
     document = model.document
-    return {"modelId": model.entry.id, "sha256": model.entry.sha256, "sequence": document["sequence"],
-            "sourceDomain": document["sourceDomain"], "targetDomain": document["targetDomain"], "device": device,
-            "out": str(out)}
+    return {
+        "modelId": model.entry.id,
+        "sha256": model.entry.sha256,
+        "sequence": document["sequence"],
+        "sourceDomain": document["sourceDomain"],
+        "targetDomain": document["targetDomain"],
+        "device": device,
+        "out": str(out),
+    }

@@ -43,10 +43,20 @@ logger = logging.getLogger(__name__)
 TRAIN_TASK = "VirtualBiopsy.harmonize.styleTransfer.training:trainCycleGan"
 
 
-def trainingArguments(sourceImages: list[str], targetImages: list[str], out: str, sequence: str,
-                      sourceDomain: str, targetDomain: str, config: CycleGanConfig | None = None, epochs: int = 10,
-                      iterationsPerEpoch: int = 50, device: str = "auto", seed: int = 0,
-                      threads: int | None = None) -> dict[str, Any]:
+def trainingArguments(
+    sourceImages: list[str],
+    targetImages: list[str],
+    out: str,
+    sequence: str,
+    sourceDomain: str,
+    targetDomain: str,
+    config: CycleGanConfig | None = None,
+    epochs: int = 10,
+    iterationsPerEpoch: int = 50,
+    device: str = "auto",
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """The arguments of :func:`trainCycleGan`, checked (so that bad input fails before a worker starts).
 
     :raises InputError: for an empty domain, a missing image, a non-positive count or an existing ``out``.
@@ -57,8 +67,10 @@ def trainingArguments(sourceImages: list[str], targetImages: list[str], out: str
             raise InputError(f"The {name} domain has no images; give at least one volume per domain.")
         missing = [str(path) for path in images if not pathlib.Path(path).is_file()]
         if missing:
-            raise InputError(f"{len(missing)} {name} image file(s) do not exist (first: {missing[0]}); check the "
-                             "paths or the manifest.")
+            raise InputError(
+                f"{len(missing)} {name} image file(s) do not exist (first: {missing[0]}); check the "
+                "paths or the manifest."
+            )
     for name, value in (("epochs", epochs), ("iterationsPerEpoch", iterationsPerEpoch)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} is {value!r}; give a positive whole number.")
@@ -67,10 +79,20 @@ def trainingArguments(sourceImages: list[str], targetImages: list[str], out: str
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"seed is {seed!r}; give a whole number ≥ 0.")
     requireNewFolder(out, "Model folder")
-    return {"sourceImages": [str(p) for p in sourceImages], "targetImages": [str(p) for p in targetImages],
-            "out": str(out), "sequence": sequence, "sourceDomain": sourceDomain, "targetDomain": targetDomain,
-            "config": config.toDict(), "epochs": epochs, "iterationsPerEpoch": iterationsPerEpoch,
-            "device": device, "seed": seed, "threads": threads}
+    return {
+        "sourceImages": [str(p) for p in sourceImages],
+        "targetImages": [str(p) for p in targetImages],
+        "out": str(out),
+        "sequence": sequence,
+        "sourceDomain": sourceDomain,
+        "targetDomain": targetDomain,
+        "config": config.toDict(),
+        "epochs": epochs,
+        "iterationsPerEpoch": iterationsPerEpoch,
+        "device": device,
+        "seed": seed,
+        "threads": threads,
+    }
 
 
 def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
@@ -95,13 +117,19 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as error:
-            raise InputError(f"Cannot read the {domain} image {path}; give volumes SimpleITK reads (NRRD, NIfTI, "
-                             "MHA).") from error
-        domains.setdefault(domain, []).append(scaleVolume(image, config.lowerPercentile, config.upperPercentile,
-                                                          f"{domain} image {pathlib.Path(path).name}"))
+            raise InputError(
+                f"Cannot read the {domain} image {path}; give volumes SimpleITK reads (NRRD, NIfTI, MHA)."
+            ) from error
+        domains.setdefault(domain, []).append(
+            scaleVolume(
+                image, config.lowerPercentile, config.upperPercentile, f"{domain} image {pathlib.Path(path).name}"
+            )
+        )
     rng = np.random.default_rng([seed, 0])
-    samplers = {domain: SliceSampler(volumes, config.sliceSize, config.minimumForeground, rng, f"{domain} domain")
-                for domain, volumes in domains.items()}
+    samplers = {
+        domain: SliceSampler(volumes, config.sliceSize, config.minimumForeground, rng, f"{domain} domain")
+        for domain, volumes in domains.items()
+    }
     if arguments.get("threads"):
         torch.set_num_threads(int(arguments["threads"]))
     torch.manual_seed(seed)
@@ -114,15 +142,26 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
             losses = model.step(samplers["source"].batch(config.batchSize), samplers["target"].batch(config.batchSize))
             values = np.array(losses.values())
             if not np.all(np.isfinite(values)):
-                raise InputError(f"Training diverged in epoch {epoch + 1}, iteration {iteration + 1} (losses "
-                                 f"{dict(zip(LOSS_NAMES, values.round(4)))}); lower learningRate or check the images.")
+                raise InputError(
+                    f"Training diverged in epoch {epoch + 1}, iteration {iteration + 1} (losses "
+                    f"{dict(zip(LOSS_NAMES, values.round(4)))}); lower learningRate or check the images."
+                )
             sums += values
             done = epoch * iterations + iteration + 1
-            progress(0.05 + 0.9 * done / (epochs * iterations),
-                     f"epoch {epoch + 1}/{epochs}, iteration {iteration + 1}/{iterations}, cycle {losses.cycle:.3f}")
+            progress(
+                0.05 + 0.9 * done / (epochs * iterations),
+                f"epoch {epoch + 1}/{epochs}, iteration {iteration + 1}/{iterations}, cycle {losses.cycle:.3f}",
+            )
         means = dict(zip(LOSS_NAMES, (sums / iterations).tolist()))
-        history.append({"epoch": epoch + 1, "iterations": iterations, "learningRate": rate,
-                        "seconds": round(time.perf_counter() - epochStart, 3), **means})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "iterations": iterations,
+                "learningRate": rate,
+                "seconds": round(time.perf_counter() - epochStart, 3),
+                **means,
+            }
+        )
         logger.info("Epoch %d/%d: %s", epoch + 1, epochs, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
         model.endEpoch()
     seconds = time.perf_counter() - started
@@ -136,36 +175,70 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
         (staging / CONFIG_NAME).write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         (staging / LOSSES_NAME).write_text(_lossesCsv(history), encoding="utf-8", newline="\n")
     progress(1.0, f"trained {epochs * iterations} iterations at {speed:.2f} iterations/s on {device}")
-    return {"modelFolder": str(out), "device": device, "seconds": seconds, "iterationsPerSecond": speed,
-            "losses": history[-1], "history": history}
+    return {
+        "modelFolder": str(out),
+        "device": device,
+        "seconds": seconds,
+        "iterationsPerSecond": speed,
+        "losses": history[-1],
+        "history": history,
+    }
 
 
-def _configDocument(arguments: dict[str, Any], config: CycleGanConfig, domains: dict, history: list[dict],
-                    device: str, seconds: float, speed: float) -> dict[str, Any]:
+def _configDocument(
+    arguments: dict[str, Any],
+    config: CycleGanConfig,
+    domains: dict,
+    history: list[dict],
+    device: str,
+    seconds: float,
+    speed: float,
+) -> dict[str, Any]:
     torch = requirePackage("torch")
     from VirtualBiopsy.harmonize.styleTransfer.networks import SIZE_MULTIPLE
 
     source, target = domainRange(domains["source"]), domainRange(domains["target"])
     return {
-        "kind": KIND, "formatVersion": FORMAT_VERSION, "version": "1",
-        "sequence": arguments["sequence"], "sourceDomain": arguments["sourceDomain"],
+        "kind": KIND,
+        "formatVersion": FORMAT_VERSION,
+        "version": "1",
+        "sequence": arguments["sequence"],
+        "sourceDomain": arguments["sourceDomain"],
         "targetDomain": arguments["targetDomain"],
-        "networks": {"generator": "ResnetGenerator", "generatorFilters": config.generatorFilters,
-                     "residualBlocks": config.residualBlocks, "discriminator": "PatchDiscriminator",
-                     "discriminatorFilters": config.discriminatorFilters,
-                     "discriminatorLayers": config.discriminatorLayers, "sizeMultiple": SIZE_MULTIPLE,
-                     "sliceAxis": "k (third index axis)", "sliceSize": config.sliceSize},
-        "intensity": {"lowerPercentile": config.lowerPercentile, "upperPercentile": config.upperPercentile,
-                      "source": {"lower": source.lower, "upper": source.upper},
-                      "target": {"lower": target.lower, "upper": target.upper},
-                      "background": 0.0},
+        "networks": {
+            "generator": "ResnetGenerator",
+            "generatorFilters": config.generatorFilters,
+            "residualBlocks": config.residualBlocks,
+            "discriminator": "PatchDiscriminator",
+            "discriminatorFilters": config.discriminatorFilters,
+            "discriminatorLayers": config.discriminatorLayers,
+            "sizeMultiple": SIZE_MULTIPLE,
+            "sliceAxis": "k (third index axis)",
+            "sliceSize": config.sliceSize,
+        },
+        "intensity": {
+            "lowerPercentile": config.lowerPercentile,
+            "upperPercentile": config.upperPercentile,
+            "source": {"lower": source.lower, "upper": source.upper},
+            "target": {"lower": target.lower, "upper": target.upper},
+            "background": 0.0,
+        },
         "config": config.toDict(),
-        "training": {"epochs": arguments["epochs"], "iterationsPerEpoch": arguments["iterationsPerEpoch"],
-                     "seed": arguments["seed"], "device": device, "seconds": round(seconds, 3),
-                     "iterationsPerSecond": round(speed, 4), "threads": torch.get_num_threads(),
-                     "sourceVolumes": len(domains["source"]), "targetVolumes": len(domains["target"]),
-                     "inputSha256": {"source": [sha256File(p) for p in arguments["sourceImages"]],
-                                     "target": [sha256File(p) for p in arguments["targetImages"]]}},
+        "training": {
+            "epochs": arguments["epochs"],
+            "iterationsPerEpoch": arguments["iterationsPerEpoch"],
+            "seed": arguments["seed"],
+            "device": device,
+            "seconds": round(seconds, 3),
+            "iterationsPerSecond": round(speed, 4),
+            "threads": torch.get_num_threads(),
+            "sourceVolumes": len(domains["source"]),
+            "targetVolumes": len(domains["target"]),
+            "inputSha256": {
+                "source": [sha256File(p) for p in arguments["sourceImages"]],
+                "target": [sha256File(p) for p in arguments["targetImages"]],
+            },
+        },
         "losses": history,
         "versions": {"virtualBiopsy": __version__, "torch": torch.__version__, "SimpleITK": sitk.__version__},
     }

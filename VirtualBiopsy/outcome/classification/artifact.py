@@ -80,11 +80,16 @@ class SavedClassifier:
         :raises InputError: for missing, extra, reordered or non-numeric features (named).
         """
         requireMatchingFeatures(list(map(str, features.columns)), self.inputFeatures, self.folder)
-        nonNumeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])
-                      or pd.api.types.is_bool_dtype(features[c])]
+        nonNumeric = [
+            str(c)
+            for c in features.columns
+            if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+        ]
         if nonNumeric:
-            raise InputError(f"Feature column(s) {', '.join(nonNumeric[:_LISTED])} are not numeric but the model "
-                             f"{self.folder} was trained on numbers; fix the feature table.")
+            raise InputError(
+                f"Feature column(s) {', '.join(nonNumeric[:_LISTED])} are not numeric but the model "
+                f"{self.folder} was trained on numbers; fix the feature table."
+            )
         return features[self.modelFeatures].astype(float)
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
@@ -104,13 +109,18 @@ def requireMatchingFeatures(given: list[str], expected: list[str], where: object
     if extra:
         problems.append(f"{len(extra)} extra ({_listed(extra)})")
     if not problems:
-        moved = [f"{name} (column {given.index(name) + 1}, expected {position + 1})"
-                 for position, name in enumerate(expected) if given[position] != name]
+        moved = [
+            f"{name} (column {given.index(name) + 1}, expected {position + 1})"
+            for position, name in enumerate(expected)
+            if given[position] != name
+        ]
         problems.append(f"{len(moved)} reordered ({_listed(moved)})")
-    raise InputError(f"The feature table does not match the features of the model {where}: {'; '.join(problems)}. "
-                     f"Give a table with exactly the model's {len(expected)} features in its order (see its "
-                     "model.json), "
-                     "e.g. one extracted with the same settings.")
+    raise InputError(
+        f"The feature table does not match the features of the model {where}: {'; '.join(problems)}. "
+        f"Give a table with exactly the model's {len(expected)} features in its order (see its "
+        "model.json), "
+        "e.g. one extracted with the same settings."
+    )
 
 
 def saveClassifier(model: FittedClassifier, folder: str | os.PathLike) -> pathlib.Path:
@@ -137,8 +147,11 @@ def saveClassifier(model: FittedClassifier, folder: str | os.PathLike) -> pathli
             "target": model.target.toDict(),
             "classes": {"0": model.target.negativeLabel, "1": model.target.positiveClass},
             "threshold": model.threshold,
-            "trainingData": {"sha256": model.trainingHash, "patients": model.performance.get("patients"),
-                             "positives": model.performance.get("positives")},
+            "trainingData": {
+                "sha256": model.trainingHash,
+                "patients": model.performance.get("patients"),
+                "positives": model.performance.get("positives"),
+            },
             "performance": {key: _finiteOrNone(value) for key, value in model.performance.items()},
             "settings": model.settings,
             "versions": libraryVersions(),
@@ -165,36 +178,47 @@ def loadClassifier(folder: str | os.PathLike) -> SavedClassifier:
     cardPath, modelPath = folder / CARD_FILE, folder / MODEL_FILE
     for path in (cardPath, modelPath):
         if not path.is_file():
-            raise ModelError(f"{path} not found: {folder} is not a saved classifier. Give a folder DIR/models/<name> "
-                             "written by 'virtual-biopsy outcome classify'.")
+            raise ModelError(
+                f"{path} not found: {folder} is not a saved classifier. Give a folder DIR/models/<name> "
+                "written by 'virtual-biopsy outcome classify'."
+            )
     try:
         card = json.loads(cardPath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelError(f"{cardPath} is not valid JSON ({error}); save the model again.") from error
     if not isinstance(card, dict) or card.get("schemaVersion") != SCHEMA_VERSION:
         version = card.get("schemaVersion") if isinstance(card, dict) else None
-        raise ModelError(f"{cardPath} has schema version {version!r}; this version of Virtual Biopsy reads version "
-                         f"{SCHEMA_VERSION}. Retrain the model with this version.")
+        raise ModelError(
+            f"{cardPath} has schema version {version!r}; this version of Virtual Biopsy reads version "
+            f"{SCHEMA_VERSION}. Retrain the model with this version."
+        )
     missingKeys = [key for key in ("model", "features", "modelFeatures", "target", "modelSha256") if key not in card]
     if missingKeys or card["model"] not in EXPLAINED_QUANTITY:
         raise ModelError(f"{cardPath} lacks {', '.join(missingKeys) or 'a known model name'}; save the model again.")
     digest = sha256File(modelPath)
     if digest != card["modelSha256"]:
-        raise ModelError(f"{modelPath} has SHA-256 {digest} but {CARD_FILE} records {card['modelSha256']}: the file "
-                         "changed after it was saved. Restore it or retrain the model.")
+        raise ModelError(
+            f"{modelPath} has SHA-256 {digest} but {CARD_FILE} records {card['modelSha256']}: the file "
+            "changed after it was saved. Restore it or retrain the model."
+        )
     try:
         untrusted = [name for name in sio.get_untrusted_types(file=modelPath) if name not in TRUSTED_TYPES]
         if not untrusted:
             pipeline = sio.load(modelPath, trusted=list(TRUSTED_TYPES))
     except Exception as error:  # skops raises many kinds (zip, JSON, type) on a damaged file
-        raise ModelError(f"{modelPath} could not be read by skops ({type(error).__name__}: {error}); retrain the "
-                         "model or restore the file.") from error
+        raise ModelError(
+            f"{modelPath} could not be read by skops ({type(error).__name__}: {error}); retrain the "
+            "model or restore the file."
+        ) from error
     if untrusted:
-        raise ModelError(f"{modelPath} holds types that are not trusted ({', '.join(untrusted[:_LISTED])}); it was not "
-                         "loaded. Retrain the model with Virtual Biopsy.")
+        raise ModelError(
+            f"{modelPath} holds types that are not trusted ({', '.join(untrusted[:_LISTED])}); it was not "
+            "loaded. Retrain the model with Virtual Biopsy."
+        )
     if not hasattr(pipeline, "steps"):
-        raise ModelError(f"{modelPath} holds a {type(pipeline).__name__}, not a scikit-learn pipeline; "
-                         "retrain the model.")
+        raise ModelError(
+            f"{modelPath} holds a {type(pipeline).__name__}, not a scikit-learn pipeline; retrain the model."
+        )
     return SavedClassifier(folder, pipeline, card)
 
 

@@ -10,8 +10,9 @@ from VirtualBiopsy.outcome.classification.config import ClassificationConfig
 from VirtualBiopsy.outcome.cohortTable import FEATURE_ID_COLUMNS, joinCohort
 
 
-def classificationInput(features: pd.DataFrame, clinical: pd.DataFrame,
-                        config: ClassificationConfig) -> tuple[pd.DataFrame, pd.Series]:
+def classificationInput(
+    features: pd.DataFrame, clinical: pd.DataFrame, config: ClassificationConfig
+) -> tuple[pd.DataFrame, pd.Series]:
     """Join the tables and return the features (index = patient) and ``config.targetColumn``.
 
     The cohort table checks the ids, the target and the feature types; missing and constant
@@ -36,8 +37,9 @@ def cohortTarget(features: pd.DataFrame, clinical: pd.DataFrame, patientColumn: 
     """
     columns = [column for column in features.columns if column != patientColumn]
     filled = features.fillna({column: 0 for column in columns})
-    cohort = joinCohort(filled, clinical, patientColumn, targetColumn=targetColumn, missingFeatures="error",
-                        constantFeatures="keep")
+    cohort = joinCohort(
+        filled, clinical, patientColumn, targetColumn=targetColumn, missingFeatures="error", constantFeatures="keep"
+    )
     return cohort.target
 
 
@@ -48,9 +50,11 @@ def featureColumns(features: pd.DataFrame, patientColumn: str = "patient") -> pd
     :raises InputError: without the patient column, or with repeated or empty patient ids.
     """
     if patientColumn not in features.columns:
-        raise InputError(f"The features table has no patient column '{patientColumn}'; it has: "
-                         f"{', '.join(map(str, features.columns[:10]))}. Give the table 'virtual-biopsy extract' "
-                         "wrote.")
+        raise InputError(
+            f"The features table has no patient column '{patientColumn}'; it has: "
+            f"{', '.join(map(str, features.columns[:10]))}. Give the table 'virtual-biopsy extract' "
+            "wrote."
+        )
     ids = features[patientColumn]
     if ids.isna().any() or ids.astype(str).str.strip().eq("").any():
         raise InputError(f"The features table has rows without a patient id in '{patientColumn}'; fill them in.")
@@ -58,6 +62,7 @@ def featureColumns(features: pd.DataFrame, patientColumn: str = "patient") -> pd
     frame.index.name = patientColumn
     repeated = frame.index[frame.index.duplicated()].unique()
     if len(repeated):
-        raise InputError(f"The features table lists patient(s) more than once: {', '.join(repeated[:5])}; "
-                         "keep one row per patient.")
+        raise InputError(
+            f"The features table lists patient(s) more than once: {', '.join(repeated[:5])}; keep one row per patient."
+        )
     return frame.drop(columns=[c for c in FEATURE_ID_COLUMNS if c in frame.columns])

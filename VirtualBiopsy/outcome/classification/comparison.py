@@ -93,8 +93,10 @@ def compareClassifiers(
     config = config or ClassificationConfig()
     progress = progress or noProgress
     if not features.index.equals(target.index):
-        raise InputError("The features and the target must list the same patients in the same order; join them with "
-                         "the cohort table first.")
+        raise InputError(
+            "The features and the target must list the same patients in the same order; join them with "
+            "the cohort table first."
+        )
     labels, encoding = binaryTarget(target, config.positiveClass, config.targetColumn)
     prepared = prepareFeatures(features, config.imputation)
     y = labels.to_numpy()
@@ -105,16 +107,25 @@ def compareClassifiers(
     rows, validations, models = [], {}, {}
     share = 1.0 / len(config.models)
     for index, name in enumerate(config.models):
-        makePipeline = functools.partial(buildPipeline, name, config.randomSeed, config.imputation, config.l1,
-                                         config.trees)
+        makePipeline = functools.partial(
+            buildPipeline, name, config.randomSeed, config.imputation, config.l1, config.trees
+        )
         base = index * share
 
         def modelProgress(fraction: float, message: str, base: float = base) -> None:
             progress(base + 0.9 * share * fraction, message)
 
         validation = crossValidate(
-            name, makePipeline, x, y, config.folds, config.repeats, config.randomSeed, config.thresholdFolds,
-            modelProgress, cancel,
+            name,
+            makePipeline,
+            x,
+            y,
+            config.folds,
+            config.repeats,
+            config.randomSeed,
+            config.thresholdFolds,
+            modelProgress,
+            cancel,
         )
         validations[name] = validation
         row = performanceRow(validation, y, config)
@@ -122,8 +133,18 @@ def compareClassifiers(
         progress(base + 0.9 * share, f"{name}: refitting on all {len(y)} patients")
         pipeline = makePipeline().fit(x, y)
         threshold = trainingThreshold(makePipeline, name, x, y, config.thresholdFolds, config.randomSeed)
-        models[name] = FittedClassifier(name, pipeline, list(map(str, prepared.frame.columns)), encoding, threshold,
-                                        row, prepared.inputColumns, prepared.dropped, trainingHash, settings)
+        models[name] = FittedClassifier(
+            name,
+            pipeline,
+            list(map(str, prepared.frame.columns)),
+            encoding,
+            threshold,
+            row,
+            prepared.inputColumns,
+            prepared.dropped,
+            trainingHash,
+            settings,
+        )
     progress(1.0, "Classifiers compared")
     return ClassifierComparison(pd.DataFrame(rows), validations, models, encoding, labels, prepared)
 
@@ -137,8 +158,9 @@ def performanceRow(validation: CrossValidation, labels: np.ndarray, config: Clas
     metrics are fold means at the Youden threshold chosen on each training part.
     """
     folds = validation.folds
-    auc, lower, upper, used = bootstrapAuc(labels, validation.outOfFold, config.bootstrapSamples,
-                                           config.confidenceLevel, config.randomSeed)
+    auc, lower, upper, used = bootstrapAuc(
+        labels, validation.outOfFold, config.bootstrapSamples, config.confidenceLevel, config.randomSeed
+    )
     return {
         "model": validation.model,
         "auc_mean": float(folds["auc"].mean()),

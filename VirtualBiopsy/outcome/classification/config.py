@@ -51,8 +51,9 @@ class ClassificationConfig(StageConfig):
     def validate(self) -> None:
         unknown = [name for name in self.models if name not in MODEL_NAMES]
         if unknown or not self.models:
-            raise InputError(f"ClassificationConfig.models is {self.models}; choose one or more of: "
-                             f"{', '.join(MODEL_NAMES)}.")
+            raise InputError(
+                f"ClassificationConfig.models is {self.models}; choose one or more of: {', '.join(MODEL_NAMES)}."
+            )
         if len(set(self.models)) != len(self.models):
             raise InputError(f"ClassificationConfig.models lists a model twice ({self.models}); give each once.")
         requireRange(self, "folds", 2, 100)

@@ -57,9 +57,17 @@ def explainClassifier(
 
     source = modelInput if reference is None else model.modelInput(reference)
     background = chooseBackground(source, backgroundSize, randomSeed)
-    shapley = shapleyValues(score, modelInput, background, model.explainedQuantity, budget, randomSeed,
-                            lambda fraction, message: progress(0.9 * fraction, message), cancel,
-                            allowMissing="impute" in dict(model.pipeline.steps))
+    shapley = shapleyValues(
+        score,
+        modelInput,
+        background,
+        model.explainedQuantity,
+        budget,
+        randomSeed,
+        lambda fraction, message: progress(0.9 * fraction, message),
+        cancel,
+        allowMissing="impute" in dict(model.pipeline.steps),
+    )
     progress(0.9, "Permutation importance")
     importance = permutationImportance(score, modelInput, labels, randomSeed=randomSeed)
     progress(1.0, "Explained")

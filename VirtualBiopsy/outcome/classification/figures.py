@@ -21,8 +21,9 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 SHOWN_FEATURES = 12
 
 
-def saveRocFigure(validations: dict[str, CrossValidation], performance: pd.DataFrame,
-                  stem: str | os.PathLike) -> list[pathlib.Path]:
+def saveRocFigure(
+    validations: dict[str, CrossValidation], performance: pd.DataFrame, stem: str | os.PathLike
+) -> list[pathlib.Path]:
     """Mean ROC curve per model over the folds × repeats with a ±1 SD band; ``STEM.png`` and ``STEM.svg``.
 
     :param performance: the comparison table (``model``, ``auc_mean``, ``auc_sd``) for the legend.
@@ -39,8 +40,13 @@ def saveRocFigure(validations: dict[str, CrossValidation], performance: pd.DataF
         axes.plot(ROC_GRID, mean, color=color, label=label)
         axes.fill_between(ROC_GRID, np.clip(mean - spread, 0, 1), np.clip(mean + spread, 0, 1), color=color, alpha=0.15)
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="Chance")
-    axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False-positive rate (1 − specificity)",
-             ylabel="True-positive rate (sensitivity)", title="Cross-validated ROC (mean ± 1 SD over folds)")
+    axes.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="False-positive rate (1 − specificity)",
+        ylabel="True-positive rate (sensitivity)",
+        title="Cross-validated ROC (mean ± 1 SD over folds)",
+    )
     axes.legend(loc="lower right", fontsize=8)
     return _save(figure, stem)
 
@@ -73,14 +79,16 @@ def saveWaterfallFigure(explanation: ShapleyExplanation, patient: str, stem: str
     axes.set_xlim(low - pad, high + pad)  # room for the value labels (bars' sticky edges defeat margins)
     axes.axvline(explanation.baseValue, color="grey", linestyle="--", linewidth=0.8)
     axes.axvline(position, color="black", linewidth=0.8)
-    axes.set(xlabel=explanation.quantity,
-             title=f"{patient}: base {explanation.baseValue:.3g} → output "
-                   f"{float(explanation.modelOutput[patient]):.3g}")
+    axes.set(
+        xlabel=explanation.quantity,
+        title=f"{patient}: base {explanation.baseValue:.3g} → output {float(explanation.modelOutput[patient]):.3g}",
+    )
     return _save(figure, stem)
 
 
-def saveSummaryFigure(explanation: ShapleyExplanation, features: pd.DataFrame,
-                      stem: str | os.PathLike) -> list[pathlib.Path]:
+def saveSummaryFigure(
+    explanation: ShapleyExplanation, features: pd.DataFrame, stem: str | os.PathLike
+) -> list[pathlib.Path]:
     """Cohort summary (beeswarm-like): per feature, each patient's Shapley value as a dot coloured
     by the feature's value (rank within the cohort), features by mean |value|."""
     values = explanation.values

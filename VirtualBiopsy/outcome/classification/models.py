@@ -46,8 +46,13 @@ def buildPipeline(name: str, randomSeed: int = 0, imputation: str = "none", l1: 
     if name in ("lr", "svm"):
         steps.append(("scale", StandardScaler()))
     if name == "lr":
-        model = LogisticRegression(C=1.0, l1_ratio=1.0 if l1 else 0.0, solver="saga" if l1 else "lbfgs",
-                                   max_iter=10000, random_state=randomSeed)
+        model = LogisticRegression(
+            C=1.0,
+            l1_ratio=1.0 if l1 else 0.0,
+            solver="saga" if l1 else "lbfgs",
+            max_iter=10000,
+            random_state=randomSeed,
+        )
     elif name == "rf":
         model = RandomForestClassifier(n_estimators=trees, random_state=randomSeed, n_jobs=1)
     elif name == "svm":

@@ -31,8 +31,11 @@ def rocTable(comparison: ClassifierComparison) -> pd.DataFrame:
     for name, validation in comparison.validations.items():
         mean = validation.rocTruePositive.mean(axis=0)
         mean[-1] = 1.0
-        frames.append(pd.DataFrame({"model": name, "fpr": ROC_GRID, "tpr_mean": mean,
-                                    "tpr_sd": validation.rocTruePositive.std(axis=0)}))
+        frames.append(
+            pd.DataFrame(
+                {"model": name, "fpr": ROC_GRID, "tpr_mean": mean, "tpr_sd": validation.rocTruePositive.std(axis=0)}
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -41,14 +44,23 @@ def predictionTable(comparison: ClassifierComparison) -> pd.DataFrame:
     frames = []
     for name, validation in comparison.validations.items():
         for repeat in range(validation.outOfFold.shape[1]):
-            frames.append(pd.DataFrame({"patient": comparison.labels.index.astype(str),
-                                        "target": comparison.labels.to_numpy(), "model": name, "repeat": repeat,
-                                        "score": validation.outOfFold[:, repeat]}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "patient": comparison.labels.index.astype(str),
+                        "target": comparison.labels.to_numpy(),
+                        "model": name,
+                        "repeat": repeat,
+                        "score": validation.outOfFold[:, repeat],
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
-def writeComparison(comparison: ClassifierComparison, folder: pathlib.Path,
-                    inputs: dict | None = None) -> list[pathlib.Path]:
+def writeComparison(
+    comparison: ClassifierComparison, folder: pathlib.Path, inputs: dict | None = None
+) -> list[pathlib.Path]:
     """Write ``performance.csv``, ``folds.csv``, ``predictions.csv``, ``roc.csv``, ``roc.png``/``.svg``,
     ``provenance.json`` and ``models/<name>/`` into the (staging) folder ``folder``.
 
@@ -77,23 +89,35 @@ def writeComparison(comparison: ClassifierComparison, folder: pathlib.Path,
     return written
 
 
-def writeExplanation(explanation: ShapleyExplanation, importance: pd.DataFrame, features: pd.DataFrame,
-                     folder: pathlib.Path, patients: list[str] | None = None, details: dict | None = None
-                     ) -> list[pathlib.Path]:
+def writeExplanation(
+    explanation: ShapleyExplanation,
+    importance: pd.DataFrame,
+    features: pd.DataFrame,
+    folder: pathlib.Path,
+    patients: list[str] | None = None,
+    details: dict | None = None,
+) -> list[pathlib.Path]:
     """Write ``shap.csv``, ``permutation_importance.csv``, ``summary.png``/``.svg``,
     ``waterfall/<patient>.png``/``.svg`` (for ``patients``, default all) and ``explanation.json``.
 
     Waterfall files are named after the patient ids the feature table already carries.
     """
     folder = pathlib.Path(folder)
-    written = [writeTextAtomically(explanation.table().to_csv(index=False), folder / "shap.csv"),
-               writeTextAtomically(importance.to_csv(index=False), folder / "permutation_importance.csv")]
+    written = [
+        writeTextAtomically(explanation.table().to_csv(index=False), folder / "shap.csv"),
+        writeTextAtomically(importance.to_csv(index=False), folder / "permutation_importance.csv"),
+    ]
     written += saveSummaryFigure(explanation, features, folder / "summary")
     (folder / "waterfall").mkdir()
     for patient in patients if patients is not None else list(explanation.values.index):
         written += saveWaterfallFigure(explanation, patient, folder / "waterfall" / _safeName(patient))
-    record = {"quantity": explanation.quantity, "baseValue": explanation.baseValue, "method": explanation.method,
-              "backgroundPatients": explanation.backgroundPatients, **(details or {})}
+    record = {
+        "quantity": explanation.quantity,
+        "baseValue": explanation.baseValue,
+        "method": explanation.method,
+        "backgroundPatients": explanation.backgroundPatients,
+        **(details or {}),
+    }
     written.append(writeTextAtomically(json.dumps(record, indent=2, default=str), folder / "explanation.json"))
     return written
 

@@ -54,8 +54,14 @@ class ClassifierPanelConfig(StageConfig):
 
         :raises InputError: for models, folds or repeats the library refuses.
         """
-        return ClassificationConfig.fromDict({
-            "targetColumn": self.targetColumn, "positiveClass": self.targetPositiveClass,
-            "models": list(self.classifierModels), "folds": self.folds, "repeats": self.repeats,
-            "randomSeed": self.randomSeed, "patientColumn": self.patientColumn,
-        })
+        return ClassificationConfig.fromDict(
+            {
+                "targetColumn": self.targetColumn,
+                "positiveClass": self.targetPositiveClass,
+                "models": list(self.classifierModels),
+                "folds": self.folds,
+                "repeats": self.repeats,
+                "randomSeed": self.randomSeed,
+                "patientColumn": self.patientColumn,
+            }
+        )

@@ -77,12 +77,16 @@ def shapleyValues(
     if list(background.columns) != list(features.columns):
         raise InputError("The background patients must have the same feature columns as the explained ones.")
     if len(background) == 0 or len(features) == 0:
-        raise InputError(f"Shapley values need patients to explain ({len(features)}) and background patients "
-                         f"({len(background)}); give at least one of each.")
+        raise InputError(
+            f"Shapley values need patients to explain ({len(features)}) and background patients "
+            f"({len(background)}); give at least one of each."
+        )
     for what, frame in (("explained", features), ("background", background)):
         if not allowMissing and frame.isna().to_numpy().any():
-            raise InputError(f"The {what} patients have missing feature values; Shapley values need complete rows. "
-                             "Impute or remove them first.")
+            raise InputError(
+                f"The {what} patients have missing feature values; Shapley values need complete rows. "
+                "Impute or remove them first."
+            )
     if budget < 2:
         raise InputError(f"The Shapley budget is {budget}; give at least 2 coalitions (exact needs 2**features).")
     count = features.shape[1]
@@ -96,19 +100,30 @@ def shapleyValues(
         progress(index / len(x), f"Shapley values: patient {index + 1}/{len(x)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            game = shapiq.MarginalImputer(score, backgroundValues, x=x[index:index + 1],
-                                          sample_size=len(backgroundValues), random_state=randomSeed)
+            game = shapiq.MarginalImputer(
+                score,
+                backgroundValues,
+                x=x[index : index + 1],
+                sample_size=len(backgroundValues),
+                random_state=randomSeed,
+            )
         if exact:
             interactions = shapiq.ExactComputer(game, n_players=count)("SV", 1)
         else:
             approximator = shapiq.KernelSHAP(n=count, max_order=1, random_state=randomSeed)
             interactions = approximator(budget=budget, game=game)
         rows.append([float(interactions[(feature,)]) for feature in range(count)])
-        outputs.append(float(score(x[index:index + 1])[0]))
+        outputs.append(float(score(x[index : index + 1])[0]))
     progress(1.0, "Shapley values computed")
     values = pd.DataFrame(rows, index=features.index, columns=features.columns)
-    return ShapleyExplanation(values, base, pd.Series(outputs, index=features.index, name="model_output"),
-                              "exact" if exact else "kernelSHAP", quantity, list(map(str, background.index)))
+    return ShapleyExplanation(
+        values,
+        base,
+        pd.Series(outputs, index=features.index, name="model_output"),
+        "exact" if exact else "kernelSHAP",
+        quantity,
+        list(map(str, background.index)),
+    )
 
 
 def chooseBackground(features: pd.DataFrame, size: int, randomSeed: int = 0) -> pd.DataFrame:
@@ -145,8 +160,10 @@ def permutationImportance(
     if labels is not None:
         reference, scoring = np.asarray(labels, dtype=int), "auc"
         if reference.min() == reference.max():
-            raise InputError("Permutation importance by AUC needs patients of both classes; drop the labels to use "
-                             "the change of the model output instead.")
+            raise InputError(
+                "Permutation importance by AUC needs patients of both classes; drop the labels to use "
+                "the change of the model output instead."
+            )
 
         def scorer(estimator, data, target):
             return float(rankAuc(target, score(data)))
@@ -156,10 +173,14 @@ def permutationImportance(
         def scorer(estimator, data, target):
             return -float(np.mean((score(data) - target) ** 2))
 
-    result = permutation_importance(_Fitted(), x, reference, scoring=scorer, n_repeats=repeats,
-                                    random_state=randomSeed)
-    table = pd.DataFrame({"feature": list(map(str, features.columns)), "importance_mean": result.importances_mean,
-                          "importance_sd": result.importances_std})
+    result = permutation_importance(_Fitted(), x, reference, scoring=scorer, n_repeats=repeats, random_state=randomSeed)
+    table = pd.DataFrame(
+        {
+            "feature": list(map(str, features.columns)),
+            "importance_mean": result.importances_mean,
+            "importance_sd": result.importances_std,
+        }
+    )
     table["rank"] = table["importance_mean"].rank(ascending=False, method="min").astype(int)
     table["scoring"] = scoring
     return table.sort_values(["rank", "feature"]).reset_index(drop=True)

@@ -67,22 +67,30 @@ def binaryTarget(values: pd.Series, positiveClass: str = "", column: str = "targ
     """
     missing = values.index[values.isna()]
     if len(missing):
-        raise InputError(f"The target column '{column}' is empty for {len(missing)} patient(s) "
-                         f"({_listed(missing)}); fill in their diagnosis or remove them from the tables.")
+        raise InputError(
+            f"The target column '{column}' is empty for {len(missing)} patient(s) "
+            f"({_listed(missing)}); fill in their diagnosis or remove them from the tables."
+        )
     text = _asText(values)
     classes = sorted(text.unique())
     if len(classes) < 2:
         only = classes[0] if classes else "none"
-        raise InputError(f"The target column '{column}' has one class only ({only} for all {len(text)} patients); "
-                         "a classifier needs patients of two classes.")
+        raise InputError(
+            f"The target column '{column}' has one class only ({only} for all {len(text)} patients); "
+            "a classifier needs patients of two classes."
+        )
     positive = str(positiveClass).strip()
     if positive and positive not in classes:
-        raise InputError(f"The positive class '{positive}' does not occur in the target column '{column}' "
-                         f"(its values: {', '.join(classes[:10])}); give one of them.")
+        raise InputError(
+            f"The positive class '{positive}' does not occur in the target column '{column}' "
+            f"(its values: {', '.join(classes[:10])}); give one of them."
+        )
     if len(classes) > 2 and not positive:
-        raise InputError(f"The target column '{column}' has {len(classes)} classes ({', '.join(classes[:10])}); "
-                         "the classifiers are binary. Name the positive class (--positive-class VALUE) to classify it "
-                         "against all the others (one-vs-rest), or merge the classes first.")
+        raise InputError(
+            f"The target column '{column}' has {len(classes)} classes ({', '.join(classes[:10])}); "
+            "the classifiers are binary. Name the positive class (--positive-class VALUE) to classify it "
+            "against all the others (one-vs-rest), or merge the classes first."
+        )
     positive = positive or classes[-1]
     labels = (text == positive).astype(int).rename(column)
     return labels, BinaryTarget(column, positive, [value for value in classes if value != positive])
@@ -99,18 +107,26 @@ def prepareFeatures(features: pd.DataFrame, imputation: str = "none") -> Prepare
         imputation, or nothing left after dropping.
     """
     if features.shape[1] == 0 or len(features) == 0:
-        raise InputError(f"The feature table has {len(features)} patient(s) and {features.shape[1]} feature column(s); "
-                         "give a table with one row per patient and numeric feature columns.")
-    nonNumeric = [str(c) for c in features.columns
-                  if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])]
+        raise InputError(
+            f"The feature table has {len(features)} patient(s) and {features.shape[1]} feature column(s); "
+            "give a table with one row per patient and numeric feature columns."
+        )
+    nonNumeric = [
+        str(c)
+        for c in features.columns
+        if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+    ]
     if nonNumeric:
-        raise InputError(f"{len(nonNumeric)} feature column(s) are not numeric ({_listed(nonNumeric)}); encode them "
-                         "as numbers or remove them from the feature table.")
+        raise InputError(
+            f"{len(nonNumeric)} feature column(s) are not numeric ({_listed(nonNumeric)}); encode them "
+            "as numbers or remove them from the feature table."
+        )
     values = features.astype(float)
     infinite = [str(c) for c in values.columns if np.isinf(values[c]).any()]
     if infinite:
-        raise InputError(f"{len(infinite)} feature column(s) hold infinite values ({_listed(infinite)}); "
-                         "fix or remove them.")
+        raise InputError(
+            f"{len(infinite)} feature column(s) hold infinite values ({_listed(infinite)}); fix or remove them."
+        )
     dropped: dict[str, str] = {}
     for name in values.columns:
         present = values[name].dropna()
@@ -122,15 +138,19 @@ def prepareFeatures(features: pd.DataFrame, imputation: str = "none") -> Prepare
         logger.info("Dropped %d feature(s) that carry no information: %s", len(dropped), _listed(list(dropped)))
     kept = values.drop(columns=list(dropped))
     if kept.shape[1] == 0:
-        raise InputError(f"All {features.shape[1]} feature column(s) are constant or empty; the classifiers need "
-                         "features that differ between patients.")
+        raise InputError(
+            f"All {features.shape[1]} feature column(s) are constant or empty; the classifiers need "
+            "features that differ between patients."
+        )
     if imputation == "none":
         incomplete = {str(c): int(kept[c].isna().sum()) for c in kept.columns if kept[c].isna().any()}
         if incomplete:
             shown = ", ".join(f"{name} ({count})" for name, count in list(incomplete.items())[:_LISTED])
-            raise InputError(f"{len(incomplete)} feature column(s) have missing values: {shown}"
-                             f"{', ...' if len(incomplete) > _LISTED else ''}. Impute them inside the training folds "
-                             "(--impute median, imputation='median') or remove those features or patients.")
+            raise InputError(
+                f"{len(incomplete)} feature column(s) have missing values: {shown}"
+                f"{', ...' if len(incomplete) > _LISTED else ''}. Impute them inside the training folds "
+                "(--impute median, imputation='median') or remove those features or patients."
+            )
     inputColumns = [(str(c), str(features[c].dtype)) for c in features.columns]
     return PreparedFeatures(kept, inputColumns, dropped)
 

@@ -43,8 +43,9 @@ class CrossValidation:
     rocTruePositive: np.ndarray
 
 
-def requireEnoughPerClass(labels: np.ndarray, folds: int,
-                          classNames: tuple[str, str] = ("negative", "positive")) -> None:
+def requireEnoughPerClass(
+    labels: np.ndarray, folds: int, classNames: tuple[str, str] = ("negative", "positive")
+) -> None:
     """Raise :class:`InputError` unless each class has at least ``folds`` patients (every test fold needs both).
 
     :param classNames: names of class 0 and class 1 for the message.
@@ -52,13 +53,16 @@ def requireEnoughPerClass(labels: np.ndarray, folds: int,
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=2)
     if counts.min() < folds:
         shown = ", ".join(f"{name}: {count}" for name, count in zip(classNames, counts))
-        raise InputError(f"Stratified {folds}-fold cross-validation needs at least {folds} patients of each class "
-                         f"({shown}); lower the number of folds to at most {max(int(counts.min()), 0)} "
-                         "(--folds) or add patients of the smaller class.")
+        raise InputError(
+            f"Stratified {folds}-fold cross-validation needs at least {folds} patients of each class "
+            f"({shown}); lower the number of folds to at most {max(int(counts.min()), 0)} "
+            "(--folds) or add patients of the smaller class."
+        )
 
 
-def trainingThreshold(makePipeline: Callable, name: str, features: np.ndarray, labels: np.ndarray,
-                      thresholdFolds: int, randomSeed: int) -> float:
+def trainingThreshold(
+    makePipeline: Callable, name: str, features: np.ndarray, labels: np.ndarray, thresholdFolds: int, randomSeed: int
+) -> float:
     """Youden threshold of a model chosen on these (training) patients only, from inner
     stratified cross-validated scores; in-sample scores when a class has fewer than two patients."""
     from sklearn.model_selection import StratifiedKFold
@@ -109,12 +113,22 @@ def crossValidate(
         pipeline = makePipeline().fit(features[train], labels[train])
         scores = modelScore(pipeline, name, features[test])
         outOfFold[test, repeat] = scores
-        threshold = trainingThreshold(makePipeline, name, features[train], labels[train], thresholdFolds,
-                                      randomSeed + index)
+        threshold = trainingThreshold(
+            makePipeline, name, features[train], labels[train], thresholdFolds, randomSeed + index
+        )
         sensitivity, specificity = sensitivitySpecificity(labels[test], scores, threshold)
-        rows.append({"repeat": repeat, "fold": fold, "patients": len(test), "auc": float(rankAuc(labels[test], scores)),
-                     "balancedAccuracy": (sensitivity + specificity) / 2, "sensitivity": sensitivity,
-                     "specificity": specificity, "threshold": threshold})
+        rows.append(
+            {
+                "repeat": repeat,
+                "fold": fold,
+                "patients": len(test),
+                "auc": float(rankAuc(labels[test], scores)),
+                "balancedAccuracy": (sensitivity + specificity) / 2,
+                "sensitivity": sensitivity,
+                "specificity": specificity,
+                "threshold": threshold,
+            }
+        )
         curves.append(interpolatedRoc(labels[test], scores))
     progress(1.0, f"{name}: cross-validated")
     return CrossValidation(name, pd.DataFrame(rows), outOfFold, np.array(curves))

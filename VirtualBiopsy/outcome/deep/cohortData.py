@@ -20,8 +20,14 @@ def cohortSequences(manifestPath: str | os.PathLike) -> list[str]:
     return list(readManifest(manifestPath).sequences)
 
 
-def cohortCrops(manifestPath: str | os.PathLike, channels: Sequence[str], size: int, spacing: float,
-                progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict[str, Crop]:
+def cohortCrops(
+    manifestPath: str | os.PathLike,
+    channels: Sequence[str],
+    size: int,
+    spacing: float,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Crop]:
     """The tumour-centred crop of every patient of a cohort manifest, by patient, in manifest order.
 
     :raises InputError: for an invalid manifest, a case without mask or a missing sequence (naming the patient).
@@ -31,17 +37,21 @@ def cohortCrops(manifestPath: str | os.PathLike, channels: Sequence[str], size: 
     cohort.requireValid()
     missing = [name for name in channels if name.lower() not in {s.lower() for s in cohort.sequences}]
     if missing:
-        raise InputError(f"Manifest {cohort.path} has no column for sequence(s) {', '.join(missing)} (it has "
-                         f"{', '.join(cohort.sequences)}); choose sequences it lists, e.g. --sequences "
-                         f"{','.join(cohort.sequences[:2])}.")
+        raise InputError(
+            f"Manifest {cohort.path} has no column for sequence(s) {', '.join(missing)} (it has "
+            f"{', '.join(cohort.sequences)}); choose sequences it lists, e.g. --sequences "
+            f"{','.join(cohort.sequences[:2])}."
+        )
     crops = {}
     for index, case in enumerate(cohort.cases):
         if cancel is not None:
             cancel.raiseIfCancelled()
         progress(index / len(cohort.cases), f"crop of {case.patient} ({index + 1}/{len(cohort.cases)})")
         if case.mask is None:
-            raise InputError(f"Patient {case.patient} has no mask in {cohort.path}; the crop is centred on the "
-                             "tumour, so give every case a mask (ground truth or a reviewed segmentation).")
+            raise InputError(
+                f"Patient {case.patient} has no mask in {cohort.path}; the crop is centred on the "
+                "tumour, so give every case a mask (ground truth or a reviewed segmentation)."
+            )
         images = {name: _read(path, case.patient, name) for name, path in case.sequences.items()}
         mask = _read(case.mask, case.patient, "mask")
         if case.label is not None:
@@ -71,24 +81,32 @@ def readTargets(clinicalPath: str | os.PathLike, column: str, patients: Sequence
     if "patient" not in table.columns:
         raise InputError(f"Clinical table {path} has no 'patient' column; add one with the manifest's patient ids.")
     if column not in table.columns:
-        raise InputError(f"Clinical table {path} has no column '{column}' (it has {', '.join(table.columns)}); "
-                         "choose one of them with --target.")
+        raise InputError(
+            f"Clinical table {path} has no column '{column}' (it has {', '.join(table.columns)}); "
+            "choose one of them with --target."
+        )
     if table["patient"].duplicated().any():
         repeated = sorted(set(table["patient"][table["patient"].duplicated()]))
-        raise InputError(f"Clinical table {path} lists patient(s) {', '.join(repeated[:5])} more than once; "
-                         "keep one row per patient.")
+        raise InputError(
+            f"Clinical table {path} lists patient(s) {', '.join(repeated[:5])} more than once; "
+            "keep one row per patient."
+        )
     values = dict(zip(table["patient"], table[column].str.strip()))
     absent = [patient for patient in patients if patient not in values]
     if absent:
         raise InputError(f"Patient(s) {', '.join(absent[:5])} of the manifest are not in {path}; add their rows.")
     empty = [patient for patient in patients if values[patient] == ""]
     if empty:
-        raise InputError(f"Column '{column}' of {path} is empty for patient(s) {', '.join(empty[:5])}; fill it in "
-                         "or leave those patients out of the manifest.")
+        raise InputError(
+            f"Column '{column}' of {path} is empty for patient(s) {', '.join(empty[:5])}; fill it in "
+            "or leave those patients out of the manifest."
+        )
     classes = sorted({values[patient] for patient in patients})
     if len(classes) != 2:
-        raise InputError(f"Column '{column}' of {path} has {len(classes)} class(es) ({', '.join(classes)}) among the "
-                         "manifest's patients; the CNN classifier needs exactly two (a binary target).")
+        raise InputError(
+            f"Column '{column}' of {path} has {len(classes)} class(es) ({', '.join(classes)}) among the "
+            "manifest's patients; the CNN classifier needs exactly two (a binary target)."
+        )
     return np.array([classes.index(values[patient]) for patient in patients], dtype=np.int64), classes
 
 
@@ -96,5 +114,7 @@ def _read(path: pathlib.Path, patient: str, what: str) -> sitk.Image:
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as error:
-        raise InputError(f"Patient {patient}: cannot read the {what} file {path} ({str(error).strip()[-200:]}); "
-                         "give a volume SimpleITK reads (NRRD, NIfTI, MHA).") from error
+        raise InputError(
+            f"Patient {patient}: cannot read the {what} file {path} ({str(error).strip()[-200:]}); "
+            "give a volume SimpleITK reads (NRRD, NIfTI, MHA)."
+        ) from error

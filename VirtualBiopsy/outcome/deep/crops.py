@@ -48,8 +48,12 @@ class CropGrid:
 
     def toDict(self) -> dict:
         """Plain JSON form."""
-        return {"size": list(self.size), "spacing": list(self.spacing), "origin": list(self.origin),
-                "direction": list(self.direction)}
+        return {
+            "size": list(self.size),
+            "spacing": list(self.spacing),
+            "origin": list(self.origin),
+            "direction": list(self.direction),
+        }
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,10 @@ def tumourCentre(mask: sitk.Image) -> tuple[float, float, float]:
     voxels = sitk.GetArrayViewFromImage(mask)
     inside = np.argwhere(voxels != 0)
     if inside.size == 0:
-        raise InputError("The tumour mask is empty (no non-zero voxel); the crop needs the tumour's position. "
-                         "Give the mask of this patient's tumour (ground truth or a reviewed segmentation).")
+        raise InputError(
+            "The tumour mask is empty (no non-zero voxel); the crop needs the tumour's position. "
+            "Give the mask of this patient's tumour (ground truth or a reviewed segmentation)."
+        )
     index = inside.mean(axis=0)[::-1]  # (k, j, i) → (i, j, k)
     x, y, z = mask.TransformContinuousIndexToPhysicalPoint([float(v) for v in index])
     return float(x), float(y), float(z)
@@ -95,8 +101,7 @@ def cropGrid(image: sitk.Image, centre: Sequence[float], size: int, spacing: flo
     halfExtent = np.full(3, spacing * (size - 1) / 2.0)
     origin = np.asarray(centre, dtype=float) - direction @ halfExtent
     x, y, z = (float(v) for v in origin)
-    return CropGrid((int(size),) * 3, (float(spacing),) * 3, (x, y, z),
-                    tuple(float(v) for v in image.GetDirection()))
+    return CropGrid((int(size),) * 3, (float(spacing),) * 3, (x, y, z), tuple(float(v) for v in image.GetDirection()))
 
 
 def normalizeInHead(image: sitk.Image) -> sitk.Image:
@@ -104,8 +109,9 @@ def normalizeInHead(image: sitk.Image) -> sitk.Image:
     return zScoreNormalize(image, foregroundMask(image), backgroundValue=0.0)
 
 
-def makeCrop(images: Mapping[str, sitk.Image], mask: sitk.Image, channels: Sequence[str], size: int,
-             spacing: float) -> Crop:
+def makeCrop(
+    images: Mapping[str, sitk.Image], mask: sitk.Image, channels: Sequence[str], size: int, spacing: float
+) -> Crop:
     """The tumour-centred crop of ``channels`` (looked up by name, case-insensitively, in ``images``).
 
     :param images: the patient's sequences by name, all on one grid.
@@ -144,8 +150,10 @@ def selectSequence(images: Mapping[str, sitk.Image], name: str) -> sitk.Image:
     matches = [key for key in images if key is not None and str(key).lower() == name.lower()]
     if not matches:
         given = ", ".join(str(key) for key in images) or "none"
-        raise InputError(f"Sequence '{name}' is needed but not given (given: {given}); add it, e.g. "
-                         f"--image {name}=PATH, or choose the model's sequences.")
+        raise InputError(
+            f"Sequence '{name}' is needed but not given (given: {given}); add it, e.g. "
+            f"--image {name}=PATH, or choose the model's sequences."
+        )
     return images[matches[0]]
 
 
@@ -158,8 +166,10 @@ def cropMapToImage(cropMap: np.ndarray, grid: CropGrid, reference: sitk.Image) -
     """
     cropMap = np.asarray(cropMap, dtype=np.float32)
     if cropMap.shape != tuple(grid.size[::-1]):
-        raise GeometryError(f"The map has shape {cropMap.shape} but the crop grid has {tuple(grid.size[::-1])} "
-                            "voxels (k, j, i); compute the map on the crop it belongs to.")
+        raise GeometryError(
+            f"The map has shape {cropMap.shape} but the crop grid has {tuple(grid.size[::-1])} "
+            "voxels (k, j, i); compute the map on the crop it belongs to."
+        )
     source = sitk.GetImageFromArray(cropMap)
     source.SetSpacing(grid.spacing)
     source.SetOrigin(grid.origin)
@@ -177,10 +187,12 @@ def insideCrop(grid: CropGrid, reference: sitk.Image) -> np.ndarray:
     k, j, i = np.meshgrid(*(np.arange(n, dtype=float) for n in size[::-1]), indexing="ij")
     indices = np.stack([i.ravel(), j.ravel(), k.ravel()])
     refDirection = np.array(reference.GetDirection()).reshape(3, 3)
-    points = (refDirection @ (indices * np.array(reference.GetSpacing())[:, None])
-              + np.array(reference.GetOrigin())[:, None])
+    points = (
+        refDirection @ (indices * np.array(reference.GetSpacing())[:, None]) + np.array(reference.GetOrigin())[:, None]
+    )
     cropDirection = np.array(grid.direction).reshape(3, 3)
-    continuous = (np.linalg.solve(cropDirection, points - np.array(grid.origin)[:, None])
-                  / np.array(grid.spacing)[:, None])
+    continuous = (
+        np.linalg.solve(cropDirection, points - np.array(grid.origin)[:, None]) / np.array(grid.spacing)[:, None]
+    )
     inside = np.all((continuous >= -0.5) & (continuous < np.array(grid.size)[:, None] - 0.5), axis=0)
     return inside.reshape(size[::-1])

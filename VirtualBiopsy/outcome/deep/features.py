@@ -17,13 +17,17 @@ FEATURE_PREFIX = "deep_"
 def requireCropFits(model: ClassifierModel, crop: Crop) -> None:
     """Raise :class:`InputError` unless the crop has the model's channels, in order, and its size and spacing."""
     if [name.lower() for name in crop.channels] != [name.lower() for name in model.channels]:
-        raise InputError(f"The crop has channels {list(crop.channels)} but model '{model.entry.id}' takes "
-                         f"{model.channels} in that order; crop the model's sequences.")
+        raise InputError(
+            f"The crop has channels {list(crop.channels)} but model '{model.entry.id}' takes "
+            f"{model.channels} in that order; crop the model's sequences."
+        )
     expected = (len(model.channels), *(model.cropSize,) * 3)
     if crop.array.shape != expected or not np.allclose(crop.grid.spacing, model.cropSpacing):
-        raise InputError(f"The crop has shape {crop.array.shape} at {crop.grid.spacing} mm but model "
-                         f"'{model.entry.id}' takes {expected} at {model.cropSpacing} mm; crop with the model's "
-                         "crop size and spacing.")
+        raise InputError(
+            f"The crop has shape {crop.array.shape} at {crop.grid.spacing} mm but model "
+            f"'{model.entry.id}' takes {expected} at {model.cropSpacing} mm; crop with the model's "
+            "crop size and spacing."
+        )
 
 
 def cropTensor(model: ClassifierModel, crop: Crop) -> Any:
@@ -74,7 +78,8 @@ def deepFeatureTable(model: ClassifierModel, crops: Mapping[str, Crop]) -> Any:
         raise InputError("No crops were given; deep features need at least one patient.")
     rows = {patient: cropFeatures(model, crop) for patient, crop in crops.items()}
     width = len(next(iter(rows.values())))
-    table = pd.DataFrame(np.stack(list(rows.values())),
-                         columns=[f"{FEATURE_PREFIX}{index:04d}" for index in range(width)])
+    table = pd.DataFrame(
+        np.stack(list(rows.values())), columns=[f"{FEATURE_PREFIX}{index:04d}" for index in range(width)]
+    )
     table.insert(0, "patient", list(rows))
     return table

@@ -44,13 +44,23 @@ def computeGradCam(arguments: dict[str, Any], progress: ProgressCallback) -> dic
         assert result.map is not None, "a defined map is there"
         sitk.WriteImage(result.map, arguments["out"], useCompression=False)
     progress(1.0, "Grad-CAM done")
-    return {**{name: getattr(result, name) for name in RESULT_FIELDS}, "map": arguments["out"] if result.defined
-            else None}
+    return {
+        **{name: getattr(result, name) for name in RESULT_FIELDS},
+        "map": arguments["out"] if result.defined else None,
+    }
 
 
-def gradCamInWorker(runner, model: str, images: Mapping[str, sitk.Image], mask: sitk.Image, method: str,
-                    classIndex: int | str | None, layer: str | None, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> GradCamResult:
+def gradCamInWorker(
+    runner,
+    model: str,
+    images: Mapping[str, sitk.Image],
+    mask: sitk.Image,
+    method: str,
+    classIndex: int | str | None,
+    layer: str | None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> GradCamResult:
     """Run :data:`TASK` on ``images`` and ``mask`` with ``runner``.
 
     :returns: a ``GradCamResult`` whose ``map`` is the worker's map (``None`` when undefined); ``cropMap`` and
@@ -65,7 +75,19 @@ def gradCamInWorker(runner, model: str, images: Mapping[str, sitk.Image], mask: 
             sitk.WriteImage(image, paths[str(name)], useCompression=False)
         maskPath, out = str(pathlib.Path(folder) / "mask.nrrd"), str(pathlib.Path(folder) / "map.nrrd")
         sitk.WriteImage(mask, maskPath, useCompression=False)
-        answer = runner.run(TASK, {"model": str(model), "images": paths, "mask": maskPath, "out": out,
-                                   "method": method, "classIndex": classIndex, "layer": layer}, progress, cancel)
+        answer = runner.run(
+            TASK,
+            {
+                "model": str(model),
+                "images": paths,
+                "mask": maskPath,
+                "out": out,
+                "method": method,
+                "classIndex": classIndex,
+                "layer": layer,
+            },
+            progress,
+            cancel,
+        )
         camMap = sitk.ReadImage(answer["map"]) if answer["map"] else None
     return GradCamResult(map=camMap, cropMap=None, grid=None, **{name: answer[name] for name in RESULT_FIELDS})

@@ -55,8 +55,9 @@ class GradCamResult:
     layer: str
 
 
-def rawCropMap(model: ClassifierModel, crop: Crop, classIndex: int, method: str = "gradcam",
-               layer: str | None = None) -> np.ndarray:
+def rawCropMap(
+    model: ClassifierModel, crop: Crop, classIndex: int, method: str = "gradcam", layer: str | None = None
+) -> np.ndarray:
     """MONAI's map for ``classIndex`` on the crop, upsampled to its size, without normalization ``(k, j, i)``.
 
     :raises InputError: for an unknown method or class index; :raises ModelError: for an unknown layer.
@@ -66,16 +67,24 @@ def rawCropMap(model: ClassifierModel, crop: Crop, classIndex: int, method: str 
         raise InputError(f"Grad-CAM method '{method}' is not known; choose {' or '.join(METHODS)}.")
     layer = layer or model.config["targetLayer"]
     if layer not in dict(model.network.named_modules()):
-        raise ModelError(f"Model '{model.entry.id}' has no layer '{layer}'; choose one of its convolutional blocks "
-                         f"(default {model.config['targetLayer']}).")
+        raise ModelError(
+            f"Model '{model.entry.id}' has no layer '{layer}'; choose one of its convolutional blocks "
+            f"(default {model.config['targetLayer']})."
+        )
     camClass = visualize.GradCAM if method == "gradcam" else visualize.GradCAMpp
     cam = camClass(nn_module=model.network, target_layers=layer, postprocessing=lambda values: values)
     result = cam(cropTensor(model, crop), class_idx=classIndex)
     return result[0, 0].detach().cpu().numpy().astype(np.float64)
 
 
-def gradCam(model: ClassifierModel, images: Mapping[str, sitk.Image], mask: sitk.Image, method: str = "gradcam",
-            classIndex: int | str | None = None, layer: str | None = None) -> GradCamResult:
+def gradCam(
+    model: ClassifierModel,
+    images: Mapping[str, sitk.Image],
+    mask: sitk.Image,
+    method: str = "gradcam",
+    classIndex: int | str | None = None,
+    layer: str | None = None,
+) -> GradCamResult:
     """Grad-CAM of the patient's tumour-centred crop, back on the grid of the model's first sequence.
 
     :param images: the patient's sequences by name (the model's, at least), on one grid.
@@ -92,17 +101,28 @@ def gradCam(model: ClassifierModel, images: Mapping[str, sitk.Image], mask: sitk
     reference = selectSequence(images, model.channels[0])
 
     def result(camMap: sitk.Image | None, defined: bool, reason: str) -> GradCamResult:
-        return GradCamResult(camMap, cropMap=raw, grid=crop.grid, defined=defined, reason=reason, classIndex=index,
-                             className=model.classes[index], probabilities=[float(p) for p in probabilities],
-                             method=method, layer=layer)
+        return GradCamResult(
+            camMap,
+            cropMap=raw,
+            grid=crop.grid,
+            defined=defined,
+            reason=reason,
+            classIndex=index,
+            className=model.classes[index],
+            probabilities=[float(p) for p in probabilities],
+            method=method,
+            layer=layer,
+        )
 
     if not np.isfinite(raw).all():
         return result(None, defined=False, reason="the map holds non-finite values")
     if high - low <= CONSTANT_TOLERANCE * max(abs(high), abs(low), 1.0):
-        reason = (f"the {method} map is constant ({low:g}) on the crop: the gradients of class "
-                  f"'{model.classes[index]}' at layer '{layer}' are zero, its weighted activations are nowhere "
-                  "positive, or the layer has a single voxel for this crop size, so there is nothing to show; "
-                  "try the other class, method or an earlier layer")
+        reason = (
+            f"the {method} map is constant ({low:g}) on the crop: the gradients of class "
+            f"'{model.classes[index]}' at layer '{layer}' are zero, its weighted activations are nowhere "
+            "positive, or the layer has a single voxel for this crop size, so there is nothing to show; "
+            "try the other class, method or an earlier layer"
+        )
         return result(None, defined=False, reason=reason)
     normalized = (raw - low) / (high - low)
     return result(cropMapToImage(normalized, crop.grid, reference), defined=True, reason="")
@@ -131,11 +151,15 @@ def _classIndex(model: ClassifierModel, classIndex: int | str | None, probabilit
         return int(np.argmax(probabilities))
     if isinstance(classIndex, str) and not classIndex.isdigit():
         if classIndex not in model.classes:
-            raise InputError(f"Class '{classIndex}' is not one of model '{model.entry.id}''s classes "
-                             f"({', '.join(model.classes)}); give one of them or its index.")
+            raise InputError(
+                f"Class '{classIndex}' is not one of model '{model.entry.id}''s classes "
+                f"({', '.join(model.classes)}); give one of them or its index."
+            )
         return model.classes.index(classIndex)
     index = int(classIndex)
     if not 0 <= index < len(model.classes):
-        raise InputError(f"Class index {index} is out of range; model '{model.entry.id}' has classes "
-                         f"{', '.join(f'{i}={name}' for i, name in enumerate(model.classes))}.")
+        raise InputError(
+            f"Class index {index} is out of range; model '{model.entry.id}' has classes "
+            f"{', '.join(f'{i}={name}' for i, name in enumerate(model.classes))}."
+        )
     return index

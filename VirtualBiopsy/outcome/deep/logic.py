@@ -27,8 +27,11 @@ from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 logger = logging.getLogger(__name__)
 
 #: Colour tables for the map, first available wins (Slicer's files, then the built-in heat table).
-COLOUR_NODE_IDS = ("vtkMRMLColorTableNodeFileInferno.txt", "vtkMRMLColorTableNodeFileColdToHotRainbow.txt",
-                   "vtkMRMLColorTableNodeIron")
+COLOUR_NODE_IDS = (
+    "vtkMRMLColorTableNodeFileInferno.txt",
+    "vtkMRMLColorTableNodeFileColdToHotRainbow.txt",
+    "vtkMRMLColorTableNodeIron",
+)
 #: Map values at or below this are transparent over the image.
 DISPLAY_THRESHOLD = 0.05
 
@@ -41,9 +44,17 @@ class DeepOutcomeLogic:
             raise InputError("DeepOutcomeLogic needs a scene; pass the scene that holds the nodes.")
         self.scene = scene
 
-    def gradCamNode(self, model: ClassifierModel, imageNodes: Mapping[str, Any], maskNode: Any,
-                    config: DeepOutcomeConfig | None = None, *, segment: str | None = None,
-                    subject: str | None = None, name: str | None = None) -> tuple[Any, GradCamResult]:
+    def gradCamNode(
+        self,
+        model: ClassifierModel,
+        imageNodes: Mapping[str, Any],
+        maskNode: Any,
+        config: DeepOutcomeConfig | None = None,
+        *,
+        segment: str | None = None,
+        subject: str | None = None,
+        name: str | None = None,
+    ) -> tuple[Any, GradCamResult]:
         """A scalar volume node holding the Grad-CAM map of the loaded network ``model`` on the grid of its first
         sequence, shown over that volume at ``config.overlayOpacity``.
 
@@ -62,11 +73,19 @@ class DeepOutcomeLogic:
         result = gradCam(model, images, mask, config.gradCamMethod, config.classIndex(), config.gradCamLayer or None)
         return self._mapNode(result, reference, subject, name, config.overlayOpacity), result
 
-    def gradCamNodeInWorker(self, imageNodes: Mapping[str, Any] | Sequence[Any], maskNode: Any,
-                            config: DeepOutcomeConfig, *,
-                            segment: str | None = None, subject: str | None = None, name: str | None = None,
-                            runner=None, progress: ProgressCallback | None = None,
-                            cancel: CancelToken | None = None) -> tuple[Any, GradCamResult]:
+    def gradCamNodeInWorker(
+        self,
+        imageNodes: Mapping[str, Any] | Sequence[Any],
+        maskNode: Any,
+        config: DeepOutcomeConfig,
+        *,
+        segment: str | None = None,
+        subject: str | None = None,
+        name: str | None = None,
+        runner=None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[Any, GradCamResult]:
         """:meth:`gradCamNode` of the network ``config.deepModel`` (a classifier folder or registered id) run by
         ``runner`` (default: a worker process): torch and MONAI are imported there, not here, and ``cancel`` stops
         the worker. The model's sequences are read from its manifest entry, without torch.
@@ -80,14 +99,19 @@ class DeepOutcomeLogic:
         from VirtualBiopsy.outcome.deep.modelFolder import resolveModel
 
         if not config.deepModel:
-            raise InputError("No CNN model was given (DeepOutcomeConfig.deepModel is empty); choose a model folder "
-                             "written by 'virtual-biopsy outcome cnn train' or a registered model id.")
+            raise InputError(
+                "No CNN model was given (DeepOutcomeConfig.deepModel is empty); choose a model folder "
+                "written by 'virtual-biopsy outcome cnn train' or a registered model id."
+            )
         entry, _folder = resolveModel(config.deepModel)
         channels = [modelInput.sequence for modelInput in sorted(entry.inputs, key=lambda item: item.channel)]
         if not isinstance(imageNodes, Mapping):
             nodes = list(imageNodes)
-            imageNodes = ({channels[0]: nodes[0]} if len(channels) == 1 and nodes
-                          else {sequenceName(node): node for node in nodes})
+            imageNodes = (
+                {channels[0]: nodes[0]}
+                if len(channels) == 1 and nodes
+                else {sequenceName(node): node for node in nodes}
+            )
         if runner is None:
             from VirtualBiopsy.workers.processRunner import ProcessRunner
 
@@ -95,29 +119,45 @@ class DeepOutcomeLogic:
         images = {name_: volumeNodeToImage(node) for name_, node in imageNodes.items()}
         reference = _referenceNode(imageNodes, channels[0])
         mask = self._maskImage(maskNode, reference, segment)
-        result = gradCamInWorker(runner, config.deepModel, images, mask, config.gradCamMethod, config.classIndex(),
-                                 config.gradCamLayer or None, progress, cancel)
+        result = gradCamInWorker(
+            runner,
+            config.deepModel,
+            images,
+            mask,
+            config.gradCamMethod,
+            config.classIndex(),
+            config.gradCamLayer or None,
+            progress,
+            cancel,
+        )
         if result.map is not None:
             # NRRD keeps spacing times direction, not bit for bit: the map is on the reference's grid exactly.
             result.map.CopyInformation(images[next(key for key, node in imageNodes.items() if node is reference)])
         return self._mapNode(result, reference, subject, name, config.overlayOpacity), result
 
-    def _mapNode(self, result: GradCamResult, reference: Any, subject: str | None, name: str | None,
-                 opacity: float) -> Any:
+    def _mapNode(
+        self, result: GradCamResult, reference: Any, subject: str | None, name: str | None, opacity: float
+    ) -> Any:
         if not result.defined:
             logger.warning("Grad-CAM is undefined: %s", result.reason)
             return None
         assert result.map is not None, "a defined map is there"
-        node = imageToVolumeNode(result.map, self.scene, name or f"{reference.GetName()} {result.method} "
-                                                                 f"{result.className}")
+        node = imageToVolumeNode(
+            result.map, self.scene, name or f"{reference.GetName()} {result.method} {result.className}"
+        )
         node.SetAttribute(SOURCE_ATTRIBUTE, reference.GetID())
         self._showAsOverlay(node, reference, opacity)
         self._placeNextTo(node, reference, subject)
         return node
 
-    def deepFeatureTableNode(self, model: ClassifierModel, cases: Mapping[str, tuple[Mapping[str, Any], Any]],
-                             name: str = "Deep features", progress: ProgressCallback | None = None,
-                             cancel: CancelToken | None = None) -> Any:
+    def deepFeatureTableNode(
+        self,
+        model: ClassifierModel,
+        cases: Mapping[str, tuple[Mapping[str, Any], Any]],
+        name: str = "Deep features",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any:
         """A table node with ``patient``, ``deep_0000``, … for ``{patient: (imageNodes, maskNode)}``.
 
         :raises CancelledError: when ``cancel`` is set (checked between patients; no node is added).
@@ -130,8 +170,9 @@ class DeepOutcomeLogic:
             progress(index / max(len(cases), 1), f"crop of {patient}")
             reference = _referenceNode(imageNodes, model.channels[0])
             images = {key: volumeNodeToImage(node) for key, node in imageNodes.items()}
-            crops[patient] = makeCrop(images, self._maskImage(maskNode, reference, None), model.channels,
-                                      model.cropSize, model.cropSpacing)
+            crops[patient] = makeCrop(
+                images, self._maskImage(maskNode, reference, None), model.channels, model.cropSize, model.cropSpacing
+            )
         table = deepFeatureTable(model, crops)
         progress(1.0, f"deep features of {len(crops)} patients")
         return dataFrameToTableNode(table, self.scene, name)
@@ -176,8 +217,10 @@ def _referenceNode(imageNodes: Mapping[str, Any], sequence: str) -> Any:
     for key, node in imageNodes.items():
         if str(key).lower() == sequence.lower():
             return node
-    raise InputError(f"Sequence '{sequence}' is needed but no node was given for it (given: "
-                     f"{', '.join(map(str, imageNodes)) or 'none'}); select the patient's {sequence} volume.")
+    raise InputError(
+        f"Sequence '{sequence}' is needed but no node was given for it (given: "
+        f"{', '.join(map(str, imageNodes)) or 'none'}); select the patient's {sequence} volume."
+    )
 
 
 def sequenceName(volumeNode: Any) -> str:

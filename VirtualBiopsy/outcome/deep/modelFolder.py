@@ -32,8 +32,7 @@ BACKEND = "monai-classifier"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.pt"
 FORMAT = "virtual-biopsy-cnn-classifier"
-_REQUIRED = ("format", "network", "networkArgs", "channels", "classes", "crop", "target", "targetLayer",
-             "featureLayer")
+_REQUIRED = ("format", "network", "networkArgs", "channels", "classes", "crop", "target", "targetLayer", "featureLayer")
 _COLOURS = ((0.0, 0.447, 0.698), (0.835, 0.369, 0.0), (0.0, 0.620, 0.451), (0.8, 0.475, 0.655))
 
 
@@ -76,18 +75,31 @@ def folderEntry(modelDir: str | os.PathLike, modelId: str) -> ModelEntry:
     config = _readConfig(modelDir / CONFIG_NAME)
     treeHash, files = treeHashes(modelDir)
     if sorted(files) != sorted([CONFIG_NAME, WEIGHTS_NAME]):
-        raise InputError(f"Classifier folder {modelDir} holds {', '.join(sorted(files))}; it must hold exactly "
-                         f"{CONFIG_NAME} and {WEIGHTS_NAME} (as 'virtual-biopsy outcome cnn train' writes it).")
+        raise InputError(
+            f"Classifier folder {modelDir} holds {', '.join(sorted(files))}; it must hold exactly "
+            f"{CONFIG_NAME} and {WEIGHTS_NAME} (as 'virtual-biopsy outcome cnn train' writes it)."
+        )
     return ModelEntry(
-        id=requireModelId(modelId), version=str(config.get("version", "1")), backend=BACKEND, path=str(modelDir),
+        id=requireModelId(modelId),
+        version=str(config.get("version", "1")),
+        backend=BACKEND,
+        path=str(modelDir),
         inputs=tuple(ModelInput(name, index) for index, name in enumerate(config["channels"])),
-        labels=tuple(ModelLabel(index + 1, str(name), _COLOURS[index % len(_COLOURS)])
-                     for index, name in enumerate(config["classes"])),
-        sha256=treeHash, files=files,
+        labels=tuple(
+            ModelLabel(index + 1, str(name), _COLOURS[index % len(_COLOURS)])
+            for index, name in enumerate(config["classes"])
+        ),
+        sha256=treeHash,
+        files=files,
         description=f"3D CNN ({config['network']}) predicting '{config['target']}' from tumour-centred crops",
         source="virtual-biopsy outcome cnn train",
-        options={"target": config["target"], "classes": list(config["classes"]), "network": config["network"],
-                 "cropSize": config["crop"]["size"], "cropSpacing": config["crop"]["spacing"]},
+        options={
+            "target": config["target"],
+            "classes": list(config["classes"]),
+            "network": config["network"],
+            "cropSize": config["crop"]["size"],
+            "cropSpacing": config["crop"]["spacing"],
+        },
     )
 
 
@@ -102,8 +114,10 @@ def registerModel(modelDir: str | os.PathLike, registry: ModelRegistry, modelId:
     with exclusiveLock(registry.userFolder / ".models.lock"):
         taken = [item.id for item in registry.list() if item.id.lower() == entry.id.lower()]
         if taken:
-            raise InputError(f"A model with id '{taken[0]}' exists already; the classifier was not registered. "
-                             f"Choose another id (e.g. --id {entry.id}-2).")
+            raise InputError(
+                f"A model with id '{taken[0]}' exists already; the classifier was not registered. "
+                f"Choose another id (e.g. --id {entry.id}-2)."
+            )
         user = readManifest(registry.userManifest) if registry.userManifest.exists() else []
         writeManifest(registry.userManifest, [*user, entry])
     return entry
@@ -125,12 +139,16 @@ def resolveModel(model: str | os.PathLike, registry: ModelRegistry | None = None
         logger.info("Classifier folder %s is not registered; its hashes were computed now.", path)
         return folderEntry(path, _idFromName(path.name)), path.absolute()
     if os.sep in str(model) or path.exists():
-        raise InputError(f"Model {model} is neither a classifier folder nor a model id; give the folder that "
-                         "'virtual-biopsy outcome cnn train' wrote, or its id ('virtual-biopsy models list').")
+        raise InputError(
+            f"Model {model} is neither a classifier folder nor a model id; give the folder that "
+            "'virtual-biopsy outcome cnn train' wrote, or its id ('virtual-biopsy models list')."
+        )
     entry = registry.get(str(model))
     if entry.backend != BACKEND:
-        raise InputError(f"Model '{entry.id}' is a {entry.backend} model, not a CNN classifier; give a model "
-                         "trained with 'virtual-biopsy outcome cnn train'.")
+        raise InputError(
+            f"Model '{entry.id}' is a {entry.backend} model, not a CNN classifier; give a model "
+            "trained with 'virtual-biopsy outcome cnn train'."
+        )
     return entry, registry.modelPath(entry)
 
 
@@ -153,8 +171,10 @@ def loadClassifier(model: str | os.PathLike, registry: ModelRegistry | None = No
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ModelError(f"The weights in {root / WEIGHTS_NAME} do not fit {config['network']} "
-                         f"({str(error).splitlines()[0]}); the folder's files do not belong together.") from error
+        raise ModelError(
+            f"The weights in {root / WEIGHTS_NAME} do not fit {config['network']} "
+            f"({str(error).splitlines()[0]}); the folder's files do not belong together."
+        ) from error
     network.eval()
     return ClassifierModel(network, config, entry)
 
@@ -163,14 +183,16 @@ def writeModelFiles(folder: pathlib.Path, stateDict: dict[str, Any], config: dic
     """Write ``weights.pt`` and ``config.json`` into the (new, staging) ``folder``."""
     torch = requirePackage("torch")
     torch.save(stateDict, folder / WEIGHTS_NAME)
-    (folder / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, **config}, indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    (folder / CONFIG_NAME).write_text(
+        json.dumps({"format": FORMAT, **config}, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
 
 
 def _readConfig(path: pathlib.Path) -> dict[str, Any]:
     if not path.is_file():
-        raise InputError(f"{path.parent} has no {CONFIG_NAME}; give a folder written by 'virtual-biopsy outcome cnn "
-                         "train'.")
+        raise InputError(
+            f"{path.parent} has no {CONFIG_NAME}; give a folder written by 'virtual-biopsy outcome cnn train'."
+        )
     return _parseConfig(path.read_bytes(), path)
 
 
@@ -181,8 +203,10 @@ def _parseConfig(data: bytes, path: pathlib.Path) -> dict[str, Any]:
         raise ModelError(f"{path} is not valid JSON ({error}); retrain or restore the model.") from error
     missing = [key for key in _REQUIRED if not isinstance(config, dict) or key not in config]
     if missing or config.get("format") != FORMAT:
-        raise ModelError(f"{path} is not a CNN classifier config (missing {', '.join(missing) or 'nothing'}, format "
-                         f"{config.get('format') if isinstance(config, dict) else None!r}); retrain or restore it.")
+        raise ModelError(
+            f"{path} is not a CNN classifier config (missing {', '.join(missing) or 'nothing'}, format "
+            f"{config.get('format') if isinstance(config, dict) else None!r}); retrain or restore it."
+        )
     return config
 
 

@@ -33,10 +33,13 @@ MIN_CROP_SIZE = 16
 def checkCrop(size: int, spacing: float) -> None:
     """Raise :class:`InputError` unless ``size`` (voxels per side) and ``spacing`` (mm) suit the networks."""
     if isinstance(size, bool) or not isinstance(size, int) or size < MIN_CROP_SIZE:
-        raise InputError(f"Crop size {size!r} is too small for the CNN; give at least {MIN_CROP_SIZE} voxels per side "
-                         "(the networks downsample by 8 to 32), e.g. 32.")
-    if not (isinstance(spacing, (int, float)) and not isinstance(spacing, bool) and math.isfinite(spacing)
-            and spacing > 0):
+        raise InputError(
+            f"Crop size {size!r} is too small for the CNN; give at least {MIN_CROP_SIZE} voxels per side "
+            "(the networks downsample by 8 to 32), e.g. 32."
+        )
+    if not (
+        isinstance(spacing, (int, float)) and not isinstance(spacing, bool) and math.isfinite(spacing) and spacing > 0
+    ):
         raise InputError(f"Crop spacing {spacing!r} is not valid; give a positive number of mm, e.g. 2.")
 
 
@@ -66,13 +69,17 @@ def buildNetwork(network: str, arguments: dict[str, Any]) -> Any:
     """
     nets = requirePackage("monai.networks.nets", "monai")
     if network not in NETWORKS:
-        raise ModelError(f"Network '{network}' is not one Virtual Biopsy builds ({', '.join(NETWORKS)}); the model's "
-                         "config.json is damaged or from another program.")
+        raise ModelError(
+            f"Network '{network}' is not one Virtual Biopsy builds ({', '.join(NETWORKS)}); the model's "
+            "config.json is damaged or from another program."
+        )
     try:
         return getattr(nets, network)(**arguments)
     except (TypeError, ValueError) as error:
-        raise ModelError(f"Cannot build {network} from the arguments {arguments} ({error}); the model's config.json "
-                         "is damaged or from another MONAI version.") from error
+        raise ModelError(
+            f"Cannot build {network} from the arguments {arguments} ({error}); the model's config.json "
+            "is damaged or from another MONAI version."
+        ) from error
 
 
 def targetLayer(network: str, arguments: dict[str, Any]) -> str:

@@ -15,8 +15,14 @@ from VirtualBiopsy.files import stagedOutputFolder
 PLANES = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 
-def writeOverlayPngs(image: sitk.Image, camMap: sitk.Image, centre: Sequence[float], outDir: str | os.PathLike,
-                     colourMap: str = "inferno", alpha: float = 0.5) -> list[pathlib.Path]:
+def writeOverlayPngs(
+    image: sitk.Image,
+    camMap: sitk.Image,
+    centre: Sequence[float],
+    outDir: str | os.PathLike,
+    colourMap: str = "inferno",
+    alpha: float = 0.5,
+) -> list[pathlib.Path]:
     """Write ``axial.png``, ``coronal.png`` and ``sagittal.png`` into the new folder ``outDir``.
 
     Slices are taken across the image's k, j and i voxel axes (the named planes for an axial acquisition) at the
@@ -31,8 +37,11 @@ def writeOverlayPngs(image: sitk.Image, camMap: sitk.Image, centre: Sequence[flo
 
     voxels = sitk.GetArrayViewFromImage(image).astype(np.float32)
     values = sitk.GetArrayViewFromImage(camMap)
-    index = np.clip(np.round(image.TransformPhysicalPointToContinuousIndex([float(v) for v in centre])).astype(int),
-                    0, np.array(image.GetSize()) - 1)[::-1]
+    index = np.clip(
+        np.round(image.TransformPhysicalPointToContinuousIndex([float(v) for v in centre])).astype(int),
+        0,
+        np.array(image.GetSize()) - 1,
+    )[::-1]
     spacing = np.array(image.GetSpacing())[::-1]
     low, high = np.percentile(voxels, [1, 99])
     written = []
@@ -43,8 +52,9 @@ def writeOverlayPngs(image: sitk.Image, camMap: sitk.Image, centre: Sequence[flo
             rows, columns = [spacing[a] for a in range(3) if a != axis]
             figure, axes = plt.subplots(figsize=(4, 4), dpi=100)
             axes.imshow(picture, cmap="gray", vmin=low, vmax=high, origin="lower", aspect=rows / columns)
-            shown = axes.imshow(overlay, cmap=colourMap, vmin=0.0, vmax=1.0, alpha=alpha, origin="lower",
-                                aspect=rows / columns)
+            shown = axes.imshow(
+                overlay, cmap=colourMap, vmin=0.0, vmax=1.0, alpha=alpha, origin="lower", aspect=rows / columns
+            )
             figure.colorbar(shown, ax=axes, fraction=0.046, label="Grad-CAM")
             axes.set_title(f"{name} (slice {index[axis]})")
             axes.set_axis_off()

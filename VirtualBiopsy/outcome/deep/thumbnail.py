@@ -21,13 +21,21 @@ def thumbnailSlice(camMap: np.ndarray) -> int:
         raise InputError("The Grad-CAM map holds non-finite values; compute it again.")
     sums = np.clip(values, 0.0, None).sum(axis=(1, 2))
     if not np.any(sums > 0):
-        raise InputError("The Grad-CAM map is zero everywhere, so there is nothing to show; it is undefined "
-                         "for this patient (see the map's reason).")
+        raise InputError(
+            "The Grad-CAM map is zero everywhere, so there is nothing to show; it is undefined "
+            "for this patient (see the map's reason)."
+        )
     return int(np.argmax(sums))
 
 
-def gradCamThumbnail(image: np.ndarray, camMap: np.ndarray, size: int = 192, colourMap: str = "inferno",
-                     opacity: float = 0.5, aspect: float = 1.0) -> bytes:
+def gradCamThumbnail(
+    image: np.ndarray,
+    camMap: np.ndarray,
+    size: int = 192,
+    colourMap: str = "inferno",
+    opacity: float = 0.5,
+    aspect: float = 1.0,
+) -> bytes:
     """PNG bytes of ``camMap`` (values in [0, 1]) over ``image`` on the slice :func:`thumbnailSlice` picks.
 
     Both arrays are ``(k, j, i)`` on the same grid (a map node and its source volume).
@@ -37,8 +45,10 @@ def gradCamThumbnail(image: np.ndarray, camMap: np.ndarray, size: int = 192, col
     """
     picture, values = np.asarray(image, dtype=np.float32), np.asarray(camMap, dtype=np.float32)
     if picture.shape != values.shape:
-        raise InputError(f"The image {picture.shape} and the Grad-CAM map {values.shape} are not on the same grid; "
-                         "pass the volume the map was computed on.")
+        raise InputError(
+            f"The image {picture.shape} and the Grad-CAM map {values.shape} are not on the same grid; "
+            "pass the volume the map was computed on."
+        )
     if not 16 <= size <= 1024:
         raise InputError(f"Thumbnail size {size} is outside 16–1024 pixels.")
     index = thumbnailSlice(values)
@@ -52,8 +62,15 @@ def gradCamThumbnail(image: np.ndarray, camMap: np.ndarray, size: int = 192, col
     figure = Figure(figsize=(size / 100, size / 100), dpi=100)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.imshow(plane, cmap="gray", vmin=low, vmax=high, origin="lower", aspect=aspect)
-    axes.imshow(np.ma.masked_less_equal(values[index], 0.0), cmap=colourMap, vmin=0.0, vmax=1.0, alpha=opacity,
-                origin="lower", aspect=aspect)
+    axes.imshow(
+        np.ma.masked_less_equal(values[index], 0.0),
+        cmap=colourMap,
+        vmin=0.0,
+        vmax=1.0,
+        alpha=opacity,
+        origin="lower",
+        aspect=aspect,
+    )
     axes.set_axis_off()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)

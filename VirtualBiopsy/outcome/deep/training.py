@@ -57,7 +57,7 @@ class TrainingSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"Training setting {name} is {value!r}; give a whole number, at least 1.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise InputError(f"Training setting seed is {self.seed!r}; give a whole number from 0 to 2**63 - 1.")
         if not 0.0 < self.validationFraction < 1.0:
             raise InputError(f"validationFraction is {self.validationFraction}; give a fraction between 0 and 1.")
@@ -92,8 +92,10 @@ def splitPatients(patients: list[str], labels: np.ndarray, fraction: float, seed
     for value in np.unique(labels):
         members = np.flatnonzero(labels == value)
         if members.size < 2:
-            raise InputError(f"Class {int(value)} has {members.size} patient(s); a validation split by patient needs "
-                             "at least two of each class (one to train on, one to validate).")
+            raise InputError(
+                f"Class {int(value)} has {members.size} patient(s); a validation split by patient needs "
+                "at least two of each class (one to train on, one to validate)."
+            )
         members = rng.permutation(members)
         count = min(members.size - 1, max(1, round(fraction * members.size)))
         validation.extend(int(i) for i in members[:count])
@@ -115,9 +117,16 @@ def augment(batch: Any, generator: Any, settings: TrainingSettings) -> Any:
     return batch * scale + shift
 
 
-def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: list[str],
-                 settings: TrainingSettings, device: str = "cpu", progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> TrainingResult:
+def trainNetwork(
+    network: Any,
+    crops: np.ndarray,
+    labels: np.ndarray,
+    patients: list[str],
+    settings: TrainingSettings,
+    device: str = "cpu",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TrainingResult:
     """Train ``network`` (already built, seeded) on ``crops`` ``(N, C, k, j, i)`` with class indices ``labels``.
 
     :raises InputError: for mismatched inputs or too few patients per class.
@@ -127,8 +136,10 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
     progress = progress or noProgress
     settings.check()
     if crops.ndim != 5 or len(crops) != len(labels) or len(labels) != len(patients):
-        raise InputError(f"Crops {crops.shape}, {len(labels)} labels and {len(patients)} patients do not match; "
-                         "give one 4D crop (channels, k, j, i) and one label per patient.")
+        raise InputError(
+            f"Crops {crops.shape}, {len(labels)} labels and {len(patients)} patients do not match; "
+            "give one 4D crop (channels, k, j, i) and one label per patient."
+        )
     trainIndex, validIndex = splitPatients(patients, labels, settings.validationFraction, settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     data = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32))
@@ -148,7 +159,7 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
         for start in range(0, len(order), settings.batchSize):
             if cancel is not None:
                 cancel.raiseIfCancelled()
-            chosen = [trainIndex[i] for i in order[start:start + settings.batchSize]]
+            chosen = [trainIndex[i] for i in order[start : start + settings.batchSize]]
             batch = augment(data[chosen], generator, settings).to(device)
             optimizer.zero_grad()
             loss = lossFunction(network(batch), target[chosen].to(device))
@@ -156,8 +167,14 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
             optimizer.step()
             trainLoss += loss.item() * len(chosen)
         auc, validLoss = _validate(network, data[validIndex], target[validIndex], lossFunction, device, metrics)
-        history.append({"epoch": epoch, "trainingLoss": trainLoss / len(trainIndex), "validationLoss": validLoss,
-                         "validationAuc": auc})
+        history.append(
+            {
+                "epoch": epoch,
+                "trainingLoss": trainLoss / len(trainIndex),
+                "validationLoss": validLoss,
+                "validationAuc": auc,
+            }
+        )
         if (auc, -validLoss) > (best[0], -best[1]):
             best, bestEpoch, stale = (auc, validLoss), epoch, 0
             bestState = {name: value.detach().cpu().clone() for name, value in network.state_dict().items()}
@@ -167,8 +184,16 @@ def trainNetwork(network: Any, crops: np.ndarray, labels: np.ndarray, patients: 
         if stale >= settings.patience:
             break
     assert bestState is not None, "epoch 1 always improves on (-inf, inf): epochs >= 1 and its AUC is finite"
-    return TrainingResult(copy.copy(bestState), float(best[0]), float(best[1]), bestEpoch, len(history),
-                          [patients[i] for i in trainIndex], [patients[i] for i in validIndex], history)
+    return TrainingResult(
+        copy.copy(bestState),
+        float(best[0]),
+        float(best[1]),
+        bestEpoch,
+        len(history),
+        [patients[i] for i in trainIndex],
+        [patients[i] for i in validIndex],
+        history,
+    )
 
 
 def _validate(network, data, target, lossFunction, device, metrics) -> tuple[float, float]:
@@ -179,6 +204,8 @@ def _validate(network, data, target, lossFunction, device, metrics) -> tuple[flo
         loss = float(lossFunction(logits, target.to(device)))
         probabilities = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
     if not (np.isfinite(probabilities).all() and math.isfinite(loss)):
-        raise ModelError(f"Training diverged: the validation loss is {loss} and some predictions are not finite. "
-                         "Lower the learning rate (e.g. 1e-4) or check the crops for extreme values.")
+        raise ModelError(
+            f"Training diverged: the validation loss is {loss} and some predictions are not finite. "
+            "Lower the learning rate (e.g. 1e-4) or check the crops for extreme values."
+        )
     return float(metrics.roc_auc_score(target.numpy(), probabilities)), loss

@@ -66,38 +66,63 @@ def trainClassifier(arguments: dict[str, Any], progress: ProgressCallback) -> di
     patients = list(crops)
     labels, classes = readTargets(clinical, column, patients)
     stack = np.stack([crops[patient].array for patient in patients])
-    estimate = stack.nbytes + 4 * settings.batchSize * size ** 3 * (len(channels) + TRAINING_VALUES_PER_VOXEL)
-    requireMemory(estimate, f"Training a {settings.network} on {len(patients)} crops of {size}³",
-                  availableMemoryBytes(device))
+    estimate = stack.nbytes + 4 * settings.batchSize * size**3 * (len(channels) + TRAINING_VALUES_PER_VOXEL)
+    requireMemory(
+        estimate, f"Training a {settings.network} on {len(patients)} crops of {size}³", availableMemoryBytes(device)
+    )
 
     torch.manual_seed(settings.seed)
     arguments = networkArguments(settings.network, settings.networkSize, len(channels), len(classes))
     network = buildNetwork(settings.network, arguments)
-    result = trainNetwork(network, stack, labels, patients, settings, device,
-                          lambda f, m: progress(0.3 + 0.65 * f, m))
+    result = trainNetwork(network, stack, labels, patients, settings, device, lambda f, m: progress(0.3 + 0.65 * f, m))
     config = {
         "version": "1",
-        "network": settings.network, "networkSize": settings.networkSize, "networkArgs": arguments,
-        "channels": channels, "classes": classes, "target": column,
-        "crop": {"size": size, "spacing": spacing, "centre": "centroid of the tumour mask",
-                 "direction": "the patient's image direction", "interpolation": "linear, 0 outside the image"},
+        "network": settings.network,
+        "networkSize": settings.networkSize,
+        "networkArgs": arguments,
+        "channels": channels,
+        "classes": classes,
+        "target": column,
+        "crop": {
+            "size": size,
+            "spacing": spacing,
+            "centre": "centroid of the tumour mask",
+            "direction": "the patient's image direction",
+            "interpolation": "linear, 0 outside the image",
+        },
         "normalization": {"method": "z-score per channel", "region": "head (foregroundMask)", "outside": 0.0},
-        "targetLayer": targetLayer(settings.network, arguments), "featureLayer": featureLayer(settings.network),
+        "targetLayer": targetLayer(settings.network, arguments),
+        "featureLayer": featureLayer(settings.network),
         "training": settings.toDict(),
-        "validation": {"auc": result.validationAuc, "loss": result.validationLoss, "bestEpoch": result.bestEpoch,
-                       "epochsRun": result.epochsRun, "patients": result.validationPatients},
+        "validation": {
+            "auc": result.validationAuc,
+            "loss": result.validationLoss,
+            "bestEpoch": result.bestEpoch,
+            "epochsRun": result.epochsRun,
+            "patients": result.validationPatients,
+        },
         "trainingPatients": result.trainingPatients,
-        "history": [{key: (value if math.isfinite(value) else None) for key, value in row.items()}
-                    for row in result.history],
-        "provenance": {"virtualBiopsy": __version__, "torch": torch.__version__,
-                       "monai": requirePackage("monai").__version__, "device": device,
-                       "inputs": {"manifest": _sha256(manifest), "clinical": _sha256(clinical)}},
+        "history": [
+            {key: (value if math.isfinite(value) else None) for key, value in row.items()} for row in result.history
+        ],
+        "provenance": {
+            "virtualBiopsy": __version__,
+            "torch": torch.__version__,
+            "monai": requirePackage("monai").__version__,
+            "device": device,
+            "inputs": {"manifest": _sha256(manifest), "clinical": _sha256(clinical)},
+        },
     }
     with stagedOutputFolder(out, "Model folder") as staging:
         writeModelFiles(staging, result.stateDict, config)
     progress(1.0, f"model written to {out}")
-    return {"modelDir": str(out), "validationAuc": result.validationAuc, "bestEpoch": result.bestEpoch,
-            "epochsRun": result.epochsRun, "device": device}
+    return {
+        "modelDir": str(out),
+        "validationAuc": result.validationAuc,
+        "bestEpoch": result.bestEpoch,
+        "epochsRun": result.epochsRun,
+        "device": device,
+    }
 
 
 def _sha256(path: str) -> str:

@@ -30,8 +30,9 @@ class FactorResult:
 
 def kaiserFactorCount(features: pd.DataFrame) -> int:
     """Number of eigenvalues of the features' correlation matrix above 1 (Kaiser's rule), at least 1."""
-    eigenvalues = np.linalg.eigvalsh(np.corrcoef(features.to_numpy(dtype=float), rowvar=False).reshape(
-        features.shape[1], features.shape[1]))
+    eigenvalues = np.linalg.eigvalsh(
+        np.corrcoef(features.to_numpy(dtype=float), rowvar=False).reshape(features.shape[1], features.shape[1])
+    )
     return max(1, int((eigenvalues > 1.0).sum()))
 
 
@@ -53,8 +54,10 @@ def varimaxFactors(features: pd.DataFrame, factors: int | None = None, seed: int
         raise InputError(f"Feature(s) {', '.join(constant[:10])} are constant and cannot be standardized; remove them.")
     factors = kaiserFactorCount(features) if factors is None else int(factors)
     if not 1 <= factors <= features.shape[1]:
-        raise InputError(f"{factors} factor(s) asked for {features.shape[1]} feature(s); give between 1 and "
-                         f"{features.shape[1]} factors.")
+        raise InputError(
+            f"{factors} factor(s) asked for {features.shape[1]} feature(s); give between 1 and "
+            f"{features.shape[1]} factors."
+        )
     if len(features) < 3:
         raise InputError(f"Factor analysis needs at least 3 patients; got {len(features)}.")
     standardized = (values - mean) / scale
@@ -63,5 +66,7 @@ def varimaxFactors(features: pd.DataFrame, factors: int | None = None, seed: int
     return FactorResult(
         loadings=pd.DataFrame(model.components_.T, index=features.columns, columns=names),
         scores=pd.DataFrame(model.transform(standardized), index=features.index, columns=names),
-        mean=pd.Series(mean, index=features.columns), scale=pd.Series(scale, index=features.columns),
-        noiseVariance=pd.Series(model.noise_variance_, index=features.columns))
+        mean=pd.Series(mean, index=features.columns),
+        scale=pd.Series(scale, index=features.columns),
+        noiseVariance=pd.Series(model.noise_variance_, index=features.columns),
+    )

@@ -54,8 +54,10 @@ def correlationPruning(features: pd.DataFrame, threshold: float = 0.9, method: s
     _finiteValues(features)
     constant = [str(c) for c in features.columns if features[c].nunique() < 2]
     if constant:
-        raise InputError(f"Feature(s) {', '.join(constant[:10])} are constant, so their correlation is undefined; "
-                         "remove them first (e.g. with the variance filter).")
+        raise InputError(
+            f"Feature(s) {', '.join(constant[:10])} are constant, so their correlation is undefined; "
+            "remove them first (e.g. with the variance filter)."
+        )
     names = list(features.columns)
     correlation = np.abs(features.corr(method=method).to_numpy())
     np.fill_diagonal(correlation, 0.0)
@@ -78,14 +80,17 @@ def correlationPruning(features: pd.DataFrame, threshold: float = 0.9, method: s
 
 def _finiteValues(features: pd.DataFrame) -> np.ndarray:
     if features.shape[1] == 0 or len(features) < 2:
-        raise InputError(f"A signature needs at least 2 patients and 1 feature; got {features.shape[0]} patient(s) "
-                         f"and {features.shape[1]} feature(s).")
+        raise InputError(
+            f"A signature needs at least 2 patients and 1 feature; got {features.shape[0]} patient(s) "
+            f"and {features.shape[1]} feature(s)."
+        )
     nonNumeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if nonNumeric:
         raise InputError(f"Feature column(s) {', '.join(nonNumeric[:10])} are not numeric; remove them.")
     values = features.to_numpy(dtype=float)
     bad = [str(c) for c, ok in zip(features.columns, np.isfinite(values).all(axis=0)) if not ok]
     if bad:
-        raise InputError(f"Feature column(s) {', '.join(bad[:10])} have missing or infinite values; "
-                         "impute or drop them.")
+        raise InputError(
+            f"Feature column(s) {', '.join(bad[:10])} have missing or infinite values; impute or drop them."
+        )
     return values

@@ -17,8 +17,13 @@ from VirtualBiopsy.errors import InputError, requirePackage
 COX_ZERO = 1e-3
 
 
-def lassoSelection(features: pd.DataFrame, time: pd.Series | None = None, event: pd.Series | None = None,
-                   target: pd.Series | None = None, penalizer: float = 0.1) -> pd.DataFrame:
+def lassoSelection(
+    features: pd.DataFrame,
+    time: pd.Series | None = None,
+    event: pd.Series | None = None,
+    target: pd.Series | None = None,
+    penalizer: float = 0.1,
+) -> pd.DataFrame:
     """LASSO: L1-penalised Cox (``time``/``event``) or logistic regression (binary ``target``).
 
     Cox uses lifelines' ``CoxPHFitter(penalizer, l1_ratio=1)``, whose smooth L1 approximation leaves
@@ -42,9 +47,14 @@ def lassoSelection(features: pd.DataFrame, time: pd.Series | None = None, event:
     return pd.DataFrame({"coef": coefficients, "kept": kept}, index=features.columns)
 
 
-def recursiveElimination(features: pd.DataFrame, keep: int, time: pd.Series | None = None,
-                         event: pd.Series | None = None, target: pd.Series | None = None,
-                         penalizer: float = 0.1) -> pd.DataFrame:
+def recursiveElimination(
+    features: pd.DataFrame,
+    keep: int,
+    time: pd.Series | None = None,
+    event: pd.Series | None = None,
+    target: pd.Series | None = None,
+    penalizer: float = 0.1,
+) -> pd.DataFrame:
     """Recursive feature elimination down to ``keep`` features.
 
     A binary target uses scikit-learn's ``RFE`` with (L2) logistic regression, ``C = 1 / penalizer``;
@@ -54,12 +64,15 @@ def recursiveElimination(features: pd.DataFrame, keep: int, time: pd.Series | No
     :returns: indexed by feature: ``rank`` (1 = kept; higher = eliminated earlier) and ``kept``.
     """
     if not 1 <= keep <= features.shape[1]:
-        raise InputError(f"Recursive elimination to {keep} feature(s) of {features.shape[1]}; give between 1 and "
-                         f"{features.shape[1]}.")
+        raise InputError(
+            f"Recursive elimination to {keep} feature(s) of {features.shape[1]}; give between 1 and "
+            f"{features.shape[1]}."
+        )
     standardized = _standardized(features)
     if (time is None) == (target is None):
-        raise InputError("Recursive elimination needs exactly one outcome: survival (time and event) "
-                         "or a binary target.")
+        raise InputError(
+            "Recursive elimination needs exactly one outcome: survival (time and event) or a binary target."
+        )
     if target is not None:
         from sklearn.feature_selection import RFE
         from sklearn.linear_model import LogisticRegression
@@ -86,8 +99,9 @@ def _standardized(features: pd.DataFrame) -> pd.DataFrame:
     constant = [str(c) for c, s in zip(features.columns, scale) if s == 0]
     if constant:
         raise InputError(f"Feature(s) {', '.join(constant[:10])} are constant; remove them before selection.")
-    return pd.DataFrame((values - values.mean(axis=0)) / scale, index=features.index,
-                        columns=[str(c) for c in features.columns])
+    return pd.DataFrame(
+        (values - values.mean(axis=0)) / scale, index=features.index, columns=[str(c) for c in features.columns]
+    )
 
 
 def _coxCoefficients(standardized: pd.DataFrame, time, event, penalizer: float, l1Ratio: float) -> np.ndarray:
@@ -108,16 +122,19 @@ def _coxCoefficients(standardized: pd.DataFrame, time, event, penalizer: float, 
             warnings.simplefilter("ignore")
             fitter = CoxPHFitter(penalizer=penalizer, l1_ratio=l1Ratio).fit(data, "_time", "_event")
     except (ConvergenceError, np.linalg.LinAlgError) as error:
-        raise InputError(f"The penalised Cox model did not converge ({str(error).splitlines()[0]}); "
-                         "use a larger penalizer (e.g. 1).") from error
+        raise InputError(
+            f"The penalised Cox model did not converge ({str(error).splitlines()[0]}); use a larger penalizer (e.g. 1)."
+        ) from error
     return fitter.params_.to_numpy(float)
 
 
 def _binaryTarget(target: pd.Series) -> None:
     classes = target.dropna().unique()
     if target.isna().any() or len(classes) != 2:
-        raise InputError(f"A binary target needs exactly two classes and no missing values; got {len(classes)} "
-                         f"class(es) ({', '.join(map(str, classes[:5]))}) and {int(target.isna().sum())} missing.")
+        raise InputError(
+            f"A binary target needs exactly two classes and no missing values; got {len(classes)} "
+            f"class(es) ({', '.join(map(str, classes[:5]))}) and {int(target.isna().sum())} missing."
+        )
 
 
 def _logistic(standardized: pd.DataFrame, target: pd.Series, C: float):

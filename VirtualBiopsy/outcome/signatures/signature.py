@@ -37,10 +37,21 @@ class Signature:
         return list(self.selection.index[self.selection["step"] == "kept"])
 
 
-def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, varianceScaling: str = "minmax",
-                   correlationThreshold: float = 0.9, factors: int | None = 0, seed: int = 0, *,
-                   selection: str = "none", time: pd.Series | None = None, event: pd.Series | None = None,
-                   target: pd.Series | None = None, penalizer: float = 0.1, keep: int | None = None) -> Signature:
+def buildSignature(
+    features: pd.DataFrame,
+    varianceThreshold: float = 0.01,
+    varianceScaling: str = "minmax",
+    correlationThreshold: float = 0.9,
+    factors: int | None = 0,
+    seed: int = 0,
+    *,
+    selection: str = "none",
+    time: pd.Series | None = None,
+    event: pd.Series | None = None,
+    target: pd.Series | None = None,
+    penalizer: float = 0.1,
+    keep: int | None = None,
+) -> Signature:
     """Filter low-variance features, prune correlated ones, optionally select against an outcome
     (LASSO or recursive elimination), then fit varimax factors on the rest.
 
@@ -56,12 +67,16 @@ def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, vari
     if selectionMethod not in SELECTIONS:
         raise InputError(f"Selection {selectionMethod!r} is unknown; choose one of {', '.join(SELECTIONS)}.")
     variance = varianceFilter(features, varianceThreshold, varianceScaling)
-    table = pd.DataFrame({"variance": variance["variance"], "step": "variance", "correlated_with": "",
-                          "r": float("nan")}, index=features.columns)
+    table = pd.DataFrame(
+        {"variance": variance["variance"], "step": "variance", "correlated_with": "", "r": float("nan")},
+        index=features.columns,
+    )
     passed = list(variance.index[variance["kept"]])
     if not passed:
-        raise InputError(f"No feature has a ({varianceScaling}) variance above {varianceThreshold} (largest: "
-                         f"{variance['variance'].max():.3g}); lower the variance threshold.")
+        raise InputError(
+            f"No feature has a ({varianceScaling}) variance above {varianceThreshold} (largest: "
+            f"{variance['variance'].max():.3g}); lower the variance threshold."
+        )
     pruning = correlationPruning(features[passed], correlationThreshold)
     table.loc[passed, "step"] = ["kept" if k else "correlation" for k in pruning["kept"]]
     table.loc[passed, "correlated_with"] = pruning["correlated_with"].to_numpy()
@@ -76,13 +91,16 @@ def buildSignature(features: pd.DataFrame, varianceThreshold: float = 0.01, vari
         table.loc[dropped, "step"] = selectionMethod
         kept = [f for f in kept if f not in dropped]
         if not kept:
-            raise InputError(f"{selectionMethod.upper()} kept no feature; "
-                             f"lower the penalizer (e.g. {penalizer / 10:g}).")
+            raise InputError(
+                f"{selectionMethod.upper()} kept no feature; lower the penalizer (e.g. {penalizer / 10:g})."
+            )
     model = None
     if factors is None or factors > 0:
         if factors is not None and factors > len(kept):
-            raise InputError(f"{factors} factors asked for but only {len(kept)} feature(s) remain after filtering; "
-                             f"ask for at most {len(kept)} factors or relax the thresholds.")
+            raise InputError(
+                f"{factors} factors asked for but only {len(kept)} feature(s) remain after filtering; "
+                f"ask for at most {len(kept)} factors or relax the thresholds."
+            )
         model = varimaxFactors(features[kept], factors, seed)
     return Signature(selection=table, factors=model)
 

@@ -32,6 +32,7 @@ SEQUENCE_ALIASES: tuple[tuple[str, ...], ...] = (
     ("DWI", "DW", "Diffusion", "Trace"),
 )
 
+
 @dataclass(frozen=True)
 class ChannelMapping:
     """The images in channel order and where each came from.
@@ -55,8 +56,9 @@ def canonicalSequence(name: str) -> str:
     return key
 
 
-def mapChannels(images: Mapping[str, sitk.Image] | Mapping[str | None, sitk.Image],
-                inputs: Sequence[ModelInput]) -> ChannelMapping:
+def mapChannels(
+    images: Mapping[str, sitk.Image] | Mapping[str | None, sitk.Image], inputs: Sequence[ModelInput]
+) -> ChannelMapping:
     """Order ``images`` as the model's ``inputs`` need them.
 
     :param images: ``{sequence name: image}``; one image may be unnamed (``None`` or ``""``) for a one-channel model.
@@ -69,18 +71,24 @@ def mapChannels(images: Mapping[str, sitk.Image] | Mapping[str | None, sitk.Imag
         raise InputError("No input image was given; give one image per model input sequence.")
     ordered = sorted(inputs, key=lambda modelInput: modelInput.channel)
     if [modelInput.channel for modelInput in ordered] != list(range(len(ordered))):
-        raise InputError(f"The model's input channels are {[i.channel for i in ordered]}; they must be 0..n-1. "
-                         "Fix the model's manifest entry.")
+        raise InputError(
+            f"The model's input channels are {[i.channel for i in ordered]}; they must be 0..n-1. "
+            "Fix the model's manifest entry."
+        )
     for name, image in images.items():
         requireScalar3D(image, f"image '{name or ''}'")
     unnamed = [name for name in images if not name]
     if unnamed and len(images) > 1:
-        raise InputError(f"{len(images)} images were given but one has no name; name every sequence "
-                         f"(e.g. {', '.join(i.sequence for i in ordered)}).")
+        raise InputError(
+            f"{len(images)} images were given but one has no name; name every sequence "
+            f"(e.g. {', '.join(i.sequence for i in ordered)})."
+        )
     if unnamed:
         if len(ordered) != 1:
-            raise InputError(f"One unnamed image was given but the model needs {len(ordered)} sequences "
-                             f"({', '.join(i.sequence for i in ordered)}); give each as NAME=PATH.")
+            raise InputError(
+                f"One unnamed image was given but the model needs {len(ordered)} sequences "
+                f"({', '.join(i.sequence for i in ordered)}); give each as NAME=PATH."
+            )
         only = next(iter(images.values()))
         logger.info("The single unnamed image feeds the model's only input '%s'.", ordered[0].sequence)
         return ChannelMapping((only,), {ordered[0].sequence: ""}, ())
@@ -108,8 +116,11 @@ def mapChannels(images: Mapping[str, sitk.Image] | Mapping[str | None, sitk.Imag
         )
     ignored = tuple(name for name in named if name not in mapping.values())
     if ignored:
-        logger.warning("Images %s are not model inputs and are ignored (the model uses %s).",
-                       ", ".join(ignored), ", ".join(mapping))
+        logger.warning(
+            "Images %s are not model inputs and are ignored (the model uses %s).",
+            ", ".join(ignored),
+            ", ".join(mapping),
+        )
     _requireOneGrid(chosen, list(mapping.values()))
     return ChannelMapping(tuple(chosen), mapping, ignored)
 
@@ -149,7 +160,10 @@ def sequenceFromName(volumeName: str, inputs: Sequence[ModelInput]) -> str | Non
     if canonicalSequence(volumeName) in wanted:
         return wanted[canonicalSequence(volumeName)]
     parts = [part for part in re.split(r"[\s_.\-]+", volumeName) if part]
-    candidates = {canonicalSequence(" ".join(parts[start:end]))
-                  for start in range(len(parts)) for end in range(start + 1, len(parts) + 1)}
+    candidates = {
+        canonicalSequence(" ".join(parts[start:end]))
+        for start in range(len(parts))
+        for end in range(start + 1, len(parts) + 1)
+    }
     found = {wanted[key] for key in candidates if key in wanted}
     return found.pop() if len(found) == 1 else None

@@ -89,13 +89,21 @@ class MonaiSettings:
         if settings.normalization not in NORMALIZATIONS:
             raise ModelError(f"normalization '{settings.normalization}' is unknown; choose one of {NORMALIZATIONS}.")
         if not 0 <= settings.overlap < 1 or settings.swBatchSize < 1 or not set(settings.mirrorAxes) <= {0, 1, 2}:
-            raise ModelError(f"overlap {settings.overlap} must lie in [0, 1), swBatchSize {settings.swBatchSize} be "
-                             f"≥ 1 and mirrorAxes {settings.mirrorAxes} within 0, 1, 2.")
+            raise ModelError(
+                f"overlap {settings.overlap} must lie in [0, 1), swBatchSize {settings.swBatchSize} be "
+                f"≥ 1 and mirrorAxes {settings.mirrorAxes} within 0, 1, 2."
+            )
         return settings
 
 
-def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSettings, expectedSha256: str | None,
-                     loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointFile, trusted: bool = False):
+def loadMonaiNetwork(
+    backend: str,
+    modelPath: pathlib.Path,
+    settings: MonaiSettings,
+    expectedSha256: str | None,
+    loadCheckpoint: Callable[[pathlib.Path], Any] = loadCheckpointFile,
+    trusted: bool = False,
+):
     """The network of a ``monai-torchscript`` file (hash checked first) or a ``monai-network`` definition.
 
     :param trusted: whether the model was imported with ``--trust``; otherwise the network must be one of
@@ -113,19 +121,23 @@ def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSetti
         data = modelPath.read_bytes()  # hashed and loaded from the same bytes
         actual = hashlib.sha256(data).hexdigest()
         if not expectedSha256 or actual != expectedSha256:
-            raise ModelError(f"TorchScript file {modelPath} has SHA-256 {actual} but the model entry records "
-                             f"{expectedSha256 or 'none'}; it is not loaded. Re-import the model if the file is trusted.")
+            raise ModelError(
+                f"TorchScript file {modelPath} has SHA-256 {actual} but the model entry records "
+                f"{expectedSha256 or 'none'}; it is not loaded. Re-import the model if the file is trusted."
+            )
         return torch.jit.load(io.BytesIO(data), map_location="cpu")
     if backend != "monai-network":
         raise ModelError(f"Backend '{backend}' is not a MONAI backend (monai-torchscript, monai-network).")
     if not trusted:
         checkMonaiNetwork(settings.network, settings.networkArgs, f"the model options of {modelPath}")
     nets = requirePackage("monai.networks.nets", "monai")
-    name = settings.network[len(_NETS_PREFIX):] if settings.network.startswith(_NETS_PREFIX) else settings.network
+    name = settings.network[len(_NETS_PREFIX) :] if settings.network.startswith(_NETS_PREFIX) else settings.network
     networkClass = getattr(nets, name, None) if name and "." not in name else None
     if not (isinstance(networkClass, type) and issubclass(networkClass, torch.nn.Module)):
-        raise ModelError(f"Network '{settings.network}' is not in monai.networks.nets; set the entry's 'network' "
-                         "option to a class name such as UNet, SegResNet or SwinUNETR.")
+        raise ModelError(
+            f"Network '{settings.network}' is not in monai.networks.nets; set the entry's 'network' "
+            "option to a class name such as UNet, SegResNet or SwinUNETR."
+        )
     try:
         network = networkClass(**(settings.networkArgs or {}))
     except (TypeError, ValueError) as error:
@@ -137,8 +149,10 @@ def loadMonaiNetwork(backend: str, modelPath: pathlib.Path, settings: MonaiSetti
     try:
         network.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:
-        raise ModelError(f"The weights in {weightsPath} do not fit {settings.network}(**{settings.networkArgs}): "
-                         f"{str(error).splitlines()[0]}.") from error
+        raise ModelError(
+            f"The weights in {weightsPath} do not fit {settings.network}(**{settings.networkArgs}): "
+            f"{str(error).splitlines()[0]}."
+        ) from error
     return network
 
 
@@ -163,8 +177,9 @@ def predictMonai(
     voxels = np.stack([sitk.GetArrayFromImage(image).astype(np.float32).transpose(2, 1, 0) for image in working])
     tensor = torch.from_numpy(voxels)
     if settings.normalization != "none":
-        tensor = transforms.NormalizeIntensity(nonzero=settings.normalization == "zscoreNonzero",
-                                               channel_wise=True)(tensor)
+        tensor = transforms.NormalizeIntensity(nonzero=settings.normalization == "zscoreNonzero", channel_wise=True)(
+            tensor
+        )
     tensor = (tensor.as_tensor() if hasattr(tensor, "as_tensor") else tensor)[None]
     target = torchDevice(device)
     network = network.to(target).eval()
@@ -186,8 +201,9 @@ def predictMonai(
     with torch.inference_mode():
         for flip in mirrors:
             source = torch.flip(tensor, flip) if flip else tensor
-            logits = inferers.sliding_window_inference(source.to(target), settings.roiSize, settings.swBatchSize,
-                                                       predictor, overlap=settings.overlap)
+            logits = inferers.sliding_window_inference(
+                source.to(target), settings.roiSize, settings.swBatchSize, predictor, overlap=settings.overlap
+            )
             logits = (logits.as_tensor() if hasattr(logits, "as_tensor") else logits).float()
             softmax = torch.softmax(torch.flip(logits, flip) if flip else logits, dim=1).cpu()
             probabilities = softmax if probabilities is None else probabilities + softmax
@@ -198,14 +214,25 @@ def predictMonai(
     labels = np.argmax(probabilities, axis=0).astype(np.uint8 if probabilities.shape[0] <= 256 else np.uint16)
     labelMap = sitk.GetImageFromArray(labels)
     labelMap.CopyInformation(reference)
-    provenance = {"device": str(target), "testTimeAugmentation": len(mirrors) > 1,
-                  "mirrorAxes": list(settings.mirrorAxes) if len(mirrors) > 1 else [], "roiSize": list(settings.roiSize),
-                  "spacing": list(settings.spacing) if settings.spacing else None,
-                  "normalization": settings.normalization, "overlap": settings.overlap,
-                  "monaiVersion": _monaiVersion(), "torchVersion": torch.__version__}
+    provenance = {
+        "device": str(target),
+        "testTimeAugmentation": len(mirrors) > 1,
+        "mirrorAxes": list(settings.mirrorAxes) if len(mirrors) > 1 else [],
+        "roiSize": list(settings.roiSize),
+        "spacing": list(settings.spacing) if settings.spacing else None,
+        "normalization": settings.normalization,
+        "overlap": settings.overlap,
+        "monaiVersion": _monaiVersion(),
+        "torchVersion": torch.__version__,
+    }
     progress(1.0, "MONAI inference done")
-    return BackendResult(labelMap, np.ascontiguousarray(probabilities, dtype=np.float32),
-                         tuple(range(probabilities.shape[0])), None, provenance)
+    return BackendResult(
+        labelMap,
+        np.ascontiguousarray(probabilities, dtype=np.float32),
+        tuple(range(probabilities.shape[0])),
+        None,
+        provenance,
+    )
 
 
 def monaiWorkingGrid(settings: MonaiSettings, image: sitk.Image) -> tuple[list[int], list[int]]:
@@ -225,8 +252,15 @@ def _resampled(image: sitk.Image, spacing: tuple[float, float, float]) -> sitk.I
     size = [max(1, int(round(n * s / t))) for n, s, t in zip(image.GetSize(), image.GetSpacing(), spacing)]
     grid = (size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), spacing, image.GetDirection())
     resampled = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), *grid, 0.0, sitk.sitkFloat32)
-    nonZero = sitk.Resample(sitk.Cast(image != 0, sitk.sitkFloat32), size, sitk.Transform(), sitk.sitkNearestNeighbor,
-                            *grid[3:], 0.0, sitk.sitkFloat32)
+    nonZero = sitk.Resample(
+        sitk.Cast(image != 0, sitk.sitkFloat32),
+        size,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        *grid[3:],
+        0.0,
+        sitk.sitkFloat32,
+    )
     return resampled * nonZero
 
 
@@ -236,8 +270,11 @@ def _backOnGrid(probabilities: np.ndarray, working: sitk.Image, reference: sitk.
         image = sitk.GetImageFromArray(np.ascontiguousarray(channel))
         image.CopyInformation(working)
         outside = 1.0 if index == 0 else 0.0
-        channels.append(sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear,
-                                                             outside, sitk.sitkFloat32)))
+        channels.append(
+            sitk.GetArrayFromImage(
+                sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, outside, sitk.sitkFloat32)
+            )
+        )
     return np.stack(channels)
 
 

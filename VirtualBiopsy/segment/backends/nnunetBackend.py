@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class NnunetOptions:
     """How an nnU-Net model runs.
@@ -99,8 +100,9 @@ def predictNnunet(
     voxels = np.stack([sitk.GetArrayFromImage(image).astype(np.float32) for image in images])
     properties = {"spacing": list(images[0].GetSpacing())[::-1]}
     preprocessor = predictor.configuration_manager.preprocessor_class(verbose=False)
-    data, _seg, properties = preprocessor.run_case_npy(voxels, None, properties, predictor.plans_manager,
-                                                       predictor.configuration_manager, predictor.dataset_json)
+    data, _seg, properties = preprocessor.run_case_npy(
+        voxels, None, properties, predictor.plans_manager, predictor.configuration_manager, predictor.dataset_json
+    )
     data = torch.from_numpy(data)
 
     passes = _forwardPasses(predictor, data.shape[1:]) * len(weights)
@@ -122,7 +124,9 @@ def predictNnunet(
         cancel.raiseIfCancelled()
     progress(0.9, "Resampling to the input grid")
     labels, probabilities = _toInputGrid(predictor, logits, properties)
-    members = [_toInputGrid(predictor, foldLogits, properties)[1] for foldLogits in perFold] if options.perFold else None
+    members = (
+        [_toInputGrid(predictor, foldLogits, properties)[1] for foldLogits in perFold] if options.perFold else None
+    )
     labelMap = sitk.GetImageFromArray(labels)
     labelMap.CopyInformation(images[0])
     labelManager = predictor.label_manager
@@ -130,14 +134,19 @@ def predictNnunet(
     values = tuple(int(v) for v in (labelManager.regions_class_order if regions else labelManager.all_labels))
     provenance = {
         "regions": regions,
-        "backend": "nnunet", "configuration": configuration,
-        "trainer": predictor.trainer_name, "folds": [str(f) for f in folds], "device": str(predictor.device),
+        "backend": "nnunet",
+        "configuration": configuration,
+        "trainer": predictor.trainer_name,
+        "folds": [str(f) for f in folds],
+        "device": str(predictor.device),
         "testTimeAugmentation": bool(options.useMirroring and predictor.allowed_mirroring_axes),
-        "mirrorAxes": list(predictor.allowed_mirroring_axes or ()), "tileStepSize": options.tileStepSize,
-        "nnunetVersion": _version("nnunetv2"), "torchVersion": torch.__version__,
+        "mirrorAxes": list(predictor.allowed_mirroring_axes or ()),
+        "tileStepSize": options.tileStepSize,
+        "nnunetVersion": _version("nnunetv2"),
+        "torchVersion": torch.__version__,
     }
     progress(1.0, "nnU-Net inference done")
-    return BackendResult(labelMap, probabilities, values[-len(probabilities):], members, provenance)
+    return BackendResult(labelMap, probabilities, values[-len(probabilities) :], members, provenance)
 
 
 def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channelCount: int):
@@ -165,27 +174,46 @@ def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channe
     initArguments = first.get("init_args") or {}
     configuration = options.configuration or initArguments.get("configuration") or folder.name.split("__")[-1]
     if configuration not in plansManager.available_configurations:
-        raise ModelError(f"Configuration '{configuration}' is not in {folder / 'plans.json'} (it has "
-                         f"{', '.join(plansManager.available_configurations)}); set the model's configuration option.")
+        raise ModelError(
+            f"Configuration '{configuration}' is not in {folder / 'plans.json'} (it has "
+            f"{', '.join(plansManager.available_configurations)}); set the model's configuration option."
+        )
     configurationManager = plansManager.get_configuration(configuration)
     inputs = determine_num_input_channels(plansManager, configurationManager, datasetJson)
     if inputs != channelCount:
-        raise InputError(f"The nnU-Net model in {folder} takes {inputs} input channel(s) but {channelCount} image(s) "
-                         "were given; give one image per channel of its dataset.json.")
+        raise InputError(
+            f"The nnU-Net model in {folder} takes {inputs} input channel(s) but {channelCount} image(s) "
+            "were given; give one image per channel of its dataset.json."
+        )
     heads = plansManager.get_label_manager(datasetJson).num_segmentation_heads
     network = _buildNetwork(trainerClass, plansManager, configurationManager, inputs, heads)
     try:
         network.load_state_dict(weights[0])
     except RuntimeError as error:
-        raise ModelError(f"The weights of {checkpoints[0]} do not fit the network its plans describe: "
-                         f"{str(error).splitlines()[0]}. The checkpoint and plans.json belong to different models.") from error
+        raise ModelError(
+            f"The weights of {checkpoints[0]} do not fit the network its plans describe: "
+            f"{str(error).splitlines()[0]}. The checkpoint and plans.json belong to different models."
+        ) from error
     mirrorAxes = first.get("inference_allowed_mirroring_axes")
     device = torchDevice(options.device)
-    predictor = nnUNetPredictor(tile_step_size=options.tileStepSize, use_gaussian=True,
-                                use_mirroring=options.useMirroring, perform_everything_on_device=device.type == "cuda",
-                                device=device, verbose=False, allow_tqdm=False)
-    predictor.manual_initialization(network, plansManager, configurationManager, weights, datasetJson, trainerName,
-                                    tuple(mirrorAxes) if mirrorAxes is not None else None)
+    predictor = nnUNetPredictor(
+        tile_step_size=options.tileStepSize,
+        use_gaussian=True,
+        use_mirroring=options.useMirroring,
+        perform_everything_on_device=device.type == "cuda",
+        device=device,
+        verbose=False,
+        allow_tqdm=False,
+    )
+    predictor.manual_initialization(
+        network,
+        plansManager,
+        configurationManager,
+        weights,
+        datasetJson,
+        trainerName,
+        tuple(mirrorAxes) if mirrorAxes is not None else None,
+    )
     return predictor, configuration, folds, weights
 
 
@@ -202,30 +230,42 @@ def _trainerClass(trainerName: str, trusted: bool, where: str) -> type[nnUNetTra
         try:
             return recursive_find_trainer_class_by_name(trainerName)
         except Exception as error:
-            raise ModelError(f"nnU-Net trainer '{trainerName}' named in the checkpoint is not installed ({error}); "
-                             "install the package that defines it.") from error
+            raise ModelError(
+                f"nnU-Net trainer '{trainerName}' named in the checkpoint is not installed ({error}); "
+                "install the package that defines it."
+            ) from error
     import nnunetv2
     from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
 
     checkNnunetTrainerName(trainerName, where)
     try:
-        found = recursive_find_python_class(str(pathlib.Path(nnunetv2.__path__[0]) / "training" / "nnUNetTrainer"),
-                                            trainerName, "nnunetv2.training.nnUNetTrainer")
+        found = recursive_find_python_class(
+            str(pathlib.Path(nnunetv2.__path__[0]) / "training" / "nnUNetTrainer"),
+            trainerName,
+            "nnunetv2.training.nnUNetTrainer",
+        )
     except Exception as error:  # an nnU-Net module that fails to import (a missing optional package)
         raise ModelError(f"Cannot look up nnU-Net trainer '{trainerName}' named in {where} ({error}).") from error
     if not (inspect.isclass(found) and issubclass(found, nnUNetTrainer) and found.__module__.startswith("nnunetv2.")):
-        raise refuse(where, "trainer_name", trainerName, "a trainer class (nnUNetTrainer or a subclass) of the "
-                     "installed nnU-Net")
+        raise refuse(
+            where, "trainer_name", trainerName, "a trainer class (nnUNetTrainer or a subclass) of the installed nnU-Net"
+        )
     return found
 
 
 def _buildNetwork(trainerClass: type[nnUNetTrainer], plansManager, configurationManager, inputs: int, heads: int):
     if "plans_manager" in inspect.signature(trainerClass.build_network_architecture).parameters:
-        return trainerClass.build_network_architecture(plansManager, configurationManager, inputs, heads,
-                                                       enable_deep_supervision=False)
+        return trainerClass.build_network_architecture(
+            plansManager, configurationManager, inputs, heads, enable_deep_supervision=False
+        )
     return trainerClass.build_network_architecture(
-        configurationManager.network_arch_class_name, configurationManager.network_arch_init_kwargs,
-        configurationManager.network_arch_init_kwargs_req_import, inputs, heads, enable_deep_supervision=False)
+        configurationManager.network_arch_class_name,
+        configurationManager.network_arch_init_kwargs,
+        configurationManager.network_arch_init_kwargs_req_import,
+        inputs,
+        heads,
+        enable_deep_supervision=False,
+    )
 
 
 def _forwardPasses(predictor, shape: Sequence[int]) -> int:
@@ -235,9 +275,11 @@ def _forwardPasses(predictor, shape: Sequence[int]) -> int:
     )
 
     patch = predictor.configuration_manager.patch_size
-    padded = [max(s, p) for s, p in zip(shape[-len(patch):], patch)]
+    padded = [max(s, p) for s, p in zip(shape[-len(patch) :], patch)]
     steps = compute_steps_for_sliding_window(padded, patch, predictor.tile_step_size)
-    tiles = int(np.prod([len(s) for s in steps])) * (int(np.prod(shape[:-len(patch)])) if len(patch) < len(shape) else 1)
+    tiles = int(np.prod([len(s) for s in steps])) * (
+        int(np.prod(shape[: -len(patch)])) if len(patch) < len(shape) else 1
+    )
     axes = predictor.allowed_mirroring_axes if predictor.use_mirroring else None
     return tiles * (2 ** len(axes) if axes else 1)
 
@@ -248,8 +290,13 @@ def _toInputGrid(predictor, logits, properties) -> tuple[np.ndarray, np.ndarray]
     )
 
     labels, probabilities = convert_predicted_logits_to_segmentation_with_correct_shape(
-        logits, predictor.plans_manager, predictor.configuration_manager, predictor.label_manager, properties,
-        return_probabilities=True)
+        logits,
+        predictor.plans_manager,
+        predictor.configuration_manager,
+        predictor.label_manager,
+        properties,
+        return_probabilities=True,
+    )
     return np.ascontiguousarray(labels), np.ascontiguousarray(probabilities, dtype=np.float32)
 
 

@@ -40,8 +40,12 @@ def findTrainedModelFolder(path: pathlib.Path, configuration: str | None) -> pat
     return path
 
 
-def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, image: sitk.Image,
-                      readPlans: Callable[[pathlib.Path], Any] | None = None) -> tuple[list[int], list[int]]:
+def nnunetWorkingGrid(
+    modelFolder: pathlib.Path,
+    configuration: str | None,
+    image: sitk.Image,
+    readPlans: Callable[[pathlib.Path], Any] | None = None,
+) -> tuple[list[int], list[int]]:
     """The voxel shape the network sees after nnU-Net's resampling, and its patch size (for the memory check).
 
     :param readPlans: reads ``plans.json`` (default: unchecked; pass ``ModelFiles.readJson`` for a model's files).
@@ -54,8 +58,9 @@ def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, imag
     if name not in configurations:
         name = next(iter(configurations), None) if len(configurations) == 1 else None
     if name is None:
-        raise ModelError(f"Cannot tell which configuration of {folder / 'plans.json'} to run; set the model's "
-                         "configuration option.")
+        raise ModelError(
+            f"Cannot tell which configuration of {folder / 'plans.json'} to run; set the model's configuration option."
+        )
     target = configurations[name].get("spacing") or []
     patch = [int(v) for v in configurations[name].get("patch_size") or []]
     order = plans.get("transpose_forward", [0, 1, 2])
@@ -66,8 +71,9 @@ def nnunetWorkingGrid(modelFolder: pathlib.Path, configuration: str | None, imag
     return shape, patch or list(shape)
 
 
-def chooseCheckpoints(folder: pathlib.Path, folds: Sequence[int | str] | None, checkpointName: str | None
-                      ) -> tuple[list[int | str], list[pathlib.Path]]:
+def chooseCheckpoints(
+    folder: pathlib.Path, folds: Sequence[int | str] | None, checkpointName: str | None
+) -> tuple[list[int | str], list[pathlib.Path]]:
     """The folds to run (given, or every numbered fold with a checkpoint) and their checkpoint files.
 
     :raises ModelError: for a fold without a checkpoint, or a folder without any.
@@ -77,8 +83,14 @@ def chooseCheckpoints(folder: pathlib.Path, folds: Sequence[int | str] | None, c
 
 
 def _chooseFolds(folder: pathlib.Path, folds: Sequence[int | str] | None) -> list[int | str]:
-    available = sorted((p.name[len("fold_"):] for p in folder.glob("fold_*") if p.is_dir()
-                        and any((p / name).is_file() for name in CHECKPOINT_NAMES)), key=_foldKey)
+    available = sorted(
+        (
+            p.name[len("fold_") :]
+            for p in folder.glob("fold_*")
+            if p.is_dir() and any((p / name).is_file() for name in CHECKPOINT_NAMES)
+        ),
+        key=_foldKey,
+    )
     if folds is None:
         numbered = [fold for fold in available if fold != "all"]
         chosen = numbered or available
@@ -86,15 +98,19 @@ def _chooseFolds(folder: pathlib.Path, folds: Sequence[int | str] | None) -> lis
         chosen = [str(fold) for fold in folds]
         missing = [fold for fold in chosen if fold not in available]
         if missing:
-            raise ModelError(f"Fold(s) {', '.join(missing)} have no checkpoint in {folder} (available: "
-                             f"{', '.join(available) or 'none'}); choose among the available folds.")
+            raise ModelError(
+                f"Fold(s) {', '.join(missing)} have no checkpoint in {folder} (available: "
+                f"{', '.join(available) or 'none'}); choose among the available folds."
+            )
     if not chosen:
-        raise ModelError(f"{folder} has no fold_N/{CHECKPOINT_NAMES[0]}; the model was not trained or not copied whole.")
+        raise ModelError(
+            f"{folder} has no fold_N/{CHECKPOINT_NAMES[0]}; the model was not trained or not copied whole."
+        )
     return [int(fold) if fold != "all" else fold for fold in chosen]
 
 
 def _checkpointOf(folder: pathlib.Path, fold: int | str, name: str | None) -> pathlib.Path:
-    for candidate in ((name,) if name else CHECKPOINT_NAMES):
+    for candidate in (name,) if name else CHECKPOINT_NAMES:
         path = folder / f"fold_{fold}" / candidate
         if path.is_file():
             return path

@@ -22,8 +22,10 @@ def requireOrientationCode(code: str) -> str:
     """Return ``code`` upper-cased if it names one of L/R, P/A, I/S per axis, else raise :class:`ModelError`."""
     upper = str(code).upper()
     if not _CODE.match(upper):
-        raise ModelError(f"Orientation '{code}' is not an axis code; give three letters, one of L/R, P/A and I/S "
-                         "each, e.g. RAS or LPS.")
+        raise ModelError(
+            f"Orientation '{code}' is not an axis code; give three letters, one of L/R, P/A and I/S "
+            "each, e.g. RAS or LPS."
+        )
     return upper
 
 
@@ -37,8 +39,12 @@ def arrayBackOnGrid(voxels: np.ndarray, oriented: sitk.Image, original: sitk.Ima
 
     :raises ModelError: if the two grids are not one permutation/flip of the other.
     """
-    indexOf = np.array([original.TransformPhysicalPointToIndex(
-        oriented.TransformIndexToPhysicalPoint(corner)) for corner in _corners(oriented)])
+    indexOf = np.array(
+        [
+            original.TransformPhysicalPointToIndex(oriented.TransformIndexToPhysicalPoint(corner))
+            for corner in _corners(oriented)
+        ]
+    )
     size = np.array(oriented.GetSize())
     # Oriented axis a maps to original axis p[a], forward or reversed.
     base = indexOf[0]

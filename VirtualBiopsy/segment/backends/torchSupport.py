@@ -21,8 +21,15 @@ def torchDevice(name: str):
 
 
 @contextlib.contextmanager
-def forwardProgress(module, total: int, progress: ProgressCallback, cancel: CancelToken | None,
-                    start: float = 0.0, end: float = 1.0, message: str = "Inference") -> Iterator[None]:
+def forwardProgress(
+    module,
+    total: int,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+    start: float = 0.0,
+    end: float = 1.0,
+    message: str = "Inference",
+) -> Iterator[None]:
     """Report progress and check ``cancel`` before each forward pass of ``module`` (``total`` passes expected).
 
     :raises CancelledError: from inside the forward pass when ``cancel`` is set.

@@ -39,7 +39,10 @@ def agreementMapToSegmentation(
             "2 (false positive) and 3 (false negative). Build it with agreementMap(reference, prediction)."
         )
     node = labelmapImageToSegmentation(
-        agreement, scene, name, referenceVolume=referenceVolume,
+        agreement,
+        scene,
+        name,
+        referenceVolume=referenceVolume,
         segmentNames={label: AGREEMENT_NAMES[label] for label in present},
         segmentColors={label: AGREEMENT_COLORS[label] for label in present},
         segmentationNode=segmentationNode,

@@ -81,8 +81,11 @@ def compareCohort(
             masks = {rater: readMask(path, f"reference '{rater}'") for rater, path in case.references.items()}
             assert case.prediction is not None, "a case without a prediction has problems"
             prediction = readMask(case.prediction, "prediction")
-            probabilities = (readProbabilities(case.probabilities)
-                             if case.probabilities is not None and readProbabilities is not None else None)
+            probabilities = (
+                readProbabilities(case.probabilities)
+                if case.probabilities is not None and readProbabilities is not None
+                else None
+            )
             rows += caseMetricRows(case.patient, masks, prediction, probabilities, toleranceMm)
         except (VirtualBiopsyError, RuntimeError, OSError) as error:
             logger.info("Case %d of %d could not be compared (%s).", index + 1, len(cases), type(error).__name__)

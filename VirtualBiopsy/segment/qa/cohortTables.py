@@ -33,8 +33,21 @@ KEY_COLUMNS = ("patient", "pair", "reference", "prediction")
 
 #: Metrics summarised over the cohort, in order.
 SUMMARY_METRICS = (
-    "dsc", "jaccard", "hd95_mm", "hd_mm", "msd_mm", "surface_dsc", "volume_diff_ml", "volume_diff_rel",
-    "sensitivity", "specificity", "auc", "fpr", "fnr", "fpr_primage", "fnr_primage",
+    "dsc",
+    "jaccard",
+    "hd95_mm",
+    "hd_mm",
+    "msd_mm",
+    "surface_dsc",
+    "volume_diff_ml",
+    "volume_diff_rel",
+    "sensitivity",
+    "specificity",
+    "auc",
+    "fpr",
+    "fnr",
+    "fpr_primage",
+    "fnr_primage",
 )
 
 #: Columns of the summary table.
@@ -72,14 +85,28 @@ def caseMetricRows(
     rows = []
     for rater, mask in references.items():
         metrics = computeMetrics(mask, prediction, probabilities, toleranceMm)
-        rows.append({"patient": patient, "pair": pairName(rater, MODEL), "reference": rater, "prediction": MODEL,
-                     **metrics.toDict()})
+        rows.append(
+            {
+                "patient": patient,
+                "pair": pairName(rater, MODEL),
+                "reference": rater,
+                "prediction": MODEL,
+                **metrics.toDict(),
+            }
+        )
     raters = list(references)
     for index, first in enumerate(raters):
-        for second in raters[index + 1:]:
+        for second in raters[index + 1 :]:
             metrics = computeMetrics(references[first], references[second], None, toleranceMm)
-            rows.append({"patient": patient, "pair": pairName(first, second), "reference": first,
-                         "prediction": second, **metrics.toDict()})
+            rows.append(
+                {
+                    "patient": patient,
+                    "pair": pairName(first, second),
+                    "reference": first,
+                    "prediction": second,
+                    **metrics.toDict(),
+                }
+            )
     return rows
 
 

@@ -16,11 +16,14 @@ from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 
 def describeGrid(image: sitk.Image) -> str:
     """``size (..), spacing (..), origin (..), direction (..)`` of an image, for messages."""
+
     def numbers(values) -> str:
         return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
-    return (f"size {tuple(image.GetSize())}, spacing {numbers(image.GetSpacing())}, "
-            f"origin {numbers(image.GetOrigin())}, direction {numbers(image.GetDirection())}")
+    return (
+        f"size {tuple(image.GetSize())}, spacing {numbers(image.GetSpacing())}, "
+        f"origin {numbers(image.GetOrigin())}, direction {numbers(image.GetDirection())}"
+    )
 
 
 def requireSameGrid(image: sitk.Image, other: sitk.Image, imageName: str, otherName: str) -> None:

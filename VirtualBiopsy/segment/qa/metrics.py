@@ -124,8 +124,9 @@ class SegmentationMetrics:
     def toDict(self) -> dict[str, float | int | str | None]:
         """The metrics under their table column names (:data:`COLUMNS`), then ``undefined``:
         ``"metric: reason; ..."`` (empty when every metric is defined)."""
-        row: dict[str, float | int | str | None] = {COLUMNS[f.name]: getattr(self, f.name)
-                                                    for f in fields(self) if f.name in COLUMNS}
+        row: dict[str, float | int | str | None] = {
+            COLUMNS[f.name]: getattr(self, f.name) for f in fields(self) if f.name in COLUMNS
+        }
         row[UNDEFINED_COLUMN] = "; ".join(f"{name}: {reason}" for name, reason in self.undefined.items())
         return row
 

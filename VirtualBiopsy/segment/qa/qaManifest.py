@@ -48,8 +48,10 @@ def readQaManifest(path: str | os.PathLike) -> list[QaCase]:
     """
     path = pathlib.Path(path).expanduser().resolve()
     if not path.is_file():
-        raise InputError(f"QA manifest not found: {path}. Give a CSV file with the columns patient, prediction, "
-                         "reference (more reference_* columns for more raters) and optionally probabilities.")
+        raise InputError(
+            f"QA manifest not found: {path}. Give a CSV file with the columns patient, prediction, "
+            "reference (more reference_* columns for more raters) and optionally probabilities."
+        )
     try:
         rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
@@ -61,9 +63,11 @@ def readQaManifest(path: str | os.PathLike) -> list[QaCase]:
     raters = [name for name in header if name.startswith(REFERENCE_PREFIX)]
     missing = [name for name in (PATIENT, PREDICTION) if name not in header] + ([] if raters else ["reference"])
     if missing:
-        raise InputError(f"QA manifest {path} has no {', '.join(repr(m) for m in missing)} column (columns: "
-                         f"{', '.join(header) or 'none'}); the header must name patient, prediction and reference "
-                         "(reference_<rater> columns for more raters).")
+        raise InputError(
+            f"QA manifest {path} has no {', '.join(repr(m) for m in missing)} column (columns: "
+            f"{', '.join(header) or 'none'}); the header must name patient, prediction and reference "
+            "(reference_<rater> columns for more raters)."
+        )
     ignored = [name for name in header if name not in (PATIENT, PREDICTION, PROBABILITIES) and name not in raters]
     if ignored:
         logger.info("QA manifest %s: columns ignored: %s", path, ", ".join(ignored))
@@ -73,15 +77,19 @@ def readQaManifest(path: str | os.PathLike) -> list[QaCase]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
-            raise InputError(f"QA manifest {path} line {line} has {len(row)} cells but the header names "
-                             f"{len(header)} columns; remove the extra cells or name their column.")
+            raise InputError(
+                f"QA manifest {path} line {line} has {len(row)} cells but the header names "
+                f"{len(header)} columns; remove the extra cells or name their column."
+            )
         cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
         patient = cells[PATIENT]
         if not patient:
             raise InputError(f"QA manifest {path} line {line} has no patient identifier; fill in its 'patient' cell.")
         if patient in seen:
-            raise InputError(f"QA manifest {path} lists patient '{patient}' twice (lines {seen[patient]} and {line}); "
-                             "give every case one row.")
+            raise InputError(
+                f"QA manifest {path} lists patient '{patient}' twice (lines {seen[patient]} and {line}); "
+                "give every case one row."
+            )
         seen[patient] = line
         cases.append(_case(path.parent, line, patient, cells, raters))
     if not cases:

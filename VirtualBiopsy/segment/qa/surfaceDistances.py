@@ -28,9 +28,7 @@ def surfaceVoxels(mask: np.ndarray) -> np.ndarray:
     return mask & ~interior
 
 
-def surfaceDistances(
-    surfaceA: np.ndarray, surfaceB: np.ndarray, spacing: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def surfaceDistances(surfaceA: np.ndarray, surfaceB: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distances (mm) from every voxel of ``surfaceA`` to the nearest voxel of ``surfaceB``, and back.
 
     :param surfaceA: boolean surface of the first mask, array order (k, j, i).

@@ -29,11 +29,15 @@ def datasetFolderName(datasetId: int, name: str) -> str:
     :raises InputError: for an id outside 1–999 or a name with characters other than letters, digits and '-'.
     """
     if isinstance(datasetId, bool) or not isinstance(datasetId, int) or not 1 <= datasetId <= 999:
-        raise InputError(f"nnU-Net dataset id {datasetId!r} is not a whole number from 1 to 999; choose one "
-                         "(ids above 500 are conventionally free of public datasets).")
+        raise InputError(
+            f"nnU-Net dataset id {datasetId!r} is not a whole number from 1 to 999; choose one "
+            "(ids above 500 are conventionally free of public datasets)."
+        )
     if not _NAME.match(name or ""):
-        raise InputError(f"nnU-Net dataset name {name!r} must start with a letter or digit and contain only letters, "
-                         "digits and '-'; e.g. 'VirtualCohort'.")
+        raise InputError(
+            f"nnU-Net dataset name {name!r} must start with a letter or digit and contain only letters, "
+            "digits and '-'; e.g. 'VirtualCohort'."
+        )
     return f"Dataset{datasetId:03d}_{name}"
 
 
@@ -51,8 +55,10 @@ def checkedLabels(labels: Mapping[str, int]) -> dict[str, int]:
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values) or len(set(values)) != len(values):
         raise InputError(f"Labels {labels} must map each name to a distinct whole number ≥ 0.")
     if sorted(values) != list(range(len(values))):
-        raise InputError(f"Label values {sorted(values)} must be consecutive from 0 (nnU-Net requires it); "
-                         f"renumber them 0..{len(values) - 1}.")
+        raise InputError(
+            f"Label values {sorted(values)} must be consecutive from 0 (nnU-Net requires it); "
+            f"renumber them 0..{len(values) - 1}."
+        )
     return labels
 
 
@@ -129,7 +135,8 @@ class TrainingConfig(NnunetTrainingSettings):
     def exportConfig(self) -> DatasetExportConfig:
         """The export of the training cases (dataset named after :attr:`modelName`), validated."""
         datasetName = re.sub(r"[^A-Za-z0-9-]+", "-", self.modelName).strip("-") or "VirtualBiopsy"
-        config = DatasetExportConfig(datasetId=self.datasetId, datasetName=datasetName,
-                                     sequences=list(self.sequences), labels=dict(self.labels))
+        config = DatasetExportConfig(
+            datasetId=self.datasetId, datasetName=datasetName, sequences=list(self.sequences), labels=dict(self.labels)
+        )
         config.validate()
         return config

@@ -32,8 +32,15 @@ from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.training.config import DatasetExportConfig, datasetFolderName
 
-__all__ = ["DatasetExport", "TrainingCase", "casesFromCohort", "checkedCase", "datasetFolderName", "datasetJson",
-           "exportDataset"]
+__all__ = [
+    "DatasetExport",
+    "TrainingCase",
+    "casesFromCohort",
+    "checkedCase",
+    "datasetFolderName",
+    "datasetJson",
+    "exportDataset",
+]
 
 if TYPE_CHECKING:
     from VirtualBiopsy.data.manifest import Cohort
@@ -143,8 +150,9 @@ def datasetJson(sequences: Sequence[str], labels: Mapping[str, int], numTraining
     }
 
 
-def checkedCase(case: TrainingCase, sequences: Sequence[str],
-                labelValues: set[int]) -> tuple[list[sitk.Image], sitk.Image]:
+def checkedCase(
+    case: TrainingCase, sequences: Sequence[str], labelValues: set[int]
+) -> tuple[list[sitk.Image], sitk.Image]:
     """The case's images (in ``sequences`` order) and mask (UInt8/UInt16), after every check.
 
     :raises InputError: for a missing sequence or mask, a reported problem, unknown or non-integer mask values.
@@ -154,27 +162,35 @@ def checkedCase(case: TrainingCase, sequences: Sequence[str],
         raise InputError("; ".join(case.problems))
     missing = [sequence for sequence in sequences if sequence not in case.images or case.images[sequence] is None]
     if missing:
-        raise InputError(f"sequence(s) {', '.join(missing)} missing (the case has {', '.join(case.images) or 'none'}); "
-                         "add them or export without those sequences.")
+        raise InputError(
+            f"sequence(s) {', '.join(missing)} missing (the case has {', '.join(case.images) or 'none'}); "
+            "add them or export without those sequences."
+        )
     if case.mask is None:
         raise InputError("no mask (ground-truth segmentation); add the reviewed segmentation of this case.")
     mask = requireScalar3D(_load(case.mask), "mask")
     maskValues = sitk.GetArrayViewFromImage(mask)
     if not np.issubdtype(maskValues.dtype, np.integer) and not np.array_equal(maskValues, np.round(maskValues)):
-        raise InputError(f"mask has non-integer values (pixel type {mask.GetPixelIDTypeAsString()}); "
-                         "give a label map with whole-number labels.")
+        raise InputError(
+            f"mask has non-integer values (pixel type {mask.GetPixelIDTypeAsString()}); "
+            "give a label map with whole-number labels."
+        )
     present = {int(value) for value in np.unique(maskValues)}
     unknown = sorted(present - labelValues)
     if unknown:
-        raise InputError(f"mask has label value(s) {unknown} that dataset.json does not list "
-                         f"(known: {sorted(labelValues)}); relabel the mask or add the labels.")
+        raise InputError(
+            f"mask has label value(s) {unknown} that dataset.json does not list "
+            f"(known: {sorted(labelValues)}); relabel the mask or add the labels."
+        )
     images = []
     for sequence in sequences:
         image = requireScalar3D(_load(case.images[sequence]), f"{sequence} image")
         differences = gridDifferences(image, mask)
         if differences:
-            raise GeometryError(f"the {sequence} image is not on the mask's grid ({'; '.join(differences)}); "
-                                "resample it onto the mask grid first.")
+            raise GeometryError(
+                f"the {sequence} image is not on the mask's grid ({'; '.join(differences)}); "
+                "resample it onto the mask grid first."
+            )
         images.append(image)
     labelType = sitk.sitkUInt8 if max(labelValues) < 256 else sitk.sitkUInt16
     return images, sitk.Cast(mask, labelType)
@@ -198,8 +214,10 @@ def _reader(path: pathlib.Path) -> Callable[[], sitk.Image]:
         try:
             return sitk.ReadImage(str(path))
         except RuntimeError as error:
-            raise InputError(f"cannot read {path.name} ({str(error).strip().splitlines()[-1]}); "
-                             "give a file SimpleITK reads (NRRD, NIfTI, MHA).") from error
+            raise InputError(
+                f"cannot read {path.name} ({str(error).strip().splitlines()[-1]}); "
+                "give a file SimpleITK reads (NRRD, NIfTI, MHA)."
+            ) from error
 
     return read
 

@@ -62,21 +62,47 @@ class TrainingLogic:
             converted.append(TrainingCase(case.caseId, images, mask))
         return converted
 
-    def exportDataset(self, cases: Sequence[NodeCase], outRoot: str | os.PathLike, config: DatasetExportConfig, *,
-                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> DatasetExport:
+    def exportDataset(
+        self,
+        cases: Sequence[NodeCase],
+        outRoot: str | os.PathLike,
+        config: DatasetExportConfig,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> DatasetExport:
         """Write the cases as the nnU-Net raw dataset ``outRoot/DatasetNNN_Name`` of ``config``
         (see :func:`~VirtualBiopsy.segment.training.datasetExport.exportDataset`)."""
         config.validate()
-        return exportDataset(self.trainingCases(cases, config.sequences), outRoot, config, caseCount=len(cases),
-                             progress=progress, cancel=cancel)
+        return exportDataset(
+            self.trainingCases(cases, config.sequences),
+            outRoot,
+            config,
+            caseCount=len(cases),
+            progress=progress,
+            cancel=cancel,
+        )
 
-    def train(self, cases: Sequence[NodeCase], out: str | os.PathLike, config: TrainingConfig, *,
-              progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrainingOutcome:
+    def train(
+        self,
+        cases: Sequence[NodeCase],
+        out: str | os.PathLike,
+        config: TrainingConfig,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> TrainingOutcome:
         """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
         (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
         config.validate()
-        return trainModel(self.trainingCases(cases, config.sequences), out, config, runner=self.runner,
-                          progress=progress, cancel=cancel)
+        return trainModel(
+            self.trainingCases(cases, config.sequences),
+            out,
+            config,
+            runner=self.runner,
+            progress=progress,
+            cancel=cancel,
+        )
 
 
 def _imageOf(volumeNode) -> Callable:

@@ -78,11 +78,24 @@ def trainModel(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".training", dir=out.parent))
     try:
-        export = exportDataset(cases, work / "raw", config.exportConfig(),
-                               progress=lambda f, m: progress(_EXPORT_SHARE * f, m), cancel=cancel)
-        result = runner.run(TRAIN_TASK, {"dataset": str(export.folder), "workFolder": str(work / "nnunet"),
-                                         "out": str(out), "settings": config.nnunetSettings().toDict()},
-                            lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m), cancel)
+        export = exportDataset(
+            cases,
+            work / "raw",
+            config.exportConfig(),
+            progress=lambda f, m: progress(_EXPORT_SHARE * f, m),
+            cancel=cancel,
+        )
+        result = runner.run(
+            TRAIN_TASK,
+            {
+                "dataset": str(export.folder),
+                "workFolder": str(work / "nnunet"),
+                "out": str(out),
+                "settings": config.nnunetSettings().toDict(),
+            },
+            lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m),
+            cancel,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     describeModelFolder(out, config)
@@ -98,8 +111,15 @@ def describeModelFolder(folder: str | os.PathLike, config: TrainingConfig) -> No
     folder = pathlib.Path(folder)
     path = folder / "dataset.json"
     dataset = json.loads(path.read_text(encoding="utf-8"))
-    dataset.update({"name": config.modelName, "description": config.modelDescription,
-                    "licence": config.licence, "reference": config.source, "release": config.version})
+    dataset.update(
+        {
+            "name": config.modelName,
+            "description": config.modelDescription,
+            "licence": config.licence,
+            "reference": config.source,
+            "release": config.version,
+        }
+    )
     path.write_text(json.dumps(dataset, indent=2) + "\n", encoding="utf-8")
     plansPath = folder / "plans.json"
     configuration = _trainedConfiguration(folder)

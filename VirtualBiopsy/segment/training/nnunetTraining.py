@@ -82,17 +82,31 @@ def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str
         except (VirtualBiopsyError, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - nnU-Net raises plain exceptions of many types
-            raise ModelError(f"nnU-Net training failed on {dataset.name}: {type(error).__name__}: {error}. "
-                             "Check the dataset (run with --debug for the traceback).") from error
+            raise ModelError(
+                f"nnU-Net training failed on {dataset.name}: {type(error).__name__}: {error}. "
+                "Check the dataset (run with --debug for the traceback)."
+            ) from error
         checkpoint = _writeModelFolder(trainer, staging, settings, torch)
         seconds = time.monotonic() - started
-        _writeJson(staging / "training.json", {
-            "settings": settings.toDict(), "dataset": dataset.name, "numTraining": _numTraining(dataset),
-            "seconds": round(seconds, 1), "versions": _versions(), **history,
-        })
+        _writeJson(
+            staging / "training.json",
+            {
+                "settings": settings.toDict(),
+                "dataset": dataset.name,
+                "numTraining": _numTraining(dataset),
+                "seconds": round(seconds, 1),
+                "versions": _versions(),
+                **history,
+            },
+        )
     progress(1.0, f"Trained nnU-Net model written to {out}")
-    return {"modelFolder": str(out), "checkpoint": str(out / checkpoint.relative_to(staging)),
-            "epochs": settings.epochs, "seconds": seconds, **history}
+    return {
+        "modelFolder": str(out),
+        "checkpoint": str(out / checkpoint.relative_to(staging)),
+        "epochs": settings.epochs,
+        "seconds": seconds,
+        **history,
+    }
 
 
 @contextlib.contextmanager
@@ -112,8 +126,10 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 def _datasetId(dataset: pathlib.Path) -> int:
     name = dataset.name
     if not (dataset / "dataset.json").is_file() or not name.startswith("Dataset") or not name[7:10].isdigit():
-        raise InputError(f"{dataset} is not an nnU-Net raw dataset folder (DatasetNNN_Name with dataset.json, "
-                         "imagesTr, labelsTr); export one with VirtualBiopsy.segment.training.datasetExport.")
+        raise InputError(
+            f"{dataset} is not an nnU-Net raw dataset folder (DatasetNNN_Name with dataset.json, "
+            "imagesTr, labelsTr); export one with VirtualBiopsy.segment.training.datasetExport."
+        )
     return int(name[7:10])
 
 
@@ -137,8 +153,14 @@ def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progres
 
     progress(0.0, "nnU-Net: dataset fingerprint")
     with _quiet():
-        api.extract_fingerprint_dataset(datasetId, num_processes=1, check_dataset_integrity=False,
-                                        clean=True, verbose=False, show_progress_bar=False)
+        api.extract_fingerprint_dataset(
+            datasetId,
+            num_processes=1,
+            check_dataset_integrity=False,
+            clean=True,
+            verbose=False,
+            show_progress_bar=False,
+        )
     progress(_PREPARATION_SHARE / 3, "nnU-Net: experiment planning")
     spacing = settings.planOverrides.get("targetSpacing")
     torch = requirePackage("torch")
@@ -153,14 +175,17 @@ def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progres
     plansFile = pathlib.Path(str(nnUNet_preprocessed)) / datasetName / f"{PLANS_IDENTIFIER}.json"
     plans = json.loads(plansFile.read_text(encoding="utf-8"))
     if settings.configuration not in plans["configurations"]:
-        raise InputError(f"nnU-Net planned no {settings.configuration!r} configuration for this dataset (planned: "
-                         f"{', '.join(plans['configurations'])}); choose one of those.")
+        raise InputError(
+            f"nnU-Net planned no {settings.configuration!r} configuration for this dataset (planned: "
+            f"{', '.join(plans['configurations'])}); choose one of those."
+        )
     applyPlanOverrides(plans, settings.configuration, settings.planOverrides)
     _writeJson(plansFile, plans)
     progress(2 * _PREPARATION_SHARE / 3, "nnU-Net: preprocessing")
     with _quiet():
-        api.preprocess_dataset(datasetId, PLANS_IDENTIFIER, [settings.configuration], [1], verbose=False,
-                               show_progress_bar=False)
+        api.preprocess_dataset(
+            datasetId, PLANS_IDENTIFIER, [settings.configuration], [1], verbose=False, show_progress_bar=False
+        )
     return plansFile
 
 
@@ -175,8 +200,13 @@ def _trainer(plansFile: pathlib.Path, datasetJson: pathlib.Path, settings: Nnune
     elif device == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto.")
     with _quiet():
-        trainer = nnUNetTrainer(plans, settings.configuration, settings.fold,
-                                json.loads(datasetJson.read_text(encoding="utf-8")), torch.device(device))
+        trainer = nnUNetTrainer(
+            plans,
+            settings.configuration,
+            settings.fold,
+            json.loads(datasetJson.read_text(encoding="utf-8")),
+            torch.device(device),
+        )
     trainer.num_epochs = settings.epochs
     trainer.num_iterations_per_epoch = settings.iterationsPerEpoch
     trainer.num_val_iterations_per_epoch = settings.validationIterationsPerEpoch
@@ -194,24 +224,31 @@ def _train(trainer, settings: NnunetTrainingSettings, progress: ProgressCallback
             with _quiet():
                 trainer.on_epoch_start()
                 trainer.on_train_epoch_start()
-                losses = [trainer.train_step(next(trainer.dataloader_train))
-                          for _ in range(settings.iterationsPerEpoch)]
+                losses = [
+                    trainer.train_step(next(trainer.dataloader_train)) for _ in range(settings.iterationsPerEpoch)
+                ]
                 trainer.on_train_epoch_end(losses)
                 with torch.no_grad():
                     trainer.on_validation_epoch_start()
-                    checks = [trainer.validation_step(next(trainer.dataloader_val))
-                              for _ in range(settings.validationIterationsPerEpoch)]
+                    checks = [
+                        trainer.validation_step(next(trainer.dataloader_val))
+                        for _ in range(settings.validationIterationsPerEpoch)
+                    ]
                     trainer.on_validation_epoch_end(checks)
                 trainer.on_epoch_end()
             loss = float(trainer.logger.get_value("train_losses", step=-1))
             dice = float(trainer.logger.get_value("mean_fg_dice", step=-1))
-            progress(_PREPARATION_SHARE + (1 - _PREPARATION_SHARE) * (epoch + 1) / settings.epochs,
-                     f"nnU-Net: epoch {epoch + 1}/{settings.epochs}, loss {loss:.4f}, pseudo Dice {dice:.3f}")
+            progress(
+                _PREPARATION_SHARE + (1 - _PREPARATION_SHARE) * (epoch + 1) / settings.epochs,
+                f"nnU-Net: epoch {epoch + 1}/{settings.epochs}, loss {loss:.4f}, pseudo Dice {dice:.3f}",
+            )
     finally:
         with _quiet():
             trainer.on_train_end()
-    return {"trainLosses": [float(v) for v in trainer.logger.get_value("train_losses", None)],
-            "pseudoDice": [float(v) for v in trainer.logger.get_value("mean_fg_dice", None)]}
+    return {
+        "trainLosses": [float(v) for v in trainer.logger.get_value("train_losses", None)],
+        "pseudoDice": [float(v) for v in trainer.logger.get_value("mean_fg_dice", None)],
+    }
 
 
 def _writeModelFolder(trainer, staging: pathlib.Path, settings: NnunetTrainingSettings, torch) -> pathlib.Path:
@@ -234,8 +271,9 @@ def _writeModelFolder(trainer, staging: pathlib.Path, settings: NnunetTrainingSe
     try:
         torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means the checkpoint is not weights-only
-        raise ModelError(f"The trained checkpoint does not load with weights_only=True ({error}); "
-                         "report this as a bug.") from error
+        raise ModelError(
+            f"The trained checkpoint does not load with weights_only=True ({error}); report this as a bug."
+        ) from error
     return path
 
 

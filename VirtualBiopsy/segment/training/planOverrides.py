@@ -41,8 +41,10 @@ def applyPlanOverrides(plans: dict, configuration: str, overrides: Mapping[str, 
         stages = len(features) if isinstance(features, (list, tuple)) else 0
         features = _positiveNumbers("featuresPerStage", features, stages, int)
         if stages < 3:
-            raise InputError(f"Plan override featuresPerStage={features} has {stages} stage(s); nnU-Net's deep "
-                             "supervision needs at least 3 (with 2 its loss weights are all zero).")
+            raise InputError(
+                f"Plan override featuresPerStage={features} has {stages} stage(s); nnU-Net's deep "
+                "supervision needs at least 3 (with 2 its loss weights are all zero)."
+            )
         kernels, strides = list(arch["kernel_sizes"]), list(arch["strides"])
         while len(kernels) < stages:
             kernels.append([3] * dimension)
@@ -53,22 +55,30 @@ def applyPlanOverrides(plans: dict, configuration: str, overrides: Mapping[str, 
         encoder = list(arch["n_conv_per_stage"])
         arch["n_conv_per_stage"] = encoder[:stages] + [2] * max(0, stages - len(encoder))
         decoder = list(arch["n_conv_per_stage_decoder"])
-        arch["n_conv_per_stage_decoder"] = decoder[:stages - 1] + [2] * max(0, stages - 1 - len(decoder))
+        arch["n_conv_per_stage_decoder"] = decoder[: stages - 1] + [2] * max(0, stages - 1 - len(decoder))
     if "convolutionsPerStage" in overrides:
         count = _positiveNumbers("convolutionsPerStage", [overrides["convolutionsPerStage"]], 1, int)[0]
         arch["n_conv_per_stage"] = [count] * arch["n_stages"]
         arch["n_conv_per_stage_decoder"] = [count] * (arch["n_stages"] - 1)
     totalStride = [math.prod(stride[axis] for stride in arch["strides"]) for axis in range(dimension)]
     if any(size % stride for size, stride in zip(config["patch_size"], totalStride)):
-        raise InputError(f"Patch size {config['patch_size']} is not divisible by the network's total stride "
-                         f"{totalStride}; choose a patch size that is a multiple of it per axis.")
+        raise InputError(
+            f"Patch size {config['patch_size']} is not divisible by the network's total stride "
+            f"{totalStride}; choose a patch size that is a multiple of it per axis."
+        )
     return plans
 
 
 def _positiveNumbers(name: str, values: Any, count: int, kind: type) -> list:
-    if not isinstance(values, (list, tuple)) or len(values) != count or count == 0 or any(
+    if (
+        not isinstance(values, (list, tuple))
+        or len(values) != count
+        or count == 0
+        or any(
             isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 or (kind is int and v != int(v))
-            for v in values):
+            for v in values
+        )
+    ):
         what = "whole numbers" if kind is int else "numbers"
         raise InputError(f"Plan override {name}={values!r} must be {count or 'one or more'} positive {what}.")
     return [kind(v) for v in values]

@@ -63,8 +63,10 @@ class NnunetTrainingSettings(StageConfig):
         if isinstance(self.augmentationProcesses, bool) or self.augmentationProcesses not in range(65):
             raise InputError(f"augmentationProcesses must be 0–64, got {self.augmentationProcesses!r}.")
         if not isinstance(self.planOverrides, dict):
-            raise InputError(f"planOverrides must be a mapping of plan changes (e.g. {{'batchSize': 2}}), "
-                             f"got {self.planOverrides!r}.")
+            raise InputError(
+                f"planOverrides must be a mapping of plan changes (e.g. {{'batchSize': 2}}), "
+                f"got {self.planOverrides!r}."
+            )
 
     def nnunetSettings(self) -> NnunetTrainingSettings:
         """Only the fields of :class:`NnunetTrainingSettings` (what the training worker takes), validated."""
