@@ -7,7 +7,8 @@ T1c, T2, FLAIR, …) or one ``--image PATH`` for a one-sequence model. ``--out``
 ``.seg.nrrd`` is a Slicer segmentation (one named, coloured segment per model label), any other
 volume extension (``.nrrd``, ``.nii.gz``) a label map on the input's grid. Provenance (model id,
 version, hashes, channel mapping, device, folds, test-time augmentation) goes to
-``OUT.provenance.json``. The network runs in a worker process; nothing is written unless every
+``OUT.provenance.json``. Images far outside the data an nnU-Net model was trained on (its spacing and
+intensities) give a warning on stderr, also recorded in the provenance (``domainWarnings``). The network runs in a worker process; nothing is written unless every
 output is complete, and nothing is overwritten.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 
 _VOLUME_EXTENSIONS = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 
@@ -152,6 +154,8 @@ def run(arguments: argparse.Namespace) -> int:
         if path:
             print(f"{kind.capitalize()}: {path}")
     print(f"Provenance: {sidecar}")
+    for warning in result["provenance"].get("domainWarnings") or []:
+        print(f"virtual-biopsy segment: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -82,6 +82,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
 
     folds = arguments.get("folds")
     _requireMemory(entry, files, inputs, folds)
+    domainWarnings = _domainWarnings(entry, files, inputs)
     result = _predict(entry, files, inputs, arguments, folds, "variance" in outputs, progress)
     labelMap, probabilities, members = result.labelMap, result.probabilities, result.memberProbabilities
     if orientation:
@@ -132,6 +133,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         "orientation": orientation or None,
         "keepLargestComponent": bool(arguments.get("keepLargestComponent")),
         "fillHoles": bool(arguments.get("fillHoles")),
+        "domainWarnings": domainWarnings,
         **result.provenance,
     }
     progress(1.0, "Segmentation written")
@@ -232,6 +234,22 @@ def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image
     estimate = estimateInferenceBytes(shape, len(inputs), classes, patchSize=patchSize, batchSize=batch)
     size = "×".join(str(n) for n in inputs[0].GetSize())
     requireMemory(estimate, f"Segmenting a {size} image with model '{entry.id}'")
+
+
+def _domainWarnings(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image]) -> list[str]:
+    """Warnings for inputs far outside the model's training data (nnU-Net's fingerprint), each logged."""
+    if entry.backend != "nnunet":
+        return []
+    from VirtualBiopsy.models.trainingDomain import TrainingDomain, domainWarnings
+    from VirtualBiopsy.segment.backends.nnunetFolder import findTrainedModelFolder
+
+    folder = findTrainedModelFolder(files.root, entry.options.get("configuration") or None)
+    sequences = [item.sequence for item in sorted(entry.inputs, key=lambda item: item.channel)]
+    domain = TrainingDomain.fromNnunetPlans(files.readJson(folder / "plans.json"), sequences=sequences, model=entry.id)
+    warnings = domainWarnings(domain, dict(zip(sequences, inputs)))
+    for warning in warnings:  # names the model and sequence only: no file path, nothing about the patient
+        logger.warning("%s", warning)
+    return warnings
 
 
 def _readImage(path: str | pathlib.Path, name: str) -> sitk.Image:
