@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy import cli
-from VirtualBiopsy.commands.extract import defaultCohortCache
+from VirtualBiopsy.commands.extractCohort import defaultCohortCache
 from VirtualBiopsy.data.virtualCohort import generateCohort
 
 

@@ -51,6 +51,12 @@ def poisoned(goodModel: pathlib.Path, folder: pathlib.Path, change) -> pathlib.P
     return copy
 
 
+def segmentCli(model: str, caseFiles: dict[str, pathlib.Path], out: pathlib.Path, *extra: str) -> int:
+    """``virtual-biopsy segment`` of the test case with ``model`` (a path or an id) on the CPU."""
+    images = ["--image", f"T1c={caseFiles['T1c']}", "--image", f"FLAIR={caseFiles['FLAIR']}"]
+    return cli.main(["segment", "--model", model, *images, "--out", str(out), "--device", "cpu", *extra])
+
+
 def shellOp(field: str, marker: pathlib.Path):
     """Set an imported op to ``os.system`` with a command that creates ``marker`` (the reported exploit)."""
 
@@ -142,7 +148,7 @@ def test_a_trainer_name_outside_nnunet_is_refused(goodModel, tmp_path):
     shutil.copytree(goodModel, folder)
     checkpointPath = folder / "fold_0" / "checkpoint_final.pth"
     for name, value in (("os.path", "'os.path'"), ("join", "'join'")):  # a dotted path; a function nnU-Net imports
-        checkpoint = torch.load(checkpointPath, weights_only=False)
+        checkpoint = torch.load(checkpointPath, weights_only=True)
         checkpoint["trainer_name"] = name
         torch.save(checkpoint, checkpointPath)
         images, _ = syntheticCase(1)
@@ -223,21 +229,7 @@ def test_models_import_refuses_without_writing_and_segment_by_path_refuses(goodM
     )
     assert not models.exists() or not any(models.iterdir())
     out = tmp_path / "labels.nrrd"
-    status = cli.main(
-        [
-            "segment",
-            "--model",
-            str(folder),
-            "--image",
-            f"T1c={caseFiles['T1c']}",
-            "--image",
-            f"FLAIR={caseFiles['FLAIR']}",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ]
-    )
+    status = segmentCli(str(folder), caseFiles, out)
     error = capsys.readouterr().err
     assert status == 2 and "holds 'os.system', which an untrusted model may not name" in error
     assert not out.exists() and not marker.exists()
@@ -251,23 +243,7 @@ def test_a_plans_file_swapped_after_import_is_refused_with_the_changed_file(good
     evil = poisoned(goodModel, tmp_path, shellOp("dropout_op", marker))
     shutil.copyfile(evil / "plans.json", models / "clean" / "plans.json")
     out = tmp_path / "labels.nrrd"
-    status = cli.main(
-        [
-            "segment",
-            "--model",
-            "clean",
-            "--models-dir",
-            str(models),
-            "--image",
-            f"T1c={caseFiles['T1c']}",
-            "--image",
-            f"FLAIR={caseFiles['FLAIR']}",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ]
-    )
+    status = segmentCli("clean", caseFiles, out, "--models-dir", str(models))
     error = capsys.readouterr().err
     assert status == 2
     assert "Model 'clean'" in error and "does not match its manifest" in error and "changed  plans.json" in error
@@ -325,21 +301,23 @@ def test_an_nnunet_results_folder_with_files_it_does_not_need_segments_by_path(g
     (folder / "fold_0" / "validation").mkdir()
     (folder / "fold_0" / "validation" / "summary.json").write_text("{}", encoding="utf-8")
     out = tmp_path / "labels.nrrd"
-    status = cli.main(
-        [
-            "segment",
-            "--model",
-            str(folder),
-            "--image",
-            f"T1c={caseFiles['T1c']}",
-            "--image",
-            f"FLAIR={caseFiles['FLAIR']}",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--no-tta",
-        ]
-    )
+    status = segmentCli(str(folder), caseFiles, out, "--no-tta")
     assert status == 0, capsys.readouterr().err
     assert out.exists()
+
+
+def test_a_configuration_is_read_once_from_its_checked_bytes(goodModel, tmp_path):
+    """The memory check, the domain check and the backend all read plans.json: the file is hashed and parsed
+    once per load, a later swap on disk changes nothing, and each caller gets its own copy to change."""
+    registry = ModelRegistry(tmp_path / "models")
+    entry = registry.importModel(goodModel, "clean")
+    root = registry.modelPath(entry)
+    files = ModelFiles.checked(entry, root)
+    first = files.readJson(root / "plans.json")
+    (root / "plans.json").write_text("{}", encoding="utf-8")
+    second = files.readJson(root / "plans.json")
+    assert second == first and second is not first
+    second["configurations"].clear()
+    assert files.readJson(root / "plans.json") == first
+    with pytest.raises(ModelError, match="changed  plans.json"):
+        ModelFiles.checked(entry, root)

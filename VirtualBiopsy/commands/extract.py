@@ -12,7 +12,7 @@ A cohort (``--manifest COHORT.csv --out DIR``) writes the new folder ``DIR`` wit
 ``provenance.json`` (see :mod:`VirtualBiopsy.extract.cohortTables`); cases run on a local
 Dask cluster with ``--workers N``, on an existing one with ``--scheduler ADDRESS``, else
 one after the other. Results are cached by input hashes and settings in ``--cache DIR``
-(default: :func:`defaultCohortCache`, shared by every run of this user, so a re-run or a
+(default: :func:`~VirtualBiopsy.commands.extractCohort.defaultCohortCache`, shared by every run of this user, so a re-run or a
 resumed run into a new ``--out`` skips the cases already done; ``--no-cache`` turns it off).
 """
 
@@ -22,6 +22,8 @@ import argparse
 import json
 import pathlib
 import re
+
+from VirtualBiopsy.commands.extractOptions import addExtractionOptions, extractionConfig
 
 #: ``NAME=PATH`` of ``--image``: a sequence name, then the path.
 _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.\-]*)=(.+)$")
@@ -61,69 +63,7 @@ def addParser(commands) -> None:
         help="label of the region of interest (repeatable: one row each; default: 1; with "
         "--manifest: once, for cases without a 'label' cell)",
     )
-    parser.add_argument(
-        "--config",
-        type=pathlib.Path,
-        metavar="YAML",
-        help="extraction settings: the 'extraction' section of a pipeline settings file (or a file "
-        "of those keys alone); the options below override it",
-    )
-    settings = parser.add_mutually_exclusive_group()
-    settings.add_argument(
-        "--params",
-        type=pathlib.Path,
-        metavar="YAML",
-        help="pyradiomics parameter file or radiomics preset file (ExtractionConfig.parameterFile)",
-    )
-    settings.add_argument(
-        "--preset",
-        default=None,
-        metavar="NAME",
-        help="shipped radiomics preset (ExtractionConfig.preset; default: mr-default)",
-    )
-    parser.add_argument(
-        "--feature-class",
-        dest="featureClasses",
-        action="append",
-        metavar="CLASS",
-        help="compute only this pyradiomics feature class (repeatable; default: the preset's)",
-    )
-    parser.add_argument(
-        "--bin-width",
-        dest="binWidth",
-        type=float,
-        metavar="W",
-        help="grey-level bin width in image units (about 0.1 for z-scored images; default: the preset's)",
-    )
-    parser.add_argument(
-        "--resampled-spacing",
-        dest="resampledPixelSpacing",
-        type=float,
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="resample to this spacing in mm first (default: the preset's)",
-    )
-    parser.add_argument(
-        "--min-voxels",
-        dest="minimumRoiVoxels",
-        type=int,
-        metavar="N",
-        help="refuse ROIs with fewer voxels (default: the library's)",
-    )
-    parser.add_argument(
-        "--resample-mask",
-        dest="resampleMaskToImage",
-        action="store_const",
-        const=True,
-        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it",
-    )
-    parser.add_argument(
-        "--no-crop",
-        dest="cropToRoi",
-        action="store_const",
-        const=False,
-        help="filter the whole image instead of a crop around the ROI (pyradiomics bit for bit, slower)",
-    )
+    addExtractionOptions(parser)
     parser.add_argument("--patient", help="patient ID in the CSV (default: the first image's file name)")
     parser.add_argument(
         "--out", type=pathlib.Path, required=True, help="new CSV file to write (with --manifest: new or empty folder)"
@@ -159,6 +99,8 @@ def run(arguments: argparse.Namespace) -> int:
     import pandas as pd
 
     if arguments.manifest is not None:
+        from VirtualBiopsy.commands.extractCohort import runCohort
+
         return runCohort(arguments)
     _requireSingleCaseArguments(arguments)
 
@@ -229,120 +171,6 @@ def run(arguments: argparse.Namespace) -> int:
     )
     print(f"Provenance and diagnostics: {sidecar}")
     return 0
-
-
-def runCohort(arguments: argparse.Namespace) -> int:
-    """``--manifest``: extract every case of the cohort into the new folder ``--out``."""
-    from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.data.manifest import readManifest
-    from VirtualBiopsy.errors import InputError
-    from VirtualBiopsy.executors import makeExecutor
-    from VirtualBiopsy.extract.cohortExtraction import extractCohort
-    from VirtualBiopsy.files import requireNewFolder
-
-    singleCase = [
-        option
-        for option, value in (
-            ("--image", arguments.image),
-            ("--mask", arguments.mask),
-            ("--patient", arguments.patient),
-        )
-        if value
-    ]
-    if singleCase:
-        raise InputError(
-            f"--manifest extracts the cases the manifest lists; {', '.join(singleCase)} only apply to one "
-            "case only. Drop them, or drop --manifest to extract one case."
-        )
-    labels = list(dict.fromkeys(arguments.label or [1]))
-    if len(labels) > 1:
-        raise InputError(
-            f"--manifest takes one --label (got {', '.join(map(str, labels))}); give each case its own "
-            "label in the manifest's 'label' column instead."
-        )
-    if labels[0] < 1:
-        raise InputError(f"--label is {labels[0]}; give a positive whole number (the tumour's value in the masks).")
-    config = extractionConfig(arguments)
-    if arguments.workers is not None and arguments.workers < 1:
-        raise InputError(f"--workers is {arguments.workers}; give at least 1 worker process.")
-    out = requireNewFolder(arguments.out, "Extraction folder")
-    settings = config.settings()
-    cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
-    readManifest(arguments.manifest)  # bad input: one line on stderr, before the progress bar appears
-    with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
-        result = extractCohort(
-            arguments.manifest,
-            out,
-            settings,
-            executor,
-            label=labels[0],
-            cacheFolder=cache,
-            minimumRoiVoxels=config.minimumRoiVoxels,
-            resampleMaskToImage=config.resampleMaskToImage,
-            crop=config.cropToRoi,
-            progress=progress,
-        )
-    features = result.wide().shape[1] - 2
-    print(
-        f"Cases: {len(result.cases)}: {len(result.succeeded)} extracted ({result.cacheHits} from the cache), "
-        f"{len(result.failed)} failed" + (" (see failures.csv)" if result.failed else "")
-    )
-    print(
-        f"Features: {out / 'features.csv'} ({len(result.succeeded)} row(s), {features} features); "
-        f"long table: {out / 'features_long.csv'}"
-    )
-    print(
-        f"Failures: {out / 'failures.csv'}; diagnostics: {out / 'diagnostics.json'}; "
-        f"provenance: {out / 'provenance.json'}" + (f"; cache: {cache}" if cache else "")
-    )
-    return 0
-
-
-def extractionConfig(arguments: argparse.Namespace):
-    """The :class:`~VirtualBiopsy.extract.config.ExtractionConfig` of the command line: the one the Outcome
-    module's Features panel and the pipeline's ``extraction`` section build, read from ``--config`` and then
-    overridden by the options given.
-
-    :raises InputError: for an unreadable file, an unknown key or a value out of range (naming it).
-    """
-    from VirtualBiopsy.extract.config import ExtractionConfig
-    from VirtualBiopsy.settings import readYamlFile
-
-    values: dict = {}
-    if arguments.config is not None:
-        document = readYamlFile(arguments.config, "Extraction settings file")
-        values = (
-            dict(document.get("extraction", document)) if isinstance(document.get("extraction", {}), dict) else document
-        )
-    options = {
-        name: getattr(arguments, name)
-        for name in (
-            "featureClasses",
-            "binWidth",
-            "resampledPixelSpacing",
-            "minimumRoiVoxels",
-            "resampleMaskToImage",
-            "cropToRoi",
-        )
-    }
-    values.update({name: value for name, value in options.items() if value is not None})
-    if arguments.params is not None:
-        values["parameterFile"] = str(arguments.params)
-    elif arguments.preset is not None:
-        values.update(preset=arguments.preset, parameterFile="")
-    return ExtractionConfig.fromDict(values)
-
-
-def defaultCohortCache() -> pathlib.Path:
-    """The default result cache of ``--manifest`` runs: ``$VIRTUAL_BIOPSY_CACHE/radiomics`` or
-    ``~/.cache/virtual-biopsy/radiomics`` (``$XDG_CACHE_HOME`` respected). Entries are keyed by
-    content (input hashes, settings, versions), so every run may share it."""
-    import os
-
-    root: str | pathlib.Path | None = os.environ.get("VIRTUAL_BIOPSY_CACHE")
-    if not root:
-        root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "virtual-biopsy"
-    return pathlib.Path(root).expanduser() / "radiomics"
 
 
 def _requireSingleCaseArguments(arguments: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ is read from, so a file swapped in after the check is not the one used.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pathlib
@@ -31,6 +32,7 @@ class ModelFiles:
     def __init__(self, entry: ModelEntry | None, root: str | os.PathLike) -> None:
         self.entry = entry
         self.root = pathlib.Path(root)
+        self._documents: dict[pathlib.Path, Any] = {}
 
     @classmethod
     def checked(cls, entry: ModelEntry, root: str | os.PathLike) -> ModelFiles:
@@ -48,10 +50,17 @@ class ModelFiles:
         return self.entry is not None and self.entry.trusted
 
     def readJson(self, path: str | os.PathLike) -> Any:
-        """The JSON document in one of the model's files, read from the bytes whose hash was checked.
+        """The JSON document in one of the model's files, read from the bytes whose hash was checked (once per
+        file; each call gets its own copy, so a caller may change it).
 
         :raises ModelError: for a changed, unlisted or unreadable file, or one that is not JSON.
         """
+        key = pathlib.Path(path).absolute()
+        if key not in self._documents:
+            self._documents[key] = self._readJson(path)
+        return copy.deepcopy(self._documents[key])
+
+    def _readJson(self, path: str | os.PathLike) -> Any:
         with openVerified(path, self.entry, self.root) as handle:
             data = handle.read(_MAX_JSON_BYTES + 1)
         if len(data) > _MAX_JSON_BYTES:
