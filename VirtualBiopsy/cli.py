@@ -24,6 +24,7 @@ from VirtualBiopsy.commands import (
     qa,
     register,
     robustness,
+    run,
     sampleData,
     segment,
     styletransfer,
@@ -34,6 +35,7 @@ from VirtualBiopsy.errors import VirtualBiopsyError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = [
+    run,
     demo,
     synth,
     sampleData,

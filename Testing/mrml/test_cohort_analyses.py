@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from VirtualBiopsy.cohort.cohortAnalyses import CohortInputs, runAnalyses
-from VirtualBiopsy.cohort.demo import cohortScene
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.mrml.scene import createScene
+from VirtualBiopsy.mrml.tables import dataFrameToTableNode
 from VirtualBiopsy.outcome.classification.artifact import loadClassifier
 
 PATIENTS = 20
@@ -37,13 +38,20 @@ def cohort(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features, clinical
 
 
-def settings(**sections) -> PipelineConfig:
+def settings(**analyses) -> PipelineConfig:
     document = {
         "classification": {"models": ["lr"], "folds": 3, "repeats": 1, "bootstrapSamples": 100},
         "cox": {"cindexBootstrap": 50},
-        **sections,
+        **analyses,
     }
-    return PipelineConfig.fromDict(document)
+    return PipelineConfig.fromDict({"analyses": document})
+
+
+def cohortScene(features: pd.DataFrame, clinical: pd.DataFrame):
+    scene = createScene()
+    featuresTable = dataFrameToTableNode(features.reset_index(), scene, "CohortFeatures")
+    clinicalTable = dataFrameToTableNode(clinical.reset_index(), scene, "CohortClinical")
+    return scene, featuresTable, clinicalTable
 
 
 def run(tmp_path, config: PipelineConfig):
@@ -90,7 +98,7 @@ def test_failing_analyses_are_recorded_and_the_others_go_on(tmp_path):
 def test_cox_and_shapley_values_equal_their_references(tmp_path):
     from lifelines import CoxPHFitter
 
-    config = settings(cohort={"analyses": ["cox", "classification", "explanation"]})
+    config = settings(deepLearning={"enabled": False})
     records, features, clinical, scene = run(tmp_path, config)
     assert [r.status for r in records] == ["done"] * 3
     cox = records[0].summary

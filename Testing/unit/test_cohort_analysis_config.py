@@ -8,22 +8,21 @@ from VirtualBiopsy.cohort.analysisConfig import (
     DeepLearningConfig,
     ExplanationConfig,
 )
-from VirtualBiopsy.cohort.config import ANALYSES, CohortConfig
 from VirtualBiopsy.cohort.deepAnalysis import gradCamPatients
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.cohort.pipelineSections import ANALYSES
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.outcome.deep.training import TrainingSettings
 
 
 def test_demo_preset_runs_every_analysis_with_demo_sized_settings():
-    config = PipelineConfig.preset("demo")
-    assert config.cohort.analyses == list(ANALYSES)
+    config = PipelineConfig.preset("demo").analyses
+    assert config.active() == list(ANALYSES)
     assert config.cox.covariates == ["age", "cluster"] and config.cox.penalizer > 0
     assert config.classification.models == ["lr", "rf"]
     assert (config.classification.folds, config.classification.repeats) == (5, 3)
     assert config.explanation.model == "lr"
     assert (config.deepLearning.cropSize, config.deepLearning.cropSpacing) == (32, 3.0)
-    assert PipelineConfig.fromDict(config.toDict()) == config
 
 
 def test_training_arguments_are_valid_training_settings():
@@ -36,9 +35,8 @@ def test_training_arguments_are_valid_training_settings():
 @pytest.mark.parametrize(
     "section, values, message",
     [
-        ("cohort", {"analyses": ["cox", "survival"]}, "list each once, among"),
-        ("cohort", {"analyses": ["cox", "cox"]}, "list each once"),
-        ("cohort", {"analyses": ["explanation"]}, "without 'classification'"),
+        ("classification", {"enabled": False}, "explanation: enabled without analyses.classification"),
+        ("cox", {"enabled": "yes"}, "analyses.cox.enabled: must be true or false"),
         ("cox", {"covariates": []}, "at least one"),
         ("cox", {"covariates": ["age", "age"]}, "name each column once"),
         ("cox", {"penalizer": -0.1}, "penalizer is -0.1"),
@@ -54,20 +52,25 @@ def test_training_arguments_are_valid_training_settings():
     ],
 )
 def test_bad_settings_are_refused_with_the_value(section, values, message):
-    with pytest.raises(InputError, match=message):
-        PipelineConfig.fromDict({section: values})
+    with pytest.raises(InputError, match=message) as raised:
+        PipelineConfig.fromDict({"analyses": {section: values}})
+    assert str(raised.value).startswith("analyses.")
 
 
 def test_explained_model_must_be_compared():
-    with pytest.raises(InputError, match="explanation.model is 'svm' but classification.models is"):
-        PipelineConfig.fromDict({"classification": {"models": ["lr", "rf"]}, "explanation": {"model": "svm"}})
-    assert PipelineConfig.fromDict({"classification": {"models": ["rf"]}, "explanation": {"model": "best"}})
+    with pytest.raises(InputError, match="explanation.model: is 'svm' but analyses.classification.models is"):
+        PipelineConfig.fromDict(
+            {"analyses": {"classification": {"models": ["lr", "rf"]}, "explanation": {"model": "svm"}}}
+        )
+    assert PipelineConfig.fromDict(
+        {"analyses": {"classification": {"models": ["rf"]}, "explanation": {"model": "best"}}}
+    )
     # without the explanation, the explained model does not matter
-    PipelineConfig.fromDict({"cohort": {"analyses": ["classification"]}, "classification": {"models": ["rf"]}})
+    PipelineConfig.fromDict({"analyses": {"explanation": {"enabled": False}, "classification": {"models": ["rf"]}}})
 
 
 def test_defaults_validate():
-    for config in (CohortConfig(), CoxAnalysisConfig(), ExplanationConfig(), DeepLearningConfig()):
+    for config in (CoxAnalysisConfig(), ExplanationConfig(), DeepLearningConfig()):
         assert type(config).fromDict(config.toDict()) == config
 
 

@@ -34,7 +34,7 @@ add_subdirectory(VirtualBiopsy)
 
 def fakeLibrary(root: pathlib.Path) -> pathlib.Path:
     library = root / "VirtualBiopsy"
-    for name in [*MODEL_FILES, "resources/presets/demo.yaml", "__init__.py"]:
+    for name in [*MODEL_FILES, "resources/presets/pipelines/demo.yaml", "__init__.py"]:
         (library / name).parent.mkdir(parents=True, exist_ok=True)
         (library / name).write_bytes(b"\x00weights" if name.endswith((".pth", ".pt")) else b"{}")
     return library
@@ -49,7 +49,7 @@ def test_cmake_ships_every_model_file_once(tmp_path):
         ["cmake", "-S", tmp_path / "source", "-B", tmp_path / "build"], capture_output=True, text=True, check=True
     )
     resources = [line.split("RESOURCE ", 1)[1] for line in result.stdout.splitlines() if "RESOURCE " in line]
-    assert sorted(resources) == sorted([*MODEL_FILES, "resources/presets/demo.yaml"])
+    assert sorted(resources) == sorted([*MODEL_FILES, "resources/presets/pipelines/demo.yaml"])
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ import dataclasses
 
 import pytest
 
-from VirtualBiopsy.cohort.pipelineConfig import PRESETS, PipelineConfig
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
@@ -61,30 +60,3 @@ def test_replace_validates():
     assert config.threshold == SegmentationConfig().threshold == 2.0
     with pytest.raises(InputError):
         config.replace(closingRadiusMm=-1.0)
-
-
-@pytest.mark.parametrize("preset", sorted(p.stem for p in PRESETS.glob("*.yaml")))
-def test_every_shipped_preset_loads(preset):
-    config = PipelineConfig.preset(preset)
-    assert PipelineConfig.fromDict(config.toDict()) == config
-
-
-def test_demo_preset_values():
-    config = PipelineConfig.preset("demo")
-    assert config.extraction.binWidth == 0.1
-    assert config.outcome.numberOfClusters == 2
-
-
-def test_yaml_errors(tmp_path):
-    with pytest.raises(InputError, match="not found"):
-        PipelineConfig.fromYaml(tmp_path / "missing.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("segmentation: [unclosed\n")
-    with pytest.raises(InputError, match="not valid YAML"):
-        PipelineConfig.fromYaml(bad)
-    unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("segmentaton: {}\n")
-    with pytest.raises(InputError, match="Unknown pipeline section"):
-        PipelineConfig.fromYaml(unknown)
-    with pytest.raises(InputError, match="No preset named 'nope'; shipped presets: demo"):
-        PipelineConfig.preset("nope")

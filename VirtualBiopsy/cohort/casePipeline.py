@@ -1,125 +1,284 @@
-"""The walking pipeline on one patient: load, harmonize, segment, extract, save the scene."""
+"""One patient through harmonize → segment → extract → scene, each stage recorded in the run's ledger.
+
+A stage is skipped when the ledger says it is done with the same input hashes and settings hash and its outputs
+are still on disk unchanged; otherwise it runs and its outputs are written atomically. So re-running a case
+after a crash, or after a setting changed, redoes exactly the stages the change affects. A failing stage fails
+its case alone: the error goes to the ledger and ``case.json``, and :func:`runCaseTask` returns normally.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pathlib
-from dataclasses import dataclass
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
 
+from VirtualBiopsy.cohort.caseSteps import extractCase, harmonizeSequence, saveCaseScene, segmentCase, writeJson
+from VirtualBiopsy.cohort.caseTask import CaseTask, inputHash
+from VirtualBiopsy.cohort.eventLog import EventLog
+from VirtualBiopsy.cohort.ledger import LedgerEntry, RunLedger, hashSettings, processPeakMemoryBytes
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
-from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.logic import ExtractionLogic
-from VirtualBiopsy.harmonize.logic import HarmonizationLogic
-from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
-from VirtualBiopsy.mrml.parameters import saveStageConfig
-from VirtualBiopsy.mrml.scene import createScene
-from VirtualBiopsy.mrml.segmentations import segmentMaskImage
-from VirtualBiopsy.mrml.storage import loadSegmentation, loadVolume, saveScene
-from VirtualBiopsy.mrml.tables import tableNodeToDataFrame
-from VirtualBiopsy.progress import CancelToken
-from VirtualBiopsy.segment.logic import SegmentationLogic
-from VirtualBiopsy.segment.overlap import diceCoefficient
+from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
 
 logger = logging.getLogger(__name__)
 
-#: Module names under which each stage's settings are stored in the scene.
-STAGE_MODULES = {
-    "harmonization": "VirtualBiopsyHarmonization",
-    "segmentation": "VirtualBiopsySegmentation",
-    "extraction": "VirtualBiopsyOutcome",
-}
-#: The parameter pack of the module's parameter node that holds a stage's settings (absent: a flat node).
-STAGE_PACKS = {
-    "harmonization": "normalization",
-    "segmentation": "segmentation",
-    "extraction": "features",
-}
+#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``).
+CASE_STAGES = ("harmonize", "segment", "extract", "scene")
 
 
-@dataclass
-class CaseResult:
-    """What the pipeline produced for one patient."""
+class StageFailed(Exception):
+    """A stage of a case failed; the case stops there."""
 
-    patient: str
-    features: dict[str, float]
-    dice: float | None
-    scenePath: pathlib.Path
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"{stage}: {type(error).__name__}: {error}")
+        self.stage = stage
+        self.error = error
 
 
-def runCase(
-    patient: str,
-    sequences: dict[str, pathlib.Path],
-    mask: pathlib.Path | None,
-    sceneFolder: pathlib.Path,
-    config: PipelineConfig,
-    cancel: CancelToken | None = None,
-) -> CaseResult:
-    """Harmonize the sequences, segment the tumour, extract features and save ``<patient>.mrb``.
-
-    The scene holds every loaded sequence, the harmonized ones, the automatic
-    segmentation, the ground truth (when ``mask`` is given), one feature table per
-    feature sequence and the stage settings, under patient → study "MR" in the
-    subject hierarchy.
-
-    :returns: the features, the Dice coefficient against ``mask`` and the scene path.
-    :raises InputError: when a sequence the config names is missing for this patient.
-    """
-    cohortConfig = config.cohort
-    needed = [cohortConfig.segmentationSequence, *cohortConfig.featureSequences]
-    missing = [name for name in dict.fromkeys(needed) if name not in sequences]
-    if missing:
-        raise InputError(
-            f"Patient {patient} has no {', '.join(missing)} image (has: {', '.join(sequences) or 'none'}); "
-            "add the column to the manifest or change the cohort settings' sequences."
-        )
-    scene = createScene()
-    volumes = {name: loadVolume(path, scene, name=f"{patient}_{name}") for name, path in sequences.items()}
-    reference = volumes[cohortConfig.segmentationSequence]
-    truth = (
-        None
-        if mask is None
-        else loadSegmentation(mask, scene, referenceVolume=reference, name=f"{patient}_groundTruth")
-    )
-    harmonizer = HarmonizationLogic(scene)
-    harmonized = {
-        name: harmonizer.run(volumes[name], config.harmonization, cancel=cancel) for name in dict.fromkeys(needed)
+def casePaths(runFolder: pathlib.Path, patient: str) -> dict[str, pathlib.Path]:
+    """Where a case's outputs go, inside ``runFolder/cases/<patient>``."""
+    folder = runFolder / "cases" / patient
+    return {
+        "folder": folder,
+        "harmonized": folder / "harmonized",
+        "segmentation": folder / "segmentation.nrrd",
+        "segment": folder / "segment.json",
+        "features": folder / "features.csv",
+        "scene": folder / f"{patient}.mrb",
+        "summary": folder / "case.json",
     }
-    segmentation = _segment(scene, volumes, harmonized[cohortConfig.segmentationSequence], config, cancel)
-    nodes = [*volumes.values(), *harmonized.values(), segmentation]
 
-    features: dict[str, float] = {}
-    extractor = ExtractionLogic(scene)
-    # One table per sequence (pyradiomics' names); shape features, which depend only on the mask, once.
-    classes = config.extraction.featureClasses or config.extraction.settings().featureClasses()
-    withoutShape = config.extraction.replace(featureClasses=[c for c in classes if c != "shape"])
-    for index, name in enumerate(cohortConfig.featureSequences):
-        extraction = config.extraction if index == 0 else withoutShape
-        table = extractor.run(harmonized[name], segmentation, extraction, cancel=cancel)
-        frame = tableNodeToDataFrame(table)
-        features.update({f"{name}_{feature}": float(value) for feature, value in zip(frame["Feature"], frame["Value"])})
-        nodes.append(table)
 
-    dice = None
-    if truth is not None:
-        nodes.append(truth)
-        dice = diceCoefficient(
-            segmentMaskImage(segmentation, segmentation.GetSegmentation().GetNthSegmentID(0), reference),
-            segmentMaskImage(truth, truth.GetSegmentation().GetNthSegmentID(0), reference),
+def runCaseTask(task: CaseTask) -> dict[str, Any]:
+    """Run (or skip, as the ledger says) every stage of one patient; write and return its ``case.json``.
+
+    Runs in a Dask worker or in the calling process; never raises for a failing stage.
+    """
+    runFolder = pathlib.Path(task.runFolder)
+    config = PipelineConfig.fromDict(task.settings)
+    paths = casePaths(runFolder, task.patient)
+    paths["folder"].mkdir(parents=True, exist_ok=True)
+    _resetPeakMemory()
+    events = EventLog(task.eventFiles)
+    events.emit("case-started", case=task.patient)
+    stages = _CaseStages(task, config, RunLedger(runFolder), events)
+    summary: dict[str, Any] = {
+        "patient": task.patient,
+        "site": task.site,
+        "status": "done",
+        "failedStage": None,
+        "error": None,
+        "images": dict(task.images),
+        "reference": task.mask,
+    }
+    try:
+        summary.update(stages.runAll(paths))
+    except StageFailed as failure:
+        summary.update(
+            status="failed", failedStage=failure.stage, error=f"{type(failure.error).__name__}: {failure.error}"
         )
-    placeInSubjectHierarchy(scene, nodes, patient=patient, study="MR")
-    for section, moduleName in STAGE_MODULES.items():
-        saveStageConfig(scene, moduleName, getattr(config, section), pack=STAGE_PACKS.get(section))
-    scenePath = saveScene(scene, sceneFolder / f"{patient}.mrb")
-    scene.Clear(True)
-    return CaseResult(patient=patient, features=features, dice=dice, scenePath=scenePath)
+    summary["stages"] = stages.record
+    summary["peakMemoryBytes"] = processPeakMemoryBytes()
+    writeJson(summary, paths["summary"])
+    return summary
 
 
-def _segment(scene, volumes: dict, harmonizedReference, config: PipelineConfig, cancel: CancelToken | None):
-    """The threshold method segments the harmonized reference sequence; an AI model gets the
-    sequences it was trained on, as acquired (it normalizes them itself), and runs in this
-    process: a batch already runs outside the user's application."""
-    if config.segmentation.method != "model":
-        return SegmentationLogic(scene).run(harmonizedReference, config.segmentation, cancel=cancel)
-    from VirtualBiopsy.workers.inlineRunner import InlineRunner
+class _CaseStages:
+    """The stages of one case with its ledger; :attr:`record` holds each stage's status and seconds."""
 
-    return SegmentationLogic(scene, runner=InlineRunner()).run(volumes, config.segmentation, cancel=cancel)
+    def __init__(self, task: CaseTask, config: PipelineConfig, ledger: RunLedger, events: EventLog) -> None:
+        self.task, self.config, self.ledger, self.events = task, config, ledger, events
+        self.record: dict[str, dict[str, Any]] = {}
+
+    def runAll(self, paths: dict[str, pathlib.Path]) -> dict[str, Any]:
+        task, config = self.task, self.config
+        relative = _relativeTo(pathlib.Path(task.runFolder))
+        images = {name: pathlib.Path(path) for name, path in task.images.items()}
+        harmonized: dict[str, pathlib.Path] = {}
+        if config.harmonize.enabled:
+            for sequence in config.neededSequences():
+                target = paths["harmonized"] / f"{sequence}.nrrd"
+                self.stage(
+                    f"harmonize.{sequence}",
+                    {"image": inputHash(images[sequence])},
+                    config.harmonize.settingsOf(sequence),
+                    [target],
+                    lambda source=images[sequence], target=target, sequence=sequence: harmonizeSequence(
+                        source, target, sequence, config, None
+                    ),
+                )
+                harmonized[sequence] = target
+        current = {**images, **harmonized}
+        result: dict[str, Any] = {"harmonized": {name: relative(path) for name, path in harmonized.items()}}
+
+        segmentation = mask = None
+        if config.segment.enabled:
+            gridImage = current[config.segment.sequence]
+            segmentInputs = self._segmentImages(images, current)
+            mask = pathlib.Path(task.mask) if task.mask and config.segment.usesManifestMasks else None
+            inputs = {f"image.{name}": inputHash(path) for name, path in segmentInputs.items()}
+            inputs["grid"] = inputHash(gridImage)
+            if mask is not None:
+                inputs["mask"] = inputHash(mask)
+            self.stage(
+                "segment",
+                inputs,
+                {**config.segment.toDict(), "label": task.label, "model": _modelDigest(config)},
+                [paths["segmentation"], paths["segment"]],
+                lambda: writeJson(
+                    segmentCase(segmentInputs, gridImage, mask, task.label, paths["segmentation"], config, None),
+                    paths["segment"],
+                ),
+            )
+            segmentation = paths["segmentation"]
+            result["segmentation"] = relative(segmentation)
+            result.update(_readJson(paths["segment"]))
+
+        features = None
+        if config.extract.enabled and segmentation is not None:
+            inputs = {name: inputHash(current[name]) for name in config.extract.sequences}
+            inputs["mask"] = inputHash(segmentation)
+            settings = {**config.extract.toDict(), "radiomics": config.extract.settings.settings().toDict()}
+            self.stage(
+                "extract",
+                inputs,
+                settings,
+                [paths["features"]],
+                lambda: extractCase(current, segmentation, paths["features"], config, None),
+            )
+            features = paths["features"]
+            result["features"] = relative(features)
+
+        sceneInputs = {f"image.{name}": inputHash(path) for name, path in images.items()}
+        sceneInputs.update({f"harmonized.{name}": inputHash(path) for name, path in harmonized.items()})
+        for name, path in (("segmentation", segmentation), ("features", features), ("reference", task.mask)):
+            if path is not None:
+                sceneInputs[name] = inputHash(path)
+        self.stage(
+            "scene",
+            sceneInputs,
+            {"settings": config.toDict(), "label": task.label},
+            [paths["scene"]],
+            lambda: saveCaseScene(
+                task.patient,
+                images,
+                harmonized,
+                segmentation,
+                pathlib.Path(task.mask) if task.mask else None,
+                task.label,
+                features,
+                paths["scene"],
+                config,
+            ),
+        )
+        result["scene"] = relative(paths["scene"])
+        return result
+
+    def stage(
+        self,
+        name: str,
+        inputs: dict[str, str],
+        settings: dict[str, Any],
+        outputs: list[pathlib.Path],
+        work: Callable[[], Any],
+    ) -> None:
+        """Skip ``name`` if the ledger has it done as now, else run ``work`` and record it.
+
+        :raises StageFailed: when ``work`` raises (the failure is in the ledger first).
+        """
+        patient, ledger = self.task.patient, self.ledger
+        settingsHash = hashSettings(settings)
+        if ledger.isDone(patient, name, inputs, settingsHash):
+            self.record[name] = {"status": "done", "seconds": 0.0, "skipped": True}
+            self.events.emit("stage-finished", case=patient, stage=name, status="skipped", seconds=0.0)
+            return
+        ledger.record(LedgerEntry(patient, name, "started", inputs, settingsHash))
+        start = time.perf_counter()
+        try:
+            work()
+        except CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one case's failure, whatever it is, must not stop the cohort
+            seconds = time.perf_counter() - start
+            if not isinstance(error, VirtualBiopsyError):
+                logger.error("Case %s stage %s failed unexpectedly:\n%s", patient, name, traceback.format_exc())
+            message = f"{type(error).__name__}: {error}"
+            ledger.record(
+                LedgerEntry(
+                    patient,
+                    name,
+                    "failed",
+                    inputs,
+                    settingsHash,
+                    seconds=seconds,
+                    error=message,
+                    peakMemoryBytes=processPeakMemoryBytes(),
+                )
+            )
+            self.record[name] = {"status": "failed", "seconds": seconds, "skipped": False}
+            self.events.emit(
+                "stage-finished", case=patient, stage=name, status="failed", seconds=seconds, error=message
+            )
+            raise StageFailed(name, error) from error
+        seconds = time.perf_counter() - start
+        ledger.record(
+            LedgerEntry(
+                patient,
+                name,
+                "done",
+                inputs,
+                settingsHash,
+                outputs=ledger.hashOutputs(outputs),
+                seconds=seconds,
+                peakMemoryBytes=processPeakMemoryBytes(),
+            )
+        )
+        self.record[name] = {"status": "done", "seconds": seconds, "skipped": False}
+        self.events.emit("stage-finished", case=patient, stage=name, status="done", seconds=seconds)
+
+    def _segmentImages(
+        self, images: dict[str, pathlib.Path], current: dict[str, pathlib.Path]
+    ) -> dict[str, pathlib.Path]:
+        """What the segmentation reads: a model its input sequences as acquired (it normalizes them itself),
+        the threshold method the harmonized segmentation sequence, the manifest source nothing."""
+        segment = self.config.segment
+        if not segment.usesModel:
+            return {}
+        if segment.settings.method != "model":
+            return {segment.sequence: current[segment.sequence]}
+        from VirtualBiopsy.cohort.pipelineConfig import modelSequences
+
+        wanted = modelSequences(segment.settings.modelId) or [segment.sequence]
+        return {name: images[name] for name in wanted if name in images}
+
+
+def _modelDigest(config: PipelineConfig) -> str | None:
+    """The SHA-256 the model manifest lists for the segmentation model (a new model version redoes the stage)."""
+    settings = config.segment.settings
+    if not config.segment.usesModel or settings.method != "model":
+        return None
+    from VirtualBiopsy.models.registry import ModelRegistry
+
+    with contextlib.suppress(VirtualBiopsyError):
+        return ModelRegistry().get(settings.modelId).sha256
+    return None
+
+
+def _relativeTo(runFolder: pathlib.Path) -> Callable[[pathlib.Path], str]:
+    root = runFolder.resolve()
+    return lambda path: pathlib.Path(path).resolve().relative_to(root).as_posix()
+
+
+def _readJson(path: pathlib.Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _resetPeakMemory() -> None:
+    """Start the peak resident memory afresh for this case (Linux: ``/proc/self/clear_refs``, value 5)."""
+    with contextlib.suppress(OSError):
+        pathlib.Path("/proc/self/clear_refs").write_text("5")

@@ -63,7 +63,7 @@ class CohortInputs:
 def runAnalyses(
     scene, inputs: CohortInputs, config: PipelineConfig, outDir: pathlib.Path, cancel: CancelToken | None = None
 ) -> list[AnalysisRecord]:
-    """Run ``config.cohort.analyses`` in order; a failure is logged, recorded and the next analysis runs.
+    """Run ``config.analyses.active()`` after the clusters, in order; a failure is logged, recorded and the next analysis runs.
 
     Writes ``analyses.csv`` (analysis, status, seconds, error) into ``outDir``.
     """
@@ -77,7 +77,7 @@ def runAnalyses(
     }
     state: dict = {}
     records = []
-    for name in config.cohort.analyses:
+    for name in [name for name in config.analyses.active() if name in steps]:
         if cancel:
             cancel.raiseIfCancelled()
         if name == "explanation" and "result" not in state:
@@ -106,13 +106,13 @@ def runAnalyses(
 def runCox(
     scene, inputs: CohortInputs, config: PipelineConfig, folder: pathlib.Path, cancel: CancelToken | None = None
 ) -> dict:
-    """Cox model of survival on ``config.cox.covariates`` (clinical columns or the cluster), through
+    """Cox model of survival on ``config.analyses.cox.covariates`` (clinical columns or the cluster), through
     :class:`~VirtualBiopsy.outcome.survivalLogic.SurvivalLogic`.
 
     Writes ``coefficients.csv``, ``cindex.csv``, ``ph_test.csv``, ``risk_groups.csv`` and the risk groups'
     Kaplan–Meier ``risk_km.csv``, ``risk_logrank.csv``, ``risk_km.png``/``.svg`` into the new folder.
     """
-    outcome, cox = config.outcome, config.cox
+    outcome, cox = config.analyses.clusters, config.analyses.cox
     absent = [name for name in cox.covariates if name not in inputs.clinical.columns]
     if absent:
         raise InputError(
@@ -168,11 +168,15 @@ def runClassification(
     state: dict,
     cancel: CancelToken | None = None,
 ) -> dict:
-    """Compare ``config.classification.models`` on the radiomics features (ClassificationLogic) and write
+    """Compare ``config.analyses.classification.models`` on the radiomics features (ClassificationLogic) and write
     ``performance.csv``, ``roc.png``/``.svg``, ``models/<name>/`` … into the new folder."""
     logic = ClassificationLogic(scene)
     result = logic.run(
-        inputs.featuresTable, inputs.clinicalTable, config.classification, cancel=cancel, subject=COHORT_SUBJECT
+        inputs.featuresTable,
+        inputs.clinicalTable,
+        config.analyses.classification,
+        cancel=cancel,
+        subject=COHORT_SUBJECT,
     )
     logic.saveResults(result, folder)
     state["result"] = result
@@ -191,7 +195,7 @@ def runClassification(
         "bestAucUpper": float(row["auc_ci_upper"]),
         "ciLevel": float(row["ci_level"]),
         "models": models,
-        "randomSeed": config.classification.randomSeed,
+        "randomSeed": config.analyses.classification.randomSeed,
     }
 
 
@@ -212,22 +216,26 @@ def runExplanation(
     )
 
     performance = state["result"].comparison.performance.set_index("model")
-    name = config.explanation.model
+    name = config.analyses.explanation.model
     if name == "best":
         name = str(performance["auc_pooled"].idxmax())
     model = loadClassifier(folder / MODELS_FOLDER / name)
     panel = ClassifierPanelConfig(
         classifierModelFolder=str(folder / MODELS_FOLDER / name),
-        shapBackgroundSize=config.explanation.backgroundSize,
-        patientColumn=config.outcome.patientColumn,
-        randomSeed=config.classification.randomSeed,
+        shapBackgroundSize=config.analyses.explanation.backgroundSize,
+        patientColumn=config.analyses.clusters.patientColumn,
+        randomSeed=config.analyses.classification.randomSeed,
     )
     nodes = ClassificationLogic(scene).explain(
         model, inputs.featuresTable, panel, subject=COHORT_SUBJECT, cancel=cancel
     )
     explanation = nodes.explanation
     patients = waterfallPatients(inputs, config)
-    details = {"model": name, "modelSha256": model.card["modelSha256"], "seed": config.classification.randomSeed}
+    details = {
+        "model": name,
+        "modelSha256": model.card["modelSha256"],
+        "seed": config.analyses.classification.randomSeed,
+    }
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".explanation.", suffix=".partial", dir=folder))
     try:
         written = writeExplanation(
@@ -259,7 +267,7 @@ def waterfallPatients(inputs: CohortInputs, config: PipelineConfig) -> list[str]
     from VirtualBiopsy.cohort.deepAnalysis import gradCamPatients
 
     try:
-        chosen = gradCamPatients(inputs.clinical, config.deepLearning)
+        chosen = gradCamPatients(inputs.clinical, config.analyses.deepLearning)
     except InputError:
         chosen = []
     return [p for p in chosen if p in inputs.features.index] or [str(inputs.features.index[0])]

@@ -70,7 +70,7 @@ def runDeepLearning(
     from VirtualBiopsy.outcome.deep.trainingTask import TASK
     from VirtualBiopsy.workers.inlineRunner import InlineRunner
 
-    deep = config.deepLearning
+    deep = config.analyses.deepLearning
     requireNewFolder(gradCamFolder, "Grad-CAM folder")
     patients = gradCamPatients(inputs.clinical, deep)
     cohort = readManifest(inputs.manifestPath)

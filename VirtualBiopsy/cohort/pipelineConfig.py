@@ -1,4 +1,9 @@
-"""The settings of every stage of one pipeline run, loaded from one YAML file."""
+"""The settings of a whole pipeline run, loaded from one YAML file with four sections.
+
+``harmonize``, ``segment``, ``extract`` and ``analyses`` (see :mod:`~VirtualBiopsy.cohort.pipelineSections`);
+a user's file gives only what differs from the defaults (``virtual-biopsy run --print-config``) or from the
+preset it names with ``preset: NAME``.
+"""
 
 from __future__ import annotations
 
@@ -6,85 +11,110 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from VirtualBiopsy.cohort.analysisConfig import (
-    CoxAnalysisConfig,
-    DeepLearningConfig,
-    ExplanationConfig,
-)
-from VirtualBiopsy.cohort.config import CohortConfig
+from VirtualBiopsy.cohort.pipelineSections import AnalysesSection, ExtractSection, HarmonizeSection, SegmentSection
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.extract.config import ExtractionConfig
-from VirtualBiopsy.harmonize.config import HarmonizationConfig
-from VirtualBiopsy.outcome.classification.config import ClassificationConfig
-from VirtualBiopsy.outcome.config import OutcomeConfig
-from VirtualBiopsy.segment.config import SegmentationConfig
-from VirtualBiopsy.settings import StageConfig, readYamlFile
+from VirtualBiopsy.settings import readYamlFile
 
-PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets"
+PRESETS = pathlib.Path(__file__).resolve().parents[1] / "resources" / "presets" / "pipelines"
 
-_SECTIONS: dict[str, type[StageConfig]] = {
-    "cohort": CohortConfig,
-    "harmonization": HarmonizationConfig,
-    "segmentation": SegmentationConfig,
-    "extraction": ExtractionConfig,
-    "outcome": OutcomeConfig,
-    "cox": CoxAnalysisConfig,
-    "classification": ClassificationConfig,
-    "explanation": ExplanationConfig,
-    "deepLearning": DeepLearningConfig,
-}
+_SECTIONS = ("harmonize", "segment", "extract", "analyses")
 
 
 @dataclass
 class PipelineConfig:
-    """One config per stage, the cohort's and the cohort analyses'; a YAML file has one section each (all optional)."""
+    """One section per stage and one for the cohort analyses."""
 
-    cohort: CohortConfig = field(default_factory=CohortConfig)
-    harmonization: HarmonizationConfig = field(default_factory=HarmonizationConfig)
-    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
-    extraction: ExtractionConfig = field(default_factory=ExtractionConfig)
-    outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
-    cox: CoxAnalysisConfig = field(default_factory=CoxAnalysisConfig)
-    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
-    explanation: ExplanationConfig = field(default_factory=ExplanationConfig)
-    deepLearning: DeepLearningConfig = field(default_factory=DeepLearningConfig)
+    harmonize: HarmonizeSection = field(default_factory=HarmonizeSection)
+    segment: SegmentSection = field(default_factory=SegmentSection)
+    extract: ExtractSection = field(default_factory=ExtractSection)
+    analyses: AnalysesSection = field(default_factory=AnalysesSection)
 
     @classmethod
-    def fromDict(cls, document: dict | None) -> "PipelineConfig":
-        """Build from ``{section: settings}``; unknown sections are an error."""
-        document = document or {}
+    def fromDict(cls, document: dict | None, base: PipelineConfig | None = None) -> PipelineConfig:
+        """Build from ``{section: settings}`` over ``base`` (default: the defaults); ``preset: NAME`` picks the base.
+
+        :raises InputError: naming the key's path, for an unknown section or key or an invalid value.
+        """
+        document = dict(document or {})
+        if "preset" in document:
+            if base is not None:
+                raise InputError("preset: a settings file that names a preset cannot be applied over another one.")
+            base = cls.preset(str(document.pop("preset")))
         unknown = [key for key in document if key not in _SECTIONS]
         if unknown:
-            raise InputError(f"Unknown pipeline section(s) {unknown}; known: {', '.join(_SECTIONS)}.")
-        sections: dict[str, Any] = {key: _SECTIONS[key].fromDict(values) for key, values in document.items()}
-        config = cls(**sections)
-        config.extraction.settings()  # the radiomics preset or parameter file is valid before any case runs
-        explained = config.explanation.model
-        if (
-            "explanation" in config.cohort.analyses
-            and explained != "best"
-            and explained not in config.classification.models
-        ):
             raise InputError(
-                f"explanation.model is '{explained}' but classification.models is "
-                f"{config.classification.models}; explain one of those, or 'best'."
+                f"{unknown[0]}: unknown section; a pipeline settings file has the sections "
+                f"{', '.join(_SECTIONS)} (and optionally preset)."
             )
-        return config
+        baseDict = (base or cls()).toDict()
+        merged: dict[str, Any] = {}
+        for name in _SECTIONS:
+            merged[name] = _overlay(baseDict[name], document.get(name))
+        return cls(
+            harmonize=HarmonizeSection.fromDict(merged["harmonize"]),
+            segment=SegmentSection.fromDict(merged["segment"]),
+            extract=ExtractSection.fromDict(merged["extract"]),
+            analyses=AnalysesSection.fromDict(merged["analyses"]),
+        )
 
     @classmethod
-    def fromYaml(cls, path: str | pathlib.Path) -> "PipelineConfig":
-        """Load a pipeline YAML file (see ``resources/presets/``)."""
-        return cls.fromDict(readYamlFile(path, "Pipeline settings file"))
+    def fromYaml(cls, path: str | pathlib.Path, base: PipelineConfig | None = None) -> PipelineConfig:
+        """Load a pipeline YAML file; errors name the file and the key's path in it."""
+        document = readYamlFile(path, "Pipeline settings file")
+        try:
+            return cls.fromDict(document, base)
+        except InputError as error:
+            raise InputError(f"Pipeline settings file {path}: {error}") from error
 
     @classmethod
-    def preset(cls, name: str) -> "PipelineConfig":
-        """Load a shipped preset by name, e.g. ``"demo"``."""
+    def preset(cls, name: str) -> PipelineConfig:
+        """A shipped preset by name: ``demo``, ``brain-mr`` or ``ct``."""
         path = PRESETS / f"{name}.yaml"
         if not path.is_file():
-            known = sorted(p.stem for p in PRESETS.glob("*.yaml"))
-            raise InputError(f"No preset named '{name}'; shipped presets: {', '.join(known)}.")
+            raise InputError(f"No pipeline preset named '{name}'; shipped presets: {', '.join(presetNames())}.")
         return cls.fromYaml(path)
 
-    def toDict(self) -> dict:
-        """``{section: settings}`` as plain values."""
-        return {key: getattr(self, key).toDict() for key in _SECTIONS}
+    def toDict(self) -> dict[str, Any]:
+        """``{section: settings}`` as plain values: the complete settings."""
+        return {name: getattr(self, name).toDict() for name in _SECTIONS}
+
+    def toYaml(self) -> str:
+        """The complete settings as YAML, sections in pipeline order."""
+        import yaml
+
+        return yaml.safe_dump(self.toDict(), sort_keys=False, default_flow_style=False, width=100)
+
+    def neededSequences(self) -> list[str]:
+        """The sequences the enabled stages read, segmentation sequence first."""
+        needed = [self.segment.sequence] if self.segment.enabled else []
+        if self.extract.enabled:
+            needed += self.extract.sequences
+        if self.segment.usesModel and self.segment.settings.method == "model":
+            needed += modelSequences(self.segment.settings.modelId)
+        return list(dict.fromkeys(needed))
+
+
+def presetNames() -> list[str]:
+    """The names of the shipped pipeline presets."""
+    return sorted(path.stem for path in PRESETS.glob("*.yaml"))
+
+
+def modelSequences(modelId: str) -> list[str]:
+    """The sequences a registered model takes as input (empty when the id is unknown: the segment stage says so)."""
+    from VirtualBiopsy.models.registry import ModelRegistry
+
+    try:
+        entry = ModelRegistry().get(modelId)
+    except Exception:  # noqa: BLE001 - an unknown model is reported by the segment stage, with the fix
+        return []
+    return [channel.sequence for channel in entry.inputs]
+
+
+def _overlay(base: Any, changes: Any) -> Any:
+    """``base`` with ``changes`` laid over it, mapping by mapping (lists and values replace)."""
+    if isinstance(base, dict) and isinstance(changes, dict):
+        merged = dict(base)
+        for key, value in changes.items():
+            merged[key] = _overlay(base[key], value) if key in base else value
+        return merged
+    return base if changes is None and isinstance(base, dict) else changes

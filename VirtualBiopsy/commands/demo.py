@@ -12,11 +12,11 @@ def addParser(commands) -> None:
     """Add the ``demo`` parser."""
     parser = commands.add_parser(
         "demo",
-        help="run the walking pipeline on a generated virtual cohort",
-        description="Run the walking pipeline on a virtual cohort: generate it, harmonize, segment and extract "
-        "per patient (one .mrb each), then cluster the patients and compare their survival, fit a Cox model, compare "
-        "grade classifiers, explain one with Shapley values, and train a small 3D CNN whose Grad-CAM maps are added "
-        "to a few patients' scenes (cohort.analyses in the settings chooses which run).",
+        help="generate a virtual cohort and run the whole pipeline on it (synth + run)",
+        description="Generate a virtual cohort (DIR/virtual-cohort) and run the whole pipeline on it with the demo "
+        "preset (DIR/run, as virtual-biopsy run does): harmonize, segment and extract per patient (one .mrb each), "
+        "ComBat, signature, clusters and Kaplan-Meier, a Cox model, grade classifiers with Shapley values, a small "
+        "3D CNN with Grad-CAM maps, and the HTML report (DIR/run/report/index.html).",
     )
     parser.add_argument(
         "--out",
@@ -27,7 +27,10 @@ def addParser(commands) -> None:
     parser.add_argument("--cases", type=int, default=24, help="number of virtual patients (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the cohort (default: %(default)s)")
     parser.add_argument("--size", type=int, default=128, help="voxels per image side (default: %(default)s)")
-    parser.add_argument("--config", type=pathlib.Path, help="pipeline settings YAML (default: the shipped demo preset)")
+    parser.add_argument(
+        "--config", type=pathlib.Path, help="pipeline settings YAML: what differs from the shipped demo preset"
+    )
+    parser.add_argument("--workers", type=int, help="run the patients on a local Dask cluster of N processes")
     parser.set_defaults(run=run)
 
 
@@ -35,8 +38,9 @@ def run(arguments: argparse.Namespace) -> int:
     """Run the demo and print where its outputs are."""
     from VirtualBiopsy.cohort.demo import runDemo
     from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+    from VirtualBiopsy.commands.run import printRunSummary
 
-    config = PipelineConfig.fromYaml(arguments.config) if arguments.config else None
+    config = PipelineConfig.fromYaml(arguments.config, PipelineConfig.preset("demo")) if arguments.config else None
     with progressBar("demo") as progress:
         result = runDemo(
             arguments.out,
@@ -44,15 +48,13 @@ def run(arguments: argparse.Namespace) -> int:
             seed=arguments.seed,
             size=arguments.size,
             config=config,
+            workers=arguments.workers,
             progress=progress,
         )
-    print(f"Patients processed: {len(result.scenes)} ({result.failures} failed, see {result.failuresCsv})")
-    print(f"Automatic vs ground-truth segmentation: Dice median {result.medianDice:.3f}, mean {result.meanDice:.3f}")
-    print(f"Clusters' survival, log-rank p = {result.logRankPValue:.3g}")
-    print(f"Features: {result.featuresCsv}\nClusters: {result.clustersCsv}\nKaplan–Meier: {result.kaplanMeierPng}")
+    printRunSummary(result)
     for line in analysisLines(result):
         print(line)
-    print(f"Scenes (open in 3D Slicer): {result.outDir / 'scenes'}")
+    print(f"Virtual cohort: {arguments.out / 'virtual-cohort'}\nScenes (open in 3D Slicer): {result.outDir / 'cases'}")
     return 0
 
 
@@ -66,18 +68,18 @@ def analysisLines(result) -> list[str]:
         elif record.name == "cox":
             lines.append(
                 f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
-                f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cox'}"
+                f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cohort' / 'cox'}"
             )
         elif record.name == "classification":
             lines.append(
                 f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
                 f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
-                f"{summary['bestAucUpper']:.3f}); {result.outDir / 'classification' / 'performance.csv'}"
+                f"{summary['bestAucUpper']:.3f}); {result.outDir / 'cohort' / 'classification' / 'performance.csv'}"
             )
         elif record.name == "explanation":
             lines.append(
                 f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
-                f"{result.outDir / 'classification' / 'shap.csv'}"
+                f"{result.outDir / 'cohort' / 'classification' / 'shap.csv'}"
             )
         elif record.name == "deepLearning":
             ratios = ", ".join(
@@ -87,7 +89,7 @@ def analysisLines(result) -> list[str]:
             )
             lines.append(
                 f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
-                f"outside: {ratios}; {result.outDir / 'gradcam'}"
+                f"outside: {ratios}; {result.outDir / 'cohort' / 'gradcam'}"
             )
         lines[-1] += f" [{record.seconds:.0f} s]"
     return lines

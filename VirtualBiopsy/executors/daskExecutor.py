@@ -40,6 +40,8 @@ class DaskExecutor:
     - ``DaskExecutor(scheduler="tcp://HOST:PORT")`` connects to a running cluster;
       it never closes a cluster it did not start. Its workers must be able to
       import ``VirtualBiopsy`` and the mapped function's module.
+    - ``resources={"GPU": 1}`` runs each case only on workers that declare that
+      resource (``dask worker --resources GPU=1``), e.g. to pin GPU inference.
 
     Used as a context manager the cluster lives for the whole block (later
     ``map`` calls find warm workers); otherwise each ``map`` starts and stops it.
@@ -59,6 +61,7 @@ class DaskExecutor:
         scheduler: str | None = None,
         threadsPerWorker: int = 1,
         connectTimeout: float = 10.0,
+        resources: dict[str, float] | None = None,
     ) -> None:
         if workers is not None and scheduler is not None:
             raise InputError(
@@ -77,6 +80,7 @@ class DaskExecutor:
         self.scheduler = scheduler
         self.threadsPerWorker = threadsPerWorker
         self.connectTimeout = connectTimeout
+        self.resources = dict(resources) if resources else None
         self._cluster: Any = None
         self._client: Any = None
 
@@ -171,7 +175,15 @@ class DaskExecutor:
         try:
             try:  # one graph for the batch, so the scheduler queues cases it has no free thread for
                 daskKeys = [f"vb-case-{batch}-{index}" for index in range(len(items))]
-                futures = self._client.map(callCase, [function] * len(items), items, keyList, key=daskKeys, pure=False)
+                futures = self._client.map(
+                    callCase,
+                    [function] * len(items),
+                    items,
+                    keyList,
+                    key=daskKeys,
+                    pure=False,
+                    resources=self.resources,
+                )
             except (TypeError, pickle.PicklingError) as error:
                 raise InputError(f"The cases could not be sent to the Dask workers ({error}). {_PICKLE_FIX}") from error
             for index, future in enumerate(futures):

@@ -8,14 +8,18 @@ from VirtualBiopsy.executors.daskExecutor import DaskExecutor
 from VirtualBiopsy.executors.serial import SerialExecutor
 
 
-def makeExecutor(workers: int | None = None, scheduler: str | None = None) -> CaseExecutor:
+def makeExecutor(
+    workers: int | None = None, scheduler: str | None = None, resources: dict[str, float] | None = None
+) -> CaseExecutor:
     """The executor for ``--workers N`` / ``--scheduler ADDRESS``.
 
     Neither → :class:`SerialExecutor`; ``workers`` → a :class:`DaskExecutor` that
     starts a local cluster of that many processes; ``scheduler`` → a
     :class:`DaskExecutor` on that existing cluster.
 
-    :raises InputError: when both are given, or ``workers`` < 1.
+    ``resources`` (Dask only) sends each case to workers that declare them, e.g. ``{"GPU": 1}``.
+
+    :raises InputError: when both are given, or ``workers`` < 1, or ``resources`` without Dask.
     """
     if workers is not None and scheduler is not None:
         raise InputError(
@@ -23,5 +27,10 @@ def makeExecutor(workers: int | None = None, scheduler: str | None = None) -> Ca
             "or --scheduler ADDRESS for an existing one, not both."
         )
     if workers is None and scheduler is None:
+        if resources:
+            raise InputError(
+                f"Worker resources {resources} need Dask workers that declare them; add --scheduler ADDRESS "
+                "(a cluster whose workers were started with --resources) or drop the resource."
+            )
         return SerialExecutor()
-    return DaskExecutor(workers=workers, scheduler=scheduler)
+    return DaskExecutor(workers=workers, scheduler=scheduler, resources=resources)

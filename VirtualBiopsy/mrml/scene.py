@@ -6,6 +6,9 @@ Inside 3D Slicer the modules pass the application's scene; everywhere else
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
 import tempfile
 import weakref
 from dataclasses import dataclass, field
@@ -36,6 +39,15 @@ class _SceneContext:
 _contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+@functools.cache
+def _cacheFolder() -> str:
+    """A folder of this process for the cache manager, which measures its folder's size whenever it is set: the
+    system temporary folder can hold many files (seconds per scene), this one holds none."""
+    folder = tempfile.mkdtemp(prefix="virtual-biopsy-mrml-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def createScene() -> "slicer.vtkMRMLScene":
     """Create a headless scene with Colors, Volumes, Segmentations, SubjectHierarchy,
     Transforms, Tables and Plots logics registered, able to read and write ``.mrb``.
@@ -44,7 +56,7 @@ def createScene() -> "slicer.vtkMRMLScene":
     """
     scene = slicer.vtkMRMLScene()
     cacheManager = slicer.vtkCacheManager()
-    cacheManager.SetRemoteCacheDirectory(tempfile.gettempdir())
+    cacheManager.SetRemoteCacheDirectory(_cacheFolder())
     scene.SetCacheManager(cacheManager)
     dataIOManager = slicer.vtkDataIOManager()
     dataIOManager.SetCacheManager(cacheManager)

@@ -1,0 +1,300 @@
+"""``virtual-biopsy run``: the whole pipeline over a user's cohort, resumable, serial or on Dask, with a report.
+
+See ``docs/cohort-run.md`` for the command, the settings file and the run folder's layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from VirtualBiopsy.cohort.caseTask import readCaseTasks
+from VirtualBiopsy.cohort.cohortAnalyses import AnalysisRecord
+from VirtualBiopsy.cohort.cohortCheck import CohortCheck, checkCohort
+from VirtualBiopsy.cohort.eventLog import EventLog
+from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.cohort.runFolder import RunIdentity, openRunFolder, runFolderLock
+from VirtualBiopsy.cohort.runProgress import RunProgress
+from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What a cohort run produced.
+
+    :ivar outDir: the run folder.
+    :ivar cases: the manifest's patients; :ivar done: those that finished; :ivar failed: ``{patient: reason}``.
+    :ivar analyses: each cohort analysis' record (empty when the analyses were skipped as done).
+    :ivar report: the report's index page, or ``None`` when it could not be built.
+    :ivar state: ``new``, ``same`` (the same run continued) or ``resumed`` (a changed run).
+    """
+
+    outDir: pathlib.Path
+    cases: list[str]
+    done: list[str]
+    failed: dict[str, str]
+    analyses: list[AnalysisRecord] = field(default_factory=list)
+    report: pathlib.Path | None = None
+    state: str = "new"
+    seconds: float = 0.0
+
+    def summary(self, analysis: str) -> dict | None:
+        """The key numbers of an analysis that ran."""
+        return next((r.summary for r in self.analyses if r.name == analysis and r.status == "done"), None)
+
+
+def resolveConfig(
+    config: PipelineConfig | str | pathlib.Path | None = None, preset: str | None = None
+) -> PipelineConfig:
+    """The run's settings: a config, a YAML file (over ``preset`` when both are given), a preset, or the defaults."""
+    if isinstance(config, PipelineConfig):
+        return config
+    base = PipelineConfig.preset(preset) if preset else None
+    if config is not None:
+        return PipelineConfig.fromYaml(config, base)
+    return base or PipelineConfig()
+
+
+def checkRun(
+    manifest: str | pathlib.Path,
+    clinical: str | pathlib.Path | None,
+    config: PipelineConfig,
+    allowOutsidePaths: bool = False,
+) -> CohortCheck:
+    """Every problem of the manifest, its files and the clinical table, plus what the settings need of them."""
+    check = checkCohort(manifest, clinical, allowOutsidePaths=allowOutsidePaths)
+    if not check.ok:
+        return check
+    from VirtualBiopsy.cohort.cohortCheck import CohortProblem
+
+    header = _header(check.manifestPath)
+    for sequence in config.neededSequences():
+        if sequence not in header:
+            check.problems.append(
+                CohortProblem(
+                    None,
+                    None,
+                    sequence,
+                    None,
+                    f"the settings need a {sequence} column "
+                    "(segment.sequence, extract.sequences or the model's inputs); add it or change them.",
+                    "error",
+                    "cohort",
+                )
+            )
+    if config.segment.usesManifestMasks and "mask" not in header:
+        check.problems.append(
+            CohortProblem(
+                None,
+                None,
+                "mask",
+                None,
+                f"segment.source is {config.segment.source}, which reads the "
+                "manifest's masks; add a mask column or set segment.source: model.",
+                "error",
+                "cohort",
+            )
+        )
+    return check
+
+
+def run(
+    manifest: str | pathlib.Path,
+    out: str | pathlib.Path,
+    clinical: str | pathlib.Path | None = None,
+    config: PipelineConfig | str | pathlib.Path | None = None,
+    preset: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    allowOutsidePaths: bool = False,
+    logJson: str | pathlib.Path | None = None,
+    gpuResource: str | None = None,
+    report: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RunResult:
+    """Run the pipeline on every patient of ``manifest`` into ``out``, then the cohort analyses and the report.
+
+    Re-running the same call skips what is done; ``resume=True`` also accepts a changed manifest, clinical table
+    or settings and redoes only what the change affects. A failing patient fails alone (``failures.csv``).
+
+    :param clinical: the clinical table; default ``clinical.csv`` beside the manifest when there is one.
+    :param config: a :class:`PipelineConfig` or a YAML file (over ``preset`` when both are given).
+    :param workers: run the cases on a local Dask cluster of this many processes; :param scheduler: or on an
+        existing Dask cluster. Neither: one after the other in this process.
+    :param logJson: a file that also receives the progress events (JSON lines).
+    :param gpuResource: send cases only to Dask workers that declare this resource (e.g. ``GPU``).
+    :raises InputError: for a cohort-level problem (every problem listed), or a run folder that holds another run.
+    """
+    started = time.perf_counter()
+    settings = resolveConfig(config, preset)
+    manifestPath = pathlib.Path(manifest).expanduser().resolve()
+    clinicalPath = _clinicalPath(manifestPath, clinical)
+    check = checkRun(manifestPath, clinicalPath, settings, allowOutsidePaths)
+    if not check.ok:
+        raise InputError(f"The cohort cannot run ({len(check.errors)} problem(s)):\n  " + "\n  ".join(check.lines()))
+    outDir = pathlib.Path(out).expanduser().absolute()
+    progress = progress or noProgress
+    with runFolderLock(outDir):
+        state = openRunFolder(outDir, RunIdentity.of(manifestPath, clinicalPath, settings.toDict()), resume)
+        _removeLeftovers(outDir)
+        writeTextAtomically(settings.toYaml(), outDir / "pipeline.yaml")
+        check.writeCsv(outDir / "check.csv")
+        events = EventLog([outDir / "events.jsonl", *([pathlib.Path(logJson)] if logJson else [])])
+        tasks, failed = readCaseTasks(
+            check,
+            outDir,
+            settings.toDict(),
+            settings.neededSequences() if (settings.segment.enabled or settings.extract.enabled) else [],
+            settings.segment.usesManifestMasks,
+            tuple(str(path) for path in events.files),
+        )
+        cases = [task.patient for task in tasks] + list(failed)
+        tracker = RunProgress(len(cases), events, progress)
+        events.emit("run-started", total=len(cases), done=0, failed=0)
+        for patient, reason in failed.items():
+            tracker.caseFailed(patient, "check", reason)
+        summaries = _runCases(tasks, outDir, workers, scheduler, gpuResource, tracker, cancel)
+        return _finish(
+            outDir,
+            manifestPath,
+            clinicalPath,
+            settings,
+            cases,
+            failed,
+            summaries,
+            state,
+            report,
+            tracker,
+            events,
+            cancel,
+            started,
+        )
+
+
+def _runCases(tasks, outDir, workers, scheduler, gpuResource, tracker: RunProgress, cancel) -> dict[str, dict]:
+    """Run every case's stages (serial or on Dask); a crashed worker's case gets a failed summary."""
+    from VirtualBiopsy.cohort.casePipeline import runCaseTask
+    from VirtualBiopsy.cohort.caseSteps import writeJson
+    from VirtualBiopsy.cohort.cohortTables import readCaseSummaries
+    from VirtualBiopsy.executors.factory import makeExecutor
+
+    if not tasks:
+        return {}
+    byPatient = {task.patient: task for task in tasks}
+
+    def onCase(fraction: float, message: str) -> None:
+        patient = message.rsplit(" ", 1)[0]
+        summary = readCaseSummaries(outDir, [patient]).get(patient)
+        tracker.caseEnded(patient, summary)
+
+    executor = makeExecutor(workers, scheduler, {gpuResource: 1} if gpuResource else None)
+    with executor:
+        outcomes = executor.map(runCaseTask, tasks, progress=onCase, cancel=cancel, keys=list(byPatient))
+    summaries = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            summaries[outcome.key] = outcome.value
+            continue
+        task = byPatient[outcome.key]
+        summary = {
+            "patient": task.patient,
+            "site": task.site,
+            "status": "failed",
+            "failedStage": "worker",
+            "error": str(outcome.error),
+            "images": dict(task.images),
+            "reference": task.mask,
+        }
+        writeJson(summary, outDir / "cases" / task.patient / "case.json")
+        summaries[outcome.key] = summary
+        tracker.caseFailed(task.patient, "worker", str(outcome.error))
+    return summaries
+
+
+def _finish(
+    outDir,
+    manifestPath,
+    clinicalPath,
+    settings: PipelineConfig,
+    cases,
+    failedEarly,
+    summaries,
+    state,
+    report: bool,
+    tracker: RunProgress,
+    events: EventLog,
+    cancel,
+    started: float,
+) -> RunResult:
+    from VirtualBiopsy.cohort.cohortStage import runCohortStage
+    from VirtualBiopsy.cohort.cohortTables import writeCohortTables
+    from VirtualBiopsy.cohort.runProvenance import writeRunProvenance
+
+    ordered = {patient: summaries[patient] for patient in cases if patient in summaries}
+    failures = {patient: ("check", reason) for patient, reason in failedEarly.items()}
+    features = writeCohortTables(outDir, ordered, failures)
+    tracker.message("Cohort analyses")
+    records = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
+    for record in records:
+        events.emit(
+            "analysis-finished",
+            stage=record.name,
+            status=record.status,
+            seconds=record.seconds,
+            error=record.error or None,
+        )
+    writeRunProvenance(outDir, manifestPath, clinicalPath, settings, ordered, records)
+    reportPath = _buildReport(outDir) if report else None
+    done = [p for p, s in ordered.items() if s.get("status") == "done"]
+    failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}
+    failed.update({p: reason for p, reason in failedEarly.items()})
+    events.emit(
+        "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
+    )
+    tracker.message(f"Done: {len(done)} of {len(cases)} cases, {len(failed)} failed", 1.0)
+    return RunResult(outDir, cases, done, failed, records, reportPath, state, time.perf_counter() - started)
+
+
+def _buildReport(outDir: pathlib.Path) -> pathlib.Path | None:
+    """The HTML report; a run's results stand even if the report fails (the error is logged)."""
+    try:
+        from VirtualBiopsy.cohort.report import buildReport
+    except ImportError:
+        logger.warning("The report module is not available; run `virtual-biopsy report %s` later.", outDir)
+        return None
+    try:
+        return buildReport(outDir)
+    except Exception as error:  # noqa: BLE001 - the report must never lose a finished run's results
+        logger.error(
+            "The report could not be built (%s: %s); the results are in %s", type(error).__name__, error, outDir
+        )
+        return None
+
+
+def _clinicalPath(manifest: pathlib.Path, clinical: str | pathlib.Path | None) -> pathlib.Path | None:
+    if clinical is not None:
+        return pathlib.Path(clinical).expanduser().resolve()
+    beside = manifest.parent / "clinical.csv"
+    return beside if beside.is_file() else None
+
+
+def _header(manifest: pathlib.Path) -> list[str]:
+    import csv
+
+    with open(manifest, encoding="utf-8-sig", newline="") as stream:
+        return [cell.strip() for cell in next(csv.reader(stream), [])]
+
+
+def _removeLeftovers(outDir: pathlib.Path) -> None:
+    """Staging folders a killed run left behind (their results were never committed)."""
+    for leftover in [*outDir.glob(".cohort-*.partial"), *outDir.glob(".cohort-*.old")]:
+        shutil.rmtree(leftover, ignore_errors=True)
