@@ -243,8 +243,8 @@ def _finish(
     failures = {patient: ("check", reason) for patient, reason in failedEarly.items()}
     features = writeCohortTables(outDir, ordered, failures)
     tracker.message("Cohort analyses")
-    records = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
-    for record in records:
+    records, ran = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
+    for record in records if ran else []:
         events.emit(
             "analysis-finished",
             stage=record.name,
@@ -295,6 +295,9 @@ def _header(manifest: pathlib.Path) -> list[str]:
 
 
 def _removeLeftovers(outDir: pathlib.Path) -> None:
-    """Staging folders a killed run left behind (their results were never committed)."""
+    """Staging folders and files a killed run left behind (never committed; the run holds the folder's lock)."""
     for leftover in [*outDir.glob(".cohort-*.partial"), *outDir.glob(".cohort-*.old")]:
         shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in outDir.rglob(".*.partial*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)

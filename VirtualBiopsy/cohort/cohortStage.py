@@ -47,15 +47,16 @@ def runCohortStage(
     clinicalPath: pathlib.Path | None,
     config: PipelineConfig,
     cancel: CancelToken | None = None,
-) -> list[AnalysisRecord]:
+) -> tuple[list[AnalysisRecord], bool]:
     """Run the enabled cohort analyses into ``runFolder/cohort`` unless the ledger has them done as now.
 
-    :returns: each analysis' record (also in ``cohort/analyses.csv``); empty when skipped or nothing ran.
+    :returns: each analysis' record (also in ``cohort/analyses.csv``; those of the last complete run when
+        skipped), and whether they ran now.
     """
     ledger = RunLedger(runFolder)
     section = config.analyses
     if not section.enabled or features.empty:
-        return []
+        return [], False
     sites = {patient: summaries[patient].get("site") for patient in features.index}
     inputs = {"features": sha256File(runFolder / "features.csv")}
     if clinicalPath is not None:
@@ -63,7 +64,7 @@ def runCohortStage(
     settings = {"analyses": section.toDict(), "sites": sites}
     settingsHash = hashSettings(settings)
     if ledger.isDone(ANALYSES_CASE, "analyses", inputs, settingsHash):
-        return _recordedAnalyses(runFolder / "cohort" / "provenance.json")
+        return _recordedAnalyses(runFolder / "cohort" / "provenance.json"), False
     ledger.record(LedgerEntry(ANALYSES_CASE, "analyses", "started", inputs, settingsHash))
     start = time.perf_counter()
     staging = runFolder / f".cohort-{uuid.uuid4().hex[:8]}.partial"
@@ -94,7 +95,7 @@ def runCohortStage(
             seconds=time.perf_counter() - start,
         )
     )
-    return records
+    return records, True
 
 
 def _analyses(
