@@ -95,6 +95,8 @@ def addParser(commands) -> None:
 
 def runList(arguments: argparse.Namespace) -> int:
     """Print one line per model."""
+    from VirtualBiopsy.models.catalogue import downloadSummary
+
     registry = _registry(arguments)
     entries = registry.list()
     if not entries:
@@ -106,7 +108,7 @@ def runList(arguments: argparse.Namespace) -> int:
     for entry in entries:
         origin = "shipped" if registry.manifestOf(entry) == registry.shippedManifest else "user"
         if entry.isCatalogue:
-            origin = "catalogue, cached" if entry.isFetched else f"catalogue, {downloadSummary(entry)}"
+            origin = f"catalogue, {downloadSummary(entry)}"
         rows.append(
             (
                 entry.id,
@@ -129,14 +131,6 @@ def runList(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def downloadSummary(entry) -> str:
-    """``download on first use, N MB, licence X`` (``hash to pin`` when the catalogue records no SHA-256)."""
-    download = entry.download
-    size = f"{download.sizeBytes / 1e6:.0f} MB" if download.sizeBytes else "size unknown"
-    pin = "" if download.sha256 else ", SHA-256 to pin (--sha256)"
-    return f"download on first use, {size}, licence {entry.licence or 'unstated'}{pin}"
-
-
 def runFetch(arguments: argparse.Namespace) -> int:
     """Fetch the catalogue model (or find it in the cache) and print where it is."""
     import sys
@@ -156,8 +150,10 @@ def runFetch(arguments: argparse.Namespace) -> int:
             print(notice, file=sys.stderr)
 
         entry = registry.fetch(arguments.modelId, sha256=arguments.sha256, progress=progress, notify=notify)
-    print(f"Model '{entry.id}' {entry.version} ({entry.backend}): {len(entry.files)} file(s) verified, tree sha256 "
-          f"{entry.sha256}, in {entry.path}")
+    print(
+        f"Model '{entry.id}' {entry.version} ({entry.backend}): {len(entry.files)} file(s) verified, tree sha256 "
+        f"{entry.sha256}, in {entry.path}"
+    )
     from VirtualBiopsy.models.modelEntry import SEGMENTATION_BACKENDS
 
     if entry.backend not in SEGMENTATION_BACKENDS:

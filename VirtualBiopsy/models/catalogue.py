@@ -70,7 +70,9 @@ def pinnedHash(entry: ModelEntry, sha256: str | None = None) -> str | None:
     return given
 
 
-def cachedModel(entry: ModelEntry, cacheFolder: str | os.PathLike | None = None, sha256: str | None = None):
+def cachedModel(
+    entry: ModelEntry, cacheFolder: str | os.PathLike | None = None, sha256: str | None = None
+) -> ModelEntry | None:
     """The entry of a catalogue model as fetched into the cache (``path``: its absolute folder; ``files`` and
     ``sha256``: from the verified download), or ``None`` when it is not there or was fetched for another archive
     hash. Reads only the small record: no network, no file hashing.
@@ -152,6 +154,17 @@ def licenceNotice(entry: ModelEntry) -> str:
     )
 
 
+def downloadSummary(entry: ModelEntry) -> str:
+    """For model lists: ``cached``, or ``download on first use, N MB, licence X`` (and ``SHA-256 to pin`` when the
+    catalogue records none)."""
+    download = entry.download
+    if download is None or entry.isFetched:
+        return "cached" if download is not None else "local"
+    size = f"{download.sizeBytes / 1e6:.0f} MB" if download.sizeBytes else "size unknown"
+    pin = "" if download.sha256 else ", SHA-256 to pin (--sha256)"
+    return f"download on first use, {size}, licence {entry.licence or 'unstated'}{pin}"
+
+
 def _fetch(
     entry: ModelEntry,
     cache: pathlib.Path,
@@ -225,7 +238,11 @@ def _requireListedFiles(entry: ModelEntry, files: dict[str, str]) -> None:
     missing = sorted(set(entry.files) - set(files))
     extra = sorted(set(files) - set(entry.files))
     if changed or missing or extra:
-        parts = [f"{label}: {', '.join(names[:5])}" for label, names in (("changed", changed), ("missing", missing), ("extra", extra)) if names]
+        parts = [
+            f"{label}: {', '.join(names[:5])}"
+            for label, names in (("changed", changed), ("missing", missing), ("extra", extra))
+            if names
+        ]
         raise ModelError(
             f"Model '{entry.id}' is refused: its archive matches the pinned SHA-256 but its files differ from those "
             f"the catalogue records ({'; '.join(parts)}). Nothing was added to the model cache; check that the "
@@ -254,8 +271,10 @@ def _readRecord(path: pathlib.Path) -> dict | None:
         logger.warning("Ignoring the unreadable cache record %s; the model will be fetched again.", path)
         return None
     files = record.get("files") if isinstance(record, dict) else None
-    if not isinstance(files, dict) or not files or not all(
-        isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v) for k, v in files.items()
+    if (
+        not isinstance(files, dict)
+        or not files
+        or not all(isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v) for k, v in files.items())
     ):
         logger.warning("Ignoring the malformed cache record %s; the model will be fetched again.", path)
         return None
