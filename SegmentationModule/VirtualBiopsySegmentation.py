@@ -107,6 +107,48 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.reviewButton.connect("clicked(bool)", self.onReviewButton)
         self.ui.compareButton.connect("clicked(bool)", self.onCompareButton)
+        self.ui.fetchModelButton.connect("clicked(bool)", self.onFetchModelButton)
+        self.ui.modelSelector.connect("activated(int)", self.onModelSelected)
+        self.ui.modelIdLineEdit.connect("textChanged(QString)", self.updateModelInfo)
+        self.populateModels()
+
+    def populateModels(self) -> None:
+        """List every model in the selector: shipped, imported and catalogue models (marked "download on first
+        use, N MB, licence X"). The manifest needs ``jsonschema``: until the AI model packages are installed, the
+        selector says so (the model id can still be typed)."""
+        self.ui.modelSelector.clear()
+        try:
+            entries = self.logic.models()
+        except ImportError:
+            self.ui.modelSelector.addItem(_("(models are listed once the AI model packages are installed)"), "")
+            return
+        self._models = {entry.id: entry for entry in entries}
+        for entry in entries:
+            self.ui.modelSelector.addItem(f"{entry.id} ({describeModel(entry)})", entry.id)
+        self.updateModelInfo()
+
+    def onModelSelected(self, index: int) -> None:
+        """Put the chosen model's id in the (parameter-bound) model id field."""
+        modelId = self.ui.modelSelector.itemData(index)
+        if modelId:
+            self.ui.modelIdLineEdit.text = modelId
+
+    def updateModelInfo(self, *_args) -> None:
+        """Show the chosen model's intended use and, for a catalogue model, its download and licence."""
+        entry = getattr(self, "_models", {}).get(self.ui.modelIdLineEdit.text.strip())
+        self.ui.modelInfoLabel.text = modelDetails(entry) if entry else ""
+        self.ui.fetchModelButton.enabled = bool(entry and entry.isCatalogue and not entry.isFetched)
+
+    def onFetchModelButton(self) -> None:
+        """Download the chosen catalogue model now, with the progress bar and Cancel (verified before use)."""
+        modelId = self.ui.modelIdLineEdit.text.strip()
+        entry = self.runStage(
+            _("Fetching the model failed."),
+            "model",
+            lambda progress, cancel: self.logic.fetchModel(modelId, progress, cancel),
+        )
+        if entry is not None:
+            self.populateModels()
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
         if not parameterNode.segmentation.inputVolume:
@@ -129,6 +171,8 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
             "model" if parameterNode.segmentation.method == "model" else "threshold",
             lambda progress, cancel: self.logic.process(parameterNode, progress, cancel, otherVolumes=otherVolumes),
         )
+        if parameterNode.segmentation.method == "model":
+            self.populateModels()  # a catalogue model fetched on first use is now cached
         if segmentation is not None:
             segmentation.CreateDefaultDisplayNodes()
             slicer.util.setSliceViewerLayers(background=parameterNode.segmentation.inputVolume, fit=True)
@@ -180,6 +224,8 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         from VirtualBiopsy.segment.logic import SegmentationLogic
 
         config = configFromParameterNode(SegmentationConfig, parameterNode.segmentation)
+        if config.method == "model":  # a catalogue model is fetched on first use, with this action's progress bar
+            self.fetchModel(config.modelId, progress, cancel)
         pack = parameterNode.segmentation  # read only
         # An AI model takes the other sequences too; the library tells each one from its volume's name.
         inputs = [pack.inputVolume, *otherVolumes] if config.method == "model" and otherVolumes else pack.inputVolume
@@ -189,6 +235,21 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         # Written through a fresh pack: a pack read before the run would write back its stale settings too.
         parameterNode.segmentation.outputSegmentation = segmentation
         return segmentation
+
+    @staticmethod
+    def models() -> list:
+        """The models of the registry (shipped, imported, catalogue), without downloading anything."""
+        from VirtualBiopsy.models.registry import ModelRegistry
+
+        return ModelRegistry().list()
+
+    @staticmethod
+    def fetchModel(modelId: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None):
+        """The model ``modelId`` ready to load: a catalogue model not in the cache is downloaded and verified first
+        (its licence terms are logged); any other model is returned as it is."""
+        from VirtualBiopsy.models.registry import ModelRegistry
+
+        return ModelRegistry().get(modelId.strip(), progress=progress, cancel=cancel)
 
     @staticmethod
     def reviewInSegmentEditor(parameterNode: VirtualBiopsySegmentationParameterNode) -> None:
@@ -235,6 +296,24 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         )
         parameterNode.review.changesTable = table
         return table
+
+
+def describeModel(entry) -> str:
+    """One phrase for the model selector: its backend and, for a catalogue model, "download on first use, N MB,
+    licence X" or "cached"."""
+    if not entry.isCatalogue:
+        return entry.backend
+    from VirtualBiopsy.models.catalogue import downloadSummary
+
+    return f"{entry.backend}, {downloadSummary(entry)}"
+
+
+def modelDetails(entry) -> str:
+    """The chosen model's description, intended use and, for a catalogue model, its source and licence."""
+    lines = [entry.description, _("Intended use: {use}").format(use=entry.intendedUse) if entry.intendedUse else ""]
+    if entry.isCatalogue:
+        lines.append(_("Licence: {licence}. From: {url}").format(licence=entry.licence, url=entry.download.url))
+    return "\n".join(line for line in lines if line)
 
 
 def reviewSummary(table: vtkMRMLTableNode) -> str:

@@ -8,6 +8,9 @@
   you checked.
 - ``models verify ID``: compare the model's files with the recorded hashes; exit status 1 and a per-file
   report when they differ.
+- ``models fetch ID [--sha256 HEX]``: download a catalogue model (published models listed with their address,
+  licence and version) into the model cache with a progress bar, verified by hash before it becomes usable;
+  ``--sha256`` pins the archive's hash where the catalogue records none (downloads are never trusted on first use).
 
 All take ``--models-dir DIR`` (default: the platform's user data folder, e.g.
 ``~/.local/share/virtual-biopsy/models``).
@@ -21,11 +24,11 @@ import pathlib
 
 
 def addParser(commands) -> None:
-    """Add the ``models`` parser and its ``list``, ``import`` and ``verify`` subcommands."""
+    """Add the ``models`` parser and its ``list``, ``import``, ``verify`` and ``fetch`` subcommands."""
     parser = commands.add_parser(
         "models",
-        help="list, import and verify segmentation models",
-        description="List, import and verify the segmentation models Virtual Biopsy can run.",
+        help="list, import, verify and fetch segmentation models",
+        description="List, import, verify and fetch (catalogue) the segmentation models Virtual Biopsy knows.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
@@ -72,10 +75,28 @@ def addParser(commands) -> None:
     )
     verifying.add_argument("modelId", metavar="ID", help="the model's id (see 'virtual-biopsy models list')")
     verifying.set_defaults(run=runVerify)
+    fetching = actions.add_parser(
+        "fetch",
+        parents=[common],
+        help="download a catalogue model into the model cache",
+        description="Download a catalogue model into the model cache (~/.cache/virtual-biopsy/models, "
+        "$VIRTUAL_BIOPSY_CACHE/models) with a progress bar: the archive is checked against its SHA-256, extracted "
+        "safely and each file hashed before the model becomes usable; an interrupted download resumes. Nothing is "
+        "downloaded when the model is already in the cache and intact.",
+    )
+    fetching.add_argument("modelId", metavar="ID", help="a catalogue model's id (see 'virtual-biopsy models list')")
+    fetching.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="the archive's SHA-256, from a source you trust; required where the catalogue records none",
+    )
+    fetching.set_defaults(run=runFetch)
 
 
 def runList(arguments: argparse.Namespace) -> int:
     """Print one line per model."""
+    from VirtualBiopsy.models.catalogue import downloadSummary
+
     registry = _registry(arguments)
     entries = registry.list()
     if not entries:
@@ -86,6 +107,8 @@ def runList(arguments: argparse.Namespace) -> int:
     rows = [("ID", "VERSION", "BACKEND", "INPUTS", "LABELS", "TRUSTED", "ORIGIN")]
     for entry in entries:
         origin = "shipped" if registry.manifestOf(entry) == registry.shippedManifest else "user"
+        if entry.isCatalogue:
+            origin = f"catalogue, {downloadSummary(entry)}"
         rows.append(
             (
                 entry.id,
@@ -100,6 +123,45 @@ def runList(arguments: argparse.Namespace) -> int:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    uses = [(entry.id, entry.intendedUse) for entry in entries if entry.intendedUse]
+    if uses:
+        print("\nIntended use:")
+        for modelId, use in uses:
+            print(f"  {modelId}: {use}")
+    return 0
+
+
+def runFetch(arguments: argparse.Namespace) -> int:
+    """Fetch the catalogue model (or find it in the cache) and print where it is."""
+    import sys
+
+    from VirtualBiopsy.commands.progressBar import progressBar
+
+    registry = _registry(arguments)
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def progress(fraction: float, message: str) -> None:
+            nonlocal bar  # the bar appears with the first byte, so that a refusal prints one line only
+            bar = bar or stack.enter_context(progressBar("models fetch"))
+            bar(fraction, message)
+
+        def notify(notice: str) -> None:
+            print(notice, file=sys.stderr)
+
+        entry = registry.fetch(arguments.modelId, sha256=arguments.sha256, progress=progress, notify=notify)
+    print(
+        f"Model '{entry.id}' {entry.version} ({entry.backend}): {len(entry.files)} file(s) verified, tree sha256 "
+        f"{entry.sha256}, in {entry.path}"
+    )
+    from VirtualBiopsy.models.modelEntry import SEGMENTATION_BACKENDS
+
+    if entry.backend not in SEGMENTATION_BACKENDS:
+        print(
+            f"Note: this version of Virtual Biopsy cannot run {entry.backend} models yet (it runs "
+            f"{', '.join(SEGMENTATION_BACKENDS)}); the files are verified and kept in the cache.",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -132,7 +194,7 @@ def runImport(arguments: argparse.Namespace) -> int:
 def runVerify(arguments: argparse.Namespace) -> int:
     """Verify the model; 0 when its files match, 1 otherwise."""
     registry = _registry(arguments)
-    report = registry.verify(registry.get(arguments.modelId))
+    report = registry.verify(registry.lookup(arguments.modelId))
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
 

@@ -2,6 +2,7 @@
 
 ``--model`` is a model id of the registry (``virtual-biopsy models list``) or the path of a model
 folder or TorchScript file used in place (not trusted: its checkpoints load with ``weights_only``).
+A catalogue model not yet in the model cache is fetched first (``virtual-biopsy models fetch``).
 Images are given as ``--image NAME=PATH`` (one per sequence the model needs, matched by name:
 T1c, T2, FLAIR, …) or one ``--image PATH`` for a one-sequence model. ``--out`` ending in
 ``.seg.nrrd`` is a Slicer segmentation (one named, coloured segment per model label), any other
@@ -169,7 +170,12 @@ def _model(model: str, modelsDir: pathlib.Path | None):
         entry = entryFromPath(path)
         return entry, pathlib.Path(entry.path)
     registry = ModelRegistry(modelsDir)
-    entry = registry.get(model)
+    entry = registry.lookup(model)
+    if entry.isCatalogue and not entry.isFetched:  # first use: fetched and verified, with its own progress bar
+        from VirtualBiopsy.commands.progressBar import progressBar
+
+        with progressBar("fetch model") as progress:
+            entry = registry.get(model, progress=progress)
     return entry, registry.modelPath(entry)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import writeTextAtomically
 from VirtualBiopsy.models.hashing import treeDigest
-from VirtualBiopsy.models.modelEntry import ModelEntry, ModelInput, ModelLabel
+from VirtualBiopsy.models.modelEntry import ModelDownload, ModelEntry, ModelInput, ModelLabel
 
 RESOURCES = pathlib.Path(__file__).resolve().parents[1] / "resources" / "models"
 #: The manifest shipped with the library (read-only).
@@ -92,8 +92,8 @@ def validateManifest(document: Any, source: str) -> None:
 
 
 def entryToDict(entry: ModelEntry) -> dict[str, Any]:
-    """The manifest form of an entry (plain JSON types)."""
-    return {
+    """The manifest form of an entry (plain JSON types); a catalogue entry not yet fetched has no hashes."""
+    document = {
         "id": entry.id,
         "version": entry.version,
         "backend": entry.backend,
@@ -115,7 +115,41 @@ def entryToDict(entry: ModelEntry) -> dict[str, Any]:
         "source": entry.source,
         "description": entry.description,
         "options": entry.options,
+        "intendedUse": entry.intendedUse,
     }
+    if not entry.files:
+        del document["sha256"], document["files"]
+    if entry.download is not None:
+        document["download"] = _downloadToDict(entry.download)
+    return document
+
+
+def _downloadToDict(download: ModelDownload) -> dict[str, Any]:
+    return {
+        "url": download.url,
+        "sha256": download.sha256,
+        "sizeBytes": download.sizeBytes,
+        "format": download.format,
+        "root": download.root,
+        "homepage": download.homepage,
+        "licenceUrl": download.licenceUrl,
+        "licenceNotice": download.licenceNotice,
+    }
+
+
+def _downloadFromDict(item: dict[str, Any] | None) -> ModelDownload | None:
+    if item is None:
+        return None
+    return ModelDownload(
+        url=item["url"],
+        sha256=item.get("sha256"),
+        sizeBytes=item.get("sizeBytes"),
+        format=item.get("format", "zip"),
+        root=item.get("root", ""),
+        homepage=item.get("homepage", ""),
+        licenceUrl=item.get("licenceUrl", ""),
+        licenceNotice=item.get("licenceNotice", ""),
+    )
 
 
 def _rgb(values: Any) -> tuple[float, float, float]:
@@ -140,13 +174,15 @@ def entryFromDict(item: dict[str, Any]) -> ModelEntry:
             )
             for label in item["labels"]
         ),
-        sha256=item["sha256"],
-        files=dict(item["files"]),
+        sha256=item.get("sha256", ""),
+        files=dict(item.get("files", {})),
         trusted=item.get("trusted", False),
         licence=item.get("licence", ""),
         source=item.get("source", ""),
         description=item.get("description", ""),
         options=dict(item.get("options", {})),
+        intendedUse=item.get("intendedUse", ""),
+        download=_downloadFromDict(item.get("download")),
     )
 
 
@@ -192,13 +228,17 @@ def _semanticProblems(models: list[dict[str, Any]]) -> list[str]:
         if not pathlib.PurePosixPath(path).is_absolute() and not pathlib.PureWindowsPath(path).is_absolute():
             if reason := unsafeRelativePath(path):
                 problems.append(f"{where}.path: '{path}' is unsafe ({reason}); give a plain relative or absolute path")
-        for name in item["files"]:
+        files = item.get("files", {})
+        for name in files:
             if reason := unsafeRelativePath(name):
                 problems.append(f"{where}.files: '{name}' is unsafe ({reason}); list paths relative to the model")
-        if treeDigest(item["files"]) != item["sha256"]:
+        root = (item.get("download") or {}).get("root", "")
+        if root and (reason := unsafeRelativePath(root)):
+            problems.append(f"{where}.download.root: '{root}' is unsafe ({reason}); give a folder inside the archive")
+        if "sha256" in item and treeDigest(files) != item["sha256"]:
             problems.append(
                 f"{where}.sha256: {item['sha256']} is not the tree hash of its files "
-                f"({treeDigest(item['files'])}); recompute it (re-import the model)"
+                f"({treeDigest(files)}); recompute it (re-import the model)"
             )
     return problems
 

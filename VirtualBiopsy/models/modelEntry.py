@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 #: Backends that can run a model.
-MODEL_BACKENDS = ("nnunet", "monai-torchscript", "monai-network", "cyclegan", "monai-classifier")
+MODEL_BACKENDS = (
+    "nnunet",
+    "monai-torchscript",
+    "monai-network",
+    "cyclegan",
+    "monai-classifier",
+    "monai-bundle",
+    "monai-auto3dseg",
+)
+#: Backends the segmentation stage runs; catalogue models of other backends (a MONAI bundle with overlapping
+#: sigmoid outputs, a MONAI Auto3DSeg checkpoint) can be fetched and verified but not run by this version.
+SEGMENTATION_BACKENDS = ("nnunet", "monai-torchscript", "monai-network")
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,31 @@ class ModelLabel:
 
 
 @dataclass(frozen=True)
+class ModelDownload:
+    """Where a catalogue model is fetched from on first use.
+
+    :ivar url: the archive's ``https://`` address (``http://`` and ``file://`` for local mirrors).
+    :ivar sha256: the archive's SHA-256 where a source publishes it, else ``None``: a download is never trusted on
+        first use, so such a model is fetched only with a hash the user pins (``models fetch ID --sha256 HEX``).
+    :ivar sizeBytes: the archive's size, when known (a larger response is refused).
+    :ivar format: the archive format (``zip``).
+    :ivar root: the model's folder inside the archive (``""``: the archive's top, or the one folder it wraps).
+    :ivar homepage: the page that publishes the model.
+    :ivar licenceUrl: the licence's text.
+    :ivar licenceNotice: terms to show before the first fetch (non-empty: the user accepts them by fetching).
+    """
+
+    url: str
+    sha256: str | None = None
+    sizeBytes: int | None = None
+    format: str = "zip"
+    root: str = ""
+    homepage: str = ""
+    licenceUrl: str = ""
+    licenceNotice: str = ""
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """A model as the manifest lists it.
 
@@ -55,6 +92,9 @@ class ModelEntry:
     :ivar source: where the model comes from (paper, dataset, training script).
     :ivar description: one sentence for the model list.
     :ivar options: backend-specific settings (nnU-Net configuration and folds; MONAI network, ROI size, spacing).
+    :ivar intendedUse: what the model is for and not for, shown wherever models are listed.
+    :ivar download: for a catalogue model, where it is fetched from on first use (``None`` for a local model). An
+        entry not yet fetched has no :attr:`files`; the registry fills them from the verified download.
     """
 
     id: str
@@ -63,10 +103,23 @@ class ModelEntry:
     path: str
     inputs: tuple[ModelInput, ...]
     labels: tuple[ModelLabel, ...]
-    sha256: str
+    sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
     trusted: bool = False
     licence: str = ""
     source: str = ""
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    intendedUse: str = ""
+    download: ModelDownload | None = None
+
+    @property
+    def isCatalogue(self) -> bool:
+        """Whether the model is fetched on first use (a catalogue model)."""
+        return self.download is not None
+
+    @property
+    def isFetched(self) -> bool:
+        """Whether the model's files are at hand: a local model, or a catalogue model found in the cache (whose
+        path the registry makes absolute)."""
+        return self.download is None or (bool(self.files) and os.path.isabs(self.path))
