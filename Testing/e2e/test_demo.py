@@ -13,8 +13,7 @@ import slicer
 import yaml
 
 from VirtualBiopsy.cli import main
-from VirtualBiopsy.cohort.demo import runCohort
-from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.cohort import run
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.storage import loadScene
@@ -27,11 +26,9 @@ CASES = 8
 @pytest.fixture(scope="module")
 def demoRun(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    out = folder / "run"
+    out = folder / "demo"
     # the shipped demo settings, with 3 folds: 8 patients of seed 11 have 3 low-grade tumours
-    settings = PipelineConfig.preset("demo").toDict()
-    settings["classification"]["folds"] = 3
-    (folder / "demo.yaml").write_text(yaml.safe_dump(settings))
+    (folder / "demo.yaml").write_text(yaml.safe_dump({"analyses": {"classification": {"folds": 3}}}))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         status = main(
@@ -42,11 +39,12 @@ def demoRun(tmp_path_factory):
 
 @pytest.mark.slow
 def test_demo_writes_every_output(demoRun):
-    status, out, _ = demoRun
+    status, demo, _ = demoRun
     assert status == 0
+    out, cohort = demo / "run", demo / "virtual-cohort"
     features = pd.read_csv(out / "features.csv", index_col="patient")
-    clusters = pd.read_csv(out / "clusters.csv")
-    clinical = pd.read_csv(out / "cohort" / "clinical.csv")
+    clusters = pd.read_csv(out / "cohort" / "clusters.csv")
+    clinical = pd.read_csv(cohort / "clinical.csv")
     assert len(features) == CASES and features.shape[1] >= 190
     assert np.isfinite(features.to_numpy()).all()
     assert list(clusters["patient"]) == list(features.index) == list(clinical["patient"])
@@ -54,21 +52,23 @@ def test_demo_writes_every_output(demoRun):
     pd.testing.assert_series_equal(clusters["time"], clinical["time"])
     assert pd.read_csv(out / "failures.csv").empty
     provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
-    assert provenance["settings"]["segmentation"]["modelId"] == "demo"
+    assert provenance["settings"]["segment"]["modelId"] == "demo"
     assert provenance["versions"]["pyradiomics"] == "3.0.1"
-    firstT1c = out / "cohort" / pd.read_csv(out / "cohort" / "manifest.csv")["T1c"][0]
-    assert provenance["inputs"][clinical["patient"][0]]["T1c"] == hashlib.sha256(firstT1c.read_bytes()).hexdigest()
-    assert (out / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / "kaplan-meier.svg").read_text().lstrip().startswith("<?xml")
+    firstT1c = cohort / pd.read_csv(cohort / "manifest.csv")["T1c"][0]
+    recorded = provenance["inputs"][clinical["patient"][0]]["harmonize.T1c"]["image"]
+    assert recorded == hashlib.sha256(firstT1c.read_bytes()).hexdigest()
+    assert (out / "cohort" / "kaplan-meier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "cohort" / "kaplan-meier.svg").read_text().lstrip().startswith("<?xml")
     # the demo model segments cases of a cohort it never saw (another seed) as its held-out evaluation did
     assert clusters["dice"].median() > 0.85
 
 
 @pytest.mark.slow
 def test_demo_scene_reopens_with_its_nodes(demoRun):
-    _, out, _ = demoRun
+    _, demo, _ = demoRun
+    out = demo / "run"
     patient = pd.read_csv(out / "features.csv")["patient"].iloc[0]
-    scene = loadScene(out / "scenes" / f"{patient}.mrb")
+    scene = loadScene(out / "cases" / patient / f"{patient}.mrb")
     volumes = [
         scene.GetNthNodeByClass(i, "vtkMRMLScalarVolumeNode")
         for i in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"))
@@ -77,24 +77,22 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
     assert all(v.GetImageData() is not None for v in volumes)
     assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2  # automatic and ground truth
     saved = pd.read_csv(out / "features.csv", index_col="patient").loc[patient]
+    values = tableNodeToDataFrame(scene.GetFirstNodeByName(f"{patient}_features")).set_index("Feature")["Value"]
+    assert list(values.index) == list(saved.index)
+    np.testing.assert_array_equal(values.to_numpy(), saved.to_numpy())
     for sequence in ("T1c", "FLAIR"):
-        table = tableNodeToDataFrame(scene.GetFirstNodeByName(f"{patient}_{sequence}_harmonized_features"))
-        values = table.set_index("Feature")["Value"]
-        fromCsv = saved[saved.index.str.startswith(f"{sequence}_")]
-        assert len(fromCsv) >= 80
-        np.testing.assert_allclose(
-            values.loc[fromCsv.index.str.removeprefix(f"{sequence}_")].to_numpy(), fromCsv.to_numpy(), rtol=1e-12
-        )
+        assert len(saved[saved.index.str.startswith(f"{sequence}_")]) >= 80
     assert not any("FLAIR_original_shape" in name for name in saved.index)  # shape comes once
 
 
 @pytest.mark.slow
 def test_demo_cluster_survival_in_the_cohort_scene(demoRun):
-    _, out, printed = demoRun
-    clusters = pd.read_csv(out / "clusters.csv", dtype={"patient": str})
+    _, demo, printed = demoRun
+    out = demo / "run"
+    clusters = pd.read_csv(out / "cohort" / "clusters.csv", dtype={"patient": str})
     expected = kaplanMeier(clusters["time"], clusters["event"], clusters["cluster"]).logRankPValue
     assert f"Clusters' survival, log-rank p = {expected:.3g}" in printed
-    scene = loadScene(out / "scenes" / "cohort-outcome.mrb")
+    scene = loadScene(out / "cohort" / "cohort-outcome.mrb")
     table = tableNodeToDataFrame(scene.GetFirstNodeByName("Clusters clusters"))
     assert table["patient"].astype(str).tolist() == clusters["patient"].tolist()
     assert table["cluster"].tolist() == clusters["cluster"].tolist()
@@ -109,12 +107,21 @@ def test_demo_cluster_survival_in_the_cohort_scene(demoRun):
 
 @pytest.mark.slow
 def test_demo_cohort_analyses(demoRun):
-    status, out, printed = demoRun
+    status, demo, printed = demoRun
     assert status == 0
+    out, cohort = demo / "run" / "cohort", demo / "virtual-cohort"
     analyses = pd.read_csv(out / "analyses.csv")
-    assert list(analyses["analysis"]) == ["cox", "classification", "explanation", "deepLearning"]
-    assert list(analyses["status"]) == ["done"] * 4, analyses["error"].tolist()
-    patients = list(pd.read_csv(out / "features.csv")["patient"].astype(str))
+    assert list(analyses["analysis"]) == [
+        "combat",
+        "signature",
+        "clusters",
+        "cox",
+        "classification",
+        "explanation",
+        "deepLearning",
+    ]
+    assert list(analyses["status"]) == ["done"] * 7, analyses["error"].tolist()
+    patients = list(pd.read_csv(out.parent / "features.csv")["patient"].astype(str))
 
     cindex = pd.read_csv(out / "cox" / "cindex.csv").iloc[0]
     assert 0.0 <= cindex["ci_lower"] <= cindex["cindex"] <= cindex["ci_upper"] <= 1.0
@@ -140,11 +147,11 @@ def test_demo_cohort_analyses(demoRun):
     assert len(list((out / "classification" / "waterfall").glob("*.png"))) >= 1
 
     maps = pd.read_csv(out / "gradcam" / "gradcam.csv", dtype={"patient": str})
-    clinical = pd.read_csv(out / "cohort" / "clinical.csv", dtype={"patient": str}).set_index("patient")
+    clinical = pd.read_csv(cohort / "clinical.csv", dtype={"patient": str}).set_index("patient")
     assert set(clinical.loc[maps["patient"], "grade"]) == {"HGG", "LGG"}  # the first patient of each grade
     for row in maps.itertuples():
         camMap = sitk.ReadImage(str(out / "gradcam" / row.map))
-        image = sitk.ReadImage(str(out / "cohort" / row.patient / "T1c.nrrd"))
+        image = sitk.ReadImage(str(cohort / row.patient / "T1c.nrrd"))
         assert camMap.GetSize() == image.GetSize()
         np.testing.assert_allclose(camMap.GetOrigin(), image.GetOrigin(), atol=1e-6)
         np.testing.assert_allclose(camMap.GetSpacing(), image.GetSpacing(), rtol=1e-9)
@@ -156,8 +163,9 @@ def test_demo_cohort_analyses(demoRun):
             "axial.png",
             "coronal.png",
             "sagittal.png",
+            f"{row.patient}.mrb",
         }
-        scene = loadScene(out / "scenes" / f"{row.patient}.mrb")
+        scene = loadScene(out / "gradcam" / row.patient / f"{row.patient}.mrb")
         node = scene.GetFirstNodeByName(f"{row.patient}_gradcam")
         np.testing.assert_array_equal(sitk.GetArrayFromImage(volumeNodeToImage(node)), values)
         hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
@@ -165,7 +173,7 @@ def test_demo_cohort_analyses(demoRun):
         assert hierarchy.GetItemName(hierarchy.GetItemParent(hierarchy.GetItemParent(item))) == row.patient
         scene.Clear(True)
 
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out.parent / "provenance.json").read_text())
     recorded = {entry["name"]: entry for entry in provenance["analyses"]}
     assert recorded["deepLearning"]["summary"]["settings"]["cropSize"] == 32
     assert (
@@ -201,24 +209,26 @@ def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
     t2 = sitk.ReadImage(str(files["T2"][3]))
     sitk.WriteImage(sitk.JoinSeries([t2, t2]), str(files["T2"][3]))
 
-    result = runCohort(manifest, tmp_path / "run")
+    result = run(manifest, tmp_path / "run", preset="demo", report=False)
 
-    failures = pd.read_csv(result.failuresCsv).set_index("patient")["error"]
+    failures = pd.read_csv(tmp_path / "run" / "failures.csv").set_index("patient")
     patients = list(frame["patient"])
     assert list(failures.index) == patients[:4]
-    assert "Cannot read" in failures[patients[0]]
-    assert "FLAIR image not found" in failures[patients[1]]
-    assert "GeometryError" in failures[patients[2]] and "does not lie on the grid" in failures[patients[2]]
-    assert "4D" in failures[patients[3]]
-    assert list(pd.read_csv(result.featuresCsv)["patient"]) == patients[4:]
+    assert list(failures["stage"]) == ["check", "check", "check", "scene"]
+    reasons = failures["error"]
+    assert "row 1, column T1c" in reasons[patients[0]] and "unreadable as an image" in reasons[patients[0]]
+    assert "row 2, column FLAIR" in reasons[patients[1]] and "file not found" in reasons[patients[1]]
+    assert "row 3, column mask" in reasons[patients[2]] and "not on the grid of T1c" in reasons[patients[2]]
+    assert "GeometryError" in reasons[patients[3]] and "4D" in reasons[patients[3]]
+    assert list(pd.read_csv(tmp_path / "run" / "features.csv")["patient"]) == patients[4:] == result.done
     # the cohort analyses that cannot run on 2 patients are recorded, and write nothing
-    analyses = pd.read_csv(tmp_path / "run" / "analyses.csv").set_index("analysis")
+    analyses = pd.read_csv(tmp_path / "run" / "cohort" / "analyses.csv").set_index("analysis")
     assert (
         analyses.loc["classification", "status"] == "failed" and "InputError" in analyses.loc["classification", "error"]
     )
-    assert analyses.loc["explanation", "status"] == "skipped"
-    assert not (tmp_path / "run" / "classification").exists()
-    assert (tmp_path / "run" / "scenes" / "cohort-outcome.mrb").is_file()
+    assert "explanation" not in analyses.index or analyses.loc["explanation", "status"] == "skipped"
+    assert not (tmp_path / "run" / "cohort" / "classification").exists()
+    assert (tmp_path / "run" / "cohort" / "cohort-outcome.mrb").is_file()
     # inputs are never modified (apart from the damage done above)
     for path in (files["T1c"][5], files["FLAIR"][5], files["mask"][5]):
         assert path.read_bytes() == before[path]
@@ -226,7 +236,7 @@ def test_bad_cases_are_recorded_and_the_batch_goes_on(tmp_path):
 
 def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):
     bad = tmp_path / "settings.yaml"
-    bad.write_text("segmentation: {threshhold: 2}\n")
+    bad.write_text("segment: {threshhold: 2}\n")
     assert main(["demo", "--out", str(tmp_path / "out"), "--config", str(bad)]) == 2
     assert "Did you mean 'threshold'" in capsys.readouterr().err
 

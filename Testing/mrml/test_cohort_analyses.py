@@ -64,7 +64,7 @@ def run(tmp_path, config: PipelineConfig):
         clinicalTable,
         tmp_path / "manifest.csv",
         tmp_path / "clinical.csv",
-        tmp_path / "scenes",
+        {},
     )
     return runAnalyses(scene, inputs, config, tmp_path), features, clinical, scene
 

@@ -30,7 +30,7 @@ def test_brain_mr_is_the_glioma_pipeline():
     assert harmonize.normalizationOf("T1c").normalization == "whitestripe"
     assert harmonize.normalizationOf("T2").whiteStripeContrast == "T2"
     assert harmonize.normalizationOf("FLAIR").normalization == "zscore"
-    assert config.segment.settings.method == "model" and config.extract.settings.preset == "mr-default"
+    assert config.segment.source == "manifest" and config.extract.settings.preset == "mr-default"
     assert config.analyses.active() == ["combat", "signature", "clusters", "cox", "classification", "explanation"]
 
 

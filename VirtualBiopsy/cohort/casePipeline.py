@@ -9,6 +9,7 @@ its case alone: the error goes to the ledger and ``case.json``, and :func:`runCa
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import pathlib
 import time
@@ -106,9 +107,7 @@ class _CaseStages:
                     {"image": inputHash(images[sequence])},
                     config.harmonize.settingsOf(sequence),
                     [target],
-                    lambda source=images[sequence], target=target, sequence=sequence: harmonizeSequence(
-                        source, target, sequence, config, None
-                    ),
+                    functools.partial(harmonizeSequence, images[sequence], target, sequence, config, None),
                 )
                 harmonized[sequence] = target
         current = {**images, **harmonized}
@@ -263,7 +262,7 @@ def _modelDigest(config: PipelineConfig) -> str | None:
     from VirtualBiopsy.models.registry import ModelRegistry
 
     with contextlib.suppress(VirtualBiopsyError):
-        return ModelRegistry().get(settings.modelId).sha256
+        return ModelRegistry().lookup(settings.modelId).sha256
     return None
 
 

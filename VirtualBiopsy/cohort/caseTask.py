@@ -55,8 +55,9 @@ def readCaseTasks(
     neededSequences: list[str],
     needsMask: bool,
     eventFiles: tuple[str, ...] = (),
-) -> tuple[list[CaseTask], dict[str, str]]:
-    """The tasks of the manifest's patients, and ``{patient: reason}`` for those that fail before any compute.
+) -> tuple[list[CaseTask], dict[str, str], list[str]]:
+    """The tasks of the manifest's patients, ``{patient: reason}`` for those that fail before any compute, and
+    every patient in the manifest's order.
 
     A patient fails here for a case-level problem of the check, an id that cannot name its files, a sequence the
     settings need and the row lacks, or a missing mask when the settings read the manifest's masks.
@@ -71,11 +72,13 @@ def readCaseTasks(
             problems.setdefault(problem.patient, []).append(problem.line())
     tasks: list[CaseTask] = []
     failed: dict[str, str] = {}
+    patients: list[str] = []
     for cellsList in rows[1:]:
         cells = {name: (cellsList[i].strip() if i < len(cellsList) else "") for i, name in enumerate(header)}
         patient = cells.get(PATIENT_COLUMN, "")
         if not any(cell.strip() for cell in cellsList) or not patient or patient in failed:
             continue
+        patients.append(patient)
         reasons = list(problems.get(patient, []))
         try:
             requireSafeCase(patient)
@@ -109,7 +112,7 @@ def readCaseTasks(
                 eventFiles=eventFiles,
             )
         )
-    return tasks, failed
+    return tasks, failed, patients
 
 
 def inputHash(path: str | pathlib.Path) -> str:

@@ -49,7 +49,7 @@ class AnalysisRecord:
 
 @dataclass
 class CohortInputs:
-    """What the analyses work on: per patient (index) features and clinical data with the cluster."""
+    """What the analyses work on: per patient (index) features, clinical data with the cluster, and scene files."""
 
     features: pd.DataFrame
     clinical: pd.DataFrame
@@ -57,7 +57,7 @@ class CohortInputs:
     clinicalTable: object
     manifestPath: pathlib.Path
     clinicalPath: pathlib.Path
-    sceneFolder: pathlib.Path
+    scenes: dict[str, pathlib.Path]
 
 
 def runAnalyses(

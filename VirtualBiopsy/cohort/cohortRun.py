@@ -34,6 +34,7 @@ class RunResult:
     :ivar analyses: each cohort analysis' record (empty when the analyses were skipped as done).
     :ivar report: the report's index page, or ``None`` when it could not be built.
     :ivar state: ``new``, ``same`` (the same run continued) or ``resumed`` (a changed run).
+    :ivar domainWarnings: ``{patient: warnings}`` where the model was applied outside its training domain.
     """
 
     outDir: pathlib.Path
@@ -44,6 +45,7 @@ class RunResult:
     report: pathlib.Path | None = None
     state: str = "new"
     seconds: float = 0.0
+    domainWarnings: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self, analysis: str) -> dict | None:
         """The key numbers of an analysis that ran."""
@@ -149,7 +151,7 @@ def run(
         writeTextAtomically(settings.toYaml(), outDir / "pipeline.yaml")
         check.writeCsv(outDir / "check.csv")
         events = EventLog([outDir / "events.jsonl", *([pathlib.Path(logJson)] if logJson else [])])
-        tasks, failed = readCaseTasks(
+        tasks, failed, cases = readCaseTasks(
             check,
             outDir,
             settings.toDict(),
@@ -157,7 +159,6 @@ def run(
             settings.segment.usesManifestMasks,
             tuple(str(path) for path in events.files),
         )
-        cases = [task.patient for task in tasks] + list(failed)
         tracker = RunProgress(len(cases), events, progress)
         events.emit("run-started", total=len(cases), done=0, failed=0)
         for patient, reason in failed.items():
@@ -241,7 +242,7 @@ def _finish(
 
     ordered = {patient: summaries[patient] for patient in cases if patient in summaries}
     failures = {patient: ("check", reason) for patient, reason in failedEarly.items()}
-    features = writeCohortTables(outDir, ordered, failures)
+    features = writeCohortTables(outDir, cases, ordered, failures)
     tracker.message("Cohort analyses")
     records, ran = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
     for record in records if ran else []:
@@ -256,12 +257,17 @@ def _finish(
     reportPath = _buildReport(outDir) if report else None
     done = [p for p, s in ordered.items() if s.get("status") == "done"]
     failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}
-    failed.update({p: reason for p, reason in failedEarly.items()})
+    failed.update(failedEarly)
+    failed = {p: failed[p] for p in cases if p in failed}
     events.emit(
         "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
     )
     tracker.message(f"Done: {len(done)} of {len(cases)} cases, {len(failed)} failed", 1.0)
-    return RunResult(outDir, cases, done, failed, records, reportPath, state, time.perf_counter() - started)
+    warnings = {p: list(s["domainWarnings"]) for p, s in ordered.items() if s.get("domainWarnings")}
+    for patient, messages in warnings.items():
+        logger.warning("Patient %s is outside the model's training domain: %s", patient, "; ".join(messages))
+    seconds = time.perf_counter() - started
+    return RunResult(outDir, cases, done, failed, records, reportPath, state, seconds, warnings)
 
 
 def _buildReport(outDir: pathlib.Path) -> pathlib.Path | None:

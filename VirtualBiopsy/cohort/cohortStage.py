@@ -154,7 +154,7 @@ def _analyses(
         clinicalTable=clinicalTable,
         manifestPath=casesCsv,
         clinicalPath=folder / "clusters.csv",
-        sceneFolder=folder,
+        scenes={p: runFolder / summaries[p]["scene"] for p in patients if summaries[p].get("scene")},
     )
     records += runAnalyses(scene, inputs, config, folder, cancel)
     analysesTable = pd.DataFrame(
@@ -208,6 +208,7 @@ def _signature(scene, state, config: PipelineConfig, folder) -> dict:
 
 
 def _clusters(scene, state, clinicalTable, clusters: pd.DataFrame, config: PipelineConfig, folder, cancel) -> dict:
+    from VirtualBiopsy.outcome.patientClusters import PatientClusters
     from VirtualBiopsy.outcome.survivalFigure import saveKaplanMeierFigure
     from VirtualBiopsy.outcome.survivalLogic import SurvivalLogic
 
@@ -215,8 +216,8 @@ def _clusters(scene, state, clinicalTable, clusters: pd.DataFrame, config: Pipel
     survival = SurvivalLogic(scene).cluster(
         state["table"], clinicalTable, outcome, subject=COHORT_SUBJECT, cancel=cancel
     )
-    labels = survival.result.clusters  # type: ignore[union-attr]
-    clusters["cluster"] = labels.reindex(clusters.index.astype(str)).to_numpy()
+    assert isinstance(survival.result, PatientClusters), "cluster() returns the clusters"
+    clusters["cluster"] = survival.result.clusters.reindex(clusters.index.astype(str)).to_numpy()
     if survival.kaplanMeier is not None:
         saveKaplanMeierFigure(
             survival.kaplanMeier, folder / "kaplan-meier", "Kaplan–Meier by cluster", timeLabel=outcome.timeColumn

@@ -30,23 +30,31 @@ def readCaseSummaries(runFolder: pathlib.Path, patients: list[str]) -> dict[str,
 
 
 def writeCohortTables(
-    runFolder: pathlib.Path, summaries: dict[str, dict[str, Any]], failures: dict[str, tuple[str, str]]
+    runFolder: pathlib.Path,
+    patients: list[str],
+    summaries: dict[str, dict[str, Any]],
+    failures: dict[str, tuple[str, str]],
 ) -> pd.DataFrame:
-    """Write ``features.csv``, ``failures.csv`` and ``segmentation-qa.csv`` of the run.
+    """Write ``features.csv``, ``failures.csv`` and ``segmentation-qa.csv`` of the run, rows in manifest order.
 
-    :param summaries: the case summaries, in manifest order.
-    :param failures: ``{patient: (stage, error)}`` of the cases that failed before or outside their stages.
+    :param patients: the manifest's patients, in its order.
+    :param summaries: the case summaries of the patients that ran.
+    :param failures: ``{patient: (stage, error)}`` of the patients that failed before their stages.
     :returns: the features, one row per done case with features (index ``patient``).
     """
     rows, failed, quality = {}, [], []
-    for patient, summary in summaries.items():
+    for patient in patients:
+        summary = summaries.get(patient)
+        if summary is None:
+            if patient in failures:
+                failed.append([patient, *failures[patient]])
+            continue
         if summary.get("status") == "done" and summary.get("features"):
             rows[patient] = readCaseFeatures(runFolder / summary["features"])
         elif summary.get("status") == "failed":
             failed.append([patient, summary.get("failedStage") or "", summary.get("error") or ""])
         if summary.get("dice") is not None or summary.get("referenceVolumeMm3") is not None:
             quality.append([patient, *(summary.get(column) for column in QA_COLUMNS[1:])])
-    failed += [[patient, stage, error] for patient, (stage, error) in failures.items() if patient not in summaries]
     features = pd.DataFrame.from_dict(rows, orient="index").rename_axis("patient")
     writeTextAtomically(features.to_csv(float_format="%.17g"), runFolder / "features.csv")
     writeTextAtomically(pd.DataFrame(failed, columns=FAILURE_COLUMNS).to_csv(index=False), runFolder / "failures.csv")

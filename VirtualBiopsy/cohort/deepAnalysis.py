@@ -95,12 +95,12 @@ def runDeepLearning(
     model = loadClassifier(cnnFolder / "model")
     rows = []
     with stagedOutputFolder(gradCamFolder, "Grad-CAM folder") as staging:
-        scenes = {patient: _gradCamOfPatient(model, patient, inputs, deep, staging) for patient in patients}
-        rows = [row for _, row in scenes.values()]
+        for patient in patients:
+            scene, row = _gradCamOfPatient(model, patient, inputs, deep, staging)
+            saveScene(scene, staging / patient / f"{patient}.mrb")  # the patient's scene with the map
+            scene.Clear(True)
+            rows.append(row)
         pd.DataFrame(rows).to_csv(staging / "gradcam.csv", index=False)
-    for patient, (scene, _) in scenes.items():
-        saveScene(scene, inputs.sceneFolder / f"{patient}.mrb", overwrite=True)  # this run's scene, with the map
-        scene.Clear(True)
     ratios = [row["inside_over_outside"] for row in rows if pd.notna(row["inside_over_outside"])]
     cropRatios = [
         row["inside_over_outside_within_crop"] for row in rows if pd.notna(row["inside_over_outside_within_crop"])
@@ -128,14 +128,16 @@ def _gradCamOfPatient(model, patient: str, inputs, deep: DeepLearningConfig, sta
     from VirtualBiopsy.outcome.deep.logic import DeepOutcomeLogic
     from VirtualBiopsy.outcome.deep.slicePngs import writeOverlayPngs
 
-    scene = loadScene(inputs.sceneFolder / f"{patient}.mrb")
+    if patient not in inputs.scenes:
+        raise InputError(f"Patient {patient} has no scene of the run to map; only finished cases can be mapped.")
+    scene = loadScene(inputs.scenes[patient])
     images = {}
     for sequence in model.channels:
         node = scene.GetFirstNodeByName(f"{patient}_{sequence}")
         if node is None:
             raise InputError(f"The scene of patient {patient} has no volume '{patient}_{sequence}' the CNN needs.")
         images[sequence] = node
-    truth = scene.GetFirstNodeByName(f"{patient}_groundTruth")
+    truth = scene.GetFirstNodeByName(f"{patient}_reference")
     segmentations = [
         scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
         for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"))

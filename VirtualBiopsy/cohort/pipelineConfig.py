@@ -104,7 +104,7 @@ def modelSequences(modelId: str) -> list[str]:
     from VirtualBiopsy.models.registry import ModelRegistry
 
     try:
-        entry = ModelRegistry().get(modelId)
+        entry = ModelRegistry().lookup(modelId)
     except Exception:  # noqa: BLE001 - an unknown model is reported by the segment stage, with the fix
         return []
     return [channel.sequence for channel in entry.inputs]

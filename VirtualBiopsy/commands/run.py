@@ -106,6 +106,14 @@ def printRunSummary(result) -> None:
     )
     for patient, reason in list(result.failed.items())[:10]:
         print(f"  {patient}: {reason}")
+    if result.domainWarnings:
+        print(
+            f"Warning: {len(result.domainWarnings)} patient(s) lie outside the segmentation model's training "
+            "domain; check their segmentations (case.json, the report):",
+            file=sys.stderr,
+        )
+        for patient, messages in list(result.domainWarnings.items())[:10]:
+            print(f"  {patient}: {messages[0]}", file=sys.stderr)
     for record in result.analyses:
         print(
             f"{record.name}: {record.status}"
