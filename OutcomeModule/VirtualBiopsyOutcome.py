@@ -21,6 +21,7 @@ _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
 if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
+from VirtualBiopsy.cohort.runRequest import CohortRunProcess, CohortRunRequest
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig
@@ -29,7 +30,13 @@ from VirtualBiopsy.outcome.deep.config import DeepOutcomeConfig
 from VirtualBiopsy.outcome.patientSummaryConfig import PatientSummaryConfig
 from VirtualBiopsy.outcome.survivalConfig import SurvivalConfig
 from VirtualBiopsy.progress import CancelToken, ProgressCallback
-from VirtualBiopsyWidgets import VirtualBiopsyModuleWidget, configFromParameterNode, describeModule, workerRunner
+from VirtualBiopsyWidgets import (
+    VirtualBiopsyModuleWidget,
+    configFromParameterNode,
+    describeModule,
+    slicerPythonExecutable,
+    workerRunner,
+)
 from VirtualBiopsyWidgets.outcomeModelSections import (
     ClassifierSection,
     DeepLearningSection,
@@ -39,12 +46,14 @@ from VirtualBiopsyWidgets.outcomeModelSections import (
 from VirtualBiopsyWidgets.outcomeParameters import (
     ClassifierParameters,
     CohortParameters,
+    CohortRunParameters,
     DeepLearningParameters,
     ExplorationParameters,
     FeaturesParameters,
     PatientSummaryParameters,
     SurvivalParameters,
 )
+from VirtualBiopsyWidgets.outcomeRunSection import CohortRunSection
 from VirtualBiopsyWidgets.outcomeSections import CohortSection, ExplorationSection, FeaturesSection
 
 
@@ -72,7 +81,10 @@ class VirtualBiopsyOutcome(ScriptedLoadableModule):
                 "Deep learning: the Grad-CAM map of a trained 3D CNN as a coloured overlay on the image, under "
                 "the patient in the subject hierarchy. "
                 "Patient summary: the prediction and confidence of the saved classifier, the patient's percentile "
-                "in the cohort, the top Shapley contributions and a Grad-CAM thumbnail."
+                "in the cohort, the top Shapley contributions and a Grad-CAM thumbnail. "
+                "Cohort run: checks and runs the whole pipeline (virtual-biopsy run) over a cohort manifest in the "
+                "background, with per-stage progress and Cancel (resume later), then opens the HTML report, the "
+                "failures and each finished patient's scene."
             ),
             dependencies=["Tables", "Plots"],
         )
@@ -92,11 +104,12 @@ class VirtualBiopsyOutcomeParameterNode:
     classifiers: ClassifierParameters
     deepLearning: DeepLearningParameters
     patientSummary: PatientSummaryParameters
+    cohortRun: CohortRunParameters
 
 
 class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
-    """Panel of seven sections (Features, Cohort outcome, Feature exploration, Survival, Classifiers,
-    Deep learning, Patient summary); their glue lives in ``VirtualBiopsyWidgets.outcome*Sections``."""
+    """Panel of eight sections (Features, Cohort outcome, Feature exploration, Survival, Classifiers,
+    Deep learning, Patient summary, Cohort run); their glue lives in ``VirtualBiopsyWidgets.outcome*Section(s)``."""
 
     def createLogic(self) -> "VirtualBiopsyOutcomeLogic":
         return VirtualBiopsyOutcomeLogic()
@@ -112,10 +125,16 @@ class VirtualBiopsyOutcomeWidget(VirtualBiopsyModuleWidget):
                 ClassifierSection,
                 DeepLearningSection,
                 PatientSummarySection,
+                CohortRunSection,
             )
         ]
         for section in self.sections:
             section.setup()
+
+    def cleanup(self) -> None:
+        for section in getattr(self, "sections", []):
+            section.cleanup()
+        super().cleanup()
 
     def selectDefaultInputs(self, parameterNode: VirtualBiopsyOutcomeParameterNode) -> None:
         if not parameterNode.features.volume:
@@ -354,6 +373,18 @@ class VirtualBiopsyOutcomeLogic(ScriptedLoadableModuleLogic):
             shapTable=classifiers.shapTable,
             gradCamVolume=parameterNode.deepLearning.gradCamVolume,
         )
+
+    def startCohortRun(self, parameterNode, check: bool = False) -> CohortRunProcess:
+        """Start ``virtual-biopsy run`` (``--check`` when ``check``) on the settings of ``cohortRun`` in a
+        background PythonSlicer process, and return it (poll it; it is not waited for).
+
+        :raises VirtualBiopsy.errors.InputError: for a setting the run would refuse (named, with the fix).
+        """
+        request = configFromParameterNode(CohortRunRequest, parameterNode.cohortRun)
+        python = slicerPythonExecutable()
+        if not python:
+            raise RuntimeError("PythonSlicer executable not found")
+        return CohortRunProcess.start(request, python, check=check)
 
 
 def _sequenceName(volumeNode) -> str:

@@ -8,7 +8,8 @@ dotted name (``survival.timeColumn``); the module builds each config with
 
 Feature exploration, Classifiers and Patient summary work on the features and clinical tables of the Cohort
 outcome pack; Patient summary also reads the saved classifier and Shapley table of Classifiers and the map of
-Deep learning.
+Deep learning. Cohort run mirrors :class:`~VirtualBiopsy.cohort.runRequest.CohortRunRequest` (the settings of
+``virtual-biopsy run``) and holds no node.
 """
 
 from typing import Annotated
@@ -16,6 +17,7 @@ from typing import Annotated
 from slicer import vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.parameterNodeWrapper import Choice, Minimum, WithinRange, parameterPack
 
+from VirtualBiopsy.cohort.runRequest import PRESETS, CohortRunRequest
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.extract.exploration.config import IMPUTATIONS, MAXIMUM_DISTRIBUTION_FEATURES, ExplorationConfig
 from VirtualBiopsy.extract.radiomicsSettings import presetNames
@@ -33,6 +35,7 @@ SURVIVAL_DEFAULTS = SurvivalConfig()
 CLASSIFIER_DEFAULTS = ClassifierPanelConfig()
 DEEP_DEFAULTS = DeepOutcomeConfig()
 SUMMARY_DEFAULTS = PatientSummaryConfig()
+RUN_DEFAULTS = CohortRunRequest()
 
 #: The shipped radiomics presets (``VirtualBiopsy/resources/presets/radiomics``).
 RADIOMICS_PRESETS = tuple(presetNames())
@@ -154,3 +157,16 @@ class PatientSummaryParameters:
     summaryPatient: str = SUMMARY_DEFAULTS.summaryPatient
     topContributions: Annotated[int, WithinRange(1, 50)] = SUMMARY_DEFAULTS.topContributions
     patientColumn: str = SUMMARY_DEFAULTS.patientColumn
+
+
+@parameterPack
+class CohortRunParameters:
+    """Cohort run: :class:`~VirtualBiopsy.cohort.runRequest.CohortRunRequest` (files and folders as paths)."""
+
+    manifest: str = RUN_DEFAULTS.manifest
+    clinical: str = RUN_DEFAULTS.clinical
+    preset: Annotated[str, Choice(PRESETS)] = RUN_DEFAULTS.preset
+    configFile: str = RUN_DEFAULTS.configFile
+    outDir: str = RUN_DEFAULTS.outDir
+    workers: Annotated[int, WithinRange(1, 64)] = RUN_DEFAULTS.workers
+    resume: bool = RUN_DEFAULTS.resume

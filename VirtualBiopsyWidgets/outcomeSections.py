@@ -39,6 +39,9 @@ class OutcomeSection:
     def updateButtons(self, idle: bool) -> None:
         """Enable the section's buttons when ``idle`` and their inputs are set."""
 
+    def cleanup(self) -> None:
+        """Release what the section holds when the module widget is destroyed."""
+
     def run(self, failureMessage: str, function):
         """Ensure the section's :attr:`ACTION` requirements, then run ``function(progress, cancel)`` with the
         module's progress bar (``None`` after an error)."""

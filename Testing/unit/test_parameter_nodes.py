@@ -135,6 +135,7 @@ def test_outcome_node_is_one_pack_per_section():
         "classifiers": "ClassifierPanelConfig",
         "deepLearning": "DeepOutcomeConfig",
         "patientSummary": "PatientSummaryConfig",
+        "cohortRun": "CohortRunRequest",
     }
     assert set(parameterFields(parameterNodeClass(source.tree))) == set(bindings) == set(parameterPacks(source.tree))
 

@@ -44,7 +44,8 @@ CONNECTABLE = {
     "QComboBox": {"str", "int", "float", "bool"},
     "QLineEdit": {"str"},
     "QLabel": {"str"},
-    # Slicer's own connector takes pathlib.Path; VirtualBiopsyWidgets registers one for str.
+    # Slicer's own connector takes pathlib.Path; VirtualBiopsyWidgets.pathConnector registers one for str.
+    "ctkPathLineEdit": {"str"},
 }
 
 
