@@ -21,7 +21,8 @@ _CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
 if (_CHECKOUT / "VirtualBiopsy").is_dir() and str(_CHECKOUT) not in sys.path:
     sys.path.append(str(_CHECKOUT))
 
-from VirtualBiopsy.cohort.runRequest import CohortRunProcess, CohortRunRequest
+from VirtualBiopsy.cohort.runProcess import CohortRunProcess
+from VirtualBiopsy.cohort.runRequest import CohortRunRequest
 from VirtualBiopsy.extract.config import ExtractionConfig
 from VirtualBiopsy.extract.exploration.config import ExplorationConfig
 from VirtualBiopsy.outcome.classification.panelConfig import ClassifierPanelConfig

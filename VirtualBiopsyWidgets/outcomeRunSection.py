@@ -16,7 +16,7 @@ import slicer
 from slicer.i18n import tr as _
 
 from VirtualBiopsy.cohort.runEvents import EVENTS_FILE, EventsFollower, finishedScenes, readFailures, reportPath
-from VirtualBiopsy.cohort.runRequest import CohortRunProcess
+from VirtualBiopsy.cohort.runProcess import CohortRunProcess
 from VirtualBiopsyWidgets.outcomeSections import OutcomeSection, enableButton
 from VirtualBiopsyWidgets.requirements import ensureActionRequirements
 

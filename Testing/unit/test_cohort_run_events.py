@@ -9,7 +9,7 @@ import pytest
 
 from VirtualBiopsy.cohort.runEvents import (
     EventsFollower,
-    RunProgress,
+    RunStatus,
     finishedScenes,
     formatDuration,
     readFailures,
@@ -56,7 +56,7 @@ def runOfFourCases() -> list[str]:
 
 
 def test_counts_failures_and_running_cases():
-    progress = RunProgress.fromEvents(runOfFourCases())
+    progress = RunStatus.fromEvents(runOfFourCases())
     assert (progress.total, progress.done, progress.failed) == (4, 2, 1)
     assert progress.stages == {
         "harmonize": {"skipped": 1, "done": 2},
@@ -72,7 +72,7 @@ def test_counts_failures_and_running_cases():
 
 def test_eta_counts_only_the_cases_this_run_worked_on():
     """Two cases worked on in 90 s (the skipped one costs nothing): 45 s per case, one case left."""
-    progress = RunProgress.fromEvents(runOfFourCases())
+    progress = RunStatus.fromEvents(runOfFourCases())
     assert progress.worked == 2
     assert progress.etaSeconds() == pytest.approx(45.0)
     assert progress.etaSeconds(START + datetime.timedelta(seconds=120)) == pytest.approx(60.0)
@@ -80,11 +80,11 @@ def test_eta_counts_only_the_cases_this_run_worked_on():
 
 
 def test_no_eta_before_a_case_is_finished_and_zero_at_the_end():
-    assert RunProgress.fromEvents([event(0, "run-started"), event(1, "case-started", "VB0001")]).etaSeconds() is None
+    assert RunStatus.fromEvents([event(0, "run-started"), event(1, "case-started", "VB0001")]).etaSeconds() is None
     lines = [*runOfFourCases(), event(120, "case-finished", "VB0004", done=3, failed=1)]
     lines += [event(130, "analysis-finished", stage="clusters", status="done", done=3, failed=1)]
     lines += [event(140, "run-finished", done=3, failed=1)]
-    progress = RunProgress.fromEvents(lines)
+    progress = RunStatus.fromEvents(lines)
     assert progress.etaSeconds() == 0.0
     assert progress.finished and progress.analyses == {"clusters": "done"}
     assert progress.summary() == "4/4 cases, 1 failed, finished"
@@ -96,7 +96,7 @@ def test_malformed_and_partial_lines_are_skipped():
     lines.insert(4, "[1, 2]")
     lines.append("")
     lines.append(lines[-2][: len(lines[-2]) // 2])  # the writer is half-way through a line
-    progress = RunProgress.fromEvents(lines)
+    progress = RunStatus.fromEvents(lines)
     assert progress.malformed == 3
     assert (progress.done, progress.failed, progress.running) == (2, 1, ["VB0004"])
 
@@ -104,7 +104,7 @@ def test_malformed_and_partial_lines_are_skipped():
 def test_a_new_run_in_the_same_file_starts_afresh():
     lines = [*runOfFourCases(), event(500, "run-started", done=2, failed=1)]
     lines.append(event(500, "case-started", "VB0003", done=2, failed=1))
-    progress = RunProgress.fromEvents(lines)
+    progress = RunStatus.fromEvents(lines)
     assert progress.running == ["VB0003"] and progress.failures == [] and progress.stages == {}
     assert (progress.done, progress.failed, progress.started) == (2, 1, START + datetime.timedelta(seconds=500))
 

@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from VirtualBiopsy.cohort.runEvents import EventsFollower
-from VirtualBiopsy.cohort.runRequest import CohortRunProcess, CohortRunRequest
+from VirtualBiopsy.cohort.runProcess import CohortRunProcess
+from VirtualBiopsy.cohort.runRequest import CohortRunRequest
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and SIGINT as on Linux and macOS")
 

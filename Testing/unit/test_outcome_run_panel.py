@@ -125,7 +125,8 @@ attempts = blockImports({blocked!r}, "Slicer does not ship it")
 before = set(sys.modules)
 import time
 from VirtualBiopsy.cohort.runEvents import EventsFollower, finishedScenes, readFailures
-from VirtualBiopsy.cohort.runRequest import CohortRunProcess, CohortRunRequest
+from VirtualBiopsy.cohort.runProcess import CohortRunProcess
+from VirtualBiopsy.cohort.runRequest import CohortRunRequest
 request = CohortRunRequest.fromDict({{"manifest": sys.argv[2], "outDir": sys.argv[3]}})
 process = CohortRunProcess([sys.executable, "-c", "print('ok')"])
 follower = EventsFollower(sys.argv[3] + "/events.jsonl", fromEnd=True)

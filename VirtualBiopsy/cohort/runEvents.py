@@ -23,7 +23,7 @@ CASES_FOLDER = "cases"
 
 
 @dataclass
-class RunProgress:
+class RunStatus:
     """The state of one run, built from its events in order (a ``run-started`` event begins a new run).
 
     :ivar total: cases in the cohort; ``done`` and ``failed``: cases finished so far (earlier runs included).
@@ -51,7 +51,7 @@ class RunProgress:
     _working: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
-    def fromEvents(cls, lines: Iterable[str]) -> RunProgress:
+    def fromEvents(cls, lines: Iterable[str]) -> RunStatus:
         """The progress after the JSON ``lines`` of an events file; blank and malformed lines (a partly
         written last line) are skipped."""
         progress = cls()
@@ -76,7 +76,7 @@ class RunProgress:
         """Add one event (a dict with the fields of ``docs/cohort-run.md``)."""
         kind, case, stage, status = (event.get(key) for key in ("event", "case", "stage", "status"))
         if kind == "run-started":
-            vars(self).update(vars(RunProgress()))  # a new run in the same folder starts afresh
+            vars(self).update(vars(RunStatus()))  # a new run in the same folder starts afresh
         time = _parseTime(event.get("time"))
         if time is not None:
             self.started = self.started or time
@@ -169,15 +169,15 @@ class EventsFollower:
     def __init__(self, path: str | pathlib.Path, fromEnd: bool = False) -> None:
         """:param fromEnd: skip what the file holds now (the events of an earlier run in the same folder)."""
         self.path = pathlib.Path(path)
-        self.progress = RunProgress()
+        self.progress = RunStatus()
         self._offset = self._size() if fromEnd else 0
         self._pending = b""
 
-    def update(self) -> RunProgress:
+    def update(self) -> RunStatus:
         """Read what was added to the file and return the progress so far."""
         size = self._size()
         if size < self._offset:  # the file was written anew
-            self.progress, self._offset, self._pending = RunProgress(), 0, b""
+            self.progress, self._offset, self._pending = RunStatus(), 0, b""
         if size > self._offset:
             with open(self.path, "rb") as stream:
                 stream.seek(self._offset)
