@@ -12,8 +12,10 @@ The folder is built once per test session (:func:`runFolder`); tests that change
 
 from __future__ import annotations
 
+import html
 import json
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -189,13 +191,13 @@ def _doneCase(
     truthOnGrid = sitk.Resample(truth, mask, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8) > 0
     metrics = computeMetrics(sitk.Cast(truthOnGrid, sitk.sitkUInt8), mask)
     voxelMm3 = float(np.prod(mask.GetSpacing()))
-    pd.DataFrame({"feature": features.index, "value": features.to_numpy()}).to_csv(
-        folder / "features.csv", index=False
-    )
+    pd.DataFrame({"feature": features.index, "value": features.to_numpy()}).to_csv(folder / "features.csv", index=False)
     shutil.move(scenePath, folder / f"{patient}.mrb")
     return {
         "patient": patient,
-        "site": str(pd.read_csv(run.parent / "input" / "clinical.csv", dtype=str).set_index("patient").at[patient, "site"]),
+        "site": str(
+            pd.read_csv(run.parent / "input" / "clinical.csv", dtype=str).set_index("patient").at[patient, "site"]
+        ),
         "status": "done",
         "failedStage": None,
         "error": None,
@@ -239,3 +241,28 @@ def _failedCase(patient: str, site: str, images: dict, reference: str, stage: st
         "stages": {stage: {"status": "failed", "seconds": None, "skipped": False}},
         "peakMemoryBytes": None,
     }
+
+
+# Reading the report's pages in tests.
+
+
+def pages(report: pathlib.Path) -> dict[str, str]:
+    """Every page of a report folder by its path relative to the folder."""
+    return {str(p.relative_to(report)): p.read_text(encoding="utf-8") for p in sorted(report.rglob("*.html"))}
+
+
+def tableRows(fragment: str) -> list[list[str]]:
+    """The rows of the first table in ``fragment``, each a list of its cells' text (tags stripped, unescaped)."""
+    table = re.search(r"<table>.*?</table>", fragment, re.S)
+    assert table, "no table"
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table.group(0), re.S)
+    ]
+
+
+def section(page: str, anchor: str) -> str:
+    """The HTML of the section ``anchor`` of a page."""
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+    assert match, f"no section {anchor}"
+    return match.group(1)
