@@ -32,7 +32,12 @@ def featureHistogramsFigure(features: pd.DataFrame, patient: str, names: list[st
         value = float(values.get(patient, np.nan))
         axis.hist(values.dropna(), bins=min(20, max(5, len(values) // 2)), color=COLORS[0], alpha=0.75)
         if np.isfinite(value):
-            axis.axvline(value, color=COLORS[1], linewidth=2.5, label=f"this patient: {value:.4g}")
+            axis.axvline(
+                value,
+                color=COLORS[1],
+                linewidth=2.5,
+                label=f"this patient: {value:,.0f}" if abs(value) >= 1000 else f"this patient: {value:.4g}",
+            )
             axis.legend(loc="upper right", fontsize=9, frameon=False)
             share = f", percentile {percentile(values, value):.0f}"
         else:

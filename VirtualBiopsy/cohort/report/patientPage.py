@@ -178,7 +178,14 @@ def _prediction(run: RunFolder, patient: str) -> str:
     if not math.isfinite(base):
         base = float(explanation.get("baseValue") or 0.0)
     quantity = str(explanation.get("quantity") or "model output")
-    parts.append(html.figure(waterfallFigure(values, base, quantity, patient), f"Shapley waterfall of {patient}"))
+    parts.append(
+        html.figure(
+            waterfallFigure(values, base, quantity, patient),
+            f"Shapley waterfall of {patient}",
+            f"Shapley values of model {explanation.get('model', '?')} fitted on the whole cohort (its output for this "
+            "patient differs from the out-of-fold score above, which came from models that did not see the patient).",
+        )
+    )
     return "\n".join(parts)
 
 
