@@ -39,9 +39,9 @@ def test_failures_are_shown_with_their_reasons(report):
     failures = pd.read_csv(run / "failures.csv")
     rows = tableRows(section(found["index.html"], "failures"))
     assert rows[1:] == [[p, s, e] for p, s, e in failures[["patient", "stage", "error"]].itertuples(index=False)]
-    assert "FLAIR image not found" in rows[1][2]
+    assert "column FLAIR (VB0009): file not found" in rows[1][2]
     patientPage = found[f"patients/{FAILING_PATIENT}.html"]
-    assert "FLAIR image not found" in patientPage and "No images to show" in patientPage
+    assert "file not found" in patientPage and "No images to show" in patientPage
 
 
 def test_numbers_at_risk_equal_an_independent_count(report):
@@ -74,7 +74,7 @@ def test_analyses_are_shown(report):
     assert "Cross-validated ROC curves" in section(index, "classification")
     assert "Shapley summary plot" in section(index, "shapley")
     assert "CNN and Grad-CAM: not run (disabled in settings)." in section(index, "gradcam")
-    assert "ComBat harmonization: not run (disabled in settings)." in section(index, "harmonization")
+    assert "ComBat harmonization: failed: InputError: Batch(es)" in section(index, "harmonization")
     assert "Distribution of Dice and HD95" in section(index, "segmentation-qa")
     patient = found["patients/VB0001.html"]
     assert "Shapley waterfall of VB0001" in patient and "predicted by lr (out of fold)" in patient

@@ -5,6 +5,7 @@ See ``docs/cohort-run.md`` for the command, the settings file and the run folder
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pathlib
 import shutil
@@ -164,6 +165,7 @@ def run(
         for patient, reason in failed.items():
             tracker.caseFailed(patient, "check", reason)
         summaries = _runCases(tasks, outDir, workers, scheduler, gpuResource, tracker, cancel)
+        summaries.update(_checkFailures(outDir, failed))
         return _finish(
             outDir,
             manifestPath,
@@ -218,6 +220,22 @@ def _runCases(tasks, outDir, workers, scheduler, gpuResource, tracker: RunProgre
         writeJson(summary, outDir / "cases" / task.patient / "case.json")
         summaries[outcome.key] = summary
         tracker.caseFailed(task.patient, "worker", str(outcome.error))
+    return summaries
+
+
+def _checkFailures(outDir: pathlib.Path, failed: dict[str, str]) -> dict[str, dict]:
+    """``case.json`` of the patients that failed the check (only those whose id can name a folder)."""
+    from VirtualBiopsy.cohort.caseSteps import writeJson
+    from VirtualBiopsy.cohort.ledger import requireSafeCase
+
+    summaries = {}
+    for patient, reason in failed.items():
+        summary = {"patient": patient, "status": "failed", "failedStage": "check", "error": reason, "images": {}}
+        with contextlib.suppress(InputError):
+            folder = outDir / "cases" / requireSafeCase(patient)
+            folder.mkdir(parents=True, exist_ok=True)
+            writeJson(summary, folder / "case.json")
+        summaries[patient] = summary
     return summaries
 
 
