@@ -9,7 +9,8 @@ test-time mirroring off, from the image files to a label-map file:
 - **direct**: ``nnUNetPredictor.initialize_from_trained_model_folder`` + ``predict_single_npy_array`` on the
   images read with SimpleITK, the label map written with SimpleITK.
 
-Each runs in its own process (imports excluded), best of three wall times, with its peak resident memory.
+Each runs in its own process (imports excluded), three times; the processes alternate over two rounds and the
+best wall time of each is kept, with its peak resident memory.
 The overhead target is ≤ 10%. Run: ``.venv/bin/python benchmarks/bench_segment_stage.py``.
 """
 
@@ -23,6 +24,7 @@ import tempfile
 import time
 
 VARIANTS = ("stage", "direct")
+ROUNDS = 2
 MODEL = pathlib.Path(__file__).resolve().parents[1] / "VirtualBiopsy" / "resources" / "models" / "demo"
 
 
@@ -83,12 +85,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-segment-stage-") as temporary:
         folder = pathlib.Path(temporary)
         generateCohort(folder, cases=1, seed=7, size=128)
-        results = {}
-        for variant in VARIANTS:
-            output = subprocess.run(
-                [sys.executable, __file__, variant, str(folder)], check=True, capture_output=True, text=True
-            ).stdout
-            results[variant] = json.loads(output.strip().splitlines()[-1])
+        results: dict[str, dict] = {}
+        for _ in range(ROUNDS):  # alternated, so that other load on the machine hits both alike
+            for variant in VARIANTS:
+                output = subprocess.run(
+                    [sys.executable, __file__, variant, str(folder)], check=True, capture_output=True, text=True
+                ).stdout
+                measured = json.loads(output.strip().splitlines()[-1])
+                if variant not in results or measured["seconds"] < results[variant]["seconds"]:
+                    results[variant] = measured
     stage, direct = results["stage"], results["direct"]
     print(
         f"segment stage {stage['seconds']:.2f} s, {stage['peakMiB']:.0f} MiB, {stage['voxels']} tumour voxels; "

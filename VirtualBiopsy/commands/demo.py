@@ -52,48 +52,5 @@ def run(arguments: argparse.Namespace) -> int:
             progress=progress,
         )
     printRunSummary(result)
-    for line in analysisLines(result):
-        print(line)
     print(f"Virtual cohort: {arguments.out / 'virtual-cohort'}\nScenes (open in 3D Slicer): {result.outDir / 'cases'}")
     return 0
-
-
-def analysisLines(result) -> list[str]:
-    """The key numbers of the cohort analyses, one line each; a failed analysis says so."""
-    lines = []
-    for record in result.analyses:
-        summary = record.summary
-        if record.status != "done":
-            lines.append(f"{record.name}: {record.status} ({record.error or 'see analyses.csv'})")
-        elif record.name == "cox":
-            lines.append(
-                f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
-                f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {result.outDir / 'cohort' / 'cox'}"
-            )
-        elif record.name == "classification":
-            lines.append(
-                f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
-                f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
-                f"{summary['bestAucUpper']:.3f}); {result.outDir / 'cohort' / 'classification' / 'performance.csv'}"
-            )
-        elif record.name == "explanation":
-            lines.append(
-                f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
-                f"{result.outDir / 'cohort' / 'classification' / 'shap.csv'}"
-            )
-        elif record.name == "deepLearning":
-            ratios = ", ".join(
-                f"{row['patient']} {_ratio(row['inside_over_outside'])} (whole image), "
-                f"{_ratio(row['inside_over_outside_within_crop'])} (within the crop)"
-                for row in summary["maps"]
-            )
-            lines.append(
-                f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
-                f"outside: {ratios}; {result.outDir / 'cohort' / 'gradcam'}"
-            )
-        lines[-1] += f" [{record.seconds:.0f} s]"
-    return lines
-
-
-def _ratio(value) -> str:
-    return "undefined" if value is None or value != value else f"{value:.2f}"

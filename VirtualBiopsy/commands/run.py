@@ -114,12 +114,73 @@ def printRunSummary(result) -> None:
         )
         for patient, messages in list(result.domainWarnings.items())[:10]:
             print(f"  {patient}: {messages[0]}", file=sys.stderr)
-    for record in result.analyses:
-        print(
-            f"{record.name}: {record.status}"
-            + (f" ({record.error})" if record.error else "")
-            + f" [{record.seconds:.0f} s]"
-        )
+    qa = result.outDir / "segmentation-qa.csv"
+    if qa.is_file():
+        import pandas as pd
+
+        dice = pd.read_csv(qa)["dice"].dropna()
+        if len(dice):
+            print(
+                f"Automatic vs reference segmentation ({len(dice)} cases): Dice median {dice.median():.3f}, "
+                f"mean {dice.mean():.3f}; {qa}"
+            )
+    for line in analysisLines(result):
+        print(line)
     print(f"Features: {result.outDir / 'features.csv'}")
     if result.report is not None:
         print(f"Report: {result.report}")
+
+
+def analysisLines(result) -> list[str]:
+    """The key numbers of the cohort analyses, one line each; a failed analysis says so."""
+    lines = []
+    for record in result.analyses:
+        summary = record.summary
+        cohort = result.outDir / "cohort"
+        if record.status != "done":
+            lines.append(f"{record.name}: {record.status} ({record.error or 'see analyses.csv'})")
+        elif record.name == "combat":
+            applied = summary.get("applied")
+            lines.append(
+                f"ComBat by site: {summary['batches']} sites harmonized; {cohort / 'features-combat.csv'}"
+                if applied
+                else f"ComBat by site: not applied ({summary.get('reason')})"
+            )
+        elif record.name == "signature":
+            lines.append(f"Signature: {summary['features']} of {summary['of']} features; {cohort / 'signature.csv'}")
+        elif record.name == "clusters":
+            lines.append(
+                f"Clusters' survival, log-rank p = {summary['logRankPValue']:.3g}; {cohort / 'kaplan-meier.png'}"
+            )
+        elif record.name == "cox":
+            lines.append(
+                f"Cox model ({', '.join(summary['covariates'])}): C-index {summary['cIndex']:.3f} "
+                f"(95% CI {summary['cIndexLower']:.3f}–{summary['cIndexUpper']:.3f}); {cohort / 'cox'}"
+            )
+        elif record.name == "classification":
+            lines.append(
+                f"Best classifier of {summary['target']['column']}: {summary['bestModel']}, AUC "
+                f"{summary['bestAuc']:.3f} ({100 * summary['ciLevel']:.0f}% CI {summary['bestAucLower']:.3f}–"
+                f"{summary['bestAucUpper']:.3f}); {cohort / 'classification' / 'performance.csv'}"
+            )
+        elif record.name == "explanation":
+            lines.append(
+                f"Shapley values ({summary['method']}) of {summary['model']}'s {summary['quantity']}: "
+                f"{cohort / 'classification' / 'shap.csv'}"
+            )
+        elif record.name == "deepLearning":
+            ratios = ", ".join(
+                f"{row['patient']} {_ratio(row['inside_over_outside'])} (whole image), "
+                f"{_ratio(row['inside_over_outside_within_crop'])} (within the crop)"
+                for row in summary["maps"]
+            )
+            lines.append(
+                f"CNN validation AUC {summary['validationAuc']:.3f}; Grad-CAM mean inside the tumour over "
+                f"outside: {ratios}; {cohort / 'gradcam'}"
+            )
+        lines[-1] += f" [{record.seconds:.0f} s]"
+    return lines
+
+
+def _ratio(value) -> str:
+    return "undefined" if value is None or value != value else f"{value:.2f}"
