@@ -40,7 +40,7 @@ class TumourImages:
 
 
 def readTumourImages(run: RunFolder, summary: dict) -> TumourImages:
-    """Read the case's segmentation, its sequence (harmonized if the run kept it) and the reference mask
+    """Read the case's segmentation, its sequence (as acquired, else harmonized) and the reference mask
     (resampled onto the segmentation's grid, nearest neighbour).
 
     :raises InputError: when the segmentation or the image is absent or unreadable.
@@ -50,16 +50,16 @@ def readTumourImages(run: RunFolder, summary: dict) -> TumourImages:
         raise InputError(f"the segmentation {summary.get('segmentation') or '(none recorded)'} is absent")
     sequence = segmentationSequence(run, summary)
     candidates = [
-        run.path((summary.get(key) or {}).get(sequence)) for key in ("harmonized", "images") if sequence is not None
+        run.path((summary.get(key) or {}).get(sequence)) for key in ("images", "harmonized") if sequence is not None
     ]
-    imagePath = next((p for p in candidates if p is not None and p.is_file()), None)
+    imagePath = next((p for p in candidates if p is not None and p.exists()), None)
     if imagePath is None:
         raise InputError(
             f"no readable {sequence or 'segmentation'} image (looked for {', '.join(map(str, candidates))})"
         )
     try:
         segmentation = sitk.ReadImage(str(segmentationPath))
-        image = sitk.ReadImage(str(imagePath), sitk.sitkFloat32)
+        image = _readImage(imagePath)
     except RuntimeError as error:
         raise InputError(f"cannot read the images: {str(error).strip().splitlines()[-1]}") from error
     image = sitk.Resample(image, segmentation, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
@@ -104,7 +104,8 @@ def tumourSlicesFigure(images: TumourImages, title: str) -> str:
     k, j, i = tumourCentre(images)
     sx, sy, sz = images.spacing
     nz, ny, nx = images.image.shape
-    low, high = np.percentile(images.image, [1, 99])
+    inside = images.image[images.image != 0]
+    low, high = np.percentile(inside if inside.size else images.image, [1, 99])
     planes: list[tuple[str, Any, tuple[float, float, float, float], str, str, str]] = [
         ("Axial", np.s_[k, :, :], (0, nx * sx, ny * sy, 0), "upper", "right → left (mm)", "anterior → posterior (mm)"),
         ("Coronal", np.s_[:, j, :], (0, nx * sx, 0, nz * sz), "lower", "right → left (mm)", "inferior → superior (mm)"),
@@ -140,3 +141,12 @@ def tumourSlicesFigure(images: TumourImages, title: str) -> str:
     handles.append(Line2D([], [], linestyle="none", label=title))
     figure.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
     return pngDataUri(figure)
+
+
+def _readImage(path: pathlib.Path) -> sitk.Image:
+    """A volume file, or the series of a DICOM folder, as float."""
+    if path.is_dir():
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path)))
+        return sitk.Cast(reader.Execute(), sitk.sitkFloat32)
+    return sitk.ReadImage(str(path), sitk.sitkFloat32)

@@ -14,7 +14,9 @@ takes over: preprocessing, sliding window, test-time mirroring, fold averaging a
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import logging
 import pathlib
 from collections.abc import Sequence
@@ -196,15 +198,16 @@ def _predictorFor(modelFolder, options: NnunetOptions, files: ModelFiles, channe
         ) from error
     mirrorAxes = first.get("inference_allowed_mirroring_axes")
     device = torchDevice(options.device)
-    predictor = nnUNetPredictor(
-        tile_step_size=options.tileStepSize,
-        use_gaussian=True,
-        use_mirroring=options.useMirroring,
-        perform_everything_on_device=device.type == "cuda",
-        device=device,
-        verbose=False,
-        allow_tqdm=False,
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # on CPU nnU-Net prints a note about CUDA on every case
+        predictor = nnUNetPredictor(
+            tile_step_size=options.tileStepSize,
+            use_gaussian=True,
+            use_mirroring=options.useMirroring,
+            perform_everything_on_device=device.type == "cuda",
+            device=device,
+            verbose=False,
+            allow_tqdm=False,
+        )
     predictor.manual_initialization(
         network,
         plansManager,
