@@ -145,6 +145,7 @@ def test_the_same_command_again_skips_everything(firstRun, cohort):
     manifest, settings = cohort
     tables = {name: (out / name).read_bytes() for name in ("features.csv", "failures.csv", "segmentation-qa.csv")}
     clusters = (out / "cohort" / "clusters.csv").read_bytes()
+    cases = {path: path.read_bytes() for path in out.glob("cases/*/case.json")}
     lines = len((out / "events.jsonl").read_text().splitlines())
     status, printed, _ = runCli(
         "--manifest", str(manifest), "--config", str(settings), "--out", str(out), "--no-report"
@@ -156,6 +157,7 @@ def test_the_same_command_again_skips_everything(firstRun, cohort):
     assert not [event for event in events if event["event"] == "analysis-finished"]  # the analyses were done
     assert {name: (out / name).read_bytes() for name in tables} == tables
     assert (out / "cohort" / "clusters.csv").read_bytes() == clusters
+    assert {path: path.read_bytes() for path in out.glob("cases/*/case.json")} == cases  # stage times kept
 
 
 @pytest.mark.slow
@@ -231,3 +233,21 @@ def test_two_dask_workers_give_the_same_tables(firstRun, cohort, tmp_path):
     assert (tmp_path / "run" / "cohort" / "clusters.csv").read_bytes() == (
         first / "cohort" / "clusters.csv"
     ).read_bytes()
+
+
+@pytest.mark.slow
+def test_the_report_is_built_once_and_rebuilt_when_a_result_changes(firstRun, cohort, tmp_path):
+    _, _, first, _, _ = firstRun
+    manifest, settings = cohort
+    out = tmp_path / "run"
+    shutil.copytree(first, out)
+    result = run(manifest, out, config=settings)
+    assert result.report == out / "report" / "index.html" and result.report.is_file()
+    pages = {path: path.stat().st_mtime_ns for path in (out / "report").rglob("*.html")}
+    assert len(pages) == 1 + CASES
+    run(manifest, out, config=settings)
+    assert {path: path.stat().st_mtime_ns for path in (out / "report").rglob("*.html")} == pages
+    assert [e.status for e in RunLedger(out).history("cohort.report")] == ["done"]
+    (out / "cases" / "VB0002" / "features.csv").unlink()  # a lost output: the case's extraction is redone
+    run(manifest, out, config=settings)
+    assert [e.status for e in RunLedger(out).history("cohort.report")] == ["done", "done"]

@@ -115,15 +115,16 @@ def test_progress_line_counts_stages_failures_and_eta(tmp_path):
     done = {
         "status": "done",
         "stages": {
-            "harmonize.T1c": {"status": "done", "skipped": True},
-            "segment": {"status": "done", "skipped": False},
+            "harmonize.T1c": {"status": "done", "seconds": 1.0},
+            "harmonize.FLAIR": {"status": "done", "seconds": 1.0},
+            "segment": {"status": "done", "seconds": 2.0},
         },
     }
     progress.caseEnded("P1", done)
     progress.caseEnded("P2", {"status": "failed", "failedStage": "extract", "error": "InputError: empty", "stages": {}})
     fraction, line = reported[-1]
     assert fraction == pytest.approx(0.9 * 2 / 4)
-    assert line.startswith("2/4 cases, 1 failed; harmonize 1 (1 skipped), segment 1; ETA ")
+    assert line.startswith("2/4 cases, 1 failed; harmonize 1, segment 1; ETA ")
     events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [(e["event"], e["case"], e["done"], e["failed"], e["total"]) for e in events] == [
         ("case-finished", "P1", 1, 0, 4),

@@ -56,7 +56,9 @@ def casePaths(runFolder: pathlib.Path, patient: str) -> dict[str, pathlib.Path]:
 def runCaseTask(task: CaseTask) -> dict[str, Any]:
     """Run (or skip, as the ledger says) every stage of one patient; write and return its ``case.json``.
 
-    Runs in a Dask worker or in the calling process; never raises for a failing stage.
+    Each stage's seconds and peak memory are those of the run that did it (a skipped stage keeps them), so a
+    re-run that changes nothing writes the same ``case.json``. Runs in a Dask worker or in the calling process;
+    never raises for a failing stage.
     """
     runFolder = pathlib.Path(task.runFolder)
     config = PipelineConfig.fromDict(task.settings)
@@ -82,7 +84,8 @@ def runCaseTask(task: CaseTask) -> dict[str, Any]:
             status="failed", failedStage=failure.stage, error=f"{type(failure.error).__name__}: {failure.error}"
         )
     summary["stages"] = stages.record
-    summary["peakMemoryBytes"] = processPeakMemoryBytes()
+    peaks = [stage["peakMemoryBytes"] for stage in stages.record.values() if stage.get("peakMemoryBytes")]
+    summary["peakMemoryBytes"] = max(peaks, default=None)
     writeJson(summary, paths["summary"])
     return summary
 
@@ -191,7 +194,9 @@ class _CaseStages:
         patient, ledger = self.task.patient, self.ledger
         settingsHash = hashSettings(settings)
         if ledger.isDone(patient, name, inputs, settingsHash):
-            self.record[name] = {"status": "done", "seconds": 0.0, "skipped": True}
+            done = ledger.latest(patient, name)
+            assert done is not None, "isDone found it"
+            self.record[name] = {"status": "done", "seconds": done.seconds, "peakMemoryBytes": done.peakMemoryBytes}
             self.events.emit("stage-finished", case=patient, stage=name, status="skipped", seconds=0.0)
             return
         ledger.record(LedgerEntry(patient, name, "started", inputs, settingsHash))
@@ -217,7 +222,7 @@ class _CaseStages:
                     peakMemoryBytes=processPeakMemoryBytes(),
                 )
             )
-            self.record[name] = {"status": "failed", "seconds": seconds, "skipped": False}
+            self.record[name] = {"status": "failed", "seconds": seconds, "peakMemoryBytes": processPeakMemoryBytes()}
             self.events.emit(
                 "stage-finished", case=patient, stage=name, status="failed", seconds=seconds, error=message
             )
@@ -235,7 +240,7 @@ class _CaseStages:
                 peakMemoryBytes=processPeakMemoryBytes(),
             )
         )
-        self.record[name] = {"status": "done", "seconds": seconds, "skipped": False}
+        self.record[name] = {"status": "done", "seconds": seconds, "peakMemoryBytes": processPeakMemoryBytes()}
         self.events.emit("stage-finished", case=patient, stage=name, status="done", seconds=seconds)
 
     def _segmentImages(

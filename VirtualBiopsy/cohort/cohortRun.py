@@ -12,7 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from VirtualBiopsy.cohort.caseTask import readCaseTasks
+from VirtualBiopsy.cohort.caseTask import inputHash, readCaseTasks
 from VirtualBiopsy.cohort.cohortAnalyses import AnalysisRecord
 from VirtualBiopsy.cohort.cohortCheck import CohortCheck, checkCohort
 from VirtualBiopsy.cohort.eventLog import EventLog
@@ -32,7 +32,7 @@ class RunResult:
 
     :ivar outDir: the run folder.
     :ivar cases: the manifest's patients; :ivar done: those that finished; :ivar failed: ``{patient: reason}``.
-    :ivar analyses: each cohort analysis' record (empty when the analyses were skipped as done).
+    :ivar analyses: each cohort analysis' record (those of the last complete run when nothing changed).
     :ivar report: the report's index page, or ``None`` when it could not be built.
     :ivar state: ``new``, ``same`` (the same run continued) or ``resumed`` (a changed run).
     :ivar domainWarnings: ``{patient: warnings}`` where the model was applied outside its training domain.
@@ -289,19 +289,37 @@ def _finish(
 
 
 def _buildReport(outDir: pathlib.Path) -> pathlib.Path | None:
-    """The HTML report; a run's results stand even if the report fails (the error is logged)."""
+    """The HTML report, rebuilt only when what it shows changed (a ledger stage of its own); a run's results
+    stand even if the report fails (the error is logged)."""
+    from VirtualBiopsy import __version__
+    from VirtualBiopsy.cohort.caseTask import COHORT_CASES
+    from VirtualBiopsy.cohort.ledger import LedgerEntry, RunLedger, hashSettings
+
     try:
         from VirtualBiopsy.cohort.report import buildReport
-    except ImportError:
-        logger.warning("The report module is not available; run `virtual-biopsy report %s` later.", outDir)
+    except ImportError as error:  # a library without the report's plotting packages
+        logger.warning("The report cannot be built (%s); run `virtual-biopsy report %s` later.", error, outDir)
         return None
+    ledger, case = RunLedger(outDir), COHORT_CASES[1]
+    shown = [*outDir.glob("*.csv"), outDir / "pipeline.yaml", *outDir.glob("cases/*/case.json")]
+    shown += [*outDir.glob("cases/*/segmentation.nrrd"), *(p for p in outDir.glob("cohort/**/*") if p.is_file())]
+    inputs = {"shown": hashSettings({p.relative_to(outDir).as_posix(): inputHash(p) for p in shown if p.is_file()})}
+    settingsHash = hashSettings({"virtual-biopsy": __version__})
+    index = outDir / "report" / "index.html"
+    if ledger.isDone(case, "report", inputs, settingsHash):
+        return index
+    start = time.perf_counter()
     try:
-        return buildReport(outDir)
+        buildReport(outDir)
     except Exception as error:  # noqa: BLE001 - the report must never lose a finished run's results
         logger.error(
             "The report could not be built (%s: %s); the results are in %s", type(error).__name__, error, outDir
         )
         return None
+    outputs = ledger.hashOutputs(p for p in (outDir / "report").rglob("*") if p.is_file())
+    seconds = time.perf_counter() - start
+    ledger.record(LedgerEntry(case, "report", "done", inputs, settingsHash, outputs=outputs, seconds=seconds))
+    return index
 
 
 def _clinicalPath(manifest: pathlib.Path, clinical: str | pathlib.Path | None) -> pathlib.Path | None:

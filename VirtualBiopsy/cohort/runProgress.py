@@ -26,22 +26,16 @@ class RunProgress:
         self.done = 0
         self.failed = 0
         self.stages: Counter[str] = Counter()
-        self.skipped: Counter[str] = Counter()
         self.started = time.perf_counter()
-        self.computed = 0
 
     def caseEnded(self, patient: str, summary: dict[str, Any] | None) -> None:
         """A case came back from its worker (``summary``: its ``case.json``, ``None`` if it wrote none)."""
         if summary is None:
             return  # a lost worker: :meth:`caseFailed` follows
-        for name, stage in (summary.get("stages") or {}).items():
-            key = name.split(".", 1)[0]
-            if stage.get("status") == "done":
-                self.stages[key] += 1
-                self.skipped[key] += bool(stage.get("skipped"))
+        stages = summary.get("stages") or {}
+        self.stages.update({name.split(".", 1)[0] for name, stage in stages.items() if stage.get("status") == "done"})
         if summary.get("status") == "done":
             self.done += 1
-            self.computed += not all(s.get("skipped") for s in (summary.get("stages") or {}).values())
             self.events.emit("case-finished", case=patient, status="done", **self.counts())
             self._report()
         else:
@@ -57,12 +51,10 @@ class RunProgress:
         return {"done": self.done, "failed": self.failed, "total": self.total}
 
     def line(self) -> str:
-        """e.g. ``12/24 cases, 1 failed; harmonize 24 (20 skipped), segment 12, extract 12; ETA 3 min``."""
+        """e.g. ``12/24 cases, 1 failed; harmonize 24, segment 12, extract 12; ETA 3 min`` (stages done, per case:
+        harmonize counts each case once, whatever its number of sequences)."""
         ended = self.done + self.failed
-        stages = ", ".join(
-            f"{name} {count}" + (f" ({self.skipped[name]} skipped)" if self.skipped[name] else "")
-            for name, count in self.stages.items()
-        )
+        stages = ", ".join(f"{name} {count}" for name, count in self.stages.items())
         elapsed = time.perf_counter() - self.started
         eta = ""
         if 0 < ended < self.total:
