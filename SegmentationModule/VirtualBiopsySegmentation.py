@@ -176,6 +176,23 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         if segmentation is not None:
             segmentation.CreateDefaultDisplayNodes()
             slicer.util.setSliceViewerLayers(background=parameterNode.segmentation.inputVolume, fit=True)
+            self.showDomainWarnings(segmentation)
+
+    def showDomainWarnings(self, segmentation) -> None:
+        """Say so, in the panel and in a dialog, when the model ran on images far from those it was trained on."""
+        from VirtualBiopsy.segment.modelLogic import domainWarningsOf
+
+        warnings = domainWarningsOf(segmentation)
+        text = (
+            _("The images lie outside the model's training domain; check the segmentation closely:")
+            + "\n- "
+            + "\n- ".join(warnings)
+            if warnings
+            else ""
+        )
+        self.ui.domainWarningLabel.text = text
+        if warnings:
+            slicer.util.warningDisplay(text, windowTitle=_("Outside the model's training domain"))
 
     def onReviewButton(self) -> None:
         """Keep the AI result as the review's hidden reference and open the Segment Editor."""

@@ -109,3 +109,36 @@ def test_killed_runs_resume_to_the_uninterrupted_tables(tmp_path):
             assert [e for e in history if e.stage == stage][-1].status == "done"
     leftovers = [p.name for p in out.rglob("*") if ".partial" in p.name or p.name.startswith(".tmp")]
     assert not leftovers
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    manifest = generateCohort(tmp_path / "input", cases=2, seed=5, size=40)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({**SETTINGS, "analyses": {"enabled": False}}))
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "VirtualBiopsy.cli",
+        "run",
+        "--manifest",
+        str(manifest),
+        "--config",
+        str(settings),
+        "--out",
+        str(out),
+        "--no-report",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not afterStages(1)(events(out)) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted; what finished is kept in" in stderr and "Resume with:" in stderr
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Cases: 2 of 2 done, 0 failed" in result.stdout

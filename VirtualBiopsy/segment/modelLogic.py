@@ -256,3 +256,16 @@ def _referenceVolume(volumes: dict[str, object], entry: ModelEntry):
             if name and canonicalSequence(name) == canonicalSequence(first.sequence):
                 return node
     return next(iter(volumes.values()))
+
+
+def domainWarningsOf(segmentation) -> list[str]:
+    """The training-domain warnings a model recorded on the segmentation node it made (empty for none, or for a
+    segmentation no model made)."""
+    recorded = segmentation.GetAttribute(PROVENANCE_ATTRIBUTE) if segmentation is not None else None
+    if not recorded:
+        return []
+    try:
+        warnings = json.loads(recorded).get("domainWarnings")
+    except (ValueError, AttributeError):
+        return []
+    return [str(warning) for warning in warnings or []]
