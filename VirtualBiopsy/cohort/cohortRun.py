@@ -17,7 +17,7 @@ from VirtualBiopsy.cohort.cohortAnalyses import AnalysisRecord
 from VirtualBiopsy.cohort.cohortCheck import CohortCheck, checkCohort
 from VirtualBiopsy.cohort.eventLog import EventLog
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
-from VirtualBiopsy.cohort.runFolder import RunIdentity, openRunFolder, runFolderLock
+from VirtualBiopsy.cohort.runFolder import RunIdentity, inspectRunFolder, openRunFolder, runFolderLock
 from VirtualBiopsy.cohort.runProgress import RunProgress
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import writeTextAtomically
@@ -146,8 +146,10 @@ def run(
         raise InputError(f"The cohort cannot run ({len(check.errors)} problem(s)):\n  " + "\n  ".join(check.lines()))
     outDir = pathlib.Path(out).expanduser().absolute()
     progress = progress or noProgress
+    identity = RunIdentity.of(manifestPath, clinicalPath, settings.toDict())
+    inspectRunFolder(outDir, identity, resume)  # refused before anything is written into the folder
     with runFolderLock(outDir):
-        state = openRunFolder(outDir, RunIdentity.of(manifestPath, clinicalPath, settings.toDict()), resume)
+        state = openRunFolder(outDir, identity, resume)
         _removeLeftovers(outDir)
         writeTextAtomically(settings.toYaml(), outDir / "pipeline.yaml")
         check.writeCsv(outDir / "check.csv")

@@ -57,8 +57,8 @@ class RunIdentity:
         return [label for key, label in names.items() if other.get(key) != getattr(self, key)]
 
 
-def openRunFolder(folder: pathlib.Path, identity: RunIdentity, resume: bool) -> str:
-    """Check ``folder`` may hold a run of ``identity`` and record it in ``run.json``.
+def inspectRunFolder(folder: pathlib.Path, identity: RunIdentity, resume: bool) -> str:
+    """Whether ``folder`` may hold a run of ``identity``, without writing anything.
 
     :returns: ``"new"``, ``"same"`` (the same run again) or ``"resumed"`` (a changed run, with ``resume``).
     :raises InputError: the folder is a file, holds something else, holds another run without ``resume``,
@@ -67,23 +67,16 @@ def openRunFolder(folder: pathlib.Path, identity: RunIdentity, resume: bool) -> 
     runFile = folder / RUN_FILE
     if folder.exists() and not folder.is_dir():
         raise InputError(f"Output folder {folder} is a file; give a new or empty folder, or a run folder.")
-    entries = [entry for entry in folder.iterdir() if entry.name != _LOCK_FILE] if folder.is_dir() else []
     if not runFile.is_file():
-        if entries:
+        if folder.is_dir() and any(entry.name != _LOCK_FILE for entry in folder.iterdir()):
             raise InputError(
                 f"Output folder {folder} is not empty and holds no run ({RUN_FILE} is missing); nothing in it is "
                 "overwritten. Give a new or empty folder."
             )
         if resume:
             raise InputError(f"--resume: {folder} holds no run to resume; drop --resume to start one there.")
-        _writeIdentity(folder, identity, history=[])
         return "new"
-    try:
-        recorded = json.loads(runFile.read_text(encoding="utf-8"))
-        history = list(recorded.get("history", []))
-    except (ValueError, AttributeError) as error:
-        raise InputError(f"{runFile} is corrupt ({error}); restore it, or give a new output folder.") from error
-    differences = identity.differences(recorded)
+    differences = identity.differences(_recorded(runFile))
     if not differences:
         return "same"
     if not resume:
@@ -92,9 +85,33 @@ def openRunFolder(folder: pathlib.Path, identity: RunIdentity, resume: bool) -> 
             "was overwritten. To update that run and redo only what the change affects, add --resume; to keep "
             "it, give another --out."
         )
-    previous = {key: value for key, value in recorded.items() if key != "history"}
-    _writeIdentity(folder, identity, history=[*history, previous])
     return "resumed"
+
+
+def openRunFolder(folder: pathlib.Path, identity: RunIdentity, resume: bool) -> str:
+    """:func:`inspectRunFolder`, then record ``identity`` in ``run.json`` (a changed run keeps the previous
+    identity in ``history``).
+
+    :returns: ``"new"``, ``"same"`` or ``"resumed"``.
+    """
+    state = inspectRunFolder(folder, identity, resume)
+    if state == "new":
+        _writeIdentity(folder, identity, history=[])
+    elif state == "resumed":
+        recorded = _recorded(folder / RUN_FILE)
+        previous = {key: value for key, value in recorded.items() if key != "history"}
+        _writeIdentity(folder, identity, history=[*recorded.get("history", []), previous])
+    return state
+
+
+def _recorded(runFile: pathlib.Path) -> dict[str, Any]:
+    try:
+        recorded = json.loads(runFile.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise InputError(f"{runFile} is corrupt ({error}); restore it, or give a new output folder.") from error
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("history", []), list):
+        raise InputError(f"{runFile} is corrupt (not a run record); restore it, or give a new output folder.")
+    return recorded
 
 
 @contextlib.contextmanager

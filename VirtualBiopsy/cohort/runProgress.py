@@ -33,7 +33,9 @@ class RunProgress:
         if summary is None:
             return  # a lost worker: :meth:`caseFailed` follows
         stages = summary.get("stages") or {}
-        self.stages.update({name.split(".", 1)[0] for name, stage in stages.items() if stage.get("status") == "done"})
+        done = [name.split(".", 1)[0] for name, stage in stages.items() if stage.get("status") == "done"]
+        for stage in dict.fromkeys(done):
+            self.stages[stage] += 1
         if summary.get("status") == "done":
             self.done += 1
             self.events.emit("case-finished", case=patient, status="done", **self.counts())
