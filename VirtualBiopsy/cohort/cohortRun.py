@@ -197,9 +197,9 @@ def _runCases(tasks, outDir, workers, scheduler, gpuResource, tracker: RunProgre
     byPatient = {task.patient: task for task in tasks}
 
     def onCase(fraction: float, message: str) -> None:
-        patient = message.rsplit(" ", 1)[0]
-        summary = readCaseSummaries(outDir, [patient]).get(patient)
-        tracker.caseEnded(patient, summary)
+        patient, outcome = message.rsplit(" ", 1)
+        if outcome == "done":  # a case whose worker failed is counted below, from its outcome
+            tracker.caseEnded(patient, readCaseSummaries(outDir, [patient]).get(patient))
 
     executor = makeExecutor(workers, scheduler, {gpuResource: 1} if gpuResource else None)
     with executor:

@@ -29,9 +29,9 @@ class RunProgress:
         self.started = time.perf_counter()
 
     def caseEnded(self, patient: str, summary: dict[str, Any] | None) -> None:
-        """A case came back from its worker (``summary``: its ``case.json``, ``None`` if it wrote none)."""
+        """A case came back from its worker (``summary``: its ``case.json``)."""
         if summary is None:
-            return  # a lost worker: :meth:`caseFailed` follows
+            return
         stages = summary.get("stages") or {}
         done = [name.split(".", 1)[0] for name, stage in stages.items() if stage.get("status") == "done"]
         for stage in dict.fromkeys(done):
