@@ -56,6 +56,23 @@ def runUntilKilled(command: list[str], out: pathlib.Path, killWhen, timeout: flo
             process.wait()
 
 
+def runCommand(manifest: pathlib.Path, settings: pathlib.Path, out: pathlib.Path) -> list[str]:
+    """``virtual-biopsy run`` in a new Python process, report off."""
+    return [
+        sys.executable,
+        "-m",
+        "VirtualBiopsy.cli",
+        "run",
+        "--manifest",
+        str(manifest),
+        "--config",
+        str(settings),
+        "--out",
+        str(out),
+        "--no-report",
+    ]
+
+
 def afterStages(count: int):
     return lambda seen: sum(e["event"] == "stage-finished" and e["status"] == "done" for e in seen) >= count
 
@@ -75,19 +92,7 @@ def test_killed_runs_resume_to_the_uninterrupted_tables(tmp_path):
     run(manifest, reference, config=settings, report=False)
 
     out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "VirtualBiopsy.cli",
-        "run",
-        "--manifest",
-        str(manifest),
-        "--config",
-        str(settings),
-        "--out",
-        str(out),
-        "--no-report",
-    ]
+    command = runCommand(manifest, settings, out)
     moments = [afterStages(1), afterStages(6), afterStages(11), duringAnalyses]
     killed = [runUntilKilled(command, out, moment) for moment in moments]
     assert killed.count(True) >= 3, killed  # a moment may pass between two polls only if the run finished
@@ -118,19 +123,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     settings = tmp_path / "settings.yaml"
     settings.write_text(yaml.safe_dump({**SETTINGS, "analyses": {"enabled": False}}))
     out = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "VirtualBiopsy.cli",
-        "run",
-        "--manifest",
-        str(manifest),
-        "--config",
-        str(settings),
-        "--out",
-        str(out),
-        "--no-report",
-    ]
+    command = runCommand(manifest, settings, out)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not afterStages(1)(events(out)) and time.monotonic() < deadline and process.poll() is None:

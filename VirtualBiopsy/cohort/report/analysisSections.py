@@ -76,7 +76,7 @@ def survivalHtml(curves: SurvivalCurves, title: str) -> str:
     return "\n".join(
         [
             html.figure(
-                kaplanMeierFigure(curves.result, curves.times, curves.atRisk, curves.timeLabel, title),
+                kaplanMeierFigure(curves.result, curves.times, curves.timeLabel, title),
                 title,
                 "Shaded: pointwise 95 % confidence band; ticks: censored patients.",
             ),
