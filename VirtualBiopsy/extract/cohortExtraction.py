@@ -32,6 +32,7 @@ from VirtualBiopsy.extract.cohortCases import (
     CaseTask,
     ImageSource,
     cacheKey,
+    caseVoxels,
     extractCase,
     inputHashes,
     inPyradiomicsOrder,
@@ -200,6 +201,8 @@ def _extract(
         progress(0.05 + 0.9 * (done + fraction * len(todo)) / max(len(tasks), 1), message)
 
     started = time.perf_counter()
+    # longest first, so the workers finish together (results keep the input order)
+    todo.sort(key=lambda pair: -caseVoxels(pair[1]))
     if todo:
         outcomes = executor.map(
             extractCase, [task for _, task in todo], report, cancel, keys=[result.patient for result, _ in todo]

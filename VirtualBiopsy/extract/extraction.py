@@ -7,8 +7,8 @@ inputs and outputs pickle, so cohort workers call it directly. In order:
 2. keep the requested label as a 0/1 mask (pyradiomics then uses label 1);
 3. run the preset's IBSI preprocessing, when it has one;
 4. crop around the ROI with a margin that leaves the features unchanged
-   (:mod:`~VirtualBiopsy.extract.cropping`);
-5. run pyradiomics per sequence (shape features, which depend only on the mask, once);
+   (:mod:`~VirtualBiopsy.extract.cropping`), each filter on its own crop;
+5. run pyradiomics per sequence and crop (shape features, which depend only on the mask, once);
 6. separate features, ``diagnostics_*`` and undefined features (NaN, failed inside
    pyradiomics, or texture on a constant ROI), and record the provenance.
 """
@@ -16,6 +16,7 @@ inputs and outputs pickle, so cohort workers call it directly. In order:
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import re
@@ -147,18 +148,15 @@ def extractFeatures(
         if settings.preprocessing is not None:
             image, roiMask, record = _preprocess(image, roiMask, settings)
             provenance["preprocessing"][key] = record
-        # 4. Crop around the ROI.
-        margin = cropping.cropMargin(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
-        if margin is not None:
-            block = cropping.waveletBlock(settings.imageTypes, settings.setting)
-            periodic = "Wavelet" in settings.imageTypes
-            index, size = cropping.cropBox(sitk.GetArrayViewFromImage(roiMask) > 0, margin, block, periodic)
-            image, roiMask = cropping.crop(image, index, size), cropping.crop(roiMask, index, size)
-            provenance["cropBox"][key] = {"index": list(index), "size": list(size), "marginVoxels": list(margin)}
-        else:
+        # 4.-5. Crop around the ROI (one crop per filter) and run pyradiomics.
+        groups = cropping.cropGroups(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
+        if groups is None:
+            values, failures = _runPyradiomics(image, roiMask, settings, withShape=position == 0)
             provenance["cropBox"][key] = None
-        # 5. pyradiomics.
-        values, failures = _runPyradiomics(image, roiMask, settings, withShape=position == 0)
+        else:
+            values, failures, provenance["cropBox"][key] = _runCropped(
+                image, roiMask, settings, groups, withShape=position == 0
+            )
         prefix = f"{name}_" if name else ""
         for featureName, value in values.items():
             if featureName.startswith("diagnostics_"):
@@ -232,15 +230,113 @@ def _preprocess(
     return preprocess(image, mask, settings.preprocessing)
 
 
-def _runPyradiomics(
-    image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings, withShape: bool
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """pyradiomics' output for one image, and ``{feature: why it failed}`` from its error log."""
-    featureextractor = requirePackage("radiomics.featureextractor", "pyradiomics")
-    with _radiomicsLog() as errors:
+def _runCropped(
+    image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings, groups: list[cropping.CropGroup], withShape: bool
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """pyradiomics on each group's crop, outputs joined in pyradiomics' order, and the crop record.
+
+    Consecutive groups with the same box run together. Diagnostics are the first crop's, with
+    every enabled image type.
+    """
+    roi = sitk.GetArrayViewFromImage(mask) > 0
+    bounds = cropping.roiBounds(roi)
+    runs: list[tuple[dict[str, dict], tuple[int, ...], tuple[int, ...]]] = []
+    crops = []
+    for group in groups:
+        index, size = cropping.cropBox(roi, group.margin, group.block, group.periodic, bounds)
+        crops.append(
+            {
+                "imageTypes": group.imageTypes,
+                "index": list(index),
+                "size": list(size),
+                "marginVoxels": list(group.margin),
+            }
+        )
+        if runs and runs[-1][1:] == (index, size):
+            runs[-1] = (_joinImageTypes(runs[-1][0], group.imageTypes), index, size)
+        else:
+            runs.append((group.imageTypes, index, size))
+    values: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    for position, (imageTypes, index, size) in enumerate(runs):
+        part, partFailures = _runPyradiomics(
+            cropping.crop(image, index, size),
+            cropping.crop(mask, index, size),
+            settings,
+            withShape=withShape and position == 0,
+            imageTypes=imageTypes,
+            diagnostics=position == 0,
+        )
+        for name, value in part.items():
+            values.setdefault(name, value)
+        failures.update(partFailures)
+    if "diagnostics_Configuration_EnabledImageTypes" in values:
+        values["diagnostics_Configuration_EnabledImageTypes"] = settings.imageTypes
+    low = np.min([run[1] for run in runs], axis=0)
+    high = np.max([np.add(run[1], run[2]) for run in runs], axis=0)
+    record = {
+        "index": low.tolist(),
+        "size": (high - low).tolist(),
+        "marginVoxels": np.max([crop["marginVoxels"] for crop in crops], axis=0).tolist(),
+        "crops": crops,
+    }
+    return values, failures, record
+
+
+def _joinImageTypes(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
+    """Image types of two groups in one pyradiomics call (LoG σ lists appended)."""
+    joined = {name: dict(custom) for name, custom in first.items()}
+    for name, custom in second.items():
+        if name in joined and "sigma" in custom:
+            joined[name]["sigma"] = [*joined[name].get("sigma", []), *custom["sigma"]]
+        else:
+            joined[name] = dict(custom)
+    return joined
+
+
+#: Validated pyradiomics extractors by settings hash (validating the parameters takes ~0.07 s).
+_EXTRACTORS: dict[str, Any] = {}
+
+
+def _extractor(settings: RadiomicsSettings) -> Any:
+    """A fresh pyradiomics extractor for ``settings`` (a copy of a validated one)."""
+    key = settings.sha256()
+    template = _EXTRACTORS.get(key)
+    if template is None:
+        featureextractor = requirePackage("radiomics.featureextractor", "pyradiomics")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # pykwalify loads pyradiomics' checks with load_module
-            extractor = featureextractor.RadiomicsFeatureExtractor(settings.pyradiomics)
+            template = featureextractor.RadiomicsFeatureExtractor(settings.pyradiomics)
+        if len(_EXTRACTORS) >= 8:
+            _EXTRACTORS.clear()
+        _EXTRACTORS[key] = template
+    extractor = copy.copy(template)
+    extractor.settings = copy.deepcopy(template.settings)
+    extractor.enabledImagetypes = copy.deepcopy(template.enabledImagetypes)
+    extractor.enabledFeatures = copy.deepcopy(template.enabledFeatures)
+    extractor._setTolerance()  # the SimpleITK tolerances, as constructing it sets them
+    return extractor
+
+
+def _runPyradiomics(
+    image: sitk.Image,
+    mask: sitk.Image,
+    settings: RadiomicsSettings,
+    withShape: bool,
+    imageTypes: dict[str, dict] | None = None,
+    diagnostics: bool = True,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """pyradiomics' output for one image, and ``{feature: why it failed}`` from its error log.
+
+    :param imageTypes: these instead of the settings' image types.
+    :param diagnostics: ``False`` skips pyradiomics' ``diagnostics_*`` (its hashes and ROI statistics).
+    """
+    with _radiomicsLog() as errors:
+        extractor = _extractor(settings)
+        if imageTypes is not None:
+            extractor.enabledImagetypes = copy.deepcopy(imageTypes)
+        if not diagnostics:
+            extractor.settings["additionalInfo"] = False
         if not withShape:
             extractor.enabledFeatures = {
                 name: value for name, value in extractor.enabledFeatures.items() if name not in SHAPE_CLASSES
