@@ -165,3 +165,30 @@ def test_a_pyradiomics_precrop_margin_is_not_enough(sampleCases):
     finally:
         cropping.LOG_MARGIN_SIGMAS = saved
     assert max(relativeDifferences(narrow, whole).values()) > 1e-5
+
+
+def test_resegmented_and_reordered_filters_on_their_own_crops_equal_uncropped():
+    """With ``resegmentRange`` each crop runs its own pyradiomics call; image types in any order keep
+    pyradiomics' feature order, and the diagnostics list every image type."""
+    rng = np.random.default_rng(7)
+    image = sitk.GetImageFromArray(rng.normal(100.0, 30.0, (30, 48, 44)).astype(np.float32))
+    labels = np.zeros((30, 48, 44), np.uint8)
+    labels[12:18, 20:28, 18:25] = 1
+    mask = sitk.GetImageFromArray(labels)
+    for setting in ({"binWidth": 10}, {"binWidth": 10, "resegmentRange": [40, 160]}):
+        settings = RadiomicsSettings.fromDict(
+            {
+                "imageType": {"Wavelet": {}, "LoG": {"sigma": [1.0, 2.0]}, "Original": {}},
+                "featureClass": {"shape": None, "firstorder": None, "glszm": None},
+                "setting": setting,
+            }
+        )
+        cropped = extractFeatures(image, mask, settings)
+        whole = extractFeatures(image, mask, settings, crop=False)
+        assert list(cropped.features) == list(whole.features)
+        assert len(cropped.provenance["cropBox"]["image"]["crops"]) == 4
+        differences = relativeDifferences(cropped.features, whole.features)
+        assert max(differences.values(), default=0.0) < 1e-6, differences
+        assert not any(name.startswith(("original_", "wavelet-")) for name in differences)
+        enabled = cropped.diagnostics["diagnostics_Configuration_EnabledImageTypes"]
+        assert list(enabled) == ["Wavelet", "LoG", "Original"]

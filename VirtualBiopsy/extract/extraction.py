@@ -15,22 +15,20 @@ inputs and outputs pickle, so cohort workers call it directly. In order:
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import logging
 import math
 import re
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.errors import DependencyError, InputError, requirePackage
+from VirtualBiopsy.errors import DependencyError, InputError
 from VirtualBiopsy.extract import cropping, inputChecks
-from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
+from VirtualBiopsy.extract.pyradiomicsRun import SHAPE_CLASSES as SHAPE_CLASSES  # re-exported
+from VirtualBiopsy.extract.pyradiomicsRun import runCropped, runPyradiomics
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 from VirtualBiopsy.imageGeometry import requireScalar3D
 from VirtualBiopsy.provenance import imageRecord, packageVersions
@@ -42,9 +40,6 @@ DEFAULT_MINIMUM_ROI_VOXELS = 10
 
 #: Feature classes that need more than one grey level (undefined on a constant ROI).
 TEXTURE_CLASSES = ("glcm", "glrlm", "glszm", "gldm", "ngtdm")
-
-#: Shape classes: they depend only on the mask, so they are computed once per case.
-SHAPE_CLASSES = ("shape", "shape2D")
 
 
 @dataclass
@@ -151,10 +146,10 @@ def extractFeatures(
         # 4.-5. Crop around the ROI (one crop per filter) and run pyradiomics.
         groups = cropping.cropGroups(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
         if groups is None:
-            values, failures = _runPyradiomics(image, roiMask, settings, withShape=position == 0)
+            values, failures = runPyradiomics(image, roiMask, settings, withShape=position == 0)
             provenance["cropBox"][key] = None
         else:
-            values, failures, provenance["cropBox"][key] = _runCropped(
+            values, failures, provenance["cropBox"][key] = runCropped(
                 image, roiMask, settings, groups, withShape=position == 0
             )
         prefix = f"{name}_" if name else ""
@@ -228,171 +223,6 @@ def _preprocess(
             f"cannot be imported ({error}). Update the Virtual Biopsy package, or remove that section."
         ) from error
     return preprocess(image, mask, settings.preprocessing)
-
-
-def _runCropped(
-    image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings, groups: list[cropping.CropGroup], withShape: bool
-) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-    """pyradiomics on each group's crop, outputs joined in pyradiomics' order, and the crop record.
-
-    Consecutive groups with the same box run together. Diagnostics are the first crop's, with
-    every enabled image type.
-    """
-    roi = sitk.GetArrayViewFromImage(mask) > 0
-    bounds = cropping.roiBounds(roi)
-    runs: list[tuple[dict[str, dict], tuple[int, ...], tuple[int, ...]]] = []
-    crops = []
-    for group in groups:
-        index, size = cropping.cropBox(roi, group.margin, group.block, group.periodic, bounds)
-        crops.append(
-            {
-                "imageTypes": group.imageTypes,
-                "index": list(index),
-                "size": list(size),
-                "marginVoxels": list(group.margin),
-            }
-        )
-        if runs and runs[-1][1:] == (index, size):
-            runs[-1] = (_joinImageTypes(runs[-1][0], group.imageTypes), index, size)
-        else:
-            runs.append((group.imageTypes, index, size))
-    values: dict[str, Any] = {}
-    failures: dict[str, str] = {}
-    for position, (imageTypes, index, size) in enumerate(runs):
-        part, partFailures = _runPyradiomics(
-            cropping.crop(image, index, size),
-            cropping.crop(mask, index, size),
-            settings,
-            withShape=withShape and position == 0,
-            imageTypes=imageTypes,
-            diagnostics=position == 0,
-        )
-        for name, value in part.items():
-            values.setdefault(name, value)
-        failures.update(partFailures)
-    if "diagnostics_Configuration_EnabledImageTypes" in values:
-        values["diagnostics_Configuration_EnabledImageTypes"] = settings.imageTypes
-    low = np.min([run[1] for run in runs], axis=0)
-    high = np.max([np.add(run[1], run[2]) for run in runs], axis=0)
-    record = {
-        "index": low.tolist(),
-        "size": (high - low).tolist(),
-        "marginVoxels": np.max([crop["marginVoxels"] for crop in crops], axis=0).tolist(),
-        "crops": crops,
-    }
-    return values, failures, record
-
-
-def _joinImageTypes(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
-    """Image types of two groups in one pyradiomics call (LoG σ lists appended)."""
-    joined = {name: dict(custom) for name, custom in first.items()}
-    for name, custom in second.items():
-        if name in joined and "sigma" in custom:
-            joined[name]["sigma"] = [*joined[name].get("sigma", []), *custom["sigma"]]
-        else:
-            joined[name] = dict(custom)
-    return joined
-
-
-#: Validated pyradiomics extractors by settings hash (validating the parameters takes ~0.07 s).
-_EXTRACTORS: dict[str, Any] = {}
-
-
-def _extractor(settings: RadiomicsSettings) -> Any:
-    """A fresh pyradiomics extractor for ``settings`` (a copy of a validated one)."""
-    key = settings.sha256()
-    template = _EXTRACTORS.get(key)
-    if template is None:
-        featureextractor = requirePackage("radiomics.featureextractor", "pyradiomics")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # pykwalify loads pyradiomics' checks with load_module
-            template = featureextractor.RadiomicsFeatureExtractor(settings.pyradiomics)
-        if len(_EXTRACTORS) >= 8:
-            _EXTRACTORS.clear()
-        _EXTRACTORS[key] = template
-    extractor = copy.copy(template)
-    extractor.settings = copy.deepcopy(template.settings)
-    extractor.enabledImagetypes = copy.deepcopy(template.enabledImagetypes)
-    extractor.enabledFeatures = copy.deepcopy(template.enabledFeatures)
-    extractor._setTolerance()  # the SimpleITK tolerances, as constructing it sets them
-    return extractor
-
-
-def _runPyradiomics(
-    image: sitk.Image,
-    mask: sitk.Image,
-    settings: RadiomicsSettings,
-    withShape: bool,
-    imageTypes: dict[str, dict] | None = None,
-    diagnostics: bool = True,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """pyradiomics' output for one image, and ``{feature: why it failed}`` from its error log.
-
-    :param imageTypes: these instead of the settings' image types.
-    :param diagnostics: ``False`` skips pyradiomics' ``diagnostics_*`` (its hashes and ROI statistics).
-    """
-    with _radiomicsLog() as errors:
-        extractor = _extractor(settings)
-        if imageTypes is not None:
-            extractor.enabledImagetypes = copy.deepcopy(imageTypes)
-        if not diagnostics:
-            extractor.settings["additionalInfo"] = False
-        if not withShape:
-            extractor.enabledFeatures = {
-                name: value for name, value in extractor.enabledFeatures.items() if name not in SHAPE_CLASSES
-            }
-        try:
-            with fixedBinOrigin(getattr(settings.preprocessing, "fixedBinOrigin", None)):
-                values = extractor.execute(image, mask, label=1)
-        except (ValueError, AssertionError, RuntimeError, IndexError, ZeroDivisionError) as error:
-            raise InputError(
-                f"pyradiomics could not extract features with settings '{settings.name}': {str(error).rstrip('.')}. "
-                "Check the segment (a single voxel or a flat, one-slice region fails) and the settings."
-            ) from error
-    failures = {}
-    for name, value in values.items():
-        if name.startswith("diagnostics_") or _isFinite(value):
-            continue
-        featureName = name.rsplit("_", 1)[-1]
-        message = next((text for text in errors if f"get{featureName}FeatureValue" in text), None)
-        if message:
-            failures[name] = "failed inside pyradiomics: " + message.strip().splitlines()[-1]
-    return dict(values), failures
-
-
-def _isFinite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _radiomicsLog() -> Iterator[list[str]]:
-    """Collect pyradiomics' ERROR messages (failed features) and keep them off the terminal."""
-    radiomics = requirePackage("radiomics", "pyradiomics")
-    messages: list[str] = []
-
-    class Collector(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    radiomicsLogger = logging.getLogger("radiomics")
-    collector = Collector(level=logging.ERROR)
-    terminal = getattr(radiomics, "handler", None)
-    previousLevel = terminal.level if terminal is not None else None
-    previousLoggerLevel = radiomicsLogger.level
-    radiomicsLogger.setLevel(logging.ERROR)  # its warnings (e.g. "GLCM is symmetrical") are not the user's concern
-    radiomicsLogger.addHandler(collector)
-    if terminal is not None:
-        terminal.setLevel(logging.CRITICAL + 1)
-    try:
-        yield messages
-    finally:
-        radiomicsLogger.removeHandler(collector)
-        radiomicsLogger.setLevel(previousLoggerLevel)
-        if terminal is not None:
-            terminal.setLevel(previousLevel)
 
 
 def _plain(value: Any) -> Any:
