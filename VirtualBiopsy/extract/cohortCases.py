@@ -33,7 +33,7 @@ from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.provenance import imageSha256, packageVersions
 
 #: Bumped when the per-case computation or its stored value changes, so old cache entries stop matching.
-CASE_FORMAT = 1
+CASE_FORMAT = 2
 
 #: An image as a worker receives it: a file path, or an image already in memory.
 ImageSource = Union[pathlib.Path, sitk.Image]

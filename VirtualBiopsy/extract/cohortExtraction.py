@@ -2,7 +2,8 @@
 nodes of a scene; serially or on Dask; with a result cache so re-runs skip done cases.
 
 Each case is one task (:mod:`~VirtualBiopsy.extract.cohortCases`) run by a
-:class:`~VirtualBiopsy.executors.CaseExecutor`; results come back in input order,
+:class:`~VirtualBiopsy.executors.CaseExecutor`, the cases with the most voxels first (so the
+workers finish together); results come back in input order,
 so the tables do not depend on the executor or the number of workers. A case that fails
 (unreadable image, empty mask, mask on another grid, ...) is recorded in ``failures.csv``
 and the others go on. Feature names follow the rule in :mod:`.cohortCases`.

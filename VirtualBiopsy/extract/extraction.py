@@ -1,14 +1,16 @@
 """Radiomics features of one case: images (sequences) and a mask, with pyradiomics.
 
-:func:`extractFeatures` is pure (no MRML, no global state it leaves changed) and its
-inputs and outputs pickle, so cohort workers call it directly. In order:
+:func:`extractFeatures` is pure (no MRML, no global state it leaves changed; validated
+pyradiomics extractors are reused) and its inputs and outputs pickle, so cohort workers call
+it directly. In order:
 
 1. check every input (:mod:`~VirtualBiopsy.extract.inputChecks`) before computing anything;
 2. keep the requested label as a 0/1 mask (pyradiomics then uses label 1);
 3. run the preset's IBSI preprocessing, when it has one;
 4. crop around the ROI with a margin that leaves the features unchanged
    (:mod:`~VirtualBiopsy.extract.cropping`), each filter on its own crop;
-5. run pyradiomics per sequence and crop (shape features, which depend only on the mask, once);
+5. run pyradiomics per sequence (:mod:`~VirtualBiopsy.extract.pyradiomicsRun`; shape features,
+   which depend only on the mask, once);
 6. separate features, ``diagnostics_*`` and undefined features (NaN, failed inside
    pyradiomics, or texture on a constant ROI), and record the provenance.
 """
