@@ -1,9 +1,10 @@
 """Cropping around the ROI before filtering, on pyradiomics' lung1 with the ``full`` preset.
 
 Extracts the 1,223 features (original + LoG σ 2-5 mm + coif1 wavelet) with
-``extractFeatures`` cropped (the default: margin 12 σ for LoG, the wavelet's support)
-and uncropped (pyradiomics filters the whole 512×512×48 image), prints both times,
-the speed-up and the largest relative difference between the two.
+``extractFeatures`` cropped (the default: each filter on its own crop, 16 σ around the ROI
+for each LoG σ, the wavelet's support for the wavelet) and uncropped (pyradiomics filters
+the whole 512×512×48 image), prints both times, the speed-up and the largest relative
+difference between the two.
 Run: ``.venv/bin/python benchmarks/bench_crop_margin.py [case ...]``.
 """
 

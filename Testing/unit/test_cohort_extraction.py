@@ -241,3 +241,34 @@ def test_an_interrupted_run_resumes_from_the_cache(cohort, tmp_path):
     assert not (tmp_path / "out").exists() and len(list((tmp_path / "cache").glob("*.json"))) == 1
     resumed = extractCohort(manifest, tmp_path / "out", FAST, cacheFolder=tmp_path / "cache")
     assert (resumed.cacheHits, resumed.computed) == (1, 3) and resumed.cases[0].cached
+
+
+class RecordingExecutor(SerialExecutor):
+    """A serial executor that records the order it is given the cases in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def map(self, function, items, progress=None, cancel=None, keys=None):
+        self.order = list(keys or [])
+        return super().map(function, items, progress, cancel, keys=keys)
+
+
+def test_largest_cases_start_first_and_tables_keep_the_manifest_order(tmp_path):
+    rows = []
+    for index, size in enumerate([24, 40, 32]):
+        image = sitk.GetImageFromArray((sitk.GetArrayFromImage(sitk.Image([size] * 3, sitk.sitkInt16)) + index * 7))
+        image = sitk.AdditiveGaussianNoise(sitk.Cast(image, sitk.sitkFloat32), 20.0, 0.0, index + 1)
+        labels = sitk.Image([size] * 3, sitk.sitkUInt8)
+        labels[8:16, 8:16, 8:16] = 1
+        sitk.WriteImage(image, str(tmp_path / f"image{index}.nrrd"))
+        sitk.WriteImage(labels, str(tmp_path / f"mask{index}.nrrd"))
+        rows.append(
+            {"patient": f"P{index}", "image": tmp_path / f"image{index}.nrrd", "mask": tmp_path / f"mask{index}.nrrd"}
+        )
+    manifest = writeManifest(rows, tmp_path / "manifest.csv")
+    executor = RecordingExecutor()
+    result = extractCohort(manifest, tmp_path / "out", FAST, executor=executor)
+    assert executor.order == ["P1", "P2", "P0"]  # 40³, 32³, 24³ voxels
+    assert list(result.wide()["patient"]) == ["P0", "P1", "P2"] and not result.failed

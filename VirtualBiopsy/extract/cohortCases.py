@@ -18,6 +18,7 @@ as ``virtual-biopsy extract --image PATH`` does.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from VirtualBiopsy.files import sha256File
 from VirtualBiopsy.provenance import imageSha256, packageVersions
 
 #: Bumped when the per-case computation or its stored value changes, so old cache entries stop matching.
-CASE_FORMAT = 1
+CASE_FORMAT = 2
 
 #: An image as a worker receives it: a file path, or an image already in memory.
 ImageSource = Union[pathlib.Path, sitk.Image]
@@ -160,6 +161,24 @@ def cacheKey(task: CaseTask, hashes: dict[str, str]) -> str:
         json.dumps(options, sort_keys=True),
         json.dumps(packageVersions(), sort_keys=True),
     )
+
+
+def caseVoxels(task: CaseTask) -> int:
+    """The number of image voxels of a case (from the file headers): what its extraction time
+    grows with, to start the biggest cases first. 0 for an image whose header cannot be read."""
+    total = 0
+    for source in task.images.values():
+        if isinstance(source, sitk.Image):
+            total += source.GetNumberOfPixels()
+            continue
+        try:
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(os.fspath(source))
+            reader.ReadImageInformation()
+        except RuntimeError:
+            continue
+        total += int(math.prod(reader.GetSize()))
+    return total
 
 
 def _hash(source: ImageSource) -> str:

@@ -2,7 +2,8 @@
 nodes of a scene; serially or on Dask; with a result cache so re-runs skip done cases.
 
 Each case is one task (:mod:`~VirtualBiopsy.extract.cohortCases`) run by a
-:class:`~VirtualBiopsy.executors.CaseExecutor`; results come back in input order,
+:class:`~VirtualBiopsy.executors.CaseExecutor`, the cases with the most voxels first (so the
+workers finish together); results come back in input order,
 so the tables do not depend on the executor or the number of workers. A case that fails
 (unreadable image, empty mask, mask on another grid, ...) is recorded in ``failures.csv``
 and the others go on. Feature names follow the rule in :mod:`.cohortCases`.
@@ -32,6 +33,7 @@ from VirtualBiopsy.extract.cohortCases import (
     CaseTask,
     ImageSource,
     cacheKey,
+    caseVoxels,
     extractCase,
     inputHashes,
     inPyradiomicsOrder,
@@ -200,6 +202,8 @@ def _extract(
         progress(0.05 + 0.9 * (done + fraction * len(todo)) / max(len(tasks), 1), message)
 
     started = time.perf_counter()
+    # longest first, so the workers finish together (results keep the input order)
+    todo.sort(key=lambda pair: -caseVoxels(pair[1]))
     if todo:
         outcomes = executor.map(
             extractCase, [task for _, task in todo], report, cancel, keys=[result.patient for result, _ in todo]

@@ -1,35 +1,36 @@
 """Radiomics features of one case: images (sequences) and a mask, with pyradiomics.
 
-:func:`extractFeatures` is pure (no MRML, no global state it leaves changed) and its
-inputs and outputs pickle, so cohort workers call it directly. In order:
+:func:`extractFeatures` is pure (no MRML, no global state it leaves changed; validated
+pyradiomics extractors are reused) and its inputs and outputs pickle, so cohort workers call
+it directly. In order:
 
 1. check every input (:mod:`~VirtualBiopsy.extract.inputChecks`) before computing anything;
 2. keep the requested label as a 0/1 mask (pyradiomics then uses label 1);
 3. run the preset's IBSI preprocessing, when it has one;
 4. crop around the ROI with a margin that leaves the features unchanged
-   (:mod:`~VirtualBiopsy.extract.cropping`);
-5. run pyradiomics per sequence (shape features, which depend only on the mask, once);
+   (:mod:`~VirtualBiopsy.extract.cropping`), each filter on its own crop;
+5. run pyradiomics per sequence (:mod:`~VirtualBiopsy.extract.pyradiomicsRun`; shape features,
+   which depend only on the mask, once);
 6. separate features, ``diagnostics_*`` and undefined features (NaN, failed inside
    pyradiomics, or texture on a constant ROI), and record the provenance.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import re
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.errors import DependencyError, InputError, requirePackage
+from VirtualBiopsy.errors import DependencyError, InputError
 from VirtualBiopsy.extract import cropping, inputChecks
-from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
+from VirtualBiopsy.extract.pyradiomicsRun import SHAPE_CLASSES as SHAPE_CLASSES  # re-exported
+from VirtualBiopsy.extract.pyradiomicsRun import runCropped, runPyradiomics
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 from VirtualBiopsy.imageGeometry import requireScalar3D
 from VirtualBiopsy.provenance import imageRecord, packageVersions
@@ -41,9 +42,6 @@ DEFAULT_MINIMUM_ROI_VOXELS = 10
 
 #: Feature classes that need more than one grey level (undefined on a constant ROI).
 TEXTURE_CLASSES = ("glcm", "glrlm", "glszm", "gldm", "ngtdm")
-
-#: Shape classes: they depend only on the mask, so they are computed once per case.
-SHAPE_CLASSES = ("shape", "shape2D")
 
 
 @dataclass
@@ -147,18 +145,15 @@ def extractFeatures(
         if settings.preprocessing is not None:
             image, roiMask, record = _preprocess(image, roiMask, settings)
             provenance["preprocessing"][key] = record
-        # 4. Crop around the ROI.
-        margin = cropping.cropMargin(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
-        if margin is not None:
-            block = cropping.waveletBlock(settings.imageTypes, settings.setting)
-            periodic = "Wavelet" in settings.imageTypes
-            index, size = cropping.cropBox(sitk.GetArrayViewFromImage(roiMask) > 0, margin, block, periodic)
-            image, roiMask = cropping.crop(image, index, size), cropping.crop(roiMask, index, size)
-            provenance["cropBox"][key] = {"index": list(index), "size": list(size), "marginVoxels": list(margin)}
-        else:
+        # 4.-5. Crop around the ROI (one crop per filter) and run pyradiomics.
+        groups = cropping.cropGroups(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
+        if groups is None:
+            values, failures = runPyradiomics(image, roiMask, settings, withShape=position == 0)
             provenance["cropBox"][key] = None
-        # 5. pyradiomics.
-        values, failures = _runPyradiomics(image, roiMask, settings, withShape=position == 0)
+        else:
+            values, failures, provenance["cropBox"][key] = runCropped(
+                image, roiMask, settings, groups, withShape=position == 0
+            )
         prefix = f"{name}_" if name else ""
         for featureName, value in values.items():
             if featureName.startswith("diagnostics_"):
@@ -230,73 +225,6 @@ def _preprocess(
             f"cannot be imported ({error}). Update the Virtual Biopsy package, or remove that section."
         ) from error
     return preprocess(image, mask, settings.preprocessing)
-
-
-def _runPyradiomics(
-    image: sitk.Image, mask: sitk.Image, settings: RadiomicsSettings, withShape: bool
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """pyradiomics' output for one image, and ``{feature: why it failed}`` from its error log."""
-    featureextractor = requirePackage("radiomics.featureextractor", "pyradiomics")
-    with _radiomicsLog() as errors:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # pykwalify loads pyradiomics' checks with load_module
-            extractor = featureextractor.RadiomicsFeatureExtractor(settings.pyradiomics)
-        if not withShape:
-            extractor.enabledFeatures = {
-                name: value for name, value in extractor.enabledFeatures.items() if name not in SHAPE_CLASSES
-            }
-        try:
-            with fixedBinOrigin(getattr(settings.preprocessing, "fixedBinOrigin", None)):
-                values = extractor.execute(image, mask, label=1)
-        except (ValueError, AssertionError, RuntimeError, IndexError, ZeroDivisionError) as error:
-            raise InputError(
-                f"pyradiomics could not extract features with settings '{settings.name}': {str(error).rstrip('.')}. "
-                "Check the segment (a single voxel or a flat, one-slice region fails) and the settings."
-            ) from error
-    failures = {}
-    for name, value in values.items():
-        if name.startswith("diagnostics_") or _isFinite(value):
-            continue
-        featureName = name.rsplit("_", 1)[-1]
-        message = next((text for text in errors if f"get{featureName}FeatureValue" in text), None)
-        if message:
-            failures[name] = "failed inside pyradiomics: " + message.strip().splitlines()[-1]
-    return dict(values), failures
-
-
-def _isFinite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _radiomicsLog() -> Iterator[list[str]]:
-    """Collect pyradiomics' ERROR messages (failed features) and keep them off the terminal."""
-    radiomics = requirePackage("radiomics", "pyradiomics")
-    messages: list[str] = []
-
-    class Collector(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    radiomicsLogger = logging.getLogger("radiomics")
-    collector = Collector(level=logging.ERROR)
-    terminal = getattr(radiomics, "handler", None)
-    previousLevel = terminal.level if terminal is not None else None
-    previousLoggerLevel = radiomicsLogger.level
-    radiomicsLogger.setLevel(logging.ERROR)  # its warnings (e.g. "GLCM is symmetrical") are not the user's concern
-    radiomicsLogger.addHandler(collector)
-    if terminal is not None:
-        terminal.setLevel(logging.CRITICAL + 1)
-    try:
-        yield messages
-    finally:
-        radiomicsLogger.removeHandler(collector)
-        radiomicsLogger.setLevel(previousLoggerLevel)
-        if terminal is not None:
-            terminal.setLevel(previousLevel)
 
 
 def _plain(value: Any) -> Any:
