@@ -86,7 +86,8 @@ def segmentCase(
     else:
         tumour, provenance = _modelMask(images, gridImage, config, cancel)
         summary["domainWarnings"] = list(provenance.get("domainWarnings") or [])
-        summary["model"] = {key: provenance[key] for key in ("modelId", "version") if key in provenance}
+        if provenance.get("modelId"):
+            summary["model"] = {"modelId": provenance["modelId"], "version": provenance.get("modelVersion")}
     voxelMm3 = float(np.prod(grid.GetSpacing()))
     count = int(np.count_nonzero(sitk.GetArrayViewFromImage(tumour)))
     if count == 0:
@@ -105,7 +106,11 @@ def segmentCase(
 
 
 def extractCase(
-    images: dict[str, pathlib.Path], segmentation: pathlib.Path, target: pathlib.Path, config: PipelineConfig, cancel
+    images: dict[str, pathlib.Path],
+    segmentation: pathlib.Path,
+    target: pathlib.Path,
+    config: PipelineConfig,
+    cancel: CancelToken | None,
 ) -> int:
     """Radiomics of each ``config.extract.sequences`` image in the mask into ``target`` (``feature,value`` CSV).
 
@@ -198,7 +203,7 @@ def writeJson(value: Any, path: pathlib.Path) -> pathlib.Path:
 
 
 def _modelMask(
-    images: dict[str, pathlib.Path], gridImage: pathlib.Path, config: PipelineConfig, cancel
+    images: dict[str, pathlib.Path], gridImage: pathlib.Path, config: PipelineConfig, cancel: CancelToken | None
 ) -> tuple[sitk.Image, dict]:
     """The model's (or threshold method's) tumour mask, all labels together, on ``gridImage``'s grid."""
     from VirtualBiopsy.workers.inlineRunner import InlineRunner
@@ -240,8 +245,7 @@ def _onGrid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
     """``mask`` resampled onto ``grid`` with nearest neighbour, unless it is on it already."""
     if not gridDifferences(mask, grid):
         return mask
-    resampled = sitk.Resample(mask, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return resampled
+    return sitk.Resample(mask, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
 
 def _finite(value: float | None) -> float | None:

@@ -27,7 +27,7 @@ from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.cohort.runProvenance import finiteOrNull
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.data.manifest import writeManifest
-from VirtualBiopsy.errors import CancelledError, InputError, VirtualBiopsyError
+from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
 from VirtualBiopsy.files import sha256File, writeTextAtomically
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
@@ -108,8 +108,9 @@ def _analyses(
     cancel: CancelToken | None,
 ) -> list[AnalysisRecord]:
     section = config.analyses
-    patients = [str(p) for p in features.index]
-    clinical = _clinical(clinicalPath, patients)
+    clinical = _clinical(clinicalPath, [str(p) for p in features.index])
+    features = features.loc[clinical.index]
+    patients = list(clinical.index)
     if "site" not in clinical:
         clinical.insert(0, "site", [summaries[p].get("site") or "" for p in patients])
     clinical["dice"] = [summaries[p].get("dice") for p in patients]
@@ -169,14 +170,15 @@ def _analyses(
 
 
 def _clinical(path: pathlib.Path | None, patients: list[str]) -> pd.DataFrame:
-    """The clinical rows of ``patients`` (index ``patient``); only the ids when there is no clinical table."""
+    """The clinical rows of ``patients`` that have one (index ``patient``, their order); only the ids when there is
+    no clinical table. Patients without a row are left out of the analyses (the check warned about them)."""
     if path is None:
         return pd.DataFrame(index=pd.Index(patients, name="patient"))
     table = readClinical(path).set_index("patient")
     missing = [p for p in patients if p not in table.index]
     if missing:
-        raise InputError(f"Clinical table {path} has no row for {', '.join(missing[:10])}; add them.")
-    return table.loc[patients]
+        logger.warning("Left out of the cohort analyses, no clinical row: %s", ", ".join(missing))
+    return table.loc[[p for p in patients if p in table.index]]
 
 
 def _combat(scene, state, clinicalTable, clinical: pd.DataFrame, config: PipelineConfig, folder, cancel) -> dict:
@@ -226,19 +228,13 @@ def _clusters(scene, state, clinicalTable, clusters: pd.DataFrame, config: Pipel
 
 
 def _caseManifest(runFolder, summaries, patients: list[str], path: pathlib.Path) -> pathlib.Path:
-    """A manifest of the analysed cases: the images the features came from and the run's tumour masks."""
+    """A manifest of the analysed cases: their images as acquired (as in their scenes, which the Grad-CAM maps
+    read) and the run's tumour masks."""
     rows = []
     for patient in patients:
         summary = summaries[patient]
-        images = {**summary["images"], **{k: str(runFolder / v) for k, v in summary.get("harmonized", {}).items()}}
-        rows.append(
-            {
-                "patient": patient,
-                "site": summary.get("site"),
-                **images,
-                "mask": str(runFolder / summary["segmentation"]),
-            }
-        )
+        mask = str(runFolder / summary["segmentation"])
+        rows.append({"patient": patient, "site": summary.get("site"), **summary["images"], "mask": mask})
     return writeManifest(rows, path)
 
 
