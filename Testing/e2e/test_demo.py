@@ -76,7 +76,7 @@ def test_demo_scene_reopens_with_its_nodes(demoRun):
     assert {v.GetName() for v in volumes} >= {f"{patient}_T1c", f"{patient}_T2", f"{patient}_FLAIR"}
     assert all(v.GetImageData() is not None for v in volumes)
     assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2  # automatic and ground truth
-    saved = pd.read_csv(out / "features.csv", index_col="patient").loc[patient]
+    saved = pd.read_csv(out / "features.csv", index_col="patient", float_precision="round_trip").loc[patient]
     values = tableNodeToDataFrame(scene.GetFirstNodeByName(f"{patient}_features")).set_index("Feature")["Value"]
     assert list(values.index) == list(saved.index)
     np.testing.assert_array_equal(values.to_numpy(), saved.to_numpy())
