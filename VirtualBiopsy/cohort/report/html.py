@@ -45,6 +45,7 @@ figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; max-width: 9
 .status-failed { color: var(--bad); font-weight: 600; }
 .status-other { color: var(--warn); font-weight: 600; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 10px 0; }
+.row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 150px; background: var(--panel); }
 .card b { display: block; font-size: 20px; }
 .small { font-size: 13px; color: var(--muted); }

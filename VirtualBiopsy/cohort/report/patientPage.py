@@ -208,13 +208,15 @@ def _gradCam(run: RunFolder, patient: str) -> str:
         )
     ]
     folder = run.folder / GRADCAM / patient
+    views = []
     for view in GRADCAM_VIEWS:
         path = folder / f"{view}.png"
         data = path.read_bytes() if path.is_file() else b""
         if isPng(data):
-            parts.append(html.figure(pngFileDataUri(data), f"Grad-CAM {view}", f"{view.capitalize()} slice", width=420))
+            views.append(html.figure(pngFileDataUri(data), f"Grad-CAM {view}", f"{view.capitalize()} slice", width=380))
         else:
             parts.append(html.notice(f"Grad-CAM {view}: {GRADCAM}/{patient}/{view}.png is absent or not a PNG."))
+    parts.append(f'<div class="row">{"".join(views)}</div>')
     if not bool(row.get("defined", True)):
         parts.append(html.notice(f"The map is undefined: {row.get('reason', '')}"))
     return "\n".join(parts)
