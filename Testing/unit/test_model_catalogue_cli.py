@@ -75,7 +75,9 @@ def test_segmentation_panel_lists_catalogue_models():
     functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     assert {"populateModels", "onFetchModelButton", "fetchModel", "models", "describeModel"} <= functions
     assert {"modelSelector", "modelInfoLabel", "fetchModelButton", "modelIdLineEdit"} <= moduleUiReferences(tree)
-    ui = (REPOSITORY / "SegmentationModule" / "Resources" / "UI" / "VirtualBiopsySegmentation.ui").read_text(encoding="utf-8")
+    ui = (REPOSITORY / "SegmentationModule" / "Resources" / "UI" / "VirtualBiopsySegmentation.ui").read_text(
+        encoding="utf-8"
+    )
     assert all(f'name="{name}"' in ui for name in ("modelSelector", "modelInfoLabel", "fetchModelButton"))
 
 
