@@ -16,9 +16,9 @@ MODEL_BACKENDS = (
     "monai-bundle",
     "monai-auto3dseg",
 )
-#: Backends the segmentation stage runs; catalogue models of other backends (a MONAI bundle with overlapping
-#: sigmoid outputs, a MONAI Auto3DSeg checkpoint) can be fetched and verified but not run by this version.
-SEGMENTATION_BACKENDS = ("nnunet", "monai-torchscript", "monai-network")
+#: Backends the segmentation stage runs; catalogue models of other backends (a MONAI Auto3DSeg checkpoint) can be
+#: fetched and verified but not run by this version.
+SEGMENTATION_BACKENDS = ("nnunet", "monai-torchscript", "monai-network", "monai-bundle")
 
 
 @dataclass(frozen=True)

@@ -202,9 +202,17 @@ def _predict(
             entry.backend, modelPath, settings, expected, files.loadCheckpoint, trusted=files.trusted
         )
         return predictMonai(inputs, network, settings, device, tta, progress)
+    if entry.backend == "monai-bundle":
+        from VirtualBiopsy.segment.backends import monaiBundleBackend as bundle
+
+        if folds:
+            raise InputError(f"Folds {folds} apply to nnU-Net models only; model '{entry.id}' is {entry.backend}.")
+        plan = bundle.readBundlePlan(files)  # refuses an unsafe or unsupported config before any weights load
+        regions = bundle.regionsOf(entry, plan)
+        return bundle.predictBundle(inputs, bundle.loadBundleNetwork(files, plan), plan, regions, device, progress)
     raise ModelError(
         f"Model '{entry.id}' has backend '{entry.backend}', which this version cannot run "
-        "(nnunet, monai-torchscript, monai-network)."
+        "(nnunet, monai-torchscript, monai-network, monai-bundle)."
     )
 
 
@@ -220,6 +228,12 @@ def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image
             files.root, entry.options.get("configuration") or None, inputs[0], files.readJson
         )
         batch = 1
+    elif entry.backend == "monai-bundle":
+        from VirtualBiopsy.segment.backends.monaiBundleBackend import readBundlePlan
+
+        plan = readBundlePlan(files)
+        shape, patch, batch = list(inputs[0].GetSize()), list(plan.roiSize), plan.swBatchSize
+        classes = plan.outChannels or classes
     else:
         from VirtualBiopsy.segment.backends.monaiBackend import (
             MonaiSettings,
