@@ -174,7 +174,6 @@ def run(
             clinicalPath,
             settings,
             cases,
-            failed,
             summaries,
             state,
             report,
@@ -247,7 +246,6 @@ def _finish(
     clinicalPath,
     settings: PipelineConfig,
     cases,
-    failedEarly,
     summaries,
     state,
     report: bool,
@@ -261,8 +259,7 @@ def _finish(
     from VirtualBiopsy.cohort.runProvenance import writeRunProvenance
 
     ordered = {patient: summaries[patient] for patient in cases if patient in summaries}
-    failures = {patient: ("check", reason) for patient, reason in failedEarly.items()}
-    features = writeCohortTables(outDir, cases, ordered, failures)
+    features = writeCohortTables(outDir, ordered)
     tracker.message("Cohort analyses")
     records, ran = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
     for record in records if ran else []:
@@ -277,8 +274,6 @@ def _finish(
     reportPath = _buildReport(outDir) if report else None
     done = [p for p, s in ordered.items() if s.get("status") == "done"]
     failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}
-    failed.update(failedEarly)
-    failed = {p: failed[p] for p in cases if p in failed}
     events.emit(
         "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
     )

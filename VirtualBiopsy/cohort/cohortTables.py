@@ -29,26 +29,14 @@ def readCaseSummaries(runFolder: pathlib.Path, patients: list[str]) -> dict[str,
     return summaries
 
 
-def writeCohortTables(
-    runFolder: pathlib.Path,
-    patients: list[str],
-    summaries: dict[str, dict[str, Any]],
-    failures: dict[str, tuple[str, str]],
-) -> pd.DataFrame:
+def writeCohortTables(runFolder: pathlib.Path, summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """Write ``features.csv``, ``failures.csv`` and ``segmentation-qa.csv`` of the run, rows in manifest order.
 
-    :param patients: the manifest's patients, in its order.
-    :param summaries: the case summaries of the patients that ran.
-    :param failures: ``{patient: (stage, error)}`` of the patients that failed before their stages.
+    :param summaries: every patient's case summary (those that failed the check included), in manifest order.
     :returns: the features, one row per done case with features (index ``patient``).
     """
     rows, failed, quality = {}, [], []
-    for patient in patients:
-        summary = summaries.get(patient)
-        if summary is None:
-            if patient in failures:
-                failed.append([patient, *failures[patient]])
-            continue
+    for patient, summary in summaries.items():
         if summary.get("status") == "done" and summary.get("features"):
             rows[patient] = readCaseFeatures(runFolder / summary["features"])
         elif summary.get("status") == "failed":
