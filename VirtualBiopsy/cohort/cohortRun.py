@@ -71,8 +71,10 @@ def checkRun(
     config: PipelineConfig,
     allowOutsidePaths: bool = False,
 ) -> CohortCheck:
-    """Every problem of the manifest, its files and the clinical table, plus what the settings need of them."""
-    check = checkCohort(manifest, clinical, allowOutsidePaths=allowOutsidePaths)
+    """Every problem of the manifest, its files and the clinical table (default: ``clinical.csv`` beside the
+    manifest, when there is one), plus what the settings need of them."""
+    manifestPath = pathlib.Path(manifest).expanduser().resolve()
+    check = checkCohort(manifestPath, _clinicalPath(manifestPath, clinical), allowOutsidePaths=allowOutsidePaths)
     if not check.ok:
         return check
     from VirtualBiopsy.cohort.cohortCheck import CohortProblem
