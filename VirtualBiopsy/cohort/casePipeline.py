@@ -210,6 +210,7 @@ class _CaseStages:
             if not isinstance(error, VirtualBiopsyError):
                 logger.error("Case %s stage %s failed unexpectedly:\n%s", patient, name, traceback.format_exc())
             message = f"{type(error).__name__}: {error}"
+            peak = processPeakMemoryBytes()
             ledger.record(
                 LedgerEntry(
                     patient,
@@ -219,28 +220,23 @@ class _CaseStages:
                     settingsHash,
                     seconds=seconds,
                     error=message,
-                    peakMemoryBytes=processPeakMemoryBytes(),
+                    peakMemoryBytes=peak,
                 )
             )
-            self.record[name] = {"status": "failed", "seconds": seconds, "peakMemoryBytes": processPeakMemoryBytes()}
+            self.record[name] = {"status": "failed", "seconds": seconds, "peakMemoryBytes": peak}
             self.events.emit(
                 "stage-finished", case=patient, stage=name, status="failed", seconds=seconds, error=message
             )
             raise StageFailed(name, error) from error
-        seconds = time.perf_counter() - start
+        seconds, peak = time.perf_counter() - start, processPeakMemoryBytes()
+        outputHashes = ledger.hashOutputs(outputs)
         ledger.record(
             LedgerEntry(
-                patient,
-                name,
-                "done",
-                inputs,
-                settingsHash,
-                outputs=ledger.hashOutputs(outputs),
-                seconds=seconds,
-                peakMemoryBytes=processPeakMemoryBytes(),
+                patient, name, "done", inputs, settingsHash, outputs=outputHashes, seconds=seconds, peakMemoryBytes=peak
             )
         )
-        self.record[name] = {"status": "done", "seconds": seconds, "peakMemoryBytes": processPeakMemoryBytes()}
+        # the same seconds and peak as the ledger's, so that a later run that skips this stage writes the same case.json
+        self.record[name] = {"status": "done", "seconds": seconds, "peakMemoryBytes": peak}
         self.events.emit("stage-finished", case=patient, stage=name, status="done", seconds=seconds)
 
     def _segmentImages(
