@@ -1,9 +1,8 @@
 """What the report needs from the run's settings and ``cohort/analyses.csv``: whether an analysis ran (and if not,
 why), the survival columns and their unit, the sequence segmented on.
 
-Settings are read as ``docs/cohort-run.md`` lays them out (``analyses: {cox: {enabled: …}}``) and, for runs of
-the demo pipeline, as :class:`~VirtualBiopsy.cohort.pipelineConfig.PipelineConfig` writes them
-(``cohort: {analyses: [...]}``, ``outcome: {...}``).
+Settings are read from the run's ``pipeline.yaml`` as ``docs/cohort-run.md`` lays them out
+(``analyses: {cox: {enabled: …}}``, ``segment: {sequence: …}``).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ def analysisSettings(run: RunFolder, name: str) -> dict:
     settings = run.settings or {}
     analyses = settings.get("analyses")
     section = analyses.get(name) if isinstance(analyses, dict) else None
-    if not isinstance(section, dict):
-        section = settings.get("outcome" if name == "clusters" else name)
     return section if isinstance(section, dict) else {}
 
 
@@ -38,13 +35,7 @@ def analysisEnabled(run: RunFolder, name: str) -> bool | None:
         section = analyses.get(name)
         if isinstance(section, dict) and "enabled" in section:
             return bool(section["enabled"])
-    cohort = settings.get("cohort")
-    if isinstance(cohort, dict) and isinstance(cohort.get("analyses"), list) and name in _LISTED_ANALYSES:
-        return name in cohort["analyses"]
     return None
-
-
-_LISTED_ANALYSES = ("cox", "classification", "explanation", "deepLearning")
 
 
 def analysisAbsence(run: RunFolder, name: str, title: str) -> str | None:
@@ -92,13 +83,11 @@ def survivalColumns(run: RunFolder) -> tuple[str, str, str]:
 
 
 def segmentationSequence(run: RunFolder, summary: dict) -> str | None:
-    """The sequence the case was segmented on: the settings' ``segment.sequence`` (or the demo's
-    ``cohort.segmentationSequence``), else the case's first harmonized or acquired sequence."""
-    settings = run.settings or {}
-    for section, key in (("segment", "sequence"), ("cohort", "segmentationSequence")):
-        values = settings.get(section)
-        if isinstance(values, dict) and values.get(key):
-            return str(values[key])
+    """The sequence the case was segmented on: the settings' ``segment.sequence``, else the case's first harmonized
+    or acquired sequence."""
+    segment = (run.settings or {}).get("segment")
+    if isinstance(segment, dict) and segment.get("sequence"):
+        return str(segment["sequence"])
     for images in (summary.get("harmonized"), summary.get("images")):
         if isinstance(images, dict) and images:
             return str(next(iter(images)))
