@@ -25,7 +25,6 @@ from VirtualBiopsy.progress import CancelToken, ProgressCallback
 from VirtualBiopsy.segment.config import INFERENCE_DEVICES, SEGMENTATION_METHODS, SegmentationConfig
 from VirtualBiopsyWidgets import (
     VirtualBiopsyModuleWidget,
-    addSyntheticTumourVolume,
     configFromParameterNode,
     describeModule,
     workerRunner,
@@ -349,85 +348,18 @@ def reviewSummary(table: vtkMRMLTableNode) -> str:
 
 
 class VirtualBiopsySegmentationTest(ScriptedLoadableModuleTest):
-    """Self-test: segment a synthetic tumour through the module logic."""
+    """Self-test: segment a synthetic tumour through the module logic, review it and compare the correction
+    (bodies in ``VirtualBiopsyWidgets.segmentationSelfTests``)."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
+        from VirtualBiopsyWidgets import segmentationSelfTests
         from VirtualBiopsyWidgets.requirements import ensureForSelfTest
 
         # Installed first: the tests must pass in a Slicer that has only what the extension installs.
         ensureForSelfTest(__file__, "VirtualBiopsySegmentation", ("threshold", "review"))
-        self.setUp()
-        self.test_findsTumour()
-        self.setUp()
-        self.test_reviewInSegmentEditor()
-        self.setUp()
-        self.test_compareWithAiResult()
-
-    def _segment(self, **settings) -> tuple:
-        inputVolume, _head, tumour = addSyntheticTumourVolume()
-        logic = VirtualBiopsySegmentationLogic()
-        parameterNode = logic.getParameterNode()
-        parameterNode.segmentation.inputVolume = inputVolume
-        for name, value in settings.items():
-            setattr(parameterNode.segmentation, name, value)
-        return logic, parameterNode, logic.process(parameterNode), tumour
-
-    def test_findsTumour(self) -> None:
-        """One non-empty segment, named as set, that overlaps the synthetic tumour (Dice > 0.8)."""
-        import numpy as np
-
-        self.delayDisplay("Segmenting a synthetic tumour")
-        _logic, parameterNode, segmentation, tumour = self._segment(segmentName="Lesion")
-        self.assertIs(parameterNode.segmentation.outputSegmentation, segmentation)
-        segments = segmentation.GetSegmentation()
-        self.assertEqual(segments.GetNumberOfSegments(), 1)
-        segmentId = segments.GetSegmentIdBySegmentName("Lesion")
-        self.assertTrue(segmentId)
-        volume = parameterNode.segmentation.inputVolume
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume) > 0
-        self.assertGreater(int(mask.sum()), 0)
-        dice = 2.0 * np.logical_and(mask, tumour).sum() / (mask.sum() + tumour.sum())
-        self.assertGreater(dice, 0.8)
-        self.delayDisplay(f"Test passed (Dice {dice:.3f})")
-
-    def test_reviewInSegmentEditor(self) -> None:
-        """The Segment Editor opens with the segmentation and the source volume selected."""
-        if slicer.util.mainWindow() is None:
-            self.delayDisplay("Skipped: the Segment Editor review needs the main window")
-            return
-        _logic, parameterNode, segmentation, _tumour = self._segment()
-        VirtualBiopsySegmentationLogic.reviewInSegmentEditor(parameterNode)
-        editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
-        self.assertEqual(editor.segmentationNode().GetID(), segmentation.GetID())
-        self.assertEqual(editor.sourceVolumeNode().GetID(), parameterNode.segmentation.inputVolume.GetID())
-        self.delayDisplay("Test passed")
-
-    def test_compareWithAiResult(self) -> None:
-        """Erasing one slice of the reviewed tumour shows up as that slice's volume removed."""
-        import numpy as np
-
-        from VirtualBiopsy.segment.review import ReviewLogic
-
-        self.delayDisplay("Comparing a corrected segmentation with the AI result")
-        logic, parameterNode, segmentation, _tumour = self._segment()
-        ReviewLogic(slicer.mrmlScene).startReview(segmentation)
-        self.assertTrue(logic.isUnderReview(parameterNode))
-        segmentId = segmentation.GetSegmentation().GetNthSegmentID(0)
-        volume = parameterNode.segmentation.inputVolume
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume)
-        erased = mask.copy()
-        erasedSlice = int(mask.any(axis=(1, 2)).nonzero()[0].mean())
-        erased[erasedSlice] = 0
-        slicer.util.updateSegmentBinaryLabelmapFromArray(erased, segmentation, segmentId, volume)
-
-        table = logic.compareWithAiResult(parameterNode)
-        self.assertIs(parameterNode.review.changesTable, table)
-        row = slicer.util.dataframeFromTable(table).iloc[0]
-        voxelMl = float(np.prod(volume.GetSpacing())) / 1000.0
-        self.assertEqual(row["Change"], "edited")
-        self.assertAlmostEqual(float(row["Removed (ml)"]), int(mask[erasedSlice].sum()) * voxelMl, places=6)
-        self.assertAlmostEqual(float(row["Added (ml)"]), 0.0)
-        self.delayDisplay(f"Test passed ({reviewSummary(table)})")
+        for test in segmentationSelfTests.SELF_TESTS:
+            self.setUp()
+            test(self, VirtualBiopsySegmentationLogic())

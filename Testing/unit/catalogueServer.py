@@ -1,16 +1,14 @@
-"""A local HTTP server on 127.0.0.1 (random port, own thread) for catalogue-model tests, and a small real catalogue
+"""The local model server for catalogue-model tests, and a small real catalogue
 model: a MONAI network folder zipped, listed in a user manifest with its download address."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import pathlib
-import re
-import threading
 
 from modelFolders import writeNetworkModel, zipFolder
+from modelServer import ModelServer
 
 from VirtualBiopsy.models.manifest import writeManifest
 from VirtualBiopsy.models.modelDetection import entryFromPath
@@ -19,59 +17,12 @@ from VirtualBiopsy.models.modelEntry import ModelDownload, ModelEntry
 MODEL_ID = "tiny-cat"
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: CatalogueServer
-
-    def do_GET(self) -> None:
-        server = self.server
-        server.requests.append((self.path, self.headers.get("Range")))
-        body = server.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        start = 0
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match:
-            start = int(match.group(1))
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        sent = body[start:]
-        if server.dropAfter is not None:  # the connection breaks once, after dropAfter bytes
-            sent, server.dropAfter = sent[: server.dropAfter], None
-        try:
-            self.wfile.write(sent)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        self.close_connection = True
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
-class CatalogueServer(http.server.ThreadingHTTPServer):
-    """Serves ``files`` (path → bytes) with ``Range: bytes=N-`` support; logs ``(path, Range)`` per request."""
-
-    daemon_threads = True
+class CatalogueServer(ModelServer):
+    """A :class:`ModelServer` serving in its own thread from construction on."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        self.dropAfter: int | None = None
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__()
+        self.start()
 
 
 def modelArchive(folder: pathlib.Path) -> tuple[ModelEntry, bytes]:

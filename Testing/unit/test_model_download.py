@@ -2,14 +2,12 @@
 servers that ignore Range or break the connection, hash refusal, HTTP errors, cancel, size limit, bad schemes."""
 
 import hashlib
-import http.server
 import os
 import random
-import re
 import socket
-import threading
 
 import pytest
+from modelServer import ModelServer
 
 from VirtualBiopsy.errors import CancelledError, InputError, ModelError
 from VirtualBiopsy.models.download import downloadVerified, modelCacheFolder
@@ -17,80 +15,6 @@ from VirtualBiopsy.progress import CancelToken
 
 CHUNK = 256 * 1024
 TIMEOUT = 5.0
-
-
-class ModelHandler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``, honouring ``Range: bytes=N-`` unless told otherwise by the server's switches."""
-
-    server: "ModelServer"
-
-    def do_GET(self) -> None:
-        server = self.server
-        server.requests.append((self.path, self.headers.get("Range")))
-        if server.status is not None:
-            self.send_error(server.status)
-            return
-        if server.redirectTo is not None:
-            self.send_response(302)
-            self.send_header("Location", server.redirectTo)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = server.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        if server.wrongBytes:
-            body = bytes(255 - b for b in body[:16]) + body[16:]
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match and not server.ignoreRange:
-            start = int(match.group(1))
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            body = body[start:]
-        else:
-            self.send_response(200)
-        if not server.noLength:
-            self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if server.dropAfter is not None:
-            body = body[: server.dropAfter]
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client stopped reading (cancel, size limit)
-        self.close_connection = True
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
-class ModelServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), ModelHandler)
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        self.status: int | None = None
-        self.redirectTo: str | None = None
-        self.ignoreRange = False
-        self.dropAfter: int | None = None
-        self.wrongBytes = False
-        self.noLength = False
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def handle_error(self, request, client_address) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +25,10 @@ def model() -> bytes:
 
 @pytest.fixture
 def server(model):
-    server = ModelServer()
+    server = ModelServer().start()
     server.files["/model.pt"] = model
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    server.stop()
 
 
 def sha(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """Settings of the cohort analyses that follow the clusters: Cox model, Shapley values, CNN and Grad-CAM.
 
 The classifier comparison uses :class:`~VirtualBiopsy.outcome.classification.config.ClassificationConfig`
-(section ``classification``); which analyses run is :attr:`CohortConfig.analyses`.
+(section ``analyses.classification``); which analyses run is :meth:`AnalysesSection.active`.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 of a few patients added to their scenes.
 
 The CNN trains in this process (``InlineRunner``, as the demo's segmentation runs) on the patients the
-pipeline processed, with crops centred on the manifest's ground-truth masks. Each map is computed by
+pipeline processed, with crops centred on the run's tumour masks. Each map is computed by
 :class:`~VirtualBiopsy.outcome.deep.logic.DeepOutcomeLogic` on the patient's scene (crop centred on the
 automatic segmentation), written as ``<patient>_gradcam.nrrd`` on the grid of the model's first sequence
-with three overlay PNGs, and added to ``scenes/<patient>.mrb`` under the patient.
+with three overlay PNGs, and saved with the patient's scene as ``<gradcam>/<patient>/<patient>.mrb``.
 """
 
 from __future__ import annotations
