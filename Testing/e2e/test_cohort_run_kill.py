@@ -15,6 +15,8 @@ import yaml
 
 from VirtualBiopsy.cohort import run
 from VirtualBiopsy.cohort.ledger import RunLedger
+from VirtualBiopsy.cohort.report import buildReport
+from VirtualBiopsy.cohort.runCompletion import runCompletion
 from VirtualBiopsy.data.virtualCohort import generateCohort
 
 CASES = 4
@@ -94,10 +96,16 @@ def test_killed_runs_resume_to_the_uninterrupted_tables(tmp_path):
     out = tmp_path / "killed"
     command = runCommand(manifest, settings, out)
     moments = [afterStages(1), afterStages(6), afterStages(11), duringAnalyses]
-    killed = [runUntilKilled(command, out, moment) for moment in moments]
+    killed = []
+    for moment in moments:
+        killed.append(runUntilKilled(command, out, moment))
+        if killed[-1]:  # a killed run, even during the cohort analyses, never passes for a finished one
+            assert runCompletion(out) is None
+            assert "This run has not finished" in (buildReport(out).read_text(encoding="utf-8"))
     assert killed.count(True) >= 3, killed  # a moment may pass between two polls only if the run finished
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    assert runCompletion(out)["done"] == CASES
 
     for name in TABLES:
         final, expected = pd.read_csv(out / name), pd.read_csv(reference / name)

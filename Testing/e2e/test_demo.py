@@ -14,6 +14,7 @@ import yaml
 
 from VirtualBiopsy.cli import main
 from VirtualBiopsy.cohort import run
+from VirtualBiopsy.cohort.runCompletion import runCompletion
 from VirtualBiopsy.data.virtualCohort import generateCohort
 from VirtualBiopsy.mrml.images import volumeNodeToImage
 from VirtualBiopsy.mrml.storage import loadScene
@@ -185,12 +186,24 @@ def test_demo_cohort_analyses(demoRun):
 
 
 @pytest.mark.slow
-def test_demo_refuses_to_overwrite(demoRun, capsys):
+def test_demo_refuses_another_cohort_in_its_folder(demoRun, capsys):
     _, out, _ = demoRun
     before = sorted(p.name for p in out.iterdir())
     assert main(["demo", "--out", str(out), "--cases", "2"]) == 2
-    assert "is not empty" in capsys.readouterr().err
+    assert f"holds a demo of another cohort (--cases {CASES}, --seed 11, --size 128)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_the_same_demo_again_finds_everything_done(demoRun, capsys):
+    _, demo, _ = demoRun
+    assert runCompletion(demo / "run")["done"] == CASES
+    (demo / "run" / "run-complete.json").unlink()  # as a kill after the last case would leave it
+    before = {p: p.read_bytes() for p in (demo / "run").rglob("*.csv")}
+    options = ["--cases", str(CASES), "--seed", "11", "--config", str(demo.parent / "demo.yaml")]
+    assert main(["demo", "--out", str(demo), *options]) == 0
+    assert {p: p.read_bytes() for p in (demo / "run").rglob("*.csv")} == before
+    assert runCompletion(demo / "run")["done"] == CASES
 
 
 @pytest.mark.slow

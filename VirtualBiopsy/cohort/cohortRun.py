@@ -17,6 +17,7 @@ from VirtualBiopsy.cohort.cohortAnalyses import AnalysisRecord
 from VirtualBiopsy.cohort.cohortCheck import CohortCheck, checkCohort
 from VirtualBiopsy.cohort.eventLog import EventLog
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
+from VirtualBiopsy.cohort.runCompletion import markRunComplete, markRunIncomplete
 from VirtualBiopsy.cohort.runFolder import RunIdentity, inspectRunFolder, openRunFolder, runFolderLock
 from VirtualBiopsy.cohort.runProgress import RunProgress
 from VirtualBiopsy.errors import InputError
@@ -152,6 +153,7 @@ def run(
     inspectRunFolder(outDir, identity, resume)  # refused before anything is written into the folder
     with runFolderLock(outDir):
         state = openRunFolder(outDir, identity, resume)
+        markRunIncomplete(outDir)
         _removeLeftovers(outDir)
         writeTextAtomically(settings.toYaml(), outDir / "pipeline.yaml")
         check.writeCsv(outDir / "check.csv")
@@ -276,6 +278,17 @@ def _finish(
     reportPath = _buildReport(outDir) if report else None
     done = [p for p, s in ordered.items() if s.get("status") == "done"]
     failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}
+    analysesFailed = [record.name for record in records if record.status == "failed"]
+    markRunComplete(
+        outDir,
+        {
+            "cases": len(cases),
+            "done": len(done),
+            "failed": len(failed),
+            "analysesFailed": analysesFailed,
+            "report": reportPath is not None,
+        },
+    )
     events.emit(
         "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
     )
@@ -309,7 +322,7 @@ def _buildReport(outDir: pathlib.Path) -> pathlib.Path | None:
         return index
     start = time.perf_counter()
     try:
-        buildReport(outDir)
+        buildReport(outDir, complete=True)
     except Exception as error:  # noqa: BLE001 - the report must never lose a finished run's results
         logger.error(
             "The report could not be built (%s: %s); the results are in %s", type(error).__name__, error, outDir

@@ -22,7 +22,7 @@ def addParser(commands) -> None:
         "--out",
         type=pathlib.Path,
         default=pathlib.Path("virtual-biopsy-demo"),
-        help="new or empty output folder (default: %(default)s)",
+        help="new or empty output folder, or an earlier demo's folder to finish it (default: %(default)s)",
     )
     parser.add_argument("--cases", type=int, default=24, help="number of virtual patients (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the cohort (default: %(default)s)")
@@ -31,6 +31,11 @@ def addParser(commands) -> None:
         "--config", type=pathlib.Path, help="pipeline settings YAML: what differs from the shipped demo preset"
     )
     parser.add_argument("--workers", type=int, help="run the patients on a local Dask cluster of N processes")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="on an earlier demo's folder, accept changed --config settings and redo only what they affect",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,6 +54,7 @@ def run(arguments: argparse.Namespace) -> int:
             size=arguments.size,
             config=config,
             workers=arguments.workers,
+            resume=arguments.resume,
             progress=progress,
         )
     printRunSummary(result)

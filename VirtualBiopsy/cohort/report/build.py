@@ -23,15 +23,22 @@ logger = logging.getLogger(__name__)
 REPORT_FOLDER = "report"
 
 
-def buildReport(runFolder: str | os.PathLike, progress: ProgressCallback | None = None) -> pathlib.Path:
+def buildReport(
+    runFolder: str | os.PathLike, progress: ProgressCallback | None = None, complete: bool | None = None
+) -> pathlib.Path:
     """Write ``runFolder/report/index.html`` and ``report/patients/<patient>.html`` from what the run folder holds
     (a finished or partial run), replacing any earlier report only once the new one is complete.
+
+    :param complete: whether the run has finished; default: what its completion marker says (the run itself passes
+        ``True``, as it builds the report after its results and before its marker).
 
     :returns: the path of ``index.html``.
     :raises InputError: when ``runFolder`` is not a run folder.
     """
     progress = progress or noProgress
     run = readRunFolder(runFolder)
+    if complete is not None:
+        run.complete = complete
     target = run.folder / REPORT_FOLDER
     progress(0.0, "Cohort page")
     staged = pathlib.Path(tempfile.mkdtemp(prefix=f".{REPORT_FOLDER}.", suffix=".new", dir=run.folder))

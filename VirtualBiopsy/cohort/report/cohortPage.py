@@ -22,6 +22,7 @@ from VirtualBiopsy.cohort.report.cohortSections import (
     segmentationQaSection,
 )
 from VirtualBiopsy.cohort.report.runFolder import RunFolder
+from VirtualBiopsy.cohort.runCompletion import incompleteRunNotice
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def cohortPage(run: RunFolder) -> str:
     intro = [
         html.paragraph(f"Run folder: {run.folder}" + (f"; manifest: {source}" if source else "") + ".", small=True)
     ]
+    if not run.complete:
+        intro.append(html.notice(incompleteRunNotice(run.folder), "failed"))
     if run.run is None:
         intro.append(html.notice("run.json is absent: the run folder does not say which manifest and settings it ran."))
     if run.settings is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from VirtualBiopsy.cohort.runCompletion import runCompletion
 from VirtualBiopsy.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class RunFolder:
     explanation: dict | None = None
     gradCam: pd.DataFrame | None = None
     problems: dict[str, str] = field(default_factory=dict)
+    complete: bool = False
 
     def path(self, relative: str | None) -> pathlib.Path | None:
         """An absolute path for a path the run wrote (relative to the run folder, or absolute)."""
@@ -151,6 +153,7 @@ def readRunFolder(folder: str | os.PathLike) -> RunFolder:
     run.classificationProvenance = _json(run, f"{CLASSIFICATION}/provenance.json")
     run.explanation = _json(run, f"{CLASSIFICATION}/explanation.json")
     run.gradCam = _csv(run, f"{GRADCAM}/gradcam.csv")
+    run.complete = runCompletion(run.folder) is not None
     return run
 
 
