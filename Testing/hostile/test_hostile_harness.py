@@ -32,5 +32,5 @@ def test_links_are_hashed_by_target_not_followed(tmp_path):
 
 
 def test_a_bad_option_is_refused_without_traceback():
-    result = runCommand("extract", "--no-such-option")
+    result = runCommand("report", "some-folder", "--no-such-option")
     assertRefused(result, "unrecognized arguments", code=2)
