@@ -194,21 +194,9 @@ def run(arguments: argparse.Namespace) -> int:
 
 def writeVolumeAtomically(image, path: pathlib.Path) -> pathlib.Path:
     """Write ``image`` to ``path`` through a hidden sibling with the same (double) suffix, then rename it."""
-    import os
-    import tempfile
+    from VirtualBiopsy.files import writeImageAtomically
 
-    import SimpleITK as sitk
-
-    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix
-    handle, name = tempfile.mkstemp(prefix=f".{_stem(path)}.", suffix=f".partial{suffix}", dir=path.parent)
-    os.close(handle)
-    temporary = pathlib.Path(name)
-    try:
-        sitk.WriteImage(image, str(temporary), useCompression=True)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return writeImageAtomically(image, path)
 
 
 def _stem(path: pathlib.Path) -> str:

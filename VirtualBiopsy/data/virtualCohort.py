@@ -39,7 +39,7 @@ from VirtualBiopsy.data.virtualCase import (
     patientId,
 )
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import stagedOutputFolder, writeTextAtomically
+from VirtualBiopsy.files import stagedOutputFolder, writeImage, writeTextAtomically
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 __all__ = ["VirtualCase", "generateCase", "generateCohort", "writeCase"]
@@ -60,7 +60,7 @@ def writeCase(case: VirtualCase, folder: pathlib.Path) -> dict[str, pathlib.Path
     paths = {}
     for name, image in images.items():
         paths[name] = folder / f"{name}.nrrd"
-        sitk.WriteImage(image, str(paths[name]), useCompression=True)
+        writeImage(image, paths[name], compress=True)
     return paths
 
 

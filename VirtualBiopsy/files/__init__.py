@@ -3,17 +3,32 @@ complete under its final name or not at all; path and extension checks; exclusiv
 
 from VirtualBiopsy.files.atomicFiles import (
     atomicOutput,
+    finalPathsInErrors,
+    makeTemporaryFile,
+    makeTemporaryFolder,
+    ordinaryFileMode,
+    ordinaryFolderMode,
     sha256File,
     temporarySibling,
+    writeImage,
     writeImageAtomically,
     writeTextAtomically,
 )
 from VirtualBiopsy.files.locks import exclusiveLock
+from VirtualBiopsy.files.outputChecks import MINIMUM_FREE_BYTES, checkOutputLocation, explainPathError
 from VirtualBiopsy.files.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.files.paths import extensionOf, requireExisting, requireExtension
 
 __all__ = [
+    "MINIMUM_FREE_BYTES",
     "atomicOutput",
+    "checkOutputLocation",
+    "explainPathError",
+    "finalPathsInErrors",
+    "makeTemporaryFile",
+    "makeTemporaryFolder",
+    "ordinaryFileMode",
+    "ordinaryFolderMode",
     "exclusiveLock",
     "extensionOf",
     "requireExisting",
@@ -22,6 +37,7 @@ __all__ = [
     "sha256File",
     "stagedOutputFolder",
     "temporarySibling",
+    "writeImage",
     "writeImageAtomically",
     "writeTextAtomically",
 ]

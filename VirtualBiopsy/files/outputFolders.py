@@ -6,10 +6,10 @@ import contextlib
 import os
 import pathlib
 import shutil
-import tempfile
 from collections.abc import Iterator
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files.atomicFiles import clearOutputErrors, finalPathsInErrors, makeTemporaryFolder
 
 
 def requireNewFolder(outDir: str | os.PathLike, what: str = "Output folder") -> pathlib.Path:
@@ -35,14 +35,18 @@ def requireNewFolder(outDir: str | os.PathLike, what: str = "Output folder") -> 
 def stagedOutputFolder(outDir: str | os.PathLike, what: str = "Output folder") -> Iterator[pathlib.Path]:
     """Yield a hidden staging folder; on success it replaces the new or empty ``outDir``, on error it is removed.
 
+    The folder has the ordinary folder mode; an :class:`OSError` of the block (a full disk) names the place under
+    ``outDir``, not the hidden staging folder.
+
     :raises InputError: when ``outDir`` is a file or not empty, before or after the block.
     """
     outDir = requireNewFolder(outDir, what)
-    outDir.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{outDir.name}.", suffix=".partial", dir=outDir.parent))
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the results folder is an ordinary one
+    with clearOutputErrors(outDir, what):
+        outDir.parent.mkdir(parents=True, exist_ok=True)
+        staging = makeTemporaryFolder(outDir.parent, prefix=f".{outDir.name}.", suffix=".partial")
     try:
-        yield staging
+        with finalPathsInErrors(staging, outDir.absolute()):
+            yield staging
         if outDir.is_dir():
             try:
                 outDir.rmdir()
@@ -54,9 +58,3 @@ def stagedOutputFolder(outDir: str | os.PathLike, what: str = "Output folder") -
         os.replace(staging, outDir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

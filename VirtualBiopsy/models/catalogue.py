@@ -22,11 +22,10 @@ import os
 import pathlib
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.files import exclusiveLock
+from VirtualBiopsy.files import exclusiveLock, makeTemporaryFolder
 from VirtualBiopsy.models.archives import ImportLimits, checkFolder, extractArchive, wrappedRoot
 from VirtualBiopsy.models.download import downloadVerified, modelCacheFolder
 from VirtualBiopsy.models.hashing import treeDigest, treeHashes
@@ -183,7 +182,7 @@ def _fetch(
     downloadVerified(
         download.url, archive, pin, size=download.sizeBytes, progress=downloading, cancel=cancel, timeout=timeout
     )
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".staging-{cacheKey(entry)}-", dir=cache))
+    staging = makeTemporaryFolder(cache, prefix=f".staging-{cacheKey(entry)}-")
     try:
         extracted = staging / "extracted"
         extracted.mkdir()

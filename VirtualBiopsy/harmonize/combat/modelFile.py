@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files import makeTemporaryFile
 from VirtualBiopsy.harmonize.combat.estimation import METHODS
 from VirtualBiopsy.harmonize.combat.inputs import CovariateEncoding
 
@@ -86,8 +86,7 @@ def writeNewText(text: str, path: str | os.PathLike) -> pathlib.Path:
         raise InputError(f"Output file {path} exists already; nothing is overwritten. Choose a new name.")
     if not path.parent.is_dir():
         raise InputError(f"The folder of {path} does not exist; create it first.")
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    temporary = pathlib.Path(name)
+    handle, temporary = makeTemporaryFile(path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
