@@ -52,7 +52,7 @@ class EventLog:
         }
         data = (json.dumps(record, ensure_ascii=False, allow_nan=False, default=str) + "\n").encode()
         for path in self.files:
-            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             try:
                 os.write(descriptor, data)
             finally:

@@ -185,7 +185,7 @@ class RunLedger:
         self.journalFolder.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
-        descriptor = os.open(path, flags, 0o644)
+        descriptor = os.open(path, flags, 0o666)
         try:
             with _locked(descriptor):
                 _cutUncommittedTail(descriptor, path)
