@@ -30,9 +30,11 @@ SETTINGS = {
 }
 
 
-def killWhen(command: list[str], condition, timeout: float = 240) -> bool:
-    """Run ``command`` in its own process group and SIGKILL the group once ``condition()`` holds."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def killWhen(command: list[str], condition, log: pathlib.Path, timeout: float = 240) -> bool:
+    """Run ``command`` in its own process group (its output into ``log``) and SIGKILL the group once
+    ``condition()`` holds; whether it was killed."""
+    with open(log, "wb") as stream:
+        process = subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     try:
         while process.poll() is None and time.monotonic() < deadline:
@@ -64,10 +66,11 @@ def test_a_killed_demo_finishes_when_run_again(tmp_path):
     command += ["--size", "40", "--seed", "5", "--config", str(settings)]
 
     with guarded([settings], outputs=[out]):
-        writingCohort = killWhen(command, lambda: any(out.glob(".virtual-cohort.*.partial/VB0002")))
-        assert writingCohort and not (out / "virtual-cohort").exists()
-        running = killWhen(command, lambda: finishedStages(out) >= 2)
-        assert running and runCompletion(out / "run") is None
+        log = tmp_path / "demo.log"
+        writingCohort = killWhen(command, lambda: any(out.glob(".virtual-cohort.*.partial/VB0002")), log)
+        assert writingCohort and not (out / "virtual-cohort").exists(), log.read_text()
+        running = killWhen(command, lambda: finishedStages(out) >= 2, log)
+        assert running and runCompletion(out / "run") is None, log.read_text()
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
 
