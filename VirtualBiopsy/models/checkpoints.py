@@ -166,7 +166,7 @@ def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathL
 
 def _refusedContent(error: BaseException) -> str:
     text = str(error)
-    if match := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text):
+    if match := re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text):
         return f"it needs {match.group(1)}"
     _, marker, detail = text.partition("WeightsUnpickler error:")
     lines = detail.strip().splitlines() if marker else []
