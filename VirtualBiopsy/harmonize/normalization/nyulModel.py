@@ -121,8 +121,10 @@ class NyulModel:
                 created=_text(document["created"], "created", source),
             )
         except (KeyError, TypeError, ValueError) as error:
-            if isinstance(error, InputError):
-                raise
+            if isinstance(error, InputError):  # the scale's own checks: name the file too
+                if source in str(error):
+                    raise
+                raise InputError(f"{source}: {error}") from error
             raise InputError(
                 f"{source} lacks or mistypes {error}; the file is damaged or was edited. Refit it with "
                 "'virtual-biopsy nyul fit'."
