@@ -225,14 +225,22 @@ PLANS_PAYLOADS = (
         "norm_op", _op("norm_op", "subprocess.Popen", "args"), "plans", _A + "arch_kwargs.norm_op", "subprocess.Popen"
     ),
     PlansPayload(
-        "dropout_op", _op("dropout_op", "posix.system", "command"), "plans", _A + "arch_kwargs.dropout_op", "posix.system"
+        "dropout_op",
+        _op("dropout_op", "posix.system", "command"),
+        "plans",
+        _A + "arch_kwargs.dropout_op",
+        "posix.system",
     ),
-    PlansPayload("nonlin", _op("nonlin", "builtins.exec", "source"), "plans", _A + "arch_kwargs.nonlin", "builtins.exec"),
+    PlansPayload(
+        "nonlin", _op("nonlin", "builtins.exec", "source"), "plans", _A + "arch_kwargs.nonlin", "builtins.exec"
+    ),
     PlansPayload("block", _block, "plans", _A + "arch_kwargs.block", "builtins.exec"),
     PlansPayload("network", _network, "plans", _A + "network_class_name", "importlib.import_module"),
     PlansPayload("importList", _extraImport, "plans", _A + "_kw_requires_import", "payload"),
     PlansPayload("nestedPath", _nestedPath, "plans", _A + "arch_kwargs.stem.op", "subprocess.Popen"),
-    PlansPayload("preprocessor", _set("preprocessor_name", "os.system"), "plans", _C + "preprocessor_name", "os.system"),
+    PlansPayload(
+        "preprocessor", _set("preprocessor_name", "os.system"), "plans", _C + "preprocessor_name", "os.system"
+    ),
     PlansPayload(
         "normalization",
         _set("normalization_schemes", ["ZScoreNormalization", "load_pickle"]),
@@ -240,8 +248,12 @@ PLANS_PAYLOADS = (
         _C + "normalization_schemes[1]",
         "load_pickle",
     ),
-    PlansPayload("resamplingData", _set("resampling_fn_data", "save_json"), "plans", _C + "resampling_fn_data", "save_json"),
-    PlansPayload("resamplingSeg", _set("resampling_fn_seg", "os.system"), "plans", _C + "resampling_fn_seg", "os.system"),
+    PlansPayload(
+        "resamplingData", _set("resampling_fn_data", "save_json"), "plans", _C + "resampling_fn_data", "save_json"
+    ),
+    PlansPayload(
+        "resamplingSeg", _set("resampling_fn_seg", "os.system"), "plans", _C + "resampling_fn_seg", "os.system"
+    ),
     PlansPayload(
         "resamplingProbabilities",
         _set("resampling_fn_probabilities", "exec"),
@@ -251,7 +263,11 @@ PLANS_PAYLOADS = (
     ),
     PlansPayload("labelManager", _set("label_manager", "os.system", top=True), "plans", "label_manager", "os.system"),
     PlansPayload(
-        "readerWriter", _set("image_reader_writer", "subprocess.Popen", top=True), "plans", "image_reader_writer", "subprocess.Popen"
+        "readerWriter",
+        _set("image_reader_writer", "subprocess.Popen", top=True),
+        "plans",
+        "image_reader_writer",
+        "subprocess.Popen",
     ),
     PlansPayload("legacyNetwork", _legacy, "plans", _C + "UNet_class_name", "posix.system"),
     PlansPayload("datasetReader", _readerInDataset, "dataset", "overwrite_image_reader_writer", "os.system"),
@@ -304,16 +320,41 @@ def bundlePayloads(command: str) -> list[tuple[str, dict | str, str, str, str]]:
     """(name, inference config or YAML text, config file name, field, value) of each hostile bundle."""
     expression = f"$__import__('os').system('{command}')"
     return [
-        ("target", {"network_def": {**BUNDLE_NETWORK, "_target_": "os.system", "command": command}}, "inference.json",
-         "network_def._target_", "os.system"),
-        ("expression", {"network_def": {**BUNDLE_NETWORK, "act": expression}}, "inference.json", "network_def.act",
-         expression),
-        ("reference", {"payload": expression, "network_def": {**BUNDLE_NETWORK, "act": "@payload"}}, "inference.json",
-         "network_def.act", "@payload"),
-        ("macro", {"network_def": {**BUNDLE_NETWORK, "act": "%configs/other.json#payload"}}, "inference.json",
-         "network_def.act", "%configs/other.json#payload"),
-        ("yamlTag", f"network_def:\n  _target_: UNet\n  act: !!python/object/apply:os.system ['{command}']\n",
-         "inference.yaml", "network_def.act", "!!python/object/apply:os.system"),
+        (
+            "target",
+            {"network_def": {**BUNDLE_NETWORK, "_target_": "os.system", "command": command}},
+            "inference.json",
+            "network_def._target_",
+            "os.system",
+        ),
+        (
+            "expression",
+            {"network_def": {**BUNDLE_NETWORK, "act": expression}},
+            "inference.json",
+            "network_def.act",
+            expression,
+        ),
+        (
+            "reference",
+            {"payload": expression, "network_def": {**BUNDLE_NETWORK, "act": "@payload"}},
+            "inference.json",
+            "network_def.act",
+            "@payload",
+        ),
+        (
+            "macro",
+            {"network_def": {**BUNDLE_NETWORK, "act": "%configs/other.json#payload"}},
+            "inference.json",
+            "network_def.act",
+            "%configs/other.json#payload",
+        ),
+        (
+            "yamlTag",
+            f"network_def:\n  _target_: UNet\n  act: !!python/object/apply:os.system ['{command}']\n",
+            "inference.yaml",
+            "network_def.act",
+            "!!python/object/apply:os.system",
+        ),
     ]
 
 

@@ -196,7 +196,9 @@ def test_a_hostile_nyul_model_is_refused_by_harmonize(tmp_path, image, kind):
     out = tmp_path / "out"
     out.mkdir()
     with guarded([model, image], [out]):
-        result = runCommand("harmonize", "--method", "nyul", "--model", model, "--image", image, "--out", out / "h.nrrd")
+        result = runCommand(
+            "harmonize", "--method", "nyul", "--model", model, "--image", image, "--out", out / "h.nrrd"
+        )
     assertRefused(result, f"Nyúl model file {model}", *NYUL_CASES[kind])
     assert not any(out.iterdir())
 

@@ -163,10 +163,9 @@ def run(arguments: argparse.Namespace) -> int:
 def _model(model: str, modelsDir: pathlib.Path | None):
     """The entry and path of a registry id, or of a model folder/file given by path (used in place, untrusted),
     after its files and (untrusted) configuration were checked."""
+    from VirtualBiopsy.models.modelCheck import checkModelBeforeUse
     from VirtualBiopsy.models.modelDetection import entryFromPath
     from VirtualBiopsy.models.registry import ModelRegistry
-
-    from VirtualBiopsy.models.modelCheck import checkModelBeforeUse
 
     path = pathlib.Path(model)
     if path.exists():
