@@ -63,26 +63,105 @@ class StageConfig:
         return type(self).fromDict({**self.toDict(), **changes})
 
 
+#: The largest settings file read (a pipeline, extraction or parameter file is a few kilobytes).
+MAX_YAML_BYTES = 1 << 20
+#: The most values a YAML document may hold once its aliases are expanded, and its deepest nesting.
+MAX_YAML_VALUES = 100_000
+MAX_YAML_DEPTH = 64
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+
+
 def readYamlFile(path: str | pathlib.Path, what: str) -> dict[str, Any]:
     """Read a YAML (or JSON) file whose top level is a mapping; an empty file gives ``{}``.
 
-    :param what: what the file is, for messages (e.g. ``"Pipeline settings file"``).
-    :raises InputError: when the file is missing, not valid YAML, or not a mapping.
-    """
-    import yaml
+    The file is read as data only (:func:`loadYaml`): no Python tags, at most :data:`MAX_YAML_BYTES`.
 
+    :param what: what the file is, for messages (e.g. ``"Pipeline settings file"``).
+    :raises InputError: when the file is missing, too large, not UTF-8, not valid YAML, holds a Python tag or an
+        alias bomb, or is not a mapping.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"{what} not found: {path}. Give the path of an existing YAML file.")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{what} {path} is not valid YAML: {error}") from error
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as error:
+        raise InputError(f"{what} {path} cannot be read ({error.strerror}); check its permissions.") from error
+    document = loadYaml(data, f"{what} {path}")
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise InputError(f"{what} {path} must hold a mapping of names to settings, not a {type(document).__name__}.")
     return document
+
+
+def loadYaml(data: bytes | str, where: str, hint: str = "", maxBytes: int = MAX_YAML_BYTES) -> Any:
+    """The plain values (mappings, lists, strings, numbers, booleans, null) of one YAML document, never an object.
+
+    The document is composed first and checked before anything is built: a tag ``yaml.safe_load`` cannot build
+    (``!!python/object/apply:os.system``) is refused naming its field, and so are more than
+    :data:`MAX_YAML_VALUES` values once aliases (``&a`` / ``*a``) are expanded, or nesting deeper than
+    :data:`MAX_YAML_DEPTH` (a "billion laughs" bomb is a few lines).
+
+    :param where: what and where the text is, for messages (e.g. ``"Pipeline settings file PATH"``).
+    :param hint: a sentence added to a refused tag's message (the fix).
+    :raises InputError: for text over ``maxBytes``, bytes that are not UTF-8, invalid YAML, a refused tag or a
+        document too large or deep.
+    """
+    import yaml
+
+    if len(data) > maxBytes:
+        raise InputError(
+            f"{where} is larger than {maxBytes} bytes; a settings file is a few kilobytes. "
+            "Give the settings file itself, not a data file."
+        )
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                "save it as UTF-8 plain text."
+            ) from error
+    try:
+        node = yaml.compose(data, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        raise InputError(f"{where} is not valid YAML ({' '.join(str(error).split())}); fix the file.") from error
+    if node is None:
+        return None
+    _checkYamlNodes(yaml, node, where, hint)
+    return yaml.safe_load(data)
+
+
+def _checkYamlNodes(yaml: Any, root: Any, where: str, hint: str) -> None:
+    """Refuse an unbuildable tag (naming its field), too many values or too deep a nesting."""
+    stack: list[tuple[str, Any, int]] = [("", root, 0)]
+    count = 0
+    while stack:
+        path, node, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_VALUES or depth > MAX_YAML_DEPTH:
+            raise InputError(
+                f"{where} holds more than {MAX_YAML_VALUES} values once its aliases (&name, *name) are expanded, "
+                f"or nests deeper than {MAX_YAML_DEPTH} levels (an alias bomb?); nothing of it was used. "
+                "Write the settings out plainly, without aliases."
+            )
+        if node.tag not in yaml.SafeLoader.yaml_constructors and node.tag != _YAML_TAG_PREFIX + "merge":
+            tag = str(node.tag)
+            shown = "!!" + tag[len(_YAML_TAG_PREFIX) :] if tag.startswith(_YAML_TAG_PREFIX) else tag
+            raise InputError(
+                f"{where}: field '{path or '(document)'}' has the YAML tag '{shown}', which would build a Python "
+                "object; the file may hold plain values only (no !!python tags) and nothing of it ran. "
+                + (hint or "Remove the tag and write the plain value.")
+            )
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                stack.append((f"{path}.{name}" if path else str(name), value, depth + 1))
+                stack.append((path or "(document)", key, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(f"{path}[{index}]", item, depth + 1) for index, item in reversed(list(enumerate(node.value)))]
 
 
 def requireChoice(config: object, name: str, choices: typing.Iterable[str]) -> None:

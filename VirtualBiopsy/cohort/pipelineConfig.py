@@ -69,10 +69,10 @@ class PipelineConfig:
     @classmethod
     def preset(cls, name: str) -> PipelineConfig:
         """A shipped preset by name: ``demo``, ``brain-mr`` or ``ct``."""
-        path = PRESETS / f"{name}.yaml"
-        if not path.is_file():
-            raise InputError(f"No pipeline preset named '{name}'; shipped presets: {', '.join(presetNames())}.")
-        return cls.fromYaml(path)
+        names = presetNames()
+        if name not in names:  # a name, never a path: '../x' or '/tmp/x' must not pick a file
+            raise InputError(f"No pipeline preset named '{name}'; shipped presets: {', '.join(names)}.")
+        return cls.fromYaml(PRESETS / f"{name}.yaml")
 
     def toDict(self) -> dict[str, Any]:
         """``{section: settings}`` as plain values: the complete settings."""

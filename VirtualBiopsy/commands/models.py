@@ -1,7 +1,7 @@
 """``virtual-biopsy models``: list, import and verify segmentation models.
 
 - ``models list``: the shipped and the user's models (id, version, backend, inputs, labels, trust, origin).
-- ``models import PATH [--id ID] [--trust]``: copy a model folder, TorchScript file or ``.zip`` into the
+- ``models import PATH [--id ID] [--trust]``: copy a model folder, TorchScript file, ``.zip`` or tar archive into the
   user's models folder after checking it (no links, no paths leaving the folder, no zip bombs, only
   allow-listed classes in its configuration) and record its SHA-256. ``--trust`` lets its checkpoints be fully
   unpickled and its configuration name any class, once its files' hashes match: only for models whose origin
@@ -49,14 +49,14 @@ def addParser(commands) -> None:
     importing = actions.add_parser(
         "import",
         parents=[common],
-        help="import a model folder, TorchScript file or .zip",
+        help="import a model folder, TorchScript file, .zip or tar archive",
         description="Copy a model into the models folder and record its SHA-256: an nnU-Net trained-model folder "
         "(dataset.json, plans.json, fold_N/checkpoint_final.pth), a TorchScript .pt with its <name>.json "
-        "(inputs, labels), a MONAI network folder (metadata .json with 'network' and the weights), or a .zip of "
-        "one of them. Links, paths leaving the folder, zip bombs and configurations naming classes outside the "
+        "(inputs, labels), a MONAI network folder (metadata .json with 'network' and the weights), or a .zip or tar "
+        "archive (.tar, .tar.gz, .tgz) of one of them. Links, paths leaving the folder, zip bombs and configurations naming classes outside the "
         "allow-list are refused before anything is written.",
     )
-    importing.add_argument("path", type=pathlib.Path, metavar="PATH", help="model folder, file or .zip archive")
+    importing.add_argument("path", type=pathlib.Path, metavar="PATH", help="model folder, file, or .zip or tar archive")
     importing.add_argument("--id", dest="modelId", metavar="ID", help="the model's id (default: from PATH's name)")
     importing.add_argument(
         "--trust",

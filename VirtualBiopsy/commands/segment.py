@@ -161,22 +161,27 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _model(model: str, modelsDir: pathlib.Path | None):
-    """The entry and path of a registry id, or of a model folder/file given by path (used in place, untrusted)."""
+    """The entry and path of a registry id, or of a model folder/file given by path (used in place, untrusted),
+    after its files and (untrusted) configuration were checked."""
+    from VirtualBiopsy.models.modelCheck import checkModelBeforeUse
     from VirtualBiopsy.models.modelDetection import entryFromPath
     from VirtualBiopsy.models.registry import ModelRegistry
 
     path = pathlib.Path(model)
     if path.exists():
         entry = entryFromPath(path)
-        return entry, pathlib.Path(entry.path)
-    registry = ModelRegistry(modelsDir)
-    entry = registry.lookup(model)
-    if entry.isCatalogue and not entry.isFetched:  # first use: fetched and verified, with its own progress bar
-        from VirtualBiopsy.commands.progressBar import progressBar
+        modelPath = pathlib.Path(entry.path)
+    else:
+        registry = ModelRegistry(modelsDir)
+        entry = registry.lookup(model)
+        if entry.isCatalogue and not entry.isFetched:  # first use: fetched and verified, with its own progress bar
+            from VirtualBiopsy.commands.progressBar import progressBar
 
-        with progressBar("fetch model") as progress:
-            entry = registry.get(model, progress=progress)
-    return entry, registry.modelPath(entry)
+            with progressBar("fetch model") as progress:
+                entry = registry.get(model, progress=progress)
+        modelPath = registry.modelPath(entry)
+    checkModelBeforeUse(entry, modelPath)  # before any image is read or worker started; the worker checks again
+    return entry, modelPath
 
 
 def _writeSegmentation(labelMapFile: pathlib.Path, out: pathlib.Path, entry, found: list[int]) -> None:

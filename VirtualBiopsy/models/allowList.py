@@ -176,6 +176,20 @@ def checkNnunetPlans(plans: Any, where: str) -> None:
             _checkArchitecture(configuration["architecture"], where, f"{prefix}.architecture")
 
 
+def checkNnunetDataset(dataset: Any, where: str) -> None:
+    """Check the one name nnU-Net resolves from a ``dataset.json``: ``overwrite_image_reader_writer``.
+
+    :param where: the file, for messages.
+    :raises UnsafeModelError: for a reader/writer outside the allow-list.
+    :raises ModelError: for a document that is not a mapping.
+    """
+    if not isinstance(dataset, Mapping):
+        raise ModelError(f"{where} is not an nnU-Net dataset.json (not a mapping); restore it from the model.")
+    field, allowed = "overwrite_image_reader_writer", NNUNET_NAMED_FIELDS["image_reader_writer"]
+    if field in dataset and dataset[field] not in allowed:
+        raise refuse(where, field, dataset[field], ", ".join(sorted(allowed)))
+
+
 def checkNnunetTrainerName(name: Any, where: str) -> str:
     """``name`` if it can only name a class (a plain identifier); nnU-Net's trainers are then looked up in the
     installed nnU-Net alone and must subclass ``nnUNetTrainer`` (see the nnU-Net backend).

@@ -39,13 +39,16 @@ def loadCheckpoint(
     :param modelRoot: the model's folder or file (:meth:`ModelRegistry.modelPath`); default ``entry.path``
         when that is absolute.
     :raises ModelError: for a missing, unreadable or changed file, a file not listed by ``entry``, or one that
-        needs full unpickling when the model is not trusted (or no entry is given).
+        needs full unpickling when the model is not trusted (or no entry is given), or whose floating-point tensors
+        hold a NaN or an infinity (damaged weights).
     """
     torch = requirePackage("torch")
     path = pathlib.Path(path)
     with openVerified(path, entry, modelRoot) as handle:
         try:
-            return torch.load(handle, map_location="cpu", weights_only=True)
+            return _requireFinite(torch, torch.load(handle, map_location="cpu", weights_only=True), path)
+        except ModelError:
+            raise
         except Exception as error:  # torch raises RuntimeError, EOFError, ValueError… for damaged files
             if not (isinstance(error, pickle.UnpicklingError) and _WEIGHTS_ONLY_REFUSAL in str(error)):
                 reason = _firstLine(error)
@@ -66,12 +69,13 @@ def loadCheckpoint(
         )
         handle.seek(0)
         try:
-            return torch.load(handle, map_location="cpu", weights_only=False)
+            loaded = torch.load(handle, map_location="cpu", weights_only=False)
         except Exception as error:
             raise ModelError(
                 f"Cannot read checkpoint {path} of trusted model '{entry.id}' ({_firstLine(error)}); "
                 "the model may need code that is not installed (an nnU-Net trainer class?)."
             ) from error
+        return _requireFinite(torch, loaded, path)
 
 
 def loadTorchScript(
@@ -164,9 +168,37 @@ def _listedName(path: pathlib.Path, entry: ModelEntry, modelRoot: str | os.PathL
     return name
 
 
+def _requireFinite(torch: Any, loaded: Any, path: pathlib.Path) -> Any:
+    """``loaded``, after checking that none of its floating-point tensors holds a NaN or an infinity.
+
+    :raises ModelError: naming the first such tensor, how many values are not finite and how many tensors are.
+    """
+    damaged: list[tuple[str, int]] = []
+    stack: list[tuple[str, Any]] = [("", loaded)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            if item.is_floating_point() or item.is_complex():
+                count = int((~torch.isfinite(item)).sum())
+                if count:
+                    damaged.append((key or "(the file)", count))
+        elif isinstance(item, dict):
+            stack += [(f"{key}.{name}" if key else str(name), value) for name, value in reversed(item.items())]
+        elif isinstance(item, (list, tuple)):
+            stack += [(f"{key}[{index}]", value) for index, value in reversed(list(enumerate(item)))]
+    if damaged:
+        key, count = damaged[0]
+        more = f" (and {len(damaged) - 1} more tensor(s))" if len(damaged) > 1 else ""
+        raise ModelError(
+            f"Checkpoint {path} holds {count} NaN or infinite value(s) in '{key}'{more}: its weights are damaged "
+            "(a training run that diverged?) and were not used. Retrain the model or restore the file."
+        )
+    return loaded
+
+
 def _refusedContent(error: BaseException) -> str:
     text = str(error)
-    if match := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text):
+    if match := re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text):
         return f"it needs {match.group(1)}"
     _, marker, detail = text.partition("WeightsUnpickler error:")
     lines = detail.strip().splitlines() if marker else []

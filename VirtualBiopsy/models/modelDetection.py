@@ -32,6 +32,7 @@ from VirtualBiopsy.models.modelEntry import ModelEntry, ModelLabel
 from VirtualBiopsy.models.modelLayout import ModelLayout
 from VirtualBiopsy.models.modelMetadata import parseInputs, parseLabels, readJsonObject
 from VirtualBiopsy.models.monaiBundle import bundleLayout, isMonaiBundle
+from VirtualBiopsy.models.tarArchives import TAR_SUFFIXES
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".ts", ".pth")
 WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -90,8 +91,9 @@ def detectModel(path: str | os.PathLike) -> ModelLayout:
             )
         )
     if path.is_file():
-        if path.suffix.lower() == ".zip":
-            raise InputError(f"{path} is a zip archive; import it first: virtual-biopsy models import {path}")
+        if path.suffix.lower() == ".zip" or path.name.lower().endswith(TAR_SUFFIXES):
+            kind = "a zip" if path.suffix.lower() == ".zip" else "a tar"
+            raise InputError(f"{path} is {kind} archive; import it first: virtual-biopsy models import {path}")
         if isTorchScript(path):
             return _torchScriptLayout(path)
         raise InputError(
@@ -146,9 +148,10 @@ def isTorchScript(path: pathlib.Path) -> bool:
 
 
 def defaultModelId(path: str | os.PathLike) -> str:
-    """An id made from the path's name (``Dataset001_Brain.zip`` → ``Dataset001_Brain``)."""
+    """An id made from the path's name (``Dataset001_Brain.zip``, ``Dataset001_Brain.tar.gz`` → ``Dataset001_Brain``)."""
     path = pathlib.Path(path)
-    name = path.name if path.is_dir() else path.stem
+    tarSuffix = next((suffix for suffix in TAR_SUFFIXES if path.name.lower().endswith(suffix)), "")
+    name = path.name if path.is_dir() else path.name[: -len(tarSuffix)] if tarSuffix else path.stem
     candidate = _ID_CHARACTERS.sub("-", name).lstrip("._-")[:64].rstrip("._-")
     return candidate or "model"
 

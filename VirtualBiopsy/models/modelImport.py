@@ -1,4 +1,4 @@
-"""Import a model folder, TorchScript file or ``.zip`` archive into a models folder.
+"""Import a model folder, TorchScript file, ``.zip`` or tar archive into a models folder.
 
 The source is checked first (see :mod:`~VirtualBiopsy.models.archives`), then only the files the
 model needs are copied into a hidden staging folder, hashed there, and the folder is renamed to
@@ -14,7 +14,7 @@ import shutil
 import tempfile
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.models.allowList import checkMonaiNetwork, checkNnunetPlans
+from VirtualBiopsy.models.allowList import checkMonaiNetwork, checkNnunetDataset, checkNnunetPlans
 from VirtualBiopsy.models.archives import (
     ImportLimits,
     checkArchive,
@@ -34,6 +34,7 @@ from VirtualBiopsy.models.modelDetection import (
 )
 from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.models.modelMetadata import readJsonObject
+from VirtualBiopsy.models.tarArchives import checkTarArchive, extractTarArchive, isTarName
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 __all__ = ["ImportLimits", "entryFromPath", "installModel", "importedId", "requireAllowedConfiguration"]
@@ -55,8 +56,8 @@ def installModel(
 ) -> ModelEntry:
     """Copy the model at ``source`` into ``modelsFolder/modelId`` and describe it.
 
-    :param source: an nnU-Net or MONAI model folder, a TorchScript file (with its ``<name>.json``) or a ``.zip``
-        holding one of them.
+    :param source: an nnU-Net or MONAI model folder, a TorchScript file (with its ``<name>.json``), or a ``.zip``
+        or tar archive (``.tar``, ``.tar.gz``, ``.tgz``, …) holding one of them.
     :param trust: record the model as trusted (its checkpoints may be fully unpickled once their hash matches).
     :returns: the entry, with ``path`` relative to ``modelsFolder`` (``<id>`` or ``<id>/<file>``).
     :raises InputError: for an unsafe or unrecognised source, or when ``modelsFolder/modelId`` exists.
@@ -79,9 +80,10 @@ def installModel(
                 else "does not exist; check the path."
             )
         )
-    archive = source.is_file() and source.suffix.lower() == ".zip"
+    tar = source.is_file() and isTarName(source)
+    archive = tar or (source.is_file() and source.suffix.lower() == ".zip")
     if archive:
-        checkArchive(source, limits)
+        (checkTarArchive if tar else checkArchive)(source, limits)
     else:
         if source.is_dir():
             checkFolder(source)
@@ -92,7 +94,9 @@ def installModel(
         if archive:
             extracted = staging / "extracted"
             extracted.mkdir()
-            extractArchive(source, extracted, limits, lambda f, m: progress(0.5 * f, m), cancel)
+            (extractTarArchive if tar else extractArchive)(
+                source, extracted, limits, lambda f, m: progress(0.5 * f, m), cancel
+            )
             layout = detectModel(wrappedRoot(extracted))
         model = staging / "model"
         model.mkdir()
@@ -108,8 +112,8 @@ def installModel(
             else:
                 shutil.copyfile(src, dst, follow_symlinks=False)
             progress(0.5 + 0.4 * (index + 1) / len(pairs), f"copied {dst.relative_to(model).as_posix()}")
-        if not trust:  # the copies: the files that will be hashed and loaded
-            requireAllowedConfiguration(layout, model)
+        if not trust:  # the copies (the files that will be hashed and loaded), named as the user knows them
+            requireAllowedConfiguration(layout, model, f"{source}: " if archive else layout.root)
         hashes = {name: fileSha256(model / name) for name in layout.files}
         path = f"{modelId}/{layout.files[0]}" if not layout.root.is_dir() else modelId
         entry = layoutEntry(layout, modelId, path, hashes, trust)
@@ -127,19 +131,29 @@ def installModel(
     return entry
 
 
-def requireAllowedConfiguration(layout: ModelLayout, root: pathlib.Path | None = None) -> None:
+def requireAllowedConfiguration(
+    layout: ModelLayout, root: pathlib.Path | None = None, shownAs: str | pathlib.Path | None = None
+) -> None:
     """Check every class path and importable name the model's configuration would make a library resolve.
 
     :param root: where the model's files are (default: ``layout.root``), e.g. a copy of them.
+    :param shownAs: the folder messages name the files in (a source folder, or an archive's path followed by
+        ``": "``; default: ``root``).
     :raises UnsafeModelError: naming the file, the field and the value outside the allow-list.
     """
     root = root or layout.root
+
+    def shown(name: str) -> str:
+        if shownAs is None:
+            return str(root / name)
+        return f"{shownAs}{name}" if isinstance(shownAs, str) else str(pathlib.Path(shownAs) / name)
+
     if layout.backend == "nnunet":
-        plans = root / "plans.json"
-        checkNnunetPlans(readJsonObject(plans), str(plans))
+        checkNnunetPlans(readJsonObject(root / "plans.json"), shown("plans.json"))
+        checkNnunetDataset(readJsonObject(root / "dataset.json"), shown("dataset.json"))
     elif layout.backend == "monai-network":
-        where = root / str(layout.options.get("metadata", ""))
-        checkMonaiNetwork(layout.options.get("network"), layout.options.get("networkArgs"), str(where))
+        where = shown(str(layout.options.get("metadata", "")))
+        checkMonaiNetwork(layout.options.get("network"), layout.options.get("networkArgs"), where)
 
 
 def _copies(layout, model: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:

@@ -214,34 +214,10 @@ def readBundleConfig(path: pathlib.Path) -> dict[str, Any]:
 
 def _safeYaml(text: str, path: pathlib.Path) -> Any:
     from VirtualBiopsy.errors import requirePackage
+    from VirtualBiopsy.settings import loadYaml
 
-    yaml = requirePackage("yaml", "PyYAML")
-    try:
-        return yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as error:
-        field, tag = _unsafeTag(yaml, yaml.compose(text, Loader=yaml.SafeLoader))
-        raise InputError(
-            f"{path}: field '{field}' has the YAML tag {tag!r}, which would build a Python object; "
-            "a bundle config may hold plain values only (no !!python tags) and nothing of it ran. "
-            f"{_BUNDLE_HINT}"
-        ) from error
-    except yaml.YAMLError as error:
-        raise ValueError(" ".join(str(error).split())) from error
-
-
-def _unsafeTag(yaml: Any, node: Any, path: str = "") -> tuple[str, str]:
-    """The first node (depth first) whose tag ``yaml.safe_load`` cannot build, as (field path, tag)."""
-    stack, count = [(path, node)], 0
-    while stack and count < _MAX_NODES:  # aliases share nodes: bound the walk
-        count += 1
-        path, node = stack.pop()
-        if node.tag not in yaml.SafeLoader.yaml_constructors:
-            return path or "(document)", node.tag
-        if isinstance(node, yaml.MappingNode):
-            stack += reversed([(f"{path}.{key.value}".lstrip("."), value) for key, value in node.value])
-        elif isinstance(node, yaml.SequenceNode):
-            stack += reversed([(f"{path}[{index}]", item) for index, item in enumerate(node.value)])
-    return "(document)", "?"
+    requirePackage("yaml", "PyYAML")
+    return loadYaml(text, str(path), _BUNDLE_HINT, maxBytes=MAX_CONFIG_BYTES)
 
 
 def _refuseSigmoid(postprocessing: Any, where: pathlib.Path) -> None:

@@ -195,7 +195,8 @@ class ModelRegistry:
         cancel: CancelToken | None = None,
         limits: ImportLimits = ImportLimits(),
     ) -> ModelEntry:
-        """Copy a model folder, TorchScript file or ``.zip`` into the user folder and list it in the user manifest.
+        """Copy a model folder, TorchScript file, ``.zip`` or tar archive into the user folder and list it in the user
+        manifest.
 
         :param modelId: the new model's id (default: from the path's name).
         :param trust: allow its checkpoints to be fully unpickled once their hash matches; only for models

@@ -31,6 +31,8 @@ from VirtualBiopsy.harmonize.combat.inputs import CovariateEncoding
 
 FORMAT = "VirtualBiopsy.ComBatModel"
 SCHEMA_VERSION = 1
+#: The largest model file read (10,000 features over 20 batches take about 10 MiB).
+MAX_MODEL_BYTES = 64 << 20
 
 
 def modelToDict(model) -> dict[str, Any]:
@@ -103,14 +105,21 @@ def loadModel(path: str | os.PathLike, modelClass: type):
 
     :param modelClass: the class to build (:class:`~VirtualBiopsy.harmonize.combat.model.ComBatModel`).
 
-    :raises InputError: for a missing file, invalid JSON, another format, a newer schema version,
-        or parameters whose sizes or values do not fit the model (non-finite, variances ≤ 0).
+    :raises InputError: for a missing file, a file over :data:`MAX_MODEL_BYTES`, invalid JSON, another format, a
+        newer schema version, or parameters whose sizes or values do not fit the model (non-finite, variances ≤ 0).
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"ComBat model file {path} not found; give a file written by 'virtual-biopsy combat fit'.")
+    size = path.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise InputError(
+            f"ComBat model file {path} is {size} bytes, more than the {MAX_MODEL_BYTES >> 20} MiB a ComBat model "
+            "takes; it is not a model file. Give a file written by 'virtual-biopsy combat fit'."
+        )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuseConstant)
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(MAX_MODEL_BYTES + 1).decode("utf-8"), parse_constant=_refuseConstant)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"ComBat model file {path} is not valid JSON ({error}); refit the model.") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:

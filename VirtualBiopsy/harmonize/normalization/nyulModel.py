@@ -25,6 +25,8 @@ from VirtualBiopsy.files import writeTextAtomically
 MODEL_FORMAT = "VirtualBiopsy.NyulModel"
 #: The schema this version writes and reads; a file with a newer one is refused.
 SCHEMA_VERSION = 1
+#: The largest model file read (a scale fitted on 10,000 images takes under 1 MiB).
+MAX_MODEL_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +121,10 @@ class NyulModel:
                 created=_text(document["created"], "created", source),
             )
         except (KeyError, TypeError, ValueError) as error:
-            if isinstance(error, InputError):
-                raise
+            if isinstance(error, InputError):  # the scale's own checks: name the file too
+                if source in str(error):
+                    raise
+                raise InputError(f"{source}: {error}") from error
             raise InputError(
                 f"{source} lacks or mistypes {error}; the file is damaged or was edited. Refit it with "
                 "'virtual-biopsy nyul fit'."
@@ -131,14 +135,22 @@ class NyulModel:
     def load(cls, path: str | os.PathLike) -> NyulModel:
         """Read a model file.
 
-        :raises InputError: for a missing or unreadable file, invalid JSON (NaN and Infinity included) or
-            any problem :meth:`fromDict` reports.
+        :raises InputError: for a missing or unreadable file, one over :data:`MAX_MODEL_BYTES`, invalid JSON (NaN and
+            Infinity included) or any problem :meth:`fromDict` reports.
         """
         path = pathlib.Path(path).expanduser()
         if not path.is_file():
             raise InputError(f"Nyúl model file not found: {path}. Fit one with 'virtual-biopsy nyul fit'.")
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise InputError(
+                f"Nyúl model file {path} is {size} bytes, more than the {MAX_MODEL_BYTES >> 20} MiB a Nyúl scale "
+                "takes; it is not a model file. Give a file written by 'virtual-biopsy nyul fit'."
+            )
         try:
-            document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuseConstant)
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_MODEL_BYTES + 1).decode("utf-8")
+            document = json.loads(text, parse_constant=_refuseConstant)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
             raise InputError(f"Nyúl model file {path} is not valid JSON ({error}); refit it.") from error
         return cls.fromDict(document, f"Nyúl model file {path}")
