@@ -91,8 +91,11 @@ class TrainingLogic:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        resume: bool = False,
+        restart: bool = False,
     ) -> TrainingOutcome:
-        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
+        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``; ``resume``
+        continues a stopped training of ``out``, ``restart`` discards it
         (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
         config.validate()
         return trainModel(
@@ -102,6 +105,8 @@ class TrainingLogic:
             runner=self.runner,
             progress=progress,
             cancel=cancel,
+            resume=resume,
+            restart=restart,
         )
 
 
