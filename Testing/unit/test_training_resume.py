@@ -1,7 +1,7 @@
 """nnU-Net training resumes from its last finished epoch: a stopped training keeps its preprocessed data and a
 checkpoint per epoch in ``<out>.partial-work``; ``resume=True`` continues it and, on the CPU with in-process data
-augmentation and the same seed, gives the uninterrupted training's weights and losses exactly; ``restart=True``
-starts over. A checkpoint changed after it was written, a pickle payload, a record pointing elsewhere, other
+augmentation and the same seed, gives the weights and losses of a training started over (its work folder
+discarded, as ``--restart`` does) exactly. A checkpoint changed after it was written, a pickle payload, a record pointing elsewhere, other
 settings or other cases are refused before anything is loaded or trained."""
 
 from __future__ import annotations
@@ -93,11 +93,14 @@ def test_a_resumed_training_equals_a_restarted_one_exactly(stopped, tmp_path):
     resumedOut = copyStopped(stopped, tmp_path / "resumed")
     resumed = train(resumedOut, resume=True)
     restartedOut = copyStopped(stopped, tmp_path / "restarted")
-    restarted = train(restartedOut, restart=True)
+    discardWork(workFolderOf(restartedOut))
+    restarted = train(restartedOut)
 
     assert (resumed.result["resumedAfterEpoch"], restarted.result["resumedAfterEpoch"]) == (1, 0)
     assert resumed.result["trainLosses"][0] == saved["logging"]["train_losses"][0]
-    assert resumed.result["trainLosses"] == restarted.result["trainLosses"] and len(restarted.result["trainLosses"]) == 2
+    assert (
+        resumed.result["trainLosses"] == restarted.result["trainLosses"] and len(restarted.result["trainLosses"]) == 2
+    )
     assert resumed.result["pseudoDice"] == restarted.result["pseudoDice"]
     ours, theirs = finalWeights(resumedOut), finalWeights(restartedOut)
     assert list(ours) == list(theirs) and all(torch.equal(ours[key], theirs[key]) for key in ours)
@@ -111,8 +114,6 @@ def test_a_left_work_folder_needs_resume_or_restart(stopped, tmp_path):
     out = copyStopped(stopped, tmp_path)
     with pytest.raises(InputError, match=r"left its work in .*model\.partial-work\. Resume it with --resume"):
         train(out)
-    with pytest.raises(InputError, match="either --resume or --restart"):
-        train(out, resume=True, restart=True)
     assert (checkpointsOf(out) / RECORD_NAME).is_file() and not out.exists()
 
 

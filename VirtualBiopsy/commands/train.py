@@ -109,6 +109,10 @@ def run(arguments: argparse.Namespace) -> int:
             f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)})."
         )
     config = trainingConfig(arguments, sequences)
+    if arguments.restart:
+        from VirtualBiopsy.segment.training.trainingWork import discardWork, workFolderOf
+
+        discardWork(workFolderOf(out))
     try:
         with progressBar("Training") as report:
             outcome = trainModel(
@@ -117,7 +121,6 @@ def run(arguments: argparse.Namespace) -> int:
                 config,
                 progress=report,
                 resume=arguments.resume,
-                restart=arguments.restart,
             )
     except (KeyboardInterrupt, VirtualBiopsyError):
         _sayHowToResume(out)

@@ -89,14 +89,12 @@ class TrainingLogic:
         out: str | os.PathLike,
         config: TrainingConfig,
         *,
+        resume: bool = False,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-        resume: bool = False,
-        restart: bool = False,
     ) -> TrainingOutcome:
         """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``; ``resume``
-        continues a stopped training of ``out``, ``restart`` discards it
-        (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
+        continues a stopped training of ``out`` (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
         config.validate()
         return trainModel(
             self.trainingCases(cases, config.sequences),
@@ -106,7 +104,6 @@ class TrainingLogic:
             progress=progress,
             cancel=cancel,
             resume=resume,
-            restart=restart,
         )
 
 

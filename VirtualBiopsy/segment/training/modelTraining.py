@@ -5,8 +5,8 @@ changes this process's environment; the work happens in the runner's worker (a c
 process by default). Scratch data (the raw and preprocessed datasets, a checkpoint per
 epoch) lives in the work folder ``<out>.partial-work`` (:mod:`.trainingWork`) and is removed
 once the model folder is written. A training that stops after an epoch (killed, cancelled,
-failed) keeps it: ``resume=True`` continues from the last finished epoch, ``restart=True``
-discards it.
+failed) keeps it: ``resume=True`` continues from the last finished epoch;
+:func:`~.trainingWork.discardWork` discards it (``--restart``).
 """
 
 from __future__ import annotations
@@ -69,10 +69,9 @@ def trainModel(
     config: TrainingConfig,
     *,
     runner=None,
+    resume: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    resume: bool = False,
-    restart: bool = False,
 ) -> TrainingOutcome:
     """Export ``cases``, train nnU-Net on them in ``runner`` and write the trained-model folder ``out``.
 
@@ -80,11 +79,10 @@ def trainModel(
     :param runner: a :class:`~VirtualBiopsy.workers.runner.WorkerRunner`; a new
         :class:`~VirtualBiopsy.workers.processRunner.ProcessRunner` by default.
     :param resume: continue the training a stopped run left in ``<out>.partial-work`` from its last finished
-        epoch (it must have had the same settings and cases); with no such folder, train from the start.
-    :param restart: discard such a folder and train from the start.
-    :raises InputError: for a bad config, an existing non-empty ``out``, no usable case, both ``resume`` and
-        ``restart``, a stopped training's work folder and neither of them, or one of other settings or cases
-        with ``resume`` (nothing is written).
+        epoch (it must have had the same settings and cases); with no such folder, train from the start. To
+        start over instead, discard the folder first (:func:`~.trainingWork.discardWork`).
+    :raises InputError: for a bad config, an existing non-empty ``out``, no usable case, a stopped training's
+        work folder without ``resume``, or one of other settings or cases with it (nothing is written).
     :raises CancelledError: when cancelled (no model folder; finished epochs stay in the work folder).
     :raises ModelError: when training fails.
     """
@@ -95,7 +93,7 @@ def trainModel(
         from VirtualBiopsy.workers.processRunner import ProcessRunner
 
         runner = ProcessRunner()
-    work, record = openWorkFolder(out, resume, restart)
+    work, record = openWorkFolder(out, resume)
     settings = config.toDict()
 
     def exportTo(folder: pathlib.Path):

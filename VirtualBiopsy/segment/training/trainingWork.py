@@ -93,18 +93,16 @@ def requireSameTraining(record: dict[str, Any], settings: dict[str, Any], datase
         )
 
 
-def openWorkFolder(out: pathlib.Path, resume: bool, restart: bool) -> tuple[pathlib.Path, dict[str, Any] | None]:
+def openWorkFolder(out: pathlib.Path, resume: bool) -> tuple[pathlib.Path, dict[str, Any] | None]:
     """The work folder of ``out`` and the record of the training to resume (``None``: start afresh).
 
     A work folder without a record (a run stopped before its export was complete) holds nothing to resume and
-    is discarded (:func:`discardWork`); so is any work folder with ``restart``.
+    is discarded (:func:`discardWork`).
 
-    :raises InputError: for both ``resume`` and ``restart``, or a started training and neither of them.
+    :raises InputError: for a started training without ``resume``.
     """
-    if resume and restart:
-        raise InputError("Give either --resume or --restart, not both.")
     work = workFolderOf(out)
-    record = startedTraining(work) if work.is_dir() and not restart else None
+    record = startedTraining(work) if work.is_dir() else None
     if record is not None and not resume:
         raise InputError(
             f"A stopped or killed training of {out} left its work in {work}. Resume it with --resume (and the "
