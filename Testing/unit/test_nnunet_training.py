@@ -1,5 +1,6 @@
 """nnU-Net training end to end on tiny virtual-cohort cases: ``virtual-biopsy train`` in a worker process,
-a weights-only checkpoint, registration, prediction with the nnU-Net backend; cancel leaves nothing."""
+a weights-only checkpoint, registration, prediction with the nnU-Net backend; cancel leaves no model folder,
+only the finished epochs in the work folder (see test_training_resume.py)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def test_train_command_writes_a_weights_only_model_that_registers_and_predicts(t
     assert result.probabilities.shape == (2, *sitk.GetArrayViewFromImage(images[0]).shape)
 
 
-def test_cancelled_training_writes_nothing_and_restores_the_environment(tmp_path):
+def test_cancelled_training_writes_no_model_and_restores_the_environment(tmp_path):
     cases = []
     for index in range(3):
         case = generateCase(index=index, seed=5, size=32)
@@ -118,5 +119,7 @@ def test_cancelled_training_writes_nothing_and_restores_the_environment(tmp_path
     with pytest.raises(CancelledError):
         trainModel(cases, tmp_path / "model", config, runner=InlineRunner(), progress=progress, cancel=token)
     assert any("epoch 1/3" in message for message in seen) and not any("epoch 2/3" in m for m in seen)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["model.partial-work"]  # no model folder, no staging folder
+    record = json.loads((tmp_path / "model.partial-work/nnunet/checkpoints/checkpoint.json").read_text())
+    assert record["epochsDone"] == 2  # cancel is seen at the next report, after epoch 2 was saved
     assert dict(os.environ) == before

@@ -34,8 +34,9 @@ def test_a_config_then_progress_and_cancel(function, configClass):
     assert configClass.__name__ in (annotation if isinstance(annotation, str) else annotation.__name__)
     assert names[-2:] == ["progress", "cancel"]
     assert all(parameters[name].default is None for name in ("progress", "cancel"))
-    # Inputs, output and the config; anything else is keyword-only and optional (a runner, a case count).
-    assert len(names) <= 6
+    # Inputs, output and the config; anything else is keyword-only and optional (a runner, a case count,
+    # whether to resume a stopped training).
+    assert len(names) <= 7
     assert all(
         parameter.default is not inspect.Parameter.empty
         for name, parameter in parameters.items()

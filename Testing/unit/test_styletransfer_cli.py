@@ -127,6 +127,18 @@ def test_train_refuses_a_registered_id_and_a_full_out_folder(tmp_path, capsys):
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["keep.txt"]
 
 
+def test_train_refuses_a_stopped_training_without_resume_or_restart(tmp_path, capsys):
+    work = tmp_path / "model.partial-work"
+    work.mkdir()
+    (work / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    _refused(_train(tmp_path), capsys, "left its finished epochs in")
+    _refused(_train(tmp_path, "--resume"), capsys, "cannot be read")
+    with pytest.raises(SystemExit):
+        cli.main(_train(tmp_path, "--resume", "--restart"))
+    assert "not allowed with argument --resume" in capsys.readouterr().err
+    assert (work / "checkpoint.pt").read_bytes() == b"not a checkpoint" and not (tmp_path / "model").exists()
+
+
 def test_apply_refuses_bad_input(tmp_path, capsys):
     image = siteImages("SiteA")[0]
     base = ["styletransfer", "apply", "--image", image, "--models-dir", str(tmp_path / "models"), "--device", "cpu"]

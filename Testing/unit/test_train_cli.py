@@ -54,6 +54,29 @@ def test_missing_manifest_and_non_empty_output_are_refused(manifest, tmp_path, c
     assert "not empty" in capsys.readouterr().err and [p.name for p in taken.iterdir()] == ["keep.txt"]
 
 
+def test_a_stopped_training_needs_resume_or_restart(manifest, tmp_path, capsys):
+    import json
+
+    out, work = tmp_path / "model", tmp_path / "model.partial-work"
+    work.mkdir()
+    record = {"format": 1, "settings": {"epochs": 7}, "datasetSha256": "0" * 64}
+    (work / "resume.json").write_text(json.dumps(record))
+    assert main(["train", "--manifest", str(manifest), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert f"left its work in {work}. Resume it with --resume" in error and "--restart to discard it" in error
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--resume", "--epochs", "7"]) == 2
+    error = capsys.readouterr().err
+    assert "started with other settings or cases" in error and "the training cases" in error
+    assert "iterationsPerEpoch None → 250" in error and "epochs 7 → 7" not in error
+    with pytest.raises(SystemExit):
+        main(["train", "--manifest", str(manifest), "--out", str(out), "--resume", "--restart"])
+    assert "not allowed with argument --resume" in capsys.readouterr().err
+    assert json.loads((work / "resume.json").read_text()) == record and sorted(p.name for p in work.iterdir()) == [
+        "resume.json"
+    ]
+    assert not out.exists()
+
+
 def test_help_names_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -70,6 +93,8 @@ def test_help_names_every_option(capsys):
         "--fold",
         "--seed",
         "--models-dir",
+        "--resume",
+        "--restart",
     ):
         assert option in text
 

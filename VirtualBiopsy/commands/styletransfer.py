@@ -1,9 +1,11 @@
 """``virtual-biopsy styletransfer``: train a CycleGAN between two sites of a cohort, apply it to an image.
 
 ``train`` reads a cohort manifest, trains source-site → target-site on one sequence in a worker process
-(progress bar; Ctrl+C stops it and leaves nothing behind), writes the new model folder ``--out``
-(``generator.pt``, ``config.json``, ``losses.csv``) and registers a copy of it, with its tree hash, in the
-user's model manifest under ``--id``. ``apply`` translates one image with a model folder or a registered id.
+(progress bar), writes the new model folder ``--out`` (``generator.pt``, ``config.json``, ``losses.csv``) and
+registers a copy of it, with its tree hash, in the user's model manifest under ``--id``. Every finished epoch is
+saved in ``--out``'s work folder ``MODELDIR.partial-work``: a training stopped by Ctrl+C or killed leaves no model
+folder, and ``--resume`` continues it from its last finished epoch (the same model as an uninterrupted run);
+``--restart`` discards it. ``apply`` translates one image with a model folder or a registered id.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ def addParser(commands) -> None:
         help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)",
     )
     train.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: %(default)s)")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped or killed training of MODELDIR from its last finished epoch (kept in "
+        "MODELDIR.partial-work); give the options it was started with",
+    )
+    again.add_argument(
+        "--restart", action="store_true", help="discard MODELDIR.partial-work, a stopped training, and start over"
+    )
     train.add_argument(
         "--id", dest="modelId", metavar="ID", help="the registered model's id (default: MODELDIR's name)"
     )
@@ -101,7 +113,7 @@ def addParser(commands) -> None:
 def runTrain(arguments: argparse.Namespace) -> int:
     """Train in a worker, then register the model folder."""
     from VirtualBiopsy.commands.progressBar import progressBar
-    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.errors import InputError, VirtualBiopsyError
     from VirtualBiopsy.harmonize.styleTransfer.registration import registerStyleModel
     from VirtualBiopsy.harmonize.styleTransfer.training import (
         TRAIN_TASK,
@@ -129,6 +141,8 @@ def runTrain(arguments: argparse.Namespace) -> int:
         arguments.device,
         arguments.seed,
         arguments.threads,
+        resume=arguments.resume,
+        restart=arguments.restart,
     )
     modelId = requireModelId(arguments.modelId) if arguments.modelId else defaultModelId(arguments.out)
     registry = ModelRegistry(arguments.models_dir)
@@ -137,8 +151,12 @@ def runTrain(arguments: argparse.Namespace) -> int:
         raise InputError(
             f"A model with id '{taken[0]}' is registered already; choose another --id (nothing was trained)."
         )
-    with progressBar("styletransfer train") as progress:
-        result = runWithDeviceFallback(ProcessRunner(), TRAIN_TASK, task, progress)
+    try:
+        with progressBar("styletransfer train") as progress:
+            result = runWithDeviceFallback(ProcessRunner(), TRAIN_TASK, task, progress)
+    except (KeyboardInterrupt, VirtualBiopsyError):
+        _sayHowToResume(arguments.out)
+        raise
     entry = registerStyleModel(arguments.out, modelId, arguments.models_dir)
     losses = result["losses"]
     print(
@@ -150,7 +168,24 @@ def runTrain(arguments: argparse.Namespace) -> int:
         f"{losses['generatorAdversarial']:.4f}; losses per epoch in {arguments.out / 'losses.csv'}"
     )
     print(f"Registered as '{entry.id}' (sha256 {entry.sha256}) in {registry.userManifest}")
+    if result.get("resumedAfterEpoch"):
+        print(f"Resumed after epoch {result['resumedAfterEpoch']} of {arguments.epochs}.")
     return 0
+
+
+def _sayHowToResume(out: pathlib.Path) -> None:
+    """After a stopped or failed training: where its finished epochs are and how to go on (if any were saved)."""
+    import sys
+
+    from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME, workFolderOf
+
+    work = workFolderOf(out)
+    if (work / CHECKPOINT_NAME).is_file():
+        print(
+            f"virtual-biopsy styletransfer: the finished epochs are kept in {work}; run the same command with "
+            "--resume to continue, or with --restart to start over.",
+            file=sys.stderr,
+        )
 
 
 def runApply(arguments: argparse.Namespace) -> int:

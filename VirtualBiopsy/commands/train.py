@@ -7,7 +7,9 @@ trained model (``dataset.json``, ``plans.json``, ``fold_F/checkpoint_final.pth``
 loads with ``weights_only=True``, ``training.json``). With ``--id`` the model is also
 imported into the user's models (``virtual-biopsy models list``) under that id.
 Cases that fail the checks are listed and skipped. Nothing is written when the input
-is bad or the run is cancelled.
+is bad. A training stopped by Ctrl+C or killed leaves no model folder; its preprocessed
+data and a checkpoint of every finished epoch stay in ``MODELDIR.partial-work``, and
+``--resume`` continues it from the last finished epoch (``--restart`` discards it).
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def addParser(commands) -> None:
         help="where to train (default auto: CUDA when available)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped or killed training of MODELDIR from its last finished epoch (kept in "
+        "MODELDIR.partial-work); give the options and manifest it was started with",
+    )
+    again.add_argument(
+        "--restart", action="store_true", help="discard MODELDIR.partial-work, a stopped training, and start over"
+    )
     parser.add_argument("--id", dest="modelId", metavar="ID", help="also import the model under this id")
     parser.add_argument(
         "--models-dir",
@@ -78,7 +90,7 @@ def run(arguments: argparse.Namespace) -> int:
     """Check the inputs, train and print where the model went."""
     from VirtualBiopsy.commands.progressBar import progressBar
     from VirtualBiopsy.data.manifest import readManifest
-    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.errors import InputError, VirtualBiopsyError
     from VirtualBiopsy.files import requireNewFolder
     from VirtualBiopsy.segment.training.datasetExport import casesFromCohort
     from VirtualBiopsy.segment.training.modelTraining import registerModel, trainModel
@@ -97,8 +109,22 @@ def run(arguments: argparse.Namespace) -> int:
             f"sequence column of {arguments.manifest} (it has {', '.join(cohort.sequences)})."
         )
     config = trainingConfig(arguments, sequences)
-    with progressBar("Training") as report:
-        outcome = trainModel(casesFromCohort(cohort, sequences), out, config, progress=report)
+    if arguments.restart:
+        from VirtualBiopsy.segment.training.trainingWork import discardWork, workFolderOf
+
+        discardWork(workFolderOf(out))
+    try:
+        with progressBar("Training") as report:
+            outcome = trainModel(
+                casesFromCohort(cohort, sequences),
+                out,
+                config,
+                progress=report,
+                resume=arguments.resume,
+            )
+    except (KeyboardInterrupt, VirtualBiopsyError):
+        _sayHowToResume(out)
+        raise
     for caseId, reason in outcome.skipped:
         print(f"Skipped {caseId}: {reason}")
     losses = outcome.result.get("trainLosses") or [float("nan")]
@@ -106,12 +132,29 @@ def run(arguments: argparse.Namespace) -> int:
         f"Trained on {len(outcome.cases)} case(s) ({len(outcome.skipped)} skipped) in "
         f"{outcome.result.get('seconds', 0):.0f} s; final training loss {losses[-1]:.4f}. Model: {out}"
     )
+    if outcome.result.get("resumedAfterEpoch"):
+        print(f"Resumed after epoch {outcome.result['resumedAfterEpoch']} of {arguments.epochs}.")
     if arguments.modelId:
         from VirtualBiopsy.models.registry import ModelRegistry
 
         entry = registerModel(out, arguments.modelId, ModelRegistry(arguments.models_dir))
         print(f"Imported as '{entry.id}' (sha256 {entry.sha256[:12]}…); see: virtual-biopsy models list")
     return 0
+
+
+def _sayHowToResume(out) -> None:
+    """After a stopped or failed training: where its work is kept and how to go on (if anything was kept)."""
+    import sys
+
+    from VirtualBiopsy.segment.training.trainingWork import hasReusableWork, workFolderOf
+
+    work = workFolderOf(out)
+    if hasReusableWork(work):
+        print(
+            f"virtual-biopsy train: the preprocessed data and finished epochs are kept in {work}; run the same "
+            "command with --resume to continue, or with --restart to start over.",
+            file=sys.stderr,
+        )
 
 
 def trainingConfig(arguments: argparse.Namespace, sequences: list[str]):

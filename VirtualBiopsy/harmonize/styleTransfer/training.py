@@ -2,6 +2,11 @@
 
 Run it through a runner (:mod:`VirtualBiopsy.workers`): ``"VirtualBiopsy.harmonize.styleTransfer.training:
 trainCycleGan"``. Its arguments and result are plain JSON values; the images cross as files.
+
+After every epoch the training's state is saved in the work folder ``<out>.partial-work``
+(:mod:`.trainingState`); a training that was killed or stopped resumes from its last finished epoch with
+``resume=True`` and gives the same model as an uninterrupted one. The work folder is removed once the model
+folder is written.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from VirtualBiopsy.harmonize.styleTransfer.slices import (
     SliceSampler,
     domainRange,
     scaleVolume,
+)
+from VirtualBiopsy.harmonize.styleTransfer.trainingState import (
+    CHECKPOINT_NAME,
+    discardWork,
+    readCheckpoint,
+    requireSameTraining,
+    restoreCheckpoint,
+    saveCheckpoint,
+    trainingIdentity,
+    workFolderOf,
 )
 from VirtualBiopsy.models.cycleGanFolder import (
     CONFIG_NAME,
@@ -56,10 +71,17 @@ def trainingArguments(
     device: str = "auto",
     seed: int = 0,
     threads: int | None = None,
+    resume: bool = False,
+    restart: bool = False,
 ) -> dict[str, Any]:
     """The arguments of :func:`trainCycleGan`, checked (so that bad input fails before a worker starts).
 
-    :raises InputError: for an empty domain, a missing image, a non-positive count or an existing ``out``.
+    :param resume: continue the training whose work folder ``<out>.partial-work`` a killed or stopped run left
+        (from its last finished epoch; a training with no work folder starts from the first).
+    :param restart: discard such a work folder and train from the start.
+    :raises InputError: for an empty domain, a missing image, a non-positive count, an existing ``out``, both
+        ``resume`` and ``restart``, a work folder left by another run when neither is given, or one whose
+        settings or inputs differ from these when ``resume`` is given.
     """
     config = config or CycleGanConfig()
     for name, images in (("source", sourceImages), ("target", targetImages)):
@@ -79,7 +101,7 @@ def trainingArguments(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"seed is {seed!r}; give a whole number ≥ 0.")
     requireNewFolder(out, "Model folder")
-    return {
+    arguments = {
         "sourceImages": [str(p) for p in sourceImages],
         "targetImages": [str(p) for p in targetImages],
         "out": str(out),
@@ -92,7 +114,31 @@ def trainingArguments(
         "device": device,
         "seed": seed,
         "threads": threads,
+        "resume": bool(resume),
+        "restart": bool(restart),
     }
+    _resumeCheckpoint(arguments)
+    return arguments
+
+
+def _resumeCheckpoint(arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint to resume from (``None``: train from the start), after the work folder's checks."""
+    work = workFolderOf(arguments["out"])
+    resume, restart = bool(arguments.get("resume")), bool(arguments.get("restart"))
+    if resume and restart:
+        raise InputError("Give either resume (--resume) or restart (--restart), not both.")
+    if not (work / CHECKPOINT_NAME).exists() or restart:
+        return None
+    if not resume:
+        raise InputError(
+            f"A stopped or killed training of {arguments['out']} left its finished epochs in {work}. Resume it with "
+            "--resume (and the options it was started with), or pass --restart to discard it and train from the "
+            "start."
+        )
+    checkpoint = readCheckpoint(work)
+    if checkpoint is not None:
+        requireSameTraining(checkpoint, trainingIdentity(arguments), work)
+    return checkpoint
 
 
 def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
@@ -100,8 +146,10 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
 
     :param arguments: as :func:`trainingArguments` returns them. ``threads`` sets torch's CPU threads (on a
         machine shared with other work, one thread can be many times faster than the default: measured 0.07 s
-        against 1.4 s per step of a tiny configuration with two busy cores).
-    :returns: ``modelFolder``, ``device``, ``iterationsPerSecond``, ``seconds`` and the last epoch's ``losses``.
+        against 1.4 s per step of a tiny configuration with two busy cores). ``resume`` continues from the work
+        folder's last finished epoch, ``restart`` discards the work folder first.
+    :returns: ``modelFolder``, ``device``, ``iterationsPerSecond``, ``seconds``, the last epoch's ``losses``, every
+        epoch's ``history`` and ``resumedAfterEpoch`` (0 for a training from the start).
     """
     torch = requirePackage("torch")
     from VirtualBiopsy.harmonize.styleTransfer.cycleGan import LOSS_NAMES, CycleGan
@@ -109,22 +157,13 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
     config = CycleGanConfig.fromDict(arguments["config"])
     epochs, iterations, seed = int(arguments["epochs"]), int(arguments["iterationsPerEpoch"]), int(arguments["seed"])
     out = requireNewFolder(arguments["out"], "Model folder")
+    work = workFolderOf(out)
+    checkpoint = _resumeCheckpoint(arguments)
+    if arguments.get("restart") and work.is_dir():
+        discardWork(work)
+    identity = trainingIdentity(arguments)
     device = resolveDevice(arguments.get("device", "auto"))
-    domains: dict[str, list[ScaledVolume]] = {}
-    paths = [("source", p) for p in arguments["sourceImages"]] + [("target", p) for p in arguments["targetImages"]]
-    for index, (domain, path) in enumerate(paths):
-        progress(0.05 * index / len(paths), f"reading {domain} volume {index + 1} of {len(paths)}")
-        try:
-            image = sitk.ReadImage(str(path))
-        except RuntimeError as error:
-            raise InputError(
-                f"Cannot read the {domain} image {path}; give volumes SimpleITK reads (NRRD, NIfTI, MHA)."
-            ) from error
-        domains.setdefault(domain, []).append(
-            scaleVolume(
-                image, config.lowerPercentile, config.upperPercentile, f"{domain} image {pathlib.Path(path).name}"
-            )
-        )
+    domains = _readDomains(arguments, config, progress)
     rng = np.random.default_rng([seed, 0])
     samplers = {
         domain: SliceSampler(volumes, config.sliceSize, config.minimumForeground, rng, f"{domain} domain")
@@ -134,8 +173,19 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
         torch.set_num_threads(int(arguments["threads"]))
     torch.manual_seed(seed)
     model = CycleGan(config, device, seed, epochs)
-    history, started = [], time.perf_counter()
-    for epoch in range(epochs):
+    history: list[dict] = []
+    first, earlierSeconds = 0, 0.0
+    if checkpoint is not None:
+        restoreCheckpoint(checkpoint, model, rng)
+        first, history, earlierSeconds = (
+            int(checkpoint["epochsDone"]),
+            list(checkpoint["history"]),
+            checkpoint["seconds"],
+        )
+        progress(0.05 + 0.9 * first / epochs, f"resuming after epoch {first}/{epochs} from {work}")
+        logger.info("Resuming the training in %s after epoch %d of %d", work, first, epochs)
+    started = time.perf_counter()
+    for epoch in range(first, epochs):
         epochStart, rate = time.perf_counter(), model.learningRate
         sums = np.zeros(len(LOSS_NAMES))
         for iteration in range(iterations):
@@ -164,16 +214,22 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
         )
         logger.info("Epoch %d/%d: %s", epoch + 1, epochs, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
         model.endEpoch()
-    seconds = time.perf_counter() - started
-    speed = epochs * iterations / seconds
+        saveCheckpoint(work, model, rng, epoch + 1, history, earlierSeconds + time.perf_counter() - started, identity)
+        progress(0.05 + 0.9 * (epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} saved in {work}")
+    sessionSeconds = time.perf_counter() - started
+    seconds = earlierSeconds + sessionSeconds
+    speed = (epochs - first) * iterations / sessionSeconds if epochs > first else 0.0
     progress(0.96, "writing the model folder")
     document = _configDocument(arguments, config, domains, history, device, seconds, speed)
+    document["training"]["resumedAfterEpoch"] = first
     with stagedOutputFolder(out, "Model folder") as staging:
         state = {name: tensor.detach().cpu() for name, tensor in model.generator.state_dict().items()}
         torch.save(state, staging / WEIGHTS_NAME)
         document["weights"] = {WEIGHTS_NAME: sha256File(staging / WEIGHTS_NAME)}
         (staging / CONFIG_NAME).write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         (staging / LOSSES_NAME).write_text(_lossesCsv(history), encoding="utf-8", newline="\n")
+    if work.is_dir():
+        discardWork(work)
     progress(1.0, f"trained {epochs * iterations} iterations at {speed:.2f} iterations/s on {device}")
     return {
         "modelFolder": str(out),
@@ -182,7 +238,28 @@ def trainCycleGan(arguments: dict[str, Any], progress: ProgressCallback) -> dict
         "iterationsPerSecond": speed,
         "losses": history[-1],
         "history": history,
+        "resumedAfterEpoch": first,
     }
+
+
+def _readDomains(arguments: dict[str, Any], config: CycleGanConfig, progress: ProgressCallback) -> dict:
+    """Every image of both domains, scaled (:func:`scaleVolume`), by domain."""
+    domains: dict[str, list[ScaledVolume]] = {}
+    paths = [("source", p) for p in arguments["sourceImages"]] + [("target", p) for p in arguments["targetImages"]]
+    for index, (domain, path) in enumerate(paths):
+        progress(0.05 * index / len(paths), f"reading {domain} volume {index + 1} of {len(paths)}")
+        try:
+            image = sitk.ReadImage(str(path))
+        except RuntimeError as error:
+            raise InputError(
+                f"Cannot read the {domain} image {path}; give volumes SimpleITK reads (NRRD, NIfTI, MHA)."
+            ) from error
+        domains.setdefault(domain, []).append(
+            scaleVolume(
+                image, config.lowerPercentile, config.upperPercentile, f"{domain} image {pathlib.Path(path).name}"
+            )
+        )
+    return domains
 
 
 def _configDocument(

@@ -89,11 +89,12 @@ class TrainingLogic:
         out: str | os.PathLike,
         config: TrainingConfig,
         *,
+        resume: bool = False,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> TrainingOutcome:
-        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``
-        (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
+        """Train nnU-Net on the cases in a worker and write the trained-model folder ``out``; ``resume``
+        continues a stopped training of ``out`` (see :func:`~VirtualBiopsy.segment.training.modelTraining.trainModel`)."""
         config.validate()
         return trainModel(
             self.trainingCases(cases, config.sequences),
@@ -102,6 +103,7 @@ class TrainingLogic:
             runner=self.runner,
             progress=progress,
             cancel=cancel,
+            resume=resume,
         )
 
 

@@ -2,8 +2,11 @@
 
 This is the caller's side of :mod:`.nnunetTraining`: it never imports nnU-Net and never
 changes this process's environment; the work happens in the runner's worker (a child
-process by default). Scratch data (the raw and preprocessed datasets) lives in a hidden
-sibling of the output folder and is removed at the end.
+process by default). Scratch data (the raw and preprocessed datasets, a checkpoint per
+epoch) lives in the work folder ``<out>.partial-work`` (:mod:`.trainingWork`) and is removed
+once the model folder is written. A training that stops after an epoch (killed, cancelled,
+failed) keeps it: ``resume=True`` continues from the last finished epoch;
+:func:`~.trainingWork.discardWork` discards it (``--restart``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 import os
 import pathlib
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,17 @@ from VirtualBiopsy.segment.training.config import TrainingConfig
 from VirtualBiopsy.segment.training.datasetExport import TrainingCase, exportDataset
 from VirtualBiopsy.segment.training.nnunetTraining import TRAIN_TASK
 from VirtualBiopsy.segment.training.planOverrides import keepConfiguration
+from VirtualBiopsy.segment.training.trainingWork import (
+    NNUNET,
+    RAW,
+    RAW_CHECK,
+    datasetSha256,
+    discardWork,
+    hasReusableWork,
+    openWorkFolder,
+    recordTraining,
+    requireSameTraining,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +69,7 @@ def trainModel(
     config: TrainingConfig,
     *,
     runner=None,
+    resume: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> TrainingOutcome:
@@ -64,8 +78,12 @@ def trainModel(
     :param config: channels, labels, the nnU-Net settings and the model's description.
     :param runner: a :class:`~VirtualBiopsy.workers.runner.WorkerRunner`; a new
         :class:`~VirtualBiopsy.workers.processRunner.ProcessRunner` by default.
-    :raises InputError: for a bad config, an existing non-empty ``out`` or no usable case (nothing is written).
-    :raises CancelledError: when cancelled (nothing is written).
+    :param resume: continue the training a stopped run left in ``<out>.partial-work`` from its last finished
+        epoch (it must have had the same settings and cases); with no such folder, train from the start. To
+        start over instead, discard the folder first (:func:`~.trainingWork.discardWork`).
+    :raises InputError: for a bad config, an existing non-empty ``out``, no usable case, a stopped training's
+        work folder without ``resume``, or one of other settings or cases with it (nothing is written).
+    :raises CancelledError: when cancelled (no model folder; finished epochs stay in the work folder).
     :raises ModelError: when training fails.
     """
     config.validate()
@@ -75,29 +93,52 @@ def trainModel(
         from VirtualBiopsy.workers.processRunner import ProcessRunner
 
         runner = ProcessRunner()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".training", dir=out.parent))
-    try:
-        export = exportDataset(
+    work, record = openWorkFolder(out, resume)
+    settings = config.toDict()
+
+    def exportTo(folder: pathlib.Path):
+        return exportDataset(
             cases,
-            work / "raw",
+            folder,
             config.exportConfig(),
             progress=lambda f, m: progress(_EXPORT_SHARE * f, m),
             cancel=cancel,
         )
+
+    if record is None:
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            export = exportTo(work / RAW)
+        except BaseException:
+            discardWork(work)
+            raise
+        recordTraining(work, settings, datasetSha256(export.folder))
+    else:
+        shutil.rmtree(work / RAW_CHECK, ignore_errors=True)
+        try:
+            export = exportTo(work / RAW_CHECK)
+            requireSameTraining(record, settings, datasetSha256(export.folder), work)
+        finally:
+            shutil.rmtree(work / RAW_CHECK, ignore_errors=True)
+        export.folder = work / RAW / export.folder.name
+    try:
         result = runner.run(
             TRAIN_TASK,
             {
                 "dataset": str(export.folder),
-                "workFolder": str(work / "nnunet"),
+                "workFolder": str(work / NNUNET),
                 "out": str(out),
                 "settings": config.nnunetSettings().toDict(),
+                "resume": record is not None,
             },
             lambda f, m: progress(_EXPORT_SHARE + (1 - _EXPORT_SHARE) * f, m),
             cancel,
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        if not hasReusableWork(work):
+            discardWork(work)
+        raise
+    discardWork(work)
     describeModelFolder(out, config)
     return TrainingOutcome(out, export.cases, export.skipped, result)
 

@@ -10,7 +10,12 @@ The trained-model folder has nnU-Net's layout (``dataset.json``, ``plans.json``,
 ``fold_F/checkpoint_final.pth``) plus ``training.json`` (settings, seed, versions,
 losses, time). The checkpoint holds plain Python values and tensors only
 (``network_weights``, ``init_args``, ``trainer_name``, ``inference_allowed_mirroring_axes``)
-and loads with ``torch.load(weights_only=True)``.
+and loads with ``torch.load(weights_only=True)``. It is written only at the end, so the
+folder appears complete or not at all.
+
+The scratch folder keeps what a stopped training needs to resume: the preprocessed data
+(``prepared.json`` marks it complete) and a checkpoint after every epoch
+(:mod:`.nnunetCheckpoints`); with ``resume`` the task reuses both and trains the remaining epochs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import os
 import pathlib
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -30,13 +36,19 @@ from VirtualBiopsy.errors import (
     VirtualBiopsyError,
     requirePackage,
 )
-from VirtualBiopsy.files import stagedOutputFolder
+from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder, writeTextAtomically
 from VirtualBiopsy.progress import ProgressCallback
+from VirtualBiopsy.segment.training.nnunetCheckpoints import (
+    loadCheckpoint,
+    restoreRandomStates,
+    saveCheckpoint,
+)
 from VirtualBiopsy.segment.training.planOverrides import (
     applyPlanOverrides,
     keepConfiguration,
 )
 from VirtualBiopsy.segment.training.trainingSettings import NnunetTrainingSettings
+from VirtualBiopsy.segment.training.trainingWork import PREPARED_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +62,12 @@ _PREPARATION_SHARE = 0.1
 def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
     """Worker task: plan, preprocess and train on an nnU-Net raw dataset; write a trained-model folder.
 
-    :param arguments: ``dataset`` (the raw ``DatasetNNN_Name`` folder), ``workFolder`` (new or empty
-        scratch folder for preprocessed data and nnU-Net's results), ``out`` (new trained-model folder),
-        ``settings`` (:meth:`NnunetTrainingSettings.toDict`).
-    :returns: ``modelFolder``, ``checkpoint``, ``epochs``, ``trainLosses``, ``pseudoDice``, ``seconds``.
+    :param arguments: ``dataset`` (the raw ``DatasetNNN_Name`` folder), ``workFolder`` (scratch folder for
+        preprocessed data, nnU-Net's results and the per-epoch checkpoints), ``out`` (new trained-model folder),
+        ``settings`` (:meth:`NnunetTrainingSettings.toDict`), ``resume`` (continue the training a stopped run
+        left in ``workFolder``; the caller has checked that it had the same settings and dataset).
+    :returns: ``modelFolder``, ``checkpoint``, ``epochs``, ``trainLosses``, ``pseudoDice``, ``seconds``,
+        ``resumedAfterEpoch`` (0 for a training from the start).
     :raises InputError: for a bad dataset folder or settings.
     :raises ModelError: when nnU-Net fails.
     """
@@ -61,7 +75,8 @@ def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str
     dataset = pathlib.Path(arguments["dataset"]).resolve()
     datasetId = _datasetId(dataset)
     work = pathlib.Path(arguments["workFolder"]).resolve()
-    out = pathlib.Path(arguments["out"])
+    out = requireNewFolder(arguments["out"], "Trained-model folder")
+    resume = bool(arguments.get("resume"))
     environment = {
         "nnUNet_raw": str(dataset.parent),
         "nnUNet_preprocessed": str(work / "preprocessed"),
@@ -70,15 +85,15 @@ def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str
         "nnUNet_compile": "false",
     }
     started = time.monotonic()
-    with stagedOutputFolder(out, "Trained-model folder") as staging, _environment(environment):
-        for folder in ("preprocessed", "results"):
-            (work / folder).mkdir(parents=True, exist_ok=True)
+    with _environment(environment):
         torch = requirePackage("torch")
         _seed(settings.seed, torch)
         try:
-            plansFile = _planAndPreprocess(datasetId, settings, progress)
-            trainer = _trainer(plansFile, work / "preprocessed" / dataset.name / "dataset.json", settings, torch)
-            history = _train(trainer, settings, progress, torch)
+            plansFile = _preparedPlans(datasetId, dataset.name, work, settings, resume, progress)
+            trainer = _trainer(
+                plansFile, work / "preprocessed" / dataset.name / "dataset.json", settings, torch, resume
+            )
+            history = _train(trainer, settings, work / "checkpoints", resume, progress, torch)
         except (VirtualBiopsyError, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - nnU-Net raises plain exceptions of many types
@@ -86,19 +101,20 @@ def trainTask(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str
                 f"nnU-Net training failed on {dataset.name}: {type(error).__name__}: {error}. "
                 "Check the dataset (run with --debug for the traceback)."
             ) from error
-        checkpoint = _writeModelFolder(trainer, staging, settings, torch)
         seconds = time.monotonic() - started
-        _writeJson(
-            staging / "training.json",
-            {
-                "settings": settings.toDict(),
-                "dataset": dataset.name,
-                "numTraining": _numTraining(dataset),
-                "seconds": round(seconds, 1),
-                "versions": _versions(),
-                **history,
-            },
-        )
+        with stagedOutputFolder(out, "Trained-model folder") as staging:
+            checkpoint = _writeModelFolder(trainer, staging, settings, torch)
+            _writeJson(
+                staging / "training.json",
+                {
+                    "settings": settings.toDict(),
+                    "dataset": dataset.name,
+                    "numTraining": _numTraining(dataset),
+                    "seconds": round(seconds, 1),
+                    "versions": _versions(),
+                    **history,
+                },
+            )
     progress(1.0, f"Trained nnU-Net model written to {out}")
     return {
         "modelFolder": str(out),
@@ -141,6 +157,30 @@ def _seed(seed: int, torch) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _preparedPlans(
+    datasetId: int,
+    datasetName: str,
+    work: pathlib.Path,
+    settings: NnunetTrainingSettings,
+    resume: bool,
+    progress: ProgressCallback,
+) -> pathlib.Path:
+    """The plans file of the preprocessed dataset: a resumed training's, when its preprocessing was complete,
+    else a new one (the scratch folders are emptied and nnU-Net plans and preprocesses)."""
+    marker = work / PREPARED_NAME
+    plansFile = work / "preprocessed" / datasetName / f"{PLANS_IDENTIFIER}.json"
+    if resume and marker.is_file() and plansFile.is_file():
+        progress(_PREPARATION_SHARE, "nnU-Net: reusing the preprocessed data of the stopped training")
+        return plansFile
+    for folder in ("preprocessed", "results", "checkpoints"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+        (work / folder).mkdir(parents=True)
+    marker.unlink(missing_ok=True)
+    plansFile = _planAndPreprocess(datasetId, settings, progress)
+    writeTextAtomically(json.dumps({"plans": plansFile.name}) + "\n", marker)
+    return plansFile
 
 
 def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progress: ProgressCallback) -> pathlib.Path:
@@ -189,11 +229,11 @@ def _planAndPreprocess(datasetId: int, settings: NnunetTrainingSettings, progres
     return plansFile
 
 
-def _trainer(plansFile: pathlib.Path, datasetJson: pathlib.Path, settings: NnunetTrainingSettings, torch):
+def _trainer(plansFile: pathlib.Path, datasetJson: pathlib.Path, settings: NnunetTrainingSettings, torch, resume: bool):
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
     plans = json.loads(plansFile.read_text(encoding="utf-8"))
-    plans["continue_training"] = False
+    plans["continue_training"] = resume
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -210,17 +250,36 @@ def _trainer(plansFile: pathlib.Path, datasetJson: pathlib.Path, settings: Nnune
     trainer.num_epochs = settings.epochs
     trainer.num_iterations_per_epoch = settings.iterationsPerEpoch
     trainer.num_val_iterations_per_epoch = settings.validationIterationsPerEpoch
-    trainer.disable_checkpointing = True  # the weights-only checkpoint is written by _writeModelFolder
+    # nnU-Net's own checkpoints are off: nnunetCheckpoints writes one per epoch (atomically, hash recorded) and
+    # _writeModelFolder the weights-only final one.
+    trainer.disable_checkpointing = True
     return trainer
 
 
-def _train(trainer, settings: NnunetTrainingSettings, progress: ProgressCallback, torch) -> dict[str, list[float]]:
-    """nnU-Net's ``run_training`` loop, with a progress report (and so a cancel point) per epoch."""
-    progress(_PREPARATION_SHARE, "nnU-Net: starting training")
+def _train(
+    trainer,
+    settings: NnunetTrainingSettings,
+    checkpoints: pathlib.Path,
+    resume: bool,
+    progress: ProgressCallback,
+    torch,
+) -> dict[str, Any]:
+    """nnU-Net's ``run_training`` loop from the last saved epoch, with a checkpoint and a progress report (and so
+    a cancel point) after every epoch."""
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    first, randomStates = 0, None
+    if resume:
+        with _quiet():
+            first, randomStates = loadCheckpoint(trainer, checkpoints, torch)
+    progress(
+        _PREPARATION_SHARE,
+        f"nnU-Net: resuming after epoch {first}/{settings.epochs}" if first else "nnU-Net: starting training",
+    )
     with _quiet():
         trainer.on_train_start()
+    restoreRandomStates(randomStates, torch)  # as they were after the saved epoch, once on_train_start drew its own
     try:
-        for epoch in range(settings.epochs):
+        for epoch in range(first, settings.epochs):
             with _quiet():
                 trainer.on_epoch_start()
                 trainer.on_train_epoch_start()
@@ -236,6 +295,7 @@ def _train(trainer, settings: NnunetTrainingSettings, progress: ProgressCallback
                     ]
                     trainer.on_validation_epoch_end(checks)
                 trainer.on_epoch_end()
+                saveCheckpoint(trainer, checkpoints, torch)
             loss = float(trainer.logger.get_value("train_losses", step=-1))
             dice = float(trainer.logger.get_value("mean_fg_dice", step=-1))
             progress(
@@ -248,6 +308,7 @@ def _train(trainer, settings: NnunetTrainingSettings, progress: ProgressCallback
     return {
         "trainLosses": [float(v) for v in trainer.logger.get_value("train_losses", None)],
         "pseudoDice": [float(v) for v in trainer.logger.get_value("mean_fg_dice", None)],
+        "resumedAfterEpoch": first,
     }
 
 
