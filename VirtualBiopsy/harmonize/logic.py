@@ -8,7 +8,7 @@ import pathlib
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.files import checkOutputLocation, sha256File
 from VirtualBiopsy.harmonize.config import HarmonizationConfig
 from VirtualBiopsy.harmonize.configuredNormalization import normalizeImage, requireInputs
 from VirtualBiopsy.harmonize.foreground import foregroundMask
@@ -51,11 +51,13 @@ class HarmonizationLogic:
         :raises GeometryError: for a labelmap on another grid or a transformed node.
         :raises CancelledError: when cancelled; no output node is created.
         """
+        if not isinstance(config, HarmonizationConfig):
+            raise InputError(f"The harmonization settings are {type(config).__name__}; pass a HarmonizationConfig.")
         config.validate()
         progress = progress or noProgress
         requireInputs(config, mask, reference)
-        progress(0.0, f"Harmonizing {inputVolume.GetName()}")
         image = volumeNodeToImage(inputVolume)
+        progress(0.0, f"Harmonizing {inputVolume.GetName()}")
         maskImage = self._maskOfNode(mask, inputVolume) if mask is not None else None
         referenceImage = volumeNodeToImage(reference) if reference is not None else None
         if cancel:
@@ -95,6 +97,7 @@ class HarmonizationLogic:
         volumes = list(volumes)
         if pathlib.Path(modelFile).expanduser().exists():
             raise InputError(f"Nyúl model file {modelFile} exists already; nothing is overwritten. Choose a new path.")
+        checkOutputLocation(modelFile, "Nyúl model file", needBytes=0)
         if maskNodes is not None and len(maskNodes) != len(volumes):
             raise InputError(f"{len(volumes)} volumes but {len(maskNodes)} mask nodes; give one mask per volume.")
         images = [volumeNodeToImage(volume) for volume in volumes]

@@ -57,8 +57,8 @@ class SegmentationLogic:
         if config.method == "model":
             return self.runModel(inputVolume, config, outputSegmentation, progress, cancel).segmentation
         progress = progress or noProgress
-        progress(0.0, f"Segmenting {inputVolume.GetName()}")
         image = volumeNodeToImage(inputVolume)
+        progress(0.0, f"Segmenting {inputVolume.GetName()}")
         if cancel:
             cancel.raiseIfCancelled()
         mask = segmentBrightLesion(
