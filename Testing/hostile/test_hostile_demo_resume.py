@@ -4,17 +4,15 @@ with nothing half-written left and its inputs (the settings file) unchanged."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
 import yaml
 from hostile import guarded
+from killInputs import command, runUntil
 
 from VirtualBiopsy.cohort.runCompletion import runCompletion
 
@@ -30,26 +28,6 @@ SETTINGS = {
 }
 
 
-def killWhen(command: list[str], condition, log: pathlib.Path, timeout: float = 240) -> bool:
-    """Run ``command`` in its own process group (its output into ``log``) and SIGKILL the group once
-    ``condition()`` holds; whether it was killed."""
-    with open(log, "wb") as stream:
-        process = subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if condition():
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return True
-            time.sleep(0.05)
-        return False
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def finishedStages(out: pathlib.Path) -> int:
     path = out / "run" / "events.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
@@ -62,16 +40,15 @@ def test_a_killed_demo_finishes_when_run_again(tmp_path):
     settings = tmp_path / "settings.yaml"
     settings.write_text(yaml.safe_dump(SETTINGS), encoding="utf-8")
     out = tmp_path / "demo"
-    command = [sys.executable, "-m", "VirtualBiopsy.cli", "demo", "--out", str(out), "--cases", str(CASES)]
-    command += ["--size", "40", "--seed", "5", "--config", str(settings)]
+    demo = command("demo", "--out", out, "--cases", str(CASES), "--size", "40", "--seed", "5", "--config", settings)
 
     with guarded([settings], outputs=[out]):
         log = tmp_path / "demo.log"
-        writingCohort = killWhen(command, lambda: any(out.glob(".virtual-cohort.*.partial/VB0002")), log)
+        writingCohort = runUntil(demo, lambda: any(out.glob(".virtual-cohort.*.partial/VB0002")), log)
         assert writingCohort and not (out / "virtual-cohort").exists(), log.read_text()
-        running = killWhen(command, lambda: finishedStages(out) >= 2, log)
+        running = runUntil(demo, lambda: finishedStages(out) >= 2, log)
         assert running and runCompletion(out / "run") is None, log.read_text()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(demo, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
 
     record = runCompletion(out / "run")

@@ -66,7 +66,8 @@ def test_extract_killed_after_two_of_four_cases_reruns_to_the_uninterrupted_tabl
 
 def test_styletransfer_killed_in_epoch_two_resumes_to_the_same_weights(cohort, tmp_path):
     from VirtualBiopsy.files import sha256File
-    from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME, workFolderOf
+    from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME
+    from VirtualBiopsy.resumableWork import workFolderOf
 
     config = writeTinyStyleConfig(tmp_path / "tiny.yaml")
 

@@ -19,7 +19,8 @@ from VirtualBiopsy.errors import InputError  # noqa: E402
 from VirtualBiopsy.files import sha256File  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.config import CycleGanConfig  # noqa: E402
 from VirtualBiopsy.harmonize.styleTransfer.training import trainCycleGan, trainingArguments  # noqa: E402
-from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME, workFolderOf  # noqa: E402
+from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME  # noqa: E402
+from VirtualBiopsy.resumableWork import workFolderOf  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -177,7 +177,8 @@ def _sayHowToResume(out: pathlib.Path) -> None:
     """After a stopped or failed training: where its finished epochs are and how to go on (if any were saved)."""
     import sys
 
-    from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME, workFolderOf
+    from VirtualBiopsy.harmonize.styleTransfer.trainingState import CHECKPOINT_NAME
+    from VirtualBiopsy.resumableWork import workFolderOf
 
     work = workFolderOf(out)
     if (work / CHECKPOINT_NAME).is_file():

@@ -40,7 +40,6 @@ from VirtualBiopsy.harmonize.styleTransfer.trainingState import (
     restoreCheckpoint,
     saveCheckpoint,
     trainingIdentity,
-    workFolderOf,
 )
 from VirtualBiopsy.models.cycleGanFolder import (
     CONFIG_NAME,
@@ -50,6 +49,7 @@ from VirtualBiopsy.models.cycleGanFolder import (
     WEIGHTS_NAME,
 )
 from VirtualBiopsy.progress import ProgressCallback
+from VirtualBiopsy.resumableWork import workFolderOf
 from VirtualBiopsy.workers.deviceFallback import resolveDevice
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """A CycleGAN training's resumable state: one checkpoint per finished epoch in a work folder beside the model folder.
 
-The work folder ``<out>.partial-work`` (:func:`workFolderOf`) holds ``checkpoint.pt``, replaced atomically after
+The work folder ``<out>.partial-work`` (:func:`~VirtualBiopsy.resumableWork.workFolderOf`) holds ``checkpoint.pt``, replaced atomically after
 every epoch: the four networks, both optimizers and learning-rate schedules, the image pools, the random
 generators (slice sampling, image pools, torch, NumPy, Python), the finished epochs, their losses and the
 training's identity (settings and input hashes, :func:`trainingIdentity`). Everything in it is a tensor, dict,
@@ -13,37 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
-import random
 from typing import Any
 
 import numpy as np
 
 from VirtualBiopsy.errors import InputError, requirePackage
 from VirtualBiopsy.files import sha256File, temporarySibling
+from VirtualBiopsy.resumableWork import discardWork as discardWorkEntries
+from VirtualBiopsy.resumableWork import globalRandomStates, restoreGlobalRandomStates
 
-#: The work folder's suffix: ``<out>.partial-work``.
-WORK_SUFFIX = ".partial-work"
 CHECKPOINT_NAME = "checkpoint.pt"
 _FORMAT = 1
 
 
-def workFolderOf(out: str | os.PathLike) -> pathlib.Path:
-    """The work folder of the model folder ``out``: ``<out>.partial-work`` beside it."""
-    out = pathlib.Path(out).expanduser()
-    return out.parent / f"{out.name}{WORK_SUFFIX}"
-
-
 def discardWork(work: pathlib.Path) -> None:
     """Remove the checkpoint (and any half-written one) from ``work``, then the folder if that leaves it empty."""
-    (work / CHECKPOINT_NAME).unlink(missing_ok=True)
-    for leftover in work.glob(".checkpoint.*.partial.pt"):
-        leftover.unlink(missing_ok=True)
-    try:
-        work.rmdir()
-    except OSError:
-        pass
+    discardWorkEntries(work, [CHECKPOINT_NAME], [".checkpoint.*.partial.pt"])
 
 
 def trainingIdentity(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -189,21 +175,13 @@ def restoreCheckpoint(checkpoint: dict[str, Any], model, samplerRng: np.random.G
     states = checkpoint["random"]
     samplerRng.bit_generator.state = states["sampler"]
     model.sourcePool.rng.bit_generator.state = states["pool"]
-    torch.set_rng_state(states["torch"])
-    numpy = states["numpy"]
-    np.random.set_state((numpy["kind"], np.array(numpy["keys"], dtype=np.uint32), *numpy["rest"]))
-    python = states["python"]
-    random.setstate((python["version"], tuple(python["state"]), python["gauss"]))
+    restoreGlobalRandomStates(states, torch)
 
 
 def randomStates(samplerRng: np.random.Generator, poolRng: np.random.Generator, torch) -> dict[str, Any]:
     """Every random generator's state as plain values (the pools share one generator)."""
-    kind, keys, *rest = np.random.get_state()
-    version, state, gauss = random.getstate()
     return {
         "sampler": samplerRng.bit_generator.state,
         "pool": poolRng.bit_generator.state,
-        "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": [int(key) for key in keys], "rest": [int(rest[0]), int(rest[1]), rest[2]]},
-        "python": {"version": version, "state": list(state), "gauss": gauss},
+        **globalRandomStates(torch),
     }

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import pathlib
-import random
 import re
 import tempfile
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import sha256File, temporarySibling, writeTextAtomically
+from VirtualBiopsy.resumableWork import globalRandomStates, restoreGlobalRandomStates
 
 RECORD_NAME = "checkpoint.json"
 _FILE = re.compile(r"^checkpoint_epoch_\d{4,}\.pth$")
@@ -52,7 +52,7 @@ def saveCheckpoint(trainer, folder: pathlib.Path, torch) -> pathlib.Path:
         "init_args": _plain(trainer.my_init_kwargs),
         "trainer_name": trainer.__class__.__name__,
         "inference_allowed_mirroring_axes": _plain(trainer.inference_allowed_mirroring_axes),
-        "virtualBiopsyRandom": randomStates(torch),
+        "virtualBiopsyRandom": globalRandomStates(torch),
     }
     previous = _record(folder)
     path = folder / f"checkpoint_epoch_{epochs:04d}.pth"
@@ -103,26 +103,10 @@ def loadCheckpoint(trainer, folder: pathlib.Path, torch) -> tuple[int, dict[str,
     return int(checkpoint["current_epoch"]), checkpoint.get("virtualBiopsyRandom")
 
 
-def randomStates(torch) -> dict[str, Any]:
-    """The states of Python's, NumPy's and torch's global random generators, as plain values."""
-    kind, keys, position, hasGauss, gauss = np.random.get_state()
-    version, state, pythonGauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": [int(k) for k in keys], "rest": [int(position), int(hasGauss), float(gauss)]},
-        "python": {"version": version, "state": list(state), "gauss": pythonGauss},
-    }
-
-
 def restoreRandomStates(states: dict[str, Any] | None, torch) -> None:
-    """Set the generators to what :func:`randomStates` recorded (nothing when ``states`` is ``None``)."""
-    if not states:
-        return
-    torch.set_rng_state(states["torch"])
-    numpy = states["numpy"]
-    np.random.set_state((numpy["kind"], np.array(numpy["keys"], dtype=np.uint32), *numpy["rest"]))
-    python = states["python"]
-    random.setstate((python["version"], tuple(python["state"]), python["gauss"]))
+    """Set the global generators to what the checkpoint recorded (nothing when ``states`` is ``None``)."""
+    if states:
+        restoreGlobalRandomStates(states, torch)
 
 
 def _record(folder: pathlib.Path) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """The work folder of an nnU-Net training, kept when the training stops so that it can resume.
 
-``<out>.partial-work`` (:func:`workFolderOf`) beside the trained-model folder ``out`` holds the exported raw
+``<out>.partial-work`` (:func:`~VirtualBiopsy.resumableWork.workFolderOf`) beside the trained-model folder ``out`` holds the exported raw
 dataset (``raw/``), nnU-Net's preprocessed data and results (``nnunet/``, with the per-epoch checkpoints of
 :mod:`.nnunetCheckpoints`) and ``resume.json``: the training's settings and the SHA-256 of the exported dataset.
 A training resumes only with the same settings and the same exported cases; the model folder ``out`` is
@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
-import shutil
 from typing import Any
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import sha256File, writeTextAtomically
+from VirtualBiopsy.resumableWork import discardWork as discardWorkEntries
+from VirtualBiopsy.resumableWork import workFolderOf
 
-#: The work folder's suffix: ``<out>.partial-work``.
-WORK_SUFFIX = ".partial-work"
 RECORD_NAME = "resume.json"
 #: The work folder's sub-folders: the export, a resumed run's export to compare, nnU-Net's folders.
 RAW, RAW_CHECK, NNUNET = "raw", "raw-check", "nnunet"
 #: Written in ``nnunet/`` once nnU-Net's planning and preprocessing are complete.
 PREPARED_NAME = "prepared.json"
 _FORMAT = 1
-
-
-def workFolderOf(out: str | os.PathLike) -> pathlib.Path:
-    """The work folder of the trained-model folder ``out``: ``<out>.partial-work`` beside it."""
-    out = pathlib.Path(out).expanduser()
-    return out.parent / f"{out.name}{WORK_SUFFIX}"
 
 
 def datasetSha256(folder: pathlib.Path) -> str:
@@ -122,12 +114,4 @@ def hasReusableWork(work: pathlib.Path) -> bool:
 def discardWork(work: pathlib.Path) -> None:
     """Remove what a training wrote in ``work``, then the folder if that leaves it empty (a file someone else
     put there stays, and so does the folder)."""
-    for name in (RAW, RAW_CHECK, NNUNET):
-        shutil.rmtree(work / name, ignore_errors=True)
-    (work / RECORD_NAME).unlink(missing_ok=True)
-    for leftover in work.glob(".resume.*.partial.json"):
-        leftover.unlink(missing_ok=True)
-    try:
-        work.rmdir()
-    except OSError:
-        pass
+    discardWorkEntries(work, [RAW, RAW_CHECK, NNUNET, RECORD_NAME], [".resume.*.partial.json"])
