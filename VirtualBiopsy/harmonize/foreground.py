@@ -6,6 +6,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.imageGeometry import nonFiniteVoxels
 
 #: Fraction of voxels that must be exactly zero for zero to mean "background"
 #: (the convention of masked-normalized data such as BraTS and nnU-Net's).
@@ -19,8 +20,16 @@ def foregroundMask(image: sitk.Image) -> sitk.Image:
     non-zero voxels; other images are split by Otsu's threshold. The largest
     connected component is kept and its enclosed holes are filled.
 
-    :raises InputError: when no foreground is found (a constant image).
+    :raises InputError: for NaN or infinite voxels (Otsu's histogram cannot hold them), or when no
+        foreground is found (a constant image).
     """
+    nonFinite = nonFiniteVoxels(image)
+    if nonFinite is not None:
+        raise InputError(
+            f"The image has {nonFinite.describe()}, so its foreground (head) cannot be told from the background. "
+            "Replace them first (e.g. numpy.nan_to_num on the array, or SimpleITK.Mask), or fix the step that "
+            "produced them."
+        )
     voxels = sitk.GetArrayViewFromImage(image)
     if np.count_nonzero(voxels == 0) >= ZERO_BACKGROUND_FRACTION * voxels.size:
         candidate = sitk.Cast(image != 0, sitk.sitkUInt8)
@@ -34,5 +43,8 @@ def foregroundMask(image: sitk.Image) -> sitk.Image:
     components = sitk.RelabelComponent(sitk.ConnectedComponent(candidate), sortByObjectSize=True)
     largest = sitk.Cast(components == 1, sitk.sitkUInt8)
     if not np.any(sitk.GetArrayViewFromImage(largest)):
-        raise InputError("No foreground voxels were found in the image; check that the right volume was selected.")
+        raise InputError(
+            f"No foreground voxels were found in the image (intensities {float(voxels.min()):g} to "
+            f"{float(voxels.max()):g}); check that the right volume was selected."
+        )
     return sitk.BinaryFillhole(largest, fullyConnected=False, foregroundValue=1)
