@@ -46,10 +46,17 @@ _LIMIT: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
 def fixedWidthBinCount(minimum: float, maximum: float, binWidth: float, origin: float | None = None) -> int:
     """The number of grey levels that fixed-width bins of ``binWidth`` make over ``[minimum, maximum]``: the
     highest bin index pyradiomics gives (``Ng``), from bins aligned on multiples of ``binWidth`` or, with
-    ``origin``, starting there. Computed without allocating any edge."""
-    low = math.floor(minimum / binWidth) * binWidth if origin is None else origin
-    levels = math.floor((maximum - low) / binWidth) + 1
-    return max(1, int(levels))
+    ``origin``, starting there. Computed as pyradiomics computes its edges (``low + k·binWidth``), without
+    allocating any."""
+    low = minimum - (minimum % binWidth) if origin is None else origin
+    levels = math.floor((maximum - low) / binWidth)
+    if levels < 10**7:  # numpy.arange's arithmetic, exactly: edge k is low + k·((low + w) − low)
+        step = (low + binWidth) - low if origin is None else binWidth
+        while low + (levels + 1) * step <= maximum:
+            levels += 1
+        while levels > 0 and low + levels * step > maximum:
+            levels -= 1
+    return max(1, int(levels) + 1)
 
 
 def requiredBinWidth(minimum: float, maximum: float, limit: int, origin: float | None = None) -> float:

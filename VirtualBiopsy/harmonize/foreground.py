@@ -20,20 +20,21 @@ def foregroundMask(image: sitk.Image) -> sitk.Image:
     non-zero voxels; other images are split by Otsu's threshold. The largest
     connected component is kept and its enclosed holes are filled.
 
-    :raises InputError: for NaN or infinite voxels (Otsu's histogram cannot hold them), or when no
-        foreground is found (a constant image).
+    :raises InputError: for NaN or infinite voxels where Otsu's threshold is needed (its histogram cannot hold
+        them; with a zero background they are foreground, left to the step that reads the intensities), or when
+        no foreground is found (a constant image).
     """
-    nonFinite = nonFiniteVoxels(image)
-    if nonFinite is not None:
-        raise InputError(
-            f"The image has {nonFinite.describe()}, so its foreground (head) cannot be told from the background. "
-            "Replace them first (e.g. numpy.nan_to_num on the array, or SimpleITK.Mask), or fix the step that "
-            "produced them."
-        )
     voxels = sitk.GetArrayViewFromImage(image)
     if np.count_nonzero(voxels == 0) >= ZERO_BACKGROUND_FRACTION * voxels.size:
         candidate = sitk.Cast(image != 0, sitk.sitkUInt8)
     else:
+        nonFinite = nonFiniteVoxels(image)
+        if nonFinite is not None:
+            raise InputError(
+                f"The image has {nonFinite.describe()}, so its foreground (head) cannot be told from the "
+                "background (Otsu's threshold needs finite intensities). Replace them first (e.g. numpy.nan_to_num "
+                "on the array), or fix the step that produced them."
+            )
         if float(voxels.min()) == float(voxels.max()):
             raise InputError(
                 f"The image is constant (every voxel is {float(voxels.min())}); there is no head to find. "
