@@ -150,7 +150,10 @@ def test_bad_inputs_get_clear_errors_and_add_no_volume(scene, volumes, tmp_path)
     poisoned = sitk.GetImageFromArray(voxels)
     poisoned.CopyInformation(volumes["image"])
     poisonedNode = imageToVolumeNode(poisoned, scene, "poisoned")
-    with pytest.raises(InputError, match="NaN or Inf"):
+    with pytest.raises(
+        InputError,
+        match=r"1 NaN or infinite voxel\(s\) \(1 NaN, 0 infinite\), the first at index \(i, j, k\) = \(16, 16, 16\)",
+    ):
         logic.run(poisonedNode, HarmonizationConfig(normalization="whitestripe"))
     constantNode = imageToVolumeNode(volumes["image"] * 0 + 7, scene, "constant")
     with pytest.raises(InputError, match="constant"):

@@ -142,7 +142,10 @@ def damaged(files, folder):
         (["--image", t1, "--mask", folder / "empty.nrrd"], "mask is empty"),
         (["--image", t1, "--mask", good, "--label", 1], "Label 1 is not in the mask; labels present: 2"),
         (["--image", t1, "--mask", good, "--label", 2, "--min-voxels", 100000], "fewer than the minimum of 100000"),
-        (["--image", folder / "nan.nrrd", "--mask", good, "--label", 2], "inside the ROI that are NaN"),
+        (
+            ["--image", folder / "nan.nrrd", "--mask", good, "--label", 2],
+            r"\d+ NaN or infinite voxel\(s\) \(\d+ NaN, 0 infinite\) inside the ROI, the first at index",
+        ),
         (
             ["--image", t1, "--mask", good, "--label", 2, "--params", folder / "broken.yaml"],
             r"unknown key 'binwidth' under '/setting' \(did you mean 'binWidth'\?\)",

@@ -117,7 +117,10 @@ def test_nan_or_inf_in_the_roi(case, bad):
     voxels = sitk.GetArrayFromImage(image)
     inside = np.argwhere(sitk.GetArrayFromImage(mask) == 1)[0]
     voxels[tuple(inside)] = bad
-    with pytest.raises(InputError, match=r"1 voxels inside the ROI that are NaN"):
+    with pytest.raises(
+        InputError,
+        match=r"1 NaN or infinite voxel\(s\) \(\d NaN, \d infinite\) inside the ROI, the first at index \(i, j, k\)",
+    ):
         extractFeatures(withVoxels(image, voxels), mask, SETTINGS)
     outside = sitk.GetArrayFromImage(image)
     outside[0, 0, 0] = bad  # outside the ROI (and outside the crop): harmless

@@ -241,7 +241,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(files, tmp_path, cap
         ([*base, "--method", "denoise", "--mask", files["head0"], "--out", out], "--mask does not apply"),
         ([*base, "--method", "n4", "--iterations", "5,x", "--out", out], "--iterations"),
         (["harmonize", "--image", tmp_path / "absent.nrrd", "--method", "zscore", "--out", out], "not found"),
-        (["harmonize", "--image", hostile["nan"], "--method", "whitestripe", "--out", out], "NaN or Inf"),
+        (
+            ["harmonize", "--image", hostile["nan"], "--method", "whitestripe", "--out", out],
+            "1 NaN or infinite voxel(s) (1 NaN, 0 infinite), the first at index",
+        ),
         (
             ["harmonize", "--image", hostile["constant"], "--method", "zscore", "--mask-mode", "none", "--out", out],
             "constant",

@@ -64,11 +64,20 @@ def addExtractionOptions(parser: argparse.ArgumentParser) -> None:
         help="refuse ROIs with fewer voxels (default: the library's)",
     )
     parser.add_argument(
+        "--max-bins",
+        dest="maximumBinCount",
+        type=int,
+        metavar="N",
+        help="refuse settings that bin an image into more than N grey levels (default: the library's, 512; "
+        "pyradiomics' time grows with the cube of the count)",
+    )
+    parser.add_argument(
         "--resample-mask",
         dest="resampleMaskToImage",
         action="store_const",
         const=True,
-        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it",
+        help="resample a mask on another grid onto the image (nearest neighbour) instead of refusing it; refused "
+        "when part of the ROI lies outside the image or its volume changes by more than 10%%",
     )
     parser.add_argument(
         "--no-crop",
@@ -102,6 +111,7 @@ def extractionConfig(arguments: argparse.Namespace) -> ExtractionConfig:
             "binWidth",
             "resampledPixelSpacing",
             "minimumRoiVoxels",
+            "maximumBinCount",
             "resampleMaskToImage",
             "cropToRoi",
         )

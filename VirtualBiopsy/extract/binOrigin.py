@@ -7,7 +7,8 @@ then differs by a constant, which changes the features that use the absolute
 index (joint average, grey-level emphases, busyness, …). pyradiomics has no
 setting for the origin, so :func:`fixedBinOrigin` replaces its bin-edge function
 for the duration of one extraction, in the calling thread (or task) only;
-everywhere else pyradiomics bins as it always does.
+everywhere else pyradiomics bins as it always does. The same replacement enforces
+:func:`~VirtualBiopsy.extract.binCount.binCountLimit` before any edge is allocated.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.extract import binCount
 
 _ORIGIN: contextvars.ContextVar[float | None] = contextvars.ContextVar("fixedBinOrigin", default=None)
 _INSTALL_LOCK = threading.Lock()
@@ -56,7 +58,7 @@ def fixedBinOrigin(origin: float | None) -> Iterator[None]:
     if origin is None:
         yield
         return
-    _installBinEdgeHook()
+    installBinEdgeHook()
     token = _ORIGIN.set(float(origin))
     try:
         yield
@@ -64,7 +66,9 @@ def fixedBinOrigin(origin: float | None) -> Iterator[None]:
         _ORIGIN.reset(token)
 
 
-def _installBinEdgeHook() -> None:
+def installBinEdgeHook() -> None:
+    """Replace pyradiomics' ``getBinEdges`` (once per process) by one that applies the active bin origin and
+    bin-count limit of the calling context, and is pyradiomics' own elsewhere."""
     imageoperations = requirePackage("radiomics.imageoperations", "pyradiomics")
     with _INSTALL_LOCK:
         if getattr(imageoperations.getBinEdges, "_virtualBiopsyHook", False):
@@ -73,6 +77,7 @@ def _installBinEdgeHook() -> None:
 
         def getBinEdges(parameterValues, **kwargs):
             origin = _ORIGIN.get()
+            binCount.checkBinEdges(parameterValues, kwargs, origin if kwargs.get("binCount") is None else None)
             if origin is None or kwargs.get("binCount") is not None:
                 return pyradiomicsBinEdges(parameterValues, **kwargs)
             return fixedBinEdges(parameterValues, kwargs.get("binWidth", 25), origin)

@@ -30,6 +30,7 @@ from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.imageGeometry import requireOrthogonalGrid
 from VirtualBiopsy.provenance import imageSha256, packageVersions
 
 #: Bumped when the per-case computation or its stored value changes, so old cache entries stop matching.
@@ -198,9 +199,11 @@ def _load(source: ImageSource, what: str) -> sitk.Image:
     if not path.is_file():
         raise InputError(f"The {what} file {path} was not found; check the path in the manifest.")
     try:
-        return sitk.ReadImage(os.fspath(path))
+        image = sitk.ReadImage(os.fspath(path))
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
         raise InputError(
             f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads (NRRD, NIfTI, MHA/MHD)."
         ) from error
+    requireOrthogonalGrid(image, f"{what} file {path}")
+    return image

@@ -3,10 +3,12 @@ a few overrides, and the input checks' parameters."""
 
 from __future__ import annotations
 
+import math
 import pathlib
 from dataclasses import dataclass, field
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.extract.binCount import DEFAULT_MAXIMUM_BIN_COUNT
 from VirtualBiopsy.extract.extraction import DEFAULT_MINIMUM_ROI_VOXELS
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings, presetNames
 from VirtualBiopsy.settings import StageConfig, requireRange
@@ -31,6 +33,10 @@ class ExtractionConfig(StageConfig):
     :ivar resampledPixelSpacing: pyradiomics resampling spacing override in mm (x, y, z);
         ``None`` keeps the preset's.
     :ivar minimumRoiVoxels: refuse ROIs with fewer voxels.
+    :ivar maximumBinCount: refuse, before pyradiomics runs, settings that bin an image into more grey levels
+        than this (a ``binWidth`` too small for the ROI's intensity range, or a larger ``binCount``): pyradiomics'
+        time grows with the cube of the count (see ``extract/binCount.py`` for the measurements behind the
+        default of 512).
     :ivar resampleMaskToImage: resample a mask that lies on another grid (nearest
         neighbour) instead of refusing it; recorded in the provenance.
     :ivar cropToRoi: crop around the ROI before filtering (much faster; filtered features
@@ -44,6 +50,7 @@ class ExtractionConfig(StageConfig):
     binWidth: float = 0.0
     resampledPixelSpacing: list[float] | None = None
     minimumRoiVoxels: int = DEFAULT_MINIMUM_ROI_VOXELS
+    maximumBinCount: int = DEFAULT_MAXIMUM_BIN_COUNT
     resampleMaskToImage: bool = False
     cropToRoi: bool = True
 
@@ -54,7 +61,11 @@ class ExtractionConfig(StageConfig):
                 f"ExtractionConfig.featureClasses has {unknown}; choose from: {', '.join(FEATURE_CLASSES)} "
                 "(or leave it empty for the preset's)."
             )
-        requireRange(self, "binWidth", 0.0)
+        if not math.isfinite(self.binWidth) or self.binWidth < 0:
+            raise InputError(
+                f"ExtractionConfig.binWidth is {self.binWidth}; give a finite bin width > 0 in image units (about 0.1 "
+                "for z-scored images, 25 for raw MR or CT), or 0 to keep the preset's."
+            )
         if self.resampledPixelSpacing is not None and (
             len(self.resampledPixelSpacing) != 3 or min(self.resampledPixelSpacing) <= 0
         ):
@@ -63,6 +74,7 @@ class ExtractionConfig(StageConfig):
                 "spacings in mm or null."
             )
         requireRange(self, "minimumRoiVoxels", 1)
+        requireRange(self, "maximumBinCount", 2)
         if self.parameterFile:
             if not pathlib.Path(self.parameterFile).is_file():
                 raise InputError(
@@ -81,13 +93,14 @@ class ExtractionConfig(StageConfig):
         :raises InputError: for an unknown preset, a missing or invalid parameter file.
         """
         if self.parameterFile:
-            base = RadiomicsSettings.fromFile(self.parameterFile)
+            base = RadiomicsSettings.fromFile(self.parameterFile, self.maximumBinCount)
         else:
-            base = RadiomicsSettings.fromPreset(self.preset)
+            base = RadiomicsSettings.fromPreset(self.preset, self.maximumBinCount)
         return base.replaced(
             featureClasses=list(self.featureClasses) or None,
             binWidth=self.binWidth or None,
             resampledPixelSpacing=self.resampledPixelSpacing,
+            maximumBinCount=self.maximumBinCount,
         )
 
     def pyradiomicsSettings(self) -> dict:

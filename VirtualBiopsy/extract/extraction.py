@@ -4,9 +4,11 @@
 pyradiomics extractors are reused) and its inputs and outputs pickle, so cohort workers call
 it directly. In order:
 
-1. check every input (:mod:`~VirtualBiopsy.extract.inputChecks`) before computing anything;
+1. check every input (:mod:`~VirtualBiopsy.extract.inputChecks`) before computing anything:
+   orthogonal grids, masks (resampled only when asked, and only when the ROI survives it), finite voxels;
 2. keep the requested label as a 0/1 mask (pyradiomics then uses label 1);
-3. run the preset's IBSI preprocessing, when it has one;
+3. run the preset's IBSI preprocessing, when it has one, on every image; then refuse settings that would bin
+   an image into more grey levels than ``maximumBinCount`` (:mod:`~VirtualBiopsy.extract.binCount`);
 4. crop around the ROI with a margin that leaves the features unchanged
    (:mod:`~VirtualBiopsy.extract.cropping`), each filter on its own crop;
 5. run pyradiomics per sequence (:mod:`~VirtualBiopsy.extract.pyradiomicsRun`; shape features,
@@ -28,11 +30,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import DependencyError, InputError
-from VirtualBiopsy.extract import cropping, inputChecks
+from VirtualBiopsy.extract import binCount, cropping, inputChecks
 from VirtualBiopsy.extract.pyradiomicsRun import SHAPE_CLASSES as SHAPE_CLASSES  # re-exported
 from VirtualBiopsy.extract.pyradiomicsRun import runCropped, runPyradiomics
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-from VirtualBiopsy.imageGeometry import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireOrthogonalGrid, requireScalar3D
 from VirtualBiopsy.provenance import imageRecord, packageVersions
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ def extractFeatures(
     minimumRoiVoxels: int = DEFAULT_MINIMUM_ROI_VOXELS,
     resampleMaskToImage: bool = False,
     crop: bool = True,
+    maximumBinCount: int | None = None,
 ) -> ExtractionResult:
     """Extract the radiomics features of ``label`` in ``mask`` on each image.
 
@@ -82,11 +85,13 @@ def extractFeatures(
     :param label: the label of the ROI in ``mask``.
     :param minimumRoiVoxels: refuse ROIs with fewer voxels.
     :param resampleMaskToImage: resample a mask on another grid (nearest neighbour) instead of
-        refusing it; recorded in the provenance.
+        refusing it, when the ROI stays inside the image with its volume; logged and recorded in the provenance.
     :param crop: crop around the ROI before filtering where it provably changes nothing.
-    :raises InputError: for an invalid input (see :mod:`~VirtualBiopsy.extract.inputChecks`)
-        or an extraction pyradiomics refuses.
-    :raises GeometryError: for 4D/vector inputs or a mask on another grid.
+    :param maximumBinCount: the most grey levels an image may be binned into; ``None``: the settings'
+        (:attr:`RadiomicsSettings.maximumBinCount`).
+    :raises InputError: for an invalid input (see :mod:`~VirtualBiopsy.extract.inputChecks`), settings
+        that make too many grey levels, or an extraction pyradiomics refuses.
+    :raises GeometryError: for 4D/vector inputs, a sheared grid, or a mask on another grid.
     """
     if not isinstance(settings, RadiomicsSettings):
         raise InputError(
@@ -97,24 +102,30 @@ def extractFeatures(
     masks = _namedMasks(mask, images)
     if not isinstance(label, (int, np.integer)) or isinstance(label, bool) or label < 1:
         raise InputError(f"The label must be a positive integer, got {label!r}.")
+    if maximumBinCount is not None and maximumBinCount != getattr(settings, "maximumBinCount", None):
+        settings = settings.replaced(maximumBinCount=maximumBinCount)
+    readsOutside = _readsOutsideRoi(settings)
 
     # 1. Every check, before any computation.
     rois: dict[str | None, sitk.Image] = {}
     inputs: dict[str, Any] = {}
     resampled: list[str] = []
+    resampling: dict[str, Any] = {}
     constant: list[str | None] = []
     for name, image in images.items():
         what = f"image '{name}'" if name else "image"
         requireScalar3D(image, what)
+        requireOrthogonalGrid(image, what)
         maskImage = inputChecks.integerMask(requireScalar3D(masks[name], "mask"))
-        maskImage, wasResampled = inputChecks.maskOnImageGrid(image, maskImage, what, resampleMaskToImage)
+        maskImage, record = inputChecks.maskOnImageGrid(image, maskImage, what, resampleMaskToImage, int(label))
         inputChecks.requireLabel(maskImage, int(label), minimumRoiVoxels)
         roi = sitk.GetArrayViewFromImage(maskImage) == label
-        inputChecks.requireFiniteRoi(image, roi, what)
+        inputChecks.requireFiniteVoxels(image, roi, what, readsOutside)
         if inputChecks.isConstantRoi(image, roi):
             constant.append(name)
-        if wasResampled:
+        if record is not None:
             resampled.append(name or "image")
+            resampling[name or "image"] = record
         binary = sitk.GetImageFromArray(roi.astype(np.uint8))
         binary.CopyInformation(maskImage)  # the mask's own geometry, as pyradiomics on the files uses it
         rois[name] = binary
@@ -131,20 +142,29 @@ def extractFeatures(
         "label": int(label),
         "minimumRoiVoxels": int(minimumRoiVoxels),
         "maskResampledToImage": resampled,
+        "maskResampling": resampling,
         "preprocessing": {},
         "cropBox": {},
     }
 
+    # 3. Preprocessing (IBSI), then the bin counts it leaves, for every image before pyradiomics runs.
+    prepared: dict[str | None, tuple[sitk.Image, sitk.Image]] = {}
+    origin = getattr(settings.preprocessing, "fixedBinOrigin", None)
+    for name, image in images.items():
+        roiMask = rois[name]
+        if settings.preprocessing is not None:
+            image, roiMask, record = _preprocess(image, roiMask, settings)
+            provenance["preprocessing"][name or "image"] = record
+        what = f"the ROI of image '{name}'" if name else "the ROI of the image"
+        roiVoxels = sitk.GetArrayViewFromImage(roiMask) > 0
+        binCount.requireBinCountOfRoi(image, roiVoxels, settings, settings.maximumBinCount, what, origin)
+        prepared[name] = (image, roiMask)
+
     features: dict[str, float] = {}
     diagnostics: dict[str, Any] = {}
     reasons: dict[str, str] = {}
-    for position, (name, image) in enumerate(images.items()):
+    for position, (name, (image, roiMask)) in enumerate(prepared.items()):
         key = name or "image"
-        roiMask = rois[name]
-        # 3. Preprocessing (IBSI), before pyradiomics.
-        if settings.preprocessing is not None:
-            image, roiMask, record = _preprocess(image, roiMask, settings)
-            provenance["preprocessing"][key] = record
         # 4.-5. Crop around the ROI (one crop per filter) and run pyradiomics.
         groups = cropping.cropGroups(settings.imageTypes, settings.setting, image.GetSpacing()) if crop else None
         if groups is None:
@@ -176,6 +196,19 @@ def extractFeatures(
             "and feature class."
         )
     return ExtractionResult(features, diagnostics, list(reasons), provenance, reasons)
+
+
+def _readsOutsideRoi(settings: RadiomicsSettings) -> str | None:
+    """What in ``settings`` reads voxels outside the ROI (a filter, resampling, normalisation), or ``None``."""
+    reasons = [f"the {imageType} filter" for imageType in settings.imageTypes if imageType != "Original"]
+    setting = settings.setting
+    if setting.get("resampledPixelSpacing"):
+        reasons.append("pyradiomics' resampling (resampledPixelSpacing)")
+    if setting.get("normalize"):
+        reasons.append("pyradiomics' normalisation (normalize)")
+    if getattr(settings.preprocessing, "resampledSpacingMm", None) is not None:
+        reasons.append("the preprocessing's resampling (resampledSpacingMm)")
+    return ", ".join(reasons) or None
 
 
 def _namedImages(images: Mapping[str | None, sitk.Image] | sitk.Image) -> dict[str | None, sitk.Image]:

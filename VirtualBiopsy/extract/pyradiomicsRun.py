@@ -14,6 +14,12 @@ within 1e-6, see :mod:`~VirtualBiopsy.extract.cropping`) faster:
 
 With ``resegmentRange`` (the features then use a resegmented mask) each crop runs its own
 ``execute`` instead.
+
+pyradiomics computes bin edges and discretised levels in the image's own pixel type, so an ``int8`` ROI
+near the bottom of its range overflowed (77 of 107 features wrong, or "Calculation of GLCM Failed"):
+every image reaches pyradiomics with integers promoted to 64 bits (:func:`promotedIntegers`; the values,
+and so the features, are those of the same voxels stored in any wider type or as floats). Binning is
+limited to the settings' ``maximumBinCount`` (:mod:`~VirtualBiopsy.extract.binCount`).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.errors import InputError, VirtualBiopsyError, requirePackage
 from VirtualBiopsy.extract import cropping
+from VirtualBiopsy.extract.binCount import binCountLimit
 from VirtualBiopsy.extract.binOrigin import fixedBinOrigin
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
 
@@ -58,7 +65,8 @@ def runPyradiomics(
     :param diagnostics: ``False`` skips pyradiomics' ``diagnostics_*`` (its hashes and ROI statistics).
     :raises InputError: when pyradiomics refuses the input.
     """
-    with _radiomicsLog() as errors, _refusals(settings):
+    image = promotedIntegers(image)
+    with _radiomicsLog() as errors, _refusals(settings, mask):
         extractor = _extractor(settings, withShape)
         if imageTypes is not None:
             extractor.enabledImagetypes = copy.deepcopy(imageTypes)
@@ -82,14 +90,15 @@ def runCropped(
     ones = tuple(1 for _ in bounds[0])
     tightIndex, tightSize = cropping.cropBox(roi, ones, bounds=bounds)
     boxes = [cropping.cropBox(roi, group.margin, group.block, group.periodic, bounds) for group in groups]
-    tightImage, tightMask = cropping.crop(image, tightIndex, tightSize), cropping.crop(mask, tightIndex, tightSize)
+    tightImage = promotedIntegers(cropping.crop(image, tightIndex, tightSize))
+    tightMask = cropping.crop(mask, tightIndex, tightSize)
     if settings.setting.get("resegmentRange") is not None or not all(
         _contains(box, (tightIndex, tightSize)) for box in boxes
     ):
         values, failures = _executePerCrop(image, mask, settings, groups, boxes, withShape)
     else:
         values, failures = runPyradiomics(tightImage, tightMask, settings, withShape, imageTypes={})
-        with _radiomicsLog() as errors, _refusals(settings):
+        with _radiomicsLog() as errors, _refusals(settings, tightMask):
             extractor = _extractor(settings, withShape=False)
             options = {**extractor.settings, "label": 1}
             boundingBox, _ = requirePackage("radiomics.imageoperations", "pyradiomics").checkMask(
@@ -128,7 +137,7 @@ def _filtered(
 ) -> Iterator[tuple[str, sitk.Image, dict[str, Any]]]:
     """``(name, filtered image, settings)`` from pyradiomics' generators of the group's image types."""
     imageoperations = requirePackage("radiomics.imageoperations", "pyradiomics")
-    wideImage, wideMask = cropping.crop(image, index, size), cropping.crop(mask, index, size)
+    wideImage, wideMask = promotedIntegers(cropping.crop(image, index, size)), cropping.crop(mask, index, size)
     for imageType, custom in group.imageTypes.items():
         generator = getattr(imageoperations, f"get{imageType}Image")
         for filtered, name, kwargs in generator(wideImage, wideMask, **{**options, **(custom or {})}):
@@ -199,17 +208,59 @@ def _extractor(settings: RadiomicsSettings, withShape: bool) -> Any:
     return extractor
 
 
+def promotedIntegers(image: sitk.Image) -> sitk.Image:
+    """``image`` with integer voxels as 64-bit integers (unsigned 64-bit ones beyond that range as 64-bit
+    reals); real images unchanged. pyradiomics keeps integer semantics (its resampling rounds), but no bin
+    edge or level overflows."""
+    pixelType = image.GetPixelID()
+    if pixelType in _WIDE_TYPES:
+        return image
+    if pixelType == sitk.sitkUInt64:
+        tooLarge = int(sitk.GetArrayViewFromImage(image).max(initial=0)) > np.iinfo(np.int64).max
+        return sitk.Cast(image, sitk.sitkFloat64 if tooLarge else sitk.sitkInt64)
+    return sitk.Cast(image, sitk.sitkInt64)
+
+
+#: Pixel types pyradiomics gets unchanged: reals, and integers that cannot overflow its bin edges.
+_WIDE_TYPES = (sitk.sitkFloat32, sitk.sitkFloat64, sitk.sitkInt64)
+
+
 @contextlib.contextmanager
-def _refusals(settings: RadiomicsSettings) -> Iterator[None]:
-    """pyradiomics' refusals (and those of the fixed bin origin) as :class:`InputError`."""
+def _refusals(settings: RadiomicsSettings, mask: sitk.Image) -> Iterator[None]:
+    """pyradiomics' refusals (and those of the fixed bin origin) as :class:`InputError`, saying what the ROI is;
+    our own errors (the bin-count limit) pass unchanged."""
     try:
-        with fixedBinOrigin(getattr(settings.preprocessing, "fixedBinOrigin", None)):
+        with (
+            fixedBinOrigin(getattr(settings.preprocessing, "fixedBinOrigin", None)),
+            binCountLimit(getattr(settings, "maximumBinCount", None), settings.name),
+        ):
             yield
+    except VirtualBiopsyError:
+        raise
     except _REFUSALS as error:
         raise InputError(
             f"pyradiomics could not extract features with settings '{settings.name}': {str(error).rstrip('.')}. "
-            "Check the segment (a single voxel or a flat, one-slice region fails) and the settings."
+            f"{_roiFacts(mask)} Check the segment and the settings (minimumROIDimensions, resegmentRange)."
         ) from error
+
+
+def _roiFacts(mask: sitk.Image) -> str:
+    """What the ROI is, for a refusal: its voxel count and box, and whether it is flat or a single voxel."""
+    roi = sitk.GetArrayViewFromImage(mask) > 0
+    count = int(np.count_nonzero(roi))
+    if not count:
+        return "The ROI is empty."
+    bounds = cropping.roiBounds(roi)
+    extent = [int(high - low) for low, high in zip(*bounds)]  # i, j, k
+    box = "×".join(str(value) for value in extent)
+    flat = [axis for axis, length in zip("ijk", extent) if length == 1]
+    if count == 1:
+        shape = " (a single voxel: no texture, no shape)"
+    elif flat:
+        shape = f" (one voxel thick along {', '.join(flat)}: a flat region fails pyradiomics' minimumROIDimensions)"
+    else:
+        shape = ""
+    return f"The ROI has {count} voxels in a {box}-voxel box{shape}."
 
 
 def _failures(values: dict[str, Any], errors: list[str]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from VirtualBiopsy.errors import InputError, requirePackage
+from VirtualBiopsy.extract.binCount import DEFAULT_MAXIMUM_BIN_COUNT, requireBinSettings
 from VirtualBiopsy.settings import readYamlFile
 
 #: Folder of the shipped radiomics presets.
@@ -54,12 +55,22 @@ class RadiomicsSettings:
     :ivar pyradiomics: the pyradiomics parameter dictionary (``imageType``, ``featureClass``, ``setting``, ...).
     :ivar preprocessing: the parsed ``RadiomicsPreprocessing`` (or its raw dictionary when that
         module is not available), or ``None``.
+    :ivar maximumBinCount: the most grey levels one image may be binned into (see
+        :mod:`~VirtualBiopsy.extract.binCount`); a safety limit, not a feature setting, so it is neither in
+        :meth:`toDict` nor in :meth:`sha256` (it changes which inputs are refused, never a value).
     """
 
     def __init__(
-        self, pyradiomics: dict[str, Any], name: str = "custom", description: str = "", preprocessing: Any = None
+        self,
+        pyradiomics: dict[str, Any],
+        name: str = "custom",
+        description: str = "",
+        preprocessing: Any = None,
+        maximumBinCount: int = DEFAULT_MAXIMUM_BIN_COUNT,
     ) -> None:
         self.pyradiomics = validatePyradiomics(pyradiomics, name)
+        requireBinSettings(self.pyradiomics, name, maximumBinCount)
+        self.maximumBinCount = int(maximumBinCount)
         self.name = name
         self.description = description
         self.preprocessing = preprocessing
@@ -70,9 +81,12 @@ class RadiomicsSettings:
             )
 
     @classmethod
-    def fromDict(cls, document: dict[str, Any] | None, name: str = "custom") -> "RadiomicsSettings":
+    def fromDict(
+        cls, document: dict[str, Any] | None, name: str = "custom", maximumBinCount: int = DEFAULT_MAXIMUM_BIN_COUNT
+    ) -> "RadiomicsSettings":
         """Build from our preset format or a plain pyradiomics parameter dictionary.
 
+        :param maximumBinCount: see :attr:`maximumBinCount`.
         :raises InputError: naming the bad key or value and the fix.
         """
         document = copy.deepcopy(document) if document is not None else {}
@@ -89,18 +103,21 @@ class RadiomicsSettings:
                     f"a preset has only: {', '.join(PRESET_KEYS)}."
                 )
             preprocessing = _parsePreprocessing(document.get("preprocessing"), name)
-            return cls(document.get("pyradiomics") or {}, name, str(document.get("description") or ""), preprocessing)
-        return cls(document, name)
+            description = str(document.get("description") or "")
+            return cls(document.get("pyradiomics") or {}, name, description, preprocessing, maximumBinCount)
+        return cls(document, name, maximumBinCount=maximumBinCount)
 
     @classmethod
-    def fromFile(cls, path: str | pathlib.Path) -> "RadiomicsSettings":
+    def fromFile(
+        cls, path: str | pathlib.Path, maximumBinCount: int = DEFAULT_MAXIMUM_BIN_COUNT
+    ) -> "RadiomicsSettings":
         """Load a preset-format or pyradiomics parameter file (YAML or JSON)."""
         path = pathlib.Path(path)
         document = readYamlFile(path, "Radiomics parameter file")
-        return cls.fromDict(document, name=path.stem)
+        return cls.fromDict(document, name=path.stem, maximumBinCount=maximumBinCount)
 
     @classmethod
-    def fromPreset(cls, name: str) -> "RadiomicsSettings":
+    def fromPreset(cls, name: str, maximumBinCount: int = DEFAULT_MAXIMUM_BIN_COUNT) -> "RadiomicsSettings":
         """Load a shipped preset by name (see :func:`presetNames`)."""
         path = PRESET_FOLDER / f"{name}.yaml"
         if not name or not path.is_file():
@@ -108,7 +125,7 @@ class RadiomicsSettings:
                 f"No radiomics preset named '{name}'{_closest(name, presetNames())}; "
                 f"shipped presets: {', '.join(presetNames())}."
             )
-        return cls.fromFile(path)
+        return cls.fromFile(path, maximumBinCount)
 
     def toDict(self) -> dict[str, Any]:
         """The settings in preset format (plain values, ready for YAML or JSON)."""
@@ -152,9 +169,10 @@ class RadiomicsSettings:
         featureClasses: list[str] | None = None,
         binWidth: float | None = None,
         resampledPixelSpacing: list[float] | None = None,
+        maximumBinCount: int | None = None,
     ) -> "RadiomicsSettings":
         """A validated copy with the feature classes (all features of each), the bin width
-        (replaces any ``binCount``) or the resampling spacing changed; ``None`` keeps the value.
+        (replaces any ``binCount``), the resampling spacing or the bin-count limit changed; ``None`` keeps the value.
         """
         pyradiomics = copy.deepcopy(self.pyradiomics)
         setting = pyradiomics.setdefault("setting", {})
@@ -165,7 +183,8 @@ class RadiomicsSettings:
             setting["binWidth"] = float(binWidth)
         if resampledPixelSpacing is not None:
             setting["resampledPixelSpacing"] = [float(value) for value in resampledPixelSpacing]
-        return RadiomicsSettings(pyradiomics, self.name, self.description, self.preprocessing)
+        limit = self.maximumBinCount if maximumBinCount is None else maximumBinCount
+        return RadiomicsSettings(pyradiomics, self.name, self.description, self.preprocessing, limit)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RadiomicsSettings) and self.toDict() == other.toDict() and self.name == other.name

@@ -6,25 +6,26 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError
-from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
+from VirtualBiopsy.imageGeometry import gridDifferences, nonFiniteVoxels, requireOrthogonalGrid, requireScalar3D
 
 
 def requireUsableImage(image: object, what: str = "image") -> sitk.Image:
-    """Return ``image`` as Float32 after checking it is a 3D scalar image with finite, varying voxels.
+    """Return ``image`` as Float32 after checking it is a 3D scalar image on an orthogonal grid with finite,
+    varying voxels.
 
     :param what: what the image is, for messages (e.g. ``"moving image"``).
     :raises InputError: for non-finite (NaN/Inf) voxels or a constant image.
-    :raises GeometryError: for a 2D/4D or vector image.
+    :raises GeometryError: for a 2D/4D or vector image, or a sheared grid.
     """
     image = requireScalar3D(image, what)
+    requireOrthogonalGrid(image, what)
     voxels = sitk.GetArrayViewFromImage(image)
-    if np.issubdtype(voxels.dtype, np.floating):
-        bad = np.count_nonzero(~np.isfinite(voxels))
-        if bad:
-            raise InputError(
-                f"The {what} has {bad} NaN or infinite voxel(s) of {voxels.size}; preprocessing needs finite values. "
-                "Replace them first (e.g. numpy.nan_to_num on the array) or fix the step that produced them."
-            )
+    nonFinite = nonFiniteVoxels(image)
+    if nonFinite is not None:
+        raise InputError(
+            f"The {what} has {nonFinite.describe(f'of {voxels.size}')}; preprocessing needs finite values. "
+            "Replace them first (e.g. numpy.nan_to_num on the array) or fix the step that produced them."
+        )
     low, high = float(voxels.min()), float(voxels.max())
     if low == high:
         raise InputError(

@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import extensionOf
-from VirtualBiopsy.imageGeometry import requireScalar3D
+from VirtualBiopsy.imageGeometry import requireOrthogonalGrid, requireScalar3D
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName
 from VirtualBiopsy.mrml.storage import SEGMENTATION_EXTENSIONS, loadSegmentation
 
@@ -43,7 +43,7 @@ def readMaskFile(
     :param segment: ``.seg.nrrd`` only: the segment name to keep.
     :param scene: scene to read ``.seg.nrrd`` files in (needed for those; nodes are removed afterwards).
     :raises InputError: for a missing or unreadable file, a non-integer labelmap, an absent label or segment.
-    :raises GeometryError: for a file that is not 3D scalar.
+    :raises GeometryError: for a file that is not 3D scalar, or on a sheared grid.
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -56,6 +56,7 @@ def readMaskFile(
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
         raise InputError(f"Cannot read the {what} file {path} ({reason}); {_READ_FIX}.") from error
     requireScalar3D(image, f"{what} file {path.name}")
+    requireOrthogonalGrid(image, f"{what} file {path}")
     voxels = sitk.GetArrayViewFromImage(image)
     if not np.issubdtype(voxels.dtype, np.integer):
         fractional = voxels[~np.isfinite(voxels) | (voxels != np.round(voxels))]

@@ -26,7 +26,8 @@ from VirtualBiopsy.files import (
     requireExisting,
     requireExtension,
 )
-from VirtualBiopsy.imageGeometry import gridDifferences
+from VirtualBiopsy.imageGeometry import gridDifferences, requireOrthogonalGrid
+from VirtualBiopsy.mrml.dicomSeries import checkDicomSeries
 from VirtualBiopsy.mrml.images import (
     nodeGrid,
     requireNoTransform,
@@ -70,7 +71,7 @@ _CHECK_FILE = "Check that the file is complete and of the type its extension say
 
 
 def loadVolume(
-    path: PathLike, scene: "slicer.vtkMRMLScene", name: str | None = None
+    path: PathLike, scene: "slicer.vtkMRMLScene", name: str | None = None, acceptSeriesProblems: bool = False
 ) -> "slicer.vtkMRMLScalarVolumeNode":
     """Load a 3D scalar volume from a file or a DICOM series folder.
 
@@ -80,15 +81,28 @@ def loadVolume(
     features that depend on the voxel order (pyradiomics' mesh-based shape
     features) then equal those computed on the file, exactly.
 
+    A DICOM series folder is checked file by file first
+    (:func:`~VirtualBiopsy.mrml.dicomSeries.checkDicomSeries`): unreadable files, missing or
+    duplicated slices, uneven spacing, mixed orientations or sizes are refused, never loaded as a
+    silently thinner volume.
+
     :param path: a ``.nrrd``, ``.nhdr``, ``.nii``, ``.nii.gz``, ``.mha`` or ``.mhd`` file, or a
         folder holding the files of one DICOM series.
     :param name: node name; the file name without extension (or the folder name) by default.
-    :raises InputError: if the path is missing, unsupported or unreadable.
-    :raises GeometryError: for a 4D or multi-component (vector, RGB) image.
+    :param acceptSeriesProblems: load a DICOM series that has those problems anyway (what GDCM can
+        read, with ITK's mean slice spacing), logging each problem as a warning.
+    :raises InputError: if the path is missing, unsupported or unreadable, or a DICOM series is incomplete.
+    :raises GeometryError: for a 4D or multi-component (vector, RGB) image, or a sheared grid.
     """
     path = requireExisting(path, "volume file")
     if path.is_dir():
-        files = _dicomSeriesFiles(path)
+        check = checkDicomSeries(path)
+        if acceptSeriesProblems:
+            for problem in check.problems:
+                logger.warning("DICOM series %s loaded despite: %s", path, problem)
+        else:
+            check.require()
+        files = check.files
         _requireScalarFile(files[0], path, checkDimension=False)
     else:
         requireExtension(path, VOLUME_EXTENSIONS, "volume file (or DICOM series folder)")
@@ -268,7 +282,7 @@ def _removeWithHelpers(scene: "slicer.vtkMRMLScene", node) -> None:
 
 
 def _requireScalarFile(fileName: pathlib.Path, shownPath: pathlib.Path, checkDimension: bool = True) -> None:
-    """Check the image header with SimpleITK: readable, 3D (or 2D), one component per voxel."""
+    """Check the image header with SimpleITK: readable, 3D (or 2D), one component per voxel, not sheared."""
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(fileName))
     try:
@@ -276,6 +290,8 @@ def _requireScalarFile(fileName: pathlib.Path, shownPath: pathlib.Path, checkDim
     except RuntimeError as error:
         raise InputError(f"Cannot read {shownPath}: {_readerComplaint(error)}. {_CHECK_FILE}") from error
     dimension, components, size = reader.GetDimension(), reader.GetNumberOfComponents(), reader.GetSize()
+    if dimension == 3:
+        requireOrthogonalGrid(((), (), (), reader.GetDirection()), f"file {shownPath}")
     if checkDimension and dimension > 3:
         raise GeometryError(
             f"{shownPath} holds a {dimension}D image (size {size}); a 3D scalar volume is needed. "
@@ -292,21 +308,6 @@ def _readerComplaint(error: RuntimeError) -> str:
     """The most specific line of a SimpleITK/ITK reader exception."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1].replace("sitk::ERROR: ", "").replace("itk::ERROR: ", "").rstrip(".") if lines else str(error)
-
-
-def _dicomSeriesFiles(folder: pathlib.Path) -> list[pathlib.Path]:
-    seriesIds = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    if not seriesIds:
-        raise InputError(
-            f"No DICOM series found in folder {folder}. Give a folder with the DICOM files of one series, "
-            f"or a volume file ({', '.join(VOLUME_EXTENSIONS)})."
-        )
-    if len(seriesIds) > 1:
-        raise InputError(
-            f"Folder {folder} holds {len(seriesIds)} DICOM series ({', '.join(seriesIds)}). "
-            "Put each series in its own folder and load one folder."
-        )
-    return [pathlib.Path(f) for f in sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), seriesIds[0])]
 
 
 def _integerLabels(image: sitk.Image, path: pathlib.Path) -> sitk.Image:

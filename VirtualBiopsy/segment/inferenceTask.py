@@ -32,6 +32,7 @@ import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError
 from VirtualBiopsy.files import writeImageAtomically
+from VirtualBiopsy.imageGeometry import requireOrthogonalGrid
 from VirtualBiopsy.models.manifest import entryFromDict
 from VirtualBiopsy.models.modelEntry import ModelEntry
 from VirtualBiopsy.models.modelFiles import ModelFiles
@@ -50,7 +51,8 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
     """Segment one case with a model and write the requested files.
 
     :returns: ``{"outputs": {kind: path}, "labelValues": [...], "foundLabels": [...], "provenance": {...}}``.
-    :raises InputError: for missing images, a missing sequence or an existing output.
+    :raises InputError: for missing images, a missing sequence, an image too small for the model (one slice
+        for a 3D model), a sheared grid, or an existing output.
     :raises ModelError: for a model that cannot be loaded or run, or whose files differ from its entry.
     :raises UnsafeModelError: when an untrusted model names a class or expression outside the allow-list.
     """
@@ -81,6 +83,7 @@ def runInference(arguments: dict[str, Any], progress: ProgressCallback) -> dict[
         inputs = [reorient(image, orientation) for image in inputs]
 
     folds = arguments.get("folds")
+    _requireInputSize(entry, files, inputs[0])
     _requireMemory(entry, files, inputs, folds)
     domainWarnings = _domainWarnings(entry, files, inputs)
     result = _predict(entry, files, inputs, arguments, folds, "variance" in outputs, progress)
@@ -216,6 +219,27 @@ def _predict(
     )
 
 
+def _requireInputSize(entry: ModelEntry, files: ModelFiles, image: sitk.Image) -> None:
+    """Refuse up front an image smaller than the model's patch can take (a single slice for a 3D model)."""
+    from VirtualBiopsy.segment.backends.inputSize import requireModelInputSize
+
+    target: list[float | None] | None
+    if entry.backend == "nnunet":
+        from VirtualBiopsy.segment.backends.nnunetFolder import nnunetInputGrid
+
+        target, patch = nnunetInputGrid(files.root, entry.options.get("configuration") or None, files.readJson)
+    elif entry.backend == "monai-bundle":
+        from VirtualBiopsy.segment.backends.monaiBundleBackend import readBundlePlan
+
+        target, patch = None, list(readBundlePlan(files).roiSize)
+    else:
+        from VirtualBiopsy.segment.backends.monaiBackend import MonaiSettings
+
+        settings = MonaiSettings.fromOptions({k: v for k, v in entry.options.items() if k != "orientation"})
+        target, patch = (list(settings.spacing) if settings.spacing else None), list(settings.roiSize)
+    requireModelInputSize(image, entry.id, patch, target)
+
+
 def _requireMemory(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Image], folds) -> None:
     """Refuse up front, with the estimate, an input too large for the memory available."""
     from VirtualBiopsy.workers.memory import estimateInferenceBytes, requireMemory
@@ -271,9 +295,12 @@ def _readImage(path: str | pathlib.Path, name: str) -> sitk.Image:
     if not path.is_file():
         raise InputError(f"Image file {path} (sequence '{name}') was not found; check the path.")
     try:
-        return sitk.ReadImage(str(path))
+        image = sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputError(f"Cannot read image file {path} (sequence '{name}'): {str(error).strip()[-200:]}") from error
+    if image.GetDimension() == 3:
+        requireOrthogonalGrid(image, f"image file {path} (sequence '{name}')")
+    return image
 
 
 def _vectorImage(probabilities: np.ndarray, reference: sitk.Image) -> sitk.Image:

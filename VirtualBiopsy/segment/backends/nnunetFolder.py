@@ -51,6 +51,43 @@ def nnunetWorkingGrid(
     :param readPlans: reads ``plans.json`` (default: unchecked; pass ``ModelFiles.readJson`` for a model's files).
     :raises ModelError: for an incomplete folder or an unknown configuration.
     """
+    plans, name = _plansConfiguration(modelFolder, configuration, readPlans)
+    target = plans["configurations"][name].get("spacing") or []
+    patch = [int(v) for v in plans["configurations"][name].get("patch_size") or []]
+    order = plans.get("transpose_forward", [0, 1, 2])
+    size, spacing = image.GetSize()[::-1], image.GetSpacing()[::-1]
+    shape = [max(1, round(size[axis] * spacing[axis] / t)) for axis, t in zip(order, target)] or list(size)
+    if len(patch) < len(shape):  # a 2D configuration runs slice by slice
+        patch = [1] * (len(shape) - len(patch)) + patch
+    return shape, patch or list(shape)
+
+
+def nnunetInputGrid(
+    modelFolder: pathlib.Path, configuration: str | None, readPlans: Callable[[pathlib.Path], Any] | None = None
+) -> tuple[list[float | None], list[int]]:
+    """The spacing (x, y, z, mm) nnU-Net resamples an image to (``None`` along an axis it does not resample,
+    the slice axis of a 2D configuration) and its patch (x, y, z; 1 along the slice axis of a 2D configuration).
+
+    :raises ModelError: for an incomplete folder or an unknown configuration.
+    """
+    plans, name = _plansConfiguration(modelFolder, configuration, readPlans)
+    target: list[float | None] = [float(v) for v in plans["configurations"][name].get("spacing") or []]
+    patch = [int(v) for v in plans["configurations"][name].get("patch_size") or []]
+    order = list(plans.get("transpose_forward", [0, 1, 2]))
+    patch = [1] * (3 - len(patch)) + patch  # a 2D configuration: one slice along the first (transposed) axis
+    padding: list[float | None] = [None] * (3 - len(target))
+    target = padding + target
+    spacingXyz: list[float | None] = [None, None, None]
+    patchXyz = [1, 1, 1]
+    for position, axis in enumerate(order[:3]):  # position in the transposed array, axis of the k, j, i array
+        patchXyz[2 - axis] = patch[position]
+        spacingXyz[2 - axis] = target[position]
+    return spacingXyz, patchXyz
+
+
+def _plansConfiguration(
+    modelFolder: pathlib.Path, configuration: str | None, readPlans: Callable[[pathlib.Path], Any] | None
+) -> tuple[dict[str, Any], str]:
     folder = findTrainedModelFolder(modelFolder, configuration)
     plans = (readPlans or readJson)(folder / "plans.json")
     configurations = plans.get("configurations", {})
@@ -61,14 +98,7 @@ def nnunetWorkingGrid(
         raise ModelError(
             f"Cannot tell which configuration of {folder / 'plans.json'} to run; set the model's configuration option."
         )
-    target = configurations[name].get("spacing") or []
-    patch = [int(v) for v in configurations[name].get("patch_size") or []]
-    order = plans.get("transpose_forward", [0, 1, 2])
-    size, spacing = image.GetSize()[::-1], image.GetSpacing()[::-1]
-    shape = [max(1, round(size[axis] * spacing[axis] / t)) for axis, t in zip(order, target)] or list(size)
-    if len(patch) < len(shape):  # a 2D configuration runs slice by slice
-        patch = [1] * (len(shape) - len(patch)) + patch
-    return shape, patch or list(shape)
+    return plans, name
 
 
 def chooseCheckpoints(
