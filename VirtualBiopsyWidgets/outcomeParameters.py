@@ -52,6 +52,7 @@ class FeaturesParameters:
     binWidth: Annotated[float, Minimum(0.0)] = EXTRACTION_DEFAULTS.binWidth
     resampledPixelSpacing: list[float] | None = EXTRACTION_DEFAULTS.resampledPixelSpacing
     minimumRoiVoxels: Annotated[int, Minimum(1)] = EXTRACTION_DEFAULTS.minimumRoiVoxels
+    maximumBinCount: Annotated[int, Minimum(2)] = EXTRACTION_DEFAULTS.maximumBinCount
     resampleMaskToImage: bool = EXTRACTION_DEFAULTS.resampleMaskToImage
     cropToRoi: bool = EXTRACTION_DEFAULTS.cropToRoi
     volume: vtkMRMLScalarVolumeNode
