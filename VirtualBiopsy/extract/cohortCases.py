@@ -29,7 +29,7 @@ import SimpleITK as sitk
 from VirtualBiopsy import __version__
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.extract.radiomicsSettings import RadiomicsSettings
-from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.files import readImageFile, sha256File
 from VirtualBiopsy.imageGeometry import requireOrthogonalGrid
 from VirtualBiopsy.provenance import imageSha256, packageVersions
 
@@ -196,14 +196,6 @@ def _load(source: ImageSource, what: str) -> sitk.Image:
     if isinstance(source, sitk.Image):
         return source
     path = pathlib.Path(source)
-    if not path.is_file():
-        raise InputError(f"The {what} file {path} was not found; check the path in the manifest.")
-    try:
-        image = sitk.ReadImage(os.fspath(path))
-    except RuntimeError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
-        raise InputError(
-            f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads (NRRD, NIfTI, MHA/MHD)."
-        ) from error
+    image = readImageFile(path, what)
     requireOrthogonalGrid(image, f"{what} file {path}")
     return image

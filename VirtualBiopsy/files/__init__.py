@@ -14,12 +14,16 @@ from VirtualBiopsy.files.atomicFiles import (
     writeImageAtomically,
     writeTextAtomically,
 )
+from VirtualBiopsy.files.imageFiles import checkImageFile, readerComplaint, readImageFile
 from VirtualBiopsy.files.locks import exclusiveLock
 from VirtualBiopsy.files.outputChecks import MINIMUM_FREE_BYTES, checkOutputLocation, explainPathError
 from VirtualBiopsy.files.outputFolders import requireNewFolder, stagedOutputFolder
 from VirtualBiopsy.files.paths import extensionOf, requireExisting, requireExtension
 
 __all__ = [
+    "checkImageFile",
+    "readImageFile",
+    "readerComplaint",
     "MINIMUM_FREE_BYTES",
     "atomicOutput",
     "checkOutputLocation",

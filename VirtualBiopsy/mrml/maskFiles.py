@@ -17,7 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import extensionOf
+from VirtualBiopsy.files import extensionOf, readImageFile
 from VirtualBiopsy.imageGeometry import requireOrthogonalGrid, requireScalar3D
 from VirtualBiopsy.mrml.segmentMasks import segmentMasksByName
 from VirtualBiopsy.mrml.storage import SEGMENTATION_EXTENSIONS, loadSegmentation
@@ -50,11 +50,7 @@ def readMaskFile(
         raise InputError(f"The {what} file {path} was not found; check the path.")
     if extensionOf(path) in SEGMENTATION_EXTENSIONS:
         return _readSegmentationFile(path, what, segment, scene)
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
-        raise InputError(f"Cannot read the {what} file {path} ({reason}); {_READ_FIX}.") from error
+    image = readImageFile(path, what, _READ_FIX)
     requireScalar3D(image, f"{what} file {path.name}")
     requireOrthogonalGrid(image, f"{what} file {path}")
     voxels = sitk.GetArrayViewFromImage(image)

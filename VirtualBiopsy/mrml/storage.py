@@ -22,7 +22,9 @@ import vtk
 from VirtualBiopsy.errors import GeometryError, InputError
 from VirtualBiopsy.files import (
     atomicOutput,
+    checkImageFile,
     extensionOf,
+    readerComplaint,
     requireExisting,
     requireExtension,
 )
@@ -231,7 +233,7 @@ def _readVolumeNode(files: list[pathlib.Path], scene: "slicer.vtkMRMLScene", nam
         try:
             sitk.ReadImage([str(fileName) for fileName in files])  # only for its more precise complaint
         except RuntimeError as readError:
-            raise InputError(f"Cannot read {files[0]}: {_readerComplaint(readError)}. {_CHECK_FILE}") from error
+            raise InputError(f"Cannot read {files[0]}: {readerComplaint(readError)}. {_CHECK_FILE}") from error
         raise
     if len(files) == 1:
         _restoreHeaderGeometry(node, files[0])
@@ -288,7 +290,9 @@ def _requireScalarFile(fileName: pathlib.Path, shownPath: pathlib.Path, checkDim
     try:
         reader.ReadImageInformation()
     except RuntimeError as error:
-        raise InputError(f"Cannot read {shownPath}: {_readerComplaint(error)}. {_CHECK_FILE}") from error
+        raise InputError(f"Cannot read {shownPath}: {readerComplaint(error)}. {_CHECK_FILE}") from error
+    if fileName == shownPath:  # one image file (a DICOM series is checked slice by slice)
+        checkImageFile(fileName, "volume")
     dimension, components, size = reader.GetDimension(), reader.GetNumberOfComponents(), reader.GetSize()
     if dimension == 3:
         requireOrthogonalGrid(((), (), (), reader.GetDirection()), f"file {shownPath}")
@@ -302,12 +306,6 @@ def _requireScalarFile(fileName: pathlib.Path, shownPath: pathlib.Path, checkDim
             f"{shownPath} has {components} components per voxel (a vector or colour image); a 3D scalar volume "
             "is needed. Extract one component first (SimpleITK.VectorIndexSelectionCast(image, 0)) and save it."
         )
-
-
-def _readerComplaint(error: RuntimeError) -> str:
-    """The most specific line of a SimpleITK/ITK reader exception."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1].replace("sitk::ERROR: ", "").replace("itk::ERROR: ", "").rstrip(".") if lines else str(error)
 
 
 def _integerLabels(image: sitk.Image, path: pathlib.Path) -> sitk.Image:

@@ -31,7 +31,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError, ModelError
-from VirtualBiopsy.files import writeImageAtomically
+from VirtualBiopsy.files import readImageFile, writeImageAtomically
 from VirtualBiopsy.imageGeometry import requireOrthogonalGrid
 from VirtualBiopsy.models.manifest import entryFromDict
 from VirtualBiopsy.models.modelEntry import ModelEntry
@@ -291,13 +291,7 @@ def _domainWarnings(entry: ModelEntry, files: ModelFiles, inputs: list[sitk.Imag
 
 
 def _readImage(path: str | pathlib.Path, name: str) -> sitk.Image:
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputError(f"Image file {path} (sequence '{name}') was not found; check the path.")
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        raise InputError(f"Cannot read image file {path} (sequence '{name}'): {str(error).strip()[-200:]}") from error
+    image = readImageFile(path, f"image (sequence '{name}')")
     if image.GetDimension() == 3:
         requireOrthogonalGrid(image, f"image file {path} (sequence '{name}')")
     return image

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-import SimpleITK as sitk
-
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import writeImageAtomically
+from VirtualBiopsy.files import readImageFile, writeImageAtomically
 from VirtualBiopsy.progress import ProgressCallback
 
 #: The task's name for :meth:`WorkerRunner.run`.
@@ -33,15 +31,7 @@ def applyStyleTransferTask(arguments: dict[str, Any], progress: ProgressCallback
     out = pathlib.Path(arguments["out"])
     if out.exists():
         raise InputError(f"Output file {out} exists already; nothing is overwritten. Choose a new path or remove it.")
-    imagePath = pathlib.Path(arguments["image"])
-    if not imagePath.is_file():
-        raise InputError(f"The image file {imagePath} was not found; check the path.")
-    try:
-        image = sitk.ReadImage(str(imagePath))
-    except RuntimeError as error:
-        raise InputError(
-            f"Cannot read the image file {imagePath}; give a volume SimpleITK reads (NRRD, NIfTI, MHA)."
-        ) from error
+    image = readImageFile(arguments["image"], "image")
     device = resolveDevice(arguments.get("device", "auto"))
     progress(0.0, "loading the model")
     model = loadStyleModel(arguments["model"], ModelRegistry(arguments.get("modelsFolder")))

@@ -27,7 +27,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import GeometryError, InputError, VirtualBiopsyError
-from VirtualBiopsy.files import stagedOutputFolder
+from VirtualBiopsy.files import readImageFile, stagedOutputFolder
 from VirtualBiopsy.imageGeometry import gridDifferences, requireScalar3D
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 from VirtualBiopsy.segment.training.config import DatasetExportConfig, datasetFolderName
@@ -211,13 +211,7 @@ def casesFromCohort(cohort: "Cohort", sequences: Sequence[str] | None = None) ->
 
 def _reader(path: pathlib.Path) -> Callable[[], sitk.Image]:
     def read() -> sitk.Image:
-        try:
-            return sitk.ReadImage(str(path))
-        except RuntimeError as error:
-            raise InputError(
-                f"cannot read {path.name} ({str(error).strip().splitlines()[-1]}); "
-                "give a file SimpleITK reads (NRRD, NIfTI, MHA)."
-            ) from error
+        return readImageFile(path, "training")
 
     return read
 
