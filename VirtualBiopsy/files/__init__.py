@@ -10,9 +10,14 @@ from VirtualBiopsy.files.atomicFiles import (
 )
 from VirtualBiopsy.files.locks import exclusiveLock
 from VirtualBiopsy.files.outputFolders import requireNewFolder, stagedOutputFolder
-from VirtualBiopsy.files.paths import extensionOf, requireExisting, requireExtension
+from VirtualBiopsy.files.paths import PathConfinement, confinedPath, extensionOf, requireExisting, requireExtension
+from VirtualBiopsy.files.tables import TableFormat, readTable
 
 __all__ = [
+    "PathConfinement",
+    "TableFormat",
+    "confinedPath",
+    "readTable",
     "atomicOutput",
     "exclusiveLock",
     "extensionOf",
