@@ -87,7 +87,7 @@ def test_every_planted_problem_is_reported_in_one_call(tmp_path):
     rows = [
         cleanCase(tmp_path, "P1"),
         "P2,A,P2/T1c.nrrd,P2/FLAIR.nrrd,",  # row 2: both files missing
-        f"P3,A,{outside},,",  # row 3: leaves the folder
+        f"P3,A,{outside},,",  # row 3: leaves the folder (the whole run stops: its fix is the run's options)
         "P4,A,P4/T1c.nrrd,,",  # row 4: unreadable (0 bytes)
         "P5,A,P5/T1c.nrrd,,P5/mask.nrrd",  # row 5: mask off the grid
         cleanCase(tmp_path, "P1").replace("P1,A", "P1,B"),  # row 6: duplicate patient
@@ -101,7 +101,9 @@ def test_every_planted_problem_is_reported_in_one_call(tmp_path):
     assert find(check, None, "PD", "unknown sequence 'PD'").severity == "warning"
     assert find(check, 2, "T1c", "file not found").patient == "P2"
     find(check, 2, "PD", "file not found")
-    assert "--allow-outside-paths" in find(check, 3, "T1c", "leaves the manifest's folder").message
+    leaving = find(check, 3, "T1c", "leaves the manifest's folder")
+    assert "--allow-outside-paths" in leaving.message and "--data-root DIR" in leaving.message
+    assert leaving.scope == "cohort" and "manifest.csv line 4" in leaving.message
     find(check, 4, "T1c", "unreadable")
     assert "size (4, 4, 3) (image) vs (5, 4, 3) (mask)" in find(check, 5, "mask", "not on the grid of T1c").message
     find(check, 6, "patient", "listed twice (rows 1 and 6)")
@@ -109,8 +111,8 @@ def test_every_planted_problem_is_reported_in_one_call(tmp_path):
     find(check, 8, None, "no image in any sequence column")
     assert find(check, None, "patient", "not in the manifest").patient == "P9"
     assert find(check, 2, "patient", "no clinical row").severity == "warning"
-    assert check.ok  # only case-level errors: each case fails alone
-    assert check.failingCases() == ["P2", "P3", "P4", "P5", "P1", "P8"]
+    assert not check.ok and [p for p in check.errors if p.scope == "cohort"] == [leaving]
+    assert check.failingCases() == ["P2", "P4", "P5", "P1", "P8"]  # the other errors: each case fails alone
     assert "row 2, column T1c (P2): file not found: " in "\n".join(check.lines())
     frame = check.toFrame()
     assert list(frame.columns) == ["row", "patient", "column", "value", "message", "severity", "scope"]

@@ -48,7 +48,9 @@ def cohort(tmp_path_factory):
 
 
 def singleSequenceManifest(cohort, path, labels=None):
-    """A manifest with only the T1c column (and a ``label`` column when ``labels`` is given)."""
+    """A manifest with only the T1c column (and a ``label`` column when ``labels`` is given), written in the
+    cohort's folder (its paths must stay inside it) under a name made from ``path``; returns its path."""
+    path = cohort["folder"] / f"{path.parent.name}-{path.name}"
     lines = ["patient,T1c,mask" + (",label" if labels else "")]
     for index, case in enumerate(cohort["cases"]):
         cells = [case.patient, str(case.sequences["T1c"]), str(case.mask)]
@@ -85,13 +87,13 @@ def test_manifest_problems_are_failures_that_never_run(cohort, tmp_path):
 
 def test_progress_reaches_the_end_and_cancel_stops_before_writing(cohort, tmp_path):
     reports = []
-    singleSequenceManifest(cohort, tmp_path / "t1c.csv")
-    extractCohort(tmp_path / "t1c.csv", None, FAST, progress=lambda fraction, message: reports.append(fraction))
+    manifest = singleSequenceManifest(cohort, tmp_path / "t1c.csv")
+    extractCohort(manifest, None, FAST, progress=lambda fraction, message: reports.append(fraction))
     assert reports[-1] == 1.0 and reports == sorted(reports)
     token = CancelToken()
     token.cancel()
     with pytest.raises(CancelledError):
-        extractCohort(tmp_path / "t1c.csv", tmp_path / "out", FAST, cancel=token)
+        extractCohort(manifest, tmp_path / "out", FAST, cancel=token)
     assert not (tmp_path / "out").exists()
 
 

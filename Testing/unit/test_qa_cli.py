@@ -230,7 +230,10 @@ def test_cohort_records_bad_cases_and_goes_on(files, tmp_path, capsys):
 def test_cohort_where_every_case_fails_exits_1_with_the_failures(files, tmp_path, capsys):
     paths, _, _ = files
     manifest = _manifest(tmp_path, f"patient,prediction,reference\nP1,{paths['model']},{tmp_path / 'none.nrrd'}\n")
-    status, stdout, _ = runCli(["--manifest", manifest, "--out", tmp_path / "cohort"], capsys)
+    refused = runCli(["--manifest", manifest, "--out", tmp_path / "cohort"], capsys)
+    assert refused[0] == 2 and "--data-root DIR" in refused[2] and not (tmp_path / "cohort").exists()
+    dataRoot = ["--data-root", paths["model"].parent]
+    status, stdout, _ = runCli(["--manifest", manifest, *dataRoot, "--out", tmp_path / "cohort"], capsys)
     assert status == 1 and "Failed: 1" in stdout
     assert len(pd.read_csv(tmp_path / "cohort" / "failures.csv")) == 1
 

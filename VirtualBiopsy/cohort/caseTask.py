@@ -1,24 +1,23 @@
 """One patient of a cohort run as plain data a Dask worker can receive, read from the manifest's rows.
 
-The rows are read here, not with :func:`~VirtualBiopsy.data.manifest.readManifest` (which refuses the whole
-file for one bad row): :func:`~VirtualBiopsy.cohort.cohortCheck.checkCohort` has already named every problem,
-and a row with a case-level problem becomes a failed case on its own.
+The rows come from :func:`~VirtualBiopsy.data.manifest.readManifestRows` (as every manifest reader's do), not
+:func:`~VirtualBiopsy.data.manifest.readManifest` (which refuses the whole file for one bad row):
+:func:`~VirtualBiopsy.cohort.cohortCheck.checkCohort` has already named every problem, and a row with a
+case-level problem becomes a failed case on its own. Paths are confined as the check confined them.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from VirtualBiopsy.cohort.cohortCheck import CohortCheck
 from VirtualBiopsy.cohort.ledger import requireSafeCase
-from VirtualBiopsy.data.manifest import LABEL_COLUMN, MASK_COLUMN, PATIENT_COLUMN, RESERVED_COLUMNS, SITE_COLUMN
+from VirtualBiopsy.data.manifest import LABEL_COLUMN, MASK_COLUMN, PATIENT_COLUMN, SITE_COLUMN, readManifestRows
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import sha256File
+from VirtualBiopsy.files import PathConfinement, sha256File
 
 #: Ledger case ids of the run's cohort-level steps; no patient may have them.
 COHORT_CASES = ("cohort.analyses", "cohort.report")
@@ -60,12 +59,12 @@ def readCaseTasks(
     every patient in the manifest's order.
 
     A patient fails here for a case-level problem of the check, an id that cannot name its files, a sequence the
-    settings need and the row lacks, or a missing mask when the settings read the manifest's masks.
+    settings need and the row lacks, a missing mask when the settings read the manifest's masks, or a path that
+    leads outside the check's :attr:`~VirtualBiopsy.cohort.cohortCheck.CohortCheck.confinement`.
     """
-    path = check.manifestPath
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    header = [cell.strip() for cell in rows[0]]
-    sequences = [name for name in dict.fromkeys(header) if name and name not in RESERVED_COLUMNS]
+    manifest = readManifestRows(check.manifestPath)
+    confinement = check.confinement or PathConfinement.of(manifest.path.parent)
+    sequences = manifest.sequences
     problems: dict[str, list[str]] = {}
     for problem in check.errors:
         if problem.scope == "case" and problem.patient:
@@ -73,10 +72,9 @@ def readCaseTasks(
     tasks: list[CaseTask] = []
     failed: dict[str, str] = {}
     patients: list[str] = []
-    for cellsList in rows[1:]:
-        cells = {name: (cellsList[i].strip() if i < len(cellsList) else "") for i, name in enumerate(header)}
+    for line, _, cells in manifest.rows:
         patient = cells.get(PATIENT_COLUMN, "")
-        if not any(cell.strip() for cell in cellsList) or not patient or patient in failed:
+        if not patient or patient in failed:
             continue
         patients.append(patient)
         reasons = list(problems.get(patient, []))
@@ -94,18 +92,25 @@ def readCaseTasks(
             )
         if needsMask and not cells.get(MASK_COLUMN):
             reasons.append("no mask, and segment.source reads the manifest's masks; fill in the mask cell.")
+        paths: dict[str, str] = {}
+        for name in [*sequences, MASK_COLUMN]:
+            if cells.get(name):
+                try:
+                    where = f"{manifest.path.name} line {line}, column {name}"
+                    paths[name] = str(confinement.confined(cells[name], where))
+                except InputError as error:
+                    reasons.append(str(error))
         if reasons:
             failed[patient] = "; ".join(dict.fromkeys(reasons))
             continue
-        root = path.parent
-        images = {name: str(_absolute(root, cells[name])) for name in sequences if cells.get(name)}
+        images = {name: paths[name] for name in sequences if name in paths}
         labelCell = cells.get(LABEL_COLUMN, "")
         tasks.append(
             CaseTask(
                 patient=patient,
                 site=cells.get(SITE_COLUMN) or None,
                 images=images,
-                mask=str(_absolute(root, cells[MASK_COLUMN])) if cells.get(MASK_COLUMN) else None,
+                mask=paths.get(MASK_COLUMN),
                 label=int(labelCell) if labelCell else None,
                 runFolder=str(runFolder.absolute()),
                 settings=settings,
@@ -124,8 +129,3 @@ def inputHash(path: str | pathlib.Path) -> str:
             digest.update(f"{member.relative_to(path).as_posix()}\0{sha256File(member)}\n".encode())
         return digest.hexdigest()
     return sha256File(path)
-
-
-def _absolute(root: pathlib.Path, cell: str) -> pathlib.Path:
-    path = pathlib.Path(cell).expanduser()
-    return (path if path.is_absolute() else root / path).absolute()

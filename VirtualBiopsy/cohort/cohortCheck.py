@@ -2,9 +2,10 @@
 
 :func:`checkCohort` never stops at the first problem and never modifies an input. Each
 :class:`CohortProblem` names its manifest row (1-based data row: the line after the header is row 1),
-column, cell value and the fix. Cohort-level errors (a broken header, an unreadable clinical table)
-stop the whole run; case-level errors make only that patient fail (:meth:`CohortCheck.failingCases`),
-into ``failures.csv`` (:meth:`CohortCheck.writeCsv`).
+column, cell value and the fix. Cohort-level errors (a broken header, an unreadable clinical table, a path
+that leads outside the manifest's folder and the data roots) stop the whole run; case-level errors make only
+that patient fail (:meth:`CohortCheck.failingCases`), into ``failures.csv`` (:meth:`CohortCheck.writeCsv`).
+A path that leads outside is refused before anything at it is opened.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import io
 import os
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Literal
 
@@ -24,10 +25,12 @@ from VirtualBiopsy.data.manifest import (
     LABEL_COLUMN,
     MASK_COLUMN,
     PATIENT_COLUMN,
-    RESERVED_COLUMNS,
+    manifestConfinement,
+    readManifestRows,
+    rememberManifest,
 )
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.files import PathConfinement, TableFormat, writeTextAtomically
 from VirtualBiopsy.imageGeometry import gridDifferences
 
 if TYPE_CHECKING:
@@ -77,10 +80,12 @@ class CohortCheck:
 
     :ivar manifestPath: the manifest checked.
     :ivar problems: the problems, in the order found (file-level first, then row by row).
+    :ivar confinement: where the manifest's paths may lead (the run's readers use the same).
     """
 
     manifestPath: pathlib.Path
     problems: list[CohortProblem] = field(default_factory=list)
+    confinement: PathConfinement | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,6 +130,8 @@ def checkCohort(
     clinicalPath: str | os.PathLike | None = None,
     allowOutsidePaths: bool = False,
     readHeaders: bool = True,
+    dataRoots: Iterable[str | os.PathLike] = (),
+    tableFormat: TableFormat | None = None,
 ) -> CohortCheck:
     """Check a manifest, every file it names and the clinical table, listing every problem.
 
@@ -132,37 +139,32 @@ def checkCohort(
     :param clinicalPath: the clinical table to match against the manifest, if any.
     :param allowOutsidePaths: accept paths that leave the manifest's folder (after resolving ``..`` and symlinks).
     :param readHeaders: open image headers (never voxels) and DICOM folders; if false, check paths only.
+    :param dataRoots: folders besides the manifest's that its paths may lead into.
+    :param tableFormat: how the clinical table writes its numbers (``--decimal``, ``--text-columns``).
     :returns: the problems found (none means the cohort is ready).
     """
-    path = pathlib.Path(manifestPath).expanduser().resolve()
-    check = CohortCheck(manifestPath=path)
+    check = CohortCheck(manifestPath=pathlib.Path(manifestPath).expanduser().resolve())
     add = check.problems.append
 
     def fileError(message: str) -> CohortCheck:
         add(CohortProblem(None, None, None, str(manifestPath), message, "error", "cohort"))
         return check
 
-    if not path.is_file():
-        return fileError(f"manifest not found: {path}; give the path of an existing CSV file.")
     try:
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    except (OSError, UnicodeDecodeError) as error:
-        return fileError(f"manifest {path} could not be read as UTF-8 text ({error}); save it as UTF-8 CSV.")
-    header = [cell.strip() for cell in rows[0]] if rows else []
-    if not any(header):
-        return fileError(f"manifest {path} is empty; its first line must name the columns (patient, sequences, mask).")
-    sequences = [name for name in dict.fromkeys(header) if name and name not in RESERVED_COLUMNS]
+        manifest = readManifestRows(check.manifestPath)
+        confinement = check.confinement = manifestConfinement(manifest, dataRoots, allowOutsidePaths)
+    except InputError as error:
+        return fileError(str(error))
+    header = manifest.header
+    sequences = manifest.sequences
     _checkHeader(header, sequences, add)
     if PATIENT_COLUMN not in header or not sequences:
         return check
 
-    root = path.parent
     firstRow: dict[str, int] = {}
     manifestPatients: dict[str, int] = {}
-    for row, cellsList in enumerate(rows[1:], start=1):
-        if not any(cell.strip() for cell in cellsList):
-            continue
-        cells = {name: (cellsList[i].strip() if i < len(cellsList) else "") for i, name in enumerate(header)}
+    for line, cellsList, cells in manifest.rows:
+        row = line - 1
         patient = cells[PATIENT_COLUMN] or None
 
         def caseError(column: str | None, value: str | None, message: str) -> None:
@@ -184,9 +186,10 @@ def checkCohort(
         for column in [*sequences, MASK_COLUMN]:
             value = cells.get(column, "")
             if value:
-                found = _checkCell(
-                    root, value, allowOutsidePaths, readHeaders, functools.partial(caseError, column, value)
-                )
+                report = functools.partial(caseError, column, value)
+                where = f"{check.manifestPath.name} line {line}"
+                outside = functools.partial(_outsideError, add, row, patient, column, value, where)
+                found = _checkCell(confinement, value, readHeaders, report, outside)
                 if found is not None:
                     headers[column] = found
         if not any(cells.get(name) for name in sequences):
@@ -196,9 +199,24 @@ def checkCohort(
             caseError(LABEL_COLUMN, labelCell, "label is not a positive whole number; fix the cell (e.g. 1).")
         _checkRowConsistency(headers, sequences, caseError)
 
+    if not any(p.scope == "cohort" and p.row is not None for p in check.problems):  # no path refused
+        rememberManifest(manifest, confinement)
     if clinicalPath is not None:
-        _checkClinical(pathlib.Path(clinicalPath), manifestPatients, add)
+        _checkClinical(pathlib.Path(clinicalPath), manifestPatients, add, tableFormat)
     return check
+
+
+def _outsideError(
+    add: Callable[[CohortProblem], None],
+    row: int,
+    patient: str | None,
+    column: str,
+    value: str,
+    where: str,
+    message: str,
+) -> None:
+    """A path that leads outside: the run cannot start (the fix is the run's options, not one patient's data)."""
+    add(CohortProblem(row, patient, column, value, f"{where}: {message}", "error", "cohort"))
 
 
 def _checkHeader(header: list[str], sequences: list[str], add: Callable[[CohortProblem], None]) -> None:
@@ -233,15 +251,23 @@ def _checkHeader(header: list[str], sequences: list[str], add: Callable[[CohortP
 
 
 def _checkCell(
-    root: pathlib.Path, value: str, allowOutside: bool, readHeaders: bool, report: Callable[[str], None]
+    confinement: PathConfinement,
+    value: str,
+    readHeaders: bool,
+    report: Callable[[str], None],
+    outside: Callable[[str], None],
 ) -> ImageHeader | None:
     """Check one path cell; report each problem; return the image's header when it could be read."""
-    candidate = pathlib.Path(value.replace("\\", "/") if os.sep == "/" else value).expanduser()
-    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
-    if not allowOutside and not resolved.is_relative_to(root):
-        report(
-            f"path leaves the manifest's folder {root} (resolves to {resolved}); move the file into that folder "
-            "or allow it (--allow-outside-paths)."
+    root = confinement.folder
+    try:
+        resolved = confinement.resolve(value)
+    except InputError as error:
+        report(str(error))
+        return None
+    if not confinement.allows(resolved):
+        outside(
+            f"path leaves the manifest's folder: '{value}' resolves to {resolved}, outside {confinement.places()}; "
+            f"it was not opened. {confinement.fix()}"
         )
         return None
     if not resolved.exists():
@@ -293,16 +319,21 @@ def _checkRowConsistency(
             )
 
 
-def _checkClinical(path: pathlib.Path, manifestPatients: dict[str, int], add: Callable[[CohortProblem], None]) -> None:
+def _checkClinical(
+    path: pathlib.Path,
+    manifestPatients: dict[str, int],
+    add: Callable[[CohortProblem], None],
+    tableFormat: TableFormat | None,
+) -> None:
     from VirtualBiopsy.data.clinical import readClinical
 
     try:
-        table = readClinical(path)
+        table = readClinical(path, tableFormat)
     except InputError as error:
         add(CohortProblem(None, None, None, str(path), str(error), "error", "cohort"))
         return
     clinical = [str(patient) for patient in table["patient"]]
-    for line, patient in enumerate(clinical, start=2):
+    for line, patient in zip(table.attrs["lines"], clinical):
         if patient not in manifestPatients:
             add(
                 CohortProblem(

@@ -10,6 +10,7 @@ import logging
 import pathlib
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from VirtualBiopsy.cohort.caseTask import inputHash, readCaseTasks
@@ -21,7 +22,7 @@ from VirtualBiopsy.cohort.runCompletion import markRunComplete, markRunIncomplet
 from VirtualBiopsy.cohort.runFolder import RunIdentity, inspectRunFolder, openRunFolder, runFolderLock
 from VirtualBiopsy.cohort.runProgress import RunProgress
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.files import TableFormat, writeTextAtomically
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,23 @@ def checkRun(
     clinical: str | pathlib.Path | None,
     config: PipelineConfig,
     allowOutsidePaths: bool = False,
+    dataRoots: Sequence[str | pathlib.Path] = (),
+    tableFormat: TableFormat | None = None,
 ) -> CohortCheck:
     """Every problem of the manifest, its files and the clinical table (default: ``clinical.csv`` beside the
-    manifest, when there is one), plus what the settings need of them."""
+    manifest, when there is one), plus what the settings need of them.
+
+    :param dataRoots: folders besides the manifest's that its paths may lead into.
+    :param tableFormat: how the clinical table writes its numbers (decimal mark, text columns).
+    """
     manifestPath = pathlib.Path(manifest).expanduser().resolve()
-    check = checkCohort(manifestPath, _clinicalPath(manifestPath, clinical), allowOutsidePaths=allowOutsidePaths)
+    check = checkCohort(
+        manifestPath,
+        _clinicalPath(manifestPath, clinical),
+        allowOutsidePaths=allowOutsidePaths,
+        dataRoots=dataRoots,
+        tableFormat=tableFormat,
+    )
     if not check.ok:
         return check
     from VirtualBiopsy.cohort.cohortCheck import CohortProblem
@@ -121,6 +134,8 @@ def run(
     scheduler: str | None = None,
     resume: bool = False,
     allowOutsidePaths: bool = False,
+    dataRoots: Sequence[str | pathlib.Path] = (),
+    tableFormat: TableFormat | None = None,
     logJson: str | pathlib.Path | None = None,
     gpuResource: str | None = None,
     report: bool = True,
@@ -136,6 +151,10 @@ def run(
     :param config: a :class:`PipelineConfig` or a YAML file (over ``preset`` when both are given).
     :param workers: run the cases on a local Dask cluster of this many processes; :param scheduler: or on an
         existing Dask cluster. Neither: one after the other in this process.
+    :param allowOutsidePaths: accept manifest paths that lead anywhere; :param dataRoots: or into these folders
+        besides the manifest's (otherwise such a path stops the run before anything is opened).
+    :param tableFormat: how the clinical table writes its numbers (decimal mark, text columns); the cohort
+        analyses read the unchanged table the same way.
     :param logJson: a file that also receives the progress events (JSON lines).
     :param gpuResource: send cases only to Dask workers that declare this resource (e.g. ``GPU``).
     :raises InputError: for a cohort-level problem (every problem listed), or a run folder that holds another run.
@@ -144,7 +163,7 @@ def run(
     settings = resolveConfig(config, preset)
     manifestPath = pathlib.Path(manifest).expanduser().resolve()
     clinicalPath = _clinicalPath(manifestPath, clinical)
-    check = checkRun(manifestPath, clinicalPath, settings, allowOutsidePaths)
+    check = checkRun(manifestPath, clinicalPath, settings, allowOutsidePaths, dataRoots, tableFormat)
     if not check.ok:
         raise InputError(f"The cohort cannot run ({len(check.errors)} problem(s)):\n  " + "\n  ".join(check.lines()))
     outDir = pathlib.Path(out).expanduser().absolute()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addTableOptions
 from VirtualBiopsy.errors import InputError
 
 
@@ -103,6 +104,7 @@ def _addTableArguments(parser: argparse.ArgumentParser) -> None:
         metavar="C.csv",
         help="clinical table: 'patient', the batch column and the covariates",
     )
+    addTableOptions(parser)
 
 
 def fitConfig(arguments: argparse.Namespace):
@@ -139,8 +141,8 @@ def runFit(arguments: argparse.Namespace) -> int:
 
     out = _requireNewFile(arguments.out, ".json")
     config = fitConfig(arguments)
-    features = readCsv(arguments.features, "Feature")
-    clinical = readCsv(arguments.clinical, "Clinical")
+    features = readCsv(arguments.features, "Feature", arguments)
+    clinical = readCsv(arguments.clinical, "Clinical", arguments)
     model = fitTables(features, clinical, **config.fitArguments())
     model.save(out)
     counts = ", ".join(f"{name} ({count})" for name, count in zip(model.batches, model.batchCounts))
@@ -161,31 +163,28 @@ def runApply(arguments: argparse.Namespace) -> int:
     out = _requireNewFile(arguments.out, ".csv")
     model = ComBatModel.load(arguments.model)
     config = applyConfig(arguments, model)
-    features = readCsv(arguments.features, "Feature")
-    clinical = readCsv(arguments.clinical, "Clinical")
+    features = readCsv(arguments.features, "Feature", arguments)
+    clinical = readCsv(arguments.clinical, "Clinical", arguments)
     harmonized = harmonizeTable(model, features, clinical, **config.applyArguments())
     writeNewText(harmonized.to_csv(index=False), out)
     print(f"Harmonized {len(harmonized)} row(s), {len(model.features)} features with {arguments.model}: {out}")
     return 0
 
 
-def readCsv(path: pathlib.Path, what: str):
-    """A CSV file as text cells (empty cells as NaN), so that pass-through columns are written back as they were.
+def readCsv(path: pathlib.Path, what: str, arguments: argparse.Namespace | None = None):
+    """A CSV file as text cells (missing cells as NaN), so that pass-through columns are written back as they
+    were, after the strict checks of :func:`~VirtualBiopsy.files.tables.readTable` (a column of numbers holds
+    only plain numbers; with ``--decimal ,`` they come back with a dot).
 
-    :raises InputError: for a missing, empty or unreadable file.
+    :param arguments: the command line, for ``--decimal`` and ``--text-columns`` (default: a dot decimal).
+    :raises InputError: for a missing, empty or unreadable file, or a cell that does not fit its column.
     """
-    import pandas as pd
+    from VirtualBiopsy.files.tables import TEXT, TableFormat, readTable, textColumnsOf
 
-    if not path.is_file():
-        raise InputError(f"{what} table not found: {path}; give the path of an existing CSV file.")
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(
-            f"{what} table {path} is not a readable CSV file ({reason}); give a comma-separated table "
-            "with a header row."
-        ) from error
+    tableFormat = (
+        TableFormat(arguments.decimal, textColumnsOf(arguments.text_columns)) if arguments is not None else None
+    )
+    return readTable(path, what, {"patient": TEXT}, tableFormat=tableFormat, asText=True)
 
 
 def _requireNewFile(path: pathlib.Path, suffix: str) -> pathlib.Path:

@@ -6,7 +6,7 @@ import argparse
 import pathlib
 
 from VirtualBiopsy.commands.progressBar import progressBar
-from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.commands.tableOptions import addTableOptions, readUserTable
 from VirtualBiopsy.extract.exploration.config import IMPUTATIONS, ExplorationConfig
 
 #: The options' defaults are the config's.
@@ -55,6 +55,7 @@ def addParser(commands) -> None:
         default=DEFAULTS.alpha,
         help="significance level after Bonferroni correction (default: %(default)s)",
     )
+    addTableOptions(parser)
     parser.set_defaults(run=run)
 
 
@@ -76,8 +77,8 @@ def run(arguments: argparse.Namespace) -> int:
         }
     )
     requireNewFolder(arguments.out, "Exploration folder")
-    features = readTable(arguments.features, "Features", arguments.patient_column)
-    clinical = readTable(arguments.clinical, "Clinical", arguments.patient_column)
+    features = readUserTable(arguments, arguments.features, "Features", arguments.patient_column)
+    clinical = readUserTable(arguments, arguments.clinical, "Clinical", arguments.patient_column)
     classValues = clinical[arguments.outcome] if arguments.outcome in clinical.columns else None
     options = config.explorationOptions(classValues)
     with progressBar("explore") as progress:
@@ -97,18 +98,3 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"Note: {note}")
     print(f"Results: {arguments.out}")
     return 0
-
-
-def readTable(path: pathlib.Path, what: str, patientColumn: str):
-    """Read a CSV with the patient ids as text.
-
-    :raises InputError: when the file is missing or not a readable CSV.
-    """
-    import pandas as pd
-
-    if not path.is_file():
-        raise InputError(f"{what} table not found: {path}; give the path of an existing CSV file.")
-    try:
-        return pd.read_csv(path, dtype={patientColumn: str})
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise InputError(f"{what} table {path} is not a readable CSV file: {error}") from error

@@ -24,6 +24,7 @@ import pathlib
 import re
 
 from VirtualBiopsy.commands.extractOptions import addExtractionOptions, extractionConfig
+from VirtualBiopsy.commands.tableOptions import addPathOptions
 
 #: ``NAME=PATH`` of ``--image``: a sequence name, then the path.
 _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.\-]*)=(.+)$")
@@ -91,6 +92,7 @@ def addParser(commands) -> None:
         "$VIRTUAL_BIOPSY_CACHE/radiomics or ~/.cache/virtual-biopsy/radiomics)",
     )
     cache.add_argument("--no-cache", action="store_true", help="with --manifest: neither read nor write the cache")
+    addPathOptions(parser, "with --manifest: ")
     parser.set_defaults(run=run)
 
 
@@ -190,6 +192,8 @@ def _requireSingleCaseArguments(arguments: argparse.Namespace) -> None:
             ("--scheduler", arguments.scheduler),
             ("--cache", arguments.cache),
             ("--no-cache", arguments.no_cache),
+            ("--data-root", arguments.data_roots),
+            ("--allow-outside-paths", arguments.allow_outside_paths),
         )
         if value
     ]

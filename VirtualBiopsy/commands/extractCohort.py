@@ -12,6 +12,7 @@ from VirtualBiopsy.commands.extractOptions import extractionConfig
 def runCohort(arguments: argparse.Namespace) -> int:
     """``--manifest``: extract every case of the cohort into the new folder ``--out``."""
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.commands.tableOptions import pathOptions
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.executors import makeExecutor
@@ -46,7 +47,9 @@ def runCohort(arguments: argparse.Namespace) -> int:
     out = requireNewFolder(arguments.out, "Extraction folder")
     settings = config.settings()
     cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
-    readManifest(arguments.manifest)  # bad input: one line on stderr, before the progress bar appears
+    # Bad input (paths outside included): one line on stderr, before the progress bar appears and before any image
+    # is opened; the extraction reads the unchanged manifest again with the same options.
+    readManifest(arguments.manifest, **pathOptions(arguments))
     with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
         result = extractCohort(
             arguments.manifest,

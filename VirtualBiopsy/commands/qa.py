@@ -21,6 +21,8 @@ import math
 import pathlib
 import re
 
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
+
 #: ``NAME=PATH`` of ``--reference``.
 _NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)=(.+)$")
 
@@ -77,6 +79,7 @@ def addParser(commands) -> None:
         "--segment", metavar="NAME", help=".seg.nrrd files: the segment to compare (default: all segments together)"
     )
     parser.add_argument("--out", type=pathlib.Path, required=True, help="new or empty folder for the tables")
+    addPathOptions(parser, "with --manifest: ")
     parser.set_defaults(run=run)
 
 
@@ -104,6 +107,16 @@ def _runCase(arguments: argparse.Namespace) -> int:
         for option, value in (("--reference", arguments.reference), ("--prediction", arguments.prediction))
         if not value
     ]
+    manifestOnly = [
+        option
+        for option, value in (
+            ("--data-root", arguments.data_roots),
+            ("--allow-outside-paths", arguments.allow_outside_paths),
+        )
+        if value
+    ]
+    if manifestOnly:
+        raise InputError(f"{', '.join(manifestOnly)} apply to --manifest (a cohort) only; drop them for one case.")
     if singleMissing:
         raise InputError(
             f"Missing {' and '.join(singleMissing)}: give --reference PATH and --prediction PATH for one "
@@ -151,6 +164,7 @@ def _runCohort(arguments: argparse.Namespace) -> int:
             "only. Drop them, or drop --manifest to compare one case."
         )
     cases = readQaManifest(arguments.manifest)
+    _confineCases(arguments, cases)
     reader = _MaskReader(arguments.label, arguments.segment)
     with progressBar("qa") as progress:
         result = compareCohort(cases, reader.read, _readProbabilities, arguments.tolerance, progress=progress)
@@ -166,6 +180,28 @@ def _runCohort(arguments: argparse.Namespace) -> int:
     _write(arguments.out, result.metrics, failures, _provenance(arguments, inputs))
     _report(arguments.out, result.metrics, failures)
     return 0 if len(result.metrics) else 1
+
+
+def _confineCases(arguments: argparse.Namespace, cases) -> None:
+    """Refuse the manifest when any path leads outside its folder and the data roots (none is opened)."""
+    from VirtualBiopsy.errors import InputError
+    from VirtualBiopsy.files import PathConfinement
+
+    options = pathOptions(arguments)
+    manifest = pathlib.Path(arguments.manifest).expanduser().resolve()
+    confinement = PathConfinement.of(manifest.parent, options["dataRoots"], options["allowOutsidePaths"])
+    refused = []
+    for case in cases:
+        named = {"prediction": case.prediction, "probabilities": case.probabilities, **case.references}
+        for column, path in named.items():
+            if path is not None and not confinement.allows(resolved := confinement.resolve(str(path))):
+                refused.append(f"line {case.line}, column {column}: resolves to {resolved}")
+    if refused:
+        listed = refused[:5] + ([f"... and {len(refused) - 5} more"] if len(refused) > 5 else [])
+        raise InputError(
+            f"QA manifest {manifest} names {len(refused)} path(s) outside {confinement.places()}, so none was "
+            f"opened: {'; '.join(listed)}. {confinement.fix()}"
+        )
 
 
 def parseReferences(values: list[str]) -> dict[str, pathlib.Path]:
@@ -248,6 +284,8 @@ def _provenance(arguments: argparse.Namespace, inputs: dict[str, dict[str, pathl
             "label": arguments.label,
             "segment": arguments.segment,
             "manifest": str(arguments.manifest) if arguments.manifest else None,
+            "dataRoots": [str(root) for root in arguments.data_roots or []],
+            "allowOutsidePaths": bool(arguments.allow_outside_paths),
         },
         "versions": packageVersions(("virtual-biopsy", "SimpleITK", "numpy", "scipy", "pandas", "slicer-core")),
         "inputs": {

@@ -8,6 +8,7 @@ import shlex
 import sys
 
 from VirtualBiopsy.commands.progressBar import progressBar
+from VirtualBiopsy.commands.tableOptions import addPathOptions, addTableOptions, pathOptions, tableFormat
 
 
 def addParser(commands) -> None:
@@ -35,7 +36,8 @@ def addParser(commands) -> None:
     where.add_argument("--scheduler", help="run the cases on an existing Dask cluster (tcp://HOST:PORT)")
     parser.add_argument("--resume", action="store_true", help="continue DIR's run with changed inputs or settings")
     parser.add_argument("--check", action="store_true", help="check the manifest, files and settings; write nothing")
-    parser.add_argument("--allow-outside-paths", action="store_true", help="accept paths outside the manifest's folder")
+    addPathOptions(parser)
+    addTableOptions(parser)
     parser.add_argument("--log-json", type=pathlib.Path, help="also write the progress events (JSON lines) to FILE")
     parser.add_argument("--gpu-resource", help="send cases only to Dask workers that declare this resource (e.g. GPU)")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report (virtual-biopsy report DIR)")
@@ -55,7 +57,15 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.manifest is None:
         raise InputError("Give the cohort with --manifest COHORT.csv (or --print-config for the settings).")
     if arguments.check:
-        check = checkRun(arguments.manifest, arguments.clinical, config, arguments.allow_outside_paths)
+        paths = pathOptions(arguments)
+        check = checkRun(
+            arguments.manifest,
+            arguments.clinical,
+            config,
+            paths["allowOutsidePaths"],
+            paths["dataRoots"],
+            tableFormat(arguments),
+        )
         for line in check.lines():
             print(line)
         print(
@@ -81,7 +91,8 @@ def _run(arguments: argparse.Namespace, config) -> int:
                 workers=arguments.workers,
                 scheduler=arguments.scheduler,
                 resume=arguments.resume,
-                allowOutsidePaths=arguments.allow_outside_paths,
+                **pathOptions(arguments),
+                tableFormat=tableFormat(arguments),
                 logJson=arguments.log_json,
                 gpuResource=arguments.gpu_resource,
                 report=not arguments.no_report,

@@ -1,4 +1,8 @@
-"""Clinical tables: one row per patient with follow-up ``time``, ``event`` and covariates."""
+"""Clinical tables: one row per patient with follow-up ``time``, ``event`` and covariates.
+
+Read with :func:`~VirtualBiopsy.files.tables.readTable`: ``patient`` and ``site`` are text, every covariate is a
+number or text, strictly (a comma decimal, a unit or text among numbers is an error naming the cell).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import pathlib
 import pandas as pd
 
 from VirtualBiopsy.errors import InputError
+from VirtualBiopsy.files.tables import TEXT, TableFormat, isTableNumber, lookalikeReason, readTable, tableNumber
 
 #: Required columns of a clinical table.
 CLINICAL_COLUMNS = ("patient", "time", "event")
@@ -15,12 +20,14 @@ CLINICAL_COLUMNS = ("patient", "time", "event")
 _MAXIMUM_LISTED = 10
 
 
-def readClinical(path: str | os.PathLike) -> pd.DataFrame:
+def readClinical(path: str | os.PathLike, tableFormat: TableFormat | None = None) -> pd.DataFrame:
     """Read and check a clinical table (CSV): ``patient``, ``time`` (> 0), ``event`` (0 or 1), any covariates.
 
-    :returns: the table with ``patient`` as text, ``time`` as float and ``event`` as int.
-    :raises InputError: for a missing file or column, or any row with a missing or
-        repeated patient, a missing, non-numeric or non-positive time, or an event other
+    :param tableFormat: the decimal mark and text columns (``None``: as this process last accepted the unchanged
+        file, else a dot decimal).
+    :returns: the table with ``patient`` (and ``site``) as text, ``time`` as float and ``event`` as int.
+    :raises InputError: for a missing file or column, a covariate cell that is not what its column holds, or any
+        row with a missing or repeated patient, a missing, non-numeric or non-positive time, or an event other
         than 0 or 1 (every bad row is named, with its line and patient).
     """
     path = pathlib.Path(path)
@@ -28,11 +35,9 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(
             f"Clinical table not found: {path}. Give the path of a CSV file with columns {', '.join(CLINICAL_COLUMNS)}."
         )
-    try:
-        table = pd.read_csv(path, dtype={"patient": str, "site": str}, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"Clinical table {path} could not be read as CSV: {error}") from error
-    table.columns = [str(column).strip() for column in table.columns]
+    schema = {"patient": TEXT, "site": TEXT, "time": TEXT, "event": TEXT}
+    table = readTable(path, "Clinical", schema, tableFormat=tableFormat)
+    decimal = table.attrs["tableFormat"]["decimal"]
     missing = [column for column in CLINICAL_COLUMNS if column not in table.columns]
     if missing:
         raise InputError(
@@ -43,13 +48,13 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
     if table.empty:
         raise InputError(f"Clinical table {path} has no rows; add one row per patient.")
 
-    table["patient"] = table["patient"].str.strip()
-    time = pd.to_numeric(table["time"], errors="coerce")
-    event = pd.to_numeric(table["event"], errors="coerce")
+    time = pd.Series([tableNumber(cell, decimal) for cell in table["time"]], index=table.index, dtype=float)
+    event = pd.Series([_event(cell, decimal) for cell in table["event"]], index=table.index, dtype=float)
     problems = []
     duplicated = table["patient"].duplicated(keep=False) & table["patient"].notna()
+    lines = table.attrs["lines"]
     for index in table.index:
-        line, patient = index + 2, table.at[index, "patient"]
+        line, patient = lines[index], table.at[index, "patient"]
         where = f"line {line} (patient {patient})"
         if pd.isna(patient) or patient == "":
             problems.append(f"line {line}: no patient identifier")
@@ -59,7 +64,7 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
         if pd.isna(rawTime):
             problems.append(f"{where}: time is empty")
         elif pd.isna(time[index]):
-            problems.append(f"{where}: time {_shown(rawTime)} is not a number")
+            problems.append(f"{where}: time {_shown(rawTime)} is not a number{_hint(rawTime, decimal)}")
         elif not (0 < time[index] < float("inf")):
             problems.append(f"{where}: time {rawTime} is not positive and finite")
         if pd.isna(rawEvent):
@@ -79,6 +84,20 @@ def readClinical(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
+def _event(cell: object, decimal: str) -> float:
+    """An event cell: 0 or 1 (``true``/``false`` read as 1/0); NaN when missing or not a number."""
+    if isinstance(cell, str) and cell.lower() in ("true", "false"):
+        return 1.0 if cell.lower() == "true" else 0.0
+    return tableNumber(cell, decimal)
+
+
 def _shown(value: object) -> str:
-    """A cell as the user typed it: text quoted, numbers plain."""
-    return repr(value) if isinstance(value, str) else str(value)
+    """A cell as the user typed it: a plain number plain, other text quoted."""
+    return str(value) if isTableNumber(str(value), ".") else repr(str(value))
+
+
+def _hint(value: object, decimal: str) -> str:
+    """The fix for a number written another way (a comma decimal, a unit), or nothing."""
+    reason = lookalikeReason(str(value), decimal)
+    fix = "write a plain number, or pass --decimal , if the whole file uses comma decimals"
+    return f" ({reason}; {fix})" if reason else ""

@@ -7,8 +7,16 @@ Paths are relative to the manifest's folder (absolute paths are kept as they
 are). An empty sequence cell means the patient has no such image; an empty
 ``mask`` cell, no ground truth.
 
-Structural problems (missing file or columns, duplicate patients) raise
-:class:`~VirtualBiopsy.errors.InputError`. Files that a row names but that do
+Every path must lead (after ``..`` and symbolic links are resolved) into the
+manifest's folder or a data root the user names (``dataRoots``, ``--data-root``),
+unless the user allows any path (``allowOutsidePaths``, ``--allow-outside-paths``);
+a path that leads elsewhere is refused before anything is opened
+(:class:`~VirtualBiopsy.files.paths.PathConfinement`). A manifest this process
+wrote (:func:`writeManifest`) or already accepted with the user's options is read
+again with the same permission while its bytes are unchanged.
+
+Structural problems (missing file or columns, duplicate patients, paths outside)
+raise :class:`~VirtualBiopsy.errors.InputError`. Files that a row names but that do
 not exist are recorded on the case (:attr:`CohortCase.problems`) so that a batch
 can skip that patient; :meth:`Cohort.validate` lists them all with the fix.
 :func:`readClinical` (from :mod:`.clinical`) reads the matching clinical table.
@@ -27,9 +35,10 @@ from typing import Any
 
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files import writeTextAtomically
+from VirtualBiopsy.files import PathConfinement, writeTextAtomically
+from VirtualBiopsy.files.acceptedFiles import acceptedWith, rememberAccepted
 
-__all__ = ["Cohort", "CohortCase", "readClinical", "readManifest", "writeManifest"]
+__all__ = ["Cohort", "CohortCase", "ManifestRows", "readClinical", "readManifest", "readManifestRows", "writeManifest"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +128,32 @@ class Cohort:
             raise InputError(f"Manifest {self.path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
 
-def readManifest(path: str | os.PathLike) -> Cohort:
-    """Read and check a cohort manifest.
+@dataclass(frozen=True)
+class ManifestRows:
+    """A manifest's cells, before any check of what they say (shared by every manifest reader).
 
-    :raises InputError: if the file is missing or unreadable, lacks the ``patient`` or
-        ``mask`` column or any sequence column, repeats a column or a patient, or has
-        a row without a patient or with more cells than columns.
+    :ivar path: the manifest (absolute, resolved).
+    :ivar header: the column names, stripped.
+    :ivar rows: ``(line, cells, byColumn)`` per non-blank row: the line (the header is line 1), the raw cells, and
+        the stripped cell of every column (empty for missing trailing cells).
+    :ivar content: the file's bytes (what was read is what was checked).
+    """
+
+    path: pathlib.Path
+    header: list[str]
+    rows: list[tuple[int, list[str], dict[str, str]]]
+    content: bytes
+
+    @property
+    def sequences(self) -> list[str]:
+        """The sequence columns, in file order (named once, not reserved)."""
+        return [name for name in dict.fromkeys(self.header) if name and name not in RESERVED_COLUMNS]
+
+
+def readManifestRows(path: str | os.PathLike) -> ManifestRows:
+    """Read a manifest's header and non-blank rows.
+
+    :raises InputError: for a missing file, one that is not UTF-8 CSV text, or an empty first line.
     """
     path = pathlib.Path(path).expanduser().resolve()
     if not path.is_file():
@@ -133,33 +162,80 @@ def readManifest(path: str | os.PathLike) -> Cohort:
             "(columns: patient, site, one per sequence, mask)."
         )
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"Cohort manifest {path} could not be read as UTF-8 text: {error}") from error
-    rows = list(csv.reader(io.StringIO(text)))
+        content = path.read_bytes()
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InputError(
+            f"Cohort manifest {path} could not be read as UTF-8 CSV text ({error}); save it as 'CSV UTF-8'."
+        ) from error
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError(
             f"Cohort manifest {path} is empty; its first line must name the columns "
             "(patient, site, one per sequence, mask)."
         )
     header = [cell.strip() for cell in rows[0]]
+    cells = [
+        (line, row, {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)})
+        for line, row in enumerate(rows[1:], start=2)
+        if any(cell.strip() for cell in row)
+    ]
+    return ManifestRows(path, header, cells, content)
+
+
+def manifestConfinement(
+    manifest: ManifestRows,
+    dataRoots: Iterable[str | os.PathLike] | None = None,
+    allowOutsidePaths: bool | None = None,
+) -> PathConfinement:
+    """Where ``manifest``'s paths may lead: the options given, else those this process accepted the unchanged file
+    with (or wrote it with), else its own folder only.
+
+    :raises InputError: for a data root that is not a folder.
+    """
+    if dataRoots is None and allowOutsidePaths is None:
+        accepted = acceptedWith("manifest", manifest.path, manifest.content)
+        if isinstance(accepted, PathConfinement):
+            return accepted.withFolder(manifest.path.parent)
+    return PathConfinement.of(manifest.path.parent, dataRoots or (), bool(allowOutsidePaths))
+
+
+def rememberManifest(manifest: ManifestRows, confinement: PathConfinement) -> None:
+    """Remember that the unchanged ``manifest`` was accepted with ``confinement`` (see the module)."""
+    rememberAccepted("manifest", manifest.path, manifest.content, confinement)
+
+
+def readManifest(
+    path: str | os.PathLike,
+    dataRoots: Iterable[str | os.PathLike] | None = None,
+    allowOutsidePaths: bool | None = None,
+) -> Cohort:
+    """Read and check a cohort manifest.
+
+    :param dataRoots: folders besides the manifest's that its paths may lead into.
+    :param allowOutsidePaths: accept paths that lead anywhere (the user trusts the manifest).
+        With neither option given, the options this process accepted the unchanged file with (or wrote it with,
+        :func:`writeManifest`), else the manifest's folder only.
+    :raises InputError: if the file is missing or unreadable, lacks the ``patient`` or
+        ``mask`` column or any sequence column, repeats a column or a patient, has
+        a row without a patient or with more cells than columns, or names a path that
+        leads outside (every such cell listed, none opened).
+    """
+    manifest = readManifestRows(path)
+    path, header = manifest.path, manifest.header
     _checkHeader(path, header)
     sequences = [name for name in header if name not in RESERVED_COLUMNS]
     unknown = [name for name in sequences if name not in KNOWN_SEQUENCES]
     if unknown:
         logger.info("Manifest %s has sequence columns the pipeline does not know: %s", path, ", ".join(unknown))
+    confinement = manifestConfinement(manifest, dataRoots, allowOutsidePaths)
 
-    cases: list[CohortCase] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row, cells in manifest.rows:
         if len(row) > len(header):
             raise InputError(
                 f"Cohort manifest {path} line {line} has {len(row)} cells but the header names "
                 f"{len(header)} columns; remove the extra cells or name their column."
             )
-        cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
         patient = cells[PATIENT_COLUMN]
         if not patient:
             raise InputError(
@@ -171,10 +247,30 @@ def readManifest(path: str | os.PathLike) -> Cohort:
                 f"{line}); give every patient one row with a unique identifier."
             )
         seen[patient] = line
-        cases.append(_readCase(path.parent, line, cells, sequences))
-    if not cases:
+    if not manifest.rows:
         raise InputError(f"Cohort manifest {path} has a header but no patients; add one row per patient.")
+    _refuseOutsidePaths(manifest, [*sequences, MASK_COLUMN], confinement)
+    if dataRoots is not None or allowOutsidePaths is not None:
+        rememberManifest(manifest, confinement)
+    cases = [_readCase(confinement, line, cells, sequences) for line, _, cells in manifest.rows]
     return Cohort(path=path, sequences=sequences, cases=cases)
+
+
+def _refuseOutsidePaths(manifest: ManifestRows, columns: list[str], confinement: PathConfinement) -> None:
+    """Raise :class:`InputError` listing every cell whose path leads outside, before any file is opened."""
+    refused = []
+    for line, _, cells in manifest.rows:
+        for column in columns:
+            if cells.get(column):
+                resolved = confinement.resolve(cells[column])
+                if not confinement.allows(resolved):
+                    refused.append(f"line {line}, column {column}: '{cells[column]}' resolves to {resolved}")
+    if refused:
+        listed = refused[:5] + ([f"... and {len(refused) - 5} more"] if len(refused) > 5 else [])
+        raise InputError(
+            f"Cohort manifest {manifest.path} names {len(refused)} path(s) outside {confinement.places()}, so "
+            f"none was opened: {'; '.join(listed)}. {confinement.fix()}"
+        )
 
 
 def _checkHeader(path: pathlib.Path, header: list[str]) -> None:
@@ -198,24 +294,21 @@ def _checkHeader(path: pathlib.Path, header: list[str]) -> None:
         )
 
 
-def _resolve(root: pathlib.Path, cell: str) -> pathlib.Path:
-    candidate = pathlib.Path(cell.replace("\\", "/")).expanduser() if os.sep == "/" else pathlib.Path(cell)
-    return (candidate if candidate.is_absolute() else root / candidate).resolve()
-
-
-def _readCase(root: pathlib.Path, line: int, cells: dict[str, str], sequences: list[str]) -> CohortCase:
+def _readCase(confinement: PathConfinement, line: int, cells: dict[str, str], sequences: list[str]) -> CohortCase:
+    """One row's case; its paths were checked by :func:`_refuseOutsidePaths`."""
+    root = confinement.folder
     problems = []
     images = {}
     for name in sequences:
         if cells[name]:
-            images[name] = _resolve(root, cells[name])
+            images[name] = confinement.resolve(cells[name])
             if not images[name].is_file():
                 problems.append(
                     f"{name} image not found: {images[name]}; fix the path (relative to {root}) or add the file."
                 )
     if not images:
         problems.append(f"no image in any sequence column ({', '.join(sequences)}); fill in at least one path.")
-    mask = _resolve(root, cells[MASK_COLUMN]) if cells[MASK_COLUMN] else None
+    mask = confinement.resolve(cells[MASK_COLUMN]) if cells[MASK_COLUMN] else None
     if mask is not None and not mask.is_file():
         problems.append(f"mask not found: {mask}; fix the path (relative to {root}) or add the file.")
     label = None
@@ -245,7 +338,7 @@ def writeManifest(
     :param cohort: a :class:`Cohort`, or rows with ``patient``, optionally ``site``,
         one key per sequence (path or empty) and ``mask`` (path, empty or ``None``).
     :param overwrite: replace an existing file (otherwise refuse).
-    :returns: the manifest path.
+    :returns: the manifest path. This process reads it back with any path allowed while it is unchanged.
     :raises InputError: if the file exists (and ``overwrite`` is false), or for rows
         without a patient, with duplicate patients or without any sequence.
     """
@@ -284,7 +377,10 @@ def writeManifest(
     for row in rows:
         writer.writerow([_cell(root, column, row.get(column)) for column in columns])
     path.parent.mkdir(parents=True, exist_ok=True)
-    return writeTextAtomically(buffer.getvalue(), path)
+    written = writeTextAtomically(buffer.getvalue(), path)
+    # Its paths come from the rows given here (cases already checked): the process may read it back as written.
+    rememberAccepted("manifest", written, buffer.getvalue().encode("utf-8"), PathConfinement(root, (), True))
+    return written
 
 
 def _cell(root: pathlib.Path, column: str, value: Any) -> str:

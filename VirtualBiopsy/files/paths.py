@@ -1,10 +1,12 @@
-"""File-name checks: extensions (double ones such as ``.nii.gz`` included) and existing paths."""
+"""File-name checks: extensions (double ones such as ``.nii.gz`` included), existing paths, and the confinement
+of a manifest's paths to its folder (:class:`PathConfinement`, :func:`confinedPath`)."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from VirtualBiopsy.errors import InputError
 
@@ -39,3 +41,110 @@ def requireExtension(path: pathlib.Path, supported: Iterable[str], what: str) ->
             f"Cannot use {path} as a {what}: '{shown}' is not supported. Supported extensions: {', '.join(supported)}."
         )
     return extension
+
+
+@dataclass(frozen=True)
+class PathConfinement:
+    """Where the paths of a manifest may lead: inside the manifest's folder or a data root, unless allowed anywhere.
+
+    A cell is resolved against the folder (``..`` and every symbolic link followed, :meth:`pathlib.Path.resolve`)
+    and refused when the target lies outside, before anything at that path is opened.
+
+    :ivar folder: the manifest's folder (resolved).
+    :ivar dataRoots: further folders the paths may lead into (resolved).
+    :ivar allowOutside: accept any path (the user trusts the manifest: ``--allow-outside-paths``).
+    """
+
+    folder: pathlib.Path
+    dataRoots: tuple[pathlib.Path, ...] = ()
+    allowOutside: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        folder: str | os.PathLike,
+        dataRoots: Iterable[str | os.PathLike] = (),
+        allowOutside: bool = False,
+    ) -> PathConfinement:
+        """The confinement of a manifest in ``folder``.
+
+        :raises InputError: for a data root that is not an existing folder.
+        """
+        roots = []
+        for root in dataRoots:
+            resolved = pathlib.Path(root).expanduser().resolve()
+            if not resolved.is_dir():
+                raise InputError(
+                    f"The data root {root} is not an existing folder (resolves to {resolved}); give the folder "
+                    "that holds the manifest's images with --data-root DIR."
+                )
+            roots.append(resolved)
+        return cls(pathlib.Path(folder).expanduser().resolve(), tuple(dict.fromkeys(roots)), allowOutside)
+
+    def withFolder(self, folder: str | os.PathLike) -> PathConfinement:
+        """The same data roots and permission, for a manifest in ``folder``."""
+        return PathConfinement(pathlib.Path(folder).expanduser().resolve(), self.dataRoots, self.allowOutside)
+
+    def resolve(self, cell: str) -> pathlib.Path:
+        """The absolute target of a path cell (relative to :attr:`folder`), with ``..`` and links resolved.
+
+        :raises InputError: for a cell that cannot be resolved (a link loop, a NUL character).
+        """
+        text = cell.replace("\\", "/") if os.sep == "/" else cell
+        try:
+            candidate = pathlib.Path(text).expanduser()
+            return (candidate if candidate.is_absolute() else self.folder / candidate).resolve()
+        except (OSError, RuntimeError, ValueError) as error:
+            raise InputError(
+                f"The path '{cell}' cannot be resolved ({error}); fix the cell or the symbolic link it names."
+            ) from error
+
+    def allows(self, resolved: pathlib.Path) -> bool:
+        """Whether a resolved path may be opened."""
+        return self.allowOutside or any(resolved.is_relative_to(root) for root in (self.folder, *self.dataRoots))
+
+    def places(self) -> str:
+        """Where paths may lead, for messages."""
+        roots = f" or the data root(s) {', '.join(map(str, self.dataRoots))}" if self.dataRoots else ""
+        return f"the manifest's folder {self.folder}{roots}"
+
+    def fix(self) -> str:
+        """Both ways out, for messages."""
+        return (
+            f"Move the file(s) into {self.folder} or name the folder that holds them with --data-root DIR "
+            "(dataRoots= in Python), or, if you trust every path of this manifest, pass --allow-outside-paths "
+            "(allowOutsidePaths=True)."
+        )
+
+    def refusal(self, where: str, cell: str, resolved: pathlib.Path) -> str:
+        """The message for one refused cell: where it is, the cell, its target and both fixes."""
+        return (
+            f"{where}: the path '{cell}' resolves to {resolved}, outside {self.places()}; it was not opened. "
+            + self.fix()
+        )
+
+    def confined(self, cell: str, where: str) -> pathlib.Path:
+        """The resolved target of ``cell``.
+
+        :param where: the file, line and column of the cell, for the message.
+        :raises InputError: when the target lies outside (nothing is opened).
+        """
+        resolved = self.resolve(cell)
+        if not self.allows(resolved):
+            raise InputError(self.refusal(where, cell, resolved))
+        return resolved
+
+
+def confinedPath(
+    cell: str,
+    root: str | os.PathLike,
+    dataRoots: Iterable[str | os.PathLike] = (),
+    allowOutside: bool = False,
+    where: str = "A manifest cell",
+) -> pathlib.Path:
+    """Resolve a manifest's path cell against its folder ``root`` and refuse it when it leads outside ``root`` and
+    ``dataRoots`` (see :class:`PathConfinement`).
+
+    :raises InputError: naming ``where``, the cell, its resolved target and the fixes.
+    """
+    return PathConfinement.of(root, dataRoots, allowOutside).confined(cell, where)

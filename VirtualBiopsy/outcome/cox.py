@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,6 +146,22 @@ def fitCox(
         riskKaplanMeier=kaplanMeier(time, event, riskGroups),
         penalizer=penalizer,
     )
+
+
+def defaultCovariates(table: pd.DataFrame, exclude: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """The covariates of a Cox model when none are named: every numeric column but ``exclude``, and the columns
+    left out because they are not numeric (text or categories), which the caller must name to the user.
+
+    :returns: ``(covariates, leftOut)``, both in column order.
+    """
+    excluded = set(exclude)
+    candidates = [c for c in table.columns if c not in excluded]
+    numeric = [c for c in candidates if _isNumeric(table[c])]
+    return numeric, [c for c in candidates if c not in numeric]
+
+
+def _isNumeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def concordanceWithBootstrap(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addTableOptions
+
 
 def addParser(actions) -> None:
     """Add the ``classify`` action."""
@@ -71,14 +73,15 @@ def addParser(actions) -> None:
         help="bootstrap samples of the AUC confidence interval (default: %(default)s)",
     )
     parser.add_argument("--patient-column", default="patient", help="patient id column of both tables")
+    addTableOptions(parser)
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="new or empty output folder")
     parser.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     """Cross-validate, write the tables and the ROC figure, save the models."""
-    from VirtualBiopsy.commands.explore import readTable
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.commands.tableOptions import readUserTable, tableProvenance
     from VirtualBiopsy.files import requireNewFolder, sha256File, stagedOutputFolder
     from VirtualBiopsy.outcome.classification.cohortInput import classificationInput
     from VirtualBiopsy.outcome.classification.comparison import compareClassifiers
@@ -106,8 +109,8 @@ def run(arguments: argparse.Namespace) -> int:
         }
     )
     requireNewFolder(arguments.out, "Classification folder")
-    features = readTable(arguments.features, "Features", config.patientColumn)
-    clinical = readTable(arguments.clinical, "Clinical", config.patientColumn)
+    features = readUserTable(arguments, arguments.features, "Features", config.patientColumn)
+    clinical = readUserTable(arguments, arguments.clinical, "Clinical", config.patientColumn)
     matrix, target = classificationInput(features, clinical, config)
     # every input check before the progress bar, so that bad input prints exactly one line
     labels, encoding = binaryTarget(target, config.positiveClass, config.targetColumn)
@@ -116,6 +119,7 @@ def run(arguments: argparse.Namespace) -> int:
     inputs = {
         "features": {"path": str(arguments.features), "sha256": sha256File(arguments.features)},
         "clinical": {"path": str(arguments.clinical), "sha256": sha256File(arguments.clinical)},
+        "tableFormat": tableProvenance(arguments),
     }
     with stagedOutputFolder(arguments.out, "Classification folder") as staging:
         with progressBar("classify") as progress:

@@ -9,6 +9,7 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
     MISSING_CHOICES,
     addSurvivalArguments,
     readCsv,
+    survivalKinds,
 )
 
 
@@ -74,8 +75,8 @@ def run(arguments: argparse.Namespace) -> int:
             "eventColumn": arguments.event,
         }
     )
-    features = readCsv(arguments.features, "Features", config.patientColumn)
-    clinical = readCsv(arguments.clinical, "Clinical", config.patientColumn)
+    features = readCsv(arguments.features, "Features", config.patientColumn, arguments)
+    clinical = readCsv(arguments.clinical, "Clinical", config.patientColumn, arguments, **survivalKinds(config))
     cohort = joinCohort(
         features,
         clinical,

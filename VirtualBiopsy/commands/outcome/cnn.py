@@ -15,6 +15,8 @@ import json
 import pathlib
 import shutil
 
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
+
 _IMAGE_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha", ".mhd")
 
 
@@ -111,6 +113,7 @@ def addParser(actions) -> None:
     features.add_argument("--model", required=True, metavar="MODELDIR|ID", help="model folder or registered id")
     features.add_argument("--manifest", type=pathlib.Path, required=True, metavar="COHORT.csv", help="cohort")
     features.add_argument("--out", type=pathlib.Path, required=True, metavar="FEATURES.csv", help="new CSV file")
+    addPathOptions(features)
     features.set_defaults(run=runFeatures)
 
 
@@ -288,9 +291,10 @@ def runFeatures(arguments: argparse.Namespace) -> int:
     if out.exists():
         raise InputError(f"{out} exists already; nothing is overwritten. Choose a new --out or remove it.")
     model = loadClassifier(arguments.model, _registry(arguments))
-    readManifest(arguments.manifest).requireValid()
+    paths = pathOptions(arguments)
+    readManifest(arguments.manifest, **paths).requireValid()
     with progressBar("cnn features") as progress:
-        crops = cohortCrops(arguments.manifest, model.channels, model.cropSize, model.cropSpacing, progress)
+        crops = cohortCrops(arguments.manifest, model.channels, model.cropSize, model.cropSpacing, progress, **paths)
     table = deepFeatureTable(model, crops)
     out.parent.mkdir(parents=True, exist_ok=True)
     writeTextAtomically(table.to_csv(index=False, float_format="%.9g"), out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import pathlib
 
 from VirtualBiopsy.commands.outcome.survivalOutputs import (
@@ -10,7 +11,10 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
     readCsv,
     survivalColumns,
     survivalConfig,
+    survivalKinds,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def addParser(actions) -> None:
@@ -30,7 +34,8 @@ def addParser(actions) -> None:
     parser.add_argument(
         "--covariates",
         metavar="A,B,...",
-        help="numeric covariate columns (default: every numeric column but time, event and patient)",
+        help="numeric covariate columns (default: every numeric column but time, event and patient; the text "
+        "columns left out are named)",
     )
     parser.add_argument(
         "--penalizer",
@@ -76,7 +81,7 @@ def run(arguments: argparse.Namespace) -> int:
     )
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
-    from VirtualBiopsy.outcome.cox import fitCox
+    from VirtualBiopsy.outcome.cox import defaultCovariates, fitCox
 
     requireNewFolder(arguments.out, "Cox folder")
     if arguments.bootstrap < 0:
@@ -93,10 +98,14 @@ def run(arguments: argparse.Namespace) -> int:
         cindexBootstrap=arguments.bootstrap,
         randomSeed=arguments.seed,
     )
-    table = readCsv(arguments.table, "Survival", config.patientColumn)
+    table = readCsv(arguments.table, "Survival", config.patientColumn, arguments, **survivalKinds(config))
     if config.patientColumn in table.columns:
-        if table[config.patientColumn].duplicated().any():
-            raise InputError(f"Patient ids in '{config.patientColumn}' repeat; keep one row per patient.")
+        repeated = table[config.patientColumn][table[config.patientColumn].duplicated()].unique()
+        if len(repeated):
+            raise InputError(
+                f"Patient id(s) {', '.join(map(str, repeated[:5]))} repeat in column '{config.patientColumn}' of "
+                f"{arguments.table}; keep one row per patient."
+            )
         table = table.set_index(config.patientColumn)
     time, event = survivalColumns(table, config, "The survival")
     if config.covariates:
@@ -106,14 +115,14 @@ def run(arguments: argparse.Namespace) -> int:
                 f"The survival table has no covariate column(s) {', '.join(absent)}; it has: "
                 f"{', '.join(map(str, table.columns[:20]))}."
             )
-    else:
-        config = config.replace(
-            covariates=[
-                c
-                for c in table.columns
-                if c not in (config.timeColumn, config.eventColumn) and pd.api.types.is_numeric_dtype(table[c])
-            ]
-        )
+    leftOut: list[str] = []
+    if not config.covariates:
+        numeric, leftOut = defaultCovariates(table, (config.timeColumn, config.eventColumn))
+        config = config.replace(covariates=numeric)
+        if leftOut:
+            logger.warning(
+                "Cox covariates: text column(s) %s left out (only numeric columns enter by default)", ", ".join(leftOut)
+            )
     names = config.covariates
     result = fitCox(
         table[names],
@@ -145,6 +154,11 @@ def run(arguments: argparse.Namespace) -> int:
             title=f"Cox prognostic index split at the {config.riskPercentile:g}th percentile",
         )
     c = result.concordance.iloc[0]
+    if leftOut:
+        print(
+            f"Covariates: {', '.join(names)}; left out, not numeric: {', '.join(map(str, leftOut))} (encode them "
+            "as numbers and name them with --covariates to use them)"
+        )
     print(
         f"Cox model of {len(time)} patients ({int(event.sum())} events) on {len(names)} covariate(s): "
         f"C-index {c['cindex']:.3f}"

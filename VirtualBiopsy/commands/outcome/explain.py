@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addTableOptions
+
 
 def addParser(actions) -> None:
     """Add the ``explain`` action."""
@@ -73,14 +75,15 @@ def addParser(actions) -> None:
         "--patients", metavar="LIST", help="comma-separated patients to draw waterfalls for (default: all)"
     )
     parser.add_argument("--patient-column", default="patient", help="patient id column")
+    addTableOptions(parser)
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR2", help="new or empty output folder")
     parser.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     """Explain the model and write the tables and figures."""
-    from VirtualBiopsy.commands.explore import readTable
     from VirtualBiopsy.commands.progressBar import progressBar
+    from VirtualBiopsy.commands.tableOptions import readUserTable, tableProvenance
     from VirtualBiopsy.errors import InputError
     from VirtualBiopsy.files import requireNewFolder, stagedOutputFolder
     from VirtualBiopsy.outcome.classification.artifact import loadClassifier
@@ -107,13 +110,13 @@ def run(arguments: argparse.Namespace) -> int:
         }
     )
     model = loadClassifier(config.classifierModelFolder)
-    table = readTable(arguments.features, "Features", config.patientColumn)
+    table = readUserTable(arguments, arguments.features, "Features", config.patientColumn)
     features = featureColumns(table, config.patientColumn)
     model.modelInput(features)  # the schema check, before the progress bar
     labels = None
     if arguments.clinical is not None:
         target = model.target
-        clinical = readTable(arguments.clinical, "Clinical", config.patientColumn)
+        clinical = readUserTable(arguments, arguments.clinical, "Clinical", config.patientColumn)
         values = cohortTarget(table, clinical, config.patientColumn, target.column)
         known = [target.positiveClass, *target.negativeClasses]
         unknown = sorted(set(values.astype(str)) - set(known))
@@ -127,7 +130,7 @@ def run(arguments: argparse.Namespace) -> int:
     reference = features
     if arguments.reference is not None:
         reference = featureColumns(
-            readTable(arguments.reference, "Reference", config.patientColumn), config.patientColumn
+            readUserTable(arguments, arguments.reference, "Reference", config.patientColumn), config.patientColumn
         )
         model.modelInput(reference)
     patients = None
@@ -154,6 +157,7 @@ def run(arguments: argparse.Namespace) -> int:
             "modelSha256": model.card["modelSha256"],
             "seed": config.randomSeed,
             "budget": arguments.budget,
+            "tableFormat": tableProvenance(arguments),
         }
         writeExplanation(
             explanation.shapley, explanation.importance, explanation.modelInput, staging, patients, details

@@ -10,6 +10,7 @@ from VirtualBiopsy.commands.outcome.survivalOutputs import (
     readCsv,
     survivalColumns,
     survivalConfig,
+    survivalKinds,
 )
 
 
@@ -43,7 +44,7 @@ def run(arguments: argparse.Namespace) -> int:
 
     requireNewFolder(arguments.out, "Kaplan–Meier folder")
     config = survivalConfig(arguments, groupColumn=arguments.group or "")
-    table = readCsv(arguments.table, "Survival", config.patientColumn)
+    table = readCsv(arguments.table, "Survival", config.patientColumn, arguments, **survivalKinds(config))
     if config.patientColumn in table.columns:
         table = table.set_index(config.patientColumn)
     time, event = survivalColumns(table, config, "The survival")

@@ -6,6 +6,7 @@ import argparse
 import pathlib
 
 from VirtualBiopsy.commands.outcome.survivalOutputs import MISSING_CHOICES, readCsv
+from VirtualBiopsy.commands.tableOptions import addTableOptions
 
 
 def addParser(actions) -> None:
@@ -83,6 +84,7 @@ def addParser(actions) -> None:
     )
     parser.add_argument("--keep", type=int, metavar="N", help="with --select rfe: number of features to keep")
     parser.add_argument("--seed", type=int, default=0, help="factor analysis seed (default: %(default)s)")
+    addTableOptions(parser)
     parser.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="new or empty output folder")
     parser.set_defaults(run=run)
 
@@ -100,14 +102,14 @@ def run(arguments: argparse.Namespace) -> int:
     requireNewFolder(arguments.out, "Signature folder")
     if arguments.factors is not None and arguments.factors < 0:
         raise InputError(f"--factors is {arguments.factors}; give 0 (no factor analysis) or more factors.")
-    features = readCsv(arguments.features, "Features", arguments.patient_column)
+    features = readCsv(arguments.features, "Features", arguments.patient_column, arguments)
     if arguments.patient_column not in features.columns:
         raise InputError(
             f"The features table has no patient column '{arguments.patient_column}'; give it with --patient-column."
         )
     _checkSelectionOptions(arguments)
     clinical = (
-        readCsv(arguments.clinical, "Clinical", arguments.patient_column)
+        readCsv(arguments.clinical, "Clinical", arguments.patient_column, arguments, **_outcomeKinds(arguments))
         if arguments.select != "none"
         else features[[arguments.patient_column]]
     )
@@ -158,6 +160,13 @@ def run(arguments: argparse.Namespace) -> int:
         + (", loadings.csv, scores.csv" if factors else "")
     )
     return 0
+
+
+def _outcomeKinds(arguments: argparse.Namespace) -> dict[str, str]:
+    """The time and event columns of ``--select`` as numbers and events (a binary ``--target`` stays as read)."""
+    from VirtualBiopsy.files.tables import EVENT, NUMBER
+
+    return {arguments.time: NUMBER, arguments.event: EVENT} if arguments.time and arguments.event else {}
 
 
 def _checkSelectionOptions(arguments: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""Shared pieces of the survival actions of ``virtual-biopsy outcome``: reading tables, writing KM outputs."""
+"""Shared pieces of the survival actions of ``virtual-biopsy outcome``: reading tables (strictly, with
+``--decimal``), writing KM outputs."""
 
 from __future__ import annotations
 
@@ -13,22 +14,31 @@ from VirtualBiopsy.errors import InputError
 MISSING_CHOICES = ("error", "dropFeatures", "dropPatients", "median")
 
 
-def readCsv(path: pathlib.Path, what: str, patientColumn: str | None = None) -> pd.DataFrame:
-    """Read a CSV (patient ids as text).
+def readCsv(
+    path: pathlib.Path,
+    what: str,
+    patientColumn: str | None = None,
+    arguments: argparse.Namespace | None = None,
+    **columns: str,
+) -> pd.DataFrame:
+    """Read a user table strictly (:func:`~VirtualBiopsy.files.tables.readTable`): patient ids as text, the
+    ``columns`` given as their kinds (``number``, ``event``, ...), every other column a number or text.
 
-    :raises InputError: when the file is missing, empty or not a readable CSV.
+    :param arguments: the command line, for ``--decimal`` and ``--text-columns`` (default: a dot decimal).
+    :raises InputError: when the file is missing, empty or not a readable CSV, or a cell does not fit its column.
     """
-    if not path.is_file():
-        raise InputError(f"{what} table not found: {path}; give the path of an existing CSV file.")
-    try:
-        frame = pd.read_csv(path, dtype={patientColumn: str} if patientColumn else None)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(
-            f"{what} table {path} is not a readable CSV file ({error}); give a CSV with a header row."
-        ) from error
-    if frame.empty:
-        raise InputError(f"{what} table {path} has no rows; give a table with one row per patient.")
-    return frame
+    from VirtualBiopsy.commands.tableOptions import readUserTable
+
+    if arguments is None:
+        arguments = argparse.Namespace(decimal=".", text_columns=None)
+    return readUserTable(arguments, path, what, patientColumn, **columns)
+
+
+def survivalKinds(config) -> dict[str, str]:
+    """The kinds of the time and event columns named by ``config``, for :func:`readCsv`."""
+    from VirtualBiopsy.files.tables import EVENT, NUMBER
+
+    return {config.timeColumn: NUMBER, config.eventColumn: EVENT}
 
 
 def survivalColumns(frame: pd.DataFrame, config, what: str) -> tuple[pd.Series, pd.Series]:
@@ -63,7 +73,10 @@ def survivalConfig(arguments: argparse.Namespace, **settings):
 
 
 def addSurvivalArguments(parser: argparse.ArgumentParser) -> None:
-    """``--time``, ``--event`` and ``--patient-column``."""
+    """``--time``, ``--event``, ``--patient-column``, and how tables are read (``--decimal``, ``--text-columns``)."""
+    from VirtualBiopsy.commands.tableOptions import addTableOptions
+
+    addTableOptions(parser)
     parser.add_argument("--time", required=True, metavar="COL", help="follow-up time column (> 0)")
     parser.add_argument("--event", required=True, metavar="COL", help="event column: 1 = event, 0 = censored")
     parser.add_argument(

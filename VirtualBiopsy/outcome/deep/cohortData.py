@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -16,7 +16,7 @@ from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 
 def cohortSequences(manifestPath: str | os.PathLike) -> list[str]:
-    """The manifest's sequence columns, in file order."""
+    """The manifest's sequence columns, in file order (its paths confined as :func:`readManifest` does)."""
     return list(readManifest(manifestPath).sequences)
 
 
@@ -27,13 +27,18 @@ def cohortCrops(
     spacing: float,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    dataRoots: Iterable[str | os.PathLike] | None = None,
+    allowOutsidePaths: bool | None = None,
 ) -> dict[str, Crop]:
     """The tumour-centred crop of every patient of a cohort manifest, by patient, in manifest order.
 
-    :raises InputError: for an invalid manifest, a case without mask or a missing sequence (naming the patient).
+    :param dataRoots: folders besides the manifest's that its paths may lead into; :param allowOutsidePaths:
+        accept any path (neither given: as :func:`~VirtualBiopsy.data.manifest.readManifest` decides).
+    :raises InputError: for an invalid manifest or a path outside, a case without mask or a missing sequence
+        (naming the patient).
     """
     progress = progress or noProgress
-    cohort = readManifest(manifestPath)
+    cohort = readManifest(manifestPath, dataRoots, allowOutsidePaths)
     cohort.requireValid()
     missing = [name for name in channels if name.lower() not in {s.lower() for s in cohort.sequences}]
     if missing:
@@ -67,17 +72,17 @@ def cohortCrops(
 def readTargets(clinicalPath: str | os.PathLike, column: str, patients: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """The class index of each patient for a binary column of a clinical CSV, and the class names (sorted).
 
+    The target is read as text (``1`` and ``1.0`` are two classes); empty cells and NA tokens are missing.
+
     :raises InputError: for a missing file, column or patient, missing values, or not exactly two classes.
     """
-    import pandas as pd
+    from VirtualBiopsy.files.tables import TEXT, readTable
 
     path = pathlib.Path(clinicalPath)
     if not path.is_file():
         raise InputError(f"Clinical table {path} not found; check the path (the virtual cohort writes clinical.csv).")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"Cannot read clinical table {path} ({error}); give a comma-separated file.") from error
+    # Only the patient and the target are used: both are read as text, the other columns are not interpreted.
+    table = readTable(path, "Clinical", {"patient": TEXT, column: TEXT}, others=TEXT)
     if "patient" not in table.columns:
         raise InputError(f"Clinical table {path} has no 'patient' column; add one with the manifest's patient ids.")
     if column not in table.columns:
@@ -91,7 +96,7 @@ def readTargets(clinicalPath: str | os.PathLike, column: str, patients: Sequence
             f"Clinical table {path} lists patient(s) {', '.join(repeated[:5])} more than once; "
             "keep one row per patient."
         )
-    values = dict(zip(table["patient"], table[column].str.strip()))
+    values = {patient: value or "" for patient, value in zip(table["patient"], table[column])}
     absent = [patient for patient in patients if patient not in values]
     if absent:
         raise InputError(f"Patient(s) {', '.join(absent[:5])} of the manifest are not in {path}; add their rows.")
