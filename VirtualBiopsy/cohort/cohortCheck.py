@@ -27,7 +27,6 @@ from VirtualBiopsy.data.manifest import (
     PATIENT_COLUMN,
     manifestConfinement,
     readManifestRows,
-    rememberManifest,
 )
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import PathConfinement, TableFormat, writeTextAtomically
@@ -81,11 +80,13 @@ class CohortCheck:
     :ivar manifestPath: the manifest checked.
     :ivar problems: the problems, in the order found (file-level first, then row by row).
     :ivar confinement: where the manifest's paths may lead (the run's readers use the same).
+    :ivar tableFormat: how the clinical table writes its numbers (the run's readers use the same).
     """
 
     manifestPath: pathlib.Path
     problems: list[CohortProblem] = field(default_factory=list)
     confinement: PathConfinement | None = None
+    tableFormat: TableFormat | None = None
 
     @property
     def ok(self) -> bool:
@@ -143,7 +144,7 @@ def checkCohort(
     :param tableFormat: how the clinical table writes its numbers (``--decimal``, ``--text-columns``).
     :returns: the problems found (none means the cohort is ready).
     """
-    check = CohortCheck(manifestPath=pathlib.Path(manifestPath).expanduser().resolve())
+    check = CohortCheck(manifestPath=pathlib.Path(manifestPath).expanduser().resolve(), tableFormat=tableFormat)
     add = check.problems.append
 
     def fileError(message: str) -> CohortCheck:
@@ -199,8 +200,6 @@ def checkCohort(
             caseError(LABEL_COLUMN, labelCell, "label is not a positive whole number; fix the cell (e.g. 1).")
         _checkRowConsistency(headers, sequences, caseError)
 
-    if not any(p.scope == "cohort" and p.row is not None for p in check.problems):  # no path refused
-        rememberManifest(manifest, confinement)
     if clinicalPath is not None:
         _checkClinical(pathlib.Path(clinicalPath), manifestPatients, add, tableFormat)
     return check

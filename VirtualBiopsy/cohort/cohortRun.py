@@ -204,6 +204,7 @@ def run(
             events,
             cancel,
             started,
+            check,
         )
 
 
@@ -276,6 +277,7 @@ def _finish(
     events: EventLog,
     cancel,
     started: float,
+    check: CohortCheck,
 ) -> RunResult:
     from VirtualBiopsy.cohort.cohortStage import runCohortStage
     from VirtualBiopsy.cohort.cohortTables import writeCohortTables
@@ -284,7 +286,8 @@ def _finish(
     ordered = {patient: summaries[patient] for patient in cases if patient in summaries}
     features = writeCohortTables(outDir, ordered)
     tracker.message("Cohort analyses")
-    records, ran = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel)
+    tableFormat = check.tableFormat or TableFormat()
+    records, ran = runCohortStage(outDir, features, ordered, clinicalPath, settings, cancel, tableFormat)
     for record in records if ran else []:
         events.emit(
             "analysis-finished",
@@ -293,7 +296,15 @@ def _finish(
             seconds=record.seconds,
             error=record.error or None,
         )
-    writeRunProvenance(outDir, manifestPath, clinicalPath, settings, ordered, records)
+    writeRunProvenance(
+        outDir,
+        manifestPath,
+        clinicalPath,
+        settings,
+        ordered,
+        records,
+        {"tableFormat": tableFormat.toDict(), **(check.confinement.toDict() if check.confinement else {})},
+    )
     reportPath = _buildReport(outDir) if report else None
     done = [p for p, s in ordered.items() if s.get("status") == "done"]
     failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}

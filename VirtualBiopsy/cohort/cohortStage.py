@@ -28,7 +28,7 @@ from VirtualBiopsy.cohort.runProvenance import finiteOrNull
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.data.manifest import writeManifest
 from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
-from VirtualBiopsy.files import sha256File, writeTextAtomically
+from VirtualBiopsy.files import TableFormat, sha256File, writeTextAtomically
 from VirtualBiopsy.mrml.hierarchy import placeInSubjectHierarchy
 from VirtualBiopsy.mrml.scene import createScene
 from VirtualBiopsy.mrml.sceneFiles import saveScene
@@ -47,9 +47,11 @@ def runCohortStage(
     clinicalPath: pathlib.Path | None,
     config: PipelineConfig,
     cancel: CancelToken | None = None,
+    tableFormat: TableFormat | None = None,
 ) -> tuple[list[AnalysisRecord], bool]:
     """Run the enabled cohort analyses into ``runFolder/cohort`` unless the ledger has them done as now.
 
+    :param tableFormat: how the clinical table writes its numbers (as the run's check read it).
     :returns: each analysis' record (also in ``cohort/analyses.csv``; those of the last complete run when
         skipped), and whether they ran now.
     """
@@ -70,7 +72,7 @@ def runCohortStage(
     staging = runFolder / f".cohort-{uuid.uuid4().hex[:8]}.partial"
     staging.mkdir()
     try:
-        records = _analyses(staging, runFolder, features, summaries, clinicalPath, config, cancel)
+        records = _analyses(staging, runFolder, features, summaries, clinicalPath, config, cancel, tableFormat)
         writeTextAtomically(
             json.dumps(
                 {"analyses": finiteOrNull([asdict(r) for r in records])}, indent=2, default=str, allow_nan=False
@@ -106,9 +108,10 @@ def _analyses(
     clinicalPath: pathlib.Path | None,
     config: PipelineConfig,
     cancel: CancelToken | None,
+    tableFormat: TableFormat | None,
 ) -> list[AnalysisRecord]:
     section = config.analyses
-    clinical = _clinical(clinicalPath, [str(p) for p in features.index])
+    clinical = _clinical(clinicalPath, [str(p) for p in features.index], tableFormat)
     features = features.loc[clinical.index]
     patients = list(clinical.index)
     if "site" not in clinical:
@@ -169,12 +172,12 @@ def _analyses(
     return records
 
 
-def _clinical(path: pathlib.Path | None, patients: list[str]) -> pd.DataFrame:
+def _clinical(path: pathlib.Path | None, patients: list[str], tableFormat: TableFormat | None) -> pd.DataFrame:
     """The clinical rows of ``patients`` that have one (index ``patient``, their order); only the ids when there is
     no clinical table. Patients without a row are left out of the analyses (the check warned about them)."""
     if path is None:
         return pd.DataFrame(index=pd.Index(patients, name="patient"))
-    table = readClinical(path).set_index("patient")
+    table = readClinical(path, tableFormat).set_index("patient")
     missing = [p for p in patients if p not in table.index]
     if missing:
         logger.warning("Left out of the cohort analyses, no clinical row: %s", ", ".join(missing))

@@ -73,7 +73,7 @@ def runDeepLearning(
     deep = config.analyses.deepLearning
     requireNewFolder(gradCamFolder, "Grad-CAM folder")
     patients = gradCamPatients(inputs.clinical, deep)
-    cohort = readManifest(inputs.manifestPath)
+    cohort = readManifest(inputs.manifestPath, allowOutsidePaths=True)  # the run's check confined its paths
     processed = set(map(str, inputs.features.index))
     with stagedOutputFolder(cnnFolder, "CNN folder") as cnnStaging:
         manifest = writeManifest(
@@ -89,6 +89,7 @@ def runDeepLearning(
             "clinical": str(pathlib.Path(inputs.clinicalPath).absolute()),
             "target": deep.targetColumn,
             "out": str((cnnStaging / "model").absolute()),
+            "allowOutsidePaths": True,  # the manifest just written from the run's checked cases
             **deep.trainingArguments(),
         }
         training = InlineRunner().run(TASK, task, cancel=cancel)

@@ -41,9 +41,11 @@ def writeRunProvenance(
     settings: PipelineConfig,
     summaries: dict[str, dict[str, Any]],
     analyses: list[AnalysisRecord],
+    pathOptions: dict[str, Any] | None = None,
 ) -> pathlib.Path:
     """Write ``provenance.json``: the input hashes come from the ledger (each stage's latest inputs), so a run
-    that skipped everything does not hash its images again."""
+    that skipped everything does not hash its images again; ``pathOptions`` records how the inputs were read
+    (data roots, outside paths allowed, the clinical table's decimal mark and text columns)."""
     ledger = RunLedger(runFolder)
     inputs = {}
     for patient in summaries:
@@ -59,6 +61,7 @@ def writeRunProvenance(
         "settings": settings.toDict(),
         "manifest": {"path": str(manifest), "sha256": sha256File(manifest)},
         "clinical": {"path": str(clinical), "sha256": sha256File(clinical)} if clinical else None,
+        "inputOptions": pathOptions or {},
         "inputs": inputs,
         "analyses": finiteOrNull(
             [asdict(record) if isinstance(record, AnalysisRecord) else record for record in recorded]

@@ -47,9 +47,8 @@ def runCohort(arguments: argparse.Namespace) -> int:
     out = requireNewFolder(arguments.out, "Extraction folder")
     settings = config.settings()
     cache = None if arguments.no_cache else (arguments.cache or defaultCohortCache())
-    # Bad input (paths outside included): one line on stderr, before the progress bar appears and before any image
-    # is opened; the extraction reads the unchanged manifest again with the same options.
-    readManifest(arguments.manifest, **pathOptions(arguments))
+    paths = pathOptions(arguments)
+    readManifest(arguments.manifest, **paths)  # bad input: one line on stderr, before the progress bar appears
     with makeExecutor(arguments.workers, arguments.scheduler) as executor, progressBar("extract") as progress:
         result = extractCohort(
             arguments.manifest,
@@ -62,6 +61,7 @@ def runCohort(arguments: argparse.Namespace) -> int:
             resampleMaskToImage=config.resampleMaskToImage,
             crop=config.cropToRoi,
             progress=progress,
+            **paths,
         )
     features = result.wide().shape[1] - 2
     print(

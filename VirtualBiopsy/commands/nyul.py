@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
+
 
 def addParser(commands) -> None:
     """Add the ``nyul`` parser and its ``fit`` subcommand."""
@@ -54,6 +56,7 @@ def addParser(commands) -> None:
         help="where the first and last percentiles map (default: %(default)s)",
     )
     fit.add_argument("--out", type=pathlib.Path, required=True, metavar="LANDMARKS.json", help="new JSON file")
+    addPathOptions(fit)
     fit.set_defaults(run=runFit)
 
 
@@ -77,7 +80,7 @@ def runFit(arguments: argparse.Namespace) -> int:
     if len(standardRange) != 2:
         raise InputError(f"--standard-range {arguments.standard_range!r}: give two numbers, LOW,HIGH (e.g. 0,100).")
     checkedPercentiles, checkedRange = checkPercentiles(percentiles, standardRange)
-    cohort = readManifest(arguments.manifest)
+    cohort = readManifest(arguments.manifest, **pathOptions(arguments))
     column = arguments.mask_column
     if arguments.sequence not in cohort.sequences:
         raise InputError(

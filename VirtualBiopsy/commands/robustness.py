@@ -6,6 +6,7 @@ import argparse
 import pathlib
 
 from VirtualBiopsy.commands.progressBar import progressBar
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
 from VirtualBiopsy.errors import InputError
 
 #: The perturbation names and default chain of :mod:`VirtualBiopsy.extract.robustness.perturbations`, repeated
@@ -49,6 +50,7 @@ def addParser(commands) -> None:
         default=0.75,
         help="ICC at or above which a feature counts as stable (default: %(default)s)",
     )
+    addPathOptions(parser)
     parser.set_defaults(run=run)
 
 
@@ -68,7 +70,7 @@ def run(arguments: argparse.Namespace) -> int:
         raise InputError(f"--threshold is {arguments.threshold}; give an ICC between -1 and 1 (e.g. 0.75 for good).")
     if arguments.count < 1:
         raise InputError(f"--count is {arguments.count}; give at least 1 perturbed copy per case.")
-    cohort = readManifest(arguments.manifest)
+    cohort = readManifest(arguments.manifest, **pathOptions(arguments))
     cohort.requireValid()
     sequence = arguments.sequence or cohort.sequences[0]
     if sequence not in cohort.sequences:

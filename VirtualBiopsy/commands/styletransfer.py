@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
+
 
 def addParser(commands) -> None:
     """Add the ``styletransfer`` parser and its ``train`` and ``apply`` subcommands."""
@@ -89,6 +91,7 @@ def addParser(commands) -> None:
         metavar="DIR",
         help="the user's models folder to register in (default: the platform's data folder)",
     )
+    addPathOptions(train)
     train.set_defaults(run=runTrain)
     apply = actions.add_parser(
         "apply",
@@ -126,7 +129,7 @@ def runTrain(arguments: argparse.Namespace) -> int:
 
     checkDevice(arguments.device)
     source, target, sourceSite, targetSite = siteImages(
-        arguments.manifest, arguments.sequence, arguments.source_site, arguments.target_site
+        arguments.manifest, arguments.sequence, arguments.source_site, arguments.target_site, pathOptions(arguments)
     )
     task = trainingArguments(
         source,
@@ -227,17 +230,18 @@ def runApply(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def siteImages(manifest: pathlib.Path, sequence: str, sourceSite: str, targetSite: str):
+def siteImages(manifest: pathlib.Path, sequence: str, sourceSite: str, targetSite: str, paths: dict | None = None):
     """The image paths of ``sequence`` at the two sites of a cohort manifest, and the sites' names as written there.
 
-    A site matches exactly, ignoring case, or with ``Site`` in front (``A`` → ``SiteA``).
+    A site matches exactly, ignoring case, or with ``Site`` in front (``A`` → ``SiteA``); ``paths`` holds
+    ``dataRoots``/``allowOutsidePaths`` for :func:`~VirtualBiopsy.data.manifest.readManifest`.
 
     :raises InputError: for an unknown sequence or site, equal sites, or a site without images.
     """
     from VirtualBiopsy.data.manifest import readManifest
     from VirtualBiopsy.errors import InputError
 
-    cohort = readManifest(manifest)
+    cohort = readManifest(manifest, **(paths or {}))
     if sequence not in cohort.sequences:
         raise InputError(
             f"Manifest {manifest} has no sequence '{sequence}'; it has: {', '.join(cohort.sequences)}. "
@@ -265,8 +269,8 @@ def siteImages(manifest: pathlib.Path, sequence: str, sourceSite: str, targetSit
         ]
         for site in (source, target)
     }
-    for site, paths in images.items():
-        if not paths:
+    for site, found in images.items():
+        if not found:
             raise InputError(
                 f"Site '{site}' has no usable {sequence} image in manifest {manifest}; check the "
                 "manifest (virtual-biopsy synth writes one) or choose another site."

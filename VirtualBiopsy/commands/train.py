@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands.tableOptions import addPathOptions, pathOptions
+
 
 def addParser(commands) -> None:
     """Add the ``train`` parser."""
@@ -83,6 +85,7 @@ def addParser(commands) -> None:
         help="the user's models folder for --id (default: ~/.local/share/virtual-biopsy/models or "
         "the platform's user data folder)",
     )
+    addPathOptions(parser)
     parser.set_defaults(run=run)
 
 
@@ -100,7 +103,7 @@ def run(arguments: argparse.Namespace) -> int:
         from VirtualBiopsy.models.modelDetection import requireModelId
 
         requireModelId(arguments.modelId)
-    cohort = readManifest(arguments.manifest)
+    cohort = readManifest(arguments.manifest, **pathOptions(arguments))
     sequences = [name.strip() for name in arguments.sequences.split(",")] if arguments.sequences else cohort.sequences
     unknown = [name for name in sequences if name not in cohort.sequences]
     if unknown or not all(sequences):

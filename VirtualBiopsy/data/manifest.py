@@ -36,7 +36,6 @@ from typing import Any
 from VirtualBiopsy.data.clinical import readClinical
 from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import PathConfinement, writeTextAtomically
-from VirtualBiopsy.files.acceptedFiles import acceptedWith, rememberAccepted
 
 __all__ = ["Cohort", "CohortCase", "ManifestRows", "readClinical", "readManifest", "readManifestRows", "writeManifest"]
 
@@ -187,21 +186,11 @@ def manifestConfinement(
     dataRoots: Iterable[str | os.PathLike] | None = None,
     allowOutsidePaths: bool | None = None,
 ) -> PathConfinement:
-    """Where ``manifest``'s paths may lead: the options given, else those this process accepted the unchanged file
-    with (or wrote it with), else its own folder only.
+    """Where ``manifest``'s paths may lead: its own folder, the ``dataRoots``, or anywhere with ``allowOutsidePaths``.
 
     :raises InputError: for a data root that is not a folder.
     """
-    if dataRoots is None and allowOutsidePaths is None:
-        accepted = acceptedWith("manifest", manifest.path, manifest.content)
-        if isinstance(accepted, PathConfinement):
-            return accepted.withFolder(manifest.path.parent)
     return PathConfinement.of(manifest.path.parent, dataRoots or (), bool(allowOutsidePaths))
-
-
-def rememberManifest(manifest: ManifestRows, confinement: PathConfinement) -> None:
-    """Remember that the unchanged ``manifest`` was accepted with ``confinement`` (see the module)."""
-    rememberAccepted("manifest", manifest.path, manifest.content, confinement)
 
 
 def readManifest(
@@ -250,8 +239,6 @@ def readManifest(
     if not manifest.rows:
         raise InputError(f"Cohort manifest {path} has a header but no patients; add one row per patient.")
     _refuseOutsidePaths(manifest, [*sequences, MASK_COLUMN], confinement)
-    if dataRoots is not None or allowOutsidePaths is not None:
-        rememberManifest(manifest, confinement)
     cases = [_readCase(confinement, line, cells, sequences) for line, _, cells in manifest.rows]
     return Cohort(path=path, sequences=sequences, cases=cases)
 
@@ -377,10 +364,7 @@ def writeManifest(
     for row in rows:
         writer.writerow([_cell(root, column, row.get(column)) for column in columns])
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = writeTextAtomically(buffer.getvalue(), path)
-    # Its paths come from the rows given here (cases already checked): the process may read it back as written.
-    rememberAccepted("manifest", written, buffer.getvalue().encode("utf-8"), PathConfinement(root, (), True))
-    return written
+    return writeTextAtomically(buffer.getvalue(), path)
 
 
 def _cell(root: pathlib.Path, column: str, value: Any) -> str:

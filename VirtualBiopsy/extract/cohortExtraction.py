@@ -62,6 +62,8 @@ def extractCohort(
     crop: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    dataRoots: Sequence[str | os.PathLike] = (),
+    allowOutsidePaths: bool = False,
 ) -> CohortExtractionResult:
     """Extract the features of every case of a manifest and write the tables into ``outDir``.
 
@@ -70,6 +72,8 @@ def extractCohort(
     :param executor: runs the cases (default: :class:`SerialExecutor`); the caller starts and stops it.
     :param label: the ROI label of cases without a ``label`` cell.
     :param cacheFolder: the result cache; ``None`` for none.
+    :param dataRoots: folders besides the manifest's that its paths may lead into; :param allowOutsidePaths: accept
+        any path (see :func:`~VirtualBiopsy.data.manifest.readManifest`).
     :raises InputError: for a bad manifest, settings or ``outDir`` (checked before any extraction).
     :raises CancelledError: when ``cancel`` is set (finished cases stay in the cache).
     """
@@ -78,7 +82,7 @@ def extractCohort(
         from VirtualBiopsy.files import requireNewFolder
 
         requireNewFolder(outDir, "Extraction folder")
-    cohort = readManifest(manifestPath)
+    cohort = readManifest(manifestPath, dataRoots, allowOutsidePaths)
     sequences = cohort.sequences
     prefix = len(sequences) > 1
     tasks: list[CaseTask | str] = []

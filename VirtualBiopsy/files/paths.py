@@ -7,6 +7,7 @@ import os
 import pathlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from VirtualBiopsy.errors import InputError
 
@@ -81,9 +82,9 @@ class PathConfinement:
             roots.append(resolved)
         return cls(pathlib.Path(folder).expanduser().resolve(), tuple(dict.fromkeys(roots)), allowOutside)
 
-    def withFolder(self, folder: str | os.PathLike) -> PathConfinement:
-        """The same data roots and permission, for a manifest in ``folder``."""
-        return PathConfinement(pathlib.Path(folder).expanduser().resolve(), self.dataRoots, self.allowOutside)
+    def toDict(self) -> dict[str, Any]:
+        """Where the paths were allowed to lead, as recorded in provenance."""
+        return {"dataRoots": [str(root) for root in self.dataRoots], "allowOutsidePaths": self.allowOutside}
 
     def resolve(self, cell: str) -> pathlib.Path:
         """The absolute target of a path cell (relative to :attr:`folder`), with ``..`` and links resolved.

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.files.acceptedFiles import acceptedWith, rememberAccepted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,16 +136,13 @@ def readTable(
         raise InputError(
             f"{what} table {path} is not UTF-8 text ({error}); save it as 'CSV UTF-8' (Excel: Save As)."
         ) from error
-    given = tableFormat
-    tableFormat = given or acceptedWith("table", path, content) or TableFormat()
+    tableFormat = tableFormat or TableFormat()
     separator = _separator(text)
     header, rows = _records(path, what, text, separator)
     kinds = {name: _kind(name, columns or {}, others, tableFormat) for name in header}
     frame = _frame(path, what, header, rows, kinds, tableFormat.decimal, asText)
     frame.attrs["tableFormat"] = {**tableFormat.toDict(), "separator": separator}
     frame.attrs["lines"] = [line for line, _ in rows]
-    if given is not None:
-        rememberAccepted("table", path, content, given)
     return frame
 
 

@@ -76,6 +76,7 @@ def addParser(actions) -> None:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--id", dest="modelId", metavar="ID", help="model id in the manifest (default: --out's name)")
     train.add_argument("--out", type=pathlib.Path, required=True, metavar="MODELDIR", help="new model folder")
+    addPathOptions(train)
     train.set_defaults(run=runTrain)
 
     cam = steps.add_parser(
@@ -139,7 +140,8 @@ def runTrain(arguments: argparse.Namespace) -> int:
         raise InputError(f"A model with id '{modelId}' exists already; choose another --id (e.g. --id {modelId}-2).")
     checkDevice(arguments.device)
     checkCrop(arguments.crop_size, arguments.crop_spacing)
-    cohort = readManifest(arguments.manifest)
+    paths = pathOptions(arguments)
+    cohort = readManifest(arguments.manifest, **paths)
     cohort.requireValid()
     sequences = [s.strip() for s in arguments.sequences.split(",")] if arguments.sequences else cohort.sequences
     unknown = [s for s in sequences if s.lower() not in {c.lower() for c in cohort.sequences}]
@@ -167,6 +169,8 @@ def runTrain(arguments: argparse.Namespace) -> int:
         "cropSize": arguments.crop_size,
         "cropSpacing": arguments.crop_spacing,
         "device": arguments.device,
+        "dataRoots": [str(root) for root in paths["dataRoots"]],
+        "allowOutsidePaths": paths["allowOutsidePaths"],
         **settings.toDict(),
     }
     with progressBar("cnn train") as progress:

@@ -15,9 +15,13 @@ from VirtualBiopsy.outcome.deep.crops import Crop, makeCrop
 from VirtualBiopsy.progress import CancelToken, ProgressCallback, noProgress
 
 
-def cohortSequences(manifestPath: str | os.PathLike) -> list[str]:
+def cohortSequences(
+    manifestPath: str | os.PathLike,
+    dataRoots: Iterable[str | os.PathLike] | None = None,
+    allowOutsidePaths: bool | None = None,
+) -> list[str]:
     """The manifest's sequence columns, in file order (its paths confined as :func:`readManifest` does)."""
-    return list(readManifest(manifestPath).sequences)
+    return list(readManifest(manifestPath, dataRoots, allowOutsidePaths).sequences)
 
 
 def cohortCrops(
@@ -33,7 +37,7 @@ def cohortCrops(
     """The tumour-centred crop of every patient of a cohort manifest, by patient, in manifest order.
 
     :param dataRoots: folders besides the manifest's that its paths may lead into; :param allowOutsidePaths:
-        accept any path (neither given: as :func:`~VirtualBiopsy.data.manifest.readManifest` decides).
+        accept any path.
     :raises InputError: for an invalid manifest or a path outside, a case without mask or a missing sequence
         (naming the patient).
     """

@@ -42,7 +42,8 @@ TRAINING_VALUES_PER_VOXEL = 1200
 def trainClassifier(arguments: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
     """Train on a cohort and write the model folder ``arguments["out"]``.
 
-    Arguments: ``manifest``, ``clinical``, ``target``, ``out`` (paths and column, required); ``sequences``
+    Arguments: ``manifest``, ``clinical``, ``target``, ``out`` (paths and column, required); ``dataRoots`` and
+    ``allowOutsidePaths`` (where the manifest's paths may lead, as for ``readManifest``); ``sequences``
     (list; default: every sequence of the manifest), ``cropSize`` (voxels, default 32), ``cropSpacing`` (mm,
     default 2.0), ``device`` (default ``"auto"``) and any :class:`TrainingSettings` field.
 
@@ -56,13 +57,17 @@ def trainClassifier(arguments: dict[str, Any], progress: ProgressCallback) -> di
     except KeyError as error:
         raise InputError(f"Training needs the argument {error}; give manifest, clinical, target and out.") from None
     out = requireNewFolder(out, "Model folder")
-    channels = list(arguments.pop("sequences", None) or cohortSequences(manifest))
+    paths = {
+        "dataRoots": arguments.pop("dataRoots", ()),
+        "allowOutsidePaths": arguments.pop("allowOutsidePaths", False),
+    }
+    channels = list(arguments.pop("sequences", None) or cohortSequences(manifest, **paths))
     size, spacing = arguments.pop("cropSize", 32), arguments.pop("cropSpacing", 2.0)
     checkCrop(size, spacing)
     device = resolveDevice(arguments.pop("device", "auto"))
     settings = TrainingSettings.fromDict(arguments)
 
-    crops = cohortCrops(manifest, channels, size, spacing, lambda f, m: progress(0.3 * f, m))
+    crops = cohortCrops(manifest, channels, size, spacing, lambda f, m: progress(0.3 * f, m), **paths)
     patients = list(crops)
     labels, classes = readTargets(clinical, column, patients)
     stack = np.stack([crops[patient].array for patient in patients])
