@@ -237,22 +237,15 @@ def parseImages(values: list[str]) -> dict[str | None, tuple[pathlib.Path, None]
 def readImage(path: pathlib.Path, what: str):
     """Read an image file with SimpleITK, keeping its voxel order.
 
-    :raises InputError: for a missing or unreadable file.
+    :raises InputError: for a missing, unreadable or damaged file, or one on a sheared grid.
     """
-    import SimpleITK as sitk
+    from VirtualBiopsy.files import readImageFile
+    from VirtualBiopsy.imageGeometry import requireOrthogonalGrid
 
-    from VirtualBiopsy.errors import InputError
-
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputError(f"The {what} file {path} was not found; check the path.")
-    try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown format"
-        raise InputError(
-            f"Cannot read the {what} file {path} ({reason}); give a volume SimpleITK reads (NRRD, NIfTI, MHA/MHD)."
-        ) from error
+    image = readImageFile(path, what)
+    if image.GetDimension() == 3:
+        requireOrthogonalGrid(image, f"{what} file {path}")
+    return image
 
 
 def _stem(path: pathlib.Path) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.errors import InputError
-from VirtualBiopsy.imageGeometry import nonFiniteVoxels
+from VirtualBiopsy.imageGeometry import nonFiniteVoxels, requireScalar3D
 
 #: Fraction of voxels that must be exactly zero for zero to mean "background"
 #: (the convention of masked-normalized data such as BraTS and nnU-Net's).
@@ -23,7 +23,9 @@ def foregroundMask(image: sitk.Image) -> sitk.Image:
     :raises InputError: for NaN or infinite voxels where Otsu's threshold is needed (its histogram cannot hold
         them; with a zero background they are foreground, left to the step that reads the intensities), or when
         no foreground is found (a constant image).
+    :raises GeometryError: for an image that is not 3D scalar.
     """
+    requireScalar3D(image, "image")
     voxels = sitk.GetArrayViewFromImage(image)
     if np.count_nonzero(voxels == 0) >= ZERO_BACKGROUND_FRACTION * voxels.size:
         candidate = sitk.Cast(image != 0, sitk.sitkUInt8)
