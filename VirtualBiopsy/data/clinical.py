@@ -23,8 +23,7 @@ _MAXIMUM_LISTED = 10
 def readClinical(path: str | os.PathLike, tableFormat: TableFormat | None = None) -> pd.DataFrame:
     """Read and check a clinical table (CSV): ``patient``, ``time`` (> 0), ``event`` (0 or 1), any covariates.
 
-    :param tableFormat: the decimal mark and text columns (``None``: as this process last accepted the unchanged
-        file, else a dot decimal).
+    :param tableFormat: the decimal mark and text columns (``None``: a dot decimal, no text columns).
     :returns: the table with ``patient`` (and ``site``) as text, ``time`` as float and ``event`` as int.
     :raises InputError: for a missing file or column, a covariate cell that is not what its column holds, or any
         row with a missing or repeated patient, a missing, non-numeric or non-positive time, or an event other

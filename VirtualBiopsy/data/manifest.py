@@ -11,9 +11,8 @@ Every path must lead (after ``..`` and symbolic links are resolved) into the
 manifest's folder or a data root the user names (``dataRoots``, ``--data-root``),
 unless the user allows any path (``allowOutsidePaths``, ``--allow-outside-paths``);
 a path that leads elsewhere is refused before anything is opened
-(:class:`~VirtualBiopsy.files.paths.PathConfinement`). A manifest this process
-wrote (:func:`writeManifest`) or already accepted with the user's options is read
-again with the same permission while its bytes are unchanged.
+(:class:`~VirtualBiopsy.files.paths.PathConfinement`). Code that reads again a
+manifest it wrote itself from checked cases says so (``allowOutsidePaths=True``).
 
 Structural problems (missing file or columns, duplicate patients, paths outside)
 raise :class:`~VirtualBiopsy.errors.InputError`. Files that a row names but that do
@@ -202,8 +201,7 @@ def readManifest(
 
     :param dataRoots: folders besides the manifest's that its paths may lead into.
     :param allowOutsidePaths: accept paths that lead anywhere (the user trusts the manifest).
-        With neither option given, the options this process accepted the unchanged file with (or wrote it with,
-        :func:`writeManifest`), else the manifest's folder only.
+        With neither option given, only the manifest's folder.
     :raises InputError: if the file is missing or unreadable, lacks the ``patient`` or
         ``mask`` column or any sequence column, repeats a column or a patient, has
         a row without a patient or with more cells than columns, or names a path that

@@ -114,8 +114,7 @@ def readTable(
     :param columns: the kind of named columns (``text``, ``number``, ``integer``, ``event``); absent ones are
         not required (callers check what they need).
     :param others: the kind of every other column: ``"infer"`` (numeric or text, strictly), or one of the kinds.
-    :param tableFormat: the decimal mark and text columns; ``None``: the format this process last accepted this
-        unchanged file with, else the defaults.
+    :param tableFormat: the decimal mark and text columns (default: ``.`` and none).
     :param asText: return every cell as text (missing ones as NaN; numbers with a ``.`` decimal mark) after the
         same checks, for tables whose other columns are written back as they came.
     :returns: the table, columns in file order: text as ``str``, numbers as float, whole numbers (integer and
