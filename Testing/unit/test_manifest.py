@@ -120,7 +120,7 @@ def test_write_manifest_round_trip_and_refusal_to_overwrite(folder):
     with pytest.raises(InputError, match="already exists"):
         writeManifest(rows, path)
     copy = writeManifest(cohort, folder / "sub" / "copy.csv")
-    assert readManifest(copy).cases[0].sequences == cohort.cases[0].sequences
+    assert readManifest(copy, allowOutsidePaths=True).cases[0].sequences == cohort.cases[0].sequences
     assert "../P1/T1c.nrrd" in copy.read_text(encoding="utf-8")
     assert isinstance(readManifest(writeManifest(cohort, path, overwrite=True)), Cohort)
 
