@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "setuptools>=77" wheel versioneer numpy
 	$(PIP) --no-build-isolation pyradiomics
-	$(PIP) --no-build-isolation -e ".[ai,test,lint]"
+	$(PIP) --no-build-isolation -e ".[ai,dicom,test,lint]"
 	touch $(STAMP)
 
 demo: setup
