@@ -24,6 +24,7 @@ from VirtualBiopsy import __version__
 from VirtualBiopsy.commands import (
     combat,
     demo,
+    dicom,
     explore,
     extract,
     harmonize,
@@ -64,6 +65,7 @@ COMMANDS = [
     styletransfer,
     train,
     segment,
+    dicom,
 ]
 
 #: Options that name an output to write, by argparse dest, with the name messages give them; each one given is

@@ -1,0 +1,142 @@
+"""Curation flags of one series, each with its reason.
+
+Flag names (the ``flags`` column): ``localizer``, ``derived``, ``secondary_capture``,
+``missing_geometry``, ``mixed_orientations``, ``mixed_sizes``, ``several_echoes``,
+``several_acquisitions``, ``duplicated_positions``, ``missing_slice``,
+``uneven_spacing``, ``thickness_spacing``, ``contrast_description``,
+``undecodable_compression``, ``uid_conflict``; the index adds ``spread_folders`` and
+``shared_folder`` (:mod:`.index`). Slices at one position are expected, not
+duplicates, when b-values, temporal positions or echoes tell them apart.
+A localizer gets no geometry flags: its planes are orthogonal on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from VirtualBiopsy.dicom.classification import describesContrast
+from VirtualBiopsy.errors import requirePackage
+
+#: Relative tolerance on slice spacing (uneven spacing, thickness ≠ spacing, missing slices).
+SPACING_TOLERANCE = 0.01
+
+
+def curationFlags(headers: list[dict[str, Any]]) -> dict[str, str]:
+    """The flags of the series whose file headers are ``headers``, by name, with the reason."""
+    flags: dict[str, str] = {}
+    first = headers[0]
+    imageType = [str(value).upper() for value in _tuple(first.get("ImageType"))]
+    if "LOCALIZER" in imageType:
+        flags["localizer"] = "ImageType LOCALIZER (a scout, not a diagnostic series)"
+    if imageType and imageType[0] == "DERIVED":
+        flags["derived"] = "ImageType " + "\\".join(imageType) + " (computed from other images)"
+    if str(first.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1.7") or "SECONDARY" in imageType:
+        flags["secondary_capture"] = "secondary capture (a screenshot-like image, no acquisition geometry)"
+    _counts(headers, flags)
+    _contrast(first, flags)
+    _compression(first, flags)
+    if "localizer" not in flags:
+        _geometry(headers, flags)
+    return flags
+
+
+def sliceSpacing(headers: list[dict[str, Any]]) -> float | None:
+    """The median distance between consecutive distinct slice positions along the normal, or ``None``."""
+    projections = _projections(headers)
+    if projections is None or len(projections) < 2:
+        return None
+    return float(np.median(np.diff(np.unique(np.round(projections, 3)))))
+
+
+def _counts(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
+    for keyword, flag, what in (("EchoNumbers", "several_echoes", "echoes"),
+                                ("AcquisitionNumber", "several_acquisitions", "acquisitions")):  # fmt: skip
+        values = sorted({str(h[keyword]) for h in headers if keyword in h})
+        if len(values) > 1:
+            flags[flag] = f"{len(values)} {what} in one series ({keyword} {', '.join(values)})"
+    for keyword, flag in (("StudyInstanceUID", "uid_conflict"), ("PatientID", "uid_conflict")):
+        if len({h.get(keyword) for h in headers}) > 1:
+            flags[flag] = f"one SeriesInstanceUID in files of several {keyword} values (two series share a UID)"
+
+
+def _contrast(first: dict[str, Any], flags: dict[str, str]) -> None:
+    description = str(first.get("SeriesDescription", ""))
+    said = describesContrast(description)
+    agent = first.get("ContrastBolusAgent")
+    if agent and said is False:
+        flags["contrast_description"] = f"contrast agent {agent!r} but the description {description!r} says pre-contrast"
+    elif not agent and said is True:
+        flags["contrast_description"] = f"no ContrastBolusAgent but the description {description!r} says post-contrast"
+
+
+def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
+    syntax = first.get("transferSyntax")
+    if not syntax:
+        return
+    pydicom = requirePackage("pydicom")
+    uid = pydicom.uid.UID(syntax)
+    if not uid.is_transfer_syntax:
+        flags["undecodable_compression"] = f"unknown transfer syntax {syntax}"
+        return
+    if uid.is_compressed:
+        try:
+            available = pydicom.pixels.get_decoder(uid).is_available
+        except Exception:
+            available = False
+        if not available:
+            flags["undecodable_compression"] = f"transfer syntax {uid.name} ({syntax}) has no installed decoder"
+
+
+def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
+    missing = sum(1 for h in headers if "ImagePositionPatient" not in h or "ImageOrientationPatient" not in h)
+    if missing:
+        flags["missing_geometry"] = f"{missing} of {len(headers)} files have no ImagePositionPatient or ImageOrientationPatient"
+        return
+    orientations = {tuple(np.round(h["ImageOrientationPatient"], 4)) for h in headers}
+    if len(orientations) > 1:
+        flags["mixed_orientations"] = f"{len(orientations)} different ImageOrientationPatient values"
+        return
+    sizes = {(h.get("Rows"), h.get("Columns")) for h in headers}
+    if len(sizes) > 1:
+        flags["mixed_sizes"] = f"{len(sizes)} image sizes (Rows, Columns): {sorted(sizes, key=str)}"
+    projections = _projections(headers)
+    if projections is None:
+        return
+    volumes: dict[tuple, list[float]] = {}
+    for header, projection in zip(headers, projections):
+        key = (header.get("DiffusionBValue"), header.get("TemporalPositionIdentifier"), header.get("EchoNumbers"))
+        volumes.setdefault(key, []).append(round(float(projection), 3))
+    for values in volumes.values():
+        if len(set(values)) < len(values):
+            flags["duplicated_positions"] = f"{len(values) - len(set(values))} files repeat a slice position"
+            break
+    positions = np.unique(np.round(projections, 3))
+    if len(positions) < 3:
+        return
+    steps = np.diff(positions)
+    spacing = float(np.median(steps))
+    multiples = steps / spacing
+    gaps = np.abs(multiples - np.round(multiples)) < SPACING_TOLERANCE * 5
+    missing = int(np.sum(np.round(multiples[gaps & (multiples > 1.5)]) - 1))
+    if missing:
+        flags["missing_slice"] = f"{missing} slice(s) missing: a gap of {float(np.max(steps)):g} mm where slices are {spacing:g} mm apart"
+    elif np.max(np.abs(steps - spacing)) > SPACING_TOLERANCE * spacing:
+        flags["uneven_spacing"] = f"slice spacing varies from {float(np.min(steps)):g} to {float(np.max(steps)):g} mm"
+    thickness = headers[0].get("SliceThickness")
+    if thickness is not None and abs(float(thickness) - spacing) > SPACING_TOLERANCE * spacing:
+        flags["thickness_spacing"] = f"SliceThickness {float(thickness):g} mm but the slices are {spacing:g} mm apart"
+
+
+def _projections(headers: list[dict[str, Any]]) -> np.ndarray | None:
+    """Each file's position along the slice normal (row × column of the first orientation)."""
+    if any("ImagePositionPatient" not in h for h in headers) or "ImageOrientationPatient" not in headers[0]:
+        return None
+    orientation = np.asarray(headers[0]["ImageOrientationPatient"], dtype=float)
+    normal = np.cross(orientation[:3], orientation[3:])
+    return np.array([np.dot(normal, np.asarray(h["ImagePositionPatient"], dtype=float)) for h in headers])
+
+
+def _tuple(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (() if value is None else (value,))
