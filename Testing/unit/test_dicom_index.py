@@ -25,7 +25,9 @@ def export(tmp_path_factory):
 
 
 def _hashes(folder: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_every_planted_series_is_found_with_its_class_and_flags(export):
@@ -36,20 +38,24 @@ def test_every_planted_series_is_found_with_its_class_and_flags(export):
     for uid, planted in truth["series"].items():
         row = found[uid]
         expected = "unknown" if planted["sequence"] == "localizer" else planted["sequence"]
-        assert (row.sequence, set(row.flags), row.files) == (expected, planted["flags"], planted["files"]), planted["folder"]
+        assert (row.sequence, set(row.flags), row.files) == (expected, planted["flags"], planted["files"]), planted[
+            "folder"
+        ]
         assert all(row.flags.values()), "every flag has a reason"
         if planted["bValues"]:
             assert row.bValues == (0.0, 500.0, 1000.0)
     missing = [row for row in index.series if "missing_slice" in row.flags]
     assert len(missing) == 1 and "1 slice(s) missing" in missing[0].flags["missing_slice"]
-    assert dict(index.skipped) .keys() == {"README.txt", "DICOMDIR"}
+    assert dict(index.skipped).keys() == {"README.txt", "DICOMDIR"}
     assert index.skipped[1][1].startswith("not_dicom") and index.skipped[0][1].startswith("dicomdir")
 
 
 def test_one_process_gives_the_same_index(export):
     folder, _ = export
     one, two = indexFolder(folder, workers=1), indexFolder(folder, workers=2, threads=True)
-    assert [(r.seriesUid, r.sequence, r.flags) for r in one.series] == [(r.seriesUid, r.sequence, r.flags) for r in two.series]
+    assert [(r.seriesUid, r.sequence, r.flags) for r in one.series] == [
+        (r.seriesUid, r.sequence, r.flags) for r in two.series
+    ]
 
 
 def test_cli_writes_the_tables_without_touching_the_input_or_leaking_identifiers(export, tmp_path):
@@ -57,7 +63,10 @@ def test_cli_writes_the_tables_without_touching_the_input_or_leaking_identifiers
     before = _hashes(folder)
     assert main(["dicom", "index", str(folder), "--out", str(tmp_path / "index"), "--workers", "2"]) == 0
     assert _hashes(folder) == before
-    tables = {name: (tmp_path / "index" / f"{name}.csv").read_text() for name in ("series", "manifest", "skipped", "manifest-notes")}
+    tables = {
+        name: (tmp_path / "index" / f"{name}.csv").read_text()
+        for name in ("series", "manifest", "skipped", "manifest-notes")
+    }
     for text in tables.values():
         for identifier in (*PLANTED_IDENTIFIERS[:3], *truth["identifiers"]):
             assert identifier not in text
@@ -71,7 +80,11 @@ def test_cli_writes_the_tables_without_touching_the_input_or_leaking_identifiers
     for row in manifest:
         for sequence in ("T1c", "T2", "DWI", "ADC"):
             planted = byFolder[row[sequence]]
-            assert (planted["patient"], planted["sequence"], planted["flags"] & {"contrast_description"}) == (row["patient"], sequence, set())
+            assert (planted["patient"], planted["sequence"], planted["flags"] & {"contrast_description"}) == (
+                row["patient"],
+                sequence,
+                set(),
+            )
     flairs = {row["patient"]: row["FLAIR"] for row in manifest}
     assert flairs["NHS-943-476-1001"] == ""  # its FLAIR misses a slice: left out, with a note
     assert "missing_slice" in tables["manifest-notes"]

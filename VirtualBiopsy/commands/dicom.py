@@ -27,7 +27,9 @@ def addParser(commands) -> None:
     )
     index.add_argument("folder", type=pathlib.Path, metavar="FOLDER", help="the export's folder")
     index.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="folder for the tables")
-    index.add_argument("--workers", type=int, default=None, metavar="N", help="processes reading headers (default: CPUs, at most 8)")
+    index.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="processes reading headers (default: CPUs, at most 8)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,7 +43,9 @@ def run(arguments: argparse.Namespace) -> int:
         raise InputError(f"--workers is {arguments.workers}; give 1 or more.")
     folder, out = arguments.folder.resolve(), arguments.out.resolve()
     if out == folder or folder in out.parents:
-        raise InputError(f"--out {arguments.out} is inside the DICOM folder {arguments.folder}, which is never written; give a folder outside it.")
+        raise InputError(
+            f"--out {arguments.out} is inside the DICOM folder {arguments.folder}, which is never written; give a folder outside it."
+        )
     with progressBar("dicom index") as progress:
         index = indexFolder(arguments.folder, workers=arguments.workers, progress=progress)
     paths = writeIndex(index, arguments.out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -64,7 +65,9 @@ def writeHospitalExport(folder: pathlib.Path, patients: int = 3, seed: int = 0, 
         truth["identifiers"] += [name, birth, accession]
         site = next(site for site in SITES if site.name == case.site)
         images = {key: _placed(image, index) for key, image in case.images.items()}
-        studies = [("20240115", STUDY_SERIES + (("DWI", "T2"), ("ADC", "T2")))]
+        studies: list[tuple[str, tuple[tuple[str, str], ...]]] = [
+            ("20240115", STUDY_SERIES + (("DWI", "T2"), ("ADC", "T2")))
+        ]
         if index == 0:
             studies.append(("20240601", (("T1c", "T1c"), ("FLAIR", "FLAIR"))))
         for studyIndex, (date, series) in enumerate(studies):
@@ -76,7 +79,7 @@ def writeHospitalExport(folder: pathlib.Path, patients: int = 3, seed: int = 0, 
                     PROTOCOLS[kind], site.fieldStrength, date,
                 )  # fmt: skip
                 relative = f"PAT{index + 1:03d}/STUDY{studyIndex + 1}/SER{number:02d}"
-                entry = {"patient": patientId, "study": studyUid, "folder": relative, "sequence": kind,
+                entry: dict[str, Any] = {"patient": patientId, "study": studyUid, "folder": relative, "sequence": kind,
                          "flags": set(), "bValues": None}  # fmt: skip
                 paths = _writeKind(kind, images, source, folder / relative, header, index, entry)
                 if index == 0 and studyIndex == 1 and kind == "T1c":

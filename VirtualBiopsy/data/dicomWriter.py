@@ -59,7 +59,9 @@ PROTOCOLS = {
     "FLAIR": Protocol("AX T2 FLAIR", 9000.0, 120.0, 150.0, "SE\\IR", "SK\\SP", inversionTime=2500.0),
     "DWI": Protocol("AX DWI B0 B500 B1000", 5200.0, 85.0, 90.0, "EP", "SK\\SP"),
     "ADC": Protocol("AX ADC", 5200.0, 85.0, 90.0, "EP", "SK\\SP", imageType=("DERIVED", "PRIMARY", "ADC", "ADC")),
-    "localizer": Protocol("LOCALIZER 3-PLANE", 8.6, 4.0, 20.0, "GR", "SP", imageType=("ORIGINAL", "PRIMARY", "LOCALIZER")),
+    "localizer": Protocol(
+        "LOCALIZER 3-PLANE", 8.6, 4.0, 20.0, "GR", "SP", imageType=("ORIGINAL", "PRIMARY", "LOCALIZER")
+    ),
 }
 
 
@@ -109,7 +111,9 @@ def writeSeries(
     first = volumes[0]
     for volume in volumes:
         if volume.GetDimension() != 3 or volume.GetSize() != first.GetSize():
-            raise InputError(f"DICOM writer: the volumes of one series must be 3-D on one grid; got {volume.GetSize()}.")
+            raise InputError(
+                f"DICOM writer: the volumes of one series must be 3-D on one grid; got {volume.GetSize()}."
+            )
     direction = np.array(first.GetDirection()).reshape(3, 3)
     spacing, origin = first.GetSpacing(), np.array(first.GetOrigin())
     paths = []
@@ -147,7 +151,9 @@ def writeLocalizer(image: sitk.Image, folder: pathlib.Path, header: SeriesHeader
         direction = np.column_stack([row, column, np.cross(row, column)])
         planeSpacing = (spacing[axes[0]], spacing[axes[1]], spacing[2])
         path = folder / f"LOC{index}"
-        _sliceDataset(pixels, position, direction, planeSpacing, header, index, {}).save_as(path, enforce_file_format=True)
+        _sliceDataset(pixels, position, direction, planeSpacing, header, index, {}).save_as(
+            path, enforce_file_format=True
+        )
         paths.append(path)
     return paths
 
@@ -178,7 +184,10 @@ def _sliceDataset(pixels, position, direction, spacing, header: SeriesHeader, in
     ds.MagneticFieldStrength = header.fieldStrength
     ds.RepetitionTime, ds.EchoTime, ds.FlipAngle = protocol.repetitionTime, protocol.echoTime, protocol.flipAngle
     ds.EchoNumbers = 1
-    ds.ScanningSequence, ds.SequenceVariant = protocol.scanningSequence.split("\\"), protocol.sequenceVariant.split("\\")
+    ds.ScanningSequence, ds.SequenceVariant = (
+        protocol.scanningSequence.split("\\"),
+        protocol.sequenceVariant.split("\\"),
+    )
     if protocol.inversionTime is not None:
         ds.InversionTime = protocol.inversionTime
     if protocol.contrastAgent is not None:

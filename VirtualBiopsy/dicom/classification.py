@@ -40,14 +40,22 @@ def classify(headers: list[dict[str, Any]]) -> Classification:
     byAttributes, why = _fromAttributes(first, bValues, timePoints)
     byDescription = _fromDescription(description)
     if byAttributes is None and byDescription is None:
-        return Classification("unknown", 0.0, f"no deciding attribute ({why}) and description {description!r} names no sequence")
+        return Classification(
+            "unknown", 0.0, f"no deciding attribute ({why}) and description {description!r} names no sequence"
+        )
     if byAttributes is None:
-        return Classification(byDescription or "unknown", 0.5, f"description {description!r} only ({why})", bValues, timePoints)
+        return Classification(
+            byDescription or "unknown", 0.5, f"description {description!r} only ({why})", bValues, timePoints
+        )
     if byDescription == byAttributes:
         return Classification(byAttributes, 0.95, f"{why}; description {description!r} agrees", bValues, timePoints)
     if byDescription is None:
-        return Classification(byAttributes, 0.8, f"{why}; description {description!r} names no sequence", bValues, timePoints)
-    return Classification(byAttributes, 0.6, f"{why}; description {description!r} says {byDescription}", bValues, timePoints)
+        return Classification(
+            byAttributes, 0.8, f"{why}; description {description!r} names no sequence", bValues, timePoints
+        )
+    return Classification(
+        byAttributes, 0.6, f"{why}; description {description!r} says {byDescription}", bValues, timePoints
+    )
 
 
 def _fromAttributes(header: dict[str, Any], bValues: tuple[float, ...], timePoints: int) -> tuple[str | None, str]:

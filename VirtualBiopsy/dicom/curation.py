@@ -66,7 +66,9 @@ def _contrast(first: dict[str, Any], flags: dict[str, str]) -> None:
     said = describesContrast(description)
     agent = first.get("ContrastBolusAgent")
     if agent and said is False:
-        flags["contrast_description"] = f"contrast agent {agent!r} but the description {description!r} says pre-contrast"
+        flags["contrast_description"] = (
+            f"contrast agent {agent!r} but the description {description!r} says pre-contrast"
+        )
     elif not agent and said is True:
         flags["contrast_description"] = f"no ContrastBolusAgent but the description {description!r} says post-contrast"
 
@@ -92,7 +94,9 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
 def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
     missing = sum(1 for h in headers if "ImagePositionPatient" not in h or "ImageOrientationPatient" not in h)
     if missing:
-        flags["missing_geometry"] = f"{missing} of {len(headers)} files have no ImagePositionPatient or ImageOrientationPatient"
+        flags["missing_geometry"] = (
+            f"{missing} of {len(headers)} files have no ImagePositionPatient or ImageOrientationPatient"
+        )
         return
     orientations = {tuple(np.round(h["ImageOrientationPatient"], 4)) for h in headers}
     if len(orientations) > 1:
@@ -121,7 +125,9 @@ def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
     gaps = np.abs(multiples - np.round(multiples)) < SPACING_TOLERANCE * 5
     missing = int(np.sum(np.round(multiples[gaps & (multiples > 1.5)]) - 1))
     if missing:
-        flags["missing_slice"] = f"{missing} slice(s) missing: a gap of {float(np.max(steps)):g} mm where slices are {spacing:g} mm apart"
+        flags["missing_slice"] = (
+            f"{missing} slice(s) missing: a gap of {float(np.max(steps)):g} mm where slices are {spacing:g} mm apart"
+        )
     elif np.max(np.abs(steps - spacing)) > SPACING_TOLERANCE * spacing:
         flags["uneven_spacing"] = f"slice spacing varies from {float(np.min(steps)):g} to {float(np.max(steps)):g} mm"
     thickness = headers[0].get("SliceThickness")

@@ -146,7 +146,9 @@ def _row(files: list[dict[str, Any]], folder: pathlib.Path, seriesOfFolder: dict
         flags["spread_folders"] = f"the series' files are in {len(folders)} folders: {', '.join(folders)}"
     shared = sorted(name for name in folders if len(seriesOfFolder[name]) > 1)
     if shared:
-        flags["shared_folder"] = f"folder {shared[0]} also holds files of {len(seriesOfFolder[shared[0]]) - 1} other series"
+        flags["shared_folder"] = (
+            f"folder {shared[0]} also holds files of {len(seriesOfFolder[shared[0]]) - 1} other series"
+        )
     return SeriesRow(
         patientId=str(first.get("PatientID", "")), studyUid=str(first.get("StudyInstanceUID", "")),
         studyDate=str(first.get("StudyDate", "")),

@@ -65,13 +65,20 @@ def draftManifest(index: DicomIndex) -> tuple[list[tuple], list[tuple]]:
         studies: dict[str, list[SeriesRow]] = {}
         for row in rows:
             studies.setdefault(row.studyUid, []).append(row)
-        study = min(studies, key=lambda uid: (-len({r.sequence for r in studies[uid] if _usable(r)}), studies[uid][0].studyDate, uid))
+        study = min(
+            studies,
+            key=lambda uid: (-len({r.sequence for r in studies[uid] if _usable(r)}), studies[uid][0].studyDate, uid),
+        )
         if len(studies) > 1:
-            notes.append((patient, "", "", f"{len(studies) - 1} other stud(ies) not drafted; the draft uses study {study}"))
+            notes.append(
+                (patient, "", "", f"{len(studies) - 1} other stud(ies) not drafted; the draft uses study {study}")
+            )
         chosen[patient] = {}
         for sequence in MANIFEST_SEQUENCES:
             candidates = [r for r in studies[study] if r.sequence == sequence]
-            usable = sorted((r for r in candidates if _usable(r)), key=lambda r: (-r.confidence, len(r.flags), r.seriesUid))
+            usable = sorted(
+                (r for r in candidates if _usable(r)), key=lambda r: (-r.confidence, len(r.flags), r.seriesUid)
+            )
             if usable:
                 chosen[patient][sequence] = str((index.folder / usable[0].folders[0]).resolve())
             for row in candidates:
@@ -79,8 +86,9 @@ def draftManifest(index: DicomIndex) -> tuple[list[tuple], list[tuple]]:
                     blocking = ", ".join(f"{name}: {row.flags[name]}" for name in row.flags if name in BLOCKING)
                     notes.append((patient, sequence, row.seriesUid, f"left out ({blocking})"))
     columns = [s for s in MANIFEST_SEQUENCES if any(s in cells for cells in chosen.values())]
-    rows = [("patient", *columns)] + [(p, *(cells.get(s, "") for s in columns)) for p, cells in chosen.items()]
-    return rows, notes
+    table: list[tuple] = [("patient", *columns)]
+    table += [(p, *(cells.get(s, "") for s in columns)) for p, cells in chosen.items()]
+    return table, notes
 
 
 def _usable(row: SeriesRow) -> bool:
@@ -101,7 +109,9 @@ def _seriesCells(row: SeriesRow) -> tuple:
 def _joined(values) -> str:
     if values is None or values == ():
         return ""
-    return "\\".join(f"{v:g}" if isinstance(v, float) else str(v) for v in (values if isinstance(values, tuple) else (values,)))
+    return "\\".join(
+        f"{v:g}" if isinstance(v, float) else str(v) for v in (values if isinstance(values, tuple) else (values,))
+    )
 
 
 def _csv(rows: list) -> str:
