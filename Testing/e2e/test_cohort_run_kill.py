@@ -30,6 +30,8 @@ SETTINGS = {
         "deepLearning": {"enabled": False},
     },
 }
+#: Enough cases that the run is still going well after its first stage (2 cases ran out in about 1 s under load).
+CASES_TO_INTERRUPT = 8
 TABLES = ("features.csv", "failures.csv", "segmentation-qa.csv", "cohort/clusters.csv", "cohort/analyses.csv")
 
 
@@ -127,7 +129,7 @@ def test_killed_runs_resume_to_the_uninterrupted_tables(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    manifest = generateCohort(tmp_path / "input", cases=2, seed=5, size=40)
+    manifest = generateCohort(tmp_path / "input", cases=CASES_TO_INTERRUPT, seed=5, size=40)
     settings = tmp_path / "settings.yaml"
     settings.write_text(yaml.safe_dump({**SETTINGS, "analyses": {"enabled": False}}))
     out = tmp_path / "run"
@@ -136,10 +138,11 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     deadline = time.monotonic() + 120
     while not afterStages(1)(events(out)) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "interrupted; what finished is kept in" in stderr and "Resume with:" in stderr
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Cases: 2 of 2 done, 0 failed" in result.stdout
+    assert f"Cases: {CASES_TO_INTERRUPT} of {CASES_TO_INTERRUPT} done, 0 failed" in result.stdout

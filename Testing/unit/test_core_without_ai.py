@@ -86,4 +86,4 @@ def test_core_dependencies_leave_the_ai_stack_to_the_ai_extra():
 
 def test_make_setup_installs_every_extra_the_tests_use():
     makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8")
-    assert '-e ".[ai,test,lint]"' in makefile
+    assert '-e ".[ai,dicom,test,lint]"' in makefile
