@@ -134,7 +134,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     settings.write_text(yaml.safe_dump({**SETTINGS, "analyses": {"enabled": False}}))
     out = tmp_path / "run"
     command = runCommand(manifest, settings, out)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default, as in a terminal: a test run started in the background inherits it ignored.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not afterStages(1)(events(out)) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
