@@ -30,7 +30,7 @@ SETTINGS = {
         "deepLearning": {"enabled": False},
     },
 }
-#: Enough cases that the run is still going well after its first stage (2 cases ran out in about 1 s under load).
+#: Enough cases that the run is still going well after its first stage, when the signal arrives.
 CASES_TO_INTERRUPT = 8
 TABLES = ("features.csv", "failures.csv", "segmentation-qa.csv", "cohort/clusters.csv", "cohort/analyses.csv")
 
