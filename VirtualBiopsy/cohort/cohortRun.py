@@ -309,7 +309,10 @@ def _finish(
     done = [p for p, s in ordered.items() if s.get("status") == "done"]
     failed = {p: s.get("error") or "" for p, s in ordered.items() if s.get("status") != "done"}
     analysesFailed = [record.name for record in records if record.status == "failed"]
-    markRunComplete(
+    events.emit(
+        "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
+    )
+    markRunComplete(  # the last file the run writes
         outDir,
         {
             "cases": len(cases),
@@ -318,9 +321,6 @@ def _finish(
             "analysesFailed": analysesFailed,
             "report": reportPath is not None,
         },
-    )
-    events.emit(
-        "run-finished", done=len(done), failed=len(failed), total=len(cases), seconds=time.perf_counter() - started
     )
     tracker.message(f"Done: {len(done)} of {len(cases)} cases, {len(failed)} failed", 1.0)
     warnings = {p: list(s["domainWarnings"]) for p, s in ordered.items() if s.get("domainWarnings")}
