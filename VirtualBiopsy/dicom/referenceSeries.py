@@ -59,7 +59,9 @@ def readReferenceSeries(folder: str | pathlib.Path) -> ReferenceSeries:
     pydicom = requirePackage("pydicom")
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise InputError(f"Reference series folder {folder} does not exist or is not a folder; give the source series' folder.")
+        raise InputError(
+            f"Reference series folder {folder} does not exist or is not a folder; give the source series' folder."
+        )
     datasets, skipped = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         try:
@@ -95,7 +97,9 @@ def readReferenceSeries(folder: str | pathlib.Path) -> ReferenceSeries:
 
 def _sortedGrid(datasets: list[Any], folder: pathlib.Path) -> tuple[list[Any], sitk.Image]:
     for dataset in datasets:
-        missing = [key for key in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing") if key not in dataset]
+        missing = [
+            key for key in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing") if key not in dataset
+        ]
         if missing:
             raise GeometryError(
                 f"Reference series in {folder}: file {pathlib.Path(dataset.filename).name} has no {', '.join(missing)}; "

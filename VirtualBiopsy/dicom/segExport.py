@@ -94,7 +94,9 @@ def exportSegmentation(
     :raises GeometryError: for a mask on another grid (without ``resample``).
     """
     hd = requirePackage("highdicom")
-    reference = referenceFolder if isinstance(referenceFolder, ReferenceSeries) else readReferenceSeries(referenceFolder)
+    reference = (
+        referenceFolder if isinstance(referenceFolder, ReferenceSeries) else readReferenceSeries(referenceFolder)
+    )
     _checkSpecs(segments)
     arrays = _segmentArrays(labelmapOrMasks, segments, reference, fractional, resample)
     kept = [(spec, array) for spec, array in zip(segments, arrays) if np.any(array > 0)]

@@ -45,7 +45,9 @@ class ImportedSegment:
     mask: sitk.Image
 
 
-def readSegmentation(segPath: str | pathlib.Path, referenceFolder: str | pathlib.Path | None = None) -> list[ImportedSegment]:
+def readSegmentation(
+    segPath: str | pathlib.Path, referenceFolder: str | pathlib.Path | None = None
+) -> list[ImportedSegment]:
     """The segments of the SEG at ``segPath``, in segment-number order.
 
     :raises InputError: for a file that is not DICOM, not a SEG, or truncated.
@@ -117,10 +119,14 @@ def _gridOfFrames(dataset: Any, segPath: pathlib.Path) -> sitk.Image:
     if not between:
         between = float(np.min(np.diff(heights))) if len(heights) > 1 else 1.0
     first = min(geometry, key=lambda frame: float(np.dot(frame[0], normal)))[0]
-    grid = sitk.Image(int(dataset.Columns), int(dataset.Rows), int(round((heights[-1] - heights[0]) / between)) + 1, sitk.sitkUInt8)
+    grid = sitk.Image(
+        int(dataset.Columns), int(dataset.Rows), int(round((heights[-1] - heights[0]) / between)) + 1, sitk.sitkUInt8
+    )
     grid.SetSpacing((geometry[0][2][1], geometry[0][2][0], between))
     grid.SetOrigin(tuple(float(value) for value in first))
-    grid.SetDirection(tuple(float(value) for value in np.column_stack([orientation[:3], orientation[3:], normal]).ravel()))
+    grid.SetDirection(
+        tuple(float(value) for value in np.column_stack([orientation[:3], orientation[3:], normal]).ravel())
+    )
     return grid
 
 
@@ -134,7 +140,10 @@ def _placeFrames(dataset, frames, grid, segPath, fractional: bool, scale: float)
         k = int(round(offset[2] / spacing[2]))
         sameOrientation = np.allclose(orientation, np.concatenate([direction[:, 0], direction[:, 1]]), atol=1e-4)
         samePixels = np.allclose((pixelSpacing[1], pixelSpacing[0]), spacing[:2], atol=1e-4)
-        inPlane = np.allclose(offset[:2], 0.0, atol=POSITION_TOLERANCE) and abs(offset[2] - k * spacing[2]) < POSITION_TOLERANCE
+        inPlane = (
+            np.allclose(offset[:2], 0.0, atol=POSITION_TOLERANCE)
+            and abs(offset[2] - k * spacing[2]) < POSITION_TOLERANCE
+        )
         if not (sameOrientation and samePixels and inPlane and 0 <= k < size[2]):
             raise GeometryError(
                 f"Frame {index + 1} of DICOM SEG {segPath.name} (position {np.round(position, 4).tolist()}, orientation "
