@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.dicom.referenceSeries import POSITION_TOLERANCE, readReferenceSeries
+from VirtualBiopsy.dicom.multiFrameGeometry import frames, referencedGrid, sliceIndex
 from VirtualBiopsy.dicom.segExport import SEG_STORAGE
-from VirtualBiopsy.errors import GeometryError, InputError, requirePackage
+from VirtualBiopsy.errors import InputError, requirePackage
 
 
 @dataclasses.dataclass
@@ -63,7 +63,7 @@ def readSegmentation(
                 f"{segPath} is not a DICOM SEG (SOP class {sopClass or 'missing'}, expected {SEG_STORAGE}); "
                 "give a Segmentation Storage file."
             )
-        frames = dataset.pixel_array
+        pixels = dataset.pixel_array
     except InputError:
         raise
     except Exception as error:
@@ -72,87 +72,30 @@ def readSegmentation(
             "corrupt. Export it again or copy it again from its source."
         ) from error
     count = int(dataset.get("NumberOfFrames", 1))
-    frames = frames.reshape(count, int(dataset.Rows), int(dataset.Columns))
-    if referenceFolder is not None:
-        reference = readReferenceSeries(referenceFolder)
-        segFrame = str(dataset.get("FrameOfReferenceUID", ""))
-        if segFrame != reference.frameOfReferenceUid:
-            raise GeometryError(
-                f"DICOM SEG {segPath.name} is on frame of reference {segFrame or '(none)'} but the reference series in "
-                f"{reference.folder} is on {reference.frameOfReferenceUid}; the SEG was drawn on another series. "
-                "Give the series the SEG refers to."
-            )
-        grid = reference.grid
-    else:
-        grid = _gridOfFrames(dataset, segPath)
+    pixels = pixels.reshape(count, int(dataset.Rows), int(dataset.Columns))
+    geometry = frames(dataset, segPath)
+    if len(geometry) != count:
+        raise InputError(
+            f"DICOM SEG {segPath.name} has {count} frames but {len(geometry)} per-frame functional groups; the file "
+            "is inconsistent. Export it again."
+        )
+    grid = referencedGrid(dataset, geometry, segPath, referenceFolder)
     fractional = str(dataset.get("SegmentationType", "BINARY")) == "FRACTIONAL"
     scale = float(dataset.get("MaximumFractionalValue", 255)) if fractional else 1.0
-    volumes = _placeFrames(dataset, frames, grid, segPath, fractional, scale)
+    volumes = _placeFrames(dataset, pixels, grid, geometry, segPath, fractional, scale)
     return [_segment(item, volumes.get(int(item.SegmentNumber)), grid, fractional) for item in dataset.SegmentSequence]
 
 
-def _frameGeometry(dataset: Any, index: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float], int]:
-    """(position, orientation, (spacing between rows, between columns), segment number) of frame ``index``."""
-    shared = dataset.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in dataset else {}
-    perFrame = dataset.PerFrameFunctionalGroupsSequence[index]
-
-    def item(keyword: str) -> Any:
-        for group in (perFrame, shared):
-            if keyword in group:
-                return group[keyword].value[0]
-        raise InputError(f"Frame {index + 1} of the DICOM SEG has no {keyword}; the SEG cannot be placed in space.")
-
-    position = np.array(item("PlanePositionSequence").ImagePositionPatient, float)
-    orientation = np.array(item("PlaneOrientationSequence").ImageOrientationPatient, float)
-    spacing = tuple(float(value) for value in item("PixelMeasuresSequence").PixelSpacing)
-    number = int(item("SegmentIdentificationSequence").ReferencedSegmentNumber)
-    return position, orientation, (spacing[0], spacing[1]), number
-
-
-def _gridOfFrames(dataset: Any, segPath: pathlib.Path) -> sitk.Image:
-    geometry = [_frameGeometry(dataset, index) for index in range(len(dataset.PerFrameFunctionalGroupsSequence))]
-    orientation = geometry[0][1]
-    normal = np.cross(orientation[:3], orientation[3:])
-    heights = sorted({round(float(np.dot(position, normal)), 4) for position, *_ in geometry})
-    measures = dataset.SharedFunctionalGroupsSequence[0].get("PixelMeasuresSequence")
-    between = float(measures[0].get("SpacingBetweenSlices", 0) or 0) if measures else 0.0
-    if not between:
-        between = float(np.min(np.diff(heights))) if len(heights) > 1 else 1.0
-    first = min(geometry, key=lambda frame: float(np.dot(frame[0], normal)))[0]
-    grid = sitk.Image(
-        int(dataset.Columns), int(dataset.Rows), int(round((heights[-1] - heights[0]) / between)) + 1, sitk.sitkUInt8
-    )
-    grid.SetSpacing((geometry[0][2][1], geometry[0][2][0], between))
-    grid.SetOrigin(tuple(float(value) for value in first))
-    grid.SetDirection(
-        tuple(float(value) for value in np.column_stack([orientation[:3], orientation[3:], normal]).ravel())
-    )
-    return grid
-
-
-def _placeFrames(dataset, frames, grid, segPath, fractional: bool, scale: float) -> dict[int, np.ndarray]:
-    direction = np.array(grid.GetDirection()).reshape(3, 3)
-    origin, spacing, size = np.array(grid.GetOrigin()), grid.GetSpacing(), grid.GetSize()
+def _placeFrames(dataset, pixels, grid, geometry, segPath, fractional: bool, scale: float) -> dict[int, np.ndarray]:
     volumes: dict[int, np.ndarray] = {}
-    for index in range(frames.shape[0]):
-        position, orientation, pixelSpacing, number = _frameGeometry(dataset, index)
-        offset = direction.T @ (position - origin)
-        k = int(round(offset[2] / spacing[2]))
-        sameOrientation = np.allclose(orientation, np.concatenate([direction[:, 0], direction[:, 1]]), atol=1e-4)
-        samePixels = np.allclose((pixelSpacing[1], pixelSpacing[0]), spacing[:2], atol=1e-4)
-        inPlane = (
-            np.allclose(offset[:2], 0.0, atol=POSITION_TOLERANCE)
-            and abs(offset[2] - k * spacing[2]) < POSITION_TOLERANCE
-        )
-        if not (sameOrientation and samePixels and inPlane and 0 <= k < size[2]):
-            raise GeometryError(
-                f"Frame {index + 1} of DICOM SEG {segPath.name} (position {np.round(position, 4).tolist()}, orientation "
-                f"{np.round(orientation, 5).tolist()}) is not a slice of the reference grid (origin "
-                f"{np.round(origin, 4).tolist()}, spacing {np.round(spacing, 4).tolist()}, size {list(size)}); give the "
-                "series the SEG was made on."
-            )
-        volume = volumes.setdefault(number, np.zeros(size[::-1], np.float32 if fractional else np.uint8))
-        volume[k] = frames[index] / scale if fractional else (frames[index] != 0)
+    for index, frame in enumerate(geometry):
+        k = sliceIndex(grid, frame, index + 1, segPath)
+        identification = frame.group.get("SegmentIdentificationSequence") or dataset.SharedFunctionalGroupsSequence[
+            0
+        ].get("SegmentIdentificationSequence")
+        number = int(identification[0].ReferencedSegmentNumber)
+        volume = volumes.setdefault(number, np.zeros(grid.GetSize()[::-1], np.float32 if fractional else np.uint8))
+        volume[k] = pixels[index] / scale if fractional else (pixels[index] != 0)
     return volumes
 
 
