@@ -4,8 +4,9 @@ Each segment is described by a :class:`SegmentSpec`: its name, the labelmap valu
 (coded with SNOMED CT, :data:`CATEGORIES`) and how it was made: ``"AI"`` segments are ``AUTOMATIC`` with an
 algorithm identification ("Virtual Biopsy <modelId>", the model version, family "Artificial Intelligence"),
 ``"manual"`` (reviewed or edited) segments are ``MANUAL``. The mask must lie on the source series' grid (or on
-the same grid stored left-handed, flipped along ``k``); with ``resample=True`` it is resampled onto it
-(nearest neighbour, linear for probabilities). Empty segments are skipped and named in the result (and the
+the same grid stored left-handed, flipped along ``k``, or a part of its lattice such as a ``.seg.nrrd`` cropped
+to its extent, which is padded exactly); with ``resample=True`` it is resampled onto it (nearest neighbour, linear
+for probabilities). Empty segments are skipped and named in the result (and the
 log); a SEG with no non-empty segment is refused. The output is the same for the same inputs except for the
 UIDs and the content date and time, unless ``seriesUid``/``sopInstanceUid`` are given.
 """
@@ -140,6 +141,61 @@ def exportSegmentation(
     )
 
 
+def segmentsFromFile(
+    path: str | pathlib.Path, algorithm: str, modelId: str = "", modelVersion: str = "", category: str = "tumour"
+) -> tuple[list[sitk.Image], list[SegmentSpec]]:
+    """One binary mask and one :class:`SegmentSpec` per segment of a labelmap file or a Slicer ``.seg.nrrd``.
+
+    A ``.seg.nrrd`` gives its segments' names, label values and layers (``Segment<i>_Name``, ``_LabelValue``,
+    ``_Layer``, read as SimpleITK metadata); a plain labelmap gives ``Segment_<value>`` for each value present.
+
+    :raises InputError: for a file SimpleITK cannot read or a labelmap with no segment.
+    """
+    path = pathlib.Path(path)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputError(
+            f"Segmentation {path} cannot be read ({str(error).strip().splitlines()[-1]}); give a labelmap "
+            "(NRRD, NIfTI, MHA) or a Slicer .seg.nrrd."
+        ) from error
+    layers = [sitk.VectorIndexSelectionCast(image, index) for index in range(image.GetNumberOfComponentsPerPixel())]
+    named = []
+    index = 0
+    while image.HasMetaDataKey(f"Segment{index}_Name"):
+        layer = int(image.GetMetaData(f"Segment{index}_Layer")) if image.HasMetaDataKey(f"Segment{index}_Layer") else 0
+        label = (
+            int(image.GetMetaData(f"Segment{index}_LabelValue"))
+            if image.HasMetaDataKey(f"Segment{index}_LabelValue")
+            else index + 1
+        )
+        named.append((image.GetMetaData(f"Segment{index}_Name"), layer, label))
+        index += 1
+    if not named:
+        values = np.unique(sitk.GetArrayViewFromImage(layers[0]))
+        named = [(f"Segment_{int(value)}", 0, int(value)) for value in values if value != 0]
+    if not named:
+        raise InputError(f"Segmentation {path} has no segment (every voxel is 0); export a segmentation with a label.")
+    masks, specs = [], []
+    for name, layer, label in named:
+        if not 0 <= layer < len(layers):
+            raise InputError(
+                f"Segmentation {path}: segment {name!r} is on layer {layer}, but the file has {len(layers)}."
+            )
+        masks.append(sitk.Cast(layers[layer] == label, sitk.sitkUInt8))
+        specs.append(
+            SegmentSpec(
+                name,
+                label,
+                category,
+                algorithm,
+                modelId if algorithm == "AI" else "",
+                modelVersion if algorithm == "AI" else "",
+            )
+        )
+    return masks, specs
+
+
 def _checkSpecs(segments: Sequence[SegmentSpec]) -> None:
     if not segments:
         raise InputError("No segment to export: give at least one SegmentSpec.")
@@ -210,14 +266,28 @@ def onReferenceGrid(image: sitk.Image, grid: sitk.Image, what: str, resample: bo
     flipped = sitk.Flip(image, (False, False, True))
     if not gridDifferences(grid, flipped, what=what):
         return sitk.GetArrayFromImage(flipped)
-    if resample:
-        return sitk.GetArrayFromImage(sitk.Resample(image, grid, sitk.Transform(), interpolator, 0.0))
+    if resample or _sameLattice(grid, image):
+        # On the same lattice (e.g. a .seg.nrrd cropped to its extent) nearest-neighbour resampling is exact.
+        array = sitk.GetArrayFromImage(sitk.Resample(image, grid, sitk.Transform(), interpolator, 0.0))
+        if resample or np.count_nonzero(array) == np.count_nonzero(sitk.GetArrayViewFromImage(image)):
+            return array
     differences = gridDifferences(grid, image, what=what)
     raise GeometryError(
         f"The {what} does not lie on the reference series' grid: {'; '.join(differences)} "
         "('image' is the reference series). Resample it onto the reference series (--resample-mask, or "
         "resample=True) or give the reference series it was drawn on."
     )
+
+
+def _sameLattice(grid: sitk.Image, image: sitk.Image) -> bool:
+    """Whether ``image``'s voxel centres are voxel centres of ``grid`` (same spacing and direction, origin shifted by
+    whole voxels)."""
+    direction = np.array(grid.GetDirection()).reshape(3, 3)
+    sameAxes = np.allclose(grid.GetSpacing(), image.GetSpacing(), atol=1e-4) and np.allclose(
+        grid.GetDirection(), image.GetDirection(), atol=1e-4
+    )
+    shift = direction.T @ (np.array(image.GetOrigin()) - np.array(grid.GetOrigin())) / np.array(grid.GetSpacing())
+    return bool(sameAxes and np.allclose(shift, np.round(shift), atol=1e-3))
 
 
 def _description(hd, number: int, spec: SegmentSpec):
