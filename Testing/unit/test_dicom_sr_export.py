@@ -66,7 +66,10 @@ def test_groups_refer_to_the_seg_segments_and_the_source_series(exported):
     folder, _ = exported
     seg = pydicom.dcmread(folder / "seg.dcm", stop_before_pixels=True)
     groups = readMeasurements(folder / "sr.dcm")
-    assert [(group.segmentNumber, group.segUid) for group in groups] == [(1, seg.SOPInstanceUID), (2, seg.SOPInstanceUID)]
+    assert [(group.segmentNumber, group.segUid) for group in groups] == [
+        (1, seg.SOPInstanceUID),
+        (2, seg.SOPInstanceUID),
+    ]
     assert {group.sourceSeriesUid for group in groups} == {readReferenceSeries(folder / "ref").seriesUid}
     assert len({group.trackingUid for group in groups}) == 2
 
@@ -105,7 +108,11 @@ def test_dciodvfy_finds_no_error(exported):
 
 def test_feature_codes_and_units():
     assert featureCode("original_firstorder_Mean") == ("Q4LE", "IBSI", "Mean")
-    assert featureCode("original_glszm_SmallAreaLowGrayLevelEmphasis") == ("5RAI", "IBSI", "Small zone low grey level emphasis")
+    assert featureCode("original_glszm_SmallAreaLowGrayLevelEmphasis") == (
+        "5RAI",
+        "IBSI",
+        "Small zone low grey level emphasis",
+    )
     assert featureCode("original_glcm_Idmn") == ("1QCO", "IBSI", "Normalised inverse difference moment")
     # pyradiomics' Kurtosis is not IBSI's excess kurtosis, filtered and sequence-prefixed names: private, stable codes.
     assert featureCode("original_firstorder_Kurtosis") == ("F02747A6C0D41512", "99VBIO", "original_firstorder_Kurtosis")
@@ -120,7 +127,9 @@ def test_feature_codes_and_units():
 
 def test_every_ibsi_coded_name_is_a_pyradiomics_feature():
     radiomics = pytest.importorskip("radiomics")
-    known = {f"{name}_{feature}" for name, cls in radiomics.getFeatureClasses().items() for feature in cls.getFeatureNames()}
+    known = {
+        f"{name}_{feature}" for name, cls in radiomics.getFeatureClasses().items() for feature in cls.getFeatureNames()
+    }
     assert set(IBSI_CODES) <= known, sorted(set(IBSI_CODES) - known)
 
 

@@ -104,7 +104,10 @@ def exportParametricMap(
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
         voi_lut_transformations=[
-            hd.VOILUTTransformation(window_center=(low + high) / 2, window_width=max(high - low, 1e-6))
+            # LINEAR_EXACT: maps such as Ktrans (/min) span less than 1, which LINEAR windows may not.
+            hd.VOILUTTransformation(
+                window_center=(low + high) / 2, window_width=max(high - low, 1e-6), voi_lut_function="LINEAR_EXACT"
+            )
         ],
         content_label=quantity.upper()[:16],
         content_description=f"{concept[2]} map"[:64],
