@@ -63,7 +63,8 @@ def run(arguments: argparse.Namespace) -> int:
     maps = [_parseMap(text) for text in arguments.map]
     series = readReferenceSeries(arguments.reference)
     masks, specs = segmentsFromFile(arguments.segmentation, algorithm, modelId, modelVersion, arguments.category)
-    features = _featureRows(arguments.features, specs) if arguments.features else None
+    painted = [spec for spec, mask in zip(specs, masks) if _any(mask)]  # empty segments are skipped: no row needed
+    features = _featureRows(arguments.features, painted) if arguments.features and painted else None
     images = [(quantity, unit, _readImage(path)) for quantity, unit, path in maps]
     # Every file is written in a staging folder and moved into --out at the end: all of them or none.
     with atomicOutput(out / "seg.dcm", arguments.overwrite) as staged:
@@ -82,6 +83,12 @@ def run(arguments: argparse.Namespace) -> int:
         lines.append(f"skipped empty segment(s): {', '.join(written.skipped)}")
     print("dicom export wrote " + "; ".join(lines))
     return 0
+
+
+def _any(mask) -> bool:
+    import SimpleITK as sitk
+
+    return bool(sitk.GetArrayViewFromImage(mask).any())
 
 
 def _algorithm(arguments: argparse.Namespace) -> tuple[str, str, str]:

@@ -159,7 +159,8 @@ def segmentsFromFile(
             f"Segmentation {path} cannot be read ({str(error).strip().splitlines()[-1]}); give a labelmap "
             "(NRRD, NIfTI, MHA) or a Slicer .seg.nrrd."
         ) from error
-    layers = [sitk.VectorIndexSelectionCast(image, index) for index in range(image.GetNumberOfComponentsPerPixel())]
+    components = image.GetNumberOfComponentsPerPixel()
+    layers = [sitk.VectorIndexSelectionCast(image, index) for index in range(components)] if components > 1 else [image]
     named = []
     index = 0
     while image.HasMetaDataKey(f"Segment{index}_Name"):
