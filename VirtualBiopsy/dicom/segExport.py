@@ -272,10 +272,9 @@ def onReferenceGrid(image: sitk.Image, grid: sitk.Image, what: str, resample: bo
         array = sitk.GetArrayFromImage(sitk.Resample(image, grid, sitk.Transform(), interpolator, 0.0))
         if resample or np.count_nonzero(array) == np.count_nonzero(sitk.GetArrayViewFromImage(image)):
             return array
-    differences = gridDifferences(grid, image, what=what)
+    differences = [text.replace("(image)", "(reference series)") for text in gridDifferences(grid, image, what=what)]
     raise GeometryError(
-        f"The {what} does not lie on the reference series' grid: {'; '.join(differences)} "
-        "('image' is the reference series). Resample it onto the reference series (--resample-mask, or "
+        f"The {what} does not lie on the reference series' grid: {'; '.join(differences)}. Resample it onto the reference series (--resample-mask, or "
         "resample=True) or give the reference series it was drawn on."
     )
 
