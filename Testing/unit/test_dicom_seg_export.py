@@ -161,3 +161,30 @@ def test_only_empty_segments_and_bad_specs_are_refused(tmp_path):
         exportSegmentation(labelmap(image), tmp_path / "ref", tmp_path / "seg.dcm",
                            [SegmentSpec("Tumour", category="lesion", algorithm="manual")])  # fmt: skip
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ref"]
+
+
+def _flat(dataset, prefix=""):
+    values = {}
+    for element in dataset:
+        if element.VR == "SQ":
+            for index, item in enumerate(element.value):
+                values.update(_flat(item, f"{prefix}{element.keyword}[{index}]."))
+        else:
+            values[prefix + element.keyword] = element.value
+    return values
+
+
+def test_output_is_deterministic_but_for_uids_dates_and_times(tmp_path):
+    import pydicom
+
+    image = writeReference(tmp_path / "ref")
+    for name in ("a.dcm", "b.dcm"):
+        exportSegmentation(labelmap(image), tmp_path / "ref", tmp_path / name, SPECS[:2], seriesUid="1.2.3",
+                           sopInstanceUid="1.2.3.4")  # fmt: skip
+    first, second = (_flat(pydicom.dcmread(tmp_path / name)) for name in ("a.dcm", "b.dcm"))
+    assert first.keys() == second.keys()
+    differing = {key.rpartition(".")[2] for key in first if first[key] != second[key]}
+    allowed = {"TrackingUID", "DimensionOrganizationUID", "ContentTime", "ContentDate", "InstanceCreationTime",
+               "InstanceCreationDate", "ContributionDateTime"}  # fmt: skip
+    assert differing <= allowed
+    assert first["PixelData"] == second["PixelData"]

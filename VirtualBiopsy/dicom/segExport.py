@@ -8,7 +8,8 @@ the same grid stored left-handed, flipped along ``k``, or a part of its lattice 
 to its extent, which is padded exactly); with ``resample=True`` it is resampled onto it (nearest neighbour, linear
 for probabilities). Empty segments are skipped and named in the result (and the
 log); a SEG with no non-empty segment is refused. The output is the same for the same inputs except for the
-UIDs and the content date and time, unless ``seriesUid``/``sopInstanceUid`` are given.
+UIDs (series and instance unless ``seriesUid``/``sopInstanceUid`` are given, tracking, dimension organization)
+and the content, instance creation and contribution dates and times.
 """
 
 from __future__ import annotations
