@@ -94,3 +94,23 @@ def test_how_the_segmentation_was_made_must_be_said(tmp_path):
         export("--segmentation", tmp_path / "labels.nrrd", "--reference", tmp_path / "ref", "--manual",
                "--map", "T1=x.nrrd", "--out", tmp_path / "o")  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+def test_overlapping_segments_on_two_layers_of_a_seg_nrrd(tmp_path):
+    image = writeReference(tmp_path / "ref")
+    array = sitk.GetArrayFromImage(labelmap(image))
+    tumour = sitk.GetImageFromArray((array == 1).astype(np.uint8))
+    whole = sitk.GetImageFromArray(((array == 1) | (array == 2)).astype(np.uint8) * 5)  # overlaps the tumour
+    layers = sitk.Compose(tumour, whole)
+    layers.CopyInformation(image)
+    for index, (name, label, layer) in enumerate((("Tumour", 1, 0), ("Whole lesion", 5, 1))):
+        layers.SetMetaData(f"Segment{index}_Name", name)
+        layers.SetMetaData(f"Segment{index}_LabelValue", str(label))
+        layers.SetMetaData(f"Segment{index}_Layer", str(layer))
+    sitk.WriteImage(layers, str(tmp_path / "layers.seg.nrrd"))
+    assert export("--segmentation", tmp_path / "layers.seg.nrrd", "--reference", tmp_path / "ref", "--manual",
+                  "--out", tmp_path / "out") == 0  # fmt: skip
+    segments = readSegmentation(tmp_path / "out" / "seg.dcm", tmp_path / "ref")
+    assert [segment.name for segment in segments] == ["Tumour", "Whole lesion"]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(segments[0].mask), array == 1)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(segments[1].mask), array > 0)
