@@ -144,7 +144,7 @@ def test_same_key_gives_the_same_files_another_key_other_ones_and_resume_complet
     for name, data in written.items():
         if name.endswith(".dcm"):
             assert (run["out"] / name).read_bytes() == data
-    other = deidentifyFolder(subset, tmp_path / "other", OTHER_KEY, OPTIONS, workers=1)
+    deidentifyFolder(subset, tmp_path / "other", OTHER_KEY, OPTIONS, workers=1)
     otherNames = {name for name in _hashes(tmp_path / "other") if name.endswith(".dcm")}
     assert len(otherNames) == 64 and not otherNames & set(written)
     removed = next(name for name in written if name.endswith(".dcm"))
