@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 _DATE = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
 
@@ -34,9 +35,9 @@ def shiftDateTime(value: str, days: int) -> str:
     return shifted + text[8:] if shifted else ""
 
 
-def shiftValue(value: object, vr: str, days: int) -> object:
+def shiftValue(value: Any, vr: str, days: int) -> Any:
     """A DA or DT element value (one string or several) shifted by ``days``."""
     shift = shiftDate if vr == "DA" else shiftDateTime
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return [shift(str(item), days) for item in value]  # type: ignore[union-attr]
+        return [shift(str(item), days) for item in value]
     return shift(str(value), days) if value not in (None, "") else value

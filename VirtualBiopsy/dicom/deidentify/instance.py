@@ -14,6 +14,7 @@ import errno
 import io
 import os
 import pathlib
+import warnings
 from typing import Any
 
 from VirtualBiopsy.dicom.deidentify.dataset import burnedInReason, deidentifyDataset, patientKeyOf
@@ -89,8 +90,10 @@ def readInput(path: pathlib.Path) -> tuple[Any, tuple[str, str]]:
         dataset = pydicom.dcmread(path)
     except pydicom.errors.InvalidDicomError:
         try:  # a DICOM dataset without the Part 10 preamble (e.g. pydicom's rtstruct.dcm)
-            dataset = pydicom.dcmread(path, force=True)
-            _ = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dataset = pydicom.dcmread(path, force=True)
+                _ = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
         except Exception as error:
             return None, ("not_dicom", f"{type(error).__name__}: {error}")
         if not dataset.get("SOPClassUID") or not dataset.get("SOPInstanceUID"):
