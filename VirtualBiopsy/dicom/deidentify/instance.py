@@ -38,6 +38,7 @@ REASONS = {
     "duplicate": "its output exists with other content (another file with the same SOP Instance UID, or an "
     "earlier run with other options or another key): not written",
     "link": "a symbolic link: not followed",
+    "cannot_deidentify": "an attribute value could not be read or written back (a malformed element): not copied",
 }
 
 
@@ -69,11 +70,14 @@ def processFile(
     if burnedIn and not options.allowBurnedIn:
         return FileOutcome(relative, "skipped", "burned_in", burnedIn)
     patient = pseudonyms.patient(patientKeyOf(dataset))
-    changes = deidentifyDataset(dataset, pseudonyms, options)
-    parts = [patient] + [_uidText(dataset, keyword) for keyword in ("StudyInstanceUID", "SeriesInstanceUID")]
-    output = pathlib.PurePosixPath(*parts, f"{dataset.SOPInstanceUID}.dcm")
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
+    try:
+        changes = deidentifyDataset(dataset, pseudonyms, options)
+        parts = [patient] + [_uidText(dataset, keyword) for keyword in ("StudyInstanceUID", "SeriesInstanceUID")]
+        output = pathlib.PurePosixPath(*parts, f"{dataset.SOPInstanceUID}.dcm")
+        buffer = io.BytesIO()
+        dataset.save_as(buffer, enforce_file_format=True)
+    except Exception as error:  # a value pydicom cannot convert or encode: this file only is skipped
+        return FileOutcome(relative, "skipped", "cannot_deidentify", f"{type(error).__name__}: {error}")
     status = _writeOnce(outFolder / output, buffer.getvalue(), resume)
     if status == "duplicate":
         return FileOutcome(relative, "skipped", "duplicate", f"output {output} exists")
