@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset  # noqa: E402
 
 from VirtualBiopsy.dicom.deidentify.dataset import burnedInReason, cleanText, deidentifyDataset  # noqa: E402
 from VirtualBiopsy.dicom.deidentify.dates import shiftDate, shiftDateTime  # noqa: E402
+from VirtualBiopsy.dicom.deidentify.folder import deidentifyFolder  # noqa: E402
 from VirtualBiopsy.dicom.deidentify.instance import readInput  # noqa: E402
 from VirtualBiopsy.dicom.deidentify.keyFile import makeKey, readKey  # noqa: E402
 from VirtualBiopsy.dicom.deidentify.profile import BASIC_PROFILE, ProfileOptions, resolvedAction  # noqa: E402
@@ -144,6 +145,43 @@ class TestDataset:
         buffer = io.BytesIO()
         dataset.save_as(buffer, enforce_file_format=True)
         assert pydicom.dcmread(io.BytesIO(buffer.getvalue())).SOPInstanceUID == mapping.uid(beforeSop)
+
+    def test_rtstruct_and_its_images_keep_pointing_at_each_other_after_a_folder_run(self, tmp_path):
+        """pydicom's RTSTRUCT and an image of the series it references, de-identified together: the structure set's
+        frame of reference, study, series and contour image references are the image's new UIDs."""
+        structure = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)
+        frame = structure.ReferencedFrameOfReferenceSequence[0]
+        study = frame.RTReferencedStudySequence[0]
+        series = study.RTReferencedSeriesSequence[0]
+        image = _mr(ImageType=["ORIGINAL", "PRIMARY"], FrameOfReferenceUID=frame.FrameOfReferenceUID,
+                    StudyInstanceUID=study.ReferencedSOPInstanceUID, SeriesInstanceUID=series.SeriesInstanceUID)  # fmt: skip
+        reference = Dataset()
+        reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = image.SOPClassUID, image.SOPInstanceUID
+        series.ContourImageSequence = [reference]
+        (tmp_path / "in").mkdir()
+        structure.save_as(tmp_path / "in" / "rs.dcm")  # as pydicom ships it: no preamble, implicit VR
+        image.save_as(tmp_path / "in" / "mr.dcm")
+        result = deidentifyFolder(tmp_path / "in", tmp_path / "out", KEY, ProfileOptions(), workers=1)
+        assert [outcome.status for outcome in result.outcomes] == ["written", "written"]
+        outputs = {outcome.relative: pydicom.dcmread(tmp_path / "out" / outcome.output) for outcome in result.outcomes}
+        mr, rs = outputs["mr.dcm"], outputs["rs.dcm"]
+        frame = rs.ReferencedFrameOfReferenceSequence[0]
+        study = frame.RTReferencedStudySequence[0]
+        series = study.RTReferencedSeriesSequence[0]
+        assert frame.FrameOfReferenceUID == mr.FrameOfReferenceUID != image.FrameOfReferenceUID
+        assert (study.ReferencedSOPInstanceUID, series.SeriesInstanceUID) == (mr.StudyInstanceUID, mr.SeriesInstanceUID)
+        assert series.ContourImageSequence[0].ReferencedSOPInstanceUID == mr.SOPInstanceUID
+        assert rs.ROIContourSequence[0].ReferencedROINumber == structure.ROIContourSequence[0].ReferencedROINumber
+
+    def test_sr_free_text_is_replaced_or_cleaned(self):
+        item = Dataset()
+        item.ValueType, item.TextValue = "TEXT", "Seen by Dr Smith for DOE JANE"
+        plain = _mr(PatientName="DOE^JANE", ContentSequence=[item])
+        cleaned = copy.deepcopy(plain)
+        deidentifyDataset(plain, Pseudonyms(KEY), ProfileOptions())
+        deidentifyDataset(cleaned, Pseudonyms(KEY), ProfileOptions(cleanDescriptors=True))
+        assert plain.ContentSequence[0].TextValue == "ANONYMIZED"
+        assert cleaned.ContentSequence[0].TextValue == "Seen by Dr Smith for"
 
     @pytest.mark.parametrize(
         "name",

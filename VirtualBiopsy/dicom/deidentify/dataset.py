@@ -28,7 +28,7 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 #: Attributes whose values are identifiers; the Clean Descriptors option removes their words from descriptions.
 IDENTIFYING = (
     "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "PatientID", "OtherPatientIDs",
-    "AccessionNumber", "PatientBirthDate", "IssuerOfPatientID", "MedicalRecordLocator", "StudyID",
+    "AccessionNumber", "PatientBirthDate", "IssuerOfPatientID", "MedicalRecordLocator",
 )  # fmt: skip
 #: File meta attributes removed: they name the sending and receiving systems.
 META_REMOVED = (
@@ -98,7 +98,8 @@ def identifierWords(dataset: Any) -> set[str]:
     for keyword in IDENTIFYING:
         for value in _values(dataset.get(keyword)):
             text = value.strip().upper()
-            words.add(text)
+            if len(text) >= 2:
+                words.add(text)
             words.update(part for part in re.split(r"[\^=\s,]+", text) if len(part) >= 2)
             if keyword == "PatientBirthDate" and re.fullmatch(r"\d{8}", text):
                 y, m, d = text[:4], text[4:6], text[6:]

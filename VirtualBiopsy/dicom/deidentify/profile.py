@@ -204,6 +204,10 @@ CLEAN_DESCRIPTORS = frozenset(
     " StructureSetLabel".split()
 )
 
+#: Free text the table keeps but that may name anyone (SR TEXT content items): a dummy value, or cleaned with the
+#: Clean Descriptors option (an addition to the table, which keeps Text Value).
+FREE_TEXT = frozenset({"TextValue"})
+
 #: Dates never kept, even shifted, under the Modified Dates option (they identify the patient by themselves).
 NEVER_SHIFTED = frozenset("PatientBirthDate PatientBirthTime PatientDeathDateInAlternativeCalendar".split())
 
@@ -263,8 +267,10 @@ def resolvedAction(keyword: str, options: ProfileOptions) -> str | None:
     """
     if options.retainPatientCharacteristics and keyword in PATIENT_CHARACTERISTICS:
         return "K"
-    if options.cleanDescriptors and keyword in CLEAN_DESCRIPTORS:
+    if options.cleanDescriptors and (keyword in CLEAN_DESCRIPTORS or keyword in FREE_TEXT):
         return "C"
+    if keyword in FREE_TEXT:
+        return "D"
     action = BASIC_PROFILE.get(keyword)
     if action is None:
         return None
