@@ -1,4 +1,4 @@
-"""One patient through harmonize → segment → extract → scene, each stage recorded in the run's ledger.
+"""One patient through harmonize → segment → extract → scene (→ dicom), each stage recorded in the run's ledger.
 
 A stage is skipped when the ledger says it is done with the same input hashes and settings hash and its outputs
 are still on disk unchanged; otherwise it runs and its outputs are written atomically. So re-running a case
@@ -19,6 +19,7 @@ from typing import Any
 
 from VirtualBiopsy.cohort.caseSteps import extractCase, harmonizeSequence, saveCaseScene, segmentCase, writeJson
 from VirtualBiopsy.cohort.caseTask import CaseTask, inputHash
+from VirtualBiopsy.cohort.dicomOutputs import SEG_FILE, SR_FILE, dicomReference, segmentAlgorithm, writeCaseDicom
 from VirtualBiopsy.cohort.eventLog import EventLog
 from VirtualBiopsy.cohort.ledger import LedgerEntry, RunLedger, hashSettings, processPeakMemoryBytes
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
@@ -26,8 +27,9 @@ from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
 
 logger = logging.getLogger(__name__)
 
-#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``).
-CASE_STAGES = ("harmonize", "segment", "extract", "scene")
+#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``; dicom only for cases
+#: read from DICOM series).
+CASE_STAGES = ("harmonize", "segment", "extract", "scene", "dicom")
 
 
 class StageFailed(Exception):
@@ -177,6 +179,23 @@ class _CaseStages:
             ),
         )
         result["scene"] = relative(paths["scene"])
+
+        reference = dicomReference(images, config.segment.sequence) if segmentation is not None else None
+        if segmentation is not None and reference is not None:
+            folder = pathlib.Path(task.runFolder) / "dicom" / task.patient
+            dicomInputs = {"reference": inputHash(reference), "segmentation": inputHash(segmentation)}
+            if features is not None:
+                dicomInputs["features"] = inputHash(features)
+            algorithm = segmentAlgorithm(config, result)
+            segmentName = config.segment.settings.segmentName
+            self.stage(
+                "dicom",
+                dicomInputs,
+                {"algorithm": list(algorithm), "segmentName": segmentName},
+                [folder / SEG_FILE] + ([folder / SR_FILE] if features is not None else []),
+                functools.partial(writeCaseDicom, reference, segmentation, features, algorithm, segmentName, folder),
+            )
+            result["dicom"] = relative(folder)
         return result
 
     def stage(

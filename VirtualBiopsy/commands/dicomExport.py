@@ -8,12 +8,7 @@ carry the patient and study of the reference series (DICOM's rule); nothing prin
 from __future__ import annotations
 
 import argparse
-import csv
-import math
 import pathlib
-
-#: Columns of a features table that are not features.
-META_COLUMNS = ("patient", "label", "segment", "sequence")
 
 
 def addParser(actions) -> None:
@@ -46,6 +41,7 @@ def addParser(actions) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Export the segmentation, then the features and maps."""
+    from VirtualBiopsy.dicom.featureTable import readFeatureRows
     from VirtualBiopsy.dicom.parametricMaps import exportParametricMap
     from VirtualBiopsy.dicom.referenceSeries import readReferenceSeries
     from VirtualBiopsy.dicom.segExport import exportSegmentation, segmentsFromFile
@@ -64,7 +60,7 @@ def run(arguments: argparse.Namespace) -> int:
     series = readReferenceSeries(arguments.reference)
     masks, specs = segmentsFromFile(arguments.segmentation, algorithm, modelId, modelVersion, arguments.category)
     painted = [spec for spec, mask in zip(specs, masks) if _any(mask)]  # empty segments are skipped: no row needed
-    features = _featureRows(arguments.features, painted) if arguments.features and painted else None
+    features = readFeatureRows(arguments.features, painted) if arguments.features and painted else None
     images = [(quantity, unit, _readImage(path)) for quantity, unit, path in maps]
     # Every file is written in a staging folder and moved into --out at the end: all of them or none.
     with atomicOutput(out / "seg.dcm", arguments.overwrite) as staged:
@@ -131,69 +127,3 @@ def _readImage(path: pathlib.Path):
         raise InputError(
             f"Map {path} cannot be read; give an image file SimpleITK reads (NRRD, NIfTI, MHA)."
         ) from error
-
-
-def _featureRows(path: pathlib.Path, specs) -> dict[str, dict[str, float]]:
-    """Segment name → {feature → value} from a wide features table, by its ``segment`` or ``label`` column."""
-    from VirtualBiopsy.errors import InputError
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.DictReader(stream))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise InputError(
-            f"Features table {path} cannot be read ({error}); give the features.csv of 'virtual-biopsy extract'."
-        ) from error
-    if not rows:
-        raise InputError(f"Features table {path} has no row; give the features.csv of 'virtual-biopsy extract'.")
-    columns = list(rows[0])
-    if "segment" in columns:
-        key, wanted = "segment", {spec.name: spec.name for spec in specs}
-    elif "label" in columns:
-        key, wanted = "label", {spec.name: str(spec.label) for spec in specs}
-    elif len(rows) == 1 and len(specs) == 1:
-        return {specs[0].name: _values(rows[0], path, specs[0].name)}
-    else:
-        raise InputError(
-            f"Features table {path} has {len(rows)} rows but no 'segment' or 'label' column to match them to the "
-            f"{len(specs)} segment(s); add one of those columns."
-        )
-    result = {}
-    for name, value in wanted.items():
-        matches = [row for row in rows if _same(row.get(key, ""), value, key)]
-        if len(matches) != 1:
-            present = sorted({row.get(key, "") for row in rows})
-            raise InputError(
-                f"Features table {path} has {len(matches)} rows for segment {name!r} ({key} {value}); its {key} "
-                f"values are {', '.join(present)}. Give the table extracted from this segmentation, one row per segment."
-            )
-        result[name] = _values(matches[0], path, name)
-    return result
-
-
-def _same(cell: str, value: str, key: str) -> bool:
-    if key == "segment":
-        return cell == value
-    try:
-        return float(cell) == float(value)
-    except ValueError:
-        return False
-
-
-def _values(row: dict, path: pathlib.Path, segment: str) -> dict[str, float]:
-    from VirtualBiopsy.errors import InputError
-
-    values = {}
-    for name, text in row.items():
-        if name is None or name in META_COLUMNS or name.startswith("diagnostics_") or text in ("", None):
-            continue
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(
-                f"Features table {path}: column {name!r} of segment {segment!r} holds {text!r}, not a number; "
-                "give the wide features.csv (one feature per column)."
-            ) from None
-        if math.isfinite(value):
-            values[name] = value
-    return values

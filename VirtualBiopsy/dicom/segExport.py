@@ -36,7 +36,13 @@ CATEGORIES = {
     "necrosis": (("49755003", "Morphologically Abnormal Structure"), ("6574001", "Necrosis")),
     "tissue": (("85756007", "Tissue"), ("85756007", "Tissue")),
 }
-ALGORITHM_TYPES = ("AI", "manual")
+#: How a segment was made → the DICOM algorithm family (CID 7162) of automatic ones; manual segments have none.
+ALGORITHM_FAMILIES = {
+    "AI": ("123110", "Artificial Intelligence"),
+    "threshold": ("123105", "Histogram Analysis"),
+    "manual": None,
+}
+ALGORITHM_TYPES = tuple(ALGORITHM_FAMILIES)
 MANUFACTURER = "Virtual Biopsy"
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -48,9 +54,10 @@ class SegmentSpec:
     :ivar name: the segment label shown by viewers (at most 64 characters).
     :ivar label: its value in the labelmap (ignored for a list of masks).
     :ivar category: a key of :data:`CATEGORIES`.
-    :ivar algorithm: ``"AI"`` (our model made it) or ``"manual"`` (drawn or edited by a person).
-    :ivar modelId: the model's id (AI segments).
-    :ivar modelVersion: the model's version (AI segments).
+    :ivar algorithm: ``"AI"`` (our model made it), ``"threshold"`` (our threshold method) or ``"manual"`` (drawn
+        or edited by a person).
+    :ivar modelId: the model's id (AI segments) or the method's name (threshold).
+    :ivar modelVersion: the model's version (AI segments) or Virtual Biopsy's (threshold).
     """
 
     name: str
@@ -212,9 +219,9 @@ def _checkSpecs(segments: Sequence[SegmentSpec]) -> None:
         if spec.algorithm not in ALGORITHM_TYPES:
             raise InputError(
                 f"Segment {spec.name!r}: algorithm {spec.algorithm!r} is unknown; use 'AI' (with modelId and "
-                "modelVersion) or 'manual'."
+                "modelVersion), 'threshold' or 'manual'."
             )
-        if spec.algorithm == "AI" and not (spec.modelId and spec.modelVersion):
+        if spec.algorithm != "manual" and not (spec.modelId and spec.modelVersion):
             raise InputError(
                 f"Segment {spec.name!r} is an AI segment without a model id and version (got {spec.modelId!r}, "
                 f"{spec.modelVersion!r}); give both (--model-id ID --model-version V) or mark it manual (--manual)."
@@ -293,13 +300,14 @@ def _sameLattice(grid: sitk.Image, image: sitk.Image) -> bool:
 
 def _description(hd, number: int, spec: SegmentSpec):
     category, kind = CATEGORIES[spec.category]
-    automatic = spec.algorithm == "AI"
+    family = ALGORITHM_FAMILIES[spec.algorithm]
+    automatic = family is not None
     algorithm = None
-    if automatic:
+    if family is not None:
         algorithm = hd.AlgorithmIdentificationSequence(
             name=f"Virtual Biopsy {spec.modelId}"[:64],
             version=spec.modelVersion[:64],
-            family=hd.sr.CodedConcept("123110", "DCM", "Artificial Intelligence"),
+            family=hd.sr.CodedConcept(family[0], "DCM", family[1]),
         )
     return hd.seg.SegmentDescription(
         segment_number=number,
