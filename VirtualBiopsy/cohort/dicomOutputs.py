@@ -39,8 +39,9 @@ def segmentAlgorithm(config: PipelineConfig, segmentSummary: dict[str, Any]) -> 
     a manifest mask is a person's ("manual"), a model's segmentation is "AI" with the model's id and version."""
     if segmentSummary.get("segmentationSource") == "manifest":
         return "manual", "", ""
-    if config.segment.settings.method == "threshold":
-        return "threshold", "threshold", __version__
+    method = config.segment.settings.method
+    if method != "model":
+        return "threshold", method, __version__
     model = segmentSummary.get("model") or {}
     modelId = str(model.get("modelId") or config.segment.settings.modelId)
     return "AI", modelId, str(model.get("version") or "unknown")
