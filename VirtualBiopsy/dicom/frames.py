@@ -125,8 +125,17 @@ def filePixels(dataset: Any) -> np.ndarray:
 
 
 def _numbers(source: Any, keyword: str) -> tuple[float, ...] | None:
-    if source is None:
+    """A decimal or integer string's values; raw elements are parsed from their bytes (pydicom's conversion is slow)."""
+    if source is None or keyword not in source:
         return None
+    raw = source.get_item(keyword)
+    data = getattr(raw, "value", None)
+    if isinstance(data, bytes) and getattr(raw, "VR", None) in ("DS", "IS"):
+        try:
+            values = tuple(float(item) for item in data.decode("ascii").strip(" \x00").split("\\") if item.strip())
+        except ValueError:
+            return None
+        return values or None
     value = source.get(keyword)
     if value is None or value == "":
         return None

@@ -153,6 +153,8 @@ def checkPositions(headers: list[SliceHeader], tiltFix: str = TILT_FIX) -> Posit
 def _same(known: tuple, value) -> bool:
     if value is None or len(known) != len(value):
         return value is None and known == ()
+    if known == tuple(value):
+        return True
     return bool(np.allclose(known, value, rtol=0.0, atol=HEADER_TOLERANCE))
 
 
