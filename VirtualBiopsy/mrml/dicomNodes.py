@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
 import SimpleITK as sitk
 import slicer
+
+if TYPE_CHECKING:
+    from VirtualBiopsy.dicom.rtstruct import RoiMask
 
 from VirtualBiopsy.mrml.images import imageToVolumeNode
 from VirtualBiopsy.mrml.segmentations import labelmapImageToSegmentation
@@ -41,19 +45,22 @@ def loadRtstructNode(
     referenceFolder: str | os.PathLike,
     scene: "slicer.vtkMRMLScene",
     name: str | None = None,
+    rois: "list[RoiMask] | None" = None,
 ) -> "slicer.vtkMRMLSegmentationNode":
     """Read an RTSTRUCT on its reference series' grid into a segmentation node: one segment per ROI.
 
     Segments carry the ROI names and the ``ROIDisplayColor`` colours (where given), in the
     file's ROI order; overlapping ROIs stay separate segments.
 
+    :param rois: the ROIs already read from ``path`` (:func:`~VirtualBiopsy.dicom.rtstruct.readRtstructRois`).
     :raises InputError: when the referenced series is not the one in ``referenceFolder``, or the file is not
         an RTSTRUCT.
     :raises GeometryError: for a contour off the reference grid's slice planes.
     """
     from VirtualBiopsy.dicom.rtstruct import readRtstructRois
 
-    rois = readRtstructRois(path, referenceFolder)
+    if rois is None:
+        rois = readRtstructRois(path, referenceFolder)
     name = name or pathlib.Path(path).stem
     node = None
     for roi in rois:
