@@ -57,6 +57,16 @@ def readRtstructNames(path: str | os.PathLike) -> list[str]:
     return [str(roi.get("ROIName", "")) for roi in dataset.get("StructureSetROISequence", [])]
 
 
+def isRtstruct(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a DICOM file of SOP class RT Structure Set or modality RTSTRUCT (headers only)."""
+    pydicom = requirePackage("pydicom")
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID", "Modality"], force=True)
+    except Exception:  # not DICOM at all
+        return False
+    return str(header.get("SOPClassUID", "")) == RTSTRUCT_STORAGE or str(header.get("Modality", "")) == "RTSTRUCT"
+
+
 def readRtstructRois(path: str | os.PathLike, referenceFolder: str | os.PathLike) -> list[RoiMask]:
     """Like :func:`readRtstruct`, with each ROI's number and display colour."""
     path = pathlib.Path(path)
