@@ -26,7 +26,9 @@ def plantedSeries(folder: pathlib.Path, name: str = "a", direction=(1, 0, 0, 0, 
     image = sitk.GetImageFromArray(np.arange(np.prod(SHAPE), dtype=np.int16).reshape(SHAPE))
     image.SetSpacing((1.0, 1.0, 2.0))
     image.SetDirection(direction)
-    header = SeriesHeader(name_, patient, birth, accession, uid("st", name), uid("se", name), uid("for", name), 7, PROTOCOLS["T1"])
+    header = SeriesHeader(
+        name_, patient, birth, accession, uid("st", name), uid("se", name), uid("for", name), 7, PROTOCOLS["T1"]
+    )
     return writeSeries([image], folder, header)
 
 

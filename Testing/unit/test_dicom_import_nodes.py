@@ -28,7 +28,9 @@ def case(tmp_path):
     image.SetSpacing((0.8, 0.9, 2.0))
     image.SetOrigin((1.0, 2.0, 3.0))
     image.SetDirection(tuple(direction.ravel()))
-    header = SeriesHeader("TEST^N", "N1", "19000101", "A3", uid("st", "n"), uid("se", "n"), uid("for", "n"), 2, PROTOCOLS["T2"])
+    header = SeriesHeader(
+        "TEST^N", "N1", "19000101", "A3", uid("st", "n"), uid("se", "n"), uid("for", "n"), 2, PROTOCOLS["T2"]
+    )
     writeSeries([image], tmp_path / "series", header)
     tumour, edema = np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8)
     tumour[1:4, 3:8, 2:7] = 1
@@ -52,7 +54,11 @@ def test_series_node_has_the_series_voxels_and_geometry(case, scene):
     assert node.GetName() == "series" and node.IsA("vtkMRMLScalarVolumeNode")
     loaded, read = volumeNodeToImage(node), readSeriesVolume(folder / "series")
     assert np.array_equal(sitk.GetArrayFromImage(loaded), sitk.GetArrayFromImage(image)[::-1])
-    for got, want in ((loaded.GetOrigin(), read.GetOrigin()), (loaded.GetDirection(), read.GetDirection()), (loaded.GetSpacing(), read.GetSpacing())):
+    for got, want in (
+        (loaded.GetOrigin(), read.GetOrigin()),
+        (loaded.GetDirection(), read.GetDirection()),
+        (loaded.GetSpacing(), read.GetSpacing()),
+    ):
         np.testing.assert_allclose(got, want, atol=1e-9)
 
 
@@ -80,7 +86,9 @@ def test_read_mask_file_picks_an_roi_of_an_rtstruct_on_its_series(case):
     assert np.array_equal(sitk.GetArrayFromImage(mask), truth["edema"])
     union = readMaskFile(folder / "rs.dcm", "mask", reference=folder / "series")
     assert np.array_equal(sitk.GetArrayFromImage(union), truth["edema"] | truth["tumour"])
-    with pytest.raises(InputError, match=r"has no ROI named 'GTV' \(its ROIs: tumour, edema, empty\); give one of these with --segment"):
+    with pytest.raises(
+        InputError, match=r"has no ROI named 'GTV' \(its ROIs: tumour, edema, empty\); give one of these with --segment"
+    ):
         readMaskFile(folder / "rs.dcm", "mask", segment="GTV", reference=folder / "series")
     with pytest.raises(InputError, match=r"is a DICOM RTSTRUCT; reading it needs the folder of the DICOM series"):
         readMaskFile(folder / "rs.dcm", "mask")
@@ -94,7 +102,14 @@ def parse(*argv: str | pathlib.Path) -> argparse.Namespace:
 
 def test_import_rtstruct_writes_a_labelmap_in_roi_order_and_prints_the_mapping(case, capsys):
     folder, _, truth = case
-    arguments = parse("import-rtstruct", folder / "rs.dcm", "--reference", folder / "series", "--out", folder / "out" / "labels.nii.gz")
+    arguments = parse(
+        "import-rtstruct",
+        folder / "rs.dcm",
+        "--reference",
+        folder / "series",
+        "--out",
+        folder / "out" / "labels.nii.gz",
+    )
     assert arguments.run(arguments) == 0
     labels = sitk.ReadImage(str(folder / "out" / "labels.nii.gz"))
     expected = np.where(truth["edema"] == 1, 2, np.where(truth["tumour"] == 1, 1, 0))
@@ -109,7 +124,9 @@ def test_import_rtstruct_writes_a_segmentation_file_with_segment_names(case, sce
     from VirtualBiopsy.mrml.storage import loadSegmentation
 
     folder, _, truth = case
-    arguments = parse("import-rtstruct", folder / "rs.dcm", "--reference", folder / "series", "--out", folder / "seg.seg.nrrd")
+    arguments = parse(
+        "import-rtstruct", folder / "rs.dcm", "--reference", folder / "series", "--out", folder / "seg.seg.nrrd"
+    )
     assert arguments.run(arguments) == 0
     masks = segmentMasksByName(loadSegmentation(folder / "seg.seg.nrrd", scene))
     assert list(masks) == ["tumour", "edema", "empty"]

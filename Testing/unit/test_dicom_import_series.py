@@ -19,7 +19,9 @@ from VirtualBiopsy.errors import GeometryError, InputError  # noqa: E402
 
 
 def header(name: str) -> SeriesHeader:
-    return SeriesHeader("TEST^X", "T1", "19000101", "A1", uid("st", name), uid("se", name), uid("for", name), 3, PROTOCOLS["T1"])
+    return SeriesHeader(
+        "TEST^X", "T1", "19000101", "A1", uid("st", name), uid("se", name), uid("for", name), 3, PROTOCOLS["T1"]
+    )
 
 
 def volume(direction=(1, 0, 0, 0, 1, 0, 0, 0, 1), shape=(6, 11, 9), seed=0) -> sitk.Image:
@@ -108,7 +110,13 @@ def test_rescale_slope_gives_float32_values(tmp_path):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(read), sitk.GetArrayFromImage(image) * 0.5 - 10)
 
 
-TWINS = ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"]
+TWINS = [
+    "MR_small_RLE.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+    "MR_small_jp2klossless.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+]
 
 
 @pytest.mark.parametrize("name", TWINS)

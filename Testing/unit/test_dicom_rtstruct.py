@@ -36,7 +36,9 @@ def series(folder: pathlib.Path, kind: str, spacing=(0.8, 0.9, 2.0)) -> sitk.Ima
     image.SetSpacing(spacing)
     image.SetOrigin((12.0, -30.5, 40.25))
     image.SetDirection(directionOf(kind))
-    header = SeriesHeader("TEST^RT", "RT1", "19000101", "A2", uid("st", kind), uid("se", kind), uid("for", kind), 4, PROTOCOLS["T1"])
+    header = SeriesHeader(
+        "TEST^RT", "RT1", "19000101", "A2", uid("st", kind), uid("se", kind), uid("for", kind), 4, PROTOCOLS["T1"]
+    )
     writeSeries([image], folder, header)
     return image
 
@@ -94,7 +96,9 @@ def test_contours_run_along_voxel_edges_and_reference_their_slice(tmp_path):
     assert min(np.abs(points - corner).sum(axis=1)) < 1e-9
     slice1 = pydicom.dcmread(sorted((tmp_path / "series").iterdir())[1])
     assert first.ContourImageSequence[0].ReferencedSOPInstanceUID == slice1.SOPInstanceUID
-    referenced = dataset.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].RTReferencedSeriesSequence[0]
+    referenced = (
+        dataset.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].RTReferencedSeriesSequence[0]
+    )
     assert referenced.SeriesInstanceUID == uid("se", "axial") and len(referenced.ContourImageSequence) == SHAPE[0]
 
 
@@ -104,7 +108,10 @@ def test_trace_loops_gives_outer_and_hole_with_corner_vertices_only():
     pixels[2:4, 2:4] = False
     loops = traceLoops(pixels)
     assert sorted(len(loop) for loop in loops) == [4, 4]
-    assert {tuple(map(tuple, loop[np.lexsort(loop.T[::-1])][[0, -1]])) for loop in loops} == {((1, 1), (6, 5)), ((2, 2), (4, 4))}
+    assert {tuple(map(tuple, loop[np.lexsort(loop.T[::-1])][[0, -1]])) for loop in loops} == {
+        ((1, 1), (6, 5)),
+        ((2, 2), (4, 4)),
+    }
 
 
 def test_written_rtstruct_passes_dciodvfy(tmp_path):
@@ -155,9 +162,14 @@ def test_rasterised_area_of_a_circle_and_a_square_matches_the_analytic_area(tmp_
     circle = centre + radius * (np.cos(angles)[:, None] * direction[:, 0] + np.sin(angles)[:, None] * direction[:, 1])
     side = (3.3, 2.1)
     square = np.array(image.TransformContinuousIndexToPhysicalPoint((1.2, 1.2, 5.0)))
-    square = np.array([square + a * side[0] * direction[:, 0] + b * side[1] * direction[:, 1] for a, b in ((0, 0), (1, 0), (1, 1), (0, 1))])
+    square = np.array(
+        [
+            square + a * side[0] * direction[:, 0] + b * side[1] * direction[:, 1]
+            for a, b in ((0, 0), (1, 0), (1, 1), (0, 1))
+        ]
+    )
     _replaceContours(tmp_path / "rs.dcm", [("CLOSED_PLANAR", circle), ("CLOSED_PLANAR", square)])
-    (_, mask), = readRtstruct(tmp_path / "rs.dcm", tmp_path / "series")
+    ((_, mask),) = readRtstruct(tmp_path / "rs.dcm", tmp_path / "series")
     voxels = sitk.GetArrayFromImage(mask)
     assert set(np.nonzero(voxels.any(axis=(1, 2)))[0]) == {3, 5}
     circleArea = voxels[3].sum() * 0.25
@@ -174,7 +186,7 @@ def test_point_and_open_contours_are_skipped_with_a_warning(tmp_path, caplog):
     line = np.array([image.TransformContinuousIndexToPhysicalPoint((x, 4.0, 2.0)) for x in (1.0, 5.0, 9.0)])
     _replaceContours(tmp_path / "rs.dcm", [("POINT", point), ("OPEN_PLANAR", line)])
     with caplog.at_level("WARNING"):
-        (name, mask), = readRtstruct(tmp_path / "rs.dcm", tmp_path / "series")
+        ((name, mask),) = readRtstruct(tmp_path / "rs.dcm", tmp_path / "series")
     assert name == "marks" and not sitk.GetArrayFromImage(mask).any()
     assert "ROI 'marks': skipped 1 POINT contour(s)" in caplog.text
     assert "skipped 1 OPEN_PLANAR contour(s)" in caplog.text
@@ -183,7 +195,14 @@ def test_point_and_open_contours_are_skipped_with_a_warning(tmp_path, caplog):
 def test_a_contour_between_slice_planes_is_refused(tmp_path):
     image = series(tmp_path / "series", "oblique")
     writeRtstruct(tmp_path / "rs.dcm", tmp_path / "series", {"off": masksOn(image)["blob"]})
-    square = np.array([image.TransformContinuousIndexToPhysicalPoint((x, y, 2.0 if x < 3 else 2.8)) for x, y in ((1, 1), (5, 1), (5, 5), (1, 5))])
+    square = np.array(
+        [
+            image.TransformContinuousIndexToPhysicalPoint((x, y, 2.0 if x < 3 else 2.8))
+            for x, y in ((1, 1), (5, 1), (5, 5), (1, 5))
+        ]
+    )
     _replaceContours(tmp_path / "rs.dcm", [("CLOSED_PLANAR", square)])
-    with pytest.raises(GeometryError, match=r"ROI 'off' contour 1 lies 1.6 mm from the nearest slice plane .* off the reference grid"):
+    with pytest.raises(
+        GeometryError, match=r"ROI 'off' contour 1 lies 1.6 mm from the nearest slice plane .* off the reference grid"
+    ):
         readRtstruct(tmp_path / "rs.dcm", tmp_path / "series")

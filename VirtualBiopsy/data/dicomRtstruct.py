@@ -17,6 +17,7 @@ import datetime
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -62,7 +63,10 @@ def writeRtstruct(
     for keyword in _PATIENT + _STUDY:
         setattr(ds, keyword, first.get(keyword, ""))
     ds.StudyInstanceUID = first.StudyInstanceUID
-    ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = frameOfReference, first.get("PositionReferenceIndicator", "")
+    ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = (
+        frameOfReference,
+        first.get("PositionReferenceIndicator", ""),
+    )
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber = "RTSTRUCT", pydicom.uid.generate_uid(), seriesNumber
     ds.SeriesDescription, ds.OperatorsName, ds.Manufacturer = f"{label} contours", "", "VirtualBiopsy"
     ds.InstanceNumber = 1
@@ -94,7 +98,7 @@ def writeRtstruct(
 _PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240))
 
 
-def _referenceSlices(folder: pathlib.Path) -> list[tuple[np.ndarray, object]]:
+def _referenceSlices(folder: pathlib.Path) -> list[tuple[np.ndarray, Any]]:
     """(position, header) of every image file in ``folder``."""
     pydicom = requirePackage("pydicom")
     slices = []
@@ -138,7 +142,7 @@ def _contourItems(pydicom, mask: sitk.Image, slices, name: str) -> list:
         k = int(round(index[2]))
         if np.abs(index - np.round(index)).max() < 1e-3 and 0 <= k < voxels.shape[0]:
             bySlice[k] = header
-    items = []
+    items: list = []
     for k in range(voxels.shape[0]):
         if not voxels[k].any():
             continue
@@ -212,7 +216,9 @@ def _turn(previous, current, ends) -> int:
 
 def _withoutCollinear(loop: np.ndarray) -> np.ndarray:
     before, after = np.roll(loop, 1, axis=0), np.roll(loop, -1, axis=0)
-    cross = (loop[:, 0] - before[:, 0]) * (after[:, 1] - loop[:, 1]) - (loop[:, 1] - before[:, 1]) * (after[:, 0] - loop[:, 0])
+    cross = (loop[:, 0] - before[:, 0]) * (after[:, 1] - loop[:, 1]) - (loop[:, 1] - before[:, 1]) * (
+        after[:, 0] - loop[:, 0]
+    )
     return loop[cross != 0]
 
 

@@ -93,7 +93,9 @@ def _readFile(path: pathlib.Path) -> tuple[Any, str]:
     try:
         dataset = pydicom.dcmread(path, force=True)
     except Exception as error:  # pydicom raises many kinds for damaged files
-        raise InputError(f"RTSTRUCT file {path} is not readable DICOM ({error}); give an RT Structure Set file.") from error
+        raise InputError(
+            f"RTSTRUCT file {path} is not readable DICOM ({error}); give an RT Structure Set file."
+        ) from error
     sopClass = str(dataset.get("SOPClassUID", ""))
     if sopClass != RTSTRUCT_STORAGE and str(dataset.get("Modality", "")) != "RTSTRUCT":
         raise InputError(
@@ -126,7 +128,9 @@ def _requireReference(dataset: Any, shown: str, reference: SeriesVolume, folder:
             "give the series the contours were drawn on as the reference (--reference)."
         )
     if not series and not frames:
-        logger.warning("%s names no referenced series or frame of reference: assuming series %s", shown, reference.seriesUid)
+        logger.warning(
+            "%s names no referenced series or frame of reference: assuming series %s", shown, reference.seriesUid
+        )
 
 
 def _rasterise(item: Any, name: str, shown: str, reference: SeriesVolume) -> sitk.Image:

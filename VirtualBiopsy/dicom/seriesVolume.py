@@ -57,7 +57,9 @@ class SeriesVolume:
     tiltDegrees: float | None = None
 
 
-def readSeriesVolume(folderOrFiles: str | os.PathLike | Sequence[str | os.PathLike], resampleTilt: bool = False) -> sitk.Image:
+def readSeriesVolume(
+    folderOrFiles: str | os.PathLike | Sequence[str | os.PathLike], resampleTilt: bool = False
+) -> sitk.Image:
     """Read one DICOM series (a folder, or a list of its files) into a 3D image.
 
     :param resampleTilt: resample a gantry-tilted (sideways drifting) stack onto an orthogonal grid
@@ -70,7 +72,9 @@ def readSeriesVolume(folderOrFiles: str | os.PathLike | Sequence[str | os.PathLi
     return readSeries(folderOrFiles, resampleTilt).image
 
 
-def readSeries(folderOrFiles: str | os.PathLike | Sequence[str | os.PathLike], resampleTilt: bool = False) -> SeriesVolume:
+def readSeries(
+    folderOrFiles: str | os.PathLike | Sequence[str | os.PathLike], resampleTilt: bool = False
+) -> SeriesVolume:
     """Like :func:`readSeriesVolume`, with the series' UIDs and the SOP instance of every slice."""
     pydicom = requirePackage("pydicom")
     where, paths = _listFiles(folderOrFiles)
@@ -123,8 +127,7 @@ def readSeries(folderOrFiles: str | os.PathLike | Sequence[str | os.PathLike], r
         volume.image = resampleTiltedStack(image, positionsMm)
         volume.tiltDegrees = positions.tilt.degrees
         logger.warning(
-            "DICOM series %s: resampled a gantry tilt of %.3g° onto an orthogonal grid (linear interpolation), "
-            "size %s",
+            "DICOM series %s: resampled a gantry tilt of %.3g° onto an orthogonal grid (linear interpolation), size %s",
             seriesUid,
             positions.tilt.degrees,
             "×".join(map(str, volume.image.GetSize())),

@@ -74,7 +74,9 @@ def loadRtstructNode(
         if not sitk.GetArrayViewFromImage(labelmap).any():
             _addEmptySegment(node, roi.name, roi.color)
             continue
-        single = labelmapImageToSegmentation(labelmap, scene, "VirtualBiopsyRoi", segmentNames=[roi.name], segmentColors=colors)
+        single = labelmapImageToSegmentation(
+            labelmap, scene, "VirtualBiopsyRoi", segmentNames=[roi.name], segmentColors=colors
+        )
         try:
             source = single.GetSegmentation()
             node.GetSegmentation().CopySegmentFromSegmentation(source, source.GetNthSegmentID(0), False)
