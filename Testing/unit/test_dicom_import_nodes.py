@@ -60,6 +60,10 @@ def test_series_node_has_the_series_voxels_and_geometry(case, scene):
         (loaded.GetSpacing(), read.GetSpacing()),
     ):
         np.testing.assert_allclose(got, want, atol=1e-9)
+    display = node.GetDisplayNode()  # the window of Slicer's automatic one, without its full histogram
+    assert display.GetColorNodeID() == "vtkMRMLColorTableNodeGrey" and not display.GetAutoWindowLevel()
+    low, high = np.percentile(sitk.GetArrayFromImage(image), (0.1, 99.9))
+    assert (display.GetWindowLevelMin(), display.GetWindowLevelMax()) == pytest.approx((low, high))
 
 
 def test_rtstruct_node_has_one_segment_per_roi_with_names_and_colours(case, scene):

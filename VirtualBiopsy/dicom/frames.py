@@ -35,12 +35,45 @@ class Frame:
     sliceThickness: float | None
 
 
-def fileFrames(dataset: Any, path: pathlib.Path) -> list[Frame]:
+@dataclasses.dataclass(frozen=True)
+class PixelLayout:
+    """How a file stores its pixels."""
+
+    rows: int
+    columns: int
+    frames: int
+    bitsAllocated: int
+    bitsStored: int
+    signed: bool
+    samples: int
+    transferSyntax: str
+
+
+def pixelLayout(dataset: Any) -> PixelLayout:
+    """The pixel attributes of ``dataset`` (raw little-endian values read from their bytes: pydicom's conversion is slow)."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    littleEndian = syntax != "1.2.840.10008.1.2.2"
+    bits = _unsigned(dataset, 0x00280100, 16, littleEndian)
+    frames = _numbers(dataset, "NumberOfFrames")
+    return PixelLayout(
+        rows=_unsigned(dataset, 0x00280010, 0, littleEndian),
+        columns=_unsigned(dataset, 0x00280011, 0, littleEndian),
+        frames=int(frames[0]) if frames else 1,
+        bitsAllocated=bits,
+        bitsStored=_unsigned(dataset, 0x00280101, bits, littleEndian),
+        signed=_unsigned(dataset, 0x00280103, 0, littleEndian) == 1,
+        samples=_unsigned(dataset, 0x00280002, 1, littleEndian),
+        transferSyntax=syntax,
+    )
+
+
+def fileFrames(dataset: Any, path: pathlib.Path, layout: PixelLayout | None = None) -> list[Frame]:
     """The frames of ``dataset`` (read from ``path``), in the file's order."""
-    size = (int(dataset.get("Columns", 0) or 0), int(dataset.get("Rows", 0) or 0))
-    bytesPerPixel = (int(dataset.get("BitsAllocated", 16) or 16) + 7) // 8
-    pixelBytes = size[0] * size[1] * bytesPerPixel * int(dataset.get("SamplesPerPixel", 1) or 1)
-    sop = str(dataset.get("SOPInstanceUID", ""))
+    layout = layout or pixelLayout(dataset)
+    size = (layout.columns, layout.rows)
+    pixelBytes = size[0] * size[1] * ((layout.bitsAllocated + 7) // 8) * layout.samples
+    sop = _text(dataset, 0x00080018)
     perFrame = dataset.get("PerFrameFunctionalGroupsSequence")
     if not perFrame:
         return [
@@ -95,21 +128,24 @@ def fileFrames(dataset: Any, path: pathlib.Path) -> list[Frame]:
     return frames
 
 
-def filePixels(dataset: Any) -> np.ndarray:
+def filePixels(dataset: Any, layout: PixelLayout | None = None) -> np.ndarray:
     """The file's pixels as an array (frames, rows, columns), decoded as the transfer syntax says.
 
     :raises ValueError, NotImplementedError, RuntimeError: from pydicom when the data cannot be decoded.
     """
-    rows, columns = int(dataset.Rows), int(dataset.Columns)
-    frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    syntax = str(dataset.file_meta.get("TransferSyntaxUID", "")) if hasattr(dataset, "file_meta") else ""
-    bits, stored = int(dataset.BitsAllocated), int(dataset.get("BitsStored", dataset.BitsAllocated))
-    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    layout = layout or pixelLayout(dataset)
+    rows, columns, frames, bits, signed = (
+        layout.rows,
+        layout.columns,
+        layout.frames,
+        layout.bitsAllocated,
+        layout.signed,
+    )
     if (
-        syntax in NATIVE_LITTLE_ENDIAN
+        layout.transferSyntax in NATIVE_LITTLE_ENDIAN
         and bits in (8, 16, 32)
-        and int(dataset.get("SamplesPerPixel", 1)) == 1
-        and (not signed or stored == bits)
+        and layout.samples == 1
+        and (not signed or layout.bitsStored == bits)
         and "PixelData" in dataset
     ):
         dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
@@ -145,6 +181,25 @@ def _numbers(source: Any, keyword: str) -> tuple[float, ...] | None:
     except (TypeError, ValueError):
         return None
     return values or None
+
+
+def _unsigned(dataset: Any, tag: int, default: int, littleEndian: bool) -> int:
+    if tag not in dataset:
+        return default
+    data = getattr(dataset.get_item(tag), "value", None)
+    if isinstance(data, bytes) and littleEndian and len(data) == 2:
+        return int.from_bytes(data, "little")
+    value = dataset[tag].value
+    return int(value) if value not in (None, "", b"") else default
+
+
+def _text(dataset: Any, tag: int) -> str:
+    if tag not in dataset:
+        return ""
+    data = getattr(dataset.get_item(tag), "value", None)
+    if isinstance(data, bytes):
+        return data.decode("ascii", "replace").strip(" \x00")
+    return str(dataset[tag].value or "")
 
 
 def _number(source: Any, keyword: str, default: float | None) -> Any:

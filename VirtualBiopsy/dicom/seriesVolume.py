@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from VirtualBiopsy.dicom.frames import Frame, fileFrames, filePixels
+from VirtualBiopsy.dicom.frames import Frame, fileFrames, filePixels, pixelLayout
 from VirtualBiopsy.dicom.sliceChecks import checkPositions, mixedHeaderProblems, shortList
 from VirtualBiopsy.dicom.tiltResampling import resampleTiltedStack
 from VirtualBiopsy.errors import GeometryError, InputError, requirePackage
@@ -160,18 +160,19 @@ def _decode(members: list[tuple[pathlib.Path, Any]], problems: list[str]) -> tup
     frames: list[Frame] = []
     pixels: list[np.ndarray] = []
     for path, dataset in members:
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+        layout = pixelLayout(dataset)
+        samples = layout.samples
         if samples != 1:
             raise GeometryError(
                 f"{path.name} has {samples} samples per pixel (a colour image); a scalar image series is needed. "
                 "Give a greyscale series."
             )
         try:
-            filed = filePixels(dataset)
+            filed = filePixels(dataset, layout)
         except Exception as error:  # decoders raise ValueError, NotImplementedError, RuntimeError, ...
             problems.append(_undecodable(path, dataset, error))
             continue
-        fileFramesList = fileFrames(dataset, path)
+        fileFramesList = fileFrames(dataset, path, layout)
         if len(fileFramesList) != filed.shape[0]:
             problems.append(
                 f"{path.name} has {filed.shape[0]} frames of pixels but {len(fileFramesList)} frame descriptions"
