@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from hostile import PLANTED_IDENTIFIERS, guarded
+from hostile import PLANTED_IDENTIFIERS, assertRefused, guarded, runCommand
 
 pydicom = pytest.importorskip("pydicom")
 
@@ -109,3 +109,56 @@ def test_rtstruct_contour_off_the_grid(tmp_path):
         message = refusal(lambda: readRtstruct(tmp_path / "rs.dcm", tmp_path / "series"), GeometryError)
     assert "RTSTRUCT rs.dcm: ROI 'GTV' contour 1 lies 24 mm from the nearest slice plane" in message
     assert "it is off the reference grid" in message
+
+
+@pytest.fixture
+def importActions(monkeypatch):
+    """``virtual-biopsy dicom import-*`` registered on the real command line (until commands/dicom.py does it)."""
+    import argparse
+
+    from VirtualBiopsy.commands import dicom, dicomImport
+
+    original = dicom.addParser
+
+    def addParser(commands) -> None:
+        original(commands)
+        actions = next(a for a in commands.choices["dicom"]._actions if isinstance(a, argparse._SubParsersAction))
+        if "import-series" not in actions.choices:
+            dicomImport.addParser(actions)
+
+    monkeypatch.setattr(dicom, "addParser", addParser)
+
+
+def test_command_line_refuses_a_tilt_then_resamples_it_when_asked(tmp_path, importActions):
+    angle = math.radians(12.0)
+    plantedSeries(tmp_path / "series", direction=(1, 0, 0, 0, 1, math.sin(angle), 0, 0, math.cos(angle)))
+    out = tmp_path / "out"
+    with guarded([tmp_path / "series"], outputs=[out]):
+        refused = runCommand("dicom", "import-series", tmp_path / "series", "--out", out / "image.nrrd")
+        assertRefused(refused, "gantry tilt or sheared stack of 12°", "--resample-tilt")
+        assert not (out / "image.nrrd").exists()
+        done = runCommand("dicom", "import-series", tmp_path / "series", "--out", out / "image.nrrd", "--resample-tilt")
+    assert done.code == 0, done.output
+    assert "gantry tilt of 12° resampled" in done.stdout
+    assert sitk.ReadImage(str(out / "image.nrrd")).GetSize()[2] == SHAPE[0]
+
+
+def test_command_line_refuses_an_rtstruct_of_another_series(tmp_path, importActions):
+    plantedSeries(tmp_path / "drawn", "drawn")
+    plantedSeries(tmp_path / "other", "other")
+    mask = sitk.GetImageFromArray(np.pad(np.ones((2, 3, 3), np.uint8), ((1, 3), (2, 5), (2, 3))))
+    mask.SetSpacing((1.0, 1.0, 2.0))
+    writeRtstruct(tmp_path / "rs.dcm", tmp_path / "drawn", {"GTV": mask})
+    out = tmp_path / "out"
+    with guarded([tmp_path / "other", tmp_path / "rs.dcm"], outputs=[out]):
+        result = runCommand(
+            "dicom",
+            "import-rtstruct",
+            tmp_path / "rs.dcm",
+            "--reference",
+            tmp_path / "other",
+            "--out",
+            out / "seg.seg.nrrd",
+        )
+    assertRefused(result, "the referenced series is absent", uid("se", "drawn"), "(--reference)")
+    assert not out.exists() or not any(out.iterdir())

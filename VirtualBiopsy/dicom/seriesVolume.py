@@ -207,9 +207,7 @@ def _refuse(where: str, files: int, problems: list[str], onlyTilt: bool) -> None
     raise kind(
         f"{where} is not one complete, regular series ({files} files): {'; '.join(problems)}. "
         "Nothing was read: a volume built from it would have missing slices or a wrong geometry. "
-        "Export the series again from the scanner or PACS (every slice, nothing else in the folder)"
-        + ("" if onlyTilt else f", or for a tilted stack {TILT_FIX}")
-        + "."
+        "Export the series again from the scanner or PACS (every slice, nothing else in the folder)."
     )
 
 
