@@ -22,37 +22,34 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 
-import numpy as np
 import SimpleITK as sitk
 
+from VirtualBiopsy.dicom.sliceChecks import (
+    DRIFT_FRACTION,
+    DUPLICATE_FRACTION,
+    GAP_FACTOR,
+    HEADER_TOLERANCE,
+    UNEVEN_FRACTION,
+    SliceHeader,
+    checkPositions,
+    mixedHeaderProblems,
+)
 from VirtualBiopsy.errors import InputError
 
-#: Two slices closer than this fraction of the typical spacing share a position (a duplicate).
-DUPLICATE_FRACTION = 0.01
-#: A distance this many times the typical spacing means missing slices.
-GAP_FACTOR = 1.5
-#: Distances that differ from the typical spacing by more than this fraction are uneven.
-UNEVEN_FRACTION = 0.01
-#: Largest difference of orientation cosines or pixel spacings (mm) between slices of one series.
-HEADER_TOLERANCE = 1e-4
-#: Largest sideways drift of slice positions per slice, as a fraction of the slice spacing.
-DRIFT_FRACTION = 0.01
+__all__ = [
+    "DRIFT_FRACTION",
+    "DUPLICATE_FRACTION",
+    "GAP_FACTOR",
+    "HEADER_TOLERANCE",
+    "UNEVEN_FRACTION",
+    "SeriesCheck",
+    "SliceHeader",
+    "checkDicomSeries",
+]
 
 _POSITION, _ORIENTATION, _SERIES = "0020|0032", "0020|0037", "0020|000e"
 _ROWS, _COLUMNS, _PIXEL_SPACING = "0028|0010", "0028|0011", "0028|0030"
 _BITS, _SAMPLES, _FRAMES = "0028|0100", "0028|0002", "0028|0008"
-
-
-@dataclass(frozen=True)
-class SliceHeader:
-    """What one slice's header says."""
-
-    path: pathlib.Path
-    position: tuple[float, ...] | None
-    orientation: tuple[float, ...] | None
-    size: tuple[int, int]
-    pixelSpacing: tuple[float, ...] | None
-    pixelBytes: int
 
 
 @dataclass
@@ -117,10 +114,10 @@ def checkDicomSeries(folder: str | os.PathLike) -> SeriesCheck:
     order = {path.name: index for index, path in enumerate(files)}
     headers.sort(key=lambda header: order[header.path.name])
     check.problems += _truncated(headers)
-    check.problems += _mixedHeaders(headers)
-    spacing, positionProblems = _positions(headers)
-    check.sliceSpacing = spacing
-    check.problems += positionProblems
+    check.problems += mixedHeaderProblems(headers)
+    positions = checkPositions(headers)
+    check.sliceSpacing = positions.spacing
+    check.problems += positions.problems
     return check
 
 
@@ -169,91 +166,3 @@ def _truncated(headers: list[SliceHeader]) -> list[str]:
                 f"need {header.pixelBytes} uncompressed, and it cannot be decoded)"
             )
     return problems
-
-
-def _mixedHeaders(headers: list[SliceHeader]) -> list[str]:
-    problems = []
-    for label, getter in (
-        ("orientations (ImageOrientationPatient)", lambda header: header.orientation),
-        ("sizes (Columns×Rows)", lambda header: header.size),
-        ("pixel spacings (PixelSpacing)", lambda header: header.pixelSpacing),
-    ):
-        groups: dict[tuple, list[str]] = {}
-        for header in headers:
-            value = getter(header)
-            key = next(
-                (known for known in groups if _same(known, value)),
-                tuple(value) if value is not None else (),
-            )
-            groups.setdefault(key, []).append(header.path.name)
-        if len(groups) > 1:
-            shown = "; ".join(f"{_plain(key)}: {_names(names)}" for key, names in groups.items())
-            problems.append(f"slices of different {label}: {shown}")
-    missing = [header.path.name for header in headers if header.position is None or header.orientation is None]
-    if missing:
-        problems.append(
-            f"slices without a position or orientation (ImagePositionPatient/ImageOrientationPatient): {_names(missing)}"
-        )
-    return problems
-
-
-def _positions(headers: list[SliceHeader]) -> tuple[float | None, list[str]]:
-    """The typical slice spacing, and the problems of the slices' positions along the slice normal."""
-    placed = [header for header in headers if header.position is not None and header.orientation is not None]
-    if len(placed) < 2 or len(placed[0].orientation or ()) != 6:
-        return None, []
-    orientation = np.asarray(placed[0].orientation, dtype=float)
-    normal = np.cross(orientation[:3], orientation[3:])
-    positions = np.asarray([header.position for header in placed], dtype=float)
-    distances = positions @ normal
-    order = np.argsort(distances, kind="stable")
-    placed, positions, distances = [placed[i] for i in order], positions[order], distances[order]
-    steps = np.diff(distances)
-    nonZero = steps[steps > 1e-6]
-    if not nonZero.size:
-        return None, [f"all {len(placed)} slices share one position ({_position(distances[0])})"]
-    spacing = float(np.median(nonZero))
-    problems = []
-    duplicates, gaps, uneven = [], [], []
-    for index, step in enumerate(steps):
-        before, after = placed[index].path.name, placed[index + 1].path.name
-        where = f"{before} and {after} ({_position(distances[index])}, {_position(distances[index + 1])})"
-        if step < DUPLICATE_FRACTION * spacing:
-            duplicates.append(f"{before} and {after} at {_position(distances[index])}")
-        elif step > GAP_FACTOR * spacing:
-            gaps.append(f"between {where}: {step:.4g} mm, about {round(step / spacing) - 1} slice(s)")
-        elif abs(step - spacing) > UNEVEN_FRACTION * spacing:
-            uneven.append(f"{step:.4g} mm between {where}")
-    if duplicates:
-        problems.append(f"duplicated slice positions: {'; '.join(duplicates)}")
-    if gaps:
-        problems.append(f"missing slices (typical spacing {spacing:.4g} mm) {'; '.join(gaps)}")
-    if uneven:
-        problems.append(f"uneven slice spacing (typical {spacing:.4g} mm): {'; '.join(uneven)}")
-    sideways = positions[-1] - positions[0] - (distances[-1] - distances[0]) * normal
-    drift = float(np.linalg.norm(sideways)) / (len(placed) - 1)
-    if drift > DRIFT_FRACTION * spacing:
-        tilt = math.degrees(math.atan2(float(np.linalg.norm(sideways)), float(distances[-1] - distances[0])))
-        problems.append(
-            f"slice positions drift sideways by {drift:.3g} mm per slice (a gantry tilt or sheared stack of "
-            f"{tilt:.3g}°), which a volume's grid cannot hold: resample it first (e.g. dcm2niix corrects gantry tilt)"
-        )
-    return spacing, problems
-
-
-def _same(known: tuple, value) -> bool:
-    if value is None or len(known) != len(value):
-        return value is None and known == ()
-    return bool(np.allclose(known, value, rtol=0.0, atol=HEADER_TOLERANCE))
-
-
-def _plain(values: tuple) -> str:
-    return "×".join(f"{value:g}" for value in values) if values else "none"
-
-
-def _position(distance: float) -> str:
-    return f"{distance:.4g} mm"
-
-
-def _names(names: list[str], shown: int = 6) -> str:
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

@@ -1,10 +1,12 @@
-"""Mask files for segmentation QA: labelmaps (any format SimpleITK reads) or Slicer ``.seg.nrrd`` files,
-read as binary masks (UInt8, 0/1).
+"""Mask files for segmentation QA: labelmaps (any format SimpleITK reads), Slicer ``.seg.nrrd`` files or
+DICOM RTSTRUCT files, read as binary masks (UInt8, 0/1).
 
 A labelmap keeps its file's voxel order and grid; ``label`` picks one value
 (default: every non-zero voxel). A ``.seg.nrrd`` is read through Slicer's
 segmentation storage node and exported on its own reference geometry;
-``segment`` picks a segment by name (default: all segments together).
+``segment`` picks a segment by name (default: all segments together). An
+RTSTRUCT is rasterised on the grid of its reference series (``reference``, a
+DICOM series folder: the manifest row's image); ``segment`` picks an ROI by name.
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ def readMaskFile(
     label: int | None = None,
     segment: str | None = None,
     scene: "slicer.vtkMRMLScene | None" = None,
+    reference: str | os.PathLike | None = None,
 ) -> sitk.Image:
     """Read a mask file as a 0/1 UInt8 image.
 
     :param what: what the file is, for messages (e.g. ``"reference 'rater2'"``).
     :param label: labelmaps only: the value to keep. A file that has other labels but not this
         one is refused (an all-zero file is an empty mask).
-    :param segment: ``.seg.nrrd`` only: the segment name to keep.
+    :param segment: ``.seg.nrrd`` and RTSTRUCT only: the segment (ROI) name to keep.
     :param scene: scene to read ``.seg.nrrd`` files in (needed for those; nodes are removed afterwards).
+    :param reference: RTSTRUCT only: the folder of the DICOM series it references (its grid is the mask's).
     :raises InputError: for a missing or unreadable file, a non-integer labelmap, an absent label or segment.
     :raises GeometryError: for a file that is not 3D scalar, or on a sheared grid.
     """
@@ -50,6 +54,8 @@ def readMaskFile(
         raise InputError(f"The {what} file {path} was not found; check the path.")
     if extensionOf(path) in SEGMENTATION_EXTENSIONS:
         return _readSegmentationFile(path, what, segment, scene)
+    if _isRtstruct(path):
+        return _readRtstructFile(path, what, segment, reference)
     image = readImageFile(path, what, _READ_FIX)
     requireScalar3D(image, f"{what} file {path.name}")
     requireOrthogonalGrid(image, f"{what} file {path}")
@@ -105,4 +111,42 @@ def _readSegmentationFile(path: pathlib.Path, what: str, segment: str | None, sc
         union |= sitk.GetArrayViewFromImage(mask)
     image = sitk.GetImageFromArray(union.astype(np.uint8))
     image.CopyInformation(next(iter(masks.values())))
+    return image
+
+
+def _isRtstruct(path: pathlib.Path) -> bool:
+    """A DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) whose modality is RTSTRUCT."""
+    with open(path, "rb") as stream:
+        preamble = stream.read(132)
+    if preamble[128:132] != b"DICM" and extensionOf(path) != ".dcm":
+        return False
+    from VirtualBiopsy.dicom.rtstruct import isRtstruct
+
+    return isRtstruct(path)
+
+
+def _readRtstructFile(path: pathlib.Path, what: str, segment: str | None, reference) -> sitk.Image:
+    from VirtualBiopsy.dicom.rtstruct import readRtstruct
+
+    if reference is None or not pathlib.Path(reference).is_dir():
+        raise InputError(
+            f"The {what} file {path} is a DICOM RTSTRUCT; reading it needs the folder of the DICOM series it was "
+            f"drawn on (got {reference or 'none'}): give the case's image as that DICOM series folder."
+        )
+    rois = readRtstruct(path, reference)
+    if not rois:
+        raise InputError(f"The {what} file {path} has no ROIs; give an RTSTRUCT with the tumour's ROI.")
+    masks = dict(rois)
+    if segment is not None:
+        if segment not in masks:
+            raise InputError(
+                f"The {what} file {path} has no ROI named '{segment}' (its ROIs: {', '.join(masks)}); "
+                "give one of these with --segment."
+            )
+        return masks[segment]
+    union = np.zeros_like(sitk.GetArrayViewFromImage(rois[0][1]))
+    for _name, mask in rois:
+        union |= sitk.GetArrayViewFromImage(mask)
+    image = sitk.GetImageFromArray(union)
+    image.CopyInformation(rois[0][1])
     return image
