@@ -22,14 +22,15 @@ from VirtualBiopsy.cohort.caseTask import CaseTask, inputHash
 from VirtualBiopsy.cohort.dicomOutputs import SEG_FILE, SR_FILE, dicomReference, segmentAlgorithm, writeCaseDicom
 from VirtualBiopsy.cohort.eventLog import EventLog
 from VirtualBiopsy.cohort.ledger import LedgerEntry, RunLedger, hashSettings, processPeakMemoryBytes
+from VirtualBiopsy.cohort.manifestMasks import RASTERISED_MASK, isRtstructMask, rasteriseRtstruct
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
 
 logger = logging.getLogger(__name__)
 
-#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``; dicom only for cases
-#: read from DICOM series).
-CASE_STAGES = ("harmonize", "segment", "extract", "scene", "dicom")
+#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``; mask only for an RTSTRUCT
+#: mask, dicom only for cases read from DICOM series).
+CASE_STAGES = ("harmonize", "mask", "segment", "extract", "scene", "dicom")
 
 
 class StageFailed(Exception):
@@ -118,11 +119,25 @@ class _CaseStages:
         current = {**images, **harmonized}
         result: dict[str, Any] = {"harmonized": {name: relative(path) for name, path in harmonized.items()}}
 
+        manifestMask = pathlib.Path(task.mask) if task.mask else None
+        if isRtstructMask(manifestMask):
+            assert manifestMask is not None
+            rasterised = paths["folder"] / RASTERISED_MASK
+            folders = {f"image.{name}": inputHash(path) for name, path in images.items() if path.is_dir()}
+            self.stage(
+                "mask",
+                {"rtstruct": inputHash(manifestMask), **folders},
+                {},
+                [rasterised],
+                functools.partial(rasteriseRtstruct, manifestMask, images, rasterised),
+            )
+            manifestMask = rasterised
+
         segmentation = mask = None
         if config.segment.enabled:
             gridImage = current[config.segment.sequence]
             segmentInputs = self._segmentImages(images, current)
-            mask = pathlib.Path(task.mask) if task.mask and config.segment.usesManifestMasks else None
+            mask = manifestMask if config.segment.usesManifestMasks else None
             inputs = {f"image.{name}": inputHash(path) for name, path in segmentInputs.items()}
             inputs["grid"] = inputHash(gridImage)
             if mask is not None:
@@ -158,7 +173,7 @@ class _CaseStages:
 
         sceneInputs = {f"image.{name}": inputHash(path) for name, path in images.items()}
         sceneInputs.update({f"harmonized.{name}": inputHash(path) for name, path in harmonized.items()})
-        for name, path in (("segmentation", segmentation), ("features", features), ("reference", task.mask)):
+        for name, path in (("segmentation", segmentation), ("features", features), ("reference", manifestMask)):
             if path is not None:
                 sceneInputs[name] = inputHash(path)
         self.stage(
@@ -171,7 +186,7 @@ class _CaseStages:
                 images,
                 harmonized,
                 segmentation,
-                pathlib.Path(task.mask) if task.mask else None,
+                manifestMask,
                 task.label,
                 features,
                 paths["scene"],

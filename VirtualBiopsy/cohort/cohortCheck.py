@@ -275,7 +275,13 @@ def _checkCell(
     if not readHeaders:
         return None
     try:
-        return readDicomSeriesHeader(resolved) if resolved.is_dir() else readImageHeader(resolved)
+        from VirtualBiopsy.cohort.manifestMasks import isRtstructMask
+
+        if resolved.is_dir():
+            return readDicomSeriesHeader(resolved)
+        if isRtstructMask(resolved):  # its grid is its series': checked when the case rasterises it
+            return ImageHeader()
+        return readImageHeader(resolved)
     except InputError as error:
         report(str(error))
         return None

@@ -2,8 +2,10 @@
 
 Every patient has a study with a 3-plane localizer, T1, T1c, T2, FLAIR, a DWI
 (b = 0, 500, 1000 in one series) and an ADC map; patient 0 also has a follow-up
-study whose T1c slices are spread over two folders. Patient ``k`` is scanned on
-an axis-aligned grid (``k % 3 == 0``), an oblique one (1) or a left-handed one (2).
+study whose T1c slices are spread over two folders. Each first study has an
+RTSTRUCT (ROI "GTV", the ground-truth tumour) drawn on its T1c series. Patient
+``k`` is scanned on an axis-aligned grid (``k % 3 == 0``), an oblique one (1)
+or a left-handed one (2).
 Planted problems: patient 1's FLAIR misses its middle slice; patient 2's T1
 carries a contrast agent under a pre-contrast description and its T2 a slice
 thickness half its spacing. The T1 series reuse the T1c voxels (only headers
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from VirtualBiopsy.data.dicomRtstruct import writeRtstruct
 from VirtualBiopsy.data.dicomWriter import (
     B_VALUES,
     DWI_ADC,
@@ -51,7 +54,7 @@ def writeHospitalExport(folder: pathlib.Path, patients: int = 3, seed: int = 0, 
     """Write the export under ``folder`` (created; must not exist or be empty) and return its ground truth.
 
     :returns: ``{"series": {seriesUid: {"patient", "study", "folder" (relative), "sequence", "flags" (set),
-        "bValues", "files"}}, "skipped": {relative path: reason word}, "identifiers": [...]}``.
+        "bValues", "files"} (the RTSTRUCTs also with "references", the series UID they are drawn on)}, "skipped": {relative path: reason word}, "identifiers": [...]}``.
     :raises InputError: for a folder that holds files already.
     """
     folder = pathlib.Path(folder)
@@ -90,6 +93,8 @@ def writeHospitalExport(folder: pathlib.Path, patients: int = 3, seed: int = 0, 
                     entry["flags"].add("spread_folders")
                 entry["files"] = len(paths)
                 truth["series"][header.seriesUid] = entry
+            if studyIndex == 0:
+                _writeTumourOutline(folder, index, case.mask, truth)
     _writeStrays(folder, truth)
     return truth
 
@@ -120,6 +125,23 @@ def _writeKind(kind, images, source, target, header, index, entry) -> list[pathl
         header.extra["SliceThickness"] = f"{image.GetSpacing()[2] / 2:g}"
         entry["flags"].add("thickness_spacing")
     return writeSeries([image], target, header, dropSlice=dropSlice)
+
+
+def _writeTumourOutline(folder: pathlib.Path, index: int, mask: sitk.Image, truth: dict) -> None:
+    """The radiologist's outline of the tumour (ROI "GTV") as an RTSTRUCT on the first study's T1c series."""
+    pydicom = requirePackage("pydicom")
+    reference = next(
+        (uid, entry) for uid, entry in truth["series"].items()
+        if entry["patient"] == identifiersOf(index)[3] and entry["folder"].endswith("STUDY1/SER03")
+    )  # fmt: skip
+    relative = f"PAT{index + 1:03d}/STUDY1/SER90"
+    (folder / relative).mkdir(parents=True)
+    path = writeRtstruct(folder / relative / "RS00001", folder / reference[1]["folder"], {"GTV": _placed(mask, index)})
+    written = pydicom.dcmread(path, stop_before_pixels=True)
+    truth["series"][str(written.SeriesInstanceUID)] = {
+        "patient": identifiersOf(index)[3], "study": reference[1]["study"], "folder": relative,
+        "sequence": "RTSTRUCT", "flags": set(), "bValues": None, "files": 1, "references": reference[0],
+    }  # fmt: skip
 
 
 def _placed(image: sitk.Image, index: int) -> sitk.Image:

@@ -105,7 +105,41 @@ def _readFile(path: pathlib.Path) -> tuple[Any, str]:
     return dataset, f"RTSTRUCT {path.name}"
 
 
-def _requireReference(dataset: Any, shown: str, reference: SeriesVolume, folder: pathlib.Path) -> None:
+def referencedSeries(path: str | os.PathLike) -> set[str]:
+    """The SeriesInstanceUIDs an RTSTRUCT references (headers only)."""
+    dataset, _ = _readFile(pathlib.Path(path))
+    return _references(dataset)[0]
+
+
+def findReferenceFolder(path: str | os.PathLike, folders: list[pathlib.Path]) -> pathlib.Path:
+    """The one of ``folders`` (DICOM series folders) that holds the series the RTSTRUCT at ``path`` references.
+
+    :raises InputError: when none of them does (naming the referenced series), or the RTSTRUCT names none
+        and there is not exactly one folder.
+    """
+    pydicom = requirePackage("pydicom")
+    wanted = referencedSeries(path)
+    if not wanted and len(folders) == 1:
+        return folders[0]
+    for folder in folders:
+        first = next((member for member in sorted(pathlib.Path(folder).iterdir()) if member.is_file()), None)
+        if first is None:
+            continue
+        try:
+            header = pydicom.dcmread(first, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
+        except Exception:  # not DICOM: not the reference
+            continue
+        if str(header.get("SeriesInstanceUID", "")) in wanted:
+            return pathlib.Path(folder)
+    raise InputError(
+        f"RTSTRUCT {pathlib.Path(path).name} references series {', '.join(sorted(wanted)) or '(none named)'}, which "
+        f"is none of the case's DICOM series ({len(folders)} folder(s)); give the series the contours were drawn on "
+        "as one of the case's images."
+    )
+
+
+def _references(dataset: Any) -> tuple[set[str], set[str]]:
+    """The referenced series UIDs and frames of reference of an RTSTRUCT."""
     series, frames = set(), set()
     for frame in dataset.get("ReferencedFrameOfReferenceSequence", []):
         frames.add(str(frame.get("FrameOfReferenceUID", "")))
@@ -115,6 +149,11 @@ def _requireReference(dataset: Any, shown: str, reference: SeriesVolume, folder:
     frames |= {str(roi.get("ReferencedFrameOfReferenceUID", "")) for roi in dataset.get("StructureSetROISequence", [])}
     series.discard("")
     frames.discard("")
+    return series, frames
+
+
+def _requireReference(dataset: Any, shown: str, reference: SeriesVolume, folder: pathlib.Path) -> None:
+    series, frames = _references(dataset)
     if series and reference.seriesUid not in series:
         raise InputError(
             f"{shown} references series {', '.join(sorted(series))}, but the reference folder {folder} holds series "

@@ -54,7 +54,7 @@ def readMaskFile(
         raise InputError(f"The {what} file {path} was not found; check the path.")
     if extensionOf(path) in SEGMENTATION_EXTENSIONS:
         return _readSegmentationFile(path, what, segment, scene)
-    if _isRtstruct(path):
+    if isRtstructFile(path):
         return _readRtstructFile(path, what, segment, reference)
     image = readImageFile(path, what, _READ_FIX)
     requireScalar3D(image, f"{what} file {path.name}")
@@ -114,8 +114,9 @@ def _readSegmentationFile(path: pathlib.Path, what: str, segment: str | None, sc
     return image
 
 
-def _isRtstruct(path: pathlib.Path) -> bool:
-    """A DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) whose modality is RTSTRUCT."""
+def isRtstructFile(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) whose modality is RTSTRUCT."""
+    path = pathlib.Path(path)
     with open(path, "rb") as stream:
         preamble = stream.read(132)
     if preamble[128:132] != b"DICM" and extensionOf(path) != ".dcm":
