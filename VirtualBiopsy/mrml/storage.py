@@ -237,6 +237,11 @@ def _readVolumeNode(files: list[pathlib.Path], scene: "slicer.vtkMRMLScene", nam
         raise
     if len(files) == 1:
         _restoreHeaderGeometry(node, files[0])
+    else:
+        # A saved scene names a volume's file after its storage file: a DICOM file's name (which can carry the
+        # patient's name) would travel into scenes; with none, Slicer names it after the node.
+        storageNode.ResetFileNameList()
+        storageNode.SetFileName("")
     node.CreateDefaultDisplayNodes()
     return node
 
