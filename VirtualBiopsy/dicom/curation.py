@@ -4,10 +4,13 @@ Flag names (the ``flags`` column): ``localizer``, ``derived``, ``secondary_captu
 ``missing_geometry``, ``mixed_orientations``, ``mixed_sizes``, ``several_echoes``,
 ``several_acquisitions``, ``duplicated_positions``, ``missing_slice``,
 ``uneven_spacing``, ``thickness_spacing``, ``contrast_description``,
-``undecodable_compression``, ``uid_conflict``; the index adds ``spread_folders`` and
-``shared_folder`` (:mod:`.index`). Slices at one position are expected, not
+``undecodable``, ``shared_series_uid``, ``no_pixel_data``, ``truncated_pixels``; the
+index adds ``spread_folders``, ``shared_folder``, ``reference_missing`` and
+``frame_of_reference_mismatch`` (:mod:`.index`). Slices at one position are expected, not
 duplicates, when b-values, temporal positions or echoes tell them apart.
-A localizer gets no geometry flags: its planes are orthogonal on purpose.
+A localizer gets no geometry flags: its planes are orthogonal on purpose; nor do
+objects that are not images (RTSTRUCT, SEG, SR) and enhanced multi-frame images
+(one file, the geometry per frame).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 from VirtualBiopsy.dicom.classification import describesContrast
 from VirtualBiopsy.errors import requirePackage
 
+#: Modalities of objects that are not a stack of slices: no geometry flags.
+NON_IMAGE_MODALITIES = ("RTSTRUCT", "SEG", "SR", "KO", "PR", "REG")
 #: Relative tolerance on slice spacing (uneven spacing, thickness ≠ spacing, missing slices).
 SPACING_TOLERANCE = 0.01
 
@@ -35,9 +40,11 @@ def curationFlags(headers: list[dict[str, Any]]) -> dict[str, str]:
     if str(first.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1.7") or "SECONDARY" in imageType:
         flags["secondary_capture"] = "secondary capture (a screenshot-like image, no acquisition geometry)"
     _counts(headers, flags)
+    _pixels(headers, flags)
     _contrast(first, flags)
     _compression(first, flags)
-    if "localizer" not in flags:
+    objects = first.get("Modality") in NON_IMAGE_MODALITIES or int(first.get("NumberOfFrames") or 1) > 1
+    if "localizer" not in flags and not objects:
         _geometry(headers, flags)
     return flags
 
@@ -56,9 +63,22 @@ def _counts(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
         values = sorted({str(h[keyword]) for h in headers if keyword in h})
         if len(values) > 1:
             flags[flag] = f"{len(values)} {what} in one series ({keyword} {', '.join(values)})"
-    for keyword, flag in (("StudyInstanceUID", "uid_conflict"), ("PatientID", "uid_conflict")):
-        if len({h.get(keyword) for h in headers}) > 1:
-            flags[flag] = f"one SeriesInstanceUID in files of several {keyword} values (two series share a UID)"
+    differing = [
+        k for k in ("StudyInstanceUID", "PatientID", "FrameOfReferenceUID") if len({h.get(k) for h in headers}) > 1
+    ]
+    if differing:
+        flags["shared_series_uid"] = (
+            f"one SeriesInstanceUID in files of several {' and '.join(differing)} values (two series share a UID)"
+        )
+
+
+def _pixels(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
+    for flag, start in (("no_pixel_data", "no Pixel Data"), ("truncated_pixels", "pixel data cut")):
+        files = [h for h in headers if str(h.get("pixelProblem", "")).startswith(start)]
+        if files:
+            flags[flag] = (
+                f"{len(files)} of {len(headers)} files, e.g. {files[0].get('file', files[0]['path'])}: {files[0]['pixelProblem']}"
+            )
 
 
 def _contrast(first: dict[str, Any], flags: dict[str, str]) -> None:
@@ -80,7 +100,7 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
     pydicom = requirePackage("pydicom")
     uid = pydicom.uid.UID(syntax)
     if not uid.is_transfer_syntax:
-        flags["undecodable_compression"] = f"unknown transfer syntax {syntax}"
+        flags["undecodable"] = f"unknown transfer syntax {syntax}: no decoder can read its pixel data"
         return
     if uid.is_compressed:
         try:
@@ -88,7 +108,7 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
         except Exception:
             available = False
         if not available:
-            flags["undecodable_compression"] = f"transfer syntax {uid.name} ({syntax}) has no installed decoder"
+            flags["undecodable"] = f"transfer syntax {uid.name} ({syntax}) has no installed decoder"
 
 
 def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
