@@ -112,13 +112,15 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
 
 
 def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
-    missing = sum(1 for h in headers if "ImagePositionPatient" not in h or "ImageOrientationPatient" not in h)
+    missing = sum(1 for h in headers if not _hasGeometry(h))
     if missing:
         flags["missing_geometry"] = (
-            f"{missing} of {len(headers)} files have no ImagePositionPatient or ImageOrientationPatient"
+            f"{missing} of {len(headers)} files have no valid ImagePositionPatient (3 numbers) or "
+            "ImageOrientationPatient (6 numbers)"
         )
         return
-    orientations = {tuple(np.round(h["ImageOrientationPatient"], 4)) for h in headers}
+    distinct = {h["ImageOrientationPatient"] for h in headers}
+    orientations = {tuple(round(value, 4) + 0.0 for value in orientation) for orientation in distinct}
     if len(orientations) > 1:
         flags["mixed_orientations"] = f"{len(orientations)} different ImageOrientationPatient values"
         return
@@ -157,11 +159,19 @@ def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
 
 def _projections(headers: list[dict[str, Any]]) -> np.ndarray | None:
     """Each file's position along the slice normal (row × column of the first orientation)."""
-    if any("ImagePositionPatient" not in h for h in headers) or "ImageOrientationPatient" not in headers[0]:
+    if not all(_hasGeometry(h) for h in headers):
         return None
-    orientation = np.asarray(headers[0]["ImageOrientationPatient"], dtype=float)
-    normal = np.cross(orientation[:3], orientation[3:])
-    return np.array([np.dot(normal, np.asarray(h["ImagePositionPatient"], dtype=float)) for h in headers])
+    r, c = headers[0]["ImageOrientationPatient"][:3], headers[0]["ImageOrientationPatient"][3:]
+    normal = np.array([r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]], dtype=float)
+    return np.array([h["ImagePositionPatient"] for h in headers], dtype=float) @ normal
+
+
+def _hasGeometry(header: dict[str, Any]) -> bool:
+    """Whether ``header`` has a position of 3 numbers and an orientation of 6."""
+    position, orientation = header.get("ImagePositionPatient"), header.get("ImageOrientationPatient")
+    return (
+        isinstance(position, tuple) and len(position) == 3 and isinstance(orientation, tuple) and len(orientation) == 6
+    )
 
 
 def _tuple(value: Any) -> tuple:

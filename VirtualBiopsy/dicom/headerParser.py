@@ -56,6 +56,7 @@ _UINT32 = struct.Struct("<I")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHI")
 _VR_NAMES = {vr: vr.decode("ascii") for vr in _LONG_VRS | _SHORT_VRS}
+_HEADER_OF_VR = {**{vr: 8 for vr in _SHORT_VRS}, **{vr: 12 for vr in _LONG_VRS}}
 
 RawHeader = tuple[str, str, RawElements, "tuple[int, int, int] | None", int]
 
@@ -107,10 +108,8 @@ def _parse(buffer: _Buffer) -> RawHeader:
     if buffer.bytes(128, 4) != b"DICM":
         raise _Unusual
     position, meta = 132, {}
-    while True:
+    while _TAG.unpack_from(buffer.data, buffer.ensure(position, 4))[0] == 0x0002:
         tag, vr, length, header = _element(buffer, position, True)
-        if tag >> 16 != 0x0002:
-            break
         if length == _UNDEFINED:
             raise _Unusual
         if tag in (0x00020002, 0x00020010):
@@ -125,48 +124,48 @@ def _parse(buffer: _Buffer) -> RawHeader:
     if not explicit and buffer.bytes(position + 4, 2) in _LONG_VRS | _SHORT_VRS:
         raise _Unusual  # says implicit but looks explicit: pydicom's guess decides
     raw: RawElements = {}
-    previous, pixel, size = -1, None, buffer.size
-    data, dataStart = buffer.data, buffer.start
+    previous, pixel, size, wanted = -1, None, buffer.size, WANTED_VRS
+    data, dataStart, dataEnd = buffer.data, buffer.start, len(buffer.data)
     while position < size:
         offset = position - dataStart
-        if offset < 0 or offset + 12 > len(data):
+        if offset < 0 or offset + 12 > dataEnd:
             offset = buffer.ensure(position, min(12, size - position))
-            data, dataStart = buffer.data, buffer.start
+            data, dataStart, dataEnd = buffer.data, buffer.start, len(buffer.data)
         if explicit:
             group, element, vrBytes, length = _EXPLICIT_SHORT.unpack_from(data, offset)
-            if vrBytes in _SHORT_VRS:
-                header = 8
-            elif vrBytes in _LONG_VRS:
-                if offset + 12 > len(data):
-                    raise _Unusual
-                length, header = _UINT32.unpack_from(data, offset + 8)[0], 12
-            else:
+            header = _HEADER_OF_VR.get(vrBytes)
+            if header == 12:
+                length = _UINT32.unpack_from(data, offset + 8)[0]
+            elif header is None:
                 raise _Unusual
-            vr: str | None = _VR_NAMES[vrBytes]
         else:
             group, element, length = _IMPLICIT.unpack_from(data, offset)
-            vr, header = None, 8
+            vrBytes, header = None, 8
         tag = group << 16 | element
-        if tag <= previous or group == 0x0002 or group == 0xFFFE:
+        if tag <= previous:
             raise _Unusual
         previous = tag
-        if tag in PIXEL_TAGS:
-            pixel = (tag, length, position + header)
-            break
+        if tag >= 0x7FE00008:
+            if tag in PIXEL_TAGS:
+                pixel = (tag, length, position + header)
+                break
+            if group == 0xFFFE:
+                raise _Unusual
         position += header
         if length == _UNDEFINED:
-            if tag in WANTED_VRS or (explicit and vr not in ("SQ", "UN")):
+            if tag in wanted or (explicit and vrBytes not in (b"SQ", b"UN")):
                 raise _Unusual
-            position = _skipSequence(buffer, position, explicit and vr != "UN")
-            data, dataStart = buffer.data, buffer.start
+            position = _skipSequence(buffer, position, explicit and vrBytes != b"UN")
+            data, dataStart, dataEnd = buffer.data, buffer.start, len(buffer.data)
             continue
-        if tag in WANTED_VRS:
-            if vr == "SQ":
+        if tag in wanted:
+            if vrBytes == b"SQ":
                 raise _Unusual
+            vr = None if vrBytes is None else _VR_NAMES[vrBytes]
             offset = position - dataStart
-            if offset + length > len(data):
+            if offset + length > dataEnd:
                 raw[tag] = (vr, buffer.bytes(position, length))
-                data, dataStart = buffer.data, buffer.start
+                data, dataStart, dataEnd = buffer.data, buffer.start, len(buffer.data)
             else:
                 raw[tag] = (vr, data[offset : offset + length])
         position += length

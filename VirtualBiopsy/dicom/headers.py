@@ -20,6 +20,8 @@ from VirtualBiopsy.errors import requirePackage
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 IMPLICIT_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
 #: The attributes the index reads: keyword → (tag, VR of the data dictionary); every other element is skipped.
 FIELDS: dict[str, tuple[int, str]] = {
     "PatientID": (0x00100020, "LO"), "StudyInstanceUID": (0x0020000D, "UI"), "StudyDate": (0x00080020, "DA"),
@@ -32,6 +34,7 @@ FIELDS: dict[str, tuple[int, str]] = {
     "ImageOrientationPatient": (0x00200037, "DS"), "PixelSpacing": (0x00280030, "DS"), "SliceThickness": (0x00180050, "DS"),
     "SpacingBetweenSlices": (0x00180088, "DS"), "Rows": (0x00280010, "US"), "Columns": (0x00280011, "US"),
     "BitsAllocated": (0x00280100, "US"), "SamplesPerPixel": (0x00280002, "US"), "NumberOfFrames": (0x00280008, "IS"),
+    "PhotometricInterpretation": (0x00280004, "CS"),
     "RepetitionTime": (0x00180080, "DS"), "EchoTime": (0x00180081, "DS"), "InversionTime": (0x00180082, "DS"),
     "FlipAngle": (0x00181314, "DS"), "ScanningSequence": (0x00180020, "CS"), "SequenceVariant": (0x00180021, "CS"),
     "MagneticFieldStrength": (0x00180087, "DS"), "ContrastBolusAgent": (0x00180010, "LO"),
@@ -62,6 +65,8 @@ NON_IMAGE_CLASSES = (
 _TEXT_VRS = {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
 _BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
 RawElements = dict[int, tuple[str | None, bytes]]
+#: Decoded values by (tag, VR, bytes): most values repeat in every file of a series.
+_decoded: dict[tuple, Any] = {}
 
 
 def readHeaders(paths: list[str]) -> list[tuple]:
@@ -85,10 +90,9 @@ def readHeader(path: str) -> dict[str, Any]:
 def readHeaderWithPydicom(path: str) -> dict[str, Any]:
     """:func:`readHeader` through pydicom only (the fallback, and the reference the fast parser is tested on)."""
     pydicom = requirePackage("pydicom")
-    tags = [*WANTED_VRS, *_SEQUENCE_TAGS]
     try:
         with open(path, "rb") as file:
-            dataset = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=tags)
+            dataset = pydicom.dcmread(file, stop_before_pixels=True)
             size = os.fstat(file.fileno()).st_size
             meta = getattr(dataset, "file_meta", None)
             syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
@@ -100,6 +104,10 @@ def readHeaderWithPydicom(path: str) -> dict[str, Any]:
     except Exception as error:  # a truncated or corrupt file: reported, the rest is indexed
         return {"path": path, "problem": f"unreadable: {type(error).__name__}: {error}"}
     storageClass = str(getattr(meta, "MediaStorageSOPClassUID", "") or "")
+    littleEndian = syntax in (IMPLICIT_LITTLE_ENDIAN, EXPLICIT_LITTLE_ENDIAN) or _encapsulated(syntax)
+    cut = None if syntax == DEFLATED else _cutElement(dataset, size, littleEndian and pixel is None)
+    if cut is not None:
+        return {"path": path, "problem": f"truncated: {cut} (a file of {size} bytes)"}
     raw: RawElements = {}
     for tag in WANTED_VRS:
         if tag in dataset:
@@ -107,6 +115,8 @@ def readHeaderWithPydicom(path: str) -> dict[str, Any]:
             value = element.value
             if isinstance(value, bytes) or value is None or (isinstance(value, (str, list)) and not value):
                 raw[tag] = (element.VR, value or b"")  # pydicom converts empty values when it reads them
+                if syntax == BIG_ENDIAN:
+                    raw[tag] = (element.VR, _littleEndian(element.VR or WANTED_VRS[tag], raw[tag][1]))
             else:
                 return {"path": path, "problem": f"unreadable: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) not raw"}
     header = assembleHeader(path, syntax, storageClass, raw, pixel, size)
@@ -132,10 +142,16 @@ def assembleHeader(
         if tag not in _KEYWORD_OF:
             continue
         keyword, dictionaryVr = _KEYWORD_OF[tag]
-        try:
-            value = decodeValue(vr or dictionaryVr, data, dictionaryVr)
-        except Exception as error:  # an element whose value cannot be parsed
-            return {"path": path, "problem": f"unreadable: {keyword}: {error}"}
+        key = (tag, vr, data)
+        value = _decoded.get(key, _decoded)
+        if value is _decoded:
+            try:
+                value = decodeValue(vr or dictionaryVr, data, dictionaryVr)
+            except Exception as error:  # an element whose value cannot be parsed
+                return {"path": path, "problem": f"unreadable: {keyword}: {error}"}
+            if len(_decoded) > 20000:
+                _decoded.clear()
+            _decoded[key] = value
         if value is not None and value != "":
             header[keyword] = value
     if "SeriesInstanceUID" not in header:
@@ -221,9 +237,6 @@ def headerFromTuple(values: tuple) -> dict[str, Any]:
 
 
 _TUPLE_KEYS = ("transferSyntax", *KEYWORDS, "pixelProblem", "references")
-#: ReferencedFrameOfReferenceSequence (RTSTRUCT), ReferencedSeriesSequence (SEG), CurrentRequestedProcedureEvidence
-#: Sequence (SR), Shared and PerFrameFunctionalGroupsSequence (enhanced multi-frame).
-_SEQUENCE_TAGS = (0x30060010, 0x00081115, 0x0040A375, 0x52009229, 0x52009230)
 
 
 def _pixelProblem(header: dict[str, Any], syntax: str, pixel: tuple[int, int, int] | None, size: int) -> str | None:
@@ -243,6 +256,8 @@ def _pixelProblem(header: dict[str, Any], syntax: str, pixel: tuple[int, int, in
     frames, samples = header.get("NumberOfFrames", 1), header.get("SamplesPerPixel", 1)
     frames, samples = (value if isinstance(value, int) and value > 0 else 1 for value in (frames, samples))
     expected = math.ceil(sizes[0] * sizes[1] * sizes[2] * frames * samples / 8)
+    if header.get("PhotometricInterpretation") == "YBR_FULL_422":
+        expected = expected * 2 // 3  # two chroma samples shared by every two pixels
     available = min(length, max(0, size - valueOffset))
     if available < expected:
         return (
@@ -255,6 +270,33 @@ def _pixelProblem(header: dict[str, Any], syntax: str, pixel: tuple[int, int, in
 def _encapsulated(syntax: str) -> bool:
     """A compressed (encapsulated) transfer syntax, whose dataset is explicit VR little endian."""
     return syntax.startswith(("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.98"))
+
+
+def _cutElement(dataset: Any, size: int, leftover: bool) -> str | None:
+    """Where the file is cut inside its header (pydicom reads a cut value or element silently), or ``None``;
+    ``leftover``: bytes after the last whole element (no pixel data follows) count as a cut."""
+    meta = getattr(dataset, "file_meta", None)
+    elements = [*(meta.elements() if meta is not None else ()), *dataset.elements()]
+    last = None
+    for element in elements:
+        tell, length = getattr(element, "value_tell", None), getattr(element, "length", 0)
+        if tell is None or length == 0xFFFFFFFF:
+            last = None
+            continue
+        if tell + length > size:
+            return f"the file ends inside element ({element.tag >> 16:04X},{element.tag & 0xFFFF:04X})"
+        last = (element.tag, tell + length) if last is None or tell + length >= last[1] else last
+    if leftover and last is not None and last[1] < size:
+        return f"{size - last[1]} byte(s) after the last whole element ({last[0] >> 16:04X},{last[0] & 0xFFFF:04X})"
+    return None
+
+
+def _littleEndian(vr: str, data: bytes) -> bytes:
+    """A big-endian binary value in little-endian byte order (text values are unchanged)."""
+    if vr not in _BINARY:
+        return data
+    width = struct.calcsize(_BINARY[vr])
+    return b"".join(data[start : start + width][::-1] for start in range(0, len(data) - width + 1, width))
 
 
 def _integer(item: str) -> int:
