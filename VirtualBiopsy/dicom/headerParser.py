@@ -133,10 +133,10 @@ def _parse(buffer: _Buffer) -> RawHeader:
             data, dataStart, dataEnd = buffer.data, buffer.start, len(buffer.data)
         if explicit:
             group, element, vrBytes, length = _EXPLICIT_SHORT.unpack_from(data, offset)
-            header = _HEADER_OF_VR.get(vrBytes)
+            header = _HEADER_OF_VR.get(vrBytes, 0)
             if header == 12:
                 length = _UINT32.unpack_from(data, offset + 8)[0]
-            elif header is None:
+            elif header == 0:
                 raise _Unusual
         else:
             group, element, length = _IMPLICIT.unpack_from(data, offset)

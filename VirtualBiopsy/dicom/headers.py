@@ -250,19 +250,19 @@ def _pixelProblem(header: dict[str, Any], syntax: str, pixel: tuple[int, int, in
     tag, length, valueOffset = pixel
     if length == 0xFFFFFFFF or syntax not in (IMPLICIT_LITTLE_ENDIAN, EXPLICIT_LITTLE_ENDIAN) or tag != 0x7FE00010:
         return None
-    sizes = [header.get(key) for key in ("Rows", "Columns", "BitsAllocated")]
-    if not all(isinstance(value, int) for value in sizes):
+    rows, columns, bits = (header.get(key) for key in ("Rows", "Columns", "BitsAllocated"))
+    if not (isinstance(rows, int) and isinstance(columns, int) and isinstance(bits, int)):
         return None
     frames, samples = header.get("NumberOfFrames", 1), header.get("SamplesPerPixel", 1)
     frames, samples = (value if isinstance(value, int) and value > 0 else 1 for value in (frames, samples))
-    expected = math.ceil(sizes[0] * sizes[1] * sizes[2] * frames * samples / 8)
+    expected = math.ceil(rows * columns * bits * frames * samples / 8)
     if header.get("PhotometricInterpretation") == "YBR_FULL_422":
         expected = expected * 2 // 3  # two chroma samples shared by every two pixels
     available = min(length, max(0, size - valueOffset))
     if available < expected:
         return (
-            f"pixel data cut: {available} of {expected} bytes (Rows {sizes[0]} × Columns {sizes[1]} × "
-            f"{sizes[2]} bits × {samples} samples × {frames} frames)"
+            f"pixel data cut: {available} of {expected} bytes (Rows {rows} × Columns {columns} × "
+            f"{bits} bits × {samples} samples × {frames} frames)"
         )
     return None
 

@@ -109,7 +109,7 @@ def _draftMask(index: DicomIndex, patient: str, rows: list[SeriesRow], cells: di
         (row for row in objects if target in row.references and _usable(row, objects=True)),
         key=lambda row: (MASK_MODALITIES.index(row.modality), row.seriesUid),
     )
-    if candidates:
+    if candidates and target is not None:
         chosen = candidates[0]
         cells["mask"] = str((index.folder / chosen.firstFile).resolve())
         notes.append(
