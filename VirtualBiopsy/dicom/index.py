@@ -1,11 +1,13 @@
 """Index a DICOM folder tree: one row per series, classified and curated, from headers only.
 
 :func:`indexFolder` lists every file under the folder, reads the headers (no pixel
-data, :mod:`.headers`) in a process pool (faster than threads here: pydicom's
-parsing holds the GIL), groups the files by ``SeriesInstanceUID`` and gives each
-series its class (:mod:`.classification`) and curation flags (:mod:`.curation`).
-Files that are not DICOM images are listed per file with the reason. Nothing in
-the input folder is written.
+data, :mod:`.headers`: a byte parser for the common file, pydicom for the rest) in
+a process pool (chunks of :data:`CHUNK` files, compact tuples back; faster than
+threads: parsing holds the GIL), groups the files by ``SeriesInstanceUID`` and
+gives each series its class (:mod:`.classification`) and curation flags
+(:mod:`.curation`, plus the folder and reference flags set here). Files that are
+not DICOM images or objects are listed per file with the reason. Nothing in the
+input folder is written.
 """
 
 from __future__ import annotations

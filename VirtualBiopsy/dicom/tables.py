@@ -8,7 +8,9 @@ series' folder (absolute: the export is outside ``DIR``; run the manifest with
 ``--data-root EXPORT``) only when that folder holds exactly that series; a series
 spread over folders or sharing its folder with other series, like one with a
 missing slice, leaves the cell empty and a note says why, so that the curator
-can move its files into a folder of its own. The tables carry the DICOM
+can move its files into a folder of its own. The ``mask`` cell is the SEG or
+RTSTRUCT file that references the drafted T1c series (else the first drafted
+sequence), with a note naming it. The tables carry the DICOM
 PatientID (the curator must find the patient in the PACS) but never a patient
 name, birth date or accession number; de-identify before data leaves the hospital.
 """
