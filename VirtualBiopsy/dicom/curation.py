@@ -43,7 +43,8 @@ def curationFlags(headers: list[dict[str, Any]]) -> dict[str, str]:
     _pixels(headers, flags)
     _contrast(first, flags)
     _compression(first, flags)
-    objects = first.get("Modality") in NON_IMAGE_MODALITIES or int(first.get("NumberOfFrames") or 1) > 1
+    frames = first.get("NumberOfFrames")
+    objects = first.get("Modality") in NON_IMAGE_MODALITIES or (isinstance(frames, int) and frames > 1)
     if "localizer" not in flags and not objects:
         _geometry(headers, flags)
     return flags

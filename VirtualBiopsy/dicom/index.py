@@ -147,8 +147,9 @@ def _group(headers: list[dict[str, Any]], folder: pathlib.Path) -> tuple[list[Se
         if name not in relative:
             relative[name] = _relative(name, folder)
         header["folder"] = relative[name]
-        header["file"] = header["folder"] + "/" + os.path.basename(header["path"])
-    skipped = sorted((h["file"].removeprefix("./"), h["problem"]) for h in headers if "problem" in h)
+        base = os.path.basename(header["path"])
+        header["file"] = base if header["folder"] == "." else f"{header['folder']}/{base}"
+    skipped = sorted((h["file"], h["problem"]) for h in headers if "problem" in h)
     bySeries: dict[str, list[dict[str, Any]]] = {}
     for header in headers:
         if "problem" not in header:
@@ -215,7 +216,7 @@ def _row(files: list[dict[str, Any]], seriesOfFolder: dict[str, set[str]]) -> Se
         fieldStrength=first.get("MagneticFieldStrength"), contrastAgent=first.get("ContrastBolusAgent"),
         bValues=classification.bValues, timePoints=classification.timePoints,
         frameOfReference=str(first.get("FrameOfReferenceUID", "")), references=references,
-        firstFile=first["file"].removeprefix("./"),
+        firstFile=first["file"],
     )  # fmt: skip
 
 
