@@ -121,7 +121,10 @@ def readHeaderWithPydicom(path: str) -> dict[str, Any]:
                 return {"path": path, "problem": f"unreadable: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) not raw"}
     header = assembleHeader(path, syntax, storageClass, raw, pixel, size)
     if "problem" not in header:
-        _addSequenceValues(header, dataset)
+        try:
+            _addSequenceValues(header, dataset)
+        except Exception as error:  # a sequence that cannot be parsed
+            return {"path": path, "problem": f"unreadable: a sequence: {type(error).__name__}: {error}"}
     return header
 
 
