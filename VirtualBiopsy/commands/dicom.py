@@ -1,4 +1,8 @@
-"""``virtual-biopsy dicom``: DICOM in and out; ``dicom index`` indexes and curates a hospital export."""
+"""``virtual-biopsy dicom``: DICOM in and out; ``dicom index`` indexes and curates a hospital export.
+
+Every other action lives in a module ``dicom<Action>.py`` with ``addParser(actions)`` (which sets its own
+``run`` default) and ``run(arguments)``; register it with two lines: its import and its ``addParser`` call below.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,30 @@ def addParser(commands) -> None:
         "series.csv, skipped.csv, manifest.csv (a draft pipeline manifest) and manifest-notes.csv.",
     )
     actions = parser.add_subparsers(dest="dicom_command", required=True, metavar="ACTION")
+    addIndexParser(actions)
+
+
+def addIndexParser(actions) -> None:
+    """Add ``dicom index``."""
     index = actions.add_parser(
         "index",
         help="index and curate a DICOM folder tree: series, sequence classes, curation flags, draft manifest",
         description="Read the headers of every file under FOLDER (in parallel; the folder is never written), group "
-        "them by series, classify each series (T1, T1c, T2, FLAIR, DWI, ADC, DCE, CT, unknown) with a confidence "
-        "and the reason, flag curation problems (missing slices, localizers, contradicting contrast tags, ...) and "
+        "them by series, classify each series (T1, T1c, T2, FLAIR, DWI, ADC, DCE, CT, unknown; RTSTRUCT, SEG and SR "
+        "objects by modality, with the series they reference) with a confidence and the reason, flag curation "
+        "problems (missing slices, localizers, cut or missing pixel data, absent references, ...) and "
         "write --out/series.csv, skipped.csv, manifest.csv and manifest-notes.csv (see docs/dicom.md).",
     )
     index.add_argument("folder", type=pathlib.Path, metavar="FOLDER", help="the export's folder")
     index.add_argument("--out", type=pathlib.Path, required=True, metavar="DIR", help="folder for the tables")
     index.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="processes reading headers (default: CPUs, at most 8)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes reading headers (default: CPUs, at most 8; 1 reads in this process)",
     )
-    parser.set_defaults(run=run)
+    index.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -50,8 +64,9 @@ def run(arguments: argparse.Namespace) -> int:
         index = indexFolder(arguments.folder, workers=arguments.workers, progress=progress)
     paths = writeIndex(index, arguments.out)
     flagged = sum(1 for row in index.series if row.flags)
+    rate = index.files / index.seconds if index.seconds > 0 else 0.0
     print(
         f"{len(index.series)} series ({flagged} flagged) in {index.files} files, {len(index.skipped)} skipped, "
-        f"{index.seconds:.1f} s: {paths['series']}  {paths['manifest']}"
+        f"{index.seconds:.1f} s ({rate:,.0f} files/s): {paths['series']}  {paths['manifest']}"
     )
     return 0

@@ -13,7 +13,9 @@ import dataclasses
 import re
 from typing import Any
 
-SEQUENCES = ("T1", "T1c", "T2", "FLAIR", "DWI", "ADC", "DCE", "CT", "unknown")
+SEQUENCES = ("T1", "T1c", "T2", "FLAIR", "DWI", "ADC", "DCE", "CT", "RTSTRUCT", "SEG", "SR", "unknown")
+#: Objects that are not images: their class is their modality.
+OBJECT_MODALITIES = ("RTSTRUCT", "SEG", "SR")
 _POST = re.compile(r"POST|GAD|\+C\b|\bC\+|\bCE\b|CONTRAST|\bMPR\s*GD|\bGD\b")
 _PRE = re.compile(r"\bPRE\b|NON[- ]?CONTRAST|WITHOUT|\bNC\b")
 
@@ -33,7 +35,10 @@ def classify(headers: list[dict[str, Any]]) -> Classification:
     """Classify the series whose file headers are ``headers`` (see the module's rules)."""
     first = headers[0]
     description = str(first.get("SeriesDescription", "") or first.get("ProtocolName", "")).upper()
-    bValues = tuple(sorted({float(h["DiffusionBValue"]) for h in headers if "DiffusionBValue" in h}))
+    modality = str(first.get("Modality", ""))
+    if modality in OBJECT_MODALITIES:
+        return Classification(modality, 1.0, f"modality {modality}: an object that is not an image")
+    bValues = tuple(sorted({float(b) for h in headers for b in _tuple(h.get("DiffusionBValue"))}))
     timePoints = len({h["TemporalPositionIdentifier"] for h in headers if "TemporalPositionIdentifier" in h})
     if "LOCALIZER" in [str(value).upper() for value in _tuple(first.get("ImageType"))]:
         return Classification("unknown", 0.95, "a localizer (ImageType LOCALIZER), not a diagnostic sequence")

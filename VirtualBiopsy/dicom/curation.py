@@ -4,10 +4,13 @@ Flag names (the ``flags`` column): ``localizer``, ``derived``, ``secondary_captu
 ``missing_geometry``, ``mixed_orientations``, ``mixed_sizes``, ``several_echoes``,
 ``several_acquisitions``, ``duplicated_positions``, ``missing_slice``,
 ``uneven_spacing``, ``thickness_spacing``, ``contrast_description``,
-``undecodable_compression``, ``uid_conflict``; the index adds ``spread_folders`` and
-``shared_folder`` (:mod:`.index`). Slices at one position are expected, not
+``undecodable``, ``shared_series_uid``, ``no_pixel_data``, ``truncated_pixels``; the
+index adds ``spread_folders``, ``shared_folder``, ``reference_missing`` and
+``frame_of_reference_mismatch`` (:mod:`.index`). Slices at one position are expected, not
 duplicates, when b-values, temporal positions or echoes tell them apart.
-A localizer gets no geometry flags: its planes are orthogonal on purpose.
+A localizer gets no geometry flags: its planes are orthogonal on purpose; nor do
+objects that are not images (RTSTRUCT, SEG, SR) and enhanced multi-frame images
+(one file, the geometry per frame).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 from VirtualBiopsy.dicom.classification import describesContrast
 from VirtualBiopsy.errors import requirePackage
 
+#: Modalities of objects that are not a stack of slices: no geometry flags.
+NON_IMAGE_MODALITIES = ("RTSTRUCT", "SEG", "SR", "KO", "PR", "REG")
 #: Relative tolerance on slice spacing (uneven spacing, thickness ≠ spacing, missing slices).
 SPACING_TOLERANCE = 0.01
 
@@ -35,9 +40,12 @@ def curationFlags(headers: list[dict[str, Any]]) -> dict[str, str]:
     if str(first.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1.7") or "SECONDARY" in imageType:
         flags["secondary_capture"] = "secondary capture (a screenshot-like image, no acquisition geometry)"
     _counts(headers, flags)
+    _pixels(headers, flags)
     _contrast(first, flags)
     _compression(first, flags)
-    if "localizer" not in flags:
+    frames = first.get("NumberOfFrames")
+    objects = first.get("Modality") in NON_IMAGE_MODALITIES or (isinstance(frames, int) and frames > 1)
+    if "localizer" not in flags and not objects:
         _geometry(headers, flags)
     return flags
 
@@ -56,9 +64,22 @@ def _counts(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
         values = sorted({str(h[keyword]) for h in headers if keyword in h})
         if len(values) > 1:
             flags[flag] = f"{len(values)} {what} in one series ({keyword} {', '.join(values)})"
-    for keyword, flag in (("StudyInstanceUID", "uid_conflict"), ("PatientID", "uid_conflict")):
-        if len({h.get(keyword) for h in headers}) > 1:
-            flags[flag] = f"one SeriesInstanceUID in files of several {keyword} values (two series share a UID)"
+    differing = [
+        k for k in ("StudyInstanceUID", "PatientID", "FrameOfReferenceUID") if len({h.get(k) for h in headers}) > 1
+    ]
+    if differing:
+        flags["shared_series_uid"] = (
+            f"one SeriesInstanceUID in files of several {' and '.join(differing)} values (two series share a UID)"
+        )
+
+
+def _pixels(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
+    for flag, start in (("no_pixel_data", "no Pixel Data"), ("truncated_pixels", "pixel data cut")):
+        files = [h for h in headers if str(h.get("pixelProblem", "")).startswith(start)]
+        if files:
+            flags[flag] = (
+                f"{len(files)} of {len(headers)} files, e.g. {files[0].get('file', files[0]['path'])}: {files[0]['pixelProblem']}"
+            )
 
 
 def _contrast(first: dict[str, Any], flags: dict[str, str]) -> None:
@@ -80,7 +101,7 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
     pydicom = requirePackage("pydicom")
     uid = pydicom.uid.UID(syntax)
     if not uid.is_transfer_syntax:
-        flags["undecodable_compression"] = f"unknown transfer syntax {syntax}"
+        flags["undecodable"] = f"unknown transfer syntax {syntax}: no decoder can read its pixel data"
         return
     if uid.is_compressed:
         try:
@@ -88,17 +109,19 @@ def _compression(first: dict[str, Any], flags: dict[str, str]) -> None:
         except Exception:
             available = False
         if not available:
-            flags["undecodable_compression"] = f"transfer syntax {uid.name} ({syntax}) has no installed decoder"
+            flags["undecodable"] = f"transfer syntax {uid.name} ({syntax}) has no installed decoder"
 
 
 def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
-    missing = sum(1 for h in headers if "ImagePositionPatient" not in h or "ImageOrientationPatient" not in h)
+    missing = sum(1 for h in headers if not _hasGeometry(h))
     if missing:
         flags["missing_geometry"] = (
-            f"{missing} of {len(headers)} files have no ImagePositionPatient or ImageOrientationPatient"
+            f"{missing} of {len(headers)} files have no valid ImagePositionPatient (3 numbers) or "
+            "ImageOrientationPatient (6 numbers)"
         )
         return
-    orientations = {tuple(np.round(h["ImageOrientationPatient"], 4)) for h in headers}
+    distinct = {h["ImageOrientationPatient"] for h in headers}
+    orientations = {tuple(round(value, 4) + 0.0 for value in orientation) for orientation in distinct}
     if len(orientations) > 1:
         flags["mixed_orientations"] = f"{len(orientations)} different ImageOrientationPatient values"
         return
@@ -137,11 +160,19 @@ def _geometry(headers: list[dict[str, Any]], flags: dict[str, str]) -> None:
 
 def _projections(headers: list[dict[str, Any]]) -> np.ndarray | None:
     """Each file's position along the slice normal (row × column of the first orientation)."""
-    if any("ImagePositionPatient" not in h for h in headers) or "ImageOrientationPatient" not in headers[0]:
+    if not all(_hasGeometry(h) for h in headers):
         return None
-    orientation = np.asarray(headers[0]["ImageOrientationPatient"], dtype=float)
-    normal = np.cross(orientation[:3], orientation[3:])
-    return np.array([np.dot(normal, np.asarray(h["ImagePositionPatient"], dtype=float)) for h in headers])
+    r, c = headers[0]["ImageOrientationPatient"][:3], headers[0]["ImageOrientationPatient"][3:]
+    normal = np.array([r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]], dtype=float)
+    return np.array([h["ImagePositionPatient"] for h in headers], dtype=float) @ normal
+
+
+def _hasGeometry(header: dict[str, Any]) -> bool:
+    """Whether ``header`` has a position of 3 numbers and an orientation of 6."""
+    position, orientation = header.get("ImagePositionPatient"), header.get("ImageOrientationPatient")
+    return (
+        isinstance(position, tuple) and len(position) == 3 and isinstance(orientation, tuple) and len(orientation) == 6
+    )
 
 
 def _tuple(value: Any) -> tuple:

@@ -8,7 +8,9 @@ series' folder (absolute: the export is outside ``DIR``; run the manifest with
 ``--data-root EXPORT``) only when that folder holds exactly that series; a series
 spread over folders or sharing its folder with other series, like one with a
 missing slice, leaves the cell empty and a note says why, so that the curator
-can move its files into a folder of its own. The tables carry the DICOM
+can move its files into a folder of its own. The ``mask`` cell is the SEG or
+RTSTRUCT file that references the drafted T1c series (else the first drafted
+sequence), with a note naming it. The tables carry the DICOM
 PatientID (the curator must find the patient in the PACS) but never a patient
 name, birth date or accession number; de-identify before data leaves the hospital.
 """
@@ -23,16 +25,19 @@ from VirtualBiopsy.files import writeTextAtomically
 #: Flags that keep a series out of the draft manifest.
 BLOCKING = (
     "localizer", "secondary_capture", "missing_geometry", "mixed_orientations", "mixed_sizes",
-    "duplicated_positions", "missing_slice", "uneven_spacing", "undecodable_compression", "uid_conflict",
-    "spread_folders", "shared_folder", "several_echoes", "several_acquisitions",
+    "duplicated_positions", "missing_slice", "uneven_spacing", "undecodable", "shared_series_uid",
+    "spread_folders", "shared_folder", "several_echoes", "several_acquisitions", "no_pixel_data", "truncated_pixels",
+    "reference_missing", "frame_of_reference_mismatch",
 )  # fmt: skip
+#: Objects that can give a patient's mask, in order of preference.
+MASK_MODALITIES = ("SEG", "RTSTRUCT")
 #: Manifest columns, in order (those no patient has are left out).
 MANIFEST_SEQUENCES = ("T1c", "T1", "T2", "FLAIR", "DWI", "ADC", "DCE", "CT")
 SERIES_COLUMNS = (
     "patient_id", "study_uid", "series_uid", "modality", "description", "sequence", "confidence", "reason", "flags",
     "flag_reasons", "files", "folder", "series_number", "rows", "columns", "pixel_spacing", "slice_thickness",
     "slice_spacing", "orientation", "repetition_time", "echo_time", "inversion_time", "flip_angle",
-    "field_strength", "contrast_agent", "b_values", "time_points",
+    "field_strength", "contrast_agent", "b_values", "time_points", "references",
 )  # fmt: skip
 
 
@@ -80,19 +85,61 @@ def draftManifest(index: DicomIndex) -> tuple[list[tuple], list[tuple]]:
                 (r for r in candidates if _usable(r)), key=lambda r: (-r.confidence, len(r.flags), r.seriesUid)
             )
             if usable:
-                chosen[patient][sequence] = str((index.folder / usable[0].folders[0]).resolve())
+                chosen[patient][sequence] = _cellOf(index, usable[0])
             for row in candidates:
                 if not _usable(row):
                     blocking = ", ".join(f"{name}: {row.flags[name]}" for name in row.flags if name in BLOCKING)
                     notes.append((patient, sequence, row.seriesUid, f"left out ({blocking})"))
+        _draftMask(index, patient, rows, chosen[patient], notes)
     columns = [s for s in MANIFEST_SEQUENCES if any(s in cells for cells in chosen.values())]
-    table: list[tuple] = [("patient", *columns)]
-    table += [(p, *(cells.get(s, "") for s in columns)) for p, cells in chosen.items()]
+    table: list[tuple] = [("patient", *columns, "mask")]
+    table += [(p, *(cells.get(s, "") for s in columns), cells.get("mask", "")) for p, cells in chosen.items()]
     return table, notes
 
 
-def _usable(row: SeriesRow) -> bool:
-    return row.sequence != "unknown" and len(row.folders) == 1 and not any(name in BLOCKING for name in row.flags)
+def _draftMask(index: DicomIndex, patient: str, rows: list[SeriesRow], cells: dict[str, str], notes: list) -> None:
+    """The ``mask`` cell: the SEG or RTSTRUCT file that references the drafted T1c series (or the first drafted
+    sequence), with a note saying which; notes for the patient's objects that reference no drafted series."""
+    objects = [row for row in rows if row.modality in MASK_MODALITIES]
+    drafted = {
+        row.seriesUid: row.sequence
+        for row in rows
+        if row.sequence in cells and _cellOf(index, row) == cells[row.sequence]
+    }
+    target = next((uid for sequence in MANIFEST_SEQUENCES for uid, s in drafted.items() if s == sequence), None)
+    candidates = sorted(
+        (row for row in objects if target in row.references and _usable(row, objects=True)),
+        key=lambda row: (MASK_MODALITIES.index(row.modality), row.seriesUid),
+    )
+    if candidates and target is not None:
+        chosen = candidates[0]
+        cells["mask"] = str((index.folder / chosen.firstFile).resolve())
+        notes.append(
+            (patient, "mask", chosen.seriesUid,
+             f"{chosen.modality} {chosen.firstFile} references the drafted {drafted[target]} series {target}")
+        )  # fmt: skip
+    for row in objects:
+        if candidates and row is candidates[0]:
+            continue
+        if not _usable(row, objects=True):
+            blocking = ", ".join(f"{name}: {row.flags[name]}" for name in row.flags if name in BLOCKING)
+            notes.append((patient, "mask", row.seriesUid, f"{row.modality} left out ({blocking})"))
+        elif target not in row.references:
+            notes.append(
+                (patient, "mask", row.seriesUid,
+                 f"{row.modality} references {';'.join(row.references)}, not the drafted series {target or '(none)'}")
+            )  # fmt: skip
+
+
+def _cellOf(index: DicomIndex, row: SeriesRow) -> str:
+    return str((index.folder / row.folders[0]).resolve())
+
+
+def _usable(row: SeriesRow, objects: bool = False) -> bool:
+    """A series the draft may use: classified, in one folder of its own and without a blocking flag (an object,
+    a SEG or RTSTRUCT file, may share its folder)."""
+    blocking = [name for name in row.flags if name in BLOCKING and not (objects and name == "shared_folder")]
+    return (objects or (row.sequence in MANIFEST_SEQUENCES and len(row.folders) == 1)) and not blocking
 
 
 def _seriesCells(row: SeriesRow) -> tuple:
@@ -102,7 +149,7 @@ def _seriesCells(row: SeriesRow) -> tuple:
         ";".join(row.folders), row.seriesNumber, row.rows, row.columns, _joined(row.pixelSpacing),
         row.sliceThickness, "" if row.sliceSpacing is None else f"{row.sliceSpacing:g}", _joined(row.orientation),
         row.repetitionTime, row.echoTime, row.inversionTime, row.flipAngle, row.fieldStrength, row.contrastAgent,
-        _joined(row.bValues), row.timePoints or "",
+        _joined(row.bValues), row.timePoints or "", ";".join(row.references),
     )  # fmt: skip
 
 
