@@ -82,6 +82,7 @@ OUTPUT_OPTIONS = {
 COMMAND_OUTPUTS = {
     "segment": {"probabilities": "--probabilities", "uncertainty": "--uncertainty", "variance": "--variance"},
     "report": {"folder": "Run folder"},
+    "dicom": {"output": "OUT"},
 }
 
 #: Options under which a command writes nothing (``run --check``, ``run --print-config``).

@@ -27,9 +27,9 @@ from VirtualBiopsy.data.dicomExport import _placed, identifiersOf, writeHospital
 from VirtualBiopsy.data.virtualCase import generateCase  # noqa: E402
 
 PATIENTS, SIZE = 3, 40
-#: The manifest's masks are the RTSTRUCTs (a person's outlines); quick analyses.
+#: The manifest's masks are the RTSTRUCTs (a person's outlines, on the T1c series); quick analyses.
 SETTINGS = {
-    "segment": {"source": "manifest"},
+    "segment": {"source": "manifest", "sequence": "T1c"},
     "extract": {"featureClasses": ["shape", "firstorder"], "sequences": ["T1c"]},
     "analyses": {name: {"enabled": False} for name in ("classification", "explanation", "deepLearning", "cox")},
 }
@@ -66,7 +66,7 @@ def hospital(tmp_path_factory):
     assert status == 0, output
     status, output = cli(
         "dicom", "deidentify", str(root / "export"), str(root / "deidentified"), "--key", str(key), "--new-key",
-        "--retain-dates", "shift",
+        "--retain-dates", "shift", "--clean-descriptors",
     )  # fmt: skip
     assert status == 0, output
     status, output = cli("dicom", "index", str(root / "deidentified"), "--out", str(root / "deidentified-index"))
@@ -92,8 +92,8 @@ def test_every_series_is_classified_and_flagged_as_planted(hospital):
         assert set(filter(None, row["flags"].split(";"))) >= planted["flags"], (planted, row)
         assert int(row["files"]) == planted["files"]
     dwi = [row for row in rows.values() if row["sequence"] == "DWI"]
-    assert len(dwi) == PATIENTS and all(row["b_values"] == "0;500;1000" for row in dwi)
-    skipped = {row["file"]: row for row in readCsv(index / "skipped.csv")}
+    assert len(dwi) == PATIENTS and all(row["b_values"] == "0\\500\\1000" for row in dwi)
+    skipped = {row["path"]: row for row in readCsv(index / "skipped.csv")}
     assert set(skipped) == set(truth["skipped"])
 
 
@@ -105,6 +105,7 @@ def test_the_drafted_manifest_runs_every_complete_patient(hospital):
     root = hospital["root"]
     manifest = readCsv(root / "deidentified-index" / "manifest.csv")
     assert len(manifest) == PATIENTS and all(row["mask"] for row in manifest)
+    assert sorted(row["FLAIR"] == "" for row in manifest) == [False, False, True]  # the one missing a slice
     cases = {row["patient"]: json.loads((root / "run" / "cases" / row["patient"] / "case.json").read_text())
              for row in manifest}  # fmt: skip
     assert all(case["status"] == "done" for case in cases.values()), cases

@@ -85,7 +85,7 @@ class TestDataset:
         pixels = bytes(dataset.PixelData)
         changes = deidentifyDataset(dataset, Pseudonyms(KEY), ProfileOptions())
         pseudonym = Pseudonyms(KEY).patient("P7")
-        assert dataset.PatientID == pseudonym and str(dataset.PatientName) == pseudonym
+        assert dataset.PatientID == pseudonym and str(dataset.PatientName) == f"{pseudonym}^"
         assert dataset.AccessionNumber == "" and dataset.PatientBirthDate == "" and dataset.StudyDate == ""
         assert dataset.SOPInstanceUID == Pseudonyms(KEY).uid(original) == dataset.file_meta.MediaStorageSOPInstanceUID
         assert dataset.SOPClassUID == "1.2.840.10008.5.1.4.1.1.4"
@@ -141,7 +141,7 @@ class TestDataset:
         mapping = Pseudonyms(KEY)
         assert [(k, v if v.startswith("1.2.840.10008.") else mapping.uid(v)) for k, v in before] == after
         assert {k for k, _ in before} >= {"ReferencedSOPInstanceUID", "ReferencedFrameOfReferenceUID"}
-        assert str(dataset.PatientName) == mapping.patient("tPhantom30sep")
+        assert str(dataset.PatientName) == mapping.patient("tPhantom30sep") + "^"
         buffer = io.BytesIO()
         dataset.save_as(buffer, enforce_file_format=True)
         assert pydicom.dcmread(io.BytesIO(buffer.getvalue())).SOPInstanceUID == mapping.uid(beforeSop)

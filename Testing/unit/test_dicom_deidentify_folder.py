@@ -74,7 +74,7 @@ def test_layout_and_patient_pseudonyms(run):
         parts = path.relative_to(run["out"]).parts
         assert parts == (dataset.PatientID, dataset.StudyInstanceUID, dataset.SeriesInstanceUID,
                          f"{dataset.SOPInstanceUID}.dcm")  # fmt: skip
-        assert str(dataset.PatientName) == dataset.PatientID and dataset.PatientIdentityRemoved == "YES"
+        assert str(dataset.PatientName) == f"{dataset.PatientID}^" and dataset.PatientIdentityRemoved == "YES"
         assert dataset.file_meta.MediaStorageSOPInstanceUID == dataset.SOPInstanceUID
 
 

@@ -78,13 +78,16 @@ def test_cli_writes_the_tables_without_touching_the_input_or_leaking_identifiers
     assert [row["patient"] for row in manifest] == sorted({s["patient"] for s in truth["series"].values()})
     byFolder = {str((folder / s["folder"]).resolve()): s for s in truth["series"].values()}
     for row in manifest:
-        for sequence in ("T1c", "T2", "DWI", "ADC"):
+        for sequence in ("T1c", "T2"):
             planted = byFolder[row[sequence]]
             assert (planted["patient"], planted["sequence"], planted["flags"] & {"contrast_description"}) == (
                 row["patient"],
                 sequence,
                 set(),
             )
+    assert not {"DWI", "ADC"} & set(manifest[0])  # run reads structural series: noted, not drafted
+    notes = list(csv.DictReader(tables["manifest-notes"].splitlines()))
+    assert sorted(note["sequence"] for note in notes if note["note"].startswith("not drafted")) == ["ADC"] * 3 + ["DWI"] * 3
     flairs = {row["patient"]: row["FLAIR"] for row in manifest}
     assert flairs["NHS-943-476-1001"] == ""  # its FLAIR misses a slice: left out, with a note
     assert "missing_slice" in tables["manifest-notes"]

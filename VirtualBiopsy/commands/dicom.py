@@ -1,4 +1,5 @@
-"""``virtual-biopsy dicom``: DICOM in and out; ``dicom index`` indexes and curates a hospital export.
+"""``virtual-biopsy dicom``: DICOM in and out; ``dicom index`` indexes and curates a hospital export, the other
+actions import, export and de-identify.
 
 Every other action lives in a module ``dicom<Action>.py`` with ``addParser(actions)`` (which sets its own
 ``run`` default) and ``run(arguments)``; register it with two lines: its import and its ``addParser`` call below.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from VirtualBiopsy.commands import dicomDeidentify, dicomExport, dicomImport
 from VirtualBiopsy.commands.progressBar import progressBar
 
 
@@ -16,12 +18,18 @@ def addParser(commands) -> None:
     """Add the ``dicom`` parser and its subcommands."""
     parser = commands.add_parser(
         "dicom",
-        help="DICOM in and out: index and curate a hospital export",
+        help="DICOM in and out: index a hospital export, import series and RTSTRUCT, export SEG/SR, de-identify",
         description="DICOM tools. 'index' reads the headers (no pixel data) of every file under a folder and writes "
-        "series.csv, skipped.csv, manifest.csv (a draft pipeline manifest) and manifest-notes.csv.",
+        "series.csv, skipped.csv, manifest.csv (a draft pipeline manifest) and manifest-notes.csv; "
+        "'import-series' and 'import-rtstruct' read a series or an RTSTRUCT into image files; 'export' writes a "
+        "segmentation as DICOM SEG (with its features as a TID 1500 SR and maps as Parametric Maps); "
+        "'deidentify' applies the PS3.15 Basic Profile with keyed pseudonyms. See docs/dicom.md.",
     )
     actions = parser.add_subparsers(dest="dicom_command", required=True, metavar="ACTION")
     addIndexParser(actions)
+    dicomImport.addParser(actions)
+    dicomExport.addParser(actions)
+    dicomDeidentify.addParser(actions)
 
 
 def addIndexParser(actions) -> None:

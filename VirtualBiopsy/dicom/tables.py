@@ -10,7 +10,8 @@ spread over folders or sharing its folder with other series, like one with a
 missing slice, leaves the cell empty and a note says why, so that the curator
 can move its files into a folder of its own. The ``mask`` cell is the SEG or
 RTSTRUCT file that references the drafted T1c series (else the first drafted
-sequence), with a note naming it. The tables carry the DICOM
+sequence), with a note naming it. Diffusion and perfusion series (DWI, ADC, DCE)
+are noted, not drafted: the pipeline reads 3-D structural series. The tables carry the DICOM
 PatientID (the curator must find the patient in the PACS) but never a patient
 name, birth date or accession number; de-identify before data leaves the hospital.
 """
@@ -32,7 +33,9 @@ BLOCKING = (
 #: Objects that can give a patient's mask, in order of preference.
 MASK_MODALITIES = ("SEG", "RTSTRUCT")
 #: Manifest columns, in order (those no patient has are left out).
-MANIFEST_SEQUENCES = ("T1c", "T1", "T2", "FLAIR", "DWI", "ADC", "DCE", "CT")
+MANIFEST_SEQUENCES = ("T1c", "T1", "T2", "FLAIR", "CT")
+#: Classes that ``virtual-biopsy run`` does not read yet (multi-volume or derived series): noted, not drafted.
+NOT_DRAFTED = ("DWI", "ADC", "DCE")
 SERIES_COLUMNS = (
     "patient_id", "study_uid", "series_uid", "modality", "description", "sequence", "confidence", "reason", "flags",
     "flag_reasons", "files", "folder", "series_number", "rows", "columns", "pixel_spacing", "slice_thickness",
@@ -90,6 +93,13 @@ def draftManifest(index: DicomIndex) -> tuple[list[tuple], list[tuple]]:
                 if not _usable(row):
                     blocking = ", ".join(f"{name}: {row.flags[name]}" for name in row.flags if name in BLOCKING)
                     notes.append((patient, sequence, row.seriesUid, f"left out ({blocking})"))
+        for row in studies[study]:
+            if row.sequence in NOT_DRAFTED:
+                notes.append(
+                    (patient, row.sequence, row.seriesUid,
+                     f"not drafted: 'virtual-biopsy run' reads 3-D structural series ({', '.join(MANIFEST_SEQUENCES)}); "
+                     f"this {row.sequence} series is in series.csv ({';'.join(row.folders)})")
+                )  # fmt: skip
         _draftMask(index, patient, rows, chosen[patient], notes)
     columns = [s for s in MANIFEST_SEQUENCES if any(s in cells for cells in chosen.values())]
     table: list[tuple] = [("patient", *columns, "mask")]

@@ -76,10 +76,11 @@ def deidentifyDataset(dataset: Any, pseudonyms: Pseudonyms, options: ProfileOpti
     context = _Context(pseudonyms, options, shift, identifierWords(dataset))
     _apply(dataset, context, depth=0)
     pseudonym = pseudonyms.patient(patientKey)
-    for keyword in ("PatientID", "PatientName"):
-        if _text(dataset.get(keyword)) != pseudonym:
+    # the name as a family name alone ("VB-…^"): a single-component name is a retired form that validators flag
+    for keyword, value in (("PatientID", pseudonym), ("PatientName", f"{pseudonym}^")):
+        if _text(dataset.get(keyword)) != value:
             context.record("D", keyword, _tagOf(keyword))
-        setattr(dataset, keyword, pseudonym)
+        setattr(dataset, keyword, value)
     _mark(dataset, options)
     meta = getattr(dataset, "file_meta", None)
     if meta is not None:
