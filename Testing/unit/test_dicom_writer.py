@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -71,3 +74,16 @@ def test_headers_carry_the_protocol_and_the_dropped_slice_is_missing(tmp_path):
 
 def test_uids_are_deterministic():
     assert uid(0, 1, "study") == uid(0, 1, "study") != uid(0, 2, "study")
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="install dicom3tools: sudo apt-get install -y dicom3tools")
+def test_every_kind_of_file_of_the_hospital_export_passes_dciodvfy(tmp_path):
+    """One file of each series kind (localizer, T1, T1c, T2, FLAIR, DWI, ADC, RTSTRUCT) has no IOD error."""
+    from VirtualBiopsy.data.dicomExport import writeHospitalExport
+
+    truth = writeHospitalExport(tmp_path / "export", patients=1, size=32)
+    for series in truth["series"].values():
+        first = min((tmp_path / "export" / series["folder"]).iterdir())
+        result = subprocess.run(["dciodvfy", str(first)], capture_output=True, text=True, check=False)
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+        assert not errors, (series["sequence"], errors)

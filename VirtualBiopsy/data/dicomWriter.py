@@ -179,6 +179,8 @@ def _sliceDataset(pixels, position, direction, spacing, header: SeriesHeader, in
     ds.StudyTime = ds.SeriesTime = "093000"
     ds.StudyID, ds.SeriesNumber, ds.InstanceNumber, ds.AcquisitionNumber = "1", header.seriesNumber, instance, 1
     ds.Modality, ds.Manufacturer = "MR", "VirtualBiopsy"
+    ds.ReferringPhysicianName = ds.PositionReferenceIndicator = ds.ScanOptions = ""
+    ds.BodyPartExamined, ds.PatientPosition, ds.MRAcquisitionType, ds.EchoTrainLength = "BRAIN", "HFS", "2D", 1
     ds.SeriesDescription = protocol.description
     ds.ImageType = list(protocol.imageType)
     ds.MagneticFieldStrength = header.fieldStrength
