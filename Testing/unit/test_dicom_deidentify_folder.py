@@ -53,7 +53,7 @@ def _planted() -> list[str]:
 
 def test_no_planted_identifier_in_any_output_byte_or_name(run):
     outputs = [path for path in run["out"].rglob("*") if path.is_file()]
-    assert len(outputs) == 840 + 3  # every image, and the three reports
+    assert len(outputs) == 843 + 3  # every image and RTSTRUCT, and the three reports
     planted = _planted()
     for path in outputs:
         text = path.read_bytes().decode("latin-1")
@@ -118,17 +118,17 @@ def test_output_reindexes_with_the_same_series_and_classes(run):
 def test_reports_count_files_per_attribute_and_list_skipped_files_by_token(run):
     with open(run["result"].reports["report"], newline="") as stream:
         rows = {(row["action"], row["keyword"], row["tag"]): int(row["files"]) for row in csv.DictReader(stream)}
-    assert rows[("D", "PatientName", "(0010,0010)")] == 840
-    assert rows[("U", "SOPInstanceUID", "(0008,0018)")] == 840
-    assert rows[("Z", "AccessionNumber", "(0008,0050)")] == 840
-    assert rows[("C", "StudyDate", "(0008,0020)")] == 840
+    assert rows[("D", "PatientName", "(0010,0010)")] == 843
+    assert rows[("U", "SOPInstanceUID", "(0008,0018)")] == 843
+    assert rows[("Z", "AccessionNumber", "(0008,0050)")] == 843
+    assert rows[("C", "StudyDate", "(0008,0020)")] == 843
     with open(run["result"].reports["skipped"], newline="") as stream:
         skipped = {row["file"]: row["reason"] for row in csv.DictReader(stream)}
     pseudonyms = Pseudonyms(KEY)
     assert skipped == {pseudonyms.fileToken("DICOMDIR"): "dicomdir", pseudonyms.fileToken("README.txt"): "not_dicom"}
     with open(run["result"].reports["localLog"], newline="") as stream:
         log = list(csv.DictReader(stream))
-    assert len(log) == 842 and {row["status"] for row in log} == {"written", "skipped"}
+    assert len(log) == 845 and {row["status"] for row in log} == {"written", "skipped"}
 
 
 def test_input_tree_is_unchanged(run):
