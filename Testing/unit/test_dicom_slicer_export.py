@@ -69,6 +69,24 @@ def case(tmp_path, scene):
     return tmp_path, [str(path) for path in files], volume, segmentation, {"Tumour": tumour, "Oedema": oedema}
 
 
+def _featuresTable(scene, rows):
+    """A features table node as the Outcome module's Features section writes it: Segment, Feature, Value (double)."""
+    import vtk
+
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "T2_features")
+    for name in ("Segment", "Feature"):
+        table.AddColumn().SetName(name)
+    values = vtk.vtkDoubleArray()
+    values.SetName("Value")
+    table.AddColumn(values)
+    for segmentName, feature, value in rows:
+        row = table.AddEmptyRow()
+        table.SetCellText(row, 0, segmentName)
+        table.SetCellText(row, 1, feature)
+        table.GetTable().SetValueByName(row, "Value", value)
+    return table
+
+
 def _imported(tmp_path):
     return {segment.name: segment for segment in readSegmentation(tmp_path / "out" / "seg.dcm", tmp_path / "series")}
 
@@ -121,23 +139,9 @@ def test_features_table_becomes_an_sr_for_the_exported_segments(case, scene):
     from VirtualBiopsy.mrml.dicomExportNodes import exportSegmentationNode
 
     tmp_path, files, volume, segmentation, expected = case
-    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "T2_features")
-    columns = {name: table.AddColumn() for name in ("Segment", "Feature", "Value")}
-    import vtk
-
-    values = vtk.vtkDoubleArray()
-    values.SetName("Value")
-    table.GetTable().RemoveColumnByName(columns["Value"].GetName())
-    table.AddColumn(values)
-    for column, name in ((columns["Segment"], "Segment"), (columns["Feature"], "Feature")):
-        column.SetName(name)
     rows = [("Tumour", "original_firstorder_Mean", 12.5), ("Tumour", "original_shape_Sphericity", 0.75),
             ("Oedema", "original_firstorder_Mean", float("nan")), ("Elsewhere", "original_firstorder_Mean", 3.0)]  # fmt: skip
-    for segmentName, feature, value in rows:
-        row = table.AddEmptyRow()
-        table.SetCellText(row, 0, segmentName)
-        table.SetCellText(row, 1, feature)
-        table.GetTable().SetValueByName(row, "Value", value)
+    table = _featuresTable(scene, rows)
     result = exportSegmentationNode(segmentation, volume, files, tmp_path / "out", "AI", *MODEL,
                                     segmentIds=["Tumour"], featuresTableNode=table)  # fmt: skip
     assert [path.name for path in result.files] == ["seg.dcm", "sr.dcm"]
@@ -148,6 +152,19 @@ def test_features_table_becomes_an_sr_for_the_exported_segments(case, scene):
     assert groups[0].values["original_shape_Sphericity"] == 0.75
     assert groups[0].values["volume_ml"] == pytest.approx(expected["Tumour"].sum() * spacing / 1000.0, rel=1e-12)
     assert list(_imported(tmp_path)) == ["Tumour"]
+
+
+def test_seg_and_sr_from_nodes_pass_dciodvfy(case, scene):
+    from dicomExportCases import dciodvfyErrors
+
+    from VirtualBiopsy.mrml.dicomExportNodes import exportSegmentationNode
+
+    tmp_path, files, volume, segmentation, _ = case
+    table = _featuresTable(scene, [("Tumour", "original_firstorder_Mean", 7.0)])
+    exportSegmentationNode(segmentation, volume, files, tmp_path / "out", "manual", featuresTableNode=table)
+    for name in ("seg.dcm", "sr.dcm"):
+        errors, _warnings = dciodvfyErrors(tmp_path / "out" / name)
+        assert errors == [], f"{name}: {errors}"
 
 
 def test_bad_output_folder_or_table_writes_nothing(case, scene):
@@ -197,3 +214,55 @@ def test_segment_origins_from_provenance_and_the_review_reference(case, scene):
     setSegmentMask(segmentation, "Oedema", mask)
     edited = segmentOrigins(segmentation, reference, volume)
     assert edited.algorithms == {"Tumour": "AI", "Oedema": "manual"} and edited.reason.endswith("edited Oedema")
+
+
+# --- The Segmentation module, read statically (it runs only inside 3D Slicer) ---------------------------------------
+
+
+def _segmentationModule():
+    from moduleSources import moduleSources
+
+    (source,) = [source for source in moduleSources() if source.name == "VirtualBiopsySegmentation"]
+    return source
+
+
+def test_the_dicom_section_has_the_export_button_and_the_features_selector():
+    import xml.etree.ElementTree as ElementTree
+
+    from moduleSources import moduleUiReferences
+
+    source = _segmentationModule()
+    root = ElementTree.parse(source.uiPath).getroot()
+    section = next(w for w in root.iter("widget") if w.get("name") == "dicomCollapsibleButton")
+    assert section.get("class") == "ctkCollapsibleButton" and section.findtext("property/string") == "DICOM"
+    widgets = {w.get("name"): w for w in section.iter("widget")}
+    button = widgets["exportDicomButton"]
+    texts = {prop.get("name"): prop.findtext("*") for prop in button.findall("property")}
+    assert (button.get("class"), texts["text"], texts["enabled"]) == ("QPushButton", "Export to DICOM SEG…", "false")
+    assert widgets["dicomFeaturesSelector"].get("class") == "qMRMLNodeComboBox"
+    assert {"exportDicomButton", "dicomFeaturesSelector"} <= moduleUiReferences(source.tree)
+
+
+def test_the_export_is_an_action_that_installs_highdicom_first():
+    """Both logic calls of the export run through ``runStage(..., "dicomExport", ...)``, which ensures
+    ``dicomExport.txt`` (highdicom: Slicer 5.10 does not ship it) before running; the module never imports it."""
+    from test_action_requirements import actionMethods, listedRequirements
+
+    source = _segmentationModule()
+    assert actionMethods(source)["dicomExport"] == {"segmentOriginsOf", "exportToDicom"}
+    path = source.folder / "Resources" / "Requirements" / "VirtualBiopsySegmentation" / "dicomExport.txt"
+    assert "highdicom" in listedRequirements(path)
+    sectionFile = source.folder.parent / "VirtualBiopsyWidgets" / "segmentationDicomSection.py"
+    for text in (source.pyPath.read_text(encoding="utf-8"), sectionFile.read_text(encoding="utf-8")):
+        assert "import highdicom" not in text and "import pydicom" not in text
+
+
+def test_the_section_finds_the_series_as_slicers_dicom_plugins_do():
+    """The names of Slicer's API the section uses (checked against Slicer's source, see the report of issue 15):
+    the scalar volume plugin's attribute and the database's lookup; the files go back through the CTK indexer."""
+    source = _segmentationModule()
+    text = (source.folder.parent / "VirtualBiopsyWidgets" / "segmentationDicomSection.py").read_text(encoding="utf-8")
+    for name in ('"DICOM.instanceUIDs"', "database.fileForInstance(uid)", "database.isOpen",
+                 "ctk.ctkDICOMIndexer()", "indexer.addFile(slicer.dicomDatabase, str(path), True)",
+                 "indexer.waitForImportFinished()", "DICOMUtils.refreshDICOMWidget()"):  # fmt: skip
+        assert name in text, name
