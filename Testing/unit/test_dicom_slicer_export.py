@@ -116,9 +116,11 @@ def test_export_from_database_files_round_trips_voxel_for_voxel_with_names_and_a
     from VirtualBiopsy.mrml.images import volumeNodeToImage
 
     tmp_path, files, volume, segmentation, expected = case
+    segmentation.GetSegmentation().AddEmptySegment("", "Necrosis")  # created, never painted: left out and named
     result = exportSegmentationNode(segmentation, volume, files, tmp_path / "out", {"Tumour": "AI", "Oedema": "manual"},
                                     *MODEL)  # fmt: skip
     assert result.files == [tmp_path / "out" / "seg.dcm"] and result.segments == ["Tumour", "Oedema"]
+    assert result.skipped == ["Necrosis"]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["seg.dcm"]
     segments = _imported(tmp_path)
     assert [(s.number, s.name, s.algorithmType, s.modelId, s.modelVersion) for s in segments.values()] == [
