@@ -29,6 +29,7 @@ from VirtualBiopsyWidgets import (
     describeModule,
     workerRunner,
 )
+from VirtualBiopsyWidgets.segmentationDicomSection import SegmentationDicomSection
 
 #: Defaults of the parameter node come from the config dataclass.
 SEGMENTATION_DEFAULTS = SegmentationConfig()
@@ -96,7 +97,7 @@ class VirtualBiopsySegmentationParameterNode:
 
 class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
     """Panel: input volume, output segmentation, settings, Apply, progress and Cancel,
-    "Review in Segment Editor" and "Compare with the AI result".
+    "Review in Segment Editor", "Compare with the AI result" and the DICOM section ("Export to DICOM SEG…").
     """
 
     def createLogic(self) -> "VirtualBiopsySegmentationLogic":
@@ -109,6 +110,8 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         self.ui.fetchModelButton.connect("clicked(bool)", self.onFetchModelButton)
         self.ui.modelSelector.connect("activated(int)", self.onModelSelected)
         self.ui.modelIdLineEdit.connect("textChanged(QString)", self.updateModelInfo)
+        self.dicomSection = SegmentationDicomSection(self)
+        self.dicomSection.setup()
         self.populateModels()
 
     def populateModels(self) -> None:
@@ -160,6 +163,8 @@ class VirtualBiopsySegmentationWidget(VirtualBiopsyModuleWidget):
         self.ui.applyButton.toolTip = _("Segment the tumour") if ready else _("Select an input volume")
         self.ui.reviewButton.enabled = ready and bool(parameterNode.segmentation.outputSegmentation)
         self.ui.compareButton.enabled = ready and self.logic.isUnderReview(parameterNode)
+        if getattr(self, "dicomSection", None) is not None:
+            self.dicomSection.updateButtons(idle=not self.isRunning)
 
     def onApplyButton(self) -> None:
         """Segment the tumour and show the segmentation over the input volume."""
@@ -312,6 +317,51 @@ class VirtualBiopsySegmentationLogic(ScriptedLoadableModuleLogic):
         )
         parameterNode.review.changesTable = table
         return table
+
+    @staticmethod
+    def segmentOriginsOf(parameterNode: VirtualBiopsySegmentationParameterNode):
+        """How each segment of the output segmentation was made: ``"AI"`` when equal to the review's AI reference,
+        ``"manual"`` when edited (:func:`VirtualBiopsy.mrml.dicomExportNodes.segmentOrigins`)."""
+        from VirtualBiopsy.mrml.dicomExportNodes import segmentOrigins
+        from VirtualBiopsy.segment.review import ReviewLogic
+
+        section = parameterNode.segmentation
+        reference = ReviewLogic(slicer.mrmlScene).referenceOf(section.outputSegmentation)
+        return segmentOrigins(section.outputSegmentation, reference, section.inputVolume)
+
+    def exportToDicom(
+        self,
+        parameterNode: VirtualBiopsySegmentationParameterNode,
+        referenceFiles: list[str],
+        outFolder: str,
+        algorithms: dict[str, str],
+        modelId: str = "",
+        modelVersion: str = "",
+        featuresTable: vtkMRMLTableNode | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ):
+        """Write ``outFolder/seg.dcm`` (and ``sr.dcm`` with ``featuresTable``) for the output segmentation, on the
+        input volume's grid, referring to the DICOM series of ``referenceFiles`` (the input volume's, from
+        Slicer's DICOM database).
+
+        :param algorithms: segment name → ``"AI"`` or ``"manual"`` (:meth:`segmentOriginsOf`, or the user's answer).
+        """
+        from VirtualBiopsy.mrml.dicomExportNodes import exportSegmentationNode
+
+        section = parameterNode.segmentation
+        return exportSegmentationNode(
+            section.outputSegmentation,
+            section.inputVolume,
+            referenceFiles,
+            outFolder,
+            algorithms,
+            modelId,
+            modelVersion,
+            featuresTableNode=featuresTable,
+            progress=progress,
+            cancel=cancel,
+        )
 
 
 def describeModel(entry) -> str:

@@ -11,7 +11,9 @@ grid is refused.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ POSITION_TOLERANCE = 1e-3
 class ReferenceSeries:
     """One source series: headers in ``k`` order and the grid they make.
 
-    :ivar folder: the series' folder.
+    :ivar folder: the series' folder (for a list of files: the folder that holds them all).
     :ivar datasets: the headers (no pixel data), sorted along the slice normal.
     :ivar grid: a zero image (UInt8) on the series' grid, LPS.
     """
@@ -49,21 +51,29 @@ class ReferenceSeries:
         return [str(dataset.SOPInstanceUID) for dataset in self.datasets]
 
 
-def readReferenceSeries(folder: str | pathlib.Path) -> ReferenceSeries:
-    """Read the headers of the one series in ``folder`` (files directly in it) and its grid.
+def readReferenceSeries(folder: str | pathlib.Path | Sequence[str | pathlib.Path]) -> ReferenceSeries:
+    """Read the headers of the one series in ``folder`` (files directly in it), or in a list of files, and its grid.
 
-    :raises InputError: for a missing folder, a folder with no DICOM image, several series, or multi-frame files.
+    :param folder: the series' folder, or the paths of its files (every one must exist).
+    :raises InputError: for a missing folder or file, an empty list, no DICOM image, several series, or
+        multi-frame files.
     :raises GeometryError: for slices that do not make one regular grid (missing position or orientation,
         mixed orientations or sizes, uneven spacing, two slices at one position).
     """
     pydicom = requirePackage("pydicom")
-    folder = pathlib.Path(folder)
-    if not folder.is_dir():
-        raise InputError(
-            f"Reference series folder {folder} does not exist or is not a folder; give the source series' folder."
-        )
+    if isinstance(folder, (str, pathlib.Path)):
+        folder = pathlib.Path(folder)
+        if not folder.is_dir():
+            raise InputError(
+                f"Reference series folder {folder} does not exist or is not a folder; give the source series' folder."
+            )
+        paths = sorted(p for p in folder.iterdir() if p.is_file())
+        where, holds, kind = f"Reference series folder {folder}", "holds", "folder"
+    else:
+        paths, folder = _listedFiles(folder)
+        where, holds, kind = f"The {len(paths)} reference series file(s) under {folder}", "hold", "files"
     datasets, skipped = [], []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    for path in paths:
         try:
             dataset = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception:  # not DICOM or unreadable: counted, the message names how many
@@ -76,23 +86,41 @@ def readReferenceSeries(folder: str | pathlib.Path) -> ReferenceSeries:
             skipped.append(path.name)
     if not datasets:
         raise InputError(
-            f"Reference series folder {folder} holds no DICOM image ({len(skipped)} other file(s), e.g. "
-            f"{', '.join(skipped[:3]) or 'none'}); give the folder of the source image series."
+            f"{where} {holds} no DICOM image ({len(skipped)} other file(s), e.g. "
+            f"{', '.join(skipped[:3]) or 'none'}); give the {kind} of the source image series."
         )
     series = sorted({str(dataset.SeriesInstanceUID) for dataset in datasets})
     if len(series) > 1:
         numbers = sorted({str(dataset.get("SeriesNumber", "?")) for dataset in datasets})
         raise InputError(
-            f"Reference series folder {folder} holds {len(series)} series (series numbers {', '.join(numbers)}; "
-            f"UIDs {', '.join(series)}); give a folder with exactly one series (e.g. from 'virtual-biopsy dicom index')."
+            f"{where} {holds} {len(series)} series (series numbers {', '.join(numbers)}; UIDs "
+            f"{', '.join(series)}); give {'a folder with' if kind == 'folder' else 'the files of'} exactly one series "
+            "(e.g. from 'virtual-biopsy dicom index')."
         )
     if any(int(dataset.get("NumberOfFrames", 1) or 1) > 1 for dataset in datasets):
         raise InputError(
-            f"Reference series folder {folder} holds multi-frame images; export refers to single-frame series only. "
+            f"{where} {holds} multi-frame images; export refers to single-frame series only. "
             "Give a classic (one file per slice) series."
         )
     datasets, grid = _sortedGrid(datasets, folder)
     return ReferenceSeries(folder=folder, datasets=datasets, grid=grid)
+
+
+def _listedFiles(files: Sequence[str | pathlib.Path]) -> tuple[list[pathlib.Path], pathlib.Path]:
+    """The listed paths (sorted, without repeats) and the folder that holds them all.
+
+    :raises InputError: for an empty list or a path that is not a file.
+    """
+    paths = sorted({pathlib.Path(path) for path in files})
+    if not paths:
+        raise InputError("The list of reference series files is empty; give the files of the source image series.")
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise InputError(
+            f"{len(missing)} of the {len(paths)} reference series file(s) do not exist or are not files (e.g. "
+            f"{', '.join(missing[:3])}); give the existing files of the source image series."
+        )
+    return paths, pathlib.Path(os.path.commonpath([path.resolve().parent for path in paths]))
 
 
 def _sortedGrid(datasets: list[Any], folder: pathlib.Path) -> tuple[list[Any], sitk.Image]:
