@@ -87,7 +87,10 @@ def test_cli_writes_the_tables_without_touching_the_input_or_leaking_identifiers
             )
     assert not {"DWI", "ADC"} & set(manifest[0])  # run reads structural series: noted, not drafted
     notes = list(csv.DictReader(tables["manifest-notes"].splitlines()))
-    assert sorted(note["sequence"] for note in notes if note["note"].startswith("not drafted")) == ["ADC"] * 3 + ["DWI"] * 3
+    assert (
+        sorted(note["sequence"] for note in notes if note["note"].startswith("not drafted"))
+        == ["ADC"] * 3 + ["DWI"] * 3
+    )
     flairs = {row["patient"]: row["FLAIR"] for row in manifest}
     assert flairs["NHS-943-476-1001"] == ""  # its FLAIR misses a slice: left out, with a note
     assert "missing_slice" in tables["manifest-notes"]
