@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from VirtualBiopsy.data.dicomWriter import decimalString
 from VirtualBiopsy.errors import GeometryError, InputError, requirePackage
 
 RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
@@ -161,7 +162,7 @@ def _contourItems(pydicom, mask: sitk.Image, slices, name: str) -> list:
             item.ContourImageSequence = [image]
             item.ContourGeometricType, item.NumberOfContourPoints = "CLOSED_PLANAR", len(loop)
             item.ContourNumber = len(items) + 1
-            item.ContourData = [_decimal(value) for value in points.ravel()]
+            item.ContourData = [decimalString(value) for value in points.ravel()]
             items.append(item)
     return items
 
@@ -220,12 +221,3 @@ def _withoutCollinear(loop: np.ndarray) -> np.ndarray:
         after[:, 0] - loop[:, 0]
     )
     return loop[cross != 0]
-
-
-def _decimal(value: float) -> str:
-    """A DICOM decimal string (at most 16 characters)."""
-    for digits in range(15, 5, -1):
-        text = f"{value:.{digits}g}"
-        if len(text) <= 16:
-            return text
-    return f"{value:.6g}"

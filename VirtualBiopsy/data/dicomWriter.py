@@ -194,10 +194,10 @@ def _sliceDataset(pixels, position, direction, spacing, header: SeriesHeader, in
         ds.InversionTime = protocol.inversionTime
     if protocol.contrastAgent is not None:
         ds.ContrastBolusAgent = protocol.contrastAgent
-    ds.ImagePositionPatient = [_decimal(value) for value in position]
-    ds.ImageOrientationPatient = [_decimal(value) for value in (*direction[:, 0], *direction[:, 1])]
-    ds.PixelSpacing = [_decimal(spacing[1]), _decimal(spacing[0])]
-    ds.SliceThickness = ds.SpacingBetweenSlices = _decimal(spacing[2])
+    ds.ImagePositionPatient = [decimalString(value) for value in position]
+    ds.ImageOrientationPatient = [decimalString(value) for value in (*direction[:, 0], *direction[:, 1])]
+    ds.PixelSpacing = [decimalString(spacing[1]), decimalString(spacing[0])]
+    ds.SliceThickness = ds.SpacingBetweenSlices = decimalString(spacing[2])
     ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 1, 0, "US"
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.Rows, ds.Columns = pixels.shape
@@ -209,7 +209,7 @@ def _sliceDataset(pixels, position, direction, spacing, header: SeriesHeader, in
     return ds
 
 
-def _decimal(value: float) -> str:
+def decimalString(value: float) -> str:
     """A DICOM decimal string (at most 16 characters) that parses back to ``value`` as closely as it allows."""
     for digits in range(16, 5, -1):
         text = f"{value:.{digits}g}"
