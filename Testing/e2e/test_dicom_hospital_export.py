@@ -2,7 +2,8 @@
 patients (two studies, a localizer, a series with a missing slice, a DWI with b-values, an ADC map, an RTSTRUCT
 per patient, planted identifiers) is indexed (every class and flag checked against what was planted),
 de-identified, indexed again, its drafted manifest run through ``virtual-biopsy run`` (the RTSTRUCTs as the
-tumour masks), and every output file searched for the planted identifiers.
+tumour masks), and every output file searched for the planted identifiers; the identified export is run too
+(with its report), whose outputs may name the manifest's patient ids but nothing else from the headers.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def hospital(tmp_path_factory):
         "--data-root", str(root / "deidentified"), "--no-report",
     )  # fmt: skip
     assert status == 0, output
+    status, output = cli(
+        "run", "--manifest", str(root / "index" / "manifest.csv"), "--config", str(settings), "--out",
+        str(root / "run-identified"), "--data-root", str(root / "export"),
+    )  # fmt: skip
+    assert status == 0, output
     return {"root": root, "truth": truth, "before": before}
 
 
@@ -149,15 +155,22 @@ def test_no_planted_identifier_in_any_output(hospital):
                 data = path.read_bytes()
                 found = [value for value in planted if value.encode() in data]
                 assert not found, (path, found)
-    # the first index names the export's own patient ids (the manifest's), never a name, birth date or accession
-    for path in (root / "index").rglob("*"):
-        data = path.read_bytes()
-        assert not any(value.encode() in data for value in planted if not value.startswith("NHS")), path
+    # Without de-identification the index and the run (report and logs included) name the export's own patient
+    # ids (the manifest's), never a name, birth date or accession number; only the DICOM objects the run writes
+    # carry them, copied from their source series as DICOM requires.
+    notIds = [value for value in planted if not value.startswith("NHS")]
+    for folder in ("index", "run-identified"):
+        for path in (root / folder).rglob("*"):
+            assert not any(value in path.name for value in notIds), path
+            if path.is_file() and "dicom" not in path.relative_to(root / folder).parts[:1]:
+                data = path.read_bytes()
+                assert not any(value.encode() in data for value in notIds), path
+    assert (root / "run-identified" / "report" / "index.html").is_file()
 
 
 def _pseudonymOrder(root: pathlib.Path) -> list[str]:
-    """The de-identified patient ids in the order of the planted patients (by their T1c series' voxels' origin is
-    not enough: read the de-identification's local log, which maps input files to output files)."""
+    """The de-identified patient ids in the order of the planted patients, from the de-identification's local log
+    (which maps input files to output files)."""
     log = root / "deidentified-local-log.csv"
     rows = readCsv(log)
     order = []
