@@ -22,14 +22,14 @@ from VirtualBiopsy.cohort.caseTask import CaseTask, inputHash
 from VirtualBiopsy.cohort.dicomOutputs import SEG_FILE, SR_FILE, dicomReference, segmentAlgorithm, writeCaseDicom
 from VirtualBiopsy.cohort.eventLog import EventLog
 from VirtualBiopsy.cohort.ledger import LedgerEntry, RunLedger, hashSettings, processPeakMemoryBytes
-from VirtualBiopsy.cohort.manifestMasks import RASTERISED_MASK, isRtstructMask, rasteriseRtstruct
+from VirtualBiopsy.cohort.manifestMasks import RASTERISED_MASK, isDicomMask, rasteriseDicomMask
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
 from VirtualBiopsy.errors import CancelledError, VirtualBiopsyError
 
 logger = logging.getLogger(__name__)
 
-#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``; mask only for an RTSTRUCT
-#: mask, dicom only for cases read from DICOM series).
+#: The per-case stages, in order (harmonize runs once per sequence: ``harmonize.T1c``; mask only for a DICOM
+#: mask (RTSTRUCT or SEG), dicom only for cases read from DICOM series).
 CASE_STAGES = ("harmonize", "mask", "segment", "extract", "scene", "dicom")
 
 
@@ -120,16 +120,16 @@ class _CaseStages:
         result: dict[str, Any] = {"harmonized": {name: relative(path) for name, path in harmonized.items()}}
 
         manifestMask = pathlib.Path(task.mask) if task.mask else None
-        if isRtstructMask(manifestMask):
+        if isDicomMask(manifestMask):
             assert manifestMask is not None
             rasterised = paths["folder"] / RASTERISED_MASK
             folders = {f"image.{name}": inputHash(path) for name, path in images.items() if path.is_dir()}
             self.stage(
                 "mask",
-                {"rtstruct": inputHash(manifestMask), **folders},
+                {"dicomMask": inputHash(manifestMask), **folders},
                 {},
                 [rasterised],
-                functools.partial(rasteriseRtstruct, manifestMask, images, rasterised),
+                functools.partial(rasteriseDicomMask, manifestMask, images, rasterised),
             )
             manifestMask = rasterised
 

@@ -77,7 +77,7 @@ def segmentCase(
     :raises InputError: for an empty result, or a mask that does not overlap the image.
     """
     section = config.segment
-    grid = sitk.ReadImage(str(gridImage))
+    grid = _readImage(gridImage)
     reference = _manifestMask(mask, label, grid) if mask is not None and section.usesManifestMasks else None
     summary: dict[str, Any] = {"segmentationSource": "manifest" if section.source == "manifest" else "model"}
     if section.source == "manifest":
@@ -221,6 +221,17 @@ def _modelMask(
             segmentation, provenance = logic.run(gridNode, settings, cancel=cancel), {}
         labels, _ = segmentationToLabelmapImage(segmentation, gridNode)
         return sitk.Cast(labels > 0, sitk.sitkUInt8), dict(provenance)
+    finally:
+        scene.Clear(True)
+
+
+def _readImage(path: pathlib.Path) -> sitk.Image:
+    """An image file, or a DICOM series folder read as the scenes read it (:func:`loadVolume`)."""
+    if not path.is_dir():
+        return sitk.ReadImage(str(path))
+    scene = createScene()
+    try:
+        return volumeNodeToImage(loadVolume(path, scene, name="grid"))
     finally:
         scene.Clear(True)
 

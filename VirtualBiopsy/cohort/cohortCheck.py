@@ -275,11 +275,11 @@ def _checkCell(
     if not readHeaders:
         return None
     try:
-        from VirtualBiopsy.cohort.manifestMasks import isRtstructMask
+        from VirtualBiopsy.cohort.manifestMasks import isDicomMask
 
         if resolved.is_dir():
             return readDicomSeriesHeader(resolved)
-        if isRtstructMask(resolved):  # its grid is its series': checked when the case rasterises it
+        if isDicomMask(resolved):  # its grid is its series': checked when the case rasterises it
             return ImageHeader()
         return readImageHeader(resolved)
     except InputError as error:

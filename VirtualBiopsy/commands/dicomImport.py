@@ -1,4 +1,5 @@
-"""``virtual-biopsy dicom import-series`` and ``dicom import-rtstruct``: a DICOM series or RTSTRUCT to files."""
+"""``virtual-biopsy dicom import-series``, ``import-rtstruct`` and ``import-seg``: a DICOM series, RTSTRUCT or
+DICOM SEG to files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ LABELMAP_EXTENSIONS = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 
 
 def addParser(actions) -> None:
-    """Add the ``import-series`` and ``import-rtstruct`` actions to the ``dicom`` parser's ``actions``."""
+    """Add the ``import-series``, ``import-rtstruct`` and ``import-seg`` actions to the ``dicom`` parser's
+    ``actions``."""
     series = actions.add_parser(
         "import-series",
         help="read one DICOM series folder (classic, enhanced multi-frame, compressed) into a volume file",
@@ -39,6 +41,20 @@ def addParser(actions) -> None:
     rtstruct.add_argument("--out", type=pathlib.Path, required=True, metavar="SEG", help=".seg.nrrd or labelmap file")
     rtstruct.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     rtstruct.set_defaults(run=runRtstruct)
+    seg = actions.add_parser(
+        "import-seg",
+        help="read a DICOM SEG's segments (on its reference series' grid with --reference)",
+        description="Read every segment of a DICOM SEG (binary; fractional ones at 0.5) and write --out: a .seg.nrrd "
+        "Slicer segmentation with the segment labels as names, or a labelmap (.nrrd, .nii.gz, ...) with values 1..N "
+        "in segment-number order (the mapping is printed; a voxel in several segments gets the later one's value). "
+        "With --reference the segments lie on that series' grid (the SEG must be on its frame of reference); "
+        "without, on the grid the SEG's frames span.",
+    )
+    seg.add_argument("seg", type=pathlib.Path, metavar="SEG", help="the DICOM Segmentation file")
+    seg.add_argument("--reference", type=pathlib.Path, default=None, metavar="SERIES_FOLDER")
+    seg.add_argument("--out", type=pathlib.Path, required=True, metavar="OUT", help=".seg.nrrd or labelmap file")
+    seg.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    seg.set_defaults(run=runSeg)
 
 
 def runSeries(arguments: argparse.Namespace) -> int:
@@ -62,41 +78,60 @@ def runSeries(arguments: argparse.Namespace) -> int:
 
 def runRtstruct(arguments: argparse.Namespace) -> int:
     """Rasterise the ROIs and write the segmentation or labelmap."""
-    import numpy as np
-    import SimpleITK as sitk
-
     from VirtualBiopsy.dicom.rtstruct import readRtstructRois
-    from VirtualBiopsy.files import atomicOutput, requireExtension, writeImage
 
-    extension = requireExtension(arguments.out, (".seg.nrrd", *LABELMAP_EXTENSIONS), "--out segmentation file")
-    _requireOutside(arguments.out, arguments.reference)
+    _requireOutputFile(arguments)
     rois = readRtstructRois(arguments.rtstruct, arguments.reference)
-    if extension == ".seg.nrrd":
-        _writeSegmentation(arguments, rois)
-    else:
-        labels = np.zeros(sitk.GetArrayViewFromImage(rois[0].mask).shape if rois else (1, 1, 1), dtype=np.uint16)
-        for value, roi in enumerate(rois, start=1):
-            labels[sitk.GetArrayViewFromImage(roi.mask) != 0] = value
-        image = sitk.GetImageFromArray(labels)
-        if rois:
-            image.CopyInformation(rois[0].mask)
-        with atomicOutput(arguments.out, arguments.overwrite) as staged:
-            writeImage(image, staged)
-    for value, roi in enumerate(rois, start=1):
-        voxels = int(sitk.GetArrayViewFromImage(roi.mask).sum())
-        print(f"{value}\t{roi.name}\t{voxels} voxels")
-    print(f"{len(rois)} ROIs: {arguments.out}")
+    _writeMasks(arguments, [(roi.name, roi.mask, roi.color) for roi in rois], "ROIs")
     return 0
 
 
-def _writeSegmentation(arguments: argparse.Namespace, rois) -> None:
-    from VirtualBiopsy.mrml.dicomNodes import loadRtstructNode
-    from VirtualBiopsy.mrml.scene import createScene
-    from VirtualBiopsy.mrml.storage import saveNode
+def runSeg(arguments: argparse.Namespace) -> int:
+    """Read the segments and write the segmentation or labelmap."""
+    from VirtualBiopsy.dicom.segImport import readSegmentation
+    from VirtualBiopsy.mrml.dicomNodes import binaryMask
 
-    scene = createScene()
-    node = loadRtstructNode(arguments.rtstruct, arguments.reference, scene, rois=rois)
-    saveNode(node, arguments.out, overwrite=arguments.overwrite)
+    _requireOutputFile(arguments)
+    segments = readSegmentation(arguments.seg, arguments.reference)
+    _writeMasks(arguments, [(segment.name, binaryMask(segment.mask), None) for segment in segments], "segments")
+    return 0
+
+
+def _requireOutputFile(arguments: argparse.Namespace) -> None:
+    from VirtualBiopsy.files import requireExtension
+
+    requireExtension(arguments.out, (".seg.nrrd", *LABELMAP_EXTENSIONS), "--out segmentation file")
+    if arguments.reference is not None:
+        _requireOutside(arguments.out, arguments.reference)
+
+
+def _writeMasks(arguments: argparse.Namespace, masks: list, kind: str) -> None:
+    """Write ``(name, mask, colour)`` as a ``.seg.nrrd`` segmentation or a labelmap 1..N; print the mapping."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from VirtualBiopsy.files import atomicOutput, extensionOf, writeImage
+
+    if extensionOf(arguments.out) == ".seg.nrrd":
+        from VirtualBiopsy.mrml.dicomNodes import segmentationNodeFromMasks
+        from VirtualBiopsy.mrml.scene import createScene
+        from VirtualBiopsy.mrml.storage import saveNode
+
+        scene = createScene()
+        node = segmentationNodeFromMasks(masks, scene, arguments.out.name.removesuffix(".seg.nrrd"))
+        saveNode(node, arguments.out, overwrite=arguments.overwrite)
+    else:
+        labels = np.zeros(sitk.GetArrayViewFromImage(masks[0][1]).shape if masks else (1, 1, 1), dtype=np.uint16)
+        for value, (_name, mask, _color) in enumerate(masks, start=1):
+            labels[sitk.GetArrayViewFromImage(mask) != 0] = value
+        image = sitk.GetImageFromArray(labels)
+        if masks:
+            image.CopyInformation(masks[0][1])
+        with atomicOutput(arguments.out, arguments.overwrite) as staged:
+            writeImage(image, staged)
+    for value, (name, mask, _color) in enumerate(masks, start=1):
+        print(f"{value}\t{name}\t{int(sitk.GetArrayViewFromImage(mask).sum())} voxels")
+    print(f"{len(masks)} {kind}: {arguments.out}")
 
 
 def _requireOutside(out: pathlib.Path, source: pathlib.Path) -> None:

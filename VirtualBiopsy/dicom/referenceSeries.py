@@ -165,3 +165,28 @@ def _sortedGrid(datasets: list[Any], folder: pathlib.Path) -> tuple[list[Any], s
     grid.SetOrigin(tuple(float(value) for value in positions[0]))
     grid.SetDirection(tuple(float(value) for value in np.column_stack([row, column, normal]).ravel()))
     return datasets, grid
+
+
+def findSeriesFolder(wanted: set[str], folders: Sequence[pathlib.Path], shown: str) -> pathlib.Path:
+    """The one of ``folders`` (DICOM series folders) whose first file belongs to one of the ``wanted`` series.
+
+    :param shown: the referencing object, for messages (e.g. ``"RTSTRUCT rs.dcm"``).
+    :raises InputError: when none does, or nothing is wanted and there is not exactly one folder.
+    """
+    pydicom = requirePackage("pydicom")
+    if not wanted and len(folders) == 1:
+        return pathlib.Path(folders[0])
+    for folder in folders:
+        first = next((member for member in sorted(pathlib.Path(folder).iterdir()) if member.is_file()), None)
+        if first is None:
+            continue
+        try:
+            header = pydicom.dcmread(first, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
+        except Exception:  # not DICOM: not the referenced series
+            continue
+        if str(header.get("SeriesInstanceUID", "")) in wanted:
+            return pathlib.Path(folder)
+    raise InputError(
+        f"{shown} references series {', '.join(sorted(wanted)) or '(none named)'}, which is none of the case's "
+        f"DICOM series ({len(folders)} folder(s)); give the series it was drawn on as one of the case's images."
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from VirtualBiopsy.dicom.referenceSeries import findSeriesFolder
 from VirtualBiopsy.dicom.seriesVolume import SeriesVolume, readSeries
 from VirtualBiopsy.errors import GeometryError, InputError, requirePackage
 
@@ -114,28 +115,9 @@ def referencedSeries(path: str | os.PathLike) -> set[str]:
 def findReferenceFolder(path: str | os.PathLike, folders: list[pathlib.Path]) -> pathlib.Path:
     """The one of ``folders`` (DICOM series folders) that holds the series the RTSTRUCT at ``path`` references.
 
-    :raises InputError: when none of them does (naming the referenced series), or the RTSTRUCT names none
-        and there is not exactly one folder.
+    :raises InputError: when none of them does (naming the referenced series).
     """
-    pydicom = requirePackage("pydicom")
-    wanted = referencedSeries(path)
-    if not wanted and len(folders) == 1:
-        return folders[0]
-    for folder in folders:
-        first = next((member for member in sorted(pathlib.Path(folder).iterdir()) if member.is_file()), None)
-        if first is None:
-            continue
-        try:
-            header = pydicom.dcmread(first, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
-        except Exception:  # not DICOM: not the reference
-            continue
-        if str(header.get("SeriesInstanceUID", "")) in wanted:
-            return pathlib.Path(folder)
-    raise InputError(
-        f"RTSTRUCT {pathlib.Path(path).name} references series {', '.join(sorted(wanted)) or '(none named)'}, which "
-        f"is none of the case's DICOM series ({len(folders)} folder(s)); give the series the contours were drawn on "
-        "as one of the case's images."
-    )
+    return findSeriesFolder(referencedSeries(path), folders, f"RTSTRUCT {pathlib.Path(path).name}")
 
 
 def _references(dataset: Any) -> tuple[set[str], set[str]]:

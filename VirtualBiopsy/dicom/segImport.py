@@ -16,6 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from VirtualBiopsy.dicom.multiFrameGeometry import frames, referencedGrid, sliceIndex
+from VirtualBiopsy.dicom.referenceSeries import findSeriesFolder
 from VirtualBiopsy.dicom.segExport import SEG_STORAGE
 from VirtualBiopsy.errors import InputError, requirePackage
 
@@ -84,6 +85,31 @@ def readSegmentation(
     scale = float(dataset.get("MaximumFractionalValue", 255)) if fractional else 1.0
     volumes = _placeFrames(dataset, pixels, grid, geometry, segPath, fractional, scale)
     return [_segment(item, volumes.get(int(item.SegmentNumber)), grid, fractional) for item in dataset.SegmentSequence]
+
+
+def isDicomSeg(path: str | pathlib.Path) -> bool:
+    """Whether ``path`` is a DICOM file of SOP class Segmentation Storage (headers only)."""
+    pydicom = requirePackage("pydicom")
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+    except Exception:  # not DICOM at all
+        return False
+    return str(header.get("SOPClassUID", "")) == SEG_STORAGE
+
+
+def referencedSeries(segPath: str | pathlib.Path) -> set[str]:
+    """The SeriesInstanceUIDs a DICOM SEG names in its ReferencedSeriesSequence (headers only)."""
+    pydicom = requirePackage("pydicom")
+    dataset = pydicom.dcmread(segPath, stop_before_pixels=True)
+    return {str(item.get("SeriesInstanceUID", "")) for item in dataset.get("ReferencedSeriesSequence", [])} - {""}
+
+
+def findReferenceFolder(segPath: str | pathlib.Path, folders: list[pathlib.Path]) -> pathlib.Path:
+    """The one of ``folders`` (DICOM series folders) that holds the series the SEG at ``segPath`` references.
+
+    :raises InputError: when none of them does (naming the referenced series).
+    """
+    return findSeriesFolder(referencedSeries(segPath), folders, f"DICOM SEG {pathlib.Path(segPath).name}")
 
 
 def _placeFrames(dataset, pixels, grid, geometry, segPath, fractional: bool, scale: float) -> dict[int, np.ndarray]:

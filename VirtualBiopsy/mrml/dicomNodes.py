@@ -1,4 +1,4 @@
-"""DICOM series and RTSTRUCT files into MRML nodes (volume and segmentation nodes).
+"""DICOM series, RTSTRUCT and SEG files into MRML nodes (volume and segmentation nodes).
 
 The reading is :mod:`VirtualBiopsy.dicom` (pydicom); this module only turns what it
 reads into nodes through :func:`~VirtualBiopsy.mrml.images.imageToVolumeNode` and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,21 +83,54 @@ def loadRtstructNode(
 
     if rois is None:
         rois = readRtstructRois(path, referenceFolder)
-    name = name or pathlib.Path(path).stem
+    masks = [(roi.name, roi.mask, roi.color) for roi in rois]
+    return segmentationNodeFromMasks(masks, scene, name or pathlib.Path(path).stem)
+
+
+def loadDicomSegNode(
+    path: str | os.PathLike,
+    scene: "slicer.vtkMRMLScene",
+    referenceFolder: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> "slicer.vtkMRMLSegmentationNode":
+    """Read a DICOM SEG into a segmentation node: one segment per SEG segment, with its label as name.
+
+    A FRACTIONAL SEG's probabilities become binary segments at 0.5 (a segmentation node holds binary
+    labelmaps). With ``referenceFolder`` the segments lie on that series' grid, else on the grid the SEG's
+    frames span.
+
+    :raises InputError: for a file that is not a readable DICOM SEG.
+    :raises GeometryError: for a SEG on another frame of reference than the reference series.
+    """
+    from VirtualBiopsy.dicom.segImport import readSegmentation
+
+    segments = readSegmentation(pathlib.Path(path), pathlib.Path(referenceFolder) if referenceFolder else None)
+    masks = [(segment.name, binaryMask(segment.mask), None) for segment in segments]
+    return segmentationNodeFromMasks(masks, scene, name or pathlib.Path(path).stem)
+
+
+def segmentationNodeFromMasks(
+    masks: "Sequence[tuple[str, sitk.Image, tuple[float, float, float] | None]]",
+    scene: "slicer.vtkMRMLScene",
+    name: str,
+) -> "slicer.vtkMRMLSegmentationNode":
+    """A segmentation node with one segment per ``(name, 0/1 mask, colour or None)``, in order; overlapping
+    masks stay separate segments, empty masks become empty segments."""
     node = None
-    for roi in rois:
-        labelmap = sitk.Cast(roi.mask, sitk.sitkUInt8)
-        colors = [roi.color] if roi.color is not None else None
+    for segmentName, mask, color in masks:
+        labelmap = sitk.Cast(mask, sitk.sitkUInt8)
+        colors = [color] if color is not None else None
+        empty = not sitk.GetArrayViewFromImage(labelmap).any()
         if node is None:
-            node = labelmapImageToSegmentation(labelmap, scene, name, segmentNames=[roi.name], segmentColors=colors)
-            if not sitk.GetArrayViewFromImage(labelmap).any():
-                _addEmptySegment(node, roi.name, roi.color)
+            node = labelmapImageToSegmentation(labelmap, scene, name, segmentNames=[segmentName], segmentColors=colors)
+            if empty:
+                _addEmptySegment(node, segmentName, color)
             continue
-        if not sitk.GetArrayViewFromImage(labelmap).any():
-            _addEmptySegment(node, roi.name, roi.color)
+        if empty:
+            _addEmptySegment(node, segmentName, color)
             continue
         single = labelmapImageToSegmentation(
-            labelmap, scene, "VirtualBiopsyRoi", segmentNames=[roi.name], segmentColors=colors
+            labelmap, scene, "VirtualBiopsySegment", segmentNames=[segmentName], segmentColors=colors
         )
         try:
             source = single.GetSegmentation()
@@ -107,6 +141,13 @@ def loadRtstructNode(
         node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
         node.CreateDefaultDisplayNodes()
     return node
+
+
+def binaryMask(mask: sitk.Image) -> sitk.Image:
+    """A 0/1 UInt8 mask (a DICOM SEG's probabilities at 0.5)."""
+    if mask.GetPixelID() == sitk.sitkUInt8:
+        return mask
+    return sitk.Cast(mask >= 0.5, sitk.sitkUInt8)
 
 
 def _addEmptySegment(node, name: str, color: tuple[float, float, float] | None) -> None:
@@ -124,4 +165,4 @@ def _removeNode(scene: "slicer.vtkMRMLScene", node) -> None:
             scene.RemoveNode(helper)
 
 
-__all__ = ["loadDicomSeriesNode", "loadRtstructNode"]
+__all__ = ["binaryMask", "loadDicomSegNode", "loadDicomSeriesNode", "loadRtstructNode", "segmentationNodeFromMasks"]

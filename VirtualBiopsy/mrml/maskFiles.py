@@ -43,9 +43,10 @@ def readMaskFile(
     :param what: what the file is, for messages (e.g. ``"reference 'rater2'"``).
     :param label: labelmaps only: the value to keep. A file that has other labels but not this
         one is refused (an all-zero file is an empty mask).
-    :param segment: ``.seg.nrrd`` and RTSTRUCT only: the segment (ROI) name to keep.
+    :param segment: ``.seg.nrrd``, RTSTRUCT and DICOM SEG only: the segment (ROI) name to keep.
     :param scene: scene to read ``.seg.nrrd`` files in (needed for those; nodes are removed afterwards).
-    :param reference: RTSTRUCT only: the folder of the DICOM series it references (its grid is the mask's).
+    :param reference: RTSTRUCT and DICOM SEG only: the folder of the DICOM series it references (its grid is the
+        mask's; a DICOM SEG without it lies on the grid its frames span).
     :raises InputError: for a missing or unreadable file, a non-integer labelmap, an absent label or segment.
     :raises GeometryError: for a file that is not 3D scalar, or on a sheared grid.
     """
@@ -56,6 +57,8 @@ def readMaskFile(
         return _readSegmentationFile(path, what, segment, scene)
     if isRtstructFile(path):
         return _readRtstructFile(path, what, segment, reference)
+    if isDicomSegFile(path):
+        return _readDicomSegFile(path, what, segment, reference)
     image = readImageFile(path, what, _READ_FIX)
     requireScalar3D(image, f"{what} file {path.name}")
     requireOrthogonalGrid(image, f"{what} file {path}")
@@ -126,6 +129,27 @@ def isRtstructFile(path: str | os.PathLike) -> bool:
     return isRtstruct(path)
 
 
+def isDicomSegFile(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) of SOP class Segmentation."""
+    path = pathlib.Path(path)
+    with open(path, "rb") as stream:
+        preamble = stream.read(132)
+    if preamble[128:132] != b"DICM" and extensionOf(path) != ".dcm":
+        return False
+    from VirtualBiopsy.dicom.segImport import isDicomSeg
+
+    return isDicomSeg(path)
+
+
+def _readDicomSegFile(path: pathlib.Path, what: str, segment: str | None, reference) -> sitk.Image:
+    from VirtualBiopsy.dicom.segImport import readSegmentation
+    from VirtualBiopsy.mrml.dicomNodes import binaryMask
+
+    segments = readSegmentation(path, reference)
+    masks = {item.name: binaryMask(item.mask) for item in segments}
+    return _chosenOrUnion(masks, path, what, segment, "segment")
+
+
 def _readRtstructFile(path: pathlib.Path, what: str, segment: str | None, reference) -> sitk.Image:
     from VirtualBiopsy.dicom.rtstruct import readRtstruct
 
@@ -137,17 +161,26 @@ def _readRtstructFile(path: pathlib.Path, what: str, segment: str | None, refere
     rois = readRtstruct(path, reference)
     if not rois:
         raise InputError(f"The {what} file {path} has no ROIs; give an RTSTRUCT with the tumour's ROI.")
-    masks = dict(rois)
+    return _chosenOrUnion(dict(rois), path, what, segment, "ROI")
+
+
+def _chosenOrUnion(
+    masks: dict[str, sitk.Image], path: pathlib.Path, what: str, segment: str | None, kind: str
+) -> sitk.Image:
+    """The mask named ``segment``, or every mask together; ``kind`` names them in messages (ROI, segment)."""
+    if not masks:
+        raise InputError(f"The {what} file {path} has no {kind}s; give a file with the tumour's {kind}.")
     if segment is not None:
         if segment not in masks:
             raise InputError(
-                f"The {what} file {path} has no ROI named '{segment}' (its ROIs: {', '.join(masks)}); "
+                f"The {what} file {path} has no {kind} named '{segment}' (its {kind}s: {', '.join(masks)}); "
                 "give one of these with --segment."
             )
         return masks[segment]
-    union = np.zeros_like(sitk.GetArrayViewFromImage(rois[0][1]))
-    for _name, mask in rois:
+    first = next(iter(masks.values()))
+    union = np.zeros_like(sitk.GetArrayViewFromImage(first))
+    for mask in masks.values():
         union |= sitk.GetArrayViewFromImage(mask)
     image = sitk.GetImageFromArray(union)
-    image.CopyInformation(rois[0][1])
+    image.CopyInformation(first)
     return image
