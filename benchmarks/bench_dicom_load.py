@@ -61,7 +61,9 @@ def main() -> None:
             start = time.perf_counter()
             reference = plain()
             plainTimes.append(time.perf_counter() - start)
+            display = node.GetDisplayNode()  # it holds the voxels too: removing only the volume leaks them
             scene.RemoveNode(node)
+            scene.RemoveNode(display)
             start = time.perf_counter()
             node = ours()
             ourTimes.append(time.perf_counter() - start)
