@@ -28,7 +28,7 @@ def test_the_checked_options_are_exactly_the_outputs():
         "outcome signature", "outcome cluster", "outcome classify", "outcome explain", "outcome cnn train",
         "outcome cnn gradcam", "outcome cnn features", "combat fit", "combat apply", "harmonize",
         "harmonize evaluate", "nyul fit", "styletransfer train", "styletransfer apply", "train", "segment",
-        "dicom index", "dicom import-series", "dicom import-rtstruct", "dicom export",
+        "dicom index", "dicom import-series", "dicom import-rtstruct", "dicom import-seg", "dicom export",
     }  # fmt: skip
     expected = {(command, "out") for command in outs} | {
         ("run", "log_json"),

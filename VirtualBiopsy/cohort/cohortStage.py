@@ -117,9 +117,8 @@ def _analyses(
     if "site" not in clinical:
         clinical.insert(0, "site", [summaries[p].get("site") or "" for p in patients])
     # numbers (NaN where a case has no reference mask), also when no case has one
-    clinical["dice"] = pd.to_numeric(pd.Series([summaries[p].get("dice") for p in patients], dtype=object)).astype(
-        float
-    )
+    dice = pd.Series([summaries[p].get("dice") for p in patients], index=clinical.index, dtype=object)
+    clinical["dice"] = pd.to_numeric(dice).astype(float)
     informative = features.loc[:, features.std(ddof=0) > 0]
     scene = createScene()
     featuresTable = dataFrameToTableNode(informative.reset_index(), scene, "CohortFeatures")
