@@ -102,43 +102,28 @@ def _readSegmentationFile(path: pathlib.Path, what: str, segment: str | None, sc
             f"The {what} file {path} has no segments, so it has no geometry to compare on; "
             "save the empty mask as a labelmap instead, or add a segment."
         )
-    if segment is not None:
-        if segment not in masks:
-            raise InputError(
-                f"The {what} file {path} has no segment named '{segment}' (its segments: "
-                f"{', '.join(masks)}); give one of these with --segment."
-            )
-        return masks[segment]
-    union = sitk.GetArrayFromImage(next(iter(masks.values())))
-    for mask in list(masks.values())[1:]:
-        union |= sitk.GetArrayViewFromImage(mask)
-    image = sitk.GetImageFromArray(union.astype(np.uint8))
-    image.CopyInformation(next(iter(masks.values())))
-    return image
+    return _chosenOrUnion(masks, path, what, segment, "segment")
 
 
 def isRtstructFile(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) whose modality is RTSTRUCT."""
-    path = pathlib.Path(path)
-    with open(path, "rb") as stream:
-        preamble = stream.read(132)
-    if preamble[128:132] != b"DICM" and extensionOf(path) != ".dcm":
-        return False
     from VirtualBiopsy.dicom.rtstruct import isRtstruct
 
-    return isRtstruct(path)
+    return _looksLikeDicom(pathlib.Path(path)) and isRtstruct(path)
 
 
 def isDicomSegFile(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a DICOM file (``DICM`` at byte 128, or a ``.dcm`` name) of SOP class Segmentation."""
-    path = pathlib.Path(path)
-    with open(path, "rb") as stream:
-        preamble = stream.read(132)
-    if preamble[128:132] != b"DICM" and extensionOf(path) != ".dcm":
-        return False
     from VirtualBiopsy.dicom.segImport import isDicomSeg
 
-    return isDicomSeg(path)
+    return _looksLikeDicom(pathlib.Path(path)) and isDicomSeg(pathlib.Path(path))
+
+
+def _looksLikeDicom(path: pathlib.Path) -> bool:
+    """``DICM`` at byte 128, or a ``.dcm`` name (cheap: labelmap files are never opened by pydicom)."""
+    with open(path, "rb") as stream:
+        preamble = stream.read(132)
+    return preamble[128:132] == b"DICM" or extensionOf(path) == ".dcm"
 
 
 def _readDicomSegFile(path: pathlib.Path, what: str, segment: str | None, reference) -> sitk.Image:
