@@ -10,16 +10,14 @@ hold only what the source files already held.
 
 from __future__ import annotations
 
-import csv
-import math
 import pathlib
 from typing import Any
 
 import SimpleITK as sitk
 
 from VirtualBiopsy import __version__
+from VirtualBiopsy.cohort.caseSteps import readCaseFeatures
 from VirtualBiopsy.cohort.pipelineConfig import PipelineConfig
-from VirtualBiopsy.errors import InputError
 from VirtualBiopsy.files import atomicOutput
 
 #: The files of a case's DICOM folder.
@@ -59,7 +57,7 @@ def writeCaseDicom(
     together: both or neither.
 
     :returns: the files written.
-    :raises InputError: for a reference folder that is not one DICOM series, or an unreadable features table.
+    :raises InputError: for a reference folder that is not one DICOM series.
     """
     from VirtualBiopsy.dicom.referenceSeries import readReferenceSeries
     from VirtualBiopsy.dicom.segExport import SegmentSpec, exportSegmentation
@@ -74,7 +72,7 @@ def writeCaseDicom(
         exportSegmentation(mask, series, staged, [spec], resample=True, overwrite=True)
         if features is not None:
             exportMeasurements(
-                {segmentName: _caseFeatures(features)},
+                {segmentName: readCaseFeatures(features)},  # non-finite values are left out
                 staged,
                 series,
                 staged.parent / SR_FILE,
@@ -85,16 +83,6 @@ def writeCaseDicom(
     if features is None:
         (folder / SR_FILE).unlink(missing_ok=True)  # an earlier run's, for features no longer extracted
     return written
-
-
-def _caseFeatures(path: pathlib.Path) -> dict[str, float]:
-    """The finite values of a case's ``feature,value`` table."""
-    with open(path, newline="", encoding="utf-8") as stream:
-        rows = list(csv.DictReader(stream))
-    if rows and set(rows[0]) != {"feature", "value"}:
-        raise InputError(f"Case features {path} are not a feature,value table; run the extract stage again.")
-    values = {row["feature"]: float(row["value"]) for row in rows if row["value"] not in ("", None)}
-    return {name: value for name, value in values.items() if math.isfinite(value)}
 
 
 def _pyradiomicsVersion() -> str:

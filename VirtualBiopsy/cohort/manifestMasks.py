@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import pathlib
 
-import numpy as np
-import SimpleITK as sitk
-
 from VirtualBiopsy.files import writeImageAtomically
 from VirtualBiopsy.mrml.maskFiles import isDicomSegFile, isRtstructFile, readMaskFile
 
@@ -34,7 +31,4 @@ def rasteriseDicomMask(mask: pathlib.Path, images: dict[str, pathlib.Path], targ
 
     folders = [pathlib.Path(path) for path in images.values() if pathlib.Path(path).is_dir()]
     finder = rtstruct.findReferenceFolder if isRtstructFile(mask) else segImport.findReferenceFolder
-    read = readMaskFile(mask, "mask", reference=finder(mask, folders))
-    binary = sitk.GetImageFromArray((sitk.GetArrayViewFromImage(read) > 0).astype(np.uint8))
-    binary.CopyInformation(read)
-    writeImageAtomically(binary, target)
+    writeImageAtomically(readMaskFile(mask, "mask", reference=finder(mask, folders)), target)

@@ -78,9 +78,7 @@ def imageToVolumeNode(
             "Cast it first, e.g. SimpleITK.Cast(image, SimpleITK.sitkUInt16)."
         )
     try:
-        # A copy of our own that the VTK array keeps alive (numpy_to_vtk's reference): VTK's deep copy of the view
-        # into SimpleITK's buffer takes about ten times as long.
-        vtkVoxels = numpy_support.numpy_to_vtk(np.array(voxels, order="C").reshape(-1), deep=False)
+        vtkVoxels = numpy_support.numpy_to_vtk(voxels.reshape(-1), deep=True)
     except (TypeError, KeyError) as error:
         raise InputError(
             f"Cannot store {image.GetPixelIDTypeAsString()} voxels of '{name}' in a volume node ({error}). "
